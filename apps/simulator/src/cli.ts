@@ -1,0 +1,4 @@
+import { PhysMemory } from "@faultline/phys";
+
+const mem = PhysMemory.create();
+process.stdout.write(mem.renderMeminfo());

@@ -1,0 +1,40 @@
+/** Page geometry of x86-64 (include/asm-generic/page.h). */
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 4096;
+export const PAGE_MASK = -4096;
+
+/** Buddy allocator orders 0..MAX_ORDER (MAX_PAGE_ORDER = 10 in include/linux/mmzone.h). */
+export const MAX_ORDER = 10;
+
+/** SPARSEMEM section size on x86-64: 2^27 bytes (arch/x86/include/asm/sparsemem.h). */
+export const SECTION_SIZE_BITS = 27;
+export const PFN_SECTION_SHIFT = SECTION_SIZE_BITS - PAGE_SHIFT;
+
+/** Legacy ISA hole (arch/x86/include/asm/e820/types.h). */
+export const ISA_START_ADDRESS = 0xa0000;
+export const ISA_END_ADDRESS = 0x100000;
+/** Where a PC firmware opens the 32-bit PCI window; RAM that would overlap it is moved above 4 GiB. */
+export const PCI_HOLE_START = 0xc0000000;
+export const PCI_HOLE_END = 0x100000000;
+export const FOUR_GIB = 0x100000000;
+
+/** struct page flags (a subset of include/linux/page-flags.h, our own bit numbers). */
+export const PG_locked = 1 << 0;
+export const PG_reserved = 1 << 1;
+export const PG_dirty = 1 << 2;
+export const PG_buddy = 1 << 3;
+export const PG_head = 1 << 4;
+export const PG_anon = 1 << 5;
+export const PG_referenced = 1 << 6;
+export const PG_slab = 1 << 7;
+/** Page-table page (PageTable() in the kernel). */
+export const PG_table = 1 << 8;
+/** Set on the head of an anon page mapped by exactly one process (PageAnonExclusive). */
+export const PG_anon_exclusive = 1 << 9;
+
+/** GFP flags (include/linux/gfp_types.h); only the ones with an effect here. */
+export const GFP_KERNEL = 0;
+export const GFP_USER = 0;
+export const __GFP_ZERO = 1 << 8;
+export const GFP_HIGHUSER = 0;
+export const GFP_HIGHUSER_MOVABLE = 0;
