@@ -19,7 +19,8 @@ export function recordResults(section: string, figures: Figures): void {
   all[section] = { ...figures, measuredAt: new Date().toISOString(), node: process.version };
   writeFileSync(RESULTS_PATH, `${JSON.stringify(all, null, 2)}\n`);
   console.log(`\n${section}`);
-  for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(48)} ${typeof v === "number" ? formatNumber(v) : v}`);
+  for (const [k, v] of Object.entries(figures))
+    console.log(`  ${k.padEnd(48)} ${typeof v === "number" ? formatNumber(v) : v}`);
 }
 
 function formatNumber(v: number): string {

@@ -23,18 +23,23 @@ export function ramLayout(ramBytes: number): RamRange[] {
   if (!Number.isSafeInteger(ramBytes) || ramBytes % PAGE_SIZE !== 0 || ramBytes < 2 * 1024 * 1024) {
     throw new RangeError(`ramBytes ${ramBytes}: must be a multiple of ${PAGE_SIZE} and at least 2 MiB`);
   }
+  // As QEMU's pc machine does: the ISA hole hides the RAM behind it (those 384 KiB are lost), and
+  // what would overlap the 32-bit PCI hole is moved above 4 GiB.
   const ranges: RamRange[] = [];
-  let left = ramBytes;
   let frame = 0;
   const add = (start: number, end: number) => {
     ranges.push({ start, end, firstFrame: frame });
     frame += (end - start) / PAGE_SIZE;
-    left -= end - start;
   };
   add(0, ISA_START_ADDRESS);
-  add(ISA_END_ADDRESS, Math.min(ISA_END_ADDRESS + left, PCI_HOLE_START));
-  if (left > 0) add(FOUR_GIB, FOUR_GIB + left);
+  add(ISA_END_ADDRESS, Math.min(ramBytes, PCI_HOLE_START));
+  if (ramBytes > PCI_HOLE_START) add(FOUR_GIB, FOUR_GIB + ramBytes - PCI_HOLE_START);
   return ranges;
+}
+
+/** Bytes of RAM the layout actually exposes (ramBytes less the ISA hole). */
+export function ramImageBytes(ranges: readonly RamRange[]): number {
+  return ranges.reduce((n, r) => n + r.end - r.start, 0);
 }
 
 /** Frame index in the RAM image of a physical pfn, or -1 when the pfn is not System RAM. */

@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { __GFP_ZERO, MAX_ORDER, PAGE_SIZE, PhysError, PhysMemory } from "./index";
+import { __GFP_ZERO, MAX_ORDER, PAGE_SIZE, PG_reserved, PhysError, PhysMemory } from "./index";
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
 
 describe("PhysMemory", () => {
   it("boots 256 MiB by default with the zero page reserved", () => {
     const mem = PhysMemory.create();
     expect(mem.ramBytes).toBe(256 * 1024 * 1024);
-    expect(mem.totalRamPages).toBe(65536 - 2);
+    expect(mem.totalRamPages).toBe(65536 - 96 - 2); // the ISA hole hides 96 pages, pfn 0 and the zero page are reserved
     expect(mem.nrFreePages).toBe(mem.totalRamPages);
     expect(mem.frameBytes(mem.zeroPfn).every((b) => b === 0)).toBe(true);
     mem.checkInvariants();
@@ -35,13 +38,85 @@ describe("PhysMemory", () => {
     expect(mem.allocPfn(MAX_ORDER + 1)).toBe(-1);
   });
 
-  it("64 GiB boots fast and lazily", () => {
+  it("refuses getPage on free and tail frames, and putPage below the last reference, unchanged", () => {
+    const mem = PhysMemory.create({ ramBytes: 4 * MiB });
+    const p = mem.allocPfn(1);
+    const free = mem.allocPfn(0);
+    mem.freePages(free, 0);
+    expect(() => mem.getPage(free)).toThrow(/use after free/);
+    expect(() => mem.getPage(p + 1)).toThrow(/tail page.*splitPage/);
+    expect(mem.pageCount(p + 1)).toBe(0);
+    expect(() => mem.putPage(p + 1)).toThrow(/below zero/);
+    mem.getPage(p);
+    expect(mem.putPage(p)).toBe(false);
+    expect(mem.putPage(p)).toBe(true);
+    expect(() => mem.putPage(p)).toThrow(PhysError);
+    mem.checkInvariants();
+  });
+
+  it("splitPage turns an order-2 block into four order-0 pages freed one by one", () => {
+    const mem = PhysMemory.create({ ramBytes: 4 * MiB });
+    const before = mem.buddyinfo();
+    const p = mem.allocPfn(2);
+    mem.splitPage(p, 2);
+    for (let i = 0; i < 4; i++) expect(mem.pageCount(p + i)).toBe(1);
+    expect(() => mem.freePages(p, 2)).toThrow(/allocated with order 0/);
+    mem.checkInvariants();
+    for (const i of [2, 0, 3, 1]) mem.freePages(p + i, 0);
+    expect(mem.buddyinfo()).toEqual(before);
+    mem.checkInvariants();
+  });
+
+  it("pfnValid is exactly RAM and the ISA hole", () => {
+    const mem = PhysMemory.create({ ramBytes: 64 * GiB });
+    expect(mem.pfnValid(0xa0)).toBe(true);
+    expect(mem.flags[0xa0]! & PG_reserved).toBe(PG_reserved);
+    expect(mem.pfnValid(0xc0000 - 1)).toBe(true);
+    // The 32-bit PCI hole, and the 64-bit BAR window right above RAM inside RAM's last section.
+    expect(mem.pfnValid(0xc0000)).toBe(false);
+    const top = mem.ramRanges.at(-1)!.end / PAGE_SIZE;
+    expect(mem.pfnValid(top - 1)).toBe(true);
+    expect(mem.pfnValid(top)).toBe(false);
+    expect(() => mem.pfnToPage(top)).toThrow(/not system memory \(PCI MMIO\); use remapPfnRange/);
+  });
+
+  it("runs the whole of a small machine dry and gets every frame back", () => {
+    const mem = PhysMemory.create({ ramBytes: 2 * MiB });
+    const before = mem.buddyinfo();
+    const got: number[] = [];
+    for (let p = mem.allocPfn(0); p >= 0; p = mem.allocPfn(0)) got.push(p);
+    expect(got.length).toBe(mem.totalRamPages);
+    expect(new Set(got).size).toBe(got.length);
+    expect(mem.nrFreePages).toBe(0);
+    mem.checkInvariants();
+    for (const p of got) mem.freePages(p, 0);
+    expect(mem.buddyinfo()).toEqual(before);
+    mem.checkInvariants();
+  });
+
+  it("64 GiB boots fast, commits almost nothing, and hands out untouched blocks lazily", () => {
+    const rss0 = process.memoryUsage().rss;
     const t0 = performance.now();
-    const mem = PhysMemory.create({ ramBytes: 64 * 1024 ** 3 });
+    const mem = PhysMemory.create({ ramBytes: 64 * GiB });
     const ms = performance.now() - t0;
-    expect(ms).toBeLessThan(1000);
-    expect(mem.totalRamPages).toBe((64 * 1024 ** 3) / PAGE_SIZE - 2);
+    const grown = process.memoryUsage().rss - rss0;
+    expect(ms).toBeLessThan(250);
+    // Zero-filled buffers are committed by the OS on first write; boot must write almost none.
+    expect(grown).toBeLessThan(64 * MiB);
+    expect(mem.totalRamPages).toBe((64 * GiB) / PAGE_SIZE - 96 - 2);
+    expect(mem.nrFreePages).toBe(mem.totalRamPages);
     const hi = mem.ramRanges.at(-1)!;
     expect(hi.start).toBe(2 ** 32);
+
+    // 400 MiB of MAX_ORDER blocks, unwritten: only their head struct pages are touched.
+    const before = mem.buddyinfo();
+    const blocks = Array.from({ length: 100 }, () => mem.allocPfn(MAX_ORDER));
+    expect(blocks.every((p) => p >= 0 && p % (1 << MAX_ORDER) === 0)).toBe(true);
+    expect(new Set(blocks).size).toBe(100);
+    expect(process.memoryUsage().rss - rss0).toBeLessThan(64 * MiB);
+    mem.checkInvariants();
+    for (const p of blocks) mem.freePages(p, MAX_ORDER);
+    expect(mem.buddyinfo()).toEqual(before);
+    mem.checkInvariants();
   });
 });

@@ -1,0 +1,372 @@
+import type { MemoryBanks, PhysMemory } from "@faultline/phys";
+import {
+  FAULT_OK,
+  FAULT_OOM,
+  FAULT_SEGV_ACCERR,
+  FAULT_SEGV_MAPERR,
+  FAULT_SIGBUS,
+  type Mm,
+  type TlbClient,
+} from "./mm";
+import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW, _PAGE_USER } from "./pgtable";
+import type { PhysAccess } from "./phys-access";
+import { SignalError } from "./signal";
+
+/** A fault the MMU hands to the kernel; returns FAULT_OK or why the access cannot be served. */
+export type FaultHook = (addr: number, write: boolean) => number;
+/** The kernel killed the process while serving the fault (an oops in a driver, an OOM kill). */
+export const FAULT_KILLED = 5;
+
+export interface MmuOptions {
+  /** Direct-mapped TLB entries (power of two, default 256). */
+  readonly tlbEntries?: number;
+}
+
+/** What an MMU needs: the RAM banks, where tables and pages live, the PGD, and the kernel for faults. */
+export interface MmuTarget {
+  readonly mem: PhysMemory;
+  readonly phys: PhysAccess;
+  readonly pgdRoot: number;
+  readonly fault: FaultHook;
+}
+
+const TWO32 = 2 ** 32;
+const TWO20 = 2 ** 20;
+const MAX_FAULT_RETRIES = 8;
+
+/**
+ * The CPU side of a process: the only way it touches memory. Translates through the page tables in
+ * shared memory as x86 hardware does (setting accessed/dirty bits), caches translations in a
+ * direct-mapped software TLB whose hit path allocates nothing, and raises page faults to the kernel.
+ *
+ * 64-bit accesses use `bigint`. Addresses are plain numbers (user space is 47 bits).
+ */
+export class Mmu implements TlbClient {
+  private readonly mask: number;
+  /** vpn cached for reads / for writes (NaN = invalid), the bank and the page's byte offset in it. */
+  private readonly rTag: Float64Array;
+  private readonly wTag: Float64Array;
+  private readonly tBank: Int32Array;
+  private readonly tBase: Int32Array;
+  private readonly u8: Uint8Array[];
+  private readonly u16: Uint16Array[];
+  private readonly u32: Uint32Array[];
+  private readonly banks: MemoryBanks;
+  /** Physical address of the last MMIO translation (translate() returned MMIO). */
+  private mmioPaddr = 0;
+  /** TLB misses served by a walk, and faults raised (for tests and benches). */
+  walks = 0;
+  faults = 0;
+
+  constructor(
+    readonly target: MmuTarget,
+    options: MmuOptions = {},
+  ) {
+    const n = options.tlbEntries ?? 256;
+    if (n & (n - 1)) throw new RangeError(`tlbEntries ${n} is not a power of two`);
+    this.mask = n - 1;
+    this.rTag = new Float64Array(n).fill(Number.NaN);
+    this.wTag = new Float64Array(n).fill(Number.NaN);
+    this.tBank = new Int32Array(n);
+    this.tBase = new Int32Array(n);
+    this.banks = target.mem.banks;
+    this.u8 = this.banks.u8;
+    this.u16 = this.banks.u16;
+    this.u32 = this.banks.u32;
+  }
+
+  /** An MMU for an in-thread process: faults go straight to `mm.handleFault` (or `fault` if given). */
+  static forMm(mm: Mm, fault?: FaultHook, options?: MmuOptions): Mmu {
+    const mmu = new Mmu(
+      { mem: mm.mem, phys: mm.phys, pgdRoot: mm.pgd.root, fault: fault ?? ((a, w) => mm.handleFault(a, w)) },
+      options,
+    );
+    mm.tlbClients.add(mmu);
+    return mmu;
+  }
+
+  // ---- TLB maintenance ----------------------------------------------------------------------
+
+  flushAll(): void {
+    this.rTag.fill(Number.NaN);
+    this.wTag.fill(Number.NaN);
+  }
+
+  flushRange(start: number, end: number): void {
+    const first = Math.floor(start / 4096);
+    const last = Math.ceil(end / 4096);
+    if (last - first > this.mask) {
+      this.flushAll();
+      return;
+    }
+    for (let vpn = first; vpn < last; vpn++) {
+      const i = vpn & this.mask;
+      if (this.rTag[i] === vpn) this.rTag[i] = Number.NaN;
+      if (this.wTag[i] === vpn) this.wTag[i] = Number.NaN;
+    }
+  }
+
+  // ---- hot paths ----------------------------------------------------------------------------
+
+  load8(addr: number): number {
+    const vpn = Math.floor(addr / 4096);
+    const i = vpn & this.mask;
+    if (this.rTag[i] === vpn) return this.u8[this.tBank[i]!]![this.tBase[i]! + (addr & 4095)]!;
+    return this.loadSlow(addr, 1);
+  }
+
+  load16(addr: number): number {
+    const vpn = Math.floor(addr / 4096);
+    const i = vpn & this.mask;
+    if (this.rTag[i] === vpn && (addr & 1) === 0)
+      return this.u16[this.tBank[i]!]![(this.tBase[i]! + (addr & 4095)) >>> 1]!;
+    return this.loadSlow(addr, 2);
+  }
+
+  load32(addr: number): number {
+    const vpn = Math.floor(addr / 4096);
+    const i = vpn & this.mask;
+    if (this.rTag[i] === vpn && (addr & 3) === 0)
+      return this.u32[this.tBank[i]!]![(this.tBase[i]! + (addr & 4095)) >>> 2]!;
+    return this.loadSlow(addr, 4);
+  }
+
+  load64(addr: number): bigint {
+    const lo = this.load32Any(addr);
+    const hi = this.load32Any(addr + 4);
+    return (BigInt(hi) << 32n) | BigInt(lo);
+  }
+
+  store8(addr: number, value: number): void {
+    const vpn = Math.floor(addr / 4096);
+    const i = vpn & this.mask;
+    if (this.wTag[i] === vpn) {
+      this.u8[this.tBank[i]!]![this.tBase[i]! + (addr & 4095)] = value;
+      return;
+    }
+    this.storeSlow(addr, 1, value);
+  }
+
+  store16(addr: number, value: number): void {
+    const vpn = Math.floor(addr / 4096);
+    const i = vpn & this.mask;
+    if (this.wTag[i] === vpn && (addr & 1) === 0) {
+      this.u16[this.tBank[i]!]![(this.tBase[i]! + (addr & 4095)) >>> 1] = value;
+      return;
+    }
+    this.storeSlow(addr, 2, value);
+  }
+
+  store32(addr: number, value: number): void {
+    const vpn = Math.floor(addr / 4096);
+    const i = vpn & this.mask;
+    if (this.wTag[i] === vpn && (addr & 3) === 0) {
+      this.u32[this.tBank[i]!]![(this.tBase[i]! + (addr & 4095)) >>> 2] = value;
+      return;
+    }
+    this.storeSlow(addr, 4, value);
+  }
+
+  store64(addr: number, value: bigint): void {
+    const v = BigInt.asUintN(64, value);
+    // Check both halves are writable before storing either (an x86 store is all or nothing).
+    if ((addr & 4095) > 4088) {
+      this.translate(addr, true);
+      this.translate(addr + 7, true);
+    }
+    this.store32Any(addr, Number(v & 0xffffffffn));
+    this.store32Any(addr + 4, Number(v >> 32n));
+  }
+
+  private load32Any(addr: number): number {
+    return (addr & 3) === 0 ? this.load32(addr) : this.loadSlow(addr, 4);
+  }
+
+  private store32Any(addr: number, value: number): void {
+    if ((addr & 3) === 0) this.store32(addr, value);
+    else this.storeSlow(addr, 4, value);
+  }
+
+  // ---- bulk ---------------------------------------------------------------------------------
+
+  /** Reads `len` bytes starting at `addr` (crossing pages; faults as the loads would). */
+  read(addr: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    this.readInto(addr, out);
+    return out;
+  }
+
+  /** Reads `dst.length` bytes into `dst` without allocating on RAM pages. */
+  readInto(addr: number, dst: Uint8Array): void {
+    let done = 0;
+    const len = dst.length;
+    while (done < len) {
+      const a = addr + done;
+      const off = a & 4095;
+      const n = Math.min(4096 - off, len - done);
+      const vpn = Math.floor(a / 4096);
+      const i = vpn & this.mask;
+      if (this.rTag[i] !== vpn) this.translate(a, false);
+      if (this.rTag[i] === vpn) {
+        const base = this.tBase[i]! + off;
+        dst.set(this.u8[this.tBank[i]!]!.subarray(base, base + n), done);
+      } else {
+        for (let k = 0; k < n; k++) dst[done + k] = this.loadSlow(a + k, 1);
+      }
+      done += n;
+    }
+  }
+
+  /** Writes `bytes` at `addr`, page by page (a fault part-way leaves the earlier pages written, as on Linux). */
+  write(addr: number, bytes: ArrayLike<number>): void {
+    const src = bytes instanceof Uint8Array ? bytes : Uint8Array.from(bytes);
+    let done = 0;
+    const len = src.length;
+    while (done < len) {
+      const a = addr + done;
+      const off = a & 4095;
+      const n = Math.min(4096 - off, len - done);
+      const vpn = Math.floor(a / 4096);
+      const i = vpn & this.mask;
+      if (this.wTag[i] !== vpn) this.translate(a, true);
+      if (this.wTag[i] === vpn) {
+        this.u8[this.tBank[i]!]!.set(src.subarray(done, done + n), this.tBase[i]! + off);
+      } else {
+        for (let k = 0; k < n; k++) this.storeSlow(a + k, 1, src[done + k]!);
+      }
+      done += n;
+    }
+  }
+
+  // ---- slow paths ---------------------------------------------------------------------------
+
+  private loadSlow(addr: number, size: 1 | 2 | 4): number {
+    if ((addr & 4095) > 4096 - size) {
+      // Crosses a page: byte by byte, little-endian.
+      let v = 0;
+      for (let k = size - 1; k >= 0; k--) v = v * 256 + this.loadSlow(addr + k, 1);
+      return v;
+    }
+    const loc = this.translate(addr, false);
+    if (loc === -1) return this.target.phys.physRead(this.mmioPaddr, size);
+    const bank = Math.floor(loc / TWO32);
+    const off = loc % TWO32;
+    const u8 = this.u8[bank]!;
+    if (size === 1) return u8[off]!;
+    if (size === 2) return u8[off]! | (u8[off + 1]! << 8);
+    return (u8[off]! | (u8[off + 1]! << 8) | (u8[off + 2]! << 16) | (u8[off + 3]! << 24)) >>> 0;
+  }
+
+  private storeSlow(addr: number, size: 1 | 2 | 4, value: number): void {
+    if ((addr & 4095) > 4096 - size) {
+      // Make sure both pages are writable first: a faulting store changes nothing.
+      this.translate(addr, true);
+      this.translate(addr + size - 1, true);
+      let v = value >>> 0;
+      for (let k = 0; k < size; k++) {
+        this.storeSlow(addr + k, 1, v & 0xff);
+        v >>>= 8;
+      }
+      return;
+    }
+    const loc = this.translate(addr, true);
+    if (loc === -1) {
+      this.target.phys.physWrite(
+        this.mmioPaddr,
+        size,
+        size === 4 ? value >>> 0 : value & (size === 2 ? 0xffff : 0xff),
+      );
+      return;
+    }
+    const bank = Math.floor(loc / TWO32);
+    const off = loc % TWO32;
+    const u8 = this.u8[bank]!;
+    let v = value >>> 0;
+    for (let k = 0; k < size; k++) {
+      u8[off + k] = v & 0xff;
+      v >>>= 8;
+    }
+  }
+
+  /** Reads a page-table entry word pair at a slot; returns the low word and sets `hiWord`. */
+  private hiWord = 0;
+  private readEntry(tablePfn: number, index: number): number {
+    const loc = this.target.mem.ramLocate(tablePfn);
+    const bank = Math.floor(loc / TWO32);
+    const w = ((loc % TWO32) >>> 2) + index * 2;
+    const u32 = this.u32[bank]!;
+    const lo = Atomics.load(u32, w);
+    this.hiWord = u32[w + 1]!;
+    return lo;
+  }
+
+  /**
+   * The page walk: returns the byte's location (bank * 2^32 + offset) for directly backed pages,
+   * filling the TLB, or -1 for MMIO (the physical address is left in mmioPaddr). Raises the fault
+   * and throws the resulting signal when the walk cannot satisfy the access.
+   */
+  translate(addr: number, write: boolean): number {
+    if (!(Number.isInteger(addr) && addr >= 0 && addr < 2 ** 47)) {
+      this.deliver(addr, FAULT_SEGV_MAPERR);
+    }
+    for (let attempt = 0; ; attempt++) {
+      this.walks++;
+      let table = this.target.pgdRoot;
+      let ok = true;
+      let lo = 0;
+      for (let shift = 39; shift >= 12; shift -= 9) {
+        const idx = Math.floor(addr / 2 ** shift) % 512;
+        lo = this.readEntry(table, idx);
+        if (!(lo & _PAGE_PRESENT)) {
+          ok = false;
+          break;
+        }
+        if (shift > 12) table = (lo >>> 12) + (this.hiWord & 0xfffff) * TWO20;
+      }
+      if (ok && lo & _PAGE_USER && (!write || lo & _PAGE_RW)) {
+        const pfn = (lo >>> 12) + (this.hiWord & 0xfffff) * TWO20;
+        const need = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
+        if ((lo & need) !== need) this.setBits(table, Math.floor(addr / 4096) % 512, need);
+        const loc = this.target.phys.locatePage(pfn);
+        const off = addr & 4095;
+        if (loc < 0 || (write && !this.target.phys.pageWritable(pfn))) {
+          this.mmioPaddr = pfn * 4096 + off;
+          return -1;
+        }
+        const vpn = Math.floor(addr / 4096);
+        const i = vpn & this.mask;
+        this.tBank[i] = Math.floor(loc / TWO32);
+        this.tBase[i] = loc % TWO32;
+        this.rTag[i] = vpn;
+        // Writes hit the TLB only once the PTE is writable and dirty, so the first store walks.
+        const dirtyRw = write || (lo & (_PAGE_RW | _PAGE_DIRTY)) === (_PAGE_RW | _PAGE_DIRTY);
+        this.wTag[i] = dirtyRw && this.target.phys.pageWritable(pfn) ? vpn : Number.NaN;
+        return loc + off;
+      }
+      if (attempt >= MAX_FAULT_RETRIES)
+        this.deliver(addr, FAULT_SIGBUS, "the fault handler made no progress");
+      this.faults++;
+      const r = this.target.fault(addr, write);
+      if (r !== FAULT_OK) this.deliver(addr, r);
+    }
+  }
+
+  private setBits(tablePfn: number, index: number, bits: number): void {
+    const loc = this.target.mem.ramLocate(tablePfn);
+    Atomics.or(this.u32[Math.floor(loc / TWO32)]!, ((loc % TWO32) >>> 2) + index * 2, bits);
+  }
+
+  private deliver(addr: number, code: number, detail?: string): never {
+    switch (code) {
+      case FAULT_SEGV_ACCERR:
+        throw new SignalError("SIGSEGV", "SEGV_ACCERR", addr, detail);
+      case FAULT_SIGBUS:
+        throw new SignalError("SIGBUS", "BUS_ADRERR", addr, detail);
+      case FAULT_OOM:
+      case FAULT_KILLED:
+        throw new SignalError("SIGKILL", "SI_KERNEL", addr, code === FAULT_OOM ? "out of memory" : detail);
+      default:
+        throw new SignalError("SIGSEGV", "SEGV_MAPERR", addr, detail);
+    }
+  }
+}

@@ -1,0 +1,233 @@
+import { __GFP_ZERO, PG_table, type PhysMemory } from "@faultline/phys";
+
+/**
+ * x86-64 4-level page tables (PGD/PUD/PMD/PTE, 9 bits each) kept in real frames from the buddy
+ * allocator, so any thread holding the shared RAM can walk them as the hardware does.
+ *
+ * A PTE is handled as one JS number: `pfn * 4096 + (low 12 flag bits)`, plus 2^52 for NX. That is
+ * exact in a double (pfns have at most 40 bits). In memory it is the usual little-endian 64-bit entry.
+ */
+export const _PAGE_PRESENT = 0x001;
+export const _PAGE_RW = 0x002;
+export const _PAGE_USER = 0x004;
+export const _PAGE_PWT = 0x008;
+export const _PAGE_PCD = 0x010;
+export const _PAGE_ACCESSED = 0x020;
+export const _PAGE_DIRTY = 0x040;
+/** _PAGE_BIT_SOFTW1: the kernel's pte_special() bit (zero page, VM_PFNMAP/VM_MIXEDMAP entries). */
+export const _PAGE_SPECIAL = 0x200;
+/** Our own software bit: the entry was installed for a VM_PFNMAP range (remapPfnRange/vmfInsertPfn). */
+export const _PAGE_PFNMAP = 0x400;
+export const _PAGE_NX = 2 ** 52;
+const TABLE_FLAGS = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY;
+const TWO20 = 2 ** 20;
+const TWO32 = 2 ** 32;
+
+export const ptePfn = (pte: number): number => Math.floor((pte % _PAGE_NX) / 4096);
+export const pteFlags = (pte: number): number => pte % 4096;
+export const pteMk = (pfn: number, flags: number, nx = false): number =>
+  (nx ? _PAGE_NX : 0) + pfn * 4096 + flags;
+export const pteNone = (pte: number): boolean => pte === 0;
+export const ptePresent = (pte: number): boolean => pte % 2 === 1;
+export const pteWrite = (pte: number): boolean => (pteFlags(pte) & _PAGE_RW) !== 0;
+export const pteDirty = (pte: number): boolean => (pteFlags(pte) & _PAGE_DIRTY) !== 0;
+export const pteSpecial = (pte: number): boolean => (pteFlags(pte) & _PAGE_SPECIAL) !== 0;
+
+/** Slot address of an entry: bank id * 2^32 + byte offset in the bank. */
+export type PteSlot = number;
+export const NO_TABLE = -1;
+export const TABLE_OOM = -2;
+
+export class PageTables {
+  readonly root: number;
+  /** Used entries per table, keyed by the table's location (the kernel keeps this in its struct page). */
+  private readonly used = new Map<number, number>();
+  /** pfn of each table, keyed by location. */
+  private readonly tablePfn = new Map<number, number>();
+  private readonly u32s: Uint32Array[];
+
+  private constructor(
+    readonly mem: PhysMemory,
+    root: number,
+  ) {
+    this.root = root;
+    this.u32s = mem.banks.u32;
+    this.track(root);
+  }
+
+  /** A fresh, empty PGD; null when memory is exhausted. */
+  static create(mem: PhysMemory): PageTables | null {
+    const root = PageTables.allocTable(mem);
+    return root < 0 ? null : new PageTables(mem, root);
+  }
+
+  private static allocTable(mem: PhysMemory): number {
+    const pfn = mem.allocPfn(0, __GFP_ZERO);
+    if (pfn >= 0) Atomics.or(mem.flags, pfn, PG_table);
+    return pfn;
+  }
+
+  /** Number of frames used by page tables (the PageTables: line of meminfo, in pages). */
+  get tablePages(): number {
+    return this.used.size;
+  }
+
+  private track(pfn: number): void {
+    const loc = this.mem.ramLocate(pfn);
+    this.used.set(loc, 0);
+    this.tablePfn.set(loc, pfn);
+  }
+
+  private slotOf(tablePfn: number, index: number): PteSlot {
+    const loc = this.mem.ramLocate(tablePfn);
+    return loc + index * 8;
+  }
+
+  readSlot(slot: PteSlot): number {
+    const bank = Math.floor(slot / TWO32);
+    const w = (slot % TWO32) >>> 2;
+    const u32 = this.u32s[bank]!;
+    const lo = Atomics.load(u32, w);
+    const hi = u32[w + 1]!;
+    return (hi >>> 31 ? _PAGE_NX : 0) + (hi & 0xfffff) * TWO20 * 4096 + lo;
+  }
+
+  private writeSlot(slot: PteSlot, pte: number): void {
+    const bank = Math.floor(slot / TWO32);
+    const w = (slot % TWO32) >>> 2;
+    const u32 = this.u32s[bank]!;
+    const nx = pte >= _PAGE_NX;
+    const v = nx ? pte - _PAGE_NX : pte;
+    const hi = Math.floor(v / TWO32);
+    const lo = v % TWO32;
+    // Publish carefully for concurrent walkers: clear the present word first, then the high word,
+    // then the low word (with the present bit) last.
+    Atomics.store(u32, w, 0);
+    u32[w + 1] = (hi | (nx ? 0x80000000 : 0)) >>> 0;
+    Atomics.store(u32, w, lo >>> 0);
+  }
+
+  /** Sets accessed/dirty bits in place, as the hardware does on a walk. */
+  orFlags(slot: PteSlot, bits: number): void {
+    const bank = Math.floor(slot / TWO32);
+    Atomics.or(this.u32s[bank]!, (slot % TWO32) >>> 2, bits);
+  }
+
+  /**
+   * The slot of the PTE for `addr`, walking PGD→PUD→PMD. With `alloc`, missing tables are allocated
+   * (TABLE_OOM when memory is exhausted); without, NO_TABLE when a level is missing.
+   */
+  pteSlot(addr: number, alloc: boolean): PteSlot {
+    let table = this.root;
+    for (let shift = 39; shift >= 21; shift -= 9) {
+      const idx = Math.floor(addr / 2 ** shift) % 512;
+      const slot = this.slotOf(table, idx);
+      const e = this.readSlot(slot);
+      if (e === 0) {
+        if (!alloc) return NO_TABLE;
+        const next = PageTables.allocTable(this.mem);
+        if (next < 0) return TABLE_OOM;
+        this.track(next);
+        this.writeSlot(slot, pteMk(next, TABLE_FLAGS));
+        this.bumpUsed(slot, 1);
+        table = next;
+      } else {
+        table = ptePfn(e);
+      }
+    }
+    return this.slotOf(table, Math.floor(addr / 4096) % 512);
+  }
+
+  getPte(addr: number): number {
+    const slot = this.pteSlot(addr, false);
+    return slot < 0 ? 0 : this.readSlot(slot);
+  }
+
+  /** Installs (or replaces) the PTE in `slot`, keeping the table's used count. */
+  setPte(slot: PteSlot, pte: number): void {
+    const old = this.readSlot(slot);
+    if (old === 0 && pte !== 0) this.bumpUsed(slot, 1);
+    else if (old !== 0 && pte === 0) this.bumpUsed(slot, -1);
+    this.writeSlot(slot, pte);
+  }
+
+  private bumpUsed(slot: PteSlot, delta: number): void {
+    const base = slot - (slot % 4096);
+    this.used.set(base, (this.used.get(base) ?? 0) + delta);
+  }
+
+  /**
+   * Calls `fn(addr, slot, pte)` for every non-empty PTE in [start, end), skipping missing tables
+   * whole (the walk of zap_pte_range and friends).
+   */
+  forEach(start: number, end: number, fn: (addr: number, slot: PteSlot, pte: number) => void): void {
+    this.walkLevel(this.root, 39, 0, start, end, fn);
+  }
+
+  private walkLevel(
+    table: number,
+    shift: number,
+    base: number,
+    start: number,
+    end: number,
+    fn: (addr: number, slot: PteSlot, pte: number) => void,
+  ): void {
+    const span = 2 ** shift;
+    const first = Math.max(0, Math.floor((start - base) / span));
+    const last = Math.min(511, Math.floor((end - 1 - base) / span));
+    for (let i = first; i <= last; i++) {
+      const slot = this.slotOf(table, i);
+      const e = this.readSlot(slot);
+      if (e === 0) continue;
+      const addr = base + i * span;
+      if (shift === 12) fn(addr, slot, e);
+      else this.walkLevel(ptePfn(e), shift - 9, addr, start, end, fn);
+    }
+  }
+
+  /**
+   * free_pgtables(): frees every table under [start, end) that no longer holds an entry, and the
+   * upper-level entries that pointed to it. Call after zapping a range.
+   */
+  freeEmpty(start: number, end: number): void {
+    if (end <= start) return;
+    this.freeLevel(this.root, 39, 0, start, end);
+  }
+
+  private freeLevel(table: number, shift: number, base: number, start: number, end: number): void {
+    if (shift === 12) return;
+    const span = 2 ** shift;
+    const first = Math.max(0, Math.floor((start - base) / span));
+    const last = Math.min(511, Math.floor((end - 1 - base) / span));
+    for (let i = first; i <= last; i++) {
+      const slot = this.slotOf(table, i);
+      const e = this.readSlot(slot);
+      if (e === 0) continue;
+      const child = ptePfn(e);
+      this.freeLevel(child, shift - 9, base + i * span, start, end);
+      const loc = this.mem.ramLocate(child);
+      if ((this.used.get(loc) ?? 0) === 0) {
+        this.setPte(slot, 0);
+        this.used.delete(loc);
+        this.tablePfn.delete(loc);
+        Atomics.and(this.mem.flags, child, ~PG_table);
+        this.mem.putPage(child);
+      }
+    }
+  }
+
+  /** Frees every table including the PGD (exit). All PTEs must already be zapped. */
+  destroy(): void {
+    this.freeEmpty(0, 2 ** 48);
+    const loc = this.mem.ramLocate(this.root);
+    this.used.delete(loc);
+    this.tablePfn.delete(loc);
+    Atomics.and(this.mem.flags, this.root, ~PG_table);
+    this.mem.putPage(this.root);
+  }
+
+  /** Table frames this mm holds (for invariant checks). */
+  tableFrames(): number[] {
+    return [...this.tablePfn.values()];
+  }
+}

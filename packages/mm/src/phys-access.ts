@@ -1,0 +1,26 @@
+import type { PhysMemory } from "@faultline/phys";
+
+/**
+ * What the mm layer needs of the physical machine beyond RAM frames: where a pfn's bytes live
+ * (RAM, device RAM and ROM are SharedArrayBuffer banks) and how to reach MMIO.
+ */
+export interface PhysAccess {
+  readonly mem: PhysMemory;
+  /** bank id * 2^32 + byte offset when the page is backed directly by a bank, else -1 (MMIO, unassigned). */
+  locatePage(pfn: number): number;
+  /** False for ROM pages: stores are dropped (and reported by the bus). */
+  pageWritable(pfn: number): boolean;
+  physRead(paddr: number, size: 1 | 2 | 4): number;
+  physWrite(paddr: number, size: 1 | 2 | 4, value: number): void;
+}
+
+/** A machine with nothing but RAM (tests of the mm layer alone). Other addresses read all-ones. */
+export function ramOnly(mem: PhysMemory): PhysAccess {
+  return {
+    mem,
+    locatePage: (pfn) => mem.ramLocate(pfn),
+    pageWritable: () => true,
+    physRead: (_paddr, size) => (size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff),
+    physWrite: () => {},
+  };
+}

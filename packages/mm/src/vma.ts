@@ -1,0 +1,132 @@
+import type { Page } from "@faultline/phys";
+import type { Mm } from "./mm";
+
+/**
+ * What a VMA's driver provides (struct vm_operations_struct). Every hook is optional. A hook that
+ * throws is a driver bug: the kernel layer reports it as an oops and kills the faulting process.
+ */
+export interface VmOperations {
+  /** Called for each new VMA that copies an existing one: fork, split (new piece), mremap move. */
+  open?(vma: Vma): void;
+  /** Called once for every VMA removal. */
+  close?(vma: Vma): void;
+  /** Today's fault handler: return 0 with `vmf.page` set (reference taken), or VM_FAULT_* codes. */
+  fault?(vmf: VmFault): number;
+  /**
+   * LDD3's 2.6-era handler: return a page whose reference the driver took, or NOPAGE_SIGBUS (null) /
+   * NOPAGE_OOM. Accepted as is; the core adapts it to `fault`.
+   */
+  nopage?(vma: Vma, address: number, type?: { value: number }): Page | null | typeof NOPAGE_OOM;
+  /** Refuses a split with -errno (vm_ops->may_split). */
+  maySplit?(vma: Vma, addr: number): number;
+  /** Called on the new VMA after an mremap move; -errno reverts the move. */
+  mremap?(vma: Vma): number;
+  /** Shared write fault on a page without a page (vm_ops->pfn_mkwrite). */
+  pfnMkwrite?(vmf: VmFault): number;
+  pageMkwrite?(vmf: VmFault): number;
+  /** Name shown in /proc/PID/maps instead of the file's path (vm_ops->name). */
+  name?(vma: Vma): string | null;
+}
+
+/** The 2.6 nopage return for "out of memory" ((struct page *)-1 then). */
+export const NOPAGE_OOM: unique symbol = Symbol.for("faultline.NOPAGE_OOM");
+/** The 2.6 nopage return for "no page here" (NULL then). */
+export const NOPAGE_SIGBUS = null;
+
+/** struct vm_fault: filled by the fault path and handed to `vmOps.fault`. */
+export interface VmFault {
+  readonly vma: Vma;
+  /** Faulting virtual address, page aligned. */
+  readonly address: number;
+  /** The exact faulting address (real_address). */
+  readonly realAddress: number;
+  /** Page offset of `address` in the mapped object: vm_pgoff + (address - vm_start) / PAGE_SIZE. */
+  readonly pgoff: number;
+  /** FAULT_FLAG_* bits. */
+  readonly flags: number;
+  /** Set by the handler: the page to map, with a reference the handler took (get_page). */
+  page: Page | null;
+}
+
+/** A mapping's backing object identity, the role of struct address_space (i_mapping). */
+export class AddressSpaceMapping {
+  /** VMAs of every process that map this object (i_mmap). */
+  readonly vmas = new Set<Vma>();
+  constructor(readonly name: string) {}
+}
+
+/**
+ * What mm needs of an open file (struct file): its identity for merging, what /proc/PID/maps prints,
+ * the mapping shared by every open of the same inode, f_mode, and the driver's mmap method.
+ */
+export interface MmFile {
+  readonly path: string;
+  /** s_dev of the filesystem holding the inode (devtmpfs is 00:05 on a typical machine). */
+  readonly devMajor: number;
+  readonly devMinor: number;
+  readonly ino: number;
+  readonly mapping: AddressSpaceMapping;
+  /** FMODE_READ / FMODE_WRITE from the open flags. */
+  readonly readable: boolean;
+  readonly writable: boolean;
+  /** f_op->mmap; undefined means the device cannot be mapped (-ENODEV). Returns 0 or -errno. */
+  readonly mmap?: ((vma: Vma) => number) | undefined;
+  /** f_op->get_unmapped_area, if the driver places its own mappings. */
+  readonly getUnmappedArea?:
+    | ((addr: number, len: number, pgoff: number, flags: number) => number)
+    | undefined;
+  /** fget/fput: each VMA holds a reference. */
+  get(): void;
+  put(): void;
+}
+
+let anonVmaIds = 0;
+/** struct anon_vma, reduced to what merging and fork need. */
+export class AnonVma {
+  readonly id = ++anonVmaIds;
+}
+
+let vmaIds = 0;
+
+/** struct vm_area_struct. */
+export class Vma {
+  readonly id = ++vmaIds;
+  vmStart: number;
+  vmEnd: number;
+  vmFlags: number;
+  vmPgoff: number;
+  vmOps: VmOperations | null = null;
+  vmFile: MmFile | null = null;
+  vmPrivateData: unknown = null;
+  anonVma: AnonVma | null = null;
+  /** False after fork (the child's anon_vma_chain has the parent's too): such VMAs don't merge with NULL ones. */
+  anonVmaChainSingular = true;
+  /** Set by vma_set_anonymous(); a VMA with a file or vm_ops is never anonymous. */
+  anonymous = false;
+
+  constructor(
+    readonly vmMm: Mm,
+    vmStart: number,
+    vmEnd: number,
+    vmFlags: number,
+    vmPgoff: number,
+  ) {
+    this.vmStart = vmStart;
+    this.vmEnd = vmEnd;
+    this.vmFlags = vmFlags;
+    this.vmPgoff = vmPgoff;
+  }
+
+  /** vm_page_prot is derived from vm_flags on x86 (vm_get_page_prot): read-only unless VM_WRITE and shared. */
+  get vmPageProt(): number {
+    return this.vmFlags & 0xf;
+  }
+
+  get size(): number {
+    return this.vmEnd - this.vmStart;
+  }
+
+  toString(): string {
+    return `vma ${this.vmStart.toString(16)}-${this.vmEnd.toString(16)} flags ${this.vmFlags.toString(16)}`;
+  }
+}

@@ -1,0 +1,125 @@
+// The Faultline side of the differential test: runs a script against Mm + Mmu (modern era) and
+// prints the transcript the C oracle prints on the real kernel.
+import { PhysMemory } from "@faultline/phys";
+import { errnoName, isErr, Mm, Mmu, renderMaps, SignalError } from "../../src/index";
+import type { Op, Script } from "./script";
+import { formatOpLines, type OpResult } from "./transcript";
+
+const ARENA_LO = 0x1000_0000_0000;
+const ARENA_HI = ARENA_LO + 0x1_0000_0000;
+
+function sys(ret: number, addrResult: boolean): OpResult {
+  if (isErr(ret)) return { type: "errno", errno: errnoName(ret) };
+  return addrResult ? { type: "addr", addr: BigInt(ret) } : { type: "ok" };
+}
+
+function access(fn: () => bigint | undefined): OpResult {
+  try {
+    const v = fn();
+    return v === undefined ? { type: "ok" } : { type: "value", value: v };
+  } catch (e) {
+    if (!SignalError.is(e)) throw e;
+    return {
+      type: "fault",
+      signal: e.signal === "SIGBUS" ? "SIGBUS" : "SIGSEGV",
+      code: e.code === "SI_KERNEL" ? "SEGV_MAPERR" : e.code,
+      addr: BigInt(e.addr),
+    };
+  }
+}
+
+function runOps(mm: Mm, mmu: Mmu, script: Script, prefix: string, out: string[]): void {
+  script.forEach((op: Op, i) => {
+    const idx = `${prefix}${i}`;
+    const n = (b: bigint) => Number(b);
+    let r: OpResult;
+    switch (op.kind) {
+      case "mmap":
+        r = sys(mm.mmap(n(op.addr), n(op.len), op.prot, op.flags, null, n(op.offset ?? 0n)), true);
+        break;
+      case "munmap":
+        r = sys(mm.munmap(n(op.addr), n(op.len)), false);
+        break;
+      case "mremap":
+        r = sys(mm.mremap(n(op.old), n(op.oldLen), n(op.newLen), op.flags, n(op.newAddr ?? 0n)), true);
+        break;
+      case "mprotect":
+        r = sys(mm.mprotect(n(op.addr), n(op.len), op.prot), false);
+        break;
+      case "madvise":
+        r = sys(mm.madvise(n(op.addr), n(op.len), op.advice), false);
+        break;
+      case "load":
+        r = access(() => {
+          const a = n(op.addr);
+          if (op.width === 8) return BigInt(mmu.load8(a));
+          if (op.width === 16) return BigInt(mmu.load16(a));
+          if (op.width === 32) return BigInt(mmu.load32(a));
+          return mmu.load64(a);
+        });
+        break;
+      case "store":
+        r = access(() => {
+          const a = n(op.addr);
+          const v = Number(op.value & 0xffffffffn);
+          if (op.width === 8) mmu.store8(a, v & 0xff);
+          else if (op.width === 16) mmu.store16(a, v & 0xffff);
+          else if (op.width === 32) mmu.store32(a, v);
+          else mmu.store64(a, op.value);
+          return undefined;
+        });
+        break;
+      case "maps": {
+        const lines = renderMaps(mm)
+          .split("\n")
+          .filter((l) => {
+            if (!l) return false;
+            const [s, e] = l
+              .split(" ")[0]!
+              .split("-")
+              .map((x) => Number.parseInt(x, 16));
+            return e! > ARENA_LO && s! < ARENA_HI;
+          });
+        r = { type: "maps", lines };
+        break;
+      }
+      case "fork": {
+        const child = mm.fork();
+        if (typeof child === "number") {
+          r = { type: "errno", errno: errnoName(child) };
+          break;
+        }
+        const cmmu = Mmu.forMm(child);
+        runOps(child, cmmu, op.child, `${idx}.`, out);
+        child.exit();
+        r = { type: "exit", status: 0 };
+        break;
+      }
+    }
+    out.push(...formatOpLines(idx, op, r));
+  });
+}
+
+/** A fresh machine and process per script; checks the mm invariants after every script. */
+export function runOnFaultline(
+  script: Script,
+  mem = PhysMemory.create({ ramBytes: 64 * 1024 * 1024 }),
+): string[] {
+  const before = mem.nrFreePages;
+  const mm = new Mm({
+    mem,
+    locatePage: (p) => mem.ramLocate(p),
+    pageWritable: () => true,
+    physRead: () => 0xffffffff,
+    physWrite: () => {},
+  });
+  const mmu = Mmu.forMm(mm);
+  const out: string[] = [];
+  runOps(mm, mmu, script, "", out);
+  mm.checkInvariants();
+  mm.exit();
+  mem.checkInvariants();
+  if (mem.nrFreePages !== before)
+    throw new Error(`leak: ${before - mem.nrFreePages} pages not freed after exit`);
+  return out;
+}

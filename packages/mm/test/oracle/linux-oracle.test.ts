@@ -1,0 +1,251 @@
+// Tests of the differential-test harness itself, with the real kernel of this machine as oracle.
+// Kernel-backed tests are skipped (with the reason in their title) when no C compiler exists;
+// the recorded-fixture tests still run then.
+
+import { describe, expect, it } from "vitest";
+import { CASES, type OracleCase } from "./cases.ts";
+import { EXPECTED, EXPECTED_KERNEL, RECORDED_RANDOM_SEEDS, RECORDED_RANDOM_STEPS } from "./expected.ts";
+import {
+  compileOracle,
+  kernelRelease,
+  oracleUnavailableReason,
+  runOnLinux,
+  runTextOnLinux,
+} from "./linux.ts";
+import {
+  ARENA,
+  load,
+  MAP_FIXED,
+  maps,
+  mmap,
+  mprotect,
+  opIsSafe,
+  opText,
+  PRIVATE_ANON,
+  PROT_READ,
+  page,
+  pages,
+  parseScript,
+  randomScript,
+  serializeScript,
+  store,
+} from "./script.ts";
+import {
+  diffTranscripts,
+  formatMapsLine,
+  formatOpLines,
+  mapsAt,
+  normalizeLine,
+  resultsByIndex,
+} from "./transcript.ts";
+
+const oracle = compileOracle();
+const SKIP = oracle ? "" : ` [SKIPPED: ${oracleUnavailableReason}]`;
+if (!oracle) console.warn(`linux-oracle: kernel tests skipped: ${oracleUnavailableReason}`);
+
+const series = (release: string) => release.split(".").slice(0, 2).join(".");
+const sameKernelSeries = EXPECTED_KERNEL !== "" && series(EXPECTED_KERNEL) === series(kernelRelease());
+
+/** Checks a case's hand-written expectations (results, and maps lines that must be shown). */
+function checkExpectations(c: OracleCase, transcript: readonly string[]): void {
+  const got = resultsByIndex(transcript);
+  for (const [index, want] of Object.entries(c.expect)) {
+    expect(got.get(index), `${c.name}: result of op ${index}\n${transcript.join("\n")}`).toBe(want);
+  }
+  for (const [index, lines] of Object.entries(c.maps ?? {})) {
+    const shown = mapsAt(transcript, index);
+    for (const line of lines) {
+      expect(shown, `${c.name}: maps of op ${index}`).toContain(line);
+    }
+  }
+}
+
+describe("oracle script format", () => {
+  it("serializes ops with canonical hex arguments and an arena header", () => {
+    const text = serializeScript([
+      mmap(page(0), pages(2), PROT_READ, PRIVATE_ANON | MAP_FIXED),
+      store(32, page(0, 4), 0xdeadbeefn),
+      maps,
+    ]);
+    expect(text).toBe(
+      [
+        "arena 0x100000000000 0x400000",
+        "mmap 0x100000000000 0x2000 0x1 0x32",
+        "store32 0x100000000004 0xdeadbeef",
+        "maps",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("round-trips every hand-written case and random scripts through parseScript", () => {
+    for (const c of CASES) expect(parseScript(serializeScript(c.script))).toEqual(c.script);
+    for (let seed = 1; seed <= 20; seed++) {
+      const s = randomScript(seed, 150);
+      expect(parseScript(serializeScript(s))).toEqual(s);
+    }
+  });
+
+  it("parses comments, indentation, decimal numbers and nested forks", () => {
+    const s = parseScript(
+      "arena 0x100000000000 0x400000 # header\n\nfork\n  load8 17592186044416\n  fork\n    maps\n  end\nend\n",
+    );
+    expect(s).toEqual([{ kind: "fork", child: [load(8, page(0)), { kind: "fork", child: [maps] }] }]);
+    expect(() => parseScript("arena 0x100000000000 0x400000\nfork\n")).toThrow(/without 'end'/);
+    expect(() => parseScript("mmap 0 0 0 0\n")).toThrow(/arena line/);
+  });
+
+  it("randomScript is deterministic per seed and varied across seeds", () => {
+    expect(randomScript(7, 80)).toEqual(randomScript(7, 80));
+    expect(serializeScript(randomScript(7, 80))).not.toBe(serializeScript(randomScript(8, 80)));
+    const kinds = new Set(randomScript(3, 400).map((op) => op.kind));
+    for (const k of ["mmap", "munmap", "mremap", "mprotect", "madvise", "load", "store", "maps", "fork"]) {
+      expect(kinds.has(k as never), k).toBe(true);
+    }
+    for (let seed = 1; seed <= 50; seed++) {
+      expect(randomScript(seed, 100).every((op) => opIsSafe(op))).toBe(true);
+    }
+  });
+
+  it("refuses to serialize ops that could touch memory outside the arena", () => {
+    const outside = ARENA.base + ARENA.size;
+    expect(() => serializeScript([mmap(outside, pages(1), PROT_READ, PRIVATE_ANON | MAP_FIXED)])).toThrow(
+      /outside the arena/,
+    );
+    expect(() => serializeScript([mprotect(page(0), ARENA.size + pages(1), PROT_READ)])).toThrow(
+      /outside the arena/,
+    );
+    // ranges the kernel rejects outright are allowed
+    expect(opIsSafe(mprotect(page(0), 0xffff_ffff_ffff_0000n, PROT_READ))).toBe(true);
+    expect(opIsSafe(mmap(1n << 47n, pages(1), PROT_READ, PRIVATE_ANON | MAP_FIXED))).toBe(true);
+  });
+});
+
+describe("oracle transcripts", () => {
+  const shm =
+    "  100000010000-100000012000 rw-s 00000000 00:01 1025                       /dev/zero (deleted)";
+
+  it("formats maps lines with the kernel's name padding", () => {
+    expect(
+      formatMapsLine({
+        start: page(0x10),
+        end: page(0x12),
+        perms: "rw-s",
+        offset: 0n,
+        dev: "00:01",
+        inode: 1025,
+        name: "/dev/zero (deleted)",
+      }),
+    ).toBe(shm.slice(2));
+    expect(
+      formatMapsLine({ start: page(0), end: page(1), perms: "rw-p", offset: 0n, dev: "00:00", inode: 0 }),
+    ).toBe("100000000000-100000001000 rw-p 00000000 00:00 0 ");
+    expect(formatOpLines(3, maps, { type: "maps", lines: ["a", "b"] })).toEqual(["3 maps = 2", "  a", "  b"]);
+    expect(
+      formatOpLines("4.1", load(8, page(1)), {
+        type: "fault",
+        signal: "SIGSEGV",
+        code: "SEGV_MAPERR",
+        addr: page(1),
+      }),
+    ).toEqual([`4.1 ${opText(load(8, page(1)))} = SIGSEGV SEGV_MAPERR 0x100000001000`]);
+  });
+
+  it("normalizes shmem inode numbers but keeps wrong padding visible", () => {
+    const other = shm.replace(" 1025    ", " 7       ");
+    expect(normalizeLine(shm)).toBe(normalizeLine(other));
+    expect(normalizeLine(shm)).toContain(" 00:01 <ino> ");
+    expect(normalizeLine(shm).indexOf("/dev/zero")).toBe(shm.indexOf("/dev/zero"));
+    const badPad = shm.replace("1025 ", "1025");
+    expect(normalizeLine(badPad)).not.toBe(normalizeLine(shm));
+    const anon = "  100000000000-100000001000 rw-p 00000000 00:00 0 ";
+    expect(normalizeLine(anon)).toBe(anon);
+    expect(normalizeLine(shm, { dev: true })).toContain(" <dev> <ino> ");
+  });
+
+  it("reports the first differing line with context", () => {
+    const a = ["0 maps = 1", "  x", "1 load8 0x1 = 0x0", "2 maps = 0"];
+    const b = ["0 maps = 1", "  x", "1 load8 0x1 = SIGSEGV SEGV_MAPERR 0x1", "2 maps = 0"];
+    expect(diffTranscripts(a, a)).toBeNull();
+    const d = diffTranscripts(a, b)!;
+    expect(d.line).toBe(2);
+    expect(d.report).toContain("- 1 load8 0x1 = 0x0");
+    expect(d.report).toContain("+ 1 load8 0x1 = SIGSEGV SEGV_MAPERR 0x1");
+    expect(d.report).toContain("  0 maps = 1");
+    expect(diffTranscripts(a, a.slice(0, 3))!.report).toContain("<end of transcript>");
+  });
+});
+
+describe("recorded kernel fixtures (no compiler needed)", () => {
+  it("exist for every hand-written case and recorded random seed", () => {
+    const names = EXPECTED.map((e) => e.name);
+    expect(names).toEqual([...CASES.map((c) => c.name), ...RECORDED_RANDOM_SEEDS.map((s) => `random-${s}`)]);
+  });
+
+  it("are up to date with cases.ts and randomScript (else re-run record-fixtures.ts)", () => {
+    for (const c of CASES) {
+      expect(EXPECTED.find((e) => e.name === c.name)?.text, c.name).toBe(serializeScript(c.script));
+    }
+    for (const seed of RECORDED_RANDOM_SEEDS) {
+      expect(EXPECTED.find((e) => e.name === `random-${seed}`)?.text).toBe(
+        serializeScript(randomScript(seed, RECORDED_RANDOM_STEPS)),
+      );
+    }
+  });
+
+  for (const c of CASES) {
+    it(`recorded transcript meets the expectations of ${c.name}`, () => {
+      const rec = EXPECTED.find((e) => e.name === c.name);
+      expect(rec, "fixture missing").toBeDefined();
+      checkExpectations(c, rec!.transcript);
+    });
+  }
+});
+
+describe(`linux oracle (kernel ${kernelRelease()})${SKIP}`, () => {
+  for (const c of CASES) {
+    it.skipIf(!oracle)(`${c.name}: ${c.doc}${SKIP}`, () => {
+      checkExpectations(c, runOnLinux(c.script));
+    });
+  }
+
+  it.skipIf(!oracle || !sameKernelSeries)(
+    `matches the recorded fixtures (recorded on ${EXPECTED_KERNEL || "?"})${
+      SKIP || (sameKernelSeries ? "" : " [SKIPPED: different kernel series]")
+    }`,
+    () => {
+      for (const e of EXPECTED) {
+        const d = diffTranscripts(e.transcript, runOnLinux(e.script), { labels: ["recorded", "live"] });
+        expect(d?.report ?? null, e.name).toBeNull();
+      }
+    },
+  );
+
+  it.skipIf(!oracle)(`random scripts give reproducible transcripts${SKIP}`, () => {
+    for (let seed = 100; seed < 130; seed++) {
+      const s = randomScript(seed, 120);
+      const d = diffTranscripts(runOnLinux(s), runOnLinux(s));
+      expect(d?.report ?? null, `seed ${seed}`).toBeNull();
+    }
+  });
+
+  it.skipIf(!oracle)(`prints one line per op and every fork child line before the fork${SKIP}`, () => {
+    const s = randomScript(11, 200);
+    const t = runOnLinux(s);
+    const top = t.filter((l) => /^\d+ /.test(l)).map((l) => Number(l.split(" ")[0]));
+    expect(top).toEqual(s.map((_, i) => i));
+    expect(t.some((l) => l.startsWith("REFUSED"))).toBe(false);
+  });
+
+  it.skipIf(!oracle)(`oracle.c refuses unsafe ops and rejects malformed scripts${SKIP}`, () => {
+    const t = runTextOnLinux(
+      "arena 0x100000000000 0x400000\nmmap 0x200000000000 0x1000 0x3 0x32\nmadvise 0x100000000000 0x800000 0x4\n",
+    );
+    expect(t).toEqual([
+      "0 mmap 0x200000000000 0x1000 0x3 0x32 = REFUSED",
+      "1 madvise 0x100000000000 0x800000 0x4 = REFUSED",
+    ]);
+    expect(() => runTextOnLinux("arena 0x100000000000 0x400000\nfrobnicate 1\n")).toThrow(/unknown op/);
+    expect(() => runTextOnLinux("maps\n")).toThrow(/arena line must come first/);
+  });
+});

@@ -1,0 +1,79 @@
+// Runs scripts against the real kernel of this machine through oracle.c.
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { release } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Script, serializeScript } from "./script.ts";
+
+export const ORACLE_DIR = dirname(fileURLToPath(import.meta.url));
+export const ORACLE_SOURCE = join(ORACLE_DIR, "oracle.c");
+/** Build output (gitignored). */
+export const ORACLE_BUILD_DIR = join(ORACLE_DIR, "build");
+
+/** Why the oracle is unavailable, or null when it compiled. Set by compileOracle(). */
+export let oracleUnavailableReason: string | null = null;
+let cached: string | null | undefined;
+
+/**
+ * Compiles oracle.c (once per source version; cached in build/) and returns the binary path,
+ * or null when this is not Linux x86-64 or no C compiler (`$CC` or `cc`) is available.
+ */
+export function compileOracle(): string | null {
+  if (cached !== undefined) return cached;
+  cached = null;
+  if (process.platform !== "linux" || process.arch !== "x64") {
+    oracleUnavailableReason = `the oracle needs Linux x86-64 (this is ${process.platform}/${process.arch})`;
+    return null;
+  }
+  const cc = process.env.CC || "cc";
+  const probe = spawnSync(cc, ["--version"], { stdio: "ignore" });
+  if (probe.error || probe.status !== 0) {
+    oracleUnavailableReason = `no C compiler: '${cc} --version' failed`;
+    return null;
+  }
+  const source = readFileSync(ORACLE_SOURCE);
+  const hash = createHash("sha256").update(source).update(cc).digest("hex").slice(0, 12);
+  const bin = join(ORACLE_BUILD_DIR, `oracle-${hash}`);
+  if (!existsSync(bin)) {
+    mkdirSync(ORACLE_BUILD_DIR, { recursive: true });
+    // compile to a private name and rename: parallel test workers may race here
+    const tmp = `${bin}.${process.pid}.tmp`;
+    const r = spawnSync(cc, ["-O1", "-Wall", "-o", tmp, ORACLE_SOURCE], { encoding: "utf8" });
+    if (r.error || r.status !== 0) {
+      rmSync(tmp, { force: true });
+      throw new Error(`compiling ${ORACLE_SOURCE} failed:\n${r.stderr ?? r.error}`);
+    }
+    renameSync(tmp, bin);
+  }
+  cached = bin;
+  oracleUnavailableReason = null;
+  return bin;
+}
+
+/** Runs script text (as produced by serializeScript) and returns the transcript lines. */
+export function runTextOnLinux(text: string): string[] {
+  const bin = compileOracle();
+  if (bin === null) throw new Error(`Linux oracle unavailable: ${oracleUnavailableReason}`);
+  const out = execFileSync(bin, [], {
+    input: text,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const lines = out.split("\n");
+  if (lines[lines.length - 1] === "") lines.pop();
+  return lines;
+}
+
+/** Runs a script on the real kernel; one transcript line per op (plus maps lines). */
+export function runOnLinux(script: Script): string[] {
+  return runTextOnLinux(serializeScript(script));
+}
+
+/** `uname -r` of this machine. */
+export function kernelRelease(): string {
+  return release();
+}

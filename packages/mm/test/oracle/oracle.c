@@ -1,0 +1,545 @@
+/*
+ * Faultline differential-test oracle: runs a memory-management script against the
+ * real Linux kernel and prints one transcript line per operation.
+ *
+ * Build:  cc -O1 -o oracle oracle.c
+ * Usage:  ./oracle < script.txt
+ *
+ * Script (one op per line, numbers in C syntax: 0x.. hex or decimal; '#' starts a comment):
+ *   arena <base> <size>                  header; must come before the first op
+ *   mmap <addr> <len> <prot> <flags> [<offset>]     anonymous, fd = -1
+ *   munmap <addr> <len>
+ *   mremap <old> <oldlen> <newlen> <flags> [<new>]
+ *   mprotect <addr> <len> <prot>
+ *   madvise <addr> <len> <advice>
+ *   load8|load16|load32|load64 <addr>
+ *   store8|store16|store32|store64 <addr> <value>
+ *   maps
+ *   fork ... end                         child runs the enclosed ops, then exits
+ *
+ * Transcript: "<index> <op text> = <result>", maps entries follow their op line as
+ * "  <line exactly as in /proc/self/maps>". Ops whose range could touch memory outside
+ * the arena (and that the kernel would not reject outright) are not executed and
+ * report "= REFUSED".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PAGE 4096ULL
+#define USER_TOP (1ULL << 47)
+#define TASK_SIZE 0x7ffffffff000ULL /* x86-64, 4-level paging */
+#define MAP_FIXED_FLAG 0x10ULL
+#define MAP_FIXED_NOREPLACE_FLAG 0x100000ULL
+#define MREMAP_MAYMOVE_FLAG 1ULL
+#define MREMAP_FIXED_FLAG 2ULL
+#define MREMAP_DONTUNMAP_FLAG 4ULL
+
+enum kind {
+  K_MMAP,
+  K_MUNMAP,
+  K_MREMAP,
+  K_MPROTECT,
+  K_MADVISE,
+  K_LOAD,
+  K_STORE,
+  K_MAPS,
+  K_FORK,
+};
+
+struct op {
+  enum kind kind;
+  int width;        /* bytes, for loads/stores */
+  int nargs;        /* arguments actually given (for optional ones) */
+  uint64_t a[6];    /* raw arguments in script order */
+  size_t child_end; /* K_FORK: index one past the last child op */
+  char text[160];   /* canonical text, echoed in the transcript */
+};
+
+static struct op *ops;
+static size_t nops, capops;
+static uint64_t arena_base, arena_size;
+
+static void die(const char *msg, unsigned long line) {
+  fprintf(stderr, "oracle: line %lu: %s\n", line, msg);
+  exit(2);
+}
+
+/* ---------------------------------------------------------------- errno names */
+
+static const char *errno_name(int e) {
+  switch (e) {
+  case EPERM: return "EPERM";
+  case ENOENT: return "ENOENT";
+  case EINTR: return "EINTR";
+  case EIO: return "EIO";
+  case ENXIO: return "ENXIO";
+  case E2BIG: return "E2BIG";
+  case EBADF: return "EBADF";
+  case EAGAIN: return "EAGAIN";
+  case ENOMEM: return "ENOMEM";
+  case EACCES: return "EACCES";
+  case EFAULT: return "EFAULT";
+  case EBUSY: return "EBUSY";
+  case EEXIST: return "EEXIST";
+  case ENODEV: return "ENODEV";
+  case EINVAL: return "EINVAL";
+  case ENFILE: return "ENFILE";
+  case EMFILE: return "EMFILE";
+  case ETXTBSY: return "ETXTBSY";
+  case EFBIG: return "EFBIG";
+  case ENOSPC: return "ENOSPC";
+  case ESPIPE: return "ESPIPE";
+  case EROFS: return "EROFS";
+  case ERANGE: return "ERANGE";
+  case ENOSYS: return "ENOSYS";
+  case EOVERFLOW: return "EOVERFLOW";
+  case EOPNOTSUPP: return "EOPNOTSUPP";
+  case EHWPOISON: return "EHWPOISON";
+  default: return NULL;
+  }
+}
+
+static const char *signal_name(int sig) {
+  switch (sig) {
+  case SIGSEGV: return "SIGSEGV";
+  case SIGBUS: return "SIGBUS";
+  case SIGILL: return "SIGILL";
+  case SIGFPE: return "SIGFPE";
+  case SIGKILL: return "SIGKILL";
+  case SIGABRT: return "SIGABRT";
+  default: return NULL;
+  }
+}
+
+static const char *si_code_name(int sig, int code) {
+  if (sig == SIGSEGV) {
+    switch (code) {
+    case 1: return "SEGV_MAPERR";
+    case 2: return "SEGV_ACCERR";
+    case 3: return "SEGV_BNDERR";
+    case 4: return "SEGV_PKUERR";
+    default: break;
+    }
+  } else if (sig == SIGBUS) {
+    switch (code) {
+    case 1: return "BUS_ADRALN";
+    case 2: return "BUS_ADRERR";
+    case 3: return "BUS_OBJERR";
+    case 4: return "BUS_MCEERR_AR";
+    case 5: return "BUS_MCEERR_AO";
+    default: break;
+    }
+  }
+  return NULL;
+}
+
+/* ---------------------------------------------------------------- output */
+
+static void print_errno(int e) {
+  const char *n = errno_name(e);
+  if (n)
+    printf("-%s\n", n);
+  else
+    printf("-E%d\n", e);
+}
+
+static void print_prefix(const char *idx, const struct op *o) { printf("%s %s = ", idx, o->text); }
+
+/* syscall() returns -1 and sets errno on failure (kernel returns -4095..-1). */
+static void print_addr_result(long r) {
+  if (r == -1)
+    print_errno(errno);
+  else
+    printf("0x%llx\n", (unsigned long long)(unsigned long)r);
+}
+
+static void print_zero_result(long r) {
+  if (r == -1)
+    print_errno(errno);
+  else if (r == 0)
+    printf("0\n");
+  else
+    printf("0x%llx\n", (unsigned long long)(unsigned long)r);
+}
+
+/* ---------------------------------------------------------------- safety guard */
+
+/* The range [addr, addr+len) rounded out to pages may be touched by the kernel only if
+ * it lies inside the arena; ranges that wrap the 64-bit space or start above the user
+ * address space are always rejected by the kernel, so they are safe to pass through. */
+static int range_ok(uint64_t addr, uint64_t len) {
+  uint64_t start = addr & ~(PAGE - 1);
+  if (addr >= USER_TOP) return 1;
+  if (len > UINT64_MAX - addr - (PAGE - 1)) return 1; /* wraps */
+  uint64_t end = (addr + len + PAGE - 1) & ~(PAGE - 1);
+  return start >= arena_base && end <= arena_base + arena_size;
+}
+
+/* mmap and munmap reject ranges ending above TASK_SIZE before touching anything. */
+static int beyond_task_size(uint64_t addr, uint64_t len) {
+  return len > TASK_SIZE || addr > TASK_SIZE - len;
+}
+
+static int op_safe(const struct op *o) {
+  switch (o->kind) {
+  case K_MMAP:
+    /* Without MAP_FIXED the kernel picks free space (or uses the hint only if free). */
+    if (!(o->a[3] & MAP_FIXED_FLAG)) return 1;
+    return range_ok(o->a[0], o->a[1]) || beyond_task_size(o->a[0], o->a[1]);
+  case K_MUNMAP:
+    return range_ok(o->a[0], o->a[1]) || beyond_task_size(o->a[0], o->a[1]);
+  case K_MPROTECT:
+  case K_MADVISE:
+    return range_ok(o->a[0], o->a[1]);
+  case K_MREMAP:
+    /* The old range is shrunk/unmapped in place; a FIXED destination is unmapped first.
+     * Growth (in place or MAYMOVE) only ever takes free address space. */
+    if (!range_ok(o->a[0], o->a[1])) return 0;
+    if (o->a[3] & MREMAP_FIXED_FLAG) return range_ok(o->nargs > 4 ? o->a[4] : 0, o->a[2]);
+    return 1;
+  default:
+    return 1;
+  }
+}
+
+/* ---------------------------------------------------------------- faults */
+
+static sigjmp_buf fault_jmp;
+static volatile sig_atomic_t fault_armed;
+static volatile int fault_sig, fault_code;
+static volatile uint64_t fault_addr;
+
+static void on_fault(int sig, siginfo_t *si, void *uc) {
+  (void)uc;
+  if (!fault_armed) {
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
+  fault_sig = sig;
+  fault_code = si->si_code;
+  fault_addr = (uint64_t)(uintptr_t)si->si_addr;
+  siglongjmp(fault_jmp, 1);
+}
+
+static void install_handlers(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_fault;
+  sa.sa_flags = SA_SIGINFO;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, NULL);
+  sigaction(SIGBUS, &sa, NULL);
+}
+
+static void print_fault(void) {
+  const char *sn = signal_name(fault_sig);
+  const char *cn = si_code_name(fault_sig, fault_code);
+  if (sn)
+    printf("%s", sn);
+  else
+    printf("SIG%d", fault_sig);
+  if (cn)
+    printf(" %s", cn);
+  else
+    printf(" CODE%d", fault_code);
+  printf(" 0x%llx\n", (unsigned long long)fault_addr);
+}
+
+static void do_load(const struct op *o) {
+  uint64_t v = 0;
+  uintptr_t p = (uintptr_t)o->a[0];
+  if (sigsetjmp(fault_jmp, 1) == 0) {
+    fault_armed = 1;
+    switch (o->width) {
+    case 1: v = *(volatile uint8_t *)p; break;
+    case 2: v = *(volatile uint16_t *)p; break;
+    case 4: v = *(volatile uint32_t *)p; break;
+    default: v = *(volatile uint64_t *)p; break;
+    }
+    fault_armed = 0;
+    printf("0x%llx\n", (unsigned long long)v);
+  } else {
+    fault_armed = 0;
+    print_fault();
+  }
+}
+
+static void do_store(const struct op *o) {
+  uintptr_t p = (uintptr_t)o->a[0];
+  uint64_t v = o->a[1];
+  if (sigsetjmp(fault_jmp, 1) == 0) {
+    fault_armed = 1;
+    switch (o->width) {
+    case 1: *(volatile uint8_t *)p = (uint8_t)v; break;
+    case 2: *(volatile uint16_t *)p = (uint16_t)v; break;
+    case 4: *(volatile uint32_t *)p = (uint32_t)v; break;
+    default: *(volatile uint64_t *)p = v; break;
+    }
+    fault_armed = 0;
+    printf("0\n");
+  } else {
+    fault_armed = 0;
+    print_fault();
+  }
+}
+
+/* ---------------------------------------------------------------- maps */
+
+static void do_maps(void) {
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    print_errno(errno);
+    return;
+  }
+  size_t cap = 1 << 16, len = 0;
+  char *buf = malloc(cap);
+  if (!buf) abort();
+  for (;;) {
+    if (len == cap) {
+      cap *= 2;
+      buf = realloc(buf, cap);
+      if (!buf) abort();
+    }
+    ssize_t n = read(fd, buf + len, cap - len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      abort();
+    }
+    if (n == 0) break;
+    len += (size_t)n;
+  }
+  close(fd);
+
+  /* collect the lines first so the count can be printed on the op line */
+  size_t nsel = 0;
+  size_t starts[4096], ends[4096];
+  size_t pos = 0;
+  while (pos < len) {
+    size_t eol = pos;
+    while (eol < len && buf[eol] != '\n') eol++;
+    char *endp;
+    unsigned long long s = strtoull(buf + pos, &endp, 16);
+    unsigned long long e = (*endp == '-') ? strtoull(endp + 1, NULL, 16) : 0;
+    if (e > arena_base && s < arena_base + arena_size && nsel < 4096) {
+      starts[nsel] = pos;
+      ends[nsel] = eol;
+      nsel++;
+    }
+    pos = eol + 1;
+  }
+  printf("%zu\n", nsel);
+  for (size_t i = 0; i < nsel; i++) printf("  %.*s\n", (int)(ends[i] - starts[i]), buf + starts[i]);
+  free(buf);
+}
+
+/* ---------------------------------------------------------------- execution */
+
+static void run_range(size_t from, size_t to, const char *prefix);
+
+static void run_op(size_t i, const char *idx) {
+  const struct op *o = &ops[i];
+  long r;
+  if (o->kind == K_FORK) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+      print_prefix(idx, o);
+      print_errno(errno);
+      return;
+    }
+    if (pid == 0) {
+      run_range(i + 1, o->child_end, idx);
+      fflush(stdout);
+      _exit(0);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    print_prefix(idx, o);
+    if (WIFEXITED(status))
+      printf("exit %d\n", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status)) {
+      const char *sn = signal_name(WTERMSIG(status));
+      if (sn)
+        printf("killed %s\n", sn);
+      else
+        printf("killed SIG%d\n", WTERMSIG(status));
+    } else
+      printf("status 0x%x\n", status);
+    return;
+  }
+
+  print_prefix(idx, o);
+  if (!op_safe(o)) {
+    printf("REFUSED\n");
+    return;
+  }
+  errno = 0;
+  switch (o->kind) {
+  case K_MMAP:
+    r = syscall(SYS_mmap, (unsigned long)o->a[0], (unsigned long)o->a[1], (unsigned long)o->a[2],
+                (unsigned long)o->a[3], -1L, (unsigned long)(o->nargs > 4 ? o->a[4] : 0));
+    print_addr_result(r);
+    break;
+  case K_MUNMAP:
+    r = syscall(SYS_munmap, (unsigned long)o->a[0], (unsigned long)o->a[1]);
+    print_zero_result(r);
+    break;
+  case K_MREMAP:
+    r = syscall(SYS_mremap, (unsigned long)o->a[0], (unsigned long)o->a[1], (unsigned long)o->a[2],
+                (unsigned long)o->a[3], (unsigned long)(o->nargs > 4 ? o->a[4] : 0));
+    print_addr_result(r);
+    break;
+  case K_MPROTECT:
+    r = syscall(SYS_mprotect, (unsigned long)o->a[0], (unsigned long)o->a[1], (unsigned long)o->a[2]);
+    print_zero_result(r);
+    break;
+  case K_MADVISE:
+    r = syscall(SYS_madvise, (unsigned long)o->a[0], (unsigned long)o->a[1], (unsigned long)o->a[2]);
+    print_zero_result(r);
+    break;
+  case K_LOAD:
+    do_load(o);
+    break;
+  case K_STORE:
+    do_store(o);
+    break;
+  case K_MAPS:
+    do_maps();
+    break;
+  case K_FORK:
+    break;
+  }
+}
+
+static void run_range(size_t from, size_t to, const char *prefix) {
+  size_t n = 0;
+  for (size_t i = from; i < to; n++) {
+    char idx[128];
+    if (prefix)
+      snprintf(idx, sizeof idx, "%s.%zu", prefix, n);
+    else
+      snprintf(idx, sizeof idx, "%zu", n);
+    run_op(i, idx);
+    i = ops[i].kind == K_FORK ? ops[i].child_end : i + 1;
+  }
+}
+
+/* ---------------------------------------------------------------- parsing */
+
+static int parse_u64(const char *tok, uint64_t *out) {
+  char *end;
+  errno = 0;
+  if (tok[0] == '-') return 0;
+  unsigned long long v = strtoull(tok, &end, 0);
+  if (errno || *end != '\0' || end == tok) return 0;
+  *out = v;
+  return 1;
+}
+
+static void fmt_hex(char *dst, size_t cap, uint64_t v) { snprintf(dst, cap, "0x%llx", (unsigned long long)v); }
+
+static void make_text(struct op *o, const char *name) {
+  size_t used = (size_t)snprintf(o->text, sizeof o->text, "%s", name);
+  for (int k = 0; k < o->nargs && used < sizeof o->text; k++) {
+    char h[32];
+    fmt_hex(h, sizeof h, o->a[k]);
+    used += (size_t)snprintf(o->text + used, sizeof o->text - used, " %s", h);
+  }
+}
+
+int main(void) {
+  char line[1024];
+  unsigned long lineno = 0;
+  size_t stack[64];
+  int depth = 0;
+  int have_arena = 0;
+
+  while (fgets(line, sizeof line, stdin)) {
+    lineno++;
+    char *hash = strchr(line, '#');
+    if (hash) *hash = '\0';
+    char *tok[10];
+    int nt = 0;
+    for (char *t = strtok(line, " \t\r\n"); t && nt < 10; t = strtok(NULL, " \t\r\n")) tok[nt++] = t;
+    if (nt == 0) continue;
+    const char *name = tok[0];
+
+    if (strcmp(name, "arena") == 0) {
+      if (nt != 3 || !parse_u64(tok[1], &arena_base) || !parse_u64(tok[2], &arena_size))
+        die("bad arena line", lineno);
+      if ((arena_base | arena_size) & (PAGE - 1) || arena_base + arena_size > USER_TOP ||
+          arena_base < (1ULL << 32))
+        die("arena must be page aligned and inside [4GiB, 128TiB)", lineno);
+      have_arena = 1;
+      continue;
+    }
+    if (!have_arena) die("the arena line must come first", lineno);
+    if (strcmp(name, "end") == 0) {
+      if (depth == 0) die("'end' without 'fork'", lineno);
+      ops[stack[--depth]].child_end = nops;
+      continue;
+    }
+
+    if (nops == capops) {
+      capops = capops ? capops * 2 : 256;
+      ops = realloc(ops, capops * sizeof *ops);
+      if (!ops) abort();
+    }
+    struct op *o = &ops[nops];
+    memset(o, 0, sizeof *o);
+    int min = 0, max = 0;
+    if (strcmp(name, "mmap") == 0) {
+      o->kind = K_MMAP, min = 4, max = 5;
+    } else if (strcmp(name, "munmap") == 0) {
+      o->kind = K_MUNMAP, min = max = 2;
+    } else if (strcmp(name, "mremap") == 0) {
+      o->kind = K_MREMAP, min = 4, max = 5;
+    } else if (strcmp(name, "mprotect") == 0) {
+      o->kind = K_MPROTECT, min = max = 3;
+    } else if (strcmp(name, "madvise") == 0) {
+      o->kind = K_MADVISE, min = max = 3;
+    } else if (strncmp(name, "load", 4) == 0 || strncmp(name, "store", 5) == 0) {
+      int is_load = name[0] == 'l';
+      int bits = atoi(name + (is_load ? 4 : 5));
+      if (bits != 8 && bits != 16 && bits != 32 && bits != 64) die("bad access width", lineno);
+      o->kind = is_load ? K_LOAD : K_STORE;
+      o->width = bits / 8;
+      min = max = is_load ? 1 : 2;
+    } else if (strcmp(name, "maps") == 0) {
+      o->kind = K_MAPS;
+    } else if (strcmp(name, "fork") == 0) {
+      o->kind = K_FORK;
+      if (depth == 64) die("forks nested too deeply", lineno);
+      stack[depth++] = nops;
+    } else {
+      die("unknown op", lineno);
+    }
+    if (nt - 1 < min || nt - 1 > max) die("wrong number of arguments", lineno);
+    o->nargs = nt - 1;
+    for (int k = 0; k < o->nargs; k++)
+      if (!parse_u64(tok[k + 1], &o->a[k])) die("bad number", lineno);
+    make_text(o, name);
+    nops++;
+  }
+  if (depth != 0) die("'fork' without 'end'", lineno);
+  if (!have_arena) die("missing arena line", lineno);
+
+  setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+  install_handlers();
+  run_range(0, nops, NULL);
+  fflush(stdout);
+  return 0;
+}

@@ -1,0 +1,578 @@
+// Differential-test scripts: memory-management operations at fixed addresses inside an arena.
+//
+// Text format (one op per line, read by oracle.c on stdin; numbers are 0x-hex or decimal,
+// '#' starts a comment, leading blanks are ignored):
+//
+//   arena <base> <size>                               header, always first
+//   mmap <addr> <len> <prot> <flags> [<offset>]       anonymous only (fd = -1)
+//   munmap <addr> <len>
+//   mremap <old> <oldlen> <newlen> <flags> [<new>]
+//   mprotect <addr> <len> <prot>
+//   madvise <addr> <len> <advice>
+//   load8|load16|load32|load64 <addr>
+//   store8|store16|store32|store64 <addr> <value>
+//   maps
+//   fork                                              child runs the ops up to the matching
+//     <ops...>                                        'end', then exits
+//   end
+//
+// All numeric values use their Linux x86-64 encodings (constants below).
+
+export const PAGE_SIZE = 0x1000n;
+
+/** The arena every script lives in: far away from anything libc or the loader maps. */
+export interface Arena {
+  readonly base: bigint;
+  readonly size: bigint;
+}
+export const ARENA: Arena = { base: 0x1000_0000_0000n, size: 0x40_0000n };
+/** x86-64 4-level paging: addresses at or above this are never user-mappable. */
+export const USER_TOP = 1n << 47n;
+/** The kernel's TASK_SIZE on x86-64 (4-level paging). */
+export const TASK_SIZE = 0x7fff_ffff_f000n;
+
+export const PROT_NONE = 0x0;
+export const PROT_READ = 0x1;
+export const PROT_WRITE = 0x2;
+export const PROT_EXEC = 0x4;
+export const PROT_SEM = 0x8;
+export const PROT_GROWSDOWN = 0x0100_0000;
+export const PROT_GROWSUP = 0x0200_0000;
+
+export const MAP_SHARED = 0x01;
+export const MAP_PRIVATE = 0x02;
+export const MAP_SHARED_VALIDATE = 0x03;
+export const MAP_TYPE = 0x0f;
+export const MAP_FIXED = 0x10;
+export const MAP_ANONYMOUS = 0x20;
+export const MAP_32BIT = 0x40;
+export const MAP_GROWSDOWN = 0x100;
+export const MAP_DENYWRITE = 0x800;
+export const MAP_EXECUTABLE = 0x1000;
+export const MAP_LOCKED = 0x2000;
+export const MAP_NORESERVE = 0x4000;
+export const MAP_POPULATE = 0x8000;
+export const MAP_NONBLOCK = 0x10000;
+export const MAP_STACK = 0x20000;
+export const MAP_HUGETLB = 0x40000;
+export const MAP_SYNC = 0x80000;
+export const MAP_FIXED_NOREPLACE = 0x100000;
+export const MAP_UNINITIALIZED = 0x4000000;
+
+export const MREMAP_MAYMOVE = 1;
+export const MREMAP_FIXED = 2;
+export const MREMAP_DONTUNMAP = 4;
+
+export const MADV_NORMAL = 0;
+export const MADV_RANDOM = 1;
+export const MADV_SEQUENTIAL = 2;
+export const MADV_WILLNEED = 3;
+export const MADV_DONTNEED = 4;
+export const MADV_FREE = 8;
+export const MADV_REMOVE = 9;
+export const MADV_DONTFORK = 10;
+export const MADV_DOFORK = 11;
+export const MADV_WIPEONFORK = 18;
+export const MADV_KEEPONFORK = 19;
+/** Not an advice value on any Linux version so far: always EINVAL. */
+export const MADV_BAD = 999;
+
+/** Shorthands for the two anonymous mapping kinds. */
+export const PRIVATE_ANON = MAP_PRIVATE | MAP_ANONYMOUS;
+export const SHARED_ANON = MAP_SHARED | MAP_ANONYMOUS;
+
+export type Width = 8 | 16 | 32 | 64;
+
+export type Op =
+  | {
+      readonly kind: "mmap";
+      readonly addr: bigint;
+      readonly len: bigint;
+      readonly prot: number;
+      readonly flags: number;
+      readonly offset?: bigint;
+    }
+  | { readonly kind: "munmap"; readonly addr: bigint; readonly len: bigint }
+  | {
+      readonly kind: "mremap";
+      readonly old: bigint;
+      readonly oldLen: bigint;
+      readonly newLen: bigint;
+      readonly flags: number;
+      readonly newAddr?: bigint;
+    }
+  | { readonly kind: "mprotect"; readonly addr: bigint; readonly len: bigint; readonly prot: number }
+  | { readonly kind: "madvise"; readonly addr: bigint; readonly len: bigint; readonly advice: number }
+  | { readonly kind: "load"; readonly width: Width; readonly addr: bigint }
+  | { readonly kind: "store"; readonly width: Width; readonly addr: bigint; readonly value: bigint }
+  | { readonly kind: "maps" }
+  | { readonly kind: "fork"; readonly child: Script };
+
+export type Script = readonly Op[];
+export type OpKind = Op["kind"];
+
+// ------------------------------------------------------------------------------ builders
+
+export function mmap(addr: bigint, len: bigint, prot: number, flags: number, offset?: bigint): Op {
+  return offset === undefined
+    ? { kind: "mmap", addr, len, prot, flags }
+    : { kind: "mmap", addr, len, prot, flags, offset };
+}
+export function munmap(addr: bigint, len: bigint): Op {
+  return { kind: "munmap", addr, len };
+}
+export function mremap(old: bigint, oldLen: bigint, newLen: bigint, flags: number, newAddr?: bigint): Op {
+  return newAddr === undefined
+    ? { kind: "mremap", old, oldLen, newLen, flags }
+    : { kind: "mremap", old, oldLen, newLen, flags, newAddr };
+}
+export function mprotect(addr: bigint, len: bigint, prot: number): Op {
+  return { kind: "mprotect", addr, len, prot };
+}
+export function madvise(addr: bigint, len: bigint, advice: number): Op {
+  return { kind: "madvise", addr, len, advice };
+}
+export function load(width: Width, addr: bigint): Op {
+  return { kind: "load", width, addr };
+}
+export function store(width: Width, addr: bigint, value: bigint): Op {
+  return { kind: "store", width, addr, value };
+}
+export const maps: Op = { kind: "maps" };
+export function fork(child: Script): Op {
+  return { kind: "fork", child };
+}
+/** Address of page `n` of the arena, plus an optional byte offset. */
+export function page(n: number, byte = 0): bigint {
+  return ARENA.base + BigInt(n) * PAGE_SIZE + BigInt(byte);
+}
+/** `n` pages in bytes. */
+export function pages(n: number): bigint {
+  return BigInt(n) * PAGE_SIZE;
+}
+
+// ------------------------------------------------------------------------------ text
+
+const hex = (v: bigint | number): string => `0x${v.toString(16)}`;
+
+function opArgs(op: Op): readonly (bigint | number)[] {
+  switch (op.kind) {
+    case "mmap":
+      return op.offset === undefined
+        ? [op.addr, op.len, op.prot, op.flags]
+        : [op.addr, op.len, op.prot, op.flags, op.offset];
+    case "munmap":
+      return [op.addr, op.len];
+    case "mremap":
+      return op.newAddr === undefined
+        ? [op.old, op.oldLen, op.newLen, op.flags]
+        : [op.old, op.oldLen, op.newLen, op.flags, op.newAddr];
+    case "mprotect":
+      return [op.addr, op.len, op.prot];
+    case "madvise":
+      return [op.addr, op.len, op.advice];
+    case "load":
+      return [op.addr];
+    case "store":
+      return [op.addr, op.value];
+    case "maps":
+    case "fork":
+      return [];
+  }
+}
+
+export function opName(op: Op): string {
+  return op.kind === "load" || op.kind === "store" ? `${op.kind}${op.width}` : op.kind;
+}
+
+/**
+ * Canonical text of one op, exactly as the oracle echoes it in the transcript:
+ * the op name followed by every given argument in lowercase 0x-hex.
+ */
+export function opText(op: Op): string {
+  return [opName(op), ...opArgs(op).map(hex)].join(" ");
+}
+
+function serializeOps(ops: Script, indent: string, out: string[]): void {
+  for (const op of ops) {
+    assertSafe(op);
+    out.push(indent + opText(op));
+    if (op.kind === "fork") {
+      serializeOps(op.child, `${indent}  `, out);
+      out.push(`${indent}end`);
+    }
+  }
+}
+
+/** Serializes a script for oracle.c. Throws if an op could touch memory outside the arena. */
+export function serializeScript(script: Script, arena: Arena = ARENA): string {
+  const out = [`arena ${hex(arena.base)} ${hex(arena.size)}`];
+  serializeOps(script, "", out);
+  return `${out.join("\n")}\n`;
+}
+
+function parseNum(tok: string | undefined, line: number): bigint {
+  if (tok === undefined || !/^(0x[0-9a-f]+|[0-9]+)$/i.test(tok)) {
+    throw new Error(`script line ${line}: bad number ${JSON.stringify(tok)}`);
+  }
+  return BigInt(tok);
+}
+
+/** Parses the text format back into ops (the arena header is checked against `arena`). */
+export function parseScript(text: string, arena: Arena = ARENA): Script {
+  const root: Op[] = [];
+  const stack: Op[][] = [root];
+  let sawArena = false;
+  text.split("\n").forEach((raw, i) => {
+    const lineNo = i + 1;
+    const toks = raw.replace(/#.*/, "").trim().split(/\s+/).filter(Boolean);
+    const [name, ...args] = toks;
+    if (name === undefined) return;
+    const n = (k: number) => parseNum(args[k], lineNo);
+    const num = (k: number) => Number(n(k));
+    const argc = (min: number, max = min) => {
+      if (args.length < min || args.length > max) {
+        throw new Error(`script line ${lineNo}: ${name} takes ${min}..${max} arguments`);
+      }
+    };
+    const target = stack[stack.length - 1]!;
+    if (name === "arena") {
+      argc(2);
+      if (n(0) !== arena.base || n(1) !== arena.size)
+        throw new Error(`script line ${lineNo}: arena mismatch`);
+      sawArena = true;
+      return;
+    }
+    if (!sawArena) throw new Error(`script line ${lineNo}: the arena line must come first`);
+    const access = /^(load|store)(8|16|32|64)$/.exec(name);
+    if (access) {
+      const width = Number(access[2]) as Width;
+      if (access[1] === "load") {
+        argc(1);
+        target.push(load(width, n(0)));
+      } else {
+        argc(2);
+        target.push(store(width, n(0), n(1)));
+      }
+      return;
+    }
+    switch (name) {
+      case "mmap":
+        argc(4, 5);
+        target.push(mmap(n(0), n(1), num(2), num(3), args.length > 4 ? n(4) : undefined));
+        return;
+      case "munmap":
+        argc(2);
+        target.push(munmap(n(0), n(1)));
+        return;
+      case "mremap":
+        argc(4, 5);
+        target.push(mremap(n(0), n(1), n(2), num(3), args.length > 4 ? n(4) : undefined));
+        return;
+      case "mprotect":
+        argc(3);
+        target.push(mprotect(n(0), n(1), num(2)));
+        return;
+      case "madvise":
+        argc(3);
+        target.push(madvise(n(0), n(1), num(2)));
+        return;
+      case "maps":
+        argc(0);
+        target.push(maps);
+        return;
+      case "fork": {
+        argc(0);
+        const f = { kind: "fork" as const, child: [] as Op[] };
+        target.push(f);
+        stack.push(f.child);
+        return;
+      }
+      case "end":
+        argc(0);
+        if (stack.length === 1) throw new Error(`script line ${lineNo}: 'end' without 'fork'`);
+        stack.pop();
+        return;
+      default:
+        throw new Error(`script line ${lineNo}: unknown op ${JSON.stringify(name)}`);
+    }
+  });
+  if (stack.length !== 1) throw new Error("script: 'fork' without 'end'");
+  return root;
+}
+
+// ------------------------------------------------------------------------------ safety
+
+const U64 = (1n << 64n) - 1n;
+
+/**
+ * Same rule as oracle.c: the page-rounded range must lie inside the arena, unless the kernel is
+ * certain to reject it (it wraps the 64-bit space or starts above the user address space).
+ */
+export function rangeIsSafe(addr: bigint, len: bigint, arena: Arena = ARENA): boolean {
+  if (addr >= USER_TOP) return true;
+  if (len > U64 - addr - (PAGE_SIZE - 1n)) return true;
+  const start = addr & ~(PAGE_SIZE - 1n);
+  const end = (addr + len + PAGE_SIZE - 1n) & ~(PAGE_SIZE - 1n);
+  return start >= arena.base && end <= arena.base + arena.size;
+}
+
+/** mmap and munmap reject ranges ending above TASK_SIZE before touching anything. */
+function beyondTaskSize(addr: bigint, len: bigint): boolean {
+  return addr + len > TASK_SIZE;
+}
+
+export function opIsSafe(op: Op, arena: Arena = ARENA): boolean {
+  switch (op.kind) {
+    case "mmap":
+      return (
+        (op.flags & MAP_FIXED) === 0 || rangeIsSafe(op.addr, op.len, arena) || beyondTaskSize(op.addr, op.len)
+      );
+    case "munmap":
+      return rangeIsSafe(op.addr, op.len, arena) || beyondTaskSize(op.addr, op.len);
+    case "mprotect":
+    case "madvise":
+      return rangeIsSafe(op.addr, op.len, arena);
+    case "mremap":
+      if (!rangeIsSafe(op.old, op.oldLen, arena)) return false;
+      return (op.flags & MREMAP_FIXED) === 0 || rangeIsSafe(op.newAddr ?? 0n, op.newLen, arena);
+    case "fork":
+      return op.child.every((c) => opIsSafe(c, arena));
+    default:
+      return true;
+  }
+}
+
+function assertSafe(op: Op): void {
+  if (!opIsSafe(op)) throw new Error(`unsafe op (would touch memory outside the arena): ${opText(op)}`);
+}
+
+// ------------------------------------------------------------------------------ random scripts
+
+/** mulberry32: tiny, fast, good enough for test generation. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface RandomScriptOptions {
+  /** Pages of the arena the generator plays in (small, so ops overlap a lot). Default 24. */
+  readonly windowPages?: number;
+  /** Emit `fork` ops with small child scripts. Default true. */
+  readonly forks?: boolean;
+}
+
+/**
+ * A deterministic pseudo-random script: overlapping maps, partial unmaps that split, mprotect
+ * splits and re-merges, mremap grow/shrink/move, madvise on private and shared mappings, loads
+ * and stores into mapped, unmapped and protected pages, stores followed by loads of the same
+ * address, and bad-argument cases. Always ends with `maps`.
+ */
+export function randomScript(seed: number, steps: number, options: RandomScriptOptions = {}): Script {
+  const rand = rng(seed);
+  const W = options.windowPages ?? 24;
+  const withForks = options.forks ?? true;
+  const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+  const chance = (p: number) => rand() < p;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const stored: { addr: bigint; width: Width }[] = [];
+  // rough model of which window pages are mapped, only used to aim accesses at mapped pages
+  const mapped = new Set<number>();
+  const pageOf = (a: bigint) => Number((a - ARENA.base) / PAGE_SIZE);
+  const track = (op: Op): Op => {
+    const span = (a: bigint, len: bigint) => {
+      const out: number[] = [];
+      for (let p = pageOf(a); p < pageOf(a + len + PAGE_SIZE - 1n); p++) out.push(p);
+      return out;
+    };
+    if (op.kind === "mmap" && op.len > 0n && (op.flags & MAP_TYPE) !== 0) {
+      for (const p of span(op.addr, op.len)) mapped.add(p);
+    } else if (op.kind === "munmap") {
+      for (const p of span(op.addr, op.len)) mapped.delete(p);
+    } else if (op.kind === "mremap" && op.newAddr !== undefined && op.oldLen > 0n) {
+      if ((op.flags & MREMAP_DONTUNMAP) === 0) for (const p of span(op.old, op.oldLen)) mapped.delete(p);
+      for (const p of span(op.newAddr, op.newLen)) mapped.add(p);
+    }
+    return op;
+  };
+
+  /** A page range [p, p+n) clamped into the window. */
+  const range = (maxPages = 6): [bigint, bigint] => {
+    const p = int(0, W - 1);
+    const n = Math.min(int(1, maxPages), W - p);
+    return [page(p), pages(n)];
+  };
+  const prots = [
+    PROT_READ | PROT_WRITE,
+    PROT_READ | PROT_WRITE,
+    PROT_READ | PROT_WRITE,
+    PROT_READ,
+    PROT_NONE,
+    PROT_WRITE,
+    PROT_READ | PROT_EXEC,
+  ] as const;
+  const widths: readonly Width[] = [8, 16, 32, 64];
+  const value = (width: Width): bigint => {
+    const v = (BigInt(Math.floor(rand() * 2 ** 32)) << 32n) | BigInt(Math.floor(rand() * 2 ** 32));
+    return v & ((1n << BigInt(width)) - 1n);
+  };
+  const accessAddr = (width: Width): bigint => {
+    // mostly pages believed mapped; else anywhere, W itself being one page past the window
+    const p = mapped.size > 0 && chance(0.75) ? pick([...mapped]) : int(0, W);
+    const off = chance(0.5) ? 0 : int(0, 4095);
+    return page(p, off - (off % (width / 8)));
+  };
+
+  const genMmap = (): Op => {
+    const [addr, len] = range();
+    const type = chance(0.7) ? PRIVATE_ANON : SHARED_ANON;
+    const fixed = chance(0.85) ? MAP_FIXED : MAP_FIXED_NOREPLACE;
+    let extra = 0;
+    if (chance(0.08)) extra = pick([MAP_NORESERVE, MAP_POPULATE, MAP_LOCKED]);
+    return mmap(addr, len, pick(prots), type | fixed | extra);
+  };
+
+  const genMremap = (): Op => {
+    const p = int(0, W - 2);
+    const oldN = Math.min(int(1, 4), W - p);
+    const old = page(p);
+    const dest = (n: number) => page(int(0, W - n));
+    switch (int(0, 4)) {
+      case 0: {
+        // in-place shrink
+        const newN = int(1, oldN);
+        return mremap(old, pages(oldN), pages(newN), chance(0.3) ? MREMAP_MAYMOVE : 0);
+      }
+      case 1: {
+        // in-place grow (ENOMEM if blocked)
+        // (never MAYMOVE without FIXED here: a blocked grow would move to a random address)
+        const newN = Math.min(oldN + int(1, 3), W - p);
+        return mremap(old, pages(oldN), pages(newN), 0);
+      }
+      case 2: {
+        // move, possibly resizing
+        const newN = int(1, 6);
+        return mremap(old, pages(oldN), pages(newN), MREMAP_MAYMOVE | MREMAP_FIXED, dest(newN));
+      }
+      case 3:
+        // same-size move leaving the old range mapped but empty
+        return mremap(
+          old,
+          pages(oldN),
+          pages(oldN),
+          MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
+          dest(oldN),
+        );
+      default:
+        // old_len 0: duplicates a shared mapping, EINVAL on private
+        return mremap(old, 0n, pages(oldN), MREMAP_MAYMOVE | MREMAP_FIXED, dest(oldN));
+    }
+  };
+
+  const genBad = (): Op => {
+    const a = page(int(0, W - 2));
+    switch (int(0, 17)) {
+      case 0:
+        return mmap(a, 0n, PROT_READ, PRIVATE_ANON | MAP_FIXED);
+      case 1:
+        return mmap(a + 0x10n, PAGE_SIZE, PROT_READ, PRIVATE_ANON | MAP_FIXED);
+      case 2:
+        return mmap(a, PAGE_SIZE, PROT_READ, MAP_ANONYMOUS | MAP_FIXED); // no type
+      case 3:
+        return mmap(a, PAGE_SIZE, PROT_READ, PRIVATE_ANON | MAP_FIXED, 0x10n); // unaligned offset
+      case 4:
+        return mmap(a, PAGE_SIZE, PROT_READ, SHARED_ANON | MAP_FIXED | MAP_GROWSDOWN);
+      case 5:
+        return mmap(a, PAGE_SIZE, PROT_READ, MAP_SHARED_VALIDATE | MAP_ANONYMOUS | MAP_FIXED | 0x400000);
+      case 6:
+        return munmap(a + 0x800n, PAGE_SIZE);
+      case 7:
+        return munmap(a, 0n);
+      case 8:
+        return mremap(a + 0x10n, PAGE_SIZE, pages(2), 0);
+      case 9:
+        return mremap(a, PAGE_SIZE, PAGE_SIZE, 0x8); // unknown flag
+      case 10:
+        return mremap(a, PAGE_SIZE, PAGE_SIZE, MREMAP_FIXED, page(W - 1)); // FIXED without MAYMOVE
+      case 11:
+        return mremap(a, PAGE_SIZE, pages(2), MREMAP_MAYMOVE | MREMAP_FIXED, a + PAGE_SIZE); // overlap
+      case 12:
+        return mprotect(a + 0x10n, PAGE_SIZE, PROT_READ);
+      case 13:
+        return mprotect(a, PAGE_SIZE, 0x10); // unknown prot bit
+      case 14:
+        return mprotect(a, PAGE_SIZE, PROT_READ | PROT_GROWSDOWN | PROT_GROWSUP);
+      case 15:
+        return madvise(a, PAGE_SIZE, MADV_BAD);
+      case 16:
+        return madvise(a + 0x10n, PAGE_SIZE, MADV_DONTNEED);
+      default:
+        return mremap(a, pages(2), pages(3), MREMAP_MAYMOVE | MREMAP_DONTUNMAP | MREMAP_FIXED, page(W - 3));
+    }
+  };
+
+  const genAccess = (): Op => {
+    if (chance(0.5)) {
+      const width = pick(widths);
+      const addr = accessAddr(width);
+      stored.push({ addr, width });
+      if (stored.length > 16) stored.shift();
+      return store(width, addr, value(width));
+    }
+    if (stored.length > 0 && chance(0.6)) {
+      const s = pick(stored);
+      return load(s.width, s.addr);
+    }
+    const width = pick(widths);
+    return load(width, accessAddr(width));
+  };
+
+  const genChild = (): Script => {
+    const child: Op[] = [];
+    for (let i = int(2, 5); i > 0; i--) {
+      const r = rand();
+      if (r < 0.6) child.push(genAccess());
+      else if (r < 0.75) child.push(maps);
+      else if (r < 0.9) child.push(munmap(...range(3)));
+      else child.push(mprotect(...range(3), pick(prots)));
+    }
+    return child;
+  };
+
+  const ops: Op[] = [];
+  for (let i = 0; i < steps; i++) {
+    const r = rand();
+    if (ops.length > 0) track(ops[ops.length - 1]!);
+    if (r < 0.22) ops.push(genMmap());
+    else if (r < 0.31) ops.push(munmap(...range()));
+    else if (r < 0.42) ops.push(mprotect(...range(), pick(prots)));
+    else if (r < 0.5) ops.push(genMremap());
+    else if (r < 0.56)
+      ops.push(
+        madvise(
+          ...range(),
+          pick([
+            MADV_DONTNEED,
+            MADV_DONTNEED,
+            MADV_NORMAL,
+            MADV_DONTFORK,
+            MADV_DOFORK,
+            MADV_REMOVE,
+            MADV_WIPEONFORK,
+          ]),
+        ),
+      );
+    else if (r < 0.84) ops.push(genAccess());
+    else if (r < 0.92) ops.push(maps);
+    else if (r < 0.97 || !withForks) ops.push(genBad());
+    else ops.push(fork(genChild()));
+  }
+  ops.push(maps);
+  return ops;
+}

@@ -1,0 +1,58 @@
+// physRead32 on RAM against a raw Uint32Array read of the same bank at the same random addresses.
+// Run: cd packages/phys && pnpm exec tsx --conditions=@faultline/source bench/phys.bench.ts
+import { PAGE_SIZE, PhysMachine } from "@faultline/phys";
+import { measureSideBySide, recordResults } from "../../../bench/record.ts";
+
+const m = PhysMachine.create({ ramBytes: 256 * 1024 * 1024 });
+const ram = m.mem.ramRanges.find((r) => r.start === 0x100000)!;
+const t = m.translatePage(ram.start / PAGE_SIZE);
+const u32 = m.banks.u32[t.bank]!;
+const N = 1 << 16;
+
+/** N random aligned addresses in [ram.start, ram.start + span), and the bank index each one reads. */
+function addresses(span: number): { addrs: Uint32Array; idx: Uint32Array } {
+  const addrs = new Uint32Array(N);
+  const idx = new Uint32Array(N);
+  let seed = 0x9e3779b9;
+  for (let i = 0; i < N; i++) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    const off = (seed % (span / 4)) * 4;
+    addrs[i] = ram.start + off;
+    idx[i] = (t.offset + off) >>> 2;
+  }
+  return { addrs, idx };
+}
+
+// Give the RAM contents so the reads are not all from the kernel's zero page.
+for (let a = ram.start; a < ram.end; a += 4) m.physWrite32(a, a ^ 0x5a5a5a5a);
+
+const figures: Record<string, number> = {};
+for (const [label, span] of [
+  ["cache-resident (16 KiB)", 16 * 1024],
+  ["whole RAM (255 MiB)", ram.end - ram.start],
+] as const) {
+  const { addrs, idx } = addresses(span);
+  const r = measureSideBySide({
+    raw: (n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s = (s + u32[idx[i & (N - 1)]!]!) | 0;
+      return s;
+    },
+    physRead32: (n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s = (s + m.physRead32(addrs[i & (N - 1)]!)) | 0;
+      return s;
+    },
+    "as.physRead32": (n) => {
+      const as = m.as;
+      let s = 0;
+      for (let i = 0; i < n; i++) s = (s + as.physRead32(addrs[i & (N - 1)]!)) | 0;
+      return s;
+    },
+  });
+  figures[`${label}: raw Uint32Array ns/read`] = r.raw!;
+  figures[`${label}: machine.physRead32 ns/read`] = r.physRead32!;
+  figures[`${label}: addressSpace.physRead32 ns/read`] = r["as.physRead32"]!;
+  figures[`${label}: physRead32 / raw (goal <= 1.5)`] = r.physRead32! / r.raw!;
+}
+recordResults("phys: physRead32 on RAM", figures);
