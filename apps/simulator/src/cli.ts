@@ -1,7 +1,6 @@
 // `pnpm faultline run`: boots a PhysMachine with one PCI memory device and prints what Linux would
 // show of it: /proc/iomem, an lspci listing and the MemTotal/MemFree lines of /proc/meminfo.
 //
-// once it lists "@faultline/phys": "workspace:*", this becomes `from "@faultline/phys"`.
 import { MemoryRegion, type PciFunctionSpec, PhysMachine } from "@faultline/phys";
 
 /**

@@ -81,6 +81,7 @@ import {
   VM_IO,
   VM_LOCKED,
   VM_LOCKED_MASK,
+  VM_LOCKONFAULT,
   VM_MAYEXEC,
   VM_MAYREAD,
   VM_MAYSHARE,
@@ -582,12 +583,6 @@ export class Mm {
     const g = this.vmas.findGapBottomUp(len + alignMask, TASK_UNMAPPED_BASE, TASK_SIZE);
     if (g < 0) return -ENOMEM;
     return g + ((((off - g) % (alignMask + 1)) + (alignMask + 1)) % (alignMask + 1));
-  }
-
-  /** The first VMA that starts at or above addr. */
-  private nextFrom(addr: number): Vma | undefined {
-    const v = this.vmas.find(addr);
-    return v && v.vmStart < addr ? this.vmas.next(v) : v;
   }
 
   private rangeFree(start: number, end: number): boolean {
@@ -1180,93 +1175,137 @@ export class Mm {
 
   // ---- mremap -------------------------------------------------------------------------------
 
-  /** mremap(2) (mm/mremap.c): returns the new address or -errno. */
+  /** mremap(2) (mm/mremap.c do_mremap): returns the new address or -errno. */
   mremap(addrIn: number, oldLenIn: number, newLenIn: number, flags: number, newAddrIn = 0): number {
     const addr = ul(addrIn);
-    let newAddr = ul(newAddrIn);
+    const newAddr = ul(newAddrIn);
+    const oldLen = pageAlign(ul(oldLenIn));
+    const newLen = pageAlign(ul(newLenIn));
+    // check_mremap_params()
     if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) return -EINVAL;
     if (addr % PAGE !== 0) return -EINVAL;
-    let oldLen = pageAlign(ul(oldLenIn));
-    const newLen = pageAlign(ul(newLenIn));
-    if (newLen === 0) return -EINVAL;
+    if (newLen === 0 || newLen > TASK_SIZE) return -EINVAL;
     const impliesNew = (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
     if (impliesNew) {
-      if (flags & MREMAP_FIXED && newAddr % PAGE !== 0) return -EINVAL;
+      if (newAddr > TASK_SIZE - newLen) return -EINVAL;
+      if (newAddr % PAGE !== 0) return -EINVAL;
       if (!(flags & MREMAP_MAYMOVE)) return -EINVAL;
       if (flags & MREMAP_DONTUNMAP && oldLen !== newLen) return -EINVAL;
-      if (this.mapCount + 2 >= this.maxMapCount - 3) return -ENOMEM;
-    }
-    let vma = this.vmaLookup(addr);
-    if (!vma) return -EFAULT;
-    if (flags & MREMAP_FIXED) {
-      if (newLen > TASK_SIZE || newAddr > TASK_SIZE - newLen) return -EINVAL;
-      // The ranges may not overlap.
       if (addr + oldLen > newAddr && newAddr + newLen > addr) return -EINVAL;
     }
-    // check_prep_vma()
-    if (oldLen === 0 && !(vma.vmFlags & (VM_SHARED | VM_MAYSHARE))) return -EINVAL;
-    if (flags & MREMAP_DONTUNMAP && vma.vmFlags & (VM_DONTEXPAND | VM_PFNMAP)) return -EINVAL;
-    if (oldLen > vma.vmEnd - addr) return -EFAULT;
-    const growing = newLen > oldLen;
-    if (growing) {
-      const pgoff = vma.vmPgoff + (addr - vma.vmStart) / PAGE;
-      if (pgoff + newLen / PAGE >= TWO64 / PAGE) return -EINVAL;
-      // Every remap_pfn_range VMA is VM_DONTEXPAND|VM_PFNMAP: it may shrink or move, never grow.
-      if (vma.vmFlags & (VM_DONTEXPAND | VM_PFNMAP)) return -EFAULT;
-      if (vma.vmFlags & VM_LOCKED && this.lockedVm * PAGE + newLen - oldLen > this.mlockLimit) return -EAGAIN;
-    }
+    // check_map_count_against_split_early(): room for the worst case of four new VMAs.
+    if (this.mapCount + 4 > this.maxMapCount) return -ENOMEM;
+    const req: Remap = { addr, oldLen, newLen, flags, newAddr };
+    // Since v6.17 a pure MREMAP_FIXED move may span several VMAs (remap_move()).
+    if (flags & MREMAP_FIXED && oldLen === newLen) return this.remapMove(req);
+    const vma = this.vmaLookup(addr);
+    // A same-size mremap in place is a no-op once something is mapped at addr (what 6.18 answers,
+    // whatever lies past the VMA's end).
+    if (vma && oldLen === newLen && !impliesNew) return addr;
+    const err = this.checkPrepVma(vma, req);
+    if (err) return err;
+    return impliesNew ? this.mremapTo(vma!, req) : this.mremapAt(vma!, req);
+  }
 
-    if (impliesNew) {
-      if (flags & MREMAP_FIXED) {
-        const r = this.munmap(newAddr, newLen);
-        if (r) return r;
-        vma = this.vmaLookup(addr);
-        if (!vma) return -EFAULT;
+  /** check_prep_vma() */
+  private checkPrepVma(vma: Vma | null, r: Remap): number {
+    if (!vma) return -EFAULT;
+    if (r.oldLen === 0 && !(vma.vmFlags & (VM_SHARED | VM_MAYSHARE))) return -EINVAL;
+    if (r.flags & MREMAP_DONTUNMAP && vma.vmFlags & (VM_DONTEXPAND | VM_PFNMAP)) return -EINVAL;
+    // A shrink may unmap across the end of the VMA; only what stays must lie inside it.
+    // A shrink unmaps the tail wherever it lies (shrink_vma() uses munmap); what moves or grows
+    // must lie inside this VMA.
+    const impliesNew = (r.flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
+    const len = r.newLen < r.oldLen ? (impliesNew ? r.newLen : 0) : r.oldLen;
+    if (len > vma.vmEnd - r.addr) return -EFAULT;
+    if (r.newLen <= r.oldLen) return 0;
+    const pgoff = vma.vmPgoff + (r.addr - vma.vmStart) / PAGE;
+    if (pgoff + r.newLen / PAGE >= TWO64 / PAGE) return -EINVAL;
+    // Every remap_pfn_range VMA is VM_DONTEXPAND|VM_PFNMAP: it may shrink or move, never grow.
+    if (vma.vmFlags & (VM_DONTEXPAND | VM_PFNMAP)) return -EFAULT;
+    if (vma.vmFlags & VM_LOCKED && this.lockedVm * PAGE + r.newLen - r.oldLen > this.mlockLimit) return -EAGAIN;
+    return 0;
+  }
+
+  /** remap_move(): a same-size MREMAP_FIXED move of every VMA in the range, keeping the gaps. */
+  private remapMove(r: Remap): number {
+    const start = r.addr;
+    const end = r.addr + r.oldLen;
+    let res = -EFAULT;
+    let seen = false;
+    let target = r.newAddr;
+    let lastEnd = 0;
+    let pos = start;
+    for (;;) {
+      const vma = this.vmas.find(pos);
+      if (!vma || vma.vmStart >= end) break;
+      if (!seen && start < vma.vmStart) return -EFAULT;
+      const a = Math.max(vma.vmStart, start);
+      const len = Math.min(end, vma.vmEnd) - a;
+      const offset = seen ? vma.vmStart - lastEnd : 0;
+      lastEnd = vma.vmEnd;
+      pos = vma.vmEnd;
+      const sub: Remap = { addr: a, oldLen: len, newLen: len, flags: r.flags, newAddr: target + offset };
+      // vma_multi_allowed(): a driver that places its own mappings may not obey MREMAP_FIXED.
+      if (vma.vmFile?.getUnmappedArea && !(vma.vmFile instanceof ShmemFile)) {
+        if (seen || vma.vmEnd < end) return -EFAULT;
       }
-      if (newLen < oldLen) {
-        const r = this.munmap(addr + newLen, oldLen - newLen);
-        if (r) return r;
-        oldLen = newLen;
-        vma = this.vmaLookup(addr)!;
-      }
-      if (!(flags & MREMAP_FIXED)) {
-        const a = this.getUnmappedArea(
-          vma.vmFile,
-          0,
-          newLen,
-          vma.vmPgoff + (addr - vma.vmStart) / PAGE,
-          vma.vmFlags & VM_MAYSHARE ? MAP_SHARED : 0,
-        );
-        if (a < 0) return a;
-        newAddr = a;
-      }
-      return this.moveVma(vma, addr, oldLen, newAddr, newLen, flags);
+      let rv = this.checkPrepVma(vma, sub);
+      if (!rv) rv = this.mremapTo(vma, sub);
+      if (rv < 0) return rv;
+      if (!seen) res = rv;
+      seen = true;
+      target = rv + len;
     }
-    if (oldLen === newLen) return addr;
-    if (newLen < oldLen) {
-      const r = this.munmap(addr + newLen, oldLen - newLen);
-      return r ? r : addr;
+    return res;
+  }
+
+  /** mremap_at(): resize without a new address. */
+  private mremapAt(vma: Vma, r: Remap): number {
+    if (r.oldLen === r.newLen) return r.addr;
+    if (r.newLen < r.oldLen) {
+      this.munmap(r.addr + r.newLen, r.oldLen - r.newLen);
+      return r.addr;
     }
-    // Grow in place when the range ends at the VMA's end and the space after it is free.
-    const delta = newLen - oldLen;
-    if (
-      addr + oldLen === vma.vmEnd &&
-      vma.vmEnd + delta <= TASK_SIZE &&
-      this.rangeFree(vma.vmEnd, vma.vmEnd + delta)
-    ) {
+    // expand_vma(): grow in place when the range ends at the VMA's end and the space after is free.
+    const delta = r.newLen - r.oldLen;
+    if (r.addr + r.oldLen === vma.vmEnd && vma.vmEnd + delta <= TASK_SIZE && this.rangeFree(vma.vmEnd, vma.vmEnd + delta)) {
       this.expandInPlace(vma, delta);
-      return addr;
+      return r.addr;
     }
-    if (!(flags & MREMAP_MAYMOVE)) return -ENOMEM;
+    if (!(r.flags & MREMAP_MAYMOVE)) return -ENOMEM;
     const a = this.getUnmappedArea(
       vma.vmFile,
       0,
-      newLen,
-      vma.vmPgoff + (addr - vma.vmStart) / PAGE,
+      r.newLen,
+      vma.vmPgoff + (r.addr - vma.vmStart) / PAGE,
       vma.vmFlags & VM_MAYSHARE ? MAP_SHARED : 0,
     );
     if (a < 0) return a;
-    return this.moveVma(vma, addr, oldLen, a, newLen, flags);
+    return this.moveVma(vma, r.addr, r.oldLen, a, r.newLen, r.flags);
+  }
+
+  /** mremap_to(): MREMAP_FIXED / MREMAP_DONTUNMAP. */
+  private mremapTo(vmaIn: Vma, r: Remap): number {
+    let vma: Vma | null = vmaIn;
+    let oldLen = r.oldLen;
+    if (r.flags & MREMAP_FIXED) {
+      const err = this.munmap(r.newAddr, r.newLen);
+      if (err) return err;
+      vma = this.vmaLookup(r.addr);
+      if (!vma) return -EFAULT;
+    }
+    if (r.newLen < oldLen) {
+      this.munmap(r.addr + r.newLen, oldLen - r.newLen);
+      oldLen = r.newLen;
+      vma = this.vmaLookup(r.addr);
+      if (!vma) return -EFAULT;
+    }
+    const pgoff = vma.vmPgoff + (r.addr - vma.vmStart) / PAGE;
+    const mapFlags = (r.flags & MREMAP_FIXED ? MAP_FIXED : 0) | (vma.vmFlags & VM_MAYSHARE ? MAP_SHARED : 0);
+    const a = this.getUnmappedArea(vma.vmFile, r.newAddr, r.newLen, pgoff, mapFlags);
+    if (a < 0) return a;
+    return this.moveVma(vma, r.addr, oldLen, a, r.newLen, r.flags);
   }
 
   private expandInPlace(vma: Vma, delta: number): void {
@@ -1315,7 +1354,9 @@ export class Mm {
       if (!err && vma.vmEnd !== oldAddr + oldLen) err = vma.vmOps.maySplit(vma, oldAddr + oldLen);
       if (err) return err;
     }
-    const pgoff = vma.vmPgoff + (oldAddr - vma.vmStart) / PAGE;
+    // copy_vma(): an anonymous VMA never faulted takes the pgoff of its new place, so it can merge there.
+    const pgoff =
+      vma.anonymous && !vma.anonVma ? newAddr / PAGE : vma.vmPgoff + (oldAddr - vma.vmStart) / PAGE;
     const moveLen = Math.min(oldLen, newLen);
     // copy_vma(): merge into a neighbour at the destination if possible, else a new VMA with ->open.
     let nv = this.mergeNewRange(
@@ -1457,7 +1498,9 @@ export class Mm {
           break;
         }
         this.changeProtection(r, s, tmp);
-        next = this.nextFrom(tmp);
+        // Carry on after the VMA that now covers the range: a merge may have extended it past tmp.
+        tmp = Math.max(tmp, r.vmEnd);
+        next = this.vmas.next(r);
       } else {
         next = this.vmas.next(vma);
       }
@@ -1494,28 +1537,30 @@ export class Mm {
     const end = start + len;
     if (end < start) return -EINVAL;
     if (end === start) return 0;
-    let vma = this.vmaLookup(start);
-    if (!vma) return -ENOMEM;
+    let vma = this.vmas.find(start);
+    if (!vma || vma.vmStart > start) return -ENOMEM;
+    let tmp = vma.vmStart;
     let nstart = start;
-    while (vma && nstart < end) {
-      if (vma.vmStart > nstart) return -ENOMEM;
-      const tmp = Math.min(vma.vmEnd, end);
+    while (vma && vma.vmStart < end) {
+      if (vma.vmStart !== tmp) return -ENOMEM;
+      tmp = Math.min(vma.vmEnd, end);
       const old = vma.vmFlags;
-      const newFlags = lock ? old | VM_LOCKED | (onFault ? 0x80000 : 0) : old & ~VM_LOCKED_MASK;
-      let next: Vma | null | undefined = this.vmas.next(vma);
-      // VM_SPECIAL memory is silently neither locked nor counted.
+      const newFlags = lock ? old | VM_LOCKED | (onFault ? VM_LOCKONFAULT : 0) : old & ~VM_LOCKED_MASK;
+      let cur = vma;
+      // mlock_fixup(): VM_SPECIAL memory is silently neither locked nor counted.
       if (newFlags !== old && !(old & VM_SPECIAL)) {
         const r = this.modifyFlags(vma, nstart, tmp, newFlags);
         if (typeof r === "number") return r;
         const pages = (tmp - nstart) / PAGE;
         if (!(newFlags & VM_LOCKED)) this.lockedVm -= pages;
         else if (!(old & VM_LOCKED)) this.lockedVm += pages;
-        next = this.nextFrom(tmp);
+        cur = r;
       }
+      tmp = Math.max(tmp, cur.vmEnd);
       nstart = tmp;
-      vma = next && next.vmStart < end ? next : null;
+      vma = this.vmas.next(cur);
     }
-    if (nstart < end) return -ENOMEM;
+    if (tmp < end) return -ENOMEM;
     if (lock && !onFault) this.populate(start, end, false);
     return 0;
   }
@@ -1536,17 +1581,17 @@ export class Mm {
     if (end < start || end > TWO64) return -EINVAL;
     if (end === start) return 0;
     let unmapped = 0;
-    let vma = this.vmas.find(start);
-    if (!vma) return -ENOMEM;
+    if (!this.vmas.find(start)) return -ENOMEM;
     let pos = start;
-    while (vma && vma.vmStart < end) {
+    while (pos < end) {
+      const vma = this.vmas.find(pos);
+      if (!vma || vma.vmStart >= end) break;
       if (vma.vmStart > pos) unmapped = -ENOMEM;
       const s = Math.max(pos, vma.vmStart);
       const e = Math.min(end, vma.vmEnd);
       const r = this.madviseVma(vma, s, e, advice);
       if (r < 0) return r;
       pos = e;
-      vma = this.nextFrom(pos);
     }
     if (pos < end) unmapped = -ENOMEM;
     return unmapped;
@@ -1577,8 +1622,11 @@ export class Mm {
       }
       case MADV_REMOVE:
         if (f & VM_LOCKED) return -EINVAL;
-        if (!(vma.vmFile instanceof ShmemFile)) return -EINVAL;
-        if (!(f & VM_SHARED) || !(f & VM_WRITE)) return -EACCES;
+        // madvise_remove(): a file is needed, shared and may-write, and a filesystem that can punch
+        // holes (vfs_fallocate on a character device is -ENODEV).
+        if (!vma.vmFile) return -EINVAL;
+        if (!(f & VM_SHARED) || !(f & VM_MAYWRITE)) return -EACCES;
+        if (!(vma.vmFile instanceof ShmemFile)) return -ENODEV;
         this.zapRange(vma, start, end);
         vma.vmFile.punchHole(vma.vmPgoff + (start - vma.vmStart) / PAGE, (end - start) / PAGE);
         return 0;
@@ -1752,7 +1800,8 @@ export class Mm {
   // ---- invariants ---------------------------------------------------------------------------
 
   /**
-   * VMAs sorted, disjoint, page aligned, non-empty, merged where Linux would have merged them; every
+   * VMAs sorted, disjoint, page aligned, non-empty (how they merge is pinned by the differential
+   * test against the kernel, since Linux itself leaves some mergeable neighbours apart); every
    * present PTE inside a VMA and pointing to an allocated frame; counters equal to the PTEs.
    * Returns the references this mm's PTEs hold per pfn, so a machine can check refcounts globally.
    */
@@ -1769,18 +1818,6 @@ export class Mm {
     for (const v of this.vmas) {
       if (v.vmStart % PAGE || v.vmEnd % PAGE || v.vmEnd <= v.vmStart) throw new Error(`bad VMA bounds: ${v}`);
       if (prev && prev.vmEnd > v.vmStart) throw new Error(`overlapping VMAs: ${prev} and ${v}`);
-      if (
-        prev &&
-        prev.vmEnd === v.vmStart &&
-        v.anonymous &&
-        prev.anonymous &&
-        prev.vmOps === v.vmOps &&
-        Mm.mergeable(prev, v.vmFlags, v.vmFile, v.anonVma) &&
-        Mm.anonCompatible(prev.anonVma, v.anonVma, prev) &&
-        prev.vmPgoff + (prev.vmEnd - prev.vmStart) / PAGE === v.vmPgoff
-      ) {
-        throw new Error(`unmerged adjacent anonymous VMAs: ${prev} and ${v}`);
-      }
       prev = v;
     }
     this.pgd.forEach(0, 2 ** 47, (a, _slot, pte) => {
@@ -1831,6 +1868,14 @@ const VALID_ADVICE = new Set([
   MADV_POPULATE_WRITE,
 ]);
 const VM_DROPPABLE_NEVER = 0;
+
+interface Remap {
+  readonly addr: number;
+  readonly oldLen: number;
+  readonly newLen: number;
+  readonly flags: number;
+  readonly newAddr: number;
+}
 
 interface Detached {
   readonly vmas: Vma[];

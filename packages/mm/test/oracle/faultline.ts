@@ -97,6 +97,11 @@ function runOps(mm: Mm, mmu: Mmu, script: Script, prefix: string, out: string[])
       }
     }
     out.push(...formatOpLines(idx, op, r));
+    try {
+      mm.checkInvariants();
+    } catch (e) {
+      throw new Error(`after op ${idx} (${formatOpLines(idx, op, r)[0]}): ${(e as Error).message}`);
+    }
   });
 }
 

@@ -1,0 +1,76 @@
+/**
+ * The driver API contract (types only): what a driver plugin sees. Drivers import only
+ * `@faultline/kernel`; everything here is re-exported from its index.
+ *
+ * Model: as in Linux, a driver's callbacks run "in the kernel" on behalf of the current process.
+ * Free functions of the driver API (`remapPfnRange`, `pfnToPage`, `printk`, …) act on the machine
+ * whose kernel is currently running a driver callback (the kernel sets that context before every
+ * call into a driver, like `current`).
+ */
+import type { Page } from "@faultline/phys";
+import type { Vma, VmOperations } from "@faultline/mm";
+
+/** Bumped on incompatible changes; the kernel accepts the versions in SUPPORTED_DRIVER_API_VERSIONS. */
+export const DRIVER_API_VERSION = 1;
+
+/** struct inode, as much of it as a char driver uses. */
+export interface Inode {
+  readonly major: number;
+  readonly minor: number;
+  /** The /dev path it was opened through. */
+  readonly path: string;
+  readonly ino: number;
+}
+
+/** struct file */
+export interface File {
+  readonly inode: Inode;
+  /** O_* flags given to open (O_ACCMODE bits included). */
+  readonly fFlags: number;
+  /** FMODE_READ | FMODE_WRITE derived from the access mode. */
+  readonly fMode: number;
+  fPos: number;
+  /** Free for the driver (filp->private_data). */
+  privateData: unknown;
+}
+
+/** file_operations: every method optional; each returns 0 / a count, or -errno. */
+export interface FileOperations {
+  open?(inode: Inode, file: File): number;
+  release?(inode: Inode, file: File): number;
+  read?(file: File, buf: Uint8Array, ppos: { value: number }): number;
+  write?(file: File, buf: Uint8Array, ppos: { value: number }): number;
+  llseek?(file: File, offset: number, whence: number): number;
+  unlockedIoctl?(file: File, cmd: number, arg: number): number;
+  /** The mmap method: set up `vma` (vm_ops, flags, PTEs) and return 0 or -errno. */
+  mmap?(file: File, vma: Vma): number;
+  getUnmappedArea?(file: File, addr: number, len: number, pgoff: number, flags: number): number;
+}
+
+/** What a driver's init/exit receive: registration services of the machine it is loaded into. */
+export interface DriverContext {
+  /** alloc_chrdev_region(): a dynamic major with `count` minors from `firstMinor`; returns the major or -errno. */
+  allocChrdevRegion(firstMinor: number, count: number, name: string): number;
+  /** register_chrdev_region() for a fixed major; 0 or -errno (-EBUSY when taken). */
+  registerChrdevRegion(major: number, firstMinor: number, count: number, name: string): number;
+  unregisterChrdevRegion(major: number, firstMinor: number, count: number): void;
+  /** cdev_add(): file operations for the minors [firstMinor, firstMinor + count) of `major`. */
+  cdevAdd(major: number, firstMinor: number, count: number, fops: FileOperations): number;
+  cdevDel(major: number, firstMinor: number, count: number): void;
+  /** Creates /dev/<name> for (major, minor) with `mode` (default 0o664) (what udev would do). */
+  createDevNode(name: string, major: number, minor: number, mode?: number): void;
+  removeDevNode(name: string): void;
+  /** Module parameters given at load (`drivers: [simple({ ... })]` options end up here). */
+  readonly params: Readonly<Record<string, unknown>>;
+}
+
+/** The object `defineDriver` returns and `Machine.create({ drivers })` loads. */
+export interface DriverDefinition {
+  readonly name: string;
+  readonly apiVersion: number;
+  init(ctx: DriverContext): number | undefined;
+  exit?(ctx: DriverContext): void;
+}
+
+/** Re-exported for drivers: vm_operations_struct, struct vm_area_struct, struct page. */
+export type { Page, Vma, VmOperations };
