@@ -923,8 +923,10 @@ export class Mm {
       // anon_vma_prepare(): reuse a mergeable neighbour's anon_vma (find_mergeable_anon_vma).
       const prev = this.vmas.prev(vma);
       const next = this.vmas.next(vma);
+      // reusable_anon_vma()/anon_vma_compatible(): an adjacent neighbour like us.
       const share = (n: Vma | null | undefined) =>
         n?.anonVma &&
+        (n.vmEnd === vma.vmStart || n.vmStart === vma.vmEnd) &&
         n.anonVmaChainSingular &&
         ((n.vmFlags ^ vma.vmFlags) & ~(VM_ACCESS_FLAGS | VM_SOFTDIRTY)) === 0 &&
         n.vmFile === vma.vmFile &&

@@ -109,6 +109,7 @@ function runOps(mm: Mm, mmu: Mmu, script: Script, prefix: string, out: string[])
 export function runOnFaultline(
   script: Script,
   mem = PhysMemory.create({ ramBytes: 64 * 1024 * 1024 }),
+  inspect?: (mm: Mm) => void,
 ): string[] {
   const before = mem.nrFreePages;
   const mm = new Mm({
@@ -121,6 +122,7 @@ export function runOnFaultline(
   const mmu = Mmu.forMm(mm);
   const out: string[] = [];
   runOps(mm, mmu, script, "", out);
+  inspect?.(mm);
   mm.checkInvariants();
   mm.exit();
   mem.checkInvariants();

@@ -1,0 +1,231 @@
+/**
+ * Every constant a driver or a program uses, with Linux x86-64 values. The mmap family, vm_flags,
+ * fault codes, signals and errno come from @faultline/mm (one definition); open(2) flags, printk levels
+ * and wait(2) status helpers are defined here.
+ */
+export {
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+  PROT_EXEC,
+  PROT_SEM,
+  PROT_GROWSDOWN,
+  PROT_GROWSUP,
+  MAP_SHARED,
+  MAP_PRIVATE,
+  MAP_SHARED_VALIDATE,
+  MAP_DROPPABLE,
+  MAP_TYPE,
+  MAP_FIXED,
+  MAP_ANONYMOUS,
+  MAP_ANON,
+  MAP_32BIT,
+  MAP_GROWSDOWN,
+  MAP_DENYWRITE,
+  MAP_EXECUTABLE,
+  MAP_LOCKED,
+  MAP_NORESERVE,
+  MAP_POPULATE,
+  MAP_NONBLOCK,
+  MAP_STACK,
+  MAP_HUGETLB,
+  MAP_SYNC,
+  MAP_FIXED_NOREPLACE,
+  MAP_UNINITIALIZED,
+  LEGACY_MAP_MASK,
+  MAP_FAILED,
+  MREMAP_MAYMOVE,
+  MREMAP_FIXED,
+  MREMAP_DONTUNMAP,
+  MADV_NORMAL,
+  MADV_RANDOM,
+  MADV_SEQUENTIAL,
+  MADV_WILLNEED,
+  MADV_DONTNEED,
+  MADV_FREE,
+  MADV_REMOVE,
+  MADV_DONTFORK,
+  MADV_DOFORK,
+  MADV_MERGEABLE,
+  MADV_UNMERGEABLE,
+  MADV_HUGEPAGE,
+  MADV_NOHUGEPAGE,
+  MADV_DONTDUMP,
+  MADV_DODUMP,
+  MADV_WIPEONFORK,
+  MADV_KEEPONFORK,
+  MADV_COLD,
+  MADV_PAGEOUT,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
+  MADV_DONTNEED_LOCKED,
+  MS_ASYNC,
+  MS_INVALIDATE,
+  MS_SYNC,
+  MCL_CURRENT,
+  MCL_FUTURE,
+  MCL_ONFAULT,
+  MLOCK_ONFAULT,
+  VM_NONE,
+  VM_READ,
+  VM_WRITE,
+  VM_EXEC,
+  VM_SHARED,
+  VM_MAYREAD,
+  VM_MAYWRITE,
+  VM_MAYEXEC,
+  VM_MAYSHARE,
+  VM_GROWSDOWN,
+  VM_UFFD_MISSING,
+  VM_PFNMAP,
+  VM_UFFD_WP,
+  VM_LOCKED,
+  VM_IO,
+  VM_SEQ_READ,
+  VM_RAND_READ,
+  VM_DONTCOPY,
+  VM_DONTEXPAND,
+  VM_LOCKONFAULT,
+  VM_ACCOUNT,
+  VM_NORESERVE,
+  VM_HUGETLB,
+  VM_SYNC,
+  VM_ARCH_1,
+  VM_WIPEONFORK,
+  VM_DONTDUMP,
+  VM_SOFTDIRTY,
+  VM_MIXEDMAP,
+  VM_HUGEPAGE,
+  VM_NOHUGEPAGE,
+  VM_RESERVED,
+  VM_SPECIAL,
+  VM_LOCKED_MASK,
+  VM_ACCESS_FLAGS,
+  VM_FAULT_OOM,
+  VM_FAULT_SIGBUS,
+  VM_FAULT_MAJOR,
+  VM_FAULT_HWPOISON,
+  VM_FAULT_HWPOISON_LARGE,
+  VM_FAULT_SIGSEGV,
+  VM_FAULT_NOPAGE,
+  VM_FAULT_LOCKED,
+  VM_FAULT_RETRY,
+  VM_FAULT_FALLBACK,
+  VM_FAULT_DONE_COW,
+  VM_FAULT_NEEDDSYNC,
+  VM_FAULT_ERROR,
+  VM_FAULT_MINOR,
+  FAULT_FLAG_WRITE,
+  FAULT_FLAG_USER,
+  FAULT_FLAG_REMOTE,
+  SIGKILL,
+  SIGBUS,
+  SIGSEGV,
+  SEGV_MAPERR,
+  SEGV_ACCERR,
+  BUS_ADRALN,
+  BUS_ADRERR,
+  BUS_OBJERR,
+  TASK_SIZE,
+  MMAP_MIN_ADDR,
+} from "@faultline/mm";
+export {
+  EPERM,
+  ENOENT,
+  ESRCH,
+  EINTR,
+  EIO,
+  ENXIO,
+  E2BIG,
+  ENOEXEC,
+  EBADF,
+  ECHILD,
+  EAGAIN,
+  ENOMEM,
+  EACCES,
+  EFAULT,
+  ENOTBLK,
+  EBUSY,
+  EEXIST,
+  EXDEV,
+  ENODEV,
+  ENOTDIR,
+  EISDIR,
+  EINVAL,
+  ENFILE,
+  EMFILE,
+  ENOTTY,
+  ETXTBSY,
+  EFBIG,
+  ENOSPC,
+  ESPIPE,
+  EROFS,
+  EMLINK,
+  EPIPE,
+  EDOM,
+  ERANGE,
+  ENOSYS,
+  EOVERFLOW,
+  EOPNOTSUPP,
+  errnoName,
+} from "@faultline/mm";
+export { NOPAGE_OOM, NOPAGE_SIGBUS } from "@faultline/mm";
+export { __GFP_ZERO, GFP_HIGHUSER, GFP_KERNEL, GFP_USER, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, PAGE_OFFSET } from "@faultline/phys";
+
+/** open(2) flags (include/uapi/asm-generic/fcntl.h, x86-64 values). */
+export const O_ACCMODE = 0o3;
+export const O_RDONLY = 0o0;
+export const O_WRONLY = 0o1;
+export const O_RDWR = 0o2;
+export const O_CREAT = 0o100;
+export const O_EXCL = 0o200;
+export const O_NOCTTY = 0o400;
+export const O_TRUNC = 0o1000;
+export const O_APPEND = 0o2000;
+export const O_NONBLOCK = 0o4000;
+export const O_NDELAY = O_NONBLOCK;
+export const O_DSYNC = 0o10000;
+export const FASYNC = 0o20000;
+export const O_DIRECT = 0o40000;
+export const O_LARGEFILE = 0o100000;
+export const O_DIRECTORY = 0o200000;
+export const O_NOFOLLOW = 0o400000;
+export const O_NOATIME = 0o1000000;
+export const O_CLOEXEC = 0o2000000;
+export const __O_SYNC = 0o4000000;
+export const O_SYNC = __O_SYNC | O_DSYNC;
+export const O_PATH = 0o10000000;
+
+/** f_mode bits (include/linux/fs.h). */
+export const FMODE_READ = 0x1;
+export const FMODE_WRITE = 0x2;
+
+/** lseek(2) whence. */
+export const SEEK_SET = 0;
+export const SEEK_CUR = 1;
+export const SEEK_END = 2;
+
+/** waitpid(2) options and status decoding (include/uapi/linux/wait.h, bits/waitstatus.h). */
+export const WNOHANG = 1;
+export const WIFEXITED = (status: number): boolean => (status & 0x7f) === 0;
+export const WEXITSTATUS = (status: number): number => (status >> 8) & 0xff;
+export const WIFSIGNALED = (status: number): boolean => (status & 0x7f) !== 0 && (status & 0x7f) !== 0x7f;
+export const WTERMSIG = (status: number): number => status & 0x7f;
+
+/**
+ * printk levels (include/linux/kern_levels.h): KERN_SOH ("\x01") and a digit, prepended to the format
+ * as in C (`printk(KERN_NOTICE + "…")`) or passed as printk's first argument.
+ */
+export const KERN_SOH = "\x01";
+export const KERN_EMERG = "\x010";
+export const KERN_ALERT = "\x011";
+export const KERN_CRIT = "\x012";
+export const KERN_ERR = "\x013";
+export const KERN_WARNING = "\x014";
+export const KERN_NOTICE = "\x015";
+export const KERN_INFO = "\x016";
+export const KERN_DEBUG = "\x017";
+export const KERN_DEFAULT = "";
+export const KERN_CONT = "\x01c";
+/** Level of a printk without one (CONFIG_MESSAGE_LOGLEVEL_DEFAULT). */
+export const MESSAGE_LOGLEVEL_DEFAULT = 4;
