@@ -35,6 +35,7 @@ import {
   MADV_WILLNEED,
   MADV_WIPEONFORK,
   MAP_32BIT,
+  MAP_DROPPABLE,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN,
@@ -628,7 +629,10 @@ export class Mm {
     }
     const len = pageAlign(lenU);
     if (len === 0) return -ENOMEM;
-    if (pgoff + len / PAGE >= TWO64 / PAGE) return -EOVERFLOW;
+    // (pgoff + pages) wrapping an unsigned long: impossible for offsets a 64-bit mmap can pass.
+    if (pgoff + len / PAGE >= TWO64) return -EOVERFLOW;
+    // file_mmap_ok(): a character device without FMODE_UNSIGNED_OFFSET ends at MAX_LFS_FILESIZE.
+    if (file && !file.unsignedOffset && pgoff > Math.floor((2 ** 63 - len) / PAGE)) return -EOVERFLOW;
     if (this.mapCount > this.maxMapCount) return -ENOMEM;
     const area = this.getUnmappedArea(file, addr, len, pgoff, flags);
     if (area < 0) return area;
@@ -670,6 +674,12 @@ export class Mm {
           if (vmFlags & VM_GROWSDOWN) return -EINVAL;
           pgoff = 0;
           vmFlags |= VM_SHARED | VM_MAYSHARE;
+          break;
+        case MAP_DROPPABLE:
+          // v6.11: memory the kernel may drop under pressure; never locked, reserved, forked or dumped.
+          if (flags & (MAP_LOCKED | MAP_GROWSDOWN)) return -EINVAL;
+          vmFlags |= VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP;
+          pgoff = addr / PAGE;
           break;
         case MAP_PRIVATE:
           pgoff = addr / PAGE;
@@ -1222,7 +1232,7 @@ export class Mm {
     if (len > vma.vmEnd - r.addr) return -EFAULT;
     if (r.newLen <= r.oldLen) return 0;
     const pgoff = vma.vmPgoff + (r.addr - vma.vmStart) / PAGE;
-    if (pgoff + r.newLen / PAGE >= TWO64 / PAGE) return -EINVAL;
+    if (pgoff + r.newLen / PAGE >= TWO64) return -EINVAL;
     // Every remap_pfn_range VMA is VM_DONTEXPAND|VM_PFNMAP: it may shrink or move, never grow.
     if (vma.vmFlags & (VM_DONTEXPAND | VM_PFNMAP)) return -EFAULT;
     if (vma.vmFlags & VM_LOCKED && this.lockedVm * PAGE + r.newLen - r.oldLen > this.mlockLimit) return -EAGAIN;
@@ -1239,7 +1249,10 @@ export class Mm {
     let lastEnd = 0;
     let pos = start;
     for (;;) {
-      const vma = this.vmas.find(pos);
+      // for_each_vma_range(): after a move the walk resumes at the old end of the VMA just done, so
+      // a VMA that grew by merging with the moved piece is not visited again.
+      let vma = this.vmas.find(pos);
+      if (vma && seen && vma.vmStart < pos) vma = this.vmas.next(vma);
       if (!vma || vma.vmStart >= end) break;
       if (!seen && start < vma.vmStart) return -EFAULT;
       const a = Math.max(vma.vmStart, start);
@@ -1535,9 +1548,16 @@ export class Mm {
     const start0 = ul(startIn);
     const len = pageAlign(ul(lenIn) + (start0 % PAGE));
     const start = start0 - (start0 % PAGE);
-    if (lock && this.lockedVm * PAGE + len > this.mlockLimit) return -ENOMEM;
     const end = start + len;
-    if (end < start) return -EINVAL;
+    if (end >= TWO64) return -EINVAL;
+    if (lock && this.lockedVm * PAGE + len > this.mlockLimit) {
+      // count_mm_mlocked_page_nr(): pages of the range already locked are not counted twice.
+      let already = 0;
+      for (const v of this.vmas.intersecting(start, end)) {
+        if (v.vmFlags & VM_LOCKED) already += Math.min(end, v.vmEnd) - Math.max(start, v.vmStart);
+      }
+      if (this.lockedVm * PAGE + len - already > this.mlockLimit) return -ENOMEM;
+    }
     if (end === start) return 0;
     let vma = this.vmas.find(start);
     if (!vma || vma.vmStart > start) return -ENOMEM;
@@ -1618,6 +1638,8 @@ export class Mm {
       case MADV_POPULATE_READ:
       case MADV_POPULATE_WRITE: {
         if (f & (VM_IO | VM_PFNMAP)) return -EINVAL;
+        // faultin_page_range(): an access the VMA does not allow is -EINVAL, a SIGBUS -EFAULT.
+        if (advice === MADV_POPULATE_WRITE ? !(f & VM_WRITE) : !(f & (VM_READ | VM_WRITE | VM_EXEC))) return -EINVAL;
         const r = this.populate(start, end, advice === MADV_POPULATE_WRITE);
         if (r === FAULT_OOM) return -ENOMEM;
         return r ? -EFAULT : 0;

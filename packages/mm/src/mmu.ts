@@ -172,7 +172,7 @@ export class Mmu implements TlbClient {
     // Check both halves are writable before storing either (an x86 store is all or nothing).
     if ((addr & 4095) > 4088) {
       this.translate(addr, true);
-      this.translate(addr + 7, true);
+      this.translate(addr - (addr % 4096) + 4096, true);
     }
     this.store32Any(addr, Number(v & 0xffffffffn));
     this.store32Any(addr + 4, Number(v >> 32n));
@@ -242,7 +242,10 @@ export class Mmu implements TlbClient {
 
   private loadSlow(addr: number, size: 1 | 2 | 4): number {
     if ((addr & 4095) > 4096 - size) {
-      // Crosses a page: byte by byte, little-endian.
+      // Crosses a page: both pages must be readable first. si_addr is the access address when the
+      // first page faults, the second page's start when only it does (as x86 reports it).
+      this.translate(addr, false);
+      this.translate(addr - (addr % 4096) + 4096, false);
       let v = 0;
       for (let k = size - 1; k >= 0; k--) v = v * 256 + this.loadSlow(addr + k, 1);
       return v;
@@ -261,7 +264,7 @@ export class Mmu implements TlbClient {
     if ((addr & 4095) > 4096 - size) {
       // Make sure both pages are writable first: a faulting store changes nothing.
       this.translate(addr, true);
-      this.translate(addr + size - 1, true);
+      this.translate(addr - (addr % 4096) + 4096, true);
       let v = value >>> 0;
       for (let k = 0; k < size; k++) {
         this.storeSlow(addr + k, 1, v & 0xff);

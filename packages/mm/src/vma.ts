@@ -69,6 +69,8 @@ export interface MmFile {
   /** FMODE_READ / FMODE_WRITE from the open flags. */
   readonly readable: boolean;
   readonly writable: boolean;
+  /** FMODE_UNSIGNED_OFFSET (/dev/mem): offsets up to 2^64 are valid. */
+  readonly unsignedOffset?: boolean;
   /** f_op->mmap; undefined means the device cannot be mapped (-ENODEV). Returns 0 or -errno. */
   readonly mmap?: ((vma: Vma) => number) | undefined;
   /** f_op->get_unmapped_area, if the driver places its own mappings. */
