@@ -7,8 +7,9 @@
  * whose kernel is currently running a driver callback (the kernel sets that context before every
  * call into a driver, like `current`).
  */
-import type { Page } from "@faultline/phys";
+
 import type { Vma, VmOperations } from "@faultline/mm";
+import type { Page } from "@faultline/phys";
 
 /** Bumped on incompatible changes; the kernel accepts the versions in SUPPORTED_DRIVER_API_VERSIONS. */
 export const DRIVER_API_VERSION = 1;
@@ -68,6 +69,8 @@ export interface DriverContext {
 export interface DriverDefinition {
   readonly name: string;
   readonly apiVersion: number;
+  /** Module parameters (module_param), handed to init as `ctx.params`. */
+  readonly params?: Readonly<Record<string, unknown>>;
   init(ctx: DriverContext): number | undefined;
   exit?(ctx: DriverContext): void;
 }

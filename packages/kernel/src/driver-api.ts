@@ -1,0 +1,316 @@
+/**
+ * The driver API: the functions a driver calls, named as in the kernel (camelCase), acting on the
+ * machine whose kernel is currently running the driver's code (see internal/current.ts).
+ */
+import { AddressSpaceMapping, type Vma } from "@faultline/mm";
+import { PAGE_OFFSET, PAGE_SIZE, type Page } from "@faultline/phys";
+import { DRIVER_API_VERSION, type DriverContext, type DriverDefinition, type File } from "./driver-types";
+import { currentMachine, currentMachineOrNull } from "./internal/current";
+import { OpenFile } from "./internal/file";
+
+/** The driver API versions this kernel loads. */
+export const SUPPORTED_DRIVER_API_VERSIONS: readonly number[] = [DRIVER_API_VERSION];
+
+const UNSUPPORTED_BRAND = Symbol.for("faultline.UnsupportedDriverApiVersionError");
+
+/** Thrown when a machine is asked to load a driver written against an API version it does not support. */
+export class UnsupportedDriverApiVersionError extends Error {
+  readonly [UNSUPPORTED_BRAND] = true;
+  readonly supportedVersions: readonly number[] = SUPPORTED_DRIVER_API_VERSIONS;
+  constructor(
+    readonly driverName: string,
+    readonly apiVersion: number,
+  ) {
+    super(
+      `driver "${driverName}" uses driver API version ${String(apiVersion)}, but this kernel supports version${SUPPORTED_DRIVER_API_VERSIONS.length === 1 ? "" : "s"} ${SUPPORTED_DRIVER_API_VERSIONS.join(", ")}`,
+    );
+    this.name = "UnsupportedDriverApiVersionError";
+  }
+  static isInstance(e: unknown): e is UnsupportedDriverApiVersionError {
+    return typeof e === "object" && e !== null && (e as Record<symbol, unknown>)[UNSUPPORTED_BRAND] === true;
+  }
+}
+
+export interface DriverDefinitionInput {
+  readonly name: string;
+  readonly apiVersion: number;
+  readonly params?: Readonly<Record<string, unknown>>;
+  init(ctx: DriverContext): number | undefined;
+  exit?(ctx: DriverContext): void;
+}
+
+const NAME_RE = /^[A-Za-z0-9_-]{1,56}$/;
+
+/**
+ * Declares a driver (a module). Checks the shape (a module name as the kernel accepts it, an integer
+ * apiVersion, an init function) and throws TypeError otherwise; the version itself is checked when a
+ * machine loads it (UnsupportedDriverApiVersionError).
+ */
+export function defineDriver(def: DriverDefinitionInput): DriverDefinition {
+  if (typeof def !== "object" || def === null) throw new TypeError("defineDriver: expected an object");
+  if (typeof def.name !== "string" || !NAME_RE.test(def.name)) {
+    throw new TypeError(
+      `defineDriver: invalid driver name ${JSON.stringify(def.name)} (letters, digits, _ and -)`,
+    );
+  }
+  if (!Number.isInteger(def.apiVersion) || def.apiVersion < 1) {
+    throw new TypeError(
+      `defineDriver(${def.name}): apiVersion must be a positive integer, got ${String(def.apiVersion)}`,
+    );
+  }
+  if (typeof def.init !== "function")
+    throw new TypeError(`defineDriver(${def.name}): init must be a function`);
+  if (def.exit !== undefined && typeof def.exit !== "function") {
+    throw new TypeError(`defineDriver(${def.name}): exit must be a function`);
+  }
+  return Object.freeze({ ...def });
+}
+
+// ---- printk ---------------------------------------------------------------------------------
+
+/**
+ * printk(KERN_NOTICE + "Simple VMA open, virt %lx, phys %lx\n", start, phys), or with the level as
+ * its own first argument. Without a current kernel (code outside any machine) it does nothing.
+ */
+export function printk(...args: unknown[]): void {
+  currentMachineOrNull()?.printkArgs(args);
+}
+
+/** pr_* helpers (include/linux/printk.h). */
+export const prEmerg = (fmt: string, ...a: unknown[]) => printk("\x010", fmt, ...a);
+export const prAlert = (fmt: string, ...a: unknown[]) => printk("\x011", fmt, ...a);
+export const prCrit = (fmt: string, ...a: unknown[]) => printk("\x012", fmt, ...a);
+export const prErr = (fmt: string, ...a: unknown[]) => printk("\x013", fmt, ...a);
+export const prWarn = (fmt: string, ...a: unknown[]) => printk("\x014", fmt, ...a);
+export const prNotice = (fmt: string, ...a: unknown[]) => printk("\x015", fmt, ...a);
+export const prInfo = (fmt: string, ...a: unknown[]) => printk("\x016", fmt, ...a);
+export const prDebug = (fmt: string, ...a: unknown[]) => printk("\x017", fmt, ...a);
+
+/** The process on whose behalf the driver runs (`current`), or null at boot. */
+export function current(): { readonly pid: number; readonly comm: string } | null {
+  const p = currentMachineOrNull()?.currentProcess;
+  return p ? { pid: p.pid, comm: p.comm } : null;
+}
+
+// ---- mapping memory into a VMA ----------------------------------------------------------------
+
+/**
+ * remap_pfn_range(): maps [addr, addr + size) of `vma` to consecutive pfns from `pfn`, up front, with
+ * special PTEs (VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP). Works for pfns with or without a
+ * struct page. `prot` is vm_page_prot (default: the VMA's). Returns 0 or -errno.
+ */
+export function remapPfnRange(
+  vma: Vma,
+  addr: number,
+  pfn: number,
+  size: number,
+  prot: number = vma.vmPageProt,
+): number {
+  return vma.vmMm.remapPfnRange(vma, addr, pfn, size, prot);
+}
+
+/** io_remap_pfn_range(): the same as remapPfnRange on x86. */
+export function ioRemapPfnRange(
+  vma: Vma,
+  addr: number,
+  pfn: number,
+  size: number,
+  prot: number = vma.vmPageProt,
+): number {
+  return vma.vmMm.remapPfnRange(vma, addr, pfn, size, prot);
+}
+
+/** vmf_insert_pfn(): from a fault handler of a VM_PFNMAP VMA; returns VM_FAULT_NOPAGE or an error code. */
+export function vmfInsertPfn(vma: Vma, addr: number, pfn: number): number {
+  return vma.vmMm.vmfInsertPfn(vma, addr, pfn);
+}
+
+/** vm_insert_page(): maps a driver's page (refcounted; sets VM_MIXEDMAP). Returns 0 or -errno. */
+export function vmInsertPage(vma: Vma, addr: number, page: Page): number {
+  return vma.vmMm.vmInsertPage(vma, addr, page);
+}
+
+/** zap_vma_ptes(): removes PTEs of a VM_PFNMAP VMA, with TLB shootdown. */
+export function zapVmaPtes(vma: Vma, addr: number, size: number): void {
+  vma.vmMm.zapVmaPtes(vma, addr, size);
+}
+
+/**
+ * unmap_mapping_range(): removes the PTEs that map bytes [start, start + len) of the object (len 0:
+ * to the end) in every process that maps it, with TLB shootdown; the next access faults again.
+ * Private COW copies stay unless `evenCows`. Accepts the mapping or an open file of it.
+ */
+export function unmapMappingRange(
+  target: AddressSpaceMapping | File,
+  start: number,
+  len: number,
+  evenCows = false,
+): void {
+  const mapping =
+    target instanceof AddressSpaceMapping
+      ? target
+      : target instanceof OpenFile
+        ? target.mapping
+        : (target as { mapping?: AddressSpaceMapping }).mapping;
+  if (!(mapping instanceof AddressSpaceMapping))
+    throw new TypeError("unmapMappingRange: not a mapping or a file");
+  const first = Math.floor(start / PAGE_SIZE);
+  const last = len === 0 ? Number.POSITIVE_INFINITY : Math.ceil((start + len) / PAGE_SIZE);
+  for (const vma of [...mapping.vmas]) {
+    const vFirst = vma.vmPgoff;
+    const vLast = vma.vmPgoff + (vma.vmEnd - vma.vmStart) / PAGE_SIZE;
+    const a = Math.max(first, vFirst);
+    const b = Math.min(last, vLast);
+    if (a >= b) continue;
+    const s = vma.vmStart + (a - vFirst) * PAGE_SIZE;
+    const e = vma.vmStart + (b - vFirst) * PAGE_SIZE;
+    vma.vmMm.zapRange(vma, s, e, !evenCows);
+  }
+}
+
+// ---- pages --------------------------------------------------------------------------------------
+
+/** pfn_valid(): the pfn has a struct page (RAM and the ISA hole; never PCI MMIO). */
+export function pfnValid(pfn: number): boolean {
+  return currentMachine("pfnValid").mem.pfnValid(pfn);
+}
+
+/** pfn_to_page(). Throws (an oops, in a driver) for a pfn without a struct page. */
+export function pfnToPage(pfn: number): Page {
+  return currentMachine("pfnToPage").mem.pfnToPage(pfn);
+}
+
+export function pageToPfn(page: Page): number {
+  return page.pfn;
+}
+
+/** get_page(): the driver takes a reference (returning the page from ->fault hands it to the PTE). */
+export function getPage(page: Page): void {
+  const m = currentMachine("getPage");
+  m.mem.getPage(page);
+  m.driverRef(page.pfn, 1);
+}
+
+/** put_page(): the driver drops a reference it holds. */
+export function putPage(page: Page): void {
+  const m = currentMachine("putPage");
+  m.mem.putPage(page);
+  m.driverRef(page.pfn, -1);
+}
+
+/**
+ * alloc_pages(): 2^order frames (one reference, on the head), or null when memory is exhausted. Note
+ * the argument order: (order, gfp), unlike the kernel's alloc_pages(gfp, order).
+ */
+export function allocPages(order: number, gfp = 0): Page | null {
+  const m = currentMachine("allocPages");
+  const page = m.mem.allocPages(order, gfp);
+  if (page) m.driverRef(page.pfn, 1);
+  return page;
+}
+
+/** alloc_page(gfp) */
+export function allocPage(gfp = 0): Page | null {
+  return allocPages(0, gfp);
+}
+
+/** __free_pages(): drops the allocation's reference. */
+export function freePages(page: Page, order: number): void {
+  const m = currentMachine("freePages");
+  m.mem.freePages(page, order);
+  m.driverRef(page.pfn, -1);
+}
+
+export function freePage(page: Page): void {
+  freePages(page, 0);
+}
+
+/** split_page(): an order-N allocation becomes 2^N order-0 pages, each with one reference. */
+export function splitPage(page: Page, order: number): void {
+  const m = currentMachine("splitPage");
+  m.mem.splitPage(page, order);
+  for (let i = 1; i < 1 << order; i++) m.driverRef(page.pfn + i, 1);
+}
+
+// ---- kernel virtual addresses -------------------------------------------------------------------
+
+/** PAGE_OFFSET: the direct map's base (__va(0)). */
+export { PAGE_OFFSET };
+
+/** virt_to_phys() / __pa() for direct-map addresses. */
+export function virtToPhys(addr: number): number {
+  return addr - PAGE_OFFSET;
+}
+export const __pa = virtToPhys;
+
+/** phys_to_virt() / __va(). */
+export function physToVirt(paddr: number): number {
+  return paddr + PAGE_OFFSET;
+}
+export const __va = physToVirt;
+
+/** page_address() */
+export function pageAddress(page: Page): number {
+  return PAGE_OFFSET + page.pfn * PAGE_SIZE;
+}
+
+/** virt_to_page(). */
+export function virtToPage(addr: number): Page {
+  return pfnToPage(Math.floor(virtToPhys(addr) / PAGE_SIZE));
+}
+
+/** high_memory: the end of the direct map (__va of the top of RAM), as in LDD3's `__pa(high_memory)` test. */
+export function highMemory(): number {
+  const m = currentMachine("highMemory");
+  return PAGE_OFFSET + m.mem.maxPfn * PAGE_SIZE;
+}
+
+/**
+ * kmap(): the page's 4 KiB as bytes, for RAM and for device RAM in the ISA hole (VGA); throws for
+ * pages not directly backed by memory.
+ */
+export function kmapPage(page: Page): Uint8Array {
+  const m = currentMachine("kmapPage");
+  const loc = m.physAccess.locatePage(page.pfn);
+  if (loc < 0) throw new Error(`kmapPage(pfn 0x${page.pfn.toString(16)}): not backed by memory`);
+  const bank = Math.floor(loc / 2 ** 32);
+  const off = loc % 2 ** 32;
+  return m.mem.banks.u8[bank]!.subarray(off, off + PAGE_SIZE);
+}
+export const pageBytes = kmapPage;
+export function kunmapPage(_page: Page): void {}
+
+/** An ioremap()ed window: MMIO accessors (readb/readw/readl, writeb/writew/writel) at offsets. */
+export interface IoMem {
+  readonly phys: number;
+  readonly size: number;
+  readb(offset: number): number;
+  readw(offset: number): number;
+  readl(offset: number): number;
+  writeb(value: number, offset: number): void;
+  writew(value: number, offset: number): void;
+  writel(value: number, offset: number): void;
+}
+
+/** ioremap(): device registers reached through the bus (access sizes as the device declares). */
+export function ioremap(paddr: number, size: number): IoMem {
+  const m = currentMachine("ioremap");
+  const as = m.phys.as;
+  const check = (off: number, n: number) => {
+    if (off < 0 || off + n > size)
+      throw new RangeError(`ioremap window 0x${paddr.toString(16)}: offset ${off} out of range`);
+    return paddr + off;
+  };
+  return {
+    phys: paddr,
+    size,
+    readb: (o) => as.physRead(check(o, 1), 1) as number,
+    readw: (o) => as.physRead(check(o, 2), 2) as number,
+    readl: (o) => as.physRead(check(o, 4), 4) as number,
+    writeb: (v, o) => void as.physWrite(check(o, 1), 1, v),
+    writew: (v, o) => void as.physWrite(check(o, 2), 2, v),
+    writel: (v, o) => void as.physWrite(check(o, 4), 4, v),
+  };
+}
+
+export function iounmap(_io: IoMem): void {}
