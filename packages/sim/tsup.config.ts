@@ -1,3 +1,4 @@
 import { faultlineBuild } from "../../tsup.shared.ts";
 
-export default faultlineBuild();
+// The worker entry is loaded by URL next to the bundle (dist/internal/worker-main.js).
+export default faultlineBuild(["src/index.ts", "src/internal/worker-main.ts"]);

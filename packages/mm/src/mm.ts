@@ -157,6 +157,8 @@ export interface MmOptions {
 export interface TlbClient {
   flushRange(start: number, end: number): void;
   flushAll(): void;
+  /** The mm exited: its page tables are gone, never walk them again. */
+  release?(): void;
 }
 
 const PAGE = PAGE_SIZE;
@@ -276,7 +278,11 @@ export class Mm {
     this.pgd.setPte(slot, pteMk(pfn, flags | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED));
   }
 
-  /** Removes one PTE, dropping the mapcount and reference a normal page held through it. */
+  /**
+   * Removes one PTE, dropping the mapcount a normal page had through it. The page's reference is
+   * queued, not dropped: it is released after the TLB flush (mmu_gather), so no CPU can still reach
+   * a frame that went back to the allocator.
+   */
   private zapPte(vma: Vma, slot: number, pte: number): void {
     this.pgd.setPte(slot, 0);
     const pfn = this.normalPfn(pte);
@@ -284,7 +290,18 @@ export class Mm {
     if (pteFlags(pte) & _PAGE_DIRTY) Atomics.or(this.mem.flags, pfn, PG_dirty);
     Atomics.sub(this.mem.mapcount, pfn, 1);
     this.rssAdd(vma, pfn, -1);
-    this.mem.putPage(pfn);
+    this.gather.push(pfn);
+  }
+
+  /** Pages whose PTE references await the TLB flush (struct mmu_gather). */
+  private readonly gather: number[] = [];
+
+  /** tlb_finish_mmu(): flush, then release the gathered references. */
+  private finishGather(start: number, end: number): void {
+    this.flushTlbRange(start, end);
+    const g = this.gather;
+    for (let i = 0; i < g.length; i++) this.mem.putPage(g[i]!);
+    g.length = 0;
   }
 
   /**
@@ -302,7 +319,7 @@ export class Mm {
       }
       this.zapPte(vma, slot, pte);
     });
-    this.flushTlbRange(s, e);
+    this.finishGather(s, e);
   }
 
   // ---- VMA set primitives -------------------------------------------------------------------
@@ -721,21 +738,19 @@ export class Mm {
     if (!(vmFlags & VM_NORESERVE) && (vmFlags & (VM_SHARED | VM_WRITE)) === VM_WRITE) vmFlags |= VM_ACCOUNT;
 
     let vma: Vma | null = null;
-    if (!file || !(vmFlags & VM_SHARED) || true) {
-      // A new mapping of the same object, flags and linear pgoff next to an existing VMA expands it
-      // without calling ->mmap again (mm/vma.c __mmap_region tries vma_merge_new_range first).
-      const shmem = !file && vmFlags & VM_SHARED;
-      if (!shmem) {
-        vma = this.mergeNewRange(
-          addr,
-          end,
-          vmFlags,
-          file,
-          pgoff,
-          null,
-          file ? (this.opsOfFile(file) ?? null) : null,
-        );
-      }
+    // A new mapping of the same object, flags and linear pgoff next to an existing VMA expands it
+    // without calling ->mmap again (mm/vma.c __mmap_region tries vma_merge_new_range first).
+    // Shared anonymous memory is a new shmem file each time, so it never merges.
+    if (file || !(vmFlags & VM_SHARED)) {
+      vma = this.mergeNewRange(
+        addr,
+        end,
+        vmFlags,
+        file,
+        pgoff,
+        null,
+        file ? (this.opsOfFile(file) ?? null) : null,
+      );
     }
     if (!vma) {
       const v = new Vma(this, addr, end, vmFlags, pgoff);
@@ -1235,7 +1250,8 @@ export class Mm {
     if (pgoff + r.newLen / PAGE >= TWO64) return -EINVAL;
     // Every remap_pfn_range VMA is VM_DONTEXPAND|VM_PFNMAP: it may shrink or move, never grow.
     if (vma.vmFlags & (VM_DONTEXPAND | VM_PFNMAP)) return -EFAULT;
-    if (vma.vmFlags & VM_LOCKED && this.lockedVm * PAGE + r.newLen - r.oldLen > this.mlockLimit) return -EAGAIN;
+    if (vma.vmFlags & VM_LOCKED && this.lockedVm * PAGE + r.newLen - r.oldLen > this.mlockLimit)
+      return -EAGAIN;
     return 0;
   }
 
@@ -1284,7 +1300,11 @@ export class Mm {
     }
     // expand_vma(): grow in place when the range ends at the VMA's end and the space after is free.
     const delta = r.newLen - r.oldLen;
-    if (r.addr + r.oldLen === vma.vmEnd && vma.vmEnd + delta <= TASK_SIZE && this.rangeFree(vma.vmEnd, vma.vmEnd + delta)) {
+    if (
+      r.addr + r.oldLen === vma.vmEnd &&
+      vma.vmEnd + delta <= TASK_SIZE &&
+      this.rangeFree(vma.vmEnd, vma.vmEnd + delta)
+    ) {
       this.expandInPlace(vma, delta);
       return r.addr;
     }
@@ -1639,7 +1659,8 @@ export class Mm {
       case MADV_POPULATE_WRITE: {
         if (f & (VM_IO | VM_PFNMAP)) return -EINVAL;
         // faultin_page_range(): an access the VMA does not allow is -EINVAL, a SIGBUS -EFAULT.
-        if (advice === MADV_POPULATE_WRITE ? !(f & VM_WRITE) : !(f & (VM_READ | VM_WRITE | VM_EXEC))) return -EINVAL;
+        if (advice === MADV_POPULATE_WRITE ? !(f & VM_WRITE) : !(f & (VM_READ | VM_WRITE | VM_EXEC)))
+          return -EINVAL;
         const r = this.populate(start, end, advice === MADV_POPULATE_WRITE);
         if (r === FAULT_OOM) return -ENOMEM;
         return r ? -EFAULT : 0;
@@ -1807,10 +1828,21 @@ export class Mm {
     for (const v of all) this.zapRange(v, v.vmStart, v.vmEnd);
     this.flushTlbAll();
     for (const v of all) this.vmas.remove(v);
+    for (const c of this.tlbClients) c.release?.();
+    this.tlbClients.clear();
     this.pgd.destroy();
     this.dead = true;
     this.lockedVm = 0;
-    for (const v of all) this.removeVma(v);
+    // Every VMA is closed even if a driver's ->close throws; the first error is rethrown after.
+    let failure: unknown = null;
+    for (const v of all) {
+      try {
+        this.removeVma(v);
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    if (failure) throw failure;
   }
 
   // ---- unmap_mapping_range ------------------------------------------------------------------

@@ -87,6 +87,14 @@ export class Mmu implements TlbClient {
 
   // ---- TLB maintenance ----------------------------------------------------------------------
 
+  /** The mm exited: drop everything and fault (SIGSEGV) on any further access. */
+  release(): void {
+    this.released = true;
+    this.flushAll();
+  }
+
+  private released = false;
+
   flushAll(): void {
     this.rTag.fill(Number.NaN);
     this.wTag.fill(Number.NaN);
@@ -196,25 +204,59 @@ export class Mmu implements TlbClient {
     return out;
   }
 
-  /** Reads `dst.length` bytes into `dst` without allocating on RAM pages. */
+  /**
+   * Reads `dst.length` bytes into `dst`. Runs of pages that are contiguous in one bank (as the buddy
+   * allocator usually hands them out) are copied with a single `set`.
+   */
   readInto(addr: number, dst: Uint8Array): void {
     let done = 0;
     const len = dst.length;
     while (done < len) {
       const a = addr + done;
       const off = a & 4095;
-      const n = Math.min(4096 - off, len - done);
       const vpn = Math.floor(a / 4096);
       const i = vpn & this.mask;
       if (this.rTag[i] !== vpn) this.translate(a, false);
-      if (this.rTag[i] === vpn) {
-        const base = this.tBase[i]! + off;
-        dst.set(this.u8[this.tBank[i]!]!.subarray(base, base + n), done);
-      } else {
+      if (this.rTag[i] !== vpn) {
+        // MMIO: byte by byte through the bus.
+        const n = Math.min(4096 - off, len - done);
         for (let k = 0; k < n; k++) dst[done + k] = this.loadSlow(a + k, 1);
+        done += n;
+        continue;
       }
+      const bank = this.tBank[i]!;
+      const base = this.tBase[i]! + off;
+      let n = Math.min(4096 - off, len - done);
+      // Extend over following pages that continue the same bank contiguously.
+      let expect = this.tBase[i]! + 4096;
+      while (done + n < len) {
+        const v2 = vpn + (n + off) / 4096;
+        const j = v2 & this.mask;
+        if (this.rTag[j] !== v2) {
+          if (!this.tryFill(v2 * 4096, false)) break;
+          if (this.rTag[j] !== v2) break;
+        }
+        if (this.tBank[j] !== bank || this.tBase[j] !== expect) break;
+        n += Math.min(4096, len - done - n);
+        expect += 4096;
+      }
+      dst.set(this.u8[bank]!.subarray(base, base + n), done);
       done += n;
     }
+  }
+
+  /** Fills the TLB for `addr` if the walk allows the access without a fault; false otherwise. */
+  private tryFill(addr: number, write: boolean): boolean {
+    let table = this.target.pgdRoot;
+    let lo = 0;
+    for (let shift = 39; shift >= 12; shift -= 9) {
+      lo = this.readEntry(table, Math.floor(addr / 2 ** shift) % 512);
+      if (!(lo & _PAGE_PRESENT)) return false;
+      if (shift > 12) table = (lo >>> 12) + (this.hiWord & 0xfffff) * TWO20;
+    }
+    if (!(lo & _PAGE_USER) || (write && !(lo & _PAGE_RW)) || this.released) return false;
+    this.translate(addr, write);
+    return true;
   }
 
   /** Writes `bytes` at `addr`, page by page (a fault part-way leaves the earlier pages written, as on Linux). */
@@ -225,15 +267,31 @@ export class Mmu implements TlbClient {
     while (done < len) {
       const a = addr + done;
       const off = a & 4095;
-      const n = Math.min(4096 - off, len - done);
       const vpn = Math.floor(a / 4096);
       const i = vpn & this.mask;
       if (this.wTag[i] !== vpn) this.translate(a, true);
-      if (this.wTag[i] === vpn) {
-        this.u8[this.tBank[i]!]!.set(src.subarray(done, done + n), this.tBase[i]! + off);
-      } else {
+      if (this.wTag[i] !== vpn) {
+        const n = Math.min(4096 - off, len - done);
         for (let k = 0; k < n; k++) this.storeSlow(a + k, 1, src[done + k]!);
+        done += n;
+        continue;
       }
+      const bank = this.tBank[i]!;
+      const base = this.tBase[i]! + off;
+      let n = Math.min(4096 - off, len - done);
+      let expect = this.tBase[i]! + 4096;
+      while (done + n < len) {
+        const v2 = vpn + (n + off) / 4096;
+        const j = v2 & this.mask;
+        if (this.wTag[j] !== v2) {
+          if (!this.tryFill(v2 * 4096, true)) break;
+          if (this.wTag[j] !== v2) break;
+        }
+        if (this.tBank[j] !== bank || this.tBase[j] !== expect) break;
+        n += Math.min(4096, len - done - n);
+        expect += 4096;
+      }
+      this.u8[bank]!.set(src.subarray(done, done + n), base);
       done += n;
     }
   }
@@ -312,6 +370,7 @@ export class Mmu implements TlbClient {
     if (!(Number.isInteger(addr) && addr >= 0 && addr < 2 ** 47)) {
       this.deliver(addr, FAULT_SEGV_MAPERR);
     }
+    if (this.released) this.deliver(addr, FAULT_SEGV_MAPERR, "the address space is gone (process exited)");
     for (let attempt = 0; ; attempt++) {
       this.walks++;
       let table = this.target.pgdRoot;

@@ -1360,7 +1360,9 @@ describe("mmap file range (file_mmap_ok)", () => {
     const mem = PhysMemory.create({ ramBytes: 8 * 1024 * 1024 });
     const mm = new Mm(ramOnly(mem));
     expect(mm.mmap(A, P, PROT_READ, MAP_SHARED | MAP_FIXED, fakeFile(), 2 ** 63)).toBe(-EOVERFLOW);
-    expect(mm.mmap(A, P, PROT_READ, MAP_SHARED | MAP_FIXED, fakeFile({ unsignedOffset: true }), 2 ** 63)).toBe(A);
+    expect(
+      mm.mmap(A, P, PROT_READ, MAP_SHARED | MAP_FIXED, fakeFile({ unsignedOffset: true }), 2 ** 63),
+    ).toBe(A);
     mm.exit();
   });
 });

@@ -62,7 +62,8 @@ for (const [label, span] of [
   figures[`${label}: machine.physRead32 ns/read`] = r.physRead32!;
   figures[`${label}: addressSpace.physRead32 ns/read`] = r["as.physRead32"]!;
   figures[`${label}: raw Uint32Array, index from the address ns/read`] = r.rawFromAddress!;
-  figures[`${label}: physRead32 / raw with index from the address (goal <= 1.5)`] = r.physRead32! / r.rawFromAddress!;
+  figures[`${label}: physRead32 / raw with index from the address (goal <= 1.5)`] =
+    r.physRead32! / r.rawFromAddress!;
   figures[`${label}: physRead32 / raw with precomputed index`] = r.physRead32! / r.raw!;
 }
 recordResults("phys: physRead32 on RAM", figures);

@@ -29,7 +29,9 @@ describe("Faultline (modern era) prints the kernel's transcript", () => {
       const stillDivergent: number[] = [];
       for (let seed = FIRST_SEED; seed < FIRST_SEED + RANDOM_SCRIPTS; seed++) {
         const script = randomScript(seed, 60);
-        const diff = diffTranscripts(runOnLinux(script), runOnFaultline(script), { labels: ["linux", "faultline"] });
+        const diff = diffTranscripts(runOnLinux(script), runOnFaultline(script), {
+          labels: ["linux", "faultline"],
+        });
         if (KNOWN_DIVERGENT.has(seed)) {
           if (diff) stillDivergent.push(seed);
         } else if (diff && failures.length < 3) failures.push(`seed ${seed}:\n${diff.report}`);

@@ -1,0 +1,104 @@
+// @faultline/sim: the costs of running a process in a worker. Faults and syscalls cross a shared-memory
+// channel; TLB hits stay in the worker. Baselines are measured in the same run.
+import { Worker } from "node:worker_threads";
+import { Mm, Mmu, ramOnly } from "@faultline/mm";
+import { recordResults } from "../../../bench/record";
+import { Simulation } from "../src/index";
+import { mmKernel } from "../test/__fixtures__/mm-kernel";
+
+const probe = new URL("./programs/probe.ts", import.meta.url);
+
+async function runProbe(argvs: string[][]): Promise<Array<Record<string, number>>> {
+  const kernel = mmKernel(256 * 1024 * 1024);
+  const sim = await Simulation.create({ kernel });
+  const out: Array<Record<string, number>> = [];
+  for (const [i, argv] of argvs.entries()) {
+    const pid = sim.spawn(probe, argv);
+    sim.worker(pid)!.on("message", (m: Record<string, number>) => {
+      out[i] = m;
+    });
+  }
+  const r = await sim.run();
+  for (const x of r)
+    if (!("code" in x.exit) || x.exit.code !== 0) throw new Error(`probe failed: ${JSON.stringify(x)}`);
+  return out;
+}
+
+/** A bare spin-then-wait round trip between two threads: the floor for any synchronous call. */
+async function bareRoundTrip(iterations: number): Promise<number> {
+  const sab = new SharedArrayBuffer(256);
+  const w = new Worker(
+    `const { workerData } = require("node:worker_threads");
+     const a = new Int32Array(workerData);
+     for (let seq = 1;; seq++) {
+       let spins = 4000;
+       while (Atomics.load(a, 0) !== seq) { if (--spins <= 0) { Atomics.wait(a, 0, seq - 1, 5); spins = 4000; } }
+       if (seq < 0) break;
+       Atomics.store(a, 16, seq);
+     }`,
+    { eval: true, workerData: sab },
+  );
+  const a = new Int32Array(sab);
+  const samples: number[] = [];
+  let seq = 0;
+  for (let r = 0; r < 11; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) {
+      Atomics.store(a, 0, ++seq);
+      let spins = 4000;
+      while (Atomics.load(a, 16) !== seq)
+        if (--spins <= 0) {
+          Atomics.wait(a, 16, seq - 1, 5);
+          spins = 4000;
+        }
+    }
+    samples.push(Number(process.hrtime.bigint() - t0) / iterations);
+  }
+  await w.terminate();
+  samples.sort((x, y) => x - y);
+  return samples[5]!;
+}
+
+function inThreadFault(): number {
+  const kernel = mmKernel(256 * 1024 * 1024);
+  const mm = new Mm(ramOnly(kernel.mem));
+  const mmu = Mmu.forMm(mm);
+  const n = 4096;
+  const samples: number[] = [];
+  for (let r = 0; r < 9; r++) {
+    const base = mm.mmap(0, n * 4096, 1, 0x02 | 0x20, null, 0);
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) mmu.load32(base + i * 4096);
+    samples.push(Number(process.hrtime.bigint() - t0) / n);
+    mm.munmap(base, n * 4096);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[4]!;
+}
+
+const bare = await bareRoundTrip(50_000);
+const [sys] = await runProbe([["syscall"]]);
+const [fault] = await runProbe([["fault"]]);
+const local = inThreadFault();
+const [tlb] = await runProbe([["tlb"]]);
+const [one] = await runProbe([["throughput", "50000000"]]);
+const two = await runProbe([
+  ["throughput", "50000000"],
+  ["throughput", "50000000"],
+]);
+const workerFault = fault!.fault!;
+recordResults("sim: process in a worker", {
+  "bare spin-then-wait round trip ns": bare,
+  "getpid from a worker ns": sys!.getpid!,
+  "getpid / bare round trip (goal <= 3)": sys!.getpid! / bare,
+  "read fault from a worker ns": workerFault,
+  "read fault in-thread (same kernel work) ns": local,
+  "fault channel overhead ns (worker - in-thread)": workerFault - local,
+  "TLB-hit load32 in a worker ns": tlb!.load32!,
+  "raw Uint32Array read in a worker ns": tlb!.raw!,
+  "load32 / raw (goal <= 1.5)": tlb!.load32! / tlb!.raw!,
+  "1 worker TLB-hit loads/s": one!.loadsPerSec!,
+  "2 workers TLB-hit loads/s (sum)": two[0]!.loadsPerSec! + two[1]!.loadsPerSec!,
+  "2 workers / 1 worker throughput (goal >= 1.8)":
+    (two[0]!.loadsPerSec! + two[1]!.loadsPerSec!) / one!.loadsPerSec!,
+});

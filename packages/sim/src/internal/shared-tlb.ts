@@ -1,0 +1,189 @@
+/**
+ * TLB shootdown across threads. A worker's software TLB lives in a SharedArrayBuffer, so the kernel
+ * thread invalidates entries directly (it cannot interrupt a worker running user code, and a worker
+ * in a hot loop never looks at a message queue):
+ *
+ *   bytes [0, 8n)    rTag  (Float64, vpn or NaN)     [8n, 16n)  wTag
+ *   bytes [16n, 20n) tBank (Int32)                   [20n, 24n) tBase
+ *
+ * Two races remain and are closed here:
+ * 1. A walk in flight: the worker read a PTE, the kernel cleared it and invalidated, then the worker
+ *    filled its TLB from the stale PTE. The kernel bumps TLB_GEN before invalidating; the worker
+ *    samples TLB_GEN before the walk and re-checks it with a compareExchange (a full barrier) after
+ *    filling the entry; if it moved, the entry is dropped and the walk redone (a seqlock).
+ * 2. An access in flight: the worker matched a tag, then the kernel invalidated it and freed the frame
+ *    before the worker's load or store reached memory. The kernel takes a reference on every RAM frame
+ *    it invalidates in a worker that is running user code, and drops it only when that worker has
+ *    passed a quiescent point (its next entry into the kernel, or its exit): RCU with the syscall as
+ *    the quiescent state. A worker waiting in the kernel cannot have an access in flight.
+ */
+import { Mmu, type MmuTarget, type TlbClient } from "@faultline/mm";
+import type { PhysMemory } from "@faultline/phys";
+import { REQ_SEQ, STATE, STATE_RUNNING, TLB_GEN } from "./channel";
+
+export const tlbBytes = (n: number): number => 24 * n;
+
+interface TlbFields {
+  rTag: Float64Array;
+  wTag: Float64Array;
+  tBank: Int32Array;
+  tBase: Int32Array;
+}
+
+interface TlbViews extends TlbFields {
+  readonly n: number;
+}
+
+function views(buffer: SharedArrayBuffer, n: number): TlbViews {
+  return {
+    n,
+    rTag: new Float64Array(buffer, 0, n),
+    wTag: new Float64Array(buffer, 8 * n, n),
+    tBank: new Int32Array(buffer, 16 * n, n),
+    tBase: new Int32Array(buffer, 20 * n, n),
+  };
+}
+
+export function createTlbBuffer(n: number): SharedArrayBuffer {
+  const buffer = new SharedArrayBuffer(tlbBytes(n));
+  const v = views(buffer, n);
+  v.rTag.fill(Number.NaN);
+  v.wTag.fill(Number.NaN);
+  return buffer;
+}
+
+/**
+ * The worker's MMU: @faultline/mm's Mmu (same hot paths, same walk) with its TLB arrays placed in the
+ * shared buffer and the walk wrapped in the TLB_GEN seqlock. Mmu keeps its arrays private, so they
+ * are swapped after construction; the shape is checked so a change in Mmu fails loudly here.
+ */
+export class WorkerMmu extends Mmu {
+  private readonly gen: Int32Array;
+  private readonly shared: TlbViews;
+
+  constructor(target: MmuTarget, tlb: SharedArrayBuffer, tlbEntries: number, channel: Int32Array) {
+    super(target, { tlbEntries });
+    const self = this as unknown as TlbFields;
+    for (const k of ["rTag", "wTag", "tBank", "tBase"] as const) {
+      const cur = self[k] as unknown;
+      if (!(cur instanceof Float64Array || cur instanceof Int32Array) || cur.length !== tlbEntries) {
+        throw new Error(
+          `@faultline/sim: Mmu.${k} is not a TLB array of ${tlbEntries} entries (Mmu changed?)`,
+        );
+      }
+    }
+    this.shared = views(tlb, tlbEntries);
+    Object.assign(self, {
+      rTag: this.shared.rTag,
+      wTag: this.shared.wTag,
+      tBank: this.shared.tBank,
+      tBase: this.shared.tBase,
+    });
+    this.gen = channel;
+  }
+
+  override translate(addr: number, write: boolean): number {
+    for (;;) {
+      const g = Atomics.load(this.gen, TLB_GEN);
+      const loc = super.translate(addr, write);
+      if (Atomics.compareExchange(this.gen, TLB_GEN, g, g) === g) return loc;
+      // A shootdown overlapped the walk: what it cached may be stale.
+      const vpn = Math.floor(addr / 4096);
+      const i = vpn & (this.shared.n - 1);
+      if (this.shared.rTag[i] === vpn) this.shared.rTag[i] = Number.NaN;
+      if (this.shared.wTag[i] === vpn) this.shared.wTag[i] = Number.NaN;
+    }
+  }
+}
+
+const FRAMES_PER_BANK = 2 ** 30 / 4096;
+
+/**
+ * The kernel-side TlbClient of one worker, registered in its Mm's tlbClients: invalidates the shared
+ * tags and defers the release of the frames behind them until the worker is quiescent.
+ */
+export class KernelTlbClient implements TlbClient {
+  private readonly v: TlbViews;
+  private readonly ramBankIndex = new Map<number, number>();
+  /** Frames held until the worker's REQ_SEQ moves past `seq`. */
+  private deferred: Array<{ pfn: number; seq: number }> = [];
+  /** Frames invalidated while a worker ran whose last reference was already gone (see README). */
+  unprotected = 0;
+  shootdowns = 0;
+
+  constructor(
+    private readonly mem: PhysMemory,
+    private readonly channel: Int32Array,
+    tlb: SharedArrayBuffer,
+    n: number,
+  ) {
+    this.v = views(tlb, n);
+    for (const [k, bank] of mem.ramBanks.entries()) this.ramBankIndex.set(bank, k);
+  }
+
+  flushAll(): void {
+    this.begin();
+    for (let i = 0; i < this.v.n; i++) this.drop(i);
+  }
+
+  flushRange(start: number, end: number): void {
+    const first = Math.floor(start / 4096);
+    const last = Math.ceil(end / 4096);
+    if (last - first >= this.v.n) {
+      this.flushAll();
+      return;
+    }
+    this.begin();
+    const mask = this.v.n - 1;
+    for (let vpn = first; vpn < last; vpn++) {
+      const i = vpn & mask;
+      if (this.v.rTag[i] === vpn || this.v.wTag[i] === vpn) this.drop(i);
+    }
+  }
+
+  private running = false;
+  private begin(): void {
+    this.shootdowns++;
+    Atomics.add(this.channel, TLB_GEN, 1);
+    this.running = Atomics.load(this.channel, STATE) === STATE_RUNNING;
+  }
+
+  private drop(i: number): void {
+    const valid = !Number.isNaN(this.v.rTag[i]!) || !Number.isNaN(this.v.wTag[i]!);
+    this.v.rTag[i] = Number.NaN;
+    this.v.wTag[i] = Number.NaN;
+    if (!valid || !this.running) return;
+    const k = this.ramBankIndex.get(this.v.tBank[i]!);
+    if (k === undefined) return; // device memory: no struct page, never reallocated
+    const pfn = this.pfnOfFrame(k * FRAMES_PER_BANK + this.v.tBase[i]! / 4096);
+    if (pfn < 0) return;
+    if (Atomics.load(this.mem.refcount, pfn) > 0) {
+      this.mem.getPage(pfn);
+      this.deferred.push({ pfn, seq: Atomics.load(this.channel, REQ_SEQ) });
+    } else this.unprotected++;
+  }
+
+  private pfnOfFrame(frame: number): number {
+    for (const r of this.mem.ramRanges) {
+      const n = (r.end - r.start) / 4096;
+      if (frame >= r.firstFrame && frame < r.firstFrame + n) return r.start / 4096 + frame - r.firstFrame;
+    }
+    return -1;
+  }
+
+  /** Called when the worker enters the kernel (or is gone): drops what it can no longer be touching. */
+  quiesce(gone = false): void {
+    if (!this.deferred.length) return;
+    const seq = Atomics.load(this.channel, REQ_SEQ);
+    const keep: Array<{ pfn: number; seq: number }> = [];
+    for (const d of this.deferred) {
+      if (gone || d.seq !== seq) this.mem.putPage(d.pfn);
+      else keep.push(d);
+    }
+    this.deferred = keep;
+  }
+
+  get deferredFrames(): number {
+    return this.deferred.length;
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * A simulated process's worker thread: attaches to the machine's RAM, runs its own MMU over the
+ * shared page tables, and reaches the kernel only for faults, MMIO, and syscalls.
+ */
+import { workerData } from "node:worker_threads";
+import type { PhysAccess } from "@faultline/mm";
+import { SignalError } from "@faultline/mm";
+import { PhysMemory, type PhysMemoryDescriptor } from "@faultline/phys";
+import type { Program, Sys, SyscallArg } from "../program";
+import { ProcessKilled, WorkerChannel } from "./channel";
+import { WorkerMmu } from "./shared-tlb";
+
+export interface WorkerBoot {
+  readonly phys: PhysMemoryDescriptor;
+  readonly channel: SharedArrayBuffer;
+  readonly bell: SharedArrayBuffer;
+  readonly tlb: SharedArrayBuffer;
+  readonly tlbEntries: number;
+  readonly pgdRoot: number;
+  readonly pid: number;
+  readonly program: string;
+  readonly argv: readonly string[];
+  readonly isChild: boolean;
+  readonly forkTag: unknown;
+}
+
+class ExitCalled {
+  constructor(readonly code: number) {}
+}
+
+const boot = workerData as WorkerBoot;
+const mem = PhysMemory.attach(boot.phys);
+const chan = new WorkerChannel(boot.channel, boot.bell);
+
+// Pages that are not RAM (device RAM, ROM, MMIO) are located once by the kernel, then cached.
+const located = new Map<number, { loc: number; writable: boolean }>();
+const where = (pfn: number) => {
+  let w = located.get(pfn);
+  if (!w) {
+    w = chan.locate(pfn);
+    located.set(pfn, w);
+  }
+  return w;
+};
+const phys: PhysAccess = {
+  mem,
+  locatePage: (pfn) => {
+    const loc = mem.ramLocate(pfn);
+    return loc >= 0 ? loc : where(pfn).loc;
+  },
+  pageWritable: (pfn) => mem.ramLocate(pfn) >= 0 || where(pfn).writable,
+  physRead: (paddr, size) => chan.mmioRead(paddr, size),
+  physWrite: (paddr, size, value) => chan.mmioWrite(paddr, size, value),
+};
+const mmu = new WorkerMmu(
+  { mem, phys, pgdRoot: boot.pgdRoot, fault: (addr, write) => chan.fault(addr, write) },
+  boot.tlb,
+  boot.tlbEntries,
+  chan.i32,
+);
+
+let lastWaitStatus = 0;
+const raw = (name: string, args: SyscallArg[]): number => chan.syscall(name, args) as number;
+const sys: Sys = {
+  pid: boot.pid,
+  isChild: boot.isChild,
+  forkTag: boot.forkTag,
+  open: (path, flags = 0, mode = 0) => raw("open", [path, flags, mode]),
+  close: (fd) => raw("close", [fd]),
+  read: (fd, ...args) => raw("read", [fd, ...args]),
+  write: (fd, ...args) => raw("write", [fd, ...args]),
+  ioctl: (fd, cmd, arg = 0) => raw("ioctl", [fd, cmd, arg]),
+  mmap: (addr, len, prot, flags, fd, offset) => raw("mmap", [addr, len, prot, flags, fd, offset]),
+  munmap: (addr, len) => raw("munmap", [addr, len]),
+  mremap: (addr, oldLen, newLen, flags, newAddr = 0) => raw("mremap", [addr, oldLen, newLen, flags, newAddr]),
+  mprotect: (addr, len, prot) => raw("mprotect", [addr, len, prot]),
+  madvise: (addr, len, advice) => raw("madvise", [addr, len, advice]),
+  msync: (addr, len, flags) => raw("msync", [addr, len, flags]),
+  fork: (tag) => chan.syscall("fork", [tag === undefined ? null : (tag as SyscallArg)]) as number,
+  exit: (code) => {
+    throw new ExitCalled(code);
+  },
+  waitpid: (pid, options = 0) => {
+    const r = chan.syscall("waitpid", [pid, options]) as number | [number, number];
+    if (typeof r === "number") return r;
+    lastWaitStatus = r[1];
+    return r[0];
+  },
+  get lastWaitStatus() {
+    return lastWaitStatus;
+  },
+  getpid: () => raw("getpid", []),
+  call: (name, ...args) => chan.syscall(name, args),
+};
+
+const mod = (await import(boot.program)) as { default?: Program };
+const program = mod.default;
+chan.start();
+try {
+  if (!program || program.faultlineProgram !== 1) {
+    throw new TypeError(`${boot.program}: the default export is not defineProgram(...)`);
+  }
+  const entry = boot.isChild && program.child ? program.child : program.main;
+  const code = entry(sys, mmu, boot.argv);
+  chan.exit({ code: (code ?? 0) & 0xff });
+} catch (e) {
+  if (e instanceof ExitCalled) chan.exit({ code: e.code & 0xff });
+  else if (e instanceof ProcessKilled) {
+    // Reaped by the kernel while waiting for it: nothing more to say.
+  } else if (SignalError.is(e)) {
+    chan.exit({ signal: e.signal, siCode: e.code, addr: e.addr, detail: e.message });
+  } else {
+    const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    chan.exit({ code: 1, detail } as { code: number });
+  }
+}

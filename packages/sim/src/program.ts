@@ -1,0 +1,67 @@
+import type { Mmu } from "@faultline/mm";
+
+/** What a syscall argument may be: numbers, strings, byte buffers (copied back after the call). */
+export type SyscallArg = number | string | boolean | null | Uint8Array;
+
+/**
+ * The raw syscall surface a process program sees: the same calls as an in-thread process's
+ * `p.sys`, each returning a value or -errno, plus where the process stands.
+ */
+export interface Sys {
+  readonly pid: number;
+  /** True in a process created by `fork()` (its program runs from the start: see `defineProgram`). */
+  readonly isChild: boolean;
+  /** The value the parent passed to `fork(tag)`; undefined in a process that was spawned. */
+  readonly forkTag: unknown;
+  open(path: string, flags?: number, mode?: number): number;
+  close(fd: number): number;
+  read(fd: number, ...args: SyscallArg[]): number;
+  write(fd: number, ...args: SyscallArg[]): number;
+  ioctl(fd: number, cmd: number, arg?: number): number;
+  mmap(addr: number, len: number, prot: number, flags: number, fd: number, offset: number): number;
+  munmap(addr: number, len: number): number;
+  mremap(addr: number, oldLen: number, newLen: number, flags: number, newAddr?: number): number;
+  mprotect(addr: number, len: number, prot: number): number;
+  madvise(addr: number, len: number, advice: number): number;
+  msync(addr: number, len: number, flags: number): number;
+  /**
+   * Returns the child's pid in the parent, -errno on failure. The child is a new worker whose address
+   * space is the copy-on-write copy of the parent's at this point; JavaScript cannot copy a running
+   * function, so the child starts its program's `child` entry (or `main` again, with
+   * `sys.isChild === true`) and receives `tag` as `sys.forkTag`.
+   */
+  fork(tag?: unknown): number;
+  /** Ends the process with `code` (never returns). */
+  exit(code: number): never;
+  /** Blocks until child `pid` (-1: any child) exits; returns its pid, the wait status in `status`. */
+  waitpid(pid: number, options?: number): number;
+  /** The wait status of the last successful waitpid (as Linux encodes it: WIFEXITED/WTERMSIG). */
+  readonly lastWaitStatus: number;
+  getpid(): number;
+  /** Any other syscall the kernel offers, by name. */
+  call(name: string, ...args: SyscallArg[]): unknown;
+}
+
+export type ProgramMain = (sys: Sys, mmu: Mmu, argv: readonly string[]) => number | undefined;
+
+export interface Program {
+  readonly faultlineProgram: 1;
+  readonly main: ProgramMain;
+  readonly child: ProgramMain | undefined;
+}
+
+/**
+ * A process program: a module whose default export is `defineProgram(main, child?)`. `main` runs in
+ * a worker with the process's syscalls and MMU and returns the exit code (undefined = 0). A throw
+ * exits with status 1; an unhandled SIGSEGV/SIGBUS from the MMU ends the process with that signal.
+ * `child`, if given, is what a forked child runs instead of `main`.
+ */
+export function defineProgram(main: ProgramMain, child?: ProgramMain): Program {
+  return { faultlineProgram: 1, main, child };
+}
+
+/** Wait-status helpers (sys/wait.h). */
+export const WIFEXITED = (status: number): boolean => (status & 0x7f) === 0;
+export const WEXITSTATUS = (status: number): number => (status >> 8) & 0xff;
+export const WIFSIGNALED = (status: number): boolean => (status & 0x7f) !== 0 && (status & 0x7f) !== 0x7f;
+export const WTERMSIG = (status: number): number => status & 0x7f;

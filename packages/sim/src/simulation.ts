@@ -1,0 +1,644 @@
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { Machine, MachineOptions } from "@faultline/kernel";
+import {
+  BELL_COUNT,
+  BELL_SLEEPING,
+  KernelChannel,
+  OP_EXIT,
+  OP_FAULT,
+  OP_LOCATE,
+  OP_MMIO_READ,
+  OP_MMIO_WRITE,
+  OP_NAMES,
+  OP_START,
+  OP_SYSCALL,
+  OP_SYSCALL_FAST,
+  REQ_ADDR,
+  REQ_FLAG,
+  REQ_VALUE,
+  STATE,
+  STATE_EXITED,
+  type SyscallRequest,
+} from "./internal/channel";
+import { createTlbBuffer, KernelTlbClient } from "./internal/shared-tlb";
+import type { WorkerBoot } from "./internal/worker-main";
+import { type SimKernel, WNOHANG } from "./kernel-port";
+import { machineKernel, toMachine } from "./machine-kernel";
+import { prng, ReplayDivergenceError, type SimTrace, sameEvent, type TraceEvent } from "./trace";
+
+export type ExitStatus = { readonly code: number } | { readonly signal: string };
+
+/** How one process ended, and what it cost. */
+export interface ProcessResult {
+  readonly pid: number;
+  readonly program: string;
+  readonly threadId: number;
+  readonly exit: ExitStatus;
+  readonly minflt: number;
+  readonly majflt: number;
+  /** Peak resident set (VmHWM), in KiB. */
+  readonly rssKb: number;
+  /** Why the process died when it did not exit by itself (a throw, a crash, a hang, a kill). */
+  readonly error?: string;
+}
+
+export interface SimulationOptions {
+  /** The machine to run processes on (built from options if not a Machine). */
+  readonly machine?: Machine | MachineOptions;
+  /** Or any kernel behind the SimKernel port (tests of the runtime alone). */
+  readonly kernel?: SimKernel;
+  /** Direct-mapped TLB entries per worker (default 256). */
+  readonly tlbEntries?: number;
+  /**
+   * A process that makes no kernel entry for this long while another process waits for it (in
+   * waitpid, or for its turn in deterministic mode) is killed as hung (default 10 000 ms).
+   */
+  readonly hangTimeoutMs?: number;
+  /** `run()` kills whatever still runs after this long and rejects (default: no deadline). */
+  readonly deadlineMs?: number;
+}
+
+export interface DeterministicOptions extends SimulationOptions {
+  readonly seed: number;
+}
+
+/** run() gave up: the deadline passed (processes still running were killed). */
+export class SimulationTimeoutError extends Error {
+  constructor(
+    message: string,
+    readonly results: readonly ProcessResult[],
+  ) {
+    super(message);
+    this.name = "SimulationTimeoutError";
+  }
+}
+
+interface Slot {
+  readonly pid: number;
+  readonly parent: number;
+  readonly program: string;
+  readonly argv: readonly string[];
+  readonly worker: Worker;
+  readonly chan: KernelChannel;
+  readonly tlb: KernelTlbClient;
+  lastEntry: number;
+  parked: { child: number; options: number } | null;
+  dead: boolean;
+  waited: boolean;
+  result: ProcessResult | null;
+  workerError: string | null;
+  /** Why the simulator is terminating this worker (so its exit event reaps it with that reason). */
+  killing: string | null;
+  started: boolean;
+}
+
+const isSignal = (e: unknown): e is { signal: string } =>
+  typeof e === "object" &&
+  e !== null &&
+  (e as Record<symbol, unknown>)[Symbol.for("faultline.SignalError")] === true;
+
+const SPIN_IDLE_MS = 0.2;
+const YIELD_EVERY_MS = 2;
+
+const sourceMode = import.meta.url.endsWith(".ts");
+const WORKER_ENTRY = new URL(
+  sourceMode ? "./internal/worker-main.ts" : "./internal/worker-main.js",
+  import.meta.url,
+);
+const BOOTSTRAP = new URL("./internal/ts-worker-bootstrap.mjs", import.meta.url);
+
+/**
+ * One kernel, many CPUs: the kernel runs on this thread; each simulated process runs in its own
+ * worker thread with its own MMU over the shared RAM and page tables, and enters the kernel only
+ * for syscalls and the faults its page walk cannot satisfy.
+ */
+export class Simulation {
+  readonly kernel: SimKernel;
+  private readonly tlbEntries: number;
+  private readonly hangTimeoutMs: number;
+  private readonly deadlineMs: number;
+  private readonly slots = new Map<number, Slot>();
+  private readonly bell = new Int32Array(new SharedArrayBuffer(8));
+  private readonly events: TraceEvent[] = [];
+  private readonly spawns: Array<{ pid: number; program: string; argv: readonly string[] }> = [];
+  private readonly random: (() => number) | null;
+  private readonly replaying: SimTrace | null;
+  private running = false;
+  private live = 0;
+  /** Notes about processes killed by the simulator (crash, hang), as a dmesg would show them. */
+  readonly log: string[] = [];
+
+  /** The machine, when the simulation runs on one (for /proc views, dmesg, invariants). */
+  readonly machine: Machine | null;
+
+  private constructor(
+    options: SimulationOptions,
+    kernel: SimKernel,
+    machine: Machine | null,
+    readonly seed: number | null,
+    replaying: SimTrace | null,
+  ) {
+    this.kernel = kernel;
+    this.machine = machine;
+    this.tlbEntries = options.tlbEntries ?? 256;
+    this.hangTimeoutMs = options.hangTimeoutMs ?? 10_000;
+    this.deadlineMs = options.deadlineMs ?? Number.POSITIVE_INFINITY;
+    this.random = seed === null ? null : prng(seed);
+    this.replaying = replaying;
+  }
+
+  /** Free-running: every process on its own thread, all at once. */
+  static async create(options: SimulationOptions): Promise<Simulation> {
+    return Simulation.make(options, null, null);
+  }
+
+  private static async make(options: SimulationOptions, seed: number | null, replaying: SimTrace | null) {
+    if (options.kernel) return new Simulation(options, options.kernel, null, seed, replaying);
+    const machine = await toMachine(options.machine ?? {});
+    return new Simulation(options, machineKernel(machine), machine, seed, replaying);
+  }
+
+  /**
+   * Deterministic: the same workers, but exactly one runs at a time; at every kernel entry a PRNG
+   * seeded with `seed` picks who goes on. The run is recorded (`trace()`).
+   */
+  static async deterministic(options: DeterministicOptions): Promise<Simulation> {
+    return Simulation.make(options, options.seed, null);
+  }
+
+  /**
+   * Runs a recorded trace again: spawns its programs and follows its schedule; `run()` rejects with
+   * ReplayDivergenceError at the first event that differs.
+   */
+  static async replay(trace: SimTrace, options: SimulationOptions): Promise<Simulation> {
+    const sim = await Simulation.make(options, trace.seed, trace);
+    for (const s of trace.spawns) {
+      const pid = sim.spawn(s.program, s.argv);
+      if (pid !== s.pid) throw new ReplayDivergenceError(-1, undefined, undefined);
+    }
+    return sim;
+  }
+
+  get deterministicMode(): boolean {
+    return this.random !== null;
+  }
+
+  /** Starts a process running `program` (a module URL or path whose default export is defineProgram). */
+  spawn(program: string | URL, argv: readonly string[] = []): number {
+    const url =
+      program instanceof URL
+        ? program.href
+        : program.startsWith("file:")
+          ? program
+          : pathToFileURL(program).href;
+    const pid = this.kernel.spawn(
+      url
+        .slice(url.lastIndexOf("/") + 1)
+        .replace(/\.[cm]?[jt]s$/, "")
+        .slice(0, 15),
+    );
+    this.start(pid, 0, url, argv, false, undefined);
+    this.spawns.push({ pid, program: url, argv: [...argv] });
+    return pid;
+  }
+
+  private start(
+    pid: number,
+    parent: number,
+    program: string,
+    argv: readonly string[],
+    isChild: boolean,
+    forkTag: unknown,
+  ): Slot {
+    const chan = KernelChannel.create();
+    const tlbBuf = createTlbBuffer(this.tlbEntries);
+    const tlb = new KernelTlbClient(this.kernel.mem, chan.i32, tlbBuf, this.tlbEntries);
+    this.kernel.mm(pid).tlbClients.add(tlb);
+    const boot: WorkerBoot = {
+      phys: this.kernel.mem.share(),
+      channel: chan.buffer,
+      bell: this.bell.buffer as SharedArrayBuffer,
+      tlb: tlbBuf,
+      tlbEntries: this.tlbEntries,
+      pgdRoot: this.kernel.target(pid).pgdRoot,
+      pid,
+      program,
+      argv,
+      isChild,
+      forkTag,
+    };
+    const worker = sourceMode
+      ? new Worker(BOOTSTRAP, {
+          workerData: boot,
+          argv: [WORKER_ENTRY.href],
+          execArgv: ["--conditions=@faultline/source"],
+        })
+      : new Worker(WORKER_ENTRY, { workerData: boot });
+    const slot: Slot = {
+      pid,
+      parent,
+      program,
+      argv,
+      worker,
+      chan,
+      tlb,
+      lastEntry: performance.now(),
+      parked: null,
+      dead: false,
+      waited: false,
+      result: null,
+      workerError: null,
+      killing: null,
+      started: false,
+    };
+    worker.on("error", (e) => {
+      slot.workerError = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    });
+    worker.on("exit", () => {
+      // Crashed or terminated without saying goodbye: reap it, the others go on.
+      if (!slot.dead) {
+        this.reap(
+          slot,
+          "SIGKILL",
+          slot.killing ?? `worker thread ended without exit: ${slot.workerError ?? "terminated"}`,
+        );
+      }
+      this.wake();
+    });
+    this.slots.set(pid, slot);
+    this.live++;
+    return slot;
+  }
+
+  /** The worker thread of a live process (to inspect it, or terminate it as a crash would). */
+  worker(pid: number): Worker | undefined {
+    return this.slots.get(pid)?.worker;
+  }
+
+  /** Kills a process: its worker is stopped first, then the kernel releases everything it held. */
+  async kill(pid: number, reason = "killed"): Promise<void> {
+    const slot = this.slots.get(pid);
+    if (!slot || slot.dead) return;
+    slot.killing = reason;
+    await slot.worker.terminate();
+    if (!slot.dead) this.reap(slot, "SIGKILL", reason);
+  }
+
+  /** The recorded schedule of a deterministic run (kernel entries with their results). */
+  trace(): SimTrace {
+    return { version: 1, seed: this.seed ?? 0, spawns: [...this.spawns], events: [...this.events] };
+  }
+
+  /** Runs until every process has exited; resolves with how each one ended, by pid. */
+  async run(): Promise<ProcessResult[]> {
+    if (this.running) throw new Error("run() is already running");
+    this.running = true;
+    const t0 = performance.now();
+    // Atomics.waitAsync does not keep Node's event loop alive; this timer does while the kernel sleeps.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    try {
+      if (this.random) await this.runDeterministic(t0);
+      else await this.runFree(t0);
+    } finally {
+      clearInterval(keepAlive);
+      this.running = false;
+    }
+    return this.results();
+  }
+
+  results(): ProcessResult[] {
+    return [...this.slots.values()]
+      .flatMap((s) => (s.result ? [s.result] : []))
+      .sort((a, b) => a.pid - b.pid);
+  }
+
+  // ---- the kernel loop ----------------------------------------------------------------------
+
+  private wake(): void {
+    Atomics.add(this.bell, BELL_COUNT, 1);
+    Atomics.notify(this.bell, BELL_COUNT);
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    Atomics.store(this.bell, BELL_SLEEPING, 1);
+    const seen = Atomics.load(this.bell, BELL_COUNT);
+    if (!this.anyPending()) await Atomics.waitAsync(this.bell, BELL_COUNT, seen, ms).value;
+    Atomics.store(this.bell, BELL_SLEEPING, 0);
+  }
+
+  private anyPending(): boolean {
+    for (const s of this.slots.values()) if (!s.dead && s.chan.pending() && !s.parked) return true;
+    return false;
+  }
+
+  /**
+   * Serves every channel without blocking on any: spins while requests keep coming (a sleeping kernel
+   * costs a worker 10–80 µs per call), yields to the event loop every few ms (worker exit events,
+   * timers), and sleeps on the doorbell with Atomics.waitAsync when idle.
+   */
+  private async runFree(t0: number): Promise<void> {
+    let busyAt = performance.now();
+    let yieldAt = busyAt;
+    while (this.live > 0) {
+      let served = false;
+      for (const s of this.slots.values()) {
+        if (!s.dead && !s.parked && s.chan.pending()) {
+          this.serve(s);
+          served = true;
+        }
+      }
+      const now = performance.now();
+      if (served) busyAt = now;
+      if (now - yieldAt > YIELD_EVERY_MS) {
+        await new Promise<void>((r) => setImmediate(r));
+        yieldAt = performance.now();
+        await this.watchdog(t0);
+      } else if (!served && now - busyAt > SPIN_IDLE_MS) {
+        await this.sleep(50);
+        yieldAt = performance.now();
+        await this.watchdog(t0);
+      }
+    }
+  }
+
+  /**
+   * Exactly one process runs at a time. The kernel waits until every live process is in the kernel
+   * (so nothing else can change memory), then the seeded PRNG (or the trace being replayed) picks
+   * whose request is served next; that process runs until its next kernel entry.
+   */
+  private async runDeterministic(t0: number): Promise<void> {
+    let runner: Slot | null = null;
+    let yieldAt = performance.now();
+    while (this.live > 0) {
+      const all = [...this.slots.values()].filter((s) => !s.dead);
+      if (all.some((s) => !s.chan.pending())) {
+        // Someone runs user code (or is still loading): wait for it, with the watchdog on.
+        const now = performance.now();
+        if (now - yieldAt > YIELD_EVERY_MS) {
+          await this.sleep(20);
+          yieldAt = performance.now();
+          await this.watchdog(t0, runner);
+        }
+        continue;
+      }
+      const ready = all.filter((s) => this.ready(s)).sort((a, b) => a.pid - b.pid);
+      let pick: Slot | undefined;
+      const index = this.events.length;
+      if (this.replaying) {
+        const want = this.replaying.events[index];
+        pick = want ? ready.find((s) => s.pid === want.pid) : undefined;
+        if (!pick) {
+          this.abortAll("replay diverged");
+          throw new ReplayDivergenceError(index, want, undefined);
+        }
+      } else {
+        if (!ready.length) {
+          this.abortAll("deadlock");
+          throw new Error(`deterministic run deadlocked: pids ${all.map((s) => s.pid).join(", ")} all wait`);
+        }
+        pick = ready[Math.floor(this.random!() * ready.length)]!;
+      }
+      pick.parked = null;
+      runner = pick;
+      this.serve(pick);
+      if (this.replaying) {
+        const want = this.replaying.events[index];
+        const got = this.events[index];
+        if (!want || !got || !sameEvent(want, got)) {
+          this.abortAll("replay diverged");
+          throw new ReplayDivergenceError(index, want, got);
+        }
+      }
+      if (performance.now() - yieldAt > YIELD_EVERY_MS) {
+        await new Promise<void>((r) => setImmediate(r));
+        yieldAt = performance.now();
+      }
+    }
+  }
+
+  /** Whether a process in the kernel can be served now (a waitpid parks until a child exits). */
+  private ready(s: Slot): boolean {
+    if (s.chan.op !== OP_SYSCALL && s.chan.op !== OP_SYSCALL_FAST) return true;
+    const req = s.chan.peekSyscall();
+    if (req.call !== "waitpid") return true;
+    const child = Number(req.args[0]);
+    const options = Number(req.args[1] ?? 0);
+    if (options & WNOHANG) return true;
+    const kids = [...this.slots.values()].filter(
+      (c) => c.parent === s.pid && !c.waited && (child === -1 || c.pid === child),
+    );
+    return kids.length === 0 || kids.some((c) => c.dead);
+  }
+
+  private async watchdog(t0: number, runner: Slot | null = null): Promise<void> {
+    const now = performance.now();
+    if (now - t0 > this.deadlineMs) {
+      const stuck = [...this.slots.values()].filter((s) => !s.dead);
+      const msg = `simulation deadline of ${this.deadlineMs} ms passed; still running: ${stuck
+        .map(
+          (s) =>
+            `pid ${s.pid} (${s.program}) ${s.chan.pending() ? `in the kernel (${OP_NAMES[s.chan.op]})` : "running user code"}`,
+        )
+        .join("; ")}`;
+      await Promise.all(stuck.map((s) => this.kill(s.pid, msg)));
+      throw new SimulationTimeoutError(msg, this.results());
+    }
+    for (const s of this.slots.values()) {
+      // Still loading its program (no kernel entry yet) is not a hang: the deadline covers that.
+      if (s.dead || !s.started || s.chan.pending() || now - s.lastEntry < this.hangTimeoutMs) continue;
+      const waiter = this.random
+        ? [...this.slots.values()].find((w) => !w.dead && w !== s)
+        : [...this.slots.values()].find(
+            (w) =>
+              !w.dead &&
+              w.parked &&
+              (w.parked.child === s.pid || (w.parked.child === -1 && s.parent === w.pid)),
+          );
+      if (!waiter && !(this.random && s === runner)) continue;
+      const why = `hung: pid ${s.pid} (${s.program}) made no syscall or fault for ${Math.round(now - s.lastEntry)} ms${
+        waiter ? ` while pid ${waiter.pid} waits for it` : ""
+      }`;
+      this.log.push(why);
+      await this.kill(s.pid, why);
+    }
+  }
+
+  private abortAll(reason: string): void {
+    for (const s of this.slots.values()) {
+      if (s.dead) continue;
+      void s.worker.terminate();
+      this.reap(s, "SIGKILL", reason, true);
+    }
+  }
+
+  // ---- serving one request ------------------------------------------------------------------
+
+  private serve(s: Slot): void {
+    s.lastEntry = performance.now();
+    s.started = true;
+    s.tlb.quiesce();
+    try {
+      this.serveRequest(s);
+    } catch (e) {
+      // The kernel killed the process while serving it (a driver oops), or a bug in the kernel:
+      // that process dies, the kernel and everyone else go on.
+      const signal = isSignal(e) ? e.signal : "SIGKILL";
+      const why = e instanceof Error ? e.message : String(e);
+      this.record(s.pid, "killed", [], signal);
+      s.chan.kill(signal);
+      this.reap(s, signal, `killed in the kernel: ${why}`);
+    }
+  }
+
+  private serveRequest(s: Slot): void {
+    const { chan, pid } = s;
+    const k = this.kernel;
+    switch (chan.op) {
+      case OP_START:
+        this.record(pid, "start", [], 0);
+        chan.reply(0);
+        return;
+      case OP_FAULT: {
+        const addr = chan.f64[REQ_ADDR]!;
+        const write = chan.i32[REQ_FLAG] === 1;
+        const r = k.target(pid).fault(addr, write);
+        this.record(pid, "fault", [addr, write], r);
+        chan.reply(r);
+        return;
+      }
+      case OP_MMIO_READ: {
+        const paddr = chan.f64[REQ_ADDR]!;
+        const size = chan.i32[REQ_FLAG] as 1 | 2 | 4;
+        const v = k.target(pid).phys.physRead(paddr, size);
+        this.record(pid, "mmio-read", [paddr, size], v);
+        chan.reply(v);
+        return;
+      }
+      case OP_MMIO_WRITE: {
+        const paddr = chan.f64[REQ_ADDR]!;
+        const size = chan.i32[REQ_FLAG] as 1 | 2 | 4;
+        const value = chan.f64[REQ_VALUE]!;
+        k.target(pid).phys.physWrite(paddr, size, value);
+        this.record(pid, "mmio-write", [paddr, size, value], 0);
+        chan.reply(0);
+        return;
+      }
+      case OP_LOCATE: {
+        const pfn = chan.f64[REQ_ADDR]!;
+        const phys = k.target(pid).phys;
+        const loc = phys.locatePage(pfn);
+        const writable = loc >= 0 && phys.pageWritable(pfn);
+        this.record(pid, "locate", [pfn], [loc, writable]);
+        chan.reply(loc, writable ? 1 : 0);
+        return;
+      }
+      case OP_EXIT: {
+        const st = chan.readPayload<{
+          code?: number;
+          signal?: string;
+          siCode?: string;
+          addr?: number;
+          detail?: string;
+        }>();
+        this.record(pid, "exit", [st.code ?? st.signal ?? 0], 0);
+        chan.reply(0);
+        if (st.signal) this.reap(s, st.signal, st.detail ?? st.signal, false, 0, st.siCode, st.addr);
+        else this.reap(s, null, st.detail, false, st.code ?? 0);
+        return;
+      }
+      case OP_SYSCALL:
+      case OP_SYSCALL_FAST:
+        this.syscall(s, chan.peekSyscall());
+        return;
+      default:
+        throw new Error(`pid ${pid}: unknown request op ${chan.op}`);
+    }
+  }
+
+  private syscall(s: Slot, req: SyscallRequest): void {
+    const { pid, chan } = s;
+    let ret: unknown;
+    switch (req.call) {
+      case "fork": {
+        ret = this.kernel.fork(pid);
+        if (typeof ret === "number" && ret > 0)
+          this.start(ret, pid, s.program, s.argv, true, req.args[0] ?? undefined);
+        break;
+      }
+      case "waitpid": {
+        const child = Number(req.args[0]);
+        const options = Number(req.args[1] ?? 0);
+        ret = this.kernel.waitpid(pid, child, options | WNOHANG);
+        if (ret === 0 && !(options & WNOHANG)) {
+          // Parks: answered when a child exits (see reap), the kernel thread goes on meanwhile.
+          s.parked = { child, options };
+          chan.parkedPayload = req;
+          return;
+        }
+        if (Array.isArray(ret)) {
+          const w = this.slots.get(ret[0] as number);
+          if (w) w.waited = true;
+        }
+        break;
+      }
+      default:
+        ret = this.kernel.syscall(pid, req.call, req.args);
+    }
+    this.record(pid, req.call, req.args, ret);
+    if (typeof ret === "number" && !req.args.some((a) => a instanceof Uint8Array)) chan.reply(ret);
+    else chan.replySyscall({ ret, bufs: req.args.map((a) => (a instanceof Uint8Array ? a : null)) });
+  }
+
+  /** A parked waitpid whose child may have exited: try again. */
+  private retryParked(): void {
+    for (const s of this.slots.values()) {
+      if (s.dead || !s.parked || this.random) continue;
+      const req = s.chan.parkedPayload!;
+      s.parked = null;
+      this.syscall(s, req);
+    }
+  }
+
+  private record(pid: number, op: string, args: readonly unknown[], ret: unknown): void {
+    if (this.random) this.events.push({ pid, op, args: [...args], ret });
+  }
+
+  /** The process is gone: the kernel releases its mm and files, and anyone waiting is told. */
+  private reap(
+    s: Slot,
+    signal: string | null,
+    error?: string,
+    quiet = false,
+    code = 0,
+    siCode?: string,
+    addr?: number,
+  ): void {
+    if (s.dead) return;
+    s.dead = true;
+    this.live--;
+    Atomics.store(s.chan.i32, STATE, STATE_EXITED);
+    const mm = this.kernel.mm(s.pid);
+    mm.tlbClients.delete(s.tlb);
+    const result: ProcessResult = {
+      pid: s.pid,
+      program: s.program,
+      threadId: s.worker.threadId,
+      exit: signal ? { signal } : { code },
+      minflt: mm.minflt,
+      majflt: mm.majflt,
+      rssKb: mm.hiwaterRss * 4,
+      ...(error !== undefined ? { error } : {}),
+    };
+    s.result = result;
+    this.kernel.exit(
+      s.pid,
+      signal
+        ? { signal, ...(siCode !== undefined ? { siCode } : {}), ...(addr !== undefined ? { addr } : {}) }
+        : { code },
+    );
+    s.tlb.quiesce(true);
+    if (signal && !quiet && error) this.log.push(`pid ${s.pid}: ${signal}: ${error.split("\n")[0]}`);
+    this.retryParked();
+  }
+}

@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { decodeTrace, encodeTrace, ReplayDivergenceError, type SimTrace, Simulation } from "../src/index";
+import { mmKernel } from "./__fixtures__/mm-kernel";
+
+const racer = new URL("./__fixtures__/programs/racer.ts", import.meta.url);
+
+async function record(seed: number): Promise<{ trace: SimTrace; code: unknown }> {
+  const sim = await Simulation.deterministic({ kernel: mmKernel(), seed, deadlineMs: 20_000 });
+  sim.spawn(racer);
+  const results = await sim.run();
+  return { trace: sim.trace(), code: results[0]!.exit };
+}
+
+describe("deterministic mode", () => {
+  it("the same seed gives the same trace bit for bit; replay matches; tampering is located", async () => {
+    const a = await record(42);
+    const b = await record(42);
+    const bytes = encodeTrace(a.trace);
+    expect(Buffer.from(encodeTrace(b.trace)).equals(Buffer.from(bytes))).toBe(true);
+    expect(a.trace.events.length).toBeGreaterThan(30);
+
+    const replay = await Simulation.replay(decodeTrace(bytes), { kernel: mmKernel(), deadlineMs: 20_000 });
+    const r = await replay.run();
+    expect(r[0]!.exit).toEqual(a.code);
+    expect(Buffer.from(encodeTrace(replay.trace())).equals(Buffer.from(bytes))).toBe(true);
+
+    // Tamper with one syscall result half-way: the replay must say where and what.
+    const events = [...a.trace.events];
+    const at = events.findIndex((e, i) => i > events.length / 2 && e.op === "getpid");
+    expect(at).toBeGreaterThan(0);
+    events[at] = { ...events[at]!, ret: 12345 };
+    const tampered = await Simulation.replay(
+      { ...a.trace, events },
+      { kernel: mmKernel(), deadlineMs: 20_000 },
+    );
+    const err = await tampered.run().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ReplayDivergenceError);
+    expect((err as ReplayDivergenceError).index).toBe(at);
+    expect((err as ReplayDivergenceError).message).toMatch(
+      new RegExp(
+        `diverged at event ${at}: expected pid \\d+ getpid\\(\\) = 12345, got pid \\d+ getpid\\(\\) = \\d+`,
+      ),
+    );
+  });
+});
