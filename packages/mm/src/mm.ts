@@ -1140,7 +1140,10 @@ export class Mm {
       if (addr !== vma.vmStart || end !== vma.vmEnd) return -EINVAL;
       vma.vmPgoff = pfn;
     }
-    vma.vmFlags |= VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
+    // 2.6.10 marked the VMA VM_IO|VM_RESERVED only (VM_PFNMAP came in 2.6.15, VM_DONTEXPAND for remaps
+    // later), so the book's kernel let such a VMA grow: the new pages then fault like any VMA
+    // without a nopage handler. VM_RESERVED has no bit today and is not shown.
+    vma.vmFlags |= this.era === "2.6.10" ? VM_IO : VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
     const rw = prot & VM_WRITE && prot & VM_SHARED ? _PAGE_RW : 0;
     for (let a = addr, p = pfn; a < end; a += PAGE, p++) {
       const slot = this.pgd.pteSlot(a, true);
@@ -1786,7 +1789,9 @@ export class Mm {
       if (v.vmFlags & VM_WIPEONFORK) continue;
       // vma_needs_copy(): PFNMAP/MIXEDMAP entries and anything with anon pages are copied; plain
       // driver mappings are left to fault in the child.
-      if (!(vma.vmFlags & (VM_PFNMAP | VM_MIXEDMAP)) && !vma.anonVma) continue;
+      // (2.6.10's copy_page_range() copied the page tables of VM_IO mappings as well.)
+      const copyFlags = VM_PFNMAP | VM_MIXEDMAP | (this.era === "2.6.10" ? VM_IO : 0);
+      if (!(vma.vmFlags & copyFlags) && !vma.anonVma) continue;
       const cow = isCowMapping(vma.vmFlags);
       let wrprotected = false;
       let oom = false;

@@ -1,6 +1,7 @@
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Machine, MachineOptions } from "@faultline/kernel";
+import { renderMaps, smapsCounters } from "@faultline/mm";
 import {
   BELL_COUNT,
   BELL_SLEEPING,
@@ -39,6 +40,11 @@ export interface ProcessResult {
   readonly majflt: number;
   /** Peak resident set (VmHWM), in KiB. */
   readonly rssKb: number;
+  /** Resident pages shared with another mapping / private to this process, at exit (smaps sums, KiB). */
+  readonly sharedKb: number;
+  readonly privateKb: number;
+  /** The process's /proc/PID/maps as it was when it exited. */
+  readonly maps: string;
   /** Why the process died when it did not exit by itself (a throw, a crash, a hang, a kill). */
   readonly error?: string;
 }
@@ -620,6 +626,16 @@ export class Simulation {
     Atomics.store(s.chan.i32, STATE, STATE_EXITED);
     const mm = this.kernel.mm(s.pid);
     mm.tlbClients.delete(s.tlb);
+    let sharedKb = 0;
+    let privateKb = 0;
+    const maps = mm.dead ? "" : renderMaps(mm);
+    if (!mm.dead) {
+      for (const v of mm) {
+        const c = smapsCounters(mm, v);
+        sharedKb += (c.sharedClean + c.sharedDirty) / 1024;
+        privateKb += (c.privateClean + c.privateDirty) / 1024;
+      }
+    }
     const result: ProcessResult = {
       pid: s.pid,
       program: s.program,
@@ -628,6 +644,9 @@ export class Simulation {
       minflt: mm.minflt,
       majflt: mm.majflt,
       rssKb: mm.hiwaterRss * 4,
+      sharedKb,
+      privateKb,
+      maps,
       ...(error !== undefined ? { error } : {}),
     };
     s.result = result;
