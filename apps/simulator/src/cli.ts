@@ -1,45 +1,134 @@
-// `pnpm faultline run`: boots a PhysMachine with one PCI memory device and prints what Linux would
-// show of it: /proc/iomem, an lspci listing and the MemTotal/MemFree lines of /proc/meminfo.
-//
-import { MemoryRegion, type PciFunctionSpec, PhysMachine } from "@faultline/phys";
+#!/usr/bin/env node
+// The `faultline` command: runs a scenario (the built-in one tells LDD3 chapter 15's story) with its
+// processes as worker threads, and prints what the kernel did.
+import { writeFileSync } from "node:fs";
+import { Command, InvalidArgumentError } from "commander";
+import ora from "ora";
+import { DEFAULT_SCENARIO } from "./default-scenario";
+import { chromeTrace, renderRun, summaryTable, toJson } from "./report";
+import { type EraRun, runScenario } from "./run";
+import { type Era, loadScenario, type Scenario, ScenarioError } from "./scenario";
 
-/**
- * A minimal PCI memory device in the style of QEMU's edu (hw/misc/edu.c): a 1 MiB BAR 0 of 32-bit
- * registers: 0x00 identification, 0x04 a scratch register that reads back inverted.
- */
-function demoDevice(): PciFunctionSpec {
-  let scratch = 0;
-  const regs = MemoryRegion.mmio("demo-mmio", 1 << 20, {
-    read: (offset) => (offset === 0x00 ? 0x010000ed : offset === 0x04 ? ~scratch >>> 0 : 0),
-    write: (offset, _size, value) => {
-      if (offset === 0x04) scratch = Number(value);
-    },
-    valid: { minAccessSize: 4, maxAccessSize: 4 },
+interface Loaded {
+  readonly scenario: Scenario;
+  readonly baseDir: string;
+}
+
+function load(file: string | undefined, era: Era | undefined): Loaded {
+  const { scenario, baseDir } = file
+    ? loadScenario(file)
+    : { scenario: DEFAULT_SCENARIO, baseDir: process.cwd() };
+  return { scenario: era ? { ...scenario, eras: [era] } : scenario, baseDir };
+}
+
+const parseEra = (v: string): Era => {
+  if (v !== "2.6.10" && v !== "modern") throw new InvalidArgumentError('expected "2.6.10" or "modern"');
+  return v;
+};
+const parseSeed = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError("expected a non-negative integer");
+  return n;
+};
+
+async function execute(l: Loaded, opts: { seed?: number; quiet?: boolean }): Promise<EraRun[]> {
+  const live = !opts.quiet && process.stderr.isTTY;
+  const spinner = live ? ora({ text: `${l.scenario.name}: starting`, stream: process.stderr }).start() : null;
+  try {
+    const runs = await runScenario(l.scenario, {
+      baseDir: l.baseDir,
+      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+      onProgress: (t) => {
+        if (spinner) spinner.text = t;
+      },
+    });
+    spinner?.succeed(`${l.scenario.name}: ${runs.map((r) => `${r.era} ${Math.round(r.ms)} ms`).join(", ")}`);
+    return runs;
+  } catch (e) {
+    spinner?.fail(`${l.scenario.name}: failed`);
+    throw e;
+  }
+}
+
+const program = new Command()
+  .name("faultline")
+  .description("Emulates how the Linux kernel maps device memory into processes (LDD3 chapter 15).")
+  .showHelpAfterError();
+
+const scenarioArg = "[scenario]";
+const scenarioHelp = "scenario file (JSON); the built-in LDD3 chapter 15 story when omitted";
+
+program
+  .command("run", { isDefault: true })
+  .description("run a scenario and print the story, a summary per process and every process's maps")
+  .argument(scenarioArg, scenarioHelp)
+  .option("--era <era>", "run in one era only: 2.6.10 or modern", parseEra)
+  .option("--json", "print one JSON object (for machines) instead of text")
+  .option("--seed <n>", "serialize the programs under a seeded scheduler (reproducible)", parseSeed)
+  .action(async (file: string | undefined, o: { era?: Era; json?: boolean; seed?: number }) => {
+    const l = load(file, o.era);
+    const runs = await execute(l, {
+      ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      quiet: o.json === true,
+    });
+    process.stdout.write(
+      o.json ? `${JSON.stringify(toJson(l.scenario, runs), null, 2)}\n` : `${renderRun(l.scenario, runs)}\n`,
+    );
   });
-  return {
-    name: "demo",
-    vendorId: 0x1234,
-    deviceId: 0x11e8,
-    classCode: 0x058000,
-    revision: 0x10,
-    subsystemVendorId: 0x1af4,
-    subsystemId: 0x1100,
-    bars: [{ type: "memory", size: 1 << 20, region: regs }],
-  };
+
+for (const [view, what] of [
+  ["maps", "every process's /proc/PID/maps at exit"],
+  ["iomem", "/proc/iomem of the machine"],
+  ["meminfo", "/proc/meminfo after the run"],
+  ["dmesg", "the kernel log of the run"],
+  ["summary", "the per-process summary table"],
+] as const) {
+  program
+    .command(view)
+    .description(`run a scenario and print ${what}`)
+    .argument(scenarioArg, scenarioHelp)
+    .option("--era <era>", "era: 2.6.10 or modern (default: the scenario's first)", parseEra)
+    .action(async (file: string | undefined, o: { era?: Era }) => {
+      const l = load(file, o.era);
+      const one = { ...l, scenario: { ...l.scenario, eras: [l.scenario.eras[0]!] } };
+      const [run] = await execute(one, { quiet: true });
+      const r = run!;
+      const text =
+        view === "maps"
+          ? r.processes.map((p) => `/proc/${p.pid}/maps (${p.programName}):\n${p.maps}`).join("\n")
+          : view === "iomem"
+            ? r.iomem
+            : view === "meminfo"
+              ? r.meminfo
+              : view === "dmesg"
+                ? `${r.dmesg.join("\n")}\n`
+                : `${summaryTable(r)}\n`;
+      process.stdout.write(text);
+    });
 }
 
-const command = process.argv[2] ?? "run";
-if (command !== "run") {
-  process.stderr.write(`faultline: unknown command "${command}" (try: run)\n`);
-  process.exit(2);
-}
+program
+  .command("trace")
+  .description(
+    "run a scenario deterministically and export its syscalls and faults as Chrome Trace Event JSON",
+  )
+  .argument(scenarioArg, scenarioHelp)
+  .option("-o, --output <file>", "where to write the trace", "faultline-trace.json")
+  .option("--seed <n>", "scheduler seed", parseSeed, 1)
+  .option("--era <era>", "era: 2.6.10 or modern", parseEra)
+  .action(async (file: string | undefined, o: { output: string; seed: number; era?: Era }) => {
+    const l = load(file, o.era);
+    const runs = await execute(l, { seed: o.seed });
+    writeFileSync(o.output, JSON.stringify(chromeTrace(runs)));
+    const n = runs.reduce((k, r) => k + r.events.length, 0);
+    process.stdout.write(`wrote ${n} events to ${o.output} (open it in Perfetto or chrome://tracing)\n`);
+  });
 
-const machine = PhysMachine.create({ pciDevices: [demoDevice()] });
-machine.checkInvariants();
-const out = process.stdout;
-out.write("$ cat /proc/iomem\n");
-out.write(machine.iomem());
-out.write("\n$ lspci -v\n");
-out.write(machine.lspci());
-out.write("\n$ head -2 /proc/meminfo\n");
-out.write(machine.meminfo());
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  process.stderr.write(
+    `faultline: ${e instanceof ScenarioError ? e.message : ((e as Error).stack ?? String(e))}\n`,
+  );
+  process.exitCode = e instanceof ScenarioError ? 2 : 1;
+}

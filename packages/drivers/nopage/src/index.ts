@@ -68,5 +68,10 @@ export function nopage(options: NopageOptions = {}): NopageDriver {
       ctx.unregisterChrdevRegion(major, 0, 1);
     },
   });
-  return Object.defineProperty(def, "liveVmas", { get: () => live, enumerable: true }) as NopageDriver;
+  return {
+    ...def,
+    get liveVmas() {
+      return live;
+    },
+  };
 }

@@ -1,0 +1,154 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { parseScenario, ScenarioError } from "./scenario";
+
+const run = promisify(execFile);
+const appDir = fileURLToPath(new URL("..", import.meta.url));
+const fixture = (f: string) => fileURLToPath(new URL(`../test/__fixtures__/${f}`, import.meta.url));
+
+/** Runs the real command line, as `pnpm faultline …` does. */
+async function faultline(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const r = await run(
+      process.execPath,
+      ["--import", "tsx", "--conditions=@faultline/source", "src/cli.ts", ...args],
+      {
+        cwd: appDir,
+        maxBuffer: 16 * 1024 * 1024,
+        env: { ...process.env, NO_COLOR: "1" },
+      },
+    );
+    return { stdout: r.stdout, stderr: r.stderr, code: 0 };
+  } catch (e) {
+    const x = e as { stdout: string; stderr: string; code: number };
+    return { stdout: x.stdout, stderr: x.stderr, code: x.code };
+  }
+}
+
+interface JsonRun {
+  processes: Array<{
+    era: string;
+    pid: number;
+    program: string;
+    threadId: number;
+    exit: { code?: number; signal?: string };
+    minflt: number;
+    majflt: number;
+    rssKb: number;
+  }>;
+  runs: Array<{ era: string; console: string[]; dmesg: string[] }>;
+}
+
+describe("faultline run (the built-in LDD3 chapter 15 scenario)", () => {
+  it("tells the story in 2.6.10 and today's kernel, with one worker thread per process", async () => {
+    const { stdout, code } = await faultline("run", "--json");
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout) as JsonRun;
+    const proc = (era: string, program: string) =>
+      out.processes.find((p) => p.era === era && p.program === program)!;
+    for (const p of out.processes) {
+      expect(p).toEqual(
+        expect.objectContaining({
+          pid: expect.any(Number),
+          threadId: expect.any(Number),
+          minflt: expect.any(Number),
+          majflt: expect.any(Number),
+          rssKb: expect.any(Number),
+        }),
+      );
+    }
+    // Every process of one era ran on its own thread.
+    const threads = out.processes.filter((p) => p.era === "modern").map((p) => p.threadId);
+    expect(new Set(threads).size).toBe(threads.length);
+    // Two processes sharing /dev/simplen: the child's store is the parent's page.
+    const c26 = out.runs[0]!.console.join("\n");
+    expect(c26).toContain("child reads 0xcafe0001");
+    expect(c26).toContain("second page reads 0xbeef0002");
+    expect(c26).toContain("the device still 0xcafe0001 (copy-on-write)");
+    // mremap growth of a VMA without a fault handler: zeros then, SIGBUS now.
+    expect(proc("2.6.10", "builtin:grow").exit).toEqual({ code: 0 });
+    expect(c26).toContain("it reads 0x0 (zero-filled)");
+    expect(proc("modern", "builtin:grow").exit).toEqual({ signal: "SIGBUS" });
+    // region-remap offsets and -EINVAL for vsize > psize and an offset past the end.
+    expect(c26).toContain("the whole mapping reads 0x5e9100 there");
+    expect(c26).toMatch(/vsize > psize\) -> -EINVAL/);
+    expect(c26).toMatch(/past the end\) -> -EINVAL/);
+    // The PCI BAR through remap_pfn_range; growing it: allowed in 2.6.10, -EFAULT today.
+    expect(c26).toContain("stored 0xba5e in the BAR, reads back 0xba5e");
+    expect(out.runs[1]!.console.join("\n")).toContain("mremap the remapped VMA to 4 pages -> -EFAULT");
+    // nopage cannot serve PCI memory (no struct page): SIGBUS in both eras.
+    expect(proc("2.6.10", "builtin:pci-nopage").exit).toEqual({ signal: "SIGBUS" });
+    expect(proc("modern", "builtin:pci-nopage").exit).toEqual({ signal: "SIGBUS" });
+    // The driver's VMA open/close lines are in the kernel log.
+    expect(out.runs[0]!.dmesg.join("\n")).toContain("Simple VMA open, virt");
+  }, 120_000);
+
+  it("prints the story, the summary table and every process's maps as text", async () => {
+    const { stdout, code } = await faultline("run", "--era", "modern");
+    expect(code).toBe(0);
+    expect(stdout).toContain("=== today's kernel ===");
+    expect(stdout).toMatch(/│ pid │ program/);
+    expect(stdout).toMatch(
+      /\/proc\/\d+\/maps \(builtin:share, at exit\):\n[0-9a-f]+-[0-9a-f]+ rw-[sp] 000d0000 00:05 \d+ +\/dev\/simplen/,
+    );
+  }, 120_000);
+});
+
+describe("scenario files", () => {
+  it("runs a user's scenario with its own program module", async () => {
+    const { stdout, code } = await faultline("run", fixture("custom.json"), "--json");
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout) as JsonRun;
+    expect(out.processes).toHaveLength(1);
+    expect(out.processes[0]!.exit).toEqual({ code: 3 });
+    expect(out.processes[0]!.minflt).toBe(3);
+    expect(out.runs[0]!.console).toContain("[pid 1] touched 3 pages");
+  }, 60_000);
+
+  it("rejects a bad file saying which file, which field and what was expected", async () => {
+    const { stderr, code } = await faultline("run", fixture("bad-driver.json"));
+    expect(code).toBe(2);
+    expect(stderr).toContain(
+      `${fixture("bad-driver.json")}: machine.drivers[1].size: expected a non-negative integer`,
+    );
+    expect(() => parseScenario({ programs: [] }, "x.json")).toThrow(ScenarioError);
+    expect(() => parseScenario({ machine: {}, programs: [{ program: "builtin:nope" }] }, "x.json")).toThrow(
+      /x\.json: programs\[0\]\.program: expected a built-in program/,
+    );
+    expect(() =>
+      parseScenario({ machine: {}, eras: ["2.4"], programs: [{ program: "builtin:grow" }] }, "x.json"),
+    ).toThrow(/eras\[0\]: expected "2\.6\.10" or "modern", got "2\.4"/);
+  }, 60_000);
+});
+
+describe("views and traces", () => {
+  it("iomem shows the PCI BAR under its 0000:00:02.0 name; dmesg the driver's log", async () => {
+    const iomem = await faultline("iomem");
+    expect(iomem.stdout).toMatch(/c0000000-c00fffff : 0000:00:02\.0/);
+    const dmesg = await faultline("dmesg", "--era", "2.6.10");
+    expect(dmesg.stdout).toContain("Simple VMA close.");
+  }, 120_000);
+
+  it("exports a deterministic run as Chrome Trace Event JSON", async () => {
+    const out = join(mkdtempSync(join(tmpdir(), "faultline-")), "trace.json");
+    const { code } = await faultline("trace", fixture("custom.json"), "-o", out);
+    expect(code).toBe(0);
+    const trace = JSON.parse(readFileSync(out, "utf8")) as {
+      traceEvents: Array<{ ph: string; name: string; tid?: number }>;
+    };
+    const names = trace.traceEvents.filter((e) => e.ph === "X").map((e) => e.name);
+    expect(names).toContain("mmap");
+    expect(trace.traceEvents.some((e) => e.ph === "M" && e.name === "thread_name")).toBe(true);
+  }, 60_000);
+
+  it("answers --help", async () => {
+    const { stdout } = await faultline("--help");
+    expect(stdout).toContain("Usage: faultline");
+    expect(stdout).toContain("trace");
+  });
+});

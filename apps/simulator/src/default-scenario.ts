@@ -1,0 +1,35 @@
+import type { Scenario } from "./scenario";
+
+const ISA_BASE = 0xd0000;
+const REGION_SIZE = 0x4000;
+
+/**
+ * The book's story end to end (LDD3 chapter 15): two processes sharing /dev/simplen pages on ISA
+ * memory, a private COW mapping, an mremap growth of a VMA without a fault handler, region-remap
+ * offsets and its -EINVAL, a PCI BAR mapped with remap_pfn_range (and nopage failing there) —
+ * told in 2.6.10, then again on today's kernel.
+ */
+export const DEFAULT_SCENARIO: Scenario = {
+  name: "ldd3-chapter-15",
+  description: "LDD3 chapter 15 on ISA and PCI memory, in the book's 2.6.10 and in today's kernel",
+  eras: ["2.6.10", "modern"],
+  machine: {
+    ramBytes: 64 * 1024 * 1024,
+    devices: [
+      { type: "isaMemory", base: ISA_BASE, size: 0x10000, name: "isa-mem" },
+      { type: "pciMemoryDevice", barSize: 0x100000, name: "pci-mem" },
+    ],
+    drivers: [
+      { type: "simple" },
+      { type: "nopage" },
+      { type: "regionRemap", start: ISA_BASE + 0x8000, size: REGION_SIZE },
+    ],
+  },
+  programs: [
+    { program: "builtin:share", argv: [String(ISA_BASE)] },
+    { program: "builtin:grow", argv: [] },
+    { program: "builtin:region", argv: [String(REGION_SIZE)] },
+    { program: "builtin:pci", argv: ["0000:00:02.0"] },
+    { program: "builtin:pci-nopage", argv: ["0000:00:02.0"] },
+  ],
+};

@@ -1,3 +1,0 @@
-import { faultlineBuild } from "../../tsup.shared.ts";
-
-export default faultlineBuild();

@@ -1,0 +1,363 @@
+/**
+ * LDD3 chapter 15's statements about the simple driver, one test each, from a user process, in both
+ * eras where they differ.
+ */
+import { isaMemory, pciMemoryDevice } from "@faultline/devices";
+import {
+  DRIVER_API_VERSION,
+  defineDriver,
+  type Era,
+  getPage,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  Machine,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
+  NOPAGE_OOM,
+  O_RDWR,
+  PAGE_SIZE,
+  PROT_READ,
+  PROT_WRITE,
+  type Process,
+  pfnToPage,
+  SignalError,
+  VM_FAULT_OOM,
+  type Vma,
+  type VmFault,
+} from "@faultline/kernel";
+import { describe, expect, it } from "vitest";
+import { simple } from "./index";
+
+const MiB = 2 ** 20;
+const ISA_BASE = 0xd0000;
+const RW = PROT_READ | PROT_WRITE;
+
+async function boot(
+  era: Era,
+  opts: Parameters<typeof simple>[0] = {},
+  extra: Parameters<typeof Machine.create>[0] = {},
+) {
+  const isa = isaMemory({ base: ISA_BASE, size: 0x4000, name: "isa-ram" });
+  const pci = pciMemoryDevice({ barSize: MiB });
+  const m = await Machine.create({
+    ramBytes: 64 * MiB,
+    era,
+    devices: [isa, pci],
+    drivers: [simple(opts), ...(extra.drivers ?? [])],
+  });
+  return { m, isa, pci, bar: pci.barAddress(0)!, p: m.spawn({ name: "mapper" }) };
+}
+
+function map(p: Process, node: string, len: number, offset: number, flags = MAP_SHARED): number {
+  const fd = p.libc.open(node, O_RDWR);
+  const addr = p.libc.mmap(0, len, RW, flags, fd, offset);
+  p.libc.close(fd);
+  return addr;
+}
+
+function signalOf(f: () => unknown): SignalError {
+  try {
+    f();
+  } catch (e) {
+    if (SignalError.is(e)) return e;
+    throw e;
+  }
+  throw new Error("expected a signal");
+}
+
+/** The driver's VMA log lines, in order. */
+const simpleLog = (m: Machine) => m.dmesg().filter((l) => l.startsWith("Simple VMA"));
+
+const hex = (n: number) => n.toString(16);
+const ERAS: Era[] = ["modern", "2.6.10"];
+
+describe.each(ERAS)("simple (%s)", (era) => {
+  it("registers one major with two minors, /dev/simpler and /dev/simplen", async () => {
+    const { m } = await boot(era);
+    expect(m.procText("/proc/devices")).toMatch(/^\s*\d+ simple$/m);
+    const { m: fixed, p } = await boot(era, { major: 240 });
+    expect(fixed.procText("/proc/devices")).toMatch(/^240 simple$/m);
+    expect(p.sys.open("/dev/simpler", O_RDWR)).toBeGreaterThanOrEqual(3);
+    expect(p.sys.open("/dev/simplen", O_RDWR)).toBeGreaterThanOrEqual(3);
+  });
+
+  it("/dev/simpler maps a PCI BAR with remapPfnRange: stores reach the device memory", async () => {
+    const { m, p, pci, bar } = await boot(era);
+    const a = map(p, "/dev/simpler", 2 * PAGE_SIZE, bar);
+    p.mmu.store32(a + PAGE_SIZE + 8, 0xfeedface);
+    expect(new DataView(pci.ram.buffer).getUint32(PAGE_SIZE + 8, true)).toBe(0xfeedface);
+    pci.ram[0] = 0x5a; // the device writes; the process sees it (no copy anywhere)
+    expect(p.mmu.load8(a)).toBe(0x5a);
+    const maps = m.procText(`/proc/${p.pid}/maps`);
+    expect(maps).toContain(`${hex(a)}-${hex(a + 2 * PAGE_SIZE)} rw-s ${hex(bar).padStart(8, "0")} 00:05 `);
+    expect(maps).toMatch(/\/dev\/simpler\n$/);
+    // remap_pfn_range marks VM_IO|VM_PFNMAP|VM_DONTEXPAND|VM_DONTDUMP today, VM_IO (|VM_RESERVED) in 2.6.10.
+    expect(m.procText(`/proc/${p.pid}/smaps`)).toContain(
+      era === "modern" ? "VmFlags: rd wr sh mr mw me ms pf io de dd" : "VmFlags: rd wr sh mr mw me ms io",
+    );
+    expect(simpleLog(m)).toEqual([`Simple VMA open, virt ${hex(a)}, phys ${hex(bar)}`]);
+    m.checkInvariants();
+  });
+
+  it("/dev/simpler maps the ISA memory too (eagerly: no faults, no page references)", async () => {
+    const { m, p, isa } = await boot(era);
+    const page = m.mem.pfnToPage(ISA_BASE / PAGE_SIZE);
+    const before = page.count;
+    const a = map(p, "/dev/simpler", 0x4000, ISA_BASE);
+    p.mmu.write(a + 0x3000, [1, 2, 3]);
+    expect([...isa.ram.subarray(0x3000, 0x3003)]).toEqual([1, 2, 3]);
+    expect(page.count).toBe(before);
+    expect(page.mapcount).toBe(0);
+    m.checkInvariants();
+  });
+
+  it.each(["fault", "nopage"] as const)(
+    "ISA memory works with nopage: /dev/simplen (%s handler) serves it page by page",
+    async (handler) => {
+      const { m, p, isa } = await boot(era, { handler });
+      const pages = [0, 1, 2, 3].map((i) => m.mem.pfnToPage(ISA_BASE / PAGE_SIZE + i));
+      const counts = () => pages.map((pg) => pg.count);
+      const base = counts();
+      const a = map(p, "/dev/simplen", 0x4000, ISA_BASE);
+      expect(counts()).toEqual(base); // nothing mapped until touched
+      isa.ram[0x2000] = 0x77;
+      expect(p.mmu.load8(a + 0x2000)).toBe(0x77);
+      expect(counts()).toEqual([base[0], base[1], base[2]! + 1, base[3]]);
+      p.mmu.store8(a + 1, 0x99);
+      expect(isa.ram[1]).toBe(0x99);
+      expect(counts()).toEqual([base[0]! + 1, base[1], base[2]! + 1, base[3]]);
+      expect(pages[2]!.mapcount).toBe(1);
+      m.checkInvariants();
+    },
+  );
+
+  it("get_page raises the refcount and unmapping drops it (LDD3: 'unmap drops one ref per page')", async () => {
+    const { m, p } = await boot(era);
+    const page = m.mem.pfnToPage(ISA_BASE / PAGE_SIZE);
+    const before = page.count;
+    const a = map(p, "/dev/simplen", PAGE_SIZE, ISA_BASE);
+    p.mmu.load8(a);
+    expect(page.count).toBe(before + 1);
+    expect(page.mapcount).toBe(1);
+    m.checkInvariants();
+    expect(p.sys.munmap(a, PAGE_SIZE)).toBe(0);
+    expect(page.count).toBe(before);
+    expect(page.mapcount).toBe(0);
+    m.checkInvariants();
+  });
+
+  it("a handler that forgets get_page makes unmapping drop a reference nobody took (why the call is mandatory)", async () => {
+    const forgetful = defineDriver({
+      name: "forgetful",
+      apiVersion: DRIVER_API_VERSION,
+      init(ctx) {
+        const major = ctx.allocChrdevRegion(0, 1, "forgetful");
+        ctx.cdevAdd(major, 0, 1, {
+          mmap(_f, vma: Vma) {
+            vma.vmOps = {
+              fault(vmf: VmFault) {
+                vmf.page = pfnToPage(vmf.pgoff);
+                return 0;
+              },
+            };
+            return 0;
+          },
+        });
+        ctx.createDevNode("forgetful", major, 0);
+        return 0;
+      },
+    });
+    const { m, p } = await boot(era, {}, { drivers: [forgetful] });
+    const page = m.mem.pfnToPage(ISA_BASE / PAGE_SIZE);
+    const before = page.count;
+    const a = map(p, "/dev/forgetful", PAGE_SIZE, ISA_BASE);
+    p.mmu.load8(a);
+    expect(page.count).toBe(before); // mapped, but no reference taken for the PTE
+    expect(page.mapcount).toBe(1);
+    // Unmapping drops the reference the PTE should have had: the kernel catches the underflow.
+    expect(signalOf(() => p.sys.munmap(a, PAGE_SIZE)).signal).toBe("SIGKILL");
+    expect(m.dmesg()).toContain(
+      "BUG: driver kernel oops in sys_munmap: putPage(pfn 0xd0): refcount 1 would go below its boot reference (reserved page)",
+    );
+  });
+
+  it.each(["fault", "nopage"] as const)(
+    "PCI memory cannot use nopage: /dev/simplen (%s) on the BAR is SIGBUS (pfnValid is false)",
+    async (handler) => {
+      const { m, p, bar } = await boot(era, { handler });
+      const a = map(p, "/dev/simplen", PAGE_SIZE, bar);
+      const sig = signalOf(() => p.mmu.load32(a + 4));
+      expect(sig).toMatchObject({ signal: "SIGBUS", code: "BUS_ADRERR", addr: a + 4 });
+      expect(p.alive).toBe(false);
+      expect(p.exitSignal).toBe("SIGBUS");
+      m.checkInvariants();
+    },
+  );
+
+  it("a driver that calls pfnToPage on the BAR anyway oopses ('use remapPfnRange') and its process is killed", async () => {
+    const careless = defineDriver({
+      name: "careless",
+      apiVersion: DRIVER_API_VERSION,
+      init(ctx) {
+        const major = ctx.allocChrdevRegion(0, 1, "careless");
+        ctx.cdevAdd(major, 0, 1, {
+          mmap(_f, vma: Vma) {
+            vma.vmOps = {
+              fault(vmf: VmFault) {
+                const page = pfnToPage(vmf.pgoff); // no pfnValid check
+                getPage(page);
+                vmf.page = page;
+                return 0;
+              },
+            };
+            return 0;
+          },
+        });
+        ctx.createDevNode("careless", major, 0);
+        return 0;
+      },
+    });
+    const { m, p, bar } = await boot(era, {}, { drivers: [careless] });
+    const a = map(p, "/dev/careless", PAGE_SIZE, bar);
+    const sig = signalOf(() => p.mmu.load8(a));
+    expect(sig.signal).toBe("SIGKILL");
+    expect(p.exitSignal).toBe("SIGKILL");
+    const oops = m.dmesg().find((l) => l.startsWith("BUG: driver careless oops in vm_ops->fault"));
+    expect(oops).toContain(`pfnToPage(0x${hex(bar / PAGE_SIZE)}): no struct page`);
+    expect(oops).toContain("use remapPfnRange");
+    expect(m.oopses()).toHaveLength(1);
+    m.checkInvariants();
+  });
+
+  it("beyond memory is SIGBUS: mmap of /dev/simplen succeeds, the first touch of a pfn without struct page fails", async () => {
+    const { m, p } = await boot(era);
+    const gap = 0x80000000; // above the 64 MiB of RAM, below the PCI hole: nothing there
+    const a = map(p, "/dev/simplen", 2 * PAGE_SIZE, gap);
+    expect(m.procText(`/proc/${p.pid}/maps`)).toContain("/dev/simplen");
+    const sig = signalOf(() => p.mmu.load8(a + PAGE_SIZE + 3));
+    expect(sig).toMatchObject({ signal: "SIGBUS", code: "BUS_ADRERR", addr: a + PAGE_SIZE + 3 });
+    m.checkInvariants();
+  });
+
+  it.each([
+    ["fault returns VM_FAULT_OOM", { fault: () => VM_FAULT_OOM }],
+    ["nopage returns NOPAGE_OOM", { nopage: () => NOPAGE_OOM }],
+  ] as const)("OOM: a driver whose %s gets its process killed with SIGKILL", async (_name, ops) => {
+    const oom = defineDriver({
+      name: "oom",
+      apiVersion: DRIVER_API_VERSION,
+      init(ctx) {
+        const major = ctx.allocChrdevRegion(0, 1, "oom");
+        ctx.cdevAdd(major, 0, 1, {
+          mmap(_f, vma: Vma) {
+            vma.vmOps = { ...ops };
+            return 0;
+          },
+        });
+        ctx.createDevNode("oom", major, 0);
+        return 0;
+      },
+    });
+    const { m, p } = await boot(era, {}, { drivers: [oom] });
+    const a = map(p, "/dev/oom", PAGE_SIZE, 0);
+    const sig = signalOf(() => p.mmu.load8(a));
+    expect(sig.signal).toBe("SIGKILL");
+    expect(p.exitSignal).toBe("SIGKILL");
+    expect(m.dmesg().some((l) => l.startsWith(`Out of memory: Killed process ${p.pid} (mapper)`))).toBe(true);
+    m.checkInvariants();
+  });
+
+  it("a private mapping of /dev/simplen copies on write: the device memory is not changed", async () => {
+    const { m, p, isa } = await boot(era);
+    isa.ram[0] = 0x11;
+    const a = map(p, "/dev/simplen", PAGE_SIZE, ISA_BASE, MAP_PRIVATE);
+    expect(p.mmu.load8(a)).toBe(0x11);
+    p.mmu.store8(a, 0x22);
+    expect(p.mmu.load8(a)).toBe(0x22);
+    expect(isa.ram[0]).toBe(0x11);
+    m.checkInvariants();
+  });
+});
+
+describe.each(ERAS)("simple VMA open/close log (%s)", (era) => {
+  // 2.6.10's split_vma() put ->open on the piece that munmap then removes; today's on the piece that
+  // stays (mm/vma.c vms_gather_munmap_vmas: __split_vma(.., start, 1)).
+  const splitOpen = (start: number, phys: number) =>
+    era === "2.6.10"
+      ? `Simple VMA open, virt ${hex(start + PAGE_SIZE)}, phys ${hex(phys + PAGE_SIZE)}`
+      : `Simple VMA open, virt ${hex(start)}, phys ${hex(phys)}`;
+
+  it.each(["/dev/simpler", "/dev/simplen"])(
+    "%s: mmap, fork, munmap of part, mremap move, exit",
+    async (node) => {
+      const { m, p, bar } = await boot(era);
+      const phys = node === "/dev/simplen" ? ISA_BASE : bar;
+      const a = map(p, node, 2 * PAGE_SIZE, phys);
+      const want = [`Simple VMA open, virt ${hex(a)}, phys ${hex(phys)}`];
+      expect(simpleLog(m)).toEqual(want);
+
+      // fork: dup_mmap calls ->open on the child's copy.
+      const childPid = p.sys.fork();
+      expect(childPid).toBeGreaterThan(0);
+      want.push(`Simple VMA open, virt ${hex(a)}, phys ${hex(phys)}`);
+      expect(simpleLog(m)).toEqual(want);
+      const child = m.process(childPid)!;
+      expect(child.mmu.load8(a)).toBe(p.mmu.load8(a));
+
+      // munmap of the last page: split (->open on the new piece), then ->close of the removed one.
+      expect(p.sys.munmap(a + PAGE_SIZE, PAGE_SIZE)).toBe(0);
+      want.push(splitOpen(a, phys), "Simple VMA close.");
+      expect(simpleLog(m)).toEqual(want);
+
+      // mremap move: copy_vma (->open on the new VMA), then the old one is unmapped (->close).
+      const dest = p.libc.mmap(0, 4 * PAGE_SIZE, PROT_READ, MAP_PRIVATE | 0x20, -1, 0);
+      const moved = p.sys.mremap(a, PAGE_SIZE, PAGE_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED, dest + PAGE_SIZE);
+      expect(moved).toBe(dest + PAGE_SIZE);
+      want.push(`Simple VMA open, virt ${hex(moved)}, phys ${hex(phys)}`, "Simple VMA close.");
+      expect(simpleLog(m)).toEqual(want);
+      expect(p.mmu.load8(moved)).toBe(child.mmu.load8(a));
+
+      // exit: one ->close per VMA (the child still has its 2-page copy, the parent its moved page).
+      child.sys.exit(0);
+      want.push("Simple VMA close.");
+      p.sys.exit(0);
+      want.push("Simple VMA close.");
+      expect(simpleLog(m)).toEqual(want);
+      m.checkInvariants();
+    },
+  );
+});
+
+describe("simple: mremap growth", () => {
+  it("modern: a remapPfnRange VMA is VM_DONTEXPAND, growing it is -EFAULT; shrinking works", async () => {
+    const { m, p, bar } = await boot("modern");
+    const a = map(p, "/dev/simpler", 2 * PAGE_SIZE, bar);
+    expect(p.sys.mremap(a, 2 * PAGE_SIZE, 4 * PAGE_SIZE, MREMAP_MAYMOVE)).toBe(-14);
+    expect(p.sys.mremap(a, 2 * PAGE_SIZE, PAGE_SIZE, 0)).toBe(a);
+    m.checkInvariants();
+  });
+
+  it.each(ERAS)("%s: /dev/simplen grows, and the new pages fault in through the handler", async (era) => {
+    const { m, p, isa } = await boot(era);
+    isa.ram[0x3000] = 0x42;
+    const a = map(p, "/dev/simplen", PAGE_SIZE, ISA_BASE);
+    const b = p.sys.mremap(a, PAGE_SIZE, 4 * PAGE_SIZE, MREMAP_MAYMOVE);
+    expect(b).toBeGreaterThan(0);
+    expect(p.mmu.load8(b + 0x3000)).toBe(0x42);
+    m.checkInvariants();
+  });
+
+  // LDD3: "if the VMA is extended with mremap and the nopage method is NULL, the kernel maps the zero
+  // page". 2.6.10's remap_pfn_range set VM_IO|VM_RESERVED, not today's VM_DONTEXPAND|VM_PFNMAP, so
+  // growing /dev/simpler worked and the new pages read zeros.
+  it("2.6.10: growing /dev/simpler succeeds and the new pages are the zero page", async () => {
+    const { m, p, bar, pci } = await boot("2.6.10");
+    pci.ram.fill(0xee);
+    const a = map(p, "/dev/simpler", PAGE_SIZE, bar);
+    const b = p.sys.mremap(a, PAGE_SIZE, 2 * PAGE_SIZE, MREMAP_MAYMOVE);
+    expect(b).toBeGreaterThan(0);
+    expect(p.mmu.load32(b)).toBe(0xeeeeeeee);
+    expect(p.mmu.load32(b + PAGE_SIZE)).toBe(0);
+    m.checkInvariants();
+  });
+});
