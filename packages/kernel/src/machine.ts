@@ -505,7 +505,10 @@ export class Machine implements FileHost {
     this.terminate(p, { signal: "SIGKILL" });
   }
 
-  /** @internal A signal the MMU delivered (an unresolved fault): the process dies of it. */
+  /**
+   * A fatal signal from an unresolved fault: the "segfault at …" line in dmesg, then the process dies
+   * of it. For runtimes that run a process's MMU elsewhere (`@faultline/sim` workers).
+   */
   fatalSignal(p: Process, e: SignalError): void {
     if (p.state !== "running") return;
     if (e.signal === "SIGSEGV") {
@@ -545,8 +548,9 @@ export class Machine implements FileHost {
   }
 
   /**
-   * @internal do_exit(): fds closed (files released when their last reference goes), the mm torn down
-   * (every VMA closed once, every frame released), children reparented; a zombie until waited for.
+   * do_exit(): fds closed (files released when their last reference goes), the mm torn down (every
+   * VMA closed once, every frame released), children reparented; a zombie until waited for. Public
+   * for runtimes that must end a process from outside (a crashed or hung worker).
    */
   terminate(p: Process, how: { signal?: SignalName; code?: number }): void {
     if (p.state !== "running") return;

@@ -12,7 +12,15 @@ export {
   type MmOptions,
   type TlbClient,
 } from "./mm";
-export { FAULT_KILLED, type FaultHook, Mmu, type MmuOptions, type MmuTarget } from "./mmu";
+export {
+  FAULT_KILLED,
+  type FaultHook,
+  Mmu,
+  type MmuOptions,
+  type MmuTarget,
+  tlbBufferBytes,
+  tlbBufferLayout,
+} from "./mmu";
 export {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,

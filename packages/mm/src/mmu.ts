@@ -20,7 +20,16 @@ export const FAULT_KILLED = 5;
 export interface MmuOptions {
   /** Direct-mapped TLB entries (power of two, default 256). */
   readonly tlbEntries?: number;
+  /**
+   * Keep the TLB in this buffer (for a kernel in another thread to invalidate entries directly), laid
+   * out as `tlbBufferLayout(n)` says; at least `tlbBufferBytes(n)` bytes. Default: private arrays.
+   */
+  readonly tlbBuffer?: SharedArrayBuffer;
 }
+
+/** Byte offsets of a shared TLB of `n` entries: read tags, write tags (Float64, vpn or NaN), bank, base (Int32). */
+export const tlbBufferLayout = (n: number) => ({ rTag: 0, wTag: 8 * n, tBank: 16 * n, tBase: 20 * n });
+export const tlbBufferBytes = (n: number): number => 24 * n;
 
 /** What an MMU needs: the RAM banks, where tables and pages live, the PGD, and the kernel for faults. */
 export interface MmuTarget {
@@ -65,10 +74,15 @@ export class Mmu implements TlbClient {
     const n = options.tlbEntries ?? 256;
     if (n & (n - 1)) throw new RangeError(`tlbEntries ${n} is not a power of two`);
     this.mask = n - 1;
-    this.rTag = new Float64Array(n).fill(Number.NaN);
-    this.wTag = new Float64Array(n).fill(Number.NaN);
-    this.tBank = new Int32Array(n);
-    this.tBase = new Int32Array(n);
+    const buf = options.tlbBuffer ?? new ArrayBuffer(tlbBufferBytes(n));
+    if (buf.byteLength < tlbBufferBytes(n))
+      throw new RangeError(`tlbBuffer: ${buf.byteLength} bytes, need ${tlbBufferBytes(n)}`);
+    const at = tlbBufferLayout(n);
+    this.rTag = new Float64Array(buf, at.rTag, n);
+    this.wTag = new Float64Array(buf, at.wTag, n);
+    this.tBank = new Int32Array(buf, at.tBank, n);
+    this.tBase = new Int32Array(buf, at.tBase, n);
+    if (!options.tlbBuffer) this.flushAll();
     this.banks = target.mem.banks;
     this.u8 = this.banks.u8;
     this.u16 = this.banks.u16;

@@ -17,11 +17,11 @@
  *    passed a quiescent point (its next entry into the kernel, or its exit): RCU with the syscall as
  *    the quiescent state. A worker waiting in the kernel cannot have an access in flight.
  */
-import { Mmu, type MmuTarget, type TlbClient } from "@faultline/mm";
+import { Mmu, type MmuTarget, type TlbClient, tlbBufferBytes, tlbBufferLayout } from "@faultline/mm";
 import type { PhysMemory } from "@faultline/phys";
 import { REQ_SEQ, STATE, STATE_RUNNING, TLB_GEN } from "./channel";
 
-export const tlbBytes = (n: number): number => 24 * n;
+export const tlbBytes = tlbBufferBytes;
 
 interface TlbFields {
   rTag: Float64Array;
@@ -35,12 +35,13 @@ interface TlbViews extends TlbFields {
 }
 
 function views(buffer: SharedArrayBuffer, n: number): TlbViews {
+  const at = tlbBufferLayout(n);
   return {
     n,
-    rTag: new Float64Array(buffer, 0, n),
-    wTag: new Float64Array(buffer, 8 * n, n),
-    tBank: new Int32Array(buffer, 16 * n, n),
-    tBase: new Int32Array(buffer, 20 * n, n),
+    rTag: new Float64Array(buffer, at.rTag, n),
+    wTag: new Float64Array(buffer, at.wTag, n),
+    tBank: new Int32Array(buffer, at.tBank, n),
+    tBase: new Int32Array(buffer, at.tBase, n),
   };
 }
 
@@ -53,32 +54,18 @@ export function createTlbBuffer(n: number): SharedArrayBuffer {
 }
 
 /**
- * The worker's MMU: @faultline/mm's Mmu (same hot paths, same walk) with its TLB arrays placed in the
- * shared buffer and the walk wrapped in the TLB_GEN seqlock. Mmu keeps its arrays private, so they
- * are swapped after construction; the shape is checked so a change in Mmu fails loudly here.
+ * The worker's MMU: @faultline/mm's Mmu (same hot paths, same walk) with its TLB in the shared buffer
+ * (MmuOptions.tlbBuffer) and the walk wrapped in the TLB_GEN seqlock.
  */
 export class WorkerMmu extends Mmu {
   private readonly gen: Int32Array;
   private readonly shared: TlbViews;
 
   constructor(target: MmuTarget, tlb: SharedArrayBuffer, tlbEntries: number, channel: Int32Array) {
-    super(target, { tlbEntries });
-    const self = this as unknown as TlbFields;
-    for (const k of ["rTag", "wTag", "tBank", "tBase"] as const) {
-      const cur = self[k] as unknown;
-      if (!(cur instanceof Float64Array || cur instanceof Int32Array) || cur.length !== tlbEntries) {
-        throw new Error(
-          `@faultline/sim: Mmu.${k} is not a TLB array of ${tlbEntries} entries (Mmu changed?)`,
-        );
-      }
-    }
+    // The TLB lives in the shared buffer (same layout as tlbBufferLayout) so the kernel thread can
+    // invalidate entries directly.
+    super(target, { tlbEntries, tlbBuffer: tlb });
     this.shared = views(tlb, tlbEntries);
-    Object.assign(self, {
-      rTag: this.shared.rTag,
-      wTag: this.shared.wTag,
-      tBank: this.shared.tBank,
-      tBase: this.shared.tBase,
-    });
     this.gen = channel;
   }
 
