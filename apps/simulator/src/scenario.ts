@@ -207,6 +207,8 @@ export function machineOptions(s: Scenario, era: Era): MachineOptions {
         return mem();
       case "scullp":
         return scullp();
+      default:
+        throw new Error(`unknown driver ${(d as { type: string }).type}`);
     }
   });
   return { ramBytes: s.machine.ramBytes, era, devices, drivers };
