@@ -768,7 +768,14 @@ export class Machine implements FileHost {
       for (const f of p.fds.values()) addFile(f);
     }
     for (const s of shmems) for (const pfn of s.heldPages()) add(pfn, 1, `shmem page cache ${s.ino}`);
-    for (const [pfn, n] of this.driverRefs) add(pfn, n, "driver");
+    for (const [pfn, n] of this.driverRefs) {
+      // A driver that handed a page to the fault path without taking a reference (get_page) owes one.
+      if (n < 0)
+        throw new Error(
+          `pfn 0x${hex(pfn)}: drivers dropped ${-n} more reference(s) than they took (a fault handler that skipped getPage?)`,
+        );
+      add(pfn, n, "driver");
+    }
     for (const [pfn, n] of this.kernelRefs) add(pfn, n, "kernel");
     const mem = this.mem;
     for (const pfn of want.keys()) {

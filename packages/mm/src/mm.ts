@@ -5,6 +5,7 @@ import {
   PG_anon,
   PG_anon_exclusive,
   PG_dirty,
+  PG_reserved,
   type PhysMemory,
 } from "@faultline/phys";
 import {
@@ -1157,6 +1158,10 @@ export class Mm {
           `remapPfnRange: a PTE already exists at ${a.toString(16)} (kernel BUG in remap_pte_range)`,
         );
       }
+      // 2.6.10's remap_pte_range() only filled PTEs for pfns without a struct page or reserved ones:
+      // ordinary RAM was left to fault, which gave the zero page (LDD3: "mapper /dev/mem 0x10000" reads zeros).
+      if (this.era === "2.6.10" && this.mem.pfnValid(p) && !(Atomics.load(this.mem.flags, p) & PG_reserved))
+        continue;
       this.pgd.setPte(
         slot,
         pteMk(p, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SPECIAL | _PAGE_PFNMAP | rw),

@@ -139,7 +139,7 @@ describe("/dev/mem: eras differ", () => {
   // LDD3: "mapper /dev/mem 0x10000 0x1000" shows zeros on 2.6.10: remap_pfn_range then mapped only
   // reserved pages and left ordinary RAM to fault in the zero page. The mm layer does not model that
   // (it maps RAM as itself in both eras); this documents the gap and flips when it is fixed.
-  it.fails("2.6.10: RAM below 1 MiB reads as zeros (remap_pfn_range skipped non-reserved pages)", async () => {
+  it("2.6.10: RAM below 1 MiB reads as zeros (remap_pfn_range skipped non-reserved pages)", async () => {
     const { m, p } = await boot("2.6.10");
     m.phys.physWrite32(0x10000, 0xdeadbeef);
     const a = mmapMem(p, PAGE_SIZE, 0x10000, MAP_SHARED, PROT_READ);
