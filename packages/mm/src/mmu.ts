@@ -240,23 +240,37 @@ export class Mmu implements TlbClient {
       }
       const bank = this.tBank[i]!;
       const base = this.tBase[i]! + off;
-      let n = Math.min(4096 - off, len - done);
-      // Extend over following pages that continue the same bank contiguously.
-      let expect = this.tBase[i]! + 4096;
-      while (done + n < len) {
-        const v2 = vpn + (n + off) / 4096;
-        const j = v2 & this.mask;
-        if (this.rTag[j] !== v2) {
-          if (!this.tryFill(v2 * 4096, false)) break;
-          if (this.rTag[j] !== v2) break;
-        }
-        if (this.tBank[j] !== bank || this.tBase[j] !== expect) break;
-        n += Math.min(4096, len - done - n);
-        expect += 4096;
-      }
+      const n = this.contiguous(vpn, i, off, len - done, this.rTag, false);
       dst.set(this.u8[bank]!.subarray(base, base + n), done);
       done += n;
     }
+  }
+
+  /**
+   * How many of `left` bytes from page `vpn` (TLB slot `i`, byte `off`) lie contiguously in one bank:
+   * the following pages are filled into the TLB when the walk allows it, and the run ends at the
+   * first page that is elsewhere, not mapped yet, or MMIO.
+   */
+  private contiguous(
+    vpn: number,
+    i: number,
+    off: number,
+    left: number,
+    tags: Float64Array,
+    write: boolean,
+  ): number {
+    const bank = this.tBank[i]!;
+    let n = Math.min(4096 - off, left);
+    let expect = this.tBase[i]! + 4096;
+    while (n < left) {
+      const v2 = vpn + (n + off) / 4096;
+      const j = v2 & this.mask;
+      if (tags[j] !== v2 && (!this.tryFill(v2 * 4096, write) || tags[j] !== v2)) break;
+      if (this.tBank[j] !== bank || this.tBase[j] !== expect) break;
+      n += Math.min(4096, left - n);
+      expect += 4096;
+    }
+    return n;
   }
 
   /** Fills the TLB for `addr` if the walk allows the access without a fault; false otherwise. */
@@ -292,19 +306,7 @@ export class Mmu implements TlbClient {
       }
       const bank = this.tBank[i]!;
       const base = this.tBase[i]! + off;
-      let n = Math.min(4096 - off, len - done);
-      let expect = this.tBase[i]! + 4096;
-      while (done + n < len) {
-        const v2 = vpn + (n + off) / 4096;
-        const j = v2 & this.mask;
-        if (this.wTag[j] !== v2) {
-          if (!this.tryFill(v2 * 4096, true)) break;
-          if (this.wTag[j] !== v2) break;
-        }
-        if (this.tBank[j] !== bank || this.tBase[j] !== expect) break;
-        n += Math.min(4096, len - done - n);
-        expect += 4096;
-      }
+      const n = this.contiguous(vpn, i, off, len - done, this.wTag, true);
       this.u8[bank]!.set(src.subarray(done, done + n), base);
       done += n;
     }
