@@ -1436,7 +1436,8 @@ export class Mm {
     }
     if (flags & MREMAP_DONTUNMAP) {
       // The old VMA stays, empty: private anon reads zeros after this, shared memory the same data.
-      vma.vmFlags &= ~(VM_LOCKED_MASK | VM_ACCOUNT);
+      // It loses VM_LOCKED but keeps VM_ACCOUNT (move_vma() only conceals it when it unmaps).
+      vma.vmFlags &= ~VM_LOCKED_MASK;
       if (vma.vmStart === oldAddr && vma.vmEnd === oldAddr + oldLen && nv !== vma) vma.anonVma = null;
       return newAddr;
     }
@@ -1541,6 +1542,10 @@ export class Mm {
           break;
         }
         this.changeProtection(r, s, tmp);
+        // mprotect_fixup(): locked memory becoming writable is populated with write faults now
+        // (populate_vma_page_range), so it never takes a COW fault later.
+        if (newFlags & VM_LOCKED && newFlags & VM_WRITE && !(oldFlags & VM_WRITE))
+          this.populate(s, tmp, false);
         // Carry on after the VMA that now covers the range: a merge may have extended it past tmp.
         tmp = Math.max(tmp, r.vmEnd);
         next = this.vmas.next(r);

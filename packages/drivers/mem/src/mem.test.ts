@@ -114,7 +114,8 @@ describe.each(["modern", "2.6.10"] as const)("/dev/mem (%s)", (era) => {
     m.phys.physWrite32(0x200000, 0xc0ffee);
     const a = mmapMem(p, PAGE_SIZE, 0x200000, MAP_SHARED, PROT_READ);
     expect(a).toBeGreaterThan(0);
-    expect(p.mmu.load32(a)).toBe(0xc0ffee);
+    // 2.6.10's remap_pfn_range left ordinary RAM unmapped: it faults in as the zero page.
+    expect(p.mmu.load32(a)).toBe(era === "modern" ? 0xc0ffee : 0);
     m.checkInvariants();
   });
 });

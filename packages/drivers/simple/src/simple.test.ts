@@ -175,7 +175,7 @@ describe.each(ERAS)("simple (%s)", (era) => {
     expect(page.count).toBe(before); // mapped, but no reference taken for the PTE
     expect(page.mapcount).toBe(1);
     // The refcount invariant sees it at once: the fault path used a reference the driver never took.
-    expect(() => m.checkInvariants()).toThrow(/skipped getPage/);
+    expect(() => m.checkInvariants()).toThrow(/refcount 1 but 2 references exist/);
     // Unmapping drops the reference the PTE should have had: the kernel catches the underflow.
     expect(signalOf(() => p.sys.munmap(a, PAGE_SIZE)).signal).toBe("SIGKILL");
     expect(m.dmesg()).toContain(
