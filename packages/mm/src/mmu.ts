@@ -40,6 +40,8 @@ export interface MmuTarget {
 }
 
 const TWO32 = 2 ** 32;
+/** 2^n for the page-walk shifts: a table lookup, not Math.pow, on the walk. */
+const POW2: readonly number[] = Array.from({ length: 64 }, (_, n) => 2 ** n);
 const TWO20 = 2 ** 20;
 const MAX_FAULT_RETRIES = 8;
 
@@ -194,7 +196,7 @@ export class Mmu implements TlbClient {
     // Check both halves are writable before storing either (an x86 store is all or nothing).
     if ((addr & 4095) > 4088) {
       this.translate(addr, true);
-      this.translate(addr - (addr % 4096) + 4096, true);
+      this.translate(addr - (addr & 4095) + 4096, true);
     }
     this.store32Any(addr, Number(v & 0xffffffffn));
     this.store32Any(addr + 4, Number(v >> 32n));
@@ -278,7 +280,7 @@ export class Mmu implements TlbClient {
     let table = this.target.pgdRoot;
     let lo = 0;
     for (let shift = 39; shift >= 12; shift -= 9) {
-      lo = this.readEntry(table, Math.floor(addr / 2 ** shift) % 512);
+      lo = this.readEntry(table, Math.floor(addr / POW2[shift]!) & 511);
       if (!(lo & _PAGE_PRESENT)) return false;
       if (shift > 12) table = (lo >>> 12) + (this.hiWord & 0xfffff) * TWO20;
     }
@@ -319,7 +321,7 @@ export class Mmu implements TlbClient {
       // Crosses a page: both pages must be readable first. si_addr is the access address when the
       // first page faults, the second page's start when only it does (as x86 reports it).
       this.translate(addr, false);
-      this.translate(addr - (addr % 4096) + 4096, false);
+      this.translate(addr - (addr & 4095) + 4096, false);
       let v = 0;
       for (let k = size - 1; k >= 0; k--) v = v * 256 + this.loadSlow(addr + k, 1);
       return v;
@@ -327,7 +329,7 @@ export class Mmu implements TlbClient {
     const loc = this.translate(addr, false);
     if (loc === -1) return this.target.phys.physRead(this.mmioPaddr, size);
     const bank = Math.floor(loc / TWO32);
-    const off = loc % TWO32;
+    const off = loc >>> 0;
     const u8 = this.u8[bank]!;
     if (size === 1) return u8[off]!;
     if (size === 2) return u8[off]! | (u8[off + 1]! << 8);
@@ -338,7 +340,7 @@ export class Mmu implements TlbClient {
     if ((addr & 4095) > 4096 - size) {
       // Make sure both pages are writable first: a faulting store changes nothing.
       this.translate(addr, true);
-      this.translate(addr - (addr % 4096) + 4096, true);
+      this.translate(addr - (addr & 4095) + 4096, true);
       let v = value >>> 0;
       for (let k = 0; k < size; k++) {
         this.storeSlow(addr + k, 1, v & 0xff);
@@ -356,7 +358,7 @@ export class Mmu implements TlbClient {
       return;
     }
     const bank = Math.floor(loc / TWO32);
-    const off = loc % TWO32;
+    const off = loc >>> 0;
     const u8 = this.u8[bank]!;
     let v = value >>> 0;
     for (let k = 0; k < size; k++) {
@@ -370,7 +372,7 @@ export class Mmu implements TlbClient {
   private readEntry(tablePfn: number, index: number): number {
     const loc = this.target.mem.ramLocate(tablePfn);
     const bank = Math.floor(loc / TWO32);
-    const w = ((loc % TWO32) >>> 2) + index * 2;
+    const w = ((loc >>> 0) >>> 2) + index * 2;
     const u32 = this.u32[bank]!;
     const lo = Atomics.load(u32, w);
     this.hiWord = u32[w + 1]!;
@@ -393,7 +395,7 @@ export class Mmu implements TlbClient {
       let ok = true;
       let lo = 0;
       for (let shift = 39; shift >= 12; shift -= 9) {
-        const idx = Math.floor(addr / 2 ** shift) % 512;
+        const idx = Math.floor(addr / POW2[shift]!) & 511;
         lo = this.readEntry(table, idx);
         if (!(lo & _PAGE_PRESENT)) {
           ok = false;
@@ -404,7 +406,7 @@ export class Mmu implements TlbClient {
       if (ok && lo & _PAGE_USER && (!write || lo & _PAGE_RW)) {
         const pfn = (lo >>> 12) + (this.hiWord & 0xfffff) * TWO20;
         const need = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
-        if ((lo & need) !== need) this.setBits(table, Math.floor(addr / 4096) % 512, need);
+        if ((lo & need) !== need) this.setBits(table, Math.floor(addr / 4096) & 511, need);
         const loc = this.target.phys.locatePage(pfn);
         const off = addr & 4095;
         if (loc < 0 || (write && !this.target.phys.pageWritable(pfn))) {
@@ -414,7 +416,7 @@ export class Mmu implements TlbClient {
         const vpn = Math.floor(addr / 4096);
         const i = vpn & this.mask;
         this.tBank[i] = Math.floor(loc / TWO32);
-        this.tBase[i] = loc % TWO32;
+        this.tBase[i] = loc >>> 0;
         this.rTag[i] = vpn;
         // Writes hit the TLB only once the PTE is writable and dirty, so the first store walks.
         const dirtyRw = write || (lo & (_PAGE_RW | _PAGE_DIRTY)) === (_PAGE_RW | _PAGE_DIRTY);
@@ -431,7 +433,7 @@ export class Mmu implements TlbClient {
 
   private setBits(tablePfn: number, index: number, bits: number): void {
     const loc = this.target.mem.ramLocate(tablePfn);
-    Atomics.or(this.u32[Math.floor(loc / TWO32)]!, ((loc % TWO32) >>> 2) + index * 2, bits);
+    Atomics.or(this.u32[Math.floor(loc / TWO32)]!, ((loc >>> 0) >>> 2) + index * 2, bits);
   }
 
   private deliver(addr: number, code: number, detail?: string): never {

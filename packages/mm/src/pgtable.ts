@@ -22,9 +22,11 @@ export const _PAGE_NX = 2 ** 52;
 const TABLE_FLAGS = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY;
 const TWO20 = 2 ** 20;
 const TWO32 = 2 ** 32;
+/** 2^n for the page-walk shifts: a table lookup, not Math.pow, on the walk. */
+const POW2: readonly number[] = Array.from({ length: 64 }, (_, n) => 2 ** n);
 
 export const ptePfn = (pte: number): number => Math.floor((pte % _PAGE_NX) / 4096);
-export const pteFlags = (pte: number): number => pte % 4096;
+export const pteFlags = (pte: number): number => pte & 4095;
 export const pteMk = (pfn: number, flags: number, nx = false): number =>
   (nx ? _PAGE_NX : 0) + pfn * 4096 + flags;
 export const pteNone = (pte: number): boolean => pte === 0;
@@ -85,7 +87,7 @@ export class PageTables {
 
   readSlot(slot: PteSlot): number {
     const bank = Math.floor(slot / TWO32);
-    const w = (slot % TWO32) >>> 2;
+    const w = (slot >>> 0) >>> 2;
     const u32 = this.u32s[bank]!;
     const lo = Atomics.load(u32, w);
     const hi = u32[w + 1]!;
@@ -94,12 +96,12 @@ export class PageTables {
 
   private writeSlot(slot: PteSlot, pte: number): void {
     const bank = Math.floor(slot / TWO32);
-    const w = (slot % TWO32) >>> 2;
+    const w = (slot >>> 0) >>> 2;
     const u32 = this.u32s[bank]!;
     const nx = pte >= _PAGE_NX;
     const v = nx ? pte - _PAGE_NX : pte;
     const hi = Math.floor(v / TWO32);
-    const lo = v % TWO32;
+    const lo = v >>> 0;
     // Publish carefully for concurrent walkers: clear the present word first, then the high word,
     // then the low word (with the present bit) last.
     Atomics.store(u32, w, 0);
@@ -110,7 +112,7 @@ export class PageTables {
   /** Sets accessed/dirty bits in place, as the hardware does on a walk. */
   orFlags(slot: PteSlot, bits: number): void {
     const bank = Math.floor(slot / TWO32);
-    Atomics.or(this.u32s[bank]!, (slot % TWO32) >>> 2, bits);
+    Atomics.or(this.u32s[bank]!, (slot >>> 0) >>> 2, bits);
   }
 
   /**
@@ -120,7 +122,7 @@ export class PageTables {
   pteSlot(addr: number, alloc: boolean): PteSlot {
     let table = this.root;
     for (let shift = 39; shift >= 21; shift -= 9) {
-      const idx = Math.floor(addr / 2 ** shift) % 512;
+      const idx = Math.floor(addr / POW2[shift]!) & 511;
       const slot = this.slotOf(table, idx);
       const e = this.readSlot(slot);
       if (e === 0) {
@@ -135,7 +137,7 @@ export class PageTables {
         table = ptePfn(e);
       }
     }
-    return this.slotOf(table, Math.floor(addr / 4096) % 512);
+    return this.slotOf(table, Math.floor(addr / 4096) & 511);
   }
 
   getPte(addr: number): number {
@@ -152,7 +154,7 @@ export class PageTables {
   }
 
   private bumpUsed(slot: PteSlot, delta: number): void {
-    const base = slot - (slot % 4096);
+    const base = slot - (slot & 4095);
     this.used.set(base, (this.used.get(base) ?? 0) + delta);
   }
 
@@ -172,7 +174,7 @@ export class PageTables {
     end: number,
     fn: (addr: number, slot: PteSlot, pte: number) => void,
   ): void {
-    const span = 2 ** shift;
+    const span = POW2[shift]!;
     const first = Math.max(0, Math.floor((start - base) / span));
     const last = Math.min(511, Math.floor((end - 1 - base) / span));
     for (let i = first; i <= last; i++) {
@@ -196,7 +198,7 @@ export class PageTables {
 
   private freeLevel(table: number, shift: number, base: number, start: number, end: number): void {
     if (shift === 12) return;
-    const span = 2 ** shift;
+    const span = POW2[shift]!;
     const first = Math.max(0, Math.floor((start - base) / span));
     const last = Math.min(511, Math.floor((end - 1 - base) / span));
     for (let i = first; i <= last; i++) {

@@ -19,6 +19,8 @@ import { makeRamFrameLookup, type RamRange, ramImageBytes, ramLayout } from "./l
 export const PAGE_OFFSET = 2 ** 52;
 
 const FRAMES_PER_BANK = BANK_BYTES_MAX / PAGE_SIZE;
+/** Pages of the ISA hole, missing from the RAM image between 640 KiB and 1 MiB. */
+const ISA_HOLE_PAGES = 0x60;
 
 /** pfns below 1 MiB (low RAM and the ISA hole) all have a struct page. */
 const ISA_END_PFN = ISA_END_ADDRESS / PAGE_SIZE;
@@ -115,6 +117,9 @@ export class PhysMemory {
   /** Pages of RAM handed to the allocator at boot (MemTotal). */
   readonly totalRamPages: number;
   readonly ramFrameOf: (pfn: number) => number;
+  private readonly lowFastStart: number;
+  private readonly lowFastEnd: number;
+  private readonly lowFastBase: number;
   private readonly ctl: Int32Array;
   private readonly pageCache = new Map<number, Page>();
   private readonly descriptor: PhysMemoryDescriptor;
@@ -137,6 +142,12 @@ export class PhysMemory {
     this.zeroPfn = desc.zeroPfn;
     this.totalRamPages = desc.totalRamPages;
     this.ramFrameOf = makeRamFrameLookup(this.ramRanges);
+    // RAM from 1 MiB on is the RAM image shifted down by the ISA hole: within the first bank, a
+    // pfn's location is one subtraction away.
+    const low = this.ramRanges[1];
+    this.lowFastStart = low ? low.start / PAGE_SIZE : 0;
+    this.lowFastEnd = low ? Math.min(low.end / PAGE_SIZE, FRAMES_PER_BANK + ISA_HOLE_PAGES) : 0;
+    this.lowFastBase = (this.ramBanks[0] ?? 0) * 2 ** 32;
   }
 
   /**
@@ -349,6 +360,8 @@ export class PhysMemory {
 
   /** Bank id and byte offset of a RAM pfn, packed as bank * 2^32 + offset; -1 if not RAM. */
   ramLocate(pfn: number): number {
+    // Fast path: RAM between 1 MiB and the end of the first bank (page tables and most pages).
+    if (pfn >= this.lowFastStart && pfn < this.lowFastEnd) return this.lowFastBase + (pfn - ISA_HOLE_PAGES) * PAGE_SIZE;
     const frame = this.ramFrameOf(pfn);
     if (frame < 0) return -1;
     return (
