@@ -132,6 +132,12 @@ describe("views and traces", () => {
     expect(iomem.stdout).toMatch(/c0000000-c00fffff : 0000:00:02\.0/);
     const dmesg = await faultline("dmesg", "--era", "2.6.10");
     expect(dmesg.stdout).toContain("Simple VMA close.");
+    const smaps = await faultline("smaps", "--era", "modern");
+    // The PCI BAR mapping (VM_PFNMAP) adds nothing to Rss; its VmFlags show pf io de dd.
+    expect(smaps.stdout).toMatch(
+      /rw-s c0000000 00:05 \d+ +\/dev\/simpler\nSize: +8 kB\n(?:.*\n){2}Rss: +0 kB/,
+    );
+    expect(smaps.stdout).toContain("VmFlags: rd wr sh mr mw me ms pf io de dd sd ");
   }, 120_000);
 
   it("exports a deterministic run as Chrome Trace Event JSON", async () => {

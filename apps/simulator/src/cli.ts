@@ -78,6 +78,7 @@ program
 
 for (const [view, what] of [
   ["maps", "every process's /proc/PID/maps at exit"],
+  ["smaps", "every process's /proc/PID/smaps at exit"],
   ["iomem", "/proc/iomem of the machine"],
   ["meminfo", "/proc/meminfo after the run"],
   ["dmesg", "the kernel log of the run"],
@@ -96,13 +97,15 @@ for (const [view, what] of [
       const text =
         view === "maps"
           ? r.processes.map((p) => `/proc/${p.pid}/maps (${p.programName}):\n${p.maps}`).join("\n")
-          : view === "iomem"
-            ? r.iomem
-            : view === "meminfo"
-              ? r.meminfo
-              : view === "dmesg"
-                ? `${r.dmesg.join("\n")}\n`
-                : `${summaryTable(r)}\n`;
+          : view === "smaps"
+            ? r.processes.map((p) => `/proc/${p.pid}/smaps (${p.programName}):\n${p.smaps}`).join("\n")
+            : view === "iomem"
+              ? r.iomem
+              : view === "meminfo"
+                ? r.meminfo
+                : view === "dmesg"
+                  ? `${r.dmesg.join("\n")}\n`
+                  : `${summaryTable(r)}\n`;
       process.stdout.write(text);
     });
 }

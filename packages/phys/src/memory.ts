@@ -19,6 +19,7 @@ import { makeRamFrameLookup, type RamRange, ramImageBytes, ramLayout } from "./l
 export const PAGE_OFFSET = 2 ** 52;
 
 const FRAMES_PER_BANK = BANK_BYTES_MAX / PAGE_SIZE;
+const ZEROES = new Uint8Array(PAGE_SIZE);
 /** Pages of the ISA hole, missing from the RAM image between 640 KiB and 1 MiB. */
 const ISA_HOLE_PAGES = 0x60;
 
@@ -361,7 +362,8 @@ export class PhysMemory {
   /** Bank id and byte offset of a RAM pfn, packed as bank * 2^32 + offset; -1 if not RAM. */
   ramLocate(pfn: number): number {
     // Fast path: RAM between 1 MiB and the end of the first bank (page tables and most pages).
-    if (pfn >= this.lowFastStart && pfn < this.lowFastEnd) return this.lowFastBase + (pfn - ISA_HOLE_PAGES) * PAGE_SIZE;
+    if (pfn >= this.lowFastStart && pfn < this.lowFastEnd)
+      return this.lowFastBase + (pfn - ISA_HOLE_PAGES) * PAGE_SIZE;
     const frame = this.ramFrameOf(pfn);
     if (frame < 0) return -1;
     return (
@@ -557,7 +559,12 @@ export class PhysMemory {
   }
 
   private zeroFrames(pfn: number, n: number): void {
-    for (let i = 0; i < n; i++) this.frameBytes(pfn + i).fill(0);
+    // fill() on a SharedArrayBuffer view stores byte by byte (relaxed atomics, ~1 µs a page);
+    // copying a zeroed private page in is about seven times faster.
+    for (let i = 0; i < n; i++) {
+      const loc = this.ramLocate(pfn + i);
+      this.banks.u8[Math.floor(loc / 2 ** 32)]!.set(ZEROES, loc >>> 0);
+    }
   }
 
   /** Free pages (MemFree / nr_free_pages()). */

@@ -20,7 +20,8 @@ async function runProbe(argvs: string[][]): Promise<Array<Record<string, number>
   }
   const r = await sim.run();
   // A worker's last message can be dispatched after the run is over: give it a moment.
-  for (let t = 0; t < 200 && out.filter(Boolean).length < argvs.length; t++) await new Promise((res) => setTimeout(res, 10));
+  for (let t = 0; t < 200 && out.filter(Boolean).length < argvs.length; t++)
+    await new Promise((res) => setTimeout(res, 10));
   for (const x of r)
     if (!("code" in x.exit) || x.exit.code !== 0) throw new Error(`probe failed: ${JSON.stringify(x)}`);
   return out;

@@ -1,7 +1,7 @@
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Machine, MachineOptions } from "@faultline/kernel";
-import { renderMaps, smapsCounters } from "@faultline/mm";
+import { renderMaps, renderSmaps, smapsCounters } from "@faultline/mm";
 import {
   BELL_COUNT,
   BELL_SLEEPING,
@@ -43,8 +43,9 @@ export interface ProcessResult {
   /** Resident pages shared with another mapping / private to this process, at exit (smaps sums, KiB). */
   readonly sharedKb: number;
   readonly privateKb: number;
-  /** The process's /proc/PID/maps as it was when it exited. */
+  /** The process's /proc/PID/maps and /proc/PID/smaps as they were when it exited. */
   readonly maps: string;
+  readonly smaps: string;
   /** Why the process died when it did not exit by itself (a throw, a crash, a hang, a kill). */
   readonly error?: string;
 }
@@ -629,6 +630,7 @@ export class Simulation {
     let sharedKb = 0;
     let privateKb = 0;
     const maps = mm.dead ? "" : renderMaps(mm);
+    const smaps = mm.dead ? "" : renderSmaps(mm);
     if (!mm.dead) {
       for (const v of mm) {
         const c = smapsCounters(mm, v);
@@ -647,6 +649,7 @@ export class Simulation {
       sharedKb,
       privateKb,
       maps,
+      smaps,
       ...(error !== undefined ? { error } : {}),
     };
     s.result = result;
