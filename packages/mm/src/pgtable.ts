@@ -46,7 +46,7 @@ export class PageTables {
   private readonly used = new Map<number, number>();
   /** pfn of each table, keyed by location. */
   private readonly tablePfn = new Map<number, number>();
-  private readonly u32s: Uint32Array[];
+  declare private readonly u32s: Uint32Array[];
 
   private constructor(
     readonly mem: PhysMemory,

@@ -99,29 +99,29 @@ export class Page {
 export class PhysMemory {
   readonly ramBytes: number;
   readonly ramRanges: readonly RamRange[];
-  readonly banks: MemoryBanks;
+  declare readonly banks: MemoryBanks;
   /** Bank id of each GiB of the RAM image. */
-  readonly ramBanks: readonly number[];
+  declare readonly ramBanks: readonly number[];
   /** One past the highest pfn that has a struct page. */
   readonly maxPfn: number;
-  readonly refcount: Int32Array;
-  readonly mapcount: Int32Array;
-  readonly flags: Int32Array;
+  declare readonly refcount: Int32Array;
+  declare readonly mapcount: Int32Array;
+  declare readonly flags: Int32Array;
   /**
    * Buddy order of a block head: meaningful where flags has PG_buddy (free) or PG_head (allocated),
    * stale or 0 elsewhere (never-touched frames are not initialised, see `boot`).
    */
-  readonly order: Int32Array;
-  readonly next: Int32Array;
-  readonly prev: Int32Array;
+  declare readonly order: Int32Array;
+  declare readonly next: Int32Array;
+  declare readonly prev: Int32Array;
   readonly zeroPfn: number;
   /** Pages of RAM handed to the allocator at boot (MemTotal). */
   readonly totalRamPages: number;
-  readonly ramFrameOf: (pfn: number) => number;
-  private readonly lowFastStart: number;
-  private readonly lowFastEnd: number;
-  private readonly lowFastBase: number;
-  private readonly ctl: Int32Array;
+  declare readonly ramFrameOf: (pfn: number) => number;
+  declare private readonly lowFastStart: number;
+  declare private readonly lowFastEnd: number;
+  declare private readonly lowFastBase: number;
+  declare private readonly ctl: Int32Array;
   private readonly pageCache = new Map<number, Page>();
   private readonly descriptor: PhysMemoryDescriptor;
 
