@@ -54,10 +54,11 @@ describe("process faults", () => {
   it("a run past its deadline is stopped and says who was running", async () => {
     const kernel = mmKernel();
     const baseline = kernel.mem.nrAllocatedPages;
-    const sim = await Simulation.create({ kernel, deadlineMs: 400 });
+    // Long enough for the worker to boot (tsx loads in each worker) even on a busy 2-core machine.
+    const sim = await Simulation.create({ kernel, deadlineMs: 2500 });
     sim.spawn(program("spin.ts"), ["2"]);
     await expect(sim.run()).rejects.toThrow(
-      /deadline of 400 ms passed; still running: pid 1 .* running user code/,
+      /deadline of 2500 ms passed; still running: pid 1 .* running user code/,
     );
     expect(kernel.mem.nrAllocatedPages).toBe(baseline);
   });
