@@ -376,18 +376,47 @@ export class Mm {
     return nv;
   }
 
-  /** is_mergeable_anon_vma() */
-  private static anonCompatible(a: AnonVma | null, b: AnonVma | null, existing: Vma): boolean {
-    if ((!a || !b) && existing.anonVmaChainSingular) return true;
-    return a === b;
+  /** vma_is_fork_child() (mm/vma.c): has an anon_vma and its anon_vma_chain holds a parent's too. */
+  private static isForkChild(v: Vma | null): boolean {
+    return v !== null && v.anonVma !== null && !v.anonVmaChainSingular;
   }
 
-  /** is_mergeable_vma() + the anon_vma rule, for a range with these properties next to `v`. */
-  private static mergeable(v: Vma, flags: number, file: MmFile | null, anonVma: AnonVma | null): boolean {
+  /**
+   * is_mergeable_anon_vma() (mm/vma.c, 6.16+): may the target `tgt` take a range whose anon_vma is
+   * `srcAnon`? `src` is the VMA being changed (vmg->middle; null for a new range) and `copiedFrom` the
+   * VMA mremap copies (vmg->copied_from). The fork-child test applies to the side that brings the
+   * anon_vma: src and copied_from when only the range has one (dup_anon_vma into tgt), tgt when only
+   * tgt has one; with both, they must be the same anon_vma.
+   */
+  private static anonMergeable(
+    tgt: Vma,
+    srcAnon: AnonVma | null,
+    src: Vma | null,
+    copiedFrom: Vma | null = null,
+  ): boolean {
+    if (!tgt.anonVma && srcAnon) return !Mm.isForkChild(src) && !Mm.isForkChild(copiedFrom);
+    if (tgt.anonVma && !srcAnon) return !Mm.isForkChild(tgt);
+    return tgt.anonVma === srcAnon;
+  }
+
+  /** can_vma_merge_right() merging both sides: prev's and next's anon_vmas must not differ (no fork test). */
+  private static anonVmasCompatible(prev: Vma, next: Vma): boolean {
+    return !prev.anonVma || !next.anonVma || prev.anonVma === next.anonVma;
+  }
+
+  /** is_mergeable_vma() + is_mergeable_anon_vma(), for a range with these properties next to `v`. */
+  private static mergeable(
+    v: Vma,
+    flags: number,
+    file: MmFile | null,
+    anonVma: AnonVma | null,
+    src: Vma | null,
+    copiedFrom: Vma | null = null,
+  ): boolean {
     if ((v.vmFlags ^ flags) & ~VM_SOFTDIRTY) return false;
     if (v.vmFile !== file) return false;
     if (flags & VM_SPECIAL) return false;
-    return Mm.anonCompatible(v.anonVma, anonVma, v);
+    return Mm.anonMergeable(v, anonVma, src, copiedFrom);
   }
 
   private static canRemove(v: Vma): boolean {
@@ -406,6 +435,7 @@ export class Mm {
     pgoff: number,
     anonVma: AnonVma | null,
     vmOps: Vma["vmOps"],
+    copiedFrom: Vma | null = null,
   ): Vma | null {
     if (flags & VM_SPECIAL) return null;
     const next0 = this.vmas.find(start);
@@ -417,16 +447,16 @@ export class Mm {
     const left =
       prev !== null &&
       sameOps(prev) &&
-      Mm.mergeable(prev, flags, file, anonVma) &&
+      Mm.mergeable(prev, flags, file, anonVma, null, copiedFrom) &&
       prev.vmPgoff + (prev.vmEnd - prev.vmStart) / PAGE === pgoff;
     let right =
       next !== null &&
       sameOps(next) &&
-      Mm.mergeable(next, flags, file, anonVma) &&
+      Mm.mergeable(next, flags, file, anonVma, null, copiedFrom) &&
       next.vmPgoff === pgoff + pages;
     if (left && right && prev && next) {
       // Merging all three deletes `next`: only if it has no ->close and the anon_vmas agree.
-      if (!Mm.canRemove(next) || !Mm.anonCompatible(prev.anonVma, next.anonVma, prev)) right = false;
+      if (!Mm.canRemove(next) || !Mm.anonVmasCompatible(prev, next)) right = false;
       else {
         const nextEnd = next.vmEnd;
         if (!prev.anonVma) prev.anonVma = next.anonVma;
@@ -470,7 +500,7 @@ export class Mm {
       prev !== undefined &&
       prev.vmEnd === start &&
       prev.vmOps === vma.vmOps &&
-      Mm.mergeable(prev, newFlags, file, vma.anonVma) &&
+      Mm.mergeable(prev, newFlags, file, vma.anonVma, vma) &&
       prev.vmPgoff + (prev.vmEnd - prev.vmStart) / PAGE === pgoff;
     const mergeRight =
       !special &&
@@ -479,12 +509,12 @@ export class Mm {
       next !== undefined &&
       next.vmStart === end &&
       next.vmOps === vma.vmOps &&
-      Mm.mergeable(next, newFlags, file, vma.anonVma) &&
+      Mm.mergeable(next, newFlags, file, vma.anonVma, vma) &&
       next.vmPgoff === pgoff + pages;
     const whole = start === vma.vmStart && end === vma.vmEnd;
     if (mergeLeft && mergeRight && whole && prev && next) {
       // prev absorbs vma and next: both are deleted.
-      if (Mm.canRemove(vma) && Mm.canRemove(next) && Mm.anonCompatible(prev.anonVma, next.anonVma, prev)) {
+      if (Mm.canRemove(vma) && Mm.canRemove(next) && Mm.anonVmasCompatible(prev, next)) {
         const nextEnd = next.vmEnd;
         if (!prev.anonVma) prev.anonVma = vma.anonVma ?? next.anonVma;
         this.unlinkQuiet(vma);
@@ -957,7 +987,8 @@ export class Mm {
         ((n.vmFlags ^ vma.vmFlags) & ~(VM_ACCESS_FLAGS | VM_SOFTDIRTY)) === 0 &&
         n.vmFile === vma.vmFile &&
         n.vmPgoff === vma.vmPgoff + (n.vmStart - vma.vmStart) / PAGE;
-      vma.anonVma = share(prev) ? prev!.anonVma : share(next) ? next!.anonVma : new AnonVma();
+      // find_mergeable_anon_vma() (mm/vma.c) tries the next VMA first, then the previous one.
+      vma.anonVma = share(next) ? next!.anonVma : share(prev) ? prev!.anonVma : new AnonVma();
     }
     const pfn = this.mem.allocPfn(0, srcPfn < 0 ? __GFP_ZERO : 0);
     if (pfn < 0) return VM_FAULT_OOM;
@@ -1360,10 +1391,11 @@ export class Mm {
       next &&
       next.vmStart === oldEnd + delta &&
       next.vmOps === vma.vmOps &&
-      Mm.mergeable(next, vma.vmFlags, vma.vmFile, vma.anonVma) &&
+      // vma_merge_extend() merges a new range: vmg->middle is NULL, prev is the VMA itself.
+      Mm.mergeable(next, vma.vmFlags, vma.vmFile, vma.anonVma, null) &&
       next.vmPgoff === pgoffEnd &&
       Mm.canRemove(next) &&
-      Mm.anonCompatible(vma.anonVma, next.anonVma, vma)
+      Mm.anonVmasCompatible(vma, next)
     ) {
       if (!vma.anonVma) vma.anonVma = next.anonVma;
       const end = next.vmEnd;
@@ -1410,6 +1442,7 @@ export class Mm {
       pgoff,
       vma.anonVma,
       vma.vmOps,
+      vma,
     );
     let opened = false;
     if (!nv) {
@@ -1685,8 +1718,17 @@ export class Mm {
         if (!vma.vmFile) return -EINVAL;
         if (!(f & VM_SHARED) || !(f & VM_MAYWRITE)) return -EACCES;
         if (!(vma.vmFile instanceof ShmemFile)) return -ENODEV;
-        this.zapRange(vma, start, end);
-        vma.vmFile.punchHole(vma.vmPgoff + (start - vma.vmStart) / PAGE, (end - start) / PAGE);
+        {
+          // shmem_fallocate(PUNCH_HOLE): the pages leave the file, and every mapping of them in
+          // every process is zapped first (unmap_mapping_range), not only this VMA's.
+          const first = vma.vmPgoff + (start - vma.vmStart) / PAGE;
+          const count = (end - start) / PAGE;
+          for (const v of [...vma.vmFile.mapping.vmas]) {
+            const s0 = v.vmStart + (first - v.vmPgoff) * PAGE;
+            v.vmMm.zapRange(v, s0, s0 + count * PAGE, true);
+          }
+          vma.vmFile.punchHole(first, count);
+        }
         return 0;
       case MADV_WILLNEED:
       case MADV_MERGEABLE:
