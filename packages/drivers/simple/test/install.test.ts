@@ -71,7 +71,8 @@ describe("@faultline/driver-simple as an installed package", () => {
   beforeAll(() => {
     const deps = ["phys", "mm", "devices", "kernel"].map((d) => join(packages, d));
     if (deps.some(stale)) build("@faultline/driver-simple^...");
-    build("@faultline/driver-simple");
+    // Rebuilt only when stale: under turbo it was just built, and publint may be reading its dist.
+    if (stale(pkgDir)) build("@faultline/driver-simple");
     project = mkdtempSync(join(tmpdir(), "faultline-consumer-"));
     writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", type: "module" }));
     writeFileSync(join(project, "main.mjs"), CONSUMER);
