@@ -237,3 +237,22 @@ export const KERN_DEFAULT = "";
 export const KERN_CONT = "\x01c";
 /** Level of a printk without one (CONFIG_MESSAGE_LOGLEVEL_DEFAULT). */
 export const MESSAGE_LOGLEVEL_DEFAULT = 4;
+
+/** lseek(2) whence values beyond SEEK_END (include/uapi/linux/fs.h). */
+export const SEEK_DATA = 3;
+export const SEEK_HOLE = 4;
+/** wait4() options (include/uapi/linux/wait.h). */
+export const WUNTRACED = 2;
+export const WCONTINUED = 8;
+export const __WNOTHREAD = 0x20000000;
+export const __WALL = 0x40000000;
+export const __WCLONE = 0x80000000 | 0;
+/** Generic ioctls handled by do_vfs_ioctl() (include/uapi/asm-generic/ioctls.h). */
+export const FIONBIO = 0x5421;
+export const FIONCLEX = 0x5450;
+export const FIOCLEX = 0x5451;
+export const FIOASYNC = 0x5452;
+/** A driver's "not my ioctl" (include/linux/errno.h); never reaches user space. */
+export const ENOIOCTLCMD = 515;
+/** rw_verify_area(): the most one read or write transfers (INT_MAX & PAGE_MASK). */
+export const MAX_RW_COUNT = 0x7ffff000;

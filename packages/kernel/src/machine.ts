@@ -436,10 +436,11 @@ export class Machine implements FileHost {
     const mm = new Mm(this.physAccess, { era: this.era });
     const p = new Process(this, this.nextPid++, mm, null, options.name ?? "proc");
     this.procs.set(p.pid, p);
+    // console_on_rootfs(): /dev/console opened once O_RDWR, then dup'ed to fds 1 and 2.
+    const con = this.openConsole(2);
     for (let fd = 0; fd < 3; fd++) {
-      const f = this.openConsole(fd === 0 ? 0 : 1);
-      f.get();
-      p.fds.set(fd, f);
+      con.get();
+      p.fds.set(fd, con);
     }
     return p;
   }
@@ -596,11 +597,10 @@ export class Machine implements FileHost {
   openFile(p: Process, path: string, flags: number): OpenFile | number {
     if (path.startsWith("/proc/")) {
       if ((flags & O_ACCMODE) !== 0) return -EACCES;
-      const text = this.procTextFor(path, p);
-      if (text === null) return -ENOENT;
+      if (this.procTextFor(path, p) === null) return -ENOENT;
       return this.newFile(
         { path, sDev: PROC_DEV, ino: procIno(path), major: 0, minor: 0, mapping: this.procMapping(path) },
-        procFops(text),
+        procFops(() => this.procTextFor(path, p) ?? ""),
         "kernel",
         flags,
       );
@@ -857,11 +857,17 @@ function procIno(path: string): number {
   return n;
 }
 
-/** A seq_file-like read-only file over a snapshot taken at open. */
-function procFops(text: string): FileOperations {
-  const bytes = new TextEncoder().encode(text);
+/**
+ * A seq_file-like read-only file: the text is built by the read that starts at offset 0 and kept for
+ * the reads that follow (seq_read); seeking back to 0 builds it again. seq_lseek() knows SEEK_SET and
+ * SEEK_CUR only.
+ */
+function procFops(build: () => string): FileOperations {
   return {
-    read: (_f, buf, ppos) => {
+    read: (f, buf, ppos) => {
+      if (ppos.value === 0 || !(f.privateData instanceof Uint8Array))
+        f.privateData = new TextEncoder().encode(build());
+      const bytes = f.privateData as Uint8Array;
       const start = Math.min(ppos.value, bytes.length);
       const n = Math.min(buf.length, bytes.length - start);
       buf.set(bytes.subarray(start, start + n));
@@ -869,9 +875,9 @@ function procFops(text: string): FileOperations {
       return n;
     },
     llseek: (f, offset, whence) => {
-      const base = whence === 0 ? 0 : whence === 1 ? f.fPos : bytes.length;
-      const pos = base + offset;
-      if (pos < 0 || whence > 2) return -EINVAL;
+      if (whence !== 0 && whence !== 1) return -EINVAL;
+      const pos = (whence === 0 ? 0 : f.fPos) + offset;
+      if (pos < 0) return -EINVAL;
       f.fPos = pos;
       return pos;
     },

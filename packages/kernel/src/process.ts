@@ -1,6 +1,7 @@
 import {
   EBADF,
   ECHILD,
+  EFAULT,
   EINVAL,
   EMFILE,
   ENOTTY,
@@ -15,7 +16,29 @@ import {
   SignalError,
   type SignalName,
 } from "@faultline/mm";
-import { FMODE_READ, FMODE_WRITE, SEEK_CUR, SEEK_END, SEEK_SET, WNOHANG } from "./constants";
+import {
+  __WALL,
+  __WCLONE,
+  __WNOTHREAD,
+  ENOIOCTLCMD,
+  FIOASYNC,
+  FIOCLEX,
+  FIONBIO,
+  FIONCLEX,
+  FMODE_READ,
+  FMODE_WRITE,
+  MAX_RW_COUNT,
+  SEEK_CUR,
+  SEEK_END,
+  SEEK_HOLE,
+  WCONTINUED,
+  WNOHANG,
+  WUNTRACED,
+} from "./constants";
+
+/** The most a count-style read() allocates at once (the rest is a short read, as read(2) allows). */
+const READ_ALLOC_MAX = 16 * 1024 * 1024;
+
 import { ErrnoError } from "./errno-error";
 import type { OpenFile } from "./internal/file";
 import type { Machine } from "./machine";
@@ -145,7 +168,9 @@ export class Syscalls {
   }
 
   getppid(): number {
-    return this.p.parent?.pid ?? 1;
+    // A process spawned by the machine has no parent here (as init's parent, 0); an orphan's parent
+    // is gone too, reported as 0 rather than an init that cannot wait for it.
+    return this.p.parent?.pid ?? 0;
   }
 
   /** open(2): fd or -errno (-ENOENT no such node, -ENXIO no driver for the device, the driver's open error). */
@@ -197,10 +222,14 @@ export class Syscalls {
     return this.run("read", () => {
       const f = this.file(fd);
       if (!f || !(f.fMode & FMODE_READ)) return -EBADF;
-      if (!Number.isInteger(count) || count < 0) return -EINVAL;
+      // A negative count is a huge size_t: access_ok() fails on the buffer first (-EFAULT).
+      if (!Number.isInteger(count)) return -EINVAL;
+      if (count < 0) return -EFAULT;
       const read = f.fops.read;
       if (!read) return -EINVAL;
-      const dst = buf ?? new Uint8Array(count);
+      // rw_verify_area() caps a transfer at MAX_RW_COUNT; we also cap the buffer a count-style read
+      // allocates (a short read, which read(2) allows), so a huge count cannot exhaust the host.
+      const dst = buf ?? new Uint8Array(Math.min(count, MAX_RW_COUNT, READ_ALLOC_MAX));
       const ppos = { value: f.fPos };
       const r = this.m.callDriver(f.owner, "fops->read", () => read.call(f.fops, f, dst, ppos), -14);
       if (r < 0) return r;
@@ -233,12 +262,14 @@ export class Syscalls {
     return this.run("lseek", () => {
       const f = this.file(fd);
       if (!f) return -EBADF;
-      if (whence !== SEEK_SET && whence !== SEEK_CUR && whence !== SEEK_END) return -EINVAL;
+      // ksys_lseek(): only whence > SEEK_MAX (SEEK_HOLE) is refused before the file's llseek.
+      if (!Number.isInteger(whence) || whence < 0 || whence > SEEK_HOLE) return -EINVAL;
       const llseek = f.fops.llseek;
       if (llseek)
         return this.m.callDriver(f.owner, "fops->llseek", () => llseek.call(f.fops, f, offset, whence), -14);
       if (this.m.era === "modern") return -ESPIPE;
-      if (whence === SEEK_END) return -EINVAL;
+      // 2.6.10's default_llseek(): SEEK_END is relative to i_size, 0 for a character device.
+      if (whence > SEEK_END) return -EINVAL;
       const pos = (whence === SEEK_CUR ? f.fPos : 0) + offset;
       if (pos < 0) return -EINVAL;
       f.fPos = pos;
@@ -251,9 +282,18 @@ export class Syscalls {
     return this.run("ioctl", () => {
       const f = this.file(fd);
       if (!f) return -EBADF;
+      // do_vfs_ioctl(): the generic commands never reach the driver.
+      if (cmd === FIOCLEX || cmd === FIONCLEX || cmd === FIONBIO || cmd === FIOASYNC) return 0;
       const ioctl = f.fops.unlockedIoctl;
       if (!ioctl) return -ENOTTY;
-      return this.m.callDriver(f.owner, "fops->unlocked_ioctl", () => ioctl.call(f.fops, f, cmd, arg), -14);
+      const r = this.m.callDriver(
+        f.owner,
+        "fops->unlocked_ioctl",
+        () => ioctl.call(f.fops, f, cmd, arg),
+        -14,
+      );
+      // vfs_ioctl(): a driver's -ENOIOCTLCMD ("not mine") reaches user space as -ENOTTY.
+      return r === -ENOIOCTLCMD ? -ENOTTY : r;
     }) as number;
   }
 
@@ -338,7 +378,11 @@ export class Syscalls {
    */
   waitpid(pid: number, options = 0): WaitResult | number {
     return this.run("waitpid", () => {
-      const kids = this.m.processes().filter((c) => c.parent === this.p && (pid === -1 || c.pid === pid));
+      // kernel_wait4(): unknown option bits are -EINVAL. Every process here is in one process group,
+      // so pid 0 and pid < -1 (a group) select any child, as pid -1 does.
+      if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE)) return -EINVAL;
+      const any = pid === -1 || pid === 0 || pid < -1;
+      const kids = this.m.processes().filter((c) => c.parent === this.p && (any || c.pid === pid));
       if (!kids.length) return -ECHILD;
       const z = kids.find((c) => c.state === "zombie");
       // Blocking is impossible in a synchronous model: a wait without WNOHANG answers as if it had it.
