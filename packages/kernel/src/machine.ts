@@ -1,8 +1,10 @@
 import {
   AddressSpaceMapping,
   EACCES,
+  EEXIST,
   EINVAL,
   ENOENT,
+  ENOTDIR,
   ENXIO,
   type Era,
   FAULT_KILLED,
@@ -32,7 +34,7 @@ import {
   PhysMachine as PhysMachineClass,
   type PhysMemory,
 } from "@faultline/phys";
-import { MESSAGE_LOGLEVEL_DEFAULT, O_ACCMODE, O_CREAT } from "./constants";
+import { MESSAGE_LOGLEVEL_DEFAULT, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_PATH } from "./constants";
 import { SUPPORTED_DRIVER_API_VERSIONS, UnsupportedDriverApiVersionError } from "./driver-api";
 import type { DriverContext, DriverDefinition, FileOperations } from "./driver-types";
 import { ErrnoError } from "./errno-error";
@@ -594,7 +596,9 @@ export class Machine implements FileHost {
   // ---- files --------------------------------------------------------------------------------
 
   /** @internal open(2) after the fd table: a /dev node or a /proc file. Returns the file or -errno. */
-  openFile(p: Process, path: string, flags: number): OpenFile | number {
+  openFile(p: Process, pathIn: string, flags: number): OpenFile | number {
+    // path_lookupat() collapses repeated slashes and "." components.
+    const path = pathIn.replace(/\/+/g, "/").replace(/\/\.(?=\/|$)/g, "") || "/";
     if (path.startsWith("/proc/")) {
       if ((flags & O_ACCMODE) !== 0) return -EACCES;
       if (this.procTextFor(path, p) === null) return -ENOENT;
@@ -605,13 +609,20 @@ export class Machine implements FileHost {
         flags,
       );
     }
+    const node = path === "/dev/console" ? null : this.chrdev.nodes.get(path);
+    const exists = path === "/dev/console" || node !== undefined;
+    // do_open(): O_CREAT|O_EXCL on an existing name, O_DIRECTORY on a device node.
+    if (exists && flags & O_CREAT && flags & O_EXCL) return -EEXIST;
+    if (exists && flags & O_DIRECTORY) return -ENOTDIR;
     if (path === "/dev/console") return this.openConsole(flags);
-    const node = this.chrdev.nodes.get(path);
-    if (!node) return flags & O_CREAT ? -30 /* EROFS: no writable filesystem here */ : -ENOENT;
+    // Creating files is not modelled: there is no writable filesystem here (Linux's devtmpfs would
+    // create a regular file).
+    if (!node) return flags & O_CREAT ? -30 /* EROFS */ : -ENOENT;
     const cdev = this.chrdev.lookup(node.major, node.minor);
     if (!cdev) return -ENXIO;
     const f = this.newFile(fileNodeOf(node), cdev.fops, cdev.owner, flags);
-    const open = cdev.fops.open;
+    // O_PATH: a handle on the name only, the driver is not opened.
+    const open = flags & O_PATH ? undefined : cdev.fops.open;
     if (open) {
       const r = this.callDriver(cdev.owner, "fops->open", () => open.call(cdev.fops, f.inode, f) | 0, -14);
       if (r < 0) {

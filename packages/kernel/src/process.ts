@@ -28,6 +28,7 @@ import {
   FMODE_READ,
   FMODE_WRITE,
   MAX_RW_COUNT,
+  O_PATH,
   SEEK_CUR,
   SEEK_END,
   SEEK_HOLE,
@@ -261,7 +262,7 @@ export class Syscalls {
   lseek(fd: number, offset: number, whence: number): number {
     return this.run("lseek", () => {
       const f = this.file(fd);
-      if (!f) return -EBADF;
+      if (!f || f.fFlags & O_PATH) return -EBADF;
       // ksys_lseek(): only whence > SEEK_MAX (SEEK_HOLE) is refused before the file's llseek.
       if (!Number.isInteger(whence) || whence < 0 || whence > SEEK_HOLE) return -EINVAL;
       const llseek = f.fops.llseek;
@@ -281,7 +282,7 @@ export class Syscalls {
   ioctl(fd: number, cmd: number, arg = 0): number {
     return this.run("ioctl", () => {
       const f = this.file(fd);
-      if (!f) return -EBADF;
+      if (!f || f.fFlags & O_PATH) return -EBADF;
       // do_vfs_ioctl(): the generic commands never reach the driver.
       if (cmd === FIOCLEX || cmd === FIONCLEX || cmd === FIONBIO || cmd === FIOASYNC) return 0;
       const ioctl = f.fops.unlockedIoctl;
@@ -307,7 +308,7 @@ export class Syscalls {
       let file: OpenFile | null = null;
       if (!(flags & MAP_ANONYMOUS)) {
         const f = this.file(fd);
-        if (!f) return -EBADF;
+        if (!f || f.fFlags & O_PATH) return -EBADF;
         file = f;
       }
       return this.p.mm.mmap(addr, len, prot, flags, file, offset);

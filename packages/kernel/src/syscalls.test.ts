@@ -3,14 +3,21 @@ import { describe, expect, it } from "vitest";
 import {
   DRIVER_API_VERSION,
   defineDriver,
+  EBADF,
+  EEXIST,
   EFAULT,
   EINVAL,
+  ENOTDIR,
   ENOTTY,
   ESPIPE,
   FIOCLEX,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   Machine,
+  O_CREAT,
+  O_DIRECTORY,
+  O_EXCL,
+  O_PATH,
   O_RDONLY,
   O_RDWR,
   PROT_READ,
@@ -90,6 +97,29 @@ describe("read, lseek, ioctl, waitpid, getppid and the console", () => {
     expect(p.sys.write(0, "to stdin\n")).toBe(9);
     expect(p.sys.read(1, 10)).toEqual(new Uint8Array(0));
     expect(m.console()).toBe("to stdin\n");
+    m.checkInvariants();
+  });
+});
+
+describe("open flags and names", () => {
+  it("O_CREAT|O_EXCL on a node is -EEXIST, O_DIRECTORY -ENOTDIR, '//dev/./x' names the same node", async () => {
+    const m = await Machine.create({ drivers: [zeroish] });
+    const p = m.spawn();
+    expect(p.sys.open("/dev/zeroish", O_RDWR | O_CREAT | O_EXCL)).toBe(-EEXIST);
+    expect(p.sys.open("/dev/zeroish", O_RDONLY | O_DIRECTORY)).toBe(-ENOTDIR);
+    expect(p.sys.open("//dev/./zeroish", O_RDONLY)).toBeGreaterThanOrEqual(3);
+  });
+
+  it("an O_PATH fd names the node only: read, ioctl, lseek and mmap are -EBADF", async () => {
+    const m = await Machine.create({ drivers: [zeroish] });
+    const p = m.spawn();
+    const fd = p.sys.open("/dev/zeroish", O_PATH);
+    expect(fd).toBeGreaterThanOrEqual(3);
+    expect(p.sys.read(fd, 4)).toBe(-EBADF);
+    expect(p.sys.ioctl(fd, 0x1234)).toBe(-EBADF);
+    expect(p.sys.lseek(fd, 0, SEEK_SET)).toBe(-EBADF);
+    expect(p.sys.mmap(0, 4096, PROT_READ, MAP_PRIVATE, fd, 0)).toBe(-EBADF);
+    expect(p.sys.close(fd)).toBe(0);
     m.checkInvariants();
   });
 });

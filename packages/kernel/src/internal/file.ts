@@ -1,5 +1,5 @@
 import { type AddressSpaceMapping, EFAULT, type MmFile, type Vma } from "@faultline/mm";
-import { FMODE_READ, FMODE_WRITE, O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY } from "../constants";
+import { FMODE_READ, FMODE_WRITE, O_ACCMODE, O_PATH, O_RDONLY, O_RDWR, O_WRONLY } from "../constants";
 import type { File, FileOperations, Inode } from "../driver-types";
 
 /** What a file needs from the kernel: running driver code as an oops-safe call, and its bookkeeping. */
@@ -24,6 +24,8 @@ export interface FileNode {
 
 /** FMODE_* from the access mode of the open flags (O_ACCMODE 3 gives neither, as Linux's ioctl-only opens). */
 export function fmodeOf(flags: number): number {
+  // An O_PATH file can be neither read nor written (do_dentry_open sets FMODE_PATH only).
+  if (flags & O_PATH) return 0;
   switch (flags & O_ACCMODE) {
     case O_RDONLY:
       return FMODE_READ;
