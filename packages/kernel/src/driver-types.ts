@@ -63,6 +63,8 @@ export interface DriverContext {
   removeDevNode(name: string): void;
   /** Module parameters given at load (`drivers: [simple({ ... })]` options end up here). */
   readonly params: Readonly<Record<string, unknown>>;
+  /** Which kernel's semantics the machine follows: a driver may behave as its era's code did. */
+  readonly era: "2.6.10" | "modern";
 }
 
 /** The object `defineDriver` returns and `Machine.create({ drivers })` loads. */

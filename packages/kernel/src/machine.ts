@@ -274,6 +274,7 @@ export class Machine implements FileHost {
     const c = this.chrdev;
     return {
       params: def.params ?? {},
+      era: this.era,
       allocChrdevRegion: (firstMinor, count, name) => c.register(0, firstMinor, count, name, owner),
       registerChrdevRegion: (major, firstMinor, count, name) => {
         if (major === 0) return -EINVAL;

@@ -123,3 +123,21 @@ describe("open flags and names", () => {
     m.checkInvariants();
   });
 });
+
+describe("the driver context", () => {
+  it("tells a driver which era the machine follows", async () => {
+    const seen: string[] = [];
+    const probe = () =>
+      defineDriver({
+        name: "era-probe",
+        apiVersion: DRIVER_API_VERSION,
+        init(ctx) {
+          seen.push(ctx.era);
+          return 0;
+        },
+      });
+    await Machine.create({ era: "2.6.10", drivers: [probe()] });
+    await Machine.create({ drivers: [probe()] });
+    expect(seen).toEqual(["2.6.10", "modern"]);
+  });
+});

@@ -34,8 +34,8 @@ export interface SimpleOptions {
   /** simple_major: a fixed major (register_chrdev_region); default 0 = dynamic (alloc_chrdev_region). */
   readonly major?: number;
   /**
-   * How /dev/simplen's handler is written: today's `fault(vmf)` (default), or the 2.6-era
-   * `nopage(vma, address, type)` returning a page or NOPAGE_SIGBUS, which the core adapts.
+   * How /dev/simplen's handler is written: today's `fault(vmf)`, or the 2.6-era `nopage(vma, address,
+   * type)` returning a page or NOPAGE_SIGBUS, which the core adapts. Default: the machine's era's.
    */
   readonly handler?: "fault" | "nopage";
 }
@@ -105,12 +105,9 @@ function nopageMmap(vmOps: VmOperations) {
 
 /** The simple module; `drivers: [simple()]` loads it. Creates /dev/simpler (minor 0) and /dev/simplen (minor 1). */
 export function simple(options: SimpleOptions = {}): DriverDefinition {
-  const handlerOps: VmOperations =
-    options.handler === "nopage"
-      ? { open: simpleVmaOpen, close: simpleVmaClose, nopage: simpleVmaNopage }
-      : { open: simpleVmaOpen, close: simpleVmaClose, fault: simpleVmaFault };
+  const nopageOps: VmOperations = { open: simpleVmaOpen, close: simpleVmaClose, nopage: simpleVmaNopage };
+  const faultOps: VmOperations = { open: simpleVmaOpen, close: simpleVmaClose, fault: simpleVmaFault };
   const remapFops: FileOperations = { open: () => 0, release: () => 0, mmap: simpleRemapMmap };
-  const nopageFops: FileOperations = { open: () => 0, release: () => 0, mmap: nopageMmap(handlerOps) };
   let simpleMajor = options.major ?? 0;
 
   return defineDriver({
@@ -125,6 +122,13 @@ export function simple(options: SimpleOptions = {}): DriverDefinition {
         return result;
       }
       if (simpleMajor === 0) simpleMajor = result;
+      // The handler as its era wrote it, unless the options say: nopage in 2.6.10, fault today.
+      const style = options.handler ?? (ctx.era === "2.6.10" ? "nopage" : "fault");
+      const nopageFops: FileOperations = {
+        open: () => 0,
+        release: () => 0,
+        mmap: nopageMmap(style === "nopage" ? nopageOps : faultOps),
+      };
       ctx.cdevAdd(simpleMajor, 0, 1, remapFops);
       ctx.cdevAdd(simpleMajor, 1, 1, nopageFops);
       ctx.createDevNode("simpler", simpleMajor, 0);
