@@ -1560,12 +1560,16 @@ export class Mm {
       const s = Math.max(nstart, vma.vmStart);
       const oldFlags = vma.vmFlags;
       // mprotect_fixup(): private memory becoming writable is charged (VM_ACCOUNT); anon memory
-      // made read-only before it was ever written gives the charge back.
-      if (newFlags & VM_WRITE) {
-        if (!(oldFlags & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE)))
-          newFlags |= VM_ACCOUNT;
-      } else if (oldFlags & VM_ACCOUNT && vma.anonymous && !vma.anonVma) {
-        newFlags &= ~VM_ACCOUNT;
+      // made read-only before it was ever written gives the charge back. Both only after its
+      // `newflags == oldflags` early return: a VMA whose protection is unchanged keeps its
+      // VM_ACCOUNT (e.g. read-only, charged, no anon_vma) and is neither modified nor merged.
+      if (newFlags !== oldFlags) {
+        if (newFlags & VM_WRITE) {
+          if (!(oldFlags & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE)))
+            newFlags |= VM_ACCOUNT;
+        } else if (oldFlags & VM_ACCOUNT && vma.anonymous && !vma.anonVma) {
+          newFlags &= ~VM_ACCOUNT;
+        }
       }
       let next: Vma | null | undefined;
       if (newFlags !== oldFlags) {
