@@ -96,6 +96,11 @@ export const VM_MAYSHARE = 0x80;
 export const VM_GROWSDOWN = 0x100;
 export const VM_UFFD_MISSING = 0x200;
 export const VM_PFNMAP = 0x400;
+/**
+ * MAP_DROPPABLE memory (v6.11). Linux's VM_DROPPABLE is a high bit of a 64-bit vm_flags; our flags stay
+ * within 31 bits, so it takes bit 11, which no mapping uses today. Not shown in smaps' VmFlags.
+ */
+export const VM_DROPPABLE = 0x800;
 export const VM_UFFD_WP = 0x1000;
 export const VM_LOCKED = 0x2000;
 export const VM_IO = 0x4000;

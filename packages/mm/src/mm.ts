@@ -70,6 +70,7 @@ import {
   VM_DONTCOPY,
   VM_DONTDUMP,
   VM_DONTEXPAND,
+  VM_DROPPABLE,
   VM_EXEC,
   VM_FAULT_ERROR,
   VM_FAULT_MAJOR,
@@ -113,7 +114,6 @@ import {
   ENOMEM,
   EOPNOTSUPP,
   EOVERFLOW,
-  EPERM,
 } from "./errno";
 import {
   _PAGE_ACCESSED,
@@ -726,7 +726,7 @@ export class Mm {
         case MAP_DROPPABLE:
           // v6.11: memory the kernel may drop under pressure; never locked, reserved, forked or dumped.
           if (flags & (MAP_LOCKED | MAP_GROWSDOWN)) return -EINVAL;
-          vmFlags |= VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP;
+          vmFlags |= VM_DROPPABLE | VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP;
           pgoff = addr / PAGE;
           break;
         case MAP_PRIVATE:
@@ -944,7 +944,7 @@ export class Mm {
     if (slot === TABLE_OOM) return VM_FAULT_OOM;
     const pte = this.pgd.readSlot(slot);
     if (pte === 0) {
-      if (vma.anonymous) return this.doAnonymousPage(vma, slot, address, write);
+      if (vma.anonymous) return this.doAnonymousPage(vma, slot, write);
       return this.doFault(vma, slot, address, real, write);
     }
     const fl = pteFlags(pte);
@@ -960,7 +960,7 @@ export class Mm {
   }
 
   /** do_anonymous_page() */
-  private doAnonymousPage(vma: Vma, slot: number, address: number, write: boolean): number {
+  private doAnonymousPage(vma: Vma, slot: number, write: boolean): number {
     if (vma.vmFlags & VM_SHARED && this.era === "modern") return VM_FAULT_SIGBUS;
     if (!write) {
       // The zero page: shared, read-only, special (no refcount, not in RSS).
@@ -970,11 +970,11 @@ export class Mm {
       );
       return 0;
     }
-    return this.newAnonPage(vma, slot, -1, address);
+    return this.newAnonPage(vma, slot, -1);
   }
 
   /** Maps a fresh anon page (zeroed, or a copy of `srcPfn`'s contents) writable and dirty. */
-  private newAnonPage(vma: Vma, slot: number, srcPfn: number, address: number): number {
+  private newAnonPage(vma: Vma, slot: number, srcPfn: number): number {
     if (!vma.anonVma) {
       // anon_vma_prepare(): reuse a mergeable neighbour's anon_vma (find_mergeable_anon_vma).
       const prev = this.vmas.prev(vma);
@@ -992,7 +992,7 @@ export class Mm {
     }
     const pfn = this.mem.allocPfn(0, srcPfn < 0 ? __GFP_ZERO : 0);
     if (pfn < 0) return VM_FAULT_OOM;
-    if (srcPfn >= 0) this.copyFrame(srcPfn, pfn, address);
+    if (srcPfn >= 0) this.copyFrame(srcPfn, pfn);
     Atomics.or(this.mem.flags, pfn, PG_anon | PG_anon_exclusive);
     const rw = vma.vmFlags & VM_WRITE ? _PAGE_RW | _PAGE_DIRTY : 0;
     this.mapPage(vma, slot, pfn, rw);
@@ -1000,7 +1000,7 @@ export class Mm {
   }
 
   /** Copies one frame's 4 KiB, from RAM or from a device's memory (cow_user_page). */
-  private copyFrame(src: number, dst: number, _address: number): void {
+  private copyFrame(src: number, dst: number): void {
     const to = this.mem.frameBytes(dst);
     const loc = this.phys.locatePage(src);
     if (loc >= 0) {
@@ -1019,7 +1019,7 @@ export class Mm {
     if (!ops?.fault && !ops?.nopage) {
       // 2.6.10's do_no_page() fell back to do_anonymous_page() when ->nopage was NULL; since
       // commit bfd40eaff5ab every file VMA has vm_ops and do_fault() answers SIGBUS.
-      if (this.era === "2.6.10") return this.doAnonymousPage(vma, slot, address, write);
+      if (this.era === "2.6.10") return this.doAnonymousPage(vma, slot, write);
       return VM_FAULT_SIGBUS;
     }
     if (write && !(vma.vmFlags & VM_SHARED)) return this.doCowFault(vma, slot, address, real);
@@ -1086,7 +1086,7 @@ export class Mm {
     const vmf = this.callFault(vma, address, real, true);
     if (typeof vmf === "number") return vmf;
     if (vmf.ret & VM_FAULT_NOPAGE) return vmf.ret & ~VM_FAULT_NOPAGE;
-    const r = this.newAnonPage(vma, slot, vmf.pfn, address);
+    const r = this.newAnonPage(vma, slot, vmf.pfn);
     this.mem.putPage(vmf.pfn);
     return r | vmf.ret;
   }
@@ -1121,7 +1121,7 @@ export class Mm {
     const src = ptePfn(pte);
     this.pgd.setPte(slot, 0);
     this.flushTlbRange(address, address + PAGE);
-    const r = this.newAnonPage(vma, slot, src === this.mem.zeroPfn ? -1 : src, address);
+    const r = this.newAnonPage(vma, slot, src === this.mem.zeroPfn ? -1 : src);
     if (r) {
       this.pgd.setPte(slot, pte);
       return r;
@@ -1404,9 +1404,6 @@ export class Mm {
     } else {
       this.vmas.updateBounds(vma, vma.vmStart, oldEnd + delta);
     }
-    if (vma.vmFlags & VM_SHARED && vma.vmFile instanceof ShmemFile) {
-      // The shmem object keeps its size: the new pages lie beyond i_size and fault SIGBUS.
-    }
     if (vma.vmFlags & VM_LOCKED) {
       this.lockedVm += delta / PAGE;
       this.populate(oldEnd, oldEnd + delta, false);
@@ -1639,8 +1636,8 @@ export class Mm {
       const old = vma.vmFlags;
       const newFlags = lock ? old | VM_LOCKED | (onFault ? VM_LOCKONFAULT : 0) : old & ~VM_LOCKED_MASK;
       let cur = vma;
-      // mlock_fixup(): VM_SPECIAL memory is silently neither locked nor counted.
-      if (newFlags !== old && !(old & VM_SPECIAL)) {
+      // mlock_fixup(): VM_SPECIAL and droppable memory are silently neither locked nor counted.
+      if (newFlags !== old && !(old & (VM_SPECIAL | VM_DROPPABLE))) {
         const r = this.modifyFlags(vma, nstart, tmp, newFlags);
         if (typeof r === "number") return r;
         const pages = (tmp - nstart) / PAGE;
@@ -1764,7 +1761,7 @@ export class Mm {
         nf |= VM_WIPEONFORK;
         break;
       case MADV_KEEPONFORK:
-        if (f & VM_DROPPABLE_NEVER) return -EINVAL;
+        if (f & VM_DROPPABLE) return -EINVAL;
         nf &= ~VM_WIPEONFORK;
         break;
       case MADV_DONTDUMP:
@@ -1984,7 +1981,6 @@ const VALID_ADVICE = new Set([
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
 ]);
-const VM_DROPPABLE_NEVER = 0;
 
 interface Remap {
   readonly addr: number;
@@ -1999,5 +1995,3 @@ interface Detached {
   readonly start: number;
   readonly end: number;
 }
-
-export { EPERM };

@@ -43,6 +43,10 @@ const TWO32 = 2 ** 32;
 /** 2^n for the page-walk shifts: a table lookup, not Math.pow, on the walk. */
 const POW2: readonly number[] = Array.from({ length: 64 }, (_, n) => 2 ** n);
 const TWO20 = 2 ** 20;
+/**
+ * Linux retries a fault forever when a handler keeps returning without installing anything (the LDD3
+ * port's scullp VM_FAULT_NOPAGE bug hangs the process); a simulation reports SIGBUS instead of hanging.
+ */
 const MAX_FAULT_RETRIES = 8;
 
 /**
@@ -286,14 +290,10 @@ export class Mmu implements TlbClient {
 
   /** Fills the TLB for `addr` if the walk allows the access without a fault; false otherwise. */
   private tryFill(addr: number, write: boolean): boolean {
-    let table = this.target.pgdRoot;
-    let lo = 0;
-    for (let shift = 39; shift >= 12; shift -= 9) {
-      lo = this.readEntry(table, Math.floor(addr / POW2[shift]!) & 511);
-      if (!(lo & _PAGE_PRESENT)) return false;
-      if (shift > 12) table = (lo >>> 12) + (this.hiWord & 0xfffff) * TWO20;
-    }
-    if (!(lo & _PAGE_USER) || (write && !(lo & _PAGE_RW)) || this.released) return false;
+    const lo = this.walk(addr);
+    if (!(lo & _PAGE_PRESENT) || !(lo & _PAGE_USER) || (write && !(lo & _PAGE_RW)) || this.released)
+      return false;
+    // translate() walks again, on purpose: a subclass may guard its walks (the sim's worker MMU does).
     this.translate(addr, write);
     return true;
   }
@@ -388,6 +388,24 @@ export class Mmu implements TlbClient {
     return lo;
   }
 
+  /** pfn of the PTE table the last successful walk() ended in. */
+  private pteTable = 0;
+
+  /**
+   * The hardware walk PGD→PUD→PMD→PTE: the low word of the PTE (its high word in hiWord, its table in
+   * pteTable), or the non-present entry of the first missing level.
+   */
+  private walk(addr: number): number {
+    let table = this.target.pgdRoot;
+    for (let shift = 39; shift > 12; shift -= 9) {
+      const e = this.readEntry(table, Math.floor(addr / POW2[shift]!) & 511);
+      if (!(e & _PAGE_PRESENT)) return e;
+      table = (e >>> 12) + (this.hiWord & 0xfffff) * TWO20;
+    }
+    this.pteTable = table;
+    return this.readEntry(table, Math.floor(addr / 4096) & 511);
+  }
+
   /**
    * The page walk: returns the byte's location (bank * 2^32 + offset) for directly backed pages,
    * filling the TLB, or -1 for MMIO (the physical address is left in mmioPaddr). Raises the fault
@@ -400,25 +418,15 @@ export class Mmu implements TlbClient {
     if (this.released) this.deliver(addr, FAULT_SEGV_MAPERR, "the address space is gone (process exited)");
     for (let attempt = 0; ; attempt++) {
       this.walks++;
-      let table = this.target.pgdRoot;
-      let ok = true;
-      let lo = 0;
-      for (let shift = 39; shift >= 12; shift -= 9) {
-        const idx = Math.floor(addr / POW2[shift]!) & 511;
-        lo = this.readEntry(table, idx);
-        if (!(lo & _PAGE_PRESENT)) {
-          ok = false;
-          break;
-        }
-        if (shift > 12) table = (lo >>> 12) + (this.hiWord & 0xfffff) * TWO20;
-      }
-      if (ok && lo & _PAGE_USER && (!write || lo & _PAGE_RW)) {
+      const lo = this.walk(addr);
+      if (lo & _PAGE_PRESENT && lo & _PAGE_USER && (!write || lo & _PAGE_RW)) {
         const pfn = (lo >>> 12) + (this.hiWord & 0xfffff) * TWO20;
         const need = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
-        if ((lo & need) !== need) this.setBits(table, Math.floor(addr / 4096) & 511, need);
+        if ((lo & need) !== need) this.setBits(this.pteTable, Math.floor(addr / 4096) & 511, need);
         const loc = this.target.phys.locatePage(pfn);
         const off = addr & 4095;
-        if (loc < 0 || (write && !this.target.phys.pageWritable(pfn))) {
+        const writable = loc >= 0 && this.target.phys.pageWritable(pfn);
+        if (loc < 0 || (write && !writable)) {
           this.mmioPaddr = pfn * 4096 + off;
           return -1;
         }
@@ -429,7 +437,7 @@ export class Mmu implements TlbClient {
         this.rTag[i] = vpn;
         // Writes hit the TLB only once the PTE is writable and dirty, so the first store walks.
         const dirtyRw = write || (lo & (_PAGE_RW | _PAGE_DIRTY)) === (_PAGE_RW | _PAGE_DIRTY);
-        this.wTag[i] = dirtyRw && this.target.phys.pageWritable(pfn) ? vpn : Number.NaN;
+        this.wTag[i] = dirtyRw && writable ? vpn : Number.NaN;
         return loc + off;
       }
       if (attempt >= MAX_FAULT_RETRIES)

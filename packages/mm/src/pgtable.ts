@@ -29,11 +29,6 @@ export const ptePfn = (pte: number): number => Math.floor((pte % _PAGE_NX) / 409
 export const pteFlags = (pte: number): number => pte & 4095;
 export const pteMk = (pfn: number, flags: number, nx = false): number =>
   (nx ? _PAGE_NX : 0) + pfn * 4096 + flags;
-export const pteNone = (pte: number): boolean => pte === 0;
-export const ptePresent = (pte: number): boolean => pte % 2 === 1;
-export const pteWrite = (pte: number): boolean => (pteFlags(pte) & _PAGE_RW) !== 0;
-export const pteDirty = (pte: number): boolean => (pteFlags(pte) & _PAGE_DIRTY) !== 0;
-export const pteSpecial = (pte: number): boolean => (pteFlags(pte) & _PAGE_SPECIAL) !== 0;
 
 /** Slot address of an entry: bank id * 2^32 + byte offset in the bank. */
 export type PteSlot = number;

@@ -1,11 +1,4 @@
-import {
-  FOUR_GIB,
-  ISA_END_ADDRESS,
-  ISA_START_ADDRESS,
-  PAGE_SHIFT,
-  PAGE_SIZE,
-  PCI_HOLE_START,
-} from "./constants";
+import { FOUR_GIB, ISA_END_ADDRESS, ISA_START_ADDRESS, PAGE_SIZE, PCI_HOLE_START } from "./constants";
 
 /** One contiguous stretch of System RAM in the physical address space (end exclusive). */
 export interface RamRange {
@@ -58,4 +51,3 @@ export function makeRamFrameLookup(ranges: readonly RamRange[]): (pfn: number) =
 
 export const pfnOf = (paddr: number): number => Math.floor(paddr / PAGE_SIZE);
 export const physOf = (pfn: number): number => pfn * PAGE_SIZE;
-export const PAGE_SHIFT_FACTOR = 2 ** PAGE_SHIFT;

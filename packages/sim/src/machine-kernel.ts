@@ -26,7 +26,7 @@ export function machineKernel(m: Machine): SimKernel & { readonly machine: Machi
     fork: (pid) => proc(pid).sys.fork(),
     exit(pid, how: ExitRequest) {
       const p = m.process(pid);
-      if (!p || p.state !== "running") return;
+      if (p?.state !== "running") return;
       if ("code" in how) p.sys.exit(how.code);
       else if ((how.signal === "SIGSEGV" || how.signal === "SIGBUS") && how.siCode !== undefined) {
         // As the in-thread MMU reports it: the segfault line in dmesg, then do_exit.

@@ -97,7 +97,7 @@ const mod = (await import(boot.program)) as { default?: Program };
 const program = mod.default;
 chan.start();
 try {
-  if (!program || program.faultlineProgram !== 1) {
+  if (program?.faultlineProgram !== 1) {
     throw new TypeError(`${boot.program}: the default export is not defineProgram(...)`);
   }
   const entry = boot.isChild && program.child ? program.child : program.main;
