@@ -970,20 +970,34 @@ export class AddressSpace {
     return null;
   }
 
-  private mmioRead(r: FlatRange, addr: number, size: AccessSize): number | bigint {
+  /**
+   * The offset of an MMIO access in its region, or -1 when the region did not declare that size or
+   * alignment: the access is then logged as refused (a guest error, never silently widened).
+   */
+  private mmioOffset(
+    r: FlatRange,
+    addr: number,
+    size: AccessSize,
+    write: { value: number | bigint } | null,
+  ): number {
     const off = r.offset + (addr - r.start);
     const why = this.invalidReason(r, off, size);
-    if (why) {
-      this.log.record({
-        kind: "invalid-access",
-        addr,
-        size,
-        isWrite: false,
-        region: r.region.name,
-        message: `read of ${size} bytes at ${hex(addr)} (${r.region} + ${hex(off)}): ${why}; refused, returns all-ones`,
-      });
-      return size === 8 ? ALL_ONES_64 : ALL_ONES[size]!;
-    }
+    if (!why) return off;
+    const what = write ? `write of ${hex(write.value)} (${size} bytes)` : `read of ${size} bytes`;
+    this.log.record({
+      kind: "invalid-access",
+      addr,
+      size,
+      isWrite: write !== null,
+      region: r.region.name,
+      message: `${what} at ${hex(addr)} (${r.region} + ${hex(off)}): ${why}; refused${write ? "" : ", returns all-ones"}`,
+    });
+    return -1;
+  }
+
+  private mmioRead(r: FlatRange, addr: number, size: AccessSize): number | bigint {
+    const off = this.mmioOffset(r, addr, size, null);
+    if (off < 0) return size === 8 ? ALL_ONES_64 : ALL_ONES[size]!;
     const v = r.region.ops!.read(off, size);
     if (size === 8) return BigInt.asUintN(64, BigInt(v));
     return maskValue(Number(v), size);
@@ -1026,19 +1040,8 @@ export class AddressSpace {
         }
         return MEMTX_OK;
       }
-      const off = r.offset + (addr - r.start);
-      const why = this.invalidReason(r, off, size);
-      if (why) {
-        this.log.record({
-          kind: "invalid-access",
-          addr,
-          size,
-          isWrite: true,
-          region: r.region.name,
-          message: `write of ${hex(value)} (${size} bytes) at ${hex(addr)} (${r.region} + ${hex(off)}): ${why}; refused`,
-        });
-        return MEMTX_ACCESS_ERROR;
-      }
+      const off = this.mmioOffset(r, addr, size, { value });
+      if (off < 0) return MEMTX_ACCESS_ERROR;
       r.region.ops!.write(off, size, value);
       return MEMTX_OK;
     }
