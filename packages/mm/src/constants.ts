@@ -169,6 +169,8 @@ export const SIGBUS = 7;
 export const SIGSEGV = 11;
 export const SEGV_MAPERR = 1;
 export const SEGV_ACCERR = 2;
+/** The access was denied by a memory protection key (si_pkey names it). */
+export const SEGV_PKUERR = 4;
 export const BUS_ADRALN = 1;
 export const BUS_ADRERR = 2;
 export const BUS_OBJERR = 3;

@@ -6,7 +6,9 @@ export {
   FAULT_OOM,
   FAULT_SEGV_ACCERR,
   FAULT_SEGV_MAPERR,
+  FAULT_SEGV_PKUERR,
   FAULT_SIGBUS,
+  faultPkey,
   isCowMapping,
   Mm,
   type MmOptions,
@@ -34,6 +36,16 @@ export {
   ptePfn,
 } from "./pgtable";
 export { type PhysAccess, ramOnly } from "./phys-access";
+export {
+  ARCH_DEFAULT_PKEY,
+  INIT_PKRU_VALUE,
+  MmPkeys,
+  PKEY_ACCESS_MASK,
+  PKEY_DISABLE_ACCESS,
+  PKEY_DISABLE_WRITE,
+  PKU_NR_KEYS,
+  pkruAllows,
+} from "./pkeys";
 export {
   mapsLine,
   renderMaps,

@@ -130,6 +130,7 @@ import {
   TABLE_OOM,
 } from "./pgtable";
 import type { PhysAccess } from "./phys-access";
+import { MmPkeys, pkruAllows } from "./pkeys";
 import { ShmemFile } from "./shmem";
 import { AnonVma, type MmFile, NOPAGE_OOM, Vma, type VmFault } from "./vma";
 import { VmaTree } from "./vma-tree";
@@ -143,6 +144,10 @@ export const FAULT_SEGV_MAPERR = 1;
 export const FAULT_SEGV_ACCERR = 2;
 export const FAULT_SIGBUS = 3;
 export const FAULT_OOM = 4;
+/** SIGSEGV SEGV_PKUERR: the key's PKRU rights deny the access; the key is in bits 8..11 (faultPkey()). */
+export const FAULT_SEGV_PKUERR = 6;
+/** The protection key a FAULT_SEGV_PKUERR result carries (si_pkey). */
+export const faultPkey = (r: number): number => (r >>> 8) & 15;
 
 export type Era = "modern" | "2.6.10";
 
@@ -152,6 +157,17 @@ export interface MmOptions {
   readonly maxMapCount?: number;
   /** RLIMIT_MEMLOCK in bytes; Infinity behaves as a process with CAP_IPC_LOCK. */
   readonly mlockLimit?: number;
+  /**
+   * The CPU has protection keys (PKU) and the kernel uses them: PROT_EXEC-only memory is execute-only
+   * (reads fault with SEGV_PKUERR) and pkey_alloc/pkey_mprotect work. Default false.
+   */
+  readonly pku?: boolean;
+  /**
+   * Anonymous read faults map the shared zero page (default true). False models a kernel that forbids
+   * it (mm_forbids_zeropage(), or a host booted with a patch such as `pvm_no_zero_page=1`): a read
+   * fault allocates a zeroed private page as a write fault would, writable and dirty if VM_WRITE.
+   */
+  readonly zeroPage?: boolean;
 }
 
 /** Someone caching translations of this mm: an MMU's TLB, or a worker's. */
@@ -208,6 +224,10 @@ export class Mm {
   hiwaterRss = 0;
   dead = false;
   readonly tlbClients = new Set<TlbClient>();
+  /** Protection keys: allocation map, execute-only key, and the thread's PKRU (pkeys.ts). */
+  readonly pkeys: MmPkeys;
+  /** Read faults on anonymous memory may map the zero page (MmOptions.zeroPage). */
+  readonly zeroPage: boolean;
 
   constructor(
     readonly phys: PhysAccess,
@@ -220,6 +240,13 @@ export class Mm {
     this.era = options.era ?? "modern";
     this.maxMapCount = options.maxMapCount ?? DEFAULT_MAX_MAP_COUNT;
     this.mlockLimit = options.mlockLimit ?? Number.POSITIVE_INFINITY;
+    this.pkeys = new MmPkeys(options.pku ?? false, () => this.flushTlbAll());
+    this.zeroPage = options.zeroPage ?? true;
+  }
+
+  /** The PKRU register of the process's thread (one Int32 in shared memory; MMUs read it on walks). */
+  get pkru(): Int32Array {
+    return this.pkeys.pkru;
   }
 
   get mapCount(): number {
@@ -276,7 +303,7 @@ export class Mm {
   private mapPage(vma: Vma, slot: number, pfn: number, flags: number): void {
     Atomics.add(this.mem.mapcount, pfn, 1);
     this.rssAdd(vma, pfn, 1);
-    this.pgd.setPte(slot, pteMk(pfn, flags | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED));
+    this.pgd.setPte(slot, pteMk(pfn, flags | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED), vma.vmPkey);
   }
 
   /**
@@ -347,6 +374,7 @@ export class Mm {
     v.anonVma = vma.anonVma;
     v.anonVmaChainSingular = vma.anonVmaChainSingular;
     v.anonymous = vma.anonymous;
+    v.vmPkey = vma.vmPkey;
     vma.vmFile?.get();
     return v;
   }
@@ -408,12 +436,13 @@ export class Mm {
   private static mergeable(
     v: Vma,
     flags: number,
+    pkey: number,
     file: MmFile | null,
     anonVma: AnonVma | null,
     src: Vma | null,
     copiedFrom: Vma | null = null,
   ): boolean {
-    if ((v.vmFlags ^ flags) & ~VM_SOFTDIRTY) return false;
+    if ((v.vmFlags ^ flags) & ~VM_SOFTDIRTY || v.vmPkey !== pkey) return false;
     if (v.vmFile !== file) return false;
     if (flags & VM_SPECIAL) return false;
     return Mm.anonMergeable(v, anonVma, src, copiedFrom);
@@ -431,6 +460,7 @@ export class Mm {
     start: number,
     end: number,
     flags: number,
+    pkey: number,
     file: MmFile | null,
     pgoff: number,
     anonVma: AnonVma | null,
@@ -447,12 +477,12 @@ export class Mm {
     const left =
       prev !== null &&
       sameOps(prev) &&
-      Mm.mergeable(prev, flags, file, anonVma, null, copiedFrom) &&
+      Mm.mergeable(prev, flags, pkey, file, anonVma, null, copiedFrom) &&
       prev.vmPgoff + (prev.vmEnd - prev.vmStart) / PAGE === pgoff;
     let right =
       next !== null &&
       sameOps(next) &&
-      Mm.mergeable(next, flags, file, anonVma, null, copiedFrom) &&
+      Mm.mergeable(next, flags, pkey, file, anonVma, null, copiedFrom) &&
       next.vmPgoff === pgoff + pages;
     if (left && right && prev && next) {
       // Merging all three deletes `next`: only if it has no ->close and the anon_vmas agree.
@@ -486,7 +516,13 @@ export class Mm {
    * compatible (vma_merge_existing_range), else split off the outside parts. Returns the VMA that
    * now covers exactly [start, end), or -errno.
    */
-  private modifyFlags(vma: Vma, start: number, end: number, newFlags: number): Vma | number {
+  private modifyFlags(
+    vma: Vma,
+    start: number,
+    end: number,
+    newFlags: number,
+    newPkey: number = vma.vmPkey,
+  ): Vma | number {
     const pgoff = vma.vmPgoff + (start - vma.vmStart) / PAGE;
     const pages = (end - start) / PAGE;
     const prev = this.vmas.prev(vma);
@@ -500,7 +536,7 @@ export class Mm {
       prev !== undefined &&
       prev.vmEnd === start &&
       prev.vmOps === vma.vmOps &&
-      Mm.mergeable(prev, newFlags, file, vma.anonVma, vma) &&
+      Mm.mergeable(prev, newFlags, newPkey, file, vma.anonVma, vma) &&
       prev.vmPgoff + (prev.vmEnd - prev.vmStart) / PAGE === pgoff;
     const mergeRight =
       !special &&
@@ -509,7 +545,7 @@ export class Mm {
       next !== undefined &&
       next.vmStart === end &&
       next.vmOps === vma.vmOps &&
-      Mm.mergeable(next, newFlags, file, vma.anonVma, vma) &&
+      Mm.mergeable(next, newFlags, newPkey, file, vma.anonVma, vma) &&
       next.vmPgoff === pgoff + pages;
     const whole = start === vma.vmStart && end === vma.vmEnd;
     if (mergeLeft && mergeRight && whole && prev && next) {
@@ -558,6 +594,7 @@ export class Mm {
     }
     target = this.vmaLookup(start)!;
     target.vmFlags = newFlags;
+    target.vmPkey = newPkey;
     return target;
   }
 
@@ -682,6 +719,10 @@ export class Mm {
     // file_mmap_ok(): a character device without FMODE_UNSIGNED_OFFSET ends at MAX_LFS_FILESIZE.
     if (file && !file.unsignedOffset && pgoff > Math.floor((2 ** 63 - len) / PAGE)) return -EOVERFLOW;
     if (this.mapCount > this.maxMapCount) return -ENOMEM;
+    // do_mmap(): PROT_EXEC alone asks for execute-only memory; with PKU it gets the execute-only key,
+    // allocated here (before the address is chosen, so even a failing mmap allocates it).
+    let pkey = 0;
+    if (prot === PROT_EXEC) pkey = Math.max(0, this.pkeys.executeOnly());
     const area = this.getUnmappedArea(file, addr, len, pgoff, flags);
     if (area < 0) return area;
     addr = area;
@@ -739,7 +780,7 @@ export class Mm {
     if (flags & MAP_NORESERVE) vmFlags |= VM_NORESERVE;
     if (flags & MAP_SYNC && !(vmFlags & VM_SHARED)) vmFlags &= ~VM_SYNC;
 
-    const res = this.mmapRegion(file, addr, len, vmFlags, pgoff);
+    const res = this.mmapRegion(file, addr, len, vmFlags, pgoff, pkey);
     if (res < 0) return res;
     const vma = this.vmaLookup(res);
     if (vma && (vma.vmFlags & VM_LOCKED || (flags & (MAP_POPULATE | MAP_NONBLOCK)) === MAP_POPULATE)) {
@@ -755,6 +796,7 @@ export class Mm {
     len: number,
     vmFlagsIn: number,
     pgoff: number,
+    pkey: number,
   ): number {
     let vmFlags = vmFlagsIn;
     const end = addr + len;
@@ -777,6 +819,7 @@ export class Mm {
         addr,
         end,
         vmFlags,
+        pkey,
         file,
         pgoff,
         null,
@@ -785,6 +828,7 @@ export class Mm {
     }
     if (!vma) {
       const v = new Vma(this, addr, end, vmFlags, pgoff);
+      v.vmPkey = pkey;
       if (file) {
         v.vmFile = file;
         file.get();
@@ -808,7 +852,16 @@ export class Mm {
         const merged =
           v.vmFlags & VM_SPECIAL || v.vmOps?.close
             ? null
-            : this.mergeNewRange(v.vmStart, v.vmEnd, v.vmFlags, file, v.vmPgoff, v.anonVma, v.vmOps);
+            : this.mergeNewRange(
+                v.vmStart,
+                v.vmEnd,
+                v.vmFlags,
+                v.vmPkey,
+                file,
+                v.vmPgoff,
+                v.anonVma,
+                v.vmOps,
+              );
         if (merged) {
           file.mapping.vmas.delete(v);
           file.put();
@@ -927,7 +980,10 @@ export class Mm {
     if (!(addr >= 0 && addr < TASK_SIZE)) return FAULT_SEGV_MAPERR;
     const vma = this.vmaLookup(addr);
     if (!vma) return FAULT_SEGV_MAPERR;
-    // access_error()
+    // access_error(): a protection key that denies the access comes first and is final (no COW, no
+    // fault-in): arch_vma_access_permitted() with the faulting thread's PKRU.
+    if (this.pkeys.enabled && !pkruAllows(this.pkeys.value, vma.vmPkey, write))
+      return FAULT_SEGV_PKUERR | (vma.vmPkey << 8);
     if (write ? !(vma.vmFlags & VM_WRITE) : !(vma.vmFlags & (VM_READ | VM_WRITE | VM_EXEC)))
       return FAULT_SEGV_ACCERR;
     const ret = this.handlePteFault(vma, addr - (addr % PAGE), addr, write);
@@ -950,7 +1006,7 @@ export class Mm {
     const fl = pteFlags(pte);
     if (!(fl & _PAGE_PRESENT)) {
       // A PROT_NONE entry whose VMA now allows the access (mprotect raced with us): restore it.
-      this.pgd.setPte(slot, pte - (fl & _PAGE_PROTNONE) + _PAGE_PRESENT);
+      this.pgd.setPte(slot, pte - (fl & _PAGE_PROTNONE) + _PAGE_PRESENT, vma.vmPkey);
       return this.handlePteFault(vma, address, real, write);
     }
     if (write && !(fl & _PAGE_RW)) return this.doWpPage(vma, slot, address, pte);
@@ -962,11 +1018,12 @@ export class Mm {
   /** do_anonymous_page() */
   private doAnonymousPage(vma: Vma, slot: number, write: boolean): number {
     if (vma.vmFlags & VM_SHARED && this.era === "modern") return VM_FAULT_SIGBUS;
-    if (!write) {
+    if (!write && this.zeroPage) {
       // The zero page: shared, read-only, special (no refcount, not in RSS).
       this.pgd.setPte(
         slot,
         pteMk(this.mem.zeroPfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SPECIAL),
+        vma.vmPkey,
       );
       return 0;
     }
@@ -1099,6 +1156,7 @@ export class Mm {
       this.pgd.setPte(
         slot,
         pte + (pteFlags(pte) & _PAGE_RW ? 0 : _PAGE_RW) + (pteFlags(pte) & _PAGE_DIRTY ? 0 : _PAGE_DIRTY),
+        vma.vmPkey,
       );
       this.flushTlbRange(address, address + PAGE);
       return 0;
@@ -1112,7 +1170,7 @@ export class Mm {
         Atomics.load(this.mem.mapcount, pfn) === 1
       ) {
         Atomics.or(this.mem.flags, pfn, PG_anon_exclusive);
-        this.pgd.setPte(slot, pte + _PAGE_RW + (pteFlags(pte) & _PAGE_DIRTY ? 0 : _PAGE_DIRTY));
+        this.pgd.setPte(slot, pte + _PAGE_RW + (pteFlags(pte) & _PAGE_DIRTY ? 0 : _PAGE_DIRTY), vma.vmPkey);
         this.flushTlbRange(address, address + PAGE);
         return 0;
       }
@@ -1123,7 +1181,7 @@ export class Mm {
     this.flushTlbRange(address, address + PAGE);
     const r = this.newAnonPage(vma, slot, src === this.mem.zeroPfn ? -1 : src);
     if (r) {
-      this.pgd.setPte(slot, pte);
+      this.pgd.setPte(slot, pte, vma.vmPkey);
       return r;
     }
     if (pfn >= 0) {
@@ -1196,6 +1254,7 @@ export class Mm {
       this.pgd.setPte(
         slot,
         pteMk(p, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SPECIAL | _PAGE_PFNMAP | rw),
+        vma.vmPkey,
       );
     }
     return 0;
@@ -1218,6 +1277,7 @@ export class Mm {
     this.pgd.setPte(
       slot,
       pteMk(pfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SPECIAL | _PAGE_PFNMAP | rw),
+      vma.vmPkey,
     );
     return VM_FAULT_NOPAGE;
   }
@@ -1392,7 +1452,7 @@ export class Mm {
       next.vmStart === oldEnd + delta &&
       next.vmOps === vma.vmOps &&
       // vma_merge_extend() merges a new range: vmg->middle is NULL, prev is the VMA itself.
-      Mm.mergeable(next, vma.vmFlags, vma.vmFile, vma.anonVma, null) &&
+      Mm.mergeable(next, vma.vmFlags, vma.vmPkey, vma.vmFile, vma.anonVma, null) &&
       next.vmPgoff === pgoffEnd &&
       Mm.canRemove(next) &&
       Mm.anonVmasCompatible(vma, next)
@@ -1435,6 +1495,7 @@ export class Mm {
       newAddr,
       newAddr + newLen,
       vma.vmFlags,
+      vma.vmPkey,
       vma.vmFile,
       pgoff,
       vma.anonVma,
@@ -1505,7 +1566,7 @@ export class Mm {
       if (dst === TABLE_OOM) return -ENOMEM;
       const src = this.pgd.pteSlot(a, false);
       this.pgd.setPte(src, 0);
-      this.pgd.setPte(dst, pte);
+      this.pgd.setPte(dst, pte, to.vmPkey);
       const pfn = this.normalPfn(pte);
       if (pfn >= 0 && from.vmFile !== to.vmFile) {
         this.rssAdd(from, pfn, -1);
@@ -1519,9 +1580,36 @@ export class Mm {
 
   // ---- mprotect, mlock, madvise, msync ------------------------------------------------------
 
-  /** mprotect(2) (do_mprotect_pkey) */
+  /** mprotect(2): do_mprotect_pkey() with pkey -1 (the VMA keeps its key, or gets the execute-only one). */
   mprotect(startIn: number, lenIn: number, protIn: number): number {
+    return this.pkeyMprotect(startIn, lenIn, protIn, -1);
+  }
+
+  /** pkey_alloc(2): a protection key (its rights in the thread's PKRU set to initVal), or -EINVAL/-ENOSPC. */
+  pkeyAlloc(flags: number, initVal: number): number {
+    return this.pkeys.alloc(flags, initVal);
+  }
+
+  /** pkey_free(2): 0 or -EINVAL. Memory tagged with the key keeps it (pkeys(7)). */
+  pkeyFree(pkey: number): number {
+    return this.pkeys.free(Number.isInteger(pkey) ? pkey | 0 : -1);
+  }
+
+  /** glibc pkey_get(3) on the process's thread: the key's rights, -EINVAL, or -ENOSYS without PKU. */
+  pkeyGet(key: number): number {
+    return this.pkeys.get(key);
+  }
+
+  /** glibc pkey_set(3) (WRPKRU) on the process's thread: 0, -EINVAL, or -ENOSYS without PKU. */
+  pkeySet(key: number, rights: number): number {
+    return this.pkeys.set(key, rights);
+  }
+
+  /** pkey_mprotect(2) (do_mprotect_pkey): `pkey` -1 is plain mprotect. */
+  pkeyMprotect(startIn: number, lenIn: number, protIn: number, pkeyIn: number): number {
     let prot = protIn;
+    // The int argument as C sees it (a non-integer names no key).
+    const pkey = Number.isInteger(pkeyIn) ? pkeyIn | 0 : -2;
     const start = ul(startIn);
     const grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
     prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP);
@@ -1532,6 +1620,8 @@ export class Mm {
     const end = start + len;
     if (len === 0 || end <= start || end >= TWO64) return -ENOMEM;
     if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) return -EINVAL;
+    // A key userspace did not allocate cannot be used (the execute-only key counts as not allocated).
+    if (pkey !== -1 && !this.pkeys.isAllocated(pkey)) return -EINVAL;
     let vma = this.vmas.find(start);
     if (!vma || vma.vmStart >= end) return -ENOMEM;
     let nstart = start;
@@ -1547,6 +1637,7 @@ export class Mm {
         error = -ENOMEM;
         break;
       }
+      const newPkey = this.pkeys.overrideMprotectPkey(vma.vmPkey, vma.vmFlags & VM_ACCESS_FLAGS, prot, pkey);
       let newFlags = protToVm(prot) | (vma.vmFlags & ~VM_ACCESS_FLAGS);
       // VM_MAY* shifted onto VM_*: asking for what the open mode forbids is -EACCES.
       if (newFlags & ~(newFlags >> 4) & VM_ACCESS_FLAGS) {
@@ -1560,7 +1651,8 @@ export class Mm {
       // made read-only before it was ever written gives the charge back. Both only after its
       // `newflags == oldflags` early return: a VMA whose protection is unchanged keeps its
       // VM_ACCOUNT (e.g. read-only, charged, no anon_vma) and is neither modified nor merged.
-      if (newFlags !== oldFlags) {
+      const changed = newFlags !== oldFlags || newPkey !== vma.vmPkey;
+      if (changed) {
         if (newFlags & VM_WRITE) {
           if (!(oldFlags & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE)))
             newFlags |= VM_ACCOUNT;
@@ -1569,8 +1661,8 @@ export class Mm {
         }
       }
       let next: Vma | null | undefined;
-      if (newFlags !== oldFlags) {
-        const r = this.modifyFlags(vma, s, tmp, newFlags);
+      if (newFlags !== oldFlags || newPkey !== vma.vmPkey) {
+        const r = this.modifyFlags(vma, s, tmp, newFlags, newPkey);
         if (typeof r === "number") {
           error = r;
           break;
@@ -1605,7 +1697,9 @@ export class Mm {
       else if (fl & _PAGE_PROTNONE) fl = (fl & ~_PAGE_PROTNONE) | _PAGE_PRESENT;
       if (!(f & VM_WRITE)) fl &= ~_PAGE_RW;
       else if (shared && fl & _PAGE_PRESENT) fl |= _PAGE_RW;
-      if (fl !== pteFlags(pte)) this.pgd.setPte(slot, base + fl);
+      // change_protection() rewrites every PTE with the VMA's new page protection, its key included.
+      if (fl !== pteFlags(pte) || this.pgd.readPkey(slot) !== vma.vmPkey)
+        this.pgd.setPte(slot, base + fl, vma.vmPkey);
     });
     this.flushTlbRange(start, end);
   }
@@ -1821,10 +1915,13 @@ export class Mm {
         era: this.era,
         maxMapCount: this.maxMapCount,
         mlockLimit: this.mlockLimit,
+        pku: this.pkeys.enabled,
+        zeroPage: this.zeroPage,
       });
     } catch {
       return -ENOMEM;
     }
+    child.pkeys.inherit(this.pkeys);
     for (const vma of this.vmas) {
       if (vma.vmFlags & VM_DONTCOPY) continue;
       const v = this.dupVma(vma, child);
@@ -1864,11 +1961,11 @@ export class Mm {
           child.rssAdd(v, pfn, 1);
           if (cow && pteFlags(pte) & _PAGE_RW) {
             p = pte - _PAGE_RW;
-            this.pgd.setPte(slot, p);
+            this.pgd.setPte(slot, p, vma.vmPkey);
             wrprotected = true;
           }
         }
-        child.pgd.setPte(dst, p);
+        child.pgd.setPte(dst, p, v.vmPkey);
       });
       if (wrprotected) this.flushTlbRange(vma.vmStart, vma.vmEnd);
       if (oom) {
@@ -1931,12 +2028,18 @@ export class Mm {
     let shmem = 0;
     for (const v of this.vmas) {
       if (v.vmStart % PAGE || v.vmEnd % PAGE || v.vmEnd <= v.vmStart) throw new Error(`bad VMA bounds: ${v}`);
+      if (v.vmPkey !== 0 && !(this.pkeys.enabled && v.vmPkey < this.pkeys.maxPkey))
+        throw new Error(
+          `VMA ${v} has pkey ${v.vmPkey} on a machine ${this.pkeys.enabled ? "with 16 keys" : "without PKU"}`,
+        );
       if (prev && prev.vmEnd > v.vmStart) throw new Error(`overlapping VMAs: ${prev} and ${v}`);
       prev = v;
     }
-    this.pgd.forEach(0, 2 ** 47, (a, _slot, pte) => {
+    this.pgd.forEach(0, 2 ** 47, (a, slot, pte) => {
       const v = this.vmaLookup(a);
       if (!v) throw new Error(`PTE at ${a.toString(16)} outside every VMA`);
+      if (this.pgd.readPkey(slot) !== v.vmPkey)
+        throw new Error(`PTE at ${a.toString(16)} has pkey ${this.pgd.readPkey(slot)}, its VMA ${v.vmPkey}`);
       const pfn = this.normalPfn(pte);
       if (pfn < 0) return;
       if (this.mem.flags[pfn]! & 8 /* PG_buddy */ || this.mem.refcount[pfn]! <= 0) {

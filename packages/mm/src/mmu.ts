@@ -4,7 +4,9 @@ import {
   FAULT_OOM,
   FAULT_SEGV_ACCERR,
   FAULT_SEGV_MAPERR,
+  FAULT_SEGV_PKUERR,
   FAULT_SIGBUS,
+  faultPkey,
   type Mm,
   type TlbClient,
 } from "./mm";
@@ -37,6 +39,11 @@ export interface MmuTarget {
   readonly phys: PhysAccess;
   readonly pgdRoot: number;
   readonly fault: FaultHook;
+  /**
+   * The PKRU register of the thread this MMU runs: Int32 [0], shared with the kernel (Mm.pkru). Every
+   * walk checks the PTE's protection key against it. Absent: 0, every key allows everything (no PKU).
+   */
+  readonly pkru?: Int32Array;
 }
 
 const TWO32 = 2 ** 32;
@@ -67,6 +74,7 @@ export class Mmu implements TlbClient {
   declare private readonly u16: Uint16Array[];
   declare private readonly u32: Uint32Array[];
   declare private readonly banks: MemoryBanks;
+  declare private readonly pkru: Int32Array;
   /** Physical address of the last MMIO translation (translate() returned MMIO). */
   private mmioPaddr = 0;
   /** TLB misses served by a walk, and faults raised (for tests and benches). */
@@ -98,6 +106,7 @@ export class Mmu implements TlbClient {
       this.tBase = new Int32Array(n);
       this.flushAll();
     }
+    this.pkru = target.pkru ?? new Int32Array(1);
     this.banks = target.mem.banks;
     this.u8 = this.banks.u8;
     this.u16 = this.banks.u16;
@@ -107,7 +116,13 @@ export class Mmu implements TlbClient {
   /** An MMU for an in-thread process: faults go straight to `mm.handleFault` (or `fault` if given). */
   static forMm(mm: Mm, fault?: FaultHook, options?: MmuOptions): Mmu {
     const mmu = new Mmu(
-      { mem: mm.mem, phys: mm.phys, pgdRoot: mm.pgd.root, fault: fault ?? ((a, w) => mm.handleFault(a, w)) },
+      {
+        mem: mm.mem,
+        phys: mm.phys,
+        pgdRoot: mm.pgd.root,
+        fault: fault ?? ((a, w) => mm.handleFault(a, w)),
+        pkru: mm.pkru,
+      },
       options,
     );
     mm.tlbClients.add(mmu);
@@ -291,8 +306,7 @@ export class Mmu implements TlbClient {
   /** Fills the TLB for `addr` if the walk allows the access without a fault; false otherwise. */
   private tryFill(addr: number, write: boolean): boolean {
     const lo = this.walk(addr);
-    if (!(lo & _PAGE_PRESENT) || !(lo & _PAGE_USER) || (write && !(lo & _PAGE_RW)) || this.released)
-      return false;
+    if (!this.permits(lo, write) || this.released) return false;
     // translate() walks again, on purpose: a subclass may guard its walks (the sim's worker MMU does).
     this.translate(addr, write);
     return true;
@@ -388,6 +402,18 @@ export class Mmu implements TlbClient {
     return lo;
   }
 
+  /** PKRU's rights for the key of the PTE the last walk() read (bits 59..62: hiWord bits 27..30). */
+  private pkeyRights(): number {
+    return (this.pkru[0]! >>> ((this.hiWord >>> 26) & 30)) & 3;
+  }
+
+  /** Does the PTE `lo` (high word in hiWord) allow the access: present, user, writable, and its key? */
+  private permits(lo: number, write: boolean): boolean {
+    if (!(lo & _PAGE_PRESENT) || !(lo & _PAGE_USER) || (write && !(lo & _PAGE_RW))) return false;
+    const rights = this.pkeyRights();
+    return write ? rights === 0 : (rights & 1) === 0;
+  }
+
   /** pfn of the PTE table the last successful walk() ended in. */
   private pteTable = 0;
 
@@ -419,7 +445,7 @@ export class Mmu implements TlbClient {
     for (let attempt = 0; ; attempt++) {
       this.walks++;
       const lo = this.walk(addr);
-      if (lo & _PAGE_PRESENT && lo & _PAGE_USER && (!write || lo & _PAGE_RW)) {
+      if (this.permits(lo, write)) {
         const pfn = (lo >>> 12) + (this.hiWord & 0xfffff) * TWO20;
         const need = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);
         if ((lo & need) !== need) this.setBits(this.pteTable, Math.floor(addr / 4096) & 511, need);
@@ -437,7 +463,7 @@ export class Mmu implements TlbClient {
         this.rTag[i] = vpn;
         // Writes hit the TLB only once the PTE is writable and dirty, so the first store walks.
         const dirtyRw = write || (lo & (_PAGE_RW | _PAGE_DIRTY)) === (_PAGE_RW | _PAGE_DIRTY);
-        this.wTag[i] = dirtyRw && writable ? vpn : Number.NaN;
+        this.wTag[i] = dirtyRw && writable && this.pkeyRights() === 0 ? vpn : Number.NaN;
         return loc + off;
       }
       if (attempt >= MAX_FAULT_RETRIES)
@@ -454,6 +480,8 @@ export class Mmu implements TlbClient {
   }
 
   private deliver(addr: number, code: number, detail?: string): never {
+    if ((code & 0xff) === FAULT_SEGV_PKUERR)
+      throw new SignalError("SIGSEGV", "SEGV_PKUERR", addr, detail, faultPkey(code));
     switch (code) {
       case FAULT_SEGV_ACCERR:
         throw new SignalError("SIGSEGV", "SEGV_ACCERR", addr, detail);

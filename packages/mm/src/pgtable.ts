@@ -19,6 +19,12 @@ export const _PAGE_SPECIAL = 0x200;
 /** Our own software bit: the entry was installed for a VM_PFNMAP range (remapPfnRange/vmfInsertPfn). */
 export const _PAGE_PFNMAP = 0x400;
 export const _PAGE_NX = 2 ** 52;
+/**
+ * Protection key bits 59..62 of a PTE (_PAGE_PKEY_BIT0..3): bits 27..30 of the entry's high word. They
+ * are not part of the JS-number form of a PTE (it has no room above NX); setPte() writes them from its
+ * `pkey` argument, pteKeyOf() reads them, and the MMU's walk checks them against PKRU.
+ */
+export const PTE_PKEY_SHIFT_HI = 27;
 const TABLE_FLAGS = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY;
 const TWO20 = 2 ** 20;
 const TWO32 = 2 ** 32;
@@ -89,7 +95,13 @@ export class PageTables {
     return (hi >>> 31 ? _PAGE_NX : 0) + (hi & 0xfffff) * TWO20 * 4096 + lo;
   }
 
-  private writeSlot(slot: PteSlot, pte: number): void {
+  /** The protection key of the entry in `slot` (0 without PKU). */
+  readPkey(slot: PteSlot): number {
+    const bank = Math.floor(slot / TWO32);
+    return (this.u32s[bank]![((slot >>> 0) >>> 2) + 1]! >>> PTE_PKEY_SHIFT_HI) & 15;
+  }
+
+  private writeSlot(slot: PteSlot, pte: number, pkey = 0): void {
     const bank = Math.floor(slot / TWO32);
     const w = (slot >>> 0) >>> 2;
     const u32 = this.u32s[bank]!;
@@ -100,7 +112,7 @@ export class PageTables {
     // Publish carefully for concurrent walkers: clear the present word first, then the high word,
     // then the low word (with the present bit) last.
     Atomics.store(u32, w, 0);
-    u32[w + 1] = (hi | (nx ? 0x80000000 : 0)) >>> 0;
+    u32[w + 1] = (hi | (pte === 0 ? 0 : pkey << PTE_PKEY_SHIFT_HI) | (nx ? 0x80000000 : 0)) >>> 0;
     Atomics.store(u32, w, lo >>> 0);
   }
 
@@ -140,12 +152,12 @@ export class PageTables {
     return slot < 0 ? 0 : this.readSlot(slot);
   }
 
-  /** Installs (or replaces) the PTE in `slot`, keeping the table's used count. */
-  setPte(slot: PteSlot, pte: number): void {
+  /** Installs (or replaces) the PTE in `slot` with protection key `pkey`, keeping the table's used count. */
+  setPte(slot: PteSlot, pte: number, pkey = 0): void {
     const old = this.readSlot(slot);
     if (old === 0 && pte !== 0) this.bumpUsed(slot, 1);
     else if (old !== 0 && pte === 0) this.bumpUsed(slot, -1);
-    this.writeSlot(slot, pte);
+    this.writeSlot(slot, pte, pkey);
   }
 
   private bumpUsed(slot: PteSlot, delta: number): void {

@@ -174,6 +174,8 @@ export function renderSmaps(mm: Mm, options: { thp?: "always" | "madvise" | "nev
     out += kb("SwapPss", 0);
     out += kb("Locked", locked);
     out += `${"THPeligible:".padEnd(16)}${String(eligible).padStart(8)}\n`;
+    // show_smap(): only when the CPU has protection keys (arch_pkeys_enabled()).
+    if (mm.pkeys.enabled) out += `${"ProtectionKey:".padEnd(16)}${String(v.vmPkey).padStart(8)}\n`;
     out += `VmFlags: ${vmFlagsString(v.vmFlags)}\n`;
   }
   return out;

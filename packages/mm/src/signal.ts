@@ -1,11 +1,17 @@
-import { BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGKILL, SIGSEGV } from "./constants";
+import { BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, SEGV_PKUERR, SIGBUS, SIGKILL, SIGSEGV } from "./constants";
 
 export type SignalName = "SIGSEGV" | "SIGBUS" | "SIGKILL";
-export type SiCodeName = "SEGV_MAPERR" | "SEGV_ACCERR" | "BUS_ADRERR" | "SI_KERNEL";
+export type SiCodeName = "SEGV_MAPERR" | "SEGV_ACCERR" | "SEGV_PKUERR" | "BUS_ADRERR" | "SI_KERNEL";
 
 const BRAND = Symbol.for("faultline.SignalError");
 const SIGNO: Record<SignalName, number> = { SIGSEGV, SIGBUS, SIGKILL };
-const CODE: Record<SiCodeName, number> = { SEGV_MAPERR, SEGV_ACCERR, BUS_ADRERR, SI_KERNEL: 0x80 };
+const CODE: Record<SiCodeName, number> = {
+  SEGV_MAPERR,
+  SEGV_ACCERR,
+  SEGV_PKUERR,
+  BUS_ADRERR,
+  SI_KERNEL: 0x80,
+};
 
 /**
  * A fatal signal delivered to the process by an access (or by the kernel): thrown from the load or
@@ -20,8 +26,12 @@ export class SignalError extends Error {
     readonly code: SiCodeName,
     readonly addr: number,
     detail?: string,
+    /** si_pkey: the protection key that denied the access (SEGV_PKUERR only). */
+    readonly pkey?: number,
   ) {
-    super(`${signal} (${code}) at 0x${addr.toString(16)}${detail ? `: ${detail}` : ""}`);
+    super(
+      `${signal} (${code}${pkey === undefined ? "" : `, pkey ${pkey}`}) at 0x${addr.toString(16)}${detail ? `: ${detail}` : ""}`,
+    );
     this.name = "SignalError";
     this.signo = SIGNO[signal];
     this.siCode = CODE[code];

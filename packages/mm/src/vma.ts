@@ -105,6 +105,11 @@ export class Vma {
   anonVmaChainSingular = true;
   /** Set by vma_set_anonymous(); a VMA with a file or vm_ops is never anonymous. */
   anonymous = false;
+  /**
+   * Protection key (vma_pkey(): VM_PKEY_BIT0..3 of a 64-bit vm_flags; kept apart because our vmFlags
+   * stay within 31 bits). Part of the flags for every merge decision, as it is in Linux. 0 without PKU.
+   */
+  vmPkey = 0;
 
   constructor(
     readonly vmMm: Mm,

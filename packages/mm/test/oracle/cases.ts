@@ -2,8 +2,10 @@
 // (/work/shared/reference/linux-mm.md §2–4, §7), with the results the reference predicts.
 // `expect` maps a transcript index ("3", or "5.1" inside a fork) to the text after " = ";
 // `maps` pins full maps text (without the two-space prefix) for a maps op index.
-// The full kernel transcripts are recorded in __fixtures__/linux-expected.json (record-fixtures.ts).
+// `byHost` adds or replaces expectations where hosts differ (a PKU CPU, a kernel without the zero page).
+// The full kernel transcripts are recorded in __fixtures__/linux-*.json (record-fixtures.ts).
 
+import type { HostMmFeatures } from "./linux.ts";
 import {
   fork,
   load,
@@ -39,11 +41,23 @@ import {
   PROT_WRITE,
   page,
   pages,
+  pkeyAlloc,
+  pkeyFree,
+  pkeyGet,
+  pkeyMprotect,
+  pkeySet,
+  rss,
   type Script,
   SHARED_ANON,
   store,
   USER_TOP,
 } from "./script.ts";
+import { mapsAt, resultsByIndex } from "./transcript.ts";
+
+export interface Expectations {
+  readonly expect?: Readonly<Record<string, string>>;
+  readonly maps?: Readonly<Record<string, readonly string[]>>;
+}
 
 export interface OracleCase {
   readonly name: string;
@@ -51,6 +65,50 @@ export interface OracleCase {
   readonly script: Script;
   readonly expect: Readonly<Record<string, string>>;
   readonly maps?: Readonly<Record<string, readonly string[]>>;
+  /** Expectations that hold only on some hosts; they replace same-index entries of expect/maps. */
+  readonly byHost?: {
+    readonly pku?: Expectations;
+    readonly noPku?: Expectations;
+    readonly zeroPage?: Expectations;
+    readonly noZeroPage?: Expectations;
+  };
+}
+
+/** Where `transcript` misses the case's expectations on `host` (empty: all met). */
+export function unmetExpectations(
+  c: OracleCase,
+  transcript: readonly string[],
+  host: HostMmFeatures,
+): string[] {
+  const got = resultsByIndex(transcript);
+  const want = expectationsOn(c, host);
+  const out: string[] = [];
+  for (const [index, result] of Object.entries(want.expect)) {
+    if (got.get(index) !== result) out.push(`${c.name}: op ${index} = ${got.get(index)}, expected ${result}`);
+  }
+  for (const [index, lines] of Object.entries(want.maps)) {
+    const shown = mapsAt(transcript, index);
+    for (const line of lines) {
+      if (!shown.includes(line)) out.push(`${c.name}: maps of op ${index} lacks "${line}"`);
+    }
+  }
+  return out;
+}
+
+/** A case's expectations on a host with these features. */
+export function expectationsOn(c: OracleCase, host: HostMmFeatures): Required<Expectations> {
+  const parts = [
+    { expect: c.expect, maps: c.maps },
+    host.pku ? c.byHost?.pku : c.byHost?.noPku,
+    host.zeroPage ? c.byHost?.zeroPage : c.byHost?.noZeroPage,
+  ];
+  let expect: Record<string, string> = {};
+  let mapsAt: Record<string, readonly string[]> = {};
+  for (const p of parts) {
+    expect = { ...expect, ...p?.expect };
+    mapsAt = { ...mapsAt, ...p?.maps };
+  }
+  return { expect, maps: mapsAt };
 }
 
 const RW = PROT_READ | PROT_WRITE;
@@ -445,7 +503,7 @@ export const CASES: readonly OracleCase[] = [
   // ----------------------------------------------------------------------------- faults
   {
     name: "faults",
-    doc: "PROT_NONE load → ACCERR; unmapped → MAPERR; write to PROT_READ → ACCERR; x86 without pkeys: write-only and exec-only pages are readable",
+    doc: "PROT_NONE load → ACCERR; unmapped → MAPERR; write to PROT_READ → ACCERR; write-only pages are readable; exec-only pages too, unless the CPU has PKU (execute-only key: SEGV_PKUERR)",
     script: [
       mmap(page(0), pages(1), PROT_NONE, PF),
       load(8, page(0, 3)),
@@ -471,6 +529,10 @@ export const CASES: readonly OracleCase[] = [
       "8": "0x7",
       "12": "0",
       "13": "0x7",
+    },
+    byHost: {
+      noPku: { expect: { "10": "0x0" } },
+      pku: { expect: { "10": `SIGSEGV SEGV_PKUERR 0x${page(6).toString(16)}` } },
     },
   },
   {
@@ -522,6 +584,185 @@ export const CASES: readonly OracleCase[] = [
       "9": "exit 0",
       "10": "0x1",
       "11": "0x3",
+    },
+  },
+  // ----------------------------------------------------------------------------- hosts differ
+  {
+    name: "zero-page",
+    doc: "an anonymous read fault maps the zero page (no Rss, no anon_vma), unless the kernel forbids it: then a private page, which keeps a later neighbour from merging",
+    script: [
+      mmap(page(0), pages(2), RW, PF),
+      load(8, page(0)),
+      rss,
+      store(8, page(1), 1n),
+      rss,
+      mmap(page(3), pages(1), RW, PF),
+      load(8, page(3)),
+      mmap(page(2), pages(1), RW, PF),
+      maps,
+    ],
+    expect: { "1": "0x0", "3": "0", "6": "0x0" },
+    byHost: {
+      zeroPage: {
+        expect: { "2": "rss 0 anon 0", "4": "rss 4 anon 4" },
+        maps: { "8": [anonLine(0, 4, "rw-p")] },
+      },
+      noZeroPage: {
+        expect: { "2": "rss 4 anon 4", "4": "rss 8 anon 8" },
+        maps: { "8": [anonLine(0, 3, "rw-p"), anonLine(3, 4, "rw-p")] },
+      },
+    },
+  },
+  {
+    name: "pkeys",
+    doc: "pkey_alloc/pkey_mprotect/pkey_free and the thread's PKRU (pkeys(7)): keys split VMAs, PKEY_DISABLE_WRITE allows reads, a denied access is SEGV_PKUERR, a signal handler resets PKRU, key 0 may be freed, fork inherits PKRU; without PKU: -EINVAL, then -ENOSPC (6.18's mm_pkey_alloc), glibc's pkey_get/pkey_set -ENOSYS",
+    script: [
+      mmap(page(0), pages(2), RW, PF),
+      store(32, page(0), 0x11n),
+      pkeyAlloc(0, 0),
+      pkeyAlloc(0, 2),
+      pkeyAlloc(0, 4),
+      pkeyAlloc(1, 0),
+      pkeyMprotect(page(0), pages(1), RW, 1),
+      pkeyMprotect(page(1), pages(1), RW, 2),
+      maps,
+      load(32, page(0)),
+      load(32, page(1)),
+      store(32, page(1), 5n),
+      load(32, page(0)),
+      pkeySet(1, 0),
+      pkeyGet(1),
+      pkeyGet(2),
+      load(32, page(0)),
+      pkeyGet(16),
+      pkeySet(1, 4),
+      pkeyMprotect(page(0), pages(1), RW, -1),
+      pkeyMprotect(page(0), pages(1), RW, 5),
+      pkeyFree(2),
+      pkeyFree(2),
+      pkeyAlloc(0, 0),
+      pkeyFree(0),
+      pkeyAlloc(0, 0),
+      maps,
+      fork([pkeyGet(1), load(32, page(0))]),
+    ],
+    expect: {
+      "1": "0",
+      "4": "-EINVAL",
+      "5": "-EINVAL",
+      "9": "0x11",
+      "10": "0x0",
+      "16": "0x11",
+      "19": "0",
+      "20": "-EINVAL",
+      "22": "-EINVAL",
+      "27.1": "0x11",
+      "27": "exit 0",
+    },
+    byHost: {
+      noPku: {
+        expect: {
+          "2": "-EINVAL",
+          "3": "-ENOSPC",
+          "6": "-EINVAL",
+          "7": "-EINVAL",
+          "11": "0",
+          "12": "0x11",
+          "13": "-ENOSYS",
+          "14": "-ENOSYS",
+          "15": "-ENOSYS",
+          "17": "-ENOSYS",
+          "18": "-ENOSYS",
+          "21": "-EINVAL",
+          "23": "-ENOSPC",
+          "24": "-EINVAL",
+          "25": "-ENOSPC",
+          "27.0": "-ENOSYS",
+        },
+        maps: { "8": [anonLine(0, 2, "rw-p")], "26": [anonLine(0, 2, "rw-p")] },
+      },
+      pku: {
+        expect: {
+          "2": "0x1",
+          "3": "0x2",
+          "6": "0",
+          "7": "0",
+          "11": `SIGSEGV SEGV_PKUERR 0x${page(1).toString(16)}`,
+          "12": `SIGSEGV SEGV_PKUERR 0x${page(0).toString(16)}`,
+          "13": "0",
+          "14": "0x0",
+          "15": "0x1",
+          "17": "-EINVAL",
+          "18": "-EINVAL",
+          "21": "0",
+          "23": "0x2",
+          "24": "0",
+          "25": "0x0",
+          "27.0": "0x0",
+        },
+        maps: {
+          "8": [anonLine(0, 1, "rw-p"), anonLine(1, 2, "rw-p")],
+          "26": [anonLine(0, 1, "rw-p"), anonLine(1, 2, "rw-p")],
+        },
+      },
+    },
+  },
+  {
+    name: "exec-only",
+    doc: "PROT_EXEC alone: with PKU the mapping gets the mm's execute-only key (allocated once, not the user's to name or free), reads and writes fault SEGV_PKUERR, mprotect to another prot goes back to key 0, fork keeps it",
+    script: [
+      mmap(page(0), pages(1), PROT_EXEC, PF),
+      load(8, page(0)),
+      store(8, page(0), 1n),
+      pkeyAlloc(0, 0),
+      pkeyMprotect(page(0), pages(1), PROT_EXEC, 1),
+      pkeyFree(1),
+      mmap(page(1), pages(1), PROT_EXEC, PF),
+      maps,
+      mprotect(page(1), pages(1), PROT_READ | PROT_EXEC),
+      load(8, page(1)),
+      maps,
+      mprotect(page(1), pages(1), PROT_EXEC),
+      load(8, page(1)),
+      maps,
+      fork([load(8, page(0))]),
+      mprotect(page(0), pages(2), PROT_NONE),
+      load(8, page(0)),
+    ],
+    expect: {
+      "4": "-EINVAL",
+      "5": "-EINVAL",
+      "8": "0",
+      "9": "0x0",
+      "11": "0",
+      "14": "exit 0",
+      "15": "0",
+      "16": `SIGSEGV SEGV_ACCERR 0x${page(0).toString(16)}`,
+    },
+    maps: {
+      "7": [anonLine(0, 2, "--xp")],
+      "10": [anonLine(0, 1, "--xp"), anonLine(1, 2, "r-xp")],
+      "13": [anonLine(0, 2, "--xp")],
+    },
+    byHost: {
+      noPku: {
+        expect: {
+          "1": "0x0",
+          "2": `SIGSEGV SEGV_ACCERR 0x${page(0).toString(16)}`,
+          "3": "-EINVAL",
+          "12": "0x0",
+          "14.0": "0x0",
+        },
+      },
+      pku: {
+        expect: {
+          "1": `SIGSEGV SEGV_PKUERR 0x${page(0).toString(16)}`,
+          "2": `SIGSEGV SEGV_PKUERR 0x${page(0).toString(16)}`,
+          "3": "0x2",
+          "12": `SIGSEGV SEGV_PKUERR 0x${page(1).toString(16)}`,
+          "14.0": `SIGSEGV SEGV_PKUERR 0x${page(0).toString(16)}`,
+        },
+      },
     },
   },
 ];

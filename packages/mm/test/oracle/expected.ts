@@ -1,17 +1,16 @@
-// Recorded kernel transcripts (__fixtures__/linux-expected.json, written by record-fixtures.ts),
-// so an emulator can be compared against real Linux output on machines without a C compiler.
+// Recorded kernel transcripts (__fixtures__/linux-*.json, written by record-fixtures.ts), so an
+// emulator can be compared against real Linux output on machines without a C compiler. Each file
+// records the kernel, and the host features that change results (PKU, the zero page): Faultline is
+// run configured the same way when it is compared with that file.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_HOST_FEATURES, type HostMmFeatures } from "./linux.ts";
 import { parseScript, type Script } from "./script.ts";
 import { type DiffOptions, diffTranscripts, type TranscriptDiff } from "./transcript.ts";
 
-export const FIXTURE_PATH = join(
-  dirname(fileURLToPath(import.meta.url)),
-  "__fixtures__",
-  "linux-expected.json",
-);
+export const FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), "__fixtures__");
 
 /** Seeds and length of the random scripts that record-fixtures.ts records. */
 export const RECORDED_RANDOM_SEEDS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8];
@@ -30,6 +29,8 @@ export interface FixtureFile {
   /** `uname -r` and architecture of the machine that recorded the fixtures. */
   readonly kernel: string;
   readonly arch: string;
+  /** Host features of the recording kernel; absent in files recorded before they were tracked. */
+  readonly host?: HostMmFeatures;
   readonly cases: readonly ExpectedFixture[];
 }
 
@@ -37,39 +38,61 @@ export interface ExpectedCase extends ExpectedFixture {
   readonly script: Script;
 }
 
-function load(): { kernel: string; arch: string; cases: ExpectedCase[] } {
-  if (!existsSync(FIXTURE_PATH)) return { kernel: "", arch: "", cases: [] };
-  const file = JSON.parse(readFileSync(FIXTURE_PATH, "utf8")) as FixtureFile;
-  return {
-    kernel: file.kernel,
-    arch: file.arch,
-    cases: file.cases.map((c) => ({ ...c, script: parseScript(c.text) })),
-  };
+/** One fixture file: a kernel, its host features, its transcripts. */
+export interface FixtureSet {
+  readonly file: string;
+  readonly kernel: string;
+  readonly arch: string;
+  readonly host: HostMmFeatures;
+  readonly cases: readonly ExpectedCase[];
 }
 
-const loaded = load();
+/** The file name record-fixtures.ts writes for a kernel series and host features. */
+export function fixtureFileName(kernel: string, host: HostMmFeatures): string {
+  const series = kernel.split(".").slice(0, 2).join(".");
+  return `linux-${series}-${host.pku ? "pku" : "nopku"}-${host.zeroPage ? "zeropage" : "nozeropage"}.json`;
+}
 
-/** Kernel release the fixtures were recorded on ("" when the fixture file is missing). */
-export const EXPECTED_KERNEL: string = loaded.kernel;
-export const EXPECTED_ARCH: string = loaded.arch;
-/** Hand-written cases (cases.ts) and random scripts with the kernel's transcripts. */
-export const EXPECTED: readonly ExpectedCase[] = loaded.cases;
+function load(): FixtureSet[] {
+  if (!existsSync(FIXTURE_DIR)) return [];
+  return readdirSync(FIXTURE_DIR)
+    .filter((f) => /^linux-.*\.json$/.test(f))
+    .sort()
+    .map((f) => {
+      const file = JSON.parse(readFileSync(join(FIXTURE_DIR, f), "utf8")) as FixtureFile;
+      return {
+        file: f,
+        kernel: file.kernel,
+        arch: file.arch,
+        host: file.host ?? DEFAULT_HOST_FEATURES,
+        cases: file.cases.map((c) => ({ ...c, script: parseScript(c.text) })),
+      };
+    });
+}
 
-/** An emulator under test: runs a script and returns its transcript lines. */
-export type TranscriptRunner = (script: Script) => readonly string[];
+/** Every fixture file, sorted by name. */
+export const FIXTURE_SETS: readonly FixtureSet[] = load();
+
+/** An emulator under test: runs a script, configured like `host`, and returns its transcript lines. */
+export type TranscriptRunner = (script: Script, host: HostMmFeatures) => readonly string[];
 
 /**
- * Runs every recorded script through `run` and returns the cases whose transcript differs from
- * the kernel's (empty when everything matches).
+ * Runs every recorded script of every fixture file through `run` (configured like the file's host)
+ * and returns the cases whose transcript differs from the kernel's (empty when everything matches).
  */
 export function compareWithExpected(
   run: TranscriptRunner,
   opts: DiffOptions = {},
 ): { readonly name: string; readonly diff: TranscriptDiff }[] {
   const out: { name: string; diff: TranscriptDiff }[] = [];
-  for (const c of EXPECTED) {
-    const diff = diffTranscripts(c.transcript, run(c.script), { labels: ["linux", "emulator"], ...opts });
-    if (diff) out.push({ name: c.name, diff });
+  for (const set of FIXTURE_SETS) {
+    for (const c of set.cases) {
+      const diff = diffTranscripts(c.transcript, run(c.script, set.host), {
+        labels: ["linux", "emulator"],
+        ...opts,
+      });
+      if (diff) out.push({ name: `${set.file}: ${c.name}`, diff });
+    }
   }
   return out;
 }

@@ -1,27 +1,47 @@
 import { describe, expect, it } from "vitest";
-import { compareWithExpected, EXPECTED } from "./expected";
-import { runOnFaultline } from "./faultline";
-import { compileOracle, oracleUnavailableReason, runOnLinux } from "./linux";
+import { CASES, unmetExpectations } from "./cases";
+import { compareWithExpected, FIXTURE_SETS } from "./expected";
+import { runLikeHost, runOnFaultline } from "./faultline";
+import { compileOracle, describeHost, hostFeatures, oracleUnavailableReason, runOnLinux } from "./linux";
 import { randomScript } from "./script";
 import { diffTranscripts } from "./transcript";
 
 const cc = compileOracle();
 const FIRST_SEED = 1000;
 const RANDOM_SCRIPTS = Number(process.env.FAULTLINE_ORACLE_SCRIPTS ?? 1000);
+const recorded = FIXTURE_SETS.reduce((n, s) => n + s.cases.length, 0);
 
 describe("Faultline (modern era) prints the kernel's transcript", () => {
-  it(`matches every recorded kernel transcript (${EXPECTED.length} scripts)`, () => {
-    const bad = compareWithExpected((s) => runOnFaultline(s));
+  it(`matches every recorded kernel transcript (${recorded} scripts in ${FIXTURE_SETS.length} files, each run with its host's features)`, () => {
+    const bad = compareWithExpected((s, host) => runOnFaultline(s, undefined, undefined, host));
     expect(bad.map((b) => `${b.name}\n${b.diff.report}`).join("\n\n")).toBe("");
   });
 
+  // Every kind of host, whatever this machine is: PKU and zero-page expectations are Linux's
+  // (arch/x86/mm/pkeys.c, mm/mprotect.c, do_anonymous_page), checked live on hosts that have them.
+  for (const pku of [false, true]) {
+    for (const zeroPage of [true, false]) {
+      const host = { pku, zeroPage };
+      it(`meets every hand-written case's expectations for a host with ${describeHost(host)}`, () => {
+        const unmet = CASES.flatMap((c) =>
+          unmetExpectations(c, runOnFaultline(c.script, undefined, undefined, host), host),
+        );
+        expect(unmet).toEqual([]);
+      });
+    }
+  }
+
   it.skipIf(!cc)(
-    `matches the live kernel on ${RANDOM_SCRIPTS} random seeded scripts${cc ? "" : ` (skipped: ${oracleUnavailableReason})`}`,
+    `matches the live kernel on ${RANDOM_SCRIPTS} random seeded scripts${
+      cc
+        ? ` (configured like this host: ${describeHost(hostFeatures())})`
+        : ` (skipped: ${oracleUnavailableReason})`
+    }`,
     () => {
       const failures: string[] = [];
       for (let seed = FIRST_SEED; seed < FIRST_SEED + RANDOM_SCRIPTS && failures.length < 3; seed++) {
         const script = randomScript(seed, 60);
-        const diff = diffTranscripts(runOnLinux(script), runOnFaultline(script), {
+        const diff = diffTranscripts(runOnLinux(script), runLikeHost(script), {
           labels: ["linux", "faultline"],
         });
         if (diff) failures.push(`seed ${seed}:\n${diff.report}`);

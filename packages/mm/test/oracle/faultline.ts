@@ -1,7 +1,8 @@
 // The Faultline side of the differential test: runs a script against Mm + Mmu (modern era) and
 // prints the transcript the C oracle prints on the real kernel.
 import { PhysMemory } from "@faultline/phys";
-import { errnoName, isErr, Mm, Mmu, renderMaps, SignalError } from "../../src/index";
+import { errnoName, isErr, Mm, Mmu, renderMaps, SignalError, smapsCounters } from "../../src/index";
+import { DEFAULT_HOST_FEATURES, type HostMmFeatures, hostFeatures } from "./linux";
 import type { Op, Script } from "./script";
 import { formatOpLines, type OpResult } from "./transcript";
 
@@ -27,6 +28,9 @@ function access(fn: () => bigint | undefined): OpResult {
     };
   }
 }
+
+/** A C int argument from its 64-bit script value. */
+const cInt = (b: bigint) => Number(BigInt.asIntN(32, b));
 
 function runOps(mm: Mm, mmu: Mmu, script: Script, prefix: string, out: string[]): void {
   script.forEach((op: Op, i) => {
@@ -83,6 +87,40 @@ function runOps(mm: Mm, mmu: Mmu, script: Script, prefix: string, out: string[])
         r = { type: "maps", lines };
         break;
       }
+      case "rss": {
+        let rssKb = 0;
+        let anonKb = 0;
+        for (const v of mm) {
+          if (v.vmEnd <= ARENA_LO || v.vmStart >= ARENA_HI) continue;
+          const c = smapsCounters(mm, v);
+          rssKb += c.rss / 1024;
+          anonKb += c.anonymous / 1024;
+        }
+        r = { type: "rss", rssKb, anonKb };
+        break;
+      }
+      case "pkey_alloc": {
+        // unsigned long arguments: keep "non-zero" and "above 3" exact for any 64-bit value
+        const flags = op.flags === 0n ? 0 : 1;
+        const init = op.init > 3n ? 4 : Number(op.init);
+        const k = mm.pkeyAlloc(flags, init);
+        r = k < 0 ? { type: "errno", errno: errnoName(k) } : { type: "addr", addr: BigInt(k) };
+        break;
+      }
+      case "pkey_free":
+        r = sys(mm.pkeyFree(cInt(op.pkey)), false);
+        break;
+      case "pkey_mprotect":
+        r = sys(mm.pkeyMprotect(n(op.addr), n(op.len), op.prot, cInt(op.pkey)), false);
+        break;
+      case "pkey_get": {
+        const v = mm.pkeyGet(cInt(op.key));
+        r = v < 0 ? { type: "errno", errno: errnoName(v) } : { type: "value", value: BigInt(v) };
+        break;
+      }
+      case "pkey_set":
+        r = sys(mm.pkeySet(cInt(op.key), Number(BigInt.asUintN(32, op.rights))), false);
+        break;
       case "fork": {
         const child = mm.fork();
         if (typeof child === "number") {
@@ -96,6 +134,8 @@ function runOps(mm: Mm, mmu: Mmu, script: Script, prefix: string, out: string[])
         break;
       }
     }
+    // The oracle catches a fault in a handler and siglongjmps out: the handler ran with PKRU reset.
+    if (r.type === "fault") mm.pkeys.signalDelivered();
     out.push(...formatOpLines(idx, op, r));
     try {
       mm.checkInvariants();
@@ -105,20 +145,27 @@ function runOps(mm: Mm, mmu: Mmu, script: Script, prefix: string, out: string[])
   });
 }
 
-/** A fresh machine and process per script; checks the mm invariants after every script. */
+/**
+ * A fresh machine and process per script; checks the mm invariants after every script. `host`
+ * configures Faultline like the kernel it is compared with (hostFeatures(), or a fixture's record).
+ */
 export function runOnFaultline(
   script: Script,
   mem = PhysMemory.create({ ramBytes: 64 * 1024 * 1024 }),
   inspect?: (mm: Mm) => void,
+  host: HostMmFeatures = DEFAULT_HOST_FEATURES,
 ): string[] {
   const before = mem.nrFreePages;
-  const mm = new Mm({
-    mem,
-    locatePage: (p) => mem.ramLocate(p),
-    pageWritable: () => true,
-    physRead: () => 0xffffffff,
-    physWrite: () => {},
-  });
+  const mm = new Mm(
+    {
+      mem,
+      locatePage: (p) => mem.ramLocate(p),
+      pageWritable: () => true,
+      physRead: () => 0xffffffff,
+      physWrite: () => {},
+    },
+    { pku: host.pku, zeroPage: host.zeroPage },
+  );
   const mmu = Mmu.forMm(mm);
   const out: string[] = [];
   runOps(mm, mmu, script, "", out);
@@ -129,4 +176,9 @@ export function runOnFaultline(
   if (mem.nrFreePages !== before)
     throw new Error(`leak: ${before - mem.nrFreePages} pages not freed after exit`);
   return out;
+}
+
+/** Faultline configured like this machine's kernel (PKU, zero page): the side to diff with runOnLinux. */
+export function runLikeHost(script: Script): string[] {
+  return runOnFaultline(script, undefined, undefined, hostFeatures());
 }

@@ -1,12 +1,17 @@
 // Tests of the differential-test harness itself, with the real kernel of this machine as oracle.
 // Kernel-backed tests are skipped (with the reason in their title) when no C compiler exists;
-// the recorded-fixture tests still run then.
+// the recorded-fixture tests still run then. Hosts differ (PKU, the zero page): the live tests
+// detect this machine's features (hostFeatures()) and judge each case by the expectations for them.
 
 import { describe, expect, it } from "vitest";
-import { CASES, type OracleCase } from "./cases.ts";
-import { EXPECTED, EXPECTED_KERNEL, RECORDED_RANDOM_SEEDS, RECORDED_RANDOM_STEPS } from "./expected.ts";
+import { CASES, type OracleCase, unmetExpectations } from "./cases.ts";
+import { FIXTURE_SETS, fixtureFileName, RECORDED_RANDOM_SEEDS, RECORDED_RANDOM_STEPS } from "./expected.ts";
 import {
   compileOracle,
+  DEFAULT_HOST_FEATURES,
+  describeHost,
+  type HostMmFeatures,
+  hostFeatures,
   kernelRelease,
   oracleUnavailableReason,
   runOnLinux,
@@ -30,34 +35,18 @@ import {
   serializeScript,
   store,
 } from "./script.ts";
-import {
-  diffTranscripts,
-  formatMapsLine,
-  formatOpLines,
-  mapsAt,
-  normalizeLine,
-  resultsByIndex,
-} from "./transcript.ts";
+import { diffTranscripts, formatMapsLine, formatOpLines, normalizeLine } from "./transcript.ts";
 
 const oracle = compileOracle();
 const SKIP = oracle ? "" : ` [SKIPPED: ${oracleUnavailableReason}]`;
 if (!oracle) console.warn(`linux-oracle: kernel tests skipped: ${oracleUnavailableReason}`);
 
 const series = (release: string) => release.split(".").slice(0, 2).join(".");
-const sameKernelSeries = EXPECTED_KERNEL !== "" && series(EXPECTED_KERNEL) === series(kernelRelease());
+const HOST: HostMmFeatures = oracle ? hostFeatures() : DEFAULT_HOST_FEATURES;
 
-/** Checks a case's hand-written expectations (results, and maps lines that must be shown). */
-function checkExpectations(c: OracleCase, transcript: readonly string[]): void {
-  const got = resultsByIndex(transcript);
-  for (const [index, want] of Object.entries(c.expect)) {
-    expect(got.get(index), `${c.name}: result of op ${index}\n${transcript.join("\n")}`).toBe(want);
-  }
-  for (const [index, lines] of Object.entries(c.maps ?? {})) {
-    const shown = mapsAt(transcript, index);
-    for (const line of lines) {
-      expect(shown, `${c.name}: maps of op ${index}`).toContain(line);
-    }
-  }
+/** Checks a case's hand-written expectations on a host (results, and maps lines that must be shown). */
+function checkExpectations(c: OracleCase, transcript: readonly string[], host: HostMmFeatures): void {
+  expect(unmetExpectations(c, transcript, host), transcript.join("\n")).toEqual([]);
 }
 
 describe("oracle script format", () => {
@@ -177,49 +166,67 @@ describe("oracle transcripts", () => {
 });
 
 describe("recorded kernel fixtures (no compiler needed)", () => {
-  it("exist for every hand-written case and recorded random seed", () => {
-    const names = EXPECTED.map((e) => e.name);
-    expect(names).toEqual([...CASES.map((c) => c.name), ...RECORDED_RANDOM_SEEDS.map((s) => `random-${s}`)]);
+  it("exist, named after the host features they were recorded with", () => {
+    expect(FIXTURE_SETS.length).toBeGreaterThan(0);
+    for (const set of FIXTURE_SETS) expect(set.file).toBe(fixtureFileName(set.kernel, set.host));
+  });
+
+  it("cover every hand-written case and recorded random seed (on at least one host)", () => {
+    const recorded = new Set(FIXTURE_SETS.flatMap((set) => set.cases.map((e) => e.name)));
+    const missing = [...CASES.map((c) => c.name), ...RECORDED_RANDOM_SEEDS.map((s) => `random-${s}`)].filter(
+      (n) => !recorded.has(n),
+    );
+    expect(missing).toEqual([]);
   });
 
   it("are up to date with cases.ts and randomScript (else re-run record-fixtures.ts)", () => {
-    for (const c of CASES) {
-      expect(EXPECTED.find((e) => e.name === c.name)?.text, c.name).toBe(serializeScript(c.script));
-    }
-    for (const seed of RECORDED_RANDOM_SEEDS) {
-      expect(EXPECTED.find((e) => e.name === `random-${seed}`)?.text).toBe(
-        serializeScript(randomScript(seed, RECORDED_RANDOM_STEPS)),
-      );
+    for (const set of FIXTURE_SETS) {
+      for (const e of set.cases) {
+        const c = CASES.find((x) => x.name === e.name);
+        const seed = /^random-(\d+)$/.exec(e.name)?.[1];
+        const text = c
+          ? serializeScript(c.script)
+          : seed
+            ? serializeScript(randomScript(Number(seed), RECORDED_RANDOM_STEPS))
+            : undefined;
+        expect(e.text, `${set.file}: ${e.name}`).toBe(text);
+      }
     }
   });
 
-  for (const c of CASES) {
-    it(`recorded transcript meets the expectations of ${c.name}`, () => {
-      const rec = EXPECTED.find((e) => e.name === c.name);
-      expect(rec, "fixture missing").toBeDefined();
-      checkExpectations(c, rec!.transcript);
-    });
+  for (const set of FIXTURE_SETS) {
+    for (const c of CASES) {
+      const rec = set.cases.find((e) => e.name === c.name);
+      if (!rec) continue;
+      it(`${set.file} (${describeHost(set.host)}): recorded transcript meets the expectations of ${c.name}`, () => {
+        checkExpectations(c, rec.transcript, set.host);
+      });
+    }
   }
 });
 
-describe(`linux oracle (kernel ${kernelRelease()})${SKIP}`, () => {
+describe(`linux oracle (kernel ${kernelRelease()}, ${describeHost(HOST)})${SKIP}`, () => {
   for (const c of CASES) {
     it.skipIf(!oracle)(`${c.name}: ${c.doc}${SKIP}`, () => {
-      checkExpectations(c, runOnLinux(c.script));
+      checkExpectations(c, runOnLinux(c.script), HOST);
     });
   }
 
-  it.skipIf(!oracle || !sameKernelSeries)(
-    `matches the recorded fixtures (recorded on ${EXPECTED_KERNEL || "?"})${
-      SKIP || (sameKernelSeries ? "" : " [SKIPPED: different kernel series]")
-    }`,
-    () => {
-      for (const e of EXPECTED) {
+  for (const set of FIXTURE_SETS) {
+    const why = !oracle
+      ? SKIP
+      : series(set.kernel) !== series(kernelRelease())
+        ? ` [SKIPPED: recorded on kernel ${set.kernel}, this is ${kernelRelease()}]`
+        : set.host.pku !== HOST.pku || set.host.zeroPage !== HOST.zeroPage
+          ? ` [SKIPPED: recorded with ${describeHost(set.host)}, this host has ${describeHost(HOST)}]`
+          : "";
+    it.skipIf(why !== "")(`matches the recorded fixtures of ${set.file} (kernel ${set.kernel})${why}`, () => {
+      for (const e of set.cases) {
         const d = diffTranscripts(e.transcript, runOnLinux(e.script), { labels: ["recorded", "live"] });
         expect(d?.report ?? null, e.name).toBeNull();
       }
-    },
-  );
+    });
+  }
 
   it.skipIf(!oracle)(`random scripts give reproducible transcripts${SKIP}`, () => {
     for (let seed = 100; seed < 130; seed++) {

@@ -77,3 +77,51 @@ export function runOnLinux(script: Script): string[] {
 export function kernelRelease(): string {
   return release();
 }
+
+/** What the live kernel does where hosts differ, so Faultline can be configured the same way. */
+export interface HostMmFeatures {
+  /** The CPU has protection keys and the kernel enabled them (/proc/cpuinfo flags `pku` and `ospke`). */
+  readonly pku: boolean;
+  /**
+   * Anonymous read faults map the zero page. Some hosts' kernels forbid it (seen: `pvm_no_zero_page=1`
+   * on the kernel command line); probed by behaviour, not by name.
+   */
+  readonly zeroPage: boolean;
+}
+
+/** Faultline's defaults (no PKU, the zero page): what a host without surprises looks like. */
+export const DEFAULT_HOST_FEATURES: HostMmFeatures = { pku: false, zeroPage: true };
+
+let hostCached: HostMmFeatures | undefined;
+
+/** The features of this machine's kernel (requires the oracle for the zero-page probe). */
+export function hostFeatures(): HostMmFeatures {
+  if (hostCached) return hostCached;
+  let pku = false;
+  try {
+    const flags = readFileSync("/proc/cpuinfo", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("flags"));
+    const set = new Set((flags ?? "").split(":")[1]?.trim().split(/\s+/) ?? []);
+    pku = set.has("pku") && set.has("ospke");
+  } catch {
+    pku = false;
+  }
+  let zeroPage = true;
+  if (compileOracle()) {
+    // A read fault on fresh anonymous memory: with the zero page it adds nothing to Rss.
+    const t = runTextOnLinux(
+      "arena 0x100000000000 0x400000\nmmap 0x100000000000 0x1000 0x3 0x32\nload8 0x100000000000\nrss\n",
+    );
+    const m = /= rss (\d+) anon (\d+)$/.exec(t[2] ?? "");
+    if (!m) throw new Error(`zero-page probe: unexpected transcript\n${t.join("\n")}`);
+    zeroPage = m[1] === "0";
+  }
+  hostCached = { pku, zeroPage };
+  return hostCached;
+}
+
+/** "pku, no zero page" — for test names. */
+export function describeHost(h: HostMmFeatures): string {
+  return `${h.pku ? "PKU" : "no PKU"}, ${h.zeroPage ? "zero page" : "no zero page"}`;
+}

@@ -15,6 +15,12 @@
  *   load8|load16|load32|load64 <addr>
  *   store8|store16|store32|store64 <addr> <value>
  *   maps
+ *   rss                                  Rss and Anonymous kB of the arena's VMAs (smaps)
+ *   pkey_alloc <flags> <init>            pkey_alloc(2)
+ *   pkey_free <pkey>                     pkey_free(2)
+ *   pkey_mprotect <addr> <len> <prot> <pkey>
+ *   pkey_get <key>                       glibc pkey_get (RDPKRU); -ENOSYS without OSPKE
+ *   pkey_set <key> <rights>              glibc pkey_set (WRPKRU); -ENOSYS without OSPKE
  *   fork ... end                         child runs the enclosed ops, then exits
  *
  * Transcript: "<index> <op text> = <result>", maps entries follow their op line as
@@ -55,6 +61,12 @@ enum kind {
   K_STORE,
   K_MAPS,
   K_FORK,
+  K_RSS,
+  K_PKEY_ALLOC,
+  K_PKEY_FREE,
+  K_PKEY_MPROTECT,
+  K_PKEY_GET,
+  K_PKEY_SET,
 };
 
 struct op {
@@ -200,6 +212,7 @@ static int op_safe(const struct op *o) {
   case K_MUNMAP:
     return range_ok(o->a[0], o->a[1]) || beyond_task_size(o->a[0], o->a[1]);
   case K_MPROTECT:
+  case K_PKEY_MPROTECT:
   case K_MADVISE:
     return range_ok(o->a[0], o->a[1]);
   case K_MREMAP:
@@ -344,6 +357,72 @@ static void do_maps(void) {
   free(buf);
 }
 
+/* ---------------------------------------------------------------- rss */
+
+/* Sums Rss and Anonymous of /proc/self/smaps over the VMAs intersecting the arena. */
+static void do_rss(void) {
+  FILE *f = fopen("/proc/self/smaps", "re");
+  if (!f) {
+    print_errno(errno);
+    return;
+  }
+  char line[512];
+  int in = 0;
+  unsigned long long rss = 0, anon = 0, kb;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long long s, e;
+    char c;
+    if (sscanf(line, "%llx-%llx %c", &s, &e, &c) == 3 && strchr(line, '-') < strchr(line, ' ')) {
+      in = e > arena_base && s < arena_base + arena_size;
+      continue;
+    }
+    if (!in) continue;
+    if (sscanf(line, "Rss: %llu kB", &kb) == 1) rss += kb;
+    else if (sscanf(line, "Anonymous: %llu kB", &kb) == 1) anon += kb;
+  }
+  fclose(f);
+  printf("rss %llu anon %llu\n", rss, anon);
+}
+
+/* ---------------------------------------------------------------- protection keys */
+
+/* CPUID.(EAX=7,ECX=0):ECX bit 4, OSPKE: the OS enabled PKU, so RDPKRU/WRPKRU do not fault. */
+static int have_ospke(void) {
+  unsigned a = 7, b, c = 0, d;
+  __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+  return (c >> 4) & 1;
+}
+
+static unsigned rdpkru(void) {
+  unsigned eax, edx, ecx = 0;
+  __asm__ volatile(".byte 0x0f,0x01,0xee" : "=a"(eax), "=d"(edx) : "c"(ecx));
+  return eax;
+}
+
+static void wrpkru(unsigned v) {
+  unsigned ecx = 0, edx = 0;
+  __asm__ volatile(".byte 0x0f,0x01,0xef" : : "a"(v), "c"(ecx), "d"(edx) : "memory");
+}
+
+/* glibc's x86 pkey_get/pkey_set, with -ENOSYS where glibc's generic stubs answer it (no OSPKE). */
+static void do_pkey_get(const struct op *o) {
+  int key = (int)o->a[0];
+  if (!have_ospke()) print_errno(ENOSYS);
+  else if (key < 0 || key > 15) print_errno(EINVAL);
+  else printf("0x%x\n", (rdpkru() >> (2 * key)) & 3);
+}
+
+static void do_pkey_set(const struct op *o) {
+  int key = (int)o->a[0];
+  unsigned rights = (unsigned)o->a[1];
+  if (!have_ospke()) print_errno(ENOSYS);
+  else if (key < 0 || key > 15 || rights > 3) print_errno(EINVAL);
+  else {
+    wrpkru((rdpkru() & ~(3u << (2 * key))) | (rights << (2 * key)));
+    printf("0\n");
+  }
+}
+
 /* ---------------------------------------------------------------- execution */
 
 static void run_range(size_t from, size_t to, const char *prefix);
@@ -418,6 +497,28 @@ static void run_op(size_t i, const char *idx) {
     break;
   case K_MAPS:
     do_maps();
+    break;
+  case K_RSS:
+    do_rss();
+    break;
+  case K_PKEY_ALLOC:
+    r = syscall(SYS_pkey_alloc, (unsigned long)o->a[0], (unsigned long)o->a[1]);
+    print_addr_result(r);
+    break;
+  case K_PKEY_FREE:
+    r = syscall(SYS_pkey_free, (int)o->a[0]);
+    print_zero_result(r);
+    break;
+  case K_PKEY_MPROTECT:
+    r = syscall(SYS_pkey_mprotect, (unsigned long)o->a[0], (unsigned long)o->a[1], (unsigned long)o->a[2],
+                (int)o->a[3]);
+    print_zero_result(r);
+    break;
+  case K_PKEY_GET:
+    do_pkey_get(o);
+    break;
+  case K_PKEY_SET:
+    do_pkey_set(o);
     break;
   case K_FORK:
     break;
@@ -520,6 +621,18 @@ int main(void) {
       min = max = is_load ? 1 : 2;
     } else if (strcmp(name, "maps") == 0) {
       o->kind = K_MAPS;
+    } else if (strcmp(name, "rss") == 0) {
+      o->kind = K_RSS;
+    } else if (strcmp(name, "pkey_alloc") == 0) {
+      o->kind = K_PKEY_ALLOC, min = max = 2;
+    } else if (strcmp(name, "pkey_free") == 0) {
+      o->kind = K_PKEY_FREE, min = max = 1;
+    } else if (strcmp(name, "pkey_mprotect") == 0) {
+      o->kind = K_PKEY_MPROTECT, min = max = 4;
+    } else if (strcmp(name, "pkey_get") == 0) {
+      o->kind = K_PKEY_GET, min = max = 1;
+    } else if (strcmp(name, "pkey_set") == 0) {
+      o->kind = K_PKEY_SET, min = max = 2;
     } else if (strcmp(name, "fork") == 0) {
       o->kind = K_FORK;
       if (depth == 64) die("forks nested too deeply", lineno);

@@ -12,6 +12,12 @@
 //   load8|load16|load32|load64 <addr>
 //   store8|store16|store32|store64 <addr> <value>
 //   maps
+//   rss                                               Rss and Anonymous kB of the arena (smaps)
+//   pkey_alloc <flags> <init>                         pkey_alloc(2): the key in hex or -errno
+//   pkey_free <pkey>
+//   pkey_mprotect <addr> <len> <prot> <pkey>          pkey as a 64-bit value: -1 is 0xffffffffffffffff
+//   pkey_get <key>                                    glibc pkey_get(3); -ENOSYS without PKU
+//   pkey_set <key> <rights>                           glibc pkey_set(3) (WRPKRU); -ENOSYS without PKU
 //   fork                                              child runs the ops up to the matching
 //     <ops...>                                        'end', then exits
 //   end
@@ -106,6 +112,18 @@ export type Op =
   | { readonly kind: "load"; readonly width: Width; readonly addr: bigint }
   | { readonly kind: "store"; readonly width: Width; readonly addr: bigint; readonly value: bigint }
   | { readonly kind: "maps" }
+  | { readonly kind: "rss" }
+  | { readonly kind: "pkey_alloc"; readonly flags: bigint; readonly init: bigint }
+  | { readonly kind: "pkey_free"; readonly pkey: bigint }
+  | {
+      readonly kind: "pkey_mprotect";
+      readonly addr: bigint;
+      readonly len: bigint;
+      readonly prot: number;
+      readonly pkey: bigint;
+    }
+  | { readonly kind: "pkey_get"; readonly key: bigint }
+  | { readonly kind: "pkey_set"; readonly key: bigint; readonly rights: bigint }
   | { readonly kind: "fork"; readonly child: Script };
 
 export type Script = readonly Op[];
@@ -139,6 +157,24 @@ export function store(width: Width, addr: bigint, value: bigint): Op {
   return { kind: "store", width, addr, value };
 }
 export const maps: Op = { kind: "maps" };
+export const rss: Op = { kind: "rss" };
+/** A C int argument (pkey) as the 64-bit register value the script carries: -1 → 0xffff…ffff. */
+const cInt = (v: number | bigint): bigint => BigInt.asUintN(64, BigInt(v));
+export function pkeyAlloc(flags: number | bigint, init: number | bigint): Op {
+  return { kind: "pkey_alloc", flags: cInt(flags), init: cInt(init) };
+}
+export function pkeyFree(pkey: number | bigint): Op {
+  return { kind: "pkey_free", pkey: cInt(pkey) };
+}
+export function pkeyMprotect(addr: bigint, len: bigint, prot: number, pkey: number | bigint): Op {
+  return { kind: "pkey_mprotect", addr, len, prot, pkey: cInt(pkey) };
+}
+export function pkeyGet(key: number | bigint): Op {
+  return { kind: "pkey_get", key: cInt(key) };
+}
+export function pkeySet(key: number | bigint, rights: number | bigint): Op {
+  return { kind: "pkey_set", key: cInt(key), rights: cInt(rights) };
+}
 export function fork(child: Script): Op {
   return { kind: "fork", child };
 }
@@ -175,7 +211,18 @@ function opArgs(op: Op): readonly (bigint | number)[] {
       return [op.addr];
     case "store":
       return [op.addr, op.value];
+    case "pkey_alloc":
+      return [op.flags, op.init];
+    case "pkey_free":
+      return [op.pkey];
+    case "pkey_mprotect":
+      return [op.addr, op.len, op.prot, op.pkey];
+    case "pkey_get":
+      return [op.key];
+    case "pkey_set":
+      return [op.key, op.rights];
     case "maps":
+    case "rss":
     case "fork":
       return [];
   }
@@ -281,6 +328,30 @@ export function parseScript(text: string, arena: Arena = ARENA): Script {
         argc(0);
         target.push(maps);
         return;
+      case "rss":
+        argc(0);
+        target.push(rss);
+        return;
+      case "pkey_alloc":
+        argc(2);
+        target.push(pkeyAlloc(n(0), n(1)));
+        return;
+      case "pkey_free":
+        argc(1);
+        target.push(pkeyFree(n(0)));
+        return;
+      case "pkey_mprotect":
+        argc(4);
+        target.push(pkeyMprotect(n(0), n(1), num(2), n(3)));
+        return;
+      case "pkey_get":
+        argc(1);
+        target.push(pkeyGet(n(0)));
+        return;
+      case "pkey_set":
+        argc(2);
+        target.push(pkeySet(n(0), n(1)));
+        return;
       case "fork": {
         argc(0);
         const f = { kind: "fork" as const, child: [] as Op[] };
@@ -331,6 +402,7 @@ export function opIsSafe(op: Op, arena: Arena = ARENA): boolean {
     case "munmap":
       return rangeIsSafe(op.addr, op.len, arena) || beyondTaskSize(op.addr, op.len);
     case "mprotect":
+    case "pkey_mprotect":
     case "madvise":
       return rangeIsSafe(op.addr, op.len, arena);
     case "mremap":

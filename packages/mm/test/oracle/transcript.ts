@@ -10,6 +10,8 @@
 //   load                  0x<value>                 e.g. 0x0, 0xdeadbeef
 //   store                 0
 //   faulting load/store   <SIGNAL> <si_code> 0x<si_addr>, e.g. SIGSEGV SEGV_MAPERR 0x100000003000
+//   rss                   rss <kB> anon <kB>        (Rss and Anonymous of the arena's VMAs)
+//   pkey_alloc, pkey_get  0x<key> / 0x<rights>
 //   maps                  <n>, followed by n lines "  <line exactly as in /proc/self/maps>"
 //                         for every VMA intersecting the arena
 //   fork                  exit <status> | killed <SIGNAL>
@@ -28,6 +30,7 @@ export type OpResult =
   | { readonly type: "value"; readonly value: bigint }
   | { readonly type: "fault"; readonly signal: Signal; readonly code: FaultCode; readonly addr: bigint }
   | { readonly type: "maps"; readonly lines: readonly string[] }
+  | { readonly type: "rss"; readonly rssKb: number; readonly anonKb: number }
   | { readonly type: "exit"; readonly status: number };
 
 export function formatResult(r: OpResult): string {
@@ -44,6 +47,8 @@ export function formatResult(r: OpResult): string {
       return `${r.signal} ${r.code} 0x${r.addr.toString(16)}`;
     case "maps":
       return String(r.lines.length);
+    case "rss":
+      return `rss ${r.rssKb} anon ${r.anonKb}`;
     case "exit":
       return `exit ${r.status}`;
   }
