@@ -72,6 +72,7 @@ export {
 } from "./driver-types";
 export { ErrnoError, strerror } from "./errno-error";
 export {
+  type CpuOptions,
   type DeviceModel,
   type LogRecord,
   Machine,

@@ -65,6 +65,22 @@ export interface MachineOptions {
   readonly devices?: readonly DeviceModel[];
   /** Drivers, loaded in order after the devices (as modules given on the command line). */
   readonly drivers?: readonly DriverDefinition[];
+  /** The CPU's features that change what processes see. */
+  readonly cpu?: CpuOptions;
+  /**
+   * Anonymous read faults map the shared zero page (default true). False as on a kernel that forbids
+   * it (some hosts boot with `pvm_no_zero_page=1`): a read fault then allocates a private page.
+   */
+  readonly zeroPage?: boolean;
+}
+
+export interface CpuOptions {
+  /**
+   * Memory protection keys (x86 PKU, with the kernel's OSPKE): PROT_EXEC-only mappings become
+   * execute-only (reads fault SEGV_PKUERR), and pkey_alloc/pkey_free/pkey_mprotect and the thread's
+   * PKRU (pkeyGet/pkeySet) work as on Linux. Default false, where they fail as on a CPU without PKU.
+   */
+  readonly pku?: boolean;
 }
 
 /** One printk record. */
@@ -102,6 +118,10 @@ export class Machine implements FileHost {
   readonly phys: PhysMachine;
   readonly mem: PhysMemory;
   readonly era: Era;
+  /** CPU features (MachineOptions.cpu, defaults filled in). */
+  readonly cpu: Required<CpuOptions>;
+  /** Whether anonymous read faults map the zero page (MachineOptions.zeroPage). */
+  readonly zeroPage: boolean;
   readonly devices: readonly DeviceModel[];
   /** What the mm layer uses to reach pages: banks directly, MMIO through the bus. */
   readonly physAccess: PhysAccess;
@@ -132,6 +152,17 @@ export class Machine implements FileHost {
     this.era = options.era ?? "modern";
     if (this.era !== "modern" && this.era !== "2.6.10")
       throw new TypeError(`unknown era ${String(this.era)}`);
+    const cpu = options.cpu ?? {};
+    if (typeof cpu !== "object" || cpu === null)
+      throw new TypeError(`cpu: expected an object such as { pku: true }, got ${String(cpu)}`);
+    for (const k of Object.keys(cpu))
+      if (k !== "pku") throw new TypeError(`cpu: unknown option ${JSON.stringify(k)} (known: pku)`);
+    if (cpu.pku !== undefined && typeof cpu.pku !== "boolean")
+      throw new TypeError(`cpu.pku: expected a boolean, got ${String(cpu.pku)}`);
+    this.cpu = { pku: cpu.pku ?? false };
+    if (options.zeroPage !== undefined && typeof options.zeroPage !== "boolean")
+      throw new TypeError(`zeroPage: expected a boolean, got ${String(options.zeroPage)}`);
+    this.zeroPage = options.zeroPage ?? true;
     const ramOpt = options.ramBytes === undefined ? {} : { ramBytes: options.ramBytes };
     this.phys = PhysMachineClass.create({
       ...ramOpt,
@@ -436,7 +467,7 @@ export class Machine implements FileHost {
 
   /** A new process with an empty address space and fds 0-2 open on /dev/console. */
   spawn(options: SpawnOptions = {}): Process {
-    const mm = new Mm(this.physAccess, { era: this.era });
+    const mm = new Mm(this.physAccess, { era: this.era, pku: this.cpu.pku, zeroPage: this.zeroPage });
     const p = new Process(this, this.nextPid++, mm, null, options.name ?? "proc");
     this.procs.set(p.pid, p);
     // console_on_rootfs(): /dev/console opened once O_RDWR, then dup'ed to fds 1 and 2.

@@ -114,6 +114,7 @@ export class Process {
         return self.mm.dead ? machine.deadPgdRoot : self.mm.pgd.root;
       },
       fault: (addr, write) => machine.pageFault(self, addr, write),
+      pkru: mm.pkru,
     };
     this.mmu = new ProcessMmu(target, (e) => machine.fatalSignal(self, e));
     mm.tlbClients.add(this.mmu);
@@ -343,6 +344,36 @@ export class Syscalls {
     return this.run("munlock", () => this.p.mm.munlock(addr, len)) as number;
   }
 
+  /** pkey_alloc(2): a protection key, or -EINVAL / -ENOSPC (always, on a CPU without PKU). */
+  pkeyAlloc(flags: number, accessRights: number): number {
+    return this.run("pkey_alloc", () => this.p.mm.pkeyAlloc(flags, accessRights)) as number;
+  }
+
+  /** pkey_free(2): 0 or -EINVAL. */
+  pkeyFree(pkey: number): number {
+    return this.run("pkey_free", () => this.p.mm.pkeyFree(pkey)) as number;
+  }
+
+  /** pkey_mprotect(2): mprotect that also tags the range with `pkey` (-1: as mprotect). */
+  pkeyMprotect(addr: number, len: number, prot: number, pkey: number): number {
+    return this.run("pkey_mprotect", () => this.p.mm.pkeyMprotect(addr, len, prot, pkey)) as number;
+  }
+
+  /**
+   * glibc's pkey_get(3) (RDPKRU, no syscall): the thread's rights for `key` (PKEY_DISABLE_ACCESS,
+   * PKEY_DISABLE_WRITE), -EINVAL for a key outside 0..15, -ENOSYS on a CPU without PKU.
+   */
+  pkeyGet(key: number): number {
+    if (this.p.state !== "running") return -3;
+    return this.p.mm.pkeyGet(key);
+  }
+
+  /** glibc's pkey_set(3) (WRPKRU, no syscall): 0, -EINVAL, or -ENOSYS on a CPU without PKU. */
+  pkeySet(key: number, rights: number): number {
+    if (this.p.state !== "running") return -3;
+    return this.p.mm.pkeySet(key, rights);
+  }
+
   /**
    * fork(2): the child's pid (the child is `machine.process(pid)`, running, with a COW copy of the
    * address space and a copy of the fd table). -ENOMEM when memory runs out.
@@ -461,6 +492,21 @@ export class Libc {
   }
   munlock(addr: number, len: number): number {
     return this.check("munlock", this.sys.munlock(addr, len));
+  }
+  pkeyAlloc(flags: number, accessRights: number): number {
+    return this.check("pkey_alloc", this.sys.pkeyAlloc(flags, accessRights));
+  }
+  pkeyFree(pkey: number): number {
+    return this.check("pkey_free", this.sys.pkeyFree(pkey));
+  }
+  pkeyMprotect(addr: number, len: number, prot: number, pkey: number): number {
+    return this.check("pkey_mprotect", this.sys.pkeyMprotect(addr, len, prot, pkey));
+  }
+  pkeyGet(key: number): number {
+    return this.check("pkey_get", this.sys.pkeyGet(key));
+  }
+  pkeySet(key: number, rights: number): number {
+    return this.check("pkey_set", this.sys.pkeySet(key, rights));
   }
   fork(): number {
     return this.check("fork", this.sys.fork());

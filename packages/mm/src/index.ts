@@ -45,6 +45,8 @@ export {
   PKEY_DISABLE_WRITE,
   PKU_NR_KEYS,
   pkruAllows,
+  pkruGet,
+  pkruSet,
 } from "./pkeys";
 export {
   mapsLine,

@@ -34,6 +34,26 @@ export const pkruAllows = (pkru: number, pkey: number, write: boolean): boolean 
   return write ? rights === 0 : (rights & PKEY_DISABLE_ACCESS) === 0;
 };
 
+/**
+ * glibc's pkey_get(3) on a PKRU cell: the rights of `key`, -EINVAL for a key outside 0..15, -ENOSYS
+ * without PKU (glibc's generic stub; x86 glibc would execute RDPKRU and die of SIGILL).
+ */
+export function pkruGet(pkru: Int32Array, enabled: boolean, key: number): number {
+  if (!enabled) return -ENOSYS;
+  if (!Number.isInteger(key) || key < 0 || key > 15) return -EINVAL;
+  return (pkru[0]! >>> (2 * key)) & 3;
+}
+
+/** glibc's pkey_set(3) on a PKRU cell (WRPKRU): 0, -EINVAL, or -ENOSYS without PKU. */
+export function pkruSet(pkru: Int32Array, enabled: boolean, key: number, rights: number): number {
+  if (!enabled) return -ENOSYS;
+  if (!Number.isInteger(key) || key < 0 || key > 15) return -EINVAL;
+  if (!Number.isInteger(rights) || rights < 0 || rights > 3) return -EINVAL;
+  const shift = 2 * key;
+  pkru[0] = ((pkru[0]! >>> 0) & ~(3 << shift)) | (rights << shift);
+  return 0;
+}
+
 /** The pkey state of one mm (mm->context.pkey_allocation_map, execute_only_pkey) and its thread's PKRU. */
 export class MmPkeys {
   /** Bit n set: key n is allocated (mm_pkey_allocation_map). Key 0 is allocated implicitly with PKU. */
@@ -173,18 +193,16 @@ export class MmPkeys {
     this.onPkruChange();
   }
 
-  /** glibc's pkey_get(3): the thread's rights for `key`, or -EINVAL; -ENOSYS without PKU (see docs). */
+  /** glibc's pkey_get(3) on the thread (pkruGet). */
   get(key: number): number {
-    if (!this.enabled) return -ENOSYS;
-    if (!Number.isInteger(key) || key < 0 || key > 15) return -EINVAL;
-    return (this.value >>> (2 * key)) & 3;
+    return pkruGet(this.pkru, this.enabled, key);
   }
 
-  /** glibc's pkey_set(3): WRPKRU with `key`'s rights replaced. 0, -EINVAL, or -ENOSYS without PKU. */
+  /** glibc's pkey_set(3) on the thread (pkruSet); TLBs are flushed when PKRU changed. */
   set(key: number, rights: number): number {
-    if (!this.enabled) return -ENOSYS;
-    if (!Number.isInteger(key) || key < 0 || key > 15) return -EINVAL;
-    if (!Number.isInteger(rights) || rights < 0 || rights > 3) return -EINVAL;
-    return this.setUserAccess(key, rights);
+    const old = this.pkru[0];
+    const r = pkruSet(this.pkru, this.enabled, key, rights);
+    if (this.pkru[0] !== old) this.onPkruChange();
+    return r;
   }
 }

@@ -38,6 +38,16 @@ export interface Sys {
   /** The wait status of the last successful waitpid (as Linux encodes it: WIFEXITED/WTERMSIG). */
   readonly lastWaitStatus: number;
   getpid(): number;
+  /** pkey_alloc(2): a protection key, or -EINVAL / -ENOSPC (always, on a CPU without PKU). */
+  pkeyAlloc(flags: number, accessRights: number): number;
+  /** pkey_free(2): 0 or -EINVAL. */
+  pkeyFree(pkey: number): number;
+  /** pkey_mprotect(2): mprotect that also tags the range with `pkey` (-1: as mprotect). */
+  pkeyMprotect(addr: number, len: number, prot: number, pkey: number): number;
+  /** glibc pkey_get(3): this thread's rights for `key`; -EINVAL, or -ENOSYS without PKU. No syscall. */
+  pkeyGet(key: number): number;
+  /** glibc pkey_set(3) (WRPKRU): 0, -EINVAL, or -ENOSYS without PKU. No syscall. */
+  pkeySet(key: number, rights: number): number;
   /** Any other syscall the kernel offers, by name. */
   call(name: string, ...args: SyscallArg[]): unknown;
 }

@@ -229,6 +229,8 @@ export class Simulation {
       tlb: tlbBuf,
       tlbEntries: this.tlbEntries,
       pgdRoot: this.kernel.target(pid).pgdRoot,
+      pkru: this.kernel.mm(pid).pkru.buffer as SharedArrayBuffer,
+      pku: this.kernel.mm(pid).pkeys.enabled,
       pid,
       program,
       argv,

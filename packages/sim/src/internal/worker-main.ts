@@ -4,7 +4,7 @@
  */
 import { workerData } from "node:worker_threads";
 import type { PhysAccess } from "@faultline/mm";
-import { SignalError } from "@faultline/mm";
+import { pkruGet, pkruSet, SignalError } from "@faultline/mm";
 import { PhysMemory, type PhysMemoryDescriptor } from "@faultline/phys";
 import type { Program, Sys, SyscallArg } from "../program";
 import { ProcessKilled, WorkerChannel } from "./channel";
@@ -17,6 +17,10 @@ export interface WorkerBoot {
   readonly tlb: SharedArrayBuffer;
   readonly tlbEntries: number;
   readonly pgdRoot: number;
+  /** The thread's PKRU register: one Int32 shared with the kernel's Mm (Mm.pkru). */
+  readonly pkru: SharedArrayBuffer;
+  /** The CPU has protection keys (MachineOptions.cpu.pku). */
+  readonly pku: boolean;
   readonly pid: number;
   readonly program: string;
   readonly argv: readonly string[];
@@ -52,8 +56,9 @@ const phys: PhysAccess = {
   physRead: (paddr, size) => chan.mmioRead(paddr, size),
   physWrite: (paddr, size, value) => chan.mmioWrite(paddr, size, value),
 };
+const pkru = new Int32Array(boot.pkru);
 const mmu = new WorkerMmu(
-  { mem, phys, pgdRoot: boot.pgdRoot, fault: (addr, write) => chan.fault(addr, write) },
+  { mem, phys, pgdRoot: boot.pgdRoot, fault: (addr, write) => chan.fault(addr, write), pkru },
   boot.tlb,
   boot.tlbEntries,
   chan.i32,
@@ -90,6 +95,17 @@ const sys: Sys = {
     return lastWaitStatus;
   },
   getpid: () => raw("getpid", []),
+  pkeyAlloc: (flags, accessRights) => raw("pkeyAlloc", [flags, accessRights]),
+  pkeyFree: (pkey) => raw("pkeyFree", [pkey]),
+  pkeyMprotect: (addr, len, prot, pkey) => raw("pkeyMprotect", [addr, len, prot, pkey]),
+  // glibc's pkey_get/pkey_set are RDPKRU/WRPKRU in user space: no syscall, this thread's register.
+  pkeyGet: (key) => pkruGet(pkru, boot.pku, key),
+  pkeySet: (key, rights) => {
+    const old = pkru[0];
+    const r = pkruSet(pkru, boot.pku, key, rights);
+    if (pkru[0] !== old) mmu.flushAll();
+    return r;
+  },
   call: (name, ...args) => chan.syscall(name, args),
 };
 
