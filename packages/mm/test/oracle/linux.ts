@@ -125,3 +125,19 @@ export function hostFeatures(): HostMmFeatures {
 export function describeHost(h: HostMmFeatures): string {
   return `${h.pku ? "PKU" : "no PKU"}, ${h.zeroPage ? "zero page" : "no zero page"}`;
 }
+
+/** The kernel series whose rules Faultline's modern era reproduces (mm/mremap.c, mm/vma.c of 6.18). */
+export const MODELLED_SERIES = "6.18";
+
+/**
+ * Why this machine's kernel cannot judge Faultline's modern era, or null when it can: no oracle (no
+ * C compiler, not Linux x86-64), or a kernel series whose mm rules differ (6.12 answers some mremap
+ * and munmap cases otherwise).
+ */
+export function liveKernelMismatch(): string | null {
+  if (!compileOracle()) return oracleUnavailableReason ?? "no oracle";
+  const series = kernelRelease().split(".").slice(0, 2).join(".");
+  if (series !== MODELLED_SERIES)
+    return `kernel ${kernelRelease()} is not the ${MODELLED_SERIES} series Faultline models`;
+  return null;
+}
