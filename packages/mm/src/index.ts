@@ -17,6 +17,7 @@ export {
 export {
   FAULT_KILLED,
   type FaultHook,
+  faultSignal,
   Mmu,
   type MmuOptions,
   type MmuTarget,

@@ -350,7 +350,7 @@ export class Mmu implements TlbClient {
       return v;
     }
     const loc = this.translate(addr, false);
-    if (loc === -1) return this.target.phys.physRead(this.mmioPaddr, size);
+    if (loc === -1) return this.target.phys.physRead(this.mmioPaddr, size, addr);
     const bank = Math.floor(loc / TWO32);
     const off = loc >>> 0;
     const u8 = this.u8[bank]!;
@@ -377,6 +377,7 @@ export class Mmu implements TlbClient {
         this.mmioPaddr,
         size,
         size === 4 ? value >>> 0 : value & (size === 2 ? 0xffff : 0xff),
+        addr,
       );
       return;
     }
@@ -480,18 +481,23 @@ export class Mmu implements TlbClient {
   }
 
   private deliver(addr: number, code: number, detail?: string): never {
-    if ((code & 0xff) === FAULT_SEGV_PKUERR)
-      throw new SignalError("SIGSEGV", "SEGV_PKUERR", addr, detail, faultPkey(code));
-    switch (code) {
-      case FAULT_SEGV_ACCERR:
-        throw new SignalError("SIGSEGV", "SEGV_ACCERR", addr, detail);
-      case FAULT_SIGBUS:
-        throw new SignalError("SIGBUS", "BUS_ADRERR", addr, detail);
-      case FAULT_OOM:
-      case FAULT_KILLED:
-        throw new SignalError("SIGKILL", "SI_KERNEL", addr, code === FAULT_OOM ? "out of memory" : detail);
-      default:
-        throw new SignalError("SIGSEGV", "SEGV_MAPERR", addr, detail);
-    }
+    throw faultSignal(code, addr, detail);
+  }
+}
+
+/** The signal a fault result (FAULT_*, as a FaultHook returns) delivers for an access at `addr`. */
+export function faultSignal(code: number, addr: number, detail?: string): SignalError {
+  if ((code & 0xff) === FAULT_SEGV_PKUERR)
+    return new SignalError("SIGSEGV", "SEGV_PKUERR", addr, detail, faultPkey(code));
+  switch (code) {
+    case FAULT_SEGV_ACCERR:
+      return new SignalError("SIGSEGV", "SEGV_ACCERR", addr, detail);
+    case FAULT_SIGBUS:
+      return new SignalError("SIGBUS", "BUS_ADRERR", addr, detail);
+    case FAULT_OOM:
+    case FAULT_KILLED:
+      return new SignalError("SIGKILL", "SI_KERNEL", addr, code === FAULT_OOM ? "out of memory" : detail);
+    default:
+      return new SignalError("SIGSEGV", "SEGV_MAPERR", addr, detail);
   }
 }

@@ -10,8 +10,13 @@ export interface PhysAccess {
   locatePage(pfn: number): number;
   /** False for ROM pages: stores are dropped (and reported by the bus). */
   pageWritable(pfn: number): boolean;
-  physRead(paddr: number, size: 1 | 2 | 4): number;
-  physWrite(paddr: number, size: 1 | 2 | 4, value: number): void;
+  /**
+   * An MMIO access. `vaddr` is the virtual address the MMU translated to `paddr` (through a PTE that
+   * allows the access): a kernel serving another thread's MMU checks it against that process's page
+   * tables instead of trusting a physical address (packages/sim).
+   */
+  physRead(paddr: number, size: 1 | 2 | 4, vaddr?: number): number;
+  physWrite(paddr: number, size: 1 | 2 | 4, value: number, vaddr?: number): void;
 }
 
 /** A machine with nothing but RAM (tests of the mm layer alone). Other addresses read all-ones. */
