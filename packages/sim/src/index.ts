@@ -4,6 +4,7 @@ export {
   defineProgram,
   type Program,
   type ProgramMain,
+  type ProgramMmu,
   type Sys,
   type SyscallArg,
   WEXITSTATUS,

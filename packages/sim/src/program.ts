@@ -52,7 +52,28 @@ export interface Sys {
   call(name: string, ...args: SyscallArg[]): unknown;
 }
 
-export type ProgramMain = (sys: Sys, mmu: Mmu, argv: readonly string[]) => number | undefined;
+/**
+ * What a program's memory accesses go through: its own MMU's accessors, and nothing else. The object
+ * holds no reference to the MMU's internals, the machine's RAM or the channel to the kernel, so a
+ * program reaches memory only through its own page tables. Programs are trusted JavaScript running in
+ * the same Node process (this is not a sandbox), but the documented API never hands out the machine.
+ */
+export type ProgramMmu = Pick<
+  Mmu,
+  | "load8"
+  | "load16"
+  | "load32"
+  | "load64"
+  | "store8"
+  | "store16"
+  | "store32"
+  | "store64"
+  | "read"
+  | "readInto"
+  | "write"
+>;
+
+export type ProgramMain = (sys: Sys, mmu: ProgramMmu, argv: readonly string[]) => number | undefined;
 
 export interface Program {
   readonly faultlineProgram: 1;

@@ -6,6 +6,7 @@ import {
   BELL_COUNT,
   BELL_SLEEPING,
   KernelChannel,
+  KIND_FAULT,
   OP_EXIT,
   OP_FAULT,
   OP_LOCATE,
@@ -22,6 +23,7 @@ import {
   STATE_EXITED,
   type SyscallRequest,
 } from "./internal/channel";
+import { mmioTranslate } from "./internal/mmio";
 import { createTlbBuffer, KernelTlbClient } from "./internal/shared-tlb";
 import type { WorkerBoot } from "./internal/worker-main";
 import { type SimKernel, WNOHANG } from "./kernel-port";
@@ -64,6 +66,12 @@ export interface SimulationOptions {
   readonly hangTimeoutMs?: number;
   /** `run()` kills whatever still runs after this long and rejects (default: no deadline). */
   readonly deadlineMs?: number;
+  /**
+   * A process whose program module has not finished loading (its top level still runs) this long
+   * after it was started is killed, in both modes, with the program named in its error (default
+   * 60 000 ms: a module compiled by tsx in a worker on a busy 2-core machine takes seconds).
+   */
+  readonly loadTimeoutMs?: number;
 }
 
 export interface DeterministicOptions extends SimulationOptions {
@@ -125,6 +133,7 @@ export class Simulation {
   private readonly tlbEntries: number;
   private readonly hangTimeoutMs: number;
   private readonly deadlineMs: number;
+  private readonly loadTimeoutMs: number;
   private readonly slots = new Map<number, Slot>();
   private readonly bell = new Int32Array(new SharedArrayBuffer(8));
   private readonly events: TraceEvent[] = [];
@@ -151,6 +160,7 @@ export class Simulation {
     this.tlbEntries = options.tlbEntries ?? 256;
     this.hangTimeoutMs = options.hangTimeoutMs ?? 10_000;
     this.deadlineMs = options.deadlineMs ?? Number.POSITIVE_INFINITY;
+    this.loadTimeoutMs = options.loadTimeoutMs ?? 60_000;
     this.random = seed === null ? null : prng(seed);
     this.replaying = replaying;
   }
@@ -454,7 +464,14 @@ export class Simulation {
       throw new SimulationTimeoutError(msg, this.results());
     }
     for (const s of this.slots.values()) {
-      // Still loading its program (no kernel entry yet) is not a hang: the deadline covers that.
+      // Still loading its program (no kernel entry yet): not a hang, but bounded by loadTimeoutMs
+      // (in deterministic mode everyone else waits for it, so it would otherwise stop the run forever).
+      if (!s.dead && !s.started && !s.chan.pending() && now - s.lastEntry > this.loadTimeoutMs) {
+        const why = `pid ${s.pid} (${s.program}) did not finish loading its program module in ${this.loadTimeoutMs} ms (a top level that never returns?)`;
+        this.log.push(why);
+        await this.kill(s.pid, why);
+        continue;
+      }
       if (s.dead || !s.started || s.chan.pending() || now - s.lastEntry < this.hangTimeoutMs) continue;
       const waiter = this.random
         ? [...this.slots.values()].find((w) => !w.dead && w !== s)
@@ -517,19 +534,31 @@ export class Simulation {
         return;
       }
       case OP_MMIO_READ: {
-        const paddr = chan.f64[REQ_ADDR]!;
+        const vaddr = chan.f64[REQ_ADDR]!;
         const size = chan.i32[REQ_FLAG] as 1 | 2 | 4;
-        const v = k.target(pid).phys.physRead(paddr, size);
-        this.record(pid, "mmio-read", [paddr, size], v);
+        const paddr = mmioTranslate(this.kernel, pid, vaddr, size, false);
+        if (paddr < 0) {
+          this.record(pid, "mmio-read", [vaddr, size], paddr);
+          chan.reply(-paddr, 0, KIND_FAULT);
+          return;
+        }
+        const v = k.target(pid).phys.physRead(paddr, size, vaddr);
+        this.record(pid, "mmio-read", [vaddr, size], v);
         chan.reply(v);
         return;
       }
       case OP_MMIO_WRITE: {
-        const paddr = chan.f64[REQ_ADDR]!;
+        const vaddr = chan.f64[REQ_ADDR]!;
         const size = chan.i32[REQ_FLAG] as 1 | 2 | 4;
         const value = chan.f64[REQ_VALUE]!;
-        k.target(pid).phys.physWrite(paddr, size, value);
-        this.record(pid, "mmio-write", [paddr, size, value], 0);
+        const paddr = mmioTranslate(this.kernel, pid, vaddr, size, true);
+        if (paddr < 0) {
+          this.record(pid, "mmio-write", [vaddr, size, value], paddr);
+          chan.reply(-paddr, 0, KIND_FAULT);
+          return;
+        }
+        k.target(pid).phys.physWrite(paddr, size, value, vaddr);
+        this.record(pid, "mmio-write", [vaddr, size, value], 0);
         chan.reply(0);
         return;
       }

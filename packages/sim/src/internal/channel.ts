@@ -14,6 +14,7 @@
  *   bytes [1024, end)   msgpack payload
  * Words written by different threads sit on different 64-byte lines (false sharing costs 8x).
  */
+import { faultSignal } from "@faultline/mm";
 import { Packr } from "msgpackr";
 
 export const REQ_SEQ = 0;
@@ -28,8 +29,12 @@ export const REQ_ADDR = 34; // f64 index
 export const REQ_VALUE = 35; // f64 index
 export const RESP_STATUS = 80;
 export const RESP_LEN = 81;
-/** 0: the reply is the number in RESP_VALUE; 1: a msgpack SyscallReply in the data area. */
+/**
+ * 0: the reply is the number in RESP_VALUE; 1: a msgpack SyscallReply in the data area; 2: the access
+ * faulted, RESP_VALUE is the fault result (FAULT_*) to deliver as a signal (MMIO requests).
+ */
 export const RESP_KIND = 82;
+export const KIND_FAULT = 2;
 /** f64 index of the first of up to 6 numeric syscall arguments (OP_SYSCALL_FAST). */
 export const REQ_ARGS = 36;
 export const MAX_FAST_ARGS = 6;
@@ -182,17 +187,25 @@ export class WorkerChannel {
     return this.roundTrip(OP_FAULT);
   }
 
-  mmioRead(paddr: number, size: number): number {
-    this.f64[REQ_ADDR] = paddr;
+  /**
+   * An MMIO load at virtual address `vaddr`: the kernel translates it through this process's page
+   * tables (it never takes a physical address from a worker). Throws the signal when it faults.
+   */
+  mmioRead(vaddr: number, size: number): number {
+    this.f64[REQ_ADDR] = vaddr;
     this.i32[REQ_FLAG] = size;
-    return this.roundTrip(OP_MMIO_READ);
+    const v = this.roundTrip(OP_MMIO_READ);
+    if (this.i32[RESP_KIND] === KIND_FAULT) throw faultSignal(v, vaddr);
+    return v;
   }
 
-  mmioWrite(paddr: number, size: number, value: number): void {
-    this.f64[REQ_ADDR] = paddr;
+  /** An MMIO store at virtual address `vaddr` (see mmioRead). */
+  mmioWrite(vaddr: number, size: number, value: number): void {
+    this.f64[REQ_ADDR] = vaddr;
     this.f64[REQ_VALUE] = value;
     this.i32[REQ_FLAG] = size;
-    this.roundTrip(OP_MMIO_WRITE);
+    const v = this.roundTrip(OP_MMIO_WRITE);
+    if (this.i32[RESP_KIND] === KIND_FAULT) throw faultSignal(v, vaddr);
   }
 
   /** Where a non-RAM pfn's bytes live: bank * 2^32 + offset, or -1 (MMIO); flag bit 0 = writable. */

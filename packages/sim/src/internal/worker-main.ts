@@ -6,7 +6,7 @@ import { workerData } from "node:worker_threads";
 import type { PhysAccess } from "@faultline/mm";
 import { pkruGet, pkruSet, SignalError } from "@faultline/mm";
 import { PhysMemory, type PhysMemoryDescriptor } from "@faultline/phys";
-import type { Program, Sys, SyscallArg } from "../program";
+import type { Program, ProgramMmu, Sys, SyscallArg } from "../program";
 import { ProcessKilled, WorkerChannel } from "./channel";
 import { WorkerMmu } from "./shared-tlb";
 
@@ -32,7 +32,10 @@ class ExitCalled {
   constructor(readonly code: number) {}
 }
 
-const boot = workerData as WorkerBoot;
+// Keep what the runtime needs in this module's scope, then empty workerData: a program can import
+// node:worker_threads too, and must not find the machine's RAM or the channel there.
+const boot: WorkerBoot = { ...(workerData as WorkerBoot) };
+for (const key of Object.keys(workerData as object)) delete (workerData as Record<string, unknown>)[key];
 const mem = PhysMemory.attach(boot.phys);
 const chan = new WorkerChannel(boot.channel, boot.bell);
 
@@ -53,8 +56,10 @@ const phys: PhysAccess = {
     return loc >= 0 ? loc : where(pfn).loc;
   },
   pageWritable: (pfn) => mem.ramLocate(pfn) >= 0 || where(pfn).writable,
-  physRead: (paddr, size) => chan.mmioRead(paddr, size),
-  physWrite: (paddr, size, value) => chan.mmioWrite(paddr, size, value),
+  // The kernel walks our page tables for the virtual address itself: a physical address from a worker
+  // is never trusted.
+  physRead: (_paddr, size, vaddr) => chan.mmioRead(vaddr ?? Number.NaN, size),
+  physWrite: (_paddr, size, value, vaddr) => chan.mmioWrite(vaddr ?? Number.NaN, size, value),
 };
 const pkru = new Int32Array(boot.pkru);
 const mmu = new WorkerMmu(
@@ -109,6 +114,22 @@ const sys: Sys = {
   call: (name, ...args) => chan.syscall(name, args),
 };
 
+/** The program's view of its MMU: closures over the accessors, no path to `mmu` itself. */
+const programMmu: ProgramMmu = Object.freeze({
+  load8: (addr: number) => mmu.load8(addr),
+  load16: (addr: number) => mmu.load16(addr),
+  load32: (addr: number) => mmu.load32(addr),
+  load64: (addr: number) => mmu.load64(addr),
+  store8: (addr: number, value: number) => mmu.store8(addr, value),
+  store16: (addr: number, value: number) => mmu.store16(addr, value),
+  store32: (addr: number, value: number) => mmu.store32(addr, value),
+  store64: (addr: number, value: bigint) => mmu.store64(addr, value),
+  read: (addr: number, len: number) => mmu.read(addr, len),
+  readInto: (addr: number, dst: Uint8Array) => mmu.readInto(addr, dst),
+  write: (addr: number, bytes: ArrayLike<number>) => mmu.write(addr, bytes),
+});
+Object.freeze(sys);
+
 const mod = (await import(boot.program)) as { default?: Program };
 const program = mod.default;
 chan.start();
@@ -117,7 +138,7 @@ try {
     throw new TypeError(`${boot.program}: the default export is not defineProgram(...)`);
   }
   const entry = boot.isChild && program.child ? program.child : program.main;
-  const code = entry(sys, mmu, boot.argv);
+  const code = entry(sys, programMmu, boot.argv);
   chan.exit({ code: (code ?? 0) & 0xff });
 } catch (e) {
   if (e instanceof ExitCalled) chan.exit({ code: e.code & 0xff });
