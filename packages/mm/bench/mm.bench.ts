@@ -5,6 +5,7 @@
 // an mmap+munmap pair with 100,000 VMAs ≤ 2 × the same with 100.
 import { PhysMemory } from "@faultline/phys";
 import { measureSideBySide, recordResults } from "../../../bench/record.ts";
+import { tlbLoops } from "../../../bench/tlb-loops.ts";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../src/constants.ts";
 import { Mm } from "../src/mm.ts";
 import { Mmu } from "../src/mmu.ts";
@@ -27,31 +28,8 @@ const mem = PhysMemory.create({ ramBytes: 512 * 1024 * 1024 });
   for (let a = BASE; a < BASE + bytes; a += 4) mmu.store32(a, a & 0xffff);
   const raw = new Uint32Array(bytes / 4);
   for (let i = 0; i < raw.length; i++) raw[i] = (i * 4) & 0xffff;
-  const mask = bytes - 1;
-  const ns = measureSideBySide(
-    {
-      mmuLoad32: (n) => {
-        let s = 0;
-        for (let i = 0; i < n; i++) s = (s + mmu.load32(BASE + ((i * 4) & mask))) | 0;
-        return s;
-      },
-      rawFromAddress: (n) => {
-        let s = 0;
-        for (let i = 0; i < n; i++) {
-          const addr = BASE + ((i * 4) & mask);
-          s = (s + raw[(addr - BASE) / 4]!) | 0;
-        }
-        return s;
-      },
-      rawPrecomputed: (n) => {
-        let s = 0;
-        const m = raw.length - 1;
-        for (let i = 0; i < n; i++) s = (s + raw[i & m]!) | 0;
-        return s;
-      },
-    },
-    { iterations: 2_000_000 },
-  );
+  // The same loops the worker bench runs (packages/sim/bench): identical address arithmetic.
+  const ns = measureSideBySide(tlbLoops(mmu, raw, BASE, bytes), { iterations: 2_000_000 });
   recordResults("mm: TLB-hit load32", {
     "ns/load32 (Mmu, TLB hit)": ns.mmuLoad32!,
     "ns/read raw Uint32Array, index from the 47-bit address": ns.rawFromAddress!,

@@ -1,63 +1,102 @@
 // Bench process: measures from inside its worker and posts the figures to the bench thread.
+// The TLB loops are bench/tlb-loops.ts, the very loops the in-thread mm bench measures.
 import { parentPort } from "node:worker_threads";
 import { defineProgram } from "@faultline/sim";
 import { measureSideBySide } from "../../../../bench/record";
+import { tlbLoops } from "../../../../bench/tlb-loops";
 
 const PAGES = 64;
+const BYTES = PAGES * 4096;
+const MAP_SHARED_ANON = 0x21;
+const MAP_PRIVATE_ANON = 0x22;
 
-export default defineProgram((sys, mmu, argv) => {
-  const mode = argv[0];
-  const post = (m: Record<string, number>) => parentPort!.postMessage(m);
-  if (mode === "syscall") {
-    post(
-      measureSideBySide(
-        {
-          getpid: (n) => {
-            let s = 0;
-            for (let i = 0; i < n; i++) s += sys.getpid();
-            return s;
+export default defineProgram(
+  (sys, mmu, argv) => {
+    const mode = argv[0];
+    const post = (m: Record<string, number>) => parentPort!.postMessage(m);
+    if (mode === "syscall") {
+      post(
+        measureSideBySide(
+          {
+            getpid: (n) => {
+              let s = 0;
+              for (let i = 0; i < n; i++) s += sys.getpid();
+              return s;
+            },
           },
-        },
-        { iterations: 20_000, rounds: 9 },
-      ),
-    );
-  } else if (mode === "fault") {
-    // Read faults on untouched private anonymous pages: each maps the zero page (no allocation).
-    const n = 4096;
-    const samples: number[] = [];
-    for (let r = 0; r < 9; r++) {
-      const base = sys.mmap(0, n * 4096, 1, 0x02 | 0x20, -1, 0);
-      const t0 = process.hrtime.bigint();
-      for (let i = 0; i < n; i++) mmu.load32(base + i * 4096);
-      samples.push(Number(process.hrtime.bigint() - t0) / n);
-      sys.munmap(base, n * 4096);
+          { iterations: 20_000, rounds: 9 },
+        ),
+      );
+      return 0;
     }
-    samples.sort((a, b) => a - b);
-    post({ fault: samples[4]! });
-  } else {
-    const base = sys.mmap(0, PAGES * 4096, 3, 0x02 | 0x20, -1, 0);
-    for (let p = 0; p < PAGES; p++) for (let o = 0; o < 4096; o += 4) mmu.store32(base + p * 4096 + o, o);
-    const raw = new Uint32Array((PAGES * 4096) / 4);
-    const span = PAGES * 4096;
-    const loads = (n: number) => {
-      let s = 0;
-      for (let i = 0; i < n; i++) s = (s + mmu.load32(base + (((i * 4100) % span) & ~3))) | 0;
-      return s;
-    };
+    if (mode === "fault") {
+      // Read faults on untouched private anonymous pages: each maps the zero page (no allocation).
+      const n = 4096;
+      const samples: number[] = [];
+      for (let r = 0; r < 9; r++) {
+        const base = sys.mmap(0, n * 4096, 1, MAP_PRIVATE_ANON, -1, 0);
+        const t0 = process.hrtime.bigint();
+        for (let i = 0; i < n; i++) mmu.load32(base + i * 4096);
+        samples.push(Number(process.hrtime.bigint() - t0) / n);
+        sys.munmap(base, n * 4096);
+      }
+      samples.sort((a, b) => a - b);
+      post({ fault: samples[4]! });
+      return 0;
+    }
+    const base = sys.mmap(0, BYTES, 3, MAP_PRIVATE_ANON, -1, 0);
+    for (let o = 0; o < BYTES; o += 4) mmu.store32(base + o, o & 0xffff);
+    const raw = new Uint32Array(BYTES / 4);
+    for (let i = 0; i < raw.length; i++) raw[i] = (i * 4) & 0xffff;
+    const loops = tlbLoops(mmu, raw, base, BYTES);
     if (mode === "tlb") {
-      const rawLoads = (n: number) => {
-        let s = 0;
-        for (let i = 0; i < n; i++) s = (s + raw[(base + (((i * 4100) % span) & ~3) - base) / 4]!) | 0;
-        return s;
-      };
-      post(measureSideBySide({ load32: loads, raw: rawLoads }, { iterations: 2_000_000, rounds: 9 }));
-    } else {
-      loads(5_000_000); // warm up
-      const n = Number(argv[1] ?? 50_000_000);
-      const t0 = process.hrtime.bigint();
-      loads(n);
-      post({ loadsPerSec: n / (Number(process.hrtime.bigint() - t0) / 1e9) });
+      post(measureSideBySide(loops, { iterations: 2_000_000, rounds: 9 }));
+      return 0;
     }
-  }
-  return 0;
-});
+    // "throughput n single|pair": loads per second of wall-clock time, timed on the process-wide
+    // monotonic clock. A pair forks; both sides publish "ready" in a shared page and start their timed
+    // loop only when both are ready, so the two loops provably overlap; the child's times come back
+    // through the same page.
+    const n = Number(argv[1] ?? 50_000_000);
+    loops.mmuLoad32(5_000_000); // warm up
+    if (argv[2] !== "pair") {
+      const t0 = process.hrtime.bigint();
+      loops.mmuLoad32(n);
+      const t1 = process.hrtime.bigint();
+      post({ loads: n, start: Number(t0), end: Number(t1) });
+      return 0;
+    }
+    const sync = sys.mmap(0, 4096, 3, MAP_SHARED_ANON, -1, 0);
+    const child = sys.fork([sync, n]);
+    if (child < 0) return 10;
+    mmu.store32(sync, 1);
+    while (mmu.load32(sync + 4) !== 1) {}
+    const t0 = process.hrtime.bigint();
+    loops.mmuLoad32(n);
+    const t1 = process.hrtime.bigint();
+    if (sys.waitpid(child) !== child) return 11;
+    post({
+      loads: 2 * n,
+      start0: Number(t0),
+      end0: Number(t1),
+      start1: Number(mmu.load64(sync + 8)),
+      end1: Number(mmu.load64(sync + 16)),
+    });
+    return 0;
+  },
+  (sys, mmu) => {
+    const [sync, n] = sys.forkTag as [number, number];
+    const base = sys.mmap(0, BYTES, 3, MAP_PRIVATE_ANON, -1, 0);
+    for (let o = 0; o < BYTES; o += 4) mmu.store32(base + o, o & 0xffff);
+    const loops = tlbLoops(mmu, new Uint32Array(BYTES / 4), base, BYTES);
+    loops.mmuLoad32(5_000_000);
+    mmu.store32(sync + 4, 1);
+    while (mmu.load32(sync) !== 1) {}
+    const t0 = process.hrtime.bigint();
+    loops.mmuLoad32(n);
+    const t1 = process.hrtime.bigint();
+    mmu.store64(sync + 8, t0);
+    mmu.store64(sync + 16, t1);
+    return 0;
+  },
+);

@@ -1,0 +1,40 @@
+// The TLB-hit loops every bench measures, in a thread or in a worker: one definition, so the ratios
+// compare identical loops. Addresses walk the first `bytes` of a mapping at `base` in 4-byte steps,
+// as `BASE + ((i * 4) & mask)`; the raw baseline does the same address arithmetic and then indexes a
+// Uint32Array by `(addr - base) / 4`, which is the least any emulated load must do.
+
+/** What the loops load through: an Mmu, or a program's MMU facade. */
+export interface Loads {
+  load32(addr: number): number;
+}
+
+export function tlbLoops(
+  mmu: Loads,
+  raw: Uint32Array,
+  base: number,
+  bytes: number,
+): Record<"mmuLoad32" | "rawFromAddress" | "rawPrecomputed", (n: number) => number> {
+  if (bytes & (bytes - 1)) throw new RangeError("tlbLoops: bytes must be a power of two");
+  const mask = bytes - 1;
+  return {
+    mmuLoad32: (n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s = (s + mmu.load32(base + ((i * 4) & mask))) | 0;
+      return s;
+    },
+    rawFromAddress: (n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        const addr = base + ((i * 4) & mask);
+        s = (s + raw[(addr - base) / 4]!) | 0;
+      }
+      return s;
+    },
+    rawPrecomputed: (n) => {
+      let s = 0;
+      const m = raw.length - 1;
+      for (let i = 0; i < n; i++) s = (s + raw[i & m]!) | 0;
+      return s;
+    },
+  };
+}
