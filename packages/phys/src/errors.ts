@@ -18,3 +18,9 @@ export class PhysError extends Error {
     return typeof e === "object" && e !== null && (e as Record<symbol, unknown>)[BRAND] === true;
   }
 }
+
+/** How addresses appear in messages: lowercase hex with 0x, as QEMU's HWADDR_FMT_plx and the kernel. */
+export const hex = (n: number | bigint): string => `0x${n.toString(16)}`;
+
+/** A half-open range in messages: "[0xa0000, 0xc0000)". */
+export const span = (addr: number, size: number): string => `[${hex(addr)}, ${hex(addr + size)})`;

@@ -1,35 +1,36 @@
 export {
-  type AccessRules,
-  type AccessSize,
   AddressSpace,
   type AddressSpaceOptions,
-  BusError,
-  type BusErrorCode,
-  type BusErrorDetails,
-  type FlatRange,
-  type FlatRangeDescriptor,
-  type GuestError,
-  type GuestErrorKind,
-  GuestLog,
-  MEMTX_ACCESS_ERROR,
-  MEMTX_DECODE_ERROR,
-  MEMTX_ERROR,
-  MEMTX_OK,
-  MemoryRegion,
-  type MemoryRegionOps,
-  type MemTxResult,
   type PageKind,
   type PageTranslation,
-  PHYS_ADDR_LIMIT,
-  pageEntryBank,
-  pageEntryOffset,
-  pageEntryWritable,
-  REGION_ALIGN,
-  type RegionKind,
 } from "./address-space";
 export * from "./banks";
 export * from "./constants";
+export {
+  directMapAddress,
+  directMapPhys,
+  fromHalves,
+  high32,
+  LOCATION_NONE,
+  locationBank,
+  locationOf,
+  locationOffset,
+  low32,
+  offsetInPage,
+  PAGE_ENTRY_NONE,
+  PAGE_OFFSET,
+  PHYS_ADDR_LIMIT,
+  pageEntryBank,
+  pageEntryLocation,
+  pageEntryOf,
+  pageEntryOffset,
+  pageEntryWritable,
+  pfnOf,
+  pfnUp,
+  physOf,
+} from "./encoding";
 export { PhysError } from "./errors";
+export type { FlatRange, FlatRangeDescriptor } from "./flatview";
 export { type Resource, ResourceTree } from "./iomem";
 export {
   BIOS_ROM_BASE,
@@ -45,7 +46,7 @@ export {
   VGA_BASE,
   VGA_SIZE,
 } from "./isa";
-export { makeRamFrameLookup, pfnOf, physOf, type RamRange, ramImageBytes, ramLayout } from "./layout";
+export { makeRamFrameLookup, type RamRange, ramImageBytes, ramLayout } from "./layout";
 export {
   type DeviceContext,
   type IsaDeviceInput,
@@ -55,5 +56,27 @@ export {
   type PhysMachineDescriptor,
   type PhysMachineOptions,
 } from "./machine";
-export { PAGE_OFFSET, Page, PhysMemory, type PhysMemoryDescriptor, type PhysMemoryOptions } from "./memory";
+export { Page, PhysMemory, type PhysMemoryDescriptor, type PhysMemoryOptions } from "./memory";
+export {
+  type AccessRules,
+  MemoryRegion,
+  type MemoryRegionOps,
+  REGION_ALIGN,
+  type RegionKind,
+} from "./memory-region";
+export {
+  type AccessSize,
+  BusError,
+  type BusErrorCode,
+  type BusErrorDetails,
+  type GuestError,
+  type GuestErrorKind,
+  GuestLog,
+  MEMTX_ACCESS_ERROR,
+  MEMTX_DECODE_ERROR,
+  MEMTX_ERROR,
+  MEMTX_OK,
+  type MemTxResult,
+  type MemTxValue,
+} from "./memtx";
 export * from "./pci";

@@ -7,7 +7,9 @@
  * prints what r_show() prints: two spaces per nesting level, then "%0*llx-%0*llx : %s" with a width
  * of 8 hex digits (4 when the root ends below 0x10000, as /proc/ioports), end inclusive, lowercase.
  */
-import { BusError, hex } from "./address-space";
+import { PHYS_ADDR_LIMIT } from "./encoding";
+import { hex } from "./errors";
+import { BusError } from "./memtx";
 
 export interface Resource {
   readonly name: string;
@@ -20,7 +22,7 @@ export interface Resource {
 export class ResourceTree {
   readonly root: Resource;
 
-  constructor(name = "PCI mem", end = 2 ** 52 - 1) {
+  constructor(name = "PCI mem", end = PHYS_ADDR_LIMIT - 1) {
     this.root = { name, start: 0, end, children: [] };
   }
 

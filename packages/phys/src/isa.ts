@@ -6,9 +6,11 @@
  * gives these ranges in /proc/iomem ("Video RAM area", "System ROM": arch/x86/kernel/setup.c and
  * probe_roms.c).
  */
-import { BusError, type GuestLog, hex, MemoryRegion } from "./address-space";
 import type { MemoryBanks } from "./banks";
 import { ISA_END_ADDRESS, ISA_START_ADDRESS } from "./constants";
+import { hex } from "./errors";
+import { MemoryRegion } from "./memory-region";
+import { BusError, type GuestLog } from "./memtx";
 
 export const VGA_BASE = 0xa0000;
 export const VGA_SIZE = 0x20000;

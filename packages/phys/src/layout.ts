@@ -1,4 +1,5 @@
 import { FOUR_GIB, ISA_END_ADDRESS, ISA_START_ADDRESS, PAGE_SIZE, PCI_HOLE_START } from "./constants";
+import { pfnOf } from "./encoding";
 
 /** One contiguous stretch of System RAM in the physical address space (end exclusive). */
 export interface RamRange {
@@ -37,8 +38,8 @@ export function ramImageBytes(ranges: readonly RamRange[]): number {
 
 /** Frame index in the RAM image of a physical pfn, or -1 when the pfn is not System RAM. */
 export function makeRamFrameLookup(ranges: readonly RamRange[]): (pfn: number) => number {
-  const starts = ranges.map((r) => r.start / PAGE_SIZE);
-  const ends = ranges.map((r) => r.end / PAGE_SIZE);
+  const starts = ranges.map((r) => pfnOf(r.start));
+  const ends = ranges.map((r) => pfnOf(r.end));
   const firsts = ranges.map((r) => r.firstFrame);
   const n = ranges.length;
   return (pfn: number) => {
@@ -48,6 +49,3 @@ export function makeRamFrameLookup(ranges: readonly RamRange[]): (pfn: number) =
     return -1;
   };
 }
-
-export const pfnOf = (paddr: number): number => Math.floor(paddr / PAGE_SIZE);
-export const physOf = (pfn: number): number => pfn * PAGE_SIZE;

@@ -13,23 +13,13 @@
  * `PhysMemory.attach()` give a worker the same bytes; MMIO callbacks stay in this (kernel) thread.
  * Banks registered after a worker attached (a device plugged in later) need a fresh descriptor.
  */
-import {
-  type AccessSize,
-  AddressSpace,
-  BusError,
-  type FlatRangeDescriptor,
-  type GuestError,
-  GuestLog,
-  hex,
-  MemoryRegion,
-  type MemTxResult,
-  type PageTranslation,
-  PHYS_ADDR_LIMIT,
-} from "./address-space";
+import { AddressSpace, type PageTranslation } from "./address-space";
 import type { MemoryBanks } from "./banks";
 import { BANK_BYTES_MAX } from "./banks";
 import { PAGE_SIZE } from "./constants";
-import { PhysError } from "./errors";
+import { locationOf, PHYS_ADDR_LIMIT, pfnOf, physOf } from "./encoding";
+import { hex, PhysError } from "./errors";
+import type { FlatRangeDescriptor } from "./flatview";
 import { ResourceTree } from "./iomem";
 import {
   BIOS_ROM_BASE,
@@ -41,6 +31,15 @@ import {
   VGA_SIZE,
 } from "./isa";
 import { PhysMemory, type PhysMemoryDescriptor } from "./memory";
+import { MemoryRegion } from "./memory-region";
+import {
+  type AccessSize,
+  BusError,
+  GUEST_LOG_CAPACITY,
+  type GuestError,
+  GuestLog,
+  type MemTxResult,
+} from "./memtx";
 import { PciBus, type PciFunction, type PciFunctionSpec } from "./pci";
 
 /** What device models get to build their regions (device RAM needs the banks). */
@@ -67,7 +66,7 @@ export interface PhysMachineOptions {
   readonly pciDevices?: readonly PciDeviceInput[];
   /** ISA memory devices placed in the hole. */
   readonly isaDevices?: readonly IsaDeviceInput[];
-  /** How many guest errors the bounded log keeps (default 256). */
+  /** How many guest errors the bounded log keeps (default GUEST_LOG_CAPACITY, 256). */
   readonly logCapacity?: number;
   /** Also told about every guest error (e.g. to print a dmesg-like line). */
   readonly onGuestError?: (e: GuestError) => void;
@@ -94,14 +93,14 @@ export class PhysMachine {
   private constructor(mem: PhysMemory, options: PhysMachineOptions) {
     this.mem = mem;
     this.banks = mem.banks;
-    this.log = new GuestLog(options.logCapacity ?? 256, options.onGuestError);
+    this.log = new GuestLog(options.logCapacity ?? GUEST_LOG_CAPACITY, options.onGuestError);
     this.system = MemoryRegion.container("system", PHYS_ADDR_LIMIT);
     const ram: MemoryRegion[] = [];
     for (const r of mem.ramRanges) {
       // One region per piece of the range that lies in one bank, so every FlatRange is one bank.
       let addr = r.start;
       while (addr < r.end) {
-        const image = (r.firstFrame + (addr - r.start) / PAGE_SIZE) * PAGE_SIZE;
+        const image = physOf(r.firstFrame + pfnOf(addr - r.start));
         const bankIndex = Math.floor(image / BANK_BYTES_MAX);
         const bankOffset = image % BANK_BYTES_MAX;
         const len = Math.min(r.end - addr, BANK_BYTES_MAX - bankOffset);
@@ -318,16 +317,16 @@ export class PhysMachine {
         if (!fr.writable || fr.bank < 0) fail(`RAM at ${hex(addr)} decodes as ${fr.region}`);
         const end = Math.min(fr.end, r.end);
         for (const a of [addr, end - PAGE_SIZE]) {
-          const loc = this.mem.ramLocate(a / PAGE_SIZE);
-          const want = fr.bank * 2 ** 32 + fr.bankOffset + (a - fr.start);
+          const loc = this.mem.ramLocate(pfnOf(a));
+          const want = locationOf(fr.bank, fr.bankOffset + (a - fr.start));
           if (loc !== want)
-            fail(`RAM pfn ${hex(a / PAGE_SIZE)}: address space says ${hex(want)}, ramLocate ${hex(loc)}`);
+            fail(`RAM pfn ${hex(pfnOf(a))}: address space says ${hex(want)}, ramLocate ${hex(loc)}`);
         }
         addr = end;
       }
     }
     for (const w of [this.pci.window32, this.pci.window64]) {
-      for (const pfn of [w.start / PAGE_SIZE, w.end / PAGE_SIZE - 1]) {
+      for (const pfn of [pfnOf(w.start), pfnOf(w.end) - 1]) {
         if (this.mem.pfnValid(pfn)) fail(`PCI window pfn ${hex(pfn)} has a struct page`);
       }
     }

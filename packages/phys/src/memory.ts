@@ -12,11 +12,17 @@ import {
   PG_reserved,
   PG_table,
 } from "./constants";
+import {
+  directMapAddress,
+  LOCATION_NONE,
+  locationBank,
+  locationOf,
+  locationOffset,
+  pfnOf,
+  physOf,
+} from "./encoding";
 import { PhysError } from "./errors";
 import { makeRamFrameLookup, type RamRange, ramImageBytes, ramLayout } from "./layout";
-
-/** Kernel virtual address of the direct map (__va(0)); 2^52 keeps every kernel address exact in a double. */
-export const PAGE_OFFSET = 2 ** 52;
 
 const FRAMES_PER_BANK = BANK_BYTES_MAX / PAGE_SIZE;
 const ZEROES = new Uint8Array(PAGE_SIZE);
@@ -146,9 +152,9 @@ export class PhysMemory {
     // RAM from 1 MiB on is the RAM image shifted down by the ISA hole: within the first bank, a
     // pfn's location is one subtraction away.
     const low = this.ramRanges[1];
-    this.lowFastStart = low ? low.start / PAGE_SIZE : 0;
-    this.lowFastEnd = low ? Math.min(low.end / PAGE_SIZE, FRAMES_PER_BANK + ISA_HOLE_PAGES) : 0;
-    this.lowFastBase = (this.ramBanks[0] ?? 0) * 2 ** 32;
+    this.lowFastStart = low ? pfnOf(low.start) : 0;
+    this.lowFastEnd = low ? Math.min(pfnOf(low.end), FRAMES_PER_BANK + ISA_HOLE_PAGES) : 0;
+    this.lowFastBase = locationOf(this.ramBanks[0] ?? 0, 0);
   }
 
   /**
@@ -285,7 +291,7 @@ export class PhysMemory {
 
   /** page_address(): the page's kernel virtual address in the direct map. */
   pageAddress(page: Page): number {
-    return PAGE_OFFSET + page.pfn * PAGE_SIZE;
+    return directMapAddress(physOf(page.pfn));
   }
 
   /**
@@ -359,16 +365,15 @@ export class PhysMemory {
     return this.banks.u8[bank]!.subarray(off, off + PAGE_SIZE);
   }
 
-  /** Bank id and byte offset of a RAM pfn, packed as bank * 2^32 + offset; -1 if not RAM. */
+  /** The location (encoding.ts: bank * 2^32 + byte offset) of a RAM pfn; LOCATION_NONE if not RAM. */
   ramLocate(pfn: number): number {
-    // Fast path: RAM between 1 MiB and the end of the first bank (page tables and most pages).
+    // Fast path: RAM between 1 MiB and the end of the first bank (page tables and most pages): the
+    // first bank's location plus the frame's offset, which is the pfn less the ISA hole.
     if (pfn >= this.lowFastStart && pfn < this.lowFastEnd)
-      return this.lowFastBase + (pfn - ISA_HOLE_PAGES) * PAGE_SIZE;
+      return this.lowFastBase + physOf(pfn - ISA_HOLE_PAGES);
     const frame = this.ramFrameOf(pfn);
-    if (frame < 0) return -1;
-    return (
-      this.ramBanks[Math.floor(frame / FRAMES_PER_BANK)]! * 2 ** 32 + (frame % FRAMES_PER_BANK) * PAGE_SIZE
-    );
+    if (frame < 0) return LOCATION_NONE;
+    return locationOf(this.ramBanks[Math.floor(frame / FRAMES_PER_BANK)]!, physOf(frame % FRAMES_PER_BANK));
   }
 
   private assertPfn(pfn: number, what: string): void {
@@ -563,7 +568,7 @@ export class PhysMemory {
     // copying a zeroed private page in is about seven times faster.
     for (let i = 0; i < n; i++) {
       const loc = this.ramLocate(pfn + i);
-      this.banks.u8[Math.floor(loc / 2 ** 32)]!.set(ZEROES, loc >>> 0);
+      this.banks.u8[locationBank(loc)]!.set(ZEROES, locationOffset(loc));
     }
   }
 

@@ -12,9 +12,12 @@
  * so RAM wins). Assignment follows SeaBIOS src/fw/pciinit.c: largest BAR first, naturally aligned,
  * 32-bit memory from the start of the PCI hole, 64-bit memory above RAM, I/O from 0xc000.
  */
-import { BusError, type GuestLog, hex, MemoryRegion, PHYS_ADDR_LIMIT } from "./address-space";
 import { FOUR_GIB, PCI_HOLE_START } from "./constants";
+import { fromHalves, high32, low32, PHYS_ADDR_LIMIT } from "./encoding";
+import { hex } from "./errors";
 import { IO_SPACE_SIZE, type IoPortOps, type IoPortRange, type IoPortSpace } from "./isa";
+import { MemoryRegion } from "./memory-region";
+import { BusError, type GuestLog } from "./memtx";
 
 export const PCI_VENDOR_ID = 0x00;
 export const PCI_DEVICE_ID = 0x02;
@@ -205,7 +208,7 @@ export class PciFunction {
         // Address bits below the size are hard-wired to zero: that is what makes sizing work.
         const lo = b.size >= FOUR_GIB ? 0 : ~(b.size - 1) & 0xfffffff0;
         this.setMask(reg, 4, lo);
-        if (b.is64) this.setMask(reg + 4, 4, b.size > FOUR_GIB ? ~(b.size / FOUR_GIB - 1) : 0xffffffff);
+        if (b.is64) this.setMask(reg + 4, 4, b.size > FOUR_GIB ? ~(high32(b.size) - 1) : 0xffffffff);
       }
     }
   }
@@ -247,7 +250,7 @@ export class PciFunction {
     const reg = PCI_BASE_ADDRESS_0 + 4 * index;
     if (b.io) return (this.get32(reg) & 0xfffffffc) >>> 0;
     const lo = (this.get32(reg) & 0xfffffff0) >>> 0;
-    return b.is64 ? lo + this.get32(reg + 4) * FOUR_GIB : lo;
+    return b.is64 ? fromHalves(lo, this.get32(reg + 4)) : lo;
   }
 
   /** Address the BAR is decoded at right now, or null (decode off, or no valid address). */
@@ -589,8 +592,8 @@ export class PciBus {
     for (const [job, at] of plan) {
       const reg = PCI_BASE_ADDRESS_0 + 4 * job.index;
       const typeBits = job.f.configRead(reg, 4) & (job.kind === "io" ? 0x3 : 0xf);
-      job.f.configWrite(reg, 4, ((at % FOUR_GIB) | typeBits) >>> 0);
-      if (job.kind === "mem64") job.f.configWrite(reg + 4, 4, Math.floor(at / FOUR_GIB));
+      job.f.configWrite(reg, 4, (low32(at) | typeBits) >>> 0);
+      if (job.kind === "mem64") job.f.configWrite(reg + 4, 4, high32(at));
     }
     for (const f of fns) {
       let cmd = f.command;
