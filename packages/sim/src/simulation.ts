@@ -121,7 +121,22 @@ const WORKER_ENTRY = new URL(
   sourceMode ? "./internal/worker-main.ts" : "./internal/worker-main.js",
   import.meta.url,
 );
-const BOOTSTRAP = new URL("./internal/ts-worker-bootstrap.mjs", import.meta.url);
+/** Registers tsx in a worker, then loads the worker entry: for TypeScript program modules. */
+const BOOTSTRAP = new URL(
+  sourceMode ? "./internal/ts-worker-bootstrap.mjs" : "./internal/ts-worker-bootstrap.js",
+  import.meta.url,
+);
+const isTypeScript = (url: string): boolean => /\.[cm]?tsx?$/.test(new URL(url).pathname);
+
+/** Whether tsx (an optional peer dependency) can be loaded from here. */
+function tsxAvailable(): boolean {
+  try {
+    import.meta.resolve("tsx/esm/api");
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * One kernel, many CPUs: the kernel runs on this thread; each simulated process runs in its own
@@ -209,6 +224,12 @@ export class Simulation {
         : program.startsWith("file:")
           ? program
           : pathToFileURL(program).href;
+    // A TypeScript program needs tsx in the worker; say so before any worker starts.
+    if (!sourceMode && isTypeScript(url) && !tsxAvailable()) {
+      throw new Error(
+        `${url}: a TypeScript program needs tsx to load in a worker, and tsx is not installed (it is an optional peer dependency of @faultline/sim): npm install --save-dev tsx, or compile the program to JavaScript`,
+      );
+    }
     const pid = this.kernel.spawn(
       url
         .slice(url.lastIndexOf("/") + 1)
@@ -247,13 +268,17 @@ export class Simulation {
       isChild,
       forkTag,
     };
+    // In this repository everything runs from source (tsx and the source export condition); a
+    // published install runs compiled JavaScript, with tsx registered only for a TypeScript program.
     const worker = sourceMode
       ? new Worker(BOOTSTRAP, {
           workerData: boot,
           argv: [WORKER_ENTRY.href],
           execArgv: ["--conditions=@faultline/source"],
         })
-      : new Worker(WORKER_ENTRY, { workerData: boot });
+      : isTypeScript(program)
+        ? new Worker(BOOTSTRAP, { workerData: boot, argv: [WORKER_ENTRY.href] })
+        : new Worker(WORKER_ENTRY, { workerData: boot });
     const slot: Slot = {
       pid,
       parent,

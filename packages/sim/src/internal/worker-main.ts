@@ -130,24 +130,47 @@ const programMmu: ProgramMmu = Object.freeze({
 });
 Object.freeze(sys);
 
-const mod = (await import(boot.program)) as { default?: Program };
-const program = mod.default;
-chan.start();
+/**
+ * The exit status of a process whose program could not be loaded (not found, a syntax error, a
+ * default export that is not defineProgram(...)): 127, as a shell's "command not found", with the
+ * reason in the result's `error`. Never a success.
+ */
+const EXIT_NOT_LOADED = 127;
+
+let program: Program | null = null;
 try {
-  if (program?.faultlineProgram !== 1) {
-    throw new TypeError(`${boot.program}: the default export is not defineProgram(...)`);
-  }
-  const entry = boot.isChild && program.child ? program.child : program.main;
-  const code = entry(sys, programMmu, boot.argv);
-  chan.exit({ code: (code ?? 0) & 0xff });
+  const mod = (await import(boot.program)) as { default?: Program };
+  if (mod.default?.faultlineProgram !== 1)
+    throw new TypeError(`the default export is not defineProgram(...) (got ${describeExport(mod.default)})`);
+  program = mod.default;
 } catch (e) {
-  if (e instanceof ExitCalled) chan.exit({ code: e.code & 0xff });
-  else if (e instanceof ProcessKilled) {
-    // Reaped by the kernel while waiting for it: nothing more to say.
-  } else if (SignalError.is(e)) {
-    chan.exit({ signal: e.signal, siCode: e.code, addr: e.addr, detail: e.message });
-  } else {
-    const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
-    chan.exit({ code: 1, detail } as { code: number });
+  const why = e instanceof Error ? e.message : String(e);
+  chan.exit({ code: EXIT_NOT_LOADED, detail: `cannot load program ${boot.program}: ${why}` } as {
+    code: number;
+  });
+}
+
+if (program) {
+  chan.start();
+  try {
+    const entry = boot.isChild && program.child ? program.child : program.main;
+    const code = entry(sys, programMmu, boot.argv);
+    chan.exit({ code: (code ?? 0) & 0xff });
+  } catch (e) {
+    if (e instanceof ExitCalled) chan.exit({ code: e.code & 0xff });
+    else if (e instanceof ProcessKilled) {
+      // Reaped by the kernel while waiting for it: nothing more to say.
+    } else if (SignalError.is(e)) {
+      chan.exit({ signal: e.signal, siCode: e.code, addr: e.addr, detail: e.message });
+    } else {
+      const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      chan.exit({ code: 1, detail } as { code: number });
+    }
   }
+}
+
+function describeExport(v: unknown): string {
+  if (v === undefined) return "no default export";
+  if (typeof v === "function") return "a function (call defineProgram(main) and export its result)";
+  return typeof v;
 }
