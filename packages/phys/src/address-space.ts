@@ -1,8 +1,8 @@
 /**
- * Dispatch (system/physmem.c: address_space_read/write, flatview_read/write_continue, and the MMIO
- * half of system/memory.c: memory_region_dispatch_read/write): an AddressSpace renders its root
- * region into a FlatView (flatview.ts) on every topology change and sends each load and store,
- * little-endian, to the range that decodes it.
+ * Dispatch (system/physmem.c: address_space_read/write, flatview_read/write and their _continue
+ * loops): an AddressSpace renders its root region into a FlatView (flatview.ts) on every topology
+ * change and sends each load and store, little-endian, to the range that decodes it: a bank directly,
+ * an MMIO region through its dispatch (memory-region.ts, memory_region_dispatch_read/write).
  *
  * Results, not inference: every access ends in a MemTxResult (memtx.ts), computed where the access
  * is decided, and a load hands its value out separately (`physReadTx(addr, size, out)`, as QEMU's
@@ -14,13 +14,10 @@
  * - `physRead32(addr)` etc. first try the most recently used bank-backed FlatRange (QEMU's
  *   `mru_section`, commit 729633c2): a bounds check and one typed-array load. Otherwise the FlatView is
  *   binary-searched.
- * - `translatePage(pfn, out?)` says, for one page frame, whether the whole page is directly backed by a
- *   memory bank (`kind: "bank"`, with `bank`, byte `offset` of the page in the bank and `writable`), is
- *   inside one MMIO region (`"mmio"`, with the region and the page's offset in it), is `"unassigned"`,
- *   or is split between several ranges (`"mixed"`: sub-page regions). Only "bank" pages may be accessed
- *   directly through `MemoryBanks` views; everything else must go through physRead/physWrite (or
- *   the region's dispatch), one access at a time. It fills a caller-provided (or internal scratch)
- *   object, so it does not allocate.
+ * - `translatePage(pfn, out?)` says what backs one page frame (FlatView.translatePage): only "bank"
+ *   pages may be accessed directly through `MemoryBanks` views; everything else must go through
+ *   physRead/physWrite, one access at a time. It fills a caller-provided (or internal scratch) object,
+ *   so it does not allocate.
  * - `pageEntry(pfn)` is the same answer packed in one number (no object at all), cached per page:
  *   PAGE_ENTRY_NONE unless the page is directly bank-backed, else a page entry (encoding.ts; decode
  *   with `pageEntryBank/Offset/Writable`).
@@ -28,14 +25,21 @@
  *   decode toggled, a region added): a TLB that cached `pageEntry` results must drop them then.
  */
 import type { MemoryBanks } from "./banks";
-import { PAGE_SIZE } from "./constants";
-import { PAGE_ENTRY_NONE, PHYS_ADDR_LIMIT, pageEntryOf, physOf } from "./encoding";
+import { PAGE_ENTRY_NONE, PHYS_ADDR_LIMIT, pageEntryOf } from "./encoding";
 import { hex } from "./errors";
-import { type FlatRange, type FlatRangeDescriptor, FlatView, NO_BANK } from "./flatview";
+import {
+  type FlatRange,
+  type FlatRangeDescriptor,
+  FlatView,
+  NO_BANK,
+  type PageTranslation,
+} from "./flatview";
 import type { MemoryRegion } from "./memory-region";
 import {
   type AccessSize,
   allOnes,
+  BYTE_MASK,
+  FLOATING_BYTE,
   GuestLog,
   MEMTX_ACCESS_ERROR,
   MEMTX_DECODE_ERROR,
@@ -44,20 +48,6 @@ import {
   type MemTxValue,
   maskValue,
 } from "./memtx";
-
-/** Result of `translatePage`. */
-export type PageKind = "bank" | "mmio" | "unassigned" | "mixed";
-
-export interface PageTranslation {
-  kind: PageKind;
-  /** "bank": bank id and byte offset of the page's first byte in it; -1 otherwise. */
-  bank: number;
-  offset: number;
-  writable: boolean;
-  /** "mmio": the region and the page's offset in it; null otherwise. */
-  region: MemoryRegion | null;
-  regionOffset: number;
-}
 
 export interface AddressSpaceOptions {
   /** Shared guest-error log (a machine passes one log to all its buses). */
@@ -73,10 +63,14 @@ const NO_PFN = -1;
 const MRU_EMPTY = -1;
 const EMPTY_U32 = new Uint32Array(0);
 const EMPTY_U8 = new Uint8Array(0);
-const BYTE_MASK = 0xffn;
-/** What a byte with nothing behind it reads as (the bus floats high). */
-const FLOATING_BYTE = 0xff;
 const U32_MASK = 0xffffffffn;
+/** `decode` results that are not a range index. */
+const DECODE_UNASSIGNED = -1;
+const DECODE_SPLIT = -2;
+
+/** Whether [addr, addr + size) lies inside the decodable physical address space. */
+const inAddressSpace = (addr: number, size: number): boolean =>
+  Number.isSafeInteger(addr) && addr >= 0 && addr + size <= PHYS_ADDR_LIMIT;
 
 /**
  * An address space over a root region (address_space_init): renders its FlatView on every topology
@@ -168,35 +162,9 @@ export class AddressSpace {
 
   // ---- pages ------------------------------------------------------------------------------------
 
-  /** See the file header. Fills `out` (default: an internal scratch object, valid until the next call). */
+  /** See flatview.ts. Fills `out` (default: an internal scratch object, valid until the next call). */
   translatePage(pfn: number, out: PageTranslation = this.scratch): PageTranslation {
-    const start = physOf(pfn);
-    const end = start + PAGE_SIZE;
-    out.bank = NO_BANK;
-    out.offset = NO_BANK;
-    out.writable = false;
-    out.region = null;
-    out.regionOffset = 0;
-    const view = this.view;
-    const i = view.findIndex(start);
-    const r = i < 0 ? null : view.ranges[i]!;
-    if (r && r.end >= end) {
-      if (r.bank >= 0) {
-        out.kind = "bank";
-        out.bank = r.bank;
-        out.offset = r.bankOffset + (start - r.start);
-        out.writable = r.writable;
-      } else {
-        out.kind = "mmio";
-        out.region = r.region;
-        out.regionOffset = r.offset + (start - r.start);
-      }
-      return out;
-    }
-    // Not one range: is anything at all inside the page?
-    const next = view.ranges[r ? i + 1 : view.insertionPoint(start)];
-    out.kind = r || (next && next.start < end) ? "mixed" : "unassigned";
-    return out;
+    return this.view.translatePage(pfn, out);
   }
 
   /** translatePage packed in one number (see header); cached per page, allocation-free. */
@@ -302,121 +270,137 @@ export class AddressSpace {
 
   // ---- dispatch ---------------------------------------------------------------------------------
 
-  /** Whether [addr, addr + size) lies inside the decodable physical address space. */
-  private static inRange(addr: number, size: number): boolean {
-    return Number.isSafeInteger(addr) && addr >= 0 && addr + size <= PHYS_ADDR_LIMIT;
+  /**
+   * Which FlatRange decodes all of [addr, addr + size): its index, DECODE_UNASSIGNED when nothing
+   * decodes any of it (or it leaves the physical address space), DECODE_SPLIT when it straddles ranges.
+   */
+  private decode(addr: number, size: AccessSize): number {
+    if (!inAddressSpace(addr, size)) return DECODE_UNASSIGNED;
+    const view = this.view;
+    const i = view.findIndex(addr);
+    if (i >= 0) return addr + size <= view.ranges[i]!.end ? i : DECODE_SPLIT;
+    return view.nextStartAfter(addr) >= addr + size ? DECODE_UNASSIGNED : DECODE_SPLIT;
   }
 
   /** One load (flatview_read): the result returned, the value in out.value. */
   private dispatchRead(addr: number, size: AccessSize, out: MemTxValue): MemTxResult {
-    if (!AddressSpace.inRange(addr, size)) return this.unassignedRead(addr, size, out);
-    const view = this.view;
-    const i = view.findIndex(addr);
-    const r = i < 0 ? null : view.ranges[i]!;
-    if (r && addr + size <= r.end) {
-      if (r.bank < 0) return this.mmioRead(r, addr, size, out);
-      this.rememberRead(r);
-      const dv = this.banks.dv[r.bank]!;
-      const o = r.bankOffset + (addr - r.start);
-      switch (size) {
-        case 1:
-          out.value = dv.getUint8(o);
-          break;
-        case 2:
-          out.value = dv.getUint16(o, true);
-          break;
-        case 4:
-          out.value = dv.getUint32(o, true);
-          break;
-        default:
-          out.value = dv.getBigUint64(o, true);
-      }
-      return MEMTX_OK;
-    }
-    if (!r && view.nextStartAfter(addr) >= addr + size) return this.unassignedRead(addr, size, out);
-    // The access straddles a boundary: compose it byte by byte, as a bus cycle split by the CPU would
-    // be for RAM; MMIO never sees a split access (we refuse instead).
-    if (this.touchesMmio(addr, size)) {
+    const i = this.decode(addr, size);
+    if (i === DECODE_UNASSIGNED) {
+      // On a PC nothing drives the bus: the read floats to all-ones (master abort).
       this.log.record({
-        kind: "invalid-access",
+        kind: "unassigned-read",
         addr,
         size,
         isWrite: false,
-        region: r?.region.name ?? null,
-        message: `read of ${size} bytes at ${hex(addr)} straddles an MMIO region boundary: refused`,
+        region: null,
+        message: `read of ${size} bytes at unassigned address ${hex(addr)} returns all-ones`,
       });
       out.value = allOnes(size);
-      return MEMTX_ACCESS_ERROR;
+      return MEMTX_DECODE_ERROR;
     }
-    const bytes = new Uint8Array(size);
-    const result = this.bulk(addr, bytes, false);
-    let v = 0n;
-    for (let b = size - 1; b >= 0; b--) v = (v << 8n) | BigInt(bytes[b]!);
-    out.value = size === 8 ? v : Number(v);
-    return result;
+    if (i === DECODE_SPLIT) {
+      const bytes = new Uint8Array(size);
+      const result = this.splitAccess(addr, bytes, false);
+      let v = 0n;
+      for (let b = size - 1; b >= 0; b--) v = (v << 8n) | BigInt(bytes[b]!);
+      out.value = size === 8 ? v : Number(v);
+      return result;
+    }
+    const r = this.view.ranges[i]!;
+    if (r.bank < 0) return r.region.dispatchRead(r.offset + (addr - r.start), size, out, this.log, addr);
+    this.rememberRead(r);
+    const dv = this.banks.dv[r.bank]!;
+    const o = r.bankOffset + (addr - r.start);
+    switch (size) {
+      case 1:
+        out.value = dv.getUint8(o);
+        break;
+      case 2:
+        out.value = dv.getUint16(o, true);
+        break;
+      case 4:
+        out.value = dv.getUint32(o, true);
+        break;
+      default:
+        out.value = dv.getBigUint64(o, true);
+    }
+    return MEMTX_OK;
   }
 
   /** One store (flatview_write). */
   private dispatchWrite(addr: number, size: AccessSize, value: number | bigint): MemTxResult {
-    if (!AddressSpace.inRange(addr, size)) return this.unassignedWrite(addr, size, value);
-    const view = this.view;
-    const i = view.findIndex(addr);
-    const r = i < 0 ? null : view.ranges[i]!;
-    if (r && addr + size <= r.end) {
-      if (r.bank < 0) return this.mmioWrite(r, addr, size, value);
-      if (!r.writable) {
-        this.log.record({
-          kind: "rom-write",
-          addr,
-          size,
-          isWrite: true,
-          region: r.region.name,
-          message: `write of ${hex(value)} (${size} bytes) to ROM ${r.region.name} at ${hex(addr)} dropped`,
-        });
-        return MEMTX_ACCESS_ERROR;
-      }
-      this.rememberWrite(r);
-      const dv = this.banks.dv[r.bank]!;
-      const o = r.bankOffset + (addr - r.start);
-      switch (size) {
-        case 1:
-          dv.setUint8(o, value as number);
-          break;
-        case 2:
-          dv.setUint16(o, value as number, true);
-          break;
-        case 4:
-          dv.setUint32(o, value as number, true);
-          break;
-        default:
-          dv.setBigUint64(o, value as bigint, true);
-      }
-      return MEMTX_OK;
+    const i = this.decode(addr, size);
+    if (i === DECODE_UNASSIGNED) {
+      this.log.record({
+        kind: "unassigned-write",
+        addr,
+        size,
+        isWrite: true,
+        region: null,
+        message: `write of ${hex(value)} (${size} bytes) to unassigned address ${hex(addr)} dropped`,
+      });
+      return MEMTX_DECODE_ERROR;
     }
-    if (!r && view.nextStartAfter(addr) >= addr + size) return this.unassignedWrite(addr, size, value);
-    if (this.touchesMmio(addr, size)) {
+    if (i === DECODE_SPLIT) {
+      const bytes = new Uint8Array(size);
+      let v = BigInt(value);
+      for (let b = 0; b < size; b++, v >>= 8n) bytes[b] = Number(v & BYTE_MASK);
+      return this.splitAccess(addr, bytes, true);
+    }
+    const r = this.view.ranges[i]!;
+    if (r.bank < 0) return r.region.dispatchWrite(r.offset + (addr - r.start), size, value, this.log, addr);
+    if (!r.writable) {
+      this.log.record({
+        kind: "rom-write",
+        addr,
+        size,
+        isWrite: true,
+        region: r.region.name,
+        message: `write of ${hex(value)} (${size} bytes) to ROM ${r.region.name} at ${hex(addr)} dropped`,
+      });
+      return MEMTX_ACCESS_ERROR;
+    }
+    this.rememberWrite(r);
+    const dv = this.banks.dv[r.bank]!;
+    const o = r.bankOffset + (addr - r.start);
+    switch (size) {
+      case 1:
+        dv.setUint8(o, value as number);
+        break;
+      case 2:
+        dv.setUint16(o, value as number, true);
+        break;
+      case 4:
+        dv.setUint32(o, value as number, true);
+        break;
+      default:
+        dv.setBigUint64(o, value as bigint, true);
+    }
+    return MEMTX_OK;
+  }
+
+  /**
+   * An access that straddles ranges: composed byte by byte over RAM, ROM and holes, as a bus cycle
+   * split by the CPU would be; MMIO never sees a split access, so touching one refuses the whole
+   * access (a read then floats to all-ones).
+   */
+  private splitAccess(addr: number, bytes: Uint8Array, isWrite: boolean): MemTxResult {
+    const size = bytes.length;
+    for (let a = addr; a < addr + size; a++) {
+      const r = this.find(a);
+      if (!r || r.bank >= 0) continue;
       this.log.record({
         kind: "invalid-access",
         addr,
         size,
-        isWrite: true,
-        region: r?.region.name ?? null,
-        message: `write of ${size} bytes at ${hex(addr)} straddles an MMIO region boundary: refused`,
+        isWrite,
+        region: this.find(addr)?.region.name ?? null,
+        message: `${isWrite ? "write" : "read"} of ${size} bytes at ${hex(addr)} straddles an MMIO region boundary: refused`,
       });
+      if (!isWrite) bytes.fill(FLOATING_BYTE);
       return MEMTX_ACCESS_ERROR;
     }
-    const bytes = new Uint8Array(size);
-    let v = BigInt(value);
-    for (let b = 0; b < size; b++, v >>= 8n) bytes[b] = Number(v & BYTE_MASK);
-    return this.bulk(addr, bytes, true);
-  }
-
-  private touchesMmio(addr: number, size: number): boolean {
-    for (let a = addr; a < addr + size; a++) {
-      const r = this.find(a);
-      if (r && r.bank < 0) return true;
-    }
-    return false;
+    return this.bulk(addr, bytes, isWrite);
   }
 
   private rememberRead(r: FlatRange): void {
@@ -433,78 +417,6 @@ export class AddressSpace {
     this.wrBankOff = r.bankOffset;
     this.wrU32 = this.banks.u32[r.bank]!;
     this.wrU8 = this.banks.u8[r.bank]!;
-  }
-
-  private unassignedRead(addr: number, size: AccessSize, out: MemTxValue): MemTxResult {
-    // On a PC nothing drives the bus: the read floats to all-ones (master abort).
-    this.log.record({
-      kind: "unassigned-read",
-      addr,
-      size,
-      isWrite: false,
-      region: null,
-      message: `read of ${size} bytes at unassigned address ${hex(addr)} returns all-ones`,
-    });
-    out.value = allOnes(size);
-    return MEMTX_DECODE_ERROR;
-  }
-
-  private unassignedWrite(addr: number, size: number, value: number | bigint): MemTxResult {
-    this.log.record({
-      kind: "unassigned-write",
-      addr,
-      size,
-      isWrite: true,
-      region: null,
-      message: `write of ${hex(value)} (${size} bytes) to unassigned address ${hex(addr)} dropped`,
-    });
-    return MEMTX_DECODE_ERROR;
-  }
-
-  /**
-   * The offset of an MMIO access in its region, or -1 when the region did not declare that size or
-   * alignment: the access is then logged as refused (a guest error, never silently widened).
-   */
-  private mmioOffset(
-    r: FlatRange,
-    addr: number,
-    size: AccessSize,
-    write: { value: number | bigint } | null,
-  ): number {
-    const off = r.offset + (addr - r.start);
-    const why = r.region.accessInvalidReason(off, size);
-    if (!why) return off;
-    // Refused: logged here, told to the caller as a negative offset.
-    const what = write ? `write of ${hex(write.value)} (${size} bytes)` : `read of ${size} bytes`;
-    this.log.record({
-      kind: "invalid-access",
-      addr,
-      size,
-      isWrite: write !== null,
-      region: r.region.name,
-      message: `${what} at ${hex(addr)} (${r.region} + ${hex(off)}): ${why}; refused${write ? "" : ", returns all-ones"}`,
-    });
-    return -1;
-  }
-
-  /** memory_region_dispatch_read() on an MMIO range. */
-  private mmioRead(r: FlatRange, addr: number, size: AccessSize, out: MemTxValue): MemTxResult {
-    const off = this.mmioOffset(r, addr, size, null);
-    if (off < 0) {
-      out.value = allOnes(size);
-      return MEMTX_ACCESS_ERROR;
-    }
-    const v = r.region.ops!.read(off, size);
-    out.value = size === 8 ? BigInt.asUintN(64, BigInt(v)) : maskValue(Number(v), size);
-    return MEMTX_OK;
-  }
-
-  /** memory_region_dispatch_write() on an MMIO range. */
-  private mmioWrite(r: FlatRange, addr: number, size: AccessSize, value: number | bigint): MemTxResult {
-    const off = this.mmioOffset(r, addr, size, { value });
-    if (off < 0) return MEMTX_ACCESS_ERROR;
-    r.region.ops!.write(off, size, value);
-    return MEMTX_OK;
   }
 
   // ---- bulk -------------------------------------------------------------------------------------
@@ -530,7 +442,7 @@ export class AddressSpace {
   private bulk(addr: number, buf: Uint8Array, isWrite: boolean): MemTxResult {
     const end = addr + buf.length;
     const rw = isWrite ? "write" : "read";
-    if (!AddressSpace.inRange(addr, buf.length)) {
+    if (!inAddressSpace(addr, buf.length)) {
       if (!isWrite) buf.fill(FLOATING_BYTE);
       this.log.record({
         kind: isWrite ? "unassigned-write" : "unassigned-read",
@@ -583,44 +495,12 @@ export class AddressSpace {
           result |= MEMTX_ACCESS_ERROR;
         }
       } else {
-        result |= this.bulkMmio(r, pos, buf.subarray(bo, bo + n), isWrite);
+        const off = r.offset + (pos - r.start);
+        result |= r.region.dispatchBulk(off, buf.subarray(bo, bo + n), isWrite, this.log, pos);
       }
       pos = stop;
     }
     return result;
-  }
-
-  /** Splits a bulk transfer into the largest accesses the device accepts (memory_access_size). */
-  private bulkMmio(r: FlatRange, addr: number, buf: Uint8Array, isWrite: boolean): MemTxResult {
-    const mr = r.region;
-    let pos = 0;
-    while (pos < buf.length) {
-      const off = r.offset + (addr + pos - r.start);
-      const left = buf.length - pos;
-      const size = mr.accessSizeAt(off, left);
-      if (size === 0) {
-        this.log.record({
-          kind: "invalid-access",
-          addr: addr + pos,
-          size: left,
-          isWrite,
-          region: mr.name,
-          message: `bulk ${isWrite ? "write" : "read"} of ${left} bytes at ${hex(addr + pos)} (${mr} + ${hex(off)}) cannot be done with its ${mr.validMin}..${mr.validMax}-byte accesses: refused`,
-        });
-        if (!isWrite) buf.fill(FLOATING_BYTE, pos);
-        return MEMTX_ACCESS_ERROR;
-      }
-      if (isWrite) {
-        let v = 0n;
-        for (let b = size - 1; b >= 0; b--) v = (v << 8n) | BigInt(buf[pos + b]!);
-        mr.ops!.write(off, size, size === 8 ? v : Number(v));
-      } else {
-        let v = BigInt(mr.ops!.read(off, size));
-        for (let b = 0; b < size; b++, v >>= 8n) buf[pos + b] = Number(v & BYTE_MASK);
-      }
-      pos += size;
-    }
-    return MEMTX_OK;
   }
 
   /**

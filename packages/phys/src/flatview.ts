@@ -8,7 +8,8 @@
  * the same region are merged afterwards, so RAM split across containers stays one range.
  */
 import type { MemoryBanks } from "./banks";
-import { PHYS_ADDR_LIMIT } from "./encoding";
+import { PAGE_SIZE } from "./constants";
+import { PHYS_ADDR_LIMIT, physOf } from "./encoding";
 import { hex, PhysError, span } from "./errors";
 import {
   KIND_ALIAS,
@@ -42,6 +43,20 @@ export interface FlatRangeDescriptor {
   readonly bank: number;
   readonly bankOffset: number;
   readonly writable: boolean;
+}
+
+/** What backs one page frame (`FlatView.translatePage`). */
+export type PageKind = "bank" | "mmio" | "unassigned" | "mixed";
+
+export interface PageTranslation {
+  kind: PageKind;
+  /** "bank": bank id and byte offset of the page's first byte in it; NO_BANK otherwise. */
+  bank: number;
+  offset: number;
+  writable: boolean;
+  /** "mmio": the region and the page's offset in it; null otherwise. */
+  region: MemoryRegion | null;
+  regionOffset: number;
 }
 
 /** `FlatRange.bank` and `.bankOffset` of a range that is not bank-backed. */
@@ -182,6 +197,41 @@ export class FlatView {
   nextStartAfter(addr: number): number {
     const j = this.insertionPoint(addr);
     return j < this.ranges.length ? this.ranges[j]!.start : Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * For one page frame: is the whole page directly backed by a memory bank (`kind: "bank"`, with
+   * `bank`, the byte `offset` of the page in the bank and `writable`), inside one MMIO region
+   * (`"mmio"`, with the region and the page's offset in it), `"unassigned"`, or split between several
+   * ranges (`"mixed"`: sub-page regions)? Fills and returns `out`.
+   */
+  translatePage(pfn: number, out: PageTranslation): PageTranslation {
+    const start = physOf(pfn);
+    const end = start + PAGE_SIZE;
+    out.bank = NO_BANK;
+    out.offset = NO_BANK;
+    out.writable = false;
+    out.region = null;
+    out.regionOffset = 0;
+    const i = this.findIndex(start);
+    const r = i < 0 ? null : this.ranges[i]!;
+    if (r && r.end >= end) {
+      if (r.bank >= 0) {
+        out.kind = "bank";
+        out.bank = r.bank;
+        out.offset = r.bankOffset + (start - r.start);
+        out.writable = r.writable;
+      } else {
+        out.kind = "mmio";
+        out.region = r.region;
+        out.regionOffset = r.offset + (start - r.start);
+      }
+      return out;
+    }
+    // Not one range: is anything at all inside the page?
+    const next = this.ranges[r ? i + 1 : this.insertionPoint(start)];
+    out.kind = r || (next && next.start < end) ? "mixed" : "unassigned";
+    return out;
   }
 
   describe(): FlatRangeDescriptor[] {

@@ -1,9 +1,4 @@
-export {
-  AddressSpace,
-  type AddressSpaceOptions,
-  type PageKind,
-  type PageTranslation,
-} from "./address-space";
+export { AddressSpace, type AddressSpaceOptions } from "./address-space";
 export * from "./banks";
 export * from "./constants";
 export {
@@ -30,7 +25,7 @@ export {
   physOf,
 } from "./encoding";
 export { PhysError } from "./errors";
-export type { FlatRange, FlatRangeDescriptor } from "./flatview";
+export type { FlatRange, FlatRangeDescriptor, PageKind, PageTranslation } from "./flatview";
 export { type Resource, ResourceTree } from "./iomem";
 export {
   BIOS_ROM_BASE,

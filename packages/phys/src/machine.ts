@@ -13,13 +13,13 @@
  * `PhysMemory.attach()` give a worker the same bytes; MMIO callbacks stay in this (kernel) thread.
  * Banks registered after a worker attached (a device plugged in later) need a fresh descriptor.
  */
-import { AddressSpace, type PageTranslation } from "./address-space";
+import { AddressSpace } from "./address-space";
 import type { MemoryBanks } from "./banks";
 import { BANK_BYTES_MAX } from "./banks";
 import { PAGE_SIZE } from "./constants";
 import { locationOf, PHYS_ADDR_LIMIT, pfnOf, physOf } from "./encoding";
 import { hex, PhysError } from "./errors";
-import type { FlatRangeDescriptor } from "./flatview";
+import type { FlatRangeDescriptor, PageTranslation } from "./flatview";
 import { ResourceTree } from "./iomem";
 import {
   BIOS_ROM_BASE,

@@ -23,7 +23,20 @@ import type { MemoryBanks } from "./banks";
 import { PAGE_SIZE } from "./constants";
 import { PHYS_ADDR_LIMIT } from "./encoding";
 import { hex, span } from "./errors";
-import { type AccessSize, BusError, isAccessSize } from "./memtx";
+import {
+  type AccessSize,
+  allOnes,
+  BusError,
+  BYTE_MASK,
+  FLOATING_BYTE,
+  type GuestLog,
+  isAccessSize,
+  MEMTX_ACCESS_ERROR,
+  MEMTX_OK,
+  type MemTxResult,
+  type MemTxValue,
+  maskValue,
+} from "./memtx";
 
 /** Non-bank regions (MMIO, containers, aliases) start and end on this boundary, so no naturally
  * aligned access of 1–8 bytes can straddle two of them. */
@@ -293,7 +306,7 @@ export class MemoryRegion {
    * memory_region_access_valid(): why an MMIO access of `size` bytes at `offset` in this region is
    * refused (a size outside the declared range, or misaligned), or null when the device accepts it.
    */
-  accessInvalidReason(offset: number, size: AccessSize): string | null {
+  private accessInvalidReason(offset: number, size: AccessSize): string | null {
     if (size < this.validMin || size > this.validMax) {
       return `size ${size} outside the declared ${this.validMin}..${this.validMax}`;
     }
@@ -302,10 +315,96 @@ export class MemoryRegion {
   }
 
   /**
+   * memory_region_dispatch_read() on an MMIO region: a load of `size` bytes at `offset`, its value in
+   * `out.value`. An access the device did not declare (accessInvalidReason) never reaches it: it is
+   * logged under the access's physical address `addr`, reads all-ones and ends in MEMTX_ACCESS_ERROR.
+   */
+  dispatchRead(offset: number, size: AccessSize, out: MemTxValue, log: GuestLog, addr: number): MemTxResult {
+    if (this.refuse(offset, size, null, log, addr)) {
+      out.value = allOnes(size);
+      return MEMTX_ACCESS_ERROR;
+    }
+    const v = this.ops!.read(offset, size);
+    out.value = size === 8 ? BigInt.asUintN(64, BigInt(v)) : maskValue(Number(v), size);
+    return MEMTX_OK;
+  }
+
+  /** memory_region_dispatch_write() on an MMIO region, refusing as dispatchRead does. */
+  dispatchWrite(
+    offset: number,
+    size: AccessSize,
+    value: number | bigint,
+    log: GuestLog,
+    addr: number,
+  ): MemTxResult {
+    if (this.refuse(offset, size, { value }, log, addr)) return MEMTX_ACCESS_ERROR;
+    this.ops!.write(offset, size, value);
+    return MEMTX_OK;
+  }
+
+  /** Logs and says true when the device did not declare this access (a guest error, never widened). */
+  private refuse(
+    offset: number,
+    size: AccessSize,
+    write: { value: number | bigint } | null,
+    log: GuestLog,
+    addr: number,
+  ): boolean {
+    const why = this.accessInvalidReason(offset, size);
+    if (!why) return false;
+    const what = write ? `write of ${hex(write.value)} (${size} bytes)` : `read of ${size} bytes`;
+    log.record({
+      kind: "invalid-access",
+      addr,
+      size,
+      isWrite: write !== null,
+      region: this.name,
+      message: `${what} at ${hex(addr)} (${this} + ${hex(offset)}): ${why}; refused${write ? "" : ", returns all-ones"}`,
+    });
+    return true;
+  }
+
+  /**
+   * An MMIO part of a bulk transfer (flatview_read/write_continue): split into the largest accesses
+   * the device accepts (accessSizeAt). Where none fits, the rest is refused and logged (a read of it
+   * floats to 0xff).
+   */
+  dispatchBulk(offset: number, buf: Uint8Array, isWrite: boolean, log: GuestLog, addr: number): MemTxResult {
+    let pos = 0;
+    while (pos < buf.length) {
+      const off = offset + pos;
+      const left = buf.length - pos;
+      const size = this.accessSizeAt(off, left);
+      if (size === 0) {
+        log.record({
+          kind: "invalid-access",
+          addr: addr + pos,
+          size: left,
+          isWrite,
+          region: this.name,
+          message: `bulk ${isWrite ? "write" : "read"} of ${left} bytes at ${hex(addr + pos)} (${this} + ${hex(off)}) cannot be done with its ${this.validMin}..${this.validMax}-byte accesses: refused`,
+        });
+        if (!isWrite) buf.fill(FLOATING_BYTE, pos);
+        return MEMTX_ACCESS_ERROR;
+      }
+      if (isWrite) {
+        let v = 0n;
+        for (let b = size - 1; b >= 0; b--) v = (v << 8n) | BigInt(buf[pos + b]!);
+        this.ops!.write(off, size, size === 8 ? v : Number(v));
+      } else {
+        let v = BigInt(this.ops!.read(off, size));
+        for (let b = 0; b < size; b++, v >>= 8n) buf[pos + b] = Number(v & BYTE_MASK);
+      }
+      pos += size;
+    }
+    return MEMTX_OK;
+  }
+
+  /**
    * memory_access_size(): the largest access of at most `left` bytes at `offset` the device accepts,
    * or 0 when none does (a bulk transfer is split into these).
    */
-  accessSizeAt(offset: number, left: number): AccessSize | 0 {
+  private accessSizeAt(offset: number, left: number): AccessSize | 0 {
     let size: AccessSize = this.validMax;
     while (size > this.validMin && (size > left || (!this.validUnaligned && offset % size !== 0))) {
       size = (size >> 1) as AccessSize;

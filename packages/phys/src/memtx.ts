@@ -35,7 +35,11 @@ export interface MemTxValue {
 
 /** What a read with no device behind it returns, per size: the bus floats high (a PC's master abort). */
 const ALL_ONES = [0, 0xff, 0xffff, 0, 0xffffffff] as const;
-export const ALL_ONES_64 = 0xffffffffffffffffn;
+const ALL_ONES_64 = 0xffffffffffffffffn;
+/** One byte of such a read (bulk transfers fill with it). */
+export const FLOATING_BYTE = 0xff;
+/** The low byte of a bigint, when a value is taken apart into bytes. */
+export const BYTE_MASK = 0xffn;
 
 /** All-ones of `size` bytes: a number for 1–4, a bigint for 8. */
 export const allOnes = (size: AccessSize): number | bigint => (size === 8 ? ALL_ONES_64 : ALL_ONES[size]!);
