@@ -171,7 +171,12 @@ export class AddressSpace {
   pageEntry(pfn: number): number {
     const slot = pfn & (PAGE_CACHE_SIZE - 1);
     if (this.pageTag[slot] === pfn) return this.pageVal[slot]!;
-    const t = this.translatePage(pfn);
+    return this.pageEntryMiss(pfn, slot);
+  }
+
+  // Out of line, so that the hit path above stays small enough for V8 to inline into its callers.
+  private pageEntryMiss(pfn: number, slot: number): number {
+    const t = this.view.translatePage(pfn, this.scratch);
     const v = t.kind === "bank" ? pageEntryOf(t.bank, t.writable, t.offset) : PAGE_ENTRY_NONE;
     this.pageTag[slot] = pfn;
     this.pageVal[slot] = v;

@@ -154,7 +154,9 @@ export class PhysMemory {
     const low = this.ramRanges[1];
     this.lowFastStart = low ? pfnOf(low.start) : 0;
     this.lowFastEnd = low ? Math.min(pfnOf(low.end), FRAMES_PER_BANK + ISA_HOLE_PAGES) : 0;
-    this.lowFastBase = locationOf(this.ramBanks[0] ?? 0, 0);
+    // The location of pfn p in that stretch is lowFastBase + physOf(p): the first bank's location,
+    // less the ISA hole the RAM image skips.
+    this.lowFastBase = locationOf(this.ramBanks[0] ?? 0, 0) - physOf(ISA_HOLE_PAGES);
   }
 
   /**
@@ -367,10 +369,8 @@ export class PhysMemory {
 
   /** The location (encoding.ts: bank * 2^32 + byte offset) of a RAM pfn; LOCATION_NONE if not RAM. */
   ramLocate(pfn: number): number {
-    // Fast path: RAM between 1 MiB and the end of the first bank (page tables and most pages): the
-    // first bank's location plus the frame's offset, which is the pfn less the ISA hole.
-    if (pfn >= this.lowFastStart && pfn < this.lowFastEnd)
-      return this.lowFastBase + physOf(pfn - ISA_HOLE_PAGES);
+    // Fast path: RAM between 1 MiB and the end of the first bank (page tables and most pages).
+    if (pfn >= this.lowFastStart && pfn < this.lowFastEnd) return this.lowFastBase + physOf(pfn);
     const frame = this.ramFrameOf(pfn);
     if (frame < 0) return LOCATION_NONE;
     return locationOf(this.ramBanks[Math.floor(frame / FRAMES_PER_BANK)]!, physOf(frame % FRAMES_PER_BANK));
