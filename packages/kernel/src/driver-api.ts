@@ -5,8 +5,10 @@
 import { AddressSpaceMapping, type Vma } from "@faultline/mm";
 import { PAGE_OFFSET, PAGE_SIZE, type Page } from "@faultline/phys";
 import { DRIVER_API_VERSION, type DriverContext, type DriverDefinition, type File } from "./driver-types";
-import { currentMachine, currentMachineOrNull } from "./internal/current";
+import { currentKernel, currentKernelOrNull } from "./internal/current";
 import { OpenFile } from "./internal/file";
+import { printkArgs } from "./internal/printk";
+import { driverRef } from "./internal/vm-ops";
 
 /** The driver API versions this kernel loads. */
 export const SUPPORTED_DRIVER_API_VERSIONS: readonly number[] = [DRIVER_API_VERSION];
@@ -73,7 +75,8 @@ export function defineDriver(def: DriverDefinitionInput): DriverDefinition {
  * its own first argument. Without a current kernel (code outside any machine) it does nothing.
  */
 export function printk(...args: unknown[]): void {
-  currentMachineOrNull()?.printkArgs(args);
+  const k = currentKernelOrNull();
+  if (k) printkArgs(k.log, args);
 }
 
 /** pr_* helpers (include/linux/printk.h). */
@@ -88,7 +91,7 @@ export const prDebug = (fmt: string, ...a: unknown[]) => printk("\x017", fmt, ..
 
 /** The process on whose behalf the driver runs (`current`), or null at boot. */
 export function current(): { readonly pid: number; readonly comm: string } | null {
-  const p = currentMachineOrNull()?.currentProcess;
+  const p = currentKernelOrNull()?.current;
   return p ? { pid: p.pid, comm: p.comm } : null;
 }
 
@@ -172,12 +175,12 @@ export function unmapMappingRange(
 
 /** pfn_valid(): the pfn has a struct page (RAM and the ISA hole; never PCI MMIO). */
 export function pfnValid(pfn: number): boolean {
-  return currentMachine("pfnValid").mem.pfnValid(pfn);
+  return currentKernel("pfnValid").mem.pfnValid(pfn);
 }
 
 /** pfn_to_page(). Throws (an oops, in a driver) for a pfn without a struct page. */
 export function pfnToPage(pfn: number): Page {
-  return currentMachine("pfnToPage").mem.pfnToPage(pfn);
+  return currentKernel("pfnToPage").mem.pfnToPage(pfn);
 }
 
 export function pageToPfn(page: Page): number {
@@ -186,16 +189,16 @@ export function pageToPfn(page: Page): number {
 
 /** get_page(): the driver takes a reference (returning the page from ->fault hands it to the PTE). */
 export function getPage(page: Page): void {
-  const m = currentMachine("getPage");
+  const m = currentKernel("getPage");
   m.mem.getPage(page);
-  m.driverRef(page.pfn, 1);
+  driverRef(m, page.pfn, 1);
 }
 
 /** put_page(): the driver drops a reference it holds. */
 export function putPage(page: Page): void {
-  const m = currentMachine("putPage");
+  const m = currentKernel("putPage");
   m.mem.putPage(page);
-  m.driverRef(page.pfn, -1);
+  driverRef(m, page.pfn, -1);
 }
 
 /**
@@ -203,9 +206,9 @@ export function putPage(page: Page): void {
  * the argument order: (order, gfp), unlike the kernel's alloc_pages(gfp, order).
  */
 export function allocPages(order: number, gfp = 0): Page | null {
-  const m = currentMachine("allocPages");
+  const m = currentKernel("allocPages");
   const page = m.mem.allocPages(order, gfp);
-  if (page) m.driverRef(page.pfn, 1);
+  if (page) driverRef(m, page.pfn, 1);
   return page;
 }
 
@@ -216,9 +219,9 @@ export function allocPage(gfp = 0): Page | null {
 
 /** __free_pages(): drops the allocation's reference. */
 export function freePages(page: Page, order: number): void {
-  const m = currentMachine("freePages");
+  const m = currentKernel("freePages");
   m.mem.freePages(page, order);
-  m.driverRef(page.pfn, -1);
+  driverRef(m, page.pfn, -1);
 }
 
 export function freePage(page: Page): void {
@@ -227,9 +230,9 @@ export function freePage(page: Page): void {
 
 /** split_page(): an order-N allocation becomes 2^N order-0 pages, each with one reference. */
 export function splitPage(page: Page, order: number): void {
-  const m = currentMachine("splitPage");
+  const m = currentKernel("splitPage");
   m.mem.splitPage(page, order);
-  for (let i = 1; i < 1 << order; i++) m.driverRef(page.pfn + i, 1);
+  for (let i = 1; i < 1 << order; i++) driverRef(m, page.pfn + i, 1);
 }
 
 // ---- kernel virtual addresses -------------------------------------------------------------------
@@ -261,7 +264,7 @@ export function virtToPage(addr: number): Page {
 
 /** high_memory: the end of the direct map (__va of the top of RAM), as in LDD3's `__pa(high_memory)` test. */
 export function highMemory(): number {
-  const m = currentMachine("highMemory");
+  const m = currentKernel("highMemory");
   return PAGE_OFFSET + m.mem.maxPfn * PAGE_SIZE;
 }
 
@@ -270,7 +273,7 @@ export function highMemory(): number {
  * pages not directly backed by memory.
  */
 export function kmapPage(page: Page): Uint8Array {
-  const m = currentMachine("kmapPage");
+  const m = currentKernel("kmapPage");
   const loc = m.physAccess.locatePage(page.pfn);
   if (loc < 0) throw new Error(`kmapPage(pfn 0x${page.pfn.toString(16)}): not backed by memory`);
   const bank = Math.floor(loc / 2 ** 32);
@@ -294,7 +297,7 @@ export interface IoMem {
 
 /** ioremap(): device registers reached through the bus (access sizes as the device declares). */
 export function ioremap(paddr: number, size: number): IoMem {
-  const m = currentMachine("ioremap");
+  const m = currentKernel("ioremap");
   const as = m.phys.as;
   const check = (off: number, n: number) => {
     if (off < 0 || off + n > size)

@@ -71,12 +71,43 @@ export {
   type VmOperations,
 } from "./driver-types";
 export { ErrnoError, strerror } from "./errno-error";
+export type { OopsRecord } from "./internal/kernel";
+export { LOG_BUF_LEN, LOG_BUF_RECORDS, type LogRecord } from "./internal/printk";
+export type { ArgKind, ArgKinds } from "./internal/syscall";
+export { Libc } from "./libc";
+export { Machine } from "./machine";
 export {
   type CpuOptions,
   type DeviceModel,
-  type LogRecord,
-  Machine,
+  MAX_RAM_BYTES,
   type MachineOptions,
-  type OopsRecord,
-} from "./machine";
-export { Libc, Process, type ProcessState, type SpawnOptions, Syscalls, type WaitResult } from "./process";
+  MIN_RAM_BYTES,
+} from "./options";
+export { Process, type ProcessState, type SpawnOptions } from "./process";
+export {
+  SYS_close,
+  SYS_dup,
+  SYS_exit,
+  SYS_fork,
+  SYS_getpid,
+  SYS_getppid,
+  SYS_ioctl,
+  SYS_lseek,
+  SYS_madvise,
+  SYS_mlock,
+  SYS_mmap,
+  SYS_mprotect,
+  SYS_mremap,
+  SYS_msync,
+  SYS_munlock,
+  SYS_munmap,
+  SYS_open,
+  SYS_pkey_alloc,
+  SYS_pkey_free,
+  SYS_pkey_mprotect,
+  SYS_read,
+  SYS_wait4,
+  SYS_write,
+  syscallNames,
+} from "./syscall_64.tbl";
+export { Syscalls, type WaitResult } from "./syscalls";

@@ -94,7 +94,7 @@ describe("a machine without PKU (default)", () => {
 
   it("rejects malformed cpu and zeroPage options with the option's name", async () => {
     await expect(Machine.create({ cpu: { pku: "yes" as never } })).rejects.toThrow(
-      /cpu\.pku: expected a boolean, got yes/,
+      /cpu\.pku: expected a boolean, got "yes"/,
     );
     await expect(Machine.create({ cpu: { pkru: true } as never })).rejects.toThrow(
       /cpu: unknown option "pkru"/,

@@ -13,7 +13,12 @@ export interface SimKernel {
   mm(pid: number): Mm;
   /** The kernel side of the process's MMU: page-table root, fault handler, physical access (MMIO). */
   target(pid: number): MmuTarget;
-  /** A raw syscall on behalf of `pid`: a value or -errno. */
+  /**
+   * A raw syscall on behalf of `pid`, dispatched by the kernel's syscall table (by name or x86-64
+   * number): a value or -errno, -ENOSYS for a call the table does not list. A TypeError *returned*
+   * means an argument was refused before the kernel was entered (NaN, a string for a number, …):
+   * nothing changed, and the channel hands it to the worker, which throws it in the program.
+   */
   syscall(pid: number, name: string, args: unknown[]): unknown;
   /** fork(): the child's pid (its mm the COW copy of the parent's) or -errno. */
   fork(pid: number): number;

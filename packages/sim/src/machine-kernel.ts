@@ -3,9 +3,12 @@ import type { SiCodeName } from "@faultline/mm";
 import type { ExitRequest, SimKernel } from "./kernel-port";
 
 const SIGNO: Record<string, number> = { SIGBUS: 7, SIGKILL: 9, SIGSEGV: 11 };
-const ENOSYS = 38;
 
-/** A @faultline/kernel Machine as the simulator's kernel: syscalls go to `process.sys`, faults to its MMU target. */
+/**
+ * A @faultline/kernel Machine as the simulator's kernel: syscalls go through the kernel's syscall
+ * table (`Syscalls.call`: a name or number it does not list is -ENOSYS, nothing else on the object
+ * is reachable), faults to the process's MMU target.
+ */
 export function machineKernel(m: Machine): SimKernel & { readonly machine: Machine } {
   const proc = (pid: number): Process => {
     const p = m.process(pid);
@@ -19,9 +22,14 @@ export function machineKernel(m: Machine): SimKernel & { readonly machine: Machi
     mm: (pid) => proc(pid).mm,
     target: (pid) => proc(pid).mmu.target,
     syscall(pid, name, args) {
-      const fn = (proc(pid).sys as unknown as Record<string, unknown>)[name];
-      if (typeof fn !== "function") return -ENOSYS;
-      return (fn as (...a: unknown[]) => unknown).apply(proc(pid).sys, args);
+      try {
+        return proc(pid).sys.call(name, ...args);
+      } catch (e) {
+        // An argument C could not have passed: refused before the kernel was entered. The reply
+        // carries the TypeError and the worker throws it (SimKernel.syscall).
+        if (e instanceof TypeError) return e;
+        throw e;
+      }
     },
     fork: (pid) => proc(pid).sys.fork(),
     exit(pid, how: ExitRequest) {

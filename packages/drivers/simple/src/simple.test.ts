@@ -179,7 +179,7 @@ describe.each(ERAS)("simple (%s)", (era) => {
     // Unmapping drops the reference the PTE should have had: the kernel catches the underflow.
     expect(signalOf(() => p.sys.munmap(a, PAGE_SIZE)).signal).toBe("SIGKILL");
     expect(m.dmesg()).toContain(
-      "BUG: driver kernel oops in sys_munmap: putPage(pfn 0xd0): refcount 1 would go below its boot reference (reserved page)",
+      "BUG: kernel oops in sys_munmap: putPage(pfn 0xd0): refcount 1 would go below its boot reference (reserved page)",
     );
   });
 

@@ -1,23 +1,23 @@
-import type { Machine } from "../machine";
+import type { Kernel } from "./kernel";
 
 /**
- * The machine whose kernel is running right now (Linux's `current` and its kernel, in one): set by
- * the kernel around every call into a driver and every syscall, so the driver API's free functions
- * know which machine they act on.
+ * The kernel that is running right now (Linux's `current` and its kernel, in one): set around every
+ * call into a driver, every syscall and every fault, so the driver API's free functions know which
+ * machine they act on.
  */
-let current: Machine | null = null;
+let current: Kernel | null = null;
 
-export function enterKernel(m: Machine): Machine | null {
+export function enterKernel(k: Kernel): Kernel | null {
   const prev = current;
-  current = m;
+  current = k;
   return prev;
 }
 
-export function leaveKernel(prev: Machine | null): void {
+export function leaveKernel(prev: Kernel | null): void {
   current = prev;
 }
 
-export function currentMachine(what: string): Machine {
+export function currentKernel(what: string): Kernel {
   if (!current) {
     throw new Error(
       `${what}: no current kernel: the driver API works only inside a driver callback (init, fops, vm_ops) or Machine.withKernel()`,
@@ -26,6 +26,6 @@ export function currentMachine(what: string): Machine {
   return current;
 }
 
-export function currentMachineOrNull(): Machine | null {
+export function currentKernelOrNull(): Kernel | null {
   return current;
 }

@@ -31,10 +31,12 @@ export const RESP_STATUS = 80;
 export const RESP_LEN = 81;
 /**
  * 0: the reply is the number in RESP_VALUE; 1: a msgpack SyscallReply in the data area; 2: the access
- * faulted, RESP_VALUE is the fault result (FAULT_*) to deliver as a signal (MMIO requests).
+ * faulted, RESP_VALUE is the fault result (FAULT_*) to deliver as a signal (MMIO requests); 3: the
+ * syscall refused an argument before entering the kernel, the data area holds the TypeError's message.
  */
 export const RESP_KIND = 82;
 export const KIND_FAULT = 2;
+export const KIND_TYPE_ERROR = 3;
 /** f64 index of the first of up to 6 numeric syscall arguments (OP_SYSCALL_FAST). */
 export const REQ_ARGS = 36;
 export const MAX_FAST_ARGS = 6;
@@ -234,6 +236,7 @@ export class WorkerChannel {
       this.i32[REQ_LEN] = args.length;
       const v = this.roundTrip(OP_SYSCALL_FAST);
       if (this.i32[RESP_KIND] === 0) return v;
+      if (this.i32[RESP_KIND] === KIND_TYPE_ERROR) throw new TypeError(this.unpackText());
       return (
         this.inn.unpack(this.u8.subarray(DATA_OFFSET, DATA_OFFSET + this.i32[RESP_LEN]!)) as SyscallReply
       ).ret;
@@ -241,6 +244,7 @@ export class WorkerChannel {
     this.writePayload({ call, args } satisfies SyscallRequest);
     const value = this.roundTrip(OP_SYSCALL);
     if (this.i32[RESP_KIND] === 0) return value;
+    if (this.i32[RESP_KIND] === KIND_TYPE_ERROR) throw new TypeError(this.unpackText());
     const reply = this.inn.unpack(
       this.u8.subarray(DATA_OFFSET, DATA_OFFSET + this.i32[RESP_LEN]!),
     ) as SyscallReply;
@@ -325,6 +329,13 @@ export class KernelChannel {
   }
 
   replySyscall(reply: SyscallReply): void {
+    if (reply.ret instanceof TypeError) {
+      // SimKernel.syscall refused an argument: the worker throws it (KIND_TYPE_ERROR).
+      const text = new TextEncoder().encode(reply.ret.message);
+      this.u8.set(text, DATA_OFFSET);
+      this.reply(0, text.length, KIND_TYPE_ERROR);
+      return;
+    }
     const bytes = this.out.pack(reply);
     if (bytes.length > CHANNEL_BYTES - DATA_OFFSET) throw new RangeError("syscall reply exceeds 1 MiB");
     this.u8.set(bytes, DATA_OFFSET);

@@ -1,0 +1,100 @@
+/** kernel/exit.c: do_exit, release_task (reap), wait4; and the fatal-signal path that ends in do_exit. */
+import type { SignalError, SignalName } from "@faultline/mm";
+import { __WALL, __WCLONE, __WNOTHREAD, ECHILD, EINVAL, WCONTINUED, WNOHANG, WUNTRACED } from "../constants";
+import { enterKernel, leaveKernel } from "./current";
+import type { Kernel, Task } from "./kernel";
+
+/** Signal numbers of the signals a process here can die of. */
+export const SIGNO: Record<SignalName, number> = { SIGSEGV: 11, SIGBUS: 7, SIGKILL: 9 };
+
+/** How a process ends: exit(code) or a fatal signal. */
+export type ExitHow = { readonly signal?: SignalName; readonly code?: number };
+
+/**
+ * do_exit(): fds closed (files released when their last reference goes), the mm torn down (every
+ * VMA closed once, every frame released), children reparented; a zombie until waited for.
+ */
+export function doExit(k: Kernel, t: Task, how: ExitHow): void {
+  if (t.state !== "running") return;
+  t.state = "zombie";
+  t.killPending = false;
+  if (how.signal) {
+    const signo = SIGNO[how.signal];
+    t.exitSignal = how.signal;
+    t.exitCode = 128 + signo;
+    t.waitStatus = signo;
+  } else {
+    const code = (how.code ?? 0) & 0xff;
+    t.exitSignal = null;
+    t.exitCode = code;
+    t.waitStatus = code << 8;
+  }
+  const prevT = k.current;
+  k.current = t;
+  const prev = enterKernel(k);
+  try {
+    for (const [fd, f] of [...t.fds]) {
+      t.fds.delete(fd);
+      f.put();
+    }
+    t.mm.exit();
+    t.mm.tlbClients.delete(t.mmu);
+    t.mmu.flushAll();
+  } finally {
+    leaveKernel(prev);
+    k.current = prevT;
+  }
+  for (const c of k.tasks.values()) if (c.parent === t) c.parent = null;
+}
+
+/** release_task(): a reaped zombie leaves the task list. */
+export function releaseTask(k: Kernel, t: Task): void {
+  t.state = "dead";
+  k.tasks.delete(t.pid);
+}
+
+/**
+ * A fatal signal from an unresolved fault: the "segfault at …" line in dmesg (show_signal_msg), then
+ * the process dies of it.
+ */
+export function fatalSignal(k: Kernel, t: Task, e: SignalError): void {
+  if (t.state !== "running") return;
+  if (e.signal === "SIGSEGV") {
+    k.log.printk(
+      6,
+      `${t.comm}[${t.pid}]: segfault at ${e.addr.toString(16)} ip 0000000000401000 sp 00007ffffffde000 error ${e.code === "SEGV_ACCERR" ? 7 : 4}`,
+    );
+  }
+  doExit(k, t, { signal: e.signal });
+}
+
+/** exit(2) */
+export function sysExit(k: Kernel, t: Task, code: number): number {
+  doExit(k, t, { code });
+  return 0;
+}
+
+/** What waitpid returns for a reaped child: `status` encoded as Linux's wait status (WIFEXITED…). */
+export interface WaitResult {
+  readonly pid: number;
+  readonly status: number;
+}
+
+/**
+ * wait4(2) as waitpid (pid -1: any child). Never blocks: a zombie child is reaped and returned as
+ * { pid, status }; with only running children the answer is 0 (as with WNOHANG); no such child
+ * is -ECHILD.
+ */
+export function sysWait4(k: Kernel, t: Task, pid: number, options: number): WaitResult | number {
+  // kernel_wait4(): unknown option bits are -EINVAL. Every process here is in one process group,
+  // so pid 0 and pid < -1 (a group) select any child, as pid -1 does.
+  if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE)) return -EINVAL;
+  const any = pid <= 0;
+  const kids = [...k.tasks.values()].filter((c) => c.parent === t && (any || c.pid === pid));
+  if (!kids.length) return -ECHILD;
+  // Blocking is impossible in a synchronous model: a wait without WNOHANG answers as if it had it.
+  const z = kids.find((c) => c.state === "zombie");
+  if (!z) return 0;
+  releaseTask(k, z);
+  return { pid: z.pid, status: z.waitStatus ?? 0 };
+}

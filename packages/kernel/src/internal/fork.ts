@@ -1,0 +1,108 @@
+/**
+ * kernel/fork.c: a task is created here, either fresh (what the machine spawns: an empty mm and
+ * the console on fds 0-2) or as fork's child (copy_process: the COW copy of the mm, the fd table
+ * copied).
+ */
+import { Mm, Mmu, type MmuTarget, SignalError } from "@faultline/mm";
+import { EFAULT } from "../constants";
+import { fatalSignal } from "./exit";
+import { pageFault } from "./fault";
+import { openStdio } from "./fs";
+import type { Kernel, Task } from "./kernel";
+
+/**
+ * The MMU of one process: the mm package's Mmu, plus the rule that a signal the hardware delivers
+ * (SIGSEGV, SIGBUS, SIGKILL) is fatal: the process is dead before the SignalError reaches the caller.
+ */
+class TaskMmu extends Mmu {
+  constructor(
+    target: MmuTarget,
+    private readonly onSignal: (e: SignalError) => void,
+  ) {
+    super(target);
+  }
+  override translate(addr: number, write: boolean): number {
+    try {
+      return super.translate(addr, write);
+    } catch (e) {
+      if (SignalError.is(e)) this.onSignal(e);
+      throw e;
+    }
+  }
+}
+
+/** A task around `mm`, on the task list, its MMU faulting into this kernel. */
+function newTask(k: Kernel, mm: Mm, parent: Task | null, comm: string): Task {
+  const target: MmuTarget = {
+    mem: mm.mem,
+    phys: mm.phys,
+    get pgdRoot() {
+      return mm.dead ? k.deadPgd : mm.pgd.root;
+    },
+    fault: (addr, write) => pageFault(k, t, addr, write),
+    pkru: mm.pkru,
+  };
+  const mmu = new TaskMmu(target, (e) => fatalSignal(k, t, e));
+  const t: Task = {
+    pid: k.nextPid++,
+    comm,
+    mm,
+    mmu,
+    state: "running",
+    parent,
+    exitCode: null,
+    exitSignal: null,
+    waitStatus: null,
+    killPending: false,
+    fds: new Map(),
+  };
+  mm.tlbClients.add(mmu);
+  k.tasks.set(t.pid, t);
+  return t;
+}
+
+/** A new process with an empty address space and fds 0-2 open on /dev/console. */
+export function spawnTask(k: Kernel, comm: string): Task {
+  const mm = new Mm(k.physAccess, { era: k.era, pku: k.cpu.pku, zeroPage: k.zeroPage });
+  const t = newTask(k, mm, null, comm);
+  openStdio(k, t);
+  return t;
+}
+
+/** copy_process() for fork's child once its mm is built: the fd table is copied (each file gets a reference). */
+export function copyProcess(k: Kernel, parent: Task, mm: Mm): Task {
+  const c = newTask(k, mm, parent, parent.comm);
+  for (const [fd, f] of parent.fds) {
+    f.get();
+    c.fds.set(fd, f);
+  }
+  return c;
+}
+
+/**
+ * fork(2): the child's pid (running, with a COW copy of the address space and a copy of the fd
+ * table). -ENOMEM when memory runs out.
+ */
+export function sysFork(k: Kernel, t: Task): number {
+  const child = t.mm.fork();
+  if (typeof child === "number") return child;
+  if (t.killPending) {
+    // vm_ops->open oopsed while copying: the half-built child goes, the parent dies on return.
+    child.exit();
+    return -EFAULT;
+  }
+  return copyProcess(k, t, child).pid;
+}
+
+/** getpid(2) */
+export function sysGetpid(_k: Kernel, t: Task): number {
+  return t.pid;
+}
+
+/**
+ * getppid(2). A process spawned by the machine has no parent here (as init's parent, 0); an orphan's
+ * parent is gone too, reported as 0 rather than an init that cannot wait for it.
+ */
+export function sysGetppid(_k: Kernel, t: Task): number {
+  return t.parent?.pid ?? 0;
+}

@@ -1,0 +1,187 @@
+/**
+ * fs/open.c, fs/namei.c, fs/file.c and fs/ioctl.c: path lookup over devtmpfs and procfs, struct
+ * file creation (with the driver's ->open), the fd table (open, close, dup), /dev/console, ioctl.
+ */
+import {
+  EACCES,
+  EBADF,
+  EEXIST,
+  EFAULT,
+  EMFILE,
+  ENOENT,
+  ENOIOCTLCMD,
+  ENOTDIR,
+  ENOTTY,
+  ENXIO,
+  EROFS,
+  FIOASYNC,
+  FIOCLEX,
+  FIONBIO,
+  FIONCLEX,
+  O_ACCMODE,
+  O_CREAT,
+  O_DIRECTORY,
+  O_EXCL,
+  O_PATH,
+  O_RDWR,
+} from "../constants";
+import type { FileOperations } from "../driver-types";
+import { DEVTMPFS_DEV, type DevNode, PROC_DEV } from "./chrdev";
+import { type FileHost, type FileNode, OpenFile } from "./file";
+import type { Kernel, Task } from "./kernel";
+import { callDriver, KERNEL } from "./oops";
+import { procFops, procIno, procMapping, procText } from "./proc";
+import { adoptVma } from "./vm-ops";
+
+/** RLIMIT_NOFILE's usual soft limit. */
+const NR_OPEN = 1024;
+
+/** The lowest free fd, or -EMFILE. */
+export function allocFd(t: Task): number {
+  for (let fd = 0; fd < NR_OPEN; fd++) if (!t.fds.has(fd)) return fd;
+  return -EMFILE;
+}
+
+/** fdget(): the file behind `fd`, if any. */
+export function fdget(t: Task, fd: number): OpenFile | undefined {
+  return t.fds.get(fd);
+}
+
+function fileHost(k: Kernel): FileHost {
+  k.fileHost ??= {
+    callDriver: (owner, callback, fn, onOops) => callDriver(k, owner, callback, fn, onOops),
+    adoptVma: (vma, owner) => adoptVma(k, vma, owner),
+    fileReleased: (file) => void k.files.delete(file),
+  };
+  return k.fileHost;
+}
+
+function newFile(k: Kernel, node: FileNode, fops: FileOperations, owner: string, flags: number): OpenFile {
+  const f = new OpenFile(fileHost(k), node, fops, owner, flags);
+  k.files.add(f);
+  return f;
+}
+
+/** /dev/console: reads end at once, writes append to the machine's console text. */
+export function openConsole(k: Kernel, flags: number): OpenFile {
+  const fops: FileOperations = {
+    read: () => 0,
+    write: (_f, buf) => {
+      k.consoleText += new TextDecoder().decode(buf);
+      return buf.length;
+    },
+  };
+  return newFile(k, k.consoleNode, fops, KERNEL, flags);
+}
+
+/** console_on_rootfs(): /dev/console opened once O_RDWR, then dup'ed to fds 1 and 2. */
+export function openStdio(k: Kernel, t: Task): void {
+  const con = openConsole(k, O_RDWR);
+  for (let fd = 0; fd < 3; fd++) {
+    con.get();
+    t.fds.set(fd, con);
+  }
+}
+
+/** do_filp_open(): a /dev node or a /proc file. Returns the file or -errno. */
+export function openFile(k: Kernel, t: Task | null, pathIn: string, flags: number): OpenFile | number {
+  // path_lookupat() collapses repeated slashes and "." components.
+  const path = pathIn.replace(/\/+/g, "/").replace(/\/\.(?=\/|$)/g, "") || "/";
+  if (path.startsWith("/proc/")) {
+    if ((flags & O_ACCMODE) !== 0) return -EACCES;
+    if (procText(k, path, t) === null) return -ENOENT;
+    const node: FileNode = {
+      path,
+      sDev: PROC_DEV,
+      ino: procIno(k, path),
+      major: 0,
+      minor: 0,
+      mapping: procMapping(k, path),
+    };
+    return newFile(
+      k,
+      node,
+      procFops(() => procText(k, path, t) ?? ""),
+      KERNEL,
+      flags,
+    );
+  }
+  const node = path === "/dev/console" ? null : k.chrdev.nodes.get(path);
+  const exists = path === "/dev/console" || node !== undefined;
+  // do_open(): O_CREAT|O_EXCL on an existing name, O_DIRECTORY on a device node.
+  if (exists && flags & O_CREAT && flags & O_EXCL) return -EEXIST;
+  if (exists && flags & O_DIRECTORY) return -ENOTDIR;
+  if (path === "/dev/console") return openConsole(k, flags);
+  // Creating files is not modelled: there is no writable filesystem here (Linux's devtmpfs would
+  // create a regular file).
+  if (!node) return flags & O_CREAT ? -EROFS : -ENOENT;
+  const cdev = k.chrdev.lookup(node.major, node.minor);
+  if (!cdev) return -ENXIO;
+  const f = newFile(k, fileNodeOf(node), cdev.fops, cdev.owner, flags);
+  // O_PATH: a handle on the name only, the driver is not opened.
+  const open = flags & O_PATH ? undefined : cdev.fops.open;
+  if (open) {
+    const r = callDriver(k, cdev.owner, "fops->open", () => open.call(cdev.fops, f.inode, f) | 0, -EFAULT);
+    if (r < 0) {
+      f.released = true;
+      k.files.delete(f);
+      return r;
+    }
+  }
+  return f;
+}
+
+function fileNodeOf(node: DevNode): FileNode {
+  return {
+    path: node.path,
+    sDev: DEVTMPFS_DEV,
+    ino: node.ino,
+    major: node.major,
+    minor: node.minor,
+    mapping: node.mapping,
+  };
+}
+
+/** open(2): fd or -errno (-ENOENT no such node, -ENXIO no driver for the device, the driver's open error). */
+export function sysOpen(k: Kernel, t: Task, path: string, flags: number, _mode: number): number {
+  const fd = allocFd(t);
+  if (fd < 0) return fd;
+  const f = openFile(k, t, path, flags);
+  if (typeof f === "number") return f;
+  f.get();
+  t.fds.set(fd, f);
+  return fd;
+}
+
+/** close(2): 0 or -EBADF. The file is released once no fd and no VMA refers to it. */
+export function sysClose(_k: Kernel, t: Task, fd: number): number {
+  const f = fdget(t, fd);
+  if (!f) return -EBADF;
+  t.fds.delete(fd);
+  f.put();
+  return 0;
+}
+
+/** dup(2): the lowest free fd on the same file. */
+export function sysDup(_k: Kernel, t: Task, fd: number): number {
+  const f = fdget(t, fd);
+  if (!f) return -EBADF;
+  const n = allocFd(t);
+  if (n < 0) return n;
+  f.get();
+  t.fds.set(n, f);
+  return n;
+}
+
+/** ioctl(2) → fops.unlockedIoctl, -ENOTTY without one. */
+export function sysIoctl(k: Kernel, t: Task, fd: number, cmd: number, arg: number): number {
+  const f = fdget(t, fd);
+  if (!f || f.fFlags & O_PATH) return -EBADF;
+  // do_vfs_ioctl(): the generic commands never reach the driver.
+  if (cmd === FIOCLEX || cmd === FIONCLEX || cmd === FIONBIO || cmd === FIOASYNC) return 0;
+  const ioctl = f.fops.unlockedIoctl;
+  if (!ioctl) return -ENOTTY;
+  const r = callDriver(k, f.owner, "fops->unlocked_ioctl", () => ioctl.call(f.fops, f, cmd, arg), -EFAULT);
+  // vfs_ioctl(): a driver's -ENOIOCTLCMD ("not mine") reaches user space as -ENOTTY.
+  return r === -ENOIOCTLCMD ? -ENOTTY : r;
+}

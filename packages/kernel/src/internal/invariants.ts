@@ -1,0 +1,93 @@
+/**
+ * The global audit (mm/debug.c's spirit): every frame's refcount equals the references that exist.
+ */
+import { ShmemFile } from "@faultline/mm";
+import { PG_buddy, PG_reserved, PG_table } from "@faultline/phys";
+import { OpenFile } from "./file";
+import type { Kernel } from "./kernel";
+
+const hex = (n: number) => n.toString(16);
+
+/**
+ * phys invariants, every live mm's invariants, and the global ones: every frame's refcount equals the
+ * references that exist (PTEs of every mm, shmem page caches, page tables, driver-held references
+ * taken through the driver API, the kernel's own, and the boot reference of reserved frames); no
+ * free frame referenced; every open file's count equals the fds and VMAs naming it; a dead process
+ * holds nothing. Throws an Error naming the first violation.
+ */
+export function checkInvariants(k: Kernel): void {
+  k.phys.checkInvariants();
+  const want = new Map<number, number>();
+  const why = new Map<number, string[]>();
+  const add = (pfn: number, n: number, what: string) => {
+    want.set(pfn, (want.get(pfn) ?? 0) + n);
+    let w = why.get(pfn);
+    if (!w) {
+      w = [];
+      why.set(pfn, w);
+    }
+    w.push(n === 1 ? what : `${what} x${n}`);
+  };
+  const shmems = new Set<ShmemFile>();
+  const fileRefs = new Map<OpenFile, number>();
+  const addFile = (f: OpenFile) => fileRefs.set(f, (fileRefs.get(f) ?? 0) + 1);
+  for (const t of k.tasks.values()) {
+    if (t.state !== "running") {
+      if (!t.mm.dead) throw new Error(`process ${t.pid} is ${t.state} but its mm is alive`);
+      if (t.fds.size) throw new Error(`process ${t.pid} is ${t.state} but has ${t.fds.size} open fds`);
+      continue;
+    }
+    let held: Map<number, number>;
+    try {
+      held = t.mm.checkInvariants();
+    } catch (e) {
+      throw new Error(`process ${t.pid}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    for (const [pfn, n] of held) add(pfn, n, `PTE of pid ${t.pid}`);
+    for (const pfn of t.mm.pgd.tableFrames()) add(pfn, 1, `page table of pid ${t.pid}`);
+    for (const v of t.mm) {
+      if (v.vmFile instanceof ShmemFile) shmems.add(v.vmFile);
+      else if (v.vmFile instanceof OpenFile) addFile(v.vmFile);
+    }
+    for (const f of t.fds.values()) addFile(f);
+  }
+  for (const s of shmems) for (const pfn of s.heldPages()) add(pfn, 1, `shmem page cache ${s.ino}`);
+  for (const [pfn, n] of k.driverRefs) {
+    // A driver that handed a page to the fault path without taking a reference (get_page) owes one.
+    if (n < 0)
+      throw new Error(
+        `pfn 0x${hex(pfn)}: drivers dropped ${-n} more reference(s) than they took (a fault handler that skipped getPage?)`,
+      );
+    add(pfn, n, "driver");
+  }
+  for (const [pfn, n] of k.kernelRefs) add(pfn, n, "kernel");
+  const mem = k.mem;
+  for (const pfn of want.keys()) {
+    if (!mem.pfnValid(pfn)) throw new Error(`reference to pfn 0x${hex(pfn)} without a struct page`);
+    if (Atomics.load(mem.flags, pfn) & PG_buddy)
+      throw new Error(`pfn 0x${hex(pfn)} is free but referenced by ${why.get(pfn)!.join(", ")}`);
+  }
+  for (let pfn = 0; pfn < mem.maxPfn; pfn++) {
+    const rc = Atomics.load(mem.refcount, pfn);
+    const expected = want.get(pfn);
+    if (rc === 0 && expected === undefined) continue;
+    if (!mem.pfnValid(pfn)) continue;
+    const flags = Atomics.load(mem.flags, pfn);
+    const base = flags & PG_reserved ? 1 : 0;
+    const total = base + (expected ?? 0);
+    if (rc !== total) {
+      const refs = why.get(pfn)?.join(", ") ?? "nothing";
+      throw new Error(
+        `pfn 0x${hex(pfn)}: refcount ${rc} but ${total} references exist (${base ? "reserved, " : ""}${refs})${flags & PG_table ? " [page table]" : ""}`,
+      );
+    }
+  }
+  for (const f of k.files) {
+    const n = fileRefs.get(f) ?? 0;
+    if (f.refs !== n)
+      throw new Error(`file ${f.path}: ${f.refs} references counted, ${n} exist (fds + VMAs)`);
+  }
+  for (const f of fileRefs.keys()) {
+    if (f.released) throw new Error(`released file ${f.path} still referenced`);
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The kernel's state, as plain structs (include/linux/sched.h's task_struct, and what Linux keeps
+ * in globals: the log buffer, the task list, the module list, the open files). The operations live
+ * in files named after the kernel's (fork.ts, exit.ts, fs.ts, module.ts, oops.ts, …) and take this
+ * state as their first argument; `Machine` is the facade over it. Nothing here imports those files,
+ * so the import graph has no cycle.
+ */
+import {
+  AddressSpaceMapping,
+  type Era,
+  type Mm,
+  type Mmu,
+  type PhysAccess,
+  type SignalName,
+  type VmOperations,
+} from "@faultline/mm";
+import {
+  __GFP_ZERO,
+  type GuestError,
+  type PhysMachine,
+  PhysMachine as PhysMachineClass,
+  type PhysMemory,
+} from "@faultline/phys";
+import type { DriverContext, DriverDefinition } from "../driver-types";
+import type { DeviceModel, MachineConfig } from "../options";
+import { CharDevices, DEVTMPFS_DEV } from "./chrdev";
+import type { FileHost, FileNode, OpenFile } from "./file";
+import { makePhysAccess } from "./phys-access";
+import { LogBuffer } from "./printk";
+
+export type ProcessState = "running" | "zombie" | "dead";
+
+/** task_struct: what the kernel knows of a process. */
+export interface Task {
+  readonly pid: number;
+  /** comm (what dmesg and OOM messages call it). */
+  readonly comm: string;
+  readonly mm: Mm;
+  /** The MMU the process runs on (in-thread; a simulator worker runs its own over the same mm). */
+  readonly mmu: Mmu;
+  state: ProcessState;
+  parent: Task | null;
+  /** Exit status: the exit code, or 128 + signal number when a signal killed it. */
+  exitCode: number | null;
+  exitSignal: SignalName | null;
+  /** The raw wait status (what waitpid reports). */
+  waitStatus: number | null;
+  /** An oops happened on this task's behalf: it dies when the kernel returns to it. */
+  killPending: boolean;
+  /** fd → struct file */
+  readonly fds: Map<number, OpenFile>;
+}
+
+/** A driver oops or kernel bug, as recorded (also printed to dmesg). */
+export interface OopsRecord {
+  /** The driver whose code threw, or "kernel" for a bug in the kernel's own code. */
+  readonly driver: string;
+  readonly callback: string;
+  readonly error: unknown;
+  readonly pid: number | null;
+}
+
+export interface LoadedDriver {
+  readonly def: DriverDefinition;
+  readonly ctx: DriverContext;
+}
+
+/** uname -r of each era. */
+export const RELEASE: Record<Era, string> = { "2.6.10": "2.6.10-faultline", modern: "6.12.0-faultline" };
+
+/** First inode number procfs hands out (PROC_DYNAMIC_FIRST). */
+const PROC_DYNAMIC_FIRST = 0xf0000000;
+
+/** The state of one machine's kernel. */
+export class Kernel {
+  readonly phys: PhysMachine;
+  readonly mem: PhysMemory;
+  readonly era: Era;
+  readonly cpu: Readonly<{ pku: boolean }>;
+  readonly zeroPage: boolean;
+  readonly devices: readonly DeviceModel[];
+  /** What the mm layer uses to reach pages: banks directly, MMIO through the bus. */
+  readonly physAccess: PhysAccess;
+  /** The char-device tables and devtmpfs. */
+  readonly chrdev = new CharDevices();
+  /** printk's ring buffer. */
+  readonly log = new LogBuffer();
+  readonly oopses: OopsRecord[] = [];
+  /** Driver-held page references (pfn → count), for the refcount invariant. */
+  readonly driverRefs = new Map<number, number>();
+  /** References the running fault handler took (vm-ops.ts: inFault), or null outside one. */
+  faultRefs: Map<number, number> | null = null;
+  /** The kernel's own page references (the dead PGD). */
+  readonly kernelRefs = new Map<number, number>();
+  /** The task on whose behalf the kernel runs (`current`). */
+  current: Task | null = null;
+  /** The driver whose code is running. */
+  currentDriver: string | null = null;
+  /** The task list (running and zombie; reaped tasks leave it). */
+  readonly tasks = new Map<number, Task>();
+  nextPid = 1;
+  readonly drivers = new Map<string, LoadedDriver>();
+  /** Every struct file not yet released. */
+  readonly files = new Set<OpenFile>();
+  /** What files call back into (fs.ts builds it once). */
+  fileHost: FileHost | null = null;
+  /** vm_ops a driver installed → the oops-catching wrapper, per driver (vm-ops.ts). */
+  readonly wrappedOps = new Map<string, WeakMap<VmOperations, VmOperations>>();
+  readonly wrappers = new WeakSet<VmOperations>();
+  /** What processes wrote to /dev/console. */
+  consoleText = "";
+  readonly consoleNode: FileNode;
+  /** procfs inode numbers and i_mappings, per path (per machine, so output never depends on test order). */
+  readonly procInos = new Map<string, number>();
+  nextProcIno = PROC_DYNAMIC_FIRST;
+  readonly procMappings = new Map<string, AddressSpaceMapping>();
+  /** An empty PGD for processes that are gone: their MMU walks it and faults, never a freed table. */
+  readonly deadPgd: number;
+
+  constructor(config: MachineConfig) {
+    this.era = config.era;
+    this.cpu = config.cpu;
+    this.zeroPage = config.zeroPage;
+    this.devices = config.devices;
+    this.phys = PhysMachineClass.create({
+      ...(config.ramBytes === undefined ? {} : { ramBytes: config.ramBytes }),
+      onGuestError: (e: GuestError) => this.log.printk(4, `faultline: guest error: ${describeGuestError(e)}`),
+    });
+    this.mem = this.phys.mem;
+    this.physAccess = makePhysAccess(this.phys);
+    const dead = this.mem.allocPfn(0, __GFP_ZERO);
+    if (dead < 0) throw new Error("out of memory at boot");
+    this.deadPgd = dead;
+    this.kernelRefs.set(dead, 1);
+    // A TLB may cache a translation to a BAR or device RAM page: drop everything when the FlatView changes.
+    this.phys.as.onChange(() => {
+      for (const t of this.tasks.values()) if (t.state === "running") t.mm.flushTlbAll();
+    });
+    this.consoleNode = {
+      path: "/dev/console",
+      sDev: DEVTMPFS_DEV,
+      ino: 5,
+      major: 5,
+      minor: 1,
+      mapping: new AddressSpaceMapping("/dev/console"),
+    };
+  }
+}
+
+function describeGuestError(e: GuestError): string {
+  return typeof e === "object" && e !== null && "message" in e
+    ? String((e as { message: unknown }).message)
+    : String(e);
+}

@@ -1,0 +1,117 @@
+/**
+ * fs/proc: the /proc files, built at read time as seq_file does: iomem, ioports, meminfo, buddyinfo,
+ * devices, version, and PID/maps, PID/smaps.
+ */
+import { AddressSpaceMapping, renderMaps, renderSmaps, ShmemFile } from "@faultline/mm";
+import { PG_anon } from "@faultline/phys";
+import { EINVAL, SEEK_CUR, SEEK_SET } from "../constants";
+import type { FileOperations } from "../driver-types";
+import { type Kernel, RELEASE, type Task } from "./kernel";
+
+/** The text of a /proc file as `self` (null: no process, /proc/self does not exist) sees it, or null. */
+export function procText(k: Kernel, path: string, self: Task | null): string | null {
+  switch (path) {
+    case "/proc/iomem":
+      return k.phys.iomem();
+    case "/proc/ioports":
+      return k.phys.ioports();
+    case "/proc/meminfo":
+      return meminfo(k);
+    case "/proc/buddyinfo":
+      return k.mem.renderBuddyinfo();
+    case "/proc/devices":
+      return `${k.chrdev.renderDevices()}\nBlock devices:\n`;
+    case "/proc/version":
+      return `Linux version ${RELEASE[k.era]} (faultline) #1 SMP\n`;
+    default:
+      break;
+  }
+  const m = /^\/proc\/(self|\d+)\/(maps|smaps)$/.exec(path);
+  if (!m) return null;
+  const t = m[1] === "self" ? self : k.tasks.get(Number(m[1]));
+  if (!t) return null;
+  if (t.state !== "running") return "";
+  return m[2] === "maps" ? renderMaps(t.mm) : renderSmaps(t.mm);
+}
+
+/** /proc/meminfo: MemTotal and MemFree from the allocator, the rest counted from the page tables. */
+function meminfo(k: Kernel): string {
+  const anon = new Set<number>();
+  const mapped = new Set<number>();
+  const shmems = new Set<ShmemFile>();
+  let tables = 0;
+  for (const t of k.tasks.values()) {
+    if (t.state !== "running") continue;
+    const mm = t.mm;
+    tables += mm.pgd.tablePages;
+    for (const v of mm) if (v.vmFile instanceof ShmemFile) shmems.add(v.vmFile);
+    mm.pgd.forEach(0, 2 ** 47, (_a, _slot, pte) => {
+      const pfn = mm.normalPfn(pte);
+      if (pfn < 0) return;
+      if (Atomics.load(k.mem.flags, pfn) & PG_anon) anon.add(pfn);
+      else mapped.add(pfn);
+    });
+  }
+  let shmem = 0;
+  for (const s of shmems) for (const _ of s.heldPages()) shmem++;
+  const free = k.mem.nrFreePages * 4;
+  return k.mem.renderMeminfo([
+    ["MemAvailable", free],
+    ["Buffers", 0],
+    ["Cached", shmem * 4],
+    ["SwapCached", 0],
+    ["SwapTotal", 0],
+    ["SwapFree", 0],
+    ["AnonPages", anon.size * 4],
+    ["Mapped", mapped.size * 4],
+    ["Shmem", shmem * 4],
+    ["PageTables", tables * 4],
+  ]);
+}
+
+/** A procfs inode number for `path`: handed out in order of first use, per machine. */
+export function procIno(k: Kernel, path: string): number {
+  let n = k.procInos.get(path);
+  if (n === undefined) {
+    n = k.nextProcIno++;
+    k.procInos.set(path, n);
+  }
+  return n;
+}
+
+/** The i_mapping of a /proc file (one per path, as the inode's). */
+export function procMapping(k: Kernel, path: string): AddressSpaceMapping {
+  let m = k.procMappings.get(path);
+  if (!m) {
+    m = new AddressSpaceMapping(path);
+    k.procMappings.set(path, m);
+  }
+  return m;
+}
+
+/**
+ * A seq_file-like read-only file: the text is built by the read that starts at offset 0 and kept for
+ * the reads that follow (seq_read); seeking back to 0 builds it again. seq_lseek() knows SEEK_SET and
+ * SEEK_CUR only.
+ */
+export function procFops(build: () => string): FileOperations {
+  return {
+    read: (f, buf, ppos) => {
+      if (ppos.value === 0 || !(f.privateData instanceof Uint8Array))
+        f.privateData = new TextEncoder().encode(build());
+      const bytes = f.privateData as Uint8Array;
+      const start = Math.min(ppos.value, bytes.length);
+      const n = Math.min(buf.length, bytes.length - start);
+      buf.set(bytes.subarray(start, start + n));
+      ppos.value = start + n;
+      return n;
+    },
+    llseek: (f, offset, whence) => {
+      if (whence !== SEEK_SET && whence !== SEEK_CUR) return -EINVAL;
+      const pos = (whence === SEEK_SET ? 0 : f.fPos) + offset;
+      if (pos < 0) return -EINVAL;
+      f.fPos = pos;
+      return pos;
+    },
+  };
+}

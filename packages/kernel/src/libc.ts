@@ -1,0 +1,103 @@
+/**
+ * p.libc: the same calls as `Syscalls`, libc style: an error becomes a thrown ErrnoError (errno,
+ * code, a strerror message) instead of a -errno return. Arguments are checked by the syscall
+ * table as for p.sys (a TypeError before the kernel is entered).
+ */
+import { isErr } from "@faultline/mm";
+import { ErrnoError } from "./errno-error";
+import type { WaitResult } from "./internal/exit";
+import type { Syscalls } from "./syscalls";
+
+export class Libc {
+  constructor(private readonly sys: Syscalls) {}
+
+  private check(name: string, r: number): number {
+    if (isErr(r)) throw new ErrnoError(-r, name);
+    return r;
+  }
+
+  getpid(): number {
+    return this.sys.getpid();
+  }
+  getppid(): number {
+    return this.sys.getppid();
+  }
+  open(path: string, flags: number, mode = 0): number {
+    return this.check("open", this.sys.open(path, flags, mode));
+  }
+  close(fd: number): number {
+    return this.check("close", this.sys.close(fd));
+  }
+  dup(fd: number): number {
+    return this.check("dup", this.sys.dup(fd));
+  }
+  read(fd: number, buf: Uint8Array): number;
+  read(fd: number, count: number): Uint8Array;
+  read(fd: number, bufOrCount: Uint8Array | number): Uint8Array | number {
+    const r = this.sys.read(fd, bufOrCount as number);
+    if (typeof r === "number") return this.check("read", r);
+    return r;
+  }
+  write(fd: number, data: Uint8Array | string): number {
+    return this.check("write", this.sys.write(fd, data));
+  }
+  lseek(fd: number, offset: number, whence: number): number {
+    return this.check("lseek", this.sys.lseek(fd, offset, whence));
+  }
+  ioctl(fd: number, cmd: number, arg = 0): number {
+    return this.check("ioctl", this.sys.ioctl(fd, cmd, arg));
+  }
+  mmap(addr: number, len: number, prot: number, flags: number, fd: number, offset: number): number {
+    return this.check("mmap", this.sys.mmap(addr, len, prot, flags, fd, offset));
+  }
+  munmap(addr: number, len: number): number {
+    return this.check("munmap", this.sys.munmap(addr, len));
+  }
+  mremap(oldAddr: number, oldLen: number, newLen: number, flags: number, newAddr = 0): number {
+    return this.check("mremap", this.sys.mremap(oldAddr, oldLen, newLen, flags, newAddr));
+  }
+  mprotect(addr: number, len: number, prot: number): number {
+    return this.check("mprotect", this.sys.mprotect(addr, len, prot));
+  }
+  madvise(addr: number, len: number, advice: number): number {
+    return this.check("madvise", this.sys.madvise(addr, len, advice));
+  }
+  msync(addr: number, len: number, flags: number): number {
+    return this.check("msync", this.sys.msync(addr, len, flags));
+  }
+  mlock(addr: number, len: number): number {
+    return this.check("mlock", this.sys.mlock(addr, len));
+  }
+  munlock(addr: number, len: number): number {
+    return this.check("munlock", this.sys.munlock(addr, len));
+  }
+  pkeyAlloc(flags: number, accessRights: number): number {
+    return this.check("pkey_alloc", this.sys.pkeyAlloc(flags, accessRights));
+  }
+  pkeyFree(pkey: number): number {
+    return this.check("pkey_free", this.sys.pkeyFree(pkey));
+  }
+  pkeyMprotect(addr: number, len: number, prot: number, pkey: number): number {
+    return this.check("pkey_mprotect", this.sys.pkeyMprotect(addr, len, prot, pkey));
+  }
+  pkeyGet(key: number): number {
+    return this.check("pkey_get", this.sys.pkeyGet(key));
+  }
+  pkeySet(key: number, rights: number): number {
+    return this.check("pkey_set", this.sys.pkeySet(key, rights));
+  }
+  fork(): number {
+    return this.check("fork", this.sys.fork());
+  }
+  exit(code = 0): void {
+    this.check("exit", this.sys.exit(code));
+  }
+  waitpid(pid: number, options = 0): WaitResult | null {
+    const r = this.sys.waitpid(pid, options);
+    if (typeof r === "number") {
+      this.check("waitpid", r);
+      return null;
+    }
+    return r;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Machine.create's options: the public types and their validation. Every option is checked before
+ * anything is built, and an error names the option, what was expected and what was given.
+ */
+import type { Era } from "@faultline/mm";
+import type { PhysMachine } from "@faultline/phys";
+import type { DriverDefinition } from "./driver-types";
+
+/**
+ * A device model as `@faultline/devices` builds them: it puts itself on a bus of the physical
+ * machine when realized.
+ */
+export interface DeviceModel {
+  readonly name: string;
+  readonly bus: "isa" | "pci";
+  realize(phys: PhysMachine): void;
+  reset?(): void;
+}
+
+export interface MachineOptions {
+  /**
+   * Bytes of System RAM (default 256 MiB): a multiple of 4096 from 2 MiB to MAX_RAM_BYTES (64 GiB).
+   */
+  readonly ramBytes?: number;
+  /** Which kernel's semantics where they differ (docs/driver-api.md, "Two eras"). Default "modern". */
+  readonly era?: Era;
+  /** Device models, realized in order at boot. */
+  readonly devices?: readonly DeviceModel[];
+  /** Drivers, loaded in order after the devices (as modules given on the command line). */
+  readonly drivers?: readonly DriverDefinition[];
+  /** The CPU's features that change what processes see. */
+  readonly cpu?: CpuOptions;
+  /**
+   * Anonymous read faults map the shared zero page (default true). False as on a kernel that forbids
+   * it (some hosts boot with `pvm_no_zero_page=1`): a read fault then allocates a private page.
+   */
+  readonly zeroPage?: boolean;
+}
+
+export interface CpuOptions {
+  /**
+   * Memory protection keys (x86 PKU, with the kernel's OSPKE): PROT_EXEC-only mappings become
+   * execute-only (reads fault SEGV_PKUERR), and pkey_alloc/pkey_free/pkey_mprotect and the thread's
+   * PKRU (pkeyGet/pkeySet) work as on Linux. Default false, where they fail as on a CPU without PKU.
+   */
+  readonly pku?: boolean;
+}
+
+/** The smallest machine the physical layout can build (phys's ramLayout). */
+export const MIN_RAM_BYTES = 2 * 1024 * 1024;
+/**
+ * The largest: 64 GiB. The memmap costs 24 bytes of host memory per page frame (six Int32Arrays),
+ * so the limit keeps it at 384 MiB; far larger values used to exhaust the host (2^50) or fail deep
+ * in an allocation (2^46).
+ */
+export const MAX_RAM_BYTES = 64 * 1024 * 1024 * 1024;
+
+const KNOWN = ["ramBytes", "era", "devices", "drivers", "cpu", "zeroPage"] as const;
+
+/** A value as an error message shows it. */
+export function describeValue(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "bigint") return `${v}n`;
+  if (typeof v === "function") return "a function";
+  if (typeof v === "symbol") return v.toString();
+  if (Array.isArray(v)) return "an array";
+  if (v instanceof Uint8Array) return "a Uint8Array";
+  if (typeof v === "object" && v !== null) {
+    const name = Object.getPrototypeOf(v)?.constructor?.name;
+    return typeof name === "string" && name !== "Object" ? `a ${name}` : "an object";
+  }
+  return String(v);
+}
+
+/** The checked options, defaults filled in. */
+export interface MachineConfig {
+  readonly ramBytes: number | undefined;
+  readonly era: Era;
+  readonly devices: readonly DeviceModel[];
+  readonly drivers: readonly DriverDefinition[];
+  readonly cpu: Required<CpuOptions>;
+  readonly zeroPage: boolean;
+}
+
+/** Throws TypeError (wrong type) or RangeError (a number out of range) naming the option. */
+export function checkMachineOptions(options: unknown): MachineConfig {
+  if (options === undefined) options = {};
+  if (typeof options !== "object" || options === null || Array.isArray(options))
+    throw new TypeError(`Machine.create: options must be an object, got ${describeValue(options)}`);
+  const o = options as Record<string, unknown>;
+  for (const k of Object.keys(o))
+    if (!(KNOWN as readonly string[]).includes(k))
+      throw new TypeError(`Machine.create: unknown option ${JSON.stringify(k)} (known: ${KNOWN.join(", ")})`);
+  const ramBytes = o.ramBytes;
+  if (ramBytes !== undefined) {
+    if (typeof ramBytes !== "number" || !Number.isInteger(ramBytes))
+      throw new TypeError(`ramBytes: expected an integer number of bytes, got ${describeValue(ramBytes)}`);
+    if (ramBytes < MIN_RAM_BYTES || ramBytes > MAX_RAM_BYTES || ramBytes % 4096 !== 0)
+      throw new RangeError(
+        `ramBytes: expected a multiple of 4096 from ${MIN_RAM_BYTES} (2 MiB) to ${MAX_RAM_BYTES} (64 GiB), got ${ramBytes}`,
+      );
+  }
+  const era = o.era ?? "modern";
+  if (era !== "modern" && era !== "2.6.10")
+    throw new TypeError(`era: expected "modern" or "2.6.10", got ${describeValue(era)} (unknown era)`);
+  const devices = listOf(o.devices, "devices", (d, i) => {
+    const what = `devices[${i}]`;
+    if (typeof d !== "object" || d === null)
+      throw new TypeError(
+        `${what}: expected a device model ({ name, bus, realize }), got ${describeValue(d)}`,
+      );
+    const dm = d as Record<string, unknown>;
+    if (typeof dm.name !== "string")
+      throw new TypeError(`${what}.name: expected a string, got ${describeValue(dm.name)}`);
+    if (dm.bus !== "isa" && dm.bus !== "pci")
+      throw new TypeError(`${what}.bus: expected "isa" or "pci", got ${describeValue(dm.bus)}`);
+    if (typeof dm.realize !== "function")
+      throw new TypeError(`${what}.realize: expected a function, got ${describeValue(dm.realize)}`);
+    if (dm.reset !== undefined && typeof dm.reset !== "function")
+      throw new TypeError(`${what}.reset: expected a function, got ${describeValue(dm.reset)}`);
+  }) as readonly DeviceModel[];
+  const drivers = listOf(o.drivers, "drivers", (d, i) => {
+    const what = `drivers[${i}]`;
+    if (typeof d !== "object" || d === null)
+      throw new TypeError(`${what}: expected a driver from defineDriver(), got ${describeValue(d)}`);
+    const dd = d as Record<string, unknown>;
+    if (typeof dd.name !== "string")
+      throw new TypeError(`${what}.name: expected a string, got ${describeValue(dd.name)}`);
+    if (typeof dd.init !== "function")
+      throw new TypeError(`${what}.init: expected a function, got ${describeValue(dd.init)}`);
+  }) as readonly DriverDefinition[];
+  const cpu = o.cpu ?? {};
+  if (typeof cpu !== "object" || cpu === null || Array.isArray(cpu))
+    throw new TypeError(`cpu: expected an object such as { pku: true }, got ${describeValue(cpu)}`);
+  for (const k of Object.keys(cpu))
+    if (k !== "pku") throw new TypeError(`cpu: unknown option ${JSON.stringify(k)} (known: pku)`);
+  const pku = (cpu as CpuOptions).pku;
+  if (pku !== undefined && typeof pku !== "boolean")
+    throw new TypeError(`cpu.pku: expected a boolean, got ${describeValue(pku)}`);
+  if (o.zeroPage !== undefined && typeof o.zeroPage !== "boolean")
+    throw new TypeError(`zeroPage: expected a boolean, got ${describeValue(o.zeroPage)}`);
+  return {
+    ramBytes: ramBytes as number | undefined,
+    era,
+    devices,
+    drivers,
+    cpu: { pku: pku ?? false },
+    zeroPage: (o.zeroPage as boolean | undefined) ?? true,
+  };
+}
+
+function listOf(v: unknown, name: string, check: (item: unknown, i: number) => void): readonly unknown[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw new TypeError(`${name}: expected an array, got ${describeValue(v)}`);
+  v.forEach(check);
+  return v;
+}

@@ -1,0 +1,217 @@
+/**
+ * The syscalls Faultline offers, as arch/x86/entry/syscalls/syscall_64.tbl lists Linux's: the x86-64
+ * number, the name, the parameters with their C types (include/linux/syscalls.h) and the entry
+ * point. `Syscalls` (p.sys), `Libc` (p.libc) and the simulator's worker dispatch all go through
+ * this table: a name or number that is not here is -ENOSYS, and nothing else is reachable.
+ *
+ * Parameter names follow the man pages (what a caller reads); the handlers live in internal/, in
+ * files named after the kernel's.
+ */
+import { sysExit, sysWait4 } from "./internal/exit";
+import { sysFork, sysGetpid, sysGetppid } from "./internal/fork";
+import { sysClose, sysDup, sysIoctl, sysOpen } from "./internal/fs";
+import {
+  sysMadvise,
+  sysMlock,
+  sysMmap,
+  sysMprotect,
+  sysMremap,
+  sysMsync,
+  sysMunlock,
+  sysMunmap,
+  sysPkeyAlloc,
+  sysPkeyFree,
+  sysPkeyMprotect,
+} from "./internal/mman";
+import { sysLseek, sysRead, sysWrite } from "./internal/read-write";
+import { type SyscallEntry, syscall } from "./internal/syscall";
+
+export const SYS_read = 0;
+export const SYS_write = 1;
+export const SYS_open = 2;
+export const SYS_close = 3;
+export const SYS_lseek = 8;
+export const SYS_mmap = 9;
+export const SYS_mprotect = 10;
+export const SYS_munmap = 11;
+export const SYS_ioctl = 16;
+export const SYS_mremap = 25;
+export const SYS_msync = 26;
+export const SYS_madvise = 28;
+export const SYS_dup = 32;
+export const SYS_getpid = 39;
+export const SYS_fork = 57;
+export const SYS_exit = 60;
+export const SYS_wait4 = 61;
+export const SYS_getppid = 110;
+export const SYS_mlock = 149;
+export const SYS_munlock = 150;
+export const SYS_pkey_mprotect = 329;
+export const SYS_pkey_alloc = 330;
+export const SYS_pkey_free = 331;
+
+const fd = { name: "fd", kind: "unsigned int" } as const;
+const addr = { name: "addr", kind: "unsigned long" } as const;
+
+/** The table, in syscall-number order. */
+export const SYSCALL_TABLE: readonly SyscallEntry[] = Object.freeze([
+  syscall(SYS_read, "read", "read", [fd, { name: "buf", kind: "char *buf" }], sysRead),
+  syscall(SYS_write, "write", "write", [fd, { name: "buf", kind: "const char *buf" }], sysWrite),
+  syscall(
+    SYS_open,
+    "open",
+    "open",
+    [
+      { name: "pathname", kind: "const char *path" },
+      { name: "flags", kind: "int" },
+      { name: "mode", kind: "umode_t", default: 0 },
+    ],
+    sysOpen,
+  ),
+  syscall(SYS_close, "close", "close", [fd], sysClose),
+  syscall(
+    SYS_lseek,
+    "lseek",
+    "lseek",
+    [fd, { name: "offset", kind: "off_t" }, { name: "whence", kind: "unsigned int" }],
+    sysLseek,
+  ),
+  syscall(
+    SYS_mmap,
+    "mmap",
+    "mmap",
+    [
+      addr,
+      { name: "length", kind: "unsigned long" },
+      { name: "prot", kind: "unsigned long" },
+      { name: "flags", kind: "unsigned long" },
+      { name: "fd", kind: "unsigned long" },
+      { name: "offset", kind: "unsigned long" },
+    ],
+    sysMmap,
+  ),
+  syscall(
+    SYS_mprotect,
+    "mprotect",
+    "mprotect",
+    [addr, { name: "len", kind: "size_t" }, { name: "prot", kind: "unsigned long" }],
+    sysMprotect,
+  ),
+  syscall(SYS_munmap, "munmap", "munmap", [addr, { name: "length", kind: "size_t" }], sysMunmap),
+  syscall(
+    SYS_ioctl,
+    "ioctl",
+    "ioctl",
+    [fd, { name: "cmd", kind: "unsigned int" }, { name: "arg", kind: "unsigned long", default: 0 }],
+    sysIoctl,
+  ),
+  syscall(
+    SYS_mremap,
+    "mremap",
+    "mremap",
+    [
+      { name: "old_address", kind: "unsigned long" },
+      { name: "old_size", kind: "unsigned long" },
+      { name: "new_size", kind: "unsigned long" },
+      { name: "flags", kind: "unsigned long" },
+      { name: "new_address", kind: "unsigned long", default: 0 },
+    ],
+    sysMremap,
+  ),
+  syscall(
+    SYS_msync,
+    "msync",
+    "msync",
+    [addr, { name: "length", kind: "size_t" }, { name: "flags", kind: "int" }],
+    sysMsync,
+  ),
+  syscall(
+    SYS_madvise,
+    "madvise",
+    "madvise",
+    [addr, { name: "length", kind: "size_t" }, { name: "advice", kind: "int" }],
+    sysMadvise,
+  ),
+  syscall(SYS_dup, "dup", "dup", [{ name: "oldfd", kind: "unsigned int" }], sysDup),
+  syscall(SYS_getpid, "getpid", "getpid", [], sysGetpid, { enter: false }),
+  syscall(SYS_fork, "fork", "fork", [], sysFork),
+  syscall(SYS_exit, "exit", "exit", [{ name: "status", kind: "int", default: 0 }], sysExit),
+  // glibc's waitpid(pid, &status, options) is wait4(pid, &status, options, NULL); the status comes
+  // back in the result here instead of through a pointer.
+  syscall(
+    SYS_wait4,
+    "wait4",
+    "waitpid",
+    [
+      { name: "pid", kind: "pid_t" },
+      { name: "options", kind: "int", default: 0 },
+    ],
+    sysWait4,
+  ),
+  syscall(SYS_getppid, "getppid", "getppid", [], sysGetppid, { enter: false }),
+  syscall(SYS_mlock, "mlock", "mlock", [addr, { name: "len", kind: "size_t" }], sysMlock),
+  syscall(SYS_munlock, "munlock", "munlock", [addr, { name: "len", kind: "size_t" }], sysMunlock),
+  syscall(
+    SYS_pkey_mprotect,
+    "pkey_mprotect",
+    "pkeyMprotect",
+    [
+      addr,
+      { name: "len", kind: "size_t" },
+      { name: "prot", kind: "unsigned long" },
+      { name: "pkey", kind: "int" },
+    ],
+    sysPkeyMprotect,
+  ),
+  syscall(
+    SYS_pkey_alloc,
+    "pkey_alloc",
+    "pkeyAlloc",
+    [
+      { name: "flags", kind: "unsigned long" },
+      { name: "access_rights", kind: "unsigned long" },
+    ],
+    sysPkeyAlloc,
+  ),
+  syscall(SYS_pkey_free, "pkey_free", "pkeyFree", [{ name: "pkey", kind: "int" }], sysPkeyFree),
+]);
+
+const byKey = new Map<string | number, SyscallEntry>();
+for (const e of SYSCALL_TABLE) {
+  byKey.set(e.nr, e);
+  byKey.set(e.name, e);
+  byKey.set(e.method, e);
+}
+
+/**
+ * The table entry for a syscall number, kernel name ("pkey_alloc") or method name ("pkeyAlloc"), or
+ * undefined (-ENOSYS). A Map, not an object: "constructor", "__proto__" or "toString" name nothing.
+ */
+export function lookupSyscall(key: unknown): SyscallEntry | undefined {
+  return typeof key === "string" || typeof key === "number" ? byKey.get(key) : undefined;
+}
+
+/** The entry for SYS_<nr>; for the callers in this package, which know it exists. */
+export function sysEntry(nr: number): SyscallEntry {
+  const e = byKey.get(nr);
+  if (!e) throw new Error(`no syscall ${nr} in the table`);
+  return e;
+}
+
+/** One row of the table as a reader sees it: number, kernel name, method, parameters ("kind name"). */
+export interface SyscallDescription {
+  readonly nr: number;
+  readonly name: string;
+  readonly method: string;
+  readonly params: readonly string[];
+}
+
+/** The table without its entry points, in number order (what `faultline` tools print). */
+export function syscallNames(): SyscallDescription[] {
+  return SYSCALL_TABLE.map((e) => ({
+    nr: e.nr,
+    name: e.name,
+    method: e.method,
+    params: e.params.map((p) => `${p.kind} ${p.name}`),
+  }));
+}

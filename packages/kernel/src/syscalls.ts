@@ -1,0 +1,247 @@
+/**
+ * p.sys: the raw system calls of one process, each through its syscall_64.tbl entry (arguments
+ * converted to their C types, a TypeError for one C could not pass, before the kernel is entered).
+ */
+import { ENOSYS, ESRCH } from "./constants";
+import type { WaitResult } from "./internal/exit";
+import type { Kernel, Task } from "./internal/kernel";
+import { convertArgs, doSyscall, type SyscallEntry } from "./internal/syscall";
+import {
+  lookupSyscall,
+  SYS_close,
+  SYS_dup,
+  SYS_exit,
+  SYS_fork,
+  SYS_getpid,
+  SYS_getppid,
+  SYS_ioctl,
+  SYS_lseek,
+  SYS_madvise,
+  SYS_mlock,
+  SYS_mmap,
+  SYS_mprotect,
+  SYS_mremap,
+  SYS_msync,
+  SYS_munlock,
+  SYS_munmap,
+  SYS_open,
+  SYS_pkey_alloc,
+  SYS_pkey_free,
+  SYS_pkey_mprotect,
+  SYS_read,
+  SYS_wait4,
+  SYS_write,
+  sysEntry,
+} from "./syscall_64.tbl";
+
+export type { WaitResult } from "./internal/exit";
+
+const E = {
+  read: sysEntry(SYS_read),
+  write: sysEntry(SYS_write),
+  open: sysEntry(SYS_open),
+  close: sysEntry(SYS_close),
+  lseek: sysEntry(SYS_lseek),
+  mmap: sysEntry(SYS_mmap),
+  mprotect: sysEntry(SYS_mprotect),
+  munmap: sysEntry(SYS_munmap),
+  ioctl: sysEntry(SYS_ioctl),
+  mremap: sysEntry(SYS_mremap),
+  msync: sysEntry(SYS_msync),
+  madvise: sysEntry(SYS_madvise),
+  dup: sysEntry(SYS_dup),
+  getpid: sysEntry(SYS_getpid),
+  fork: sysEntry(SYS_fork),
+  exit: sysEntry(SYS_exit),
+  wait4: sysEntry(SYS_wait4),
+  getppid: sysEntry(SYS_getppid),
+  mlock: sysEntry(SYS_mlock),
+  munlock: sysEntry(SYS_munlock),
+  pkeyMprotect: sysEntry(SYS_pkey_mprotect),
+  pkeyAlloc: sysEntry(SYS_pkey_alloc),
+  pkeyFree: sysEntry(SYS_pkey_free),
+};
+
+/** The user-space (glibc) pkey calls: no syscall, the thread's PKRU; arguments checked as C ints. */
+const PKEY_GET: SyscallEntry = {
+  nr: -1,
+  name: "pkey_get",
+  method: "pkeyGet",
+  params: [{ name: "pkey", kind: "int" }],
+  handler: () => 0,
+};
+const PKEY_SET: SyscallEntry = {
+  nr: -1,
+  name: "pkey_set",
+  method: "pkeySet",
+  params: [
+    { name: "pkey", kind: "int" },
+    { name: "access_rights", kind: "unsigned int" },
+  ],
+  handler: () => 0,
+};
+
+/**
+ * Raw system calls: each returns what the kernel returns, a value or -errno. A call on a process
+ * that is no longer running returns -ESRCH. A call during which a driver oopses kills the process
+ * and throws SignalError(SIGKILL) (the syscall never returns, as on Linux). An argument C could not
+ * have passed (NaN, a fraction, a string for a number, …) throws a TypeError naming it, and nothing
+ * happens.
+ */
+export class Syscalls {
+  /** @internal */
+  constructor(
+    private readonly k: Kernel,
+    private readonly t: Task,
+  ) {}
+
+  /**
+   * Any syscall of the table by x86-64 number (SYS_*), kernel name ("pkey_alloc") or method name
+   * ("pkeyAlloc"): what it returns, or -ENOSYS for anything the table does not name.
+   */
+  call(nrOrName: number | string, ...args: unknown[]): unknown {
+    const e = lookupSyscall(nrOrName);
+    return e ? doSyscall(this.k, this.t, e, args) : -ENOSYS;
+  }
+
+  getpid(): number {
+    return doSyscall(this.k, this.t, E.getpid, []) as number;
+  }
+
+  getppid(): number {
+    return doSyscall(this.k, this.t, E.getppid, []) as number;
+  }
+
+  /** open(2): fd or -errno (-ENOENT no such node, -ENXIO no driver for the device, the driver's open error). */
+  open(path: string, flags: number, mode?: number): number {
+    return doSyscall(this.k, this.t, E.open, [path, flags, mode]) as number;
+  }
+
+  /** close(2): 0 or -EBADF. The file is released once no fd and no VMA refers to it. */
+  close(fd: number): number {
+    return doSyscall(this.k, this.t, E.close, [fd]) as number;
+  }
+
+  /** dup(2): the lowest free fd on the same file. */
+  dup(fd: number): number {
+    return doSyscall(this.k, this.t, E.dup, [fd]) as number;
+  }
+
+  /**
+   * read(2). With a buffer: fills it, returns the count or -errno (as C's read). With a count: returns
+   * the bytes read as a new Uint8Array (shorter at end of file), or -errno.
+   */
+  read(fd: number, buf: Uint8Array): number;
+  read(fd: number, count: number): Uint8Array | number;
+  read(fd: number, bufOrCount: Uint8Array | number): Uint8Array | number {
+    return doSyscall(this.k, this.t, E.read, [fd, bufOrCount]) as Uint8Array | number;
+  }
+
+  /** write(2): bytes (or a string, UTF-8) → the count written or -errno. */
+  write(fd: number, data: Uint8Array | string): number {
+    return doSyscall(this.k, this.t, E.write, [fd, data]) as number;
+  }
+
+  /**
+   * lseek(2). Without fops.llseek: -ESPIPE today (no FMODE_LSEEK); 2.6.10's default_llseek moved
+   * f_pos for SEEK_SET/SEEK_CUR.
+   */
+  lseek(fd: number, offset: number, whence: number): number {
+    return doSyscall(this.k, this.t, E.lseek, [fd, offset, whence]) as number;
+  }
+
+  /** ioctl(2) → fops.unlockedIoctl, -ENOTTY without one. */
+  ioctl(fd: number, cmd: number, arg?: number): number {
+    return doSyscall(this.k, this.t, E.ioctl, [fd, cmd, arg]) as number;
+  }
+
+  /**
+   * mmap(2), x86-64: `offset` in bytes. -EINVAL for an unaligned offset comes first, then -EBADF for a
+   * bad fd (unless MAP_ANONYMOUS, whose fd is ignored), then mm's checks and the driver's ->mmap.
+   */
+  mmap(addr: number, len: number, prot: number, flags: number, fd: number, offset: number): number {
+    return doSyscall(this.k, this.t, E.mmap, [addr, len, prot, flags, fd, offset]) as number;
+  }
+
+  munmap(addr: number, len: number): number {
+    return doSyscall(this.k, this.t, E.munmap, [addr, len]) as number;
+  }
+
+  mremap(oldAddr: number, oldLen: number, newLen: number, flags: number, newAddr?: number): number {
+    return doSyscall(this.k, this.t, E.mremap, [oldAddr, oldLen, newLen, flags, newAddr]) as number;
+  }
+
+  mprotect(addr: number, len: number, prot: number): number {
+    return doSyscall(this.k, this.t, E.mprotect, [addr, len, prot]) as number;
+  }
+
+  madvise(addr: number, len: number, advice: number): number {
+    return doSyscall(this.k, this.t, E.madvise, [addr, len, advice]) as number;
+  }
+
+  msync(addr: number, len: number, flags: number): number {
+    return doSyscall(this.k, this.t, E.msync, [addr, len, flags]) as number;
+  }
+
+  mlock(addr: number, len: number): number {
+    return doSyscall(this.k, this.t, E.mlock, [addr, len]) as number;
+  }
+
+  munlock(addr: number, len: number): number {
+    return doSyscall(this.k, this.t, E.munlock, [addr, len]) as number;
+  }
+
+  /** pkey_alloc(2): a protection key, or -EINVAL / -ENOSPC (always, on a CPU without PKU). */
+  pkeyAlloc(flags: number, accessRights: number): number {
+    return doSyscall(this.k, this.t, E.pkeyAlloc, [flags, accessRights]) as number;
+  }
+
+  /** pkey_free(2): 0 or -EINVAL. */
+  pkeyFree(pkey: number): number {
+    return doSyscall(this.k, this.t, E.pkeyFree, [pkey]) as number;
+  }
+
+  /** pkey_mprotect(2): mprotect that also tags the range with `pkey` (-1: as mprotect). */
+  pkeyMprotect(addr: number, len: number, prot: number, pkey: number): number {
+    return doSyscall(this.k, this.t, E.pkeyMprotect, [addr, len, prot, pkey]) as number;
+  }
+
+  /**
+   * glibc's pkey_get(3) (RDPKRU, no syscall): the thread's rights for `key` (PKEY_DISABLE_ACCESS,
+   * PKEY_DISABLE_WRITE), -EINVAL for a key outside 0..15, -ENOSYS on a CPU without PKU.
+   */
+  pkeyGet(key: number): number {
+    const [k] = convertArgs(PKEY_GET, [key]) as [number];
+    if (this.t.state !== "running") return -ESRCH;
+    return this.t.mm.pkeyGet(k);
+  }
+
+  /** glibc's pkey_set(3) (WRPKRU, no syscall): 0, -EINVAL, or -ENOSYS on a CPU without PKU. */
+  pkeySet(key: number, rights: number): number {
+    const [k, r] = convertArgs(PKEY_SET, [key, rights]) as [number, number];
+    if (this.t.state !== "running") return -ESRCH;
+    return this.t.mm.pkeySet(k, r);
+  }
+
+  /**
+   * fork(2): the child's pid (the child is `machine.process(pid)`, running, with a COW copy of the
+   * address space and a copy of the fd table). -ENOMEM when memory runs out.
+   */
+  fork(): number {
+    return doSyscall(this.k, this.t, E.fork, []) as number;
+  }
+
+  /** _exit(2): the process becomes a zombie (everything released) until its parent waits. 0, or -ESRCH if already dead. */
+  exit(code?: number): number {
+    return doSyscall(this.k, this.t, E.exit, [code]) as number;
+  }
+
+  /**
+   * waitpid(2) (pid -1: any child). Never blocks: a zombie child is reaped and returned as
+   * { pid, status }; with only running children the answer is 0 (as with WNOHANG); no such child
+   * is -ECHILD.
+   */
+  waitpid(pid: number, options?: number): WaitResult | number {
+    return doSyscall(this.k, this.t, E.wait4, [pid, options]) as WaitResult | number;
+  }
+}
