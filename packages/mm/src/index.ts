@@ -1,7 +1,7 @@
 export * from "./constants";
+export type { Era } from "./era";
 export * from "./errno";
 export {
-  type Era,
   FAULT_OK,
   FAULT_OOM,
   FAULT_SEGV_ACCERR,
@@ -9,11 +9,21 @@ export {
   FAULT_SEGV_PKUERR,
   FAULT_SIGBUS,
   faultPkey,
-  isCowMapping,
-  Mm,
+} from "./fault";
+export { isCowMapping } from "./internal";
+export { Mm } from "./mm";
+export {
+  AddressSpaceMapping,
+  AnonVma,
+  type MmFile,
   type MmOptions,
+  NOPAGE_OOM,
+  NOPAGE_SIGBUS,
   type TlbClient,
-} from "./mm";
+  Vma,
+  type VmFault,
+  type VmOperations,
+} from "./mm_types";
 export {
   FAULT_KILLED,
   type FaultHook,
@@ -58,16 +68,13 @@ export {
   vmaName,
   vmFlagsString,
 } from "./procfs";
+/**
+ * unmap_mapping_range(): removes, in every process, the PTEs that map bytes [holeBegin, holeBegin +
+ * holeLen) of a mapped object (holeLen 0: to its end), so the next access faults and asks the driver
+ * again. Private COW copies stay unless `evenCows`. The one copy of this walk; a driver reaches it
+ * through the kernel's driver API.
+ */
+export { unmapMappingRange } from "./rmap";
 export { ShmemFile } from "./shmem";
 export { type SiCodeName, SignalError, type SignalName } from "./signal";
-export {
-  AddressSpaceMapping,
-  AnonVma,
-  type MmFile,
-  NOPAGE_OOM,
-  NOPAGE_SIGBUS,
-  Vma,
-  type VmFault,
-  type VmOperations,
-} from "./vma";
 export { VmaTree } from "./vma-tree";

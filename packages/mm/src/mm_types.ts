@@ -1,5 +1,16 @@
-import type { Page } from "@faultline/phys";
+// include/linux/mm_types.h: struct mm_struct (the state every mm file works on), struct
+// vm_area_struct, and what a driver hands the core (vm_operations_struct, vm_fault, struct file's part).
+// Operations on them live in the files named after the kernel's (mmap.ts, vma.ts, fault.ts …); `Mm`
+// (mm.ts) adds the public methods. Vma.vmMm is typed `Mm` because drivers call through it
+// (vma.vmMm.remapPfnRange): that type-only import is the one edge back to mm.ts.
+import type { Page, PhysMemory } from "@faultline/phys";
+import { DEFAULT_MAX_MAP_COUNT, MMAP_BASE } from "./constants";
+import { type Era, type EraRules, eraRules } from "./era";
 import type { Mm } from "./mm";
+import { PageTables } from "./pgtable";
+import type { PhysAccess } from "./phys-access";
+import { MmPkeys } from "./pkeys";
+import { VmaTree } from "./vma-tree";
 
 /**
  * What a VMA's driver provides (struct vm_operations_struct). Every hook is optional. A hook that
@@ -135,5 +146,124 @@ export class Vma {
 
   toString(): string {
     return `vma ${this.vmStart.toString(16)}-${this.vmEnd.toString(16)} flags ${this.vmFlags.toString(16)}`;
+  }
+}
+
+export interface MmOptions {
+  /** Which kernel's semantics where they differ (era.ts has the table). Default "modern". */
+  readonly era?: Era;
+  readonly maxMapCount?: number;
+  /** RLIMIT_MEMLOCK in bytes; Infinity behaves as a process with CAP_IPC_LOCK. */
+  readonly mlockLimit?: number;
+  /**
+   * The CPU has protection keys (PKU) and the kernel uses them: PROT_EXEC-only memory is execute-only
+   * (reads fault with SEGV_PKUERR) and pkey_alloc/pkey_mprotect work. Default false.
+   */
+  readonly pku?: boolean;
+  /**
+   * Anonymous read faults map the shared zero page (default true). False models a kernel that forbids
+   * it (mm_forbids_zeropage(), or a host booted with a patch such as `pvm_no_zero_page=1`): a read
+   * fault allocates a zeroed private page as a write fault would, writable and dirty if VM_WRITE.
+   */
+  readonly zeroPage?: boolean;
+}
+
+/** Someone caching translations of this mm: an MMU's TLB, or a worker's. */
+export interface TlbClient {
+  flushRange(start: number, end: number): void;
+  flushAll(): void;
+  /** The mm exited: its page tables are gone, never walk them again. */
+  release?(): void;
+}
+
+/**
+ * struct mm_struct: the VMA set, the page tables, the counters and limits of one address space. The
+ * free functions of the mm files take it as their first argument, as the kernel's do; `Mm` extends it
+ * with the syscall methods.
+ */
+export abstract class MmStruct {
+  readonly mem: PhysMemory;
+  readonly vmas = new VmaTree<Vma>();
+  readonly pgd: PageTables;
+  readonly era: Era;
+  /** @internal The era's column of era.ts's table. */
+  readonly rules: EraRules;
+  readonly maxMapCount: number;
+  readonly mlockLimit: number;
+  readonly mmapBase = MMAP_BASE;
+  /** Fault counters (task_struct min_flt / maj_flt). */
+  minflt = 0;
+  majflt = 0;
+  /** mm->locked_vm in pages. */
+  lockedVm = 0;
+  /** RSS counters by kind, in pages (MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES). */
+  rssAnon = 0;
+  rssFile = 0;
+  rssShmem = 0;
+  /** High-water mark of the RSS. */
+  hiwaterRss = 0;
+  dead = false;
+  readonly tlbClients = new Set<TlbClient>();
+  /** Protection keys: allocation map, execute-only key, and the thread's PKRU (pkeys.ts). */
+  readonly pkeys: MmPkeys;
+  /** Read faults on anonymous memory may map the zero page (MmOptions.zeroPage). */
+  readonly zeroPage: boolean;
+  /**
+   * @internal Pages whose PTE references await the TLB flush (struct mmu_gather; rmap.ts). One array
+   * per mm, reused, so a zap allocates nothing.
+   */
+  readonly gather: number[] = [];
+
+  constructor(
+    readonly phys: PhysAccess,
+    options: MmOptions = {},
+  ) {
+    this.mem = phys.mem;
+    const pgd = PageTables.create(phys.mem);
+    if (!pgd) throw new Error("out of memory allocating a page directory");
+    this.pgd = pgd;
+    this.era = options.era ?? "modern";
+    this.rules = eraRules(this.era);
+    this.maxMapCount = options.maxMapCount ?? DEFAULT_MAX_MAP_COUNT;
+    this.mlockLimit = options.mlockLimit ?? Number.POSITIVE_INFINITY;
+    this.pkeys = new MmPkeys(options.pku ?? false, () => this.flushTlbAll());
+    this.zeroPage = options.zeroPage ?? true;
+  }
+
+  /** The PKRU register of the process's thread (one Int32 in shared memory; MMUs read it on walks). */
+  get pkru(): Int32Array {
+    return this.pkeys.pkru;
+  }
+
+  get mapCount(): number {
+    return this.vmas.size;
+  }
+
+  get rss(): number {
+    return this.rssAnon + this.rssFile + this.rssShmem;
+  }
+
+  /** find_vma(): the first VMA that ends above addr. */
+  findVma(addr: number): Vma | null {
+    return this.vmas.find(addr) ?? null;
+  }
+
+  /** vma_lookup(): the VMA containing addr. */
+  vmaLookup(addr: number): Vma | null {
+    const v = this.vmas.find(addr);
+    return v && v.vmStart <= addr ? v : null;
+  }
+
+  *[Symbol.iterator](): IterableIterator<Vma> {
+    yield* this.vmas;
+  }
+
+  /** flush_tlb_range(): every cache of this mm's translations drops [start, end) before we go on. */
+  flushTlbRange(start: number, end: number): void {
+    for (const c of this.tlbClients) c.flushRange(start, end);
+  }
+
+  flushTlbAll(): void {
+    for (const c of this.tlbClients) c.flushAll();
   }
 }

@@ -1,3 +1,6 @@
+// The software MMU: TLB, page walk and the accessors programs use. About 500 lines in one file on
+// purpose: the TLB-hit paths are the hottest code in Faultline and V8 keeps them fast when the fields
+// they touch live on one class (see the `declare` fields and bench/mm.bench.ts).
 import type { MemoryBanks, PhysMemory } from "@faultline/phys";
 import {
   FAULT_OK,
@@ -7,9 +10,9 @@ import {
   FAULT_SEGV_PKUERR,
   FAULT_SIGBUS,
   faultPkey,
-  type Mm,
-  type TlbClient,
-} from "./mm";
+} from "./fault";
+import type { Mm } from "./mm";
+import type { TlbClient } from "./mm_types";
 import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW, _PAGE_USER } from "./pgtable";
 import type { PhysAccess } from "./phys-access";
 import { SignalError } from "./signal";

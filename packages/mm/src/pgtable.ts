@@ -14,6 +14,8 @@ export const _PAGE_PWT = 0x008;
 export const _PAGE_PCD = 0x010;
 export const _PAGE_ACCESSED = 0x020;
 export const _PAGE_DIRTY = 0x040;
+/** _PAGE_PROTNONE (bit 8, global when present): a PROT_NONE entry, not present to the MMU but still holding its page. */
+export const _PAGE_PROTNONE = 0x100;
 /** _PAGE_BIT_SOFTW1: the kernel's pte_special() bit (zero page, VM_PFNMAP/VM_MIXEDMAP entries). */
 export const _PAGE_SPECIAL = 0x200;
 /** Our own software bit: the entry was installed for a VM_PFNMAP range (remapPfnRange/vmfInsertPfn). */

@@ -13,10 +13,10 @@ import {
   PROT_WRITE,
 } from "./constants";
 import { Mm } from "./mm";
+import { AddressSpaceMapping, type MmFile, type Vma } from "./mm_types";
 import { Mmu } from "./mmu";
 import { ramOnly } from "./phys-access";
 import { renderMaps, renderSmaps } from "./procfs";
-import { AddressSpaceMapping, type MmFile, type Vma } from "./vma";
 
 const P = 4096;
 const A = 0x7f3a_1c2d_4000;

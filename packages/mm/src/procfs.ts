@@ -1,8 +1,8 @@
 import { PG_anon, PG_dirty, PG_referenced } from "@faultline/phys";
 import { VM_HUGEPAGE, VM_LOCKED, VM_MAYSHARE, VM_NOHUGEPAGE, VM_SHARED } from "./constants";
-import { _PAGE_PROTNONE, type Mm } from "./mm";
-import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, pteFlags } from "./pgtable";
-import type { Vma } from "./vma";
+import type { Mm } from "./mm";
+import type { Vma } from "./mm_types";
+import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, pteFlags } from "./pgtable";
 
 const hex = (n: number, width = 8) => n.toString(16).padStart(width, "0");
 

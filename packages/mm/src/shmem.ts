@@ -1,6 +1,6 @@
 import { __GFP_ZERO, PAGE_SIZE, type PhysMemory } from "@faultline/phys";
 import { VM_FAULT_OOM, VM_FAULT_SIGBUS } from "./constants";
-import { AddressSpaceMapping, type MmFile, type VmFault, type VmOperations } from "./vma";
+import { AddressSpaceMapping, type MmFile, type VmFault, type VmOperations } from "./mm_types";
 
 let nextIno = 1024;
 

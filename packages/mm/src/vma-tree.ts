@@ -5,6 +5,9 @@
 //
 // Addresses go up to 2^47 and beyond 2^32, so everything here is plain double arithmetic: no 32-bit
 // bit operations on addresses anywhere.
+//
+// Over 500 lines on purpose: one data structure whose rotations, augmentation and gap searches share
+// invariants; split apart, each half would be unreadable without the other.
 
 /** The shape an element must have: a non-empty half-open range [vmStart, vmEnd). */
 export interface VmaRange {

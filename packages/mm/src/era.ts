@@ -1,0 +1,97 @@
+// Every place where the kernel LDD3 describes (2.6.10) and today's kernel (the 6.18 the differential
+// test runs against) behave differently, in one table. Each row says what changed and where; code asks
+// `mm.rules.<row>` and never compares the era name itself.
+import { VM_DONTDUMP, VM_DONTEXPAND, VM_IO, VM_MIXEDMAP, VM_PFNMAP } from "./constants";
+
+/** Which kernel's semantics apply where they differ. Default "modern". */
+export type Era = "modern" | "2.6.10";
+
+interface Difference<T> {
+  /** The kernel release, commit and title that changed it. */
+  readonly changedIn: string;
+  readonly "2.6.10": T;
+  readonly modern: T;
+}
+
+/** The differences, one row each: what 2.6.10 did, what today's kernel does, and which change did it. */
+export const ERA_DIFFERENCES = {
+  /**
+   * munmap's edge splits: 2.6.10's do_munmap() called split_vma(.., start, 0) and split_vma(.., end, 1),
+   * so the new VMA was always the piece going away (the driver's ->open ran on a piece about to be
+   * closed); today's vms_gather_munmap_vmas() keeps the new VMA on the side that stays.
+   */
+  munmapSplitNewStays: {
+    changedIn: "v6.6: 'mm: change munmap splitting order and move_vma()' (Liam R. Howlett)",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
+   * A shared VMA without a fault handler (a driver whose mmap sets no vm_ops): 2.6.10's
+   * do_anonymous_page() gave it anonymous pages; today do_anonymous_page() answers SIGBUS
+   * ("File mapping without ->vm_ops ?").
+   */
+  sharedAnonFaultSigbus: {
+    changedIn: "v4.1: commit 6b7339f4c31a 'mm: avoid setting up anonymous pages into file mapping'",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
+   * A file VMA whose vm_ops has no fault/nopage: 2.6.10's do_no_page() fell back to
+   * do_anonymous_page(); since every file VMA has vm_ops, do_fault() answers SIGBUS.
+   */
+  noHandlerFaultSigbus: {
+    changedIn: "v4.18: commit bfd40eaff5ab 'mm: fix vma_is_anonymous() false-positives'",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
+   * The flags remap_pfn_range() sets. 2.6.10: VM_IO | VM_RESERVED (no bit today, not shown), so such a
+   * VMA could still grow and its new pages faulted like any VMA without a handler. VM_PFNMAP came
+   * with v2.6.15; v3.7 replaced VM_RESERVED by VM_DONTEXPAND | VM_DONTDUMP.
+   */
+  remapPfnFlags: {
+    changedIn:
+      "v2.6.15: commit 6aab341e0a28 'mm: re-architect the VM_UNPAGED logic' (VM_PFNMAP); " +
+      "v3.7: commit 314e51b9851b 'mm: kill vma flag VM_RESERVED and mm->reserved_vm counter'",
+    "2.6.10": VM_IO,
+    modern: VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP,
+  },
+  /**
+   * 2.6.10's remap_pte_range() filled PTEs only for pfns without a struct page or with PG_reserved:
+   * ordinary RAM was left to fault, which gave the zero page (LDD3: "mapper /dev/mem 0x10000" reads
+   * zeros). Since v2.6.15 every pfn is mapped.
+   */
+  remapPfnSkipsRam: {
+    changedIn: "v2.6.15: commit b5810039a54e '[PATCH] core remove PageReserved'",
+    "2.6.10": true,
+    modern: false,
+  },
+  /**
+   * VMAs whose PTEs fork copies besides those with an anon_vma. 2.6.10's dup_mmap() copied every
+   * VMA's page tables; v2.6.14 left to the fault what a fault can rebuild, and today's
+   * vma_needs_copy() copies PFNMAP/MIXEDMAP entries only. We keep VM_IO for 2.6.10: those are
+   * remap_pfn_range() PTEs that no fault handler could recreate.
+   */
+  forkCopiesPtesOf: {
+    changedIn: "v2.6.14: commit d992895ba2b2 '[PATCH] Lazy page table copies in fork()'",
+    "2.6.10": VM_PFNMAP | VM_MIXEDMAP | VM_IO,
+    modern: VM_PFNMAP | VM_MIXEDMAP,
+  },
+} as const satisfies Record<string, Difference<boolean | number>>;
+
+type Rows = typeof ERA_DIFFERENCES;
+/** One era's column of the table, resolved once per mm (a lookup is a property load). */
+export type EraRules = { readonly [K in keyof Rows]: Rows[K]["modern"] extends boolean ? boolean : number };
+
+function column(era: Era): EraRules {
+  const out: Record<string, boolean | number> = {};
+  for (const [k, row] of Object.entries(ERA_DIFFERENCES)) out[k] = row[era];
+  return out as unknown as EraRules;
+}
+
+const RULES: Readonly<Record<Era, EraRules>> = { modern: column("modern"), "2.6.10": column("2.6.10") };
+
+/** The rules of an era. */
+export function eraRules(era: Era): EraRules {
+  return RULES[era];
+}

@@ -1,0 +1,91 @@
+// kernel/fork.c dup_mmap() with mm/memory.c copy_page_range(), and mm/mmap.c exit_mmap().
+import { PG_anon_exclusive } from "@faultline/phys";
+import { VM_DONTCOPY, VM_LOCKED_MASK, VM_WIPEONFORK } from "./constants";
+import { ENOMEM } from "./errno";
+import { isCowMapping } from "./internal";
+import { AnonVma, type MmStruct } from "./mm_types";
+import { _PAGE_RW, pteFlags, TABLE_OOM } from "./pgtable";
+import { rssAdd, vmNormalPfn, zapPageRange } from "./rmap";
+import { removeVma, vmAreaDup, vmaLink } from "./vma";
+
+/**
+ * dup_mmap(): fills the fresh `mm` of a fork child from `oldmm`, COW for private memory. Returns 0,
+ * or -ENOMEM after tearing the child down again.
+ */
+export function dupMmap(mm: MmStruct, oldmm: MmStruct): number {
+  mm.pkeys.inherit(oldmm.pkeys);
+  for (const vma of oldmm.vmas) {
+    if (vma.vmFlags & VM_DONTCOPY) continue;
+    const v = vmAreaDup(vma, mm);
+    v.vmFlags &= ~VM_LOCKED_MASK;
+    if (vma.anonVma) {
+      v.anonVma = new AnonVma();
+      v.anonVmaChainSingular = false;
+    }
+    if (v.vmFlags & VM_WIPEONFORK) {
+      v.anonVma = null;
+      v.anonVmaChainSingular = true;
+    }
+    vmaLink(mm, v);
+    v.vmOps?.open?.(v);
+    if (v.vmFlags & VM_WIPEONFORK) continue;
+    // vma_needs_copy(): PFNMAP/MIXEDMAP entries and anything with anon pages are copied; plain
+    // driver mappings are left to fault in the child (era.ts forkCopiesPtesOf).
+    if (!(vma.vmFlags & oldmm.rules.forkCopiesPtesOf) && !vma.anonVma) continue;
+    const cow = isCowMapping(vma.vmFlags);
+    let wrprotected = false;
+    let oom = false;
+    oldmm.pgd.forEach(vma.vmStart, vma.vmEnd, (a, slot, pte) => {
+      if (oom) return;
+      const dst = mm.pgd.pteSlot(a, true);
+      if (dst === TABLE_OOM) {
+        oom = true;
+        return;
+      }
+      let p = pte;
+      const pfn = vmNormalPfn(oldmm, pte);
+      if (pfn >= 0) {
+        oldmm.mem.getPage(pfn);
+        Atomics.add(oldmm.mem.mapcount, pfn, 1);
+        Atomics.and(oldmm.mem.flags, pfn, ~PG_anon_exclusive);
+        rssAdd(mm, v, pfn, 1);
+        if (cow && pteFlags(pte) & _PAGE_RW) {
+          p = pte - _PAGE_RW;
+          oldmm.pgd.setPte(slot, p, vma.vmPkey);
+          wrprotected = true;
+        }
+      }
+      mm.pgd.setPte(dst, p, v.vmPkey);
+    });
+    if (wrprotected) oldmm.flushTlbRange(vma.vmStart, vma.vmEnd);
+    if (oom) {
+      exitMmap(mm);
+      return -ENOMEM;
+    }
+  }
+  return 0;
+}
+
+/** exit_mmap(): zap everything, free the page tables, then ->close and fput every VMA once. */
+export function exitMmap(mm: MmStruct): void {
+  if (mm.dead) return;
+  const all = [...mm.vmas];
+  for (const v of all) zapPageRange(mm, v, v.vmStart, v.vmEnd);
+  mm.flushTlbAll();
+  for (const v of all) mm.vmas.remove(v);
+  for (const c of mm.tlbClients) c.release?.();
+  mm.tlbClients.clear();
+  mm.pgd.destroy();
+  mm.dead = true;
+  mm.lockedVm = 0;
+  // Every VMA is closed even if a driver's ->close throws; the first error is rethrown after.
+  let failure: unknown = null;
+  for (const v of all) {
+    try {
+      removeVma(v);
+    } catch (e) {
+      failure ??= e;
+    }
+  }
+  if (failure) throw failure;
+}

@@ -1,0 +1,31 @@
+// mm/gup.c: faulting a range in as get_user_pages would (MAP_POPULATE, mlock, MADV_POPULATE_*).
+import { VM_IO, VM_PFNMAP, VM_WRITE } from "./constants";
+import { FAULT_OK, handleMmFault } from "./fault";
+import { isCowMapping, PAGE } from "./internal";
+import type { MmStruct } from "./mm_types";
+import { _PAGE_PRESENT, _PAGE_RW, pteFlags } from "./pgtable";
+
+/**
+ * populate_vma_page_range() over every VMA of [start, end): faults in what is not mapped yet (for
+ * writing when `forceWrite`, or when the VMA is a writable private mapping, so COW happens now).
+ * Returns the first fault's failure (FAULT_*), 0 if none; __mm_populate's callers ignore it.
+ */
+export function populateVmaRange(mm: MmStruct, start: number, end: number, forceWrite: boolean): number {
+  let err = 0;
+  for (const vma of [...mm.vmas.intersecting(start, end)]) {
+    // check_vma_flags(): GUP refuses VM_IO|VM_PFNMAP.
+    if (vma.vmFlags & (VM_IO | VM_PFNMAP)) continue;
+    const write = forceWrite || (isCowMapping(vma.vmFlags) && (vma.vmFlags & VM_WRITE) !== 0);
+    const s = Math.max(start, vma.vmStart);
+    const e = Math.min(end, vma.vmEnd);
+    for (let a = s; a < e; a += PAGE) {
+      const pte = mm.pgd.getPte(a);
+      const fl = pteFlags(pte);
+      if (pte !== 0 && fl & _PAGE_PRESENT && (!write || fl & _PAGE_RW)) continue;
+      const r = handleMmFault(mm, a, write);
+      if (r !== FAULT_OK && !err) err = r;
+      if (r !== FAULT_OK) break;
+    }
+  }
+  return err;
+}

@@ -1,0 +1,44 @@
+// mm/internal.h: the small predicates and conversions every mm file shares.
+import { PAGE_SIZE } from "@faultline/phys";
+import {
+  PROT_EXEC,
+  PROT_READ,
+  PROT_WRITE,
+  TASK_SIZE,
+  VM_EXEC,
+  VM_MAYWRITE,
+  VM_READ,
+  VM_SHARED,
+  VM_WRITE,
+} from "./constants";
+
+export const PAGE = PAGE_SIZE;
+export const TWO64 = 2 ** 64;
+export const PMD_SIZE = 2 * 1024 * 1024;
+/** mmap_legacy_base(): TASK_UNMAPPED_BASE for the bottom-up fallback. */
+export const TASK_UNMAPPED_BASE = Math.ceil(TASK_SIZE / 3 / PAGE) * PAGE;
+
+/** The kernel's unsigned long view of a JS number argument: negative values are huge. */
+export const ul = (x: number): number => (x < 0 ? TWO64 + x : x);
+
+/** PAGE_ALIGN() on an unsigned long: a value that wraps past 2^64 becomes 0. */
+export const pageAlign = (x: number): number => {
+  const r = Math.ceil(x / PAGE) * PAGE;
+  return r >= TWO64 ? 0 : r;
+};
+
+export const offsetInPage = (x: number): number => ul(x) % PAGE;
+
+/** calc_vm_prot_bits() (include/linux/mman.h) */
+export const protToVm = (prot: number): number =>
+  (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0) | (prot & PROT_EXEC ? VM_EXEC : 0);
+
+/** is_cow_mapping(): private and may become writable. */
+export const isCowMapping = (flags: number): boolean => (flags & (VM_SHARED | VM_MAYWRITE)) === VM_MAYWRITE;
+
+/** linear_page_index(): the page offset in the mapped object of `addr` inside `vma`. */
+export const linearPageIndex = (vma: { vmStart: number; vmPgoff: number }, addr: number): number =>
+  vma.vmPgoff + (addr - vma.vmStart) / PAGE;
+
+/** vma_pages() */
+export const vmaPages = (vma: { vmStart: number; vmEnd: number }): number => (vma.vmEnd - vma.vmStart) / PAGE;

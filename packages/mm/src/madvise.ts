@@ -1,0 +1,201 @@
+// mm/madvise.c: madvise_behavior_valid, the walk over the range, and each advice.
+
+import {
+  MADV_COLD,
+  MADV_DODUMP,
+  MADV_DOFORK,
+  MADV_DONTDUMP,
+  MADV_DONTFORK,
+  MADV_DONTNEED,
+  MADV_DONTNEED_LOCKED,
+  MADV_FREE,
+  MADV_HUGEPAGE,
+  MADV_KEEPONFORK,
+  MADV_MERGEABLE,
+  MADV_NOHUGEPAGE,
+  MADV_NORMAL,
+  MADV_PAGEOUT,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
+  MADV_RANDOM,
+  MADV_REMOVE,
+  MADV_SEQUENTIAL,
+  MADV_UNMERGEABLE,
+  MADV_WILLNEED,
+  MADV_WIPEONFORK,
+  VM_DONTCOPY,
+  VM_DONTDUMP,
+  VM_DROPPABLE,
+  VM_EXEC,
+  VM_HUGEPAGE,
+  VM_HUGETLB,
+  VM_IO,
+  VM_LOCKED,
+  VM_MAYWRITE,
+  VM_NOHUGEPAGE,
+  VM_PFNMAP,
+  VM_RAND_READ,
+  VM_READ,
+  VM_SEQ_READ,
+  VM_SHARED,
+  VM_SPECIAL,
+  VM_WIPEONFORK,
+  VM_WRITE,
+} from "./constants";
+import { EACCES, EFAULT, EINVAL, ENODEV, ENOMEM } from "./errno";
+import { FAULT_OOM } from "./fault";
+import { populateVmaRange } from "./gup";
+import { linearPageIndex, PAGE, pageAlign, TWO64, ul } from "./internal";
+import type { MmStruct, Vma } from "./mm_types";
+import { unmapMappingPages, zapPageRange } from "./rmap";
+import { ShmemFile } from "./shmem";
+import { vmaModifyFlags } from "./vma";
+
+/** madvise_behavior_valid() */
+const VALID_ADVICE = new Set([
+  MADV_NORMAL,
+  MADV_RANDOM,
+  MADV_SEQUENTIAL,
+  MADV_WILLNEED,
+  MADV_DONTNEED,
+  MADV_DONTNEED_LOCKED,
+  MADV_FREE,
+  MADV_REMOVE,
+  MADV_DONTFORK,
+  MADV_DOFORK,
+  MADV_MERGEABLE,
+  MADV_UNMERGEABLE,
+  MADV_HUGEPAGE,
+  MADV_NOHUGEPAGE,
+  MADV_DONTDUMP,
+  MADV_DODUMP,
+  MADV_WIPEONFORK,
+  MADV_KEEPONFORK,
+  MADV_COLD,
+  MADV_PAGEOUT,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
+]);
+
+/** do_madvise(): 0, or -ENOMEM if part of the range is unmapped (after advising the rest), or -errno. */
+export function doMadvise(mm: MmStruct, startIn: number, lenIn: number, advice: number): number {
+  const start = ul(startIn);
+  if (!VALID_ADVICE.has(advice)) return -EINVAL;
+  if (start % PAGE !== 0) return -EINVAL;
+  const lenU = ul(lenIn);
+  const len = pageAlign(lenU);
+  if (lenU && !len) return -EINVAL;
+  const end = start + len;
+  if (end < start || end > TWO64) return -EINVAL;
+  if (end === start) return 0;
+  let unmapped = 0;
+  if (!mm.vmas.find(start)) return -ENOMEM;
+  let pos = start;
+  while (pos < end) {
+    const vma = mm.vmas.find(pos);
+    if (!vma || vma.vmStart >= end) break;
+    if (vma.vmStart > pos) unmapped = -ENOMEM;
+    const s = Math.max(pos, vma.vmStart);
+    const e = Math.min(end, vma.vmEnd);
+    const r = madviseVma(mm, vma, s, e, advice);
+    if (r < 0) return r;
+    pos = e;
+  }
+  if (pos < end) unmapped = -ENOMEM;
+  return unmapped;
+}
+
+/** madvise_vma_behavior(): one advice on [start, end) of one VMA. */
+function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: number): number {
+  const f = vma.vmFlags;
+  const privateAnon = vma.anonymous && !(f & VM_SHARED);
+  switch (advice) {
+    case MADV_DONTNEED:
+    case MADV_DONTNEED_LOCKED:
+      if (f & (VM_PFNMAP | VM_HUGETLB) || (advice === MADV_DONTNEED && f & VM_LOCKED)) return -EINVAL;
+      zapPageRange(mm, vma, start, end);
+      mm.pgd.freeEmpty(start, end);
+      return 0;
+    case MADV_FREE:
+      // Lazy free: without memory pressure nothing is reclaimed, so contents stay.
+      return privateAnon && !(f & (VM_LOCKED | VM_PFNMAP)) ? 0 : -EINVAL;
+    case MADV_COLD:
+    case MADV_PAGEOUT:
+      return f & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB) ? -EINVAL : 0;
+    case MADV_POPULATE_READ:
+    case MADV_POPULATE_WRITE: {
+      if (f & (VM_IO | VM_PFNMAP)) return -EINVAL;
+      // faultin_page_range(): an access the VMA does not allow is -EINVAL, a SIGBUS -EFAULT.
+      if (advice === MADV_POPULATE_WRITE ? !(f & VM_WRITE) : !(f & (VM_READ | VM_WRITE | VM_EXEC)))
+        return -EINVAL;
+      const r = populateVmaRange(mm, start, end, advice === MADV_POPULATE_WRITE);
+      if (r === FAULT_OOM) return -ENOMEM;
+      return r ? -EFAULT : 0;
+    }
+    case MADV_REMOVE: {
+      if (f & VM_LOCKED) return -EINVAL;
+      // madvise_remove(): a file is needed, shared and may-write, and a filesystem that can punch
+      // holes (vfs_fallocate on a character device is -ENODEV).
+      const file = vma.vmFile;
+      if (!file) return -EINVAL;
+      if (!(f & VM_SHARED) || !(f & VM_MAYWRITE)) return -EACCES;
+      if (!(file instanceof ShmemFile)) return -ENODEV;
+      // shmem_fallocate(PUNCH_HOLE): the pages leave the file, and every mapping of them in every
+      // process is zapped first (unmap_mapping_range), not only this VMA's.
+      const first = linearPageIndex(vma, start);
+      const count = (end - start) / PAGE;
+      unmapMappingPages(file.mapping, first, first + count, false);
+      file.punchHole(first, count);
+      return 0;
+    }
+    case MADV_WILLNEED:
+    case MADV_MERGEABLE:
+    case MADV_UNMERGEABLE:
+      return 0;
+    default:
+      break;
+  }
+  let nf = f;
+  switch (advice) {
+    case MADV_NORMAL:
+      nf &= ~(VM_RAND_READ | VM_SEQ_READ);
+      break;
+    case MADV_RANDOM:
+      nf = (nf & ~VM_SEQ_READ) | VM_RAND_READ;
+      break;
+    case MADV_SEQUENTIAL:
+      nf = (nf & ~VM_RAND_READ) | VM_SEQ_READ;
+      break;
+    case MADV_DONTFORK:
+      nf |= VM_DONTCOPY;
+      break;
+    case MADV_DOFORK:
+      if (f & VM_IO) return -EINVAL;
+      nf &= ~VM_DONTCOPY;
+      break;
+    case MADV_WIPEONFORK:
+      if (!privateAnon) return -EINVAL;
+      nf |= VM_WIPEONFORK;
+      break;
+    case MADV_KEEPONFORK:
+      if (f & VM_DROPPABLE) return -EINVAL;
+      nf &= ~VM_WIPEONFORK;
+      break;
+    case MADV_DONTDUMP:
+      nf |= VM_DONTDUMP;
+      break;
+    case MADV_DODUMP:
+      if (f & VM_SPECIAL) return -EINVAL;
+      nf &= ~VM_DONTDUMP;
+      break;
+    case MADV_HUGEPAGE:
+      nf = (nf & ~VM_NOHUGEPAGE) | VM_HUGEPAGE;
+      break;
+    case MADV_NOHUGEPAGE:
+      nf = (nf & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
+      break;
+  }
+  if (nf === f) return 0;
+  const r = vmaModifyFlags(mm, vma, start, end, nf);
+  return typeof r === "number" ? r : 0;
+}

@@ -1,0 +1,58 @@
+// mm/mlock.c: do_mlock / apply_vma_lock_flags / mlock_fixup, and munlock.
+
+import { VM_DROPPABLE, VM_LOCKED, VM_LOCKED_MASK, VM_LOCKONFAULT, VM_SPECIAL } from "./constants";
+import { EINVAL, ENOMEM } from "./errno";
+import { populateVmaRange } from "./gup";
+import { PAGE, pageAlign, TWO64, ul } from "./internal";
+import type { MmStruct } from "./mm_types";
+import { vmaModifyFlags } from "./vma";
+
+/** mlock(2)/mlock2(2) (`onFault`: MLOCK_ONFAULT) and munlock(2) (`lock` false). Returns 0 or -errno. */
+export function doMlock(
+  mm: MmStruct,
+  startIn: number,
+  lenIn: number,
+  lock: boolean,
+  onFault: boolean,
+): number {
+  const start0 = ul(startIn);
+  const len = pageAlign(ul(lenIn) + (start0 % PAGE));
+  const start = start0 - (start0 % PAGE);
+  const end = start + len;
+  if (end >= TWO64) return -EINVAL;
+  if (lock && mm.lockedVm * PAGE + len > mm.mlockLimit) {
+    // count_mm_mlocked_page_nr(): pages of the range already locked are not counted twice.
+    let already = 0;
+    for (const v of mm.vmas.intersecting(start, end)) {
+      if (v.vmFlags & VM_LOCKED) already += Math.min(end, v.vmEnd) - Math.max(start, v.vmStart);
+    }
+    if (mm.lockedVm * PAGE + len - already > mm.mlockLimit) return -ENOMEM;
+  }
+  if (end === start) return 0;
+  let vma = mm.vmas.find(start);
+  if (!vma || vma.vmStart > start) return -ENOMEM;
+  let tmp = vma.vmStart;
+  let nstart = start;
+  while (vma && vma.vmStart < end) {
+    if (vma.vmStart !== tmp) return -ENOMEM;
+    tmp = Math.min(vma.vmEnd, end);
+    const old = vma.vmFlags;
+    const newFlags = lock ? old | VM_LOCKED | (onFault ? VM_LOCKONFAULT : 0) : old & ~VM_LOCKED_MASK;
+    let cur = vma;
+    // mlock_fixup(): VM_SPECIAL and droppable memory are silently neither locked nor counted.
+    if (newFlags !== old && !(old & (VM_SPECIAL | VM_DROPPABLE))) {
+      const r = vmaModifyFlags(mm, vma, nstart, tmp, newFlags);
+      if (typeof r === "number") return r;
+      const pages = (tmp - nstart) / PAGE;
+      if (!(newFlags & VM_LOCKED)) mm.lockedVm -= pages;
+      else if (!(old & VM_LOCKED)) mm.lockedVm += pages;
+      cur = r;
+    }
+    tmp = Math.max(tmp, cur.vmEnd);
+    nstart = tmp;
+    vma = mm.vmas.next(cur);
+  }
+  if (tmp < end) return -ENOMEM;
+  if (lock && !onFault) populateVmaRange(mm, start, end, false);
+  return 0;
+}

@@ -1,0 +1,409 @@
+// Every documented errno of mmap(2) and munmap(2), as a table (reference linux-mm.md §3, §7 and the man
+// pages). Script rows also run on the live kernel; Mm rows follow the kernel source each cites
+// (test/syscall-tables.ts explains both kinds).
+import { PhysMemory } from "@faultline/phys";
+import { describe, expect, it } from "vitest";
+import {
+  load,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MAP_GROWSDOWN,
+  MAP_LOCKED,
+  MAP_SHARED,
+  MAP_SHARED_VALIDATE,
+  mmap,
+  munmap,
+  PRIVATE_ANON,
+  PROT_NONE,
+  PROT_READ,
+  PROT_SEM,
+  PROT_WRITE,
+  page,
+  pages,
+  store,
+  TASK_SIZE,
+  USER_TOP,
+} from "../test/oracle/script";
+import {
+  A,
+  ANY_ADDR,
+  at,
+  fakeFile,
+  hex,
+  MAP_DROPPABLE,
+  mmTable,
+  P,
+  PF,
+  RW,
+  remapFile,
+  row,
+  SF,
+  scriptTable,
+} from "../test/syscall-tables";
+import {
+  EACCES,
+  EAGAIN,
+  EINVAL,
+  ENODEV,
+  ENOMEM,
+  EOPNOTSUPP,
+  EOVERFLOW,
+  MAP_PRIVATE,
+  MAP_SYNC,
+  VM_LOCKED,
+  VM_MAYWRITE,
+  VM_SHARED,
+} from "./index";
+import { Mm } from "./mm";
+import { ramOnly } from "./phys-access";
+import { mapsLine } from "./procfs";
+
+// ================================================================================== mmap
+
+scriptTable("mmap", [
+  row("unaligned offset → EINVAL", [], mmap(page(0), pages(1), RW, PF, 0x10n), "-EINVAL"),
+  row("unaligned offset is checked before len 0", [], mmap(page(0), 0n, RW, PF, 0x10n), "-EINVAL"),
+  row(
+    "unaligned offset is checked before a wrapping len",
+    [],
+    mmap(page(0), 0xffff_ffff_ffff_f001n, RW, PF, 0x10n),
+    "-EINVAL",
+  ),
+  row("len 0 → EINVAL", [], mmap(page(0), 0n, RW, PF), "-EINVAL"),
+  row(
+    "len 0 is checked before the mapping type",
+    [],
+    mmap(page(0), 0n, RW, MAP_ANONYMOUS | MAP_FIXED),
+    "-EINVAL",
+  ),
+  row("PAGE_ALIGN(len) wraps → ENOMEM", [], mmap(page(0), 0xffff_ffff_ffff_f001n, RW, PF), "-ENOMEM"),
+  row("len -1 → ENOMEM", [], mmap(page(0), 0xffff_ffff_ffff_ffffn, RW, PRIVATE_ANON), "-ENOMEM"),
+  row("len > TASK_SIZE → ENOMEM", [], mmap(0n, 0x8000_0000_0000_0000n, RW, PRIVATE_ANON), "-ENOMEM"),
+  // do_mmap's EOVERFLOW test is a 64-bit wrap of pgoff + pages, which offset >> 12 can never reach.
+  row(
+    "the largest aligned offset does not overflow pgoff",
+    [],
+    mmap(page(0), pages(2), RW, PF, 0xffff_ffff_ffff_f000n),
+    hex(page(0)),
+  ),
+  row("MAP_FIXED at 2^47 → ENOMEM", [], mmap(USER_TOP, pages(1), RW, PF), "-ENOMEM"),
+  row(
+    "MAP_FIXED ending past TASK_SIZE → ENOMEM",
+    [],
+    mmap(TASK_SIZE - pages(1), pages(2), RW, PF),
+    "-ENOMEM",
+  ),
+  row("MAP_FIXED with an unaligned addr → EINVAL", [], mmap(page(0, 0x10), pages(1), RW, PF), "-EINVAL"),
+  row("an unaligned hint is rounded down", [], mmap(page(0, 0x10), pages(1), RW, PRIVATE_ANON), hex(page(0))),
+  row("a free hint is used", [], mmap(page(3), pages(2), RW, PRIVATE_ANON), hex(page(3))),
+  row(
+    "an occupied hint is ignored",
+    [mmap(page(3), pages(2), RW, PF)],
+    mmap(page(3), pages(2), RW, PRIVATE_ANON),
+    ANY_ADDR,
+  ),
+  row(
+    "MAP_FIXED_NOREPLACE over the head → EEXIST",
+    [mmap(page(1), pages(2), RW, PF)],
+    mmap(page(0), pages(2), RW, PRIVATE_ANON | MAP_FIXED_NOREPLACE),
+    "-EEXIST",
+  ),
+  row(
+    "MAP_FIXED_NOREPLACE over the tail → EEXIST",
+    [mmap(page(1), pages(2), RW, PF)],
+    mmap(page(2), pages(2), RW, PRIVATE_ANON | MAP_FIXED_NOREPLACE),
+    "-EEXIST",
+  ),
+  row(
+    "MAP_FIXED_NOREPLACE inside → EEXIST",
+    [mmap(page(1), pages(3), RW, PF)],
+    mmap(page(2), pages(1), RW, PRIVATE_ANON | MAP_FIXED_NOREPLACE),
+    "-EEXIST",
+  ),
+  row(
+    "MAP_FIXED_NOREPLACE covering → EEXIST",
+    [mmap(page(1), pages(1), RW, PF)],
+    mmap(page(0), pages(3), RW, PRIVATE_ANON | MAP_FIXED_NOREPLACE),
+    "-EEXIST",
+  ),
+  row(
+    "MAP_FIXED_NOREPLACE on free space succeeds",
+    [mmap(page(1), pages(1), RW, PF)],
+    mmap(page(2), pages(1), RW, PRIVATE_ANON | MAP_FIXED_NOREPLACE),
+    hex(page(2)),
+  ),
+  row(
+    "MAP_FIXED_NOREPLACE with an unaligned addr → EINVAL",
+    [],
+    mmap(page(0, 8), pages(1), RW, PRIVATE_ANON | MAP_FIXED_NOREPLACE),
+    "-EINVAL",
+  ),
+  row(
+    "MAP_FIXED replaces: the old data is gone",
+    [mmap(page(0), pages(1), RW, PF), store(8, page(0), 0x55n), mmap(page(0), pages(1), PROT_READ, PF)],
+    load(8, page(0)),
+    "0x0",
+  ),
+  row(
+    "no SHARED/PRIVATE type → EINVAL",
+    [],
+    mmap(page(0), pages(1), RW, MAP_ANONYMOUS | MAP_FIXED),
+    "-EINVAL",
+  ),
+  row("type 0x0f → EINVAL", [], mmap(page(0), pages(1), RW, 0x0f | MAP_ANONYMOUS | MAP_FIXED), "-EINVAL"),
+  row("type 0x04 → EINVAL", [], mmap(page(0), pages(1), RW, 0x04 | MAP_ANONYMOUS | MAP_FIXED), "-EINVAL"),
+  row(
+    "MAP_DROPPABLE anonymous (v6.11+) succeeds",
+    [],
+    mmap(page(0), pages(1), RW, MAP_DROPPABLE | MAP_ANONYMOUS | MAP_FIXED),
+    hex(page(0)),
+  ),
+  row(
+    "MAP_SHARED_VALIDATE anonymous → EINVAL",
+    [],
+    mmap(page(0), pages(1), RW, MAP_SHARED_VALIDATE | MAP_ANONYMOUS | MAP_FIXED),
+    "-EINVAL",
+  ),
+  row(
+    "MAP_SHARED_VALIDATE anonymous with an unknown flag → EINVAL",
+    [],
+    mmap(page(0), pages(1), RW, MAP_SHARED_VALIDATE | MAP_ANONYMOUS | MAP_FIXED | 0x400000),
+    "-EINVAL",
+  ),
+  row("MAP_SHARED ignores unknown flags", [], mmap(page(0), pages(1), RW, SF | 0x400000), hex(page(0))),
+  row("MAP_PRIVATE ignores unknown flags", [], mmap(page(0), pages(1), RW, PF | 0x400000), hex(page(0))),
+  row(
+    "MAP_GROWSDOWN on shared anonymous → EINVAL",
+    [],
+    mmap(page(0), pages(1), RW, SF | MAP_GROWSDOWN),
+    "-EINVAL",
+  ),
+  row(
+    "MAP_GROWSDOWN on private anonymous succeeds",
+    [],
+    mmap(page(4), pages(1), RW, PF | MAP_GROWSDOWN),
+    hex(page(4)),
+  ),
+  row("PROT_NONE succeeds", [], mmap(page(0), pages(1), PROT_NONE, PF), hex(page(0))),
+  row(
+    "PROT_NONE access → SIGSEGV SEGV_ACCERR",
+    [mmap(page(0), pages(1), PROT_NONE, PF)],
+    load(8, page(0)),
+    `SIGSEGV SEGV_ACCERR ${hex(page(0))}`,
+  ),
+  row("unknown prot bits are ignored by mmap", [], mmap(page(0), pages(1), RW | 0x10, PF), hex(page(0))),
+  row("PROT_SEM is accepted", [], mmap(page(0), pages(1), RW | PROT_SEM, PF), hex(page(0))),
+  row("MAP_LOCKED succeeds (CAP_IPC_LOCK)", [], mmap(page(0), pages(2), RW, PF | MAP_LOCKED), hex(page(0))),
+]);
+
+mmTable("mmap", [
+  {
+    name: "file: O_WRONLY + MAP_PRIVATE → EACCES (LTP mmap06)",
+    run: ({ mm }) => mm.mmap(0, P, PROT_READ, MAP_PRIVATE, fakeFile({ readable: false }), 0),
+    expect: -EACCES,
+  },
+  {
+    name: "file: O_WRONLY + MAP_SHARED PROT_READ → EACCES",
+    run: ({ mm }) => mm.mmap(0, P, PROT_READ, MAP_SHARED, fakeFile({ readable: false }), 0),
+    expect: -EACCES,
+  },
+  {
+    name: "file: O_WRONLY + MAP_SHARED PROT_WRITE → EACCES",
+    run: ({ mm }) => mm.mmap(0, P, PROT_WRITE, MAP_SHARED, fakeFile({ readable: false }), 0),
+    expect: -EACCES,
+  },
+  {
+    name: "file: O_RDONLY + MAP_SHARED|PROT_WRITE → EACCES",
+    run: ({ mm }) => mm.mmap(0, P, RW, MAP_SHARED, fakeFile({ writable: false }), 0),
+    expect: -EACCES,
+  },
+  {
+    name: "file: O_RDONLY + MAP_SHARED PROT_READ → OK, VM_MAYWRITE and VM_SHARED cleared, maps shows s",
+    run: ({ mm }) => mm.mmap(A, P, PROT_READ, MAP_SHARED | MAP_FIXED, fakeFile({ writable: false }), 0),
+    expect: A,
+    after: ({ mm }) => {
+      const v = mm.vmaLookup(A)!;
+      expect(v.vmFlags & (VM_MAYWRITE | VM_SHARED)).toBe(0);
+      expect(mapsLine(v).slice(26, 30)).toBe("r--s");
+    },
+  },
+  {
+    name: "file: O_RDONLY + MAP_PRIVATE PROT_WRITE → OK (COW)",
+    run: ({ mm }) => mm.mmap(A, P, RW, MAP_PRIVATE | MAP_FIXED, fakeFile({ writable: false }), 0),
+    expect: A,
+  },
+  {
+    name: "file: f_op->mmap NULL → ENODEV",
+    run: ({ mm }) => mm.mmap(0, P, PROT_READ, MAP_SHARED, fakeFile({ mmap: null }), 0),
+    expect: -ENODEV,
+  },
+  {
+    name: "file: bad type is EINVAL even without f_op->mmap",
+    run: ({ mm }) => mm.mmap(0, P, PROT_READ, 0, fakeFile({ mmap: null }), 0),
+    expect: -EINVAL,
+  },
+  {
+    name: "file: driver ->mmap error is returned verbatim (simple: EAGAIN)",
+    run: ({ mm }) => mm.mmap(0, P, PROT_READ, MAP_SHARED, fakeFile({ mmap: () => -EAGAIN }), 0),
+    expect: -EAGAIN,
+    after: ({ mm }) => expect(mm.mapCount).toBe(0),
+  },
+  {
+    name: "file: a failing MAP_FIXED ->mmap leaves the old mapping in place",
+    run: ({ mm }) => {
+      mm.mmap(A, P, RW, PF, null, 0);
+      return mm.mmap(A, P, PROT_READ, MAP_SHARED | MAP_FIXED, fakeFile({ mmap: () => -ENODEV }), 0);
+    },
+    expect: -ENODEV,
+    after: ({ mm }) => expect(mm.vmaLookup(A)?.anonymous).toBe(true),
+  },
+  {
+    name: "file: MAP_SHARED_VALIDATE with an unknown flag → EOPNOTSUPP",
+    run: ({ mm }) => mm.mmap(0, P, PROT_READ, MAP_SHARED_VALIDATE | 0x400000, fakeFile(), 0),
+    expect: -EOPNOTSUPP,
+  },
+  {
+    name: "file: MAP_SHARED_VALIDATE|MAP_SYNC on a non-DAX file → EOPNOTSUPP",
+    run: ({ mm }) => mm.mmap(0, P, PROT_READ, MAP_SHARED_VALIDATE | MAP_SYNC, fakeFile(), 0),
+    expect: -EOPNOTSUPP,
+  },
+  {
+    name: "file: MAP_SHARED ignores the unknown flag",
+    run: ({ mm }) => mm.mmap(0, P, PROT_READ, MAP_SHARED | 0x400000, fakeFile(), 0),
+    expect: "addr",
+  },
+  {
+    name: "file: pgoff + pages overflows → EOVERFLOW",
+    run: ({ mm }) => mm.mmap(0, 2 * P, PROT_READ, MAP_SHARED, fakeFile(), 2 ** 64 - P),
+    expect: -EOVERFLOW,
+  },
+  {
+    name: "file: MAP_GROWSDOWN on a file → EINVAL",
+    run: ({ mm }) => mm.mmap(0, P, PROT_READ, MAP_PRIVATE | MAP_GROWSDOWN, fakeFile(), 0),
+    expect: -EINVAL,
+  },
+  {
+    name: "map_count at max_map_count → ENOMEM",
+    options: { maxMapCount: 2 },
+    run: ({ mm }) => {
+      mm.mmap(at(0), P, PROT_READ, PF, null, 0);
+      mm.mmap(at(2), P, PROT_READ, PF, null, 0);
+      return mm.mmap(at(4), P, PROT_READ, PF, null, 0);
+    },
+    expect: -ENOMEM,
+  },
+  {
+    name: "at max_map_count a mapping that merges still needs a free slot (mmap_region checks first)",
+    options: { maxMapCount: 2 },
+    run: ({ mm }) => {
+      mm.mmap(at(0), P, PROT_READ, PF, null, 0);
+      mm.mmap(at(2), P, PROT_READ, PF, null, 0);
+      return mm.mmap(at(1), P, PROT_READ, PF, null, 0);
+    },
+    expect: -ENOMEM,
+  },
+  {
+    name: "MAP_LOCKED over RLIMIT_MEMLOCK → EAGAIN",
+    options: { mlockLimit: P },
+    run: ({ mm }) => mm.mmap(0, 2 * P, RW, PRIVATE_ANON | MAP_LOCKED, null, 0),
+    expect: -EAGAIN,
+  },
+  {
+    name: "MAP_LOCKED within RLIMIT_MEMLOCK populates and counts locked_vm",
+    options: { mlockLimit: 2 * P },
+    run: ({ mm }) => mm.mmap(A, 2 * P, RW, PF | MAP_LOCKED, null, 0),
+    expect: A,
+    after: ({ mm }) => {
+      expect(mm.lockedVm).toBe(2);
+      expect(mm.rssAnon).toBe(2);
+    },
+  },
+  {
+    name: "MAP_LOCKED on a remap_pfn_range VMA is silently dropped",
+    run: ({ mm }) => mm.mmap(A, P, RW, MAP_SHARED | MAP_FIXED | MAP_LOCKED, remapFile(), 0),
+    expect: A,
+    after: ({ mm }) => {
+      expect(mm.vmaLookup(A)!.vmFlags & VM_LOCKED).toBe(0);
+      expect(mm.lockedVm).toBe(0);
+    },
+  },
+]);
+
+// ================================================================================== munmap
+
+scriptTable("munmap", [
+  row("unaligned addr → EINVAL", [mmap(page(0), pages(2), RW, PF)], munmap(page(0, 1), pages(1)), "-EINVAL"),
+  row("len 0 → EINVAL", [mmap(page(0), pages(2), RW, PF)], munmap(page(0), 0n), "-EINVAL"),
+  row("addr above TASK_SIZE → EINVAL", [], munmap(USER_TOP, pages(1)), "-EINVAL"),
+  row("len > TASK_SIZE - addr → EINVAL", [], munmap(TASK_SIZE - pages(1), pages(2)), "-EINVAL"),
+  row("len -1 → EINVAL", [], munmap(page(0), 0xffff_ffff_ffff_ffffn), "-EINVAL"),
+  row("nothing mapped → 0", [], munmap(page(0), pages(4)), "0"),
+  row(
+    "holes are fine",
+    [mmap(page(0), pages(1), RW, PF), mmap(page(3), pages(1), RW, PF)],
+    munmap(page(0), pages(4)),
+    "0",
+  ),
+  row("partial unmap splits → 0", [mmap(page(0), pages(3), RW, PF)], munmap(page(1), pages(1)), "0"),
+  row(
+    "an unaligned len unmaps the whole last page",
+    [mmap(page(0), pages(2), RW, PF), munmap(page(0), 1n)],
+    load(8, page(0, 0xfff)),
+    `SIGSEGV SEGV_MAPERR ${hex(page(0, 0xfff))}`,
+  ),
+  row(
+    "the rest of a split mapping keeps its data",
+    [mmap(page(0), pages(3), RW, PF), store(32, page(2, 8), 0xdeadbeefn), munmap(page(1), pages(1))],
+    load(32, page(2, 8)),
+    "0xdeadbeef",
+  ),
+]);
+
+mmTable("munmap", [
+  {
+    name: "a split strictly inside one VMA at max_map_count → ENOMEM (LTP munmap04)",
+    options: { maxMapCount: 1 },
+    run: ({ mm }) => {
+      mm.mmap(A, 3 * P, RW, PF, null, 0);
+      return mm.munmap(at(1), P);
+    },
+    expect: -ENOMEM,
+    after: ({ mm }) => expect(mm.vmaLookup(at(1))).not.toBeNull(),
+  },
+  {
+    name: "trimming the end at max_map_count needs no new VMA → 0",
+    options: { maxMapCount: 1 },
+    run: ({ mm }) => {
+      mm.mmap(A, 3 * P, RW, PF, null, 0);
+      return mm.munmap(at(2), P);
+    },
+    expect: 0,
+  },
+  {
+    name: "a ->may_split refusal fails a partial unmap with its errno",
+    run: ({ mm }) => {
+      const f = fakeFile({
+        mmap: (vma) => {
+          vma.vmOps = { maySplit: () => -EINVAL };
+          return 0;
+        },
+      });
+      mm.mmap(A, 2 * P, PROT_READ, MAP_SHARED | MAP_FIXED, f, 0);
+      return mm.munmap(at(1), P);
+    },
+    expect: -EINVAL,
+  },
+]);
+
+describe("mmap file range (file_mmap_ok)", () => {
+  it("a character device ends at MAX_LFS_FILESIZE: an offset past it is -EOVERFLOW", () => {
+    const mem = PhysMemory.create({ ramBytes: 8 * 1024 * 1024 });
+    const mm = new Mm(ramOnly(mem));
+    expect(mm.mmap(A, P, PROT_READ, MAP_SHARED | MAP_FIXED, fakeFile(), 2 ** 63)).toBe(-EOVERFLOW);
+    expect(
+      mm.mmap(A, P, PROT_READ, MAP_SHARED | MAP_FIXED, fakeFile({ unsignedOffset: true }), 2 ** 63),
+    ).toBe(A);
+    mm.exit();
+  });
+});

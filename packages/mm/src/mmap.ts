@@ -1,0 +1,417 @@
+// mm/mmap.c and the munmap half of mm/vma.c: do_mmap, mmap_region, get_unmapped_area (with
+// arch/x86/kernel/sys_x86_64.c's placement), and do_vmi_munmap with the detach/complete steps that
+// MAP_FIXED and mremap share.
+import {
+  LEGACY_MAP_MASK,
+  MAP_32BIT,
+  MAP_DROPPABLE,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MAP_GROWSDOWN,
+  MAP_LOCKED,
+  MAP_NONBLOCK,
+  MAP_NORESERVE,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MAP_SHARED_VALIDATE,
+  MAP_STACK,
+  MAP_SYNC,
+  MAP_TYPE,
+  MMAP_MIN_ADDR,
+  PROT_EXEC,
+  PROT_WRITE,
+  TASK_SIZE,
+  VM_ACCOUNT,
+  VM_DONTDUMP,
+  VM_DROPPABLE,
+  VM_GROWSDOWN,
+  VM_LOCKED,
+  VM_LOCKED_MASK,
+  VM_MAYEXEC,
+  VM_MAYREAD,
+  VM_MAYSHARE,
+  VM_MAYWRITE,
+  VM_NOHUGEPAGE,
+  VM_NORESERVE,
+  VM_SHARED,
+  VM_SOFTDIRTY,
+  VM_SPECIAL,
+  VM_SYNC,
+  VM_WIPEONFORK,
+  VM_WRITE,
+} from "./constants";
+import { EACCES, EAGAIN, EEXIST, EINVAL, ENODEV, ENOMEM, EOPNOTSUPP, EOVERFLOW } from "./errno";
+import { populateVmaRange } from "./gup";
+import { PAGE, PMD_SIZE, pageAlign, protToVm, TASK_UNMAPPED_BASE, TWO64 } from "./internal";
+import { type MmFile, type MmStruct, Vma } from "./mm_types";
+import { zapPageRange } from "./rmap";
+import { ShmemFile } from "./shmem";
+import { newRangeMerge, removeVma, splitVma, vmaLink, vmaMergeNewRange } from "./vma";
+
+// ---- get_unmapped_area ------------------------------------------------------------------------
+
+/** __get_unmapped_area(): where a mapping of `len` bytes goes, or -errno. */
+export function getUnmappedArea(
+  mm: MmStruct,
+  file: MmFile | null,
+  addr: number,
+  len: number,
+  pgoff: number,
+  flags: number,
+): number {
+  if (len > TASK_SIZE) return -ENOMEM;
+  let result: number;
+  if (file?.getUnmappedArea) {
+    result = file.getUnmappedArea(addr, len, pgoff, flags);
+  } else {
+    let alignMask = 0;
+    // Anonymous mappings whose length is a multiple of the PMD size are aligned to it so they can
+    // use huge pages (thp_get_unmapped_area_vmflags).
+    if (!file && !addr && !(flags & MAP_FIXED) && len % PMD_SIZE === 0) alignMask = PMD_SIZE - 1;
+    result = archGetUnmappedAreaTopdown(mm, addr, len, file ? pgoff : 0, flags, alignMask);
+  }
+  if (result < 0) return result;
+  if (result > TASK_SIZE - len) return -ENOMEM;
+  if (result % PAGE !== 0) return -EINVAL;
+  return result;
+}
+
+/** arch/x86/kernel/sys_x86_64.c arch_get_unmapped_area_topdown() */
+function archGetUnmappedAreaTopdown(
+  mm: MmStruct,
+  addr0: number,
+  len: number,
+  pgoff: number,
+  flags: number,
+  alignMask: number,
+): number {
+  if (len > TASK_SIZE) return -ENOMEM;
+  if (flags & MAP_FIXED) return addr0;
+  if (flags & MAP_32BIT) return bottomUp(mm, addr0, len, pgoff, alignMask);
+  if (addr0) {
+    const addr = addr0 - (addr0 % PAGE);
+    // mmap_address_hint_valid(): the hint and its end stay below TASK_SIZE.
+    if (TASK_SIZE - len >= addr && rangeFree(mm, addr, addr + len)) return addr;
+  }
+  // unmapped_area_topdown(): the highest gap that holds len + align_mask, then the highest aligned
+  // start inside it (the kernel's search is not exact for aligned requests; neither is ours).
+  const off = (pgoff * PAGE) % (alignMask + 1);
+  const g = mm.vmas.findGapTopDown(len + alignMask, PAGE, mm.mmapBase);
+  if (g >= 0) {
+    const a = g + alignMask;
+    return a - ((((a - off) % (alignMask + 1)) + (alignMask + 1)) % (alignMask + 1));
+  }
+  return bottomUp(mm, 0, len, pgoff, alignMask);
+}
+
+/** arch_get_unmapped_area(): bottom-up from TASK_UNMAPPED_BASE. */
+function bottomUp(mm: MmStruct, addr0: number, len: number, pgoff: number, alignMask: number): number {
+  if (addr0) {
+    const addr = Math.ceil(addr0 / PAGE) * PAGE;
+    if (TASK_SIZE - len >= addr && addr >= MMAP_MIN_ADDR && rangeFree(mm, addr, addr + len)) return addr;
+  }
+  const off = (pgoff * PAGE) % (alignMask + 1);
+  const g = mm.vmas.findGapBottomUp(len + alignMask, TASK_UNMAPPED_BASE, TASK_SIZE);
+  if (g < 0) return -ENOMEM;
+  return g + ((((off - g) % (alignMask + 1)) + (alignMask + 1)) % (alignMask + 1));
+}
+
+/** No VMA intersects [start, end) (!find_vma_intersection()). */
+export function rangeFree(mm: MmStruct, start: number, end: number): boolean {
+  const v = mm.vmas.find(start);
+  return !v || v.vmStart >= end;
+}
+
+// ---- do_mmap ----------------------------------------------------------------------------------
+
+/** do_mmap() (mm/mmap.c) on unsigned long arguments, mmap_region() included; populates after. */
+export function doMmap(
+  mm: MmStruct,
+  addrIn: number,
+  lenU: number,
+  prot: number,
+  flagsIn: number,
+  file: MmFile | null,
+  pgoffIn: number,
+): number {
+  let addr = addrIn;
+  let flags = flagsIn;
+  let pgoff = pgoffIn;
+  if (lenU === 0) return -EINVAL;
+  if (flags & MAP_FIXED_NOREPLACE) flags |= MAP_FIXED;
+  if (!(flags & MAP_FIXED)) {
+    // round_hint_to_min()
+    addr -= addr % PAGE;
+    if (addr && addr < MMAP_MIN_ADDR) addr = MMAP_MIN_ADDR;
+  }
+  const len = pageAlign(lenU);
+  if (len === 0) return -ENOMEM;
+  // (pgoff + pages) wrapping an unsigned long: impossible for offsets a 64-bit mmap can pass.
+  if (pgoff + len / PAGE >= TWO64) return -EOVERFLOW;
+  // file_mmap_ok(): a character device without FMODE_UNSIGNED_OFFSET ends at MAX_LFS_FILESIZE.
+  if (file && !file.unsignedOffset && pgoff > Math.floor((2 ** 63 - len) / PAGE)) return -EOVERFLOW;
+  if (mm.mapCount > mm.maxMapCount) return -ENOMEM;
+  // PROT_EXEC alone asks for execute-only memory; with PKU it gets the execute-only key, allocated
+  // here (before the address is chosen, so even a failing mmap allocates it).
+  let pkey = 0;
+  if (prot === PROT_EXEC) pkey = Math.max(0, mm.pkeys.executeOnly());
+  const area = getUnmappedArea(mm, file, addr, len, pgoff, flags);
+  if (area < 0) return area;
+  addr = area;
+  if (flags & MAP_FIXED_NOREPLACE && !rangeFree(mm, addr, addr + len)) return -EEXIST;
+
+  let vmFlags = protToVm(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+  // calc_vm_flag_bits()
+  if (flags & MAP_GROWSDOWN) vmFlags |= VM_GROWSDOWN;
+  if (flags & MAP_LOCKED) vmFlags |= VM_LOCKED;
+  if (flags & MAP_STACK) vmFlags |= VM_NOHUGEPAGE;
+  if (flags & MAP_LOCKED && mm.lockedVm * PAGE + len > mm.mlockLimit) return -EAGAIN;
+
+  if (file) {
+    switch (flags & MAP_TYPE) {
+      case MAP_SHARED:
+      case MAP_SHARED_VALIDATE: {
+        if ((flags & MAP_TYPE) === MAP_SHARED) flags &= LEGACY_MAP_MASK;
+        else if (flags & ~(LEGACY_MAP_MASK | MAP_SYNC | MAP_FIXED_NOREPLACE | MAP_SHARED_VALIDATE))
+          return -EOPNOTSUPP;
+        if (flags & MAP_SYNC) return -EOPNOTSUPP; // no DAX device here
+        if (prot & PROT_WRITE && !file.writable) return -EACCES;
+        vmFlags |= VM_SHARED | VM_MAYSHARE;
+        if (!file.writable) vmFlags &= ~(VM_MAYWRITE | VM_SHARED);
+        if (!file.readable) return -EACCES;
+        break;
+      }
+      case MAP_PRIVATE:
+        if (!file.readable) return -EACCES;
+        break;
+      default:
+        return -EINVAL;
+    }
+    if (!file.mmap) return -ENODEV;
+    if (vmFlags & VM_GROWSDOWN) return -EINVAL;
+  } else {
+    switch (flags & MAP_TYPE) {
+      case MAP_SHARED:
+        if (vmFlags & VM_GROWSDOWN) return -EINVAL;
+        pgoff = 0;
+        vmFlags |= VM_SHARED | VM_MAYSHARE;
+        break;
+      case MAP_DROPPABLE:
+        // v6.11: memory the kernel may drop under pressure; never locked, reserved, forked or dumped.
+        if (flags & (MAP_LOCKED | MAP_GROWSDOWN)) return -EINVAL;
+        vmFlags |= VM_DROPPABLE | VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP;
+        pgoff = addr / PAGE;
+        break;
+      case MAP_PRIVATE:
+        pgoff = addr / PAGE;
+        break;
+      default:
+        return -EINVAL;
+    }
+  }
+  if (flags & MAP_NORESERVE) vmFlags |= VM_NORESERVE;
+  if (flags & MAP_SYNC && !(vmFlags & VM_SHARED)) vmFlags &= ~VM_SYNC;
+
+  const res = mmapRegion(mm, file, addr, len, vmFlags, pgoff, pkey);
+  if (res < 0) return res;
+  const vma = mm.vmaLookup(res);
+  if (vma && (vma.vmFlags & VM_LOCKED || (flags & (MAP_POPULATE | MAP_NONBLOCK)) === MAP_POPULATE)) {
+    populateVmaRange(mm, res, res + len, false);
+  }
+  return res;
+}
+
+/** mmap_region(): unmap what MAP_FIXED covers, build the VMA, call the driver. Atomic on failure. */
+function mmapRegion(
+  mm: MmStruct,
+  file: MmFile | null,
+  addr: number,
+  len: number,
+  vmFlagsIn: number,
+  pgoff: number,
+  pkey: number,
+): number {
+  let vmFlags = vmFlagsIn;
+  const end = addr + len;
+  // Detach what we replace, keeping its PTEs aside so a failure can put everything back.
+  const detached = rangeFree(mm, addr, end) ? null : vmsGatherMunmapVmas(mm, addr, end);
+  if (typeof detached === "number") return detached;
+  if (mm.mapCount + 1 > mm.maxMapCount) {
+    if (detached) vmsAbortMunmapVmas(mm, detached);
+    return -ENOMEM;
+  }
+  // accountable_mapping(): private writable memory is charged to the commit limit.
+  if (!(vmFlags & VM_NORESERVE) && (vmFlags & (VM_SHARED | VM_WRITE)) === VM_WRITE) vmFlags |= VM_ACCOUNT;
+
+  let vma: Vma | null = null;
+  // A new mapping of the same object, flags and linear pgoff next to an existing VMA expands it
+  // without calling ->mmap again (mm/vma.c __mmap_region tries vma_merge_new_range first).
+  // Shared anonymous memory is a new shmem file each time, so it never merges.
+  if (file || !(vmFlags & VM_SHARED)) {
+    vma = vmaMergeNewRange(
+      newRangeMerge(mm, {
+        start: addr,
+        end,
+        pgoff,
+        flags: vmFlags,
+        pkey,
+        file,
+        anonVma: null,
+        vmOps: file ? (opsOfFile(mm, file) ?? null) : null,
+      }),
+    );
+  }
+  if (!vma) {
+    const v = new Vma(mm as Vma["vmMm"], addr, end, vmFlags, pgoff);
+    v.vmPkey = pkey;
+    if (file) {
+      v.vmFile = file;
+      file.get();
+      mm.vmas.insert(v);
+      let err: number;
+      try {
+        err = file.mmap!(v);
+      } catch (e) {
+        abortNewVma(mm, v);
+        if (detached) vmsAbortMunmapVmas(mm, detached);
+        throw e;
+      }
+      if (err) {
+        abortNewVma(mm, v);
+        if (detached) vmsAbortMunmapVmas(mm, detached);
+        return err < 0 ? err : -err;
+      }
+      file.mapping.vmas.add(v);
+      // The driver may have changed vm_flags (VM_IO, VM_PFNMAP…): try merging once more.
+      mm.vmas.remove(v);
+      const merged =
+        v.vmFlags & VM_SPECIAL || v.vmOps?.close
+          ? null
+          : vmaMergeNewRange(
+              newRangeMerge(mm, {
+                start: v.vmStart,
+                end: v.vmEnd,
+                pgoff: v.vmPgoff,
+                flags: v.vmFlags,
+                pkey: v.vmPkey,
+                file,
+                anonVma: v.anonVma,
+                vmOps: v.vmOps,
+              }),
+            );
+      if (merged) {
+        file.mapping.vmas.delete(v);
+        file.put();
+        vma = merged;
+      } else {
+        mm.vmas.insert(v);
+        vma = v;
+      }
+    } else if (vmFlags & VM_SHARED) {
+      // shmem_zero_setup(): shared anonymous memory is a file on an internal tmpfs.
+      const shm = new ShmemFile(mm.mem, len);
+      v.vmFile = shm;
+      shm.get();
+      v.vmOps = shm.vmOps;
+      vmaLink(mm, v);
+      vma = v;
+    } else {
+      v.anonymous = true;
+      mm.vmas.insert(v);
+      vma = v;
+    }
+  }
+  if (detached) vmsCompleteMunmapVmas(mm, detached);
+  vma.vmFlags |= VM_SOFTDIRTY;
+  if (vma.vmFlags & VM_LOCKED) {
+    if (vma.vmFlags & VM_SPECIAL) vma.vmFlags &= ~VM_LOCKED_MASK;
+    else mm.lockedVm += len / PAGE;
+  }
+  return addr;
+}
+
+/** The vm_ops this mm's VMAs of `file` have (what ->mmap set), for merging without calling it. */
+function opsOfFile(mm: MmStruct, file: MmFile): Vma["vmOps"] | undefined {
+  for (const v of file.mapping.vmas) if (v.vmMm === mm && v.vmFile === file) return v.vmOps;
+  return undefined;
+}
+
+function abortNewVma(mm: MmStruct, v: Vma): void {
+  // The driver may have filled PTEs before failing (unmap_region on the error path).
+  zapPageRange(mm, v, v.vmStart, v.vmEnd);
+  mm.pgd.freeEmpty(v.vmStart, v.vmEnd);
+  mm.vmas.remove(v);
+  v.vmFile?.put();
+}
+
+// ---- munmap -----------------------------------------------------------------------------------
+
+/** struct vma_munmap_struct, reduced: the VMAs taken out of [start, end), PTEs still in place. */
+export interface VmaMunmap {
+  readonly vmas: Vma[];
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * vms_gather_munmap_vmas(): splits the VMAs at the edges of [start, end) and takes the ones inside
+ * out of the tree, keeping their PTEs so the caller can either release them or put them back.
+ */
+export function vmsGatherMunmapVmas(mm: MmStruct, start: number, end: number): VmaMunmap | number {
+  let first = mm.vmas.find(start);
+  if (!first || first.vmStart >= end) return { vmas: [], start, end };
+  // Which piece of a split is the new VMA differs between the eras (era.ts munmapSplitNewStays).
+  const newStays = mm.rules.munmapSplitNewStays;
+  if (start > first.vmStart) {
+    // Splitting strictly inside one VMA needs a new map slot (munmap04).
+    if (end < first.vmEnd && mm.mapCount >= mm.maxMapCount) return -ENOMEM;
+    const r = splitVma(mm, first, start, newStays);
+    if (typeof r === "number") return r;
+    if (!newStays) first = r;
+  }
+  const vmas: Vma[] = [];
+  for (const v of [...mm.vmas.intersecting(start, end)]) {
+    let victim = v;
+    if (victim.vmEnd > end) {
+      const r = splitVma(mm, victim, end, !newStays);
+      if (typeof r === "number") {
+        for (const d of vmas) mm.vmas.insert(d);
+        return r;
+      }
+      if (!newStays) victim = r;
+    }
+    vmas.push(victim);
+  }
+  for (const v of vmas) mm.vmas.remove(v);
+  return { vmas, start, end };
+}
+
+/** vms_abort_munmap_vmas(): the gathered VMAs go back, untouched. */
+export function vmsAbortMunmapVmas(mm: MmStruct, d: VmaMunmap): void {
+  for (const v of d.vmas) mm.vmas.insert(v);
+}
+
+/** vms_complete_munmap_vmas(): zap, free page tables, then ->close and fput each VMA. */
+export function vmsCompleteMunmapVmas(mm: MmStruct, d: VmaMunmap): void {
+  for (const v of d.vmas) {
+    zapPageRange(mm, v, v.vmStart, v.vmEnd);
+    if (v.vmFlags & VM_LOCKED) mm.lockedVm -= (v.vmEnd - v.vmStart) / PAGE;
+  }
+  mm.pgd.freeEmpty(d.start, d.end);
+  for (const v of d.vmas) removeVma(v);
+}
+
+/**
+ * do_vmi_munmap() on unsigned long arguments: the range checks are the kernel's own (munmap(2),
+ * mremap and MAP_FIXED all go through them), then gather and complete.
+ */
+export function doVmiMunmap(mm: MmStruct, start: number, lenU: number): number {
+  if (start % PAGE !== 0 || start > TASK_SIZE || lenU > TASK_SIZE - start) return -EINVAL;
+  const len = pageAlign(lenU);
+  if (len === 0) return -EINVAL;
+  const d = vmsGatherMunmapVmas(mm, start, start + len);
+  if (typeof d === "number") return d;
+  vmsCompleteMunmapVmas(mm, d);
+  return 0;
+}

@@ -1,0 +1,184 @@
+import {
+  load,
+  MAP_FIXED,
+  MAP_GROWSDOWN,
+  MAP_SHARED,
+  mmap,
+  mprotect,
+  PROT_EXEC,
+  PROT_GROWSDOWN,
+  PROT_GROWSUP,
+  PROT_NONE,
+  PROT_READ,
+  PROT_SEM,
+  page,
+  pages,
+  store,
+} from "../test/oracle/script";
+import { A, fakeFile, hex, mmTable, P, PF, RW, row, SF, scriptTable } from "../test/syscall-tables";
+import { EACCES, EINVAL, MAP_PRIVATE } from "./index";
+
+// ================================================================================== mprotect
+
+scriptTable("mprotect", [
+  row(
+    "PROT_GROWSDOWN|PROT_GROWSUP → EINVAL",
+    [mmap(page(0), pages(1), RW, PF)],
+    mprotect(page(0), pages(1), PROT_READ | PROT_GROWSDOWN | PROT_GROWSUP),
+    "-EINVAL",
+  ),
+  row(
+    "unaligned start → EINVAL (LTP mprotect01)",
+    [mmap(page(0), pages(1), RW, PF)],
+    mprotect(page(0, 1), pages(1), PROT_READ),
+    "-EINVAL",
+  ),
+  row("len 0 → 0 even unmapped", [], mprotect(page(0), 0n, PROT_READ), "0"),
+  row("len 0 → 0 even with a bad prot", [], mprotect(page(0), 0n, 0x10), "0"),
+  row(
+    "len wraps → ENOMEM",
+    [mmap(page(0), pages(1), RW, PF)],
+    mprotect(page(0), 0xffff_ffff_ffff_f000n, PROT_READ),
+    "-ENOMEM",
+  ),
+  row(
+    "unknown prot bit → EINVAL",
+    [mmap(page(0), pages(1), RW, PF)],
+    mprotect(page(0), pages(1), 0x10),
+    "-EINVAL",
+  ),
+  row(
+    "PROT_SEM is accepted",
+    [mmap(page(0), pages(1), RW, PF)],
+    mprotect(page(0), pages(1), PROT_READ | PROT_SEM),
+    "0",
+  ),
+  row(
+    "PROT_EXEC is accepted",
+    [mmap(page(0), pages(1), RW, PF)],
+    mprotect(page(0), pages(1), PROT_READ | PROT_EXEC),
+    "0",
+  ),
+  row("unmapped → ENOMEM", [], mprotect(page(0), pages(1), PROT_READ), "-ENOMEM"),
+  row(
+    "start in a hole before a VMA → ENOMEM",
+    [mmap(page(1), pages(1), RW, PF)],
+    mprotect(page(0), pages(2), PROT_READ),
+    "-ENOMEM",
+  ),
+  row(
+    "a hole in the middle → ENOMEM",
+    [mmap(page(0), pages(1), RW, PF), mmap(page(2), pages(1), RW, PF)],
+    mprotect(page(0), pages(3), PROT_READ),
+    "-ENOMEM",
+  ),
+  row(
+    "a hole in the middle: VMAs before it were already changed",
+    [
+      mmap(page(0), pages(1), RW, PF),
+      mmap(page(2), pages(1), RW, PF),
+      mprotect(page(0), pages(3), PROT_READ),
+    ],
+    store(8, page(0), 1n),
+    `SIGSEGV SEGV_ACCERR ${hex(page(0))}`,
+  ),
+  row(
+    "a hole in the middle: VMAs after it are unchanged",
+    [
+      mmap(page(0), pages(1), RW, PF),
+      mmap(page(2), pages(1), RW, PF),
+      mprotect(page(0), pages(3), PROT_READ),
+    ],
+    store(8, page(2), 1n),
+    "0",
+  ),
+  row(
+    "PROT_GROWSDOWN on a VMA without VM_GROWSDOWN → EINVAL",
+    [mmap(page(0), pages(2), RW, PF)],
+    mprotect(page(1), pages(1), PROT_READ | PROT_GROWSDOWN),
+    "-EINVAL",
+  ),
+  row(
+    "PROT_GROWSDOWN extends the change down to vm_start",
+    [
+      mmap(page(0), pages(3), RW, PF | MAP_GROWSDOWN),
+      mprotect(page(2), pages(1), PROT_READ | PROT_GROWSDOWN),
+    ],
+    store(8, page(0), 1n),
+    `SIGSEGV SEGV_ACCERR ${hex(page(0))}`,
+  ),
+  row(
+    "PROT_GROWSUP on x86 → EINVAL",
+    [mmap(page(0), pages(2), RW, PF)],
+    mprotect(page(1), pages(1), PROT_READ | PROT_GROWSUP),
+    "-EINVAL",
+  ),
+  row(
+    "PROT_READ then write → SIGSEGV SEGV_ACCERR (LTP mprotect02)",
+    [mmap(page(0), pages(1), RW, PF), store(8, page(0), 1n), mprotect(page(0), pages(1), PROT_READ)],
+    store(8, page(0), 2n),
+    `SIGSEGV SEGV_ACCERR ${hex(page(0))}`,
+  ),
+  row(
+    "PROT_WRITE again → the write succeeds",
+    [mmap(page(0), pages(1), PROT_READ, PF), mprotect(page(0), pages(1), RW)],
+    store(8, page(0), 2n),
+    "0",
+  ),
+  row(
+    "shared RW → PROT_READ, write → SIGSEGV (LTP mprotect03)",
+    [mmap(page(0), pages(1), RW, SF), store(8, page(0), 1n), mprotect(page(0), pages(1), PROT_READ)],
+    store(8, page(0), 2n),
+    `SIGSEGV SEGV_ACCERR ${hex(page(0))}`,
+  ),
+  row(
+    "PROT_NONE → SIGSEGV (LTP mprotect04)",
+    [mmap(page(0), pages(1), RW, PF), store(8, page(0), 1n), mprotect(page(0), pages(1), PROT_NONE)],
+    load(8, page(0)),
+    `SIGSEGV SEGV_ACCERR ${hex(page(0))}`,
+  ),
+  row(
+    "PROT_NONE and back keeps the data",
+    [
+      mmap(page(0), pages(1), RW, PF),
+      store(8, page(0), 9n),
+      mprotect(page(0), pages(1), PROT_NONE),
+      mprotect(page(0), pages(1), PROT_READ),
+    ],
+    load(8, page(0)),
+    "0x9",
+  ),
+]);
+
+mmTable("mprotect", [
+  {
+    name: "PROT_WRITE on MAP_SHARED of an O_RDONLY file → EACCES (LTP mprotect01)",
+    run: ({ mm }) => {
+      mm.mmap(A, P, PROT_READ, MAP_SHARED | MAP_FIXED, fakeFile({ writable: false }), 0);
+      return mm.mprotect(A, P, RW);
+    },
+    expect: -EACCES,
+  },
+  {
+    name: "PROT_WRITE on MAP_PRIVATE of an O_RDONLY file is fine",
+    run: ({ mm }) => {
+      mm.mmap(A, P, PROT_READ, MAP_PRIVATE | MAP_FIXED, fakeFile({ writable: false }), 0);
+      return mm.mprotect(A, P, RW);
+    },
+    expect: 0,
+  },
+  {
+    name: "a ->may_split refusal fails a partial mprotect with its errno",
+    run: ({ mm }) => {
+      const f = fakeFile({
+        mmap: (vma) => {
+          vma.vmOps = { maySplit: () => -EINVAL };
+          return 0;
+        },
+      });
+      mm.mmap(A, 2 * P, RW, MAP_SHARED | MAP_FIXED, f, 0);
+      return mm.mprotect(A, P, PROT_READ);
+    },
+    expect: -EINVAL,
+  },
+]);

@@ -1,0 +1,131 @@
+// mm/mprotect.c: do_mprotect_pkey (mprotect and pkey_mprotect), mprotect_fixup, change_protection.
+
+import {
+  PROT_EXEC,
+  PROT_GROWSDOWN,
+  PROT_GROWSUP,
+  PROT_READ,
+  PROT_SEM,
+  PROT_WRITE,
+  VM_ACCESS_FLAGS,
+  VM_ACCOUNT,
+  VM_EXEC,
+  VM_GROWSDOWN,
+  VM_HUGETLB,
+  VM_LOCKED,
+  VM_NORESERVE,
+  VM_READ,
+  VM_SHARED,
+  VM_WRITE,
+} from "./constants";
+import { EACCES, EINVAL, ENOMEM } from "./errno";
+import { populateVmaRange } from "./gup";
+import { PAGE, pageAlign, protToVm, TWO64, ul } from "./internal";
+import type { MmStruct, Vma } from "./mm_types";
+import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, pteFlags } from "./pgtable";
+import { vmaModifyFlags } from "./vma";
+
+/** do_mprotect_pkey(): `pkeyIn` -1 is plain mprotect (the VMA keeps its key, or gets the execute-only one). */
+export function doMprotectPkey(
+  mm: MmStruct,
+  startIn: number,
+  lenIn: number,
+  protIn: number,
+  pkeyIn: number,
+): number {
+  let prot = protIn;
+  // The int argument as C sees it (a non-integer names no key).
+  const pkey = Number.isInteger(pkeyIn) ? pkeyIn | 0 : -2;
+  const start = ul(startIn);
+  const grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+  prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP);
+  if (grows === (PROT_GROWSDOWN | PROT_GROWSUP)) return -EINVAL;
+  if (start % PAGE !== 0) return -EINVAL;
+  if (!lenIn) return 0;
+  const len = pageAlign(ul(lenIn));
+  const end = start + len;
+  if (len === 0 || end <= start || end >= TWO64) return -ENOMEM;
+  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) return -EINVAL;
+  // A key userspace did not allocate cannot be used (the execute-only key counts as not allocated).
+  if (pkey !== -1 && !mm.pkeys.isAllocated(pkey)) return -EINVAL;
+  let vma = mm.vmas.find(start);
+  if (!vma || vma.vmStart >= end) return -ENOMEM;
+  let nstart = start;
+  if (grows & PROT_GROWSDOWN) {
+    nstart = vma.vmStart;
+    if (!(vma.vmFlags & VM_GROWSDOWN)) return -EINVAL;
+  } else if (vma.vmStart > start) return -ENOMEM;
+  if (grows & PROT_GROWSUP) return -EINVAL;
+  let tmp = vma.vmStart;
+  let error = 0;
+  while (vma && vma.vmStart < end) {
+    if (vma.vmStart !== tmp) {
+      error = -ENOMEM;
+      break;
+    }
+    const newPkey = mm.pkeys.overrideMprotectPkey(vma.vmPkey, vma.vmFlags & VM_ACCESS_FLAGS, prot, pkey);
+    let newFlags = protToVm(prot) | (vma.vmFlags & ~VM_ACCESS_FLAGS);
+    // VM_MAY* shifted onto VM_*: asking for what the open mode forbids is -EACCES.
+    if (newFlags & ~(newFlags >> 4) & VM_ACCESS_FLAGS) {
+      error = -EACCES;
+      break;
+    }
+    tmp = Math.min(vma.vmEnd, end);
+    const s = Math.max(nstart, vma.vmStart);
+    const oldFlags = vma.vmFlags;
+    // mprotect_fixup(): private memory becoming writable is charged (VM_ACCOUNT); anon memory
+    // made read-only before it was ever written gives the charge back. Both only after its
+    // `newflags == oldflags` early return: a VMA whose protection is unchanged keeps its
+    // VM_ACCOUNT (e.g. read-only, charged, no anon_vma) and is neither modified nor merged.
+    const changed = newFlags !== oldFlags || newPkey !== vma.vmPkey;
+    if (changed) {
+      if (newFlags & VM_WRITE) {
+        if (!(oldFlags & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE)))
+          newFlags |= VM_ACCOUNT;
+      } else if (oldFlags & VM_ACCOUNT && vma.anonymous && !vma.anonVma) {
+        newFlags &= ~VM_ACCOUNT;
+      }
+    }
+    let next: Vma | null | undefined;
+    if (newFlags !== oldFlags || newPkey !== vma.vmPkey) {
+      const r = vmaModifyFlags(mm, vma, s, tmp, newFlags, newPkey);
+      if (typeof r === "number") {
+        error = r;
+        break;
+      }
+      changeProtection(mm, r, s, tmp);
+      // mprotect_fixup(): locked memory becoming writable is populated with write faults now
+      // (populate_vma_page_range), so it never takes a COW fault later.
+      if (newFlags & VM_LOCKED && newFlags & VM_WRITE && !(oldFlags & VM_WRITE))
+        populateVmaRange(mm, s, tmp, false);
+      // Carry on after the VMA that now covers the range: a merge may have extended it past tmp.
+      tmp = Math.max(tmp, r.vmEnd);
+      next = mm.vmas.next(r);
+    } else {
+      next = mm.vmas.next(vma);
+    }
+    nstart = tmp;
+    vma = next ?? undefined;
+  }
+  if (!error && tmp < end) error = -ENOMEM;
+  return error;
+}
+
+/** change_protection(): rewrites PTEs of [start, end) for the VMA's new flags, then flushes. */
+export function changeProtection(mm: MmStruct, vma: Vma, start: number, end: number): void {
+  const f = vma.vmFlags;
+  const accessible = (f & (VM_READ | VM_WRITE | VM_EXEC)) !== 0;
+  const shared = (f & VM_SHARED) !== 0;
+  mm.pgd.forEach(start, end, (_a, slot, pte) => {
+    let fl = pteFlags(pte);
+    const base = pte - fl;
+    if (!accessible) fl = (fl & ~_PAGE_PRESENT) | _PAGE_PROTNONE;
+    else if (fl & _PAGE_PROTNONE) fl = (fl & ~_PAGE_PROTNONE) | _PAGE_PRESENT;
+    if (!(f & VM_WRITE)) fl &= ~_PAGE_RW;
+    else if (shared && fl & _PAGE_PRESENT) fl |= _PAGE_RW;
+    // change_protection() rewrites every PTE with the VMA's new page protection, its key included.
+    if (fl !== pteFlags(pte) || mm.pgd.readPkey(slot) !== vma.vmPkey)
+      mm.pgd.setPte(slot, base + fl, vma.vmPkey);
+  });
+  mm.flushTlbRange(start, end);
+}

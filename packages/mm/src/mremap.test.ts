@@ -1,0 +1,311 @@
+import { expect } from "vitest";
+import {
+  load,
+  MAP_FIXED,
+  MAP_LOCKED,
+  MAP_SHARED,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
+  mmap,
+  mremap,
+  PROT_NONE,
+  PROT_READ,
+  page,
+  pages,
+  store,
+  USER_TOP,
+} from "../test/oracle/script";
+import {
+  A,
+  ANY_ADDR,
+  at,
+  fakeFile,
+  hex,
+  MOVE,
+  mapRemap,
+  mmTable,
+  P,
+  PF,
+  RW,
+  row,
+  SF,
+  scriptTable,
+} from "../test/syscall-tables";
+import { EAGAIN, EBUSY, EFAULT, EINVAL, ENOMEM } from "./index";
+
+// ================================================================================== mremap
+
+scriptTable("mremap", [
+  row(
+    "unknown flag → EINVAL",
+    [mmap(page(0), pages(1), RW, PF)],
+    mremap(page(0), pages(1), pages(1), 8),
+    "-EINVAL",
+  ),
+  row(
+    "unaligned old_address → EINVAL",
+    [mmap(page(0), pages(1), RW, PF)],
+    mremap(page(0, 1), pages(1), pages(1), 0),
+    "-EINVAL",
+  ),
+  row(
+    "PAGE_ALIGN(new_len) == 0 → EINVAL",
+    [mmap(page(0), pages(1), RW, PF)],
+    mremap(page(0), pages(1), 0n, 0),
+    "-EINVAL",
+  ),
+  row(
+    "FIXED without MAYMOVE → EINVAL",
+    [mmap(page(0), pages(1), RW, PF)],
+    mremap(page(0), pages(1), pages(1), MREMAP_FIXED, page(8)),
+    "-EINVAL",
+  ),
+  row(
+    "DONTUNMAP without MAYMOVE → EINVAL",
+    [mmap(page(0), pages(1), RW, PF)],
+    mremap(page(0), pages(1), pages(1), MREMAP_DONTUNMAP, page(8)),
+    "-EINVAL",
+  ),
+  row(
+    "FIXED with an unaligned new_address → EINVAL",
+    [mmap(page(0), pages(1), RW, PF)],
+    mremap(page(0), pages(1), pages(1), MOVE, page(8, 4)),
+    "-EINVAL",
+  ),
+  row(
+    "DONTUNMAP with old_len ≠ new_len → EINVAL",
+    [mmap(page(0), pages(2), RW, PF)],
+    mremap(page(0), pages(1), pages(2), MREMAP_MAYMOVE | MREMAP_DONTUNMAP),
+    "-EINVAL",
+  ),
+  row(
+    "no VMA at old_address → EFAULT (LTP mremap03)",
+    [],
+    mremap(page(0), pages(1), pages(2), MREMAP_MAYMOVE),
+    "-EFAULT",
+  ),
+  row(
+    "FIXED onto an overlapping range → EINVAL (LTP mremap05)",
+    [mmap(page(0), pages(4), RW, PF)],
+    mremap(page(0), pages(2), pages(2), MOVE, page(1)),
+    "-EINVAL",
+  ),
+  row(
+    "FIXED new range above TASK_SIZE → EINVAL",
+    [mmap(page(0), pages(1), RW, PF)],
+    mremap(page(0), pages(1), pages(1), MOVE, USER_TOP),
+    "-EINVAL",
+  ),
+  row(
+    "old_len 0 on a private mapping → EINVAL",
+    [mmap(page(0), pages(1), RW, PF)],
+    mremap(page(0), 0n, pages(1), MREMAP_MAYMOVE),
+    "-EINVAL",
+  ),
+  row(
+    "old_len 0 on a shared mapping duplicates it",
+    [
+      mmap(page(0), pages(1), RW, SF),
+      store(32, page(0), 0x1234n),
+      mremap(page(0), 0n, pages(1), MOVE, page(8)),
+    ],
+    load(32, page(8)),
+    "0x1234",
+  ),
+  row(
+    "old range past the VMA end → EFAULT",
+    [mmap(page(0), pages(2), RW, PF)],
+    mremap(page(0), pages(3), pages(4), MREMAP_MAYMOVE),
+    "-EFAULT",
+  ),
+  row(
+    "old range over two VMAs, resized → EFAULT",
+    [mmap(page(0), pages(1), RW, PF), mmap(page(1), pages(1), PROT_READ, PF)],
+    mremap(page(0), pages(2), pages(3), MREMAP_MAYMOVE),
+    "-EFAULT",
+  ),
+  row(
+    "pure FIXED move over two VMAs (v6.17+) succeeds",
+    [mmap(page(0), pages(1), RW, PF), mmap(page(1), pages(1), PROT_READ, PF)],
+    mremap(page(0), pages(2), pages(2), MOVE, page(8)),
+    hex(page(8)),
+  ),
+  row(
+    "grow blocked without MAYMOVE → ENOMEM (LTP mremap04)",
+    [mmap(page(0), pages(1), RW, PF), mmap(page(1), pages(1), PROT_READ, PF)],
+    mremap(page(0), pages(1), pages(2), 0),
+    "-ENOMEM",
+  ),
+  row(
+    "grow in place → old address",
+    [mmap(page(0), pages(1), RW, PF)],
+    mremap(page(0), pages(1), pages(3), 0),
+    hex(page(0)),
+  ),
+  row(
+    "grow of a range not ending at vm_end, without MAYMOVE → ENOMEM",
+    [mmap(page(0), pages(3), RW, PF)],
+    mremap(page(0), pages(1), pages(2), 0),
+    "-ENOMEM",
+  ),
+  row(
+    "grow blocked with MAYMOVE moves",
+    [mmap(page(0), pages(1), RW, PF), mmap(page(1), pages(1), PROT_READ, PF)],
+    mremap(page(0), pages(1), pages(2), MREMAP_MAYMOVE),
+    ANY_ADDR,
+  ),
+  row(
+    "shrink with MAYMOVE stays in place",
+    [mmap(page(0), pages(3), RW, PF)],
+    mremap(page(0), pages(3), pages(1), MREMAP_MAYMOVE),
+    hex(page(0)),
+  ),
+  row(
+    "shrink unmaps the tail",
+    [mmap(page(0), pages(3), RW, PF), mremap(page(0), pages(3), pages(1), 0)],
+    load(8, page(1)),
+    `SIGSEGV SEGV_MAPERR ${hex(page(1))}`,
+  ),
+  row(
+    "same size without FIXED is a no-op",
+    [mmap(page(0), pages(2), RW, PF)],
+    mremap(page(0), pages(2), pages(2), MREMAP_MAYMOVE),
+    hex(page(0)),
+  ),
+  row(
+    "FIXED move keeps the data",
+    [
+      mmap(page(0), pages(2), RW, PF),
+      store(64, page(1, 8), 0x1122334455667788n),
+      mremap(page(0), pages(2), pages(2), MOVE, page(10)),
+    ],
+    load(64, page(11, 8)),
+    "0x1122334455667788",
+  ),
+  row(
+    "FIXED move replaces the destination",
+    [mmap(page(0), pages(1), RW, PF), mmap(page(10), pages(1), PROT_READ, PF)],
+    mremap(page(0), pages(1), pages(1), MOVE, page(10)),
+    hex(page(10)),
+  ),
+  row(
+    "FIXED move unmaps the source",
+    [mmap(page(0), pages(1), RW, PF), mremap(page(0), pages(1), pages(1), MOVE, page(10))],
+    load(8, page(0)),
+    `SIGSEGV SEGV_MAPERR ${hex(page(0))}`,
+  ),
+  row(
+    "DONTUNMAP: private source reads zero",
+    [
+      mmap(page(0), pages(1), RW, PF),
+      store(8, page(0), 0x77n),
+      mremap(page(0), pages(1), pages(1), MOVE | MREMAP_DONTUNMAP, page(10)),
+    ],
+    load(8, page(0)),
+    "0x0",
+  ),
+  row(
+    "DONTUNMAP: shared source keeps its data",
+    [
+      mmap(page(0), pages(1), RW, SF),
+      store(8, page(0), 0x77n),
+      mremap(page(0), pages(1), pages(1), MOVE | MREMAP_DONTUNMAP, page(10)),
+    ],
+    load(8, page(0)),
+    "0x77",
+  ),
+  row(
+    "FIXED|DONTUNMAP of a VMA's last page onto the page right after it succeeds",
+    [mmap(page(13), pages(2), PROT_NONE, PF)],
+    mremap(page(14), pages(1), pages(1), MOVE | MREMAP_DONTUNMAP, page(15)),
+    hex(page(15)),
+  ),
+  row(
+    "growing shared anonymous memory past its object: new pages → SIGBUS",
+    [mmap(page(0), pages(1), RW, SF), mremap(page(0), pages(1), pages(2), 0)],
+    load(8, page(1)),
+    `SIGBUS BUS_ADRERR ${hex(page(1))}`,
+  ),
+]);
+
+mmTable("mremap", [
+  {
+    name: "FIXED without room for the worst-case splits → ENOMEM",
+    options: { maxMapCount: 4 },
+    run: ({ mm }) => {
+      mm.mmap(at(0), P, RW, PF, null, 0);
+      return mm.mremap(at(0), P, P, MOVE, at(8));
+    },
+    expect: -ENOMEM,
+  },
+  {
+    name: "growing a VM_PFNMAP (remap_pfn_range) VMA → EFAULT",
+    run: ({ mm }) => {
+      mapRemap(mm);
+      return mm.mremap(A, 2 * P, 3 * P, MREMAP_MAYMOVE);
+    },
+    expect: -EFAULT,
+  },
+  {
+    name: "shrinking a VM_PFNMAP VMA is fine",
+    run: ({ mm }) => {
+      mapRemap(mm);
+      return mm.mremap(A, 2 * P, P, 0);
+    },
+    expect: A,
+  },
+  {
+    name: "a same-size FIXED move of a VM_PFNMAP VMA is fine",
+    run: ({ mm }) => {
+      mapRemap(mm);
+      return mm.mremap(A, 2 * P, 2 * P, MOVE, at(16));
+    },
+    expect: at(16),
+  },
+  {
+    name: "DONTUNMAP on a VM_PFNMAP VMA → EINVAL",
+    run: ({ mm }) => {
+      mapRemap(mm);
+      return mm.mremap(A, 2 * P, 2 * P, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
+    },
+    expect: -EINVAL,
+  },
+  {
+    name: "growing a locked VMA past RLIMIT_MEMLOCK → EAGAIN",
+    options: { mlockLimit: 2 * P },
+    run: ({ mm }) => {
+      mm.mmap(A, 2 * P, RW, PF | MAP_LOCKED, null, 0);
+      return mm.mremap(A, 2 * P, 3 * P, MREMAP_MAYMOVE);
+    },
+    expect: -EAGAIN,
+  },
+  {
+    // resize_is_valid() only rejects a 64-bit wrap of pgoff + pages, impossible with pgoff < 2^52.
+    // (A file with FMODE_UNSIGNED_OFFSET, like /dev/mem, may be mapped that high at all.)
+    name: "grow near the top pgoff is no overflow: grows in place",
+    run: ({ mm }) => {
+      mm.mmap(A, P, PROT_READ, MAP_SHARED | MAP_FIXED, fakeFile({ unsignedOffset: true }), 2 ** 64 - 2 * P);
+      return mm.mremap(A, P, 3 * P, MREMAP_MAYMOVE);
+    },
+    expect: A,
+  },
+  {
+    name: "a ->mremap error reverts the move",
+    run: ({ mm }) => {
+      const f = fakeFile({
+        mmap: (vma) => {
+          vma.vmOps = { mremap: () => -EBUSY, fault: () => 2 };
+          return 0;
+        },
+      });
+      mm.mmap(A, P, PROT_READ, MAP_SHARED | MAP_FIXED, f, 0);
+      return mm.mremap(A, P, P, MOVE, at(16));
+    },
+    expect: -EBUSY,
+    after: ({ mm }) => {
+      expect(mm.vmaLookup(A)).not.toBeNull();
+      expect(mm.vmaLookup(at(16))).toBeNull();
+    },
+  },
+]);

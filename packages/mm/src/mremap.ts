@@ -1,0 +1,319 @@
+// mm/mremap.c: do_mremap with its request carried in one `VmaRemap` (struct vma_remap_struct) through
+// check_prep_vma, remap_move (multi-VMA MREMAP_FIXED moves since 6.17), mremap_at, mremap_to and
+// move_vma.
+
+import {
+  MAP_FIXED,
+  MAP_SHARED,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
+  TASK_SIZE,
+  VM_DONTEXPAND,
+  VM_LOCKED,
+  VM_LOCKED_MASK,
+  VM_MAYSHARE,
+  VM_PFNMAP,
+  VM_SHARED,
+} from "./constants";
+import { EAGAIN, EFAULT, EINVAL, ENOMEM } from "./errno";
+import { populateVmaRange } from "./gup";
+import { linearPageIndex, PAGE, pageAlign, TWO64, ul } from "./internal";
+import type { MmStruct, Vma } from "./mm_types";
+import { doVmiMunmap, getUnmappedArea, rangeFree, vmsCompleteMunmapVmas, vmsGatherMunmapVmas } from "./mmap";
+import { TABLE_OOM } from "./pgtable";
+import { rssAdd, vmNormalPfn, zapPageRange } from "./rmap";
+import { ShmemFile } from "./shmem";
+import { newRangeMerge, removeVma, vmAreaDup, vmaLink, vmaMergeExtend, vmaMergeNewRange } from "./vma";
+
+/** struct vma_remap_struct: one mremap request as it moves through the steps. */
+export interface VmaRemap {
+  readonly addr: number;
+  /** Page aligned; mremap_to() shortens it when it shrinks before moving. */
+  oldLen: number;
+  readonly newLen: number;
+  readonly flags: number;
+  /** The requested address (MREMAP_FIXED), then the one chosen for the move. */
+  newAddr: number;
+  /** The VMA at addr; looked up again after each unmap (vrm->vma). */
+  vma: Vma | null;
+}
+
+/** do_mremap() on the syscall's arguments: the new address or -errno. */
+export function doMremap(
+  mm: MmStruct,
+  addrIn: number,
+  oldLenIn: number,
+  newLenIn: number,
+  flags: number,
+  newAddrIn: number,
+): number {
+  const addr = ul(addrIn);
+  const newAddr = ul(newAddrIn);
+  const oldLen = pageAlign(ul(oldLenIn));
+  const newLen = pageAlign(ul(newLenIn));
+  // check_mremap_params()
+  if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) return -EINVAL;
+  if (addr % PAGE !== 0) return -EINVAL;
+  if (newLen === 0 || newLen > TASK_SIZE) return -EINVAL;
+  const impliesNew = (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
+  if (impliesNew) {
+    if (newAddr > TASK_SIZE - newLen) return -EINVAL;
+    if (newAddr % PAGE !== 0) return -EINVAL;
+    if (!(flags & MREMAP_MAYMOVE)) return -EINVAL;
+    if (flags & MREMAP_DONTUNMAP && oldLen !== newLen) return -EINVAL;
+    if (addr + oldLen > newAddr && newAddr + newLen > addr) return -EINVAL;
+  }
+  // check_map_count_against_split_early(): room for the worst case of four new VMAs.
+  if (mm.mapCount + 4 > mm.maxMapCount) return -ENOMEM;
+  // Since v6.17 a pure MREMAP_FIXED move may span several VMAs (remap_move()).
+  if (flags & MREMAP_FIXED && oldLen === newLen)
+    return remapMove(mm, { addr, oldLen, newLen, flags, newAddr });
+  const vma = mm.vmaLookup(addr);
+  // A same-size mremap in place is a no-op once something is mapped at addr (what 6.18 answers,
+  // whatever lies past the VMA's end).
+  if (vma && oldLen === newLen && !impliesNew) return addr;
+  const vrm: VmaRemap = { addr, oldLen, newLen, flags, newAddr, vma };
+  const err = checkPrepVma(mm, vrm);
+  if (err) return err;
+  return impliesNew ? mremapTo(mm, vrm) : mremapAt(mm, vrm);
+}
+
+/** check_prep_vma() */
+function checkPrepVma(mm: MmStruct, r: VmaRemap): number {
+  const vma = r.vma;
+  if (!vma) return -EFAULT;
+  if (r.oldLen === 0 && !(vma.vmFlags & (VM_SHARED | VM_MAYSHARE))) return -EINVAL;
+  if (r.flags & MREMAP_DONTUNMAP && vma.vmFlags & (VM_DONTEXPAND | VM_PFNMAP)) return -EINVAL;
+  // A shrink unmaps the tail wherever it lies (shrink_vma() uses do_vmi_munmap); what moves or
+  // grows must lie inside this VMA.
+  const impliesNew = (r.flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
+  const len = r.newLen < r.oldLen ? (impliesNew ? r.newLen : 0) : r.oldLen;
+  if (len > vma.vmEnd - r.addr) return -EFAULT;
+  if (r.newLen <= r.oldLen) return 0;
+  if (linearPageIndex(vma, r.addr) + r.newLen / PAGE >= TWO64) return -EINVAL;
+  // Every remap_pfn_range VMA is VM_DONTEXPAND|VM_PFNMAP: it may shrink or move, never grow.
+  if (vma.vmFlags & (VM_DONTEXPAND | VM_PFNMAP)) return -EFAULT;
+  if (vma.vmFlags & VM_LOCKED && mm.lockedVm * PAGE + r.newLen - r.oldLen > mm.mlockLimit) return -EAGAIN;
+  return 0;
+}
+
+/** remap_move(): a same-size MREMAP_FIXED move of every VMA in the range, keeping the gaps. */
+function remapMove(mm: MmStruct, r: Omit<VmaRemap, "vma">): number {
+  const start = r.addr;
+  const end = r.addr + r.oldLen;
+  let res = -EFAULT;
+  let seen = false;
+  let target = r.newAddr;
+  let lastEnd = 0;
+  let pos = start;
+  for (;;) {
+    // for_each_vma_range(): after a move the walk resumes at the old end of the VMA just done, so
+    // a VMA that grew by merging with the moved piece is not visited again.
+    let vma = mm.vmas.find(pos);
+    if (vma && seen && vma.vmStart < pos) vma = mm.vmas.next(vma);
+    if (!vma || vma.vmStart >= end) break;
+    if (!seen && start < vma.vmStart) return -EFAULT;
+    const a = Math.max(vma.vmStart, start);
+    const len = Math.min(end, vma.vmEnd) - a;
+    const offset = seen ? vma.vmStart - lastEnd : 0;
+    lastEnd = vma.vmEnd;
+    pos = vma.vmEnd;
+    const sub: VmaRemap = {
+      addr: a,
+      oldLen: len,
+      newLen: len,
+      flags: r.flags,
+      newAddr: target + offset,
+      vma,
+    };
+    // vma_multi_allowed(): a driver that places its own mappings may not obey MREMAP_FIXED.
+    if (vma.vmFile?.getUnmappedArea && !(vma.vmFile instanceof ShmemFile)) {
+      if (seen || vma.vmEnd < end) return -EFAULT;
+    }
+    let rv = checkPrepVma(mm, sub);
+    if (!rv) rv = mremapTo(mm, sub);
+    if (rv < 0) return rv;
+    if (!seen) res = rv;
+    seen = true;
+    target = rv + len;
+  }
+  return res;
+}
+
+/** mremap_at(): resize without a new address. */
+function mremapAt(mm: MmStruct, r: VmaRemap): number {
+  const vma = r.vma!;
+  if (r.oldLen === r.newLen) return r.addr;
+  if (r.newLen < r.oldLen) {
+    // shrink_vma(): today's mremap answers the address whatever the unmap said.
+    doVmiMunmap(mm, r.addr + r.newLen, r.oldLen - r.newLen);
+    return r.addr;
+  }
+  // expand_vma(): grow in place when the range ends at the VMA's end and the space after is free.
+  const delta = r.newLen - r.oldLen;
+  if (
+    r.addr + r.oldLen === vma.vmEnd &&
+    vma.vmEnd + delta <= TASK_SIZE &&
+    rangeFree(mm, vma.vmEnd, vma.vmEnd + delta)
+  ) {
+    expandVmaInPlace(mm, vma, delta);
+    return r.addr;
+  }
+  if (!(r.flags & MREMAP_MAYMOVE)) return -ENOMEM;
+  const a = getUnmappedArea(
+    mm,
+    vma.vmFile,
+    0,
+    r.newLen,
+    linearPageIndex(vma, r.addr),
+    vma.vmFlags & VM_MAYSHARE ? MAP_SHARED : 0,
+  );
+  if (a < 0) return a;
+  r.newAddr = a;
+  return moveVma(mm, r);
+}
+
+/** mremap_to(): MREMAP_FIXED / MREMAP_DONTUNMAP. */
+function mremapTo(mm: MmStruct, r: VmaRemap): number {
+  if (r.flags & MREMAP_FIXED) {
+    const err = doVmiMunmap(mm, r.newAddr, r.newLen);
+    if (err) return err;
+    r.vma = mm.vmaLookup(r.addr);
+    if (!r.vma) return -EFAULT;
+  }
+  if (r.newLen < r.oldLen) {
+    doVmiMunmap(mm, r.addr + r.newLen, r.oldLen - r.newLen);
+    r.oldLen = r.newLen;
+    r.vma = mm.vmaLookup(r.addr);
+    if (!r.vma) return -EFAULT;
+  }
+  const vma = r.vma!;
+  const mapFlags = (r.flags & MREMAP_FIXED ? MAP_FIXED : 0) | (vma.vmFlags & VM_MAYSHARE ? MAP_SHARED : 0);
+  const a = getUnmappedArea(mm, vma.vmFile, r.newAddr, r.newLen, linearPageIndex(vma, r.addr), mapFlags);
+  if (a < 0) return a;
+  r.newAddr = a;
+  return moveVma(mm, r);
+}
+
+/** expand_vma_in_place(): vma_merge_extend(), then locked memory is charged and populated. */
+function expandVmaInPlace(mm: MmStruct, vma: Vma, delta: number): void {
+  const oldEnd = vma.vmEnd;
+  vmaMergeExtend(mm, vma, delta);
+  if (vma.vmFlags & VM_LOCKED) {
+    mm.lockedVm += delta / PAGE;
+    populateVmaRange(mm, oldEnd, oldEnd + delta, false);
+  }
+}
+
+/** move_vma(): copy_vma at r.newAddr, move the page tables, unmap the old range. */
+function moveVma(mm: MmStruct, r: VmaRemap): number {
+  const vma = r.vma!;
+  const { addr: oldAddr, oldLen, newAddr, newLen, flags } = r;
+  if (mm.mapCount >= mm.maxMapCount - 3) return -ENOMEM;
+  if (vma.vmOps?.maySplit) {
+    let err = 0;
+    if (vma.vmStart !== oldAddr) err = vma.vmOps.maySplit(vma, oldAddr);
+    if (!err && vma.vmEnd !== oldAddr + oldLen) err = vma.vmOps.maySplit(vma, oldAddr + oldLen);
+    if (err) return err;
+  }
+  // copy_vma(): an anonymous VMA never faulted takes the pgoff of its new place, so it can merge there.
+  const pgoff = vma.anonymous && !vma.anonVma ? newAddr / PAGE : linearPageIndex(vma, oldAddr);
+  const moveLen = Math.min(oldLen, newLen);
+  // copy_vma(): merge into a neighbour at the destination if possible, else a new VMA with ->open.
+  let nv = vmaMergeNewRange(
+    newRangeMerge(mm, {
+      start: newAddr,
+      end: newAddr + newLen,
+      pgoff,
+      flags: vma.vmFlags,
+      pkey: vma.vmPkey,
+      file: vma.vmFile,
+      anonVma: vma.anonVma,
+      vmOps: vma.vmOps,
+      copiedFrom: vma,
+    }),
+  );
+  let opened = false;
+  if (!nv) {
+    nv = vmAreaDup(vma, mm);
+    nv.vmStart = newAddr;
+    nv.vmEnd = newAddr + newLen;
+    nv.vmPgoff = pgoff;
+    vmaLink(mm, nv);
+    nv.vmOps?.open?.(nv);
+    opened = true;
+  }
+  if (movePageTables(mm, vma, oldAddr, nv, newAddr, moveLen) < 0) {
+    movePageTables(mm, nv, newAddr, vma, oldAddr, moveLen);
+    undoCopyVma(mm, nv, newAddr, newLen, opened);
+    return -ENOMEM;
+  }
+  if (nv.vmOps?.mremap) {
+    const err = nv.vmOps.mremap(nv);
+    if (err) {
+      movePageTables(mm, nv, newAddr, vma, oldAddr, moveLen);
+      undoCopyVma(mm, nv, newAddr, newLen, opened);
+      return err;
+    }
+  }
+  if (flags & MREMAP_DONTUNMAP) {
+    // The old VMA stays, empty: private anon reads zeros after this, shared memory the same data.
+    // It loses VM_LOCKED but keeps VM_ACCOUNT (move_vma() only conceals it when it unmaps).
+    vma.vmFlags &= ~VM_LOCKED_MASK;
+    if (vma.vmStart === oldAddr && vma.vmEnd === oldAddr + oldLen && nv !== vma) vma.anonVma = null;
+    return newAddr;
+  }
+  const wasLocked = vma.vmFlags & VM_LOCKED;
+  // move_vma() ignores a failure to unmap the old range (and an old_len of 0 unmaps nothing:
+  // that is the "duplicate a shared mapping" case).
+  if (oldLen > 0) doVmiMunmap(mm, oldAddr, oldLen);
+  if (wasLocked) {
+    mm.lockedVm += newLen / PAGE;
+    if (newLen > oldLen) populateVmaRange(mm, newAddr + oldLen, newAddr + newLen, false);
+  }
+  return newAddr;
+}
+
+/** The copy failed after copy_vma(): take the new range away again. */
+function undoCopyVma(mm: MmStruct, nv: Vma, start: number, len: number, opened: boolean): void {
+  if (opened) {
+    zapPageRange(mm, nv, nv.vmStart, nv.vmEnd);
+    mm.vmas.remove(nv);
+    removeVma(nv);
+  } else {
+    // It had merged into an existing VMA: give the range back.
+    const d = vmsGatherMunmapVmas(mm, start, start + len);
+    if (typeof d !== "number") vmsCompleteMunmapVmas(mm, d);
+  }
+}
+
+/** move_page_tables(): PTEs move with their pages; nothing faults, refcounts stay. */
+function movePageTables(
+  mm: MmStruct,
+  from: Vma,
+  oldAddr: number,
+  to: Vma,
+  newAddr: number,
+  len: number,
+): number {
+  const moves: Array<[number, number]> = [];
+  mm.pgd.forEach(oldAddr, oldAddr + len, (a, _slot, pte) => {
+    moves.push([a, pte]);
+  });
+  for (const [a, pte] of moves) {
+    const dst = mm.pgd.pteSlot(newAddr + (a - oldAddr), true);
+    if (dst === TABLE_OOM) return -ENOMEM;
+    const src = mm.pgd.pteSlot(a, false);
+    mm.pgd.setPte(src, 0);
+    mm.pgd.setPte(dst, pte, to.vmPkey);
+    const pfn = vmNormalPfn(mm, pte);
+    if (pfn >= 0 && from.vmFile !== to.vmFile) {
+      rssAdd(mm, from, pfn, -1);
+      rssAdd(mm, to, pfn, 1);
+    }
+  }
+  mm.flushTlbRange(oldAddr, oldAddr + len);
+  mm.pgd.freeEmpty(oldAddr, oldAddr + len);
+  return 0;
+}

@@ -1,0 +1,34 @@
+// mm/msync.c
+
+import { MS_ASYNC, MS_INVALIDATE, MS_SYNC, VM_LOCKED } from "./constants";
+import { EBUSY, EINVAL, ENOMEM } from "./errno";
+import { PAGE, pageAlign, ul } from "./internal";
+import type { MmStruct } from "./mm_types";
+
+/** msync(2): nothing is file-backed on a disk, so it only validates and walks. */
+export function doMsync(mm: MmStruct, startIn: number, lenIn: number, flags: number): number {
+  const start = ul(startIn);
+  if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) return -EINVAL;
+  if (start % PAGE !== 0) return -EINVAL;
+  if (flags & MS_ASYNC && flags & MS_SYNC) return -EINVAL;
+  const len = pageAlign(ul(lenIn));
+  const end = start + len;
+  if (end < start || (ul(lenIn) && !len)) return -ENOMEM;
+  if (end === start) return 0;
+  let unmapped = 0;
+  let pos = start;
+  let vma = mm.vmas.find(start);
+  for (;;) {
+    if (!vma) return -ENOMEM;
+    if (pos < vma.vmStart) {
+      if (flags === MS_ASYNC) return -ENOMEM;
+      unmapped = -ENOMEM;
+      pos = vma.vmStart;
+      if (pos >= end) return unmapped;
+    }
+    if (flags & MS_INVALIDATE && vma.vmFlags & VM_LOCKED) return -EBUSY;
+    pos = vma.vmEnd;
+    if (pos >= end) return unmapped;
+    vma = mm.vmas.find(pos);
+  }
+}

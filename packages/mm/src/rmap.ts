@@ -1,0 +1,121 @@
+// Mapping and unmapping pages: the rmap counters (mm/rmap.c), the mm counters (add_mm_counter), zapping
+// PTEs (mm/memory.c zap_page_range_single, unmap_mapping_range) and the mmu_gather (mm/mmu_gather.c)
+// that frees what a zap removed only after the TLB flush.
+import { PG_anon, PG_dirty } from "@faultline/phys";
+import { PAGE } from "./internal";
+import type { AddressSpaceMapping, MmStruct, Vma } from "./mm_types";
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_PRESENT,
+  _PAGE_SPECIAL,
+  _PAGE_USER,
+  pteFlags,
+  pteMk,
+  ptePfn,
+} from "./pgtable";
+import { ShmemFile } from "./shmem";
+
+/** add_mm_counter(): the page's kind (anon, shmem, file) decides which RSS counter moves. */
+export function rssAdd(mm: MmStruct, vma: Vma, pfn: number, delta: number): void {
+  if (Atomics.load(mm.mem.flags, pfn) & PG_anon) mm.rssAnon += delta;
+  else if (vma.vmFile instanceof ShmemFile) mm.rssShmem += delta;
+  else mm.rssFile += delta;
+  if (delta > 0 && mm.rss > mm.hiwaterRss) mm.hiwaterRss = mm.rss;
+}
+
+/** vm_normal_page(): the struct page behind a PTE, or -1 for special entries (zero page, PFNMAP). */
+export function vmNormalPfn(mm: MmStruct, pte: number): number {
+  if (pteFlags(pte) & _PAGE_SPECIAL) return -1;
+  const pfn = ptePfn(pte);
+  return mm.mem.pfnValid(pfn) ? pfn : -1;
+}
+
+/** Maps a normal page: the PTE takes over one reference the caller holds, and adds one mapcount. */
+export function mapPage(mm: MmStruct, vma: Vma, slot: number, pfn: number, flags: number): void {
+  Atomics.add(mm.mem.mapcount, pfn, 1);
+  rssAdd(mm, vma, pfn, 1);
+  mm.pgd.setPte(slot, pteMk(pfn, flags | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED), vma.vmPkey);
+}
+
+/**
+ * Removes one PTE, dropping the mapcount a normal page had through it. The page's reference is
+ * queued, not dropped: it is released after the TLB flush (mmu_gather), so no CPU can still reach
+ * a frame that went back to the allocator.
+ */
+function zapPte(mm: MmStruct, vma: Vma, slot: number, pte: number): void {
+  mm.pgd.setPte(slot, 0);
+  const pfn = vmNormalPfn(mm, pte);
+  if (pfn < 0) return;
+  if (pteFlags(pte) & _PAGE_DIRTY) Atomics.or(mm.mem.flags, pfn, PG_dirty);
+  Atomics.sub(mm.mem.mapcount, pfn, 1);
+  rssAdd(mm, vma, pfn, -1);
+  mm.gather.push(pfn);
+}
+
+/** tlb_finish_mmu(): flush, then release the gathered references. */
+function tlbFinishMmu(mm: MmStruct, start: number, end: number): void {
+  mm.flushTlbRange(start, end);
+  const g = mm.gather;
+  for (let i = 0; i < g.length; i++) mm.mem.putPage(g[i]!);
+  g.length = 0;
+}
+
+/**
+ * zap_page_range_single(): removes every PTE of `vma` in [start, end), flushes the TLBs, and
+ * releases the pages. With `keepAnon`, private COW copies stay (unmap_mapping_range without even_cows).
+ */
+export function zapPageRange(mm: MmStruct, vma: Vma, start: number, end: number, keepAnon = false): void {
+  const s = Math.max(start, vma.vmStart);
+  const e = Math.min(end, vma.vmEnd);
+  if (e <= s) return;
+  mm.pgd.forEach(s, e, (_addr, slot, pte) => {
+    if (keepAnon) {
+      const pfn = vmNormalPfn(mm, pte);
+      if (pfn >= 0 && Atomics.load(mm.mem.flags, pfn) & PG_anon) return;
+    }
+    zapPte(mm, vma, slot, pte);
+  });
+  tlbFinishMmu(mm, s, e);
+}
+
+/**
+ * unmap_mapping_range() (mm/memory.c): removes, in every process, the PTEs that map bytes
+ * [holeBegin, holeBegin + holeLen) of the object behind `mapping` (holeLen 0: to the end of the object).
+ * The next access faults and asks the driver again. Private COW copies stay unless `evenCows`
+ * (truncation passes 1, a driver revoking its pages 0). As in the kernel, the range is taken in whole
+ * pages: the page holding holeBegin, and holeLen rounded up.
+ */
+export function unmapMappingRange(
+  mapping: AddressSpaceMapping,
+  holeBegin: number,
+  holeLen: number,
+  evenCows = false,
+): void {
+  const first = Math.floor(holeBegin / PAGE);
+  const last = holeLen === 0 ? Number.POSITIVE_INFINITY : first + Math.ceil(holeLen / PAGE);
+  unmapMappingPages(mapping, first, last, evenCows);
+}
+
+/** unmap_mapping_pages(): the same walk over page offsets [first, last) of the object. */
+export function unmapMappingPages(
+  mapping: AddressSpaceMapping,
+  first: number,
+  last: number,
+  evenCows: boolean,
+): void {
+  for (const vma of [...mapping.vmas]) {
+    const vFirst = vma.vmPgoff;
+    const vLast = vma.vmPgoff + (vma.vmEnd - vma.vmStart) / PAGE;
+    const a = Math.max(first, vFirst);
+    const b = Math.min(last, vLast);
+    if (a >= b) continue;
+    zapPageRange(
+      vma.vmMm,
+      vma,
+      vma.vmStart + (a - vFirst) * PAGE,
+      vma.vmStart + (b - vFirst) * PAGE,
+      !evenCows,
+    );
+  }
+}

@@ -1,0 +1,331 @@
+// mm/vma.c: linking, splitting and duplicating VMAs, and merging. Every merge (a new range next to
+// existing VMAs, an existing range whose flags change, a VMA growing in place) builds one `VmaMerge`
+// (the kernel's struct vma_merge_struct) and asks the same two questions, canMergeLeft and
+// canMergeRight, so a merge rule is written once.
+import { VM_SOFTDIRTY, VM_SPECIAL } from "./constants";
+import { linearPageIndex, PAGE, vmaPages } from "./internal";
+import { type AnonVma, type MmFile, type MmStruct, Vma, type VmOperations } from "./mm_types";
+
+// ---- the VMA set ------------------------------------------------------------------------------
+
+/** vma_link(): into the tree and the file's i_mmap. */
+export function vmaLink(mm: MmStruct, vma: Vma): void {
+  mm.vmas.insert(vma);
+  vma.vmFile?.mapping.vmas.add(vma);
+}
+
+/** remove_vma(): ->close, drop the file reference. The VMA must be unlinked and zapped. */
+export function removeVma(vma: Vma): void {
+  vma.vmOps?.close?.(vma);
+  if (vma.vmFile) {
+    vma.vmFile.mapping.vmas.delete(vma);
+    vma.vmFile.put();
+  }
+}
+
+/** A VMA swallowed by a merge: leaves the tree without ->close (its range lives on in the neighbour). */
+function unlinkMerged(mm: MmStruct, v: Vma): void {
+  mm.vmas.remove(v);
+  if (v.vmFile) {
+    v.vmFile.mapping.vmas.delete(v);
+    v.vmFile.put();
+  }
+}
+
+/** vm_area_dup(): a copy of `vma` for `mm` (its own, or a fork child's), holding a file reference. */
+export function vmAreaDup(vma: Vma, mm: MmStruct = vma.vmMm): Vma {
+  // Vma.vmMm is typed Mm for drivers; every MmStruct the mm files create is an Mm.
+  const v = new Vma(mm as Vma["vmMm"], vma.vmStart, vma.vmEnd, vma.vmFlags, vma.vmPgoff);
+  v.vmOps = vma.vmOps;
+  v.vmFile = vma.vmFile;
+  v.vmPrivateData = vma.vmPrivateData;
+  v.anonVma = vma.anonVma;
+  v.anonVmaChainSingular = vma.anonVmaChainSingular;
+  v.anonymous = vma.anonymous;
+  v.vmPkey = vma.vmPkey;
+  vma.vmFile?.get();
+  return v;
+}
+
+/**
+ * __split_vma(): splits at addr; the new VMA is the part below addr when `newBelow`, else the
+ * part above. The new VMA gets ->open. Returns the new VMA or -errno.
+ */
+export function splitVma(mm: MmStruct, vma: Vma, addr: number, newBelow: boolean): Vma | number {
+  if (vma.vmOps?.maySplit) {
+    const err = vma.vmOps.maySplit(vma, addr);
+    if (err) return err;
+  }
+  const nv = vmAreaDup(vma, mm);
+  const pages = (addr - vma.vmStart) / PAGE;
+  if (newBelow) {
+    nv.vmEnd = addr;
+    mm.vmas.updateBounds(vma, addr, vma.vmEnd);
+    vma.vmPgoff += pages;
+  } else {
+    nv.vmStart = addr;
+    nv.vmPgoff += pages;
+    mm.vmas.updateBounds(vma, vma.vmStart, addr);
+  }
+  vmaLink(mm, nv);
+  nv.vmOps?.open?.(nv);
+  return nv;
+}
+
+// ---- merging ----------------------------------------------------------------------------------
+
+/**
+ * struct vma_merge_struct: a range [start, end) with the properties it would have, its neighbours,
+ * and (for an existing range) the VMA it lies in.
+ */
+export interface VmaMerge {
+  readonly mm: MmStruct;
+  /** The VMA ending at `start`, if any. */
+  readonly prev: Vma | null;
+  /** The existing VMA the range lies in (vmg->middle); null for a new range. */
+  readonly middle: Vma | null;
+  /** The VMA starting at `end`, if any. */
+  readonly next: Vma | null;
+  readonly start: number;
+  readonly end: number;
+  readonly pgoff: number;
+  readonly flags: number;
+  readonly pkey: number;
+  readonly file: MmFile | null;
+  readonly anonVma: AnonVma | null;
+  readonly vmOps: VmOperations | null;
+  /** The VMA mremap copies (vmg->copied_from), whose anon_vma the range brings along. */
+  readonly copiedFrom: Vma | null;
+}
+
+/** vma_is_fork_child() (mm/vma.c): has an anon_vma and its anon_vma_chain holds a parent's too. */
+function isForkChild(v: Vma | null): boolean {
+  return v !== null && v.anonVma !== null && !v.anonVmaChainSingular;
+}
+
+/**
+ * is_mergeable_anon_vma() (mm/vma.c, 6.16+): may the target `tgt` take the range's anon_vma? The
+ * fork-child test applies to the side that brings the anon_vma: the middle VMA and copied_from when
+ * only the range has one (dup_anon_vma into tgt), tgt when only tgt has one; with both, they must be
+ * the same anon_vma.
+ */
+function isMergeableAnonVma(tgt: Vma, vmg: VmaMerge): boolean {
+  if (!tgt.anonVma && vmg.anonVma) return !isForkChild(vmg.middle) && !isForkChild(vmg.copiedFrom);
+  if (tgt.anonVma && !vmg.anonVma) return !isForkChild(tgt);
+  return tgt.anonVma === vmg.anonVma;
+}
+
+/** is_mergeable_vma() + is_mergeable_anon_vma(): could `v` and the range be one VMA? */
+function isMergeable(v: Vma, vmg: VmaMerge): boolean {
+  if (v.vmOps !== vmg.vmOps) return false;
+  if ((v.vmFlags ^ vmg.flags) & ~VM_SOFTDIRTY || v.vmPkey !== vmg.pkey) return false;
+  if (v.vmFile !== vmg.file) return false;
+  return isMergeableAnonVma(v, vmg);
+}
+
+/** Neither the new flags nor (for an existing range) the VMA's current ones may be VM_SPECIAL. */
+function special(vmg: VmaMerge): boolean {
+  return ((vmg.flags | (vmg.middle?.vmFlags ?? 0)) & VM_SPECIAL) !== 0;
+}
+
+/** can_vma_merge_left(): prev ends at the range and continues it (flags, object, file offset). */
+export function canMergeLeft(vmg: VmaMerge): boolean {
+  const prev = vmg.prev;
+  return (
+    prev !== null &&
+    !special(vmg) &&
+    prev.vmEnd === vmg.start &&
+    (vmg.middle === null || vmg.start === vmg.middle.vmStart) &&
+    isMergeable(prev, vmg) &&
+    prev.vmPgoff + vmaPages(prev) === vmg.pgoff
+  );
+}
+
+/** can_vma_merge_right(): next starts at the range's end and continues it. */
+export function canMergeRight(vmg: VmaMerge): boolean {
+  const next = vmg.next;
+  return (
+    next !== null &&
+    !special(vmg) &&
+    next.vmStart === vmg.end &&
+    (vmg.middle === null || vmg.end === vmg.middle.vmEnd) &&
+    isMergeable(next, vmg) &&
+    next.vmPgoff === vmg.pgoff + (vmg.end - vmg.start) / PAGE
+  );
+}
+
+/** A VMA a merge deletes must have no ->close: its driver would see a close for a range that lives on. */
+const canRemove = (v: Vma): boolean => !v.vmOps?.close;
+
+/** Merging prev and next across the range: their anon_vmas must not differ (no fork test). */
+const anonVmasCompatible = (prev: Vma, next: Vma): boolean =>
+  !prev.anonVma || !next.anonVma || prev.anonVma === next.anonVma;
+
+/** The VMAs next to a range of `mm` that nothing maps yet. */
+function neighboursOfGap(mm: MmStruct, start: number, end: number): { prev: Vma | null; next: Vma | null } {
+  const next0 = mm.vmas.find(start);
+  const next = next0 && next0.vmStart === end ? next0 : null;
+  const prevCand = next0 ? mm.vmas.prev(next0) : mm.vmas.last();
+  const prev = prevCand && prevCand.vmEnd === start ? prevCand : null;
+  return { prev, next };
+}
+
+/** Describes a new range [start, end) of `mm` with its neighbours, for vmaMergeNewRange(). */
+export function newRangeMerge(
+  mm: MmStruct,
+  range: Omit<VmaMerge, "mm" | "prev" | "middle" | "next" | "copiedFrom"> & { copiedFrom?: Vma | null },
+): VmaMerge {
+  const { prev, next } = neighboursOfGap(mm, range.start, range.end);
+  return { ...range, mm, prev, next, middle: null, copiedFrom: range.copiedFrom ?? null };
+}
+
+/**
+ * vma_merge_new_range(): covers the new range by expanding prev and/or next. Returns the VMA now
+ * covering it, or null.
+ */
+export function vmaMergeNewRange(vmg: VmaMerge): Vma | null {
+  const { mm, prev, next } = vmg;
+  const left = canMergeLeft(vmg);
+  const right = canMergeRight(vmg);
+  // Merging all three deletes `next`: only if it has no ->close and the anon_vmas agree.
+  if (left && right && prev && next && canRemove(next) && anonVmasCompatible(prev, next)) {
+    const nextEnd = next.vmEnd;
+    if (!prev.anonVma) prev.anonVma = next.anonVma;
+    unlinkMerged(mm, next);
+    mm.vmas.updateBounds(prev, prev.vmStart, nextEnd);
+    return prev;
+  }
+  if (left && prev) {
+    mm.vmas.updateBounds(prev, prev.vmStart, vmg.end);
+    if (!prev.anonVma) prev.anonVma = vmg.anonVma;
+    return prev;
+  }
+  if (right && next) {
+    mm.vmas.updateBounds(next, vmg.start, next.vmEnd);
+    next.vmPgoff = vmg.pgoff;
+    if (!next.anonVma) next.anonVma = vmg.anonVma;
+    return next;
+  }
+  return null;
+}
+
+/**
+ * vma_merge_existing_range(): [start, end) of vmg.middle takes new flags; merge it into prev and/or
+ * next when they are compatible. Returns the VMA now covering the range, or null (no merge).
+ */
+function vmaMergeExistingRange(vmg: VmaMerge): Vma | null {
+  const { mm, prev, next, start, end } = vmg;
+  const vma = vmg.middle!;
+  const mergeLeft = canMergeLeft(vmg);
+  const mergeRight = canMergeRight(vmg);
+  const whole = start === vma.vmStart && end === vma.vmEnd;
+  const pages = (end - start) / PAGE;
+  // prev absorbs vma and next: both are deleted.
+  if (
+    mergeLeft &&
+    mergeRight &&
+    whole &&
+    prev &&
+    next &&
+    canRemove(vma) &&
+    canRemove(next) &&
+    anonVmasCompatible(prev, next)
+  ) {
+    const nextEnd = next.vmEnd;
+    if (!prev.anonVma) prev.anonVma = vma.anonVma ?? next.anonVma;
+    unlinkMerged(mm, vma);
+    unlinkMerged(mm, next);
+    mm.vmas.updateBounds(prev, prev.vmStart, nextEnd);
+    return prev;
+  }
+  if (mergeLeft && prev && (!whole || canRemove(vma))) {
+    if (!prev.anonVma) prev.anonVma = vma.anonVma;
+    if (whole) {
+      unlinkMerged(mm, vma);
+      mm.vmas.updateBounds(prev, prev.vmStart, end);
+    } else {
+      mm.vmas.updateBounds(vma, end, vma.vmEnd);
+      vma.vmPgoff += pages;
+      mm.vmas.updateBounds(prev, prev.vmStart, end);
+    }
+    return prev;
+  }
+  if (mergeRight && next && (!whole || canRemove(vma))) {
+    if (!next.anonVma) next.anonVma = vma.anonVma;
+    if (whole) {
+      unlinkMerged(mm, vma);
+      mm.vmas.updateBounds(next, start, next.vmEnd);
+    } else {
+      mm.vmas.updateBounds(vma, vma.vmStart, start);
+      mm.vmas.updateBounds(next, start, next.vmEnd);
+    }
+    next.vmPgoff = vmg.pgoff;
+    return next;
+  }
+  return null;
+}
+
+/**
+ * vma_modify_flags() for [start, end) inside `vma`: merge with a neighbour if the result is
+ * compatible (vma_merge_existing_range), else split off the outside parts. Returns the VMA that
+ * now covers exactly [start, end), or -errno.
+ */
+export function vmaModifyFlags(
+  mm: MmStruct,
+  vma: Vma,
+  start: number,
+  end: number,
+  newFlags: number,
+  newPkey: number = vma.vmPkey,
+): Vma | number {
+  const merged = vmaMergeExistingRange({
+    mm,
+    prev: mm.vmas.prev(vma) ?? null,
+    middle: vma,
+    next: mm.vmas.next(vma) ?? null,
+    start,
+    end,
+    pgoff: linearPageIndex(vma, start),
+    flags: newFlags,
+    pkey: newPkey,
+    file: vma.vmFile,
+    anonVma: vma.anonVma,
+    vmOps: vma.vmOps,
+    copiedFrom: null,
+  });
+  if (merged) return merged;
+  if (start > vma.vmStart) {
+    const r = splitVma(mm, vma, start, true);
+    if (typeof r === "number") return r;
+  }
+  if (end < vma.vmEnd) {
+    const r = splitVma(mm, vma, end, false);
+    if (typeof r === "number") return r;
+  }
+  const target = mm.vmaLookup(start)!;
+  target.vmFlags = newFlags;
+  target.vmPkey = newPkey;
+  return target;
+}
+
+/**
+ * vma_merge_extend() (mremap growing in place): `vma` grows by `delta` bytes into free space, merging
+ * with a compatible next VMA. The grown range is a new range whose prev is `vma` itself.
+ */
+export function vmaMergeExtend(mm: MmStruct, vma: Vma, delta: number): void {
+  const oldEnd = vma.vmEnd;
+  const merged = vmaMergeNewRange(
+    newRangeMerge(mm, {
+      start: oldEnd,
+      end: oldEnd + delta,
+      pgoff: linearPageIndex(vma, oldEnd),
+      flags: vma.vmFlags,
+      pkey: vma.vmPkey,
+      file: vma.vmFile,
+      anonVma: vma.anonVma,
+      vmOps: vma.vmOps,
+    }),
+  );
+  // A VM_SPECIAL VMA (remapped in the 2.6.10 era, or VM_MIXEDMAP) grows without merging.
+  if (!merged) mm.vmas.updateBounds(vma, vma.vmStart, oldEnd + delta);
+}
