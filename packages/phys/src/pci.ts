@@ -5,56 +5,86 @@
  * Sources: PCI Local Bus Specification 3.0 §6.1 (header type 0), §6.2.5 (BARs: "software writes all
  * 1's to the register, then reads it back … the size is the two's complement of the value with the
  * encoding bits masked"; memory BARs at least 16 bytes, I/O BARs at most 256), §6.2.2 (command
- * register bit 0 I/O space, bit 1 memory space); register names from include/uapi/linux/pci_regs.h.
+ * register bit 0 I/O space, bit 1 memory space); register names from include/uapi/linux/pci_regs.h
+ * (pci-regs.ts).
  * Mapping follows QEMU hw/pci/pci.c (pci_bar_address, pci_update_mappings: BAR regions are added to
  * the PCI address space with priority 1; a 32-bit BAR whose last byte is at or above 4 GiB - 1 is
  * treated as unmapped) and hw/i386/pc.c (the PCI address space sits under system memory at priority -1,
- * so RAM wins). Assignment follows SeaBIOS src/fw/pciinit.c: largest BAR first, naturally aligned,
- * 32-bit memory from the start of the PCI hole, 64-bit memory above RAM, I/O from 0xc000.
+ * so RAM wins). Assignment follows SeaBIOS src/fw/pciinit.c (pci-firmware.ts); `lspci` is lspci.ts.
+ *
+ * Longer than our ~500 lines on purpose: PciFunction and PciBus refer to each other (a function's
+ * `bus`, the bus's functions), and one file keeps that from being an import cycle; what does not need
+ * both (register map, firmware, lspci) lives in the files named above.
  */
 import { FOUR_GIB, PCI_HOLE_START } from "./constants";
-import { fromHalves, high32, low32, PHYS_ADDR_LIMIT } from "./encoding";
+import { fromHalves, high32, PHYS_ADDR_LIMIT } from "./encoding";
 import { hex } from "./errors";
 import { IO_SPACE_SIZE, type IoPortOps, type IoPortRange, type IoPortSpace } from "./isa";
+import { renderLspci } from "./lspci";
 import { MemoryRegion } from "./memory-region";
-import { BusError, type GuestLog } from "./memtx";
+import { allOnes, BusError, type GuestLog } from "./memtx";
+import {
+  assignBars,
+  PCI_IO_START,
+  PCI_WINDOW32_END,
+  PCI_WINDOW64_SIZE,
+  probeBar,
+  type Window,
+} from "./pci-firmware";
+import {
+  PCI_BAR_IO_MAX_SIZE,
+  PCI_BAR_IO_MIN_SIZE,
+  PCI_BAR_MEM_MIN_SIZE,
+  PCI_BASE_ADDRESS_0,
+  PCI_BASE_ADDRESS_IO_MASK,
+  PCI_BASE_ADDRESS_MEM_MASK,
+  PCI_BASE_ADDRESS_MEM_PREFETCH,
+  PCI_BASE_ADDRESS_MEM_TYPE_64,
+  PCI_BASE_ADDRESS_SPACE_IO,
+  PCI_CACHE_LINE_SIZE,
+  PCI_CLASS_CODE_BRIDGE_HOST,
+  PCI_CLASS_CODE_BRIDGE_ISA,
+  PCI_CLASS_DEVICE,
+  PCI_CLASS_PROG,
+  PCI_COMMAND,
+  PCI_COMMAND_INTX_DISABLE,
+  PCI_COMMAND_IO,
+  PCI_COMMAND_MASTER,
+  PCI_COMMAND_MEMORY,
+  PCI_COMMAND_PARITY,
+  PCI_COMMAND_SERR,
+  PCI_CONF1_ADDRESS_MASK,
+  PCI_CONF1_ADDRESS_PORT,
+  PCI_CONF1_PORTS,
+  PCI_CONFIG_SPACE_SIZE,
+  PCI_DEVICE_ID,
+  PCI_DEVICE_ID_INTEL_82371SB_0,
+  PCI_DEVICE_ID_INTEL_82441,
+  PCI_FUNC_MAX,
+  PCI_HEADER_TYPE,
+  PCI_HEADER_TYPE_MULTI_FUNCTION,
+  PCI_HEADER_TYPE_NORMAL,
+  PCI_INTERRUPT_LINE,
+  PCI_INTERRUPT_PIN,
+  PCI_LATENCY_TIMER,
+  PCI_NUM_BARS,
+  PCI_REVISION_ID,
+  PCI_SLOT_MAX,
+  PCI_SUBDEVICE_ID_QEMU,
+  PCI_SUBSYSTEM_ID,
+  PCI_SUBSYSTEM_VENDOR_ID,
+  PCI_SUBVENDOR_ID_REDHAT_QUMRANET,
+  PCI_VENDOR_ID,
+  PCI_VENDOR_ID_INTEL,
+  pciConf1Bus,
+  pciConf1Enabled,
+  pciConf1Fn,
+  pciConf1Reg,
+  pciConf1Slot,
+} from "./pci-regs";
 
-export const PCI_VENDOR_ID = 0x00;
-export const PCI_DEVICE_ID = 0x02;
-export const PCI_COMMAND = 0x04;
-export const PCI_COMMAND_IO = 0x1;
-export const PCI_COMMAND_MEMORY = 0x2;
-export const PCI_COMMAND_MASTER = 0x4;
-export const PCI_COMMAND_INTX_DISABLE = 0x400;
-export const PCI_STATUS = 0x06;
-export const PCI_REVISION_ID = 0x08;
-export const PCI_CLASS_PROG = 0x09;
-export const PCI_CLASS_DEVICE = 0x0a;
-export const PCI_CACHE_LINE_SIZE = 0x0c;
-export const PCI_LATENCY_TIMER = 0x0d;
-export const PCI_HEADER_TYPE = 0x0e;
-export const PCI_HEADER_TYPE_NORMAL = 0;
-export const PCI_HEADER_TYPE_MULTI_FUNCTION = 0x80;
-export const PCI_BASE_ADDRESS_0 = 0x10;
-export const PCI_BASE_ADDRESS_SPACE_IO = 0x01;
-export const PCI_BASE_ADDRESS_MEM_TYPE_64 = 0x04;
-export const PCI_BASE_ADDRESS_MEM_PREFETCH = 0x08;
-export const PCI_SUBSYSTEM_VENDOR_ID = 0x2c;
-export const PCI_SUBSYSTEM_ID = 0x2e;
-export const PCI_ROM_ADDRESS = 0x30;
-export const PCI_INTERRUPT_LINE = 0x3c;
-export const PCI_INTERRUPT_PIN = 0x3d;
-export const PCI_CONFIG_SPACE_SIZE = 256;
-export const PCI_NUM_BARS = 6;
-export const PCI_SLOT_MAX = 32;
-export const PCI_FUNC_MAX = 8;
-
-/** Where the 32-bit window ends: the IOAPIC at 0xfec00000 and what follows are not PCI space. */
-export const PCI_WINDOW32_END = 0xfec00000;
-/** Size of the 64-bit window opened above RAM (OVMF's default aperture is 32 GiB). */
-export const PCI_WINDOW64_SIZE = 2 ** 35;
-/** SeaBIOS starts I/O BAR assignment at 0xc000. */
-export const PCI_IO_START = 0xc000;
+export { PCI_IO_START, PCI_WINDOW32_END, PCI_WINDOW64_SIZE, type Window } from "./pci-firmware";
+export * from "./pci-regs";
 
 /** A BAR of a device model: memory (decoded by `region`) or I/O ports (decoded by `ops`). */
 export type PciBarSpec =
@@ -109,6 +139,23 @@ interface BarState {
   readonly claims: string[];
 }
 
+/** Bits of the command register software may change (pci_init_wmask in QEMU hw/pci/pci.c). */
+const COMMAND_WMASK =
+  PCI_COMMAND_IO |
+  PCI_COMMAND_MEMORY |
+  PCI_COMMAND_MASTER |
+  PCI_COMMAND_PARITY |
+  PCI_COMMAND_SERR |
+  PCI_COMMAND_INTX_DISABLE;
+/** pci_bar_address(): a 32-bit BAR ending at or above 4 GiB - 1 is not mapped. */
+const LAST_32BIT_BAR_BYTE = 0xffffffff;
+/** CONFIG_DATA's offset in the conf1 port pair. */
+const CONF1_DATA = 4;
+/** What a configuration read nobody answers returns (master abort): all-ones of its size. */
+const ones = (size: 1 | 2 | 4): number => allOnes(size) as number;
+/** Revision of QEMU's i440FX host bridge. */
+const I440FX_REVISION = 0x02;
+
 const isPow2 = (n: number) => Number.isSafeInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
 const h = (n: number, w: number) => n.toString(16).padStart(w, "0");
 
@@ -145,7 +192,9 @@ export class PciFunction {
       };
       if (!isPow2(b.size)) fail(`size ${hex(b.size)} is not a power of two`);
       if (b.type === "memory") {
-        if (b.size < 16) fail(`size ${hex(b.size)} is below the 16 bytes of the smallest memory BAR`);
+        if (b.size < PCI_BAR_MEM_MIN_SIZE) {
+          fail(`size ${hex(b.size)} is below the ${PCI_BAR_MEM_MIN_SIZE} bytes of the smallest memory BAR`);
+        }
         if (!b.is64 && b.size > 2 ** 31) fail(`size ${hex(b.size)} does not fit a 32-bit BAR`);
         if (b.is64 && i === PCI_NUM_BARS - 1) fail("a 64-bit BAR needs the next BAR for its upper half");
         if (b.is64 && bars[i + 1]) fail(`a 64-bit BAR needs BAR ${i + 1} free for its upper half`);
@@ -153,8 +202,8 @@ export class PciFunction {
           fail(`region "${b.region.name}" has ${hex(b.region.size)} bytes, the BAR ${hex(b.size)}`);
         }
         if (b.region.parent) fail(`region "${b.region.name}" is already mapped in "${b.region.parent.name}"`);
-      } else if (b.size < 4 || b.size > 256) {
-        fail(`I/O BAR size ${hex(b.size)} is outside 4..256 ports`);
+      } else if (b.size < PCI_BAR_IO_MIN_SIZE || b.size > PCI_BAR_IO_MAX_SIZE) {
+        fail(`I/O BAR size ${hex(b.size)} is outside ${PCI_BAR_IO_MIN_SIZE}..${PCI_BAR_IO_MAX_SIZE} ports`);
       }
       const state: BarState = {
         index: i,
@@ -190,7 +239,7 @@ export class PciFunction {
     c[PCI_INTERRUPT_PIN] = s.interruptPin ?? 0;
     // Writable: command (I/O, memory, bus master, parity, SERR, INTx disable), cache line, latency,
     // interrupt line (pci_init_wmask in QEMU hw/pci/pci.c).
-    this.setMask(PCI_COMMAND, 2, 0x0547);
+    this.setMask(PCI_COMMAND, 2, COMMAND_WMASK);
     this.setMask(PCI_CACHE_LINE_SIZE, 1, 0xff);
     this.setMask(PCI_LATENCY_TIMER, 1, 0xff);
     this.setMask(PCI_INTERRUPT_LINE, 1, 0xff);
@@ -199,14 +248,14 @@ export class PciFunction {
       const reg = PCI_BASE_ADDRESS_0 + 4 * b.index;
       if (b.io) {
         this.set32(reg, PCI_BASE_ADDRESS_SPACE_IO);
-        this.setMask(reg, 4, ~(b.size - 1) & 0xfffffffc);
+        this.setMask(reg, 4, ~(b.size - 1) & PCI_BASE_ADDRESS_IO_MASK);
       } else {
         this.set32(
           reg,
           (b.is64 ? PCI_BASE_ADDRESS_MEM_TYPE_64 : 0) | (b.prefetchable ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0),
         );
         // Address bits below the size are hard-wired to zero: that is what makes sizing work.
-        const lo = b.size >= FOUR_GIB ? 0 : ~(b.size - 1) & 0xfffffff0;
+        const lo = b.size >= FOUR_GIB ? 0 : ~(b.size - 1) & PCI_BASE_ADDRESS_MEM_MASK;
         this.setMask(reg, 4, lo);
         if (b.is64) this.setMask(reg + 4, 4, b.size > FOUR_GIB ? ~(high32(b.size) - 1) : 0xffffffff);
       }
@@ -248,8 +297,8 @@ export class PciFunction {
     const b = this.barStates[index];
     if (!b) return 0;
     const reg = PCI_BASE_ADDRESS_0 + 4 * index;
-    if (b.io) return (this.get32(reg) & 0xfffffffc) >>> 0;
-    const lo = (this.get32(reg) & 0xfffffff0) >>> 0;
+    if (b.io) return (this.get32(reg) & PCI_BASE_ADDRESS_IO_MASK) >>> 0;
+    const lo = (this.get32(reg) & PCI_BASE_ADDRESS_MEM_MASK) >>> 0;
     return b.is64 ? fromHalves(lo, this.get32(reg + 4)) : lo;
   }
 
@@ -278,7 +327,7 @@ export class PciFunction {
 
   /** A configuration read of 1, 2 or 4 naturally aligned bytes; bad ones read all-ones (logged). */
   configRead(offset: number, size: 1 | 2 | 4): number {
-    if (!this.configAccessOk(offset, size, false, 0)) return size === 4 ? 0xffffffff : (1 << (8 * size)) - 1;
+    if (!this.configAccessOk(offset, size, false, 0)) return ones(size);
     let v = 0;
     for (let i = size - 1; i >= 0; i--) v = v * 256 + this.config[offset + i]!;
     return v;
@@ -331,7 +380,7 @@ export class PciFunction {
         if (cmd & PCI_COMMAND_IO && addr !== 0 && addr + b.size <= IO_SPACE_SIZE) want = addr;
       } else if (cmd & PCI_COMMAND_MEMORY && addr !== 0) {
         const last = addr + b.size - 1;
-        if (b.is64 ? last < PHYS_ADDR_LIMIT : last < 0xffffffff) want = addr;
+        if (b.is64 ? last < PHYS_ADDR_LIMIT : last < LAST_32BIT_BAR_BYTE) want = addr;
       }
       if (want === b.mapped) continue;
       if (b.mapped !== null) {
@@ -367,23 +416,6 @@ export class PciFunction {
 /** "DDDD:BB:SS.F" as the kernel prints a PCI function. */
 export function pciName(bus: number, slot: number, fn: number, domain = 0): string {
   return `${h(domain, 4)}:${h(bus, 2)}:${h(slot, 2)}.${fn}`;
-}
-
-/** lspci's size suffixes (show_size() in pciutils lspci.c). */
-function showSize(x: number): string {
-  const suffix = ["", "K", "M", "G", "T"];
-  let i = 0;
-  while (i < suffix.length - 1 && x % 1024 === 0) {
-    x /= 1024;
-    i++;
-  }
-  return ` [size=${x}${suffix[i]}]`;
-}
-
-/** A half-open address window. */
-export interface Window {
-  readonly start: number;
-  readonly end: number;
 }
 
 export interface PciBusOptions {
@@ -424,43 +456,43 @@ export class PciBus {
     this.window64 = { start: start64, end: start64 + PCI_WINDOW64_SIZE };
     this.attach({
       name: "i440FX",
-      vendorId: 0x8086,
-      deviceId: 0x1237,
-      classCode: 0x060000,
-      revision: 0x02,
-      subsystemVendorId: 0x1af4,
-      subsystemId: 0x1100,
+      vendorId: PCI_VENDOR_ID_INTEL,
+      deviceId: PCI_DEVICE_ID_INTEL_82441,
+      classCode: PCI_CLASS_CODE_BRIDGE_HOST,
+      revision: I440FX_REVISION,
+      subsystemVendorId: PCI_SUBVENDOR_ID_REDHAT_QUMRANET,
+      subsystemId: PCI_SUBDEVICE_ID_QEMU,
       slot: 0,
     });
     this.attach({
       name: "PIIX3",
-      vendorId: 0x8086,
-      deviceId: 0x7000,
-      classCode: 0x060100,
-      subsystemVendorId: 0x1af4,
-      subsystemId: 0x1100,
+      vendorId: PCI_VENDOR_ID_INTEL,
+      deviceId: PCI_DEVICE_ID_INTEL_82371SB_0,
+      classCode: PCI_CLASS_CODE_BRIDGE_ISA,
+      subsystemVendorId: PCI_SUBVENDOR_ID_REDHAT_QUMRANET,
+      subsystemId: PCI_SUBDEVICE_ID_QEMU,
       slot: 1,
     });
-    // Configuration mechanism #1 (PCI 3.0 §3.2.2.3.2): CONFIG_ADDRESS at 0xcf8, CONFIG_DATA at 0xcfc.
-    io.register("PCI conf1", 0xcf8, 8, {
+    // Configuration mechanism #1 (PCI 3.0 §3.2.2.3.2): CONFIG_ADDRESS at 0xcf8, CONFIG_DATA at 0xcfc;
+    // only whole-dword accesses reach CONFIG_ADDRESS.
+    io.register("PCI conf1", PCI_CONF1_ADDRESS_PORT, PCI_CONF1_PORTS, {
       read: (off, size) => {
         if (off === 0 && size === 4) return this.configAddress;
-        if (off < 4) return size === 4 ? 0xffffffff : (1 << (8 * size)) - 1;
-        return this.conf1Data(off - 4, size, null);
+        if (off < CONF1_DATA) return ones(size);
+        return this.conf1Data(off - CONF1_DATA, size, null);
       },
       write: (off, size, value) => {
-        if (off === 0 && size === 4) this.configAddress = value & 0x80fffffc;
-        else if (off >= 4) this.conf1Data(off - 4, size, value);
+        if (off === 0 && size === 4) this.configAddress = value & PCI_CONF1_ADDRESS_MASK;
+        else if (off >= CONF1_DATA) this.conf1Data(off - CONF1_DATA, size, value);
       },
     });
   }
 
   private conf1Data(byte: number, size: 1 | 2 | 4, value: number | null): number {
     const a = this.configAddress;
-    const ones = size === 4 ? 0xffffffff : (1 << (8 * size)) - 1;
-    const fn = this.get((a >> 11) & 0x1f, (a >> 8) & 7);
-    if (!(a & 0x80000000) || (a >> 16) & 0xff || !fn) return ones;
-    const off = (a & 0xfc) + byte;
+    const fn = this.get(pciConf1Slot(a), pciConf1Fn(a));
+    if (!pciConf1Enabled(a) || pciConf1Bus(a) !== 0 || !fn) return ones(size);
+    const off = pciConf1Reg(a) + byte;
     if (value === null) return fn.configRead(off, size);
     fn.configWrite(off, size, value);
     return 0;
@@ -537,7 +569,7 @@ export class PciBus {
   /** Config read by bus address; an empty slot reads all-ones (master abort). */
   configRead(slot: number, fn: number, offset: number, size: 1 | 2 | 4): number {
     const f = this.get(slot, fn);
-    if (!f) return size === 4 ? 0xffffffff : (1 << (8 * size)) - 1;
+    if (!f) return ones(size);
     return f.configRead(offset, size);
   }
 
@@ -549,124 +581,20 @@ export class PciBus {
    * Firmware BAR assignment for the given functions (default: all) whose BARs hold no address yet:
    * each BAR is sized by the spec's probe, then placed largest first at the lowest naturally aligned
    * free address of its window, and decode is enabled. If something does not fit, nothing is changed
-   * and ENOSPC is thrown.
+   * and ENOSPC is thrown (pci-firmware.ts).
    */
   assignBars(fns: readonly PciFunction[] = this.fns): void {
-    type Job = {
-      f: PciFunction;
-      index: number;
-      size: number;
-      window: Window;
-      kind: "mem32" | "mem64" | "io";
-    };
-    const jobs: Job[] = [];
-    for (const f of fns) {
-      for (const b of f.bars) {
-        if (!b || f.barValue(b.index) !== 0) continue;
-        const size = this.probeBar(f, b.index);
-        const kind = b.io ? "io" : b.is64 ? "mem64" : "mem32";
-        jobs.push({ f, index: b.index, size, kind, window: this.windowFor(kind) });
-      }
-    }
-    jobs.sort((a, b) => b.size - a.size || a.f.slot - b.f.slot || a.f.fn - b.f.fn || a.index - b.index);
-    const used: Record<Job["kind"], Window[]> = { mem32: [], mem64: [], io: [] };
-    for (const f of this.fns) {
-      for (const b of f.bars) {
-        const v = b ? f.barValue(b.index) : 0;
-        if (b && v !== 0) used[b.io ? "io" : b.is64 ? "mem64" : "mem32"].push({ start: v, end: v + b.size });
-      }
-    }
-    const plan: Array<[Job, number]> = [];
-    for (const job of jobs) {
-      const at = firstFit(used[job.kind], job.window, job.size);
-      if (at === null) {
-        throw new BusError(
-          "ENOSPC",
-          `PCI ${job.f.name} "${job.f.spec.name}" BAR ${job.index}: no ${hex(job.size)}-byte aligned room in the ${job.kind} window [${hex(job.window.start)}, ${hex(job.window.end)})`,
-          { region: job.f.spec.name, size: job.size },
-        );
-      }
-      used[job.kind].push({ start: at, end: at + job.size });
-      plan.push([job, at]);
-    }
-    for (const [job, at] of plan) {
-      const reg = PCI_BASE_ADDRESS_0 + 4 * job.index;
-      const typeBits = job.f.configRead(reg, 4) & (job.kind === "io" ? 0x3 : 0xf);
-      job.f.configWrite(reg, 4, (low32(at) | typeBits) >>> 0);
-      if (job.kind === "mem64") job.f.configWrite(reg + 4, 4, high32(at));
-    }
-    for (const f of fns) {
-      let cmd = f.command;
-      for (const b of f.bars) if (b) cmd |= b.io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
-      f.configWrite(PCI_COMMAND, 2, cmd);
-    }
+    assignBars(this.fns, fns, this);
   }
 
-  private windowFor(kind: "mem32" | "mem64" | "io"): Window {
-    return kind === "io" ? this.ioWindow : kind === "mem64" ? this.window64 : this.window32;
-  }
-
-  /**
-   * BAR sizing as firmware does it (PCI 3.0 §6.2.5.1): decode off, write all-ones, read back, restore;
-   * size = two's complement of the read-back value with the type bits masked.
-   */
+  /** BAR sizing as firmware does it (pci-firmware.ts). */
   probeBar(f: PciFunction, index: number): number {
-    const reg = PCI_BASE_ADDRESS_0 + 4 * index;
-    const cmd = f.command;
-    f.configWrite(PCI_COMMAND, 2, cmd & ~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
-    const old = f.configRead(reg, 4);
-    f.configWrite(reg, 4, 0xffffffff);
-    const lo = f.configRead(reg, 4);
-    f.configWrite(reg, 4, old);
-    let size: number;
-    if (lo & PCI_BASE_ADDRESS_SPACE_IO) {
-      size = (~(lo & 0xfffffffc) >>> 0) + 1;
-    } else if (lo & PCI_BASE_ADDRESS_MEM_TYPE_64) {
-      const oldHi = f.configRead(reg + 4, 4);
-      f.configWrite(reg + 4, 4, 0xffffffff);
-      const hi = f.configRead(reg + 4, 4);
-      f.configWrite(reg + 4, 4, oldHi);
-      // Two's complement over 64 bits; bigint because the mask does not fit a double exactly.
-      const mask = (BigInt(hi) << 32n) | BigInt((lo & 0xfffffff0) >>> 0);
-      size = Number(2n ** 64n - mask);
-    } else {
-      size = (~(lo & 0xfffffff0) >>> 0) + 1;
-    }
-    f.configWrite(PCI_COMMAND, 2, cmd);
-    return size;
+    return probeBar(f, index);
   }
 
   /** `lspci -v`-like listing (without name database: numeric ids, as `lspci -v` prints unknown ones). */
   lspci(): string {
-    const out: string[] = [];
-    for (const f of this.fns) {
-      const c = f.config;
-      const cls = f.configRead(PCI_CLASS_DEVICE, 2);
-      const rev = c[PCI_REVISION_ID]!;
-      const prog = c[PCI_CLASS_PROG]!;
-      let line = `${h(0, 2)}:${h(f.slot, 2)}.${f.fn} Class ${h(cls, 4)}: Vendor ${h(f.configRead(PCI_VENDOR_ID, 2), 4)} Device ${h(f.configRead(PCI_DEVICE_ID, 2), 4)}`;
-      if (rev) line += ` (rev ${h(rev, 2)})`;
-      if (prog) line += ` (prog-if ${h(prog, 2)})`;
-      out.push(line);
-      const sv = f.configRead(PCI_SUBSYSTEM_VENDOR_ID, 2);
-      if (sv) out.push(`\tSubsystem: Vendor ${h(sv, 4)} Device ${h(f.configRead(PCI_SUBSYSTEM_ID, 2), 4)}`);
-      const cmd = f.command;
-      for (const b of f.bars) {
-        if (!b) continue;
-        const a = f.barValue(b.index);
-        if (b.io) {
-          let s = `\tI/O ports at ${a || cmd & PCI_COMMAND_IO ? h(a, 4) : "<unassigned>"}`;
-          if (!(cmd & PCI_COMMAND_IO)) s += " [disabled]";
-          out.push(s + showSize(b.size));
-        } else {
-          let s = `\tMemory at ${a ? h(a, 8) : "<unassigned>"} (${b.is64 ? "64-bit" : "32-bit"}, ${b.prefetchable ? "" : "non-"}prefetchable)`;
-          if (!(cmd & PCI_COMMAND_MEMORY)) s += " [disabled]";
-          out.push(s + showSize(b.size));
-        }
-      }
-      out.push("");
-    }
-    return `${out.join("\n")}\n`.replace(/\n\n$/, "\n");
+    return renderLspci(this.fns);
   }
 
   /** Assigned memory BARs as /proc/iomem resources (named by pci_name, claims nested). */
@@ -708,17 +636,5 @@ export class PciBus {
         }
       }
     }
-  }
-}
-
-/** Lowest naturally aligned address in `w` where `size` bytes miss every `used` window. */
-function firstFit(used: readonly Window[], w: Window, size: number): number | null {
-  const sorted = [...used].sort((a, b) => a.start - b.start);
-  let at = Math.ceil(w.start / size) * size;
-  for (;;) {
-    if (at + size > w.end) return null;
-    const clash = sorted.find((u) => at < u.end && u.start < at + size);
-    if (!clash) return at;
-    at = Math.ceil(clash.end / size) * size;
   }
 }
