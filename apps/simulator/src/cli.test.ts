@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -124,6 +124,90 @@ describe("scenario files", () => {
       parseScenario({ machine: {}, eras: ["2.4"], programs: [{ program: "builtin:grow" }] }, "x.json"),
     ).toThrow(/eras\[0\]: expected "2\.6\.10" or "modern", got "2\.4"/);
   }, 60_000);
+});
+
+describe("exit status and errors", () => {
+  it("exits 1 naming each process that ended otherwise than expected, with its error, in text and JSON", async () => {
+    const text = await faultline("run", fixture("unexpected.json"));
+    expect(text.code).toBe(1);
+    expect(text.stderr).toContain(
+      "faultline: pid 1 (./touch.program.ts, modern) ended with exit 2, the scenario expects exit 0",
+    );
+    expect(text.stderr).toMatch(
+      /faultline: pid 3 \(\.\/not-a-program\.ts, modern\) ended with exit 127, the scenario expects exit 0: cannot load program file:.*not-a-program\.ts: the default export is not defineProgram/,
+    );
+    expect(text.stderr).not.toContain("forker");
+    expect(text.stdout).toMatch(/Errors:\n {2}pid 3 \(\.\/not-a-program\.ts\): cannot load program/);
+    expect(text.stdout).toContain("NOT AS EXPECTED:");
+    // A fork of a user's program is named after it.
+    expect(text.stdout).toMatch(/│ 4 +│ \.\/forker\.program\.ts \(forked\) +│/);
+    const json = await faultline("run", fixture("unexpected.json"), "--json");
+    expect(json.code).toBe(1);
+    const out = JSON.parse(json.stdout) as {
+      ok: boolean;
+      processes: Array<{ pid: number; program: string; exit: object; asExpected: boolean; error?: string }>;
+    };
+    expect(out.ok).toBe(false);
+    expect(out.processes.map((p) => [p.pid, p.program, p.exit, p.asExpected])).toEqual([
+      [1, "./touch.program.ts", { code: 2 }, false],
+      [2, "./forker.program.ts", { code: 4 }, true],
+      [3, "./not-a-program.ts", { code: 127 }, false],
+      [4, "./forker.program.ts (forked)", { code: 4 }, true],
+    ]);
+    expect(out.processes[2]!.error).toMatch(/the default export is not defineProgram/);
+  }, 120_000);
+
+  it("reports device parameters, overlaps, BAR sizes, unknown keys and missing programs as file: field: errors", async () => {
+    const dev = await faultline("run", fixture("bad-device.json"));
+    expect(dev.code).toBe(2);
+    expect(dev.stderr).toMatch(
+      new RegExp(
+        `^faultline: ${fixture("bad-device.json")}: machine\\.devices\\[0\\]: expected parameters the device or driver accepts, got isaMemory "isa-memory" \\[0xd0010, 0xd4010\\): base must be page aligned.*\n$`,
+      ),
+    );
+    expect(dev.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    const overlap = await faultline("run", fixture("overlap.json"));
+    expect(overlap.code).toBe(2);
+    expect(overlap.stderr).toContain(
+      `${fixture("overlap.json")}: machine.devices: expected devices that fit the machine's address space without overlapping, got`,
+    );
+    expect(overlap.stderr).not.toMatch(/\n\s+at /);
+    const f = "x.json";
+    const parse =
+      (machine: unknown, programs: unknown = [{ program: "builtin:grow" }]) =>
+      () =>
+        parseScenario({ machine, programs }, f);
+    expect(parse({ devices: [{ type: "pciMemoryDevice", barSize: 0x3000 }] })).toThrow(
+      "x.json: machine.devices[0].barSize: expected a power of two from 4096 (0x1000) to 1 GiB, got 12288",
+    );
+    expect(parse({ devices: [{ type: "isaMemory", base: 0xd0000, size: 0x1000, color: 1 }] })).toThrow(
+      'x.json: machine.devices[0].color: expected one of type, base, size, name, got "color"',
+    );
+    expect(parse({ drivers: [{ type: "simple", handlr: "fault" }] })).toThrow(
+      'x.json: machine.drivers[0].handlr: expected one of type, handler, got "handlr"',
+    );
+    expect(parse({ ramBytes: 0x2000000, cpu: { pku: "yes" } })).toThrow(
+      'x.json: machine.cpu.pku: expected true or false, got "yes"',
+    );
+    expect(parse({ gpu: {} })).toThrow(
+      'x.json: machine.gpu: expected one of ramBytes, devices, drivers, cpu, zeroPage, got "gpu"',
+    );
+    expect(parse({}, [{ program: "builtin:grow", expect: { signal: "SIGFPE" } }])).toThrow(
+      /x\.json: programs\[0\]\.expect: expected \{ "code": 0\.\.255 \} or \{ "signal"/,
+    );
+    const missing = join(mkdtempSync(join(tmpdir(), "faultline-")), "s.json");
+    writeFileSync(missing, JSON.stringify({ programs: [{ program: "./nowhere.ts" }] }));
+    const m = await faultline("run", missing);
+    expect(m.code).toBe(2);
+    expect(m.stderr).toContain(`${missing}: programs[0].program: expected a module file (looked for`);
+  }, 120_000);
+
+  it("`pnpm faultline` in this repository prints the command's output only, no pnpm banner", async () => {
+    const r = await run("pnpm", ["faultline", "--help"], {
+      cwd: fileURLToPath(new URL("../../..", import.meta.url)),
+    });
+    expect(r.stdout.startsWith("Usage: faultline")).toBe(true);
+  });
 });
 
 describe("views and traces", () => {

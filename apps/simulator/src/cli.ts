@@ -5,20 +5,21 @@ import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import ora from "ora";
 import { DEFAULT_SCENARIO } from "./default-scenario";
-import { chromeTrace, renderRun, summaryTable, toJson } from "./report";
+import { chromeTrace, renderRun, summaryTable, toJson, verdicts } from "./report";
 import { type EraRun, runScenario } from "./run";
 import { type Era, loadScenario, type Scenario, ScenarioError } from "./scenario";
 
 interface Loaded {
   readonly scenario: Scenario;
   readonly baseDir: string;
+  readonly file?: string;
 }
 
 function load(file: string | undefined, era: Era | undefined): Loaded {
   const { scenario, baseDir } = file
     ? loadScenario(file)
     : { scenario: DEFAULT_SCENARIO, baseDir: process.cwd() };
-  return { scenario: era ? { ...scenario, eras: [era] } : scenario, baseDir };
+  return { scenario: era ? { ...scenario, eras: [era] } : scenario, baseDir, ...(file ? { file } : {}) };
 }
 
 const parseEra = (v: string): Era => {
@@ -31,12 +32,21 @@ const parseSeed = (v: string): number => {
   return n;
 };
 
+/** Exit status 1 (and the reasons on stderr) when a process ended otherwise than the scenario expects. */
+function judge(runs: readonly EraRun[]): void {
+  const bad = verdicts(runs);
+  if (!bad.length) return;
+  for (const line of bad) process.stderr.write(`faultline: ${line}\n`);
+  process.exitCode = 1;
+}
+
 async function execute(l: Loaded, opts: { seed?: number; quiet?: boolean }): Promise<EraRun[]> {
   const live = !opts.quiet && process.stderr.isTTY;
   const spinner = live ? ora({ text: `${l.scenario.name}: starting`, stream: process.stderr }).start() : null;
   try {
     const runs = await runScenario(l.scenario, {
       baseDir: l.baseDir,
+      ...(l.file ? { file: l.file } : {}),
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
       onProgress: (t) => {
         if (spinner) spinner.text = t;
@@ -74,6 +84,7 @@ program
     process.stdout.write(
       o.json ? `${JSON.stringify(toJson(l.scenario, runs), null, 2)}\n` : `${renderRun(l.scenario, runs)}\n`,
     );
+    judge(runs);
   });
 
 for (const [view, what] of [

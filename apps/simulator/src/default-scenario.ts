@@ -2,6 +2,7 @@ import type { Scenario } from "./scenario";
 
 const ISA_BASE = 0xd0000;
 const REGION_SIZE = 0x4000;
+const OK = { code: 0 } as const;
 
 /**
  * The book's story end to end (LDD3 chapter 15): two processes sharing /dev/simplen pages on ISA
@@ -26,10 +27,16 @@ export const DEFAULT_SCENARIO: Scenario = {
     ],
   },
   programs: [
-    { program: "builtin:share", argv: [String(ISA_BASE)] },
-    { program: "builtin:grow", argv: [] },
-    { program: "builtin:region", argv: [String(REGION_SIZE)] },
-    { program: "builtin:pci", argv: ["0000:00:02.0"] },
-    { program: "builtin:pci-nopage", argv: ["0000:00:02.0"] },
+    { program: "builtin:share", argv: [String(ISA_BASE)], expect: { "2.6.10": OK, modern: OK } },
+    // Growing a VMA without a fault handler: zero-filled pages in the book, SIGBUS today.
+    { program: "builtin:grow", argv: [], expect: { "2.6.10": OK, modern: { signal: "SIGBUS" } } },
+    { program: "builtin:region", argv: [String(REGION_SIZE)], expect: { "2.6.10": OK, modern: OK } },
+    { program: "builtin:pci", argv: ["0000:00:02.0"], expect: { "2.6.10": OK, modern: OK } },
+    // nopage cannot serve PCI memory (no struct page): SIGBUS in both eras.
+    {
+      program: "builtin:pci-nopage",
+      argv: ["0000:00:02.0"],
+      expect: { "2.6.10": { signal: "SIGBUS" }, modern: { signal: "SIGBUS" } },
+    },
   ],
 };

@@ -5,6 +5,20 @@ import type { Scenario } from "./scenario";
 
 const exitText = (e: { code: number } | { signal: string }) => ("signal" in e ? e.signal : `exit ${e.code}`);
 
+/** The processes that ended otherwise than the scenario expects, one line each (empty: all as expected). */
+export function verdicts(runs: readonly EraRun[]): string[] {
+  return runs.flatMap((r) =>
+    r.processes
+      .filter((p) => !p.asExpected)
+      .map(
+        (p) =>
+          `pid ${p.pid} (${p.programName}, ${r.era}) ended with ${exitText(p.exit)}, the scenario expects ${exitText(p.expected!)}${p.error ? `: ${firstLine(p.error)}` : ""}`,
+      ),
+  );
+}
+
+const firstLine = (s: string) => s.split("\n")[0]!;
+
 export function summaryTable(run: EraRun): string {
   const t = new Table({
     head: ["pid", "program", "thread", "exit", "minflt", "majflt", "RSS kB", "shared kB", "private kB"],
@@ -31,12 +45,24 @@ export function renderRun(s: Scenario, runs: readonly EraRun[]): string {
   for (const run of runs) {
     out.push(`=== ${run.era === "2.6.10" ? "Linux 2.6.10 (the book)" : "today's kernel"} ===`, "");
     out.push(run.console, "", "Kernel log:", ...run.dmesg.map((l) => `  ${l}`), "", summaryTable(run), "");
+    const errors = run.processes.filter((p) => p.error);
+    if (errors.length) {
+      out.push("Errors:");
+      for (const p of errors) out.push(`  pid ${p.pid} (${p.programName}): ${p.error}`);
+      out.push("");
+    }
     for (const p of run.processes) {
       out.push(`/proc/${p.pid}/maps (${p.programName}, at exit):`);
       out.push(p.maps.trimEnd() || "  (nothing mapped)", "");
     }
   }
   if (runs.length > 1) out.push(...differences(runs));
+  const bad = verdicts(runs);
+  out.push(
+    bad.length
+      ? `NOT AS EXPECTED:\n${bad.map((l) => `  ${l}`).join("\n")}`
+      : "Every process ended as the scenario expects.",
+  );
   return out.join("\n");
 }
 
@@ -74,6 +100,7 @@ export function toJson(s: Scenario, runs: readonly EraRun[]): unknown {
   return {
     scenario: s.name,
     eras: runs.map((r) => r.era),
+    ok: verdicts(runs).length === 0,
     processes: runs.flatMap((r) =>
       r.processes.map((p) => ({
         era: r.era,
@@ -81,6 +108,9 @@ export function toJson(s: Scenario, runs: readonly EraRun[]): unknown {
         program: p.programName,
         threadId: p.threadId,
         exit: p.exit,
+        expected: p.expected,
+        asExpected: p.asExpected,
+        ...(p.error ? { error: p.error } : {}),
         minflt: p.minflt,
         majflt: p.majflt,
         rssKb: p.rssKb,

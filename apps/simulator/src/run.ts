@@ -1,11 +1,30 @@
 // Runs a scenario: one machine per era, every program in its own worker thread.
 import { Machine } from "@faultline/kernel";
+import { PhysError } from "@faultline/phys";
 import { type ProcessResult, Simulation, type TraceEvent } from "@faultline/sim";
-import { type Era, machineOptions, programUrl, type Scenario } from "./scenario";
+import {
+  DeviceSpecError,
+  type Era,
+  type ExitSpec,
+  machineOptions,
+  programUrl,
+  Refusal,
+  type Scenario,
+  ScenarioError,
+} from "./scenario";
+
+/** A process of a run: its result, the name the scenario gave its program, and the verdict. */
+export type RunProcess = ProcessResult & {
+  readonly programName: string;
+  /** What the scenario expects of it (spawned processes only; forks are not judged). */
+  readonly expected: ExitSpec | null;
+  /** False when it ended otherwise than expected. */
+  readonly asExpected: boolean;
+};
 
 export interface EraRun {
   readonly era: Era;
-  readonly processes: readonly (ProcessResult & { readonly programName: string })[];
+  readonly processes: readonly RunProcess[];
   /** What the programs wrote to their console, grouped by pid in start order. */
   readonly console: string;
   readonly dmesg: readonly string[];
@@ -18,6 +37,8 @@ export interface EraRun {
 
 export interface RunOptions {
   readonly baseDir: string;
+  /** The scenario file, for errors ("file: field: expected …, got …"). */
+  readonly file?: string;
   /** Serialize the programs under a seeded scheduler (reproducible output and a trace). */
   readonly seed?: number;
   readonly onProgress?: (text: string) => void;
@@ -28,22 +49,35 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<EraRun
   for (const era of s.eras) {
     const t0 = performance.now();
     opts.onProgress?.(`${s.name} (${era}): booting`);
-    const machine = await Machine.create(machineOptions(s, era));
+    const machine = await bootMachine(s, era, opts.file ?? s.name);
     const sim =
       opts.seed === undefined
         ? await Simulation.create({ machine, deadlineMs: 60_000 })
         : await Simulation.deterministic({ machine, seed: opts.seed });
-    const names = new Map<number, string>();
+    const spawned = new Map<number, (typeof s.programs)[number]>();
+    const byUrl = new Map<string, string>();
     for (const p of s.programs) {
-      const pid = sim.spawn(programUrl(p, opts.baseDir), p.argv);
-      names.set(pid, p.program);
+      const url = programUrl(p, opts.baseDir);
+      const pid = sim.spawn(url, p.argv);
+      spawned.set(pid, p);
+      byUrl.set(url.href, p.program);
     }
     opts.onProgress?.(`${s.name} (${era}): running ${s.programs.length} programs`);
     const results = await sim.run();
     machine.checkInvariants();
     runs.push({
       era,
-      processes: results.map((r) => ({ ...r, programName: names.get(r.pid) ?? forkedFrom(r) })),
+      processes: results.map((r) => {
+        const spec = spawned.get(r.pid);
+        const expected = spec ? spec.expect[era] : null;
+        return {
+          ...r,
+          // A fork runs the same module as its parent: name it after that program.
+          programName: spec?.program ?? `${byUrl.get(r.program) ?? r.program} (forked)`,
+          expected,
+          asExpected: expected === null || sameExit(r.exit, expected),
+        };
+      }),
       console: groupByPid(machine.console()),
       dmesg: machine.dmesg(),
       iomem: machine.procText("/proc/iomem"),
@@ -55,13 +89,39 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<EraRun
   return runs;
 }
 
-function forkedFrom(r: ProcessResult): string {
-  const base =
-    r.program
-      .split("/")
-      .pop()
-      ?.replace(/\.program\.ts$/, "") ?? "?";
-  return `builtin:${base} (forked)`;
+const sameExit = (a: ProcessResult["exit"], b: ExitSpec): boolean =>
+  "code" in a ? "code" in b && a.code === b.code : "signal" in b && a.signal === b.signal;
+
+/**
+ * Builds the machine, reporting what its devices or drivers refuse (bad parameters, overlapping
+ * ranges) as a scenario error naming the field, without a stack trace.
+ */
+async function bootMachine(s: Scenario, era: Era, file: string): Promise<Machine> {
+  let options: ReturnType<typeof machineOptions>;
+  try {
+    options = machineOptions(s, era);
+  } catch (e) {
+    const at = e instanceof DeviceSpecError ? e.field : "machine";
+    throw new ScenarioError(
+      file,
+      at,
+      "parameters the device or driver accepts",
+      new Refusal((e as Error).message),
+    );
+  }
+  try {
+    return await Machine.create(options);
+  } catch (e) {
+    // What the bus refuses (overlapping or misplaced devices) is the scenario's fault; anything
+    // else is a bug and keeps its stack trace.
+    if (!PhysError.is(e)) throw e;
+    throw new ScenarioError(
+      file,
+      "machine.devices",
+      "devices that fit the machine's address space without overlapping",
+      new Refusal((e as Error).message),
+    );
+  }
 }
 
 /** Console lines are "[pid N] text": keep each process's lines together, in the order pids first spoke. */

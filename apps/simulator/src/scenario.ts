@@ -1,6 +1,6 @@
 // Scenario files: the machine, the drivers to load and the programs to start. JSON on disk;
 // every field is checked and a bad one is reported as "file: field: expected …, got …".
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type DeviceModel, isaMemory, pciMemoryDevice } from "@faultline/devices";
@@ -24,10 +24,18 @@ export type DriverSpec =
   | { readonly type: "mem" }
   | { readonly type: "scullp" };
 
+/** How a process ends: exit(code), or death by a signal. */
+export type ExitSpec = { readonly code: number } | { readonly signal: string };
+
 export interface ProgramSpec {
   /** "builtin:<name>" or a path to a module whose default export is defineProgram(...). */
   readonly program: string;
   readonly argv: readonly string[];
+  /**
+   * How the spawned process must end, for every era or per era (default `{ code: 0 }`); the command
+   * exits 1 when one ends otherwise. Processes it forks are not judged.
+   */
+  readonly expect: Readonly<Record<Era, ExitSpec>>;
 }
 
 export interface Scenario {
@@ -39,6 +47,10 @@ export interface Scenario {
     readonly ramBytes: number;
     readonly devices: readonly DeviceSpec[];
     readonly drivers: readonly DriverSpec[];
+    /** The CPU (MachineOptions.cpu): `{ "pku": true }` for protection keys. */
+    readonly cpu?: { readonly pku: boolean };
+    /** MachineOptions.zeroPage: false as on hosts booted with pvm_no_zero_page=1. */
+    readonly zeroPage?: boolean;
   };
   readonly programs: readonly ProgramSpec[];
 }
@@ -55,13 +67,20 @@ export class ScenarioError extends Error {
   }
 }
 
+/** What a device, driver or the machine said when it refused: shown whole, unquoted. */
+export class Refusal {
+  constructor(readonly text: string) {}
+}
+
 function describe(v: unknown): string {
+  if (v instanceof Refusal) return v.text;
   if (v === undefined) return "nothing";
   const s = JSON.stringify(v);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
 const BUILTINS = new Set(["share", "grow", "region", "pci", "pci-nopage"]);
+const SIGNALS = new Set(["SIGSEGV", "SIGBUS", "SIGKILL"]);
 
 /** Reads and checks a scenario file. */
 export function loadScenario(path: string): { scenario: Scenario; baseDir: string } {
@@ -77,7 +96,21 @@ export function loadScenario(path: string): { scenario: Scenario; baseDir: strin
   } catch (e) {
     throw new ScenarioError(path, "(file)", "JSON", (e as Error).message);
   }
-  return { scenario: parseScenario(json, path), baseDir: dirname(resolve(path)) };
+  const scenario = parseScenario(json, path);
+  const baseDir = dirname(resolve(path));
+  // A program file must exist before anything runs (not a SIGKILL in a worker later).
+  scenario.programs.forEach((p, i) => {
+    if (p.program.startsWith("builtin:")) return;
+    const file = resolve(baseDir, p.program);
+    if (!existsSync(file))
+      throw new ScenarioError(
+        path,
+        `programs[${i}].program`,
+        `a module file (looked for ${file})`,
+        p.program,
+      );
+  });
+  return { scenario, baseDir };
 }
 
 /** Checks a scenario object; `file` names it in errors. */
@@ -106,7 +139,19 @@ export function parseScenario(json: unknown, file: string): Scenario {
   (eras as unknown[]).forEach((e, i) => {
     if (e !== "2.6.10" && e !== "modern") err(`eras[${i}]`, '"2.6.10" or "modern"', e);
   });
-  const machine = obj(root.machine, "machine");
+  /** Unknown keys are refused at every depth, naming the ones allowed there. */
+  const only = (o: Record<string, unknown>, field: string, keys: readonly string[]): void => {
+    for (const k of Object.keys(o))
+      if (!keys.includes(k)) err(field ? `${field}.${k}` : k, `one of ${keys.join(", ")}`, k);
+  };
+  const machine = obj(root.machine ?? {}, "machine");
+  only(machine, "machine", ["ramBytes", "devices", "drivers", "cpu", "zeroPage"]);
+  const cpuIn = machine.cpu === undefined ? {} : obj(machine.cpu, "machine.cpu");
+  only(cpuIn, "machine.cpu", ["pku"]);
+  if (cpuIn.pku !== undefined && typeof cpuIn.pku !== "boolean")
+    err("machine.cpu.pku", "true or false", cpuIn.pku);
+  if (machine.zeroPage !== undefined && typeof machine.zeroPage !== "boolean")
+    err("machine.zeroPage", "true or false", machine.zeroPage);
   const ramBytes =
     machine.ramBytes === undefined ? 64 * 1024 * 1024 : num(machine.ramBytes, "machine.ramBytes");
   if (ramBytes % 4096 !== 0 || ramBytes < 2 * 1024 * 1024)
@@ -116,6 +161,8 @@ export function parseScenario(json: unknown, file: string): Scenario {
   const devices = (devicesIn as unknown[]).map((d, i): DeviceSpec => {
     const f = `machine.devices[${i}]`;
     const o = obj(d, f);
+    if (o.type === "isaMemory") only(o, f, ["type", "base", "size", "name"]);
+    if (o.type === "pciMemoryDevice") only(o, f, ["type", "barSize", "name"]);
     switch (o.type) {
       case "isaMemory":
         return {
@@ -124,12 +171,17 @@ export function parseScenario(json: unknown, file: string): Scenario {
           size: num(o.size, `${f}.size`),
           ...(o.name ? { name: str(o.name, `${f}.name`) } : {}),
         };
-      case "pciMemoryDevice":
+      case "pciMemoryDevice": {
+        // A memory BAR is a power of two of at least 16 bytes; a page-mapped one at least a page.
+        const barSize = num(o.barSize, `${f}.barSize`);
+        if (barSize < 4096 || (barSize & (barSize - 1)) !== 0 || barSize > 2 ** 30)
+          err(`${f}.barSize`, "a power of two from 4096 (0x1000) to 1 GiB", o.barSize);
         return {
           type: "pciMemoryDevice",
-          barSize: num(o.barSize, `${f}.barSize`),
+          barSize,
           ...(o.name ? { name: str(o.name, `${f}.name`) } : {}),
         };
+      }
       default:
         return err(`${f}.type`, '"isaMemory" or "pciMemoryDevice"', o.type);
     }
@@ -139,6 +191,14 @@ export function parseScenario(json: unknown, file: string): Scenario {
   const drivers = (driversIn as unknown[]).map((d, i): DriverSpec => {
     const f = `machine.drivers[${i}]`;
     const o = obj(d, f);
+    const driverKeys: Record<string, readonly string[]> = {
+      simple: ["type", "handler"],
+      nopage: ["type"],
+      mem: ["type"],
+      scullp: ["type"],
+      regionRemap: ["type", "start", "size"],
+    };
+    if (typeof o.type === "string" && driverKeys[o.type]) only(o, f, driverKeys[o.type]!);
     switch (o.type) {
       case "simple":
         if (o.handler !== undefined && o.handler !== "fault" && o.handler !== "nopage")
@@ -167,49 +227,121 @@ export function parseScenario(json: unknown, file: string): Scenario {
         program,
       );
     }
+    for (const k of Object.keys(o))
+      if (!["program", "argv", "expect"].includes(k)) err(`${f}.${k}`, "one of program, argv, expect", k);
     const argv = o.argv ?? [];
     if (!Array.isArray(argv) || argv.some((a) => typeof a !== "string"))
       err(`${f}.argv`, "an array of strings", argv);
-    return { program, argv: argv as string[] };
+    return { program, argv: argv as string[], expect: expectations(o.expect, `${f}.expect`) };
   });
+  function exitSpec(v: unknown, field: string): ExitSpec {
+    const what = '{ "code": 0..255 } or { "signal": "SIGSEGV" | "SIGBUS" | "SIGKILL" }';
+    const o = obj(v, field);
+    const keys = Object.keys(o);
+    if (
+      keys.length === 1 &&
+      keys[0] === "code" &&
+      Number.isInteger(o.code) &&
+      (o.code as number) >= 0 &&
+      (o.code as number) <= 255
+    )
+      return { code: o.code as number };
+    if (keys.length === 1 && keys[0] === "signal" && SIGNALS.has(o.signal as string))
+      return { signal: o.signal as string };
+    return err(field, what, v);
+  }
+  function expectations(v: unknown, field: string): Record<Era, ExitSpec> {
+    if (v === undefined) return { "2.6.10": { code: 0 }, modern: { code: 0 } };
+    const o = obj(v, field);
+    if ("code" in o || "signal" in o) {
+      const one = exitSpec(o, field);
+      return { "2.6.10": one, modern: one };
+    }
+    for (const k of Object.keys(o))
+      if (k !== "2.6.10" && k !== "modern")
+        err(`${field}.${k}`, 'an era ("2.6.10" or "modern") or code/signal', k);
+    return {
+      "2.6.10": o["2.6.10"] === undefined ? { code: 0 } : exitSpec(o["2.6.10"], `${field}["2.6.10"]`),
+      modern: o.modern === undefined ? { code: 0 } : exitSpec(o.modern, `${field}.modern`),
+    };
+  }
   return {
     name: typeof root.name === "string" ? root.name : file,
     description: typeof root.description === "string" ? root.description : "",
     eras: eras as Era[],
-    machine: { ramBytes, devices, drivers },
+    machine: {
+      ramBytes,
+      devices,
+      drivers,
+      ...(cpuIn.pku !== undefined ? { cpu: { pku: cpuIn.pku as boolean } } : {}),
+      ...(machine.zeroPage !== undefined ? { zeroPage: machine.zeroPage as boolean } : {}),
+    },
     programs,
   };
 }
 
+/** "ts" when running from source (this repository), "js" from the published dist/. */
+const OWN_EXT = import.meta.url.endsWith(".ts") ? "ts" : "js";
+
 /** The module URL of a program (built-ins live next to this file). */
 export function programUrl(spec: ProgramSpec, baseDir: string): URL {
   if (spec.program.startsWith("builtin:"))
-    return new URL(`./programs/${spec.program.slice(8)}.program.ts`, import.meta.url);
+    return new URL(`./programs/${spec.program.slice(8)}.program.${OWN_EXT}`, import.meta.url);
   return pathToFileURL(resolve(baseDir, spec.program));
+}
+
+/** A device or driver factory refused its parameters: `field` says which entry. */
+export class DeviceSpecError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "DeviceSpecError";
+  }
+}
+
+function made<T>(field: string, make: () => T): T {
+  try {
+    return make();
+  } catch (e) {
+    throw new DeviceSpecError(field, e instanceof Error ? e.message : String(e));
+  }
 }
 
 /** Machine options for one era: fresh device models and drivers (they hold state). */
 export function machineOptions(s: Scenario, era: Era): MachineOptions {
-  const devices: DeviceModel[] = s.machine.devices.map((d) =>
-    d.type === "isaMemory"
-      ? isaMemory({ base: d.base, size: d.size, ...(d.name ? { name: d.name } : {}) })
-      : pciMemoryDevice({ barSize: d.barSize, ...(d.name ? { name: d.name } : {}) }),
+  const devices: DeviceModel[] = s.machine.devices.map((d, i) =>
+    made(`machine.devices[${i}]`, () =>
+      d.type === "isaMemory"
+        ? isaMemory({ base: d.base, size: d.size, ...(d.name ? { name: d.name } : {}) })
+        : pciMemoryDevice({ barSize: d.barSize, ...(d.name ? { name: d.name } : {}) }),
+    ),
   );
-  const drivers: DriverDefinition[] = s.machine.drivers.map((d) => {
-    switch (d.type) {
-      case "simple":
-        return simple(d.handler ? { handler: d.handler } : {});
-      case "nopage":
-        return nopage();
-      case "regionRemap":
-        return regionRemap({ start: d.start, size: d.size });
-      case "mem":
-        return mem();
-      case "scullp":
-        return scullp();
-      default:
-        throw new Error(`unknown driver ${(d as { type: string }).type}`);
-    }
-  });
-  return { ramBytes: s.machine.ramBytes, era, devices, drivers };
+  const drivers: DriverDefinition[] = s.machine.drivers.map((d, i) =>
+    made(`machine.drivers[${i}]`, () => {
+      switch (d.type) {
+        case "simple":
+          return simple(d.handler ? { handler: d.handler } : {});
+        case "nopage":
+          return nopage();
+        case "regionRemap":
+          return regionRemap({ start: d.start, size: d.size });
+        case "mem":
+          return mem();
+        case "scullp":
+          return scullp();
+        default:
+          throw new Error(`unknown driver ${(d as { type: string }).type}`);
+      }
+    }),
+  );
+  return {
+    ramBytes: s.machine.ramBytes,
+    era,
+    devices,
+    drivers,
+    ...(s.machine.cpu ? { cpu: s.machine.cpu } : {}),
+    ...(s.machine.zeroPage !== undefined ? { zeroPage: s.machine.zeroPage } : {}),
+  };
 }
