@@ -1,3 +1,12 @@
+/**
+ * Physical memory as the kernel's page allocator sees it: System RAM in banks, the memmap (one
+ * `struct page` per pfn) and the buddy allocator (mm/page_alloc.c), all in SharedArrayBuffers.
+ *
+ * Longer than our ~500 lines on purpose: PhysMemory is one object over one shared control block. The
+ * memmap, the free lists, the never-touched ranges and the lock that guards them are one state whose
+ * invariants (`checkInvariants`) span all of it; split across files it would need its private fields
+ * made public to every other thread's code.
+ */
 import { BANK_BYTES_MAX, type BanksDescriptor, MemoryBanks } from "./banks";
 import {
   __GFP_ZERO,
@@ -21,7 +30,7 @@ import {
   pfnOf,
   physOf,
 } from "./encoding";
-import { PhysError } from "./errors";
+import { hex, PhysError } from "./errors";
 import { makeRamFrameLookup, type RamRange, ramImageBytes, ramLayout } from "./layout";
 
 const FRAMES_PER_BANK = BANK_BYTES_MAX / PAGE_SIZE;
@@ -44,6 +53,12 @@ const B_UNTOUCHED = B_COUNT + MAX_ORDER + 1;
 const MAX_RAM_RANGES = 3; // below the ISA hole, below the PCI hole, above 4 GiB (ramLayout)
 const B_SLOTS = B_UNTOUCHED + 2 * MAX_RAM_RANGES;
 const NIL = -1;
+/** `order` of a frame that heads no block (free or allocated). */
+const NO_ORDER = -1;
+/** memmap arrays: refcount, mapcount, flags, order, next, prev. */
+const MEMMAP_ARRAYS = 6;
+const DEFAULT_RAM_BYTES = 256 * 1024 * 1024;
+const KIB = 1024;
 
 // Lock word states (Drepper, "Futexes Are Tricky", mutex3): 0 free, 1 held, 2 held and maybe waited on.
 const UNLOCKED = 0;
@@ -165,7 +180,7 @@ export class PhysMemory {
    * buffers that the OS commits only when first written.
    */
   static create(options: PhysMemoryOptions = {}): PhysMemory {
-    const ramBytes = options.ramBytes ?? 256 * 1024 * 1024;
+    const ramBytes = options.ramBytes ?? DEFAULT_RAM_BYTES;
     const ranges = ramLayout(ramBytes);
     const banks = new MemoryBanks();
     const ramBanks: number[] = [];
@@ -175,8 +190,9 @@ export class PhysMemory {
     }
     // The memmap covers every pfn up to the top of RAM (holes included, unused there) so a pfn indexes it.
     const maxPfn = Math.max(...ranges.map((r) => r.end / PAGE_SIZE));
-    const memmap = Array.from({ length: 6 }, () => new SharedArrayBuffer(maxPfn * 4));
-    const buddy = new SharedArrayBuffer(B_SLOTS * 4);
+    const slot = Int32Array.BYTES_PER_ELEMENT;
+    const memmap = Array.from({ length: MEMMAP_ARRAYS }, () => new SharedArrayBuffer(maxPfn * slot));
+    const buddy = new SharedArrayBuffer(B_SLOTS * slot);
     const desc: PhysMemoryDescriptor = {
       ramBytes,
       banks: banks.describe(),
@@ -210,7 +226,7 @@ export class PhysMemory {
       if (this.ramFrameOf(pfn) < 0) {
         this.flags[pfn] = PG_reserved;
         this.refcount[pfn] = 1;
-        this.order[pfn] = -1;
+        this.order[pfn] = NO_ORDER;
       }
     }
     let total = 0;
@@ -219,7 +235,7 @@ export class PhysMemory {
       const end = r.end / PAGE_SIZE;
       // pfn 0 stays reserved as on a PC (real-mode IVT and BIOS data area).
       if (pfn === 0) {
-        this.order[0] = -1;
+        this.order[0] = NO_ORDER;
         this.flags[0] = PG_reserved;
         this.refcount[0] = 1;
         pfn = 1;
@@ -433,7 +449,7 @@ export class PhysMemory {
     if (n !== NIL) prev[n] = p;
     ctl[B_COUNT + o]!--;
     ctl[B_NR_FREE]! -= 1 << o;
-    this.order[pfn] = -1;
+    this.order[pfn] = NO_ORDER;
     this.flags[pfn] = 0;
   }
 
@@ -546,7 +562,7 @@ export class PhysMemory {
     this.lock();
     try {
       this.flags[pfn] = 0;
-      this.order[pfn] = -1;
+      this.order[pfn] = NO_ORDER;
       // Coalesce with free buddies of the same order (__free_one_page).
       // A never-touched block is MAX_ORDER, so it is never a buddy here: lower orders merge only with
       // listed blocks, and MAX_ORDER blocks do not merge.
@@ -595,8 +611,8 @@ export class PhysMemory {
   renderMeminfo(extra: ReadonlyArray<readonly [string, number]> = []): string {
     const line = (k: string, kb: number) => `${`${k}:`.padEnd(16)}${String(kb).padStart(8)} kB\n`;
     return (
-      line("MemTotal", this.totalRamPages * 4) +
-      line("MemFree", this.nrFreePages * 4) +
+      line("MemTotal", (this.totalRamPages * PAGE_SIZE) / KIB) +
+      line("MemFree", (this.nrFreePages * PAGE_SIZE) / KIB) +
       extra.map(([k, v]) => line(k, v)).join("")
     );
   }
@@ -611,7 +627,6 @@ export class PhysMemory {
     const fail = (msg: string): never => {
       throw new PhysError("EINVARIANT", msg);
     };
-    const hex = (n: number) => `0x${n.toString(16)}`;
     this.lock();
     try {
       const free = new Uint8Array(this.maxPfn);
