@@ -138,7 +138,14 @@ const busErr = (a: bigint) => `SIGBUS BUS_ADRERR ${hex(a)}`;
 const rep = (byte: number): bigint => 0x0101_0101_0101_0101n * BigInt(byte);
 const LAST_WORD = Number(PAGE_SIZE) - 8;
 
-type Want = string | { readonly pku?: string; readonly noPku?: string };
+type Want =
+  | string
+  | {
+      readonly pku?: string;
+      readonly noPku?: string;
+      readonly zeroPage?: string;
+      readonly noZeroPage?: string;
+    };
 
 /** Collects ops and their expected results, numbering them as the transcript does. */
 class B {
@@ -148,6 +155,8 @@ class B {
   readonly mapsPrefix: Record<string, string[]> = {};
   readonly pku: Record<string, string> = {};
   readonly noPku: Record<string, string> = {};
+  readonly zeroPage: Record<string, string> = {};
+  readonly noZeroPage: Record<string, string> = {};
   constructor(private readonly prefix = "") {}
 
   /** Index label the next op gets. */
@@ -162,6 +171,8 @@ class B {
     else if (want) {
       if (want.pku !== undefined) this.pku[at] = want.pku;
       if (want.noPku !== undefined) this.noPku[at] = want.noPku;
+      if (want.zeroPage !== undefined) this.zeroPage[at] = want.zeroPage;
+      if (want.noZeroPage !== undefined) this.noZeroPage[at] = want.noZeroPage;
     }
     return this;
   }
@@ -212,6 +223,8 @@ class B {
     Object.assign(this.mapsPrefix, c.mapsPrefix);
     Object.assign(this.pku, c.pku);
     Object.assign(this.noPku, c.noPku);
+    Object.assign(this.zeroPage, c.zeroPage);
+    Object.assign(this.noZeroPage, c.noZeroPage);
     return this;
   }
 }
@@ -225,9 +238,16 @@ function peer(
 ): PeerCase {
   const b = new B();
   build(b);
-  const byHost: { pku?: Expectations; noPku?: Expectations } = {};
+  const byHost: {
+    pku?: Expectations;
+    noPku?: Expectations;
+    zeroPage?: Expectations;
+    noZeroPage?: Expectations;
+  } = {};
   if (Object.keys(b.pku).length) byHost.pku = { expect: b.pku };
   if (Object.keys(b.noPku).length) byHost.noPku = { expect: b.noPku };
+  if (Object.keys(b.zeroPage).length) byHost.zeroPage = { expect: b.zeroPage };
+  if (Object.keys(b.noZeroPage).length) byHost.noZeroPage = { expect: b.noZeroPage };
   return {
     suite,
     name,
@@ -236,7 +256,7 @@ function peer(
     expect: b.expect,
     ...(Object.keys(b.maps).length ? { maps: b.maps } : {}),
     ...(Object.keys(b.mapsPrefix).length ? { mapsPrefix: b.mapsPrefix } : {}),
-    ...(byHost.pku || byHost.noPku ? { byHost } : {}),
+    ...(Object.keys(byHost).length ? { byHost } : {}),
     ...(knownDivergence ? { knownDivergence } : {}),
   };
 }
@@ -1956,8 +1976,79 @@ const SELFTESTS_PKEYS: PeerCase[] = [
   ),
 ];
 
+const MADV_POPULATE_READ = 22;
+const MADV_POPULATE_WRITE = 23;
+const SELFTESTS_POPULATE: PeerCase[] = [
+  peer(
+    "selftests/mm",
+    "selftests/mm/madv_populate: test_prot_read",
+    "on 2 MiB of PROT_READ private memory, MADV_POPULATE_READ succeeds and MADV_POPULATE_WRITE fails with EINVAL",
+    (b) => {
+      b.map(P(0), N(512), PROT_READ, PF);
+      b.do(madvise(P(0), N(512), MADV_POPULATE_READ), "0");
+      b.do(madvise(P(0), N(512), MADV_POPULATE_WRITE), "-EINVAL");
+    },
+  ),
+  peer(
+    "selftests/mm",
+    "selftests/mm/madv_populate: test_prot_write",
+    "on 2 MiB of PROT_WRITE private memory, MADV_POPULATE_READ fails with EINVAL and MADV_POPULATE_WRITE succeeds",
+    (b) => {
+      b.map(P(0), N(512), PROT_WRITE, PF);
+      b.do(madvise(P(0), N(512), MADV_POPULATE_READ), "-EINVAL");
+      b.do(madvise(P(0), N(512), MADV_POPULATE_WRITE), "0");
+    },
+    {
+      reason:
+        "MADV_POPULATE_READ needs VM_READ: mm/gup.c __get_user_pages() with FOLL_MADV_POPULATE turns a check_vma_flags() failure into -EINVAL, and check_vma_flags() refuses a read (no FOLL_WRITE, no FOLL_FORCE) of a vma without VM_READ; PROT_WRITE alone gives VM_WRITE only (x86 makes the page readable, the vma flag stays clear). Faultline's madvise (MADV_POPULATE_READ) accepts VM_READ|VM_WRITE|VM_EXEC",
+      firstDiffAt: "1",
+      firstUnmet: "1",
+    },
+  ),
+  peer(
+    "selftests/mm",
+    "selftests/mm/madv_populate: test_holes",
+    "with page 1 unmapped, both populate advices fail with ENOMEM for a hole in the middle, at the end and at the beginning",
+    (b) => {
+      b.map(P(0), N(512), RW, PF);
+      b.do(munmap(P(1), N(1)), "0");
+      for (const [a, n] of [
+        [0, 512],
+        [0, 2],
+        [1, 1],
+      ] as const) {
+        b.do(madvise(P(a), N(n), MADV_POPULATE_READ), "-ENOMEM");
+        b.do(madvise(P(a), N(n), MADV_POPULATE_WRITE), "-ENOMEM");
+      }
+    },
+  ),
+  peer(
+    "selftests/mm",
+    "selftests/mm/madv_populate: test_populate_read",
+    "2 MiB private memory starts unpopulated, MADV_POPULATE_READ succeeds and populates it (Rss of the arena instead of pagemap: with the zero page the read-populated range has no Rss)",
+    (b) => {
+      b.map(P(0), N(512), RW, PF);
+      b.do(rss, "rss 0 anon 0");
+      b.do(madvise(P(0), N(512), MADV_POPULATE_READ), "0");
+      b.do(rss, { zeroPage: "rss 0 anon 0", noZeroPage: "rss 2048 anon 2048" });
+    },
+  ),
+  peer(
+    "selftests/mm",
+    "selftests/mm/madv_populate: test_populate_write",
+    "2 MiB private memory starts unpopulated, MADV_POPULATE_WRITE succeeds and populates it (Rss of the arena instead of pagemap)",
+    (b) => {
+      b.map(P(0), N(512), RW, PF);
+      b.do(rss, "rss 0 anon 0");
+      b.do(madvise(P(0), N(512), MADV_POPULATE_WRITE), "0");
+      b.do(rss, "rss 2048 anon 2048");
+    },
+  ),
+];
+
 const SELFTESTS: PeerCase[] = [
   ...SELFTESTS_BASIC,
+  ...SELFTESTS_POPULATE,
   ...SELFTESTS_MREMAP,
   ...SELFTESTS_MERGE,
   ...SELFTESTS_GUARD,
