@@ -1,12 +1,12 @@
 // include/linux/mm_types.h: struct mm_struct (the state every mm file works on), struct
 // vm_area_struct, and what a driver hands the core (vm_operations_struct, vm_fault, struct file's part).
 // Operations on them live in the files named after the kernel's (mmap.ts, vma.ts, fault.ts …); `Mm`
-// (mm.ts) adds the public methods. Vma.vmMm is typed `Mm` because drivers call through it
-// (vma.vmMm.remapPfnRange): that type-only import is the one edge back to mm.ts.
+// (mm.ts) implements the public methods, which MmStruct declares so that Vma.vmMm, which drivers call
+// through (vma.vmMm.remapPfnRange), needs no import of mm.ts: nothing here imports mm.ts, so the mm
+// files form no cycle.
 import type { Page, PhysMemory } from "@faultline/phys";
 import { DEFAULT_MAX_MAP_COUNT, MMAP_BASE } from "./constants";
 import { type Era, type EraRules, eraRules } from "./era";
-import type { Mm } from "./mm";
 import { PageTables } from "./pgtable";
 import type { PhysAccess } from "./phys-access";
 import { MmPkeys } from "./pkeys";
@@ -123,7 +123,7 @@ export class Vma {
   vmPkey = 0;
 
   constructor(
-    readonly vmMm: Mm,
+    readonly vmMm: MmStruct,
     vmStart: number,
     vmEnd: number,
     vmFlags: number,
@@ -266,4 +266,45 @@ export abstract class MmStruct {
   flushTlbAll(): void {
     for (const c of this.tlbClients) c.flushAll();
   }
+
+  // The syscall and driver methods: declared here for Vma.vmMm, implemented and documented by Mm (mm.ts).
+  abstract normalPfn(pte: number): number;
+  abstract zapRange(vma: Vma, start: number, end: number, keepAnon?: boolean): void;
+  abstract mmap(
+    addr: number,
+    len: number,
+    prot: number,
+    flags: number,
+    file: MmFile | null,
+    offset: number,
+  ): number;
+  abstract mmapPgoff(
+    addr: number,
+    len: number,
+    prot: number,
+    flags: number,
+    file: MmFile | null,
+    pgoff: number,
+  ): number;
+  abstract munmap(start: number, len: number): number;
+  abstract handleFault(addr: number, write: boolean): number;
+  abstract populate(start: number, end: number, forceWrite: boolean): number;
+  abstract remapPfnRange(vma: Vma, addr: number, pfn: number, size: number, prot?: number): number;
+  abstract vmfInsertPfn(vma: Vma, addr: number, pfn: number): number;
+  abstract vmInsertPage(vma: Vma, addr: number, page: Page): number;
+  abstract zapVmaPtes(vma: Vma, address: number, size: number): void;
+  abstract mremap(addr: number, oldLen: number, newLen: number, flags: number, newAddr?: number): number;
+  abstract mprotect(start: number, len: number, prot: number): number;
+  abstract pkeyMprotect(start: number, len: number, prot: number, pkey: number): number;
+  abstract pkeyAlloc(flags: number, initVal: number): number;
+  abstract pkeyFree(pkey: number): number;
+  abstract pkeyGet(key: number): number;
+  abstract pkeySet(key: number, rights: number): number;
+  abstract mlock(start: number, len: number, lock?: boolean, onFault?: boolean): number;
+  abstract munlock(start: number, len: number): number;
+  abstract madvise(start: number, len: number, advice: number): number;
+  abstract msync(start: number, len: number, flags: number): number;
+  abstract fork(): MmStruct | number;
+  abstract exit(): void;
+  abstract checkInvariants(): Map<number, number>;
 }

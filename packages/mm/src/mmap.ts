@@ -263,7 +263,7 @@ function mmapRegion(
     );
   }
   if (!vma) {
-    const v = new Vma(mm as Vma["vmMm"], addr, end, vmFlags, pgoff);
+    const v = new Vma(mm, addr, end, vmFlags, pgoff);
     v.vmPkey = pkey;
     if (file) {
       v.vmFile = file;

@@ -34,8 +34,7 @@ function unlinkMerged(mm: MmStruct, v: Vma): void {
 
 /** vm_area_dup(): a copy of `vma` for `mm` (its own, or a fork child's), holding a file reference. */
 export function vmAreaDup(vma: Vma, mm: MmStruct = vma.vmMm): Vma {
-  // Vma.vmMm is typed Mm for drivers; every MmStruct the mm files create is an Mm.
-  const v = new Vma(mm as Vma["vmMm"], vma.vmStart, vma.vmEnd, vma.vmFlags, vma.vmPgoff);
+  const v = new Vma(mm, vma.vmStart, vma.vmEnd, vma.vmFlags, vma.vmPgoff);
   v.vmOps = vma.vmOps;
   v.vmFile = vma.vmFile;
   v.vmPrivateData = vma.vmPrivateData;
