@@ -58,6 +58,7 @@ export {
   type MemoryRegionOps,
   REGION_ALIGN,
   type RegionKind,
+  type TopologyListener,
 } from "./memory-region";
 export {
   type AccessSize,

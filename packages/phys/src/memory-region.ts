@@ -315,7 +315,7 @@ export class MemoryRegion {
   }
 
   /**
-   * memory_region_dispatch_read() on an MMIO region: a load of `size` bytes at `offset`, its value in
+   * @internal (AddressSpace's) memory_region_dispatch_read() on an MMIO region: a load of `size` bytes at `offset`, its value in
    * `out.value`. An access the device did not declare (accessInvalidReason) never reaches it: it is
    * logged under the access's physical address `addr`, reads all-ones and ends in MEMTX_ACCESS_ERROR.
    */
@@ -329,7 +329,7 @@ export class MemoryRegion {
     return MEMTX_OK;
   }
 
-  /** memory_region_dispatch_write() on an MMIO region, refusing as dispatchRead does. */
+  /** @internal memory_region_dispatch_write() on an MMIO region, refusing as dispatchRead does. */
   dispatchWrite(
     offset: number,
     size: AccessSize,
@@ -365,7 +365,7 @@ export class MemoryRegion {
   }
 
   /**
-   * An MMIO part of a bulk transfer (flatview_read/write_continue): split into the largest accesses
+   * @internal An MMIO part of a bulk transfer (flatview_read/write_continue): split into the largest accesses
    * the device accepts (accessSizeAt). Where none fits, the rest is refused and logged (a read of it
    * floats to 0xff).
    */
