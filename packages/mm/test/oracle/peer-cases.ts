@@ -82,6 +82,18 @@ export interface KnownDivergence {
    * when the divergence shows in the transcript only.
    */
   readonly firstUnmet: string | null;
+  /** Only on hosts with these features (default: every host); elsewhere the case must pass normally. */
+  readonly onlyOn?: Partial<HostMmFeatures>;
+}
+
+/** The case's known divergence, if it applies on a host with these features. */
+export function divergenceOn(c: PeerCase, host: HostMmFeatures): KnownDivergence | undefined {
+  const d = c.knownDivergence;
+  if (!d) return undefined;
+  const only = d.onlyOn ?? {};
+  if (only.pku !== undefined && only.pku !== host.pku) return undefined;
+  if (only.zeroPage !== undefined && only.zeroPage !== host.zeroPage) return undefined;
+  return d;
 }
 
 export interface PeerCase extends OracleCase {
@@ -2031,6 +2043,13 @@ const SELFTESTS_POPULATE: PeerCase[] = [
       b.do(rss, "rss 0 anon 0");
       b.do(madvise(P(0), N(512), MADV_POPULATE_READ), "0");
       b.do(rss, { zeroPage: "rss 0 anon 0", noZeroPage: "rss 2048 anon 2048" });
+    },
+    {
+      reason:
+        "MADV_POPULATE_READ of a writable private mapping must read-fault (the zero page where the host has it): mm/gup.c faultin_page_range() adds FOLL_WRITE only for MADV_POPULATE_WRITE, unlike populate_vma_page_range() (MAP_POPULATE, mlock), which write-faults writable private mappings (VM_WRITE without VM_SHARED). Faultline's MADV_POPULATE_READ goes through populateVmaRange's MAP_POPULATE rule and allocates 512 anonymous pages",
+      firstDiffAt: "3",
+      firstUnmet: "3",
+      onlyOn: { zeroPage: true },
     },
   ),
   peer(

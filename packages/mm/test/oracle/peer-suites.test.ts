@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { runLikeHost, runOnFaultline } from "./faultline.ts";
 import { describeHost, type HostMmFeatures, hostFeatures, liveKernelMismatch, runOnLinux } from "./linux.ts";
-import { PEER_CASES, type PeerCase, peerUnmet, unmetIndices } from "./peer-cases.ts";
+import { divergenceOn, PEER_CASES, type PeerCase, peerUnmet, unmetIndices } from "./peer-cases.ts";
 import { diffTranscripts, normalizeTranscript } from "./transcript.ts";
 
 const live = liveKernelMismatch();
@@ -30,11 +30,10 @@ function labelAt(lines: readonly string[], at: number): string {
 
 function faultlineSide(c: PeerCase, host: HostMmFeatures): void {
   const unmet = peerUnmet(c, runOnFaultline(c.script, undefined, undefined, host), host);
-  if (c.knownDivergence) {
+  const known = divergenceOn(c, host);
+  if (known) {
     // The original's assertions first fail on Faultline where recorded; none failing means fixed.
-    expect(unmetIndices(unmet)[0] ?? null, `${c.knownDivergence.reason}\n${unmet.join("\n")}`).toBe(
-      c.knownDivergence.firstUnmet,
-    );
+    expect(unmetIndices(unmet)[0] ?? null, `${known.reason}\n${unmet.join("\n")}`).toBe(known.firstUnmet);
   } else {
     expect(unmet).toEqual([]);
   }
@@ -45,9 +44,10 @@ function liveSide(c: PeerCase): void {
   const linux = runOnLinux(c.script);
   expect(peerUnmet(c, linux, host), linux.join("\n")).toEqual([]);
   const diff = diffTranscripts(linux, runLikeHost(c.script), { labels: ["linux", "faultline"] });
-  if (c.knownDivergence) {
+  const known = divergenceOn(c, host);
+  if (known) {
     expect(diff, `divergence gone: promote ${c.name} (drop knownDivergence)`).not.toBeNull();
-    expect(labelAt(normalizeTranscript(linux), diff!.line), diff!.report).toBe(c.knownDivergence.firstDiffAt);
+    expect(labelAt(normalizeTranscript(linux), diff!.line), diff!.report).toBe(known.firstDiffAt);
   } else {
     expect(diff?.report ?? null).toBeNull();
   }
@@ -61,14 +61,16 @@ describe("peer suites ported to the oracle", () => {
   });
 
   for (const c of PEER_CASES) {
-    const tag = c.knownDivergence ? ` [KNOWN DIVERGENCE: ${c.knownDivergence.reason}]` : "";
+    const only = c.knownDivergence?.onlyOn;
+    const where = only ? ` on hosts with ${JSON.stringify(only)}` : "";
+    const tag = c.knownDivergence ? ` [KNOWN DIVERGENCE${where}: ${c.knownDivergence.reason}]` : "";
     describe(`${c.name}${tag}`, () => {
       for (const host of HOSTS) {
         it(`Faultline meets the original's assertions (host with ${describeHost(host)})`, () =>
           faultlineSide(c, host));
       }
       it.skipIf(live !== null)(
-        `live kernel meets them and prints Faultline's transcript${c.knownDivergence ? " except at the known divergence" : ""}${LIVE_SKIP}`,
+        `live kernel meets them and prints Faultline's transcript${c.knownDivergence ? ` except at the known divergence${where}` : ""}${LIVE_SKIP}`,
         () => liveSide(c),
       );
     });
