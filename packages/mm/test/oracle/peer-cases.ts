@@ -1864,6 +1864,160 @@ const SELFTESTS_GUARD: PeerCase[] = [
   ),
 ];
 
+/** A guard-regions test: Faultline first misses the original's assertions, and first differs, at op `first`. */
+const guard = (name: string, first: string, doc: string, build: (b: B) => void): PeerCase =>
+  peer("selftests/mm", `selftests/mm/guard-regions: guard_regions.${name} (anon)`, doc, build, {
+    reason: GUARD_DIVERGENCE,
+    firstDiffAt: first,
+    firstUnmet: first,
+  });
+const GI = (b: B, at: number, n: number, want = "0") => b.do(madvise(P(at), N(n), MADV_GUARD_INSTALL), want);
+const GR = (b: B, at: number, n: number, want = "0") => b.do(madvise(P(at), N(n), MADV_GUARD_REMOVE), want);
+/** try_read_buf fails. */
+const noRead = (b: B, at: number) => b.do(load(8, P(at)), mapErr(P(at)));
+
+SELFTESTS_GUARD.push(
+  guard(
+    "munmap",
+    "1",
+    "unmapping guarded pages and mapping over them leaves no guard markers behind",
+    (b) => {
+      b.map(P(0), N(10), RW, PRIVATE_ANON);
+      GI(b, 0, 1);
+      GI(b, 9, 1);
+      b.noAccess(P(0)).noAccess(P(9));
+      b.do(munmap(P(0), N(1)), "0").do(munmap(P(9), N(1)), "0");
+      b.map(P(0), N(1), RW, PF).map(P(9), N(1), RW, PF);
+      b.readWrite(P(0)).readWrite(P(9));
+      b.do(munmap(P(0), N(10)), "0");
+    },
+  ),
+  guard(
+    "mprotect",
+    "1",
+    "mprotect has no bearing on guard markers; guarding again is fine; removal makes the range readable",
+    (b) => {
+      b.map(P(0), N(10), RW, PRIVATE_ANON);
+      GI(b, 5, 2);
+      b.noAccess(P(5)).noAccess(P(6));
+      b.do(mprotect(P(5), N(2), PROT_READ), "0");
+      noRead(b, 5);
+      noRead(b, 6);
+      GI(b, 5, 2);
+      noRead(b, 5);
+      noRead(b, 6);
+      GR(b, 0, 10);
+      for (let i = 0; i < 10; i++) b.do(load(8, P(i)), "0x0");
+    },
+  ),
+  guard(
+    "split_merge",
+    "1",
+    "guards survive VMA splits (munmap, mprotect) and merges; unmapped-and-remapped pages are unguarded",
+    (b) => {
+      b.map(P(0), N(10), RW, PRIVATE_ANON);
+      GI(b, 0, 10);
+      for (let i = 0; i < 10; i++) b.noAccess(P(i));
+      for (const i of [2, 5, 8]) b.do(munmap(P(i), N(1)), "0");
+      for (const i of [0, 1, 3, 4, 6, 7, 9]) b.noAccess(P(i));
+      for (const i of [2, 5, 8]) b.map(P(i), N(1), RW, PF);
+      for (let i = 0; i < 10; i++) {
+        if (i === 2 || i === 5 || i === 8) b.readWrite(P(i));
+        else b.noAccess(P(i));
+      }
+      GI(b, 0, 10);
+      for (let i = 0; i < 10; i++) b.noAccess(P(i));
+      b.do(mprotect(P(0), N(3), PROT_READ), "0").do(mprotect(P(7), N(3), PROT_READ), "0");
+      for (let i = 0; i < 10; i++) noRead(b, i);
+      b.do(mprotect(P(0), N(3), RW), "0").do(mprotect(P(7), N(3), RW), "0");
+      for (let i = 0; i < 10; i++) b.noAccess(P(i));
+      b.do(mprotect(P(0), N(3), PROT_READ), "0").do(mprotect(P(7), N(3), PROT_READ), "0");
+      GR(b, 0, 10);
+      for (let i = 0; i < 10; i++) b.do(load(8, P(i)));
+      b.do(mprotect(P(0), N(3), RW), "0").do(mprotect(P(7), N(3), RW), "0");
+      for (let i = 0; i < 10; i++) b.readWrite(P(i));
+    },
+  ),
+  guard(
+    "dontneed",
+    "11",
+    "MADV_DONTNEED does not remove guard markers; the other pages read zero and stay writable",
+    (b) => {
+      b.map(P(0), N(10), RW, PRIVATE_ANON);
+      for (let i = 0; i < 10; i++) b.do(store(8, P(i), 0x79n), "0");
+      for (let i = 0; i < 10; i += 2) GI(b, i, 1);
+      b.do(madvise(P(0), N(10), MADV_DONTNEED), "0");
+      for (let i = 0; i < 10; i++) {
+        if (i % 2 === 0) b.noAccess(P(i));
+        else b.do(load(8, P(i)), "0x0").do(store(8, P(i), 0x78n), "0");
+      }
+    },
+  ),
+  guard("mremap_move", "1", "moving a mapping keeps its guard markers where they were in it", (b) => {
+    b.map(P(0), N(5), RW, PRIVATE_ANON);
+    GI(b, 0, 1);
+    GI(b, 4, 1);
+    b.noAccess(P(0)).noAccess(P(4));
+    b.map(P(20), N(5), PROT_NONE, PRIVATE_ANON);
+    b.do(mremap(P(0), N(5), N(5), MOVE, P(20)), hex(P(20)));
+    b.noAccess(P(20)).noAccess(P(24));
+  }),
+  guard(
+    "mremap_expand",
+    "2",
+    "growing in place, then moving and growing, keeps the guard markers at their original offsets",
+    (b) => {
+      b.map(P(0), N(10), RW, PRIVATE_ANON);
+      b.do(munmap(P(5), N(5)), "0");
+      GI(b, 0, 1);
+      GI(b, 4, 1);
+      b.noAccess(P(0)).noAccess(P(4));
+      b.do(mremap(P(0), N(5), N(10), 0), hex(P(0)));
+      b.noAccess(P(0)).noAccess(P(4));
+      b.map(P(20), N(20), PROT_NONE, PRIVATE_ANON);
+      b.do(mremap(P(0), N(10), N(20), MOVE, P(20)), hex(P(20)));
+      b.noAccess(P(20)).noAccess(P(24));
+    },
+  ),
+  guard(
+    "mremap_shrink",
+    "1",
+    "shrinking drops the markers shrunk over (the first stays); growing back does not restore them",
+    (b) => {
+      b.map(P(0), N(5), RW, PRIVATE_ANON);
+      GI(b, 0, 1);
+      GI(b, 4, 1);
+      b.noAccess(P(0)).noAccess(P(4));
+      b.do(mremap(P(0), N(5), N(3), MREMAP_MAYMOVE), hex(P(0)));
+      b.noAccess(P(0));
+      for (let i = 1; i < 3; i++) b.readWrite(P(i));
+      b.do(mremap(P(0), N(3), N(5), 0), hex(P(0)));
+      b.noAccess(P(0));
+      for (let i = 1; i < 5; i++) b.readWrite(P(i));
+    },
+  ),
+  guard(
+    "fork",
+    "1",
+    "a child inherits guard markers (VMA without VM_WIPEONFORK); its MADV_GUARD_REMOVE leaves the parent's",
+    (b) => {
+      b.map(P(0), N(10), RW, PRIVATE_ANON);
+      GI(b, 0, 5);
+      const check = (x: B) => {
+        for (let i = 0; i < 10; i++) {
+          if (i >= 5) x.readWrite(P(i));
+          else x.noAccess(P(i));
+        }
+      };
+      b.fork((c) => {
+        check(c);
+        GR(c, 0, 10);
+      });
+      check(b);
+    },
+  ),
+);
+
 /**
  * selftests/mm/protection_keys.c: each test gets a page mapped read-write (malloc_pkey's anonymous
  * mmap) and protected with a freshly allocated key (pkey_alloc(0, 0) → 1 on a PKU host), then runs;
