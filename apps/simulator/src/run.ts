@@ -56,9 +56,22 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<EraRun
         : await Simulation.deterministic({ machine, seed: opts.seed });
     const spawned = new Map<number, (typeof s.programs)[number]>();
     const byUrl = new Map<string, string>();
-    for (const p of s.programs) {
+    for (const [i, p] of s.programs.entries()) {
       const url = programUrl(p, opts.baseDir);
-      const pid = sim.spawn(url, p.argv);
+      let pid: number;
+      try {
+        pid = sim.spawn(url, p.argv);
+      } catch (e) {
+        // Refused before its worker starts (a TypeScript program without tsx installed): stop the
+        // ones already started and say why.
+        await Promise.all([...spawned.keys()].map((started) => sim.kill(started, "scenario refused")));
+        throw new ScenarioError(
+          opts.file ?? s.name,
+          `programs[${i}].program`,
+          "a program module this installation can load",
+          new Refusal((e as Error).message),
+        );
+      }
       spawned.set(pid, p);
       byUrl.set(url.href, p.program);
     }
