@@ -4,8 +4,9 @@
  * decoded by one leaf region, which every access dispatches through.
  *
  * A region is rendered only where higher-priority siblings, visited first, left holes (fillHoles),
- * which is how priorities and fall-through (memory.rst "Visibility") come out. Neighbours continuing
- * the same region are merged afterwards, so RAM split across containers stays one range.
+ * which is how priorities and fall-through (memory.rst "Visibility") come out. Pieces of one region
+ * that touch and continue each other are merged afterwards, so a region is one range wherever it can
+ * be.
  */
 import type { MemoryBanks } from "./banks";
 import { PAGE_SIZE } from "./constants";
