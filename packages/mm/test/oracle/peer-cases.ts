@@ -14,7 +14,7 @@
 // Expectations are the original's assertions, written as the exact answer the kernel gives (where the
 // original only asks for "fails" or "SIGSEGV", the errno / si_code is the one Linux 6.18 x86-64 gives).
 
-import { anonLine, type Expectations, expectationsOn, type OracleCase, unmetExpectations } from "./cases.ts";
+import { anonLine, type Expectations, type OracleCase, unmetExpectations } from "./cases.ts";
 import type { HostMmFeatures } from "./linux.ts";
 import {
   fork,
@@ -136,8 +136,6 @@ export function unmetIndices(messages: readonly string[]): string[] {
   }
   return [...set].sort(compareLabels);
 }
-
-export { expectationsOn };
 
 // ------------------------------------------------------------------------------ builder
 
@@ -403,7 +401,7 @@ const LTP: PeerCase[] = [
     },
     {
       reason:
-        "no stack expansion: mm/memory.c lock_mm_and_find_vma() → expand_stack_locked() → expand_downwards() (mm/mmap.c) grows a VM_GROWSDOWN vma down to the faulting page when the gap to the previous vma stays ≥ stack_guard_gap; Faultline raises SEGV_MAPERR",
+        "no stack expansion: mm/memory.c lock_mm_and_find_vma() → expand_stack_locked() → expand_downwards() grows a VM_GROWSDOWN vma down to the faulting page when the gap to the previous vma stays ≥ stack_guard_gap; Faultline raises SEGV_MAPERR",
       firstDiffAt: "1",
       firstUnmet: "1",
     },
