@@ -160,22 +160,31 @@ const canRemove = (v: Vma): boolean => !v.vmOps?.close;
 const anonVmasCompatible = (prev: Vma, next: Vma): boolean =>
   !prev.anonVma || !next.anonVma || prev.anonVma === next.anonVma;
 
-/** The VMAs next to a range of `mm` that nothing maps yet. */
-function neighboursOfGap(mm: MmStruct, start: number, end: number): { prev: Vma | null; next: Vma | null } {
-  const next0 = mm.vmas.find(start);
-  const next = next0 && next0.vmStart === end ? next0 : null;
-  const prevCand = next0 ? mm.vmas.prev(next0) : mm.vmas.last();
-  const prev = prevCand && prevCand.vmEnd === start ? prevCand : null;
-  return { prev, next };
-}
-
-/** Describes a new range [start, end) of `mm` with its neighbours, for vmaMergeNewRange(). */
+/**
+ * Describes a new range [start, end) of `mm` that nothing maps yet, with the VMAs around it, for
+ * vmaMergeNewRange(). Built field by field (one shape, no spread: this runs on every mmap).
+ */
 export function newRangeMerge(
   mm: MmStruct,
   range: Omit<VmaMerge, "mm" | "prev" | "middle" | "next" | "copiedFrom"> & { copiedFrom?: Vma | null },
 ): VmaMerge {
-  const { prev, next } = neighboursOfGap(mm, range.start, range.end);
-  return { ...range, mm, prev, next, middle: null, copiedFrom: range.copiedFrom ?? null };
+  const next0 = mm.vmas.find(range.start);
+  const prevCand = next0 ? mm.vmas.prev(next0) : mm.vmas.last();
+  return {
+    mm,
+    prev: prevCand && prevCand.vmEnd === range.start ? prevCand : null,
+    middle: null,
+    next: next0 && next0.vmStart === range.end ? next0 : null,
+    start: range.start,
+    end: range.end,
+    pgoff: range.pgoff,
+    flags: range.flags,
+    pkey: range.pkey,
+    file: range.file,
+    anonVma: range.anonVma,
+    vmOps: range.vmOps,
+    copiedFrom: range.copiedFrom ?? null,
+  };
 }
 
 /**
