@@ -210,6 +210,53 @@ describe("exit status and errors", () => {
   });
 });
 
+describe("scenario plugins", () => {
+  it("loads devices and drivers by module specifier from the scenario's folder, with their options", async () => {
+    const r = await faultline("run", fixture("plugins.json"), "--json");
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as JsonRun & { ok: boolean };
+    expect(out.ok).toBe(true);
+    expect(out.runs[0]!.console.join("\n")).toContain("child reads 0xcafe0001");
+    const iomem = await faultline("iomem", fixture("plugins.json"));
+    expect(iomem.stdout).toMatch(/000d0000-000d3fff : plugged-isa/);
+  }, 120_000);
+
+  it("a plugin that is not found, exports the wrong thing or refuses its options is a file: field: error", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "faultline-plugins-"));
+    const bad = fixture("plugins/bad-plugins.ts");
+    const cases: Array<[unknown, string]> = [
+      [
+        { drivers: [{ module: "faultline-driver-nowhere" }] },
+        `machine.drivers[0].module: expected a module that an import in ${dir} finds (is it installed?), got "faultline-driver-nowhere": Cannot find package`,
+      ],
+      [
+        { drivers: [{ module: bad, export: "notAFunction" }] },
+        `machine.drivers[0].export: expected the name of a function ${bad} exports (notADriver, picky), got "notAFunction"`,
+      ],
+      [
+        { drivers: [{ module: bad, export: "notADriver" }] },
+        'machine.drivers[0].export: expected a driver factory (notADriver(options) returned an object without name, apiVersion and init(): not a driver (defineDriver)), got "notADriver"',
+      ],
+      [
+        { devices: [{ module: bad, export: "picky", options: { size: 1 } }] },
+        `machine.devices[0].options: expected options ${bad}'s picky accepts, got size must be 4096, got 1`,
+      ],
+      [
+        { devices: [{ module: bad, export: "picky", options: { size: 4096 }, extra: 1 }] },
+        'machine.devices[0].extra: expected one of module, export, options, got "extra"',
+      ],
+    ];
+    for (const [i, [machine, message]] of cases.entries()) {
+      const file = join(dir, `s${i}.json`);
+      writeFileSync(file, JSON.stringify({ machine, programs: [{ program: "builtin:grow" }] }));
+      const r = await faultline("run", file);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`faultline: ${file}: ${message}`);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  }, 120_000);
+});
+
 describe("views and traces", () => {
   it("iomem shows the PCI BAR under its 0000:00:02.0 name; dmesg the driver's log", async () => {
     const iomem = await faultline("iomem");

@@ -7,19 +7,27 @@ import ora from "ora";
 import { DEFAULT_SCENARIO } from "./default-scenario";
 import { chromeTrace, renderRun, summaryTable, toJson, verdicts } from "./report";
 import { type EraRun, runScenario } from "./run";
-import { type Era, loadScenario, type Scenario, ScenarioError } from "./scenario";
+import { type Era, loadPlugins, loadScenario, type Plugins, type Scenario, ScenarioError } from "./scenario";
 
 interface Loaded {
   readonly scenario: Scenario;
   readonly baseDir: string;
   readonly file?: string;
+  /** The scenario's device and driver plugins, imported and checked before anything runs. */
+  readonly plugins: Plugins;
 }
 
-function load(file: string | undefined, era: Era | undefined): Loaded {
+async function load(file: string | undefined, era: Era | undefined): Promise<Loaded> {
   const { scenario, baseDir } = file
     ? loadScenario(file)
     : { scenario: DEFAULT_SCENARIO, baseDir: process.cwd() };
-  return { scenario: era ? { ...scenario, eras: [era] } : scenario, baseDir, ...(file ? { file } : {}) };
+  const plugins = await loadPlugins(scenario, file ?? scenario.name, baseDir);
+  return {
+    scenario: era ? { ...scenario, eras: [era] } : scenario,
+    baseDir,
+    plugins,
+    ...(file ? { file } : {}),
+  };
 }
 
 const parseEra = (v: string): Era => {
@@ -46,6 +54,7 @@ async function execute(l: Loaded, opts: { seed?: number; quiet?: boolean }): Pro
   try {
     const runs = await runScenario(l.scenario, {
       baseDir: l.baseDir,
+      plugins: l.plugins,
       ...(l.file ? { file: l.file } : {}),
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
       onProgress: (t) => {
@@ -76,7 +85,7 @@ program
   .option("--json", "print one JSON object (for machines) instead of text")
   .option("--seed <n>", "serialize the programs under a seeded scheduler (reproducible)", parseSeed)
   .action(async (file: string | undefined, o: { era?: Era; json?: boolean; seed?: number }) => {
-    const l = load(file, o.era);
+    const l = await load(file, o.era);
     const runs = await execute(l, {
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
       quiet: o.json === true,
@@ -101,7 +110,7 @@ for (const [view, what] of [
     .argument(scenarioArg, scenarioHelp)
     .option("--era <era>", "era: 2.6.10 or modern (default: the scenario's first)", parseEra)
     .action(async (file: string | undefined, o: { era?: Era }) => {
-      const l = load(file, o.era);
+      const l = await load(file, o.era);
       const one = { ...l, scenario: { ...l.scenario, eras: [l.scenario.eras[0]!] } };
       const [run] = await execute(one, { quiet: true });
       const r = run!;
@@ -131,7 +140,7 @@ program
   .option("--seed <n>", "scheduler seed", parseSeed, 1)
   .option("--era <era>", "era: 2.6.10 or modern", parseEra)
   .action(async (file: string | undefined, o: { output: string; seed: number; era?: Era }) => {
-    const l = load(file, o.era);
+    const l = await load(file, o.era);
     const runs = await execute(l, { seed: o.seed });
     writeFileSync(o.output, JSON.stringify(chromeTrace(runs)));
     const n = runs.reduce((k, r) => k + r.events.length, 0);

@@ -7,6 +7,7 @@ import {
   type Era,
   type ExitSpec,
   machineOptions,
+  type Plugins,
   programUrl,
   Refusal,
   type Scenario,
@@ -39,6 +40,8 @@ export interface RunOptions {
   readonly baseDir: string;
   /** The scenario file, for errors ("file: field: expected …, got …"). */
   readonly file?: string;
+  /** Its plugins (loadPlugins), made afresh for each era. */
+  readonly plugins?: Plugins;
   /** Serialize the programs under a seeded scheduler (reproducible output and a trace). */
   readonly seed?: number;
   readonly onProgress?: (text: string) => void;
@@ -49,7 +52,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<EraRun
   for (const era of s.eras) {
     const t0 = performance.now();
     opts.onProgress?.(`${s.name} (${era}): booting`);
-    const machine = await bootMachine(s, era, opts.file ?? s.name);
+    const machine = await bootMachine(s, era, opts.file ?? s.name, opts.plugins);
     const sim =
       opts.seed === undefined
         ? await Simulation.create({ machine, deadlineMs: 60_000 })
@@ -109,10 +112,10 @@ const sameExit = (a: ProcessResult["exit"], b: ExitSpec): boolean =>
  * Builds the machine, reporting what its devices or drivers refuse (bad parameters, overlapping
  * ranges) as a scenario error naming the field, without a stack trace.
  */
-async function bootMachine(s: Scenario, era: Era, file: string): Promise<Machine> {
+async function bootMachine(s: Scenario, era: Era, file: string, plugins?: Plugins): Promise<Machine> {
   let options: ReturnType<typeof machineOptions>;
   try {
-    options = machineOptions(s, era);
+    options = machineOptions(s, era, plugins);
   } catch (e) {
     const at = e instanceof DeviceSpecError ? e.field : "machine";
     throw new ScenarioError(

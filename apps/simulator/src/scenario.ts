@@ -1,7 +1,7 @@
 // Scenario files: the machine, the drivers to load and the programs to start. JSON on disk;
 // every field is checked and a bad one is reported as "file: field: expected …, got …".
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type DeviceModel, isaMemory, pciMemoryDevice } from "@faultline/devices";
 import { mem } from "@faultline/driver-mem";
@@ -10,19 +10,29 @@ import { regionRemap } from "@faultline/driver-region-remap";
 import { scullp } from "@faultline/driver-scullp";
 import { simple } from "@faultline/driver-simple";
 import type { DriverDefinition, MachineOptions } from "@faultline/kernel";
+import { type LoadedPlugin, loadPlugin, resolveFrom } from "./plugins";
 
 export type Era = "2.6.10" | "modern";
 
+/** A device, driver or program from a module: `{ module, export?, options? }` (see plugins.ts). */
+export interface PluginRef {
+  readonly module: string;
+  readonly export: string;
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
 export type DeviceSpec =
   | { readonly type: "isaMemory"; readonly base: number; readonly size: number; readonly name?: string }
-  | { readonly type: "pciMemoryDevice"; readonly barSize: number; readonly name?: string };
+  | { readonly type: "pciMemoryDevice"; readonly barSize: number; readonly name?: string }
+  | { readonly type: "plugin"; readonly plugin: PluginRef };
 
 export type DriverSpec =
   | { readonly type: "simple"; readonly handler?: "fault" | "nopage" }
   | { readonly type: "nopage" }
   | { readonly type: "regionRemap"; readonly start: number; readonly size: number }
   | { readonly type: "mem" }
-  | { readonly type: "scullp" };
+  | { readonly type: "scullp" }
+  | { readonly type: "plugin"; readonly plugin: PluginRef };
 
 /** How a process ends: exit(code), or death by a signal. */
 export type ExitSpec = { readonly code: number } | { readonly signal: string };
@@ -101,6 +111,20 @@ export function loadScenario(path: string): { scenario: Scenario; baseDir: strin
   // A program file must exist before anything runs (not a SIGKILL in a worker later).
   scenario.programs.forEach((p, i) => {
     if (p.program.startsWith("builtin:")) return;
+    if (!isPath(p.program)) {
+      // A package's module, found as an import in the scenario's folder would find it.
+      try {
+        resolveFrom(p.program, baseDir);
+      } catch (e) {
+        throw new ScenarioError(
+          path,
+          `programs[${i}].program`,
+          `a module that an import in ${baseDir} finds`,
+          new Refusal(`${JSON.stringify(p.program)}: ${(e as Error).message.split("\n")[0]}`),
+        );
+      }
+      return;
+    }
     const file = resolve(baseDir, p.program);
     if (!existsSync(file))
       throw new ScenarioError(
@@ -110,6 +134,7 @@ export function loadScenario(path: string): { scenario: Scenario; baseDir: strin
         p.program,
       );
   });
+
   return { scenario, baseDir };
 }
 
@@ -161,6 +186,7 @@ export function parseScenario(json: unknown, file: string): Scenario {
   const devices = (devicesIn as unknown[]).map((d, i): DeviceSpec => {
     const f = `machine.devices[${i}]`;
     const o = obj(d, f);
+    if ("module" in o) return { type: "plugin", plugin: pluginRef(o, f) };
     if (o.type === "isaMemory") only(o, f, ["type", "base", "size", "name"]);
     if (o.type === "pciMemoryDevice") only(o, f, ["type", "barSize", "name"]);
     switch (o.type) {
@@ -183,7 +209,7 @@ export function parseScenario(json: unknown, file: string): Scenario {
         };
       }
       default:
-        return err(`${f}.type`, '"isaMemory" or "pciMemoryDevice"', o.type);
+        return err(`${f}.type`, '"isaMemory" or "pciMemoryDevice" (or { "module": … } for a plugin)', o.type);
     }
   });
   const driversIn = machine.drivers ?? [];
@@ -191,6 +217,7 @@ export function parseScenario(json: unknown, file: string): Scenario {
   const drivers = (driversIn as unknown[]).map((d, i): DriverSpec => {
     const f = `machine.drivers[${i}]`;
     const o = obj(d, f);
+    if ("module" in o) return { type: "plugin", plugin: pluginRef(o, f) };
     const driverKeys: Record<string, readonly string[]> = {
       simple: ["type", "handler"],
       nopage: ["type"],
@@ -211,7 +238,11 @@ export function parseScenario(json: unknown, file: string): Scenario {
       case "regionRemap":
         return { type: "regionRemap", start: num(o.start, `${f}.start`), size: num(o.size, `${f}.size`) };
       default:
-        return err(`${f}.type`, '"simple", "nopage", "regionRemap", "mem" or "scullp"', o.type);
+        return err(
+          `${f}.type`,
+          '"simple", "nopage", "regionRemap", "mem" or "scullp" (or { "module": … } for a plugin)',
+          o.type,
+        );
     }
   });
   if (!Array.isArray(root.programs) || root.programs.length === 0)
@@ -234,6 +265,15 @@ export function parseScenario(json: unknown, file: string): Scenario {
       err(`${f}.argv`, "an array of strings", argv);
     return { program, argv: argv as string[], expect: expectations(o.expect, `${f}.expect`) };
   });
+  function pluginRef(o: Record<string, unknown>, field: string): PluginRef {
+    only(o, field, ["module", "export", "options"]);
+    const options = o.options === undefined ? {} : obj(o.options, `${field}.options`);
+    return {
+      module: str(o.module, `${field}.module`),
+      export: o.export === undefined ? "default" : str(o.export, `${field}.export`),
+      options,
+    };
+  }
   function exitSpec(v: unknown, field: string): ExitSpec {
     const what = '{ "code": 0..255 } or { "signal": "SIGSEGV" | "SIGBUS" | "SIGKILL" }';
     const o = obj(v, field);
@@ -283,10 +323,15 @@ export function parseScenario(json: unknown, file: string): Scenario {
 /** "ts" when running from source (this repository), "js" from the published dist/. */
 const OWN_EXT = import.meta.url.endsWith(".ts") ? "ts" : "js";
 
-/** The module URL of a program (built-ins live next to this file). */
+/** A relative or absolute file path, as opposed to a bare module specifier ("pkg/prog"). */
+const isPath = (p: string): boolean => p.startsWith(".") || isAbsolute(p) || p.startsWith("file:");
+
+/** The module URL of a program (built-ins live next to this file; bare specifiers resolve as imports). */
 export function programUrl(spec: ProgramSpec, baseDir: string): URL {
   if (spec.program.startsWith("builtin:"))
     return new URL(`./programs/${spec.program.slice(8)}.program.${OWN_EXT}`, import.meta.url);
+  if (spec.program.startsWith("file:")) return new URL(spec.program);
+  if (!isPath(spec.program)) return resolveFrom(spec.program, baseDir);
   return pathToFileURL(resolve(baseDir, spec.program));
 }
 
@@ -309,13 +354,38 @@ function made<T>(field: string, make: () => T): T {
   }
 }
 
+/** The scenario's plugins, loaded and checked (loadPlugins), by the field that names them. */
+export type Plugins = ReadonlyMap<string, LoadedPlugin<unknown>>;
+
+/** Imports every plugin the scenario names and checks what its factory returns. */
+export async function loadPlugins(s: Scenario, file: string, baseDir: string): Promise<Plugins> {
+  const out = new Map<string, LoadedPlugin<unknown>>();
+  for (const [i, d] of s.machine.devices.entries()) {
+    const f = `machine.devices[${i}]`;
+    if (d.type === "plugin") out.set(f, await loadPlugin(d.plugin, "device", file, f, baseDir));
+  }
+  for (const [i, d] of s.machine.drivers.entries()) {
+    const f = `machine.drivers[${i}]`;
+    if (d.type === "plugin") out.set(f, await loadPlugin(d.plugin, "driver", file, f, baseDir));
+  }
+  return out;
+}
+
+function plugin<T>(plugins: Plugins, field: string): T {
+  const p = plugins.get(field);
+  if (!p) throw new Error(`${field}: plugin not loaded (call loadPlugins first)`);
+  return p.make() as T;
+}
+
 /** Machine options for one era: fresh device models and drivers (they hold state). */
-export function machineOptions(s: Scenario, era: Era): MachineOptions {
+export function machineOptions(s: Scenario, era: Era, plugins: Plugins = new Map()): MachineOptions {
   const devices: DeviceModel[] = s.machine.devices.map((d, i) =>
     made(`machine.devices[${i}]`, () =>
-      d.type === "isaMemory"
-        ? isaMemory({ base: d.base, size: d.size, ...(d.name ? { name: d.name } : {}) })
-        : pciMemoryDevice({ barSize: d.barSize, ...(d.name ? { name: d.name } : {}) }),
+      d.type === "plugin"
+        ? plugin<DeviceModel>(plugins, `machine.devices[${i}]`)
+        : d.type === "isaMemory"
+          ? isaMemory({ base: d.base, size: d.size, ...(d.name ? { name: d.name } : {}) })
+          : pciMemoryDevice({ barSize: d.barSize, ...(d.name ? { name: d.name } : {}) }),
     ),
   );
   const drivers: DriverDefinition[] = s.machine.drivers.map((d, i) =>
@@ -331,6 +401,8 @@ export function machineOptions(s: Scenario, era: Era): MachineOptions {
           return mem();
         case "scullp":
           return scullp();
+        case "plugin":
+          return plugin<DriverDefinition>(plugins, `machine.drivers[${i}]`);
         default:
           throw new Error(`unknown driver ${(d as { type: string }).type}`);
       }
