@@ -292,6 +292,8 @@ const MADV_DONTDUMP = 16;
 const MADV_DODUMP = 17;
 const MADV_COLD = 20;
 const MADV_PAGEOUT = 21;
+const MADV_POPULATE_READ = 22;
+const MADV_POPULATE_WRITE = 23;
 const MADV_GUARD_INSTALL = 102;
 const MADV_GUARD_REMOVE = 103;
 
@@ -2014,6 +2016,66 @@ SELFTESTS_GUARD.push(
       check(b);
     },
   ),
+  guard(
+    "fork_cow",
+    "21.20",
+    "a forked child sees the populated pattern; guarding and unguarding its whole range clears its page tables (it then reads zero), the parent keeps the pattern",
+    (b) => {
+      b.map(P(0), N(10), RW, PRIVATE_ANON);
+      for (let i = 0; i < 10; i++) b.fill(P(i), 0x61 + i);
+      b.fork((c) => {
+        for (let i = 0; i < 10; i++) c.check(P(i), 0x61 + i);
+        GI(c, 0, 10);
+        GR(c, 0, 10);
+        for (let i = 0; i < 10; i++) c.check(P(i), 0);
+      });
+      for (let i = 0; i < 10; i++) b.check(P(i), 0x61 + i);
+    },
+  ),
+  guard(
+    "fork_wipeonfork",
+    "2",
+    "a MADV_WIPEONFORK range's guard markers are wiped in the child; the parent keeps them",
+    (b) => {
+      b.map(P(0), N(10), RW, PRIVATE_ANON);
+      b.do(madvise(P(0), N(10), MADV_WIPEONFORK), "0");
+      GI(b, 0, 5);
+      b.fork((c) => {
+        for (let i = 0; i < 10; i++) c.readWrite(P(i));
+      });
+      for (let i = 0; i < 10; i++) {
+        if (i >= 5) b.readWrite(P(i));
+        else b.noAccess(P(i));
+      }
+    },
+  ),
+  guard("lazyfree", "1", "MADV_FREE leaves the guard markers in place", (b) => {
+    b.map(P(0), N(10), RW, PRIVATE_ANON);
+    GI(b, 0, 10);
+    for (let i = 0; i < 10; i++) b.noAccess(P(i));
+    b.do(madvise(P(0), N(10), MADV_FREE), "0");
+    for (let i = 0; i < 10; i++) b.noAccess(P(i));
+  }),
+  guard(
+    "populate",
+    "1",
+    "MADV_POPULATE_READ and MADV_POPULATE_WRITE over guard markers fail with EFAULT",
+    (b) => {
+      b.map(P(0), N(10), RW, PRIVATE_ANON);
+      GI(b, 0, 10);
+      b.do(madvise(P(0), N(10), MADV_POPULATE_READ), "-EFAULT");
+      b.do(madvise(P(0), N(10), MADV_POPULATE_WRITE), "-EFAULT");
+    },
+  ),
+  guard("cold_pageout", "1", "MADV_COLD and MADV_PAGEOUT leave the guard markers in place", (b) => {
+    b.map(P(0), N(10), RW, PRIVATE_ANON);
+    GI(b, 0, 10);
+    for (let i = 0; i < 10; i++) b.noAccess(P(i));
+    b.do(madvise(P(0), N(10), MADV_COLD), "0");
+    for (let i = 0; i < 10; i++) b.noAccess(P(i));
+    b.do(madvise(P(0), N(10), MADV_PAGEOUT), "0");
+    for (let i = 0; i < 10; i++) b.noAccess(P(i));
+  }),
 );
 
 /**
@@ -2140,8 +2202,6 @@ const SELFTESTS_PKEYS: PeerCase[] = [
   ),
 ];
 
-const MADV_POPULATE_READ = 22;
-const MADV_POPULATE_WRITE = 23;
 const SELFTESTS_POPULATE: PeerCase[] = [
   peer(
     "selftests/mm",
