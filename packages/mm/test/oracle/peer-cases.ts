@@ -2277,6 +2277,22 @@ const SELFTESTS_POPULATE: PeerCase[] = [
   ),
 ];
 
+const SELFTESTS_COW: PeerCase[] = [false, true].map((mprotectFirst) =>
+  peer(
+    "selftests/mm",
+    `selftests/mm/cow: Basic COW after fork()${mprotectFirst ? " with mprotect() optimization" : ""} (base page)`,
+    `a populated private anonymous page modified (0xff) after fork${mprotectFirst ? ", after mprotect(PROT_READ) then mprotect(PROT_READ|PROT_WRITE) (which may map it writable directly)" : ""}: no leak to the other process. Roles swapped (the child modifies, the parent compares afterwards) as script forks run the child to completion first`,
+    (b) => {
+      b.map(P(0), N(1), RW, PF).fill(P(0), 1);
+      b.fork((c) => {
+        if (mprotectFirst) c.do(mprotect(P(0), N(1), PROT_READ), "0").do(mprotect(P(0), N(1), RW), "0");
+        c.fill(P(0), 0xff).check(P(0), 0xff);
+      });
+      b.check(P(0), 1);
+    },
+  ),
+);
+
 const SELFTESTS: PeerCase[] = [
   ...SELFTESTS_BASIC,
   ...SELFTESTS_POPULATE,
@@ -2284,6 +2300,7 @@ const SELFTESTS: PeerCase[] = [
   ...SELFTESTS_MERGE,
   ...SELFTESTS_GUARD,
   ...SELFTESTS_PKEYS,
+  ...SELFTESTS_COW,
 ];
 
 export const PEER_CASES: readonly PeerCase[] = [...LTP, ...SELFTESTS, ...GVISOR];
