@@ -1448,6 +1448,25 @@ const SELFTESTS_MREMAP: PeerCase[] = [
       b.do(munmap(P(17), N(2)), "0");
     },
   ),
+  ...(
+    [
+      ["4MB mremap - Source PMD-aligned, Destination PMD-aligned", 0, 512, 512],
+      ["2MB mremap - Source 1MB-aligned, Destination 1MB-aligned", 256, 768, 256],
+    ] as const
+  ).map(([t, src, dst, n]) =>
+    peer(
+      "selftests/mm",
+      `selftests/mm/mremap_test: ${t}`,
+      `a populated shared region moved with MREMAP_FIXED between the same alignments keeps its byte pattern (scaled to fit the 4 MiB arena: ${n / 256} MiB moved from arena+${src / 256} MiB to arena+${dst / 256} MiB; one word per page)`,
+      (b) => {
+        b.map(P(src), N(n), RW, SHARED_ANON | MAP_FIXED_NOREPLACE);
+        for (let i = 0; i < n; i++) b.do(store(64, P(src + i, 8 * (i % 512)), pat(i)), "0");
+        b.do(mremap(P(src), N(n), N(n), MOVE, P(dst)), hex(P(dst)));
+        for (let i = 0; i < n; i++) b.do(load(64, P(dst + i, 8 * (i % 512))), hex(pat(i)));
+        b.do(load(8, P(src)), mapErr(P(src)));
+      },
+    ),
+  ),
   peer(
     "selftests/mm",
     "selftests/mm/mremap_test: mremap expand merge",
