@@ -65,6 +65,7 @@ export async function loadPlugin<T>(
   }
   let mod: Record<string, unknown>;
   try {
+    if (isTypeScript(url)) await registerTsx(spec.module);
     mod = (await import(url.href)) as Record<string, unknown>;
   } catch (e) {
     throw new ScenarioError(
@@ -108,6 +109,24 @@ export async function loadPlugin<T>(
   };
   make(); // checked now, not in the middle of a run
   return { spec, make };
+}
+
+const isTypeScript = (url: URL): boolean => /\.[cm]?tsx?$/.test(url.pathname);
+let tsxRegistered = import.meta.url.endsWith(".ts"); // running from source: tsx is already there
+
+/** Lets this process import TypeScript plugins: tsx, an optional peer dependency, when installed. */
+async function registerTsx(module: string): Promise<void> {
+  if (tsxRegistered) return;
+  let api: { register: () => unknown };
+  try {
+    api = (await import("tsx/esm/api")) as { register: () => unknown };
+  } catch {
+    throw new Error(
+      `${module} is TypeScript, and loading TypeScript needs tsx (an optional peer dependency of @faultline/simulator): npm install --save-dev tsx, or compile it to JavaScript`,
+    );
+  }
+  api.register();
+  tsxRegistered = true;
 }
 
 function notADevice(v: unknown): string | null {

@@ -69,6 +69,9 @@ describe("Faultline installed from packed tarballs, outside the workspace", () =
     expect(Object.keys(deps)).toHaveLength(PACKAGES.length);
     project = join(work, "consumer");
     cpSync(fixtures, project, { recursive: true });
+    // Packed like everything else, so it is installed into node_modules as a registry package is.
+    const plugin = resolve(import.meta.dirname, "__fixtures__/faultline-driver-hello");
+    sh("npm", ["pack", "--pack-destination", work, "--loglevel=error"], plugin);
     writeFileSync(
       join(project, "package.json"),
       JSON.stringify(
@@ -76,7 +79,12 @@ describe("Faultline installed from packed tarballs, outside the workspace", () =
           name: "consumer",
           private: true,
           type: "module",
-          dependencies: { ...deps, tsx: "^4.19.0" },
+          dependencies: {
+            ...deps,
+            tsx: "^4.19.0",
+            // A third-party driver plugin (plain JavaScript) that scenarios load by package name.
+            "faultline-driver-hello": `file:${join(work, "faultline-driver-hello-1.0.0.tgz")}`,
+          },
           // The packages name each other by version: resolve those to the tarballs too.
           overrides: deps,
         },
@@ -146,6 +154,32 @@ describe("Faultline installed from packed tarballs, outside the workspace", () =
     expect(o.ok).toBe(true);
     expect(o.processes[0]!.exit).toEqual({ code: 3 });
     expect(o.processes[0]!.minflt).toBe(3);
+  });
+
+  it("a scenario loads a third-party driver package and a device plugin by module specifier, and a program from the package", () => {
+    const r = inProject(project, "npx", [
+      "--no-install",
+      "faultline",
+      "run",
+      "plugin-scenario.json",
+      "--json",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      ok: boolean;
+      processes: Array<{ era: string; program: string; exit: unknown }>;
+      runs: Array<{ console: string[] }>;
+    };
+    expect(out.ok).toBe(true);
+    expect(out.processes.map((p) => [p.era, p.program, p.exit])).toEqual([
+      ["2.6.10", "faultline-driver-hello/reader", { code: 0 }],
+      ["2.6.10", "./touch.program.ts", { code: 1 }],
+      ["modern", "faultline-driver-hello/reader", { code: 0 }],
+      ["modern", "./touch.program.ts", { code: 1 }],
+    ]);
+    for (const run of out.runs) expect(run.console).toContain("[pid 1] /dev/hello says Bonjour du noyau");
+    const iomem = inProject(project, "npx", ["--no-install", "faultline", "iomem", "plugin-scenario.json"]);
+    expect(iomem.stdout).toMatch(/000d0000-000d000f : dice/);
   });
 
   it("without tsx, a TypeScript program is refused before any worker starts, saying what to install", () => {
