@@ -100,7 +100,7 @@ export function checkMachineOptions(options: unknown): MachineConfig {
         `ramBytes: expected a multiple of 4096 from ${MIN_RAM_BYTES} (2 MiB) to ${MAX_RAM_BYTES} (64 GiB), got ${ramBytes}`,
       );
   }
-  const era = o.era ?? "modern";
+  const era = o.era === undefined ? "modern" : o.era;
   if (era !== "modern" && era !== "2.6.10")
     throw new TypeError(`era: expected "modern" or "2.6.10", got ${describeValue(era)} (unknown era)`);
   const devices = listOf(o.devices, "devices", (d, i) => {
@@ -129,7 +129,7 @@ export function checkMachineOptions(options: unknown): MachineConfig {
     if (typeof dd.init !== "function")
       throw new TypeError(`${what}.init: expected a function, got ${describeValue(dd.init)}`);
   }) as readonly DriverDefinition[];
-  const cpu = o.cpu ?? {};
+  const cpu = o.cpu === undefined ? {} : o.cpu;
   if (typeof cpu !== "object" || cpu === null || Array.isArray(cpu))
     throw new TypeError(`cpu: expected an object such as { pku: true }, got ${describeValue(cpu)}`);
   for (const k of Object.keys(cpu))

@@ -1,4 +1,5 @@
-import { AddressSpaceMapping, EBUSY, EINVAL } from "@faultline/mm";
+import { AddressSpaceMapping } from "@faultline/mm";
+import { EBUSY, EEXIST, EINVAL } from "../constants";
 import type { FileOperations } from "../driver-types";
 
 /** fs/char_dev.c: CHRDEV_MAJOR_MAX, the dynamic ranges and MINORMASK. */
@@ -113,7 +114,7 @@ export class CharDevices {
 
   createNode(name: string, major: number, minor: number, mode: number, owner: string): number {
     const path = name.startsWith("/dev/") ? name : `/dev/${name}`;
-    if (this.nodes.has(path)) return -17; // -EEXIST
+    if (this.nodes.has(path)) return -EEXIST;
     this.nodes.set(path, {
       name: path.slice(5),
       path,

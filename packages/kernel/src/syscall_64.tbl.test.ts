@@ -1,0 +1,295 @@
+// The syscall table and the C-ABI conversion at its door (issues 8 and 9 §2): every argument C could
+// not pass is a TypeError naming the syscall and the argument, thrown before the kernel is entered
+// (nothing changes, the process goes on, no oops); integers become their C types; a name or number
+// that is not in the table is -ENOSYS.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  EBADF,
+  EINVAL,
+  ENOMEM,
+  ENOSPC,
+  ENOSYS,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  Machine,
+  PROT_READ,
+  PROT_WRITE,
+  type Process,
+  SignalError,
+  SYS_getpid,
+  SYS_madvise,
+  SYS_mmap,
+  SYS_mprotect,
+  SYS_mremap,
+  SYS_msync,
+  SYS_munmap,
+  SYS_pkey_alloc,
+  SYS_pkey_free,
+  SYS_pkey_mprotect,
+  syscallNames,
+} from "./index";
+import type { ArgKind } from "./internal/syscall";
+import { SYSCALL_TABLE } from "./syscall_64.tbl";
+
+const RAM = 16 * 1024 * 1024;
+const RW = PROT_READ | PROT_WRITE;
+const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
+
+/** A value each kind accepts (so that only the argument under test is wrong). */
+const VALID: Record<ArgKind, unknown> = {
+  int: 0,
+  pid_t: 0,
+  "unsigned int": 0,
+  umode_t: 0,
+  long: 0,
+  off_t: 0,
+  "unsigned long": 0,
+  size_t: 0,
+  "const char *path": "/dev/console",
+  "const char *buf": new Uint8Array(1),
+  "char *buf": new Uint8Array(1),
+};
+
+/** What C could not have passed, whatever the parameter's type. */
+const HOSTILE: ReadonlyArray<[string, unknown]> = [
+  ["NaN", Number.NaN],
+  ["Infinity", Number.POSITIVE_INFINITY],
+  ["-Infinity", Number.NEGATIVE_INFINITY],
+  ["1.5", 1.5],
+  ["null", null],
+  ["an object", {}],
+  ["an array", [1]],
+  ["true", true],
+  ["a function", () => 0],
+  ["Symbol(x)", Symbol("x")],
+];
+
+async function boot(): Promise<{ m: Machine; p: Process; a: number }> {
+  const m = await Machine.create({ ramBytes: RAM });
+  const p = m.spawn();
+  const a = p.sys.mmap(0, 4096, RW, ANON, -1, 0);
+  p.mmu.store32(a, 0x5a5a);
+  return { m, p, a };
+}
+
+/** Everything a refused call must leave as it was. */
+function snapshot(m: Machine, p: Process) {
+  return { maps: p.procMaps(), dmesg: m.dmesg().length, fds: [...p.fds.keys()], state: p.state };
+}
+
+describe("syscall_64.tbl", () => {
+  it("uses the x86-64 numbers and names each syscall once", () => {
+    expect([SYS_mmap, SYS_mprotect, SYS_munmap, SYS_mremap, SYS_msync, SYS_madvise]).toEqual([
+      9, 10, 11, 25, 26, 28,
+    ]);
+    expect([SYS_pkey_mprotect, SYS_pkey_alloc, SYS_pkey_free, SYS_getpid]).toEqual([329, 330, 331, 39]);
+    const rows = syscallNames();
+    expect(new Set(rows.map((r) => r.nr)).size).toBe(rows.length);
+    expect(new Set(rows.map((r) => r.name)).size).toBe(rows.length);
+    expect(rows.map((r) => r.nr)).toEqual([...rows.map((r) => r.nr)].sort((x, y) => x - y));
+    expect(rows.find((r) => r.name === "mmap")?.params).toEqual([
+      "unsigned long addr",
+      "unsigned long length",
+      "unsigned long prot",
+      "unsigned long flags",
+      "unsigned long fd",
+      "unsigned long offset",
+    ]);
+  });
+
+  it("every table entry is a method of p.sys and p.libc", async () => {
+    const { p } = await boot();
+    for (const e of SYSCALL_TABLE) {
+      expect(typeof (p.sys as unknown as Record<string, unknown>)[e.method], e.method).toBe("function");
+      expect(typeof (p.libc as unknown as Record<string, unknown>)[e.method], e.method).toBe("function");
+    }
+  });
+
+  it("sys.call reaches the table only: by name, method or number; anything else is -ENOSYS and harmless", async () => {
+    const { m, p, a } = await boot();
+    expect(p.sys.call("getpid")).toBe(p.pid);
+    expect(p.sys.call(SYS_getpid)).toBe(p.pid);
+    // No PKU: as Linux on such a CPU (-EINVAL, then -ENOSPC).
+    expect(p.sys.call("pkey_alloc", 0, 0)).toBe(-EINVAL);
+    expect(p.sys.call("pkeyAlloc", 0, 0)).toBe(-ENOSPC);
+    expect(p.sys.call(SYS_pkey_alloc, 0, 0)).toBe(-ENOSPC);
+    const before = snapshot(m, p);
+    for (const name of [
+      "constructor",
+      "file",
+      "run",
+      "__proto__",
+      "toString",
+      "valueOf",
+      "call",
+      "k",
+      "t",
+      "",
+      "hasOwnProperty",
+    ])
+      expect(p.sys.call(name, 0), name).toBe(-ENOSYS);
+    for (const nr of [-1, 12, 100_000, 1.5, Number.NaN]) expect(p.sys.call(nr), String(nr)).toBe(-ENOSYS);
+    expect(p.sys.call({} as never)).toBe(-ENOSYS);
+    expect(snapshot(m, p)).toEqual(before);
+    expect(p.mmu.load32(a)).toBe(0x5a5a);
+    expect(m.oopses()).toEqual([]);
+    m.checkInvariants();
+  });
+});
+
+describe("arguments are converted as the C ABI would, or refused before the kernel is entered", () => {
+  it("every parameter of every syscall refuses every hostile value with a TypeError naming both", async () => {
+    const { m, p, a } = await boot();
+    const before = snapshot(m, p);
+    let checked = 0;
+    for (const e of SYSCALL_TABLE) {
+      e.params.forEach((param, i) => {
+        const bad: ReadonlyArray<[string, unknown]> = [
+          ...HOSTILE,
+          // A string where a number is expected, a number where a path is.
+          ...(param.kind === "const char *path"
+            ? [["42", 42] as [string, unknown]]
+            : [['"1"', "1"] as [string, unknown]]),
+          ...(param.default === undefined ? [["undefined", undefined] as [string, unknown]] : []),
+        ];
+        for (const [shown, v] of bad) {
+          if (param.kind === "const char *buf" && typeof v === "string") continue; // a string is data to write
+          const args = e.params.map((q) => VALID[q.kind]);
+          args[i] = v;
+          const call = () => p.sys.call(e.name, ...args);
+          expect(call, `${e.name}(${param.name} = ${shown})`).toThrow(TypeError);
+          expect(call).toThrow(new RegExp(`^${e.name}: ${param.name} must be .*, got `));
+          checked++;
+        }
+      });
+    }
+    expect(checked).toBeGreaterThan(400);
+    expect(snapshot(m, p)).toEqual(before);
+    expect(p.mmu.load32(a)).toBe(0x5a5a);
+    expect(m.oopses()).toEqual([]);
+    m.checkInvariants();
+  });
+
+  it("the calls issue 9 lists: TypeError, nothing changed, no driver blamed", async () => {
+    const { m, p, a } = await boot();
+    const before = snapshot(m, p);
+    expect(() => p.sys.open(42 as never, 0)).toThrow(/^open: pathname must be a string, got 42$/);
+    expect(() => p.sys.mmap(0, Number.NaN, RW, ANON, -1, 0)).toThrow(
+      /^mmap: length must be an integer, got NaN$/,
+    );
+    expect(() => p.sys.mmap(Number.NaN, 4096, RW, ANON, -1, 0)).toThrow(
+      /^mmap: addr must be an integer, got NaN$/,
+    );
+    expect(() => p.sys.write(1, 5 as never)).toThrow(/^write: buf must be a Uint8Array or a string, got 5$/);
+    expect(() => p.sys.read(0, null as never)).toThrow(
+      /^read: buf must be a Uint8Array or an integer count, got null$/,
+    );
+    expect(() => p.sys.munmap(a, Number.NaN)).toThrow(/^munmap: length must be an integer, got NaN$/);
+    expect(() => p.sys.mprotect(a, 4096, Number.NaN)).toThrow(/^mprotect: prot must be an integer, got NaN$/);
+    expect(() => p.sys.mlock(a, Number.NaN)).toThrow(/^mlock: len must be an integer, got NaN$/);
+    expect(() => p.sys.exit(Number.NaN)).toThrow(/^exit: status must be an integer, got NaN$/);
+    expect(() => p.sys.pkeyGet(Number.NaN)).toThrow(/^pkey_get: pkey must be an integer, got NaN$/);
+    expect(() => p.sys.waitpid(-1, Number.NaN)).toThrow(/^wait4: options must be an integer, got NaN$/);
+    // p.libc checks the same way (a TypeError, not an ErrnoError).
+    expect(() => p.libc.mmap(0, Number.NaN, RW, ANON, -1, 0)).toThrow(TypeError);
+    expect(() => p.libc.open(null as never, 0)).toThrow(/^open: pathname must be a string, got null$/);
+    expect(() => p.libc.exit(1.5)).toThrow(TypeError);
+    expect(snapshot(m, p)).toEqual(before);
+    expect(p.procMaps()).toMatch(/rw-p/);
+    expect(p.mmu.load32(a)).toBe(0x5a5a);
+    p.mmu.store32(a, 1);
+    expect(m.oopses()).toEqual([]);
+    expect(m.dmesg().join("\n")).not.toMatch(/oops/);
+    m.checkInvariants();
+  });
+
+  it("a throw from the kernel's own code is a kernel oops, never blamed on a driver", async () => {
+    const { m, p } = await boot();
+    const bug = () =>
+      m.syscall(p, "test", () => {
+        throw new Error("boom");
+      });
+    expect(bug).toThrow(SignalError);
+    expect(m.dmesg()).toContain("BUG: kernel oops in sys_test: boom");
+    expect(m.dmesg().join("\n")).not.toMatch(/driver kernel/);
+    expect(m.oopses()[0]).toMatchObject({ driver: "kernel", callback: "sys_test", pid: p.pid });
+  });
+
+  it("integers and bigints take the parameter's C type: int modulo 2^32, a negative size_t is huge", async () => {
+    const { m, p, a } = await boot();
+    // BigInts are integers too.
+    const b = p.sys.mmap(
+      0n as never,
+      4096n as never,
+      BigInt(RW) as never,
+      BigInt(ANON) as never,
+      -1n as never,
+      0n as never,
+    );
+    expect(b).toBeGreaterThan(0);
+    expect(p.sys.munmap(BigInt(b) as never, 4096n as never)).toBe(0);
+    // A negative length is a huge size_t: munmap's range check and mmap's PAGE_ALIGN answer as Linux.
+    expect(p.sys.munmap(a, -4096)).toBe(-EINVAL);
+    expect(p.sys.mmap(0, -4096, RW, ANON, -1, 0)).toBe(-ENOMEM);
+    expect(p.sys.mprotect(a, -1, PROT_READ)).toBe(-ENOMEM);
+    // An unsigned int fd is taken modulo 2^32: 2^32 + 1 is fd 1.
+    expect(p.sys.close(2 ** 32 + 1)).toBe(0);
+    expect(p.sys.close(1)).toBe(-EBADF);
+    expect(p.sys.close(-1)).toBe(-EBADF);
+    // An int: 2^32 - 1 is -1 (pkey_free(-1) is -EINVAL); 2^64 + 7 as a bigint is 7.
+    expect(p.sys.pkeyFree(2 ** 32 - 1)).toBe(-EINVAL);
+    expect(p.sys.exit((2n ** 64n + 7n) as never)).toBe(0);
+    expect(p.exitCode).toBe(7);
+    m.checkInvariants();
+  });
+
+  it("property: arbitrary JS values never oops the machine, never kill the process, invariants hold", async () => {
+    const names = [
+      ...SYSCALL_TABLE.map((e) => e.name).filter((n) => n !== "exit"),
+      "constructor",
+      "run",
+      "file",
+    ];
+    const arg = fc.oneof(
+      fc.anything(),
+      fc.integer({ min: -8, max: 1 << 20 }),
+      fc.constantFrom(
+        0,
+        1,
+        2,
+        4096,
+        -1,
+        2 ** 32,
+        2 ** 47,
+        2 ** 53,
+        -(2 ** 63),
+        Number.NaN,
+        Number.POSITIVE_INFINITY,
+      ),
+      fc.bigInt({ min: -(2n ** 66n), max: 2n ** 66n }),
+      fc.constantFrom("/dev/console", "/proc/self/maps", "/proc/meminfo", "//dev/./console"),
+      fc.uint8Array({ maxLength: 16 }),
+    );
+    const step = fc.tuple(fc.constantFrom(...names), fc.array(arg, { maxLength: 7 }));
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 25 }), async (steps) => {
+        const m = await Machine.create({ ramBytes: RAM });
+        const p = m.spawn();
+        for (const [name, args] of steps) {
+          try {
+            const r = p.sys.call(name, ...args);
+            expect(["number", "object"]).toContain(typeof r);
+          } catch (e) {
+            expect(e).toBeInstanceOf(TypeError);
+          }
+          expect(p.state).toBe("running");
+        }
+        expect(m.oopses()).toEqual([]);
+        for (const q of m.processes()) if (q.state === "running") expect(q.killPending).toBe(false);
+        m.checkInvariants();
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
