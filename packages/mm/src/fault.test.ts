@@ -1,3 +1,5 @@
+// The page-fault path (reference linux-mm.md §2, §7): zero page, anonymous and COW faults, signals,
+// MAP_POPULATE, MADV_DONTNEED, mremap, fault counters and accesses that cross pages.
 import { describe, expect, it } from "vitest";
 import {
   A,

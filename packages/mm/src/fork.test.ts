@@ -1,3 +1,4 @@
+// fork (dup_mmap): COW of private memory, sharing of shared memory, and what the child sees.
 import { describe, expect, it } from "vitest";
 import {
   A,

@@ -6,11 +6,19 @@ import type { MmStruct } from "./mm_types";
 import { _PAGE_PRESENT, _PAGE_RW, pteFlags } from "./pgtable";
 
 /**
- * populate_vma_page_range() over every VMA of [start, end): faults in what is not mapped yet (for
- * writing when `forceWrite`, or when the VMA is a writable private mapping, so COW happens now).
- * Returns the first fault's failure (FAULT_*), 0 if none; __mm_populate's callers ignore it.
+ * __mm_populate(): populate_vma_page_range() over every VMA of [start, end), faulting in what is not
+ * mapped yet (for writing when `forceWrite`, or when the VMA is a writable private mapping, so COW
+ * happens now). Returns the first fault's failure (FAULT_*), 0 if none. With `ignoreErrors` (mm_populate:
+ * MAP_POPULATE, MAP_LOCKED, mremap) a VMA that fails is left and the next one populated; without it
+ * (mlock) the walk stops at the first failure.
  */
-export function populateVmaRange(mm: MmStruct, start: number, end: number, forceWrite: boolean): number {
+export function populateVmaRange(
+  mm: MmStruct,
+  start: number,
+  end: number,
+  forceWrite: boolean,
+  ignoreErrors = true,
+): number {
   let err = 0;
   for (const vma of [...mm.vmas.intersecting(start, end)]) {
     // check_vma_flags(): GUP refuses VM_IO|VM_PFNMAP.
@@ -22,7 +30,11 @@ export function populateVmaRange(mm: MmStruct, start: number, end: number, force
       const pte = mm.pgd.getPte(a);
       const fl = pteFlags(pte);
       if (pte !== 0 && fl & _PAGE_PRESENT && (!write || fl & _PAGE_RW)) continue;
+      // check_vma_flags(): GUP's read of a VMA without VM_READ is allowed (FOLL_FORCE) only if the VMA
+      // is accessible at all, and the protection key is checked (arch_vma_access_permitted): the
+      // fault handler's own checks say the same.
       const r = handleMmFault(mm, a, write);
+      if (r !== FAULT_OK && !ignoreErrors) return r;
       if (r !== FAULT_OK && !err) err = r;
       if (r !== FAULT_OK) break;
     }

@@ -1,7 +1,8 @@
 // mm/mlock.c: do_mlock / apply_vma_lock_flags / mlock_fixup, and munlock.
 
 import { VM_DROPPABLE, VM_LOCKED, VM_LOCKED_MASK, VM_LOCKONFAULT, VM_SPECIAL } from "./constants";
-import { EINVAL, ENOMEM } from "./errno";
+import { EAGAIN, EINVAL, ENOMEM } from "./errno";
+import { FAULT_OK, FAULT_OOM } from "./fault";
 import { populateVmaRange } from "./gup";
 import { PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct } from "./mm_types";
@@ -53,6 +54,13 @@ export function doMlock(
     vma = mm.vmas.next(cur);
   }
   if (tmp < end) return -ENOMEM;
-  if (lock && !onFault) populateVmaRange(mm, start, end, false);
+  if (lock && !onFault) {
+    // __mm_populate(start, len, 0): a fault that fails (PROT_NONE memory, an execute-only key, SIGBUS)
+    // ends the walk and mlock fails, the range staying locked (__mlock_posix_error_return: -EFAULT is
+    // -ENOMEM, -ENOMEM is -EAGAIN).
+    const r = populateVmaRange(mm, start, end, false, false);
+    if (r === FAULT_OOM) return -EAGAIN;
+    if (r !== FAULT_OK) return -ENOMEM;
+  }
   return 0;
 }

@@ -5,6 +5,7 @@ import { PhysMemory } from "@faultline/phys";
 import { describe, expect, it } from "vitest";
 import {
   load,
+  MAP_32BIT,
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
@@ -27,6 +28,7 @@ import {
 } from "../test/oracle/script";
 import {
   A,
+  ADDR_32BIT,
   ANY_ADDR,
   at,
   fakeFile,
@@ -56,6 +58,7 @@ import {
   VM_SHARED,
 } from "./index";
 import { Mm } from "./mm";
+import { ptePfn } from "./pgtable";
 import { ramOnly } from "./phys-access";
 import { mapsLine } from "./procfs";
 
@@ -195,6 +198,24 @@ scriptTable("mmap", [
   row("unknown prot bits are ignored by mmap", [], mmap(page(0), pages(1), RW | 0x10, PF), hex(page(0))),
   row("PROT_SEM is accepted", [], mmap(page(0), pages(1), RW | PROT_SEM, PF), hex(page(0))),
   row("MAP_LOCKED succeeds (CAP_IPC_LOCK)", [], mmap(page(0), pages(2), RW, PF | MAP_LOCKED), hex(page(0))),
+  row(
+    "MAP_32BIT: bottom-up in find_start_end()'s [1 GiB, 2 GiB), not the top-down mmap base",
+    [],
+    mmap(0n, pages(1), RW, PRIVATE_ANON | MAP_32BIT),
+    ADDR_32BIT,
+  ),
+  row(
+    "MAP_32BIT: a free hint whose end lies below 2 GiB is used as is",
+    [],
+    mmap(0x1000_0000n, pages(1), RW, PRIVATE_ANON | MAP_32BIT),
+    "0x10000000",
+  ),
+  row(
+    "MAP_32BIT longer than its 2 GiB window → ENOMEM",
+    [],
+    mmap(0n, 0x8000_1000n, RW, PRIVATE_ANON | MAP_32BIT),
+    "-ENOMEM",
+  ),
 ]);
 
 mmTable("mmap", [
@@ -250,13 +271,16 @@ mmTable("mmap", [
     after: ({ mm }) => expect(mm.mapCount).toBe(0),
   },
   {
-    name: "file: a failing MAP_FIXED ->mmap leaves the old mapping in place",
+    // __mmap_setup() clears the old mapping (vms_clean_up_area) before ->mmap, so a failing ->mmap
+    // cannot put it back: vms_abort_munmap_vmas() completes the unmap and leaves a gap (2.6.10's
+    // do_mmap_pgoff() had unmapped it before, too).
+    name: "file: a failing MAP_FIXED ->mmap leaves a gap where the old mapping was",
     run: ({ mm }) => {
       mm.mmap(A, P, RW, PF, null, 0);
       return mm.mmap(A, P, PROT_READ, MAP_SHARED | MAP_FIXED, fakeFile({ mmap: () => -ENODEV }), 0);
     },
     expect: -ENODEV,
-    after: ({ mm }) => expect(mm.vmaLookup(A)?.anonymous).toBe(true),
+    after: ({ mm }) => expect(mm.vmaLookup(A)).toBeNull(),
   },
   {
     name: "file: MAP_SHARED_VALIDATE with an unknown flag → EOPNOTSUPP",
@@ -404,6 +428,64 @@ describe("mmap file range (file_mmap_ok)", () => {
     expect(
       mm.mmap(A, P, PROT_READ, MAP_SHARED | MAP_FIXED, fakeFile({ unsignedOffset: true }), 2 ** 63),
     ).toBe(A);
+    mm.exit();
+  });
+});
+
+describe("MAP_FIXED over a mapping (vms_clean_up_area)", () => {
+  for (const era of ["modern", "2.6.10"] as const) {
+    it(`a remap_pfn_range driver mapped again over its own populated range succeeds (${era})`, () => {
+      const mem = PhysMemory.create({ ramBytes: 16 * 1024 * 1024 });
+      const free = mem.nrFreePages;
+      const mm = new Mm(ramOnly(mem), { era });
+      const f = remapFile();
+      expect(mm.mmap(A, 2 * P, RW, MAP_SHARED | MAP_FIXED, f, 0)).toBe(A);
+      expect(ptePfn(mm.pgd.getPte(at(1)))).toBe(0xfe001);
+      // Linux clears the old PTEs before calling ->mmap (2.6.10: a whole do_munmap first), so
+      // remap_pte_range() finds none; before the fix this threw "a PTE already exists".
+      expect(mm.mmap(A, 2 * P, RW, MAP_SHARED | MAP_FIXED, f, 4 * P)).toBe(A);
+      expect(ptePfn(mm.pgd.getPte(A))).toBe(0xfe004);
+      expect(ptePfn(mm.pgd.getPte(at(1)))).toBe(0xfe005);
+      expect(mm.mapCount).toBe(1);
+      mm.checkInvariants();
+      mm.exit();
+      expect(mem.nrFreePages).toBe(free);
+    });
+  }
+
+  it("the replaced VMA's ->close runs before the new ->mmap; a ->mmap that fails then leaves a gap", () => {
+    const mem = PhysMemory.create({ ramBytes: 16 * 1024 * 1024 });
+    const free = mem.nrFreePages;
+    const mm = new Mm(ramOnly(mem));
+    const log: string[] = [];
+    let fail = false;
+    const f = fakeFile({
+      mmap: (vma) => {
+        log.push(`mmap ${fail ? "fails" : "ok"}`);
+        if (fail) return -EINVAL;
+        vma.vmOps = { close: () => log.push("close") };
+        return 0;
+      },
+    });
+    expect(mm.mmap(A, 2 * P, RW, MAP_SHARED | MAP_FIXED, f, 0)).toBe(A);
+    expect(mm.mmap(A, 2 * P, RW, MAP_SHARED | MAP_FIXED, f, 0)).toBe(A);
+    expect(log).toEqual(["mmap ok", "close", "mmap ok"]);
+    fail = true;
+    // vms_abort_munmap_vmas(): once the old PTEs are gone the old VMAs cannot come back.
+    expect(mm.mmap(A, 2 * P, RW, MAP_SHARED | MAP_FIXED, f, 0)).toBe(-EINVAL);
+    expect(log).toEqual(["mmap ok", "close", "mmap ok", "close", "mmap fails"]);
+    expect(mm.vmaLookup(A)).toBeNull();
+    mm.checkInvariants();
+    mm.exit();
+    expect(log).toHaveLength(5);
+    expect(mem.nrFreePages).toBe(free);
+  });
+
+  it("a driver mmap that fails before anything was replaced changes nothing", () => {
+    const mem = PhysMemory.create({ ramBytes: 16 * 1024 * 1024 });
+    const mm = new Mm(ramOnly(mem));
+    expect(mm.mmap(A, P, RW, MAP_SHARED | MAP_FIXED, fakeFile({ mmap: () => -ENODEV }), 0)).toBe(-ENODEV);
+    expect(mm.mapCount).toBe(0);
     mm.exit();
   });
 });

@@ -88,7 +88,8 @@ function archGetUnmappedAreaTopdown(
 ): number {
   if (len > TASK_SIZE) return -ENOMEM;
   if (flags & MAP_FIXED) return addr0;
-  if (flags & MAP_32BIT) return bottomUp(mm, addr0, len, pgoff, alignMask);
+  // For MAP_32BIT mappings the kernel forces the legacy (bottom-up) layout.
+  if (flags & MAP_32BIT) return bottomUp(mm, addr0, len, pgoff, flags, alignMask);
   if (addr0) {
     const addr = addr0 - (addr0 % PAGE);
     // mmap_address_hint_valid(): the hint and its end stay below TASK_SIZE.
@@ -102,17 +103,35 @@ function archGetUnmappedAreaTopdown(
     const a = g + alignMask;
     return a - ((((a - off) % (alignMask + 1)) + (alignMask + 1)) % (alignMask + 1));
   }
-  return bottomUp(mm, 0, len, pgoff, alignMask);
+  return bottomUp(mm, 0, len, pgoff, flags, alignMask);
 }
 
-/** arch_get_unmapped_area(): bottom-up from TASK_UNMAPPED_BASE. */
-function bottomUp(mm: MmStruct, addr0: number, len: number, pgoff: number, alignMask: number): number {
+/**
+ * MAP_32BIT's window (find_start_end(), arch/x86/kernel/sys_x86_64.c): code for the small model must
+ * sit in the first 2 GiB, and the kernel gives it [1 GiB, 2 GiB) (its start moved up by at most 32 MiB
+ * when the address space is randomized; never here).
+ */
+const MAP_32BIT_BEGIN = 0x4000_0000;
+const MAP_32BIT_END = 0x8000_0000;
+
+/** arch_get_unmapped_area(): bottom-up in [begin, end) of find_start_end(). */
+function bottomUp(
+  mm: MmStruct,
+  addr0: number,
+  len: number,
+  pgoff: number,
+  flags: number,
+  alignMask: number,
+): number {
+  const begin = flags & MAP_32BIT ? MAP_32BIT_BEGIN : TASK_UNMAPPED_BASE;
+  const end = flags & MAP_32BIT ? MAP_32BIT_END : TASK_SIZE;
+  if (len > end) return -ENOMEM;
   if (addr0) {
     const addr = Math.ceil(addr0 / PAGE) * PAGE;
-    if (TASK_SIZE - len >= addr && addr >= MMAP_MIN_ADDR && rangeFree(mm, addr, addr + len)) return addr;
+    if (end - len >= addr && addr >= MMAP_MIN_ADDR && rangeFree(mm, addr, addr + len)) return addr;
   }
   const off = (pgoff * PAGE) % (alignMask + 1);
-  const g = mm.vmas.findGapBottomUp(len + alignMask, TASK_UNMAPPED_BASE, TASK_SIZE);
+  const g = mm.vmas.findGapBottomUp(len + alignMask, begin, end);
   if (g < 0) return -ENOMEM;
   return g + ((((off - g) % (alignMask + 1)) + (alignMask + 1)) % (alignMask + 1));
 }
@@ -222,7 +241,13 @@ export function doMmap(
   return res;
 }
 
-/** mmap_region(): unmap what MAP_FIXED covers, build the VMA, call the driver. Atomic on failure. */
+/**
+ * mmap_region() (__mmap_region, mm/vma.c): take out what MAP_FIXED covers, build the VMA, call the
+ * driver. What it replaces is gone before the driver's ->mmap runs (PTEs cleared, ->close called:
+ * vms_clean_up_area), so a driver that fills PTEs itself (remap_pfn_range) finds an empty range; 2.6.10's
+ * do_mmap_pgoff() did a whole do_munmap() first. A failure before that point puts the old VMAs back;
+ * a failure after it leaves a gap, as vms_abort_munmap_vmas() does.
+ */
 function mmapRegion(
   mm: MmStruct,
   file: MmFile | null,
@@ -234,7 +259,7 @@ function mmapRegion(
 ): number {
   let vmFlags = vmFlagsIn;
   const end = addr + len;
-  // Detach what we replace, keeping its PTEs aside so a failure can put everything back.
+  // Detach what we replace, its PTEs kept until the clean-up below so an early failure can put it back.
   const detached = rangeFree(mm, addr, end) ? null : vmsGatherMunmapVmas(mm, addr, end);
   if (typeof detached === "number") return detached;
   if (mm.mapCount + 1 > mm.maxMapCount) {
@@ -243,6 +268,10 @@ function mmapRegion(
   }
   // accountable_mapping(): private writable memory is charged to the commit limit.
   if (!(vmFlags & VM_NORESERVE) && (vmFlags & (VM_SHARED | VM_WRITE)) === VM_WRITE) vmFlags |= VM_ACCOUNT;
+  // The ops this file's VMAs have, for merging without calling ->mmap (read before the clean-up below
+  // closes the VMAs being replaced).
+  const fileOps = file ? (opsOfFile(mm, file) ?? null) : null;
+  if (detached) vmsCleanUpArea(mm, detached);
 
   let vma: Vma | null = null;
   // A new mapping of the same object, flags and linear pgoff next to an existing VMA expands it
@@ -258,7 +287,7 @@ function mmapRegion(
         pkey,
         file,
         anonVma: null,
-        vmOps: file ? (opsOfFile(mm, file) ?? null) : null,
+        vmOps: fileOps,
       }),
     );
   }
@@ -347,11 +376,13 @@ function abortNewVma(mm: MmStruct, v: Vma): void {
 
 // ---- munmap -----------------------------------------------------------------------------------
 
-/** struct vma_munmap_struct, reduced: the VMAs taken out of [start, end), PTEs still in place. */
+/** struct vma_munmap_struct, reduced: the VMAs taken out of [start, end). */
 export interface VmaMunmap {
   readonly vmas: Vma[];
   readonly start: number;
   readonly end: number;
+  /** PTEs still in place (vms->clear_ptes): the VMAs can still go back as they were. */
+  clearPtes: boolean;
 }
 
 /**
@@ -360,7 +391,7 @@ export interface VmaMunmap {
  */
 export function vmsGatherMunmapVmas(mm: MmStruct, start: number, end: number): VmaMunmap | number {
   let first = mm.vmas.find(start);
-  if (!first || first.vmStart >= end) return { vmas: [], start, end };
+  if (!first || first.vmStart >= end) return { vmas: [], start, end, clearPtes: true };
   // Which piece of a split is the new VMA differs between the eras (era.ts munmapSplitNewStays).
   const newStays = mm.rules.munmapSplitNewStays;
   if (start > first.vmStart) {
@@ -384,21 +415,43 @@ export function vmsGatherMunmapVmas(mm: MmStruct, start: number, end: number): V
     vmas.push(victim);
   }
   for (const v of vmas) mm.vmas.remove(v);
-  return { vmas, start, end };
+  return { vmas, start, end, clearPtes: true };
 }
 
-/** vms_abort_munmap_vmas(): the gathered VMAs go back, untouched. */
+/** vms_clear_ptes(): zap the gathered VMAs and free the page tables left empty. */
+function vmsClearPtes(mm: MmStruct, d: VmaMunmap): void {
+  if (!d.clearPtes) return;
+  for (const v of d.vmas) zapPageRange(mm, v, v.vmStart, v.vmEnd);
+  mm.pgd.freeEmpty(d.start, d.end);
+  d.clearPtes = false;
+}
+
+/**
+ * vms_clean_up_area(): before a new mapping's ->mmap, the old ones lose their PTEs and get ->close
+ * (vma_close() then gives them dummy ops, so the close is not repeated when they are freed).
+ */
+function vmsCleanUpArea(mm: MmStruct, d: VmaMunmap): void {
+  vmsClearPtes(mm, d);
+  for (const v of d.vmas) {
+    const ops = v.vmOps;
+    v.vmOps = null;
+    ops?.close?.(v);
+  }
+}
+
+/**
+ * vms_abort_munmap_vmas(): the gathered VMAs go back as they were; once their PTEs are cleared that is
+ * impossible, and the range is unmapped instead (the failed MAP_FIXED leaves a gap).
+ */
 export function vmsAbortMunmapVmas(mm: MmStruct, d: VmaMunmap): void {
-  for (const v of d.vmas) mm.vmas.insert(v);
+  if (d.clearPtes) for (const v of d.vmas) mm.vmas.insert(v);
+  else vmsCompleteMunmapVmas(mm, d);
 }
 
 /** vms_complete_munmap_vmas(): zap, free page tables, then ->close and fput each VMA. */
 export function vmsCompleteMunmapVmas(mm: MmStruct, d: VmaMunmap): void {
-  for (const v of d.vmas) {
-    zapPageRange(mm, v, v.vmStart, v.vmEnd);
-    if (v.vmFlags & VM_LOCKED) mm.lockedVm -= (v.vmEnd - v.vmStart) / PAGE;
-  }
-  mm.pgd.freeEmpty(d.start, d.end);
+  vmsClearPtes(mm, d);
+  for (const v of d.vmas) if (v.vmFlags & VM_LOCKED) mm.lockedVm -= (v.vmEnd - v.vmStart) / PAGE;
   for (const v of d.vmas) removeVma(v);
 }
 

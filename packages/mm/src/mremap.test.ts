@@ -1,3 +1,6 @@
+// Every documented errno of mremap(2), as a table (reference linux-mm.md §3, §7 and the man pages). Script
+// rows also run on the live kernel; Mm rows follow the kernel source each cites (test/syscall-tables.ts
+// explains both kinds).
 import { expect } from "vitest";
 import {
   load,

@@ -1,3 +1,6 @@
+// Every documented errno of msync(2), as a table (reference linux-mm.md §3, §7 and the man pages). Script
+// rows also run on the live kernel; Mm rows follow the kernel source each cites (test/syscall-tables.ts
+// explains both kinds).
 import { MAP_LOCKED } from "../test/oracle/script";
 import { A, at, mapAnon, mmTable, P, PF, RW } from "../test/syscall-tables";
 import { EBUSY, EINVAL, ENOMEM, MS_ASYNC, MS_INVALIDATE, MS_SYNC } from "./index";

@@ -2,11 +2,13 @@
 // vmf_insert_pfn and vm_insert_page from ->fault or ->mmap, zap_vma_ptes to take PTEs back.
 import { type Page, PG_anon, PG_reserved } from "@faultline/phys";
 import {
+  VM_EXEC,
   VM_FAULT_NOPAGE,
   VM_FAULT_OOM,
   VM_FAULT_SIGBUS,
   VM_MIXEDMAP,
   VM_PFNMAP,
+  VM_READ,
   VM_SHARED,
   VM_WRITE,
 } from "./constants";
@@ -17,6 +19,7 @@ import {
   _PAGE_ACCESSED,
   _PAGE_PFNMAP,
   _PAGE_PRESENT,
+  _PAGE_PROTNONE,
   _PAGE_RW,
   _PAGE_SPECIAL,
   _PAGE_USER,
@@ -50,7 +53,11 @@ export function remapPfnRange(
   // era.ts remapPfnFlags and remapPfnSkipsRam: what 2.6.10 did differently.
   vma.vmFlags |= mm.rules.remapPfnFlags;
   const skipRam = mm.rules.remapPfnSkipsRam;
+  // The PTEs carry `prot` (pfn_pte(pfn, prot)): writable only if shared and writable, and for a
+  // PROT_NONE VMA PAGE_NONE, an entry the MMU treats as not present (_PAGE_PROTNONE), so an access
+  // faults and the VMA's flags refuse it until mprotect() makes it present.
   const rw = prot & VM_WRITE && prot & VM_SHARED ? _PAGE_RW : 0;
+  const present = prot & (VM_READ | VM_WRITE | VM_EXEC) ? _PAGE_PRESENT : _PAGE_PROTNONE;
   for (let a = addr, p = pfn; a < end; a += PAGE, p++) {
     const slot = mm.pgd.pteSlot(a, true);
     if (slot === TABLE_OOM) {
@@ -66,7 +73,7 @@ export function remapPfnRange(
     if (skipRam && mm.mem.pfnValid(p) && !(Atomics.load(mm.mem.flags, p) & PG_reserved)) continue;
     mm.pgd.setPte(
       slot,
-      pteMk(p, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SPECIAL | _PAGE_PFNMAP | rw),
+      pteMk(p, present | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SPECIAL | _PAGE_PFNMAP | rw),
       vma.vmPkey,
     );
   }

@@ -53,6 +53,12 @@ function runOps(mm: Mm, mmu: Mmu, script: Script, prefix: string, out: string[])
       case "madvise":
         r = sys(mm.madvise(n(op.addr), n(op.len), op.advice), false);
         break;
+      case "mlock":
+        r = sys(mm.mlock(n(op.addr), n(op.len)), false);
+        break;
+      case "munlock":
+        r = sys(mm.munlock(n(op.addr), n(op.len)), false);
+        break;
       case "load":
         r = access(() => {
           const a = n(op.addr);

@@ -21,6 +21,8 @@
  *   pkey_mprotect <addr> <len> <prot> <pkey>
  *   pkey_get <key>                       glibc pkey_get (RDPKRU); -ENOSYS without OSPKE
  *   pkey_set <key> <rights>              glibc pkey_set (WRPKRU); -ENOSYS without OSPKE
+ *   mlock <addr> <len>                   mlock(2)
+ *   munlock <addr> <len>                 munlock(2)
  *   fork ... end                         child runs the enclosed ops, then exits
  *
  * Transcript: "<index> <op text> = <result>", maps entries follow their op line as
@@ -67,6 +69,8 @@ enum kind {
   K_PKEY_MPROTECT,
   K_PKEY_GET,
   K_PKEY_SET,
+  K_MLOCK,
+  K_MUNLOCK,
 };
 
 struct op {
@@ -214,6 +218,8 @@ static int op_safe(const struct op *o) {
   case K_MPROTECT:
   case K_PKEY_MPROTECT:
   case K_MADVISE:
+  case K_MLOCK:
+  case K_MUNLOCK:
     return range_ok(o->a[0], o->a[1]);
   case K_MREMAP:
     /* The old range is shrunk/unmapped in place; a FIXED destination is unmapped first.
@@ -520,6 +526,14 @@ static void run_op(size_t i, const char *idx) {
   case K_PKEY_SET:
     do_pkey_set(o);
     break;
+  case K_MLOCK:
+    r = syscall(SYS_mlock, (unsigned long)o->a[0], (unsigned long)o->a[1]);
+    print_zero_result(r);
+    break;
+  case K_MUNLOCK:
+    r = syscall(SYS_munlock, (unsigned long)o->a[0], (unsigned long)o->a[1]);
+    print_zero_result(r);
+    break;
   case K_FORK:
     break;
   }
@@ -633,6 +647,10 @@ int main(void) {
       o->kind = K_PKEY_GET, min = max = 1;
     } else if (strcmp(name, "pkey_set") == 0) {
       o->kind = K_PKEY_SET, min = max = 2;
+    } else if (strcmp(name, "mlock") == 0) {
+      o->kind = K_MLOCK, min = max = 2;
+    } else if (strcmp(name, "munlock") == 0) {
+      o->kind = K_MUNLOCK, min = max = 2;
     } else if (strcmp(name, "fork") == 0) {
       o->kind = K_FORK;
       if (depth == 64) die("forks nested too deeply", lineno);

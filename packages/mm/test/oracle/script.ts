@@ -18,6 +18,8 @@
 //   pkey_mprotect <addr> <len> <prot> <pkey>          pkey as a 64-bit value: -1 is 0xffffffffffffffff
 //   pkey_get <key>                                    glibc pkey_get(3); -ENOSYS without PKU
 //   pkey_set <key> <rights>                           glibc pkey_set(3) (WRPKRU); -ENOSYS without PKU
+//   mlock <addr> <len>                                mlock(2)
+//   munlock <addr> <len>                              munlock(2)
 //   fork                                              child runs the ops up to the matching
 //     <ops...>                                        'end', then exits
 //   end
@@ -124,6 +126,8 @@ export type Op =
     }
   | { readonly kind: "pkey_get"; readonly key: bigint }
   | { readonly kind: "pkey_set"; readonly key: bigint; readonly rights: bigint }
+  | { readonly kind: "mlock"; readonly addr: bigint; readonly len: bigint }
+  | { readonly kind: "munlock"; readonly addr: bigint; readonly len: bigint }
   | { readonly kind: "fork"; readonly child: Script };
 
 export type Script = readonly Op[];
@@ -175,6 +179,12 @@ export function pkeyGet(key: number | bigint): Op {
 export function pkeySet(key: number | bigint, rights: number | bigint): Op {
   return { kind: "pkey_set", key: cInt(key), rights: cInt(rights) };
 }
+export function mlock(addr: bigint, len: bigint): Op {
+  return { kind: "mlock", addr, len };
+}
+export function munlock(addr: bigint, len: bigint): Op {
+  return { kind: "munlock", addr, len };
+}
 export function fork(child: Script): Op {
   return { kind: "fork", child };
 }
@@ -221,6 +231,9 @@ function opArgs(op: Op): readonly (bigint | number)[] {
       return [op.key];
     case "pkey_set":
       return [op.key, op.rights];
+    case "mlock":
+    case "munlock":
+      return [op.addr, op.len];
     case "maps":
     case "rss":
     case "fork":
@@ -352,6 +365,14 @@ export function parseScript(text: string, arena: Arena = ARENA): Script {
         argc(2);
         target.push(pkeySet(n(0), n(1)));
         return;
+      case "mlock":
+        argc(2);
+        target.push(mlock(n(0), n(1)));
+        return;
+      case "munlock":
+        argc(2);
+        target.push(munlock(n(0), n(1)));
+        return;
       case "fork": {
         argc(0);
         const f = { kind: "fork" as const, child: [] as Op[] };
@@ -404,6 +425,8 @@ export function opIsSafe(op: Op, arena: Arena = ARENA): boolean {
     case "mprotect":
     case "pkey_mprotect":
     case "madvise":
+    case "mlock":
+    case "munlock":
       return rangeIsSafe(op.addr, op.len, arena);
     case "mremap":
       if (!rangeIsSafe(op.old, op.oldLen, arena)) return false;
