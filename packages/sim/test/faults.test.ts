@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Simulation } from "../src/index";
 import { mmKernel } from "./__fixtures__/mm-kernel";
+import { until } from "./__fixtures__/until";
 
 const program = (name: string) => new URL(`./__fixtures__/programs/${name}`, import.meta.url);
 
@@ -26,7 +27,7 @@ describe("process faults", () => {
     const done = sim.run();
     // Wait until the victim's pages are in, then pull the plug on its thread.
     const mm = kernel.mm(victim);
-    while (mm.rss < 32) await new Promise((r) => setTimeout(r, 5));
+    await until(() => mm.rss >= 32, "the victim to fault in its 32 pages");
     expect(kernel.mem.nrAllocatedPages).toBeGreaterThan(baseline + 32);
     await sim.worker(victim)!.terminate();
     const r = await done;

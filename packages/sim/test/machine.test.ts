@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Simulation } from "../src/index";
 import { flip, flipState } from "./__fixtures__/flip-driver";
+import { until } from "./__fixtures__/until";
 
 const program = (name: string) => new URL(`./__fixtures__/programs/${name}`, import.meta.url);
 
@@ -29,7 +30,7 @@ describe("on a Machine", () => {
     const victim = sim.spawn(program("spin.ts"), ["24"]);
     const other = sim.spawn(program("worker-of-many.ts"), ["6"]);
     const done = sim.run();
-    while ((m.process(victim)?.mm.rss ?? 0) < 24) await new Promise((res) => setTimeout(res, 5));
+    await until(() => (m.process(victim)?.mm.rss ?? 0) >= 24, "the victim to fault in its 24 pages");
     await sim.worker(victim)!.terminate();
     const r = await done;
     expect(r.find((x) => x.pid === victim)!.exit).toEqual({ signal: "SIGKILL" });
