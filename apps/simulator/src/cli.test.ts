@@ -289,3 +289,41 @@ describe("views and traces", () => {
     expect(stdout).toContain("trace");
   });
 });
+
+describe("README.md", () => {
+  const repo = fileURLToPath(new URL("../../..", import.meta.url));
+  const readme = readFileSync(join(repo, "README.md"), "utf8");
+
+  it("starts with the two commands .ci/run runs, word for word", () => {
+    const sh = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!.trim());
+    const ci = readFileSync(join(repo, ".ci/run"), "utf8");
+    expect(sh[0]).toMatch(/&& pnpm faultline run$/);
+    expect(sh[1]).toMatch(/&& pnpm test$/);
+    expect(ci).toContain(`\n${sh[0]}\n`);
+    expect(ci).toContain(`\n${sh[1]}\n`);
+  });
+
+  it("shows the scenario file the CLI tests run (test/__fixtures__/custom.json), and it parses", () => {
+    const shown = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(shown).toHaveLength(1);
+    expect(shown[0]).toBe(readFileSync(fixture("custom.json"), "utf8"));
+    expect(() => parseScenario(JSON.parse(shown[0]!), "README.md")).not.toThrow();
+  });
+
+  it("names only commands and options the CLI has", async () => {
+    const lines = [...readme.matchAll(/^pnpm faultline (.*?)(?:\s+#.*)?$/gm)].map((m) => m[1]!.trim());
+    expect(lines.length).toBeGreaterThanOrEqual(5);
+    const help = (await faultline("--help")).stdout;
+    for (const alt of lines.flatMap((l) => l.split("|"))) {
+      const [cmd, ...rest] = alt.trim().split(/\s+/);
+      if (cmd!.startsWith("-")) {
+        expect(help, cmd).toContain(cmd);
+        continue;
+      }
+      expect(help, cmd).toMatch(new RegExp(`^  ${cmd}\\b`, "m"));
+      const subHelp = (await faultline(cmd!, "--help")).stdout;
+      for (const opt of rest.filter((w) => w.startsWith("-")))
+        expect(subHelp, `${cmd} ${opt}`).toContain(opt);
+    }
+  }, 120_000);
+});
