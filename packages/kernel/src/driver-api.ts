@@ -2,7 +2,7 @@
  * The driver API: the functions a driver calls, named as in the kernel (camelCase), acting on the
  * machine whose kernel is currently running the driver's code (see internal/current.ts).
  */
-import { AddressSpaceMapping, type Vma } from "@faultline/mm";
+import { AddressSpaceMapping, unmapMappingRange as mmUnmapMappingRange, type Vma } from "@faultline/mm";
 import { PAGE_OFFSET, PAGE_SIZE, type Page } from "@faultline/phys";
 import { DRIVER_API_VERSION, type DriverContext, type DriverDefinition, type File } from "./driver-types";
 import { currentKernel, currentKernelOrNull } from "./internal/current";
@@ -141,7 +141,8 @@ export function zapVmaPtes(vma: Vma, addr: number, size: number): void {
 /**
  * unmap_mapping_range(): removes the PTEs that map bytes [start, start + len) of the object (len 0:
  * to the end) in every process that maps it, with TLB shootdown; the next access faults again.
- * Private COW copies stay unless `evenCows`. Accepts the mapping or an open file of it.
+ * Private COW copies stay unless `evenCows`. Accepts the mapping or an open file of it. The walk is
+ * mm's (the one copy, mm/rmap.ts); this adds only the struct file → i_mapping step.
  */
 export function unmapMappingRange(
   target: AddressSpaceMapping | File,
@@ -157,18 +158,7 @@ export function unmapMappingRange(
         : (target as { mapping?: AddressSpaceMapping }).mapping;
   if (!(mapping instanceof AddressSpaceMapping))
     throw new TypeError("unmapMappingRange: not a mapping or a file");
-  const first = Math.floor(start / PAGE_SIZE);
-  const last = len === 0 ? Number.POSITIVE_INFINITY : Math.ceil((start + len) / PAGE_SIZE);
-  for (const vma of [...mapping.vmas]) {
-    const vFirst = vma.vmPgoff;
-    const vLast = vma.vmPgoff + (vma.vmEnd - vma.vmStart) / PAGE_SIZE;
-    const a = Math.max(first, vFirst);
-    const b = Math.min(last, vLast);
-    if (a >= b) continue;
-    const s = vma.vmStart + (a - vFirst) * PAGE_SIZE;
-    const e = vma.vmStart + (b - vFirst) * PAGE_SIZE;
-    vma.vmMm.zapRange(vma, s, e, !evenCows);
-  }
+  mmUnmapMappingRange(mapping, start, len, evenCows);
 }
 
 // ---- pages --------------------------------------------------------------------------------------
