@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // The `faultline` command: runs a scenario (the built-in one tells LDD3 chapter 15's story) with its
 // processes as worker threads, and prints what the kernel did.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { Command, InvalidArgumentError } from "commander";
 import ora from "ora";
 import { DEFAULT_SCENARIO } from "./default-scenario";
 import { chromeTrace, renderRun, summaryTable, toJson, verdicts } from "./report";
 import { type EraRun, runScenario } from "./run";
 import { type Era, loadPlugins, loadScenario, type Plugins, type Scenario, ScenarioError } from "./scenario";
+import { sweep } from "./sweep";
+import { parseSeeds } from "./sweep-matrix";
+import { replayTrace } from "./sweep-run";
 
 interface Loaded {
   readonly scenario: Scenario;
@@ -145,6 +149,87 @@ program
     writeFileSync(o.output, JSON.stringify(chromeTrace(runs)));
     const n = runs.reduce((k, r) => k + r.events.length, 0);
     process.stdout.write(`wrote ${n} events to ${o.output} (open it in Perfetto or chrome://tracing)\n`);
+  });
+
+const parsePositive = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
+  return n;
+};
+const parseSeedList = (v: string): number[] => {
+  try {
+    return parseSeeds(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+};
+
+program
+  .command("sweep")
+  .description(
+    "run a scenario deterministically once per seed (and matrix cell) on a pool of child processes; " +
+      "results in <dir>/results.msgpack and results.jsonl, a trace per run that did not end as expected " +
+      "(faultline replay); exit 0 only if every run ended as expected; run it again to resume",
+  )
+  .argument(scenarioArg, scenarioHelp)
+  .requiredOption("--seeds <list>", 'the seeds: "1-1000", "7" or "1-10,20"', parseSeedList)
+  .option(
+    "--matrix <file>",
+    'JSON of value lists, one run per combination: { "era": [...], "ramBytes": [...], "devices[0].size": [...] }',
+  )
+  .option("--jobs <n>", "child processes running at once (default: the number of cores)", parsePositive)
+  .option("-o, --output <dir>", "the results folder", "results")
+  .option(
+    "--timeout <ms>",
+    "a run still going after this long is killed and recorded as hung",
+    parsePositive,
+    60_000,
+  )
+  .action(
+    async (
+      file: string | undefined,
+      o: { seeds: number[]; matrix?: string; jobs?: number; output: string; timeout: number },
+    ) => {
+      process.exitCode = await sweep({
+        scenarioFile: file,
+        seeds: o.seeds,
+        matrixFile: o.matrix,
+        jobs: o.jobs ?? availableParallelism(),
+        outDir: o.output,
+        timeoutMs: o.timeout,
+        progress: process.stderr.isTTY === true,
+        write: (t) => process.stdout.write(t),
+      });
+    },
+  );
+
+program
+  .command("replay")
+  .description(
+    "run a trace kept by faultline sweep again, event for event; exit 0 if the run now ends as the scenario " +
+      "expects, 1 if it fails again as recorded, 3 if it does not do what the recording did",
+  )
+  .argument("<trace>", "a seed-<seed>[-cell-<n>].trace file from a sweep's results folder")
+  .argument(
+    "[scenario]",
+    "the scenario file to use instead of the copy the trace carries (programs resolve from its folder)",
+  )
+  .action(async (trace: string, file: string | undefined) => {
+    // loadScenario checks the file (and that its programs exist); the cell applies to its raw JSON.
+    const scenario = file
+      ? { file, baseDir: loadScenario(file).baseDir, raw: JSON.parse(readFileSync(file, "utf8")) as unknown }
+      : null;
+    const r = await replayTrace(trace, scenario);
+    const what = `seed ${r.info.seed}, cell ${r.info.cell.index} (${Object.entries(r.info.cell.params)
+      .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+      .join(" ")})`;
+    for (const line of r.lines) process.stderr.write(`faultline: ${line}\n`);
+    process.stdout.write(
+      r.reproduced
+        ? `reproduced: ${what} ended ${r.outcome}, as recorded\n`
+        : `NOT reproduced: ${what} ended ${r.outcome}, the recording says ${r.info.outcome}\n`,
+    );
+    process.exitCode = !r.reproduced ? 3 : r.outcome === "ok" ? 0 : 1;
   });
 
 try {

@@ -105,14 +105,14 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<EraRun
   return runs;
 }
 
-const sameExit = (a: ProcessResult["exit"], b: ExitSpec): boolean =>
+export const sameExit = (a: ProcessResult["exit"], b: ExitSpec): boolean =>
   "code" in a ? "code" in b && a.code === b.code : "signal" in b && a.signal === b.signal;
 
 /**
  * Builds the machine, reporting what its devices or drivers refuse (bad parameters, overlapping
  * ranges) as a scenario error naming the field, without a stack trace.
  */
-async function bootMachine(s: Scenario, era: Era, file: string, plugins?: Plugins): Promise<Machine> {
+export async function bootMachine(s: Scenario, era: Era, file: string, plugins?: Plugins): Promise<Machine> {
   let options: ReturnType<typeof machineOptions>;
   try {
     options = machineOptions(s, era, plugins);

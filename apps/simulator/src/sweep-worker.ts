@@ -1,0 +1,24 @@
+// A sweep's child process: runs the jobs its parent sends, one at a time, each in a fresh machine.
+// A crash or a hang here costs the sweep this process (the parent starts another), not the sweep.
+import { keepCurrentTrace, type RunJob, runOne } from "./sweep-run";
+
+export type ToWorker = { type: "run"; job: RunJob } | { type: "timeout"; error: string };
+export type FromWorker =
+  | { type: "done"; record: import("./sweep-results").RunRecord }
+  | { type: "failed"; error: string }
+  | { type: "trace"; trace: string | null };
+
+const send = (m: FromWorker) => process.send?.(m);
+
+process.on("message", (m: ToWorker) => {
+  if (m.type === "timeout") {
+    send({ type: "trace", trace: keepCurrentTrace(m.error) });
+    return;
+  }
+  runOne(m.job).then(
+    (record) => send({ type: "done", record }),
+    (e: unknown) => send({ type: "failed", error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
+  );
+});
+// The parent went away (the sweep ended or was interrupted): nothing left to do.
+process.on("disconnect", () => process.exit(0));

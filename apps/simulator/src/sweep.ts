@@ -1,0 +1,253 @@
+// `faultline sweep`: one deterministic run per (matrix cell, seed), on a pool of child processes (one
+// run at a time each, a fresh machine per run). A child that crashes or stops answering is replaced;
+// its run is recorded as crashed or hung. Results are appended as runs end, so a second sweep with the
+// same folder skips what is recorded.
+import { type ChildProcess, fork } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import Table from "cli-table3";
+import { DEFAULT_SCENARIO } from "./default-scenario";
+import { loadPlugins, loadScenario, parseScenario } from "./scenario";
+import { applyCell, type Cell, cellLabel, loadMatrix } from "./sweep-matrix";
+import {
+  appendResult,
+  exportJsonl,
+  OUTCOMES,
+  type Outcome,
+  type RunRecord,
+  readResults,
+  runKey,
+  traceName,
+} from "./sweep-results";
+import { lostRecord, type RunJob } from "./sweep-run";
+import type { FromWorker, ToWorker } from "./sweep-worker";
+
+export interface SweepOptions {
+  /** The scenario file; the built-in one when undefined. */
+  readonly scenarioFile: string | undefined;
+  readonly seeds: readonly number[];
+  readonly matrixFile: string | undefined;
+  readonly jobs: number;
+  readonly outDir: string;
+  /** Per run: a run still going after this long is killed and recorded as hung. */
+  readonly timeoutMs: number;
+  /** Progress line on stderr (done/failed/rate/ETA). */
+  readonly progress: boolean;
+  readonly write: (text: string) => void;
+}
+
+/** "ts" from source (this repository), "js" from the published dist/. */
+const OWN_EXT = import.meta.url.endsWith(".ts") ? "ts" : "js";
+const WORKER = new URL(`./sweep-worker.${OWN_EXT}`, import.meta.url);
+
+/** After the run's own deadline, how long the child gets to report before it is killed. */
+const GRACE_MS = 10_000;
+
+/** Runs the sweep; resolves with the exit status (0: every run as expected, 1: not). */
+export async function sweep(o: SweepOptions): Promise<number> {
+  const { raw, file, baseDir, eras } = readScenario(o.scenarioFile);
+  const cells = loadMatrix(o.matrixFile, raw, file, eras);
+  // Every cell's scenario and plugins checked before anything runs (file: field: errors, exit 2).
+  for (const c of cells) await loadPlugins(parseScenario(applyCell(raw, c.params), file), file, baseDir);
+  mkdirSync(o.outDir, { recursive: true });
+  const previous = readResults(o.outDir);
+  exportJsonl(o.outDir, previous);
+  const done = new Set(previous.map((r) => runKey(r.params, r.seed)));
+  const todo: RunJob[] = [];
+  for (const seed of o.seeds)
+    for (const cell of cells) {
+      if (done.has(runKey(cell.params, seed))) continue;
+      todo.push({
+        scenario: applyCell(raw, cell.params),
+        file,
+        baseDir,
+        cell,
+        seed,
+        cells: cells.length,
+        timeoutMs: o.timeoutMs,
+        traceFile: resolve(o.outDir, traceName(seed, cell.index, cells.length)),
+      });
+    }
+  const skipped = o.seeds.length * cells.length - todo.length;
+  if (skipped) o.write(`resuming: ${skipped} runs already recorded in ${o.outDir}, ${todo.length} to go\n`);
+  const fresh = await runPool(todo, o);
+  const wanted = new Set(cells.flatMap((c) => o.seeds.map((s) => runKey(c.params, s))));
+  const records = [...previous, ...fresh].filter((r) => wanted.has(runKey(r.params, r.seed)));
+  o.write(report(records, cells, o.outDir));
+  return records.every((r) => r.outcome === "ok") ? 0 : 1;
+}
+
+function readScenario(path: string | undefined) {
+  if (path === undefined)
+    return {
+      raw: DEFAULT_SCENARIO as unknown,
+      file: DEFAULT_SCENARIO.name,
+      baseDir: process.cwd(),
+      eras: DEFAULT_SCENARIO.eras,
+    };
+  const { scenario, baseDir } = loadScenario(path);
+  return { raw: JSON.parse(readFileSync(path, "utf8")) as unknown, file: path, baseDir, eras: scenario.eras };
+}
+
+interface Slot {
+  child: ChildProcess;
+  job: RunJob | null;
+  started: number;
+  timer: NodeJS.Timeout | null;
+  onMessage: ((m: FromWorker) => void) | null;
+}
+
+async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRecord[]> {
+  const out: RunRecord[] = [];
+  if (!todo.length) return out;
+  const t0 = performance.now();
+  let next = 0;
+  let failed = 0;
+  const progress = o.progress
+    ? setInterval(() => {
+        const s = (performance.now() - t0) / 1000;
+        const rate = out.length / s;
+        const eta = rate > 0 ? Math.round((todo.length - out.length) / rate) : Number.NaN;
+        process.stderr.write(
+          `\r\x1b[Ksweep: ${out.length}/${todo.length} done, ${failed} failed, ${rate.toFixed(1)} runs/s, ETA ${Number.isNaN(eta) ? "?" : `${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, "0")}s`}`,
+        );
+      }, 250)
+    : null;
+
+  const spawnChild = (): ChildProcess =>
+    fork(WORKER, [], { serialization: "advanced", stdio: ["ignore", "ignore", "inherit", "ipc"] });
+
+  await new Promise<void>((allDone) => {
+    const slots: Slot[] = [];
+    let active = 0;
+    const finish = (slot: Slot, r: RunRecord) => {
+      if (slot.timer) clearTimeout(slot.timer);
+      slot.timer = null;
+      slot.job = null;
+      slot.onMessage = null;
+      appendResult(o.outDir, r);
+      out.push(r);
+      if (r.outcome !== "ok") failed++;
+      dispatch(slot);
+    };
+    const attach = (slot: Slot) => {
+      slot.child.on("message", (m: FromWorker) => slot.onMessage?.(m));
+      slot.child.on("exit", (code, signal) => {
+        const job = slot.job;
+        if (!job) return;
+        // Died mid-run (not killed by us for a hang: that path records first).
+        const r = lostRecord(
+          job,
+          "crashed",
+          `the run's process died (${signal ?? `exit ${code}`})`,
+          null,
+          performance.now() - slot.started,
+        );
+        slot.child = spawnChild();
+        attach(slot);
+        finish(slot, r);
+      });
+    };
+    const dispatch = (slot: Slot) => {
+      const job = todo[next];
+      if (!job) {
+        slot.child.disconnect();
+        if (--active === 0) allDone();
+        return;
+      }
+      next++;
+      slot.job = job;
+      slot.started = performance.now();
+      slot.onMessage = (m) => {
+        if (m.type === "done") finish(slot, m.record);
+        else if (m.type === "failed")
+          finish(slot, lostRecord(job, "crashed", m.error, null, performance.now() - slot.started));
+      };
+      // The run's own deadline (timeoutMs, inside the simulation) normally ends a hang with its trace;
+      // this one is for a child whose event loop no longer answers.
+      slot.timer = setTimeout(() => giveUp(slot, job), job.timeoutMs + GRACE_MS);
+      slot.child.send({ type: "run", job } satisfies ToWorker);
+    };
+    const giveUp = (slot: Slot, job: RunJob) => {
+      const error = `hung: still running after ${Math.round(performance.now() - slot.started)} ms (timeout ${job.timeoutMs} ms)`;
+      const old = slot.child;
+      let settled = false;
+      const kill = (trace: string | null) => {
+        if (settled) return;
+        settled = true;
+        slot.job = null;
+        old.removeAllListeners("exit");
+        old.kill("SIGKILL");
+        slot.child = spawnChild();
+        attach(slot);
+        finish(slot, lostRecord(job, "hung", error, trace, performance.now() - slot.started));
+      };
+      slot.onMessage = (m) => {
+        if (m.type === "trace") kill(m.trace);
+      };
+      old.send({ type: "timeout", error } satisfies ToWorker);
+      setTimeout(() => kill(null), 2000);
+    };
+    const n = Math.max(1, Math.min(o.jobs, todo.length));
+    for (let i = 0; i < n; i++) {
+      const slot: Slot = { child: spawnChild(), job: null, started: 0, timer: null, onMessage: null };
+      attach(slot);
+      slots.push(slot);
+      active++;
+    }
+    for (const slot of slots) dispatch(slot);
+  });
+  if (progress) {
+    clearInterval(progress);
+    process.stderr.write(
+      `\r\x1b[Ksweep: ${out.length} runs in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+    );
+  }
+  return out;
+}
+
+/** p-th percentile (nearest rank) of sorted numbers. */
+const percentile = (sorted: readonly number[], p: number): number =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : 0;
+
+/** The summary: outcome counts and fault percentiles per cell, the slowest runs, the failing ones. */
+export function report(records: readonly RunRecord[], cells: readonly Cell[], outDir: string): string {
+  const t = new Table({
+    head: ["cell", "params", "runs", ...OUTCOMES, "minflt p50/p90/p99", "majflt p50/p90/p99"],
+    style: { head: [], border: [] },
+  });
+  for (const c of cells) {
+    const rs = records.filter((r) => r.cell === c.index);
+    const count = (k: Outcome) => rs.filter((r) => r.outcome === k).length;
+    const pct = (f: (r: RunRecord) => number) => {
+      const v = rs.map(f).sort((a, b) => a - b);
+      return [50, 90, 99].map((p) => percentile(v, p)).join("/");
+    };
+    t.push([
+      c.index,
+      cellLabel(c),
+      rs.length,
+      ...OUTCOMES.map(count),
+      pct((r) => r.minflt),
+      pct((r) => r.majflt),
+    ]);
+  }
+  const name = (r: RunRecord) => `seed ${r.seed}${cells.length > 1 ? ` cell ${r.cell}` : ""}`;
+  const slowest = [...records].sort((a, b) => b.durationMs - a.durationMs).slice(0, 5);
+  const failing = records.filter((r) => r.outcome !== "ok");
+  const lines = [
+    t.toString(),
+    "",
+    `Slowest: ${slowest.map((r) => `${name(r)} ${r.durationMs} ms`).join(", ")}`,
+  ];
+  if (failing.length) {
+    lines.push(`Not as expected: ${failing.length} of ${records.length} runs`);
+    for (const r of failing.slice(0, 50))
+      lines.push(
+        `  ${name(r)}: ${r.outcome}${r.error ? ` (${r.error.split("\n")[0]})` : ""}${r.trace ? `; replay: faultline replay ${join(outDir, r.trace)}` : ""}`,
+      );
+    if (failing.length > 50)
+      lines.push(`  … and ${failing.length - 50} more (see ${join(outDir, "results.jsonl")})`);
+  } else lines.push(`Every run (${records.length}) ended as the scenario expects.`);
+  return `${lines.join("\n")}\n`;
+}
