@@ -1,9 +1,7 @@
 /**
- * The import-cycle check of `pnpm test` (issue 8): no cycle in any package's src, type-only imports
- * included (tsPreCompilationDeps). Run: `pnpm cycles`.
- *
- * packages/mm is left out while its split along Linux's files is under way (it has cycles today:
- * mm.ts ↔ vma.ts ↔ shmem.ts); remove the exclusion once it is done.
+ * The import-cycle check of `pnpm test` (issue 8): no cycle in any package's src (packages/*,
+ * packages/drivers/*), type-only imports included (tsPreCompilationDeps). Run: `pnpm cycles`. Tests
+ * are left out (nothing imports them).
  */
 module.exports = {
   forbidden: [
@@ -19,7 +17,7 @@ module.exports = {
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.base.json" },
     doNotFollow: { path: "node_modules" },
-    exclude: { path: ["^packages/mm/", "\\.test\\.ts$"] },
+    exclude: { path: "\\.test\\.ts$" },
     enhancedResolveOptions: { extensions: [".ts", ".js", ".mjs"] },
   },
 };
