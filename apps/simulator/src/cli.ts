@@ -3,7 +3,7 @@
 // processes as worker threads, and prints what the kernel did.
 import { readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import ora from "ora";
 import { DEFAULT_SCENARIO } from "./default-scenario";
 import { chromeTrace, renderRun, summaryTable, toJson, verdicts } from "./report";
@@ -235,6 +235,8 @@ program
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
+  // Only from sweep (exitOverride): commander has printed the message (or the help) already.
+  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
   process.stderr.write(
     `faultline: ${e instanceof ScenarioError ? e.message : ((e as Error).stack ?? String(e))}\n`,
   );

@@ -1,7 +1,15 @@
 // A lost update, or not, depending on the schedule: parent and forked child each add argv[0] (default
 // 1) to a counter in a shared page with a read, a syscall (where the scheduler may switch), and a
 // write. The parent exits 0 when the counter has both processes' increments, 1 when one was lost.
-import { defineProgram, MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE, type ProgramMmu, type Sys } from "@faultline/sim";
+import {
+  defineProgram,
+  MAP_ANONYMOUS,
+  MAP_SHARED,
+  PROT_READ,
+  PROT_WRITE,
+  type ProgramMmu,
+  type Sys,
+} from "@faultline/sim";
 
 function bump(sys: Sys, mmu: ProgramMmu, addr: number, n: number): void {
   for (let i = 0; i < n; i++) {

@@ -1,0 +1,214 @@
+// faultline sweep and faultline replay, through the real command line (as cli.test.ts runs it).
+// Runs cost seconds each on a busy 2-core machine (every process is a worker loading its program
+// through tsx), so the sweeps here are a few seeds, and later tests reuse the first one's folder.
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { decodeTrace } from "@faultline/sim";
+import { Unpackr } from "msgpackr";
+import { describe, expect, it } from "vitest";
+import { ScenarioError } from "./scenario";
+import { loadMatrix } from "./sweep-matrix";
+import type { RunRecord } from "./sweep-results";
+import type { SweepTrace } from "./sweep-run";
+
+const run = promisify(execFile);
+const appDir = fileURLToPath(new URL("..", import.meta.url));
+const fixture = (f: string) => fileURLToPath(new URL(`../test/__fixtures__/${f}`, import.meta.url));
+
+/** Runs the real command line, as `pnpm faultline …` does. */
+async function faultline(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const r = await run(
+      process.execPath,
+      ["--import", "tsx", "--conditions=@faultline/source", "src/cli.ts", ...args],
+      { cwd: appDir, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NO_COLOR: "1" } },
+    );
+    return { stdout: r.stdout, stderr: r.stderr, code: 0 };
+  } catch (e) {
+    const x = e as { stdout: string; stderr: string; code: number };
+    return { stdout: x.stdout, stderr: x.stderr, code: x.code };
+  }
+}
+
+const records = (dir: string): RunRecord[] =>
+  new Unpackr({ useRecords: false }).unpackMultiple(
+    readFileSync(join(dir, "results.msgpack")),
+  ) as RunRecord[];
+const jsonl = (dir: string): RunRecord[] =>
+  readFileSync(join(dir, "results.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as RunRecord);
+const withoutDuration = (rs: readonly RunRecord[]) =>
+  [...rs].sort((a, b) => a.cell - b.cell || a.seed - b.seed).map(({ durationMs: _, ...r }) => r);
+const tmp = () => mkdtempSync(join(tmpdir(), "faultline-sweep-"));
+
+// race.json: parent and forked child bump a shared counter across a getpid(); seed 2 loses an update.
+const RACE = fixture("race.json");
+
+describe("faultline sweep", () => {
+  const out = tmp();
+
+  it("records every run (msgpack and JSON lines), keeps the failing seed's trace, exits 1, and replay reproduces the failure", async () => {
+    const r = await faultline("sweep", RACE, "--seeds", "1-3", "--jobs", "2", "-o", out);
+    expect(r.code, r.stderr).toBe(1);
+    const rs = records(out);
+    expect(rs.map((x) => x.seed).sort()).toEqual([1, 2, 3]);
+    expect(jsonl(out)).toEqual(rs);
+    for (const x of rs) {
+      expect(x).toMatchObject({ version: 1, cell: 0, params: { era: "modern" }, invariant: "held" });
+      expect(x.processes.map((p) => p.program)).toEqual([
+        "./racer.program.ts",
+        "./racer.program.ts (forked)",
+      ]);
+      expect(x.minflt).toBe(x.processes.reduce((n, p) => n + p.minflt, 0));
+      expect(x.peakRssKb).toBeGreaterThan(0);
+      expect(x.durationMs).toBeGreaterThan(0);
+    }
+    const bad = rs.find((x) => x.seed === 2)!;
+    expect(bad.outcome).toBe("unexpected");
+    expect(bad.processes[0]).toMatchObject({ exit: { code: 1 }, expected: { code: 0 }, asExpected: false });
+    expect(bad.trace).toBe("seed-2.trace");
+    expect(rs.filter((x) => x.seed !== 2).every((x) => x.outcome === "ok" && x.trace === null)).toBe(true);
+    expect(existsSync(join(out, "seed-1.trace"))).toBe(false);
+    // The summary: counts per cell, percentiles, the failing seed with its replay command.
+    expect(r.stdout).toMatch(/minflt p50\/p90\/p99/);
+    expect(r.stdout).toContain("Not as expected: 1 of 3 runs");
+    expect(r.stdout).toContain(`seed 2: unexpected (pid 1 (./racer.program.ts) ended with exit 1`);
+    expect(r.stdout).toContain(`faultline replay ${join(out, "seed-2.trace")}`);
+
+    // The trace is a SimTrace (decodeTrace) that also carries the scenario and the cell.
+    const t = decodeTrace(readFileSync(join(out, "seed-2.trace"))) as SweepTrace;
+    expect(t.seed).toBe(2);
+    expect(t.events.length).toBeGreaterThan(0);
+    expect(t.faultline).toMatchObject({ seed: 2, outcome: "unexpected", cell: { index: 0 } });
+
+    const replay = await faultline("replay", join(out, "seed-2.trace"));
+    expect(replay.code, replay.stderr).toBe(1);
+    expect(replay.stdout).toBe("reproduced: seed 2, cell 0 (era=modern) ended unexpected, as recorded\n");
+    expect(replay.stderr).toContain(
+      "pid 1 (./racer.program.ts, modern) ended with exit 1, the scenario expects exit 0",
+    );
+  }, 180_000);
+
+  it("resumes: the same command again runs nothing, more seeds run only the new ones", async () => {
+    const again = await faultline("sweep", RACE, "--seeds", "1-3", "--jobs", "2", "-o", out);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toContain("resuming: 3 runs already recorded");
+    expect(again.stdout).toContain("0 to go");
+    expect(records(out)).toHaveLength(3);
+    const more = await faultline("sweep", RACE, "--seeds", "1-4", "--jobs", "2", "-o", out);
+    expect(more.stdout).toContain("resuming: 3 runs already recorded");
+    expect(more.stdout).toContain("1 to go");
+    expect(records(out).map((x) => x.seed)).toEqual([1, 2, 3, 4]);
+    expect(jsonl(out).map((x) => x.seed)).toEqual([1, 2, 3, 4]);
+  }, 120_000);
+
+  it("is deterministic: the same seed again, alone or in a matrix cell, gives the same record but for its duration", async () => {
+    const first = records(out).find((x) => x.seed === 2)!;
+    const dir = tmp();
+    const again = await faultline("sweep", RACE, "--seeds", "2", "-o", join(dir, "again"));
+    expect(again.code).toBe(1);
+    expect(withoutDuration(records(join(dir, "again")))).toEqual(withoutDuration([first]));
+    expect(readFileSync(join(dir, "again", "seed-2.trace"))).toEqual(readFileSync(join(out, "seed-2.trace")));
+    // Two cells: race.json's own RAM size (as the matrix spells it) and twice that.
+    const matrix = join(dir, "matrix.json");
+    writeFileSync(matrix, JSON.stringify({ era: ["modern"], ramBytes: ["0x2000000", 67108864] }));
+    const m = await faultline(
+      "sweep",
+      RACE,
+      "--seeds",
+      "2",
+      "--matrix",
+      matrix,
+      "--jobs",
+      "2",
+      "-o",
+      join(dir, "m"),
+    );
+    expect(m.code).toBe(1);
+    const cells = withoutDuration(records(join(dir, "m")));
+    expect(cells.map((x) => [x.cell, x.params, x.trace])).toEqual([
+      [0, { era: "modern", ramBytes: "0x2000000" }, "seed-2-cell-0.trace"],
+      [1, { era: "modern", ramBytes: 67108864 }, "seed-2-cell-1.trace"],
+    ]);
+    const { params: _p, trace: _t, ...same } = withoutDuration([first])[0]!;
+    expect(cells[0]).toMatchObject(same);
+    expect(m.stdout).toMatch(/│ 1 +│ era=modern ramBytes=67108864 +│ 1 /);
+    expect(m.stdout).toContain("seed 2 cell 1: unexpected");
+  }, 180_000);
+
+  it("kills a run that hangs past --timeout, records it as hung with its trace, and replay follows it to that point", async () => {
+    const dir = tmp();
+    const r = await faultline("sweep", fixture("hang.json"), "--seeds", "1", "--timeout", "2000", "-o", dir);
+    expect(r.code).toBe(1);
+    const [x] = records(dir);
+    expect(x).toMatchObject({ seed: 1, outcome: "hung", trace: "seed-1.trace" });
+    expect(x!.error).toMatch(/deadline of 2000 ms passed/);
+    const replay = await faultline("replay", join(dir, "seed-1.trace"), fixture("hang.json"));
+    expect(replay.stdout).toBe("reproduced: seed 1, cell 0 (era=modern) ended hung, as recorded\n");
+    expect(replay.code).toBe(1);
+  }, 120_000);
+
+  it("refuses a bad matrix or seed list before running anything (exit 2, file: field: expected …, got …)", async () => {
+    const dir = tmp();
+    const raw = JSON.parse(readFileSync(RACE, "utf8")) as unknown;
+    const bad = (matrix: unknown) => {
+      const f = join(dir, "m.json");
+      writeFileSync(f, JSON.stringify(matrix));
+      try {
+        loadMatrix(f, raw, RACE, ["modern"]);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ScenarioError);
+        return (e as Error).message.replace(`${f}: `, "m.json: ");
+      }
+      return "accepted";
+    };
+    expect(bad({ colour: ["red"] })).toBe(
+      'm.json: colour: expected one of era, ramBytes, zeroPage, cpu.pku, "devices[i].<field>" or "drivers[i].<field>", got "colour"',
+    );
+    expect(bad({ era: ["2.4"] })).toBe('m.json: era[0]: expected "2.6.10" or "modern", got "2.4"');
+    expect(bad({ ramBytes: [33554432, 1000] })).toBe(
+      "m.json: ramBytes[1]: expected a multiple of 4096, at least 2 MiB, got 1000",
+    );
+    expect(bad({ ramBytes: [] })).toBe("m.json: ramBytes: expected a non-empty array of values, got []");
+    expect(bad({ "devices[0].size": [4096] })).toBe(
+      "m.json: devices[0].size: expected an index of the scenario's machine.devices (it has 0), got 0",
+    );
+    expect(bad([1])).toBe("m.json: (top level): expected an object of arrays, got [1]");
+    expect(bad({ era: ["2.6.10", "modern"], ramBytes: [33554432, "0x4000000"] })).toBe("accepted");
+    expect(loadMatrix(undefined, raw, RACE, ["2.6.10", "modern"]).map((c) => c.params)).toEqual([
+      { era: "2.6.10" },
+      { era: "modern" },
+    ]);
+
+    // Through the command line: exit 2, nothing run, nothing written; the same for a bad --seeds.
+    writeFileSync(join(dir, "m.json"), JSON.stringify({ ramBytes: [1000] }));
+    const [cli, seeds] = await Promise.all([
+      faultline("sweep", RACE, "--seeds", "1", "--matrix", join(dir, "m.json"), "-o", join(dir, "out")),
+      faultline("sweep", RACE, "--seeds", "5-1", "-o", join(dir, "out")),
+    ]);
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toBe(
+      `faultline: ${join(dir, "m.json")}: ramBytes[0]: expected a multiple of 4096, at least 2 MiB, got 1000\n`,
+    );
+    expect(seeds.code).toBe(2);
+    expect(seeds.stderr).toContain('expected seeds as "1-1000", "7" or "1-10,20", got "5-1"');
+    expect(existsSync(join(dir, "out"))).toBe(false);
+  }, 120_000);
+
+  it("documents sweep and replay in --help", async () => {
+    const [sweepHelp, replayHelp] = await Promise.all([
+      faultline("sweep", "--help"),
+      faultline("replay", "--help"),
+    ]);
+    expect(sweepHelp.code).toBe(0);
+    for (const opt of ["--seeds", "--matrix", "--jobs", "--output", "--timeout"])
+      expect(sweepHelp.stdout).toContain(opt);
+    expect(replayHelp.stdout).toContain("<trace> [scenario]");
+  });
+});
