@@ -11,7 +11,7 @@
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { DriverDefinition } from "@faultline/kernel";
 import { moduleResolve } from "import-meta-resolve";
-import { Refusal, ScenarioError } from "./scenario";
+import { Refusal, ScenarioError } from "./errors";
 
 /** A plugin entry as the scenario file states it. */
 export interface PluginSpec {

@@ -10,6 +10,7 @@ import { regionRemap } from "@faultline/driver-region-remap";
 import { scullp } from "@faultline/driver-scullp";
 import { simple } from "@faultline/driver-simple";
 import type { DriverDefinition, MachineOptions } from "@faultline/kernel";
+import { Refusal, ScenarioError } from "./errors";
 import { type LoadedPlugin, loadPlugin, resolveFrom } from "./plugins";
 
 export type Era = "2.6.10" | "modern";
@@ -65,29 +66,7 @@ export interface Scenario {
   readonly programs: readonly ProgramSpec[];
 }
 
-export class ScenarioError extends Error {
-  constructor(
-    readonly file: string,
-    readonly field: string,
-    readonly expected: string,
-    got: unknown,
-  ) {
-    super(`${file}: ${field}: expected ${expected}, got ${describe(got)}`);
-    this.name = "ScenarioError";
-  }
-}
-
-/** What a device, driver or the machine said when it refused: shown whole, unquoted. */
-export class Refusal {
-  constructor(readonly text: string) {}
-}
-
-function describe(v: unknown): string {
-  if (v instanceof Refusal) return v.text;
-  if (v === undefined) return "nothing";
-  const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
+export { Refusal, ScenarioError } from "./errors";
 
 const BUILTINS = new Set(["share", "grow", "region", "pci", "pci-nopage"]);
 const SIGNALS = new Set(["SIGSEGV", "SIGBUS", "SIGKILL"]);
