@@ -185,6 +185,8 @@ program
     parsePositive,
     60_000,
   )
+  // A usage error is exit 2 here: 1 already means "a run did not end as expected".
+  .exitOverride()
   .action(
     async (
       file: string | undefined,
