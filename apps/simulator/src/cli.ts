@@ -208,8 +208,8 @@ program
 program
   .command("replay")
   .description(
-    "run a trace kept by faultline sweep again, event for event; exit 0 if the run now ends as the scenario " +
-      "expects, 1 if it fails again as recorded, 3 if it does not do what the recording did",
+    "run a trace kept by faultline sweep again, event for event: exit 1 when it ends as recorded (the failure " +
+      "is reproduced), 3 when it does something else than the recording",
   )
   .argument("<trace>", "a seed-<seed>[-cell-<n>].trace file from a sweep's results folder")
   .argument(
