@@ -5,7 +5,7 @@
 import { ENOSYS, ESRCH } from "./constants";
 import type { WaitResult } from "./internal/exit";
 import type { Kernel, Task } from "./internal/kernel";
-import { convertArgs, doSyscall, type SyscallEntry } from "./internal/syscall";
+import { convertArgs, doSyscall, syscall } from "./internal/syscall";
 import {
   lookupSyscall,
   SYS_close,
@@ -63,23 +63,17 @@ const E = {
 };
 
 /** The user-space (glibc) pkey calls: no syscall, the thread's PKRU; arguments checked as C ints. */
-const PKEY_GET: SyscallEntry = {
-  nr: -1,
-  name: "pkey_get",
-  method: "pkeyGet",
-  params: [{ name: "pkey", kind: "int" }],
-  handler: () => 0,
-};
-const PKEY_SET: SyscallEntry = {
-  nr: -1,
-  name: "pkey_set",
-  method: "pkeySet",
-  params: [
+const PKEY_GET = syscall(-1, "pkey_get", "pkeyGet", [{ name: "pkey", kind: "int" }], () => 0);
+const PKEY_SET = syscall(
+  -1,
+  "pkey_set",
+  "pkeySet",
+  [
     { name: "pkey", kind: "int" },
     { name: "access_rights", kind: "unsigned int" },
   ],
-  handler: () => 0,
-};
+  () => 0,
+);
 
 /**
  * Raw system calls: each returns what the kernel returns, a value or -errno. A call on a process

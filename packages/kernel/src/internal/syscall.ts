@@ -64,7 +64,9 @@ export interface SyscallEntry<P extends readonly ParamSpec[] = readonly ParamSpe
    * False for calls that only read the task (getpid, getppid): they answer without entering the
    * kernel, so a zombie's handle still knows its pid.
    */
-  readonly enter?: boolean;
+  readonly enter: boolean;
+  /** The parameters' kinds as codes (C_*), for the conversion's hot path. */
+  readonly codes: readonly number[];
   readonly handler: (k: Kernel, t: Task, ...args: ArgsOf<P>) => unknown;
 }
 
@@ -77,79 +79,121 @@ export function syscall<const P extends readonly ParamSpec[]>(
   handler: (k: Kernel, t: Task, ...args: ArgsOf<P>) => unknown,
   options: { readonly enter?: boolean } = {},
 ): SyscallEntry {
-  return Object.freeze({ nr, name, method, params, handler, ...options }) as unknown as SyscallEntry;
+  // One shape for every entry (the entry's fields are read on every call: keep those loads monomorphic).
+  const entry: SyscallEntry = {
+    nr,
+    name,
+    method,
+    params,
+    enter: options.enter ?? true,
+    codes: params.map((p) => CODE[p.kind]),
+    handler: handler as SyscallEntry["handler"],
+  };
+  return Object.freeze(entry);
 }
 
-/** The C value of integer argument `v` of kind `kind`, or undefined when `v` is not an integer. */
-function toInteger(kind: ArgKind, v: unknown): number | undefined {
-  if (typeof v === "number") {
-    if (!Number.isInteger(v)) return undefined;
-    switch (kind) {
-      case "int":
-      case "pid_t":
-        return v | 0;
-      case "unsigned int":
-      case "umode_t":
-        return v >>> 0;
-      default:
-        // 64-bit: a safe integer already is its two's-complement value; beyond, reduce exactly.
-        return Number.isSafeInteger(v) ? v : Number(BigInt.asIntN(64, BigInt(v)));
-    }
-  }
-  if (typeof v === "bigint") {
-    switch (kind) {
-      case "int":
-      case "pid_t":
-        return Number(BigInt.asIntN(32, v));
-      case "unsigned int":
-      case "umode_t":
-        return Number(BigInt.asUintN(32, v));
-      default:
-        return Number(BigInt.asIntN(64, v));
-    }
-  }
-  return undefined;
+/** Kind codes: the integer kinds first (C_INT64 and below), so one compare picks the hot path. */
+const C_INT32 = 0;
+const C_UINT32 = 1;
+const C_INT64 = 2;
+const C_PATH = 3;
+const C_INBUF = 4;
+const C_OUTBUF = 5;
+const CODE: Record<ArgKind, number> = {
+  int: C_INT32,
+  pid_t: C_INT32,
+  "unsigned int": C_UINT32,
+  umode_t: C_UINT32,
+  long: C_INT64,
+  off_t: C_INT64,
+  "unsigned long": C_INT64,
+  size_t: C_INT64,
+  "const char *path": C_PATH,
+  "const char *buf": C_INBUF,
+  "char *buf": C_OUTBUF,
+};
+
+/** An integer number as C type `code` (C_INT32, C_UINT32 or C_INT64). */
+function fromNumber(code: number, v: number): number {
+  if (code === C_INT32) return v | 0;
+  if (code === C_UINT32) return v >>> 0;
+  // 64-bit: a safe integer already is its two's-complement value; beyond, reduce exactly.
+  return Number.isSafeInteger(v) ? v : Number(BigInt.asIntN(64, BigInt(v)));
 }
 
-function refuse(e: SyscallEntry, p: ParamSpec, what: string, v: unknown): never {
-  throw new TypeError(`${e.name}: ${p.name} must be ${what}, got ${describeValue(v)}`);
+function fromBigInt(code: number, v: bigint): number {
+  if (code === C_INT32) return Number(BigInt.asIntN(32, v));
+  if (code === C_UINT32) return Number(BigInt.asUintN(32, v));
+  return Number(BigInt.asIntN(64, v));
 }
 
-/** The arguments as the handler receives them; throws TypeError for one C could not have passed. */
-export function convertArgs(e: SyscallEntry, args: ArrayLike<unknown>): unknown[] {
-  const ps = e.params;
-  const out = new Array<unknown>(ps.length);
-  for (let i = 0; i < ps.length; i++) {
-    const p = ps[i]!;
-    let v = args[i];
-    if (v === undefined && p.default !== undefined) v = p.default;
-    switch (p.kind) {
-      case "const char *path":
-        if (typeof v !== "string") refuse(e, p, "a string", v);
-        out[i] = v;
-        break;
-      case "const char *buf":
-        if (typeof v !== "string" && !(v instanceof Uint8Array)) refuse(e, p, "a Uint8Array or a string", v);
-        out[i] = v;
-        break;
-      case "char *buf": {
-        if (v instanceof Uint8Array) {
-          out[i] = v;
-          break;
-        }
-        const n = toInteger("size_t", v);
-        if (n === undefined) refuse(e, p, "a Uint8Array or an integer count", v);
-        out[i] = n;
-        break;
-      }
-      default: {
-        const n = toInteger(p.kind, v);
-        if (n === undefined) refuse(e, p, "an integer", v);
-        out[i] = n;
-      }
-    }
+function refuse(e: SyscallEntry, i: number, what: string, v: unknown): never {
+  throw new TypeError(`${e.name}: ${e.params[i]!.name} must be ${what}, got ${describeValue(v)}`);
+}
+
+/** Everything but an integer number for an integer parameter: defaults, bigints, paths, buffers. */
+function convertSlow(e: SyscallEntry, i: number, value: unknown): unknown {
+  const code = e.codes[i]!;
+  const dflt = e.params[i]!.default;
+  const v = value === undefined && dflt !== undefined ? dflt : value;
+  switch (code) {
+    case C_PATH:
+      return typeof v === "string" ? v : refuse(e, i, "a string", v);
+    case C_INBUF:
+      return typeof v === "string" || v instanceof Uint8Array
+        ? v
+        : refuse(e, i, "a Uint8Array or a string", v);
+    case C_OUTBUF:
+      if (v instanceof Uint8Array) return v;
+      if (typeof v === "number" && Number.isInteger(v)) return fromNumber(C_INT64, v);
+      if (typeof v === "bigint") return fromBigInt(C_INT64, v);
+      return refuse(e, i, "a Uint8Array or an integer count", v);
+    default:
+      if (typeof v === "number" && Number.isInteger(v)) return fromNumber(code, v);
+      if (typeof v === "bigint") return fromBigInt(code, v);
+      return refuse(e, i, "an integer", v);
   }
-  return out;
+}
+
+/**
+ * Converts `args` in place to what the handler receives (callers pass a fresh array: a literal or a
+ * rest parameter); throws TypeError for one C could not have passed. Extra arguments are ignored, as
+ * the registers past a syscall's parameters are.
+ */
+export function convertArgs(e: SyscallEntry, args: unknown[]): unknown[] {
+  const codes = e.codes;
+  const n = codes.length;
+  for (let i = 0; i < n; i++) {
+    const v = args[i];
+    const code = codes[i]!;
+    args[i] =
+      typeof v === "number" && code <= C_INT64 && Number.isInteger(v)
+        ? fromNumber(code, v)
+        : convertSlow(e, i, v);
+  }
+  return args;
+}
+
+type Handler = (k: Kernel, t: Task, ...a: unknown[]) => unknown;
+
+/** handler(k, t, a[0], …, a[n - 1]) without a spread (the table's longest row has six parameters). */
+function invoke(h: Handler, n: number, k: Kernel, t: Task, a: unknown[]): unknown {
+  switch (n) {
+    case 0:
+      return h(k, t);
+    case 1:
+      return h(k, t, a[0]);
+    case 2:
+      return h(k, t, a[0], a[1]);
+    case 3:
+      return h(k, t, a[0], a[1], a[2]);
+    case 4:
+      return h(k, t, a[0], a[1], a[2], a[3]);
+    case 5:
+      return h(k, t, a[0], a[1], a[2], a[3], a[4]);
+    default:
+      return h(k, t, ...a.slice(0, n));
+  }
 }
 
 /**
@@ -166,24 +210,49 @@ export function inSyscall<T>(k: Kernel, t: Task, name: string, fn: () => T): T |
   try {
     r = fn();
   } catch (e) {
-    if (SignalError.is(e)) throw e;
-    oops(k, k.currentDriver ?? KERNEL, `sys_${name}`, e);
-    r = -EFAULT;
+    r = kernelBug(k, name, e);
   } finally {
     leaveKernel(prev);
     k.current = prevT;
   }
-  if (t.killPending) {
-    doExit(k, t, { signal: "SIGKILL" });
-    throw new SignalError("SIGKILL", "SI_KERNEL", 0, `killed during ${name}() after a driver oops`);
-  }
+  if (t.killPending) killed(k, t, name);
   return r;
 }
 
-/** A syscall through its table entry: arguments converted (TypeError before anything else), then run. */
-export function doSyscall(k: Kernel, t: Task, e: SyscallEntry, args: ArrayLike<unknown>): unknown {
+/** A throw that reached the syscall entry: a signal goes on, anything else is a kernel oops (-EFAULT). */
+function kernelBug(k: Kernel, name: string, e: unknown): number {
+  if (SignalError.is(e)) throw e;
+  oops(k, k.currentDriver ?? KERNEL, `sys_${name}`, e);
+  return -EFAULT;
+}
+
+/** An oops marked the caller: it dies on the way out, and the syscall never returns. */
+function killed(k: Kernel, t: Task, name: string): never {
+  doExit(k, t, { signal: "SIGKILL" });
+  throw new SignalError("SIGKILL", "SI_KERNEL", 0, `killed during ${name}() after a driver oops`);
+}
+
+/**
+ * A syscall through its table entry: arguments converted in place (`args` must be the caller's own
+ * fresh array; a TypeError before anything else), then run.
+ */
+export function doSyscall(k: Kernel, t: Task, e: SyscallEntry, args: unknown[]): unknown {
   const a = convertArgs(e, args);
-  const handler = e.handler as (k: Kernel, t: Task, ...a: unknown[]) => unknown;
-  if (e.enter === false) return handler(k, t, ...a);
-  return inSyscall(k, t, e.name, () => handler(k, t, ...a));
+  const h = e.handler as Handler;
+  if (e.enter === false) return invoke(h, e.codes.length, k, t, a);
+  if (t.state !== "running") return -ESRCH;
+  const prevT = k.current;
+  k.current = t;
+  const prev = enterKernel(k);
+  let r: unknown;
+  try {
+    r = invoke(h, e.codes.length, k, t, a);
+  } catch (err) {
+    r = kernelBug(k, e.name, err);
+  } finally {
+    leaveKernel(prev);
+    k.current = prevT;
+  }
+  if (t.killPending) killed(k, t, e.name);
+  return r;
 }
