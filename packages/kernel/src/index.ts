@@ -85,6 +85,7 @@ export {
 } from "./options";
 export { Process, type ProcessState, type SpawnOptions } from "./process";
 export {
+  describeSyscall,
   SYS_close,
   SYS_dup,
   SYS_exit,
@@ -108,6 +109,7 @@ export {
   SYS_read,
   SYS_wait4,
   SYS_write,
+  type SyscallDescription,
   syscallNames,
 } from "./syscall_64.tbl";
 export { Syscalls, type WaitResult } from "./syscalls";

@@ -5,6 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  describeSyscall,
   EBADF,
   EINVAL,
   ENOMEM,
@@ -96,6 +97,14 @@ describe("syscall_64.tbl", () => {
       "unsigned long fd",
       "unsigned long offset",
     ]);
+  });
+
+  it("describeSyscall finds a row by number, name or method, and nothing else", () => {
+    expect(describeSyscall(SYS_mmap)?.name).toBe("mmap");
+    expect(describeSyscall("pkeyAlloc")).toEqual(describeSyscall(SYS_pkey_alloc));
+    expect(describeSyscall("waitpid")?.name).toBe("wait4");
+    for (const k of ["constructor", "__proto__", "toString", 12, null, {}])
+      expect(describeSyscall(k)).toBeUndefined();
   });
 
   it("every table entry is a method of p.sys and p.libc", async () => {

@@ -206,12 +206,20 @@ export interface SyscallDescription {
   readonly params: readonly string[];
 }
 
+const describe = (e: SyscallEntry): SyscallDescription => ({
+  nr: e.nr,
+  name: e.name,
+  method: e.method,
+  params: e.params.map((p) => `${p.kind} ${p.name}`),
+});
+
 /** The table without its entry points, in number order (what `faultline` tools print). */
 export function syscallNames(): SyscallDescription[] {
-  return SYSCALL_TABLE.map((e) => ({
-    nr: e.nr,
-    name: e.name,
-    method: e.method,
-    params: e.params.map((p) => `${p.kind} ${p.name}`),
-  }));
+  return SYSCALL_TABLE.map(describe);
+}
+
+/** The row for a syscall number, kernel name or method name, or undefined (not a syscall: -ENOSYS). */
+export function describeSyscall(key: unknown): SyscallDescription | undefined {
+  const e = lookupSyscall(key);
+  return e && describe(e);
 }

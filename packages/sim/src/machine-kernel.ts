@@ -1,8 +1,23 @@
-import { Machine, type MachineOptions, type Process, SignalError, type SignalName } from "@faultline/kernel";
+import {
+  describeSyscall,
+  ENOSYS,
+  Machine,
+  type MachineOptions,
+  type Process,
+  SignalError,
+  type SignalName,
+} from "@faultline/kernel";
 import type { SiCodeName } from "@faultline/mm";
 import type { ExitRequest, SimKernel } from "./kernel-port";
 
 const SIGNO: Record<string, number> = { SIGBUS: 7, SIGKILL: 9, SIGSEGV: 11 };
+
+/**
+ * Calls the simulator implements itself (a worker per process): fork and waitpid are handled before
+ * the kernel is asked, exit through the worker's own exit. Reached here under another name or number
+ * (`sys.call(57)`, `sys.call("wait4", …)`), they would make a process without a worker: -ENOSYS.
+ */
+const RUNTIME_CALLS = new Set(["fork", "exit", "wait4"]);
 
 /**
  * A @faultline/kernel Machine as the simulator's kernel: syscalls go through the kernel's syscall
@@ -22,6 +37,8 @@ export function machineKernel(m: Machine): SimKernel & { readonly machine: Machi
     mm: (pid) => proc(pid).mm,
     target: (pid) => proc(pid).mmu.target,
     syscall(pid, name, args) {
+      const row = describeSyscall(name);
+      if (!row || RUNTIME_CALLS.has(row.name)) return -ENOSYS;
       try {
         return proc(pid).sys.call(name, ...args);
       } catch (e) {
