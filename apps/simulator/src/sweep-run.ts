@@ -43,6 +43,13 @@ export interface SweepTraceInfo {
   readonly exits: ReadonlyArray<{ readonly pid: number; readonly exit: ProcessSummary["exit"] }>;
   readonly invariant: RunRecord["invariant"];
   readonly error?: string;
+  /** The run's time limit (a replay of a hung run stops there too). */
+  readonly timeoutMs: number;
+  /**
+   * True when the run's process died or stopped answering, so no events were recorded: replay runs the
+   * seed again deterministically (the same run, by construction) instead of following a schedule.
+   */
+  readonly recipe?: true;
 }
 
 /** The file format of seed-<seed>.trace: a SimTrace (decodeTrace reads it) with a `faultline` field. */
@@ -167,6 +174,7 @@ function keepTrace(
       exits: processes.map((p) => ({ pid: p.pid, exit: p.exit })),
       invariant,
       ...(error !== undefined ? { error } : {}),
+      timeoutMs: job.timeoutMs,
     },
   };
   writeFileSync(job.traceFile!, encodeTrace(t));
@@ -197,6 +205,36 @@ function record(
     trace,
     durationMs: Math.round(durationMs),
   };
+}
+
+/**
+ * The trace of a run whose process died or had to be killed without answering: no events, only what
+ * rebuilds the run (replay runs the seed again). Written by the sweep's parent; returns the file name.
+ */
+export function keepRecipe(job: RunJob, outcome: "hung" | "crashed", error: string): string | null {
+  if (!job.traceFile) return null;
+  const t: SweepTrace = {
+    version: 1,
+    seed: job.seed,
+    spawns: [],
+    events: [],
+    faultline: {
+      version: 1,
+      file: job.file,
+      baseDir: job.baseDir,
+      scenario: job.scenario,
+      cell: job.cell,
+      seed: job.seed,
+      outcome,
+      exits: [],
+      invariant: "unchecked",
+      error,
+      timeoutMs: job.timeoutMs,
+      recipe: true,
+    },
+  };
+  writeFileSync(job.traceFile, encodeTrace(t));
+  return job.traceFile.slice(job.traceFile.lastIndexOf("/") + 1);
 }
 
 /** A record as the parent makes it when the run's process died or had to be killed. */
@@ -247,6 +285,29 @@ export async function replayTrace(
   const raw = scenarioFile ? applyCell(scenarioFile.raw, info.cell.params) : info.scenario;
   const file = scenarioFile?.file ?? info.file;
   const baseDir = scenarioFile?.baseDir ?? info.baseDir;
+  if (info.recipe) {
+    // Nothing recorded (the run's process died): the same scenario, cell and seed is the same run.
+    // Said first, since a crash that took the sweep's process down takes this one down too.
+    process.stderr.write(
+      `faultline: ${path}: no events were recorded (${info.error ?? info.outcome}); running seed ${info.seed} again deterministically\n`,
+    );
+    const r = await runOne({
+      scenario: raw,
+      file,
+      baseDir,
+      cell: info.cell,
+      seed: info.seed,
+      cells: 1,
+      timeoutMs: info.timeoutMs,
+      traceFile: null,
+    });
+    return {
+      reproduced: r.outcome === info.outcome,
+      info,
+      outcome: r.outcome,
+      lines: r.error ? [r.error] : [],
+    };
+  }
   const s = parseScenario(raw, file);
   const era = info.cell.params.era;
   const plugins = await loadPlugins(s, file, baseDir);

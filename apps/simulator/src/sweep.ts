@@ -19,7 +19,7 @@ import {
   runKey,
   traceName,
 } from "./sweep-results";
-import { lostRecord, type RunJob } from "./sweep-run";
+import { keepRecipe, lostRecord, type RunJob } from "./sweep-run";
 import type { FromWorker, ToWorker } from "./sweep-worker";
 
 export interface SweepOptions {
@@ -136,11 +136,12 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
         const job = slot.job;
         if (!job) return;
         // Died mid-run (not killed by us for a hang: that path records first).
+        const error = `the run's process died (${signal ?? `exit ${code}`})`;
         const r = lostRecord(
           job,
           "crashed",
-          `the run's process died (${signal ?? `exit ${code}`})`,
-          null,
+          error,
+          keepRecipe(job, "crashed", error),
           performance.now() - slot.started,
         );
         slot.child = spawnChild();
@@ -161,7 +162,16 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
       slot.onMessage = (m) => {
         if (m.type === "done") finish(slot, m.record);
         else if (m.type === "failed")
-          finish(slot, lostRecord(job, "crashed", m.error, null, performance.now() - slot.started));
+          finish(
+            slot,
+            lostRecord(
+              job,
+              "crashed",
+              m.error,
+              keepRecipe(job, "crashed", m.error),
+              performance.now() - slot.started,
+            ),
+          );
       };
       // The run's own deadline (timeoutMs, inside the simulation) normally ends a hang with its trace;
       // this one is for a child whose event loop no longer answers.
@@ -180,7 +190,8 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
         old.kill("SIGKILL");
         slot.child = spawnChild();
         attach(slot);
-        finish(slot, lostRecord(job, "hung", error, trace, performance.now() - slot.started));
+        const kept = trace ?? keepRecipe(job, "hung", error);
+        finish(slot, lostRecord(job, "hung", error, kept, performance.now() - slot.started));
       };
       slot.onMessage = (m) => {
         if (m.type === "trace") kill(m.trace);
