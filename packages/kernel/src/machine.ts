@@ -23,7 +23,13 @@ import { type LogRecord, printkArgs } from "./internal/printk";
 import { procText } from "./internal/proc";
 import { inSyscall } from "./internal/syscall";
 import { adoptVma, driverRef } from "./internal/vm-ops";
-import { type CpuOptions, checkMachineOptions, type DeviceModel, type MachineOptions } from "./options";
+import {
+  type CpuOptions,
+  checkDriver,
+  checkMachineOptions,
+  type DeviceModel,
+  type MachineOptions,
+} from "./options";
 import { type Process, processOf, type SpawnOptions } from "./process";
 
 export type { OopsRecord } from "./internal/kernel";
@@ -151,6 +157,7 @@ export class Machine {
    * returned (-EFAULT after an oops); on failure everything the driver registered is undone.
    */
   loadDriver(def: DriverDefinition): number {
+    checkDriver(def, "loadDriver");
     return loadDriver(this.kernel, def);
   }
 

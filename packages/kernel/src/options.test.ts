@@ -103,8 +103,12 @@ describe("Machine.create options", () => {
     expect([realized, loaded]).toEqual([0, 0]);
   });
 
-  it("spawn options are checked too", async () => {
+  it("spawn and loadDriver check their arguments too", async () => {
     const m = await Machine.create({ ramBytes: 1 << 24 });
+    expect(() => m.loadDriver(null as never)).toThrow(
+      /^loadDriver: expected a driver from defineDriver\(\), got null$/,
+    );
+    expect(() => m.loadDriver({ name: "x" } as never)).toThrow(/^loadDriver\.init: expected a function/);
     expect(() => m.spawn(null as never)).toThrow(/^spawn: options must be an object/);
     expect(() => m.spawn({ name: 3 as never })).toThrow(/^spawn: name must be a non-empty string, got 3$/);
   });

@@ -119,16 +119,9 @@ export function checkMachineOptions(options: unknown): MachineConfig {
     if (dm.reset !== undefined && typeof dm.reset !== "function")
       throw new TypeError(`${what}.reset: expected a function, got ${describeValue(dm.reset)}`);
   }) as readonly DeviceModel[];
-  const drivers = listOf(o.drivers, "drivers", (d, i) => {
-    const what = `drivers[${i}]`;
-    if (typeof d !== "object" || d === null)
-      throw new TypeError(`${what}: expected a driver from defineDriver(), got ${describeValue(d)}`);
-    const dd = d as Record<string, unknown>;
-    if (typeof dd.name !== "string")
-      throw new TypeError(`${what}.name: expected a string, got ${describeValue(dd.name)}`);
-    if (typeof dd.init !== "function")
-      throw new TypeError(`${what}.init: expected a function, got ${describeValue(dd.init)}`);
-  }) as readonly DriverDefinition[];
+  const drivers = listOf(o.drivers, "drivers", (d, i) =>
+    checkDriver(d, `drivers[${i}]`),
+  ) as readonly DriverDefinition[];
   const cpu = o.cpu === undefined ? {} : o.cpu;
   if (typeof cpu !== "object" || cpu === null || Array.isArray(cpu))
     throw new TypeError(`cpu: expected an object such as { pku: true }, got ${describeValue(cpu)}`);
@@ -147,6 +140,17 @@ export function checkMachineOptions(options: unknown): MachineConfig {
     cpu: { pku: pku ?? false },
     zeroPage: (o.zeroPage as boolean | undefined) ?? true,
   };
+}
+
+/** A driver as defineDriver() makes it (its apiVersion is checked when it is loaded). */
+export function checkDriver(d: unknown, what: string): asserts d is DriverDefinition {
+  if (typeof d !== "object" || d === null)
+    throw new TypeError(`${what}: expected a driver from defineDriver(), got ${describeValue(d)}`);
+  const dd = d as Record<string, unknown>;
+  if (typeof dd.name !== "string")
+    throw new TypeError(`${what}.name: expected a string, got ${describeValue(dd.name)}`);
+  if (typeof dd.init !== "function")
+    throw new TypeError(`${what}.init: expected a function, got ${describeValue(dd.init)}`);
 }
 
 function listOf(v: unknown, name: string, check: (item: unknown, i: number) => void): readonly unknown[] {
