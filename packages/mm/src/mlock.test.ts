@@ -4,7 +4,7 @@
 import { expect } from "vitest";
 import { mlock, mmap, munlock, PROT_NONE as NONE, page, pages, rss } from "../test/oracle/script";
 import { A, at, mapAnon, mapRemap, mmTable, P, PF, RW, row, scriptTable } from "../test/syscall-tables";
-import { EINVAL, ENOMEM, PROT_NONE, VM_LOCKED } from "./index";
+import { EINVAL, ENOMEM, PROT_NONE, VM_LOCKED, VM_LOCKONFAULT } from "./index";
 
 // ================================================================================== mlock
 
@@ -149,5 +149,19 @@ mmTable("mlock", [
       return mm.munlock(A, P);
     },
     expect: 0,
+  },
+  {
+    name: "mlock after mlock2(MLOCK_ONFAULT) replaces the lock bits: VM_LOCKONFAULT goes",
+    run: ({ mm }) => {
+      mm.mlock(mapAnon(mm), P, true, true);
+      expect(mm.vmaLookup(A)!.vmFlags & VM_LOCKONFAULT).toBe(VM_LOCKONFAULT);
+      return mm.mlock(A, P);
+    },
+    expect: 0,
+    after: ({ mm }) => {
+      expect(mm.vmaLookup(A)!.vmFlags & (VM_LOCKED | VM_LOCKONFAULT)).toBe(VM_LOCKED);
+      expect(mm.lockedVm).toBe(1);
+      expect(mm.rssAnon).toBe(1);
+    },
   },
 ]);

@@ -38,7 +38,9 @@ export function doMlock(
     if (vma.vmStart !== tmp) return -ENOMEM;
     tmp = Math.min(vma.vmEnd, end);
     const old = vma.vmFlags;
-    const newFlags = lock ? old | VM_LOCKED | (onFault ? VM_LOCKONFAULT : 0) : old & ~VM_LOCKED_MASK;
+    // apply_vma_lock_flags(): the lock bits are replaced, so mlock() after mlock2(MLOCK_ONFAULT)
+    // drops VM_LOCKONFAULT.
+    const newFlags = (old & ~VM_LOCKED_MASK) | (lock ? VM_LOCKED | (onFault ? VM_LOCKONFAULT : 0) : 0);
     let cur = vma;
     // mlock_fixup(): VM_SPECIAL and droppable memory are silently neither locked nor counted.
     if (newFlags !== old && !(old & (VM_SPECIAL | VM_DROPPABLE))) {
