@@ -57,7 +57,7 @@ describe("faultline sweep", () => {
     const r = await faultline("sweep", RACE, "--seeds", "1-3", "--jobs", "2", "-o", out);
     expect(r.code, r.stderr).toBe(1);
     const rs = records(out);
-    expect(rs.map((x) => x.seed).sort()).toEqual([1, 2, 3]);
+    expect(rs.map((x) => x.seed).sort()).toEqual([1, 2, 3]); // in the order they ended
     expect(jsonl(out)).toEqual(rs);
     for (const x of rs) {
       expect(x).toMatchObject({ version: 1, cell: 0, params: { era: "modern" }, invariant: "held" });
@@ -104,8 +104,19 @@ describe("faultline sweep", () => {
     const more = await faultline("sweep", RACE, "--seeds", "1-4", "--jobs", "2", "-o", out);
     expect(more.stdout).toContain("resuming: 3 runs already recorded");
     expect(more.stdout).toContain("1 to go");
-    expect(records(out).map((x) => x.seed)).toEqual([1, 2, 3, 4]);
-    expect(jsonl(out).map((x) => x.seed)).toEqual([1, 2, 3, 4]);
+    // Records are in the order runs ended (two at a time here), the new one last.
+    expect(records(out).map((x) => x.seed)).toEqual([
+      ...records(out)
+        .slice(0, 3)
+        .map((x) => x.seed),
+      4,
+    ]);
+    expect(
+      records(out)
+        .map((x) => x.seed)
+        .sort(),
+    ).toEqual([1, 2, 3, 4]);
+    expect(jsonl(out)).toEqual(records(out));
   }, 120_000);
 
   it("is deterministic: the same seed again, in a matrix cell, gives the same record but for its duration, and the same trace", async () => {
@@ -156,7 +167,21 @@ describe("faultline sweep", () => {
     expect(replay.code).toBe(1);
   }, 120_000);
 
-  it("refuses a bad matrix or seed list before running anything (exit 2, file: field: expected …, got …)", async () => {
+  it("survives a run that takes its process down: recorded as crashed, the next run goes on in a new process", async () => {
+    const dir = tmp();
+    const r = await faultline("sweep", fixture("crash.json"), "--seeds", "1-2", "--jobs", "1", "-o", dir);
+    expect(r.code).toBe(1);
+    expect(records(dir).map((x) => [x.seed, x.outcome, x.error, x.trace])).toEqual([
+      [1, "crashed", "the run's process died (SIGKILL)", "seed-1.trace"],
+      [2, "crashed", "the run's process died (SIGKILL)", "seed-2.trace"],
+    ]);
+    // No events could be kept: the trace rebuilds the run, and replay runs the seed again.
+    const t = decodeTrace(readFileSync(join(dir, "seed-1.trace"))) as SweepTrace;
+    expect(t.events).toEqual([]);
+    expect(t.faultline).toMatchObject({ recipe: true, seed: 1, outcome: "crashed" });
+  }, 120_000);
+
+  it("refuses a bad matrix or seed list before running anything (exit 2, file: field: expected …, got …); --help names every option", async () => {
     const dir = tmp();
     const raw = JSON.parse(readFileSync(RACE, "utf8")) as unknown;
     const bad = (matrix: unknown) => {
@@ -190,9 +215,11 @@ describe("faultline sweep", () => {
 
     // Through the command line: exit 2, nothing run, nothing written; the same for a bad --seeds.
     writeFileSync(join(dir, "m.json"), JSON.stringify({ ramBytes: [1000] }));
-    const [cli, seeds] = await Promise.all([
+    const [cli, seeds, sweepHelp, replayHelp] = await Promise.all([
       faultline("sweep", RACE, "--seeds", "1", "--matrix", join(dir, "m.json"), "-o", join(dir, "out")),
       faultline("sweep", RACE, "--seeds", "5-1", "-o", join(dir, "out")),
+      faultline("sweep", "--help"),
+      faultline("replay", "--help"),
     ]);
     expect(cli.code).toBe(2);
     expect(cli.stderr).toBe(
@@ -201,16 +228,10 @@ describe("faultline sweep", () => {
     expect(seeds.code).toBe(2);
     expect(seeds.stderr).toContain('expected seeds as "1-1000", "7" or "1-10,20", got "5-1"');
     expect(existsSync(join(dir, "out"))).toBe(false);
-  }, 120_000);
-
-  it("documents sweep and replay in --help", async () => {
-    const [sweepHelp, replayHelp] = await Promise.all([
-      faultline("sweep", "--help"),
-      faultline("replay", "--help"),
-    ]);
+    // And --help documents both commands.
     expect(sweepHelp.code).toBe(0);
     for (const opt of ["--seeds", "--matrix", "--jobs", "--output", "--timeout"])
       expect(sweepHelp.stdout).toContain(opt);
     expect(replayHelp.stdout).toContain("<trace> [scenario]");
-  });
+  }, 120_000);
 });
