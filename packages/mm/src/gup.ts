@@ -1,28 +1,29 @@
 // mm/gup.c: faulting a range in as get_user_pages would (MAP_POPULATE, mlock, MADV_POPULATE_*).
-import { VM_IO, VM_PFNMAP, VM_WRITE } from "./constants";
+import { VM_IO, VM_LOCKONFAULT, VM_PFNMAP, VM_WRITE } from "./constants";
 import { FAULT_OK, handleMmFault } from "./fault";
 import { isCowMapping, PAGE } from "./internal";
 import type { MmStruct } from "./mm_types";
 import { _PAGE_PRESENT, _PAGE_RW, pteFlags } from "./pgtable";
 
 /**
- * __mm_populate(): populate_vma_page_range() over every VMA of [start, end), faulting in what is not
- * mapped yet (for writing when `forceWrite`, or when the VMA is a writable private mapping, so COW
- * happens now). Returns the first fault's failure (FAULT_*), 0 if none. With `ignoreErrors` (mm_populate:
- * MAP_POPULATE, MAP_LOCKED, mremap) a VMA that fails is left and the next one populated; without it
- * (mlock) the walk stops at the first failure.
+ * The walk both population paths share: over every VMA of [start, end), fault in what is not mapped
+ * yet, for writing when `forceWrite` or when the VMA is a writable private mapping (so COW happens
+ * now). Returns the first fault's failure (FAULT_*), 0 if none.
  */
-export function populateVmaRange(
+function populateRange(
   mm: MmStruct,
   start: number,
   end: number,
   forceWrite: boolean,
-  ignoreErrors = true,
+  ignoreErrors: boolean,
+  skipLockOnFault: boolean,
 ): number {
   let err = 0;
   for (const vma of [...mm.vmas.intersecting(start, end)]) {
     // check_vma_flags(): GUP refuses VM_IO|VM_PFNMAP.
     if (vma.vmFlags & (VM_IO | VM_PFNMAP)) continue;
+    // populate_vma_page_range(): memory locked on fault is left to fault.
+    if (skipLockOnFault && vma.vmFlags & VM_LOCKONFAULT) continue;
     const write = forceWrite || (isCowMapping(vma.vmFlags) && (vma.vmFlags & VM_WRITE) !== 0);
     const s = Math.max(start, vma.vmStart);
     const e = Math.min(end, vma.vmEnd);
@@ -40,4 +41,19 @@ export function populateVmaRange(
     }
   }
   return err;
+}
+
+/**
+ * __mm_populate() (MAP_POPULATE, MAP_LOCKED, mlock, mremap of locked memory, mprotect making locked
+ * memory writable): populate_vma_page_range() over each VMA, which skips VM_LOCKONFAULT ones. With
+ * `ignoreErrors` (mm_populate) a VMA that fails is left and the next one populated; without it (mlock)
+ * the walk stops at the first failure, whose FAULT_* code is returned.
+ */
+export function mmPopulate(mm: MmStruct, start: number, end: number, ignoreErrors = true): number {
+  return populateRange(mm, start, end, false, ignoreErrors, true);
+}
+
+/** faultin_page_range() (MADV_POPULATE_READ/WRITE): every VMA, `write` forcing write faults. */
+export function faultinPageRange(mm: MmStruct, start: number, end: number, write: boolean): number {
+  return populateRange(mm, start, end, write, true, false);
 }

@@ -44,7 +44,7 @@ import {
 } from "./constants";
 import { EACCES, EFAULT, EINVAL, ENODEV, ENOMEM } from "./errno";
 import { FAULT_OOM } from "./fault";
-import { populateVmaRange } from "./gup";
+import { faultinPageRange } from "./gup";
 import { linearPageIndex, PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import { unmapMappingPages, zapPageRange } from "./rmap";
@@ -128,7 +128,7 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
       // faultin_page_range(): an access the VMA does not allow is -EINVAL, a SIGBUS -EFAULT.
       if (advice === MADV_POPULATE_WRITE ? !(f & VM_WRITE) : !(f & (VM_READ | VM_WRITE | VM_EXEC)))
         return -EINVAL;
-      const r = populateVmaRange(mm, start, end, advice === MADV_POPULATE_WRITE);
+      const r = faultinPageRange(mm, start, end, advice === MADV_POPULATE_WRITE);
       if (r === FAULT_OOM) return -ENOMEM;
       return r ? -EFAULT : 0;
     }

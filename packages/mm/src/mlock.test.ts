@@ -164,4 +164,18 @@ mmTable("mlock", [
       expect(mm.rssAnon).toBe(1);
     },
   },
+  {
+    // populate_vma_page_range() returns early for VM_LOCKONFAULT: mremap's mm_populate of the grown
+    // part leaves it to fault.
+    name: "memory locked on fault is not populated when mremap grows it",
+    run: ({ mm }) => {
+      mm.mlock(mapAnon(mm), P, true, true);
+      return mm.mremap(A, P, 3 * P, 0);
+    },
+    expect: A,
+    after: ({ mm }) => {
+      expect(mm.lockedVm).toBe(3);
+      expect(mm.rssAnon).toBe(0);
+    },
+  },
 ]);

@@ -3,7 +3,7 @@
 import { VM_DROPPABLE, VM_LOCKED, VM_LOCKED_MASK, VM_LOCKONFAULT, VM_SPECIAL } from "./constants";
 import { EAGAIN, EINVAL, ENOMEM } from "./errno";
 import { FAULT_OK, FAULT_OOM } from "./fault";
-import { populateVmaRange } from "./gup";
+import { mmPopulate } from "./gup";
 import { PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct } from "./mm_types";
 import { vmaModifyFlags } from "./vma";
@@ -60,7 +60,7 @@ export function doMlock(
     // __mm_populate(start, len, 0): a fault that fails (PROT_NONE memory, an execute-only key, SIGBUS)
     // ends the walk and mlock fails, the range staying locked (__mlock_posix_error_return: -EFAULT is
     // -ENOMEM, -ENOMEM is -EAGAIN).
-    const r = populateVmaRange(mm, start, end, false, false);
+    const r = mmPopulate(mm, start, end, false);
     if (r === FAULT_OOM) return -EAGAIN;
     if (r !== FAULT_OK) return -ENOMEM;
   }

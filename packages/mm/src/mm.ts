@@ -7,7 +7,7 @@ import { validateMm } from "./debug";
 import { EINVAL, ENOMEM } from "./errno";
 import { handleMmFault } from "./fault";
 import { dupMmap, exitMmap } from "./fork";
-import { populateVmaRange } from "./gup";
+import { faultinPageRange } from "./gup";
 import { offsetInPage, PAGE, ul } from "./internal";
 import { doMadvise } from "./madvise";
 import { doMlock } from "./mlock";
@@ -78,7 +78,7 @@ export class Mm extends MmStruct {
 
   /** GUP-style population (MAP_POPULATE, mlock, MADV_POPULATE_*): errors are ignored, as __mm_populate does. */
   populate(start: number, end: number, forceWrite: boolean): number {
-    return populateVmaRange(this, start, end, forceWrite);
+    return faultinPageRange(this, start, end, forceWrite);
   }
 
   /**

@@ -42,7 +42,7 @@ import {
   VM_WRITE,
 } from "./constants";
 import { EACCES, EAGAIN, EEXIST, EINVAL, ENODEV, ENOMEM, EOPNOTSUPP, EOVERFLOW } from "./errno";
-import { populateVmaRange } from "./gup";
+import { mmPopulate } from "./gup";
 import { PAGE, PMD_SIZE, pageAlign, protToVm, TASK_UNMAPPED_BASE, TWO64 } from "./internal";
 import { type MmFile, type MmStruct, Vma } from "./mm_types";
 import { zapPageRange } from "./rmap";
@@ -236,7 +236,7 @@ export function doMmap(
   if (res < 0) return res;
   const vma = mm.vmaLookup(res);
   if (vma && (vma.vmFlags & VM_LOCKED || (flags & (MAP_POPULATE | MAP_NONBLOCK)) === MAP_POPULATE)) {
-    populateVmaRange(mm, res, res + len, false);
+    mmPopulate(mm, res, res + len);
   }
   return res;
 }

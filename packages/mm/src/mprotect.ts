@@ -19,7 +19,7 @@ import {
   VM_WRITE,
 } from "./constants";
 import { EACCES, EINVAL, ENOMEM } from "./errno";
-import { populateVmaRange } from "./gup";
+import { mmPopulate } from "./gup";
 import { PAGE, pageAlign, protToVm, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, pteFlags } from "./pgtable";
@@ -96,8 +96,7 @@ export function doMprotectPkey(
       changeProtection(mm, r, s, tmp);
       // mprotect_fixup(): locked memory becoming writable is populated with write faults now
       // (populate_vma_page_range), so it never takes a COW fault later.
-      if (newFlags & VM_LOCKED && newFlags & VM_WRITE && !(oldFlags & VM_WRITE))
-        populateVmaRange(mm, s, tmp, false);
+      if (newFlags & VM_LOCKED && newFlags & VM_WRITE && !(oldFlags & VM_WRITE)) mmPopulate(mm, s, tmp);
       // Carry on after the VMA that now covers the range: a merge may have extended it past tmp.
       tmp = Math.max(tmp, r.vmEnd);
       next = mm.vmas.next(r);

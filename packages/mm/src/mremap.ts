@@ -17,7 +17,7 @@ import {
   VM_SHARED,
 } from "./constants";
 import { EAGAIN, EFAULT, EINVAL, ENOMEM } from "./errno";
-import { populateVmaRange } from "./gup";
+import { mmPopulate } from "./gup";
 import { linearPageIndex, PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import { doVmiMunmap, getUnmappedArea, rangeFree, vmsCompleteMunmapVmas, vmsGatherMunmapVmas } from "./mmap";
@@ -202,7 +202,7 @@ function expandVmaInPlace(mm: MmStruct, vma: Vma, delta: number): void {
   vmaMergeExtend(mm, vma, delta);
   if (vma.vmFlags & VM_LOCKED) {
     mm.lockedVm += delta / PAGE;
-    populateVmaRange(mm, oldEnd, oldEnd + delta, false);
+    mmPopulate(mm, oldEnd, oldEnd + delta);
   }
 }
 
@@ -270,7 +270,7 @@ function moveVma(mm: MmStruct, r: VmaRemap): number {
   if (oldLen > 0) doVmiMunmap(mm, oldAddr, oldLen);
   if (wasLocked) {
     mm.lockedVm += newLen / PAGE;
-    if (newLen > oldLen) populateVmaRange(mm, newAddr + oldLen, newAddr + newLen, false);
+    if (newLen > oldLen) mmPopulate(mm, newAddr + oldLen, newAddr + newLen);
   }
   return newAddr;
 }
