@@ -22,8 +22,6 @@ export interface RunJob {
   readonly baseDir: string;
   readonly cell: Cell;
   readonly seed: number;
-  /** How many cells the sweep has (trace file names carry the cell only when there are several). */
-  readonly cells: number;
   /** A run still going after this long is killed and recorded as hung. */
   readonly timeoutMs: number;
   /** Where to write the trace of a run that does not end as expected (null: nowhere). */
@@ -297,7 +295,6 @@ export async function replayTrace(
       baseDir,
       cell: info.cell,
       seed: info.seed,
-      cells: 1,
       timeoutMs: info.timeoutMs,
       traceFile: null,
     });

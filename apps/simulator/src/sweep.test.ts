@@ -11,8 +11,8 @@ import { decodeTrace } from "@faultline/sim";
 import { Unpackr } from "msgpackr";
 import { describe, expect, it } from "vitest";
 import { ScenarioError } from "./scenario";
-import { loadMatrix } from "./sweep-matrix";
-import type { RunRecord } from "./sweep-results";
+import { loadMatrix, parseSeeds } from "./sweep-matrix";
+import { appendResult, RESULTS_FILE, type RunRecord, readResults } from "./sweep-results";
 import type { SweepTrace } from "./sweep-run";
 
 const run = promisify(execFile);
@@ -49,6 +49,44 @@ const tmp = () => mkdtempSync(join(tmpdir(), "faultline-sweep-"));
 
 // race.json: parent and forked child bump a shared counter across a getpid(); seed 2 loses an update.
 const RACE = fixture("race.json");
+
+describe("results folder and seed lists", () => {
+  it("reads back every complete record and cuts a record that a crash left half-written", () => {
+    const dir = tmp();
+    const rec = (seed: number): RunRecord => ({
+      version: 1,
+      seed,
+      cell: 0,
+      params: { era: "modern" },
+      outcome: "ok",
+      processes: [],
+      minflt: seed,
+      majflt: 0,
+      peakRssKb: 4,
+      invariant: "held",
+      trace: null,
+      durationMs: 10,
+    });
+    appendResult(dir, rec(1));
+    appendResult(dir, rec(2));
+    const whole = readFileSync(join(dir, RESULTS_FILE));
+    appendResult(dir, rec(3));
+    const three = readFileSync(join(dir, RESULTS_FILE));
+    writeFileSync(join(dir, RESULTS_FILE), three.subarray(0, three.length - 5));
+    expect(readResults(dir).map((r) => r.seed)).toEqual([1, 2]);
+    expect(readFileSync(join(dir, RESULTS_FILE))).toEqual(whole);
+    appendResult(dir, rec(3));
+    expect(readResults(dir)).toEqual([rec(1), rec(2), rec(3)]);
+  });
+
+  it("parses seed lists: ranges, single seeds, both, without repeats", () => {
+    expect(parseSeeds("1-5")).toEqual([1, 2, 3, 4, 5]);
+    expect(parseSeeds("7")).toEqual([7]);
+    expect(parseSeeds("1-3,2,9-10")).toEqual([1, 2, 3, 9, 10]);
+    for (const bad of ["", "5-1", "a", "1-", "-3", "1.5"])
+      expect(() => parseSeeds(bad)).toThrow(/expected seeds/);
+  });
+});
 
 describe("faultline sweep", () => {
   const out = tmp();

@@ -63,7 +63,6 @@ export async function sweep(o: SweepOptions): Promise<number> {
         baseDir,
         cell,
         seed,
-        cells: cells.length,
         timeoutMs: o.timeoutMs,
         traceFile: resolve(o.outDir, traceName(seed, cell.index, cells.length)),
       });
