@@ -5,7 +5,7 @@ import { mmKernel } from "./__fixtures__/mm-kernel";
 const racer = new URL("./__fixtures__/programs/racer.ts", import.meta.url);
 
 async function record(seed: number): Promise<{ trace: SimTrace; code: unknown }> {
-  const sim = await Simulation.deterministic({ kernel: mmKernel(), seed, deadlineMs: 20_000 });
+  const sim = await Simulation.deterministic({ kernel: mmKernel(), seed, deadlineMs: 60_000 });
   sim.spawn(racer);
   const results = await sim.run();
   return { trace: sim.trace(), code: results[0]!.exit };
@@ -19,7 +19,7 @@ describe("deterministic mode", () => {
     expect(Buffer.from(encodeTrace(b.trace)).equals(Buffer.from(bytes))).toBe(true);
     expect(a.trace.events.length).toBeGreaterThan(30);
 
-    const replay = await Simulation.replay(decodeTrace(bytes), { kernel: mmKernel(), deadlineMs: 20_000 });
+    const replay = await Simulation.replay(decodeTrace(bytes), { kernel: mmKernel(), deadlineMs: 60_000 });
     const r = await replay.run();
     expect(r[0]!.exit).toEqual(a.code);
     expect(Buffer.from(encodeTrace(replay.trace())).equals(Buffer.from(bytes))).toBe(true);
@@ -31,7 +31,7 @@ describe("deterministic mode", () => {
     events[at] = { ...events[at]!, ret: 12345 };
     const tampered = await Simulation.replay(
       { ...a.trace, events },
-      { kernel: mmKernel(), deadlineMs: 20_000 },
+      { kernel: mmKernel(), deadlineMs: 60_000 },
     );
     const err = await tampered.run().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReplayDivergenceError);
@@ -41,5 +41,5 @@ describe("deterministic mode", () => {
         `diverged at event ${at}: expected pid \\d+ getpid\\(\\) = 12345, got pid \\d+ getpid\\(\\) = \\d+`,
       ),
     );
-  });
+  }, 180_000); // a dozen deterministic runs: slow on a busy 2-core machine
 });
