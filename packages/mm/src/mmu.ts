@@ -246,6 +246,8 @@ export class Mmu implements TlbClient {
 
   /** Reads `len` bytes starting at `addr` (crossing pages; faults as the loads would). */
   read(addr: number, len: number): Uint8Array {
+    if (!Number.isSafeInteger(len) || len < 0)
+      throw new TypeError(`mmu.read: length must be a non-negative integer, got ${argText(len)}`);
     const out = new Uint8Array(len);
     this.readInto(addr, out);
     return out;
@@ -256,6 +258,10 @@ export class Mmu implements TlbClient {
    * allocator usually hands them out) are copied with a single `set`.
    */
   readInto(addr: number, dst: Uint8Array): void {
+    if (!(dst instanceof Uint8Array))
+      throw new TypeError(`mmu.readInto: destination must be a Uint8Array, got ${argText(dst)}`);
+    if (!Number.isInteger(addr))
+      throw new TypeError(`mmu: the address must be an integer, got ${argText(addr)}`);
     let done = 0;
     const len = dst.length;
     while (done < len) {
@@ -317,6 +323,12 @@ export class Mmu implements TlbClient {
 
   /** Writes `bytes` at `addr`, page by page (a fault part-way leaves the earlier pages written, as on Linux). */
   write(addr: number, bytes: ArrayLike<number>): void {
+    if (typeof bytes !== "object" || bytes === null || !Number.isSafeInteger(bytes.length))
+      throw new TypeError(
+        `mmu.write: bytes must be a Uint8Array or an array of bytes, got ${argText(bytes)}`,
+      );
+    if (!Number.isInteger(addr))
+      throw new TypeError(`mmu: the address must be an integer, got ${argText(addr)}`);
     const src = bytes instanceof Uint8Array ? bytes : Uint8Array.from(bytes);
     let done = 0;
     const len = src.length;
@@ -443,6 +455,10 @@ export class Mmu implements TlbClient {
    */
   translate(addr: number, write: boolean): number {
     if (!(Number.isInteger(addr) && addr >= 0 && addr < 2 ** 47)) {
+      // Not an address at all (NaN, a string, undefined…): a bug in the program, not a fault. An
+      // integer outside user space is an address the CPU faults on.
+      if (!Number.isInteger(addr))
+        throw new TypeError(`mmu: the address must be an integer, got ${argText(addr)}`);
       this.deliver(addr, FAULT_SEGV_MAPERR);
     }
     if (this.released) this.deliver(addr, FAULT_SEGV_MAPERR, "the address space is gone (process exited)");
@@ -503,4 +519,12 @@ export function faultSignal(code: number, addr: number, detail?: string): Signal
     default:
       return new SignalError("SIGSEGV", "SEGV_MAPERR", addr, detail);
   }
+}
+
+/** A short text of an argument for a TypeError. */
+function argText(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}...` : v);
+  if (typeof v === "bigint") return `${v}n`;
+  if (typeof v === "object" && v !== null) return v.constructor?.name ?? "an object";
+  return String(v);
 }
