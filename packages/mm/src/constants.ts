@@ -159,6 +159,10 @@ export const TASK_SIZE = 0x7ffffffff000;
 export const MMAP_MIN_ADDR = 0x10000;
 /** mmap_base() in arch/x86/mm/mmap.c without randomization: TASK_SIZE minus the minimum 128 MiB gap. */
 export const MMAP_BASE = TASK_SIZE - 128 * 1024 * 1024;
+/** stack_guard_gap (mm/mmap.c): 256 pages, the `stack_guard_gap=` boot parameter's default. */
+export const STACK_GUARD_GAP = 256 * 4096;
+/** RLIMIT_STACK's default soft limit (_STK_LIM, 8 MiB). */
+export const DEFAULT_STACK_LIMIT = 8 * 1024 * 1024;
 /** sysctl vm.max_map_count default (DEFAULT_MAX_MAP_COUNT). */
 export const DEFAULT_MAX_MAP_COUNT = 65530;
 export const RLIMIT_MEMLOCK_DEFAULT = 8 * 1024 * 1024;

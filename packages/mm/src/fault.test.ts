@@ -14,11 +14,24 @@ import {
   SHARED,
   setup,
   signalOf,
+  world,
 } from "../test/fault-world";
-import { compileOracle, runOnLinux } from "../test/oracle/linux";
+import { runLikeHost } from "../test/oracle/faultline";
+import { compileOracle, liveKernelMismatch, runOnLinux } from "../test/oracle/linux";
 import * as S from "../test/oracle/script";
-import { resultsByIndex } from "../test/oracle/transcript";
-import { MADV_DONTNEED, MAP_POPULATE, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_NONE, PROT_READ } from "./constants";
+import { mapsAt, resultsByIndex } from "../test/oracle/transcript";
+import {
+  MADV_DONTNEED,
+  MAP_POPULATE,
+  MMAP_MIN_ADDR,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
+  PROT_NONE,
+  PROT_READ,
+} from "./constants";
+import { Mm } from "./mm";
+import { Mmu } from "./mmu";
+import { ramOnly } from "./phys-access";
 
 auditEachTest();
 
@@ -311,5 +324,137 @@ describe("accesses crossing a page boundary", () => {
     expect(r.get("1")).toBe(`SIGSEGV SEGV_MAPERR ${h(at(1))}`);
     expect(r.get("2")).toBe(`SIGSEGV SEGV_MAPERR ${h(at(1))}`);
     expect(r.get("3")).toBe(`SIGSEGV SEGV_MAPERR ${h(at(5, P - 2))}`);
+  });
+});
+
+// lock_mm_and_find_vma() → expand_stack_locked() → expand_downwards(): a fault below a VM_GROWSDOWN
+// VMA grows it down to the faulting page while the previous accessible, non-GROWSDOWN VMA stays at
+// least stack_guard_gap (256 pages) below the new start.
+describe("stack growth (expand_downwards)", () => {
+  const GD = PRIV | S.MAP_GROWSDOWN;
+  const pg = (n: number) => S.page(n);
+  const np = (n: number) => S.pages(n);
+  const h = (n: number) => `0x${n.toString(16)}`;
+  const line = (s: number, e: number, perms: string) =>
+    `${at(s).toString(16)}-${at(e).toString(16)} ${perms} 00000000 00:00 0 `;
+  /** Scripts with the results Faultline must print; the live kernel must print the same transcript. */
+  const scripts: Record<string, { script: S.Script; want: Record<string, string>; maps?: string[] }> = {
+    "exactly stack_guard_gap above the previous VMA: grows": {
+      script: [
+        S.mmap(pg(100), np(1), RW, PRIV),
+        S.mmap(pg(400), np(2), RW, GD),
+        S.store(8, pg(357), 7n),
+        S.load(8, pg(357)),
+        S.maps,
+      ],
+      want: { "2": "0", "3": "0x7", "4": "2" },
+      maps: [line(100, 101, "rw-p"), line(357, 402, "rw-p")],
+    },
+    "one page inside stack_guard_gap: SEGV_MAPERR, nothing grows": {
+      script: [
+        S.mmap(pg(100), np(1), RW, PRIV),
+        S.mmap(pg(400), np(2), RW, GD),
+        S.store(8, pg(356), 7n),
+        S.load(8, pg(356)),
+        S.maps,
+      ],
+      want: { "2": `SIGSEGV SEGV_MAPERR ${h(at(356))}`, "3": `SIGSEGV SEGV_MAPERR ${h(at(356))}`, "4": "2" },
+      maps: [line(100, 101, "rw-p"), line(400, 402, "rw-p")],
+    },
+    "an inaccessible (PROT_NONE) previous VMA does not count: grows up to it": {
+      script: [
+        S.mmap(pg(100), np(1), PROT_NONE, PRIV),
+        S.mmap(pg(400), np(2), RW, GD),
+        S.store(8, pg(101), 1n),
+        S.maps,
+      ],
+      want: { "2": "0", "3": "2" },
+      maps: [line(100, 101, "---p"), line(101, 402, "rw-p")],
+    },
+    "a VM_GROWSDOWN previous VMA does not count: grows up to it": {
+      script: [S.mmap(pg(100), np(1), RW, GD), S.mmap(pg(400), np(2), RW, GD), S.load(8, pg(101)), S.maps],
+      want: { "2": "0x0", "3": "2" },
+      maps: [line(100, 101, "rw-p"), line(101, 402, "rw-p")],
+    },
+    "a write below a read-only VM_GROWSDOWN VMA grows it, then SEGV_ACCERR": {
+      script: [S.mmap(pg(400), np(2), PROT_READ, GD), S.store(8, pg(390), 1n), S.load(8, pg(395)), S.maps],
+      want: { "1": `SIGSEGV SEGV_ACCERR ${h(at(390))}`, "2": "0x0", "3": "1" },
+      maps: [line(390, 402, "r--p")],
+    },
+    "vm_pgoff moves down with vm_start: a MAP_GROWSDOWN mapping placed just below merges": {
+      script: [
+        S.mmap(pg(400), np(2), RW, GD),
+        S.store(8, pg(398), 3n),
+        S.mmap(pg(390), np(8), RW, GD),
+        S.load(8, pg(398)),
+        S.maps,
+      ],
+      want: { "1": "0", "2": h(at(390)), "3": "0x3", "4": "1" },
+      maps: [line(390, 402, "rw-p")],
+    },
+  };
+
+  for (const [name, { script, want, maps }] of Object.entries(scripts)) {
+    it(name, () => {
+      const lines = runLikeHost(script);
+      const r = resultsByIndex(lines);
+      for (const [i, v] of Object.entries(want)) expect(r.get(i), lines.join("\n")).toBe(v);
+      if (maps) expect(mapsAt(lines, script.length - 1)).toEqual(maps);
+    });
+  }
+
+  const live = liveKernelMismatch();
+  it.skipIf(live !== null)(
+    `the live kernel prints the same transcripts${live ? ` [SKIPPED: ${live}]` : ""}`,
+    () => {
+      for (const { script } of Object.values(scripts))
+        expect(runLikeHost(script)).toEqual(runOnLinux(script));
+    },
+  );
+
+  it("locked_vm grows with a VM_LOCKED vma; vm_pgoff and anon_vma follow the kernel", () => {
+    const { mm, mmu } = setup();
+    mm.mmap(at(400), 2 * P, RW, PRIV | S.MAP_GROWSDOWN | S.MAP_LOCKED, null, 0);
+    const vma = mm.vmaLookup(at(400))!;
+    const pgoff = vma.vmPgoff;
+    expect(mm.lockedVm).toBe(2);
+    mmu.store32(at(395), 1);
+    expect(mm.vmaLookup(at(395))).toBe(vma);
+    expect(vma.vmStart).toBe(at(395));
+    expect(vma.vmPgoff).toBe(pgoff - 5);
+    expect(mm.lockedVm).toBe(7);
+    expect(vma.anonVma).not.toBeNull();
+    check();
+  });
+
+  it("a failed growth still prepares the anon_vma; RLIMIT_STACK and RLIMIT_MEMLOCK limit the growth", () => {
+    const { mem } = setup();
+    const mm = new Mm(ramOnly(mem), { stackLimit: 20 * P, mlockLimit: 10 * P });
+    const mmu = Mmu.forMm(mm);
+    world!.procs.push({ mm, mmu });
+    mm.mmap(at(400), 2 * P, RW, PRIV | S.MAP_GROWSDOWN, null, 0);
+    const vma = mm.vmaLookup(at(400))!;
+    expect(signalOf(() => mmu.store32(at(381), 1))?.code).toBe("SEGV_MAPERR"); // 21 pages > 20
+    expect(vma.vmStart).toBe(at(400));
+    expect(vma.anonVma).not.toBeNull();
+    mmu.store32(at(382), 1); // 20 pages: allowed
+    expect(vma.vmStart).toBe(at(382));
+    mm.mmap(at(600), 2 * P, RW, PRIV | S.MAP_GROWSDOWN | S.MAP_LOCKED, null, 0);
+    expect(mm.lockedVm).toBe(2);
+    const locked = mm.vmaLookup(at(600))!;
+    expect(signalOf(() => mmu.store32(at(591), 1))?.code).toBe("SEGV_MAPERR"); // locked 2 + 9 > 10
+    expect(mm.lockedVm).toBe(2);
+    mmu.store32(at(592), 1);
+    expect(locked.vmStart).toBe(at(592));
+    expect(mm.lockedVm).toBe(10);
+    check();
+  });
+
+  it("never below mmap_min_addr (-EPERM)", () => {
+    const { mm, mmu } = setup();
+    mm.mmap(MMAP_MIN_ADDR, 2 * P, RW, PRIV | S.MAP_GROWSDOWN, null, 0);
+    expect(signalOf(() => mmu.store32(MMAP_MIN_ADDR - P, 1))?.code).toBe("SEGV_MAPERR");
+    expect(mm.vmaLookup(MMAP_MIN_ADDR)!.vmStart).toBe(MMAP_MIN_ADDR);
+    check();
   });
 });

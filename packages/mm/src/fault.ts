@@ -7,7 +7,6 @@ import {
   FAULT_FLAG_USER,
   FAULT_FLAG_WRITE,
   TASK_SIZE,
-  VM_ACCESS_FLAGS,
   VM_EXEC,
   VM_FAULT_ERROR,
   VM_FAULT_MAJOR,
@@ -15,14 +14,14 @@ import {
   VM_FAULT_OOM,
   VM_FAULT_SIGBUS,
   VM_FAULT_SIGSEGV,
+  VM_GROWSDOWN,
   VM_MAYSHARE,
   VM_READ,
   VM_SHARED,
-  VM_SOFTDIRTY,
   VM_WRITE,
 } from "./constants";
 import { linearPageIndex, PAGE } from "./internal";
-import { AnonVma, type MmStruct, NOPAGE_OOM, type Vma, type VmFault } from "./mm_types";
+import { type MmStruct, NOPAGE_OOM, type Vma, type VmFault } from "./mm_types";
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -38,6 +37,7 @@ import {
 } from "./pgtable";
 import { pkruAllows } from "./pkeys";
 import { mapPage, rssAdd, vmNormalPfn } from "./rmap";
+import { anonVmaPrepare, expandDownwards } from "./vma";
 
 /** Outcome of a page fault as the MMU sees it. */
 export const FAULT_OK = 0;
@@ -57,8 +57,14 @@ export const faultPkey = (r: number): number => (r >>> 8) & 15;
 export function handleMmFault(mm: MmStruct, addr: number, write: boolean): number {
   if (mm.dead) return FAULT_SEGV_MAPERR;
   if (!(addr >= 0 && addr < TASK_SIZE)) return FAULT_SEGV_MAPERR;
-  const vma = mm.vmaLookup(addr);
-  if (!vma) return FAULT_SEGV_MAPERR;
+  let vma = mm.vmaLookup(addr);
+  if (!vma) {
+    // lock_mm_and_find_vma(): no VMA holds addr; the first one above it may grow down to it
+    // (expand_stack_locked() → expand_downwards()) if it is VM_GROWSDOWN.
+    vma = mm.findVma(addr);
+    if (!vma || !(vma.vmFlags & VM_GROWSDOWN) || expandDownwards(mm, vma, addr) !== 0)
+      return FAULT_SEGV_MAPERR;
+  }
   // access_error(): a protection key that denies the access comes first and is final (no COW, no
   // fault-in): arch_vma_access_permitted() with the faulting thread's PKRU.
   if (mm.pkeys.enabled && !pkruAllows(mm.pkeys.value, vma.vmPkey, write))
@@ -109,28 +115,9 @@ function doAnonymousPage(mm: MmStruct, vma: Vma, slot: number, write: boolean): 
   return newAnonPage(mm, vma, slot, -1);
 }
 
-/** reusable_anon_vma()/anon_vma_compatible(): an adjacent neighbour whose anon_vma `vma` may share. */
-function reusableAnonVma(n: Vma | null | undefined, vma: Vma): AnonVma | null {
-  if (
-    n?.anonVma &&
-    (n.vmEnd === vma.vmStart || n.vmStart === vma.vmEnd) &&
-    n.anonVmaChainSingular &&
-    ((n.vmFlags ^ vma.vmFlags) & ~(VM_ACCESS_FLAGS | VM_SOFTDIRTY)) === 0 &&
-    n.vmFile === vma.vmFile &&
-    n.vmPgoff === vma.vmPgoff + (n.vmStart - vma.vmStart) / PAGE
-  )
-    return n.anonVma;
-  return null;
-}
-
 /** Maps a fresh anon page (zeroed, or a copy of `srcPfn`'s contents) writable and dirty. */
 function newAnonPage(mm: MmStruct, vma: Vma, slot: number, srcPfn: number): number {
-  if (!vma.anonVma) {
-    // anon_vma_prepare(): reuse a mergeable neighbour's anon_vma; find_mergeable_anon_vma()
-    // (mm/vma.c) tries the next VMA first, then the previous one.
-    vma.anonVma =
-      reusableAnonVma(mm.vmas.next(vma), vma) ?? reusableAnonVma(mm.vmas.prev(vma), vma) ?? new AnonVma();
-  }
+  if (!vma.anonVma) anonVmaPrepare(mm, vma);
   const pfn = mm.mem.allocPfn(0, srcPfn < 0 ? __GFP_ZERO : 0);
   if (pfn < 0) return VM_FAULT_OOM;
   if (srcPfn >= 0) copyFrame(mm, srcPfn, pfn);

@@ -7,14 +7,16 @@ import { _PAGE_PRESENT, _PAGE_RW, pteFlags } from "./pgtable";
 
 /**
  * The walk both population paths share: over every VMA of [start, end), fault in what is not mapped
- * yet, for writing when `forceWrite` or when the VMA is a writable private mapping (so COW happens
- * now). Returns the first fault's failure (FAULT_*), 0 if none.
+ * yet, for writing when `forceWrite`, or (`cowWrite`, populate_vma_page_range()'s rule) when the VMA
+ * is a writable private mapping (so COW happens now). Returns the first fault's failure (FAULT_*), 0
+ * if none.
  */
 function populateRange(
   mm: MmStruct,
   start: number,
   end: number,
   forceWrite: boolean,
+  cowWrite: boolean,
   ignoreErrors: boolean,
   skipLockOnFault: boolean,
 ): number {
@@ -24,7 +26,7 @@ function populateRange(
     if (vma.vmFlags & (VM_IO | VM_PFNMAP)) continue;
     // populate_vma_page_range(): memory locked on fault is left to fault.
     if (skipLockOnFault && vma.vmFlags & VM_LOCKONFAULT) continue;
-    const write = forceWrite || (isCowMapping(vma.vmFlags) && (vma.vmFlags & VM_WRITE) !== 0);
+    const write = forceWrite || (cowWrite && isCowMapping(vma.vmFlags) && (vma.vmFlags & VM_WRITE) !== 0);
     const s = Math.max(start, vma.vmStart);
     const e = Math.min(end, vma.vmEnd);
     for (let a = s; a < e; a += PAGE) {
@@ -50,10 +52,14 @@ function populateRange(
  * the walk stops at the first failure, whose FAULT_* code is returned.
  */
 export function mmPopulate(mm: MmStruct, start: number, end: number, ignoreErrors = true): number {
-  return populateRange(mm, start, end, false, ignoreErrors, true);
+  return populateRange(mm, start, end, false, true, ignoreErrors, true);
 }
 
-/** faultin_page_range() (MADV_POPULATE_READ/WRITE): every VMA, `write` forcing write faults. */
+/**
+ * faultin_page_range() (MADV_POPULATE_READ/WRITE): every VMA, FOLL_WRITE only for `write`
+ * (MADV_POPULATE_WRITE): MADV_POPULATE_READ read-faults even a writable private mapping (the zero
+ * page where there is one), unlike populate_vma_page_range().
+ */
 export function faultinPageRange(mm: MmStruct, start: number, end: number, write: boolean): number {
-  return populateRange(mm, start, end, write, true, false);
+  return populateRange(mm, start, end, write, false, true, false);
 }

@@ -20,9 +20,12 @@ import {
   MAP_LOCKED,
   madvise,
   mmap,
+  mprotect,
   mremap,
+  PROT_EXEC,
   PROT_NONE,
   PROT_READ,
+  PROT_WRITE,
   page,
   pages,
   store,
@@ -46,7 +49,8 @@ import {
   SF,
   scriptTable,
 } from "../test/syscall-tables";
-import { EINVAL, MAP_PRIVATE, VM_IO } from "./index";
+import { EINVAL, MAP_POPULATE, MAP_PRIVATE, VM_IO } from "./index";
+import { ptePfn } from "./pgtable";
 
 // ================================================================================== madvise
 
@@ -201,6 +205,30 @@ scriptTable("madvise", [
     "-EINVAL",
   ),
   row(
+    "POPULATE_READ on PROT_WRITE (no VM_READ) → EINVAL (check_vma_flags without FOLL_FORCE)",
+    [mmap(page(0), pages(1), PROT_WRITE, PF)],
+    madvise(page(0), pages(1), MADV_POPULATE_READ),
+    "-EINVAL",
+  ),
+  row(
+    "POPULATE_READ on PROT_EXEC (no VM_READ) → EINVAL",
+    [mmap(page(0), pages(1), PROT_EXEC, PF)],
+    madvise(page(0), pages(1), MADV_POPULATE_READ),
+    "-EINVAL",
+  ),
+  row(
+    "POPULATE_READ of the VM_READ part before a PROT_WRITE part → EINVAL",
+    [mmap(page(0), pages(2), RW, PF), mprotect(page(1), pages(1), PROT_WRITE)],
+    madvise(page(0), pages(2), MADV_POPULATE_READ),
+    "-EINVAL",
+  ),
+  row(
+    "POPULATE_WRITE on PROT_WRITE → 0",
+    [mmap(page(0), pages(1), PROT_WRITE, PF)],
+    madvise(page(0), pages(1), MADV_POPULATE_WRITE),
+    "0",
+  ),
+  row(
     "POPULATE_READ hitting SIGBUS → EFAULT",
     [mmap(page(0), pages(1), RW, SF), mremap(page(0), pages(1), pages(2), 0)],
     madvise(page(0), pages(2), MADV_POPULATE_READ),
@@ -236,6 +264,34 @@ mmTable("madvise", [
       expect: -EINVAL,
     }),
   ),
+  {
+    name: "POPULATE_READ of private RW memory read-faults: the zero page, no Rss (faultin_page_range without FOLL_WRITE)",
+    run: ({ mm }) => {
+      mm.mmap(A, 4 * P, RW, PF, null, 0);
+      return mm.madvise(A, 4 * P, MADV_POPULATE_READ);
+    },
+    expect: 0,
+    after: ({ mm, mem }) => {
+      expect(mm.rss).toBe(0);
+      for (let i = 0; i < 4; i++) expect(ptePfn(mm.pgd.getPte(A + i * P))).toBe(mem.zeroPfn);
+    },
+  },
+  {
+    name: "POPULATE_READ of private RW memory without a zero page: private pages",
+    options: { zeroPage: false },
+    run: ({ mm }) => {
+      mm.mmap(A, 4 * P, RW, PF, null, 0);
+      return mm.madvise(A, 4 * P, MADV_POPULATE_READ);
+    },
+    expect: 0,
+    after: ({ mm }) => expect(mm.rssAnon).toBe(4),
+  },
+  {
+    name: "MAP_POPULATE of private RW memory still write-faults (populate_vma_page_range)",
+    run: ({ mm }) => mm.mmap(A, 4 * P, RW, PF | MAP_POPULATE, null, 0),
+    expect: A,
+    after: ({ mm }) => expect(mm.rssAnon).toBe(4),
+  },
   {
     name: "DOFORK on VM_IO → EINVAL",
     run: ({ mm }) => {

@@ -26,7 +26,6 @@ import {
   VM_DONTCOPY,
   VM_DONTDUMP,
   VM_DROPPABLE,
-  VM_EXEC,
   VM_HUGEPAGE,
   VM_HUGETLB,
   VM_IO,
@@ -125,9 +124,10 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
     case MADV_POPULATE_READ:
     case MADV_POPULATE_WRITE: {
       if (f & (VM_IO | VM_PFNMAP)) return -EINVAL;
-      // faultin_page_range(): an access the VMA does not allow is -EINVAL, a SIGBUS -EFAULT.
-      if (advice === MADV_POPULATE_WRITE ? !(f & VM_WRITE) : !(f & (VM_READ | VM_WRITE | VM_EXEC)))
-        return -EINVAL;
+      // faultin_page_range() → __get_user_pages() with FOLL_MADV_POPULATE: a check_vma_flags() failure
+      // is -EINVAL (a SIGBUS is -EFAULT). Without FOLL_FORCE a read needs VM_READ (PROT_WRITE or
+      // PROT_EXEC alone do not set it), a write VM_WRITE.
+      if (!(f & (advice === MADV_POPULATE_WRITE ? VM_WRITE : VM_READ))) return -EINVAL;
       const r = faultinPageRange(mm, start, end, advice === MADV_POPULATE_WRITE);
       if (r === FAULT_OOM) return -ENOMEM;
       return r ? -EFAULT : 0;

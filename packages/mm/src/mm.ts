@@ -170,6 +170,7 @@ export class Mm extends MmStruct {
         era: this.era,
         maxMapCount: this.maxMapCount,
         mlockLimit: this.mlockLimit,
+        stackLimit: this.stackLimit,
         pku: this.pkeys.enabled,
         zeroPage: this.zeroPage,
       });

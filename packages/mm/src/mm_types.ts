@@ -5,7 +5,7 @@
 // through (vma.vmMm.remapPfnRange), needs no import of mm.ts: nothing here imports mm.ts, so the mm
 // files form no cycle.
 import type { Page, PhysMemory } from "@faultline/phys";
-import { DEFAULT_MAX_MAP_COUNT, MMAP_BASE } from "./constants";
+import { DEFAULT_MAX_MAP_COUNT, DEFAULT_STACK_LIMIT, MMAP_BASE } from "./constants";
 import { type Era, type EraRules, eraRules } from "./era";
 import { PageTables } from "./pgtable";
 import type { PhysAccess } from "./phys-access";
@@ -155,6 +155,8 @@ export interface MmOptions {
   readonly maxMapCount?: number;
   /** RLIMIT_MEMLOCK in bytes; Infinity behaves as a process with CAP_IPC_LOCK. */
   readonly mlockLimit?: number;
+  /** RLIMIT_STACK in bytes: how far a VM_GROWSDOWN vma may grow (acct_stack_growth). Default 8 MiB. */
+  readonly stackLimit?: number;
   /**
    * The CPU has protection keys (PKU) and the kernel uses them: PROT_EXEC-only memory is execute-only
    * (reads fault with SEGV_PKUERR) and pkey_alloc/pkey_mprotect work. Default false.
@@ -190,6 +192,7 @@ export abstract class MmStruct {
   readonly rules: EraRules;
   readonly maxMapCount: number;
   readonly mlockLimit: number;
+  readonly stackLimit: number;
   readonly mmapBase = MMAP_BASE;
   /** Fault counters (task_struct min_flt / maj_flt). */
   minflt = 0;
@@ -226,6 +229,7 @@ export abstract class MmStruct {
     this.rules = eraRules(this.era);
     this.maxMapCount = options.maxMapCount ?? DEFAULT_MAX_MAP_COUNT;
     this.mlockLimit = options.mlockLimit ?? Number.POSITIVE_INFINITY;
+    this.stackLimit = options.stackLimit ?? DEFAULT_STACK_LIMIT;
     this.pkeys = new MmPkeys(options.pku ?? false, () => this.flushTlbAll());
     this.zeroPage = options.zeroPage ?? true;
   }

@@ -2,9 +2,18 @@
 // existing VMAs, an existing range whose flags change, a VMA growing in place) builds one `VmaMerge`
 // (the kernel's struct vma_merge_struct) and asks the same two questions, canMergeLeft and
 // canMergeRight, so a merge rule is written once.
-import { VM_SOFTDIRTY, VM_SPECIAL } from "./constants";
+import {
+  MMAP_MIN_ADDR,
+  STACK_GUARD_GAP,
+  VM_ACCESS_FLAGS,
+  VM_GROWSDOWN,
+  VM_LOCKED,
+  VM_SOFTDIRTY,
+  VM_SPECIAL,
+} from "./constants";
+import { EFAULT, ENOMEM, EPERM } from "./errno";
 import { linearPageIndex, PAGE, vmaPages } from "./internal";
-import { type AnonVma, type MmFile, type MmStruct, Vma, type VmOperations } from "./mm_types";
+import { AnonVma, type MmFile, type MmStruct, Vma, type VmOperations } from "./mm_types";
 
 // ---- the VMA set ------------------------------------------------------------------------------
 
@@ -336,4 +345,68 @@ export function vmaMergeExtend(mm: MmStruct, vma: Vma, delta: number): void {
   );
   // A VM_SPECIAL VMA (remapped in the 2.6.10 era, or VM_MIXEDMAP) grows without merging.
   if (!merged) mm.vmas.updateBounds(vma, vma.vmStart, oldEnd + delta);
+}
+
+// ---- anon_vma and stack growth ------------------------------------------------------------------
+
+/** reusable_anon_vma()/anon_vma_compatible(): an adjacent neighbour whose anon_vma `vma` may share. */
+function reusableAnonVma(n: Vma | null | undefined, vma: Vma): AnonVma | null {
+  if (
+    n?.anonVma &&
+    (n.vmEnd === vma.vmStart || n.vmStart === vma.vmEnd) &&
+    n.anonVmaChainSingular &&
+    ((n.vmFlags ^ vma.vmFlags) & ~(VM_ACCESS_FLAGS | VM_SOFTDIRTY)) === 0 &&
+    n.vmFile === vma.vmFile &&
+    n.vmPgoff === vma.vmPgoff + (n.vmStart - vma.vmStart) / PAGE
+  )
+    return n.anonVma;
+  return null;
+}
+
+/**
+ * anon_vma_prepare(): give `vma` an anon_vma if it has none, reusing a mergeable neighbour's;
+ * find_mergeable_anon_vma() (mm/vma.c) tries the next VMA first, then the previous one.
+ */
+export function anonVmaPrepare(mm: MmStruct, vma: Vma): void {
+  if (vma.anonVma) return;
+  vma.anonVma =
+    reusableAnonVma(mm.vmas.next(vma), vma) ?? reusableAnonVma(mm.vmas.prev(vma), vma) ?? new AnonVma();
+}
+
+/**
+ * expand_downwards(): the fault at `address` found no VMA but `vma`, VM_GROWSDOWN, above it; grow
+ * `vma` down to the faulting page. Returns 0, or -errno (the fault is then SEGV_MAPERR):
+ * - below mmap_min_addr: -EPERM;
+ * - the previous VMA, unless it is VM_GROWSDOWN too or inaccessible (PROT_NONE), must stay at least
+ *   stack_guard_gap below the new start (`address - prev->vm_end < stack_guard_gap` is -ENOMEM);
+ * - anon_vma_prepare() comes before the growth (and stays if the growth then fails);
+ * - growing more pages than vm_pgoff is -ENOMEM; acct_stack_growth(): the new size must not pass
+ *   RLIMIT_STACK, nor a VM_LOCKED vma's growth RLIMIT_MEMLOCK (mlock_future_ok()). RLIMIT_AS and the
+ *   commit charge (security_vm_enough_memory_mm(), made even without VM_ACCOUNT) are not modelled:
+ *   Faultline keeps no total_vm nor committed counter.
+ * Then locked_vm grows with a VM_LOCKED vma, vm_start moves down and vm_pgoff with it.
+ */
+export function expandDownwards(mm: MmStruct, vma: Vma, address: number): number {
+  if (!(vma.vmFlags & VM_GROWSDOWN)) return -EFAULT;
+  const addr = address - (address % PAGE);
+  if (addr < MMAP_MIN_ADDR) return -EPERM;
+  const prev = mm.vmas.prev(vma);
+  if (
+    prev &&
+    !(prev.vmFlags & VM_GROWSDOWN) &&
+    prev.vmFlags & VM_ACCESS_FLAGS &&
+    addr - prev.vmEnd < STACK_GUARD_GAP
+  )
+    return -ENOMEM;
+  anonVmaPrepare(mm, vma);
+  if (addr >= vma.vmStart) return 0;
+  const size = vma.vmEnd - addr;
+  const grow = (vma.vmStart - addr) / PAGE;
+  if (grow > vma.vmPgoff) return -ENOMEM;
+  if (size > mm.stackLimit) return -ENOMEM;
+  if (vma.vmFlags & VM_LOCKED && (mm.lockedVm + grow) * PAGE > mm.mlockLimit) return -ENOMEM;
+  if (vma.vmFlags & VM_LOCKED) mm.lockedVm += grow;
+  mm.vmas.updateBounds(vma, addr, vma.vmEnd);
+  vma.vmPgoff -= grow;
+  return 0;
 }

@@ -12,7 +12,7 @@ import { PAGE_SIZE, PhysMemory } from "@faultline/phys";
 import { describe, expect, it } from "vitest";
 import { EAGAIN } from "../src/index";
 import { Mm } from "../src/mm";
-import { AddressSpaceMapping, type MmFile, type Vma } from "../src/mm_types";
+import { AddressSpaceMapping, type MmFile, type MmOptions, type Vma } from "../src/mm_types";
 import { ramOnly } from "../src/phys-access";
 import { runOnFaultline } from "./oracle/faultline";
 import { liveKernelMismatch, runOnLinux } from "./oracle/linux";
@@ -152,7 +152,7 @@ export interface Ctx {
 
 export interface MmRow {
   readonly name: string;
-  readonly options?: { maxMapCount?: number; mlockLimit?: number };
+  readonly options?: MmOptions;
   /** Returns the syscall's result; may run any setup first. */
   readonly run: (c: Ctx) => number;
   /** A negative errno, 0, or "addr" for any successful address. */

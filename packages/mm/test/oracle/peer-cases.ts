@@ -401,12 +401,6 @@ const LTP: PeerCase[] = [
       b.do(load(8, P(699)), "0x1");
       b.showMaps(1, [anonLine(690, 702, "rw-p")]);
     },
-    {
-      reason:
-        "no stack expansion: mm/memory.c lock_mm_and_find_vma() → expand_stack_locked() → expand_downwards() grows a VM_GROWSDOWN vma down to the faulting page when the gap to the previous vma stays ≥ stack_guard_gap; Faultline raises SEGV_MAPERR",
-      firstDiffAt: "1",
-      firstUnmet: "1",
-    },
   ),
   peer(
     "ltp",
@@ -2241,12 +2235,6 @@ const SELFTESTS_POPULATE: PeerCase[] = [
       b.do(madvise(P(0), N(512), MADV_POPULATE_READ), "-EINVAL");
       b.do(madvise(P(0), N(512), MADV_POPULATE_WRITE), "0");
     },
-    {
-      reason:
-        "MADV_POPULATE_READ needs VM_READ: mm/gup.c __get_user_pages() with FOLL_MADV_POPULATE turns a check_vma_flags() failure into -EINVAL, and check_vma_flags() refuses a read (no FOLL_WRITE, no FOLL_FORCE) of a vma without VM_READ; PROT_WRITE alone gives VM_WRITE only (x86 makes the page readable, the vma flag stays clear). Faultline's madvise (MADV_POPULATE_READ) accepts VM_READ|VM_WRITE|VM_EXEC",
-      firstDiffAt: "1",
-      firstUnmet: "1",
-    },
   ),
   peer(
     "selftests/mm",
@@ -2274,13 +2262,6 @@ const SELFTESTS_POPULATE: PeerCase[] = [
       b.do(rss, "rss 0 anon 0");
       b.do(madvise(P(0), N(512), MADV_POPULATE_READ), "0");
       b.do(rss, { zeroPage: "rss 0 anon 0", noZeroPage: "rss 2048 anon 2048" });
-    },
-    {
-      reason:
-        "MADV_POPULATE_READ of a writable private mapping must read-fault (the zero page where the host has it): mm/gup.c faultin_page_range() adds FOLL_WRITE only for MADV_POPULATE_WRITE, unlike populate_vma_page_range() (MAP_POPULATE, mlock), which write-faults writable private mappings (VM_WRITE without VM_SHARED). Faultline's MADV_POPULATE_READ goes through populateVmaRange's MAP_POPULATE rule and allocates 512 anonymous pages",
-      firstDiffAt: "3",
-      firstUnmet: "3",
-      onlyOn: { zeroPage: true },
     },
   ),
   peer(
