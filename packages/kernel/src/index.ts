@@ -71,10 +71,10 @@ export {
   type VmOperations,
 } from "./driver-types";
 export { ErrnoError, strerror } from "./errno-error";
-export type { OopsRecord } from "./internal/kernel";
 export { LOG_BUF_LEN, LOG_BUF_RECORDS, type LogRecord } from "./internal/printk";
 export type { ArgKind, ArgKinds } from "./internal/syscall";
 export { Libc } from "./libc";
+export type { BadPageRecord, OopsRecord } from "./machine";
 export { Machine } from "./machine";
 export {
   type CpuOptions,

@@ -9,6 +9,7 @@ import { PAGE_SIZE, type PhysMachine, type PhysMemory } from "@faultline/phys";
 import { ENOENT } from "./constants";
 import type { DriverDefinition } from "./driver-types";
 import { ErrnoError } from "./errno-error";
+import type { BadPageRecord } from "./internal/bad-page";
 import type { CharDevices } from "./internal/chrdev";
 import { doExit, fatalSignal, releaseTask } from "./internal/exit";
 import { pageFault } from "./internal/fault";
@@ -32,6 +33,7 @@ import {
 } from "./options";
 import { type Process, processOf, type SpawnOptions } from "./process";
 
+export type { BadPageRecord } from "./internal/bad-page";
 export type { OopsRecord } from "./internal/kernel";
 export type { LogRecord } from "./internal/printk";
 export type { CpuOptions, DeviceModel, MachineOptions } from "./options";
@@ -143,6 +145,11 @@ export class Machine {
   /** Every oops so far: drivers', and kernel bugs (driver "kernel"). */
   oopses(): readonly OopsRecord[] {
     return this.kernel.oopses;
+  }
+
+  /** Pages a teardown found in a bad state ("BUG: Bad page state"), each quarantined. */
+  badPages(): readonly BadPageRecord[] {
+    return this.kernel.badPages;
   }
 
   /** What processes wrote to /dev/console (their fds 0-2). */

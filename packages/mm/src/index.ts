@@ -74,7 +74,7 @@ export {
  * again. Private COW copies stay unless `evenCows`. The one copy of this walk; a driver reaches it
  * through the kernel's driver API.
  */
-export { unmapMappingRange } from "./rmap";
+export { type BadPageHandler, setBadPageHandler, unmapMappingRange } from "./rmap";
 export { ShmemFile } from "./shmem";
 export { type SiCodeName, SignalError, type SignalName } from "./signal";
 export { VmaTree } from "./vma-tree";

@@ -1,7 +1,7 @@
 // Mapping and unmapping pages: the rmap counters (mm/rmap.c), the mm counters (add_mm_counter), zapping
 // PTEs (mm/memory.c zap_page_range_single, unmap_mapping_range) and the mmu_gather (mm/mmu_gather.c)
 // that frees what a zap removed only after the TLB flush.
-import { PG_anon, PG_dirty } from "@faultline/phys";
+import { PG_anon, PG_dirty, PhysError, type PhysMemory } from "@faultline/phys";
 import { PAGE } from "./internal";
 import type { AddressSpaceMapping, MmStruct, Vma } from "./mm_types";
 import {
@@ -53,12 +53,47 @@ function zapPte(mm: MmStruct, vma: Vma, slot: number, pte: number): void {
   mm.gather.push(pfn);
 }
 
-/** tlb_finish_mmu(): flush, then release the gathered references. */
+/**
+ * Who hears of a page found in a bad state while a zap releases it (the kernel: the "BUG: Bad page
+ * state" report), per physical memory. Without one, the first such error is thrown once the zap is done.
+ */
+export type BadPageHandler = (mm: MmStruct, pfn: number, error: PhysError) => void;
+const badPageHandlers = new WeakMap<PhysMemory, BadPageHandler>();
+
+/** Registers the handler of bad pages found by zaps over `mem` (null: none). */
+export function setBadPageHandler(mem: PhysMemory, handler: BadPageHandler | null): void {
+  if (handler) badPageHandlers.set(mem, handler);
+  else badPageHandlers.delete(mem);
+}
+
+/**
+ * tlb_finish_mmu(): flush, then release the gathered references. A reference the allocator refuses
+ * to drop (a PTE that never held one: a fault handler that forgot get_page) is a bad page, as
+ * bad_page() treats it: the frame is quarantined (never handed out again), the handler reports it,
+ * and the rest of the zap goes on, so every teardown path (munmap, MAP_FIXED, mremap, MADV_DONTNEED,
+ * exit) leaves the allocator consistent.
+ */
 function tlbFinishMmu(mm: MmStruct, start: number, end: number): void {
   mm.flushTlbRange(start, end);
   const g = mm.gather;
-  for (let i = 0; i < g.length; i++) mm.mem.putPage(g[i]!);
+  let failure: PhysError | null = null;
+  for (let i = 0; i < g.length; i++) {
+    const pfn = g[i]!;
+    try {
+      mm.mem.putPage(pfn);
+    } catch (e) {
+      if (!(e instanceof PhysError) || e.code !== "EREFCOUNT") {
+        g.length = 0;
+        throw e;
+      }
+      mm.mem.quarantinePage(pfn);
+      const handler = badPageHandlers.get(mm.mem);
+      if (handler) handler(mm, pfn, e);
+      else failure ??= e;
+    }
+  }
   g.length = 0;
+  if (failure) throw failure;
 }
 
 /**

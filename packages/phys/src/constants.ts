@@ -31,6 +31,11 @@ export const PG_slab = 1 << 7;
 export const PG_table = 1 << 8;
 /** Set on the head of an anon page mapped by exactly one process (PageAnonExclusive). */
 export const PG_anon_exclusive = 1 << 9;
+/**
+ * Taken out of circulation after a "Bad page state" report (bad_page() leaks the page; memory
+ * failure marks it PG_hwpoison): never on a free list again, counted by `nrQuarantinedPages`.
+ */
+export const PG_quarantined = 1 << 10;
 
 /** GFP flags (include/linux/gfp_types.h); only the ones with an effect here. */
 export const GFP_KERNEL = 0;

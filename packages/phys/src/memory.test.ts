@@ -54,6 +54,39 @@ describe("PhysMemory", () => {
     mem.checkInvariants();
   });
 
+  it("quarantinePage takes a frame out of circulation: free, allocated tail, never-touched, reserved", () => {
+    const mem = PhysMemory.create({ ramBytes: 16 * MiB });
+    const total = mem.nrFreePages;
+    // A frame inside a free block: split off it (take_page_off_buddy).
+    const f = mem.allocPfn(3);
+    mem.freePages(f, 3);
+    expect(mem.quarantinePage(f + 5)).toBe(true);
+    expect(mem.quarantinePage(f + 5)).toBe(false);
+    expect(mem.nrFreePages).toBe(total - 1);
+    mem.checkInvariants();
+    // A tail of an allocated block: freeing the block frees everything else.
+    const b = mem.allocPfn(2);
+    expect(mem.quarantinePage(b + 2)).toBe(true);
+    mem.checkInvariants();
+    mem.freePages(b, 2);
+    expect(mem.nrFreePages).toBe(total - 2);
+    mem.checkInvariants();
+    // A frame in the never-touched middle of RAM, and a reserved one (stays reserved).
+    const high = mem.maxPfn - 1500;
+    expect(mem.quarantinePage(high)).toBe(true);
+    expect(mem.quarantinePage(0)).toBe(true);
+    expect(mem.nrQuarantinedPages).toBe(4);
+    expect(mem.nrFreePages).toBe(total - 3);
+    mem.checkInvariants();
+    const got = new Set<number>();
+    for (let p = mem.allocPfn(0); p >= 0; p = mem.allocPfn(0)) got.add(p);
+    expect(got.size).toBe(total - 3);
+    for (const q of [f + 5, b + 2, high, 0]) expect(got.has(q)).toBe(false);
+    for (const p of got) mem.putPage(p);
+    expect(mem.nrFreePages).toBe(total - 3);
+    mem.checkInvariants();
+  });
+
   it("splitPage turns an order-2 block into four order-0 pages freed one by one", () => {
     const mem = PhysMemory.create({ ramBytes: 4 * MiB });
     const before = mem.buddyinfo();

@@ -18,6 +18,7 @@ import {
   PG_buddy,
   PG_dirty,
   PG_head,
+  PG_quarantined,
   PG_reserved,
   PG_table,
 } from "./constants";
@@ -51,7 +52,9 @@ const B_COUNT = B_HEAD + MAX_ORDER + 1; // MAX_ORDER + 1 per-order counters (/pr
 // list: linking them at boot would write one struct page per 4 MiB, i.e. every page of the memmap.
 const B_UNTOUCHED = B_COUNT + MAX_ORDER + 1;
 const MAX_RAM_RANGES = 3; // below the ISA hole, below the PCI hole, above 4 GiB (ramLayout)
-const B_SLOTS = B_UNTOUCHED + 2 * MAX_RAM_RANGES;
+/** Frames taken out of circulation (`quarantinePage`). */
+const B_QUARANTINED = B_UNTOUCHED + 2 * MAX_RAM_RANGES;
+const B_SLOTS = B_QUARANTINED + 1;
 const NIL = -1;
 /** `order` of a frame that heads no block (free or allocated). */
 const NO_ORDER = -1;
@@ -492,7 +495,7 @@ export class PhysMemory {
   /** Takes the lowest never-touched MAX_ORDER block (its struct pages are still all zero), or NIL. */
   private takeUntouched(): number {
     const ctl = this.ctl;
-    for (let i = B_UNTOUCHED; i < B_SLOTS; i += 2) {
+    for (let i = B_UNTOUCHED; i < B_QUARANTINED; i += 2) {
       const start = ctl[i]!;
       if (start < ctl[i + 1]!) {
         ctl[i] = start + MAX_ORDER_PAGES;
@@ -560,25 +563,120 @@ export class PhysMemory {
 
   /** The block headed by pfn, whose last reference was just dropped, goes back to the free lists. */
   private releaseBlock(pfn: number): void {
-    let o = Atomics.load(this.order, pfn);
+    const o = Atomics.load(this.order, pfn);
     Atomics.store(this.mapcount, pfn, 0);
     this.lock();
     try {
-      this.flags[pfn] = 0;
+      this.flags[pfn]! &= PG_quarantined;
       this.order[pfn] = NO_ORDER;
-      // Coalesce with free buddies of the same order (__free_one_page).
-      // A never-touched block is MAX_ORDER, so it is never a buddy here: lower orders merge only with
-      // listed blocks, and MAX_ORDER blocks do not merge.
-      while (o < MAX_ORDER) {
-        const buddy = pfn ^ (1 << o);
-        if (buddy >= this.maxPfn || !(this.flags[buddy]! & PG_buddy) || this.order[buddy] !== o) break;
-        this.unlinkFree(buddy, o);
-        pfn = Math.min(pfn, buddy);
-        o++;
-      }
-      this.pushFree(pfn, o);
+      if (this.ctl[B_QUARANTINED]! > 0) this.freeAroundQuarantined(pfn, o);
+      else this.freeBlockLocked(pfn, o);
     } finally {
       this.unlock();
+    }
+  }
+
+  /**
+   * Frees [pfn, pfn + 2^o) but for its quarantined frames: the rest goes back as the largest aligned
+   * blocks that hold none (free_pages_prepare() leaks a block with a bad page; we keep the good ones).
+   */
+  private freeAroundQuarantined(pfn: number, o: number): void {
+    let bad = false;
+    for (let i = 0; i < 1 << o && !bad; i++) bad = (this.flags[pfn + i]! & PG_quarantined) !== 0;
+    if (!bad) this.freeBlockLocked(pfn, o);
+    else if (o > 0) {
+      this.freeAroundQuarantined(pfn, o - 1);
+      this.freeAroundQuarantined(pfn + (1 << (o - 1)), o - 1);
+    } // else the quarantined frame itself: out of circulation
+  }
+
+  /** __free_one_page(), zone->lock held: the block goes on a free list, merged with free buddies. */
+  private freeBlockLocked(head: number, order: number): void {
+    let pfn = head;
+    let o = order;
+    // Coalesce with free buddies of the same order (__free_one_page).
+    // A never-touched block is MAX_ORDER, so it is never a buddy here: lower orders merge only with
+    // listed blocks, and MAX_ORDER blocks do not merge.
+    while (o < MAX_ORDER) {
+      const buddy = pfn ^ (1 << o);
+      if (buddy >= this.maxPfn || !(this.flags[buddy]! & PG_buddy) || this.order[buddy] !== o) break;
+      this.unlinkFree(buddy, o);
+      pfn = Math.min(pfn, buddy);
+      o++;
+    }
+    this.pushFree(pfn, o);
+  }
+
+  /**
+   * Takes a frame out of circulation for good, as the kernel does with a page it found in a bad state
+   * (bad_page() leaks it; take_page_off_buddy() for a free one): a free frame is split off its buddy
+   * block; an allocated one is marked, and freeing its block later frees everything else; a reserved
+   * one stays as it is. Its refcount and mapcount stay as they were (frozen); it is never handed out
+   * again. Returns false when the frame was already quarantined.
+   */
+  quarantinePage(page: Page | number): boolean {
+    const pfn = typeof page === "number" ? page : page.pfn;
+    this.assertPfn(pfn, "quarantinePage");
+    this.lock();
+    try {
+      if (this.flags[pfn]! & PG_quarantined) return false;
+      this.touchUntouched(pfn);
+      for (let o = 0; o <= MAX_ORDER; o++) {
+        const head = pfn & ~((1 << o) - 1);
+        if (this.flags[head]! & PG_buddy && this.order[head] === o) {
+          // take_page_off_buddy(): unlink the free block, give back all of it but this frame.
+          this.unlinkFree(head, o);
+          let start = head;
+          for (let so = o - 1; so >= 0; so--) {
+            const upper = start + (1 << so);
+            if (pfn >= upper) {
+              this.pushFree(start, so);
+              start = upper;
+            } else this.pushFree(upper, so);
+          }
+          this.order[pfn] = NO_ORDER;
+          this.flags[pfn] = 0;
+          break;
+        }
+      }
+      this.flags[pfn]! |= PG_quarantined;
+      this.ctl[B_QUARANTINED]!++;
+      return true;
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** Frames taken out of circulation by `quarantinePage`. */
+  get nrQuarantinedPages(): number {
+    return Atomics.load(this.ctl, B_QUARANTINED);
+  }
+
+  /** Whether `quarantinePage` took this frame out of circulation. */
+  isQuarantined(pfn: number): boolean {
+    return this.pfnValid(pfn) && (Atomics.load(this.flags, pfn) & PG_quarantined) !== 0;
+  }
+
+  /**
+   * Lock held: a never-touched range that holds pfn gives its blocks up to and including pfn's to
+   * the free lists, so that pfn's block can be handled as a listed one.
+   */
+  private touchUntouched(pfn: number): void {
+    const ctl = this.ctl;
+    for (let i = B_UNTOUCHED; i < B_QUARANTINED; i += 2) {
+      if (pfn < ctl[i]! || pfn >= ctl[i + 1]!) continue;
+      while (ctl[i]! <= pfn) {
+        const start = ctl[i]!;
+        ctl[i] = start + MAX_ORDER_PAGES;
+        ctl[B_COUNT + MAX_ORDER]!--;
+        ctl[B_NR_FREE]! -= MAX_ORDER_PAGES;
+        for (let p = start; p < start + MAX_ORDER_PAGES; p++) {
+          this.refcount[p] = 0;
+          this.mapcount[p] = 0;
+          this.flags[p] = 0;
+        }
+        this.pushFree(start, MAX_ORDER);
+      }
     }
   }
 
@@ -665,6 +763,7 @@ export class PhysMemory {
             if (free[p]) fail(`${at}: frame ${hex(p)} is on two free lists`);
             if (this.ramFrameOf(p) < 0) fail(`${at}: frame ${hex(p)} is not RAM`);
             if (i > 0 && this.flags[p]! & PG_buddy) fail(`${at}: frame ${hex(p)} inside has PG_buddy`);
+            if (this.flags[p]! & PG_quarantined) fail(`${at}: quarantined frame ${hex(p)} is on a free list`);
             if (this.refcount[p] !== 0 || this.mapcount[p] !== 0) {
               fail(
                 `${at}: free frame ${hex(p)} has refcount ${this.refcount[p]} mapcount ${this.mapcount[p]}`,
@@ -694,10 +793,12 @@ export class PhysMemory {
       if (nrFree !== this.ctl[B_NR_FREE]) fail(`${nrFree} free pages, counter says ${this.ctl[B_NR_FREE]}`);
       let allocated = 0;
       let reserved = 0;
+      let quarantined = 0;
       const visit = (pfn: number) => {
         const f = this.flags[pfn]!;
         if (f & PG_buddy) fail(`frame ${hex(pfn)} has PG_buddy but is on no free list`);
-        if (f & PG_reserved) {
+        if (f & PG_quarantined) quarantined++;
+        else if (f & PG_reserved) {
           reserved++;
           if (this.refcount[pfn]! < 1) fail(`reserved frame ${hex(pfn)} has refcount ${this.refcount[pfn]}`);
         } else allocated++;
@@ -719,14 +820,30 @@ export class PhysMemory {
         if (this.ramFrameOf(pfn) < 0 && (!(this.flags[pfn]! & PG_reserved) || this.refcount[pfn]! < 1)) {
           fail(`ISA hole frame ${hex(pfn)} is not reserved with a reference`);
         }
+        // Quarantined frames of the ISA hole (not RAM, so not visited above) count too.
+        if (this.ramFrameOf(pfn) < 0 && this.flags[pfn]! & PG_quarantined) quarantined++;
+      }
+      if (quarantined !== this.ctl[B_QUARANTINED]) {
+        fail(`${quarantined} quarantined frames, counter says ${this.ctl[B_QUARANTINED]}`);
       }
       const totalRam = ramImageBytes(this.ramRanges) / PAGE_SIZE;
-      if (nrFree + allocated + reserved !== totalRam) {
-        fail(`free ${nrFree} + used ${allocated} + reserved ${reserved} != total ${totalRam}`);
+      // A quarantined RAM frame is neither free nor in use: it is accounted for apart.
+      const quarantinedRam = quarantined - this.quarantinedOutsideRam();
+      if (nrFree + allocated + reserved + quarantinedRam !== totalRam) {
+        fail(
+          `free ${nrFree} + used ${allocated} + reserved ${reserved} + quarantined ${quarantinedRam} != total ${totalRam}`,
+        );
       }
     } finally {
       this.unlock();
     }
+  }
+
+  private quarantinedOutsideRam(): number {
+    let n = 0;
+    for (let pfn = 0; pfn < ISA_END_PFN; pfn++)
+      if (this.ramFrameOf(pfn) < 0 && this.flags[pfn]! & PG_quarantined) n++;
+    return n;
   }
 
   /** Pages allocated and not reserved (for leak checks: equal before and after a workload). */
@@ -735,4 +852,4 @@ export class PhysMemory {
   }
 }
 
-export { PG_anon, PG_anon_exclusive, PG_dirty, PG_table };
+export { PG_anon, PG_anon_exclusive, PG_dirty, PG_quarantined, PG_table };

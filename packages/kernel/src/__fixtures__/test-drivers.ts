@@ -179,3 +179,44 @@ export const PAGES_REVOKE = 0x5001;
 export function pagesControl(): PagesControl {
   return { mode: "ok", generation: 0, pages: [], opens: 0, closes: 0, releases: 0, throwIn: "none" };
 }
+
+/** What the "forgetful" driver holds, for tests. */
+export interface ForgetfulControl {
+  /** Its order-2 block (4 frames), allocated at init, freed at exit. */
+  block: Page | null;
+}
+
+/**
+ * scullp's classic bug: an order-2 block allocated at init, page pgoff + 1 of it handed to the fault
+ * path (pgoff 0..2) without getPage and without splitPage. The tail pages have refcount 0, so the PTE
+ * holds a reference nobody took and releasing it underflows: a bad page on every teardown path.
+ */
+export function forgetfulDriver(ctl: ForgetfulControl): DriverDefinition {
+  return defineDriver({
+    name: "forgetful",
+    apiVersion: 1,
+    init(ctx) {
+      ctl.block = allocPages(2, 0x100);
+      if (!ctl.block) return -12;
+      const major = ctx.allocChrdevRegion(0, 1, "forgetful");
+      ctx.cdevAdd(major, 0, 1, {
+        mmap(_file, vma) {
+          vma.vmOps = {
+            fault(vmf) {
+              if (vmf.pgoff >= 3 || !ctl.block) return VM_FAULT_SIGBUS;
+              vmf.page = pfnToPage(ctl.block.pfn + 1 + vmf.pgoff); // no getPage: the bug
+              return 0;
+            },
+          };
+          return 0;
+        },
+      });
+      ctx.createDevNode("forgetful", major, 0);
+      return 0;
+    },
+    exit() {
+      if (ctl.block) freePages(ctl.block, 2);
+      ctl.block = null;
+    },
+  });
+}

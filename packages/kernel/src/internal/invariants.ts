@@ -2,7 +2,7 @@
  * The global audit (mm/debug.c's spirit): every frame's refcount equals the references that exist.
  */
 import { ShmemFile } from "@faultline/mm";
-import { PG_buddy, PG_reserved, PG_table } from "@faultline/phys";
+import { PG_buddy, PG_quarantined, PG_reserved, PG_table } from "@faultline/phys";
 import { OpenFile } from "./file";
 import type { Kernel } from "./kernel";
 
@@ -73,6 +73,8 @@ export function checkInvariants(k: Kernel): void {
     if (rc === 0 && expected === undefined) continue;
     if (!mem.pfnValid(pfn)) continue;
     const flags = Atomics.load(mem.flags, pfn);
+    // A quarantined frame's count froze when it was found bad: a bad page report explains it.
+    if (flags & PG_quarantined) continue;
     const base = flags & PG_reserved ? 1 : 0;
     const total = base + (expected ?? 0);
     if (rc !== total) {
@@ -82,6 +84,15 @@ export function checkInvariants(k: Kernel): void {
       );
     }
   }
+  for (let pfn = 0; mem.nrQuarantinedPages > 0 && pfn < mem.maxPfn; pfn++) {
+    if (!(Atomics.load(mem.flags, pfn) & PG_quarantined)) continue;
+    if (!k.badPages.some((b) => b.pfn === pfn))
+      throw new Error(`pfn 0x${hex(pfn)} is quarantined but no bad page report explains it`);
+  }
+  if (mem.nrQuarantinedPages !== new Set(k.badPages.map((b) => b.pfn)).size)
+    throw new Error(
+      `${mem.nrQuarantinedPages} quarantined frames, ${new Set(k.badPages.map((b) => b.pfn)).size} bad pages reported`,
+    );
   for (const f of k.files) {
     const n = fileRefs.get(f) ?? 0;
     if (f.refs !== n)

@@ -23,6 +23,7 @@ import {
 } from "@faultline/phys";
 import type { DriverContext, DriverDefinition } from "../driver-types";
 import type { DeviceModel, MachineConfig } from "../options";
+import { type BadPageRecord, installBadPageHandler } from "./bad-page";
 import { CharDevices, DEVTMPFS_DEV } from "./chrdev";
 import type { FileHost, FileNode, OpenFile } from "./file";
 import { makePhysAccess } from "./phys-access";
@@ -86,6 +87,13 @@ export class Kernel {
   /** printk's ring buffer. */
   readonly log = new LogBuffer();
   readonly oopses: OopsRecord[] = [];
+  /** Pages found in a bad state by a teardown and quarantined (bad-page.ts). */
+  readonly badPages: BadPageRecord[] = [];
+  /**
+   * Pages a fault handler installed without taking a reference (pfn → driver and callback), so a
+   * bad page report can blame the driver (vm-ops.ts: inFault).
+   */
+  readonly unreferencedFaultPages = new Map<number, { readonly driver: string; readonly callback: string }>();
   /** Driver-held page references (pfn → count), for the refcount invariant. */
   readonly driverRefs = new Map<number, number>();
   /** References the running fault handler took (vm-ops.ts: inFault), or null outside one. */
@@ -133,6 +141,7 @@ export class Kernel {
     this.deadPgd = dead;
     this.kernelRefs.set(dead, 1);
     // A TLB may cache a translation to a BAR or device RAM page: drop everything when the FlatView changes.
+    installBadPageHandler(this);
     this.phys.as.onChange(() => {
       for (const t of this.tasks.values()) if (t.state === "running") t.mm.flushTlbAll();
     });

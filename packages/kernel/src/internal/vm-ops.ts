@@ -35,6 +35,8 @@ function wrapVmOps(k: Kernel, ops: VmOperations, owner: string): VmOperations {
         () =>
           inFault(
             k,
+            owner,
+            "fault",
             () => fault.call(ops, vmf),
             () => vmf.page,
           ),
@@ -49,6 +51,8 @@ function wrapVmOps(k: Kernel, ops: VmOperations, owner: string): VmOperations {
           let r: ReturnType<typeof nopage> = null;
           inFault(
             k,
+            owner,
+            "nopage",
             () => {
               r = nopage.call(ops, vma, address, type);
               return 0;
@@ -77,7 +81,13 @@ function wrapVmOps(k: Kernel, ops: VmOperations, owner: string): VmOperations {
  * it stops being the driver's, but only if the handler took it during this call (getPage or
  * allocPages): a handler that forgets get_page leaves the count short, and checkInvariants says so.
  */
-function inFault(k: Kernel, fn: () => number, result: () => Page | null): number {
+function inFault(
+  k: Kernel,
+  owner: string,
+  callback: string,
+  fn: () => number,
+  result: () => Page | null,
+): number {
   const outer = k.faultRefs;
   const refs = new Map<number, number>();
   k.faultRefs = refs;
@@ -85,6 +95,8 @@ function inFault(k: Kernel, fn: () => number, result: () => Page | null): number
     const r = fn();
     const page = result();
     if (page && (refs.get(page.pfn) ?? 0) > 0) driverRef(k, page.pfn, -1);
+    // No reference taken: if the PTE's release later underflows, the bad page report names the driver.
+    else if (page) k.unreferencedFaultPages.set(page.pfn, { driver: owner, callback });
     return r;
   } finally {
     k.faultRefs = outer;
