@@ -16,7 +16,8 @@ import {
 
 export function hello(options = {}) {
   const greeting = options.greeting ?? "Hello from the kernel!";
-  if (typeof greeting !== "string" || greeting.length > 4096) throw new TypeError("greeting: a string of at most 4096 bytes");
+  if (typeof greeting !== "string" || greeting.length > 4096)
+    throw new TypeError("greeting: a string of at most 4096 bytes");
   let page = null;
   let major = 0;
   return defineDriver({
