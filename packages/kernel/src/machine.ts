@@ -10,6 +10,7 @@ import { ENOENT } from "./constants";
 import type { DriverDefinition } from "./driver-types";
 import { ErrnoError } from "./errno-error";
 import type { BadPageRecord } from "./internal/bad-page";
+import { installBadPageHandler } from "./internal/bad-page";
 import type { CharDevices } from "./internal/chrdev";
 import { doExit, fatalSignal, releaseTask } from "./internal/exit";
 import { pageFault } from "./internal/fault";
@@ -55,6 +56,7 @@ export class Machine {
   static async create(options: MachineOptions = {}): Promise<Machine> {
     const config = checkMachineOptions(options);
     const k = new Kernel(config);
+    installBadPageHandler(k);
     k.log.printk(5, `Linux version ${RELEASE[k.era]} (faultline) #1 SMP`);
     k.log.printk(6, `Memory: ${k.mem.nrFreePages * 4}K/${k.mem.totalRamPages * 4}K available`);
     for (const d of config.devices) {

@@ -7,16 +7,7 @@
 import { setBadPageHandler } from "@faultline/mm";
 import { type Kernel, RELEASE } from "./kernel";
 
-export interface BadPageRecord {
-  readonly pfn: number;
-  /** The process being torn down when the page was found, or null. */
-  readonly pid: number | null;
-  readonly comm: string;
-  /** The driver whose fault handler installed the page without a reference, when known. */
-  readonly driver: string | null;
-  /** "page dumped because: …" */
-  readonly reason: string;
-}
+export type { BadPageRecord } from "./kernel";
 
 const hex = (n: number) => n.toString(16);
 

@@ -23,7 +23,6 @@ import {
 } from "@faultline/phys";
 import type { DriverContext, DriverDefinition } from "../driver-types";
 import type { DeviceModel, MachineConfig } from "../options";
-import { type BadPageRecord, installBadPageHandler } from "./bad-page";
 import { CharDevices, DEVTMPFS_DEV } from "./chrdev";
 import type { FileHost, FileNode, OpenFile } from "./file";
 import { makePhysAccess } from "./phys-access";
@@ -73,6 +72,18 @@ export const RELEASE: Record<Era, string> = { "2.6.10": "2.6.10-faultline", mode
 const PROC_DYNAMIC_FIRST = 0xf0000000;
 
 /** The state of one machine's kernel. */
+/** A page found in a bad state by a teardown (bad-page.ts). */
+export interface BadPageRecord {
+  readonly pfn: number;
+  /** The process being torn down when the page was found, or null. */
+  readonly pid: number | null;
+  readonly comm: string;
+  /** The driver whose fault handler installed the page without a reference, when known. */
+  readonly driver: string | null;
+  /** "page dumped because: …" */
+  readonly reason: string;
+}
+
 export class Kernel {
   readonly phys: PhysMachine;
   readonly mem: PhysMemory;
@@ -141,7 +152,6 @@ export class Kernel {
     this.deadPgd = dead;
     this.kernelRefs.set(dead, 1);
     // A TLB may cache a translation to a BAR or device RAM page: drop everything when the FlatView changes.
-    installBadPageHandler(this);
     this.phys.as.onChange(() => {
       for (const t of this.tasks.values()) if (t.state === "running") t.mm.flushTlbAll();
     });
