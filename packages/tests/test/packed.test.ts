@@ -69,6 +69,9 @@ describe("Faultline installed from packed tarballs, outside the workspace", () =
     expect(Object.keys(deps)).toHaveLength(PACKAGES.length);
     project = join(work, "consumer");
     cpSync(fixtures, project, { recursive: true });
+    // The guides' own example device and driver, exactly as the docs show them (no second copy here).
+    cpSync(join(root, "packages/devices/test/docs/dice.ts"), join(project, "dice.ts"));
+    cpSync(join(root, "packages/drivers/simple/test/docs/hello-driver.ts"), join(project, "hello-driver.ts"));
     // Packed like everything else, so it is installed into node_modules as a registry package is.
     const plugin = resolve(import.meta.dirname, "__fixtures__/faultline-driver-hello");
     sh("npm", ["pack", "--pack-destination", work, "--loglevel=error"], plugin);
