@@ -94,6 +94,17 @@ export const DEFAULT_HOST_FEATURES: HostMmFeatures = { pku: false, zeroPage: tru
 
 let hostCached: HostMmFeatures | undefined;
 
+/** A read fault on fresh anonymous memory, then the Rss it added: none with the zero page. */
+export const ZERO_PAGE_PROBE =
+  "arena 0x100000000000 0x400000\nmmap 0x100000000000 0x1000 0x3 0x32\nload8 0x100000000000\nrss\n";
+
+/** Whether the kernel that printed `transcript` (of ZERO_PAGE_PROBE) mapped the zero page. */
+export function zeroPageFromProbe(transcript: readonly string[]): boolean {
+  const m = /= rss (\d+) anon (\d+)$/.exec(transcript[2] ?? "");
+  if (!m) throw new Error(`zero-page probe: unexpected transcript\n${transcript.join("\n")}`);
+  return m[1] === "0";
+}
+
 /** The features of this machine's kernel (requires the oracle for the zero-page probe). */
 export function hostFeatures(): HostMmFeatures {
   if (hostCached) return hostCached;
@@ -107,16 +118,7 @@ export function hostFeatures(): HostMmFeatures {
   } catch {
     pku = false;
   }
-  let zeroPage = true;
-  if (compileOracle()) {
-    // A read fault on fresh anonymous memory: with the zero page it adds nothing to Rss.
-    const t = runTextOnLinux(
-      "arena 0x100000000000 0x400000\nmmap 0x100000000000 0x1000 0x3 0x32\nload8 0x100000000000\nrss\n",
-    );
-    const m = /= rss (\d+) anon (\d+)$/.exec(t[2] ?? "");
-    if (!m) throw new Error(`zero-page probe: unexpected transcript\n${t.join("\n")}`);
-    zeroPage = m[1] === "0";
-  }
+  const zeroPage = compileOracle() ? zeroPageFromProbe(runTextOnLinux(ZERO_PAGE_PROBE)) : true;
   hostCached = { pku, zeroPage };
   return hostCached;
 }

@@ -12,7 +12,7 @@
 //   FAULTLINE_RECORD_CASES=faults,zero-page,pkeys,exec-only \
 //   pnpm --filter @faultline/mm exec tsx test/oracle/record-fixtures.ts
 
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -33,6 +33,8 @@ import {
   ORACLE_SOURCE,
   oracleUnavailableReason,
   runTextOnLinux,
+  ZERO_PAGE_PROBE,
+  zeroPageFromProbe,
 } from "./linux.ts";
 import { randomScript, type Script, serializeScript } from "./script.ts";
 import { diffTranscripts, normalizeTranscript } from "./transcript.ts";
@@ -45,44 +47,34 @@ if (!runner && compileOracle() === null) {
   process.exit(1);
 }
 
-/** Runs script text on this machine's kernel, or through the runner (recording what it says of its guest). */
-function runText(text: string): string[] {
-  if (!runner) return runTextOnLinux(text);
+/** Runs script text through the runner: its stdout lines and its stderr (what it says of its guest). */
+function viaRunner(cmd: string, text: string): { lines: string[]; stderr: string } {
   const dir = mkdtempSync(join(tmpdir(), "faultline-record-"));
   try {
     writeFileSync(join(dir, "script.txt"), text);
-    const out = execFileSync(runner, [ORACLE_SOURCE, join(dir, "script.txt")], {
+    const r = spawnSync(cmd, [ORACLE_SOURCE, join(dir, "script.txt")], {
       encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
       maxBuffer: 64 * 1024 * 1024,
     });
-    return out.split("\n").filter((l) => l !== "");
-  } catch (e) {
-    const err = e as { stderr?: string };
-    throw new Error(`runner failed: ${err.stderr ?? e}`);
+    if (r.status !== 0) throw new Error(`runner failed (status ${r.status}):\n${r.stderr}`);
+    return { lines: r.stdout.split("\n").filter((l) => l !== ""), stderr: r.stderr };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** This kernel's features, or the runner's guest's (kernel release, PKU from its stderr, zero-page probe). */
+/** Runs script text on this machine's kernel, or through the runner. */
+function runText(text: string): string[] {
+  return runner ? viaRunner(runner, text).lines : runTextOnLinux(text);
+}
+
+/** This kernel's features, or the runner's guest's (kernel release and PKU from its stderr, zero-page probe). */
 function guestFeatures(): { kernel: string; host: HostMmFeatures } {
   if (!runner) return { kernel: kernelRelease(), host: hostFeatures() };
-  const dir = mkdtempSync(join(tmpdir(), "faultline-record-"));
-  try {
-    writeFileSync(
-      join(dir, "script.txt"),
-      "arena 0x100000000000 0x400000\nmmap 0x100000000000 0x1000 0x3 0x32\nload8 0x100000000000\nrss\n",
-    );
-    const r = spawnSync(runner, [ORACLE_SOURCE, join(dir, "script.txt")], { encoding: "utf8" });
-    const kernel = /guest kernel: (\S+)/.exec(r.stderr)?.[1] ?? "";
-    const rssLine = r.stdout.split("\n")[2] ?? "";
-    if (!kernel || !/= rss \d+ anon \d+$/.test(rssLine))
-      throw new Error(`runner did not report its guest:\n${r.stderr}\n${r.stdout}`);
-    return { kernel, host: { pku: /pku=1 ospke=1/.test(r.stderr), zeroPage: /= rss 0 /.test(rssLine) } };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const r = viaRunner(runner, ZERO_PAGE_PROBE);
+  const kernel = /guest kernel: (\S+)/.exec(r.stderr)?.[1];
+  if (!kernel) throw new Error(`runner did not report its guest kernel:\n${r.stderr}`);
+  return { kernel, host: { pku: /pku=1 ospke=1/.test(r.stderr), zeroPage: zeroPageFromProbe(r.lines) } };
 }
 
 function record(name: string, doc: string, script: Script): ExpectedFixture {
