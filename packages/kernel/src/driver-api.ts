@@ -4,8 +4,10 @@
  */
 import { AddressSpaceMapping, unmapMappingRange as mmUnmapMappingRange, type Vma } from "@faultline/mm";
 import { PAGE_OFFSET, PAGE_SIZE, type Page } from "@faultline/phys";
+import { EINVAL, VM_FAULT_SIGBUS } from "./constants";
 import { DRIVER_API_VERSION, type DriverContext, type DriverDefinition, type File } from "./driver-types";
-import { currentKernel, currentKernelOrNull } from "./internal/current";
+import { badPfnReason, badPhysReason, PFN_LIMIT, warn } from "./internal/bug";
+import { COPY_BRAND, currentKernel, currentKernelOrNull, THIS_COPY } from "./internal/current";
 import { OpenFile } from "./internal/file";
 import { printkArgs } from "./internal/printk";
 import { driverRef } from "./internal/vm-ops";
@@ -65,7 +67,10 @@ export function defineDriver(def: DriverDefinitionInput): DriverDefinition {
   if (def.exit !== undefined && typeof def.exit !== "function") {
     throw new TypeError(`defineDriver(${def.name}): exit must be a function`);
   }
-  return Object.freeze({ ...def });
+  const out = { ...def };
+  // Which copy of @faultline/kernel defined it: a machine of another copy refuses it (options.ts).
+  Object.defineProperty(out, COPY_BRAND, { value: THIS_COPY, enumerable: false });
+  return Object.freeze(out);
 }
 
 // ---- printk ---------------------------------------------------------------------------------
@@ -75,7 +80,7 @@ export function defineDriver(def: DriverDefinitionInput): DriverDefinition {
  * its own first argument. Without a current kernel (code outside any machine) it does nothing.
  */
 export function printk(...args: unknown[]): void {
-  const k = currentKernelOrNull();
+  const k = currentKernelOrNull("printk");
   if (k) printkArgs(k.log, args);
 }
 
@@ -91,7 +96,7 @@ export const prDebug = (fmt: string, ...a: unknown[]) => printk("\x017", fmt, ..
 
 /** The process on whose behalf the driver runs (`current`), or null at boot. */
 export function current(): { readonly pid: number; readonly comm: string } | null {
-  const p = currentKernelOrNull()?.current;
+  const p = currentKernelOrNull("current")?.current;
   return p ? { pid: p.pid, comm: p.comm } : null;
 }
 
@@ -109,7 +114,27 @@ export function remapPfnRange(
   size: number,
   prot: number = vma.vmPageProt,
 ): number {
+  if (!remapArgsOk("remapPfnRange", addr, pfn, size)) return -EINVAL;
   return vma.vmMm.remapPfnRange(vma, addr, pfn, size, prot);
+}
+
+/**
+ * The checks remap_pfn_range() WARNs about (an unaligned addr) and the pfns no machine has (negative,
+ * fractional, beyond MAXPHYADDR): a WARNING in dmesg saying why, and false (the caller returns -EINVAL).
+ */
+function remapArgsOk(what: string, addr: number, pfn: number, size: number): boolean {
+  const k = currentKernelOrNull(what);
+  let why = badPfnReason(pfn);
+  if (why === null && Number.isFinite(size) && size > 0) {
+    const last = pfn + Math.ceil(size / PAGE_SIZE) - 1;
+    if (last >= PFN_LIMIT)
+      why = `pfn 0x${pfn.toString(16)} + ${size} bytes ends beyond MAXPHYADDR (52 bits; pfns end below 0x${PFN_LIMIT.toString(16)})`;
+  }
+  if (why === null && !(Number.isInteger(addr) && addr % PAGE_SIZE === 0))
+    why = `addr ${typeof addr === "number" ? `0x${addr.toString(16)}` : String(addr)} is not page-aligned`;
+  if (why === null) return true;
+  warn(k, "remap_pfn_range (mm/memory.c)", `${what}: ${why}`);
+  return false;
 }
 
 /** io_remap_pfn_range(): the same as remapPfnRange on x86. */
@@ -120,11 +145,21 @@ export function ioRemapPfnRange(
   size: number,
   prot: number = vma.vmPageProt,
 ): number {
+  if (!remapArgsOk("ioRemapPfnRange", addr, pfn, size)) return -EINVAL;
   return vma.vmMm.remapPfnRange(vma, addr, pfn, size, prot);
 }
 
-/** vmf_insert_pfn(): from a fault handler of a VM_PFNMAP VMA; returns VM_FAULT_NOPAGE or an error code. */
+/**
+ * vmf_insert_pfn(): from a fault handler of a VM_PFNMAP VMA; returns VM_FAULT_NOPAGE or an error code.
+ * A pfn no machine has (negative, fractional, beyond MAXPHYADDR) installs nothing: a WARNING in dmesg
+ * and VM_FAULT_SIGBUS, as vmf_insert_pfn_prot() answers a pfn it refuses.
+ */
 export function vmfInsertPfn(vma: Vma, addr: number, pfn: number): number {
+  const why = badPfnReason(pfn);
+  if (why !== null) {
+    warn(currentKernelOrNull("vmfInsertPfn"), "vmf_insert_pfn (mm/memory.c)", `vmfInsertPfn: ${why}`);
+    return VM_FAULT_SIGBUS;
+  }
   return vma.vmMm.vmfInsertPfn(vma, addr, pfn);
 }
 
@@ -163,14 +198,24 @@ export function unmapMappingRange(
 
 // ---- pages --------------------------------------------------------------------------------------
 
-/** pfn_valid(): the pfn has a struct page (RAM and the ISA hole; never PCI MMIO). */
+/**
+ * pfn_valid(): the pfn has a struct page (RAM and the ISA hole; never PCI MMIO). It is the check
+ * itself, so a negative, fractional or too large pfn is simply not valid (false, no warning).
+ */
 export function pfnValid(pfn: number): boolean {
-  return currentKernel("pfnValid").mem.pfnValid(pfn);
+  const k = currentKernel("pfnValid");
+  return badPfnReason(pfn) === null && k.mem.pfnValid(pfn);
 }
 
-/** pfn_to_page(). Throws (an oops, in a driver) for a pfn without a struct page. */
+/**
+ * pfn_to_page(). Throws (an oops, in a driver) for a pfn without a struct page, saying why when the
+ * pfn is not one at all (negative, fractional, beyond MAXPHYADDR).
+ */
 export function pfnToPage(pfn: number): Page {
-  return currentKernel("pfnToPage").mem.pfnToPage(pfn);
+  const k = currentKernel("pfnToPage");
+  const why = badPfnReason(pfn);
+  if (why !== null) throw new RangeError(`pfnToPage: ${why}`);
+  return k.mem.pfnToPage(pfn);
 }
 
 export function pageToPfn(page: Page): number {
@@ -285,9 +330,22 @@ export interface IoMem {
   writel(value: number, offset: number): void;
 }
 
-/** ioremap(): device registers reached through the bus (access sizes as the device declares). */
-export function ioremap(paddr: number, size: number): IoMem {
+/**
+ * ioremap(): device registers reached through the bus (access sizes as the device declares). An
+ * address no machine has (negative, fractional, beyond MAXPHYADDR) or a size that is not a positive
+ * integer gets null, with a WARNING in dmesg saying why, as __ioremap_caller() answers NULL.
+ */
+export function ioremap(paddr: number, size: number): IoMem | null {
   const m = currentKernel("ioremap");
+  let why = badPhysReason(paddr);
+  if (why === null && !(Number.isInteger(size) && size > 0))
+    why = `size ${String(size)} is not a positive integer`;
+  if (why === null && paddr + size > PFN_LIMIT * PAGE_SIZE)
+    why = `0x${paddr.toString(16)} + 0x${size.toString(16)} ends beyond MAXPHYADDR (52 bits)`;
+  if (why !== null) {
+    warn(m, "__ioremap_caller (arch/x86/mm/ioremap.c)", `ioremap: invalid physical address: ${why}`);
+    return null;
+  }
   const as = m.phys.as;
   const check = (off: number, n: number) => {
     if (off < 0 || off + n > size)

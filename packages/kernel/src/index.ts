@@ -83,6 +83,7 @@ export {
   type MachineOptions,
   MIN_RAM_BYTES,
 } from "./options";
+export { PFN_DOWN, PFN_PHYS, PFN_UP } from "./pfn";
 export { Process, type ProcessState, type SpawnOptions } from "./process";
 export {
   describeSyscall,

@@ -5,6 +5,13 @@
 import type { Era } from "@faultline/mm";
 import type { PhysMachine } from "@faultline/phys";
 import type { DriverDefinition } from "./driver-types";
+import {
+  COPY_BRAND,
+  describeCopy,
+  type KernelCopy,
+  PEER_DEPENDENCY_ADVICE,
+  THIS_COPY,
+} from "./internal/current";
 
 /**
  * A device model as `@faultline/devices` builds them: it puts itself on a bus of the physical
@@ -151,6 +158,14 @@ export function checkDriver(d: unknown, what: string): asserts d is DriverDefini
     throw new TypeError(`${what}.name: expected a string, got ${describeValue(dd.name)}`);
   if (typeof dd.init !== "function")
     throw new TypeError(`${what}.init: expected a function, got ${describeValue(dd.init)}`);
+  // A driver made by another copy of @faultline/kernel would call the driver API through that copy,
+  // which never runs this machine: refuse it now, naming both copies (internal/current.ts).
+  const copy = (d as { [COPY_BRAND]?: KernelCopy })[COPY_BRAND];
+  if (copy !== undefined && copy !== THIS_COPY) {
+    throw new Error(
+      `${what}: driver "${dd.name}" was defined with ${describeCopy(copy)}, but this machine runs ${describeCopy(THIS_COPY)}: two copies of @faultline/kernel are loaded; ${PEER_DEPENDENCY_ADVICE}`,
+    );
+  }
 }
 
 function listOf(v: unknown, name: string, check: (item: unknown, i: number) => void): readonly unknown[] {

@@ -19,6 +19,7 @@ import {
   type File,
   type FileOperations,
   highMemory,
+  type IoMem,
   ioremap,
   iounmap,
   PAGE_SIZE,
@@ -76,7 +77,7 @@ export function mem(options: MemOptions = {}): DriverDefinition {
   const rw = (
     ppos: { value: number },
     count: number,
-    copy: (io: ReturnType<typeof ioremap>, off: number, n: number, done: number) => void,
+    copy: (io: IoMem, off: number, n: number, done: number) => void,
   ): number => {
     const p = ppos.value;
     // valid_phys_addr_range(): only memory below high_memory (the direct map) is read or written.
@@ -87,6 +88,7 @@ export function mem(options: MemOptions = {}): DriverDefinition {
       const sz = Math.min(PAGE_SIZE - (at % PAGE_SIZE), count - done);
       if (strict && !devmemIsAllowed(Math.floor(at / PAGE_SIZE))) return -EPERM;
       const io = ioremap(at, sz);
+      if (!io) return -EFAULT; // xlate_dev_mem_ptr() failed
       copy(io, 0, sz, done);
       iounmap(io);
       done += sz;
