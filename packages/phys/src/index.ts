@@ -1,6 +1,7 @@
 export { AddressSpace, type AddressSpaceOptions } from "./address-space";
 export * from "./banks";
 export * from "./constants";
+export { DirtyLog } from "./dirty-log";
 export {
   directMapAddress,
   directMapPhys,
@@ -75,4 +76,5 @@ export {
   type MemTxResult,
   type MemTxValue,
 } from "./memtx";
+export { byteSwap, type DeviceEndianness, type ImplRules } from "./mmio-access";
 export * from "./pci";

@@ -17,6 +17,8 @@ export interface Resource {
   /** Inclusive, as in struct resource. */
   readonly end: number;
   readonly children: Resource[];
+  /** IORESOURCE_BUSY: claimed by a driver (request_mem_region); nothing may nest under it. */
+  readonly busy?: boolean;
 }
 
 export class ResourceTree {
@@ -73,6 +75,48 @@ export class ResourceTree {
     parent.children.push(res);
     parent.children.sort((a, b) => a.start - b.start || b.end - a.end);
     return res;
+  }
+
+  /**
+   * __request_region() as request_mem_region()/request_region() call it: the claim descends into the
+   * resource that contains it while that one is not busy, and is refused (null: the caller's -EBUSY)
+   * when it overlaps a busy resource or straddles the edge of any resource.
+   */
+  requestBusyRegion(start: number, end: number, name: string): Resource | null {
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) return null;
+    let parent = this.root;
+    if (start < parent.start || end > parent.end) return null;
+    for (;;) {
+      // __request_resource(): the first child that overlaps, if any.
+      const conflict = parent.children.find((c) => !(c.end < start || c.start > end));
+      if (!conflict) break;
+      if (conflict.busy || conflict.start > start || conflict.end < end) return null;
+      parent = conflict;
+    }
+    const res: Resource = { name, start, end, children: [], busy: true };
+    parent.children.push(res);
+    parent.children.sort((a, b) => a.start - b.start || b.end - a.end);
+    return res;
+  }
+
+  /**
+   * __release_region(): removes the busy resource of exactly [start, end], searching down through
+   * the resources that contain it. False when there is none ("Trying to free nonexistent resource").
+   */
+  releaseBusyRegion(start: number, end: number): boolean {
+    let parent = this.root;
+    for (;;) {
+      const i = parent.children.findIndex((c) => c.start <= start && end <= c.end);
+      if (i < 0) return false;
+      const c = parent.children[i]!;
+      if (c.busy && c.start === start && c.end === end) {
+        if (c.children.length) return false;
+        parent.children.splice(i, 1);
+        return true;
+      }
+      if (c.start > start || c.end < end) return false;
+      parent = c;
+    }
   }
 
   /** The /proc/iomem (or /proc/ioports) text. */

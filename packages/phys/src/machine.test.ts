@@ -51,7 +51,7 @@ describe("PhysMachine", () => {
     );
     expect(m.physRead32(0xc0000000)).toBe(0x010000ed);
     expect(m.lspci()).toContain(
-      "00:02.0 Class 0580: Vendor 1234 Device 11e8 (rev 10)\n\tMemory at c0000000 (32-bit, non-prefetchable) [size=1M]\n",
+      "00:02.0 Class 0580: Vendor 1234 Device 11e8 (rev 10)\n\tFlags: fast devsel\n\tMemory at c0000000 (32-bit, non-prefetchable) [size=1M]\n",
     );
     expect(m.meminfo()).toBe(`MemTotal:         261752 kB\nMemFree:          261752 kB\n`);
     m.checkInvariants();

@@ -17,6 +17,7 @@ import { AddressSpace } from "./address-space";
 import type { MemoryBanks } from "./banks";
 import { BANK_BYTES_MAX } from "./banks";
 import { PAGE_SIZE } from "./constants";
+import { DirtyLog } from "./dirty-log";
 import { locationOf, PHYS_ADDR_LIMIT, pfnOf, physOf } from "./encoding";
 import { hex, PhysError } from "./errors";
 import type { FlatRangeDescriptor, PageTranslation } from "./flatview";
@@ -79,6 +80,12 @@ export interface PhysMachineDescriptor {
   readonly generation: number;
 }
 
+interface Claim {
+  readonly start: number;
+  readonly end: number;
+  readonly name: string;
+}
+
 export class PhysMachine {
   readonly mem: PhysMemory;
   readonly banks: MemoryBanks;
@@ -89,6 +96,11 @@ export class PhysMachine {
   readonly pci: PciBus;
   readonly io: IoPortSpace;
   readonly ramRegions: readonly MemoryRegion[];
+  /** Frames written by bus-master DMA, for clients that start logging (dirty-log.ts). */
+  readonly dirtyLog: DirtyLog;
+  /** request_mem_region() / request_region() claims, in the order made. */
+  private readonly memRequests: Claim[] = [];
+  private readonly ioRequests: Claim[] = [];
 
   private constructor(mem: PhysMemory, options: PhysMachineOptions) {
     this.mem = mem;
@@ -122,6 +134,15 @@ export class PhysMachine {
     const topOfRam = Math.max(...mem.ramRanges.map((r) => r.end));
     this.pci = new PciBus(this.system, this.io, this.log, { topOfRam });
     this.as = new AddressSpace("memory", this.system, this.banks, { log: this.log });
+    this.dirtyLog = new DirtyLog(mem.maxPfn);
+    this.pci.dma = {
+      read: (addr, buf) => this.as.readBytesInto(addr, buf),
+      write: (addr, bytes) => {
+        const r = this.as.writeBytes(addr, bytes);
+        this.dirtyLog.markRange(addr, bytes.length);
+        return r;
+      },
+    };
   }
 
   /** Boots memory and buses, plugs the devices in and assigns BARs as firmware does. */
@@ -234,6 +255,64 @@ export class PhysMachine {
 
   // ---- views ------------------------------------------------------------------------------------
 
+  /**
+   * request_mem_region(): claims [start, start + n) for `name` (nested under the deepest resource
+   * containing it, e.g. a BAR). False when any part of it is claimed already or it straddles a
+   * resource's edge (the caller's -EBUSY).
+   */
+  requestMemRegion(start: number, n: number, name: string): boolean {
+    return this.request(this.memRequests, this.iomemTree(), start, n, name);
+  }
+
+  /** release_mem_region(): false when there is no such claim. */
+  releaseMemRegion(start: number, n: number): boolean {
+    return this.release(this.memRequests, start, n);
+  }
+
+  /** request_region(): claims ports [start, start + n) (shown in /proc/ioports). */
+  requestRegion(start: number, n: number, name: string): boolean {
+    return this.request(this.ioRequests, this.ioportsTree(), start, n, name);
+  }
+
+  /** release_region(). */
+  releaseRegion(start: number, n: number): boolean {
+    return this.release(this.ioRequests, start, n);
+  }
+
+  private request(list: Claim[], tree: ResourceTree, start: number, n: number, name: string): boolean {
+    if (!Number.isSafeInteger(n) || n <= 0 || !tree.requestBusyRegion(start, start + n - 1, name))
+      return false;
+    list.push({ start, end: start + n - 1, name });
+    return true;
+  }
+
+  private release(list: Claim[], start: number, n: number): boolean {
+    const i = list.findIndex((c) => c.start === start && c.end === start + n - 1);
+    if (i < 0) return false;
+    list.splice(i, 1);
+    return true;
+  }
+
+  /** Whether a claim of exactly [start, start + n) exists (in memory or port space). */
+  hasRequest(space: "mem" | "io", start: number, n: number): string | null {
+    const list = space === "mem" ? this.memRequests : this.ioRequests;
+    return list.find((c) => c.start === start && c.end === start + n - 1)?.name ?? null;
+  }
+
+  /** The resource tree behind /proc/ioports: the port ranges, then the drivers' claims. */
+  ioportsTree(): ResourceTree {
+    const t = new ResourceTree("PCI IO", 0xffff);
+    for (const r of [...this.io.registered].sort((a, b) => a.base - b.base || b.size - a.size)) {
+      try {
+        t.insertResource(r.base, r.base + r.size - 1, r.name);
+      } catch (e) {
+        if (!(e instanceof BusError)) throw e;
+      }
+    }
+    for (const c of this.ioRequests) t.requestBusyRegion(c.start, c.end, c.name);
+    return t;
+  }
+
   /** The resource tree behind /proc/iomem. */
   iomemTree(): ResourceTree {
     const t = new ResourceTree();
@@ -268,6 +347,8 @@ export class PhysMachine {
         for (const c of res.children) tryInsert(res.start, res.end, c, true);
       }
     }
+    // Drivers' claims, in the order they were made (a claim a moved BAR no longer fits is not shown).
+    for (const c of this.memRequests) t.requestBusyRegion(c.start, c.end, c.name);
     return t;
   }
 
@@ -278,7 +359,7 @@ export class PhysMachine {
 
   /** /proc/ioports. */
   ioports(): string {
-    return this.io.renderIoports();
+    return this.ioportsTree().render();
   }
 
   lspci(): string {

@@ -37,6 +37,7 @@ import {
   type MemTxValue,
   maskValue,
 } from "./memtx";
+import { adjustOps, type DeviceEndianness, type ImplRules, needsAdjusting } from "./mmio-access";
 
 /** Non-bank regions (MMIO, containers, aliases) start and end on this boundary, so no naturally
  * aligned access of 1–8 bytes can straddle two of them. */
@@ -62,6 +63,10 @@ export interface MemoryRegionOps {
   read(offset: number, size: AccessSize): number | bigint;
   write(offset: number, size: AccessSize, value: number | bigint): void;
   readonly valid?: AccessRules;
+  /** Sizes the callbacks implement; the core splits or widens accepted accesses (mmio-access.ts). */
+  readonly impl?: ImplRules;
+  /** Byte order of the device's registers (default little, as this machine). */
+  readonly endianness?: DeviceEndianness;
 }
 
 export type RegionKind = "ram" | "rom" | "ram-device" | "mmio" | "container" | "alias";
@@ -206,7 +211,22 @@ export class MemoryRegion {
         { region: name },
       );
     }
-    return new MemoryRegion(name, "mmio", size, -1, 0, ops, null, 0);
+    const { impl, endianness } = ops;
+    if (impl) {
+      const imin = impl.minAccessSize ?? min;
+      const imax = impl.maxAccessSize ?? max;
+      if (!isAccessSize(imin) || !isAccessSize(imax) || imin > imax) {
+        throw new BusError(
+          "EINVAL",
+          `region "${name}": impl access sizes ${String(imin)}..${String(imax)} are not 1/2/4/8 with min <= max`,
+          { region: name },
+        );
+      }
+    }
+    const adjusted = needsAdjusting(min, max, impl, endianness)
+      ? { ...adjustOps(ops, min, max, impl, endianness), valid: ops.valid ?? {} }
+      : ops;
+    return new MemoryRegion(name, "mmio", size, -1, 0, adjusted, null, 0);
   }
 
   /** A pure container (memory_region_init): only its subregions decode. */

@@ -20,9 +20,23 @@ import { FOUR_GIB, PCI_HOLE_START } from "./constants";
 import { fromHalves, high32, PHYS_ADDR_LIMIT } from "./encoding";
 import { hex } from "./errors";
 import { IO_SPACE_SIZE, type IoPortOps, type IoPortRange, type IoPortSpace } from "./isa";
-import { renderLspci } from "./lspci";
+import { type LspciKernelView, renderLspci } from "./lspci";
 import { MemoryRegion } from "./memory-region";
-import { allOnes, BusError, type GuestLog } from "./memtx";
+import { allOnes, BusError, type GuestLog, MEMTX_DECODE_ERROR, MEMTX_OK, type MemTxResult } from "./memtx";
+import {
+  findCapability,
+  PCI_CAP_ID_MSI,
+  PCI_MSI_ADDRESS_LO,
+  PCI_MSI_DATA_32,
+  PCI_MSI_FLAGS,
+  PCI_MSI_FLAGS_ENABLE,
+  PCI_MSI_FLAGS_QSIZE,
+  PCI_STATUS_CAP_LIST,
+  PCI_STATUS_INTERRUPT,
+  type PciCapabilitySpec,
+  type PlacedCapability,
+  placeCapabilities,
+} from "./pci-caps";
 import {
   assignBars,
   PCI_IO_START,
@@ -70,6 +84,7 @@ import {
   PCI_NUM_BARS,
   PCI_REVISION_ID,
   PCI_SLOT_MAX,
+  PCI_STATUS,
   PCI_SUBDEVICE_ID_QEMU,
   PCI_SUBSYSTEM_ID,
   PCI_SUBSYSTEM_VENDOR_ID,
@@ -83,6 +98,8 @@ import {
   pciConf1Slot,
 } from "./pci-regs";
 
+export type { LspciFunction, LspciKernelView } from "./lspci";
+export * from "./pci-caps";
 export { PCI_IO_START, PCI_WINDOW32_END, PCI_WINDOW64_SIZE, type Window } from "./pci-firmware";
 export * from "./pci-regs";
 
@@ -123,6 +140,18 @@ export interface PciFunctionSpec {
   readonly function?: number;
   /** Told whenever a BAR appears at an address (or disappears: null). */
   readonly onBarMapped?: (bar: number, addr: number | null) => void;
+  /** Capabilities, laid out from 0x40 in this order (pci-caps.ts). */
+  readonly capabilities?: readonly PciCapabilitySpec[];
+  /** Config read hook (QEMU's PCIDeviceClass.config_read): gets the default value, returns what is read. */
+  readonly configRead?: (offset: number, size: 1 | 2 | 4, value: number) => number;
+  /** Config write hook, told after the default write (a device's config_write calling pci_default_write_config). */
+  readonly configWrite?: (offset: number, size: 1 | 2 | 4, value: number) => void;
+}
+
+/** The bus-address translation a DMA goes through when an IOMMU sits in front of the bus. */
+export interface PciIommu {
+  /** The physical address of `busAddr` for this function and direction, or -1 (an IOMMU fault). */
+  translate(fn: PciFunction, busAddr: number, isWrite: boolean): number;
 }
 
 interface BarState {
@@ -165,6 +194,12 @@ export class PciFunction {
   /** Per-byte write masks (QEMU's wmask): bits software may change. */
   private readonly wmask = new Uint8Array(PCI_CONFIG_SPACE_SIZE);
   private readonly barStates: Array<BarState | null> = [];
+  /** Capabilities as placed in config space. */
+  readonly capabilities: readonly PlacedCapability[];
+  /** The level the device drives its INTx pin to (pci_set_irq), before INTx Disable. */
+  private intxLevel = false;
+  /** Whether the line is asserted towards the interrupt controller right now. */
+  private intxAsserted = false;
 
   /** @internal use PciBus.attach */
   constructor(
@@ -223,6 +258,8 @@ export class PciFunction {
       }
     }
     this.initConfig();
+    this.capabilities = placeCapabilities(this.config, this.wmask, spec.capabilities ?? [], where);
+    if (this.capabilities.length) this.config[PCI_STATUS] = this.config[PCI_STATUS]! | PCI_STATUS_CAP_LIST;
   }
 
   private initConfig(): void {
@@ -330,7 +367,8 @@ export class PciFunction {
     if (!this.configAccessOk(offset, size, false, 0)) return ones(size);
     let v = 0;
     for (let i = size - 1; i >= 0; i--) v = v * 256 + this.config[offset + i]!;
-    return v;
+    const hook = this.spec.configRead;
+    return hook ? hook(offset, size, v) >>> 0 : v;
   }
 
   /** A configuration write; only bits in the write mask change (read-only fields keep their value). */
@@ -346,6 +384,122 @@ export class PciFunction {
     if (touches(PCI_COMMAND, PCI_COMMAND + 2) || touches(PCI_BASE_ADDRESS_0, PCI_BASE_ADDRESS_0 + 24)) {
       this.updateMappings();
     }
+    // pci_update_irq_disabled(): INTx Disable masks the pin's level towards the controller.
+    if (touches(PCI_COMMAND, PCI_COMMAND + 2)) this.updateIntx();
+    this.spec.configWrite?.(offset, size, value);
+  }
+
+  /** Bus master enable (command bit 2): without it the function's DMA and MSI writes go nowhere. */
+  get busMaster(): boolean {
+    return (this.command & PCI_COMMAND_MASTER) !== 0;
+  }
+
+  /** The IRQ line firmware wrote to PCI_INTERRUPT_LINE (0 when the function has no INTx pin). */
+  get interruptLine(): number {
+    return this.config[PCI_INTERRUPT_PIN] ? this.config[PCI_INTERRUPT_LINE]! : 0;
+  }
+
+  /** pci_find_capability() on this function: the offset of capability `id`, or 0. */
+  findCapability(id: number): number {
+    return findCapability((o) => this.config[o]!, this.config[PCI_STATUS]!, id);
+  }
+
+  /**
+   * pci_set_irq(): the device drives its INTx pin. The Interrupt Status bit follows the pin; the line
+   * reaches the interrupt controller unless INTx Disable is set in the command register.
+   */
+  setIrq(level: boolean): void {
+    if (!this.config[PCI_INTERRUPT_PIN]) {
+      this.bus.log.record({
+        kind: "config-access",
+        addr: PCI_INTERRUPT_PIN,
+        size: 1,
+        isWrite: true,
+        region: this.name,
+        message: `${this.name}: raises INTx but declares no interrupt pin: ignored`,
+      });
+      return;
+    }
+    this.intxLevel = level;
+    const st = this.config[PCI_STATUS]!;
+    this.config[PCI_STATUS] = level ? st | PCI_STATUS_INTERRUPT : st & ~PCI_STATUS_INTERRUPT;
+    this.updateIntx();
+  }
+
+  private updateIntx(): void {
+    const want = this.intxLevel && !(this.command & PCI_COMMAND_INTX_DISABLE);
+    if (want === this.intxAsserted) return;
+    this.intxAsserted = want;
+    this.bus.intxHandler?.(this, this.interruptLine, want);
+  }
+
+  /** Whether the INTx line is asserted towards the controller. */
+  get intxPending(): boolean {
+    return this.intxAsserted;
+  }
+
+  /**
+   * msi_notify(): sends message `vector` (0-based, below the enabled vector count) as the MSI
+   * capability says: a dword write of data | vector to the message address. Returns false (nothing
+   * sent) when MSI is not enabled, the vector is out of range or bus mastering is off.
+   */
+  msiNotify(vector = 0): boolean {
+    const cap = this.findCapability(PCI_CAP_ID_MSI);
+    if (!cap) return false;
+    const flags = this.config[cap + PCI_MSI_FLAGS]! | (this.config[cap + PCI_MSI_FLAGS + 1]! << 8);
+    const enabled = 1 << ((flags & PCI_MSI_FLAGS_QSIZE) >> 4);
+    if (!(flags & PCI_MSI_FLAGS_ENABLE) || !this.busMaster || vector < 0 || vector >= enabled) return false;
+    const addr = this.get32(cap + PCI_MSI_ADDRESS_LO);
+    const data = this.config[cap + PCI_MSI_DATA_32]! | (this.config[cap + PCI_MSI_DATA_32 + 1]! << 8);
+    // Multiple Message Enable: the low log2(enabled) bits of data carry the vector.
+    this.bus.msiHandler?.(this, addr, (data & ~(enabled - 1)) | vector);
+    return true;
+  }
+
+  /**
+   * pci_dma_read() / pci_dma_write(): a bus-master transfer at bus address `busAddr`, through the
+   * bus's IOMMU when there is one. Without bus mastering (or on an IOMMU fault) nothing moves: a read
+   * leaves `buf` all-ones, the access is logged, MEMTX_DECODE_ERROR is returned.
+   */
+  dmaRead(busAddr: number, buf: Uint8Array): MemTxResult {
+    return this.dma(busAddr, buf, false);
+  }
+
+  dmaWrite(busAddr: number, bytes: Uint8Array): MemTxResult {
+    return this.dma(busAddr, bytes, true);
+  }
+
+  private dma(busAddr: number, buf: Uint8Array, isWrite: boolean): MemTxResult {
+    const refuse = (why: string): MemTxResult => {
+      if (!isWrite) buf.fill(0xff);
+      this.bus.log.record({
+        kind: "unassigned-write",
+        addr: busAddr,
+        size: buf.length,
+        isWrite,
+        region: this.name,
+        message: `${this.name}: DMA ${isWrite ? "write" : "read"} of ${buf.length} bytes at bus address ${hex(busAddr)}: ${why}`,
+      });
+      return MEMTX_DECODE_ERROR;
+    };
+    if (!this.busMaster) return refuse("bus mastering is disabled");
+    const dma = this.bus.dma;
+    if (!dma) return refuse("no memory behind the bus");
+    const iommu = this.bus.iommu;
+    if (!iommu) return isWrite ? dma.write(busAddr, buf, this) : dma.read(busAddr, buf);
+    // Page by page: each page of the transfer is translated on its own (an IOMMU maps pages).
+    let pos = 0;
+    let r = MEMTX_OK;
+    while (pos < buf.length) {
+      const a = busAddr + pos;
+      const n = Math.min(buf.length - pos, 4096 - (a % 4096));
+      const pa = iommu.translate(this, a, isWrite);
+      if (pa < 0) return r | refuse(`IOMMU fault at ${hex(a)}`);
+      const part = buf.subarray(pos, pos + n);
+      r |= isWrite ? dma.write(pa, part, this) : dma.read(pa, part);
+      pos += n;
+    }
+    return r;
   }
 
   private configAccessOk(offset: number, size: number, isWrite: boolean, value: number): boolean {
@@ -423,6 +577,15 @@ export interface PciBusOptions {
   readonly topOfRam: number;
 }
 
+/** What bus-master DMA reads and writes: system memory at physical addresses. */
+export interface PciDmaTarget {
+  read(addr: number, buf: Uint8Array): MemTxResult;
+  write(addr: number, bytes: Uint8Array, from: PciFunction): MemTxResult;
+}
+
+/** PIIX PIRQ routing as SeaBIOS sets it up: PIRQA..D → IRQ 10, 10, 11, 11 (pciinit.c: pci_irqs). */
+const PIRQ_IRQS = [10, 10, 11, 11] as const;
+
 /** One memory-resource line for /proc/iomem, with its claims as children. */
 export interface PciResource {
   readonly start: number;
@@ -443,6 +606,14 @@ export class PciBus {
   readonly ioWindow: Window = { start: PCI_IO_START, end: IO_SPACE_SIZE };
   private readonly fns: PciFunction[] = [];
   private configAddress = 0;
+  /** Where INTx level changes go (the interrupt controller, set by the kernel). */
+  intxHandler: ((fn: PciFunction, irq: number, level: boolean) => void) | null = null;
+  /** Where MSI writes go (the local APIC's window, set by the kernel). */
+  msiHandler: ((fn: PciFunction, address: number, data: number) => void) | null = null;
+  /** An IOMMU translating bus addresses of DMA (null: bus address = physical address). */
+  iommu: PciIommu | null = null;
+  /** The memory bus-master transfers reach (set by PhysMachine). */
+  dma: PciDmaTarget | null = null;
 
   constructor(
     system: MemoryRegion,
@@ -543,6 +714,9 @@ export class PciBus {
       );
     }
     const f = new PciFunction(this, slot, fnNo, spec);
+    const pin = f.config[PCI_INTERRUPT_PIN]!;
+    // piix_pci_slot_get_irq(): pin A of slot s uses PIRQ (s + pin - 1) mod 4.
+    if (pin >= 1 && pin <= 4) f.config[PCI_INTERRUPT_LINE] = PIRQ_IRQS[(slot + pin - 1) & 3]!;
     this.fns.push(f);
     this.fns.sort((a, b) => a.slot - b.slot || a.fn - b.fn);
     this.updateMultiFunction(slot);
@@ -593,8 +767,8 @@ export class PciBus {
   }
 
   /** `lspci -v`-like listing (without name database: numeric ids, as `lspci -v` prints unknown ones). */
-  lspci(): string {
-    return renderLspci(this.fns);
+  lspci(kernel?: LspciKernelView): string {
+    return renderLspci(this.fns, kernel);
   }
 
   /** Assigned memory BARs as /proc/iomem resources (named by pci_name, claims nested). */
