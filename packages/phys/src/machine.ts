@@ -17,6 +17,7 @@ import { AddressSpace } from "./address-space";
 import type { MemoryBanks } from "./banks";
 import { BANK_BYTES_MAX } from "./banks";
 import { PAGE_SIZE } from "./constants";
+import { VirtualClock } from "./clock";
 import { DirtyLog } from "./dirty-log";
 import { locationOf, PHYS_ADDR_LIMIT, pfnOf, physOf } from "./encoding";
 import { hex, PhysError } from "./errors";
@@ -98,6 +99,8 @@ export class PhysMachine {
   readonly ramRegions: readonly MemoryRegion[];
   /** Frames written by bus-master DMA, for clients that start logging (dirty-log.ts). */
   readonly dirtyLog: DirtyLog;
+  /** Virtual time for device models' timers (clock.ts). */
+  readonly clock = new VirtualClock();
   /** request_mem_region() / request_region() claims, in the order made. */
   private readonly memRequests: Claim[] = [];
   private readonly ioRequests: Claim[] = [];
