@@ -73,6 +73,10 @@ export const MADV_PAGEOUT = 21;
 export const MADV_POPULATE_READ = 22;
 export const MADV_POPULATE_WRITE = 23;
 export const MADV_DONTNEED_LOCKED = 24;
+/** Installs guard markers over the range: any access is SIGSEGV (since 6.13). */
+export const MADV_GUARD_INSTALL = 102;
+/** Removes guard markers, leaving everything else in the range as it was (since 6.13). */
+export const MADV_GUARD_REMOVE = 103;
 
 export const MS_ASYNC = 1;
 export const MS_INVALIDATE = 2;

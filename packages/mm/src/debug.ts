@@ -2,9 +2,10 @@
 // every step.
 import { PG_anon, PG_buddy } from "@faultline/phys";
 import { PAGE } from "./internal";
+import { isValidGuardVma } from "./madvise";
 import type { MmStruct, Vma } from "./mm_types";
+import { pteHoldsPage, pteIsGuardMarker } from "./pgtable";
 import { vmNormalPfn } from "./rmap";
-import { ShmemFile } from "./shmem";
 
 /**
  * VMAs sorted, disjoint, page aligned, non-empty (how they merge is pinned by the differential
@@ -34,6 +35,14 @@ export function validateMm(mm: MmStruct): Map<number, number> {
   mm.pgd.forEach(0, 2 ** 47, (a, slot, pte) => {
     const v = mm.vmaLookup(a);
     if (!v) throw new Error(`PTE at ${a.toString(16)} outside every VMA`);
+    if (pteIsGuardMarker(pte)) {
+      // A marker holds no page and no key, and only VMAs guard regions may be installed in hold one.
+      if (mm.pgd.readPkey(slot) !== 0) throw new Error(`guard marker at ${a.toString(16)} carries a key`);
+      if (!isValidGuardVma(v, true)) throw new Error(`guard marker at ${a.toString(16)} in ${v}`);
+      return;
+    }
+    if (!pteHoldsPage(pte))
+      throw new Error(`PTE at ${a.toString(16)} is neither a page nor a marker: ${pte}`);
     if (mm.pgd.readPkey(slot) !== v.vmPkey)
       throw new Error(`PTE at ${a.toString(16)} has pkey ${mm.pgd.readPkey(slot)}, its VMA ${v.vmPkey}`);
     const pfn = vmNormalPfn(mm, pte);
@@ -43,7 +52,7 @@ export function validateMm(mm: MmStruct): Map<number, number> {
     }
     held.set(pfn, (held.get(pfn) ?? 0) + 1);
     if (mm.mem.flags[pfn]! & PG_anon) anon++;
-    else if (v.vmFile instanceof ShmemFile) shmem++;
+    else if (v.vmFile?.mapping.swapBacked) shmem++;
     else file++;
   });
   if (anon !== mm.rssAnon || file !== mm.rssFile || shmem !== mm.rssShmem) {

@@ -77,6 +77,15 @@ export const ERA_DIFFERENCES = {
     "2.6.10": VM_PFNMAP | VM_MIXEDMAP | VM_IO,
     modern: VM_PFNMAP | VM_MIXEDMAP,
   },
+  /**
+   * MADV_GUARD_INSTALL / MADV_GUARD_REMOVE: guard markers in the page tables (a fault on one is
+   * SIGSEGV). 2.6.10's madvise_behavior_valid() answers -EINVAL for both.
+   */
+  guardRegions: {
+    changedIn: "v6.13: 'mm: madvise: implement lightweight guard page mechanism' (Lorenzo Stoakes)",
+    "2.6.10": false,
+    modern: true,
+  },
 } as const satisfies Record<string, Difference<boolean | number>>;
 
 type Rows = typeof ERA_DIFFERENCES;

@@ -31,6 +31,7 @@ import {
   _PAGE_SPECIAL,
   _PAGE_USER,
   pteFlags,
+  pteIsGuardMarker,
   pteMk,
   ptePfn,
   TABLE_OOM,
@@ -74,7 +75,8 @@ export function handleMmFault(mm: MmStruct, addr: number, write: boolean): numbe
   const ret = handlePteFault(mm, vma, addr - (addr % PAGE), addr, write);
   if (ret & VM_FAULT_OOM) return FAULT_OOM;
   if (ret & VM_FAULT_SIGBUS) return FAULT_SIGBUS;
-  if (ret & VM_FAULT_SIGSEGV) return FAULT_SEGV_ACCERR;
+  // do_user_addr_fault(): VM_FAULT_SIGSEGV → bad_area_nosemaphore() → SIGSEGV with SEGV_MAPERR.
+  if (ret & VM_FAULT_SIGSEGV) return FAULT_SEGV_MAPERR;
   if (ret & VM_FAULT_MAJOR) mm.majflt++;
   else mm.minflt++;
   return FAULT_OK;
@@ -88,6 +90,8 @@ function handlePteFault(mm: MmStruct, vma: Vma, address: number, real: number, w
     if (vma.anonymous) return doAnonymousPage(mm, vma, slot, write);
     return doFault(mm, vma, slot, address, real, write);
   }
+  // do_swap_page() → handle_pte_marker(): a guard marker is a SIGSEGV.
+  if (pteIsGuardMarker(pte)) return VM_FAULT_SIGSEGV;
   const fl = pteFlags(pte);
   if (!(fl & _PAGE_PRESENT)) {
     // A PROT_NONE entry whose VMA now allows the access (mprotect raced with us): restore it.

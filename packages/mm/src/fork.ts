@@ -5,7 +5,7 @@ import { ENOMEM } from "./errno";
 import { isCowMapping } from "./internal";
 import { AnonVma, type MmStruct } from "./mm_types";
 import { _PAGE_RW, pteFlags, TABLE_OOM } from "./pgtable";
-import { rssAdd, vmNormalPfn, zapPageRange } from "./rmap";
+import { rssAdd, vmNormalPfn, ZAP_UNMAP, zapPageRange } from "./rmap";
 import { removeVma, vmAreaDup, vmaLink } from "./vma";
 
 /**
@@ -70,7 +70,7 @@ export function dupMmap(mm: MmStruct, oldmm: MmStruct): number {
 export function exitMmap(mm: MmStruct): void {
   if (mm.dead) return;
   const all = [...mm.vmas];
-  for (const v of all) zapPageRange(mm, v, v.vmStart, v.vmEnd);
+  for (const v of all) zapPageRange(mm, v, v.vmStart, v.vmEnd, ZAP_UNMAP);
   mm.flushTlbAll();
   for (const v of all) mm.vmas.remove(v);
   for (const c of mm.tlbClients) c.release?.();

@@ -19,6 +19,7 @@ import {
   MAP_FIXED,
   MAP_LOCKED,
   madvise,
+  mlock,
   mmap,
   mprotect,
   mremap,
@@ -32,6 +33,7 @@ import {
 } from "../test/oracle/script";
 import {
   A,
+  at,
   fakeFile,
   MADV_COLD,
   MADV_DONTNEED_LOCKED,
@@ -40,6 +42,7 @@ import {
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
   type MmRow,
+  mapAnon,
   mapRemap,
   mmTable,
   P,
@@ -49,12 +52,34 @@ import {
   SF,
   scriptTable,
 } from "../test/syscall-tables";
-import { EINVAL, MAP_POPULATE, MAP_PRIVATE, VM_IO } from "./index";
-import { ptePfn } from "./pgtable";
+import {
+  EINVAL,
+  FAULT_OK,
+  FAULT_SEGV_MAPERR,
+  MADV_GUARD_INSTALL,
+  MADV_GUARD_REMOVE,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  type Mm,
+  VM_IO,
+} from "./index";
+import { pteIsGuardMarker, ptePfn } from "./pgtable";
 
 // ================================================================================== madvise
 
 scriptTable("madvise", [
+  row(
+    "mlock over a guard marker: populating it fails (EFAULT), which mlock reports as ENOMEM",
+    [mmap(page(0), pages(2), RW, PF), madvise(page(0), pages(1), MADV_GUARD_INSTALL)],
+    mlock(page(0), pages(2)),
+    "-ENOMEM",
+  ),
+  row(
+    "GUARD_INSTALL over a gap → ENOMEM (the mapped part is still guarded)",
+    [mmap(page(0), pages(1), RW, PF)],
+    madvise(page(0), pages(2), MADV_GUARD_INSTALL),
+    "-ENOMEM",
+  ),
   row(
     "unknown advice → EINVAL",
     [mmap(page(0), pages(1), RW, PF)],
@@ -308,5 +333,135 @@ mmTable("madvise", [
       return mm.madvise(A, P, MADV_FREE);
     },
     expect: -EINVAL,
+  },
+]);
+
+// ================================================================ guard regions (MADV_GUARD_*)
+// The peer suites (selftests/mm/guard-regions, LTP madvise12) pin the user-visible rules against the
+// live kernel; these rows pin what only the model shows: what the markers hold and where they go.
+
+const guardAt = (mm: Mm, n: number) => pteIsGuardMarker(mm.pgd.getPte(at(n)));
+
+mmTable("madvise guard regions", [
+  {
+    name: "2.6.10 knows neither advice → EINVAL (era.ts guardRegions)",
+    options: { era: "2.6.10" },
+    run: ({ mm }) => {
+      mapAnon(mm, 2 * P);
+      return mm.madvise(A, P, MADV_GUARD_INSTALL) || mm.madvise(A, P, MADV_GUARD_REMOVE);
+    },
+    expect: -EINVAL,
+  },
+  {
+    name: "INSTALL on VM_PFNMAP → EINVAL (is_valid_guard_vma: VM_SPECIAL)",
+    run: ({ mm }) => {
+      mapRemap(mm);
+      return mm.madvise(A, 2 * P, MADV_GUARD_INSTALL);
+    },
+    expect: -EINVAL,
+    after: ({ mm }) => expect(guardAt(mm, 0)).toBe(false),
+  },
+  {
+    name: "REMOVE on VM_PFNMAP → EINVAL too",
+    run: ({ mm }) => {
+      mapRemap(mm);
+      return mm.madvise(A, 2 * P, MADV_GUARD_REMOVE);
+    },
+    expect: -EINVAL,
+  },
+  {
+    name: "INSTALL on mlocked memory → EINVAL, its pages stay",
+    run: ({ mm }) => {
+      mm.mmap(A, 2 * P, RW, PF | MAP_LOCKED, null, 0);
+      return mm.madvise(A, 2 * P, MADV_GUARD_INSTALL);
+    },
+    expect: -EINVAL,
+    after: ({ mm }) => expect(mm.rssAnon).toBe(2),
+  },
+  {
+    name: "REMOVE on mlocked memory is allowed (non-destructive): markers set before mlock go",
+    run: ({ mm }) => {
+      mapAnon(mm, 2 * P);
+      expect(mm.madvise(A, P, MADV_GUARD_INSTALL)).toBe(0);
+      // mlock populates: the guarded page fails (EFAULT, reported by mlock as ENOMEM) but the flag stays.
+      mm.mlock(A, 2 * P);
+      return mm.madvise(A, 2 * P, MADV_GUARD_REMOVE);
+    },
+    expect: 0,
+    after: ({ mm }) => expect(guardAt(mm, 0)).toBe(false),
+  },
+  {
+    name: "INSTALL over populated pages frees them: no RSS, no page behind a marker, a VMA with an anon_vma",
+    run: ({ mm }) => {
+      mm.mmap(A, 4 * P, RW, PF | MAP_POPULATE, null, 0);
+      return mm.madvise(A, 3 * P, MADV_GUARD_INSTALL);
+    },
+    expect: 0,
+    after: ({ mm }) => {
+      expect(mm.rssAnon).toBe(1);
+      expect([0, 1, 2, 3].map((n) => guardAt(mm, n))).toEqual([true, true, true, false]);
+      expect(mm.vmaLookup(A)!.anonVma).not.toBeNull();
+      // A marker holds no page: vm_normal_page() finds none.
+      expect(mm.normalPfn(mm.pgd.getPte(A))).toBe(-1);
+    },
+  },
+  {
+    name: "a fault on a marker is SIGSEGV SEGV_MAPERR for reads and writes (handle_pte_marker)",
+    run: ({ mm }) => {
+      mapAnon(mm, 2 * P);
+      return mm.madvise(A, P, MADV_GUARD_INSTALL);
+    },
+    expect: 0,
+    after: ({ mm }) => {
+      expect(mm.handleFault(A + 8, false)).toBe(FAULT_SEGV_MAPERR);
+      expect(mm.handleFault(A + 8, true)).toBe(FAULT_SEGV_MAPERR);
+      expect(mm.handleFault(at(1), true)).toBe(FAULT_OK);
+      expect(guardAt(mm, 0)).toBe(true);
+    },
+  },
+  {
+    name: "a marker carries no protection key, and pkey_mprotect leaves it a marker",
+    options: { pku: true },
+    run: ({ mm }) => {
+      mapAnon(mm, 2 * P);
+      expect(mm.madvise(A, 2 * P, MADV_GUARD_INSTALL)).toBe(0);
+      const key = mm.pkeyAlloc(0, 0);
+      expect(key).toBeGreaterThan(0);
+      return mm.pkeyMprotect(A, 2 * P, PROT_READ, key);
+    },
+    expect: 0,
+    after: ({ mm }) => {
+      expect(guardAt(mm, 0) && guardAt(mm, 1)).toBe(true);
+      expect(mm.pgd.readPkey(mm.pgd.pteSlot(A, false))).toBe(0);
+    },
+  },
+  {
+    name: "a child inherits the markers; its exit drops them and frees every table (fork then exit)",
+    run: ({ mm }) => {
+      mapAnon(mm, 4 * P);
+      expect(mm.madvise(A, 2 * P, MADV_GUARD_INSTALL)).toBe(0);
+      const child = mm.fork();
+      if (typeof child === "number") return child;
+      const ok = guardAt(child, 0) && guardAt(child, 1) && !guardAt(child, 2);
+      child.checkInvariants();
+      child.exit();
+      return ok ? 0 : -1;
+    },
+    expect: 0,
+  },
+  {
+    name: "munmap drops the markers it covers (ZAP_FLAG_DROP_MARKER), MADV_DONTNEED does not",
+    run: ({ mm }) => {
+      mapAnon(mm, 4 * P);
+      expect(mm.madvise(A, 4 * P, MADV_GUARD_INSTALL)).toBe(0);
+      expect(mm.madvise(A, 4 * P, MADV_DONTNEED)).toBe(0);
+      expect([0, 1, 2, 3].every((n) => guardAt(mm, n))).toBe(true);
+      return mm.munmap(at(2), 2 * P);
+    },
+    expect: 0,
+    after: ({ mm }) => {
+      expect(guardAt(mm, 1)).toBe(true);
+      expect(mm.pgd.getPte(at(2))).toBe(0);
+    },
   },
 ]);

@@ -9,6 +9,8 @@ import {
   MADV_DONTNEED,
   MADV_DONTNEED_LOCKED,
   MADV_FREE,
+  MADV_GUARD_INSTALL,
+  MADV_GUARD_REMOVE,
   MADV_HUGEPAGE,
   MADV_KEEPONFORK,
   MADV_MERGEABLE,
@@ -46,9 +48,10 @@ import { FAULT_OOM } from "./fault";
 import { faultinPageRange } from "./gup";
 import { linearPageIndex, PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
+import { PTE_MARKER_GUARD, pteIsGuardMarker, TABLE_OOM } from "./pgtable";
 import { unmapMappingPages, zapPageRange } from "./rmap";
 import { ShmemFile } from "./shmem";
-import { vmaModifyFlags } from "./vma";
+import { anonVmaPrepare, vmaModifyFlags } from "./vma";
 
 /** madvise_behavior_valid() */
 const VALID_ADVICE = new Set([
@@ -79,7 +82,8 @@ const VALID_ADVICE = new Set([
 /** do_madvise(): 0, or -ENOMEM if part of the range is unmapped (after advising the rest), or -errno. */
 export function doMadvise(mm: MmStruct, startIn: number, lenIn: number, advice: number): number {
   const start = ul(startIn);
-  if (!VALID_ADVICE.has(advice)) return -EINVAL;
+  const guard = advice === MADV_GUARD_INSTALL || advice === MADV_GUARD_REMOVE;
+  if (guard ? !mm.rules.guardRegions : !VALID_ADVICE.has(advice)) return -EINVAL;
   if (start % PAGE !== 0) return -EINVAL;
   const lenU = ul(lenIn);
   const len = pageAlign(lenU);
@@ -148,6 +152,10 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
       file.punchHole(first, count);
       return 0;
     }
+    case MADV_GUARD_INSTALL:
+      return madviseGuardInstall(mm, vma, start, end);
+    case MADV_GUARD_REMOVE:
+      return madviseGuardRemove(mm, vma, start, end);
     case MADV_WILLNEED:
     case MADV_MERGEABLE:
     case MADV_UNMERGEABLE:
@@ -198,4 +206,43 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
   if (nf === f) return 0;
   const r = vmaModifyFlags(mm, vma, start, end, nf);
   return typeof r === "number" ? r : 0;
+}
+
+/**
+ * is_valid_guard_vma(): guard markers need page tables only the core manages (no VM_SPECIAL, no
+ * hugetlb); installing zaps what is mapped, so not over mlocked memory (removing is allowed there).
+ */
+export function isValidGuardVma(vma: Vma, allowLocked: boolean): boolean {
+  const disallowed = VM_SPECIAL | VM_HUGETLB | (allowLocked ? 0 : VM_LOCKED);
+  return (vma.vmFlags & disallowed) === 0;
+}
+
+/**
+ * madvise_guard_install(): every page of [start, end) becomes a guard marker. The VMA gets an anon_vma
+ * (page tables now hold something, so fork must copy them); pages mapped there are zapped first
+ * (zap_page_range_single keeps markers already present), their contents gone.
+ */
+function madviseGuardInstall(mm: MmStruct, vma: Vma, start: number, end: number): number {
+  if (!isValidGuardVma(vma, false)) return -EINVAL;
+  anonVmaPrepare(mm, vma);
+  let populated = false;
+  mm.pgd.forEach(start, end, (_a, _slot, pte) => {
+    if (!pteIsGuardMarker(pte)) populated = true;
+  });
+  if (populated) zapPageRange(mm, vma, start, end);
+  for (let a = start; a < end; a += PAGE) {
+    const slot = mm.pgd.pteSlot(a, true);
+    if (slot === TABLE_OOM) return -ENOMEM;
+    if (mm.pgd.readSlot(slot) === 0) mm.pgd.setPte(slot, PTE_MARKER_GUARD);
+  }
+  return 0;
+}
+
+/** madvise_guard_remove(): clears the guard markers of [start, end); every other entry stays. */
+function madviseGuardRemove(mm: MmStruct, vma: Vma, start: number, end: number): number {
+  if (!isValidGuardVma(vma, true)) return -EINVAL;
+  mm.pgd.forEach(start, end, (_a, slot, pte) => {
+    if (pteIsGuardMarker(pte)) mm.pgd.setPte(slot, 0);
+  });
+  return 0;
 }

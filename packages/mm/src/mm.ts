@@ -35,7 +35,7 @@ export class Mm extends MmStruct {
    * frees page tables left empty. With `keepAnon`, private COW copies stay (unmap_mapping_range).
    */
   zapRange(vma: Vma, start: number, end: number, keepAnon = false): void {
-    zapPageRange(this, vma, start, end, keepAnon);
+    zapPageRange(this, vma, start, end, { keepAnon });
   }
 
   // ---- mmap.c -----------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ import { EACCES, EAGAIN, EEXIST, EINVAL, ENODEV, ENOMEM, EOPNOTSUPP, EOVERFLOW }
 import { mmPopulate } from "./gup";
 import { PAGE, PMD_SIZE, pageAlign, protToVm, TASK_UNMAPPED_BASE, TWO64 } from "./internal";
 import { type MmFile, type MmStruct, Vma } from "./mm_types";
-import { zapPageRange } from "./rmap";
+import { ZAP_UNMAP, zapPageRange } from "./rmap";
 import { ShmemFile } from "./shmem";
 import { newRangeMerge, removeVma, splitVma, vmaLink, vmaMergeNewRange } from "./vma";
 
@@ -368,7 +368,7 @@ function opsOfFile(mm: MmStruct, file: MmFile): Vma["vmOps"] | undefined {
 
 function abortNewVma(mm: MmStruct, v: Vma): void {
   // The driver may have filled PTEs before failing (unmap_region on the error path).
-  zapPageRange(mm, v, v.vmStart, v.vmEnd);
+  zapPageRange(mm, v, v.vmStart, v.vmEnd, ZAP_UNMAP);
   mm.pgd.freeEmpty(v.vmStart, v.vmEnd);
   mm.vmas.remove(v);
   v.vmFile?.put();
@@ -421,7 +421,7 @@ export function vmsGatherMunmapVmas(mm: MmStruct, start: number, end: number): V
 /** vms_clear_ptes(): zap the gathered VMAs and free the page tables left empty. */
 function vmsClearPtes(mm: MmStruct, d: VmaMunmap): void {
   if (!d.clearPtes) return;
-  for (const v of d.vmas) zapPageRange(mm, v, v.vmStart, v.vmEnd);
+  for (const v of d.vmas) zapPageRange(mm, v, v.vmStart, v.vmEnd, ZAP_UNMAP);
   mm.pgd.freeEmpty(d.start, d.end);
   d.clearPtes = false;
 }

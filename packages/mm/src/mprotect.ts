@@ -22,7 +22,7 @@ import { EACCES, EINVAL, ENOMEM } from "./errno";
 import { mmPopulate } from "./gup";
 import { PAGE, pageAlign, protToVm, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
-import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, pteFlags } from "./pgtable";
+import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, pteFlags, pteIsGuardMarker } from "./pgtable";
 import { vmaModifyFlags } from "./vma";
 
 /** do_mprotect_pkey(): `pkeyIn` -1 is plain mprotect (the VMA keeps its key, or gets the execute-only one). */
@@ -116,6 +116,8 @@ export function changeProtection(mm: MmStruct, vma: Vma, start: number, end: num
   const accessible = (f & (VM_READ | VM_WRITE | VM_EXEC)) !== 0;
   const shared = (f & VM_SHARED) !== 0;
   mm.pgd.forEach(start, end, (_a, slot, pte) => {
+    // change_pte_range(): a non-present marker has no protection to change.
+    if (pteIsGuardMarker(pte)) return;
     let fl = pteFlags(pte);
     const base = pte - fl;
     if (!accessible) fl = (fl & ~_PAGE_PRESENT) | _PAGE_PROTNONE;

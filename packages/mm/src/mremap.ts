@@ -22,7 +22,7 @@ import { linearPageIndex, PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import { doVmiMunmap, getUnmappedArea, rangeFree, vmsCompleteMunmapVmas, vmsGatherMunmapVmas } from "./mmap";
 import { TABLE_OOM } from "./pgtable";
-import { rssAdd, vmNormalPfn, zapPageRange } from "./rmap";
+import { rssAdd, vmNormalPfn, ZAP_UNMAP, zapPageRange } from "./rmap";
 import { ShmemFile } from "./shmem";
 import { newRangeMerge, removeVma, vmAreaDup, vmaLink, vmaMergeExtend, vmaMergeNewRange } from "./vma";
 
@@ -278,7 +278,7 @@ function moveVma(mm: MmStruct, r: VmaRemap): number {
 /** The copy failed after copy_vma(): take the new range away again. */
 function undoCopyVma(mm: MmStruct, nv: Vma, start: number, len: number, opened: boolean): void {
   if (opened) {
-    zapPageRange(mm, nv, nv.vmStart, nv.vmEnd);
+    zapPageRange(mm, nv, nv.vmStart, nv.vmEnd, ZAP_UNMAP);
     mm.vmas.remove(nv);
     removeVma(nv);
   } else {

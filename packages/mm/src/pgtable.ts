@@ -22,6 +22,17 @@ export const _PAGE_SPECIAL = 0x200;
 export const _PAGE_PFNMAP = 0x400;
 export const _PAGE_NX = 2 ** 52;
 /**
+ * A guard-region marker (MADV_GUARD_INSTALL, 6.13): an entry that is neither present nor PROT_NONE and
+ * holds no page. The kernel encodes it as a swap entry of type SWP_PTE_MARKER carrying PTE_MARKER_GUARD
+ * (include/linux/swapops.h make_pte_marker); here it is this one value. A fault on it is SIGSEGV
+ * (mm/memory.c handle_pte_marker); munmap and exit drop it (ZAP_FLAG_DROP_MARKER), other zaps keep it.
+ */
+export const PTE_MARKER_GUARD = 0x800;
+/** is_guard_pte_marker(): whether `pte` is a guard marker. */
+export const pteIsGuardMarker = (pte: number): boolean => pte === PTE_MARKER_GUARD;
+/** pte_present() || pte_protnone(): the entry holds a page (it is not empty and not a marker). */
+export const pteHoldsPage = (pte: number): boolean => (pte & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0;
+/**
  * Protection key bits 59..62 of a PTE (_PAGE_PKEY_BIT0..3): bits 27..30 of the entry's high word. They
  * are not part of the JS-number form of a PTE (it has no room above NX); setPte() writes them from its
  * `pkey` argument, pteKeyOf() reads them, and the MMU's walk checks them against PKRU.
@@ -114,7 +125,9 @@ export class PageTables {
     // Publish carefully for concurrent walkers: clear the present word first, then the high word,
     // then the low word (with the present bit) last.
     Atomics.store(u32, w, 0);
-    u32[w + 1] = (hi | (pte === 0 ? 0 : pkey << PTE_PKEY_SHIFT_HI) | (nx ? 0x80000000 : 0)) >>> 0;
+    // Only entries holding a page carry a key: empty entries and markers (swap-entry form) have none.
+    const key = lo & (_PAGE_PRESENT | _PAGE_PROTNONE) ? pkey << PTE_PKEY_SHIFT_HI : 0;
+    u32[w + 1] = (hi | key | (nx ? 0x80000000 : 0)) >>> 0;
     Atomics.store(u32, w, lo >>> 0);
   }
 

@@ -11,6 +11,8 @@ import {
   _PAGE_SPECIAL,
   _PAGE_USER,
   pteFlags,
+  pteHoldsPage,
+  pteIsGuardMarker,
   pteMk,
   ptePfn,
 } from "./pgtable";
@@ -24,9 +26,12 @@ export function rssAdd(mm: MmStruct, vma: Vma, pfn: number, delta: number): void
   if (delta > 0 && mm.rss > mm.hiwaterRss) mm.hiwaterRss = mm.rss;
 }
 
-/** vm_normal_page(): the struct page behind a PTE, or -1 for special entries (zero page, PFNMAP). */
+/**
+ * vm_normal_page(): the struct page behind a PTE, or -1 for special entries (zero page, PFNMAP) and
+ * for entries that hold no page (guard markers).
+ */
 export function vmNormalPfn(mm: MmStruct, pte: number): number {
-  if (pteFlags(pte) & _PAGE_SPECIAL) return -1;
+  if (pteFlags(pte) & _PAGE_SPECIAL || !pteHoldsPage(pte)) return -1;
   const pfn = ptePfn(pte);
   return mm.mem.pfnValid(pfn) ? pfn : -1;
 }
@@ -96,15 +101,39 @@ function tlbFinishMmu(mm: MmStruct, start: number, end: number): void {
   if (failure) throw failure;
 }
 
+/** struct zap_details: what a zap leaves in place. */
+export interface ZapDetails {
+  /** Private COW copies stay (unmap_mapping_range without even_cows). */
+  readonly keepAnon?: boolean;
+  /** Guard markers go too (ZAP_FLAG_DROP_MARKER): only when the range itself goes away. */
+  readonly dropMarkers?: boolean;
+}
+/** unmap_vmas()'s details: munmap, MAP_FIXED over a range, exit; guard markers are dropped. */
+export const ZAP_UNMAP: ZapDetails = { dropMarkers: true };
+const ZAP_DEFAULT: ZapDetails = {};
+const ZAP_KEEP_ANON: ZapDetails = { keepAnon: true };
+
 /**
  * zap_page_range_single(): removes every PTE of `vma` in [start, end), flushes the TLBs, and
- * releases the pages. With `keepAnon`, private COW copies stay (unmap_mapping_range without even_cows).
+ * releases the pages. Guard markers stay unless `details.dropMarkers` (zap_nonpresent_ptes).
  */
-export function zapPageRange(mm: MmStruct, vma: Vma, start: number, end: number, keepAnon = false): void {
+export function zapPageRange(
+  mm: MmStruct,
+  vma: Vma,
+  start: number,
+  end: number,
+  details: ZapDetails = ZAP_DEFAULT,
+): void {
   const s = Math.max(start, vma.vmStart);
   const e = Math.min(end, vma.vmEnd);
   if (e <= s) return;
+  const keepAnon = details.keepAnon === true;
+  const dropMarkers = details.dropMarkers === true;
   mm.pgd.forEach(s, e, (_addr, slot, pte) => {
+    if (pteIsGuardMarker(pte)) {
+      if (dropMarkers) mm.pgd.setPte(slot, 0);
+      return;
+    }
     if (keepAnon) {
       const pfn = vmNormalPfn(mm, pte);
       if (pfn >= 0 && Atomics.load(mm.mem.flags, pfn) & PG_anon) return;
@@ -150,7 +179,7 @@ export function unmapMappingPages(
       vma,
       vma.vmStart + (a - vFirst) * PAGE,
       vma.vmStart + (b - vFirst) * PAGE,
-      !evenCows,
+      evenCows ? ZAP_DEFAULT : ZAP_KEEP_ANON,
     );
   }
 }

@@ -670,12 +670,6 @@ const LTP: PeerCase[] = [
       b.check(P(0), 0).check(P(1), 0);
       b.fork((c) => c.fill(P(0), 0x62).fill(P(1), 0x62));
     },
-    {
-      reason:
-        "MADV_GUARD_INSTALL/REMOVE (6.13) unknown: mm/madvise.c madvise_behavior_valid() accepts 102/103 and madvise_guard_install() installs PTE markers (a fault on one is SIGSEGV SEGV_MAPERR, mm/memory.c do_swap_page → handle_pte_marker); Faultline returns EINVAL",
-      firstDiffAt: "5",
-      firstUnmet: "5",
-    },
   ),
 ];
 
@@ -1815,9 +1809,6 @@ const SELFTESTS_MERGE: PeerCase[] = [
   ),
 ];
 
-const GUARD_DIVERGENCE =
-  "MADV_GUARD_INSTALL/REMOVE (6.13) unknown: mm/madvise.c madvise_behavior_valid() accepts 102/103, madvise_guard_install() walks the range installing PTE_MARKER_GUARD entries (faults on them: SIGSEGV SEGV_MAPERR via mm/memory.c handle_pte_marker), madvise_guard_remove() clears them; Faultline's madvise_behavior_valid returns EINVAL";
-
 const SELFTESTS_GUARD: PeerCase[] = [
   peer(
     "selftests/mm",
@@ -1844,7 +1835,6 @@ const SELFTESTS_GUARD: PeerCase[] = [
       for (let i = 0; i < 10; i++) b.do(load(8, P(i)), "0x78");
       b.do(munmap(P(0), N(10)), "0");
     },
-    { reason: GUARD_DIVERGENCE, firstDiffAt: "3", firstUnmet: "3" },
   ),
   peer(
     "selftests/mm",
@@ -1873,41 +1863,30 @@ const SELFTESTS_GUARD: PeerCase[] = [
       b.do(madvise(P(0), N(100), MADV_GUARD_REMOVE), "0");
       for (let i = 0; i < 100; i++) b.readWrite(P(i));
     },
-    { reason: GUARD_DIVERGENCE, firstDiffAt: "6", firstUnmet: "6" },
   ),
 ];
 
-/** A guard-regions test: Faultline first misses the original's assertions, and first differs, at op `first`. */
-const guard = (name: string, first: string, doc: string, build: (b: B) => void): PeerCase =>
-  peer("selftests/mm", `selftests/mm/guard-regions: guard_regions.${name} (anon)`, doc, build, {
-    reason: GUARD_DIVERGENCE,
-    firstDiffAt: first,
-    firstUnmet: first,
-  });
+/** A test of selftests/mm/guard-regions.c, on anonymous memory. */
+const guard = (name: string, doc: string, build: (b: B) => void): PeerCase =>
+  peer("selftests/mm", `selftests/mm/guard-regions: guard_regions.${name} (anon)`, doc, build);
 const GI = (b: B, at: number, n: number, want = "0") => b.do(madvise(P(at), N(n), MADV_GUARD_INSTALL), want);
 const GR = (b: B, at: number, n: number, want = "0") => b.do(madvise(P(at), N(n), MADV_GUARD_REMOVE), want);
 /** try_read_buf fails. */
 const noRead = (b: B, at: number) => b.do(load(8, P(at)), mapErr(P(at)));
 
 SELFTESTS_GUARD.push(
-  guard(
-    "munmap",
-    "1",
-    "unmapping guarded pages and mapping over them leaves no guard markers behind",
-    (b) => {
-      b.map(P(0), N(10), RW, PRIVATE_ANON);
-      GI(b, 0, 1);
-      GI(b, 9, 1);
-      b.noAccess(P(0)).noAccess(P(9));
-      b.do(munmap(P(0), N(1)), "0").do(munmap(P(9), N(1)), "0");
-      b.map(P(0), N(1), RW, PF).map(P(9), N(1), RW, PF);
-      b.readWrite(P(0)).readWrite(P(9));
-      b.do(munmap(P(0), N(10)), "0");
-    },
-  ),
+  guard("munmap", "unmapping guarded pages and mapping over them leaves no guard markers behind", (b) => {
+    b.map(P(0), N(10), RW, PRIVATE_ANON);
+    GI(b, 0, 1);
+    GI(b, 9, 1);
+    b.noAccess(P(0)).noAccess(P(9));
+    b.do(munmap(P(0), N(1)), "0").do(munmap(P(9), N(1)), "0");
+    b.map(P(0), N(1), RW, PF).map(P(9), N(1), RW, PF);
+    b.readWrite(P(0)).readWrite(P(9));
+    b.do(munmap(P(0), N(10)), "0");
+  }),
   guard(
     "mprotect",
-    "1",
     "mprotect has no bearing on guard markers; guarding again is fine; removal makes the range readable",
     (b) => {
       b.map(P(0), N(10), RW, PRIVATE_ANON);
@@ -1925,7 +1904,6 @@ SELFTESTS_GUARD.push(
   ),
   guard(
     "split_merge",
-    "1",
     "guards survive VMA splits (munmap, mprotect) and merges; unmapped-and-remapped pages are unguarded",
     (b) => {
       b.map(P(0), N(10), RW, PRIVATE_ANON);
@@ -1953,7 +1931,6 @@ SELFTESTS_GUARD.push(
   ),
   guard(
     "dontneed",
-    "11",
     "MADV_DONTNEED does not remove guard markers; the other pages read zero and stay writable",
     (b) => {
       b.map(P(0), N(10), RW, PRIVATE_ANON);
@@ -1966,7 +1943,7 @@ SELFTESTS_GUARD.push(
       }
     },
   ),
-  guard("mremap_move", "1", "moving a mapping keeps its guard markers where they were in it", (b) => {
+  guard("mremap_move", "moving a mapping keeps its guard markers where they were in it", (b) => {
     b.map(P(0), N(5), RW, PRIVATE_ANON);
     GI(b, 0, 1);
     GI(b, 4, 1);
@@ -1977,7 +1954,6 @@ SELFTESTS_GUARD.push(
   }),
   guard(
     "mremap_expand",
-    "2",
     "growing in place, then moving and growing, keeps the guard markers at their original offsets",
     (b) => {
       b.map(P(0), N(10), RW, PRIVATE_ANON);
@@ -1994,7 +1970,6 @@ SELFTESTS_GUARD.push(
   ),
   guard(
     "mremap_shrink",
-    "1",
     "shrinking drops the markers shrunk over (the first stays); growing back does not restore them",
     (b) => {
       b.map(P(0), N(5), RW, PRIVATE_ANON);
@@ -2011,7 +1986,6 @@ SELFTESTS_GUARD.push(
   ),
   guard(
     "fork",
-    "1",
     "a child inherits guard markers (VMA without VM_WIPEONFORK); its MADV_GUARD_REMOVE leaves the parent's",
     (b) => {
       b.map(P(0), N(10), RW, PRIVATE_ANON);
@@ -2031,7 +2005,6 @@ SELFTESTS_GUARD.push(
   ),
   guard(
     "fork_cow",
-    "21.20",
     "a forked child sees the populated pattern; guarding and unguarding its whole range clears its page tables (it then reads zero), the parent keeps the pattern",
     (b) => {
       b.map(P(0), N(10), RW, PRIVATE_ANON);
@@ -2047,7 +2020,6 @@ SELFTESTS_GUARD.push(
   ),
   guard(
     "fork_wipeonfork",
-    "2",
     "a MADV_WIPEONFORK range's guard markers are wiped in the child; the parent keeps them",
     (b) => {
       b.map(P(0), N(10), RW, PRIVATE_ANON);
@@ -2062,25 +2034,20 @@ SELFTESTS_GUARD.push(
       }
     },
   ),
-  guard("lazyfree", "1", "MADV_FREE leaves the guard markers in place", (b) => {
+  guard("lazyfree", "MADV_FREE leaves the guard markers in place", (b) => {
     b.map(P(0), N(10), RW, PRIVATE_ANON);
     GI(b, 0, 10);
     for (let i = 0; i < 10; i++) b.noAccess(P(i));
     b.do(madvise(P(0), N(10), MADV_FREE), "0");
     for (let i = 0; i < 10; i++) b.noAccess(P(i));
   }),
-  guard(
-    "populate",
-    "1",
-    "MADV_POPULATE_READ and MADV_POPULATE_WRITE over guard markers fail with EFAULT",
-    (b) => {
-      b.map(P(0), N(10), RW, PRIVATE_ANON);
-      GI(b, 0, 10);
-      b.do(madvise(P(0), N(10), MADV_POPULATE_READ), "-EFAULT");
-      b.do(madvise(P(0), N(10), MADV_POPULATE_WRITE), "-EFAULT");
-    },
-  ),
-  guard("cold_pageout", "1", "MADV_COLD and MADV_PAGEOUT leave the guard markers in place", (b) => {
+  guard("populate", "MADV_POPULATE_READ and MADV_POPULATE_WRITE over guard markers fail with EFAULT", (b) => {
+    b.map(P(0), N(10), RW, PRIVATE_ANON);
+    GI(b, 0, 10);
+    b.do(madvise(P(0), N(10), MADV_POPULATE_READ), "-EFAULT");
+    b.do(madvise(P(0), N(10), MADV_POPULATE_WRITE), "-EFAULT");
+  }),
+  guard("cold_pageout", "MADV_COLD and MADV_PAGEOUT leave the guard markers in place", (b) => {
     b.map(P(0), N(10), RW, PRIVATE_ANON);
     GI(b, 0, 10);
     for (let i = 0; i < 10; i++) b.noAccess(P(i));
