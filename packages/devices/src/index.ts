@@ -5,6 +5,7 @@ export {
   type DeviceOps,
   type DeviceOpsContext,
   type DeviceSnapshot,
+  type DeviceState,
   defineDevice,
   type FieldValue,
   type IsaDeviceDefinition,
@@ -15,6 +16,13 @@ export {
 } from "./device";
 export { DeviceError, type DeviceErrorCode } from "./errors";
 export { ISA_FREE_END, ISA_FREE_START, type IsaMemoryOptions, isaMemory } from "./isa-memory";
+export {
+  definePciDevice,
+  type PciBarDefinition,
+  type PciBarOps,
+  type PciDeviceContext,
+  type PciDeviceSpec,
+} from "./pci-device";
 export {
   PCI_MEMORY_ID,
   PCI_MEMORY_MMIO_SIZE,
