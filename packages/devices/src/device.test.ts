@@ -9,7 +9,7 @@ describe("defineDevice", () => {
       name: "counter",
       bus: "isa",
       base: 0xc8000,
-      state: { name: "counter", version: 3, fields: { count: 0, armed: false as boolean } },
+      state: { name: "counter", version: 3, fields: { count: 0, armed: false } },
       ops: {
         size: 0x10,
         access: { min: 1, max: 4 },

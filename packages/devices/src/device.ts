@@ -33,6 +33,21 @@ export interface DeviceSnapshot {
   readonly ram?: Uint8Array;
 }
 
+/**
+ * The state a device's callbacks see: each field of `fields` with its kind's type, so a field whose
+ * reset value is `false` holds any boolean (TypeScript infers the literal type `false` for it, since
+ * `boolean` is the union `true | false`), and one reset to `0` or `""` any number or string.
+ */
+export type DeviceState<F extends Record<string, FieldValue>> = {
+  -readonly [K in keyof F]: F[K] extends boolean
+    ? boolean
+    : F[K] extends number
+      ? number
+      : F[K] extends string
+        ? string
+        : F[K];
+};
+
 /** Named, versioned state: `fields` holds each field's reset value. */
 export interface StateDescription<F extends Record<string, FieldValue>> {
   readonly name: string;
@@ -63,9 +78,10 @@ interface CommonSpec<F extends Record<string, FieldValue>> {
   readonly state: StateDescription<F>;
   /** Bytes of device RAM (page multiple). Kept across reset, saved in snapshots. */
   readonly ram?: number;
-  readonly ops?: DeviceOps<F>;
+  /** The registers; their callbacks get the state typed by `state.fields` alone (NoInfer). */
+  readonly ops?: DeviceOps<NoInfer<DeviceState<F>>>;
   /** Extra reset work after the fields got their reset values. */
-  readonly reset?: (s: F, ctx: DeviceOpsContext) => void;
+  readonly reset?: (s: NoInfer<DeviceState<F>>, ctx: DeviceOpsContext) => void;
 }
 
 export interface IsaDeviceDefinition<F extends Record<string, FieldValue>> extends CommonSpec<F> {
@@ -142,7 +158,7 @@ export function defineDevice<F extends Record<string, FieldValue>>(
 abstract class BaseDevice<F extends Record<string, FieldValue>> {
   readonly name: string;
   /** The live state (edu's EduState). */
-  readonly s: F;
+  readonly s: DeviceState<F>;
   readonly ram: Uint8Array;
   protected readonly ramBuffer: SharedArrayBuffer | null;
   protected phys: PhysMachine | null = null;
@@ -165,7 +181,7 @@ abstract class BaseDevice<F extends Record<string, FieldValue>> {
     }
     this.ramBuffer = ramBytes ? new SharedArrayBuffer(ramBytes) : null;
     this.ram = this.ramBuffer ? new Uint8Array(this.ramBuffer) : new Uint8Array(0);
-    this.s = { ...spec.state.fields };
+    this.s = { ...spec.state.fields } as DeviceState<F>;
     const self = this;
     this.ctx = {
       ram: this.ram,
