@@ -7,6 +7,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import ora from "ora";
 import { DEFAULT_SCENARIO } from "./default-scenario";
 import { chromeTrace, renderRun, summaryTable, toJson, verdicts } from "./report";
+import { progressBar, reportModel, writeReport } from "./report/build";
 import { type EraRun, runScenario } from "./run";
 import { type Era, loadPlugins, loadScenario, type Plugins, type Scenario, ScenarioError } from "./scenario";
 import { sweep } from "./sweep";
@@ -52,7 +53,10 @@ function judge(runs: readonly EraRun[]): void {
   process.exitCode = 1;
 }
 
-async function execute(l: Loaded, opts: { seed?: number; quiet?: boolean }): Promise<EraRun[]> {
+async function execute(
+  l: Loaded,
+  opts: { seed?: number; quiet?: boolean; observe?: boolean },
+): Promise<EraRun[]> {
   const live = !opts.quiet && process.stderr.isTTY;
   const spinner = live ? ora({ text: `${l.scenario.name}: starting`, stream: process.stderr }).start() : null;
   try {
@@ -64,6 +68,17 @@ async function execute(l: Loaded, opts: { seed?: number; quiet?: boolean }): Pro
       onProgress: (t) => {
         if (spinner) spinner.text = t;
       },
+      // The report watches the run; on a terminal, a bar counts the processes that have exited.
+      ...(opts.observe
+        ? {
+            observe: {
+              onExit: (era: Era, done: number, total: number) => {
+                if (spinner)
+                  spinner.text = `${l.scenario.name} (${era}): ${progressBar(done, total)} processes exited`;
+              },
+            },
+          }
+        : {}),
     });
     spinner?.succeed(`${l.scenario.name}: ${runs.map((r) => `${r.era} ${Math.round(r.ms)} ms`).join(", ")}`);
     return runs;
@@ -88,15 +103,43 @@ program
   .option("--era <era>", "run in one era only: 2.6.10 or modern", parseEra)
   .option("--json", "print one JSON object (for machines) instead of text")
   .option("--seed <n>", "serialize the programs under a seeded scheduler (reproducible)", parseSeed)
-  .action(async (file: string | undefined, o: { era?: Era; json?: boolean; seed?: number }) => {
+  .option("--html <file>", "also write the memory-map report (one self-contained HTML file)")
+  .action(
+    async (file: string | undefined, o: { era?: Era; json?: boolean; seed?: number; html?: string }) => {
+      const l = await load(file, o.era);
+      const runs = await execute(l, {
+        ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        quiet: o.json === true,
+        observe: o.html !== undefined,
+      });
+      process.stdout.write(
+        o.json
+          ? `${JSON.stringify(toJson(l.scenario, runs), null, 2)}\n`
+          : `${renderRun(l.scenario, runs)}\n`,
+      );
+      if (o.html !== undefined) {
+        writeReport(o.html, reportModel(l.scenario, runs));
+        process.stderr.write(`faultline: wrote the memory-map report to ${o.html}\n`);
+      }
+      judge(runs);
+    },
+  );
+
+program
+  .command("report")
+  .description(
+    "run a scenario (deterministically) and write its memory-map report: one self-contained HTML file " +
+      "with the physical address map, every process's VMAs and the frames they map, and the faults",
+  )
+  .argument(scenarioArg, scenarioHelp)
+  .option("-o, --output <file>", "where to write the report", "faultline-report.html")
+  .option("--era <era>", "one era only: 2.6.10 or modern", parseEra)
+  .option("--seed <n>", "scheduler seed", parseSeed, 1)
+  .action(async (file: string | undefined, o: { output: string; era?: Era; seed: number }) => {
     const l = await load(file, o.era);
-    const runs = await execute(l, {
-      ...(o.seed !== undefined ? { seed: o.seed } : {}),
-      quiet: o.json === true,
-    });
-    process.stdout.write(
-      o.json ? `${JSON.stringify(toJson(l.scenario, runs), null, 2)}\n` : `${renderRun(l.scenario, runs)}\n`,
-    );
+    const runs = await execute(l, { seed: o.seed, observe: true });
+    writeReport(o.output, reportModel(l.scenario, runs));
+    process.stdout.write(`wrote the memory-map report of ${l.scenario.name} to ${o.output}\n`);
     judge(runs);
   });
 

@@ -2,6 +2,9 @@
 import { Machine } from "@faultline/kernel";
 import { PhysError } from "@faultline/phys";
 import { type ProcessResult, Simulation, type TraceEvent } from "@faultline/sim";
+import { EraCollector } from "./report/extract";
+import type { EraModel } from "./report/model";
+import { observedKernel } from "./report/observe";
 import {
   DeviceSpecError,
   type Era,
@@ -34,6 +37,8 @@ export interface EraRun {
   /** Syscall and fault events in order (deterministic runs only). */
   readonly events: readonly TraceEvent[];
   readonly ms: number;
+  /** The memory map the report draws (RunOptions.observe only). */
+  readonly map?: EraModel;
 }
 
 export interface RunOptions {
@@ -45,6 +50,11 @@ export interface RunOptions {
   /** Serialize the programs under a seeded scheduler (reproducible output and a trace). */
   readonly seed?: number;
   readonly onProgress?: (text: string) => void;
+  /**
+   * Watch the run for the report (report/observe.ts): each process's address space captured as it
+   * exits, each fault classified. `onExit` hears of every process exit (a progress bar).
+   */
+  readonly observe?: { readonly onExit?: (era: Era, exited: number, started: number) => void };
 }
 
 export async function runScenario(s: Scenario, opts: RunOptions): Promise<EraRun[]> {
@@ -53,11 +63,30 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<EraRun
     const t0 = performance.now();
     opts.onProgress?.(`${s.name} (${era}): booting`);
     const machine = await bootMachine(s, era, opts.file ?? s.name, opts.plugins);
+    const spawned = new Map<number, (typeof s.programs)[number]>();
+    const collector = opts.observe ? new EraCollector(machine) : null;
+    let exited = 0;
+    const nameOf = (pid: number): string => {
+      const parent = machine.process(pid)?.parent?.pid;
+      const spec = spawned.get(pid) ?? (parent !== undefined ? spawned.get(parent) : undefined);
+      if (!spec) return machine.process(pid)?.comm ?? `pid ${pid}`;
+      return spawned.has(pid) ? spec.program : `${spec.program} (forked)`;
+    };
+    const kernel = collector
+      ? observedKernel(machine, collector, {
+          nameOf,
+          onExit: () => {
+            exited++;
+            const running = machine.processes().filter((p) => p.state === "running").length;
+            opts.observe?.onExit?.(era, exited, exited + running);
+          },
+        })
+      : undefined;
+    const on = kernel ? { kernel } : { machine };
     const sim =
       opts.seed === undefined
-        ? await Simulation.create({ machine, deadlineMs: 60_000 })
-        : await Simulation.deterministic({ machine, seed: opts.seed });
-    const spawned = new Map<number, (typeof s.programs)[number]>();
+        ? await Simulation.create({ ...on, deadlineMs: 60_000 })
+        : await Simulation.deterministic({ ...on, seed: opts.seed });
     const byUrl = new Map<string, string>();
     for (const [i, p] of s.programs.entries()) {
       const url = programUrl(p, opts.baseDir);
@@ -100,6 +129,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<EraRun
       meminfo: machine.procText("/proc/meminfo"),
       events: opts.seed === undefined ? [] : sim.trace().events,
       ms: performance.now() - t0,
+      ...(collector ? { map: collector.finish(era) } : {}),
     });
   }
   return runs;
