@@ -85,6 +85,7 @@ export {
 } from "./options";
 export { PFN_DOWN, PFN_PHYS, PFN_UP } from "./pfn";
 export { Process, type ProcessState, type SpawnOptions } from "./process";
+export * from "./signal";
 export {
   describeSyscall,
   SYS_close,
@@ -94,6 +95,7 @@ export {
   SYS_getpid,
   SYS_getppid,
   SYS_ioctl,
+  SYS_kill,
   SYS_lseek,
   SYS_madvise,
   SYS_mlock,
@@ -108,6 +110,10 @@ export {
   SYS_pkey_free,
   SYS_pkey_mprotect,
   SYS_read,
+  SYS_rt_sigaction,
+  SYS_rt_sigpending,
+  SYS_rt_sigprocmask,
+  SYS_rt_sigreturn,
   SYS_wait4,
   SYS_write,
   type SyscallDescription,

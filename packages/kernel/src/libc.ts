@@ -6,6 +6,7 @@
 import { isErr } from "@faultline/mm";
 import { ErrnoError } from "./errno-error";
 import type { WaitResult } from "./internal/exit";
+import type { SigAction, SigActionResult } from "./signal";
 import type { Syscalls } from "./syscalls";
 
 export class Libc {
@@ -88,6 +89,27 @@ export class Libc {
   }
   fork(): number {
     return this.check("fork", this.sys.fork());
+  }
+  sigaction(signo: number, act?: SigAction | 0 | 1 | null): SigActionResult {
+    const r = this.sys.sigaction(signo, act);
+    if (typeof r === "number") throw new ErrnoError(-r, "sigaction");
+    return r;
+  }
+  sigprocmask(how: number, set?: readonly number[] | null): number[] {
+    const r = this.sys.sigprocmask(how, set);
+    if (typeof r === "number") throw new ErrnoError(-r, "sigprocmask");
+    return r;
+  }
+  sigpending(): number[] {
+    const r = this.sys.sigpending();
+    if (typeof r === "number") throw new ErrnoError(-r, "sigpending");
+    return r;
+  }
+  kill(pid: number, sig: number): number {
+    return this.check("kill", this.sys.kill(pid, sig));
+  }
+  rtSigreturn(): number {
+    return this.check("rt_sigreturn", this.sys.rtSigreturn());
   }
   exit(code = 0): void {
     this.check("exit", this.sys.exit(code));

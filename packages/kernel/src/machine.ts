@@ -23,6 +23,8 @@ import { loadDriver, unloadDriver } from "./internal/module";
 import { callDriver, withKernel } from "./internal/oops";
 import { type LogRecord, printkArgs } from "./internal/printk";
 import { procText } from "./internal/proc";
+import type { SignalFrame } from "./internal/sighand";
+import { forceSigFault, takeFrames } from "./internal/signal";
 import { inSyscall } from "./internal/syscall";
 import { adoptVma, driverRef } from "./internal/vm-ops";
 import {
@@ -253,6 +255,20 @@ export class Machine {
    */
   fatalSignal(p: Process, e: SignalError): void {
     fatalSignal(this.kernel, p.task, e);
+  }
+
+  /**
+   * @internal force_sig_fault() for a fault raised by an MMU that runs elsewhere (a simulator worker):
+   * the handler's frame to run there (its mask already in force; end it as siglongjmp would, with
+   * sigprocmask(SIG_SETMASK, frame.saved)), or null when the signal is fatal (then call fatalSignal).
+   */
+  forceSigFault(p: Process, e: SignalError): SignalFrame | null {
+    return forceSigFault(p.task, e);
+  }
+
+  /** @internal Handler frames (user-address handlers) a runtime must run, each ended by rt_sigreturn. */
+  takeSignalFrames(p: Process): SignalFrame[] {
+    return takeFrames(p.task);
   }
 
   /**

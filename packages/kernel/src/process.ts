@@ -7,6 +7,7 @@ import type { OpenFile } from "./internal/file";
 import { allocFd } from "./internal/fs";
 import type { Kernel, ProcessState, Task } from "./internal/kernel";
 import { Libc } from "./libc";
+import type { HandledSignal } from "./signal";
 import { Syscalls } from "./syscalls";
 
 export type { ProcessState } from "./internal/kernel";
@@ -87,6 +88,14 @@ export class Process {
 
   get alive(): boolean {
     return this.task.state === "running";
+  }
+
+  /** The signals its handlers caught, oldest first (the first 64 are kept; `handledSignalCount` counts all). */
+  get handledSignals(): readonly HandledSignal[] {
+    return this.task.sig.handled;
+  }
+  get handledSignalCount(): number {
+    return this.task.sig.handledCount;
   }
 
   /** /proc/PID/maps ("" once dead). */

@@ -24,6 +24,13 @@ import {
   sysPkeyMprotect,
 } from "./internal/mman";
 import { sysLseek, sysRead, sysWrite } from "./internal/read-write";
+import {
+  sysKill,
+  sysRtSigaction,
+  sysRtSigpending,
+  sysRtSigprocmask,
+  sysRtSigreturn,
+} from "./internal/signal";
 import { type SyscallEntry, syscall } from "./internal/syscall";
 
 export const SYS_read = 0;
@@ -34,6 +41,9 @@ export const SYS_lseek = 8;
 export const SYS_mmap = 9;
 export const SYS_mprotect = 10;
 export const SYS_munmap = 11;
+export const SYS_rt_sigaction = 13;
+export const SYS_rt_sigprocmask = 14;
+export const SYS_rt_sigreturn = 15;
 export const SYS_ioctl = 16;
 export const SYS_mremap = 25;
 export const SYS_msync = 26;
@@ -43,7 +53,9 @@ export const SYS_getpid = 39;
 export const SYS_fork = 57;
 export const SYS_exit = 60;
 export const SYS_wait4 = 61;
+export const SYS_kill = 62;
 export const SYS_getppid = 110;
+export const SYS_rt_sigpending = 127;
 export const SYS_mlock = 149;
 export const SYS_munlock = 150;
 export const SYS_pkey_mprotect = 329;
@@ -98,6 +110,29 @@ export const SYSCALL_TABLE: readonly SyscallEntry[] = Object.freeze([
     sysMprotect,
   ),
   syscall(SYS_munmap, "munmap", "munmap", [addr, { name: "length", kind: "size_t" }], sysMunmap),
+  // rt_sigaction(signum, act, oldact, sigsetsize): the old action is the result here, and sigset_t
+  // has one size; rt_sigprocmask likewise returns the old set.
+  syscall(
+    SYS_rt_sigaction,
+    "rt_sigaction",
+    "sigaction",
+    [
+      { name: "signum", kind: "int" },
+      { name: "act", kind: "const struct sigaction *", default: null },
+    ],
+    sysRtSigaction,
+  ),
+  syscall(
+    SYS_rt_sigprocmask,
+    "rt_sigprocmask",
+    "sigprocmask",
+    [
+      { name: "how", kind: "int" },
+      { name: "set", kind: "const sigset_t *", default: null },
+    ],
+    sysRtSigprocmask,
+  ),
+  syscall(SYS_rt_sigreturn, "rt_sigreturn", "rtSigreturn", [], sysRtSigreturn),
   syscall(
     SYS_ioctl,
     "ioctl",
@@ -148,7 +183,18 @@ export const SYSCALL_TABLE: readonly SyscallEntry[] = Object.freeze([
     ],
     sysWait4,
   ),
+  syscall(
+    SYS_kill,
+    "kill",
+    "kill",
+    [
+      { name: "pid", kind: "pid_t" },
+      { name: "sig", kind: "int" },
+    ],
+    sysKill,
+  ),
   syscall(SYS_getppid, "getppid", "getppid", [], sysGetppid, { enter: false }),
+  syscall(SYS_rt_sigpending, "rt_sigpending", "sigpending", [], sysRtSigpending),
   syscall(SYS_mlock, "mlock", "mlock", [addr, { name: "len", kind: "size_t" }], sysMlock),
   syscall(SYS_munlock, "munlock", "munlock", [addr, { name: "len", kind: "size_t" }], sysMunlock),
   syscall(

@@ -6,6 +6,7 @@ import { ENOSYS, ESRCH } from "./constants";
 import type { WaitResult } from "./internal/exit";
 import type { Kernel, Task } from "./internal/kernel";
 import { convertArgs, doSyscall, syscall } from "./internal/syscall";
+import type { SigAction, SigActionResult } from "./signal";
 import {
   lookupSyscall,
   SYS_close,
@@ -15,6 +16,7 @@ import {
   SYS_getpid,
   SYS_getppid,
   SYS_ioctl,
+  SYS_kill,
   SYS_lseek,
   SYS_madvise,
   SYS_mlock,
@@ -29,12 +31,19 @@ import {
   SYS_pkey_free,
   SYS_pkey_mprotect,
   SYS_read,
+  SYS_rt_sigaction,
+  SYS_rt_sigpending,
+  SYS_rt_sigprocmask,
+  SYS_rt_sigreturn,
   SYS_wait4,
   SYS_write,
   sysEntry,
 } from "./syscall_64.tbl";
 
 export type { WaitResult } from "./internal/exit";
+
+/** SIG_DFL (0) or SIG_IGN (1). */
+type SIG_DFL_OR_IGN = 0 | 1;
 
 const E = {
   read: sysEntry(SYS_read),
@@ -60,6 +69,11 @@ const E = {
   pkeyMprotect: sysEntry(SYS_pkey_mprotect),
   pkeyAlloc: sysEntry(SYS_pkey_alloc),
   pkeyFree: sysEntry(SYS_pkey_free),
+  sigaction: sysEntry(SYS_rt_sigaction),
+  sigprocmask: sysEntry(SYS_rt_sigprocmask),
+  rtSigreturn: sysEntry(SYS_rt_sigreturn),
+  kill: sysEntry(SYS_kill),
+  sigpending: sysEntry(SYS_rt_sigpending),
 };
 
 /** The user-space (glibc) pkey calls: no syscall, the thread's PKRU; arguments checked as C ints. */
@@ -228,6 +242,48 @@ export class Syscalls {
   /** _exit(2): the process becomes a zombie (everything released) until its parent waits. 0, or -ESRCH if already dead. */
   exit(code?: number): number {
     return doSyscall(this.k, this.t, E.exit, [code]) as number;
+  }
+
+  /**
+   * sigaction(2): installs `act` for `signo` (null: only reads) and returns the previous action, every
+   * field filled as oldact is ({ handler, flags, mask }, handler SIG_DFL or SIG_IGN when no function
+   * is installed), or -EINVAL (signal outside 1..64, an action for SIGKILL or SIGSTOP). A fault whose
+   * signal has a handler runs the handler, then the access throws a SignalError with `handled` true
+   * (as a handler that siglongjmps): the process goes on, its memory as it was.
+   */
+  sigaction(signo: number, act?: SigAction | SIG_DFL_OR_IGN | null): SigActionResult | number {
+    return doSyscall(this.k, this.t, E.sigaction, [signo, act]) as SigActionResult | number;
+  }
+
+  /**
+   * sigprocmask(2): SIG_BLOCK / SIG_UNBLOCK / SIG_SETMASK the signals of `set` (null: only reads);
+   * returns the previous blocked set (signal numbers) or -EINVAL. A blocked SIGSEGV or SIGBUS from a
+   * fault still kills (force_sig). Unblocking a pending signal delivers it before the call returns.
+   */
+  sigprocmask(how: number, set?: readonly number[] | null): number[] | number {
+    return doSyscall(this.k, this.t, E.sigprocmask, [how, set]) as number[] | number;
+  }
+
+  /** rt_sigpending(2): the signals pending while blocked. */
+  sigpending(): number[] | number {
+    return doSyscall(this.k, this.t, E.sigpending, []) as number[] | number;
+  }
+
+  /**
+   * kill(2): 0, -ESRCH (no such process), -EINVAL (signal outside 0..64). A signal the target handles
+   * runs its handler when it next returns from the kernel (at once, for a signal to itself); one whose
+   * default action kills ends it at once (a signal to itself: the call throws that SignalError).
+   */
+  kill(pid: number, sig: number): number {
+    return doSyscall(this.k, this.t, E.kill, [pid, sig]) as number;
+  }
+
+  /**
+   * rt_sigreturn(2): for runtimes that run a handler given as a user address (SignalFrame); the
+   * blocked set goes back to the frame's. Without a frame, the process dies of SIGSEGV (as Linux).
+   */
+  rtSigreturn(): number {
+    return doSyscall(this.k, this.t, E.rtSigreturn, []) as number;
   }
 
   /**

@@ -76,5 +76,14 @@ export {
  */
 export { type BadPageHandler, setBadPageHandler, unmapMappingRange } from "./rmap";
 export { ShmemFile } from "./shmem";
-export { type SiCodeName, SignalError, type SignalName } from "./signal";
+export {
+  NSIG,
+  type SiCodeName,
+  SignalError,
+  type SignalName,
+  type StandardSignalName,
+  siCodeValue,
+  signalName,
+  signalNumber,
+} from "./signal";
 export { VmaTree } from "./vma-tree";

@@ -1,11 +1,8 @@
 /** kernel/exit.c: do_exit, release_task (reap), wait4; and the fatal-signal path that ends in do_exit. */
-import type { SignalError, SignalName } from "@faultline/mm";
+import { type SignalError, type SignalName, signalNumber } from "@faultline/mm";
 import { __WALL, __WCLONE, __WNOTHREAD, ECHILD, EINVAL, WCONTINUED, WNOHANG, WUNTRACED } from "../constants";
 import { enterKernel, leaveKernel } from "./current";
 import type { Kernel, Task } from "./kernel";
-
-/** Signal numbers of the signals a process here can die of. */
-export const SIGNO: Record<SignalName, number> = { SIGSEGV: 11, SIGBUS: 7, SIGKILL: 9 };
 
 /** How a process ends: exit(code) or a fatal signal. */
 export type ExitHow = { readonly signal?: SignalName; readonly code?: number };
@@ -19,7 +16,7 @@ export function doExit(k: Kernel, t: Task, how: ExitHow): void {
   t.state = "zombie";
   t.killPending = false;
   if (how.signal) {
-    const signo = SIGNO[how.signal];
+    const signo = signalNumber(how.signal);
     t.exitSignal = how.signal;
     t.exitCode = 128 + signo;
     t.waitStatus = signo;
@@ -59,7 +56,8 @@ export function releaseTask(k: Kernel, t: Task): void {
  */
 export function fatalSignal(k: Kernel, t: Task, e: SignalError): void {
   if (t.state !== "running") return;
-  if (e.signal === "SIGSEGV") {
+  // A fault forced on a task whose handler was blocked dies without the line (show_signal_msg).
+  if (e.signal === "SIGSEGV" && !t.sig.quietFault) {
     k.log.printk(
       6,
       `${t.comm}[${t.pid}]: segfault at ${e.addr.toString(16)} ip 0000000000401000 sp 00007ffffffde000 error ${e.code === "SEGV_ACCERR" ? 7 : 4}`,

@@ -9,15 +9,19 @@ import { fatalSignal } from "./exit";
 import { pageFault } from "./fault";
 import { openStdio } from "./fs";
 import type { Kernel, Task } from "./kernel";
+import { SigHand, TaskSignals } from "./sighand";
+import { deliverPending, forceSigFault, runFrame } from "./signal";
 
 /**
- * The MMU of one process: the mm package's Mmu, plus the rule that a signal the hardware delivers
- * (SIGSEGV, SIGBUS, SIGKILL) is fatal: the process is dead before the SignalError reaches the caller.
+ * The MMU of one process: the mm package's Mmu, plus what the kernel does with a signal the hardware
+ * raises (force_sig_fault): a handler the process installed runs, and the access throws a handled
+ * SignalError (the process lives on); otherwise the process is dead before the SignalError reaches
+ * the caller.
  */
 class TaskMmu extends Mmu {
   constructor(
     target: MmuTarget,
-    private readonly onSignal: (e: SignalError) => void,
+    private readonly onSignal: (e: SignalError) => SignalError,
   ) {
     super(target);
   }
@@ -25,10 +29,27 @@ class TaskMmu extends Mmu {
     try {
       return super.translate(addr, write);
     } catch (e) {
-      if (SignalError.is(e)) this.onSignal(e);
+      if (SignalError.is(e) && !e.handled) throw this.onSignal(e);
       throw e;
     }
   }
+}
+
+/**
+ * A fault signal for `t`: runs its handler and returns the handled SignalError to throw (as if the
+ * handler siglongjmp'd out), or ends the process and returns `e`.
+ */
+function faultSignal(k: Kernel, t: Task, e: SignalError): SignalError {
+  const frame = e.signal === "SIGKILL" ? null : forceSigFault(t, e);
+  if (!frame) {
+    fatalSignal(k, t, e);
+    return e;
+  }
+  if (typeof frame.handler === "function") runFrame(t, frame);
+  else t.sig.blocked = frame.saved; // a handler address no runtime here can run: as if it returned at once
+  // siglongjmp restores the mask with sigprocmask, whose return delivers what the mask held back.
+  if (t.sig.pending !== 0n) deliverPending(k, t);
+  return new SignalError(e.signal, e.code, e.addr, undefined, e.pkey, true);
 }
 
 /** A task around `mm`, on the task list, its MMU faulting into this kernel. */
@@ -42,7 +63,7 @@ function newTask(k: Kernel, mm: Mm, parent: Task | null, comm: string): Task {
     fault: (addr, write) => pageFault(k, t, addr, write),
     pkru: mm.pkru,
   };
-  const mmu = new TaskMmu(target, (e) => fatalSignal(k, t, e));
+  const mmu = new TaskMmu(target, (e) => faultSignal(k, t, e));
   const t: Task = {
     pid: k.nextPid++,
     comm,
@@ -55,7 +76,11 @@ function newTask(k: Kernel, mm: Mm, parent: Task | null, comm: string): Task {
     waitStatus: null,
     killPending: false,
     fds: new Map(),
+    sighand: parent ? new SigHand(parent.sighand) : new SigHand(),
+    sig: new TaskSignals(),
   };
+  // fork: the blocked set is inherited, nothing pending is.
+  if (parent) t.sig.blocked = parent.sig.blocked;
   mm.tlbClients.add(mmu);
   k.tasks.set(t.pid, t);
   return t;

@@ -27,6 +27,7 @@ import { CharDevices, DEVTMPFS_DEV } from "./chrdev";
 import type { FileHost, FileNode, OpenFile } from "./file";
 import { makePhysAccess } from "./phys-access";
 import { LogBuffer } from "./printk";
+import type { SigHand, TaskSignals } from "./sighand";
 
 export type ProcessState = "running" | "zombie" | "dead";
 
@@ -49,6 +50,10 @@ export interface Task {
   killPending: boolean;
   /** fd → struct file */
   readonly fds: Map<number, OpenFile>;
+  /** Signal actions (sighand_struct: shared by threads, copied by fork). */
+  readonly sighand: SigHand;
+  /** Blocked and pending signals, queued siginfo, what handlers caught (signal.ts). */
+  readonly sig: TaskSignals;
 }
 
 /** A driver oops or kernel bug, as recorded (also printed to dmesg). */

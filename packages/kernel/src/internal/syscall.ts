@@ -16,10 +16,13 @@
 import { SignalError } from "@faultline/mm";
 import { EFAULT, ESRCH } from "../constants";
 import { describeValue } from "../options";
+import { SIG_DFL, SIG_IGN } from "../signal";
 import { enterKernel, leaveKernel } from "./current";
 import { doExit } from "./exit";
 import type { Kernel, Task } from "./kernel";
 import { KERNEL, oops } from "./oops";
+import type { KSigAction } from "./sighand";
+import { deliverPending, kSigAction, sigsetFromArray } from "./signal";
 
 /** The C types a syscall parameter may have here, and the JS value each becomes. */
 export interface ArgKinds {
@@ -37,6 +40,13 @@ export interface ArgKinds {
   "const char *buf": Uint8Array | string;
   /** `char __user *buf` with its count: the bytes to fill, or a size_t count (a new buffer is returned). */
   "char *buf": Uint8Array | number;
+  /**
+   * `const struct sigaction __user *act`: given as null (only read the old action), SIG_DFL, SIG_IGN
+   * or a SigAction ({ handler, flags, mask }); the handler receives the kernel's k_sigaction.
+   */
+  "const struct sigaction *": KSigAction | null;
+  /** `const sigset_t __user *`: given as the signals of the set (numbers 1..64) or null; a set (bigint) after. */
+  "const sigset_t *": bigint | null;
 }
 export type ArgKind = keyof ArgKinds;
 
@@ -99,6 +109,8 @@ const C_INT64 = 2;
 const C_PATH = 3;
 const C_INBUF = 4;
 const C_OUTBUF = 5;
+const C_SIGACTION = 6;
+const C_SIGSET = 7;
 const CODE: Record<ArgKind, number> = {
   int: C_INT32,
   pid_t: C_INT32,
@@ -111,6 +123,8 @@ const CODE: Record<ArgKind, number> = {
   "const char *path": C_PATH,
   "const char *buf": C_INBUF,
   "char *buf": C_OUTBUF,
+  "const struct sigaction *": C_SIGACTION,
+  "const sigset_t *": C_SIGSET,
 };
 
 /** An integer number as C type `code` (C_INT32, C_UINT32 or C_INT64). */
@@ -148,11 +162,40 @@ function convertSlow(e: SyscallEntry, i: number, value: unknown): unknown {
       if (typeof v === "number" && Number.isInteger(v)) return fromNumber(C_INT64, v);
       if (typeof v === "bigint") return fromBigInt(C_INT64, v);
       return refuse(e, i, "a Uint8Array or an integer count", v);
+    case C_SIGACTION:
+      return toSigAction(e, i, v);
+    case C_SIGSET:
+      if (v === null || v === undefined) return null;
+      if (!isSignalList(v)) return refuse(e, i, "null or an array of signal numbers 1..64", v);
+      return sigsetFromArray(v);
     default:
       if (typeof v === "number" && Number.isInteger(v)) return fromNumber(code, v);
       if (typeof v === "bigint") return fromBigInt(code, v);
       return refuse(e, i, "an integer", v);
   }
+}
+
+const isSignalList = (v: unknown): v is readonly number[] =>
+  Array.isArray(v) && v.every((n) => Number.isInteger(n) && n >= 1 && n <= 64);
+
+/** struct sigaction from user space: what the kernel keeps (mask as a set), or null. */
+function toSigAction(e: SyscallEntry, i: number, v: unknown): KSigAction | null {
+  if (v === null || v === undefined) return null;
+  if (v === SIG_DFL || v === SIG_IGN) return kSigAction(v, 0, []);
+  if (typeof v !== "object" || Array.isArray(v))
+    return refuse(e, i, "null, SIG_DFL, SIG_IGN or { handler, flags, mask }", v);
+  const a = v as Record<string, unknown>;
+  const h = a.handler;
+  if (typeof h !== "function" && !(typeof h === "number" && Number.isSafeInteger(h) && h >= 0))
+    return refuse(e, i, "an action whose handler is a function, SIG_DFL, SIG_IGN or a user address", h);
+  const flags = a.flags ?? 0;
+  if (typeof flags !== "number" || !Number.isInteger(flags))
+    return refuse(e, i, "an action whose flags are an integer (SA_*)", flags);
+  const mask = a.mask ?? [];
+  if (!isSignalList(mask))
+    return refuse(e, i, "an action whose mask is an array of signal numbers 1..64", mask);
+  // sa_flags is an unsigned long: SA_RESETHAND (bit 31) arrives whether written as 0x80000000 or | 0.
+  return kSigAction(h as KSigAction["handler"], flags >>> 0, mask);
 }
 
 /**
@@ -226,6 +269,11 @@ function kernelBug(k: Kernel, name: string, e: unknown): number {
   return -EFAULT;
 }
 
+/** A signal killed the caller during the call (kill(getpid(), SIGTERM), rt_sigreturn without a frame…): it never returns. */
+function diedOfSignal(t: Task, name: string): never {
+  throw new SignalError(t.exitSignal!, "SI_USER", 0, `killed during ${name}()`);
+}
+
 /** An oops marked the caller: it dies on the way out, and the syscall never returns. */
 function killed(k: Kernel, t: Task, name: string): never {
   doExit(k, t, { signal: "SIGKILL" });
@@ -254,5 +302,8 @@ export function doSyscall(k: Kernel, t: Task, e: SyscallEntry, args: unknown[]):
     k.current = prevT;
   }
   if (t.killPending) killed(k, t, e.name);
+  // exit_to_user_mode(): pending signals are delivered on the way back to the process.
+  if (t.sig.pending !== 0n && t.state === "running") deliverPending(k, t);
+  if (t.state !== "running" && t.exitSignal !== null) diedOfSignal(t, e.name);
   return r;
 }
