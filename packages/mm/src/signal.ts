@@ -1,11 +1,4 @@
-import {
-  BUS_ADRALN,
-  BUS_ADRERR,
-  BUS_OBJERR,
-  SEGV_ACCERR,
-  SEGV_MAPERR,
-  SEGV_PKUERR,
-} from "./constants";
+import { BUS_ADRALN, BUS_ADRERR, BUS_OBJERR, SEGV_ACCERR, SEGV_MAPERR, SEGV_PKUERR } from "./constants";
 
 /** The standard signals' names, by number (arch/x86/include/uapi/asm/signal.h); index 0 unused. */
 const STD_NAMES = [
