@@ -7,14 +7,37 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_HOST_FEATURES, type HostMmFeatures } from "./linux.ts";
-import { parseScript, type Script } from "./script.ts";
+import { parseScript, randomScript, type Script } from "./script.ts";
 import { type DiffOptions, diffTranscripts, type TranscriptDiff } from "./transcript.ts";
 
 export const FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), "__fixtures__");
 
-/** Seeds and length of the random scripts that record-fixtures.ts records. */
+/** Seeds and length of the long random scripts that record-fixtures.ts records (`random-<seed>`). */
 export const RECORDED_RANDOM_SEEDS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8];
 export const RECORDED_RANDOM_STEPS = 100;
+/**
+ * The first seeds of the live comparison (faultline-vs-linux.test.ts: seeds from 1000, 60 steps),
+ * recorded too (`random-<seed>-60`) so that every host runs them against the kernel's transcripts,
+ * compiler or not.
+ */
+export const RECORDED_LIVE_SEEDS: readonly number[] = Array.from({ length: 300 }, (_, i) => 1000 + i);
+export const LIVE_SCRIPT_STEPS = 60;
+
+/** Every random script record-fixtures.ts records: its fixture name, doc and script. */
+export function recordedRandomScripts(): { name: string; doc: string; script: Script }[] {
+  return [
+    ...RECORDED_RANDOM_SEEDS.map((seed) => ({
+      name: `random-${seed}`,
+      doc: `randomScript(${seed}, ${RECORDED_RANDOM_STEPS})`,
+      script: randomScript(seed, RECORDED_RANDOM_STEPS),
+    })),
+    ...RECORDED_LIVE_SEEDS.map((seed) => ({
+      name: `random-${seed}-${LIVE_SCRIPT_STEPS}`,
+      doc: `randomScript(${seed}, ${LIVE_SCRIPT_STEPS})`,
+      script: randomScript(seed, LIVE_SCRIPT_STEPS),
+    })),
+  ];
+}
 
 export interface ExpectedFixture {
   readonly name: string;

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { CASES, unmetExpectations } from "./cases";
-import { compareWithExpected, FIXTURE_SETS } from "./expected";
+import { compareWithExpected, FIXTURE_SETS, LIVE_SCRIPT_STEPS, RECORDED_LIVE_SEEDS } from "./expected";
 import { runLikeHost, runOnFaultline } from "./faultline";
 import { describeHost, hostFeatures, liveKernelMismatch, runOnLinux } from "./linux";
 import { randomScript } from "./script";
 import { diffTranscripts } from "./transcript";
 
 const live = liveKernelMismatch();
-const FIRST_SEED = 1000;
+const FIRST_SEED = RECORDED_LIVE_SEEDS[0]!;
 const RANDOM_SCRIPTS = Number(process.env.FAULTLINE_ORACLE_SCRIPTS ?? 1000);
 const recorded = FIXTURE_SETS.reduce((n, s) => n + s.cases.length, 0);
 
@@ -38,7 +38,7 @@ describe("Faultline (modern era) prints the kernel's transcript", () => {
     () => {
       const failures: string[] = [];
       for (let seed = FIRST_SEED; seed < FIRST_SEED + RANDOM_SCRIPTS && failures.length < 3; seed++) {
-        const script = randomScript(seed, 60);
+        const script = randomScript(seed, LIVE_SCRIPT_STEPS);
         const diff = diffTranscripts(runOnLinux(script), runLikeHost(script), {
           labels: ["linux", "faultline"],
         });

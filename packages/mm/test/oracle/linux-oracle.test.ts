@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from "vitest";
 import { CASES, type OracleCase, unmetExpectations } from "./cases.ts";
-import { FIXTURE_SETS, fixtureFileName, RECORDED_RANDOM_SEEDS, RECORDED_RANDOM_STEPS } from "./expected.ts";
+import { FIXTURE_SETS, fixtureFileName, recordedRandomScripts } from "./expected.ts";
 import {
   compileOracle,
   DEFAULT_HOST_FEATURES,
@@ -173,22 +173,19 @@ describe("recorded kernel fixtures (no compiler needed)", () => {
 
   it("cover every hand-written case and recorded random seed (on at least one host)", () => {
     const recorded = new Set(FIXTURE_SETS.flatMap((set) => set.cases.map((e) => e.name)));
-    const missing = [...CASES.map((c) => c.name), ...RECORDED_RANDOM_SEEDS.map((s) => `random-${s}`)].filter(
+    const missing = [...CASES.map((c) => c.name), ...recordedRandomScripts().map((r) => r.name)].filter(
       (n) => !recorded.has(n),
     );
     expect(missing).toEqual([]);
   });
 
   it("are up to date with cases.ts and randomScript (else re-run record-fixtures.ts)", () => {
+    const randoms = new Map(recordedRandomScripts().map((r) => [r.name, r.script]));
     for (const set of FIXTURE_SETS) {
       for (const e of set.cases) {
         const c = CASES.find((x) => x.name === e.name);
-        const seed = /^random-(\d+)$/.exec(e.name)?.[1];
-        const text = c
-          ? serializeScript(c.script)
-          : seed
-            ? serializeScript(randomScript(Number(seed), RECORDED_RANDOM_STEPS))
-            : undefined;
+        const r = randoms.get(e.name);
+        const text = c ? serializeScript(c.script) : r ? serializeScript(r) : undefined;
         expect(e.text, `${set.file}: ${e.name}`).toBe(text);
       }
     }

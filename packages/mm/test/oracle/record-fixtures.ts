@@ -22,8 +22,7 @@ import {
   FIXTURE_DIR,
   type FixtureFile,
   fixtureFileName,
-  RECORDED_RANDOM_SEEDS,
-  RECORDED_RANDOM_STEPS,
+  recordedRandomScripts,
 } from "./expected.ts";
 import {
   compileOracle,
@@ -36,7 +35,7 @@ import {
   ZERO_PAGE_PROBE,
   zeroPageFromProbe,
 } from "./linux.ts";
-import { randomScript, type Script, serializeScript } from "./script.ts";
+import { type Script, serializeScript } from "./script.ts";
 import { diffTranscripts, normalizeTranscript } from "./transcript.ts";
 
 const runner = process.env.FAULTLINE_ORACLE_RUNNER ? resolve(process.env.FAULTLINE_ORACLE_RUNNER) : null;
@@ -89,15 +88,8 @@ const wanted = (name: string) => only === null || only.includes(name);
 const cases: ExpectedFixture[] = CASES.filter((c) => wanted(c.name)).map((c) =>
   record(c.name, c.doc, c.script),
 );
-for (const seed of RECORDED_RANDOM_SEEDS) {
-  if (!wanted(`random-${seed}`)) continue;
-  cases.push(
-    record(
-      `random-${seed}`,
-      `randomScript(${seed}, ${RECORDED_RANDOM_STEPS})`,
-      randomScript(seed, RECORDED_RANDOM_STEPS),
-    ),
-  );
+for (const r of recordedRandomScripts()) {
+  if (wanted(r.name)) cases.push(record(r.name, r.doc, r.script));
 }
 
 const { kernel, host } = guestFeatures();
