@@ -9,61 +9,35 @@ import {
   type Era,
   getPage,
   MAP_PRIVATE,
-  MAP_SHARED,
-  Machine,
+  type Machine,
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
   NOPAGE_OOM,
   O_RDWR,
   PAGE_SIZE,
   PROT_READ,
-  PROT_WRITE,
-  type Process,
   pfnToPage,
-  SignalError,
   VM_FAULT_OOM,
   type Vma,
   type VmFault,
 } from "@faultline/kernel";
+import { expectSignal, mapDevice, useMachine } from "@faultline/testkit/vitest";
 import { describe, expect, it } from "vitest";
 import { simple } from "./index";
 
 const MiB = 2 ** 20;
 const ISA_BASE = 0xd0000;
-const RW = PROT_READ | PROT_WRITE;
 
-async function boot(
-  era: Era,
-  opts: Parameters<typeof simple>[0] = {},
-  extra: Parameters<typeof Machine.create>[0] = {},
-) {
-  const isa = isaMemory({ base: ISA_BASE, size: 0x4000, name: "isa-ram" });
-  const pci = pciMemoryDevice({ barSize: MiB });
-  const m = await Machine.create({
-    ramBytes: 64 * MiB,
-    era,
-    devices: [isa, pci],
-    drivers: [simple(opts), ...(extra.drivers ?? [])],
-  });
-  return { m, isa, pci, bar: pci.barAddress(0)!, p: m.spawn({ name: "mapper" }) };
-}
-
-function map(p: Process, node: string, len: number, offset: number, flags = MAP_SHARED): number {
-  const fd = p.libc.open(node, O_RDWR);
-  const addr = p.libc.mmap(0, len, RW, flags, fd, offset);
-  p.libc.close(fd);
-  return addr;
-}
-
-function signalOf(f: () => unknown): SignalError {
-  try {
-    f();
-  } catch (e) {
-    if (SignalError.is(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a signal");
-}
+/** Every machine: ISA memory in the legacy hole, a PCI device with a 1 MiB BAR, simple, a process "mapper". */
+const kit = useMachine({
+  ramBytes: 64 * MiB,
+  devices: () => [
+    isaMemory({ base: ISA_BASE, size: 0x4000, name: "isa-ram" }),
+    pciMemoryDevice({ barSize: MiB }),
+  ],
+  drivers: () => [simple()],
+  spawn: { name: "mapper" },
+});
 
 /** The driver's VMA log lines, in order. */
 const simpleLog = (m: Machine) => m.dmesg().filter((l) => l.startsWith("Simple VMA"));
@@ -73,17 +47,22 @@ const ERAS: Era[] = ["modern", "2.6.10"];
 
 describe.each(ERAS)("simple (%s)", (era) => {
   it("registers one major with two minors, /dev/simpler and /dev/simplen", async () => {
-    const { m } = await boot(era);
+    const { m } = await kit.boot({ era });
     expect(m.procText("/proc/devices")).toMatch(/^\s*\d+ simple$/m);
-    const { m: fixed, p } = await boot(era, { major: 240 });
+    const { m: fixed, p } = await kit.boot({ era, drivers: [simple({ major: 240 })] });
     expect(fixed.procText("/proc/devices")).toMatch(/^240 simple$/m);
     expect(p.sys.open("/dev/simpler", O_RDWR)).toBeGreaterThanOrEqual(3);
     expect(p.sys.open("/dev/simplen", O_RDWR)).toBeGreaterThanOrEqual(3);
   });
 
   it("/dev/simpler maps a PCI BAR with remapPfnRange: stores reach the device memory", async () => {
-    const { m, p, pci, bar } = await boot(era);
-    const a = map(p, "/dev/simpler", 2 * PAGE_SIZE, bar);
+    const {
+      m,
+      p,
+      devices: [, pci],
+    } = await kit.boot({ era });
+    const bar = pci.barAddress(0)!;
+    const a = mapDevice(p, "/dev/simpler", { length: 2 * PAGE_SIZE, offset: bar });
     p.mmu.store32(a + PAGE_SIZE + 8, 0xfeedface);
     expect(new DataView(pci.ram.buffer).getUint32(PAGE_SIZE + 8, true)).toBe(0xfeedface);
     pci.ram[0] = 0x5a; // the device writes; the process sees it (no copy anywhere)
@@ -100,10 +79,14 @@ describe.each(ERAS)("simple (%s)", (era) => {
   });
 
   it("/dev/simpler maps the ISA memory too (eagerly: no faults, no page references)", async () => {
-    const { m, p, isa } = await boot(era);
+    const {
+      m,
+      p,
+      devices: [isa],
+    } = await kit.boot({ era });
     const page = m.mem.pfnToPage(ISA_BASE / PAGE_SIZE);
     const before = page.count;
-    const a = map(p, "/dev/simpler", 0x4000, ISA_BASE);
+    const a = mapDevice(p, "/dev/simpler", { length: 0x4000, offset: ISA_BASE });
     p.mmu.write(a + 0x3000, [1, 2, 3]);
     expect([...isa.ram.subarray(0x3000, 0x3003)]).toEqual([1, 2, 3]);
     expect(page.count).toBe(before);
@@ -114,11 +97,15 @@ describe.each(ERAS)("simple (%s)", (era) => {
   it.each(["fault", "nopage"] as const)(
     "ISA memory works with nopage: /dev/simplen (%s handler) serves it page by page",
     async (handler) => {
-      const { m, p, isa } = await boot(era, { handler });
+      const {
+        m,
+        p,
+        devices: [isa],
+      } = await kit.boot({ era, drivers: [simple({ handler })] });
       const pages = [0, 1, 2, 3].map((i) => m.mem.pfnToPage(ISA_BASE / PAGE_SIZE + i));
       const counts = () => pages.map((pg) => pg.count);
       const base = counts();
-      const a = map(p, "/dev/simplen", 0x4000, ISA_BASE);
+      const a = mapDevice(p, "/dev/simplen", { length: 0x4000, offset: ISA_BASE });
       expect(counts()).toEqual(base); // nothing mapped until touched
       isa.ram[0x2000] = 0x77;
       expect(p.mmu.load8(a + 0x2000)).toBe(0x77);
@@ -132,10 +119,10 @@ describe.each(ERAS)("simple (%s)", (era) => {
   );
 
   it("get_page raises the refcount and unmapping drops it (LDD3: 'unmap drops one ref per page')", async () => {
-    const { m, p } = await boot(era);
+    const { m, p } = await kit.boot({ era });
     const page = m.mem.pfnToPage(ISA_BASE / PAGE_SIZE);
     const before = page.count;
-    const a = map(p, "/dev/simplen", PAGE_SIZE, ISA_BASE);
+    const a = mapDevice(p, "/dev/simplen", { length: PAGE_SIZE, offset: ISA_BASE });
     p.mmu.load8(a);
     expect(page.count).toBe(before + 1);
     expect(page.mapcount).toBe(1);
@@ -167,10 +154,10 @@ describe.each(ERAS)("simple (%s)", (era) => {
         return 0;
       },
     });
-    const { m, p } = await boot(era, {}, { drivers: [forgetful] });
+    const { m, p } = await kit.boot({ era, drivers: [simple(), forgetful] });
     const page = m.mem.pfnToPage(ISA_BASE / PAGE_SIZE);
     const before = page.count;
-    const a = map(p, "/dev/forgetful", PAGE_SIZE, ISA_BASE);
+    const a = mapDevice(p, "/dev/forgetful", { length: PAGE_SIZE, offset: ISA_BASE });
     p.mmu.load8(a);
     expect(page.count).toBe(before); // mapped, but no reference taken for the PTE
     expect(page.mapcount).toBe(1);
@@ -188,6 +175,7 @@ describe.each(ERAS)("simple (%s)", (era) => {
       "page mapped by driver forgetful's vm_ops->fault, which took no reference on it (getPage)",
     );
     expect(m.mem.isQuarantined(ISA_BASE / PAGE_SIZE)).toBe(true);
+    kit.expectBadPage({ driver: "forgetful", pfn: ISA_BASE / PAGE_SIZE });
     expect(page.count).toBe(before);
     m.checkInvariants();
     expect(p.sys.exit(0)).toBe(0);
@@ -197,10 +185,14 @@ describe.each(ERAS)("simple (%s)", (era) => {
   it.each(["fault", "nopage"] as const)(
     "PCI memory cannot use nopage: /dev/simplen (%s) on the BAR is SIGBUS (pfnValid is false)",
     async (handler) => {
-      const { m, p, bar } = await boot(era, { handler });
-      const a = map(p, "/dev/simplen", PAGE_SIZE, bar);
-      const sig = signalOf(() => p.mmu.load32(a + 4));
-      expect(sig).toMatchObject({ signal: "SIGBUS", code: "BUS_ADRERR", addr: a + 4 });
+      const {
+        m,
+        p,
+        devices: [, pci],
+      } = await kit.boot({ era, drivers: [simple({ handler })] });
+      const bar = pci.barAddress(0)!;
+      const a = mapDevice(p, "/dev/simplen", { length: PAGE_SIZE, offset: bar });
+      expectSignal(() => p.mmu.load32(a + 4), { signal: "SIGBUS", code: "BUS_ADRERR", addr: a + 4 });
       expect(p.alive).toBe(false);
       expect(p.exitSignal).toBe("SIGBUS");
       m.checkInvariants();
@@ -230,11 +222,16 @@ describe.each(ERAS)("simple (%s)", (era) => {
         return 0;
       },
     });
-    const { m, p, bar } = await boot(era, {}, { drivers: [careless] });
-    const a = map(p, "/dev/careless", PAGE_SIZE, bar);
-    const sig = signalOf(() => p.mmu.load8(a));
-    expect(sig.signal).toBe("SIGKILL");
+    const {
+      m,
+      p,
+      devices: [, pci],
+    } = await kit.boot({ era, drivers: [simple(), careless] });
+    const bar = pci.barAddress(0)!;
+    const a = mapDevice(p, "/dev/careless", { length: PAGE_SIZE, offset: bar });
+    expectSignal(() => p.mmu.load8(a), { signal: "SIGKILL" });
     expect(p.exitSignal).toBe("SIGKILL");
+    kit.expectOops({ driver: "careless", callback: "vm_ops->fault", message: "use remapPfnRange" });
     const oops = m.dmesg().find((l) => l.startsWith("BUG: driver careless oops in vm_ops->fault"));
     expect(oops).toContain(`pfnToPage(0x${hex(bar / PAGE_SIZE)}): no struct page`);
     expect(oops).toContain("use remapPfnRange");
@@ -243,12 +240,15 @@ describe.each(ERAS)("simple (%s)", (era) => {
   });
 
   it("beyond memory is SIGBUS: mmap of /dev/simplen succeeds, the first touch of a pfn without struct page fails", async () => {
-    const { m, p } = await boot(era);
+    const { m, p } = await kit.boot({ era });
     const gap = 0x80000000; // above the 64 MiB of RAM, below the PCI hole: nothing there
-    const a = map(p, "/dev/simplen", 2 * PAGE_SIZE, gap);
+    const a = mapDevice(p, "/dev/simplen", { length: 2 * PAGE_SIZE, offset: gap });
     expect(m.procText(`/proc/${p.pid}/maps`)).toContain("/dev/simplen");
-    const sig = signalOf(() => p.mmu.load8(a + PAGE_SIZE + 3));
-    expect(sig).toMatchObject({ signal: "SIGBUS", code: "BUS_ADRERR", addr: a + PAGE_SIZE + 3 });
+    expectSignal(() => p.mmu.load8(a + PAGE_SIZE + 3), {
+      signal: "SIGBUS",
+      code: "BUS_ADRERR",
+      addr: a + PAGE_SIZE + 3,
+    });
     m.checkInvariants();
   });
 
@@ -271,19 +271,22 @@ describe.each(ERAS)("simple (%s)", (era) => {
         return 0;
       },
     });
-    const { m, p } = await boot(era, {}, { drivers: [oom] });
-    const a = map(p, "/dev/oom", PAGE_SIZE, 0);
-    const sig = signalOf(() => p.mmu.load8(a));
-    expect(sig.signal).toBe("SIGKILL");
+    const { m, p } = await kit.boot({ era, drivers: [simple(), oom] });
+    const a = mapDevice(p, "/dev/oom", { length: PAGE_SIZE });
+    expectSignal(() => p.mmu.load8(a), { signal: "SIGKILL" });
     expect(p.exitSignal).toBe("SIGKILL");
     expect(m.dmesg().some((l) => l.startsWith(`Out of memory: Killed process ${p.pid} (mapper)`))).toBe(true);
     m.checkInvariants();
   });
 
   it("a private mapping of /dev/simplen copies on write: the device memory is not changed", async () => {
-    const { m, p, isa } = await boot(era);
+    const {
+      m,
+      p,
+      devices: [isa],
+    } = await kit.boot({ era });
     isa.ram[0] = 0x11;
-    const a = map(p, "/dev/simplen", PAGE_SIZE, ISA_BASE, MAP_PRIVATE);
+    const a = mapDevice(p, "/dev/simplen", { length: PAGE_SIZE, offset: ISA_BASE, flags: MAP_PRIVATE });
     expect(p.mmu.load8(a)).toBe(0x11);
     p.mmu.store8(a, 0x22);
     expect(p.mmu.load8(a)).toBe(0x22);
@@ -303,9 +306,14 @@ describe.each(ERAS)("simple VMA open/close log (%s)", (era) => {
   it.each(["/dev/simpler", "/dev/simplen"])(
     "%s: mmap, fork, munmap of part, mremap move, exit",
     async (node) => {
-      const { m, p, bar } = await boot(era);
+      const {
+        m,
+        p,
+        devices: [, pci],
+      } = await kit.boot({ era });
+      const bar = pci.barAddress(0)!;
       const phys = node === "/dev/simplen" ? ISA_BASE : bar;
-      const a = map(p, node, 2 * PAGE_SIZE, phys);
+      const a = mapDevice(p, node, { length: 2 * PAGE_SIZE, offset: phys });
       const want = [`Simple VMA open, virt ${hex(a)}, phys ${hex(phys)}`];
       expect(simpleLog(m)).toEqual(want);
 
@@ -343,17 +351,26 @@ describe.each(ERAS)("simple VMA open/close log (%s)", (era) => {
 
 describe("simple: mremap growth", () => {
   it("modern: a remapPfnRange VMA is VM_DONTEXPAND, growing it is -EFAULT; shrinking works", async () => {
-    const { m, p, bar } = await boot("modern");
-    const a = map(p, "/dev/simpler", 2 * PAGE_SIZE, bar);
+    const {
+      m,
+      p,
+      devices: [, pci],
+    } = await kit.boot({ era: "modern" });
+    const bar = pci.barAddress(0)!;
+    const a = mapDevice(p, "/dev/simpler", { length: 2 * PAGE_SIZE, offset: bar });
     expect(p.sys.mremap(a, 2 * PAGE_SIZE, 4 * PAGE_SIZE, MREMAP_MAYMOVE)).toBe(-14);
     expect(p.sys.mremap(a, 2 * PAGE_SIZE, PAGE_SIZE, 0)).toBe(a);
     m.checkInvariants();
   });
 
   it.each(ERAS)("%s: /dev/simplen grows, and the new pages fault in through the handler", async (era) => {
-    const { m, p, isa } = await boot(era);
+    const {
+      m,
+      p,
+      devices: [isa],
+    } = await kit.boot({ era });
     isa.ram[0x3000] = 0x42;
-    const a = map(p, "/dev/simplen", PAGE_SIZE, ISA_BASE);
+    const a = mapDevice(p, "/dev/simplen", { length: PAGE_SIZE, offset: ISA_BASE });
     const b = p.sys.mremap(a, PAGE_SIZE, 4 * PAGE_SIZE, MREMAP_MAYMOVE);
     expect(b).toBeGreaterThan(0);
     expect(p.mmu.load8(b + 0x3000)).toBe(0x42);
@@ -364,9 +381,14 @@ describe("simple: mremap growth", () => {
   // page". 2.6.10's remap_pfn_range set VM_IO|VM_RESERVED, not today's VM_DONTEXPAND|VM_PFNMAP, so
   // growing /dev/simpler worked and the new pages read zeros.
   it("2.6.10: growing /dev/simpler succeeds and the new pages are the zero page", async () => {
-    const { m, p, bar, pci } = await boot("2.6.10");
+    const {
+      m,
+      p,
+      devices: [, pci],
+    } = await kit.boot({ era: "2.6.10" });
+    const bar = pci.barAddress(0)!;
     pci.ram.fill(0xee);
-    const a = map(p, "/dev/simpler", PAGE_SIZE, bar);
+    const a = mapDevice(p, "/dev/simpler", { length: PAGE_SIZE, offset: bar });
     const b = p.sys.mremap(a, PAGE_SIZE, 2 * PAGE_SIZE, MREMAP_MAYMOVE);
     expect(b).toBeGreaterThan(0);
     expect(p.mmu.load32(b)).toBe(0xeeeeeeee);
