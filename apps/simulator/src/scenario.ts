@@ -10,6 +10,7 @@ import { regionRemap } from "@faultline/driver-region-remap";
 import { scullp } from "@faultline/driver-scullp";
 import { simple } from "@faultline/driver-simple";
 import type { DriverDefinition, MachineOptions } from "@faultline/kernel";
+import { offsetInPage, PAGE_SIZE } from "@faultline/phys";
 import { Refusal, ScenarioError } from "./errors";
 import { type LoadedPlugin, loadPlugin, resolveFrom } from "./plugins";
 
@@ -158,7 +159,7 @@ export function parseScenario(json: unknown, file: string): Scenario {
     err("machine.zeroPage", "true or false", machine.zeroPage);
   const ramBytes =
     machine.ramBytes === undefined ? 64 * 1024 * 1024 : num(machine.ramBytes, "machine.ramBytes");
-  if (ramBytes % 4096 !== 0 || ramBytes < 2 * 1024 * 1024)
+  if (offsetInPage(ramBytes) !== 0 || ramBytes < 2 * 1024 * 1024)
     err("machine.ramBytes", "a multiple of 4096, at least 2 MiB", machine.ramBytes);
   const devicesIn = machine.devices ?? [];
   if (!Array.isArray(devicesIn)) err("machine.devices", "an array", devicesIn);
@@ -179,7 +180,7 @@ export function parseScenario(json: unknown, file: string): Scenario {
       case "pciMemoryDevice": {
         // A memory BAR is a power of two of at least 16 bytes; a page-mapped one at least a page.
         const barSize = num(o.barSize, `${f}.barSize`);
-        if (barSize < 4096 || (barSize & (barSize - 1)) !== 0 || barSize > 2 ** 30)
+        if (barSize < PAGE_SIZE || (barSize & (barSize - 1)) !== 0 || barSize > 2 ** 30)
           err(`${f}.barSize`, "a power of two from 4096 (0x1000) to 1 GiB", o.barSize);
         return {
           type: "pciMemoryDevice",

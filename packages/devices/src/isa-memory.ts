@@ -3,7 +3,14 @@
  * Its pages lie below 1 MiB, so they have (reserved) struct pages: LDD3's nopage method can serve them
  * page by page. The bytes are a bank, so a user mapping reaches them with no callback.
  */
-import { BIOS_ROM_BASE, ISA_END_ADDRESS, ISA_START_ADDRESS, VGA_BASE, VGA_SIZE } from "@faultline/phys";
+import {
+  BIOS_ROM_BASE,
+  ISA_END_ADDRESS,
+  ISA_START_ADDRESS,
+  offsetInPage,
+  VGA_BASE,
+  VGA_SIZE,
+} from "@faultline/phys";
 import { defineDevice, hex, type IsaDeviceModel } from "./device";
 import { DeviceError } from "./errors";
 
@@ -26,10 +33,10 @@ export function isaMemory(options: IsaMemoryOptions): IsaDeviceModel {
   const { base, size, priority } = options;
   const name = options.name ?? "isa-memory";
   const where = `isaMemory "${name}" [${hex(base)}, ${hex(base + size)})`;
-  if (!Number.isSafeInteger(base) || base % 4096 !== 0) {
+  if (!Number.isSafeInteger(base) || offsetInPage(base) !== 0) {
     throw new DeviceError("EINVAL", `${where}: base must be page aligned (a multiple of 0x1000)`);
   }
-  if (!Number.isSafeInteger(size) || size <= 0 || size % 4096 !== 0) {
+  if (!Number.isSafeInteger(size) || size <= 0 || offsetInPage(size) !== 0) {
     throw new DeviceError("EINVAL", `${where}: size must be a positive multiple of 0x1000`);
   }
   if (base < ISA_START_ADDRESS || base + size > ISA_END_ADDRESS) {

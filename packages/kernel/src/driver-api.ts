@@ -3,7 +3,17 @@
  * machine whose kernel is currently running the driver's code (see internal/current.ts).
  */
 import { AddressSpaceMapping, unmapMappingRange as mmUnmapMappingRange, type Vma } from "@faultline/mm";
-import { PAGE_OFFSET, PAGE_SIZE, type Page } from "@faultline/phys";
+import {
+  directMapAddress,
+  directMapPhys,
+  locationBank,
+  locationOffset,
+  PAGE_OFFSET,
+  PAGE_SIZE,
+  type Page,
+  pfnOf,
+  physOf,
+} from "@faultline/phys";
 import { EINVAL, VM_FAULT_SIGBUS } from "./constants";
 import { DRIVER_API_VERSION, type DriverContext, type DriverDefinition, type File } from "./driver-types";
 import { badPfnReason, badPhysReason, PFN_LIMIT, warn } from "./internal/bug";
@@ -277,30 +287,30 @@ export { PAGE_OFFSET };
 
 /** virt_to_phys() / __pa() for direct-map addresses. */
 export function virtToPhys(addr: number): number {
-  return addr - PAGE_OFFSET;
+  return directMapPhys(addr);
 }
 export const __pa = virtToPhys;
 
 /** phys_to_virt() / __va(). */
 export function physToVirt(paddr: number): number {
-  return paddr + PAGE_OFFSET;
+  return directMapAddress(paddr);
 }
 export const __va = physToVirt;
 
 /** page_address() */
 export function pageAddress(page: Page): number {
-  return PAGE_OFFSET + page.pfn * PAGE_SIZE;
+  return directMapAddress(physOf(page.pfn));
 }
 
 /** virt_to_page(). */
 export function virtToPage(addr: number): Page {
-  return pfnToPage(Math.floor(virtToPhys(addr) / PAGE_SIZE));
+  return pfnToPage(pfnOf(virtToPhys(addr)));
 }
 
 /** high_memory: the end of the direct map (__va of the top of RAM), as in LDD3's `__pa(high_memory)` test. */
 export function highMemory(): number {
   const m = currentKernel("highMemory");
-  return PAGE_OFFSET + m.mem.maxPfn * PAGE_SIZE;
+  return directMapAddress(physOf(m.mem.maxPfn));
 }
 
 /**
@@ -311,9 +321,8 @@ export function kmapPage(page: Page): Uint8Array {
   const m = currentKernel("kmapPage");
   const loc = m.physAccess.locatePage(page.pfn);
   if (loc < 0) throw new Error(`kmapPage(pfn 0x${page.pfn.toString(16)}): not backed by memory`);
-  const bank = Math.floor(loc / 2 ** 32);
-  const off = loc % 2 ** 32;
-  return m.mem.banks.u8[bank]!.subarray(off, off + PAGE_SIZE);
+  const off = locationOffset(loc);
+  return m.mem.banks.u8[locationBank(loc)]!.subarray(off, off + PAGE_SIZE);
 }
 export const pageBytes = kmapPage;
 export function kunmapPage(_page: Page): void {}

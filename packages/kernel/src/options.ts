@@ -3,7 +3,7 @@
  * anything is built, and an error names the option, what was expected and what was given.
  */
 import type { Era } from "@faultline/mm";
-import type { PhysMachine } from "@faultline/phys";
+import { offsetInPage, type PhysMachine } from "@faultline/phys";
 import type { DriverDefinition } from "./driver-types";
 import {
   COPY_BRAND,
@@ -102,7 +102,7 @@ export function checkMachineOptions(options: unknown): MachineConfig {
   if (ramBytes !== undefined) {
     if (typeof ramBytes !== "number" || !Number.isInteger(ramBytes))
       throw new TypeError(`ramBytes: expected an integer number of bytes, got ${describeValue(ramBytes)}`);
-    if (ramBytes < MIN_RAM_BYTES || ramBytes > MAX_RAM_BYTES || ramBytes % 4096 !== 0)
+    if (ramBytes < MIN_RAM_BYTES || ramBytes > MAX_RAM_BYTES || offsetInPage(ramBytes) !== 0)
       throw new RangeError(
         `ramBytes: expected a multiple of 4096 from ${MIN_RAM_BYTES} (2 MiB) to ${MAX_RAM_BYTES} (64 GiB), got ${ramBytes}`,
       );

@@ -2,7 +2,15 @@
 // handle_pte_fault → do_anonymous_page / do_fault (do_read_fault, do_cow_fault, do_shared_fault) /
 // do_wp_page. This is a hot path (every first touch of a page): no closures, no allocation beyond the
 // struct vm_fault a driver's ->fault receives.
-import { __GFP_ZERO, type Page, PG_anon, PG_anon_exclusive } from "@faultline/phys";
+import {
+  __GFP_ZERO,
+  locationBank,
+  locationOffset,
+  type Page,
+  PG_anon,
+  PG_anon_exclusive,
+  physOf,
+} from "@faultline/phys";
 import {
   FAULT_FLAG_USER,
   FAULT_FLAG_WRITE,
@@ -136,13 +144,12 @@ function copyFrame(mm: MmStruct, src: number, dst: number): void {
   const to = mm.mem.frameBytes(dst);
   const loc = mm.phys.locatePage(src);
   if (loc >= 0) {
-    const bank = Math.floor(loc / 2 ** 32);
-    const off = loc % 2 ** 32;
-    to.set(mm.mem.banks.u8[bank]!.subarray(off, off + PAGE));
+    const off = locationOffset(loc);
+    to.set(mm.mem.banks.u8[locationBank(loc)]!.subarray(off, off + PAGE));
     return;
   }
   const dv = new DataView(to.buffer, to.byteOffset, PAGE);
-  for (let i = 0; i < PAGE; i += 4) dv.setUint32(i, mm.phys.physRead(src * PAGE + i, 4), true);
+  for (let i = 0; i < PAGE; i += 4) dv.setUint32(i, mm.phys.physRead(physOf(src) + i, 4), true);
 }
 
 /** do_fault(): the VMA has a driver (or no handler at all). */

@@ -44,6 +44,7 @@ export {
   _PAGE_SPECIAL,
   _PAGE_USER,
   PageTables,
+  pteFlags,
   ptePfn,
 } from "./pgtable";
 export { type PhysAccess, ramOnly } from "./phys-access";
@@ -58,6 +59,7 @@ export {
   pkruAllows,
   pkruGet,
   pkruSet,
+  pkruSetAndFlush,
 } from "./pkeys";
 export {
   mapsLine,

@@ -54,6 +54,24 @@ export function pkruSet(pkru: Int32Array, enabled: boolean, key: number, rights:
   return 0;
 }
 
+/**
+ * pkey_set(3) on a thread's PKRU cell, and what WRPKRU means for the translations a TLB caches: when the
+ * register changed, `flush` drops them (they were checked against the old value). The one copy, for the
+ * kernel's view of the thread (MmPkeys.set) and a worker's own thread (sim).
+ */
+export function pkruSetAndFlush(
+  pkru: Int32Array,
+  enabled: boolean,
+  key: number,
+  rights: number,
+  flush: () => void,
+): number {
+  const old = pkru[0];
+  const r = pkruSet(pkru, enabled, key, rights);
+  if (pkru[0] !== old) flush();
+  return r;
+}
+
 /** The pkey state of one mm (mm->context.pkey_allocation_map, execute_only_pkey) and its thread's PKRU. */
 export class MmPkeys {
   /** Bit n set: key n is allocated (mm_pkey_allocation_map). Key 0 is allocated implicitly with PKU. */
@@ -200,9 +218,6 @@ export class MmPkeys {
 
   /** glibc's pkey_set(3) on the thread (pkruSet); TLBs are flushed when PKRU changed. */
   set(key: number, rights: number): number {
-    const old = this.pkru[0];
-    const r = pkruSet(this.pkru, this.enabled, key, rights);
-    if (this.pkru[0] !== old) this.onPkruChange();
-    return r;
+    return pkruSetAndFlush(this.pkru, this.enabled, key, rights, this.onPkruChange);
   }
 }

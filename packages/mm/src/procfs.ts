@@ -1,5 +1,14 @@
-import { PG_anon, PG_dirty, PG_referenced } from "@faultline/phys";
-import { VM_HUGEPAGE, VM_LOCKED, VM_MAYSHARE, VM_NOHUGEPAGE, VM_SHARED } from "./constants";
+import { PAGE_SIZE, PG_anon, PG_dirty, PG_referenced } from "@faultline/phys";
+import {
+  VM_EXEC,
+  VM_HUGEPAGE,
+  VM_LOCKED,
+  VM_MAYSHARE,
+  VM_NOHUGEPAGE,
+  VM_READ,
+  VM_SHARED,
+  VM_WRITE,
+} from "./constants";
 import type { Mm } from "./mm";
 import type { Vma } from "./mm_types";
 import { _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, pteFlags } from "./pgtable";
@@ -19,9 +28,9 @@ export function vmaName(vma: Vma): string | null {
  */
 export function mapsLine(vma: Vma): string {
   const f = vma.vmFlags;
-  const perms = `${f & 1 ? "r" : "-"}${f & 2 ? "w" : "-"}${f & 4 ? "x" : "-"}${f & VM_MAYSHARE ? "s" : "p"}`;
+  const perms = `${f & VM_READ ? "r" : "-"}${f & VM_WRITE ? "w" : "-"}${f & VM_EXEC ? "x" : "-"}${f & VM_MAYSHARE ? "s" : "p"}`;
   const file = vma.vmFile;
-  const pgoff = file ? vma.vmPgoff * 4096 : 0;
+  const pgoff = file ? vma.vmPgoff * PAGE_SIZE : 0;
   const dev = file ? `${hex(file.devMajor, 2)}:${hex(file.devMinor, 2)}` : "00:00";
   const ino = file ? file.ino : 0;
   const head = `${hex(vma.vmStart)}-${hex(vma.vmEnd)} ${perms} ${hex(pgoff)} ${dev} ${ino} `;
@@ -117,18 +126,18 @@ export function smapsCounters(mm: Mm, vma: Vma): SmapsCounters {
     const young = (fl & _PAGE_ACCESSED) !== 0 || (pflags & PG_referenced) !== 0;
     const mapcount = mem.mapcount[pfn]!;
     const refcount = mem.refcount[pfn]!;
-    c.rss += 4096;
-    if (young) c.referenced += 4096;
-    if (pflags & PG_anon) c.anonymous += 4096;
+    c.rss += PAGE_SIZE;
+    if (young) c.referenced += PAGE_SIZE;
+    if (pflags & PG_anon) c.anonymous += PAGE_SIZE;
     const priv = refcount === 1 || mapcount < 2;
-    const pss = priv ? 4096 : 4096 / mapcount;
+    const pss = priv ? PAGE_SIZE : PAGE_SIZE / mapcount;
     c.pss += pss;
     if (dirty) c.pssDirty += pss;
     if (priv) {
-      if (dirty) c.privateDirty += 4096;
-      else c.privateClean += 4096;
-    } else if (dirty) c.sharedDirty += 4096;
-    else c.sharedClean += 4096;
+      if (dirty) c.privateDirty += PAGE_SIZE;
+      else c.privateClean += PAGE_SIZE;
+    } else if (dirty) c.sharedDirty += PAGE_SIZE;
+    else c.sharedClean += PAGE_SIZE;
   });
   return c;
 }
@@ -152,8 +161,8 @@ export function renderSmaps(mm: Mm, options: { thp?: "always" | "madvise" | "nev
         : 0;
     out += `${mapsLine(v)}\n`;
     out += kb("Size", v.vmEnd - v.vmStart);
-    out += kb("KernelPageSize", 4096);
-    out += kb("MMUPageSize", 4096);
+    out += kb("KernelPageSize", PAGE_SIZE);
+    out += kb("MMUPageSize", PAGE_SIZE);
     out += kb("Rss", c.rss);
     out += kb("Pss", c.pss);
     out += kb("Pss_Dirty", c.pssDirty);

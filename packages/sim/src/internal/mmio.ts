@@ -6,8 +6,10 @@ import {
   FAULT_SEGV_ACCERR,
   FAULT_SEGV_MAPERR,
   pkruAllows,
+  pteFlags,
   ptePfn,
 } from "@faultline/mm";
+import { offsetInPage, PAGE_SIZE, physOf } from "@faultline/phys";
 import type { SimKernel } from "../kernel-port";
 
 /**
@@ -25,7 +27,7 @@ export function mmioTranslate(
   write: boolean,
 ): number {
   if (!(size === 1 || size === 2 || size === 4)) return -FAULT_SEGV_ACCERR;
-  if (!Number.isInteger(vaddr) || vaddr < 0 || vaddr >= 2 ** 47 || (vaddr % 4096) + size > 4096)
+  if (!Number.isInteger(vaddr) || vaddr < 0 || vaddr >= 2 ** 47 || offsetInPage(vaddr) + size > PAGE_SIZE)
     return -FAULT_SEGV_MAPERR;
   const mm = kernel.mm(pid);
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -33,10 +35,10 @@ export function mmioTranslate(
     const pte = slot < 0 ? 0 : mm.pgd.readSlot(slot);
     const need = _PAGE_PRESENT | _PAGE_USER | (write ? _PAGE_RW : 0);
     if (
-      ((pte % 4096) & need) === need &&
+      (pteFlags(pte) & need) === need &&
       (!mm.pkeys.enabled || pkruAllows(mm.pkeys.value, mm.pgd.readPkey(slot), write))
     )
-      return ptePfn(pte) * 4096 + (vaddr % 4096);
+      return physOf(ptePfn(pte)) + offsetInPage(vaddr);
     if (attempt === 1) break;
     const r = kernel.target(pid).fault(vaddr, write);
     if (r !== FAULT_OK) return -r;

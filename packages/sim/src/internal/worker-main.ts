@@ -4,7 +4,7 @@
  */
 import { workerData } from "node:worker_threads";
 import type { PhysAccess } from "@faultline/mm";
-import { pkruGet, pkruSet, SignalError } from "@faultline/mm";
+import { pkruGet, pkruSetAndFlush, SignalError } from "@faultline/mm";
 import { PhysMemory, type PhysMemoryDescriptor } from "@faultline/phys";
 import type { Program, ProgramMmu, Sys, SyscallArg } from "../program";
 import { ProcessKilled, WorkerChannel } from "./channel";
@@ -69,6 +69,9 @@ const mmu = new WorkerMmu(
   chan.i32,
 );
 
+/** The TLB flush a PKRU change needs (pkruSetAndFlush). */
+const flushTlb = () => mmu.flushAll();
+
 let lastWaitStatus = 0;
 const raw = (name: string, args: SyscallArg[]): number => chan.syscall(name, args) as number;
 const sys: Sys = {
@@ -105,12 +108,7 @@ const sys: Sys = {
   pkeyMprotect: (addr, len, prot, pkey) => raw("pkeyMprotect", [addr, len, prot, pkey]),
   // glibc's pkey_get/pkey_set are RDPKRU/WRPKRU in user space: no syscall, this thread's register.
   pkeyGet: (key) => pkruGet(pkru, boot.pku, key),
-  pkeySet: (key, rights) => {
-    const old = pkru[0];
-    const r = pkruSet(pkru, boot.pku, key, rights);
-    if (pkru[0] !== old) mmu.flushAll();
-    return r;
-  },
+  pkeySet: (key, rights) => pkruSetAndFlush(pkru, boot.pku, key, rights, flushTlb),
   call: (name, ...args) => chan.syscall(name, args),
 };
 
