@@ -1,14 +1,11 @@
 // A process program: runs in its own worker thread. The parent maps a shared page, forks, and the
 // two processes take turns on a counter in it, each on its own CPU (thread).
-import { defineProgram } from "@faultline/sim";
-
-const PROT_READ_WRITE = 0x3;
-const MAP_SHARED_ANONYMOUS = 0x01 | 0x20;
+import { defineProgram, MAP_ANONYMOUS, MAP_SHARED, PROT_READ, PROT_WRITE } from "@faultline/sim";
 
 export default defineProgram(
   (sys, mmu, argv) => {
     const rounds = Number(argv[0] ?? 1000);
-    const page = sys.mmap(0, 4096, PROT_READ_WRITE, MAP_SHARED_ANONYMOUS, -1, 0);
+    const page = sys.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     const child = sys.fork({ page, rounds }); // the child starts `child` below, memory COW-copied
     for (let i = 0; i < rounds; i++) {
       while (mmu.load32(page) % 2 !== 0); // wait for our turn: even

@@ -10,8 +10,8 @@ export async function pingPong(rounds = 1000): Promise<ProcessResult[]> {
   for (const r of results) {
     console.log(`pid ${r.pid} on thread ${r.threadId}: ${JSON.stringify(r.exit)}, ${r.minflt} minor faults`);
   }
-  console.log(sim.machine!.procText("/proc/meminfo").split("\n").slice(0, 2).join("\n"));
-  sim.machine!.checkInvariants();
+  console.log(sim.machine.procText("/proc/meminfo").split("\n").slice(0, 2).join("\n"));
+  sim.machine.checkInvariants();
   return results;
 }
 

@@ -143,7 +143,7 @@ function tsxAvailable(): boolean {
  * worker thread with its own MMU over the shared RAM and page tables, and enters the kernel only
  * for syscalls and the faults its page walk cannot satisfy.
  */
-export class Simulation {
+export class Simulation<M extends Machine | null = Machine | null> {
   readonly kernel: SimKernel;
   private readonly tlbEntries: number;
   private readonly hangTimeoutMs: number;
@@ -160,13 +160,18 @@ export class Simulation {
   /** Notes about processes killed by the simulator (crash, hang), as a dmesg would show them. */
   readonly log: string[] = [];
 
-  /** The machine, when the simulation runs on one (for /proc views, dmesg, invariants). */
-  readonly machine: Machine | null;
+  /**
+   * The machine the simulation runs on (for /proc views, dmesg, invariants): a `Machine` whenever the
+   * options gave `machine` (or nothing), null only for a simulation on a bare `kernel` port. The
+   * factories' overloads type it accordingly, so `(await Simulation.create({ machine })).machine`
+   * needs no `!`.
+   */
+  readonly machine: M;
 
   private constructor(
     options: SimulationOptions,
     kernel: SimKernel,
-    machine: Machine | null,
+    machine: M,
     readonly seed: number | null,
     replaying: SimTrace | null,
   ) {
@@ -181,20 +186,36 @@ export class Simulation {
   }
 
   /** Free-running: every process on its own thread, all at once. */
+  static async create(options: SimulationOptions & { readonly kernel: SimKernel }): Promise<Simulation<null>>;
+  static async create(
+    options: SimulationOptions & { readonly kernel?: undefined },
+  ): Promise<Simulation<Machine>>;
+  static async create(options: SimulationOptions): Promise<Simulation>;
   static async create(options: SimulationOptions): Promise<Simulation> {
     return Simulation.make(options, null, null);
   }
 
-  private static async make(options: SimulationOptions, seed: number | null, replaying: SimTrace | null) {
-    if (options.kernel) return new Simulation(options, options.kernel, null, seed, replaying);
+  private static async make(
+    options: SimulationOptions,
+    seed: number | null,
+    replaying: SimTrace | null,
+  ): Promise<Simulation> {
+    if (options.kernel) return new Simulation<null>(options, options.kernel, null, seed, replaying);
     const machine = await toMachine(options.machine ?? {});
-    return new Simulation(options, machineKernel(machine), machine, seed, replaying);
+    return new Simulation<Machine>(options, machineKernel(machine), machine, seed, replaying);
   }
 
   /**
    * Deterministic: the same workers, but exactly one runs at a time; at every kernel entry a PRNG
    * seeded with `seed` picks who goes on. The run is recorded (`trace()`).
    */
+  static async deterministic(
+    options: DeterministicOptions & { readonly kernel: SimKernel },
+  ): Promise<Simulation<null>>;
+  static async deterministic(
+    options: DeterministicOptions & { readonly kernel?: undefined },
+  ): Promise<Simulation<Machine>>;
+  static async deterministic(options: DeterministicOptions): Promise<Simulation>;
   static async deterministic(options: DeterministicOptions): Promise<Simulation> {
     return Simulation.make(options, options.seed, null);
   }
@@ -203,6 +224,15 @@ export class Simulation {
    * Runs a recorded trace again: spawns its programs and follows its schedule; `run()` rejects with
    * ReplayDivergenceError at the first event that differs.
    */
+  static async replay(
+    trace: SimTrace,
+    options: SimulationOptions & { readonly kernel: SimKernel },
+  ): Promise<Simulation<null>>;
+  static async replay(
+    trace: SimTrace,
+    options: SimulationOptions & { readonly kernel?: undefined },
+  ): Promise<Simulation<Machine>>;
+  static async replay(trace: SimTrace, options: SimulationOptions): Promise<Simulation>;
   static async replay(trace: SimTrace, options: SimulationOptions): Promise<Simulation> {
     const sim = await Simulation.make(options, trace.seed, trace);
     for (const s of trace.spawns) {
