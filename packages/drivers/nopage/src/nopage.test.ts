@@ -4,45 +4,18 @@
  * own copy. Today a file VMA without ->fault is SIGBUS (vma_dummy_vm_ops, commit bfd40eaff5ab).
  */
 import {
-  type Era,
   MAP_PRIVATE,
   MAP_SHARED,
-  Machine,
+  type Machine,
   MREMAP_MAYMOVE,
-  O_RDWR,
   PAGE_SIZE,
-  PROT_READ,
-  PROT_WRITE,
   type Process,
-  SignalError,
 } from "@faultline/kernel";
+import { expectSignal, mapDevice, useMachine } from "@faultline/testkit/vitest";
 import { describe, expect, it } from "vitest";
-import { type NopageOptions, nopage } from "./index";
+import { nopage } from "./index";
 
-const RW = PROT_READ | PROT_WRITE;
-
-async function boot(era: Era, options: NopageOptions = {}) {
-  const drv = nopage(options);
-  const m = await Machine.create({ ramBytes: 32 * 2 ** 20, era, drivers: [drv] });
-  return { m, drv, p: m.spawn({ name: "nopage-test" }) };
-}
-
-function map(p: Process, len: number, flags: number, offset = 0): number {
-  const fd = p.libc.open("/dev/nopage", O_RDWR);
-  const a = p.libc.mmap(0, len, RW, flags, fd, offset);
-  p.libc.close(fd);
-  return a;
-}
-
-function signalOf(f: () => unknown): SignalError {
-  try {
-    f();
-  } catch (e) {
-    if (SignalError.is(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a signal");
-}
+const kit = useMachine({ ramBytes: 32 * 2 ** 20, spawn: { name: "nopage-test" } });
 
 const rss = (m: Machine, p: Process) =>
   m
@@ -56,8 +29,8 @@ describe.each([{ vmOps: "open-close" }, { vmOps: "none" }] as const)(
   (options) => {
     describe("2.6.10", () => {
       it("reads map the zero page: zeros, nothing in RSS", async () => {
-        const { m, p } = await boot("2.6.10", options);
-        const a = map(p, 2 * PAGE_SIZE, MAP_SHARED);
+        const { m, p } = await kit.boot({ era: "2.6.10", drivers: [nopage(options)] });
+        const a = mapDevice(p, "/dev/nopage", { length: 2 * PAGE_SIZE });
         expect(p.mmu.load32(a)).toBe(0);
         expect(p.mmu.load32(a + PAGE_SIZE + 100)).toBe(0);
         expect(rss(m, p)).toEqual([0]);
@@ -65,10 +38,10 @@ describe.each([{ vmOps: "open-close" }, { vmOps: "none" }] as const)(
       });
 
       it("a private write gets a private copy; another process still reads zeros", async () => {
-        const { m, p } = await boot("2.6.10", options);
+        const { m, p } = await kit.boot({ era: "2.6.10", drivers: [nopage(options)] });
         const q = m.spawn();
-        const a = map(p, PAGE_SIZE, MAP_PRIVATE);
-        const b = map(q, PAGE_SIZE, MAP_PRIVATE);
+        const a = mapDevice(p, "/dev/nopage", { length: PAGE_SIZE, flags: MAP_PRIVATE });
+        const b = mapDevice(q, "/dev/nopage", { length: PAGE_SIZE, flags: MAP_PRIVATE });
         expect(p.mmu.load8(a)).toBe(0);
         p.mmu.store8(a, 0x5a);
         expect(p.mmu.load8(a)).toBe(0x5a);
@@ -78,8 +51,8 @@ describe.each([{ vmOps: "open-close" }, { vmOps: "none" }] as const)(
       });
 
       it("mremap growth gives zero-filled memory", async () => {
-        const { m, p } = await boot("2.6.10", options);
-        const a = map(p, PAGE_SIZE, MAP_PRIVATE);
+        const { m, p } = await kit.boot({ era: "2.6.10", drivers: [nopage(options)] });
+        const a = mapDevice(p, "/dev/nopage", { length: PAGE_SIZE, flags: MAP_PRIVATE });
         p.mmu.store8(a, 1);
         const b = p.sys.mremap(a, PAGE_SIZE, 4 * PAGE_SIZE, MREMAP_MAYMOVE);
         expect(b).toBeGreaterThan(0);
@@ -97,21 +70,24 @@ describe.each([{ vmOps: "open-close" }, { vmOps: "none" }] as const)(
           [MAP_PRIVATE, false],
           [MAP_PRIVATE, true],
         ] as const) {
-          const { m, p } = await boot("modern", options);
-          const a = map(p, PAGE_SIZE, flags);
-          const sig = signalOf(() => (write ? p.mmu.store8(a + 5, 1) : p.mmu.load8(a + 5)));
-          expect(sig).toMatchObject({ signal: "SIGBUS", code: "BUS_ADRERR", addr: a + 5 });
+          const { m, p } = await kit.boot({ era: "modern", drivers: [nopage(options)] });
+          const a = mapDevice(p, "/dev/nopage", { length: PAGE_SIZE, flags });
+          expectSignal(() => (write ? p.mmu.store8(a + 5, 1) : p.mmu.load8(a + 5)), {
+            signal: "SIGBUS",
+            code: "BUS_ADRERR",
+            addr: a + 5,
+          });
           expect(p.exitSignal).toBe("SIGBUS");
           m.checkInvariants();
         }
       });
 
       it("mremap growth succeeds (no VM_DONTEXPAND) but the new pages are SIGBUS too", async () => {
-        const { m, p } = await boot("modern", options);
-        const a = map(p, PAGE_SIZE, MAP_SHARED);
+        const { m, p } = await kit.boot({ era: "modern", drivers: [nopage(options)] });
+        const a = mapDevice(p, "/dev/nopage", { length: PAGE_SIZE });
         const b = p.sys.mremap(a, PAGE_SIZE, 2 * PAGE_SIZE, MREMAP_MAYMOVE);
         expect(b).toBeGreaterThan(0);
-        expect(signalOf(() => p.mmu.load8(b + PAGE_SIZE)).signal).toBe("SIGBUS");
+        expectSignal(() => p.mmu.load8(b + PAGE_SIZE), { signal: "SIGBUS" });
         m.checkInvariants();
       });
     });
@@ -122,8 +98,9 @@ describe("nopage driver VMA accounting", () => {
   it.each(["modern", "2.6.10"] as const)(
     "%s: open/close keep count through fork, split and exit",
     async (era) => {
-      const { m, p, drv } = await boot(era);
-      const a = map(p, 3 * PAGE_SIZE, MAP_PRIVATE);
+      const drv = nopage();
+      const { m, p } = await kit.boot({ era, drivers: [drv] });
+      const a = mapDevice(p, "/dev/nopage", { length: 3 * PAGE_SIZE, flags: MAP_PRIVATE });
       expect(drv.liveVmas).toBe(1);
       const child = m.process(p.sys.fork())!;
       expect(drv.liveVmas).toBe(2);
