@@ -83,6 +83,8 @@ export {
   type MachineOptions,
   MIN_RAM_BYTES,
 } from "./options";
+export * from "./pci";
+export { lspci, pciDevOf, plugPciDevice, unplugPciDevice } from "./pci-machine";
 export { PFN_DOWN, PFN_PHYS, PFN_UP } from "./pfn";
 export { Process, type ProcessState, type SpawnOptions } from "./process";
 export * from "./signal";

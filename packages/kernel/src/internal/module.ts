@@ -5,8 +5,10 @@
 import { EEXIST, EFAULT, EINVAL, ENOENT } from "../constants";
 import { SUPPORTED_DRIVER_API_VERSIONS, UnsupportedDriverApiVersionError } from "../driver-api";
 import type { DriverContext, DriverDefinition } from "../driver-types";
+import { freeOwnerIrqs } from "./irq";
 import type { Kernel } from "./kernel";
 import { callDriver } from "./oops";
+import { moduleGone } from "./pci-bus";
 
 /**
  * insmod: checks the API version, runs init in the driver's context. Returns 0, or the -errno init
@@ -25,6 +27,8 @@ export function loadDriver(k: Kernel, def: DriverDefinition): number {
   if (r !== 0) {
     k.log.printk(4, `${def.name}: init failed with error ${r < 0 ? r : -r}`);
     k.chrdev.removeOwner(def.name);
+    moduleGone(k, def.name);
+    freeOwnerIrqs(k, def.name);
     return r < 0 ? r : -r;
   }
   k.drivers.set(def.name, { def, ctx });
@@ -38,6 +42,9 @@ export function unloadDriver(k: Kernel, name: string): number {
   const exit = d.def.exit;
   if (exit) callDriver(k, name, "exit", () => exit.call(d.def, d.ctx), undefined);
   k.chrdev.removeOwner(name);
+  // What the module's exit left registered (a PCI driver, IRQ actions) goes with it.
+  moduleGone(k, name);
+  freeOwnerIrqs(k, name);
   k.drivers.delete(name);
   return 0;
 }

@@ -6,7 +6,9 @@ import { AddressSpaceMapping, renderMaps, renderSmaps, ShmemFile } from "@faultl
 import { PG_anon } from "@faultline/phys";
 import { EINVAL, SEEK_CUR, SEEK_SET } from "../constants";
 import type { FileOperations } from "../driver-types";
+import { renderInterrupts } from "./irq";
 import { type Kernel, RELEASE, type Task } from "./kernel";
+import { renderProcBusPciDevices } from "./pci-bus";
 
 /** The text of a /proc file as `self` (null: no process, /proc/self does not exist) sees it, or null. */
 export function procText(k: Kernel, path: string, self: Task | null): string | null {
@@ -23,6 +25,10 @@ export function procText(k: Kernel, path: string, self: Task | null): string | n
       return `${k.chrdev.renderDevices()}\nBlock devices:\n`;
     case "/proc/version":
       return `Linux version ${RELEASE[k.era]} (faultline) #1 SMP\n`;
+    case "/proc/interrupts":
+      return renderInterrupts(k);
+    case "/proc/bus/pci/devices":
+      return renderProcBusPciDevices(k);
     default:
       break;
   }
