@@ -20,9 +20,11 @@ export {
   EINTR,
   EINVAL,
   EIO,
+  EIDRM,
   EISDIR,
   EMFILE,
   EMLINK,
+  ENAMETOOLONG,
   ENFILE,
   ENODEV,
   ENOENT,
@@ -32,6 +34,7 @@ export {
   ENOSYS,
   ENOTBLK,
   ENOTDIR,
+  ENOTEMPTY,
   ENOTTY,
   ENXIO,
   EOPNOTSUPP,
@@ -261,3 +264,65 @@ export const FIOASYNC = 0x5452;
 export const ENOIOCTLCMD = 515;
 /** rw_verify_area(): the most one read or write transfers (INT_MAX & PAGE_MASK). */
 export const MAX_RW_COUNT = 0x7ffff000;
+
+/** fcntl(2) commands and FD_CLOEXEC (include/uapi/asm-generic/fcntl.h, linux/fcntl.h). */
+export const F_DUPFD = 0;
+export const F_GETFD = 1;
+export const F_SETFD = 2;
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const F_DUPFD_CLOEXEC = 1030;
+export const F_ADD_SEALS = 1033;
+export const F_GET_SEALS = 1034;
+export const FD_CLOEXEC = 1;
+export {
+  F_SEAL_EXEC,
+  F_SEAL_FUTURE_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+} from "@faultline/mm";
+/** memfd_create(2) flags (include/uapi/linux/memfd.h). */
+export const MFD_CLOEXEC = 0x0001;
+export const MFD_ALLOW_SEALING = 0x0002;
+export const MFD_HUGETLB = 0x0004;
+export const MFD_NOEXEC_SEAL = 0x0008;
+export const MFD_EXEC = 0x0010;
+/** File types of st_mode (include/uapi/linux/stat.h) and getdents64's d_type. */
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFCHR = 0o020000;
+export const S_IFREG = 0o100000;
+export const DT_DIR = 4;
+export const DT_REG = 8;
+/** SysV IPC (include/uapi/linux/ipc.h, shm.h). */
+export const IPC_PRIVATE = 0;
+export const IPC_CREAT = 0o1000;
+export const IPC_EXCL = 0o2000;
+export const IPC_NOWAIT = 0o4000;
+export const IPC_RMID = 0;
+export const IPC_SET = 1;
+export const IPC_STAT = 2;
+export const IPC_INFO = 3;
+export const SHM_RDONLY = 0o10000;
+export const SHM_RND = 0o20000;
+export const SHM_REMAP = 0o40000;
+export const SHM_EXEC = 0o100000;
+export const SHM_LOCK = 11;
+export const SHM_UNLOCK = 12;
+export const SHM_STAT = 13;
+export const SHM_INFO = 14;
+export const SHM_STAT_ANY = 15;
+/** shm_perm.mode bits the kernel sets: marked for destruction, locked. */
+export const SHM_DEST = 0o1000;
+export const SHM_LOCKED = 0o2000;
+/** Default limits (include/uapi/linux/shm.h): SHMMIN, SHMMNI, SHMMAX and SHMALL (ULONG_MAX - 2^24). */
+export const SHMMIN = 1;
+export const SHMMNI = 4096;
+export const SHMMAX = 2 ** 64 - 2 ** 24;
+export const SHMALL = 2 ** 64 - 2 ** 24;
+/** SHMLBA on x86: attach addresses are page aligned (SHM_RND rounds down to it). */
+export const SHMLBA = 4096;

@@ -122,3 +122,26 @@ export {
   syscallNames,
 } from "./syscall_64.tbl";
 export { Syscalls, type WaitResult } from "./syscalls";
+export {
+  SYS_fallocate,
+  SYS_fcntl,
+  SYS_fdatasync,
+  SYS_fstat,
+  SYS_fsync,
+  SYS_ftruncate,
+  SYS_getdents64,
+  SYS_memfd_create,
+  SYS_mkdir,
+  SYS_pread64,
+  SYS_pwrite64,
+  SYS_rename,
+  SYS_rmdir,
+  SYS_shmat,
+  SYS_shmctl,
+  SYS_shmdt,
+  SYS_shmget,
+  SYS_stat,
+  SYS_truncate,
+  SYS_unlink,
+} from "./syscall_64.files.tbl";
+export type { Dirent, IpcPerm, ShmidDs, ShmInfo, Stat } from "./syscalls-files";

@@ -5,12 +5,15 @@
  */
 import { isErr } from "@faultline/mm";
 import { ErrnoError } from "./errno-error";
+import { FileLibc } from "./libc-files";
 import type { WaitResult } from "./internal/exit";
 import type { SigAction, SigActionResult } from "./signal";
 import type { Syscalls } from "./syscalls";
 
-export class Libc {
-  constructor(private readonly sys: Syscalls) {}
+export class Libc extends FileLibc {
+  constructor(private readonly sys: Syscalls) {
+    super(sys);
+  }
 
   private check(name: string, r: number): number {
     if (isErr(r)) throw new ErrnoError(-r, name);

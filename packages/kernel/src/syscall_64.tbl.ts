@@ -32,6 +32,7 @@ import {
   sysRtSigreturn,
 } from "./internal/signal";
 import { type SyscallEntry, syscall } from "./internal/syscall";
+import { FILE_SYSCALLS } from "./syscall_64.files.tbl";
 
 export const SYS_read = 0;
 export const SYS_write = 1;
@@ -65,8 +66,8 @@ export const SYS_pkey_free = 331;
 const fd = { name: "fd", kind: "unsigned int" } as const;
 const addr = { name: "addr", kind: "unsigned long" } as const;
 
-/** The table, in syscall-number order. */
-export const SYSCALL_TABLE: readonly SyscallEntry[] = Object.freeze([
+/** The process, memory and signal rows. */
+const CORE_SYSCALLS: readonly SyscallEntry[] = [
   syscall(SYS_read, "read", "read", [fd, { name: "buf", kind: "char *buf" }], sysRead),
   syscall(SYS_write, "write", "write", [fd, { name: "buf", kind: "const char *buf" }], sysWrite),
   syscall(
@@ -220,7 +221,12 @@ export const SYSCALL_TABLE: readonly SyscallEntry[] = Object.freeze([
     sysPkeyAlloc,
   ),
   syscall(SYS_pkey_free, "pkey_free", "pkeyFree", [{ name: "pkey", kind: "int" }], sysPkeyFree),
-]);
+];
+
+/** The table, in syscall-number order: the rows above and the file rows (syscall_64.files.tbl.ts). */
+export const SYSCALL_TABLE: readonly SyscallEntry[] = Object.freeze(
+  [...CORE_SYSCALLS, ...FILE_SYSCALLS].sort((a, b) => a.nr - b.nr),
+);
 
 const byKey = new Map<string | number, SyscallEntry>();
 for (const e of SYSCALL_TABLE) {

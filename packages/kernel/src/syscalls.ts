@@ -7,6 +7,7 @@ import type { WaitResult } from "./internal/exit";
 import type { Kernel, Task } from "./internal/kernel";
 import { convertArgs, doSyscall, syscall } from "./internal/syscall";
 import type { SigAction, SigActionResult } from "./signal";
+import { FileSyscalls } from "./syscalls-files";
 import {
   lookupSyscall,
   SYS_close,
@@ -96,12 +97,14 @@ const PKEY_SET = syscall(
  * have passed (NaN, a fraction, a string for a number, …) throws a TypeError naming it, and nothing
  * happens.
  */
-export class Syscalls {
+export class Syscalls extends FileSyscalls {
   /** @internal */
   constructor(
     private readonly k: Kernel,
     private readonly t: Task,
-  ) {}
+  ) {
+    super();
+  }
 
   /**
    * Any syscall of the table by x86-64 number (SYS_*), kernel name ("pkey_alloc") or method name

@@ -182,3 +182,15 @@ export const SEGV_PKUERR = 4;
 export const BUS_ADRALN = 1;
 export const BUS_ADRERR = 2;
 export const BUS_OBJERR = 3;
+
+/** memfd seals (include/uapi/linux/fcntl.h), kept on a shmem inode. */
+export const F_SEAL_SEAL = 0x0001;
+export const F_SEAL_SHRINK = 0x0002;
+export const F_SEAL_GROW = 0x0004;
+export const F_SEAL_WRITE = 0x0008;
+export const F_SEAL_FUTURE_WRITE = 0x0010;
+export const F_SEAL_EXEC = 0x0020;
+
+/** fallocate(2) modes (include/uapi/linux/falloc.h) that tmpfs knows. */
+export const FALLOC_FL_KEEP_SIZE = 0x01;
+export const FALLOC_FL_PUNCH_HOLE = 0x02;

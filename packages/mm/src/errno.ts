@@ -33,7 +33,10 @@ export const EMLINK = 31;
 export const EPIPE = 32;
 export const EDOM = 33;
 export const ERANGE = 34;
+export const ENAMETOOLONG = 36;
 export const ENOSYS = 38;
+export const ENOTEMPTY = 39;
+export const EIDRM = 43;
 export const EOVERFLOW = 75;
 export const EOPNOTSUPP = 95;
 
@@ -72,7 +75,10 @@ const NAMES: Record<number, string> = {
   [EPIPE]: "EPIPE",
   [EDOM]: "EDOM",
   [ERANGE]: "ERANGE",
+  [ENAMETOOLONG]: "ENAMETOOLONG",
   [ENOSYS]: "ENOSYS",
+  [ENOTEMPTY]: "ENOTEMPTY",
+  [EIDRM]: "EIDRM",
   [EOVERFLOW]: "EOVERFLOW",
   [EOPNOTSUPP]: "EOPNOTSUPP",
 };

@@ -77,7 +77,15 @@ export {
  * through the kernel's driver API.
  */
 export { type BadPageHandler, setBadPageHandler, unmapMappingRange } from "./rmap";
-export { ShmemFile } from "./shmem";
+export {
+  MAX_LFS_FILESIZE,
+  ShmemFile,
+  ShmemInode,
+  ShmemMapping,
+  ShmemSb,
+  shmemInodeOf,
+  shmemNextIno,
+} from "./shmem";
 export {
   NSIG,
   type SiCodeName,

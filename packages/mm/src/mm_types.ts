@@ -63,6 +63,8 @@ export interface VmFault {
 export class AddressSpaceMapping {
   /** VMAs of every process that map this object (i_mmap). */
   readonly vmas = new Set<Vma>();
+  /** A shmem inode's mapping (folio_test_swapbacked): its mapped pages count as MM_SHMEMPAGES. */
+  readonly swapBacked: boolean = false;
   constructor(readonly name: string) {}
 }
 

@@ -16,12 +16,11 @@ import {
   pteMk,
   ptePfn,
 } from "./pgtable";
-import { ShmemFile } from "./shmem";
 
 /** add_mm_counter(): the page's kind (anon, shmem, file) decides which RSS counter moves. */
 export function rssAdd(mm: MmStruct, vma: Vma, pfn: number, delta: number): void {
   if (Atomics.load(mm.mem.flags, pfn) & PG_anon) mm.rssAnon += delta;
-  else if (vma.vmFile instanceof ShmemFile) mm.rssShmem += delta;
+  else if (vma.vmFile?.mapping.swapBacked) mm.rssShmem += delta;
   else mm.rssFile += delta;
   if (delta > 0 && mm.rss > mm.hiwaterRss) mm.hiwaterRss = mm.rss;
 }

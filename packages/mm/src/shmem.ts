@@ -1,78 +1,421 @@
-import { __GFP_ZERO, PAGE_SIZE, type PhysMemory } from "@faultline/phys";
-import { VM_FAULT_OOM, VM_FAULT_SIGBUS } from "./constants";
-import { AddressSpaceMapping, type MmFile, type VmFault, type VmOperations } from "./mm_types";
+// mm/shmem.c (with the parts of mm/filemap.c and mm/truncate.c a tmpfs inode needs): a shmem inode is a
+// page cache of struct pages (pgoff → pfn, one reference each) and an i_size. Every user of shmem
+// sits on it: tmpfs files (the kernel's /tmp and /dev/shm), memfd_create (shmem_file_setup), SysV shm
+// segments (shmem_kernel_file_setup) and MAP_SHARED|MAP_ANONYMOUS or /dev/zero (shmem_zero_setup).
+// read()/write() copy through the same pages that the mappings map, so a MAP_SHARED store is seen by
+// read() and a write() by every mapping; truncation zaps the mapped pages of every process first
+// (unmap_mapping_range with even_cows) and a fault past i_size is SIGBUS.
+import { __GFP_ZERO, PAGE_SIZE, PG_dirty, type PhysMemory } from "@faultline/phys";
+import {
+  F_SEAL_FUTURE_WRITE,
+  F_SEAL_GROW,
+  F_SEAL_SHRINK,
+  F_SEAL_WRITE,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  VM_FAULT_OOM,
+  VM_FAULT_SIGBUS,
+  VM_MAYWRITE,
+  VM_SHARED,
+  VM_WRITE,
+} from "./constants";
+import { EFBIG, EINVAL, ENOMEM, ENOSPC, EOPNOTSUPP, EPERM } from "./errno";
+import { AddressSpaceMapping, type MmFile, type Vma, type VmFault, type VmOperations } from "./mm_types";
+import { unmapMappingRange } from "./rmap";
 
+const PAGE = PAGE_SIZE;
+/** MAX_LFS_FILESIZE on 64-bit (s_maxbytes of tmpfs). */
+export const MAX_LFS_FILESIZE = 2 ** 63 - 1;
+
+/** get_next_ino(): shmem inodes of every mount draw from one counter, as Linux's do. */
 let nextIno = 1024;
+/** The next inode number for a shmem inode. */
+export function shmemNextIno(): number {
+  return ++nextIno;
+}
 
 /**
- * The file behind MAP_SHARED|MAP_ANONYMOUS (shmem_zero_setup): pages live in its page cache, shared by
- * every VMA (fork included) until the last reference goes. Its size is fixed at mmap time, so pages an
- * mremap growth adds lie beyond i_size and fault SIGBUS, as on Linux.
+ * A tmpfs superblock's block accounting (sbinfo->max_blocks / used_blocks): `size=` of the mount.
+ * Infinity for the internal mount (shm_mnt: memfd, SysV, shared anonymous memory).
  */
-export class ShmemFile implements MmFile {
-  readonly path = "/dev/zero (deleted)";
-  readonly devMajor = 0;
-  readonly devMinor = 1;
-  readonly ino = ++nextIno;
-  readonly mapping = new AddressSpaceMapping("shmem");
-  readonly readable = true;
-  readonly writable = true;
-  readonly mmap = undefined;
-  /** Page cache: pgoff → pfn (each holds one reference). */
+export class ShmemSb {
+  usedBlocks = 0;
+  constructor(
+    /** The mount's size in pages (size= / PAGE_SIZE). */
+    public maxBlocks = Number.POSITIVE_INFINITY,
+  ) {}
+}
+
+/** The i_mapping of a shmem inode: an address_space whose host is the inode (mapping->host). */
+export class ShmemMapping extends AddressSpaceMapping {
+  constructor(
+    name: string,
+    readonly inode: ShmemInode,
+  ) {
+    super(name);
+  }
+  override readonly swapBacked = true;
+}
+
+/** Is `mapping` a shmem inode's (folio_test_swapbacked: its pages count as MM_SHMEMPAGES)? */
+export function shmemInodeOf(mapping: AddressSpaceMapping | undefined): ShmemInode | null {
+  return mapping instanceof ShmemMapping ? mapping.inode : null;
+}
+
+/**
+ * struct shmem_inode_info with its inode: the page cache, i_size, the seals (memfd), the link count
+ * and the references of the files open on it. The pages are freed when the last link and the last
+ * reference are gone (shmem_evict_inode).
+ */
+export class ShmemInode {
+  readonly ino: number;
+  readonly mapping: ShmemMapping;
+  /** The page cache: pgoff → pfn, each entry holding one reference on the page. */
   readonly pages = new Map<number, number>();
-  private refs = 0;
-  readonly sizePages: number;
+  /** i_size in bytes. */
+  size = 0;
+  /** F_SEAL_* (memfd): set by fcntl(F_ADD_SEALS). */
+  seals = 0;
+  /** i_nlink: names in a directory (0 for memfd, SysV, shared anonymous memory, or once unlinked). */
+  nlink = 0;
+  /** i_count: open files (and other holders such as a SysV segment) referring to the inode. */
+  private count = 0;
+  evicted = false;
   readonly vmOps: VmOperations;
+  /** i_mtime/i_ctime stand-in: bumped by every change (a simulated clock has no wall time). */
+  version = 0;
 
   constructor(
     readonly mem: PhysMemory,
-    sizeBytes: number,
+    readonly sb: ShmemSb = new ShmemSb(),
+    name = "shmem",
+    ino = shmemNextIno(),
   ) {
-    this.sizePages = Math.ceil(sizeBytes / PAGE_SIZE);
+    this.ino = ino;
+    this.mapping = new ShmemMapping(name, this);
     this.vmOps = { fault: (vmf) => this.fault(vmf) };
   }
 
-  /** shmem_fault(): find or allocate the page, take a reference for the mapping. */
-  private fault(vmf: VmFault): number {
-    if (vmf.pgoff >= this.sizePages) return VM_FAULT_SIGBUS;
-    let pfn = this.pages.get(vmf.pgoff);
-    if (pfn === undefined) {
-      pfn = this.mem.allocPfn(0, __GFP_ZERO);
-      if (pfn < 0) return VM_FAULT_OOM;
-      this.pages.set(vmf.pgoff, pfn);
-    }
+  /** Pages in the page cache (st_blocks is this times 8). */
+  get nrPages(): number {
+    return this.pages.size;
+  }
+
+  /** ihold()/igrab(): one more holder. */
+  iget(): void {
+    if (this.evicted) throw new Error(`iget on evicted shmem inode ${this.ino}`);
+    this.count++;
+  }
+
+  /** iput(): drops a holder; with no link left either, the inode and its pages go (evict). */
+  iput(): void {
+    if (this.count <= 0) throw new Error(`iput on shmem inode ${this.ino} with no references`);
+    this.count--;
+    this.maybeEvict();
+  }
+
+  /** References held (open files, segments), for the invariant check. */
+  get refs(): number {
+    return this.count;
+  }
+
+  /** drop_nlink() after unlink(): the pages stay while a file or a mapping refers to the inode. */
+  unlink(): void {
+    if (this.nlink > 0) this.nlink--;
+    this.maybeEvict();
+  }
+
+  private maybeEvict(): void {
+    if (this.count > 0 || this.nlink > 0 || this.evicted) return;
+    this.evicted = true;
+    this.truncatePages(0);
+  }
+
+  /** shmem_get_folio(SGP_CACHE/SGP_WRITE): the page at `pgoff`, allocated (zeroed) if absent; <0 -errno. */
+  private getPage(pgoff: number): number {
+    const pfn = this.pages.get(pgoff);
+    if (pfn !== undefined) return pfn;
+    // shmem_inode_acct_blocks(): a full mount is -ENOSPC.
+    if (this.sb.usedBlocks + 1 > this.sb.maxBlocks) return -ENOSPC;
+    const n = this.mem.allocPfn(0, __GFP_ZERO);
+    if (n < 0) return -ENOMEM;
+    this.sb.usedBlocks++;
+    this.pages.set(pgoff, n);
+    return n;
+  }
+
+  /**
+   * shmem_fault(): the page of the page cache at vmf.pgoff (allocated on first touch), a reference
+   * taken for the PTE. A fault at or past i_size is SIGBUS (the page is beyond EOF); a full mount or
+   * no memory are SIGBUS and OOM (vmf_error()).
+   */
+  fault(vmf: VmFault): number {
+    if (vmf.pgoff >= Math.ceil(this.size / PAGE)) return VM_FAULT_SIGBUS;
+    const pfn = this.getPage(vmf.pgoff);
+    if (pfn === -ENOMEM) return VM_FAULT_OOM;
+    if (pfn < 0) return VM_FAULT_SIGBUS;
     this.mem.getPage(pfn);
     vmf.page = this.mem.pfnToPage(pfn);
     return 0;
   }
 
+  /**
+   * shmem_file_read_iter(): copies [pos, pos + dst.length) clipped at i_size; holes read as zeros
+   * without allocating. Returns the count (0 at or past EOF).
+   */
+  read(pos: number, dst: Uint8Array): number {
+    if (pos >= this.size) return 0;
+    const n = Math.min(dst.length, this.size - pos);
+    let done = 0;
+    while (done < n) {
+      const off = pos + done;
+      const pgoff = Math.floor(off / PAGE);
+      const inPage = off % PAGE;
+      const chunk = Math.min(PAGE - inPage, n - done);
+      const pfn = this.pages.get(pgoff);
+      if (pfn === undefined) dst.fill(0, done, done + chunk);
+      else dst.set(this.mem.frameBytes(pfn).subarray(inPage, inPage + chunk), done);
+      done += chunk;
+    }
+    return n;
+  }
+
+  /**
+   * generic_perform_write() through shmem_write_begin/end: copies `src` at `pos`, allocating pages,
+   * growing i_size. Seals: F_SEAL_WRITE/FUTURE_WRITE refuse any write, F_SEAL_GROW one past i_size
+   * (-EPERM). A full mount stops the copy: a short count, or -ENOSPC when nothing was written.
+   */
+  write(pos: number, src: Uint8Array): number {
+    if (this.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return -EPERM;
+    if (src.length === 0) return 0;
+    if (pos >= MAX_LFS_FILESIZE) return -EFBIG;
+    // shmem_write_begin(): a write that would grow a grow-sealed file is refused as a whole.
+    if (this.seals & F_SEAL_GROW && pos + src.length > this.size) return -EPERM;
+    let done = 0;
+    while (done < src.length) {
+      const off = pos + done;
+      const pgoff = Math.floor(off / PAGE);
+      const inPage = off % PAGE;
+      const chunk = Math.min(PAGE - inPage, src.length - done);
+      const pfn = this.getPage(pgoff);
+      if (pfn < 0) {
+        if (done === 0) return pfn;
+        break;
+      }
+      this.mem.frameBytes(pfn).set(src.subarray(done, done + chunk), inPage);
+      Atomics.or(this.mem.flags, pfn, PG_dirty);
+      done += chunk;
+    }
+    if (pos + done > this.size) this.size = pos + done;
+    this.version++;
+    return done;
+  }
+
+  /**
+   * shmem_setattr(ATTR_SIZE) → truncate_setsize(): -EPERM against F_SEAL_SHRINK/GROW; shrinking zaps
+   * the mappings of every process from the new EOF page up (even private COW copies:
+   * truncate_pagecache), drops the pages past it, and zeroes the tail of the page holding the new EOF.
+   */
+  setSize(newSize: number): number {
+    if (newSize < 0) return -EINVAL;
+    if (newSize > MAX_LFS_FILESIZE) return -EFBIG;
+    const old = this.size;
+    if (newSize < old && this.seals & F_SEAL_SHRINK) return -EPERM;
+    if (newSize > old && this.seals & F_SEAL_GROW) return -EPERM;
+    if (newSize === old) return 0;
+    this.size = newSize;
+    this.version++;
+    if (newSize < old) {
+      const holeBegin = Math.ceil(newSize / PAGE) * PAGE;
+      unmapMappingRange(this.mapping, holeBegin, 0, true);
+      this.truncatePages(newSize);
+      unmapMappingRange(this.mapping, holeBegin, 0, true);
+    }
+    return 0;
+  }
+
+  /**
+   * shmem_undo_range() from byte `from` to the end: pages wholly past it leave the cache; the page
+   * holding `from` keeps its head and has the rest zeroed.
+   */
+  private truncatePages(from: number): void {
+    const first = Math.ceil(from / PAGE);
+    const partial = from % PAGE !== 0 ? this.pages.get(Math.floor(from / PAGE)) : undefined;
+    if (partial !== undefined) this.mem.frameBytes(partial).fill(0, from % PAGE);
+    const drop: number[] = [];
+    for (const pgoff of this.pages.keys()) if (pgoff >= first) drop.push(pgoff);
+    for (const pgoff of drop) this.dropPage(pgoff);
+  }
+
+  private dropPage(pgoff: number): void {
+    const pfn = this.pages.get(pgoff);
+    if (pfn === undefined) return;
+    this.pages.delete(pgoff);
+    this.sb.usedBlocks--;
+    this.mem.putPage(pfn);
+  }
+
+  /**
+   * Frees the backing of pages [pgoff, pgoff + n) (MADV_REMOVE, FALLOC_FL_PUNCH_HOLE once the
+   * mappings were zapped): the next access reads zeros.
+   */
+  punchHole(pgoff: number, n: number): void {
+    if (n <= 0) return;
+    if (n > this.pages.size) {
+      const drop: number[] = [];
+      for (const k of this.pages.keys()) if (k >= pgoff && k < pgoff + n) drop.push(k);
+      for (const k of drop) this.dropPage(k);
+      return;
+    }
+    for (let i = pgoff; i < pgoff + n; i++) this.dropPage(i);
+  }
+
+  /**
+   * shmem_fallocate(): mode 0 allocates [offset, offset + len) and grows i_size unless
+   * FALLOC_FL_KEEP_SIZE; FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE zaps every mapping of the whole
+   * pages inside the range (private COW copies stay: unmap_mapping_range without even_cows), zeroes
+   * the partial pages at its edges and frees the rest. Argument checks are vfs_fallocate()'s.
+   */
+  fallocate(mode: number, offset: number, len: number): number {
+    if (offset < 0 || len <= 0) return -EINVAL;
+    if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) return -EOPNOTSUPP;
+    if (mode & FALLOC_FL_PUNCH_HOLE && !(mode & FALLOC_FL_KEEP_SIZE)) return -EOPNOTSUPP;
+    if (offset + len > MAX_LFS_FILESIZE) return -EFBIG;
+    if (mode & FALLOC_FL_PUNCH_HOLE) {
+      if (this.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return -EPERM;
+      const end = offset + len;
+      const first = Math.ceil(offset / PAGE);
+      const last = Math.floor(end / PAGE);
+      if (last > first) unmapMappingRange(this.mapping, first * PAGE, (last - first) * PAGE, false);
+      this.zeroRange(offset, Math.min(end, first * PAGE));
+      if (last >= first) this.zeroRange(Math.max(offset, last * PAGE), end);
+      this.punchHole(first, last - first);
+      this.version++;
+      return 0;
+    }
+    // shmem_fallocate(): F_SEAL_GROW refuses a size change.
+    if (!(mode & FALLOC_FL_KEEP_SIZE) && this.seals & F_SEAL_GROW && offset + len > this.size) return -EPERM;
+    const start = Math.floor(offset / PAGE);
+    const end = Math.ceil((offset + len) / PAGE);
+    // shmem_fallocate(): the whole range must fit in the mount first (-ENOSPC, nothing allocated).
+    let missing = 0;
+    for (let i = start; i < end; i++) if (!this.pages.has(i)) missing++;
+    if (this.sb.usedBlocks + missing > this.sb.maxBlocks) return -ENOSPC;
+    const added: number[] = [];
+    for (let i = start; i < end; i++) {
+      if (this.pages.has(i)) continue;
+      const pfn = this.getPage(i);
+      if (pfn < 0) {
+        // shmem_undo_range() of what this call allocated.
+        for (const k of added) this.dropPage(k);
+        return pfn;
+      }
+      added.push(i);
+    }
+    if (!(mode & FALLOC_FL_KEEP_SIZE) && offset + len > this.size) this.size = offset + len;
+    this.version++;
+    return 0;
+  }
+
+  /** Zeroes bytes [from, to) where a page is present (the partial pages of a punched hole). */
+  private zeroRange(from: number, to: number): void {
+    for (let off = from; off < to; ) {
+      const pgoff = Math.floor(off / PAGE);
+      const inPage = off % PAGE;
+      const chunk = Math.min(PAGE - inPage, to - off);
+      const pfn = this.pages.get(pgoff);
+      if (pfn !== undefined) this.mem.frameBytes(pfn).fill(0, inPage, inPage + chunk);
+      off += chunk;
+    }
+  }
+
+  /** Writable shared mappings of the inode (i_mmap_writable > 0: mapping_writably_mapped()). */
+  writablyMapped(): boolean {
+    for (const v of this.mapping.vmas) if (v.vmFlags & VM_SHARED && v.vmFlags & VM_MAYWRITE) return true;
+    return false;
+  }
+
+  /**
+   * shmem_mmap() with memfd_check_seals_mmap(): a shared writable mapping of a write-sealed file is
+   * -EPERM; a shared read-only one loses VM_MAYWRITE, so mprotect cannot make it writable later.
+   */
+  mmap(vma: Vma): number {
+    if (this.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) && vma.vmFlags & VM_SHARED) {
+      if (vma.vmFlags & VM_WRITE) return -EPERM;
+      vma.vmFlags &= ~VM_MAYWRITE;
+    }
+    vma.vmOps = this.vmOps;
+    return 0;
+  }
+
+  /** The page-cache pages, one reference each (for invariant checks and /proc/meminfo). */
+  heldPages(): Iterable<number> {
+    return this.pages.values();
+  }
+}
+
+/**
+ * A struct file on a shmem inode with no directory entry: shmem_file_setup() (memfd, SysV shm) and
+ * shmem_zero_setup() (MAP_SHARED|MAP_ANONYMOUS, /dev/zero). It lives on the internal mount shm_mnt
+ * (s_dev 00:01); /proc/PID/maps shows its name, e.g. "/dev/zero (deleted)", "/memfd:x (deleted)",
+ * "/SYSV00000000 (deleted)". Each VMA holds a reference; the inode goes with the last one.
+ */
+export class ShmemFile implements MmFile {
+  readonly path: string;
+  readonly devMajor = 0;
+  readonly devMinor = 1;
+  readonly ino: number;
+  readonly mapping: ShmemMapping;
+  readonly readable: boolean;
+  readonly writable: boolean;
+  readonly mmap: (vma: Vma) => number;
+  readonly inode: ShmemInode;
+  readonly vmOps: VmOperations;
+  private refs = 0;
+
+  /**
+   * A file on `inodeOrMem` (a new inode of `sizeBytes`, or an existing one), shown as `path`.
+   * Default: the shared anonymous memory of shmem_zero_setup(), "/dev/zero (deleted)".
+   */
+  constructor(
+    inodeOrMem: ShmemInode | PhysMemory,
+    sizeBytes = 0,
+    path = "/dev/zero (deleted)",
+    mode: { readonly readable?: boolean; readonly writable?: boolean } = {},
+  ) {
+    this.inode = inodeOrMem instanceof ShmemInode ? inodeOrMem : new ShmemInode(inodeOrMem);
+    if (!(inodeOrMem instanceof ShmemInode)) this.inode.size = sizeBytes;
+    this.path = path;
+    this.ino = this.inode.ino;
+    this.mapping = this.inode.mapping;
+    this.readable = mode.readable ?? true;
+    this.writable = mode.writable ?? true;
+    this.vmOps = this.inode.vmOps;
+    this.mmap = (vma) => this.inode.mmap(vma);
+    this.inode.iget();
+  }
+
+  /** i_size in pages (what a mapping may fault in). */
+  get sizePages(): number {
+    return Math.ceil(this.inode.size / PAGE);
+  }
+
   /** MADV_REMOVE: frees the backing of [pgoff, pgoff + n). */
   punchHole(pgoff: number, n: number): void {
-    for (let i = pgoff; i < pgoff + n; i++) {
-      const pfn = this.pages.get(i);
-      if (pfn === undefined) continue;
-      this.pages.delete(i);
-      this.mem.putPage(pfn);
-    }
+    this.inode.punchHole(pgoff, n);
   }
 
   get(): void {
     this.refs++;
   }
 
+  /** fput(): the last reference releases the inode (and, with no link, its pages). */
   put(): void {
-    if (--this.refs === 0)
-      this.punchHole(0, Number.MAX_SAFE_INTEGER > this.sizePages ? this.maxPgoff() + 1 : 0);
-  }
-
-  private maxPgoff(): number {
-    let m = -1;
-    for (const k of this.pages.keys()) if (k > m) m = k;
-    return m;
+    if (--this.refs === 0) this.inode.iput();
   }
 
   /** References held by the page cache, per pfn (for invariant checks). */
   heldPages(): Iterable<number> {
-    return this.pages.values();
+    return this.inode.heldPages();
   }
 }

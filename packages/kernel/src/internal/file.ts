@@ -10,7 +10,7 @@ export interface FileHost {
   fileReleased(file: OpenFile): void;
 }
 
-/** The inode behind an open file: a /dev node or a /proc entry. */
+/** The inode behind an open file: a /dev node, a /proc entry, or a tmpfs/shmem inode (shmem-file.ts). */
 export interface FileNode {
   readonly path: string;
   /** st_dev of the filesystem (s_dev), shown in /proc/PID/maps. */
@@ -44,7 +44,6 @@ export function fmodeOf(flags: number): number {
  * fget/fput: the file is released (fops.release) when the last fd and the last VMA are gone.
  */
 export class OpenFile implements MmFile, File {
-  readonly path: string;
   readonly devMajor: number;
   readonly devMinor: number;
   readonly ino: number;
@@ -68,7 +67,6 @@ export class OpenFile implements MmFile, File {
     readonly owner: string,
     readonly fFlags: number,
   ) {
-    this.path = node.path;
     this.devMajor = node.sDev[0];
     this.devMinor = node.sDev[1];
     this.ino = node.ino;
@@ -101,6 +99,11 @@ export class OpenFile implements MmFile, File {
             -EFAULT,
           )
       : undefined;
+  }
+
+  /** d_path(): the name it was opened by (a tmpfs file's current name, " (deleted)" once unlinked). */
+  get path(): string {
+    return this.node.path;
   }
 
   /** References held (fds + VMAs), for the invariant check. */

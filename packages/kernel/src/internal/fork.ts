@@ -6,6 +6,7 @@
 import { Mm, Mmu, type MmuTarget, SignalError } from "@faultline/mm";
 import { EFAULT } from "../constants";
 import { fatalSignal } from "./exit";
+import { copyCloseOnExec } from "./fdtable";
 import { pageFault } from "./fault";
 import { openStdio } from "./fs";
 import type { Kernel, Task } from "./kernel";
@@ -101,6 +102,7 @@ export function copyProcess(k: Kernel, parent: Task, mm: Mm): Task {
     f.get();
     c.fds.set(fd, f);
   }
+  copyCloseOnExec(parent, c);
   return c;
 }
 

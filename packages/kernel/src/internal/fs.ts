@@ -19,6 +19,7 @@ import {
   FIONBIO,
   FIONCLEX,
   O_ACCMODE,
+  O_CLOEXEC,
   O_CREAT,
   O_DIRECTORY,
   O_EXCL,
@@ -31,6 +32,9 @@ import { type FileHost, type FileNode, OpenFile } from "./file";
 import type { Kernel, Task } from "./kernel";
 import { callDriver, KERNEL } from "./oops";
 import { procFops, procIno, procMapping, procText } from "./proc";
+import { setCloseOnExec } from "./fdtable";
+import { tmpfsWalk } from "./namei";
+import { type MakeFile, tmpfsOpen } from "./shmem-file";
 import { adoptVma } from "./vm-ops";
 
 /** RLIMIT_NOFILE's usual soft limit. */
@@ -54,6 +58,11 @@ function fileHost(k: Kernel): FileHost {
     fileReleased: (file) => void k.files.delete(file),
   };
   return k.fileHost;
+}
+
+/** What tmpfs, memfd and SysV shm use to make their struct files (shmem-file.ts has no import of fs.ts). */
+export function fileMaker(k: Kernel): MakeFile {
+  return (node, fops, flags) => newFile(k, node, fops, KERNEL, flags);
 }
 
 function newFile(k: Kernel, node: FileNode, fops: FileOperations, owner: string, flags: number): OpenFile {
@@ -83,8 +92,16 @@ export function openStdio(k: Kernel, t: Task): void {
   }
 }
 
-/** do_filp_open(): a /dev node or a /proc file. Returns the file or -errno. */
-export function openFile(k: Kernel, t: Task | null, pathIn: string, flags: number): OpenFile | number {
+/** do_filp_open(): a tmpfs file or directory, a /dev node or a /proc file. Returns the file or -errno. */
+export function openFile(
+  k: Kernel,
+  t: Task | null,
+  pathIn: string,
+  flags: number,
+  mode = 0,
+): OpenFile | number {
+  const w = tmpfsWalk(k, pathIn);
+  if (w !== null) return typeof w === "number" ? w : tmpfsOpen(w, flags, mode, fileMaker(k), pathIn);
   // path_lookupat() collapses repeated slashes and "." components.
   const path = pathIn.replace(/\/+/g, "/").replace(/\/\.(?=\/|$)/g, "") || "/";
   if (path.startsWith("/proc/")) {
@@ -143,13 +160,14 @@ function fileNodeOf(node: DevNode): FileNode {
 }
 
 /** open(2): fd or -errno (-ENOENT no such node, -ENXIO no driver for the device, the driver's open error). */
-export function sysOpen(k: Kernel, t: Task, path: string, flags: number, _mode: number): number {
+export function sysOpen(k: Kernel, t: Task, path: string, flags: number, mode: number): number {
   const fd = allocFd(t);
   if (fd < 0) return fd;
-  const f = openFile(k, t, path, flags);
+  const f = openFile(k, t, path, flags, mode);
   if (typeof f === "number") return f;
   f.get();
   t.fds.set(fd, f);
+  setCloseOnExec(t, fd, (flags & O_CLOEXEC) !== 0);
   return fd;
 }
 
@@ -158,6 +176,7 @@ export function sysClose(_k: Kernel, t: Task, fd: number): number {
   const f = fdget(t, fd);
   if (!f) return -EBADF;
   t.fds.delete(fd);
+  setCloseOnExec(t, fd, false);
   f.put();
   return 0;
 }
@@ -170,6 +189,7 @@ export function sysDup(_k: Kernel, t: Task, fd: number): number {
   if (n < 0) return n;
   f.get();
   t.fds.set(n, f);
+  setCloseOnExec(t, n, false);
   return n;
 }
 

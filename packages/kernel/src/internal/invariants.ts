@@ -1,10 +1,12 @@
 /**
  * The global audit (mm/debug.c's spirit): every frame's refcount equals the references that exist.
  */
-import { ShmemFile } from "@faultline/mm";
-import { PG_buddy, PG_quarantined, PG_reserved, PG_table } from "@faultline/phys";
+import { ShmemFile, type ShmemInode } from "@faultline/mm";
+import { PG_anon, PG_buddy, PG_quarantined, PG_reserved, PG_table } from "@faultline/phys";
 import { OpenFile } from "./file";
+import { sysvShmHolds } from "./ipc-shm-state";
 import type { Kernel } from "./kernel";
+import { shmemOf } from "./shmem-file";
 
 const hex = (n: number) => n.toString(16);
 
@@ -29,6 +31,8 @@ export function checkInvariants(k: Kernel): void {
     w.push(n === 1 ? what : `${what} x${n}`);
   };
   const shmems = new Set<ShmemFile>();
+  const inodes = new Set<ShmemInode>();
+  for (const sb of [...k.tmpfs, k.shmMnt]) for (const i of sb.liveInodes()) inodes.add(i);
   const fileRefs = new Map<OpenFile, number>();
   const addFile = (f: OpenFile) => fileRefs.set(f, (fileRefs.get(f) ?? 0) + 1);
   for (const t of k.tasks.values()) {
@@ -51,7 +55,8 @@ export function checkInvariants(k: Kernel): void {
     }
     for (const f of t.fds.values()) addFile(f);
   }
-  for (const s of shmems) for (const pfn of s.heldPages()) add(pfn, 1, `shmem page cache ${s.ino}`);
+  for (const s of shmems) inodes.add(s.inode);
+  checkShmemInodes(k, inodes, add);
   for (const [pfn, n] of k.driverRefs) {
     // A driver that handed a page to the fault path without taking a reference (get_page) owes one.
     if (n < 0)
@@ -101,4 +106,41 @@ export function checkInvariants(k: Kernel): void {
   for (const f of fileRefs.keys()) {
     if (f.released) throw new Error(`released file ${f.path} still referenced`);
   }
+}
+
+/**
+ * The page caches: every page of a live shmem inode (tmpfs, memfd, SysV, shared anonymous memory)
+ * holds one reference and is not an anonymous page; an inode's i_count equals the open files on it
+ * plus the SysV segments holding it; an evicted inode holds nothing.
+ */
+function checkShmemInodes(
+  k: Kernel,
+  inodes: Set<ShmemInode>,
+  add: (pfn: number, n: number, what: string) => void,
+): void {
+  const opens = new Map<ShmemInode, number>();
+  for (const f of k.files) {
+    const i = shmemOf(f);
+    if (i && !f.released) opens.set(i, (opens.get(i) ?? 0) + 1);
+  }
+  for (const [i, n] of sysvShmHolds(k)) opens.set(i, (opens.get(i) ?? 0) + n);
+  for (const i of inodes) {
+    if (i.evicted) {
+      if (i.nrPages) throw new Error(`evicted shmem inode ${i.ino} still holds ${i.nrPages} pages`);
+      continue;
+    }
+    for (const [pgoff, pfn] of i.pages) {
+      if (Atomics.load(k.mem.flags, pfn) & PG_anon)
+        throw new Error(`page cache of shmem inode ${i.ino} holds anonymous pfn 0x${hex(pfn)} at ${pgoff}`);
+      add(pfn, 1, `page cache of shmem inode ${i.ino}`);
+    }
+    if (i.nlink === 0 && i.refs === 0)
+      throw new Error(`shmem inode ${i.ino} has no link and no reference but was not evicted`);
+  }
+  for (const sb of [...k.tmpfs, k.shmMnt])
+    for (const i of sb.liveInodes()) {
+      const n = opens.get(i) ?? 0;
+      if (i.refs !== n)
+        throw new Error(`shmem inode ${i.ino}: i_count ${i.refs}, ${n} files and segments hold it`);
+    }
 }

@@ -28,6 +28,7 @@ import type { FileHost, FileNode, OpenFile } from "./file";
 import { makePhysAccess } from "./phys-access";
 import { LogBuffer } from "./printk";
 import type { SigHand, TaskSignals } from "./sighand";
+import { TmpfsSb } from "./tmpfs";
 
 export type ProcessState = "running" | "zombie" | "dead";
 
@@ -140,6 +141,10 @@ export class Kernel {
   readonly procMappings = new Map<string, AddressSpaceMapping>();
   /** An empty PGD for processes that are gone: their MMU walks it and faults, never a freed table. */
   readonly deadPgd: number;
+  /** The tmpfs mounts (/dev/shm, /tmp): size= half of RAM, tmpfs's default (tmpfs.ts). */
+  readonly tmpfs: readonly TmpfsSb[];
+  /** shm_mnt, the internal tmpfs of memfd and SysV shm (s_dev 00:01, no size limit). */
+  readonly shmMnt: TmpfsSb;
 
   constructor(config: MachineConfig) {
     this.era = config.era;
@@ -160,6 +165,12 @@ export class Kernel {
     this.phys.as.onChange(() => {
       for (const t of this.tasks.values()) if (t.state === "running") t.mm.flushTlbAll();
     });
+    const half = Math.floor((this.mem.totalRamPages * 4096) / 2);
+    this.tmpfs = [
+      new TmpfsSb(this.mem, "/dev/shm", [0, 0x19], half, "rw,nosuid,nodev,inode64"),
+      new TmpfsSb(this.mem, "/tmp", [0, 0x1a], half, "rw,nosuid,nodev,inode64"),
+    ];
+    this.shmMnt = new TmpfsSb(this.mem, "", [0, 1], Number.POSITIVE_INFINITY, "rw");
     this.consoleNode = {
       path: "/dev/console",
       sDev: DEVTMPFS_DEV,

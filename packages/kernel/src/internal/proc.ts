@@ -2,10 +2,11 @@
  * fs/proc: the /proc files, built at read time as seq_file does: iomem, ioports, meminfo, buddyinfo,
  * devices, version, and PID/maps, PID/smaps.
  */
-import { AddressSpaceMapping, renderMaps, renderSmaps, ShmemFile } from "@faultline/mm";
+import { AddressSpaceMapping, renderMaps, renderSmaps, ShmemFile, type ShmemInode } from "@faultline/mm";
 import { PG_anon } from "@faultline/phys";
 import { EINVAL, SEEK_CUR, SEEK_SET } from "../constants";
 import type { FileOperations } from "../driver-types";
+import { procSysvipcShm } from "./ipc-shm";
 import { renderInterrupts } from "./irq";
 import { type Kernel, RELEASE, type Task } from "./kernel";
 import { renderProcBusPciDevices } from "./pci-bus";
@@ -25,6 +26,11 @@ export function procText(k: Kernel, path: string, self: Task | null): string | n
       return `${k.chrdev.renderDevices()}\nBlock devices:\n`;
     case "/proc/version":
       return `Linux version ${RELEASE[k.era]} (faultline) #1 SMP\n`;
+    case "/proc/mounts":
+    case "/proc/self/mounts":
+      return procMounts(k);
+    case "/proc/sysvipc/shm":
+      return procSysvipcShm(k);
     case "/proc/interrupts":
       return renderInterrupts(k);
     case "/proc/bus/pci/devices":
@@ -58,8 +64,12 @@ function meminfo(k: Kernel): string {
       else mapped.add(pfn);
     });
   }
+  // Every shmem inode's page cache: shared anonymous memory (found through its VMAs), tmpfs, memfd, SysV.
+  const inodes = new Set<ShmemInode>();
+  for (const s of shmems) inodes.add(s.inode);
+  for (const sb of [...k.tmpfs, k.shmMnt]) for (const i of sb.liveInodes()) inodes.add(i);
   let shmem = 0;
-  for (const s of shmems) for (const _ of s.heldPages()) shmem++;
+  for (const i of inodes) shmem += i.nrPages;
   const free = k.mem.nrFreePages * 4;
   return k.mem.renderMeminfo([
     ["MemAvailable", free],
@@ -120,4 +130,19 @@ export function procFops(build: () => string): FileOperations {
       return pos;
     },
   };
+}
+
+/**
+ * /proc/mounts: devtmpfs, procfs and the tmpfs mounts, with the options show_mountinfo prints (a
+ * tmpfs prints size= only when it is not the default, half of RAM).
+ */
+function procMounts(k: Kernel): string {
+  let out =
+    "devtmpfs /dev devtmpfs rw,nosuid,mode=755 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n";
+  const dflt = Math.floor((k.mem.totalRamPages * 4096) / 2 / 4096);
+  for (const sb of k.tmpfs) {
+    const size = sb.blocks.maxBlocks === dflt ? "" : `,size=${sb.blocks.maxBlocks * 4}k`;
+    out += `tmpfs ${sb.mountPoint} tmpfs ${sb.options.replace(",inode64", `${size},inode64`)} 0 0\n`;
+  }
+  return out;
 }

@@ -81,3 +81,49 @@ export function sysLseek(k: Kernel, t: Task, fd: number, offset: number, whence:
   f.fPos = pos;
   return pos;
 }
+
+/**
+ * pread64(2): read at `offset` without moving the file position. -EINVAL for a negative offset, -ESPIPE
+ * on a file that cannot seek (the console: nonseekable_open clears FMODE_PREAD).
+ */
+export function sysPread64(
+  k: Kernel,
+  t: Task,
+  fd: number,
+  bufOrCount: Uint8Array | number,
+  offset: number,
+): Uint8Array | number {
+  const buf = typeof bufOrCount === "number" ? null : bufOrCount;
+  const count = typeof bufOrCount === "number" ? bufOrCount : bufOrCount.length;
+  const f = fdget(t, fd);
+  if (!f || !(f.fMode & FMODE_READ)) return -EBADF;
+  if (offset < 0) return -EINVAL;
+  if (f.path === "/dev/console") return -ESPIPE;
+  if (count < 0) return -EFAULT;
+  const read = f.fops.read;
+  if (!read) return -EINVAL;
+  const dst = buf ?? new Uint8Array(Math.min(count, MAX_RW_COUNT, READ_ALLOC_MAX));
+  const ppos = { value: offset };
+  const r = callDriver(k, f.owner, "fops->read", () => read.call(f.fops, f, dst, ppos), -EFAULT);
+  if (r < 0) return r;
+  return buf ? r : dst.slice(0, r);
+}
+
+/** pwrite64(2): write at `offset` without moving the file position (O_APPEND still appends, as on Linux). */
+export function sysPwrite64(
+  k: Kernel,
+  t: Task,
+  fd: number,
+  data: Uint8Array | string,
+  offset: number,
+): number {
+  const f = fdget(t, fd);
+  if (!f || !(f.fMode & FMODE_WRITE)) return -EBADF;
+  if (offset < 0) return -EINVAL;
+  if (f.path === "/dev/console") return -ESPIPE;
+  const write = f.fops.write;
+  if (!write) return -EINVAL;
+  const src = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const ppos = { value: offset };
+  return callDriver(k, f.owner, "fops->write", () => write.call(f.fops, f, src, ppos), -EFAULT);
+}

@@ -7,11 +7,12 @@ import { VM_FAULT_SIGBUS, type Vma, type VmFault, type VmOperations } from "@fau
 import type { Page } from "@faultline/phys";
 import { EFAULT } from "../constants";
 import type { Kernel } from "./kernel";
-import { callDriver } from "./oops";
+import { callDriver, KERNEL } from "./oops";
 
 /** After fops->mmap succeeded: catch the driver's vm_ops throwing from now on. */
 export function adoptVma(k: Kernel, vma: Vma, owner: string): void {
-  if (vma.vmOps) vma.vmOps = wrapVmOps(k, vma.vmOps, owner);
+  // The kernel's own files (tmpfs, memfd, SysV shm) take their page references themselves.
+  if (vma.vmOps && owner !== KERNEL) vma.vmOps = wrapVmOps(k, vma.vmOps, owner);
 }
 
 function wrapVmOps(k: Kernel, ops: VmOperations, owner: string): VmOperations {
