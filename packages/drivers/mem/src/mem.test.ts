@@ -7,10 +7,8 @@ import {
   EFAULT,
   EINVAL,
   EPERM,
-  type Era,
   MAP_PRIVATE,
   MAP_SHARED,
-  Machine,
   MREMAP_MAYMOVE,
   O_RDWR,
   O_SYNC,
@@ -20,35 +18,39 @@ import {
   type Process,
   SEEK_SET,
 } from "@faultline/kernel";
+import { tryMapDevice, useMachine } from "@faultline/testkit/vitest";
 import { describe, expect, it } from "vitest";
-import { type MemOptions, mem } from "./index";
+import { mem } from "./index";
 
 const MiB = 2 ** 20;
-const RW = PROT_READ | PROT_WRITE;
 
-async function boot(era: Era, options: MemOptions = {}) {
-  const pci = pciMemoryDevice({ barSize: MiB });
-  const m = await Machine.create({ ramBytes: 64 * MiB, era, devices: [pci], drivers: [mem(options)] });
-  return { m, pci, p: m.spawn({ name: "mapper" }) };
-}
+/** Every machine: a PCI device with a 1 MiB BAR, /dev/mem, a process "mapper". */
+const kit = useMachine({
+  ramBytes: 64 * MiB,
+  devices: () => [pciMemoryDevice({ barSize: MiB })],
+  drivers: () => [mem()],
+  spawn: { name: "mapper" },
+});
 
-function mmapMem(p: Process, len: number, offset: number, flags = MAP_SHARED, prot = RW): number {
-  const fd = p.libc.open("/dev/mem", O_RDWR | O_SYNC);
-  const r = p.sys.mmap(0, len, prot, flags, fd, offset);
-  p.libc.close(fd);
-  return r;
-}
+/** mmap of /dev/mem opened O_RDWR | O_SYNC: the address or -errno. */
+const mmapMem = (
+  p: Process,
+  length: number,
+  offset: number,
+  flags = MAP_SHARED,
+  prot = PROT_READ | PROT_WRITE,
+) => tryMapDevice(p, "/dev/mem", { length, offset, flags, prot, openFlags: O_RDWR | O_SYNC });
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 describe.each(["modern", "2.6.10"] as const)("/dev/mem (%s)", (era) => {
   it("is char 1:1", async () => {
-    const { m } = await boot(era);
+    const { m } = await kit.boot({ era });
     expect(m.procText("/proc/devices")).toMatch(/^\s*1 mem$/m);
   });
 
   it("maps the first MiB: the System ROM and VGA text memory", async () => {
-    const { m, p } = await boot(era);
+    const { m, p } = await kit.boot({ era });
     const rom = mmapMem(p, 0x10000, 0xf0000, MAP_SHARED, PROT_READ);
     expect(text(p.mmu.read(rom, 20))).toBe("Faultline System ROM");
     expect([...p.mmu.read(rom + 0xfff0, 5)]).toEqual([0xea, 0x5b, 0xe0, 0x00, 0xf0]);
@@ -59,7 +61,7 @@ describe.each(["modern", "2.6.10"] as const)("/dev/mem (%s)", (era) => {
   });
 
   it("refuses System RAM above 1 MiB with -EPERM, also when a range only ends there", async () => {
-    const { m, p } = await boot(era);
+    const { m, p } = await kit.boot({ era });
     expect(mmapMem(p, PAGE_SIZE, 0x200000)).toBe(-EPERM);
     expect(mmapMem(p, 2 * PAGE_SIZE, 0xff000)).toBe(-EPERM);
     expect(m.procText(`/proc/${p.pid}/maps`)).toBe("");
@@ -67,7 +69,11 @@ describe.each(["modern", "2.6.10"] as const)("/dev/mem (%s)", (era) => {
   });
 
   it("maps non-RAM: a PCI BAR's memory and its registers (loads reach the device)", async () => {
-    const { m, p, pci } = await boot(era);
+    const {
+      m,
+      p,
+      devices: [pci],
+    } = await kit.boot({ era });
     const ram = mmapMem(p, MiB, pci.barAddress(0)!);
     p.mmu.store32(ram + 0x8000, 0x1234);
     expect(new DataView(pci.ram.buffer).getUint32(0x8000, true)).toBe(0x1234);
@@ -81,14 +87,18 @@ describe.each(["modern", "2.6.10"] as const)("/dev/mem (%s)", (era) => {
   });
 
   it("refuses ranges past the physical address width with -EINVAL", async () => {
-    const { m, p } = await boot(era);
+    const { m, p } = await kit.boot({ era });
     expect(mmapMem(p, PAGE_SIZE, 2 ** 52)).toBe(-EINVAL);
     expect(mmapMem(p, 2 * PAGE_SIZE, 2 ** 52 - PAGE_SIZE)).toBe(-EINVAL);
     m.checkInvariants();
   });
 
   it("allows private mappings: a write makes a private copy, the device is not changed", async () => {
-    const { m, p, pci } = await boot(era);
+    const {
+      m,
+      p,
+      devices: [pci],
+    } = await kit.boot({ era });
     pci.ram[0] = 0x11;
     const a = mmapMem(p, PAGE_SIZE, pci.barAddress(0)!, MAP_PRIVATE);
     expect(p.mmu.load8(a)).toBe(0x11);
@@ -101,7 +111,11 @@ describe.each(["modern", "2.6.10"] as const)("/dev/mem (%s)", (era) => {
   });
 
   it("a fork child reads the mapping (PFNMAP PTEs are copied)", async () => {
-    const { m, p, pci } = await boot(era);
+    const {
+      m,
+      p,
+      devices: [pci],
+    } = await kit.boot({ era });
     pci.ram[100] = 0x7e;
     const a = mmapMem(p, PAGE_SIZE, pci.barAddress(0)!);
     const child = m.process(p.sys.fork())!;
@@ -110,7 +124,7 @@ describe.each(["modern", "2.6.10"] as const)("/dev/mem (%s)", (era) => {
   });
 
   it("strict: false (no CONFIG_STRICT_DEVMEM) maps System RAM", async () => {
-    const { m, p } = await boot(era, { strict: false });
+    const { m, p } = await kit.boot({ era, drivers: [mem({ strict: false })] });
     m.phys.physWrite32(0x200000, 0xc0ffee);
     const a = mmapMem(p, PAGE_SIZE, 0x200000, MAP_SHARED, PROT_READ);
     expect(a).toBeGreaterThan(0);
@@ -122,7 +136,7 @@ describe.each(["modern", "2.6.10"] as const)("/dev/mem (%s)", (era) => {
 
 describe("/dev/mem: eras differ", () => {
   it("modern: RAM below 1 MiB maps as itself", async () => {
-    const { m, p } = await boot("modern");
+    const { m, p } = await kit.boot({ era: "modern" });
     m.phys.physWrite32(0x10000, 0xdeadbeef);
     const a = mmapMem(p, PAGE_SIZE, 0x10000, MAP_SHARED, PROT_READ);
     expect(p.mmu.load32(a)).toBe(0xdeadbeef);
@@ -130,7 +144,11 @@ describe("/dev/mem: eras differ", () => {
   });
 
   it("modern: growing a /dev/mem mapping with mremap is -EFAULT (VM_DONTEXPAND|VM_PFNMAP)", async () => {
-    const { m, p, pci } = await boot("modern");
+    const {
+      m,
+      p,
+      devices: [pci],
+    } = await kit.boot({ era: "modern" });
     const a = mmapMem(p, PAGE_SIZE, pci.barAddress(0)!);
     expect(p.sys.mremap(a, PAGE_SIZE, 2 * PAGE_SIZE, MREMAP_MAYMOVE)).toBe(-EFAULT);
     expect(p.sys.mremap(a, PAGE_SIZE, PAGE_SIZE, 0)).toBe(a);
@@ -141,7 +159,7 @@ describe("/dev/mem: eras differ", () => {
   // reserved pages and left ordinary RAM to fault in the zero page. The mm layer does not model that
   // (it maps RAM as itself in both eras); this documents the gap and flips when it is fixed.
   it("2.6.10: RAM below 1 MiB reads as zeros (remap_pfn_range skipped non-reserved pages)", async () => {
-    const { m, p } = await boot("2.6.10");
+    const { m, p } = await kit.boot({ era: "2.6.10" });
     m.phys.physWrite32(0x10000, 0xdeadbeef);
     const a = mmapMem(p, PAGE_SIZE, 0x10000, MAP_SHARED, PROT_READ);
     expect(p.mmu.load32(a)).toBe(0);
@@ -150,7 +168,11 @@ describe("/dev/mem: eras differ", () => {
 
 describe.each(["modern", "2.6.10"] as const)("/dev/mem read and write (%s)", (era) => {
   it("reads and writes the first MiB; RAM above it is -EPERM; beyond RAM is -EFAULT", async () => {
-    const { m, p, pci } = await boot(era);
+    const {
+      m,
+      p,
+      devices: [pci],
+    } = await kit.boot({ era });
     const fd = p.libc.open("/dev/mem", O_RDWR);
     expect(p.libc.lseek(fd, 0xf0000, SEEK_SET)).toBe(0xf0000);
     expect(text(p.libc.read(fd, 20))).toBe("Faultline System ROM");
@@ -167,7 +189,7 @@ describe.each(["modern", "2.6.10"] as const)("/dev/mem read and write (%s)", (er
   });
 
   it("strict: false reads System RAM", async () => {
-    const { m, p } = await boot(era, { strict: false });
+    const { m, p } = await kit.boot({ era, drivers: [mem({ strict: false })] });
     m.phys.physWrite32(0x200000, 0x64636261);
     const fd = p.libc.open("/dev/mem", O_RDWR);
     p.libc.lseek(fd, 0x200000, SEEK_SET);
