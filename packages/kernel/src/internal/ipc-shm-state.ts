@@ -8,6 +8,10 @@ import type { Kernel } from "./kernel";
 
 /** IPCMNI_SHIFT: a SysV id is (seq << 15) + index (ipc_buildid). */
 export const IPCMNI_SHIFT = 15;
+/** ipc_min_cycle (RADIX_TREE_MAP_SIZE): indices cycle through at least this many before reuse. */
+export const IPC_MIN_CYCLE = 64;
+/** ipcid_seq_max(): INT_MAX >> IPCMNI_SHIFT. */
+export const IPCID_SEQ_MAX = Math.floor((2 ** 31 - 1) / 2 ** IPCMNI_SHIFT);
 
 /** struct shmid_kernel */
 export class ShmSegment {
@@ -52,8 +56,10 @@ export class ShmSegment {
 /** The IPC namespace's shm side (struct ipc_namespace: ids[IPC_SHM_IDS], shm_ctl*, shm_tot). */
 export class ShmIds {
   readonly byIndex = new Map<number, ShmSegment>();
-  /** ids->seq: bumped on every allocation. */
+  /** ids->seq: bumped each time the allocated index wraps around (ipc_idr_alloc). */
   seq = 0;
+  /** ids->last_idx. */
+  lastIdx = -1;
   /** idr_alloc_cyclic's next index. */
   nextIndex = 0;
   /** shm_tot: pages of all segments. */

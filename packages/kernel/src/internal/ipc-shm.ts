@@ -15,6 +15,7 @@ import {
   EEXIST,
   EINVAL,
   ENOENT,
+  ENOMEM,
   ENOSPC,
   IPC_CREAT,
   IPC_EXCL,
@@ -38,7 +39,7 @@ import {
   SHMLBA,
   SHMMIN,
 } from "../constants";
-import { IPCMNI_SHIFT, type ShmIds, ShmSegment, shmIds } from "./ipc-shm-state";
+import { IPC_MIN_CYCLE, IPCID_SEQ_MAX, IPCMNI_SHIFT, type ShmIds, ShmSegment, shmIds } from "./ipc-shm-state";
 import type { Kernel, Task } from "./kernel";
 
 const PAGE = 4096;
@@ -169,17 +170,32 @@ export function sysShmget(k: Kernel, t: Task, key: number, size: number, shmflg:
   const pages = Math.ceil(sz / PAGE);
   if (ns.totPages + pages < ns.totPages || ns.totPages + pages > ns.shmall) return -ENOSPC;
   if (ns.byIndex.size >= ns.shmmni) return -ENOSPC;
+  // shmem_kernel_file_setup() charges the pages (no SHM_NORESERVE here): the heuristic overcommit
+  // check refuses one larger than all of RAM (__vm_enough_memory, no swap).
+  if (pages > k.mem.totalRamPages) return -ENOMEM;
+  // ipc_idr_alloc(): idr_alloc_cyclic() below max(in_use * 3/2, 64) (capped at SHMMNI); the sequence
+  // number moves on when the index wraps around.
+  const maxIdx = Math.min(Math.max(Math.floor((ns.byIndex.size * 3) / 2), IPC_MIN_CYCLE), ns.shmmni);
+  let index = -1;
+  for (let i = 0; i < maxIdx; i++) {
+    const cand = (ns.nextIndex + i) % maxIdx;
+    if (!ns.byIndex.has(cand)) {
+      index = cand;
+      break;
+    }
+  }
+  if (index < 0) return -ENOSPC;
+  if (index <= ns.lastIdx) ns.seq = (ns.seq + 1) % IPCID_SEQ_MAX;
+  ns.lastIdx = index;
+  ns.nextIndex = index + 1;
+  const seq = ns.seq;
+  const id = seq * (1 << IPCMNI_SHIFT) + index;
+  // newseg(): the inode number of a segment's file is its id.
   const sb = k.shmMnt;
-  const inode = new ShmemInode(k.mem, sb.blocks, "SYSV");
+  const inode = new ShmemInode(k.mem, sb.blocks, "SYSV", id);
   inode.size = sz;
   inode.iget();
   sb.inodes.add(inode);
-  let index = ns.nextIndex;
-  while (ns.byIndex.has(index)) index = (index + 1) % (1 << IPCMNI_SHIFT);
-  ns.nextIndex = (index + 1) % (1 << IPCMNI_SHIFT);
-  const seq = ns.seq;
-  ns.seq = (ns.seq + 1) % 0x10000;
-  const id = seq * (1 << IPCMNI_SHIFT) + index;
   const seg = new ShmSegment(id, key, seq, sz, inode, t.pid, shmflg & 0o777);
   seg.ctime = ++ns.clock;
   ns.byIndex.set(index, seg);
