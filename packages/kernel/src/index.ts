@@ -70,6 +70,7 @@ export {
   type Vma,
   type VmOperations,
 } from "./driver-types";
+export * from "./dma-mapping";
 export { ErrnoError, strerror } from "./errno-error";
 export { LOG_BUF_LEN, LOG_BUF_RECORDS, type LogRecord } from "./internal/printk";
 export type { ArgKind, ArgKinds } from "./internal/syscall";
