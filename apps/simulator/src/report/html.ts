@@ -1,9 +1,49 @@
 // The report as one self-contained HTML file: the model as JSON in the page, the script and style
 // inline (client.ts). Nothing is fetched, so it opens from file:// and offline.
 import { REPORT_CSS, REPORT_JS } from "./client";
-import type { ReportModel } from "./model";
+import type { FaultKind, ReportModel } from "./model";
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+const FAULT_KINDS: readonly FaultKind[] = ["minor", "cow", "driver", "sigbus", "segv", "oom", "killed"];
+
+/**
+ * The model as the page carries it: PTEs, frames and faults as number tuples instead of objects (a
+ * third of the bytes for a large machine); the page's script expands them back (client.ts `expand`).
+ */
+export function packForPage(model: ReportModel): unknown {
+  return {
+    ...model,
+    eras: model.eras.map((e) => ({
+      ...e,
+      processes: e.processes.map((p) => ({
+        ...p,
+        vmas: p.vmas.map((v) => ({
+          ...v,
+          ptes: v.ptes.flatMap((t) => [t.index, t.pfn, (t.writable ? 1 : 0) | (t.special ? 2 : 0)]),
+        })),
+      })),
+      frames: e.frames.map((f) => [
+        f.pfn,
+        (f.hasPage ? 1 : 0) | (f.zero ? 2 : 0),
+        f.refcount,
+        f.mapcount,
+        f.flags,
+        f.cowOf,
+        f.mappers,
+      ]),
+      faults: e.faults.map((f) => [
+        f.tick,
+        f.pid,
+        f.addr,
+        f.write ? 1 : 0,
+        FAULT_KINDS.indexOf(f.kind),
+        f.pfn,
+        f.fromPfn,
+      ]),
+    })),
+  };
+}
 
 /** JSON safe inside a <script> element: no "</script>", no "<!--". */
 const scriptJson = (v: unknown) => JSON.stringify(v).replace(/</g, "\\u003c");
@@ -46,7 +86,7 @@ export function renderReportHtml(model: ReportModel): string {
 <main id="eras" class="eras"></main>
 <div id="tip" class="tip" hidden></div>
 <footer>Written by faultline ${escapeHtml(model.faultline)} (report format ${model.version}) · rendered in <span id="render-ms">…</span></footer>
-<script type="application/json" id="faultline-data">${scriptJson(model)}</script>
+<script type="application/json" id="faultline-data">${scriptJson(packForPage(model))}</script>
 <script>${REPORT_JS}</script>
 </body>
 </html>
