@@ -40,6 +40,7 @@ interface JsonRun {
     minflt: number;
     majflt: number;
     rssKb: number;
+    handledSignals: { count: number; first: Array<{ signal: string; code: string; addr: number }> };
   }>;
   runs: Array<{ era: string; console: string[]; dmesg: string[] }>;
 }
@@ -100,6 +101,21 @@ describe("faultline run (the built-in LDD3 chapter 15 scenario)", () => {
 });
 
 describe("scenario files", () => {
+  it("reports the signals each process's handlers caught", async () => {
+    const { stdout, code } = await faultline("run", fixture("signals.json"), "--json");
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout) as JsonRun;
+    expect(out.processes[0]!.exit).toEqual({ code: 0 });
+    expect(out.processes[0]!.handledSignals.count).toBe(2);
+    expect(out.processes[0]!.handledSignals.first[0]).toEqual({
+      signal: "SIGSEGV",
+      code: "SEGV_MAPERR",
+      addr: 0x1000,
+    });
+    expect(out.processes[0]!.handledSignals.first[1]!.code).toBe("SEGV_ACCERR");
+    expect(out.runs[0]!.console).toContain("[pid 1] caught 2");
+  }, 60_000);
+
   it("runs a user's scenario with its own program module", async () => {
     const { stdout, code } = await faultline("run", fixture("custom.json"), "--json");
     expect(code).toBe(0);

@@ -116,6 +116,8 @@ export function toJson(s: Scenario, runs: readonly EraRun[]): unknown {
         rssKb: p.rssKb,
         sharedKb: p.sharedKb,
         privateKb: p.privateKb,
+        // Signals its handlers caught (issue 12 §1): how many, and the first ones.
+        handledSignals: { count: p.handledSignalCount, first: p.handledSignals },
       })),
     ),
     runs: runs.map((r) => ({

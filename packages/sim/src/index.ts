@@ -3,6 +3,8 @@
  * @faultline/kernel), so a program module needs no other import.
  */
 export {
+  BUS_ADRERR,
+  BUS_OBJERR,
   MADV_DOFORK,
   MADV_DONTFORK,
   MADV_DONTNEED,
@@ -33,17 +35,46 @@ export {
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
+  SA_NODEFER,
+  SA_RESETHAND,
+  SA_SIGINFO,
   SEEK_CUR,
   SEEK_END,
   SEEK_SET,
+  SEGV_ACCERR,
+  SEGV_MAPERR,
+  SEGV_PKUERR,
+  SI_USER,
+  SIG_BLOCK,
+  SIG_DFL,
+  SIG_IGN,
+  SIG_SETMASK,
+  SIG_UNBLOCK,
+  SIGBUS,
+  SIGKILL,
+  SIGSEGV,
+  SIGTERM,
+  SIGUSR1,
+  SIGUSR2,
+  SignalError,
 } from "@faultline/kernel";
-export { type ExitRequest, type SimKernel, WNOHANG } from "./kernel-port";
+export {
+  type ExitRequest,
+  type FaultSignal,
+  type HandledSignalRecord,
+  type SimKernel,
+  type SimSignalFrame,
+  WNOHANG,
+} from "./kernel-port";
 export { machineKernel } from "./machine-kernel";
 export {
   defineProgram,
   type Program,
   type ProgramMain,
   type ProgramMmu,
+  type ProgramSigAction,
+  type ProgramSigActionResult,
+  type ProgramSigInfo,
   type Sys,
   type SyscallArg,
   WEXITSTATUS,

@@ -31,6 +31,39 @@ export interface SimKernel {
   waitpid(pid: number, child: number, options: number): number | readonly [number, number];
   /** Signal numbers by name (SIGSEGV, SIGBUS, SIGKILL). */
   signo(name: string): number;
+  /**
+   * force_sig_fault for a fault the worker's MMU raised: the frame of the handler the process
+   * installed (its mask already in force), or null when the signal is fatal. Absent: always fatal.
+   */
+  forceSigFault?(pid: number, sig: FaultSignal): SimSignalFrame | null;
+  /** Frames of handlers (installed from the worker, as handler ids) that signals sent to `pid` set up. */
+  takeSignalFrames?(pid: number): SimSignalFrame[];
+  /** How the process ended, when the kernel ended it on its own (kill from another process); null while it runs. */
+  ended?(pid: number): ExitRequest | null;
+  /** The signals its handlers caught (the first 64) and how many in all. */
+  handledSignals?(pid: number): { readonly list: readonly HandledSignalRecord[]; readonly count: number };
+}
+
+/** A fault signal as the worker's MMU raised it. */
+export interface FaultSignal {
+  readonly signal: string;
+  readonly code: string;
+  readonly addr: number;
+  readonly pkey: number | null;
+}
+
+/** A handler invocation for the worker: its handler id, the siginfo, the blocked set to restore. */
+export interface SimSignalFrame {
+  readonly handler: number;
+  readonly info: { signo: number; code: number; addr: number; pkey?: number; pid?: number };
+  readonly saved: readonly number[];
+}
+
+/** One signal a handler caught. */
+export interface HandledSignalRecord {
+  readonly signal: string;
+  readonly code: string;
+  readonly addr: number;
 }
 
 export const WNOHANG = 1;

@@ -7,10 +7,8 @@ import {
   SignalError,
   type SignalName,
 } from "@faultline/kernel";
-import type { SiCodeName } from "@faultline/mm";
-import type { ExitRequest, SimKernel } from "./kernel-port";
-
-const SIGNO: Record<string, number> = { SIGBUS: 7, SIGKILL: 9, SIGSEGV: 11 };
+import { type SiCodeName, signalNumber } from "@faultline/mm";
+import type { ExitRequest, SimKernel, SimSignalFrame } from "./kernel-port";
 
 /**
  * Calls the simulator implements itself (a worker per process): fork and waitpid are handled before
@@ -62,8 +60,41 @@ export function machineKernel(m: Machine): SimKernel & { readonly machine: Machi
       const r = proc(pid).sys.waitpid(child, options);
       return typeof r === "number" ? r : [r.pid, r.status];
     },
-    signo: (name) => SIGNO[name] ?? 9,
+    signo: (name) => signalNumber(name) || 9,
+    forceSigFault(pid, sig) {
+      const p = m.process(pid);
+      if (p?.state !== "running" || (sig.signal !== "SIGSEGV" && sig.signal !== "SIGBUS")) return null;
+      const e = new SignalError(
+        sig.signal,
+        sig.code as SiCodeName,
+        sig.addr,
+        undefined,
+        sig.pkey ?? undefined,
+      );
+      const f = m.forceSigFault(p, e);
+      return f && toSimFrame(f);
+    },
+    takeSignalFrames(pid) {
+      const p = m.process(pid);
+      return p?.state === "running" ? m.takeSignalFrames(p).map(toSimFrame) : [];
+    },
+    ended(pid) {
+      const p = m.process(pid);
+      if (!p || p.state === "running") return null;
+      return p.exitSignal ? { signal: p.exitSignal } : { code: p.exitCode ?? 0 };
+    },
+    handledSignals(pid) {
+      const p = m.process(pid);
+      return { list: p ? [...p.handledSignals] : [], count: p?.handledSignalCount ?? 0 };
+    },
   };
+}
+
+/** A kernel frame as the worker gets it: handlers are the worker's ids (user addresses), sets are lists. */
+function toSimFrame(f: ReturnType<Machine["forceSigFault"]> & object): SimSignalFrame {
+  const saved: number[] = [];
+  for (let n = 1; n <= 64; n++) if (f.saved & (1n << BigInt(n - 1))) saved.push(n);
+  return { handler: typeof f.handler === "number" ? f.handler : 0, info: { ...f.info }, saved };
 }
 
 /** The machine to simulate: one already built, or the options to build it with. */

@@ -48,8 +48,39 @@ export interface Sys {
   pkeyGet(key: number): number;
   /** glibc pkey_set(3) (WRPKRU): 0, -EINVAL, or -ENOSYS without PKU. No syscall. */
   pkeySet(key: number, rights: number): number;
+  /**
+   * sigaction(2), as p.sys.sigaction: `act` a { handler(info), flags, mask }, SIG_DFL (0), SIG_IGN
+   * (1) or null (only read); returns the previous action or -errno. A fault whose signal has a
+   * handler runs it in this worker, then the access throws a SignalError with `handled` true.
+   */
+  sigaction(signo: number, act?: ProgramSigAction | 0 | 1 | null): ProgramSigActionResult | number;
+  /** sigprocmask(2): SIG_BLOCK 0, SIG_UNBLOCK 1, SIG_SETMASK 2; the previous set, or -EINVAL. */
+  sigprocmask(how: number, set?: readonly number[] | null): number[] | number;
+  /** kill(2): 0 or -errno; a handler this process installed runs before the call returns. */
+  kill(pid: number, sig: number): number;
   /** Any other syscall the kernel offers, by name. */
   call(name: string, ...args: SyscallArg[]): unknown;
+}
+
+/** What a handler receives (siginfo_t): signo, si_code (SEGV_MAPERR…, SI_USER), si_addr, si_pkey, si_pid. */
+export interface ProgramSigInfo {
+  readonly signo: number;
+  readonly code: number;
+  readonly addr: number;
+  readonly pkey?: number;
+  readonly pid?: number;
+}
+
+export interface ProgramSigAction {
+  readonly handler: ((info: ProgramSigInfo) => void) | number;
+  readonly flags?: number;
+  readonly mask?: readonly number[];
+}
+
+export interface ProgramSigActionResult {
+  readonly handler: ((info: ProgramSigInfo) => void) | number;
+  readonly flags: number;
+  readonly mask: readonly number[];
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   OP_MMIO_READ,
   OP_MMIO_WRITE,
   OP_NAMES,
+  OP_SIGNAL,
   OP_START,
   OP_SYSCALL,
   OP_SYSCALL_FAST,
@@ -26,7 +27,7 @@ import {
 import { mmioTranslate } from "./internal/mmio";
 import { createTlbBuffer, KernelTlbClient } from "./internal/shared-tlb";
 import type { WorkerBoot } from "./internal/worker-main";
-import { type SimKernel, WNOHANG } from "./kernel-port";
+import { type FaultSignal, type HandledSignalRecord, type SimKernel, WNOHANG } from "./kernel-port";
 import { machineKernel, toMachine } from "./machine-kernel";
 import { prng, ReplayDivergenceError, type SimTrace, sameEvent, type TraceEvent } from "./trace";
 
@@ -50,6 +51,9 @@ export interface ProcessResult {
   readonly smaps: string;
   /** Why the process died when it did not exit by itself (a throw, a crash, a hang, a kill). */
   readonly error?: string;
+  /** Signals its handlers caught (sigaction), oldest first: the first 64, and how many in all. */
+  readonly handledSignals: readonly HandledSignalRecord[];
+  readonly handledSignalCount: number;
 }
 
 export interface SimulationOptions {
@@ -569,6 +573,7 @@ export class Simulation<M extends Machine | null = Machine | null> {
       this.record(s.pid, "killed", [], signal);
       s.chan.kill(signal);
       this.reap(s, signal, `killed in the kernel: ${why}`);
+      this.reapKilled(); // kill(0, …) ends the caller and the others
     }
   }
 
@@ -644,6 +649,13 @@ export class Simulation<M extends Machine | null = Machine | null> {
       case OP_SYSCALL_FAST:
         this.syscall(s, chan.peekSyscall());
         return;
+      case OP_SIGNAL: {
+        const sig = chan.readPayload<FaultSignal>();
+        const frame = k.forceSigFault?.(pid, sig) ?? null;
+        this.record(pid, "signal", [sig.signal, sig.code, sig.addr], frame ? frame.handler : 0);
+        chan.replySyscall({ ret: frame, bufs: [] });
+        return;
+      }
       default:
         throw new Error(`pid ${pid}: unknown request op ${chan.op}`);
     }
@@ -679,8 +691,26 @@ export class Simulation<M extends Machine | null = Machine | null> {
         ret = this.kernel.syscall(pid, req.call, req.args);
     }
     this.record(pid, req.call, req.args, ret);
-    if (typeof ret === "number" && !req.args.some((a) => a instanceof Uint8Array)) chan.reply(ret);
+    // Handlers that signals set up on the way back (kill to itself, an unblocked pending signal).
+    const frames = this.kernel.takeSignalFrames?.(pid) ?? [];
+    if (frames.length) {
+      chan.replySyscall({ ret, bufs: req.args.map((a) => (a instanceof Uint8Array ? a : null)), frames });
+    } else if (typeof ret === "number" && !req.args.some((a) => a instanceof Uint8Array)) chan.reply(ret);
     else chan.replySyscall({ ret, bufs: req.args.map((a) => (a instanceof Uint8Array ? a : null)) });
+    if (req.call === "kill" || (req.call as unknown) === 62) this.reapKilled();
+  }
+
+  /** Processes another process's kill() ended in the kernel: their workers stop, and they are reaped. */
+  private reapKilled(): void {
+    for (const o of this.slots.values()) {
+      if (o.dead) continue;
+      const how = this.kernel.ended?.(o.pid);
+      if (!how) continue;
+      const signal = "signal" in how ? how.signal : null;
+      o.killing = `killed by ${signal ?? "exit"}`;
+      void o.worker.terminate();
+      this.reap(o, signal, o.killing, true, "code" in how ? how.code : 0);
+    }
   }
 
   /** A parked waitpid whose child may have exited: try again. */
@@ -717,6 +747,7 @@ export class Simulation<M extends Machine | null = Machine | null> {
     let privateKb = 0;
     const maps = mm.dead ? "" : renderMaps(mm);
     const smaps = mm.dead ? "" : renderSmaps(mm);
+    const handled = this.kernel.handledSignals?.(s.pid) ?? { list: [], count: 0 };
     if (!mm.dead) {
       for (const v of mm) {
         const c = smapsCounters(mm, v);
@@ -737,6 +768,8 @@ export class Simulation<M extends Machine | null = Machine | null> {
       maps,
       smaps,
       ...(error !== undefined ? { error } : {}),
+      handledSignals: handled.list,
+      handledSignalCount: handled.count,
     };
     s.result = result;
     this.kernel.exit(

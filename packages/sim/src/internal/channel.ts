@@ -58,6 +58,11 @@ export const OP_LOCATE = 6;
 export const OP_EXIT = 7;
 /** A syscall whose arguments are all numbers: name index in REQ_FLAG, count in REQ_LEN, args as f64. */
 export const OP_SYSCALL_FAST = 8;
+/**
+ * The worker's MMU raised SIGSEGV/SIGBUS (msgpack payload: signal, code, addr, pkey): the kernel's
+ * force_sig_fault decides; the reply's `ret` is the handler's frame to run, or null (fatal).
+ */
+export const OP_SIGNAL = 9;
 
 /** Syscalls that may take the fixed binary layout (index = REQ_FLAG). */
 export const FAST_SYSCALLS = [
@@ -85,6 +90,7 @@ export const OP_NAMES: Record<number, string> = {
   [OP_LOCATE]: "locate",
   [OP_EXIT]: "exit",
   [OP_SYSCALL_FAST]: "syscall",
+  [OP_SIGNAL]: "signal",
 };
 
 /** Response status: the reply is a value (RESP_VALUE / payload), or the process was killed. */
@@ -123,6 +129,16 @@ export interface SyscallReply {
   ret: unknown;
   /** Buffers passed as arguments, as the kernel left them (copied back into the caller's arrays). */
   bufs: Array<Uint8Array | null>;
+  /** Signal handlers to run before the call returns to the program (each ends with rt_sigreturn). */
+  frames?: readonly WorkerSignalFrame[];
+}
+
+/** A handler invocation the kernel set up for the worker (its handler is the worker's handler id). */
+export interface WorkerSignalFrame {
+  readonly handler: number;
+  readonly info: { signo: number; code: number; addr: number; pkey?: number; pid?: number };
+  /** The blocked set to restore (signal numbers) when the handler is left by siglongjmp. */
+  readonly saved: readonly number[];
 }
 
 /** Thrown in a worker when the kernel answers that the process is gone (killed or reaped). */
@@ -141,6 +157,8 @@ export class WorkerChannel {
   private readonly out = makePackr();
   private readonly inn = makePackr();
   private seq = 0;
+  /** Handler frames the last syscall reply carried, for the runtime to run. */
+  readonly frames: WorkerSignalFrame[] = [];
 
   constructor(buffer: SharedArrayBuffer, bell: SharedArrayBuffer) {
     this.i32 = new Int32Array(buffer);
@@ -221,6 +239,26 @@ export class WorkerChannel {
     this.roundTrip(OP_START);
   }
 
+  /** force_sig_fault on the kernel's side: the handler's frame, or null when the signal is fatal. */
+  forceSig(sig: {
+    signal: string;
+    code: string;
+    addr: number;
+    pkey: number | null;
+  }): WorkerSignalFrame | null {
+    this.writePayload(sig);
+    this.roundTrip(OP_SIGNAL);
+    return this.replyOf().ret as WorkerSignalFrame | null;
+  }
+
+  private replyOf(): SyscallReply {
+    const reply = this.inn.unpack(
+      this.u8.subarray(DATA_OFFSET, DATA_OFFSET + this.i32[RESP_LEN]!),
+    ) as SyscallReply;
+    if (reply.frames) this.frames.push(...reply.frames);
+    return reply;
+  }
+
   exit(status: { code: number } | { signal: string; siCode?: string; addr?: number; detail?: string }): void {
     this.writePayload(status);
     this.roundTrip(OP_EXIT);
@@ -237,17 +275,13 @@ export class WorkerChannel {
       const v = this.roundTrip(OP_SYSCALL_FAST);
       if (this.i32[RESP_KIND] === 0) return v;
       if (this.i32[RESP_KIND] === KIND_TYPE_ERROR) throw new TypeError(this.unpackText());
-      return (
-        this.inn.unpack(this.u8.subarray(DATA_OFFSET, DATA_OFFSET + this.i32[RESP_LEN]!)) as SyscallReply
-      ).ret;
+      return this.replyOf().ret;
     }
     this.writePayload({ call, args } satisfies SyscallRequest);
     const value = this.roundTrip(OP_SYSCALL);
     if (this.i32[RESP_KIND] === 0) return value;
     if (this.i32[RESP_KIND] === KIND_TYPE_ERROR) throw new TypeError(this.unpackText());
-    const reply = this.inn.unpack(
-      this.u8.subarray(DATA_OFFSET, DATA_OFFSET + this.i32[RESP_LEN]!),
-    ) as SyscallReply;
+    const reply = this.replyOf();
     // Copy buffers back: read(fd, buf) fills the caller's array, as it would in-thread.
     reply.bufs.forEach((b, i) => {
       const dst = args[i];

@@ -6,7 +6,15 @@ import { workerData } from "node:worker_threads";
 import type { PhysAccess } from "@faultline/mm";
 import { pkruGet, pkruSetAndFlush, SignalError } from "@faultline/mm";
 import { PhysMemory, type PhysMemoryDescriptor } from "@faultline/phys";
-import type { Program, ProgramMmu, Sys, SyscallArg } from "../program";
+import type {
+  Program,
+  ProgramMmu,
+  ProgramSigAction,
+  ProgramSigActionResult,
+  ProgramSigInfo,
+  Sys,
+  SyscallArg,
+} from "../program";
 import { ProcessKilled, WorkerChannel } from "./channel";
 import { WorkerMmu } from "./shared-tlb";
 
@@ -73,7 +81,68 @@ const mmu = new WorkerMmu(
 const flushTlb = () => mmu.flushAll();
 
 let lastWaitStatus = 0;
-const raw = (name: string, args: SyscallArg[]): number => chan.syscall(name, args) as number;
+/** A syscall; handlers that signals set up on its way back run before it returns (then rt_sigreturn). */
+const call = (name: string, args: unknown[]): unknown => {
+  const r = chan.syscall(name, args);
+  if (chan.frames.length) runFrames();
+  return r;
+};
+const raw = (name: string, args: SyscallArg[]): number => call(name, args) as number;
+
+// ---- signal handlers: functions live here; the kernel knows them by id (a "user address" above 1)
+type Handler = (info: ProgramSigInfo) => void;
+const handlerById = new Map<number, Handler>();
+const idOfHandler = new Map<Handler, number>();
+const SIG_SETMASK = 2;
+
+function handlerId(h: Handler): number {
+  let id = idOfHandler.get(h);
+  if (id === undefined) {
+    id = 0x401000 + 16 * idOfHandler.size;
+    idOfHandler.set(h, id);
+    handlerById.set(id, h);
+  }
+  return id;
+}
+
+function sigaction(signo: number, act?: ProgramSigAction | 0 | 1 | null): ProgramSigActionResult | number {
+  const a =
+    act && typeof act === "object" && typeof act.handler === "function"
+      ? { ...act, handler: handlerId(act.handler) }
+      : act;
+  const r = call("sigaction", [signo, a ?? null]) as ProgramSigActionResult | number;
+  if (typeof r !== "object" || r === null || typeof r.handler !== "number") return r;
+  return { ...r, handler: handlerById.get(r.handler) ?? r.handler };
+}
+
+/** Handlers of signals sent to this process, innermost frame first, each ended with rt_sigreturn. */
+function runFrames(): void {
+  while (chan.frames.length) {
+    const f = chan.frames.pop()!;
+    try {
+      handlerById.get(f.handler)?.(f.info);
+    } finally {
+      chan.syscall("rt_sigreturn", []);
+    }
+  }
+}
+
+/**
+ * The MMU raised a fault signal: force_sig_fault in the kernel decides. A handler runs here and the
+ * access is abandoned with a handled SignalError (siglongjmp: sigprocmask restores the blocked set);
+ * a fatal signal goes on up and ends the process.
+ */
+function signalled(e: unknown): never {
+  if (!SignalError.is(e) || e.handled || (e.signal !== "SIGSEGV" && e.signal !== "SIGBUS")) throw e;
+  const frame = chan.forceSig({ signal: e.signal, code: e.code, addr: e.addr, pkey: e.pkey ?? null });
+  if (!frame) throw e;
+  try {
+    handlerById.get(frame.handler)?.(frame.info);
+  } finally {
+    call("sigprocmask", [SIG_SETMASK, frame.saved]);
+  }
+  throw new SignalError(e.signal, e.code, e.addr, undefined, e.pkey, true);
+}
 const sys: Sys = {
   pid: boot.pid,
   isChild: boot.isChild,
@@ -109,22 +178,92 @@ const sys: Sys = {
   // glibc's pkey_get/pkey_set are RDPKRU/WRPKRU in user space: no syscall, this thread's register.
   pkeyGet: (key) => pkruGet(pkru, boot.pku, key),
   pkeySet: (key, rights) => pkruSetAndFlush(pkru, boot.pku, key, rights, flushTlb),
-  call: (name, ...args) => chan.syscall(name, args),
+  call: (name, ...args) => call(name, args),
+  sigaction,
+  sigprocmask: (how, set = null) => call("sigprocmask", [how, set]) as number[] | number,
+  kill: (pid, sig) => raw("kill", [pid, sig]),
 };
 
 /** The program's view of its MMU: closures over the accessors, no path to `mmu` itself. */
+// A fault on any of them goes through signalled() (a handler may catch it).
 const programMmu: ProgramMmu = Object.freeze({
-  load8: (addr: number) => mmu.load8(addr),
-  load16: (addr: number) => mmu.load16(addr),
-  load32: (addr: number) => mmu.load32(addr),
-  load64: (addr: number) => mmu.load64(addr),
-  store8: (addr: number, value: number) => mmu.store8(addr, value),
-  store16: (addr: number, value: number) => mmu.store16(addr, value),
-  store32: (addr: number, value: number) => mmu.store32(addr, value),
-  store64: (addr: number, value: bigint) => mmu.store64(addr, value),
-  read: (addr: number, len: number) => mmu.read(addr, len),
-  readInto: (addr: number, dst: Uint8Array) => mmu.readInto(addr, dst),
-  write: (addr: number, bytes: ArrayLike<number>) => mmu.write(addr, bytes),
+  load8: (addr: number) => {
+    try {
+      return mmu.load8(addr);
+    } catch (e) {
+      return signalled(e);
+    }
+  },
+  load16: (addr: number) => {
+    try {
+      return mmu.load16(addr);
+    } catch (e) {
+      return signalled(e);
+    }
+  },
+  load32: (addr: number) => {
+    try {
+      return mmu.load32(addr);
+    } catch (e) {
+      return signalled(e);
+    }
+  },
+  load64: (addr: number) => {
+    try {
+      return mmu.load64(addr);
+    } catch (e) {
+      return signalled(e);
+    }
+  },
+  store8: (addr: number, value: number) => {
+    try {
+      mmu.store8(addr, value);
+    } catch (e) {
+      signalled(e);
+    }
+  },
+  store16: (addr: number, value: number) => {
+    try {
+      mmu.store16(addr, value);
+    } catch (e) {
+      signalled(e);
+    }
+  },
+  store32: (addr: number, value: number) => {
+    try {
+      mmu.store32(addr, value);
+    } catch (e) {
+      signalled(e);
+    }
+  },
+  store64: (addr: number, value: bigint) => {
+    try {
+      mmu.store64(addr, value);
+    } catch (e) {
+      signalled(e);
+    }
+  },
+  read: (addr: number, len: number) => {
+    try {
+      return mmu.read(addr, len);
+    } catch (e) {
+      return signalled(e);
+    }
+  },
+  readInto: (addr: number, dst: Uint8Array) => {
+    try {
+      mmu.readInto(addr, dst);
+    } catch (e) {
+      signalled(e);
+    }
+  },
+  write: (addr: number, bytes: ArrayLike<number>) => {
+    try {
+      mmu.write(addr, bytes);
+    } catch (e) {
+      signalled(e);
+    }
+  },
 });
 Object.freeze(sys);
 

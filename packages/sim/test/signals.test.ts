@@ -1,0 +1,39 @@
+// Handled signals in workers (issue 12 §1): the same results as in-thread, and the report lists them.
+import { describe, expect, it } from "vitest";
+import { Simulation } from "../src/index";
+
+const program = new URL("./__fixtures__/programs/catcher.ts", import.meta.url);
+
+describe("handled signals in workers", () => {
+  it("a SIGSEGV handler catches faults and the process goes on; the result lists what it caught", async () => {
+    const sim = await Simulation.create({ machine: { ramBytes: 16 * 1024 * 1024 }, deadlineMs: 60_000 });
+    const pid = sim.spawn(program, ["catch"]);
+    const [r] = await sim.run();
+    expect(r!.exit, r!.error).toEqual({ code: 0 });
+    expect(r!.handledSignalCount).toBe(2);
+    expect(r!.handledSignals[0]).toEqual({ signal: "SIGSEGV", code: "SEGV_MAPERR", addr: 0x1000 });
+    expect(r!.handledSignals[1]!.code).toBe("SEGV_ACCERR");
+    expect(r!.pid).toBe(pid);
+    expect(sim.machine!.dmesg().join("\n")).not.toMatch(/segfault/);
+    sim.machine!.checkInvariants();
+  });
+
+  it("SA_RESETHAND, a blocked SIGSEGV, kill to itself and to a child end as Linux ends them", async () => {
+    const sim = await Simulation.create({ machine: { ramBytes: 16 * 1024 * 1024 }, deadlineMs: 60_000 });
+    const pids = ["resethand", "blocked", "kill-self", "kill-child"].map((s) => sim.spawn(program, [s]));
+    const r = await sim.run();
+    const by = (pid: number) => r.find((x) => x.pid === pid)!;
+    expect(by(pids[0]!).exit).toEqual({ signal: "SIGSEGV" });
+    expect(by(pids[0]!).handledSignalCount).toBe(1);
+    expect(by(pids[1]!).exit).toEqual({ signal: "SIGSEGV" });
+    expect(by(pids[1]!).handledSignalCount).toBe(0);
+    expect(by(pids[2]!).exit).toEqual({ signal: "SIGTERM" });
+    expect(by(pids[2]!).handledSignals).toEqual([{ signal: "SIGUSR1", code: "SI_USER", addr: 0 }]);
+    expect(by(pids[3]!).exit, by(pids[3]!).error).toEqual({ code: 0 });
+    const child = r.find((x) => x.pid !== pids[3] && !pids.includes(x.pid))!;
+    expect(child.exit).toEqual({ signal: "SIGTERM" });
+    // Only the unhandled fault of the first prints the segfault line (the second had a handler).
+    expect(sim.machine!.dmesg().filter((l) => /segfault/.test(l))).toHaveLength(1);
+    sim.machine!.checkInvariants();
+  });
+});
