@@ -76,6 +76,33 @@ describe("fork and COW", () => {
     check();
   });
 
+  it("an extra reference (a GUP pin, a driver's get_page) forces a copy though the writer maps the page alone", () => {
+    // wp_can_reuse_anon_folio(): a folio with references beyond its mappings is not reused, or the pin
+    // holder would see the writer's later stores (the long-standing COW/GUP bug fixed in 5.8-5.19).
+    const { mem, mm, mmu } = setup();
+    mm.mmap(A, P, RW, PRIV, null, 0);
+    mmu.store32(A, 5);
+    const pfn = pfnAt(mm, A);
+    const child = forkOf(mm);
+    child.mm.exit();
+    world!.procs.pop();
+    expect(mem.mapcount[pfn]).toBe(1);
+    mem.getPage(pfn);
+    expect(mem.refcount[pfn]).toBe(2);
+    mmu.store32(A, 6);
+    const copy = pfnAt(mm, A);
+    expect(copy).not.toBe(pfn);
+    expect(mmu.load32(A)).toBe(6);
+    // The pinned frame keeps what the pin holder saw, and only the pin now holds it.
+    expect(
+      new DataView(mem.frameBytes(pfn).buffer, mem.frameBytes(pfn).byteOffset, 4).getUint32(0, true),
+    ).toBe(5);
+    expect(mem.refcount[pfn]).toBe(1);
+    expect(mem.mapcount[pfn]).toBe(0);
+    mem.putPage(pfn);
+    check();
+  });
+
   it("shared anonymous memory is visible across fork, both ways", () => {
     const { mm, mmu } = setup();
     mm.mmap(A, 2 * P, RW, SHARED, null, 0);

@@ -121,10 +121,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
 );
 
-let steps = 0;
-
-function runOps(base: number, ops: Op[]): void {
-  steps += ops.length;
+/** Runs `ops` on a tree and on the model, comparing after each; returns how many steps ran. */
+function runOps(base: number, ops: Op[]): number {
   const tree = new VmaTree<V>();
   const model = new Model();
   const addr = (p: number) => base + p * PAGE;
@@ -218,36 +216,42 @@ function runOps(base: number, ops: Op[]): void {
   }
   tree.checkInvariants();
   expect([...tree]).toEqual(model.items);
+  return ops.length;
 }
 
 describe("VmaTree against a sorted-array model", () => {
-  it("random operation sequences (low addresses)", () => {
+  // Each test counts its own model-checked steps (no counter shared between tests).
+  it("random operation sequences (low addresses): thousands of model-checked steps", () => {
+    let steps = 0;
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 150, size: "max" }), (ops) => runOps(0, ops)),
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 150, size: "max" }), (ops) => {
+        steps += runOps(0, ops);
+      }),
       { numRuns: 200 },
     );
+    expect(steps).toBeGreaterThan(5000);
   });
 
   it("random operation sequences (addresses above 2^46)", () => {
+    let steps = 0;
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 150, size: "max" }), (ops) =>
-        runOps(2 ** 46 + 2 ** 33, ops),
-      ),
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 150, size: "max" }), (ops) => {
+        steps += runOps(2 ** 46 + 2 ** 33, ops);
+      }),
       { numRuns: 150 },
     );
+    expect(steps).toBeGreaterThan(3000);
   });
 
   it("invariants hold after every step", () => {
+    let steps = 0;
     fc.assert(
       fc.property(fc.array(opArb, { minLength: 1, maxLength: 60, size: "max" }), (ops) => {
-        for (let i = 1; i <= ops.length; i++) runOps(0, ops.slice(0, i));
+        for (let i = 1; i <= ops.length; i++) steps += runOps(0, ops.slice(0, i));
       }),
       { numRuns: 15 },
     );
-  });
-
-  it("ran several thousand model-checked steps", () => {
-    expect(steps).toBeGreaterThan(5000);
+    expect(steps).toBeGreaterThan(1000);
   });
 });
 
@@ -319,39 +323,46 @@ describe("VmaTree complexity", () => {
     return { tree, items, top: (n + 16) * PAGE };
   }
 
-  /** Mixed remove / find / gap searches / re-insert cycle; returns ns per op (median of rounds). */
-  function timeOps(n: number, ops: number): number {
+  /**
+   * Mixed remove / find / gap searches / re-insert cycle; returns the subtrees the gap searches
+   * examined (mayFit calls) per search: the work, counted instead of timed.
+   */
+  function gapVisits(n: number, ops: number): number {
     const { tree, items, top } = build(n);
+    let visits = 0;
+    const probe = tree as unknown as { mayFit: (...a: unknown[]) => boolean };
+    const mayFit = probe.mayFit;
+    probe.mayFit = function (this: unknown, ...a: unknown[]) {
+      visits++;
+      return mayFit.apply(this, a);
+    };
     let seed = 12345;
     const rand = () => {
       seed = (seed * 1103515245 + 12345) % 2147483648;
       return seed / 2147483648;
     };
-    const samples: number[] = [];
-    let sink = 0;
-    for (let round = 0; round < 7; round++) {
-      const t0 = performance.now();
-      for (let k = 0; k < ops; k += 5) {
-        const v = items[Math.floor(rand() * n)]!;
-        tree.remove(v);
-        sink += tree.findGapTopDown(PAGE, 0, top);
-        sink += tree.findGapBottomUp(PAGE, 16 * PAGE, top, 2 * PAGE - 1, v.vmStart % (2 * PAGE));
-        sink += tree.find(v.vmStart)?.vmStart ?? 0;
-        tree.insert(v);
-      }
-      samples.push(((performance.now() - t0) * 1e6) / ops);
+    let searches = 0;
+    for (let k = 0; k < ops; k++) {
+      const i = Math.floor(rand() * n);
+      const v = items[i]!;
+      tree.remove(v);
+      expect(tree.findGapTopDown(PAGE, 0, top)).toBe(v.vmStart);
+      expect(tree.findGapBottomUp(PAGE, 16 * PAGE, top, 2 * PAGE - 1, v.vmStart % (2 * PAGE))).toBe(
+        v.vmStart,
+      );
+      searches += 2;
+      expect(tree.find(v.vmStart)).toBe(items[i + 1]);
+      tree.insert(v);
     }
     tree.checkInvariants();
-    expect(sink).toBeGreaterThan(0);
-    samples.sort((a, b) => a - b);
-    return samples[3]!;
+    return visits / searches;
   }
 
-  it("builds 100,000 packed elements and answers correctly", () => {
-    const t0 = performance.now();
+  it("builds 100,000 packed elements and answers correctly, at AVL height", () => {
     const { tree, items, top } = build(100_000);
-    expect(performance.now() - t0).toBeLessThan(2000);
     tree.checkInvariants();
+    // An AVL tree of n nodes is at most 1.44·log2(n + 2) high: every descent is logarithmic.
+    expect(tree.height).toBeLessThanOrEqual(Math.floor(1.4405 * Math.log2(100_000 + 2)));
     expect(tree.findGapTopDown(PAGE, 0, top)).toBe(15 * PAGE);
     expect(tree.findGapTopDown(PAGE, 16 * PAGE, top)).toBe(-1);
     const hole = items[77_777]!;
@@ -367,12 +378,11 @@ describe("VmaTree complexity", () => {
     ]);
   });
 
-  it("10,000 mixed ops at 100,000 elements are fast and scale logarithmically", () => {
-    const t0 = performance.now();
-    const big = timeOps(100_000, 10_000);
-    expect(performance.now() - t0).toBeLessThan(5000);
-    const small = timeOps(100, 10_000);
-    // log2(1e5) / log2(1e2) = 2.5; a linear-time operation would show ~1000x.
-    expect(big / small).toBeLessThan(25);
+  it("gap searches at 100,000 elements examine a logarithmic number of subtrees", () => {
+    const big = gapVisits(100_000, 2_000);
+    const small = gapVisits(100, 2_000);
+    // log2(1e5) / log2(1e2) = 2.5; a linear search would examine ~1000x more subtrees.
+    expect(big / small).toBeLessThan(4);
+    expect(big).toBeLessThan(4 * Math.log2(100_000));
   });
 });

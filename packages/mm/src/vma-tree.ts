@@ -173,6 +173,11 @@ export class VmaTree<T extends { vmStart: number; vmEnd: number }> {
     return this.count;
   }
 
+  /** Height of the tree (0 when empty): at most 1.44·log2(size + 2), the AVL bound. */
+  get height(): number {
+    return heightOf(this.root);
+  }
+
   /** Removes every element. */
   clear(): void {
     this.root = null;

@@ -588,6 +588,50 @@ export const CASES: readonly OracleCase[] = [
       "11": "0x3",
     },
   },
+  {
+    name: "anon-vma-reuse",
+    doc: "a new VMA's first write reuses the anon_vma of an adjacent compatible VMA only if that VMA's anon_vma chain is a single entry (reusable_anon_vma): in the parent the pieces merge again after mprotect; in a child, whose forked VMA chains to the parent's anon_vma too, they stay apart",
+    script: [
+      mmap(P0, pages(2), RW, PF),
+      store(8, P0, 1n),
+      fork([
+        mmap(page(2), pages(1), RW | PROT_EXEC, PF),
+        store(8, page(2), 2n),
+        mprotect(page(2), pages(1), RW),
+        maps,
+      ]),
+      mmap(page(2), pages(1), RW | PROT_EXEC, PF),
+      store(8, page(2), 3n),
+      mprotect(page(2), pages(1), RW),
+      maps,
+    ],
+    expect: { "2.0": `0x${page(2).toString(16)}`, "2.2": "0", "2.3": "2", "2": "exit 0", "5": "0", "6": "1" },
+    maps: {
+      "2.3": [anonLine(0, 2, "rw-p"), anonLine(2, 3, "rw-p")],
+      "6": [anonLine(0, 3, "rw-p")],
+    },
+  },
+  {
+    name: "anon-vma-merge-three",
+    doc: "filling the hole between two written anonymous VMAs with distinct anon_vmas merges it with the left one only (vma_merge_new_range: prev and next may both go only if their anon_vmas agree); a hole next to an unwritten VMA closes",
+    script: [
+      mmap(P0, pages(1), RW, PF),
+      store(8, P0, 1n),
+      mmap(page(2), pages(1), RW, PF),
+      store(8, page(2), 2n),
+      mmap(page(1), pages(1), RW, PF),
+      maps,
+      mmap(page(4), pages(1), RW, PF),
+      mmap(page(3), pages(1), RW, PF),
+      maps,
+      load(8, page(2)),
+    ],
+    expect: { "5": "2", "8": "2", "9": "0x2" },
+    maps: {
+      "5": [anonLine(0, 2, "rw-p"), anonLine(2, 3, "rw-p")],
+      "8": [anonLine(0, 2, "rw-p"), anonLine(2, 5, "rw-p")],
+    },
+  },
   // ----------------------------------------------------------------------------- hosts differ
   {
     name: "zero-page",

@@ -217,12 +217,17 @@ describe(`linux oracle (kernel ${kernelRelease()}, ${describeHost(HOST)})${SKIP}
         : set.host.pku !== HOST.pku || set.host.zeroPage !== HOST.zeroPage
           ? ` [SKIPPED: recorded with ${describeHost(set.host)}, this host has ${describeHost(HOST)}]`
           : "";
-    it.skipIf(why !== "")(`matches the recorded fixtures of ${set.file} (kernel ${set.kernel})${why}`, () => {
-      for (const e of set.cases) {
-        const d = diffTranscripts(e.transcript, runOnLinux(e.script), { labels: ["recorded", "live"] });
-        expect(d?.report ?? null, e.name).toBeNull();
-      }
-    });
+    // The recorded seeds of the live comparison (`random-<seed>-60`) run live there already.
+    const again = set.cases.filter((e) => !/^random-\d+-\d+$/.test(e.name));
+    it.skipIf(why !== "")(
+      `matches the recorded fixtures of ${set.file} (kernel ${set.kernel}; ${again.length} of ${set.cases.length}: the live comparison's own seeds are left to it)${why}`,
+      () => {
+        for (const e of again) {
+          const d = diffTranscripts(e.transcript, runOnLinux(e.script), { labels: ["recorded", "live"] });
+          expect(d?.report ?? null, e.name).toBeNull();
+        }
+      },
+    );
   }
 
   it.skipIf(!oracle)(`random scripts give reproducible transcripts${SKIP}`, () => {
