@@ -258,7 +258,8 @@ function setupFrame(t: Task, info: SigInfo, ka: KSigAction): SignalFrame {
   const sig = info.signo;
   const frame: SignalFrame = { signo: sig, handler: ka.handler, info, saved: s.blocked };
   s.blocked = (s.blocked | ka.mask | (ka.flags & SA_NODEFER ? 0n : sigmask(sig))) & ~KERNEL_ONLY;
-  if (ka.flags & SA_RESETHAND) t.sighand.action[sig] = DEFAULT_ACTION;
+  // SA_ONESHOT resets the handler only: flags and mask stay (oldact shows them).
+  if (ka.flags & SA_RESETHAND) t.sighand.action[sig] = Object.freeze({ ...ka, handler: SIG_DFL });
   s.handledCount++;
   if (s.handled.length < HANDLED_RECORDS) {
     const rec: HandledSignal = { signal: signalName(sig), code: codeName(info), addr: info.addr };
@@ -281,7 +282,8 @@ export function forceSigFault(t: Task, e: SignalError): SignalFrame | null {
   // show_signal_msg() prints the "segfault at" line only for a signal no handler will catch.
   s.quietFault = typeof ka.handler === "function" || ka.handler > SIG_IGN;
   if (s.blocked & b || ka.handler === SIG_IGN) {
-    t.sighand.action[sig] = ka = DEFAULT_ACTION;
+    // force_sig_info_to_task(): only the handler goes back to SIG_DFL.
+    t.sighand.action[sig] = ka = Object.freeze({ ...ka, handler: SIG_DFL });
     s.blocked &= ~b;
   }
   if (ka.handler === SIG_DFL) return null;

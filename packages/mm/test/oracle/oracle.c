@@ -24,6 +24,15 @@
  *   mlock <addr> <len>                   mlock(2)
  *   munlock <addr> <len>                 munlock(2)
  *   fork ... end                         child runs the enclosed ops, then exits
+ *   sigaction <sig> <disp> [<flags> [<mask>]]   rt_sigaction(2): disp 0 SIG_DFL, 1 SIG_IGN, 2 a
+ *                                        handler (faults siglongjmp out of it, other signals
+ *                                        return); prints the old action "<dfl|ign|catch> <flags>
+ *                                        <mask>" (flags without SA_SIGINFO/SA_RESTORER, which the
+ *                                        oracle adds for its handler; mask = signals 1..64 as bits)
+ *   sigprocmask <how> <set>              rt_sigprocmask(2) with a 64-bit set; prints the old set
+ *   kill <sig>                           kill(getpid(), sig)
+ * Signals the oracle's handler caught during an op (not faults) follow its result as
+ * " caught SIGUSR1,SIGTERM".
  *
  * Transcript: "<index> <op text> = <result>", maps entries follow their op line as
  * "  <line exactly as in /proc/self/maps>". Ops whose range could touch memory outside
@@ -71,6 +80,9 @@ enum kind {
   K_PKEY_SET,
   K_MLOCK,
   K_MUNLOCK,
+  K_SIGACTION,
+  K_SIGPROCMASK,
+  K_KILL,
 };
 
 struct op {
@@ -134,6 +146,12 @@ static const char *signal_name(int sig) {
   case SIGFPE: return "SIGFPE";
   case SIGKILL: return "SIGKILL";
   case SIGABRT: return "SIGABRT";
+  case SIGUSR1: return "SIGUSR1";
+  case SIGUSR2: return "SIGUSR2";
+  case SIGTERM: return "SIGTERM";
+  case SIGINT: return "SIGINT";
+  case SIGHUP: return "SIGHUP";
+  case SIGCHLD: return "SIGCHLD";
   default: return NULL;
   }
 }
@@ -161,6 +179,15 @@ static const char *si_code_name(int sig, int code) {
 }
 
 /* ---------------------------------------------------------------- output */
+
+/* -ENAME without the newline (results that may be followed by " caught …"). */
+static void print_errno_name(int e) {
+  const char *n = errno_name(e);
+  if (n)
+    printf("-%s", n);
+  else
+    printf("-E%d", e);
+}
 
 static void print_errno(int e) {
   const char *n = errno_name(e);
@@ -239,8 +266,16 @@ static volatile sig_atomic_t fault_armed;
 static volatile int fault_sig, fault_code;
 static volatile uint64_t fault_addr;
 
+/* Signals caught outside a guarded access (kill, an unblocked pending signal), in order. */
+static volatile int caught[64];
+static volatile int ncaught;
+
 static void on_fault(int sig, siginfo_t *si, void *uc) {
   (void)uc;
+  if (!fault_armed && sig != SIGSEGV && sig != SIGBUS) {
+    if (ncaught < 64) caught[ncaught++] = sig;
+    return;
+  }
   if (!fault_armed) {
     signal(sig, SIG_DFL);
     raise(sig);
@@ -429,6 +464,54 @@ static void do_pkey_set(const struct op *o) {
   }
 }
 
+/* ---------------------------------------------------------------- signals */
+
+/* The raw rt_sigaction ABI (x86-64): handler, flags, restorer, one 64-bit mask word. */
+struct kernel_sigaction {
+  void *handler;
+  unsigned long flags;
+  void (*restorer)(void);
+  uint64_t mask;
+};
+#define K_SA_SIGINFO 0x4UL
+#define K_SA_RESTORER 0x04000000UL
+
+/* A handler that returns needs rt_sigreturn as its return address (glibc's __restore_rt). */
+extern void oracle_restore_rt(void);
+__asm__(".text\n.align 16\noracle_restore_rt:\n\tmovq $15, %rax\n\tsyscall\n");
+
+static void do_sigaction(const struct op *o) {
+  struct kernel_sigaction act, old;
+  memset(&act, 0, sizeof act);
+  memset(&old, 0, sizeof old);
+  unsigned long disp = (unsigned long)o->a[1];
+  act.flags = (unsigned long)(o->nargs > 2 ? o->a[2] : 0);
+  act.mask = o->nargs > 3 ? o->a[3] : 0;
+  if (disp == 2) {
+    act.handler = (void *)on_fault;
+    act.flags |= K_SA_SIGINFO | K_SA_RESTORER;
+    act.restorer = oracle_restore_rt;
+  } else
+    act.handler = (void *)(uintptr_t)disp;
+  long r = syscall(SYS_rt_sigaction, (int)o->a[0], &act, &old, 8);
+  if (r == -1) {
+    print_errno_name(errno);
+    return;
+  }
+  uintptr_t h = (uintptr_t)old.handler;
+  printf("%s 0x%lx 0x%llx", h == 0 ? "dfl" : h == 1 ? "ign" : "catch", old.flags & ~(K_SA_SIGINFO | K_SA_RESTORER),
+         (unsigned long long)old.mask);
+}
+
+static void do_sigprocmask(const struct op *o) {
+  uint64_t set = o->a[1], old = 0;
+  long r = syscall(SYS_rt_sigprocmask, (int)o->a[0], &set, &old, 8);
+  if (r == -1)
+    print_errno_name(errno);
+  else
+    printf("0x%llx", (unsigned long long)old);
+}
+
 /* ---------------------------------------------------------------- execution */
 
 static void run_range(size_t from, size_t to, const char *prefix);
@@ -534,6 +617,31 @@ static void run_op(size_t i, const char *idx) {
     r = syscall(SYS_munlock, (unsigned long)o->a[0], (unsigned long)o->a[1]);
     print_zero_result(r);
     break;
+  case K_SIGACTION:
+  case K_SIGPROCMASK:
+  case K_KILL:
+    ncaught = 0;
+    if (o->kind == K_SIGACTION)
+      do_sigaction(o);
+    else if (o->kind == K_SIGPROCMASK)
+      do_sigprocmask(o);
+    else {
+      r = syscall(SYS_kill, getpid(), (int)o->a[0]);
+      if (r == -1)
+        print_errno_name(errno);
+      else
+        printf("0");
+    }
+    for (int k = 0; k < ncaught; k++) {
+      const char *sn = signal_name(caught[k]);
+      printf(k ? "," : " caught ");
+      if (sn)
+        printf("%s", sn);
+      else
+        printf("SIG%d", caught[k]);
+    }
+    printf("\n");
+    break;
   case K_FORK:
     break;
   }
@@ -548,6 +656,8 @@ static void run_range(size_t from, size_t to, const char *prefix) {
     else
       snprintf(idx, sizeof idx, "%zu", n);
     run_op(i, idx);
+    /* A child may die of a signal at its next op: what it printed so far must not die with it. */
+    if (prefix) fflush(stdout);
     i = ops[i].kind == K_FORK ? ops[i].child_end : i + 1;
   }
 }
@@ -651,6 +761,12 @@ int main(void) {
       o->kind = K_MLOCK, min = max = 2;
     } else if (strcmp(name, "munlock") == 0) {
       o->kind = K_MUNLOCK, min = max = 2;
+    } else if (strcmp(name, "sigaction") == 0) {
+      o->kind = K_SIGACTION, min = 2, max = 4;
+    } else if (strcmp(name, "sigprocmask") == 0) {
+      o->kind = K_SIGPROCMASK, min = max = 2;
+    } else if (strcmp(name, "kill") == 0) {
+      o->kind = K_KILL, min = max = 1;
     } else if (strcmp(name, "fork") == 0) {
       o->kind = K_FORK;
       if (depth == 64) die("forks nested too deeply", lineno);

@@ -1,0 +1,214 @@
+// The kernel side of the signal rows of the differential test: runs an oracle script (the text
+// oracle.c reads, packages/mm/test/oracle) on a Faultline process and prints the transcript oracle.c
+// prints on Linux. The ops are the ones signals need: mmap, munmap, mprotect, loads and stores,
+// fork … end, sigaction, sigprocmask, kill. Like oracle.c, the process starts with a handler on
+// SIGSEGV and SIGBUS (a fault prints its signal and the script goes on).
+import { errnoName, isErr, signalName } from "@faultline/mm";
+import {
+  Machine,
+  type Process,
+  SA_RESTORER,
+  SA_SIGINFO,
+  SIG_DFL,
+  SIG_IGN,
+  type SigAction,
+  type SigActionResult,
+  type SigInfo,
+  SignalError,
+} from "../src/index";
+
+const bitsToSignals = (bits: bigint): number[] => {
+  const out: number[] = [];
+  for (let n = 1; n <= 64; n++) if (bits & (1n << BigInt(n - 1))) out.push(n);
+  return out;
+};
+const signalsToBits = (sigs: readonly number[]): bigint =>
+  sigs.reduce((b, n) => b | (1n << BigInt(n - 1)), 0n);
+const hex = (v: bigint | number): string => `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`;
+const errText = (r: number): string => `-${errnoName(r)}`;
+/** The names oracle.c's signal_name() knows; others print as SIG<n>. */
+const KNOWN = new Set([
+  "SIGSEGV",
+  "SIGBUS",
+  "SIGILL",
+  "SIGFPE",
+  "SIGKILL",
+  "SIGABRT",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGTERM",
+  "SIGINT",
+  "SIGHUP",
+  "SIGCHLD",
+]);
+const sigText = (n: number): string => {
+  const s = signalName(n);
+  return KNOWN.has(s) ? s : `SIG${n}`;
+};
+
+interface Op {
+  readonly name: string;
+  readonly args: readonly bigint[];
+  readonly child?: readonly Op[];
+}
+
+/** The ops of a script (arena line dropped; fork … end nested). */
+export function parseOracleScript(text: string): Op[] {
+  const root: Op[] = [];
+  const stack: Op[][] = [root];
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/#.*/, "").trim();
+    if (!line) continue;
+    const [name, ...rest] = line.split(/\s+/) as [string, ...string[]];
+    if (name === "arena") continue;
+    if (name === "end") {
+      stack.pop();
+      continue;
+    }
+    const op: Op = { name, args: rest.map((t) => BigInt(t)), ...(name === "fork" ? { child: [] } : {}) };
+    stack.at(-1)!.push(op);
+    if (op.child) stack.push(op.child as Op[]);
+  }
+  return root;
+}
+
+class Died extends Error {}
+
+/** Runs a script on a fresh machine; returns the transcript lines (oracle.c's format). */
+export async function runSignalScript(text: string): Promise<string[]> {
+  const m = await Machine.create({ ramBytes: 32 * 1024 * 1024 });
+  const p = m.spawn({ name: "oracle" });
+  const out: string[] = [];
+  const caught: number[] = [];
+  // oracle.c's on_fault: a fault siglongjmps (SignalError handled), any other signal is noted.
+  const handler = (i: SigInfo) => {
+    if (i.signo !== 11 && i.signo !== 7) caught.push(i.signo);
+  };
+  for (const s of [11, 7]) p.libc.sigaction(s, { handler });
+  runOps(m, p, parseOracleScript(text), "", out, handler, caught);
+  m.checkInvariants();
+  return out;
+}
+
+function runOps(
+  m: Machine,
+  p: Process,
+  ops: readonly Op[],
+  prefix: string,
+  out: string[],
+  handler: (i: SigInfo) => void,
+  caught: number[],
+): void {
+  ops.forEach((op, i) => {
+    const idx = `${prefix}${i}`;
+    const text = [op.name, ...op.args.map(hex)].join(" ");
+    const a = op.args.map(Number);
+    if (op.child) {
+      const pid = p.libc.fork();
+      const c = m.process(pid)!;
+      try {
+        runOps(m, c, op.child, `${idx}.`, out, handler, caught);
+        if (c.alive) c.libc.exit(0);
+      } catch (e) {
+        if (!(e instanceof Died)) throw e;
+      }
+      const w = p.libc.waitpid(pid)!;
+      const sig = w.status & 0x7f;
+      out.push(`${idx} ${text} = ${sig ? `killed ${sigText(sig)}` : `exit ${(w.status >> 8) & 0xff}`}`);
+      return;
+    }
+    let r: string;
+    caught.length = 0;
+    try {
+      r = runOp(p, op.name, a, op.args, handler);
+    } catch (e) {
+      if (SignalError.is(e) && !p.alive) throw new Died();
+      throw e;
+    }
+    if (caught.length) r += ` caught ${caught.map(sigText).join(",")}`;
+    out.push(`${idx} ${text} = ${r}`);
+  });
+}
+
+function runOp(
+  p: Process,
+  name: string,
+  a: number[],
+  big: readonly bigint[],
+  handler: (i: SigInfo) => void,
+): string {
+  const zero = (r: number) => (isErr(r) ? errText(r) : r === 0 ? "0" : hex(r));
+  switch (name) {
+    case "mmap": {
+      const r = p.sys.mmap(a[0]!, a[1]!, a[2]!, a[3]!, -1, a[4] ?? 0);
+      return isErr(r) ? errText(r) : hex(r);
+    }
+    case "munmap":
+      return zero(p.sys.munmap(a[0]!, a[1]!));
+    case "mprotect":
+      return zero(p.sys.mprotect(a[0]!, a[1]!, a[2]!));
+    case "load8":
+    case "load16":
+    case "load32":
+    case "load64":
+    case "store8":
+    case "store16":
+    case "store32":
+    case "store64":
+      return access(p, name, a[0]!, big[1] ?? 0n);
+    case "sigaction": {
+      const disp = a[1]!;
+      const flags = a[2] ?? 0;
+      const mask = bitsToSignals(big[3] ?? 0n);
+      const act: SigAction = { handler: disp === 2 ? handler : disp, flags, mask };
+      const r = p.sys.sigaction(a[0]!, act);
+      if (typeof r === "number") return errText(r);
+      return actionText(r);
+    }
+    case "sigprocmask": {
+      const r = p.sys.sigprocmask(a[0]!, bitsToSignals(big[1]!));
+      return typeof r === "number" ? errText(r) : hex(signalsToBits(r));
+    }
+    case "kill":
+      return zero(p.sys.kill(p.pid, a[0]!));
+    default:
+      throw new Error(`oracle-signals: op ${name} is not supported here`);
+  }
+}
+
+function actionText(r: SigActionResult): string {
+  const h = r.handler === SIG_DFL ? "dfl" : r.handler === SIG_IGN ? "ign" : "catch";
+  const flags = (r.flags & ~(SA_SIGINFO | SA_RESTORER)) >>> 0;
+  return `${h} ${hex(flags)} ${hex(signalsToBits(r.mask))}`;
+}
+
+function access(p: Process, name: string, addr: number, value: bigint): string {
+  try {
+    const mmu = p.mmu;
+    switch (name) {
+      case "load8":
+        return hex(mmu.load8(addr));
+      case "load16":
+        return hex(mmu.load16(addr));
+      case "load32":
+        return hex(mmu.load32(addr));
+      case "load64":
+        return hex(mmu.load64(addr));
+      case "store8":
+        mmu.store8(addr, Number(value & 0xffn));
+        return "0";
+      case "store16":
+        mmu.store16(addr, Number(value & 0xffffn));
+        return "0";
+      case "store32":
+        mmu.store32(addr, Number(value & 0xffffffffn));
+        return "0";
+      default:
+        mmu.store64(addr, value);
+        return "0";
+    }
+  } catch (e) {
+    if (!SignalError.is(e) || !e.handled) throw e;
+    return `${e.signal} ${e.code} ${hex(e.addr)}`;
+  }
+}
