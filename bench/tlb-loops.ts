@@ -1,11 +1,13 @@
 // The TLB-hit loops every bench measures, in a thread or in a worker: one definition, so the ratios
 // compare identical loops. Addresses walk the first `bytes` of a mapping at `base` in 4-byte steps,
 // as `BASE + ((i * 4) & mask)`; the raw baseline does the same address arithmetic and then indexes a
-// Uint32Array by `(addr - base) / 4`, which is the least any emulated load must do.
+// Uint32Array by `(addr - base) / 4`, which is the least any emulated load must do. The store loops
+// are the same with a store of the loop counter in place of the load.
 
-/** What the loops load through: an Mmu, or a program's MMU facade. */
+/** What the loops load and store through: an Mmu, or a program's MMU facade. */
 export interface Loads {
   load32(addr: number): number;
+  store32(addr: number, value: number): void;
 }
 
 export function tlbLoops(
@@ -13,7 +15,10 @@ export function tlbLoops(
   raw: Uint32Array,
   base: number,
   bytes: number,
-): Record<"mmuLoad32" | "rawFromAddress" | "rawPrecomputed", (n: number) => number> {
+): Record<
+  "mmuLoad32" | "rawFromAddress" | "rawPrecomputed" | "mmuStore32" | "rawStoreFromAddress",
+  (n: number) => number
+> {
   if (bytes & (bytes - 1)) throw new RangeError("tlbLoops: bytes must be a power of two");
   const mask = bytes - 1;
   return {
@@ -29,6 +34,17 @@ export function tlbLoops(
         s = (s + raw[(addr - base) / 4]!) | 0;
       }
       return s;
+    },
+    mmuStore32: (n) => {
+      for (let i = 0; i < n; i++) mmu.store32(base + ((i * 4) & mask), i);
+      return n;
+    },
+    rawStoreFromAddress: (n) => {
+      for (let i = 0; i < n; i++) {
+        const addr = base + ((i * 4) & mask);
+        raw[(addr - base) / 4] = i;
+      }
+      return n;
     },
     rawPrecomputed: (n) => {
       let s = 0;

@@ -18,7 +18,7 @@ const BASE = 0x1000_0000_0000;
 
 const mem = PhysMemory.create({ ramBytes: 512 * 1024 * 1024 });
 
-// ---- 1. TLB-hit load32 ------------------------------------------------------------------------
+// ---- 1. TLB-hit load32 and store32 ------------------------------------------------------------------------
 {
   const mm = new Mm(ramOnly(mem));
   const mmu = Mmu.forMm(mm);
@@ -36,6 +36,9 @@ const mem = PhysMemory.create({ ramBytes: 512 * 1024 * 1024 });
     "ns/read raw Uint32Array, precomputed index": ns.rawPrecomputed!,
     "ratio load32 / raw from address (goal ≤ 1.5)": ns.mmuLoad32! / ns.rawFromAddress!,
     "ratio load32 / raw precomputed": ns.mmuLoad32! / ns.rawPrecomputed!,
+    "ns/store32 (Mmu, TLB hit)": ns.mmuStore32!,
+    "ns/write raw Uint32Array, index from the 47-bit address": ns.rawStoreFromAddress!,
+    "ratio store32 / raw write from address (goal ≤ 1.5)": ns.mmuStore32! / ns.rawStoreFromAddress!,
   });
   mm.exit();
 }

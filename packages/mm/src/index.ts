@@ -31,8 +31,10 @@ export {
   Mmu,
   type MmuOptions,
   type MmuTarget,
+  TLB_OTHER_BANK,
   tlbBufferBytes,
   tlbBufferLayout,
+  tlbTagPage,
 } from "./mmu";
 export {
   _PAGE_ACCESSED,

@@ -1,4 +1,4 @@
-// The software MMU: TLB, page walk and the accessors programs use. About 500 lines in one file on
+// The software MMU: TLB, page walk and the accessors programs use. About 600 lines in one file on
 // purpose: the TLB-hit paths are the hottest code in Faultline and V8 keeps them fast when the fields
 // they touch live on one class (see the `declare` fields and bench/mm.bench.ts).
 import type { MemoryBanks, PhysMemory } from "@faultline/phys";
@@ -30,12 +30,31 @@ export interface MmuOptions {
    * out as `tlbBufferLayout(n)` says; at least `tlbBufferBytes(n)` bytes. Default: private arrays.
    */
   readonly tlbBuffer?: SharedArrayBuffer;
+  /**
+   * The bank the TLB hit path indexes directly (default: the first RAM bank). Pages elsewhere are
+   * still cached, and served through the bank list. Tests pass -1 to send every page that way.
+   */
+  readonly mainBank?: number;
 }
 
-/** Byte offsets of a shared TLB of `n` entries: read tags, write tags (Float64, vpn or NaN), bank, base (Int32). */
+/**
+ * Byte offsets of a shared TLB of `n` entries: read tags, write tags (Float64: the page's address, plus
+ * TLB_OTHER_BANK when the page is not in the main RAM view, NaN = invalid), bank and byte offset of the
+ * page (Int32). The kernel side decodes a tag with `tlbTagPage`.
+ */
 export const tlbBufferLayout = (n: number) => ({ rTag: 0, wTag: 8 * n, tBank: 16 * n, tBase: 20 * n });
 export const tlbBufferBytes = (n: number): number => 24 * n;
 
+/**
+ * Added to the tag of a page that lives outside the main RAM view (device RAM, ROM, RAM beyond the
+ * first bank). The hit paths compare the tag with `addr - (addr & (4096 - size))`, which for an
+ * aligned access is the page's address and otherwise exceeds it by less than 4: never page + 8, so
+ * such entries always miss the fast compare and are served by the bank-indexed path (QEMU's TLB flag
+ * bits in the low bits of the address compare, for the same reason).
+ */
+export const TLB_OTHER_BANK = 8;
+/** The virtual page address a TLB tag caches (NaN for an invalid entry). */
+export const tlbTagPage = (tag: number): number => tag - (tag % 4096);
 /** What an MMU needs: the RAM banks, where tables and pages live, the PGD, and the kernel for faults. */
 export interface MmuTarget {
   readonly mem: PhysMemory;
@@ -68,11 +87,26 @@ const MAX_FAULT_RETRIES = 8;
  */
 export class Mmu implements TlbClient {
   declare private readonly mask: number;
-  /** vpn cached for reads / for writes (NaN = invalid), the bank and the page's byte offset in it. */
+  /**
+   * Tags: the page address cached for reads / for writes (+ TLB_OTHER_BANK outside the main view,
+   * NaN = invalid); the bank and the page's byte offset in it; and `hBase`, the page's byte offset in
+   * the main RAM view, a private copy (a worker's tags live in shared memory for the kernel to clear;
+   * the hit path reads a plain array for the offset).
+   */
   declare private readonly rTag: Float64Array;
   declare private readonly wTag: Float64Array;
   declare private readonly tBank: Int32Array;
   declare private readonly tBase: Int32Array;
+  declare private readonly hBase: Int32Array;
+  /**
+   * The main RAM view: the first RAM bank, where the buddy allocator hands out almost every page (all
+   * of them on a machine of up to 1 GiB). A hit on it is one tag compare and one typed-array index
+   * (QEMU's addend, as a base offset into one view); other banks go through `u8[tBank[i]]`.
+   */
+  declare private readonly mainBank: number;
+  declare private readonly ram8: Uint8Array;
+  declare private readonly ram16: Uint16Array;
+  declare private readonly ram32: Uint32Array;
   declare private readonly u8: Uint8Array[];
   declare private readonly u16: Uint16Array[];
   declare private readonly u32: Uint32Array[];
@@ -89,7 +123,8 @@ export class Mmu implements TlbClient {
     options: MmuOptions = {},
   ) {
     const n = options.tlbEntries ?? 256;
-    if (n & (n - 1)) throw new RangeError(`tlbEntries ${n} is not a power of two`);
+    if (n & (n - 1) || n < 1 || n > 2 ** 20)
+      throw new RangeError(`tlbEntries ${n} is not a power of two up to 2^20`);
     this.mask = n - 1;
     const buf = options.tlbBuffer;
     if (buf) {
@@ -107,13 +142,18 @@ export class Mmu implements TlbClient {
       this.wTag = new Float64Array(n);
       this.tBank = new Int32Array(n);
       this.tBase = new Int32Array(n);
-      this.flushAll();
     }
+    this.hBase = new Int32Array(n);
+    this.flushAll();
     this.pkru = target.pkru ?? new Int32Array(1);
     this.banks = target.mem.banks;
     this.u8 = this.banks.u8;
     this.u16 = this.banks.u16;
     this.u32 = this.banks.u32;
+    this.mainBank = options.mainBank ?? target.mem.ramBanks[0] ?? 0;
+    this.ram8 = this.u8[this.mainBank] ?? new Uint8Array(8);
+    this.ram16 = this.u16[this.mainBank] ?? new Uint16Array(4);
+    this.ram32 = this.u32[this.mainBank] ?? new Uint32Array(2);
   }
 
   /** An MMU for an in-thread process: faults go straight to `mm.handleFault` (or `fault` if given). */
@@ -154,72 +194,98 @@ export class Mmu implements TlbClient {
       this.flushAll();
       return;
     }
-    for (let vpn = first; vpn < last; vpn++) {
-      const i = vpn & this.mask;
-      if (this.rTag[i] === vpn) this.rTag[i] = Number.NaN;
-      if (this.wTag[i] === vpn) this.wTag[i] = Number.NaN;
+    for (let vpn = first; vpn < last; vpn++) this.dropEntry(vpn * 4096);
+  }
+
+  /** Invalidates whatever the TLB caches for the page holding `addr`. */
+  protected dropEntry(addr: number): void {
+    const page = addr - (addr % 4096);
+    const i = (addr >>> 12) & this.mask;
+    if (tlbTagPage(this.rTag[i]!) === page) this.rTag[i] = Number.NaN;
+    if (tlbTagPage(this.wTag[i]!) === page) this.wTag[i] = Number.NaN;
+  }
+
+  /**
+   * Throws if any TLB entry caches what a page walk would not give now: every read tag must be a
+   * page the walk lets this thread read, at the cached bank and offset (in the main view exactly when
+   * untagged), and every write tag a page that is writable, dirty and allowed by PKRU. The TLB
+   * invariant behind every shootdown; tests call it after each step (mm's model runner does).
+   */
+  checkTlb(): void {
+    for (let i = 0; i <= this.mask; i++) {
+      for (const write of [false, true]) {
+        const tag = (write ? this.wTag : this.rTag)[i]!;
+        if (Number.isNaN(tag)) continue;
+        const page = tlbTagPage(tag);
+        const where = `TLB slot ${i} (${write ? "write" : "read"}) caches 0x${page.toString(16)}`;
+        if ((page / 4096) % (this.mask + 1) !== i) throw new Error(`${where} in the wrong slot`);
+        const lo = this.walk(page);
+        if (!this.permits(lo, write)) throw new Error(`${where}, which the walk does not allow`);
+        if (write && (lo & _PAGE_DIRTY) === 0) throw new Error(`${where}, whose PTE is clean`);
+        const pfn = (lo >>> 12) + (this.hiWord & 0xfffff) * TWO20;
+        const loc = this.target.phys.locatePage(pfn);
+        if (loc !== this.tBank[i]! * TWO32 + this.tBase[i]!)
+          throw new Error(`${where} at location ${this.tBank[i]}:${this.tBase[i]}, the walk says ${loc}`);
+        if (write && !this.target.phys.pageWritable(pfn)) throw new Error(`${where}, a read-only page`);
+        const main = this.tBank[i] === this.mainBank;
+        if (main !== (tag === page) || (main && this.hBase[i] !== this.tBase[i]))
+          throw new Error(`${where} with a wrong main-view tag or base`);
+      }
     }
   }
 
   // ---- hot paths ----------------------------------------------------------------------------
+  // The slot is bits 12.. of the address ((addr >>> 12) & mask: V8 truncates the double with one
+  // instruction), and one compare checks page and alignment at once: `addr - (addr & (4096 - size))`
+  // is the page's address only when the access is aligned. The offset in the page is then
+  // `addr & (4096 - size)` too. No division, no floor, one tag, one base, one view.
 
   load8(addr: number): number {
-    const vpn = Math.floor(addr / 4096);
-    const i = vpn & this.mask;
-    if (this.rTag[i] === vpn) return this.u8[this.tBank[i]!]![this.tBase[i]! + (addr & 4095)]!;
+    const i = (addr >>> 12) & this.mask;
+    const off = addr & 4095;
+    if (this.rTag[i] === addr - off) return this.ram8[this.hBase[i]! + off]!;
     return this.loadSlow(addr, 1);
   }
 
   load16(addr: number): number {
-    const vpn = Math.floor(addr / 4096);
-    const i = vpn & this.mask;
-    if (this.rTag[i] === vpn && (addr & 1) === 0)
-      return this.u16[this.tBank[i]!]![(this.tBase[i]! + (addr & 4095)) >>> 1]!;
+    const i = (addr >>> 12) & this.mask;
+    const off = addr & 4094;
+    if (this.rTag[i] === addr - off) return this.ram16[(this.hBase[i]! + off) >>> 1]!;
     return this.loadSlow(addr, 2);
   }
 
   load32(addr: number): number {
-    const vpn = Math.floor(addr / 4096);
-    const i = vpn & this.mask;
-    if (this.rTag[i] === vpn && (addr & 3) === 0)
-      return this.u32[this.tBank[i]!]![(this.tBase[i]! + (addr & 4095)) >>> 2]!;
+    const i = (addr >>> 12) & this.mask;
+    const off = addr & 4092;
+    if (this.rTag[i] === addr - off) return this.ram32[(this.hBase[i]! + off) >>> 2]!;
     return this.loadSlow(addr, 4);
   }
 
   load64(addr: number): bigint {
-    const lo = this.load32Any(addr);
-    const hi = this.load32Any(addr + 4);
+    const lo = this.load32(addr);
+    const hi = this.load32(addr + 4);
     return (BigInt(hi) << 32n) | BigInt(lo);
   }
 
   store8(addr: number, value: number): void {
-    const vpn = Math.floor(addr / 4096);
-    const i = vpn & this.mask;
-    if (this.wTag[i] === vpn) {
-      this.u8[this.tBank[i]!]![this.tBase[i]! + (addr & 4095)] = value;
-      return;
-    }
-    this.storeSlow(addr, 1, value);
+    const i = (addr >>> 12) & this.mask;
+    const off = addr & 4095;
+    if (this.wTag[i] === addr - off) this.ram8[this.hBase[i]! + off] = value;
+    else this.storeSlow(addr, 1, value);
   }
 
   store16(addr: number, value: number): void {
-    const vpn = Math.floor(addr / 4096);
-    const i = vpn & this.mask;
-    if (this.wTag[i] === vpn && (addr & 1) === 0) {
-      this.u16[this.tBank[i]!]![(this.tBase[i]! + (addr & 4095)) >>> 1] = value;
-      return;
-    }
-    this.storeSlow(addr, 2, value);
+    const i = (addr >>> 12) & this.mask;
+    const off = addr & 4094;
+    if (this.wTag[i] === addr - off) this.ram16[(this.hBase[i]! + off) >>> 1] = value;
+    else this.storeSlow(addr, 2, value);
   }
 
   store32(addr: number, value: number): void {
-    const vpn = Math.floor(addr / 4096);
-    const i = vpn & this.mask;
-    if (this.wTag[i] === vpn && (addr & 3) === 0) {
-      this.u32[this.tBank[i]!]![(this.tBase[i]! + (addr & 4095)) >>> 2] = value;
-      return;
-    }
-    this.storeSlow(addr, 4, value);
+    const i = (addr >>> 12) & this.mask;
+    const off = addr & 4092;
+    if (this.wTag[i] === addr - off) this.ram32[(this.hBase[i]! + off) >>> 2] = value;
+    else this.storeSlow(addr, 4, value);
   }
 
   store64(addr: number, value: bigint): void {
@@ -229,17 +295,8 @@ export class Mmu implements TlbClient {
       this.translate(addr, true);
       this.translate(addr - (addr & 4095) + 4096, true);
     }
-    this.store32Any(addr, Number(v & 0xffffffffn));
-    this.store32Any(addr + 4, Number(v >> 32n));
-  }
-
-  private load32Any(addr: number): number {
-    return (addr & 3) === 0 ? this.load32(addr) : this.loadSlow(addr, 4);
-  }
-
-  private store32Any(addr: number, value: number): void {
-    if ((addr & 3) === 0) this.store32(addr, value);
-    else this.storeSlow(addr, 4, value);
+    this.store32(addr, Number(v & 0xffffffffn));
+    this.store32(addr + 4, Number(v >> 32n));
   }
 
   // ---- bulk ---------------------------------------------------------------------------------
@@ -266,46 +323,43 @@ export class Mmu implements TlbClient {
     const len = dst.length;
     while (done < len) {
       const a = addr + done;
-      const off = a & 4095;
-      const vpn = Math.floor(a / 4096);
-      const i = vpn & this.mask;
-      if (this.rTag[i] !== vpn) this.translate(a, false);
-      if (this.rTag[i] !== vpn) {
+      let loc = this.cachedLoc(a, this.rTag);
+      if (loc < 0) loc = this.translate(a, false);
+      if (loc < 0) {
         // MMIO: byte by byte through the bus.
-        const n = Math.min(4096 - off, len - done);
+        const n = Math.min(4096 - (a & 4095), len - done);
         for (let k = 0; k < n; k++) dst[done + k] = this.loadSlow(a + k, 1);
         done += n;
         continue;
       }
-      const bank = this.tBank[i]!;
-      const base = this.tBase[i]! + off;
-      const n = this.contiguous(vpn, i, off, len - done, this.rTag, false);
+      const bank = Math.floor(loc / TWO32);
+      const base = loc % TWO32;
+      const n = this.contiguous(a, bank, base, len - done, this.rTag, false);
       dst.set(this.u8[bank]!.subarray(base, base + n), done);
       done += n;
     }
   }
 
   /**
-   * How many of `left` bytes from page `vpn` (TLB slot `i`, byte `off`) lie contiguously in one bank:
-   * the following pages are filled into the TLB when the walk allows it, and the run ends at the
-   * first page that is elsewhere, not mapped yet, or MMIO.
+   * How many of `left` bytes from `addr` (bank `bank`, byte `base` in it) lie contiguously in that
+   * bank: the following pages are filled into the TLB when the walk allows it, and the run ends at
+   * the first page that is elsewhere, not mapped yet, or MMIO.
    */
   private contiguous(
-    vpn: number,
-    i: number,
-    off: number,
+    addr: number,
+    bank: number,
+    base: number,
     left: number,
     tags: Float64Array,
     write: boolean,
   ): number {
-    const bank = this.tBank[i]!;
-    let n = Math.min(4096 - off, left);
-    let expect = this.tBase[i]! + 4096;
+    let n = Math.min(4096 - (addr & 4095), left);
+    let expect = base + n;
     while (n < left) {
-      const v2 = vpn + (n + off) / 4096;
-      const j = v2 & this.mask;
-      if (tags[j] !== v2 && (!this.tryFill(v2 * 4096, write) || tags[j] !== v2)) break;
-      if (this.tBank[j] !== bank || this.tBase[j] !== expect) break;
+      const a2 = addr + n;
+      let loc = this.cachedLoc(a2, tags);
+      if (loc < 0 && this.tryFill(a2, write)) loc = this.cachedLoc(a2, tags);
+      if (loc !== bank * TWO32 + expect) break;
       n += Math.min(4096, left - n);
       expect += 4096;
     }
@@ -321,6 +375,19 @@ export class Mmu implements TlbClient {
     return true;
   }
 
+  /**
+   * The location (bank * 2^32 + byte offset) of `addr` if the TLB caches its page in `tags` (either
+   * view), -1 otherwise. The slow paths' TLB lookup: unaligned accesses, other banks, bulk copies.
+   */
+  private cachedLoc(addr: number, tags: Float64Array): number {
+    if (typeof addr !== "number") return -1;
+    const i = (addr >>> 12) & this.mask;
+    const off = addr & 4095;
+    const t = tags[i]!;
+    if (t !== addr - off && t !== addr - off + TLB_OTHER_BANK) return -1;
+    return this.tBank[i]! * TWO32 + this.tBase[i]! + off;
+  }
+
   /** Writes `bytes` at `addr`, page by page (a fault part-way leaves the earlier pages written, as on Linux). */
   write(addr: number, bytes: ArrayLike<number>): void {
     if (typeof bytes !== "object" || bytes === null || !Number.isSafeInteger(bytes.length))
@@ -334,19 +401,17 @@ export class Mmu implements TlbClient {
     const len = src.length;
     while (done < len) {
       const a = addr + done;
-      const off = a & 4095;
-      const vpn = Math.floor(a / 4096);
-      const i = vpn & this.mask;
-      if (this.wTag[i] !== vpn) this.translate(a, true);
-      if (this.wTag[i] !== vpn) {
-        const n = Math.min(4096 - off, len - done);
+      let loc = this.cachedLoc(a, this.wTag);
+      if (loc < 0) loc = this.translate(a, true);
+      if (loc < 0) {
+        const n = Math.min(4096 - (a & 4095), len - done);
         for (let k = 0; k < n; k++) this.storeSlow(a + k, 1, src[done + k]!);
         done += n;
         continue;
       }
-      const bank = this.tBank[i]!;
-      const base = this.tBase[i]! + off;
-      const n = this.contiguous(vpn, i, off, len - done, this.wTag, true);
+      const bank = Math.floor(loc / TWO32);
+      const base = loc % TWO32;
+      const n = this.contiguous(a, bank, base, len - done, this.wTag, true);
       this.u8[bank]!.set(src.subarray(done, done + n), base);
       done += n;
     }
@@ -364,10 +429,15 @@ export class Mmu implements TlbClient {
       for (let k = size - 1; k >= 0; k--) v = v * 256 + this.loadSlow(addr + k, 1);
       return v;
     }
-    const loc = this.translate(addr, false);
-    if (loc === -1) return this.target.phys.physRead(this.mmioPaddr, size, addr);
+    let loc = this.cachedLoc(addr, this.rTag);
+    if (loc < 0) loc = this.translate(addr, false);
+    if (loc < 0) return this.target.phys.physRead(this.mmioPaddr, size, addr);
     const bank = Math.floor(loc / TWO32);
-    const off = loc >>> 0;
+    const off = loc % TWO32;
+    if ((off & (size - 1)) === 0) {
+      if (size === 4) return this.u32[bank]![off >>> 2]!;
+      if (size === 2) return this.u16[bank]![off >>> 1]!;
+    }
     const u8 = this.u8[bank]!;
     if (size === 1) return u8[off]!;
     if (size === 2) return u8[off]! | (u8[off + 1]! << 8);
@@ -386,8 +456,9 @@ export class Mmu implements TlbClient {
       }
       return;
     }
-    const loc = this.translate(addr, true);
-    if (loc === -1) {
+    let loc = this.cachedLoc(addr, this.wTag);
+    if (loc < 0) loc = this.translate(addr, true);
+    if (loc < 0) {
       this.target.phys.physWrite(
         this.mmioPaddr,
         size,
@@ -397,7 +468,7 @@ export class Mmu implements TlbClient {
       return;
     }
     const bank = Math.floor(loc / TWO32);
-    const off = loc >>> 0;
+    const off = loc % TWO32;
     const u8 = this.u8[bank]!;
     let v = value >>> 0;
     for (let k = 0; k < size; k++) {
@@ -476,14 +547,18 @@ export class Mmu implements TlbClient {
           this.mmioPaddr = pfn * 4096 + off;
           return -1;
         }
-        const vpn = Math.floor(addr / 4096);
-        const i = vpn & this.mask;
-        this.tBank[i] = Math.floor(loc / TWO32);
-        this.tBase[i] = loc >>> 0;
-        this.rTag[i] = vpn;
+        const i = (addr >>> 12) & this.mask;
+        const page = addr - off;
+        const bank = Math.floor(loc / TWO32);
+        const base = loc % TWO32;
+        this.tBank[i] = bank;
+        this.tBase[i] = base;
+        this.hBase[i] = base;
+        const tag = bank === this.mainBank ? page : page + TLB_OTHER_BANK;
+        this.rTag[i] = tag;
         // Writes hit the TLB only once the PTE is writable and dirty, so the first store walks.
         const dirtyRw = write || (lo & (_PAGE_RW | _PAGE_DIRTY)) === (_PAGE_RW | _PAGE_DIRTY);
-        this.wTag[i] = dirtyRw && writable && this.pkeyRights() === 0 ? vpn : Number.NaN;
+        this.wTag[i] = dirtyRw && writable && this.pkeyRights() === 0 ? tag : Number.NaN;
         return loc + off;
       }
       if (attempt >= MAX_FAULT_RETRIES)

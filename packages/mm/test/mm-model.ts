@@ -23,7 +23,7 @@ import {
 } from "../src/constants";
 import { EFAULT, EINVAL, ENOMEM, errnoName, isErr } from "../src/errno";
 import { Mm } from "../src/mm";
-import { Mmu } from "../src/mmu";
+import { Mmu, type MmuOptions } from "../src/mmu";
 import { ramOnly } from "../src/phys-access";
 import { renderMaps } from "../src/procfs";
 import { SignalError } from "../src/signal";
@@ -286,16 +286,38 @@ const sameSignal = (a: Outcome, b: Outcome, addr: number, width: number): boolea
 const fmt = (o: Outcome) => (o ? `${o.sig} ${o.code} 0x${o.addr.toString(16)}` : "no signal");
 const ret = (r: number) => (isErr(r) ? `-${errnoName(r)}` : `0x${r.toString(16)}`);
 
+export interface RunOptions {
+  /** The processes' MMUs (TLB size, main bank). */
+  readonly mmu?: MmuOptions;
+  /**
+   * Also run every load, store and page check through a reference MMU of the same process that walks
+   * the page tables on every access (its one-entry TLB flushed first), and compare the two.
+   */
+  readonly reference?: boolean;
+}
+
 /**
- * Runs the commands on a fresh machine, checking every result against the model and the invariants
- * after every step; throws a Mismatch with the executed trace on the first disagreement. Returns the
- * number of steps executed.
+ * Runs the commands on a fresh machine, checking every result against the model, the invariants
+ * and every MMU's TLB (Mmu.checkTlb) after every step; throws a Mismatch with the executed trace on
+ * the first disagreement. Returns the number of steps executed.
  */
-export function runSteps(cmds: readonly Cmd[]): number {
+export function runSteps(cmds: readonly Cmd[], opts: RunOptions = {}): number {
   const mem = PhysMemory.create({ ramBytes: 16 * 1024 * 1024 });
   const free0 = mem.nrFreePages;
   const mm0 = new Mm(ramOnly(mem));
-  const procs: Proc[] = [{ mm: mm0, mmu: Mmu.forMm(mm0), model: new ModelProc() }];
+  const newMmu = (mm: Mm) => Mmu.forMm(mm, undefined, opts.mmu);
+  const refs = new Map<Mm, Mmu>();
+  /** The reference MMU of `mm`, flushed: the next access walks. */
+  const ref = (mm: Mm): Mmu => {
+    let r = refs.get(mm);
+    if (!r) {
+      r = Mmu.forMm(mm, undefined, { tlbEntries: 1 });
+      refs.set(mm, r);
+    }
+    r.flushAll();
+    return r;
+  };
+  const procs: Proc[] = [{ mm: mm0, mmu: newMmu(mm0), model: new ModelProc() }];
   const trace: string[] = [];
   let executed = 0;
   const fail = (msg: string): never => {
@@ -400,13 +422,14 @@ export function runSteps(cmds: readonly Cmd[]): number {
         const child = p.mm.fork();
         if (typeof child === "number") fail(`fork: ${ret(child)}`);
         const cm = child as Mm;
-        procs.push({ mm: cm, mmu: Mmu.forMm(cm), model: m.clone() });
+        procs.push({ mm: cm, mmu: newMmu(cm), model: m.clone() });
         break;
       }
       case "exit": {
         if (pi === 0) continue;
         trace.push(`p${pi} exit`);
         p.mm.exit();
+        refs.delete(p.mm);
         procs.splice(pi, 1);
         break;
       }
@@ -426,6 +449,11 @@ export function runSteps(cmds: readonly Cmd[]): number {
         if (!want) {
           const v = modelLoad(m, addr, c.width);
           if (v !== got) fail(`${what}: Faultline 0x${got.toString(16)}, model 0x${v.toString(16)}`);
+          if (opts.reference) {
+            const r = ref(p.mm).read(addr, c.width);
+            const w = r.reduceRight((acc, b) => (acc << 8n) | BigInt(b), 0n);
+            if (w !== got) fail(`${what}: TLB 0x${got.toString(16)}, reference walk 0x${w.toString(16)}`);
+          }
         }
         break;
       }
@@ -446,7 +474,14 @@ export function runSteps(cmds: readonly Cmd[]): number {
         });
         const want = accessOutcome(m, addr, c.width, true);
         if (!sameSignal(sig, want, addr, c.width)) fail(`${what}: Faultline ${fmt(sig)}, model ${fmt(want)}`);
-        if (!want) modelStore(m, addr, c.width, value);
+        if (!want) {
+          modelStore(m, addr, c.width, value);
+          if (opts.reference) {
+            const r = ref(p.mm).read(addr, c.width);
+            const w = r.reduceRight((acc, b) => (acc << 8n) | BigInt(b), 0n);
+            if (w !== value) fail(`${what}: the reference walk reads 0x${w.toString(16)} back`);
+          }
+        }
         break;
       }
       case "check": {
@@ -456,6 +491,11 @@ export function runSteps(cmds: readonly Cmd[]): number {
         trace.push(`p${pi} check page 0x${addr.toString(16)}`);
         const got = p.mmu.read(addr, P);
         const want = m.bytes(s);
+        if (opts.reference) {
+          const r = ref(p.mm).read(addr, P);
+          for (let i = 0; i < P; i++)
+            if (r[i] !== got[i]) fail(`check 0x${(addr + i).toString(16)}: TLB and reference walk differ`);
+        }
         for (let i = 0; i < P; i++)
           if (got[i] !== want[i])
             fail(
@@ -472,6 +512,11 @@ export function runSteps(cmds: readonly Cmd[]): number {
         fail(`mm invariant (p${procs.indexOf(q)}): ${(e as Error).message}`);
       }
       checkMaps(q, fail);
+      try {
+        q.mmu.checkTlb();
+      } catch (e) {
+        fail(`TLB (p${procs.indexOf(q)}): ${(e as Error).message}`);
+      }
     }
     try {
       mem.checkInvariants();

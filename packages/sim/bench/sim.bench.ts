@@ -73,7 +73,10 @@ function inThreadTlb(): Record<string, number> {
   for (let o = 0; o < bytes; o += 4) mmu.store32(base + o, o & 0xffff);
   const raw = new Uint32Array(bytes / 4);
   for (let i = 0; i < raw.length; i++) raw[i] = (i * 4) & 0xffff;
-  const facade = Object.freeze({ load32: (a: number) => mmu.load32(a) });
+  const facade = Object.freeze({
+    load32: (a: number) => mmu.load32(a),
+    store32: (a: number, v: number) => mmu.store32(a, v),
+  });
   return measureSideBySide(tlbLoops(facade, raw, base, bytes), { iterations: 2_000_000, rounds: 9 });
 }
 
@@ -125,6 +128,11 @@ recordResults("sim: process in a worker", {
   "TLB-hit load32 in-thread, same facade and loop ns": here.mmuLoad32!,
   "load32 / raw from address, in-thread": here.mmuLoad32! / here.rawFromAddress!,
   "worker load32 / in-thread load32": tlb!.mmuLoad32! / here.mmuLoad32!,
+  "TLB-hit store32 in a worker ns": tlb!.mmuStore32!,
+  "raw Uint32Array write from the address in a worker ns": tlb!.rawStoreFromAddress!,
+  "store32 / raw write from address, worker (goal <= 1.5)": tlb!.mmuStore32! / tlb!.rawStoreFromAddress!,
+  "TLB-hit store32 in-thread, same facade and loop ns": here.mmuStore32!,
+  "store32 / raw write from address, in-thread": here.mmuStore32! / here.rawStoreFromAddress!,
   "1 worker TLB-hit loads/s (wall clock)": oneRate,
   "2 workers TLB-hit loads/s (total work / wall clock)": pairRate,
   "2 workers: fraction of the window both ran": overlap / (last - first),

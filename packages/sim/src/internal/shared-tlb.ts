@@ -3,7 +3,7 @@
  * thread invalidates entries directly (it cannot interrupt a worker running user code, and a worker
  * in a hot loop never looks at a message queue):
  *
- *   bytes [0, 8n)    rTag  (Float64, vpn or NaN)     [8n, 16n)  wTag
+ *   bytes [0, 8n)    rTag  (Float64, page address (+ TLB_OTHER_BANK) or NaN)     [8n, 16n)  wTag
  *   bytes [16n, 20n) tBank (Int32)                   [20n, 24n) tBase
  *
  * Two races remain and are closed here:
@@ -17,7 +17,14 @@
  *    passed a quiescent point (its next entry into the kernel, or its exit): RCU with the syscall as
  *    the quiescent state. A worker waiting in the kernel cannot have an access in flight.
  */
-import { Mmu, type MmuTarget, type TlbClient, tlbBufferBytes, tlbBufferLayout } from "@faultline/mm";
+import {
+  Mmu,
+  type MmuTarget,
+  type TlbClient,
+  tlbBufferBytes,
+  tlbBufferLayout,
+  tlbTagPage,
+} from "@faultline/mm";
 import type { PhysMemory } from "@faultline/phys";
 import { REQ_SEQ, STATE, STATE_RUNNING, TLB_GEN } from "./channel";
 
@@ -59,13 +66,11 @@ export function createTlbBuffer(n: number): SharedArrayBuffer {
  */
 export class WorkerMmu extends Mmu {
   private readonly gen: Int32Array;
-  private readonly shared: TlbViews;
 
   constructor(target: MmuTarget, tlb: SharedArrayBuffer, tlbEntries: number, channel: Int32Array) {
     // The TLB lives in the shared buffer (same layout as tlbBufferLayout) so the kernel thread can
     // invalidate entries directly.
     super(target, { tlbEntries, tlbBuffer: tlb });
-    this.shared = views(tlb, tlbEntries);
     this.gen = channel;
   }
 
@@ -75,10 +80,7 @@ export class WorkerMmu extends Mmu {
       const loc = super.translate(addr, write);
       if (Atomics.compareExchange(this.gen, TLB_GEN, g, g) === g) return loc;
       // A shootdown overlapped the walk: what it cached may be stale.
-      const vpn = Math.floor(addr / 4096);
-      const i = vpn & (this.shared.n - 1);
-      if (this.shared.rTag[i] === vpn) this.shared.rTag[i] = Number.NaN;
-      if (this.shared.wTag[i] === vpn) this.shared.wTag[i] = Number.NaN;
+      this.dropEntry(addr);
     }
   }
 }
@@ -124,7 +126,8 @@ export class KernelTlbClient implements TlbClient {
     const mask = this.v.n - 1;
     for (let vpn = first; vpn < last; vpn++) {
       const i = vpn & mask;
-      if (this.v.rTag[i] === vpn || this.v.wTag[i] === vpn) this.drop(i);
+      const page = vpn * 4096;
+      if (tlbTagPage(this.v.rTag[i]!) === page || tlbTagPage(this.v.wTag[i]!) === page) this.drop(i);
     }
   }
 
