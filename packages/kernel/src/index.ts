@@ -72,6 +72,7 @@ export {
 } from "./driver-types";
 export * from "./dma-mapping";
 export { ErrnoError, strerror } from "./errno-error";
+export * from "./gup";
 export { LOG_BUF_LEN, LOG_BUF_RECORDS, type LogRecord } from "./internal/printk";
 export type { ArgKind, ArgKinds } from "./internal/syscall";
 export { Libc } from "./libc";

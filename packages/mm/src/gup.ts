@@ -1,9 +1,10 @@
 // mm/gup.c: faulting a range in as get_user_pages would (MAP_POPULATE, mlock, MADV_POPULATE_*).
-import { VM_IO, VM_LOCKONFAULT, VM_PFNMAP, VM_WRITE } from "./constants";
-import { FAULT_OK, handleMmFault } from "./fault";
+import { VM_IO, VM_LOCKONFAULT, VM_MAYREAD, VM_PFNMAP, VM_READ, VM_WRITE } from "./constants";
+import { EFAULT, ENOMEM } from "./errno";
+import { FAULT_OK, FAULT_OOM, handleMmFault } from "./fault";
 import { isCowMapping, PAGE } from "./internal";
 import type { MmStruct } from "./mm_types";
-import { _PAGE_PRESENT, _PAGE_RW, pteFlags } from "./pgtable";
+import { _PAGE_PRESENT, _PAGE_RW, pteFlags, ptePfn } from "./pgtable";
 
 /**
  * The walk both population paths share: over every VMA of [start, end), fault in what is not mapped
@@ -62,4 +63,87 @@ export function mmPopulate(mm: MmStruct, start: number, end: number, ignoreError
  */
 export function faultinPageRange(mm: MmStruct, start: number, end: number, write: boolean): number {
   return populateRange(mm, start, end, write, false, true, false);
+}
+
+// ---- get_user_pages / pin_user_pages: the walk (mm/gup.c: __get_user_pages) ----------------------
+
+/** gup_flags (include/linux/mm_types.h enum; FOLL_PIN from mm/internal.h). */
+export const FOLL_WRITE = 1 << 0;
+export const FOLL_GET = 1 << 1;
+export const FOLL_FORCE = 1 << 3;
+export const FOLL_NOFAULT = 1 << 5;
+export const FOLL_ANON = 1 << 7;
+export const FOLL_LONGTERM = 1 << 8;
+export const FOLL_PIN = 1 << 19;
+
+/**
+ * check_vma_flags(): why GUP refuses `vma` for this access (-EFAULT), or 0. VM_IO/VM_PFNMAP memory
+ * has no struct pages to hand out; a write needs VM_WRITE unless FOLL_FORCE on a COW mapping; a
+ * read needs VM_READ unless FOLL_FORCE with VM_MAYREAD.
+ */
+function checkVmaFlags(vmFlags: number, anon: boolean, gupFlags: number): number {
+  if (vmFlags & (VM_IO | VM_PFNMAP)) return -EFAULT;
+  if (gupFlags & FOLL_ANON && !anon) return -EFAULT;
+  if (gupFlags & FOLL_WRITE) {
+    if (!(vmFlags & VM_WRITE)) {
+      if (!(gupFlags & FOLL_FORCE) || !isCowMapping(vmFlags)) return -EFAULT;
+    }
+  } else if (!(vmFlags & VM_READ)) {
+    if (!(gupFlags & FOLL_FORCE) || !(vmFlags & VM_MAYREAD)) return -EFAULT;
+  }
+  return 0;
+}
+
+/**
+ * __get_user_pages() without the reference taking: for each of `nrPages` pages from `start`, the
+ * VMA is checked, the page faulted in when follow_page_pte() would not hand it out (not present;
+ * not writable under FOLL_WRITE, so COW is broken first; a pinned read of an anonymous page shared
+ * with another mm is unshared, gup_must_unshare()), and its pfn pushed to `out` (the zero page's
+ * too). Returns how many were done, or, when the first page fails, -EFAULT (no VMA, refused VMA, a
+ * special PTE with no struct page, SIGSEGV/SIGBUS from the fault) or -ENOMEM (OOM).
+ */
+export function getUserPagesWalk(
+  mm: MmStruct,
+  start: number,
+  nrPages: number,
+  gupFlags: number,
+  out: number[],
+  normalPfn: (pte: number) => number,
+): number {
+  const write = (gupFlags & FOLL_WRITE) !== 0;
+  let i = 0;
+  const fail = (err: number) => (i > 0 ? i : err);
+  for (; i < nrPages; i++) {
+    const addr = start + i * PAGE;
+    const vma = mm.vmas.findContaining(addr);
+    if (!vma) return fail(-EFAULT);
+    const anon = !vma.vmFile && !vma.vmOps;
+    const bad = checkVmaFlags(vma.vmFlags, anon, gupFlags);
+    if (bad) return fail(bad);
+    for (let tries = 0; ; tries++) {
+      const pte = mm.pgd.getPte(addr);
+      const fl = pteFlags(pte);
+      const present = pte !== 0 && (fl & _PAGE_PRESENT) !== 0;
+      let needFault = !present || (write && !(fl & _PAGE_RW));
+      if (present && !needFault && gupFlags & FOLL_PIN && !write && isCowMapping(vma.vmFlags)) {
+        // gup_must_unshare(): an anonymous page mapped by another mm too must be unshared before a
+        // pin, or a later COW would leave the pin on the other side's page.
+        const pfn = normalPfn(pte);
+        if (pfn >= 0 && Atomics.load(mm.mem.mapcount, pfn) > 1 && vma.vmFlags & VM_WRITE) needFault = true;
+      }
+      if (!needFault) {
+        const pfn = normalPfn(pte);
+        // A special PTE (VM_MIXEDMAP pfn, no struct page) cannot be handed out, except the zero page.
+        if (pfn < 0 && !(pte !== 0 && ptePfn(pte) === mm.mem.zeroPfn)) return fail(-EFAULT);
+        out.push(pfn < 0 ? ptePfn(pte) : pfn);
+        break;
+      }
+      if (gupFlags & FOLL_NOFAULT || tries > 1) return fail(-EFAULT);
+      // faultin_page(): a write fault under FOLL_WRITE (or to unshare), a read fault otherwise.
+      const r = handleMmFault(mm, addr, write || present);
+      if (r === FAULT_OOM) return fail(-ENOMEM);
+      if (r !== FAULT_OK) return fail(-EFAULT);
+    }
+  }
+  return i;
 }

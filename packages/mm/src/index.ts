@@ -10,6 +10,16 @@ export {
   FAULT_SIGBUS,
   faultPkey,
 } from "./fault";
+export {
+  FOLL_ANON,
+  FOLL_FORCE,
+  FOLL_GET,
+  FOLL_LONGTERM,
+  FOLL_NOFAULT,
+  FOLL_PIN,
+  FOLL_WRITE,
+  getUserPagesWalk,
+} from "./gup";
 export { isCowMapping } from "./internal";
 export { Mm } from "./mm";
 export {
