@@ -18,8 +18,10 @@ import { type Booted, remember, verifyMachine, verifyReports } from "./internal/
 export type { BadPageExpectation, OopsExpectation } from "./internal/expectations";
 
 /** How to boot: MachineOptions, with devices and drivers given so that each boot gets fresh ones. */
-export interface BootOptions<D extends readonly DeviceModel[] = readonly DeviceModel[]>
-  extends Omit<MachineOptions, "devices" | "drivers"> {
+export interface BootOptions<
+  D extends readonly DeviceModel[] = readonly DeviceModel[],
+  R extends readonly DriverDefinition[] = readonly DriverDefinition[],
+> extends Omit<MachineOptions, "devices" | "drivers"> {
   /**
    * Device models, realized in order. A device model is realized once, so defaults shared by many
    * boots give a function that makes new ones.
@@ -30,17 +32,21 @@ export interface BootOptions<D extends readonly DeviceModel[] = readonly DeviceM
    * so a driver's options can name a PCI BAR's address). A driver whose init fails makes boot throw;
    * to test a failing init, boot without it and call `m.loadDriver()`.
    */
-  readonly drivers?: readonly DriverDefinition[] | ((devices: D) => readonly DriverDefinition[]);
+  readonly drivers?: R | ((devices: D) => R);
   /** The first process (default `{ name: "test" }`). */
   readonly spawn?: SpawnOptions;
 }
 
-/** A booted machine, its devices (as given) and its first process. */
-export interface BootedMachine<D extends readonly DeviceModel[] = readonly DeviceModel[]> {
+/** A booted machine, its first process, and its devices and drivers as given (with their own types). */
+export interface BootedMachine<
+  D extends readonly DeviceModel[] = readonly DeviceModel[],
+  R extends readonly DriverDefinition[] = readonly DriverDefinition[],
+> {
   readonly m: Machine;
   /** The first process, pid 1: spawn more with `m.spawn()`. */
   readonly p: Process;
   readonly devices: D;
+  readonly drivers: R;
 }
 
 /** What `verify()` throws: every problem found, one per line. */
@@ -53,28 +59,31 @@ export class TestKitError extends Error {
   }
 }
 
-export class TestKit<D extends readonly DeviceModel[] = readonly DeviceModel[]> {
+export class TestKit<
+  D extends readonly DeviceModel[] = readonly DeviceModel[],
+  R extends readonly DriverDefinition[] = readonly DriverDefinition[],
+> {
   #machines: Booted[] = [];
   #oopses: OopsExpectation[] = [];
   #badPages: BadPageExpectation[] = [];
 
   /** `defaults` apply to every boot; a boot's own options replace them field by field. */
-  constructor(readonly defaults: BootOptions<D> = {}) {}
+  constructor(readonly defaults: BootOptions<D, R> = {}) {}
 
   /**
    * Boots a machine (Machine.create with the devices, then each driver loaded), spawns its first
    * process, and remembers the machine for `verify()`.
    */
-  async boot<const E extends readonly DeviceModel[] = D>(
-    options: BootOptions<E> = {},
-  ): Promise<BootedMachine<E>> {
-    const o = { ...this.defaults, ...options } as BootOptions<E>;
+  async boot<const E extends readonly DeviceModel[] = D, const S extends readonly DriverDefinition[] = R>(
+    options: BootOptions<E, S> = {},
+  ): Promise<BootedMachine<E, S>> {
+    const o = { ...this.defaults, ...options } as BootOptions<E, S>;
     const { devices: devicesIn, drivers: driversIn, spawn, ...machineOptions } = o;
     const devices = (typeof devicesIn === "function" ? devicesIn() : (devicesIn ?? [])) as E;
     const m = await Machine.create({ ...machineOptions, devices });
     const booted = remember(m);
     this.#machines.push(booted);
-    const drivers = typeof driversIn === "function" ? driversIn(devices) : (driversIn ?? []);
+    const drivers = (typeof driversIn === "function" ? driversIn(devices) : (driversIn ?? [])) as S;
     for (const d of drivers) {
       const r = m.loadDriver(d);
       if (r !== 0) {
@@ -84,7 +93,7 @@ export class TestKit<D extends readonly DeviceModel[] = readonly DeviceModel[]> 
         );
       }
     }
-    return { m, p: m.spawn(spawn ?? { name: "test" }), devices };
+    return { m, p: m.spawn(spawn ?? { name: "test" }), devices, drivers };
   }
 
   /** Every machine booted since the last `verify()`. */

@@ -3,7 +3,7 @@
  * booted a machine through it fails on an undeclared oops or bad page, a broken invariant, or a frame
  * that is not back once every process exited and every driver was unloaded.
  */
-import type { DeviceModel } from "@faultline/kernel";
+import type { DeviceModel, DriverDefinition } from "@faultline/kernel";
 import { afterEach } from "vitest";
 import { type BootOptions, TestKit } from "./test-kit";
 
@@ -13,10 +13,11 @@ export * from "./index";
  * Call at the top of a test file or inside a `describe` (it registers an afterEach hook there).
  * `defaults` apply to every `kit.boot()`. Tests of one file must not run concurrently.
  */
-export function useMachine<const D extends readonly DeviceModel[] = readonly DeviceModel[]>(
-  defaults: BootOptions<D> = {},
-): TestKit<D> {
-  const kit = new TestKit<D>(defaults);
+export function useMachine<
+  const D extends readonly DeviceModel[] = readonly DeviceModel[],
+  const R extends readonly DriverDefinition[] = readonly DriverDefinition[],
+>(defaults: BootOptions<D, R> = {}): TestKit<D, R> {
+  const kit = new TestKit<D, R>(defaults);
   afterEach((ctx) => {
     kit.verify({ testFailed: ctx.task.result?.state === "fail" });
   });

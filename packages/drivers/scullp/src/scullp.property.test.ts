@@ -4,21 +4,14 @@
  * gives every page back. Checked against a plain array model, with a small qset so the list has many
  * nodes.
  */
-import {
-  MAP_SHARED,
-  Machine,
-  O_RDWR,
-  O_WRONLY,
-  PAGE_SIZE,
-  PROT_READ,
-  SEEK_SET,
-  SignalError,
-} from "@faultline/kernel";
+import { MAP_SHARED, O_RDWR, O_WRONLY, PAGE_SIZE, PROT_READ, SEEK_SET, SignalError } from "@faultline/kernel";
+import { useMachine } from "@faultline/testkit/vitest";
 import fc from "fast-check";
 import { expect, it } from "vitest";
 import { SCULLP_IOCTRIM, scullp } from "./index";
 
 const PAGES = 8;
+const kit = useMachine();
 
 it("mappings show what write() stored, holes are SIGBUS, trim frees everything", async () => {
   const writeArb = fc.record({
@@ -31,12 +24,14 @@ it("mappings show what write() stored, holes are SIGBUS, trim frees everything",
       fc.array(writeArb, { minLength: 1, maxLength: 8 }),
       fc.constantFrom("modern", "2.6.10" as const),
       async (writes, era) => {
-        const drv = scullp({ qset: 2 });
-        const m = await Machine.create({ ramBytes: 16 * 2 ** 20, era, drivers: [drv] });
+        const {
+          m,
+          p: w,
+          drivers: [drv],
+        } = await kit.boot({ ramBytes: 16 * 2 ** 20, era, drivers: [scullp({ qset: 2 })] });
         const model = new Uint8Array((PAGES + 2) * PAGE_SIZE);
         const written = new Set<number>();
         let size = 0;
-        const w = m.spawn();
         const free0 = m.mem.nrFreePages;
         const fd = w.libc.open("/dev/scullp0", O_WRONLY);
         for (const { pos, len, byte } of writes) {
@@ -72,6 +67,7 @@ it("mappings show what write() stored, holes are SIGBUS, trim frees everything",
         expect(w.sys.ioctl(fd, SCULLP_IOCTRIM)).toBe(0);
         expect(m.mem.nrFreePages).toBe(free0);
         m.checkInvariants();
+        kit.verify(); // each run on its own: a failure here is shrunk like any other
       },
     ),
     { numRuns: 40 },

@@ -8,7 +8,6 @@ import {
   type Era,
   MAP_PRIVATE,
   MAP_SHARED,
-  Machine,
   O_RDONLY,
   O_RDWR,
   O_TRUNC,
@@ -18,19 +17,13 @@ import {
   PROT_WRITE,
   type Process,
   SEEK_SET,
-  SignalError,
   virtToPage,
 } from "@faultline/kernel";
+import { expectSignal, mapDevice, tryMapDevice, useMachine } from "@faultline/testkit/vitest";
 import { describe, expect, it } from "vitest";
-import { SCULLP_IOCQORDER, SCULLP_IOCTORDER, SCULLP_IOCTRIM, type ScullpOptions, scullp } from "./index";
+import { SCULLP_IOCQORDER, SCULLP_IOCTORDER, SCULLP_IOCTRIM, scullp } from "./index";
 
-const RW = PROT_READ | PROT_WRITE;
-
-async function boot(era: Era, options: ScullpOptions = {}) {
-  const drv = scullp(options);
-  const m = await Machine.create({ ramBytes: 32 * 2 ** 20, era, drivers: [drv] });
-  return { m, drv, dev: drv.devices[0]!, p: m.spawn({ name: "scullp-test" }) };
-}
+const kit = useMachine({ ramBytes: 32 * 2 ** 20, drivers: () => [scullp()], spawn: { name: "scullp-test" } });
 
 /** Fills scullp0 with `pages` pages; page i holds bytes (i + 1). Returns nothing; leaves no fd open. */
 function fill(p: Process, pages: number, skip: readonly number[] = []): void {
@@ -43,24 +36,14 @@ function fill(p: Process, pages: number, skip: readonly number[] = []): void {
   p.libc.close(fd);
 }
 
-function mapScullp(p: Process, len: number, flags = MAP_SHARED, offset = 0): { fd: number; addr: number } {
-  const fd = p.libc.open("/dev/scullp0", O_RDWR);
-  return { fd, addr: p.sys.mmap(0, len, RW, flags, fd, offset) };
-}
-
-function signalOf(f: () => unknown): SignalError {
-  try {
-    f();
-  } catch (e) {
-    if (SignalError.is(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a signal");
-}
-
 describe.each(["modern", "2.6.10"] as const)("scullp (%s)", (era: Era) => {
   it("creates /dev/scullp0-3; write() stores data that read() returns, a quantum at a time", async () => {
-    const { m, p, dev } = await boot(era);
+    const {
+      m,
+      p,
+      drivers: [drv],
+    } = await kit.boot({ era });
+    const dev = drv.devices[0]!;
     expect(m.procText("/proc/devices")).toMatch(/^\s*\d+ scullp$/m);
     const fd = p.libc.open("/dev/scullp0", O_WRONLY);
     // One write stops at the end of the quantum (one page).
@@ -75,9 +58,9 @@ describe.each(["modern", "2.6.10"] as const)("scullp (%s)", (era: Era) => {
   });
 
   it("mmap serves the device's own pages from the fault handler, one page per fault", async () => {
-    const { m, p } = await boot(era);
+    const { m, p } = await kit.boot({ era });
     fill(p, 3);
-    const { addr } = mapScullp(p, 3 * PAGE_SIZE);
+    const addr = mapDevice(p, "/dev/scullp0", { length: 3 * PAGE_SIZE });
     expect(p.mmu.load8(addr + 2 * PAGE_SIZE + 17)).toBe(3);
     expect(p.mmu.load8(addr)).toBe(1);
     p.mmu.store8(addr + PAGE_SIZE, 0x42); // shared: the device data changes
@@ -88,12 +71,17 @@ describe.each(["modern", "2.6.10"] as const)("scullp (%s)", (era: Era) => {
   });
 
   it("get_page in the fault handler: the mapping holds a reference, unmapping drops it", async () => {
-    const { m, p, dev } = await boot(era);
+    const {
+      m,
+      p,
+      drivers: [drv],
+    } = await kit.boot({ era });
+    const dev = drv.devices[0]!;
     fill(p, 1);
     // The driver keeps kernel virtual addresses (page_address), as scullp does.
     const page = m.withKernel(() => virtToPage(dev.list!.data![0]!));
     expect(page.count).toBe(1); // the driver's allocation
-    const { addr } = mapScullp(p, PAGE_SIZE);
+    const addr = mapDevice(p, "/dev/scullp0", { length: PAGE_SIZE });
     p.mmu.load8(addr);
     expect(page.count).toBe(2);
     expect(page.mapcount).toBe(1);
@@ -105,47 +93,55 @@ describe.each(["modern", "2.6.10"] as const)("scullp (%s)", (era: Era) => {
   });
 
   it("an offset past the data is SIGBUS", async () => {
-    const { m, p } = await boot(era);
+    const { m, p } = await kit.boot({ era });
     fill(p, 1);
-    const { addr } = mapScullp(p, 2 * PAGE_SIZE);
+    const addr = mapDevice(p, "/dev/scullp0", { length: 2 * PAGE_SIZE });
     expect(p.mmu.load8(addr + 100)).toBe(1);
-    const sig = signalOf(() => p.mmu.load8(addr + PAGE_SIZE));
-    expect(sig).toMatchObject({ signal: "SIGBUS", code: "BUS_ADRERR", addr: addr + PAGE_SIZE });
+    expectSignal(() => p.mmu.load8(addr + PAGE_SIZE), {
+      signal: "SIGBUS",
+      code: "BUS_ADRERR",
+      addr: addr + PAGE_SIZE,
+    });
     m.checkInvariants();
   });
 
   it("a hole in the data is SIGBUS", async () => {
-    const { m, p, dev } = await boot(era);
+    const {
+      m,
+      p,
+      drivers: [drv],
+    } = await kit.boot({ era });
+    const dev = drv.devices[0]!;
     fill(p, 3, [1]);
     expect(dev.size).toBe(3 * PAGE_SIZE);
-    const { addr } = mapScullp(p, 3 * PAGE_SIZE);
+    const addr = mapDevice(p, "/dev/scullp0", { length: 3 * PAGE_SIZE });
     expect(p.mmu.load8(addr + 2 * PAGE_SIZE)).toBe(3);
-    expect(signalOf(() => p.mmu.load8(addr + PAGE_SIZE)).signal).toBe("SIGBUS");
+    expectSignal(() => p.mmu.load8(addr + PAGE_SIZE), { signal: "SIGBUS" });
     m.checkInvariants();
   });
 
   it("a hole in a later quantum set is found by walking the list (qset 2)", async () => {
-    const { m, p } = await boot(era, { qset: 2 });
+    const { m, p } = await kit.boot({ era, drivers: [scullp({ qset: 2 })] });
     fill(p, 5, [3]);
-    const { addr } = mapScullp(p, 5 * PAGE_SIZE);
+    const addr = mapDevice(p, "/dev/scullp0", { length: 5 * PAGE_SIZE });
     expect(p.mmu.load8(addr + 4 * PAGE_SIZE)).toBe(5);
     expect(p.mmu.load8(addr + 2 * PAGE_SIZE)).toBe(3);
-    expect(signalOf(() => p.mmu.load8(addr + 3 * PAGE_SIZE)).signal).toBe("SIGBUS");
+    expectSignal(() => p.mmu.load8(addr + 3 * PAGE_SIZE), { signal: "SIGBUS" });
     m.checkInvariants();
   });
 
   it("honours the mmap offset", async () => {
-    const { m, p } = await boot(era);
+    const { m, p } = await kit.boot({ era });
     fill(p, 3);
-    const { addr } = mapScullp(p, PAGE_SIZE, MAP_SHARED, 2 * PAGE_SIZE);
+    const addr = mapDevice(p, "/dev/scullp0", { length: PAGE_SIZE, offset: 2 * PAGE_SIZE });
     expect(p.mmu.load8(addr)).toBe(3);
     m.checkInvariants();
   });
 
   it("a private mapping copies on write; the device keeps its data", async () => {
-    const { m, p } = await boot(era);
+    const { m, p } = await kit.boot({ era });
     fill(p, 1);
-    const { addr } = mapScullp(p, PAGE_SIZE, MAP_PRIVATE);
+    const addr = mapDevice(p, "/dev/scullp0", { length: PAGE_SIZE, flags: MAP_PRIVATE });
     p.mmu.store8(addr, 0x99);
     expect(p.mmu.load8(addr)).toBe(0x99);
     const rd = p.libc.open("/dev/scullp0", O_RDONLY);
@@ -154,10 +150,14 @@ describe.each(["modern", "2.6.10"] as const)("scullp (%s)", (era: Era) => {
   });
 
   it("counts live mappings in dev.vmas through mmap, fork, split and exit", async () => {
-    const { m, p, dev } = await boot(era);
+    const {
+      m,
+      p,
+      drivers: [drv],
+    } = await kit.boot({ era });
+    const dev = drv.devices[0]!;
     fill(p, 3);
-    const { addr, fd } = mapScullp(p, 3 * PAGE_SIZE);
-    p.libc.close(fd);
+    const addr = mapDevice(p, "/dev/scullp0", { length: 3 * PAGE_SIZE });
     expect(dev.vmas).toBe(1);
     const child = m.process(p.sys.fork())!;
     expect(dev.vmas).toBe(2);
@@ -171,11 +171,17 @@ describe.each(["modern", "2.6.10"] as const)("scullp (%s)", (era: Era) => {
   });
 
   it("refuses to trim while mapped (-EBUSY from open with O_TRUNC and from the trim ioctl), trims after", async () => {
-    const { m, p, dev } = await boot(era);
+    const {
+      m,
+      p,
+      drivers: [drv],
+    } = await kit.boot({ era });
+    const dev = drv.devices[0]!;
     const free0 = m.mem.nrFreePages;
     fill(p, 2);
     expect(m.mem.nrFreePages).toBe(free0 - 2);
-    const { addr, fd } = mapScullp(p, 2 * PAGE_SIZE);
+    const fd = p.libc.open("/dev/scullp0", O_RDWR);
+    const addr = p.libc.mmap(0, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     p.mmu.load8(addr);
     expect(p.sys.open("/dev/scullp0", O_WRONLY | O_TRUNC)).toBe(-EBUSY);
     expect(p.sys.open("/dev/scullp0", O_RDWR | O_TRUNC)).toBe(-EBUSY);
@@ -190,10 +196,15 @@ describe.each(["modern", "2.6.10"] as const)("scullp (%s)", (era: Era) => {
   });
 
   it("a page the driver frees while a process still maps it stays allocated until the unmap", async () => {
-    const { m, p, dev } = await boot(era);
+    const {
+      m,
+      p,
+      drivers: [drv],
+    } = await kit.boot({ era });
+    const dev = drv.devices[0]!;
     fill(p, 1);
     const page = m.mem.pfnToPage(Math.floor((dev.list!.data![0]! - 2 ** 52) / PAGE_SIZE));
-    const { addr } = mapScullp(p, PAGE_SIZE);
+    const addr = mapDevice(p, "/dev/scullp0", { length: PAGE_SIZE });
     p.mmu.load8(addr);
     expect(m.unloadDriver("scullp")).toBe(0); // exit trims regardless
     expect(dev.size).toBe(0);
@@ -206,22 +217,26 @@ describe.each(["modern", "2.6.10"] as const)("scullp (%s)", (era: Era) => {
   });
 
   it("order != 0 cannot be mapped: -ENODEV", async () => {
-    const { m, p } = await boot(era, { order: 1 });
+    const { m, p } = await kit.boot({ era, drivers: [scullp({ order: 1 })] });
     fill(p, 2);
-    const { addr } = mapScullp(p, 2 * PAGE_SIZE);
-    expect(addr).toBe(-ENODEV);
+    expect(tryMapDevice(p, "/dev/scullp0", { length: 2 * PAGE_SIZE })).toBe(-ENODEV);
     m.checkInvariants();
   });
 
   it("order set by ioctl applies from the next trim (and then mmap is -ENODEV)", async () => {
-    const { m, p, dev } = await boot(era);
+    const {
+      m,
+      p,
+      drivers: [drv],
+    } = await kit.boot({ era });
+    const dev = drv.devices[0]!;
     const fd = p.libc.open("/dev/scullp0", O_RDWR);
     expect(p.sys.ioctl(fd, SCULLP_IOCTORDER, 2)).toBe(0);
     expect(p.sys.ioctl(fd, SCULLP_IOCQORDER)).toBe(2);
     expect(dev.order).toBe(0);
     fill(p, 1); // opening O_WRONLY trims: the device is now order 2
     expect(dev.order).toBe(2);
-    expect(p.sys.mmap(0, PAGE_SIZE, RW, MAP_SHARED, fd, 0)).toBe(-ENODEV);
+    expect(p.sys.mmap(0, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)).toBe(-ENODEV);
     const rd = p.libc.open("/dev/scullp0", O_RDONLY);
     expect(p.libc.read(rd, 10)).toEqual(new Uint8Array(10).fill(1));
     m.checkInvariants();
