@@ -1,0 +1,93 @@
+/**
+ * What each publishable package's tarball holds, as `npm pack --dry-run` lists it: its built code, a
+ * README that reads right on a registry page (no relative link to a file the tarball lacks; says it is
+ * ESM only and which Node it needs), the project's LICENSE, and no tests, fixtures, benchmarks or
+ * examples.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type Publishable, publishablePackages, root } from "./publishable";
+
+const run = promisify(execFile);
+const packages = publishablePackages();
+
+/** A path that is a test, a fixture or another thing only the repository needs. */
+const NOT_FOR_USERS =
+  /(^|\/)(test|tests|__tests__|__fixtures__|fixtures|bench|examples|coverage|\.turbo)\/|\.(test|spec|test-d)\.[cm]?[jt]sx?$|(^|\/)(tsconfig[^/]*\.json|tsup\.config\.ts|vitest\.config\.ts|turbo\.json)$/;
+
+/** Markdown links and images whose target is neither absolute nor an anchor. */
+function relativeLinks(markdown: string): string[] {
+  return [...markdown.matchAll(/!?\[[^\]]*\]\(([^)\s]+)[^)]*\)/g)]
+    .map((m) => m[1]!)
+    .filter((t) => !/^(https?:|mailto:|#)/.test(t));
+}
+
+async function packList(p: Publishable): Promise<string[]> {
+  const { stdout } = await run("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], {
+    cwd: join(root, p.dir),
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const [report] = JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>;
+  return report!.files.map((f) => f.path).sort();
+}
+
+describe("tarballs of the publishable packages", () => {
+  const lists = new Map<string, string[]>();
+  beforeAll(async () => {
+    // Two at a time: npm pack is mostly waiting.
+    const queue = [...packages];
+    await Promise.all(
+      [0, 1].map(async () => {
+        for (let p = queue.shift(); p; p = queue.shift()) lists.set(p.dir, await packList(p));
+      }),
+    );
+  }, 240_000);
+
+  it("finds the packages", () => {
+    expect(packages.map((p) => p.dir)).toEqual(
+      expect.arrayContaining(["packages/phys", "packages/mm", "packages/kernel", "apps/simulator"]),
+    );
+  });
+
+  for (const p of packages) {
+    describe(p.name, () => {
+      it("ships its code, README, LICENSE and package.json, and no tests or fixtures", () => {
+        const files = lists.get(p.dir)!;
+        expect(files).toEqual(expect.arrayContaining(["LICENSE", "README.md", "package.json"]));
+        expect(files.some((f) => f.startsWith("dist/") && f.endsWith(".js"))).toBe(true);
+        expect(files.filter((f) => NOT_FOR_USERS.test(f))).toEqual([]);
+      });
+
+      it("has the project's LICENSE (MIT) and says so in package.json", () => {
+        expect(p.pkg.license).toBe("MIT");
+        expect(readFileSync(join(root, p.dir, "LICENSE"), "utf8")).toBe(
+          readFileSync(join(root, "LICENSE"), "utf8"),
+        );
+      });
+
+      it("has a README whose links work on a registry page, saying ESM only and Node 20", () => {
+        const readme = readFileSync(join(root, p.dir, "README.md"), "utf8");
+        const files = lists.get(p.dir)!;
+        for (const target of relativeLinks(readme)) {
+          const file = target.replace(/^\.\//, "").replace(/#.*$/, "");
+          expect(files, `README link ${target} is not in the tarball`).toContain(file);
+        }
+        expect(readme).toMatch(/ESM only/);
+        expect(readme).toMatch(/Node\.js 20(\.\d+)? or later/);
+      });
+    });
+  }
+
+  it("the README check would catch a relative link out of the package", () => {
+    expect(relativeLinks("see [guide](../../docs/x.md), [api](https://x.dev/a) and [top](#top)")).toEqual([
+      "../../docs/x.md",
+    ]);
+    expect(NOT_FOR_USERS.test("src/__fixtures__/a.ts")).toBe(true);
+    expect(NOT_FOR_USERS.test("src/machine.test.ts")).toBe(true);
+    expect(NOT_FOR_USERS.test("dist/index.js")).toBe(false);
+    expect(existsSync(join(root, "LICENSE"))).toBe(true);
+  });
+});
