@@ -142,6 +142,11 @@ export function gupPinCount(k: { readonly kernel: Kernel } | Kernel, pfn: number
   return pins.get(kern)?.get(pfn) ?? 0;
 }
 
+/** How many pages this kernel holds pins on. */
+export function gupPinnedPageCount(m: { readonly kernel: Kernel }): number {
+  return pins.get(m.kernel)?.size ?? 0;
+}
+
 /**
  * The pin invariant: every pinned pfn is allocated and holds at least its pins' references, which
  * the driver-reference count includes. Throws naming the first page that breaks it.
