@@ -58,7 +58,7 @@ describe("TestKit.boot", () => {
   it("boots with the devices, loads the drivers after them (a function sees them), spawns pid 1", async () => {
     const kit = new TestKit({ ramBytes: 16 * MiB, spawn: { name: "mapper" } });
     const seen: string[] = [];
-    const { m, p, devices } = await kit.boot({
+    const { m, p, devices, drivers } = await kit.boot({
       era: "2.6.10",
       devices: () => [isaMemory({ base: 0xd0000, size: 0x2000, name: "isa-ram" })],
       drivers: ([isa]) => {
@@ -71,6 +71,7 @@ describe("TestKit.boot", () => {
     expect(m.era).toBe("2.6.10");
     expect(m.mem.totalRamPages).toBeLessThanOrEqual((16 * MiB) / PAGE_SIZE);
     expect(m.loadedDrivers()).toEqual(["buggy"]);
+    expect(drivers.map((d) => d.name)).toEqual(["buggy"]);
     expect([p.pid, p.comm]).toEqual([1, "mapper"]);
     expect(kit.machines).toEqual([m]);
     expect(problems(kit)).toEqual([]);
