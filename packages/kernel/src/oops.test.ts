@@ -1,7 +1,8 @@
 // The oops table (docs/driver-api.md §6): every driver callback the guide lists, made to throw. Each
 // row checks the dmesg BUG line naming the callback, that the process the kernel worked for dies by
 // SIGKILL (and what the call itself gave back), that a bystander process goes on, that
-// checkInvariants() holds, and that every frame is back once every process has exited.
+// checkInvariants() holds, and that every frame is back once every process has exited. The two
+// write-notification callbacks (vm_ops->page_mkwrite, pfn_mkwrite) have their rows in mkwrite.test.ts.
 import { describe, expect, it } from "vitest";
 import {
   allocPages,

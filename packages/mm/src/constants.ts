@@ -155,6 +155,8 @@ export const VM_FAULT_MINOR = 0;
 
 /** FAULT_FLAG_* (include/linux/mm_types.h). */
 export const FAULT_FLAG_WRITE = 0x01;
+/** The fault is ->page_mkwrite / ->pfn_mkwrite telling the driver of a write to a read-only page. */
+export const FAULT_FLAG_MKWRITE = 0x02;
 export const FAULT_FLAG_USER = 0x40;
 export const FAULT_FLAG_REMOTE = 0x80;
 

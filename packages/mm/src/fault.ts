@@ -12,6 +12,7 @@ import {
   physOf,
 } from "@faultline/phys";
 import {
+  FAULT_FLAG_MKWRITE,
   FAULT_FLAG_USER,
   FAULT_FLAG_WRITE,
   TASK_SIZE,
@@ -28,7 +29,7 @@ import {
   VM_SHARED,
   VM_WRITE,
 } from "./constants";
-import { linearPageIndex, PAGE } from "./internal";
+import { linearPageIndex, PAGE, vmaWantsWritenotify } from "./internal";
 import { type MmStruct, NOPAGE_OOM, type Vma, type VmFault } from "./mm_types";
 import {
   _PAGE_ACCESSED,
@@ -172,9 +173,20 @@ function doFault(
   if (typeof vmf === "number") return vmf;
   if (vmf.ret & VM_FAULT_NOPAGE) return vmf.ret & ~VM_FAULT_NOPAGE;
   const pfn = vmf.pfn;
-  // finish_fault(): read faults map read-only unless the mapping is shared and writable.
+  // do_shared_fault(): a write fault asks ->page_mkwrite first (do_page_mkwrite); a refusal drops the page.
+  const notify = vmaWantsWritenotify(vma);
+  if (write && notify && vma.vmOps?.pageMkwrite) {
+    const r = callMkwrite(mm, vma, address, real, pfn, vma.vmOps.pageMkwrite);
+    if (r !== 0) {
+      mm.mem.putPage(pfn);
+      return r & VM_FAULT_ERROR;
+    }
+  }
+  // finish_fault(): read faults map read-only unless the mapping is shared and writable and its driver
+  // need not hear of the first write (vma_wants_writenotify).
   let flags = 0;
-  if (vma.vmFlags & VM_SHARED && vma.vmFlags & VM_WRITE) flags = _PAGE_RW | (write ? _PAGE_DIRTY : 0);
+  if (vma.vmFlags & VM_SHARED && vma.vmFlags & VM_WRITE && (write || !notify))
+    flags = _PAGE_RW | (write ? _PAGE_DIRTY : 0);
   const cur = mm.pgd.readSlot(slot);
   if (cur !== 0) {
     // The driver installed something itself; drop the extra page.
@@ -237,11 +249,42 @@ function doCowFault(mm: MmStruct, vma: Vma, slot: number, address: number, real:
   return r | vmf.ret;
 }
 
+/**
+ * do_page_mkwrite() / the pfn_mkwrite call of wp_pfn_shared(): tells the driver a read-only page of a
+ * shared mapping is about to be written (`page` null for a pfn without struct page). Returns 0 to go
+ * on, or the VM_FAULT_ERROR / VM_FAULT_NOPAGE bits that end the fault.
+ */
+function callMkwrite(
+  mm: MmStruct,
+  vma: Vma,
+  address: number,
+  real: number,
+  pfn: number,
+  mkwrite: (vmf: VmFault) => number,
+): number {
+  const vmf: VmFault = {
+    vma,
+    address,
+    realAddress: real,
+    pgoff: linearPageIndex(vma, address),
+    flags: FAULT_FLAG_WRITE | FAULT_FLAG_MKWRITE | FAULT_FLAG_USER,
+    page: pfn >= 0 ? mm.mem.pfnToPage(pfn) : null,
+  };
+  return (mkwrite.call(vma.vmOps, vmf) | 0) & (VM_FAULT_ERROR | VM_FAULT_NOPAGE);
+}
+
 /** do_wp_page(): a write hit a present read-only PTE. */
 function doWpPage(mm: MmStruct, vma: Vma, slot: number, address: number, pte: number): number {
   const pfn = vmNormalPfn(mm, pte);
   if (vma.vmFlags & (VM_SHARED | VM_MAYSHARE)) {
-    // wp_pfn_shared / wp_page_shared: make it writable in place.
+    // wp_pfn_shared() asks ->pfn_mkwrite (no struct page), wp_page_shared() ->page_mkwrite: an error
+    // ends the fault, VM_FAULT_NOPAGE leaves the PTE as it is (the access is retried).
+    const mkwrite = pfn < 0 ? vma.vmOps?.pfnMkwrite : vma.vmOps?.pageMkwrite;
+    if (mkwrite && vma.vmFlags & VM_WRITE) {
+      const r = callMkwrite(mm, vma, address, address, pfn, mkwrite);
+      if (r !== 0) return r & VM_FAULT_ERROR;
+    }
+    // Then make it writable in place.
     mm.pgd.setPte(
       slot,
       pte + (pteFlags(pte) & _PAGE_RW ? 0 : _PAGE_RW) + (pteFlags(pte) & _PAGE_DIRTY ? 0 : _PAGE_DIRTY),

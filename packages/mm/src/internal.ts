@@ -42,3 +42,15 @@ export const linearPageIndex = (vma: { vmStart: number; vmPgoff: number }, addr:
 
 /** vma_pages() */
 export const vmaPages = (vma: { vmStart: number; vmEnd: number }): number => (vma.vmEnd - vma.vmStart) / PAGE;
+
+/**
+ * vma_wants_writenotify(): a shared writable mapping whose driver asks to hear of the first write to
+ * each page (vm_ops->page_mkwrite / pfn_mkwrite) gets read-only PTEs from its faults, so that write
+ * comes back through do_wp_page.
+ */
+export const vmaWantsWritenotify = (vma: {
+  vmFlags: number;
+  vmOps?: { pageMkwrite?: unknown; pfnMkwrite?: unknown } | null;
+}): boolean =>
+  (vma.vmFlags & (VM_WRITE | VM_SHARED)) === (VM_WRITE | VM_SHARED) &&
+  (vma.vmOps?.pageMkwrite !== undefined || vma.vmOps?.pfnMkwrite !== undefined);

@@ -20,9 +20,9 @@ import {
 } from "./constants";
 import { EACCES, EINVAL, ENOMEM } from "./errno";
 import { mmPopulate } from "./gup";
-import { PAGE, pageAlign, protToVm, TWO64, ul } from "./internal";
+import { PAGE, pageAlign, protToVm, TWO64, ul, vmaWantsWritenotify } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
-import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, pteFlags, pteIsGuardMarker } from "./pgtable";
+import { _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, pteFlags, pteIsGuardMarker } from "./pgtable";
 import { vmaModifyFlags } from "./vma";
 
 /** do_mprotect_pkey(): `pkeyIn` -1 is plain mprotect (the VMA keeps its key, or gets the execute-only one). */
@@ -115,6 +115,7 @@ export function changeProtection(mm: MmStruct, vma: Vma, start: number, end: num
   const f = vma.vmFlags;
   const accessible = (f & (VM_READ | VM_WRITE | VM_EXEC)) !== 0;
   const shared = (f & VM_SHARED) !== 0;
+  const notify = vmaWantsWritenotify(vma);
   mm.pgd.forEach(start, end, (_a, slot, pte) => {
     // change_pte_range(): a non-present marker has no protection to change.
     if (pteIsGuardMarker(pte)) return;
@@ -123,7 +124,9 @@ export function changeProtection(mm: MmStruct, vma: Vma, start: number, end: num
     if (!accessible) fl = (fl & ~_PAGE_PRESENT) | _PAGE_PROTNONE;
     else if (fl & _PAGE_PROTNONE) fl = (fl & ~_PAGE_PROTNONE) | _PAGE_PRESENT;
     if (!(f & VM_WRITE)) fl &= ~_PAGE_RW;
-    else if (shared && fl & _PAGE_PRESENT) fl |= _PAGE_RW;
+    // A shared VMA whose driver wants write notification keeps clean pages read-only
+    // (can_change_shared_pte_writable: only dirty ones skip the next write fault).
+    else if (shared && fl & _PAGE_PRESENT && (!notify || fl & _PAGE_DIRTY)) fl |= _PAGE_RW;
     // change_protection() rewrites every PTE with the VMA's new page protection, its key included.
     if (fl !== pteFlags(pte) || mm.pgd.readPkey(slot) !== vma.vmPkey)
       mm.pgd.setPte(slot, base + fl, vma.vmPkey);

@@ -13,7 +13,7 @@ import {
   VM_WRITE,
 } from "./constants";
 import { EBUSY, EFAULT, EINVAL, ENOMEM } from "./errno";
-import { isCowMapping, PAGE, pageAlign } from "./internal";
+import { isCowMapping, PAGE, pageAlign, vmaWantsWritenotify } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import {
   _PAGE_ACCESSED,
@@ -93,7 +93,8 @@ export function vmfInsertPfn(mm: MmStruct, vma: Vma, addr: number, pfn: number):
   const slot = mm.pgd.pteSlot(a, true);
   if (slot === TABLE_OOM) return VM_FAULT_OOM;
   if (mm.pgd.readSlot(slot) !== 0) return VM_FAULT_NOPAGE;
-  const rw = vma.vmFlags & VM_SHARED && vma.vmFlags & VM_WRITE ? _PAGE_RW : 0;
+  // insert_pfn() with vma->vm_page_prot: read-only when the driver wants write notification (pfn_mkwrite).
+  const rw = vma.vmFlags & VM_SHARED && vma.vmFlags & VM_WRITE && !vmaWantsWritenotify(vma) ? _PAGE_RW : 0;
   mm.pgd.setPte(
     slot,
     pteMk(pfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SPECIAL | _PAGE_PFNMAP | rw),
