@@ -6,53 +6,38 @@
 import { isaMemory, pciMemoryDevice } from "@faultline/devices";
 import {
   DRIVER_API_VERSION,
-  type DriverDefinition,
   defineDriver,
   EINVAL,
-  type Era,
   MAP_PRIVATE,
   MAP_SHARED,
-  Machine,
-  O_RDWR,
   PAGE_SIZE,
-  PROT_READ,
-  PROT_WRITE,
   type Process,
   remapPfnRange,
   type Vma,
 } from "@faultline/kernel";
+import { tryMapDevice, useMachine } from "@faultline/testkit/vitest";
 import { describe, expect, it } from "vitest";
 import { regionRemap } from "./index";
 
-const RW = PROT_READ | PROT_WRITE;
 const DEV_BASE = 0xd0000;
 /** The driver exports the first 0x2000 bytes of a 0x4000-byte device; the rest must stay private. */
 const REGION_SIZE = 0x2000;
 
-async function boot(era: Era, extra: DriverDefinition[] = []) {
-  const isa = isaMemory({ base: DEV_BASE, size: 0x4000 });
-  for (let i = 0; i < 0x4000; i += 4) new DataView(isa.ram.buffer).setUint32(i, DEV_BASE + i, true);
-  const m = await Machine.create({
-    ramBytes: 32 * 2 ** 20,
-    era,
-    devices: [isa],
-    drivers: [regionRemap({ start: DEV_BASE, size: REGION_SIZE }), ...extra],
-  });
-  return { m, isa, p: m.spawn({ name: "region-test" }) };
-}
+/** Every machine: the 0x4000-byte device (each word holds its own physical address), region-remap, a process. */
+const kit = useMachine({
+  ramBytes: 32 * 2 ** 20,
+  devices: () => {
+    const isa = isaMemory({ base: DEV_BASE, size: 0x4000 });
+    for (let i = 0; i < 0x4000; i += 4) new DataView(isa.ram.buffer).setUint32(i, DEV_BASE + i, true);
+    return [isa];
+  },
+  drivers: () => [regionRemap({ start: DEV_BASE, size: REGION_SIZE })],
+  spawn: { name: "region-test" },
+});
 
-function mmapRegion(
-  p: Process,
-  len: number,
-  offset: number,
-  node = "/dev/region",
-  flags = MAP_SHARED,
-): number {
-  const fd = p.libc.open(node, O_RDWR);
-  const r = p.sys.mmap(0, len, RW, flags, fd, offset);
-  p.libc.close(fd);
-  return r;
-}
+/** mmap of a region node: the address or -errno. */
+const mmapRegion = (p: Process, length: number, offset: number, node = "/dev/region", flags = MAP_SHARED) =>
+  tryMapDevice(p, node, { length, offset, flags });
 
 /** The book's region mmap, bugs included (psize unsigned, a byte address passed as the pfn). */
 function bookRegion(name: string, bugs: { unsignedPsize: boolean; byteAddress: boolean }) {
@@ -81,7 +66,11 @@ function bookRegion(name: string, bugs: { unsignedPsize: boolean; byteAddress: b
 
 describe.each(["modern", "2.6.10"] as const)("region-remap (%s)", (era) => {
   it("maps the region: the process reads the device's bytes at the right physical addresses", async () => {
-    const { m, p, isa } = await boot(era);
+    const {
+      m,
+      p,
+      devices: [isa],
+    } = await kit.boot({ era });
     const a = mmapRegion(p, REGION_SIZE, 0);
     expect(a).toBeGreaterThan(0);
     expect(p.mmu.load32(a)).toBe(DEV_BASE);
@@ -92,7 +81,7 @@ describe.each(["modern", "2.6.10"] as const)("region-remap (%s)", (era) => {
   });
 
   it("honours vm_pgoff: offset 0x1000 maps the region's second page", async () => {
-    const { m, p } = await boot(era);
+    const { m, p } = await kit.boot({ era });
     const a = mmapRegion(p, PAGE_SIZE, 0x1000);
     expect(p.mmu.load32(a)).toBe(DEV_BASE + 0x1000);
     expect(m.procText(`/proc/${p.pid}/maps`)).toContain(" rw-s 00001000 00:05 ");
@@ -100,7 +89,7 @@ describe.each(["modern", "2.6.10"] as const)("region-remap (%s)", (era) => {
   });
 
   it("refuses vsize > psize with -EINVAL (spans too high)", async () => {
-    const { m, p } = await boot(era);
+    const { m, p } = await kit.boot({ era });
     expect(mmapRegion(p, REGION_SIZE + PAGE_SIZE, 0)).toBe(-EINVAL);
     expect(mmapRegion(p, 2 * PAGE_SIZE, 0x1000)).toBe(-EINVAL);
     expect(m.procText(`/proc/${p.pid}/maps`)).toBe("");
@@ -108,7 +97,13 @@ describe.each(["modern", "2.6.10"] as const)("region-remap (%s)", (era) => {
   });
 
   it("refuses an offset at or past the end with -EINVAL (the book's unsigned psize wraps and lets it through)", async () => {
-    const { m, p } = await boot(era, [bookRegion("bookwrap", { unsignedPsize: true, byteAddress: false })]);
+    const { m, p } = await kit.boot({
+      era,
+      drivers: [
+        regionRemap({ start: DEV_BASE, size: REGION_SIZE }),
+        bookRegion("bookwrap", { unsignedPsize: true, byteAddress: false }),
+      ],
+    });
     expect(mmapRegion(p, PAGE_SIZE, REGION_SIZE)).toBe(-EINVAL);
     expect(mmapRegion(p, PAGE_SIZE, REGION_SIZE + PAGE_SIZE)).toBe(-EINVAL);
     // The book's version maps the device's private page past the region.
@@ -119,7 +114,13 @@ describe.each(["modern", "2.6.10"] as const)("region-remap (%s)", (era) => {
   });
 
   it("passes a pfn: the book's byte address would map physical memory 4096 times higher", async () => {
-    const { m, p } = await boot(era, [bookRegion("bookaddr", { unsignedPsize: false, byteAddress: true })]);
+    const { m, p } = await kit.boot({
+      era,
+      drivers: [
+        regionRemap({ start: DEV_BASE, size: REGION_SIZE }),
+        bookRegion("bookaddr", { unsignedPsize: false, byteAddress: true }),
+      ],
+    });
     const good = mmapRegion(p, PAGE_SIZE, 0);
     const bad = mmapRegion(p, PAGE_SIZE, 0, "/dev/bookaddr");
     expect(p.mmu.load32(good)).toBe(DEV_BASE);
@@ -129,7 +130,11 @@ describe.each(["modern", "2.6.10"] as const)("region-remap (%s)", (era) => {
   });
 
   it("a private mapping is remapped whole, and a write makes a private copy", async () => {
-    const { m, p, isa } = await boot(era);
+    const {
+      m,
+      p,
+      devices: [isa],
+    } = await kit.boot({ era });
     const a = mmapRegion(p, REGION_SIZE, 0, "/dev/region", MAP_PRIVATE);
     expect(p.mmu.load32(a + 4)).toBe(DEV_BASE + 4);
     p.mmu.store32(a + 4, 7);
@@ -139,11 +144,13 @@ describe.each(["modern", "2.6.10"] as const)("region-remap (%s)", (era) => {
   });
 
   it("maps a PCI BAR (loaded after boot, once firmware placed the BAR)", async () => {
-    const pci = pciMemoryDevice({ barSize: 0x10000 });
-    const m = await Machine.create({ ramBytes: 32 * 2 ** 20, era, devices: [pci] });
+    const {
+      m,
+      p,
+      devices: [pci],
+    } = await kit.boot({ era, devices: [pciMemoryDevice({ barSize: 0x10000 })], drivers: [] });
     const bar = pci.barAddress(0)!;
     expect(m.loadDriver(regionRemap({ start: bar + 0x4000, size: 0x8000, name: "bar-window" }))).toBe(0);
-    const p = m.spawn();
     const a = mmapRegion(p, 0x4000, 0x4000, "/dev/bar-window");
     p.mmu.store32(a + 0x3000, 0x600df00d);
     expect(new DataView(pci.ram.buffer).getUint32(0x4000 + 0x4000 + 0x3000, true)).toBe(0x600df00d);
