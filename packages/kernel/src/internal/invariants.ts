@@ -3,6 +3,7 @@
  */
 import { ShmemFile, type ShmemInode } from "@faultline/mm";
 import { PG_anon, PG_buddy, PG_quarantined, PG_reserved, PG_table } from "@faultline/phys";
+import { checkGupInvariants } from "../gup";
 import { OpenFile } from "./file";
 import { sysvShmHolds } from "./ipc-shm-state";
 import type { Kernel } from "./kernel";
@@ -19,6 +20,9 @@ const hex = (n: number) => n.toString(16);
  */
 export function checkInvariants(k: Kernel): void {
   k.phys.checkInvariants();
+  // Pins (pin_user_pages) are driver-held references of GUP_PIN_COUNTING_BIAS each: counted below
+  // with the others, and checked against the pin table here.
+  checkGupInvariants({ kernel: k });
   const want = new Map<number, number>();
   const why = new Map<number, string[]>();
   const add = (pfn: number, n: number, what: string) => {
