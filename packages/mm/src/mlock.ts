@@ -1,11 +1,20 @@
-// mm/mlock.c: do_mlock / apply_vma_lock_flags / mlock_fixup, and munlock.
+// mm/mlock.c: do_mlock / apply_vma_lock_flags / mlock_fixup, munlock, mlockall / munlockall.
 
-import { VM_DROPPABLE, VM_LOCKED, VM_LOCKED_MASK, VM_LOCKONFAULT, VM_SPECIAL } from "./constants";
-import { EAGAIN, EINVAL, ENOMEM } from "./errno";
+import {
+  MCL_CURRENT,
+  MCL_FUTURE,
+  MCL_ONFAULT,
+  VM_DROPPABLE,
+  VM_LOCKED,
+  VM_LOCKED_MASK,
+  VM_LOCKONFAULT,
+  VM_SPECIAL,
+} from "./constants";
+import { EAGAIN, EINVAL, ENOMEM, EPERM } from "./errno";
 import { FAULT_OK, FAULT_OOM } from "./fault";
 import { mmPopulate } from "./gup";
 import { PAGE, pageAlign, TWO64, ul } from "./internal";
-import type { MmStruct } from "./mm_types";
+import type { MmStruct, Vma } from "./mm_types";
 import { vmaModifyFlags } from "./vma";
 
 /** mlock(2)/mlock2(2) (`onFault`: MLOCK_ONFAULT) and munlock(2) (`lock` false). Returns 0 or -errno. */
@@ -21,6 +30,8 @@ export function doMlock(
   const start = start0 - (start0 % PAGE);
   const end = start + len;
   if (end >= TWO64) return -EINVAL;
+  // can_do_mlock(): a zero RLIMIT_MEMLOCK without CAP_IPC_LOCK may lock nothing.
+  if (lock && mm.mlockLimit === 0) return -EPERM;
   if (lock && mm.lockedVm * PAGE + len > mm.mlockLimit) {
     // count_mm_mlocked_page_nr(): pages of the range already locked are not counted twice.
     let already = 0;
@@ -64,5 +75,48 @@ export function doMlock(
     if (r === FAULT_OOM) return -EAGAIN;
     if (r !== FAULT_OK) return -ENOMEM;
   }
+  return 0;
+}
+
+/** mlock_fixup() for mlockall: new lock bits on a whole VMA, locked_vm kept; VM_SPECIAL memory is skipped. */
+function mlockFixupWhole(mm: MmStruct, vma: Vma, newFlags: number): void {
+  const old = vma.vmFlags;
+  if (newFlags === old || old & (VM_SPECIAL | VM_DROPPABLE)) return;
+  const r = vmaModifyFlags(mm, vma, vma.vmStart, vma.vmEnd, newFlags);
+  if (typeof r === "number") return; // apply_mlockall_flags() ignores errors
+  const pages = (r.vmEnd - r.vmStart) / PAGE;
+  if (!(newFlags & VM_LOCKED) && old & VM_LOCKED) mm.lockedVm -= pages;
+  else if (newFlags & VM_LOCKED && !(old & VM_LOCKED)) mm.lockedVm += pages;
+}
+
+/**
+ * mlockall(2) (`flags` MCL_*) and munlockall(2) (`flags` 0, called with `unlock`): MCL_FUTURE locks
+ * every later mapping (mm->def_flags), MCL_CURRENT every VMA now, MCL_ONFAULT without populating.
+ * -EINVAL for no flags, an unknown one or MCL_ONFAULT alone; -EPERM when RLIMIT_MEMLOCK is 0 without
+ * CAP_IPC_LOCK; -ENOMEM when MCL_CURRENT would lock more than RLIMIT_MEMLOCK allows (total_vm).
+ */
+export function doMlockall(mm: MmStruct, flags: number, unlock = false): number {
+  if (!unlock) {
+    if (!flags || flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) || flags === MCL_ONFAULT) return -EINVAL;
+    if (mm.mlockLimit === 0) return -EPERM;
+    if (flags & MCL_CURRENT && mm.mlockLimit !== Number.POSITIVE_INFINITY) {
+      let totalVm = 0;
+      for (const v of mm.vmas) totalVm += (v.vmEnd - v.vmStart) / PAGE;
+      if (totalVm > Math.floor(mm.mlockLimit / PAGE)) return -ENOMEM;
+    }
+  }
+  // apply_mlockall_flags()
+  mm.defFlags &= ~VM_LOCKED_MASK;
+  if (flags & MCL_FUTURE) {
+    mm.defFlags |= VM_LOCKED | (flags & MCL_ONFAULT ? VM_LOCKONFAULT : 0);
+    if (!(flags & MCL_CURRENT)) return 0;
+  }
+  const toAdd = flags & MCL_CURRENT ? VM_LOCKED | (flags & MCL_ONFAULT ? VM_LOCKONFAULT : 0) : 0;
+  for (const v of [...mm.vmas]) {
+    const cur = mm.vmaLookup(v.vmStart);
+    if (cur) mlockFixupWhole(mm, cur, (cur.vmFlags & ~VM_LOCKED_MASK) | toAdd);
+  }
+  // mm_populate(0, TASK_SIZE): faults are ignored, as __mm_populate ignores them.
+  if (flags & MCL_CURRENT) for (const v of [...mm.vmas]) mmPopulate(mm, v.vmStart, v.vmEnd, true);
   return 0;
 }

@@ -10,7 +10,8 @@ import { dupMmap, exitMmap } from "./fork";
 import { faultinPageRange } from "./gup";
 import { offsetInPage, PAGE, ul } from "./internal";
 import { doMadvise } from "./madvise";
-import { doMlock } from "./mlock";
+import { doMincore } from "./mincore";
+import { doMlock, doMlockall } from "./mlock";
 import { type MmFile, MmStruct, type Vma } from "./mm_types";
 import { doMmap, doVmiMunmap } from "./mmap";
 import { doMprotectPkey } from "./mprotect";
@@ -148,6 +149,21 @@ export class Mm extends MmStruct {
 
   munlock(start: number, len: number): number {
     return doMlock(this, start, len, false, false);
+  }
+
+  /** mlockall(2): MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT (mlock.ts). */
+  mlockall(flags: number): number {
+    return doMlockall(this, flags);
+  }
+
+  /** munlockall(2): every VMA unlocked, MCL_FUTURE forgotten. */
+  munlockall(): number {
+    return doMlockall(this, 0, true);
+  }
+
+  /** mincore(2): 1 in vec[i] for each resident page of the range (mincore.ts). Returns 0 or -errno. */
+  mincore(start: number, len: number, vec: Uint8Array): number {
+    return doMincore(this, start, len, vec);
   }
 
   /** madvise(2) */

@@ -193,8 +193,15 @@ export abstract class MmStruct {
   /** @internal The era's column of era.ts's table. */
   readonly rules: EraRules;
   readonly maxMapCount: number;
-  readonly mlockLimit: number;
-  readonly stackLimit: number;
+  /** RLIMIT_MEMLOCK (bytes; Infinity: a process with CAP_IPC_LOCK) and RLIMIT_STACK; setrlimit changes them. */
+  mlockLimit: number;
+  stackLimit: number;
+  /** RLIMIT_AS soft limit in bytes (Infinity: RLIM_INFINITY), read by may_expand_vm (vm-account.ts). */
+  rlimAs = Number.POSITIVE_INFINITY;
+  /** RLIMIT_DATA soft and hard limits in bytes (the hard one matters for a zero soft limit). */
+  rlimData: { cur: number; max: number } = { cur: Number.POSITIVE_INFINITY, max: Number.POSITIVE_INFINITY };
+  /** mm->def_flags: VM_LOCKED (and VM_LOCKONFAULT) after mlockall(MCL_FUTURE), added to every new mapping. */
+  defFlags = 0;
   readonly mmapBase = MMAP_BASE;
   /** Fault counters (task_struct min_flt / maj_flt). */
   minflt = 0;

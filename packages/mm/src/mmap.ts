@@ -47,6 +47,7 @@ import { PAGE, PMD_SIZE, pageAlign, protToVm, TASK_UNMAPPED_BASE, TWO64 } from "
 import { type MmFile, type MmStruct, Vma } from "./mm_types";
 import { ZAP_UNMAP, zapPageRange } from "./rmap";
 import { ShmemFile } from "./shmem";
+import { mayExpandVm } from "./vm-account";
 import { newRangeMerge, removeVma, splitVma, vmaLink, vmaMergeNewRange } from "./vma";
 
 // ---- get_unmapped_area ------------------------------------------------------------------------
@@ -185,7 +186,9 @@ export function doMmap(
   if (flags & MAP_GROWSDOWN) vmFlags |= VM_GROWSDOWN;
   if (flags & MAP_LOCKED) vmFlags |= VM_LOCKED;
   if (flags & MAP_STACK) vmFlags |= VM_NOHUGEPAGE;
-  if (flags & MAP_LOCKED && mm.lockedVm * PAGE + len > mm.mlockLimit) return -EAGAIN;
+  // mm->def_flags: mlockall(MCL_FUTURE) locks every new mapping.
+  vmFlags |= mm.defFlags;
+  if (vmFlags & VM_LOCKED && mm.lockedVm * PAGE + len > mm.mlockLimit) return -EAGAIN;
 
   if (file) {
     switch (flags & MAP_TYPE) {
@@ -265,6 +268,15 @@ function mmapRegion(
   if (mm.mapCount + 1 > mm.maxMapCount) {
     if (detached) vmsAbortMunmapVmas(mm, detached);
     return -ENOMEM;
+  }
+  // __mmap_setup(): RLIMIT_AS / RLIMIT_DATA, counting what MAP_FIXED replaces as freed.
+  if (mm.rlimAs !== Number.POSITIVE_INFINITY || mm.rlimData.cur !== Number.POSITIVE_INFINITY) {
+    let replaced = 0;
+    for (const v of detached?.vmas ?? []) replaced += (v.vmEnd - v.vmStart) / PAGE;
+    if (!mayExpandVm(mm, vmFlags, len / PAGE - replaced)) {
+      if (detached) vmsAbortMunmapVmas(mm, detached);
+      return -ENOMEM;
+    }
   }
   // accountable_mapping(): private writable memory is charged to the commit limit.
   if (!(vmFlags & VM_NORESERVE) && (vmFlags & (VM_SHARED | VM_WRITE)) === VM_WRITE) vmFlags |= VM_ACCOUNT;

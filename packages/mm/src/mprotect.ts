@@ -23,6 +23,7 @@ import { mmPopulate } from "./gup";
 import { PAGE, pageAlign, protToVm, TWO64, ul, vmaWantsWritenotify } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import { _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, pteFlags, pteIsGuardMarker } from "./pgtable";
+import { mayExpandVm } from "./vm-account";
 import { vmaModifyFlags } from "./vma";
 
 /** do_mprotect_pkey(): `pkeyIn` -1 is plain mprotect (the VMA keeps its key, or gets the execute-only one). */
@@ -80,6 +81,12 @@ export function doMprotectPkey(
     const changed = newFlags !== oldFlags || newPkey !== vma.vmPkey;
     if (changed) {
       if (newFlags & VM_WRITE) {
+        // Space limits when the area turns into data (RLIMIT_DATA, vm-account.ts).
+        const nrpages = (tmp - s) / PAGE;
+        if (!mayExpandVm(mm, newFlags, nrpages) && mayExpandVm(mm, oldFlags, nrpages)) {
+          error = -ENOMEM;
+          break;
+        }
         if (!(oldFlags & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE)))
           newFlags |= VM_ACCOUNT;
       } else if (oldFlags & VM_ACCOUNT && vma.anonymous && !vma.anonVma) {

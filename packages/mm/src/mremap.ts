@@ -24,6 +24,7 @@ import { doVmiMunmap, getUnmappedArea, rangeFree, vmsCompleteMunmapVmas, vmsGath
 import { TABLE_OOM } from "./pgtable";
 import { rssAdd, vmNormalPfn, ZAP_UNMAP, zapPageRange } from "./rmap";
 import { ShmemFile } from "./shmem";
+import { mayExpandVm } from "./vm-account";
 import { newRangeMerge, removeVma, vmAreaDup, vmaLink, vmaMergeExtend, vmaMergeNewRange } from "./vma";
 
 /** struct vma_remap_struct: one mremap request as it moves through the steps. */
@@ -95,6 +96,7 @@ function checkPrepVma(mm: MmStruct, r: VmaRemap): number {
   // Every remap_pfn_range VMA is VM_DONTEXPAND|VM_PFNMAP: it may shrink or move, never grow.
   if (vma.vmFlags & (VM_DONTEXPAND | VM_PFNMAP)) return -EFAULT;
   if (vma.vmFlags & VM_LOCKED && mm.lockedVm * PAGE + r.newLen - r.oldLen > mm.mlockLimit) return -EAGAIN;
+  if (!mayExpandVm(mm, vma.vmFlags, (r.newLen - r.oldLen) / PAGE)) return -ENOMEM;
   return 0;
 }
 

@@ -14,6 +14,7 @@ import {
 import { EFAULT, ENOMEM, EPERM } from "./errno";
 import { linearPageIndex, PAGE, vmaPages } from "./internal";
 import { AnonVma, type MmFile, type MmStruct, Vma, type VmOperations } from "./mm_types";
+import { mayExpandVm } from "./vm-account";
 
 // ---- the VMA set ------------------------------------------------------------------------------
 
@@ -403,6 +404,7 @@ export function expandDownwards(mm: MmStruct, vma: Vma, address: number): number
   const size = vma.vmEnd - addr;
   const grow = (vma.vmStart - addr) / PAGE;
   if (grow > vma.vmPgoff) return -ENOMEM;
+  if (!mayExpandVm(mm, vma.vmFlags, grow)) return -ENOMEM;
   if (size > mm.stackLimit) return -ENOMEM;
   if (vma.vmFlags & VM_LOCKED && (mm.lockedVm + grow) * PAGE > mm.mlockLimit) return -ENOMEM;
   if (vma.vmFlags & VM_LOCKED) mm.lockedVm += grow;

@@ -23,7 +23,8 @@ function access(fn: () => bigint | undefined): OpResult {
     return {
       type: "fault",
       signal: e.signal === "SIGBUS" ? "SIGBUS" : "SIGSEGV",
-      code: e.code === "SI_KERNEL" ? "SEGV_MAPERR" : e.code,
+      // Faults only: SI_KERNEL (the kernel killed the process) prints as the oracle sees it.
+      code: (e.code === "SI_KERNEL" ? "SEGV_MAPERR" : e.code) as Extract<OpResult, { type: "fault" }>["code"],
       addr: BigInt(e.addr),
     };
   }

@@ -1,0 +1,40 @@
+// mm/mmap.c: may_expand_vm() and the counters it reads (mm->total_vm, mm->data_vm), computed from the
+// VMAs when a limit is set (no counter is kept: an address space without limits pays nothing).
+import { VM_GROWSDOWN, VM_SHARED, VM_WRITE } from "./constants";
+import { PAGE } from "./internal";
+import type { MmStruct } from "./mm_types";
+
+/** is_data_mapping(): private, writable, not a stack (VM_STACK is VM_GROWSDOWN on x86). */
+export const isDataMapping = (flags: number): boolean =>
+  (flags & (VM_WRITE | VM_SHARED | VM_GROWSDOWN)) === VM_WRITE;
+
+/** mm->total_vm and mm->data_vm, in pages. */
+export function vmCounts(mm: MmStruct): { total: number; data: number } {
+  let total = 0;
+  let data = 0;
+  for (const v of mm.vmas) {
+    const n = (v.vmEnd - v.vmStart) / PAGE;
+    total += n;
+    if (isDataMapping(v.vmFlags)) data += n;
+  }
+  return { total, data };
+}
+
+/**
+ * may_expand_vm(): may the address space grow by `npages` of a mapping with `flags`? RLIMIT_AS bounds
+ * every mapping, RLIMIT_DATA the data mappings (with Linux's Valgrind exception: a zero soft limit
+ * lets data grow up to the hard limit). Linux's ignore_rlimit_data is off.
+ */
+export function mayExpandVm(mm: MmStruct, flags: number, npages: number): boolean {
+  const as = mm.rlimAs;
+  const data = mm.rlimData;
+  const dataApplies = isDataMapping(flags) && data.cur !== Number.POSITIVE_INFINITY;
+  if (as === Number.POSITIVE_INFINITY && !dataApplies) return true;
+  const c = vmCounts(mm);
+  if (c.total + npages > Math.floor(as / PAGE)) return false;
+  if (dataApplies && c.data + npages > Math.floor(data.cur / PAGE)) {
+    if (data.cur === 0 && c.data + npages <= Math.floor(data.max / PAGE)) return true;
+    return false;
+  }
+  return true;
+}
