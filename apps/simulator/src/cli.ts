@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // The `faultline` command: runs a scenario (the built-in one tells LDD3 chapter 15's story) with its
 // processes as worker threads, and prints what the kernel did.
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import ora from "ora";
 import { DEFAULT_SCENARIO } from "./default-scenario";
 import { chromeTrace, renderRun, summaryTable, toJson, verdicts } from "./report";
 import { progressBar, reportModel, writeReport } from "./report/build";
+import { decodeSnapshot, encodeSnapshot, isSnapshot, SnapshotError } from "./report/snapshot";
 import { type EraRun, runScenario } from "./run";
 import { type Era, loadPlugins, loadScenario, type Plugins, type Scenario, ScenarioError } from "./scenario";
 import { sweep } from "./sweep";
@@ -104,13 +105,17 @@ program
   .option("--json", "print one JSON object (for machines) instead of text")
   .option("--seed <n>", "serialize the programs under a seeded scheduler (reproducible)", parseSeed)
   .option("--html <file>", "also write the memory-map report (one self-contained HTML file)")
+  .option("--save <file>", "also save a snapshot of what the run mapped (faultline report <file> draws it)")
   .action(
-    async (file: string | undefined, o: { era?: Era; json?: boolean; seed?: number; html?: string }) => {
+    async (
+      file: string | undefined,
+      o: { era?: Era; json?: boolean; seed?: number; html?: string; save?: string },
+    ) => {
       const l = await load(file, o.era);
       const runs = await execute(l, {
         ...(o.seed !== undefined ? { seed: o.seed } : {}),
         quiet: o.json === true,
-        observe: o.html !== undefined,
+        observe: o.html !== undefined || o.save !== undefined,
       });
       process.stdout.write(
         o.json
@@ -120,6 +125,10 @@ program
       if (o.html !== undefined) {
         writeReport(o.html, reportModel(l.scenario, runs));
         process.stderr.write(`faultline: wrote the memory-map report to ${o.html}\n`);
+      }
+      if (o.save !== undefined) {
+        writeFileSync(o.save, encodeSnapshot(reportModel(l.scenario, runs)));
+        process.stderr.write(`faultline: saved the snapshot to ${o.save}\n`);
       }
       judge(runs);
     },
@@ -131,11 +140,32 @@ program
     "run a scenario (deterministically) and write its memory-map report: one self-contained HTML file " +
       "with the physical address map, every process's VMAs and the frames they map, and the faults",
   )
-  .argument(scenarioArg, scenarioHelp)
+  .argument(
+    "[scenario | snapshot]",
+    "a scenario file (JSON; the built-in story when omitted), or a snapshot saved by faultline run --save",
+  )
   .option("-o, --output <file>", "where to write the report", "faultline-report.html")
   .option("--era <era>", "one era only: 2.6.10 or modern", parseEra)
   .option("--seed <n>", "scheduler seed", parseSeed, 1)
   .action(async (file: string | undefined, o: { output: string; era?: Era; seed: number }) => {
+    const head = file && existsSync(file) ? readFileSync(file) : null;
+    if (head && isSnapshot(head)) {
+      let snap: ReturnType<typeof decodeSnapshot>;
+      try {
+        snap = decodeSnapshot(head);
+      } catch (e) {
+        if (!(e instanceof SnapshotError)) throw e;
+        process.stderr.write(`faultline: ${file}: ${e.message}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const eras = o.era ? snap.model.eras.filter((x) => x.era === o.era) : snap.model.eras;
+      writeReport(o.output, { ...snap.model, eras });
+      process.stdout.write(
+        `wrote the memory-map report of ${snap.model.scenario.name} (snapshot) to ${o.output}\n`,
+      );
+      return;
+    }
     const l = await load(file, o.era);
     const runs = await execute(l, { seed: o.seed, observe: true });
     writeReport(o.output, reportModel(l.scenario, runs));

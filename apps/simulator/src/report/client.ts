@@ -190,7 +190,7 @@ export const REPORT_JS = `
       if (r.kind === "window") {
         var last = r.start;
         for (var j = em.iomem.indexOf(r) + 1; j < em.iomem.length && em.iomem[j].depth > 0; j++) last = Math.max(last, em.iomem[j].end + 1);
-        if (last > r.start) b = Math.min(b, r.start + Math.max((last - r.start) * 2, 16 * MIB));
+        if (last > r.start) b = Math.min(b, r.start + Math.max(Math.ceil(((last - r.start) * 1.5) / MIB) * MIB, 2 * MIB));
       }
       strips.push({ name: r.name + (b < r.end + 1 ? " (the first " + size(b - r.start) + " of " + size(r.end + 1 - r.start) + ")" : ""), a: r.start, b: b });
     });

@@ -1,3 +1,9 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { MAP_ANONYMOUS, MAP_PRIVATE, Machine, PROT_READ, PROT_WRITE } from "@faultline/kernel";
 import { PG_anon } from "@faultline/phys";
 import fc from "fast-check";
@@ -212,4 +218,65 @@ describe("progressBar", () => {
     expect(progressBar(2, 4, 8)).toBe("[####----] 2/4");
     expect(progressBar(5, 4, 8)).toBe("[########] 5/5");
   });
+});
+
+describe("the command line", () => {
+  const exec = promisify(execFile);
+  const appDir = fileURLToPath(new URL("../..", import.meta.url));
+  const faultline = async (...args: string[]) => {
+    try {
+      const r = await exec(
+        process.execPath,
+        ["--import", "tsx", "--conditions=@faultline/source", "src/cli.ts", ...args],
+        { cwd: appDir, env: { ...process.env, NO_COLOR: "1" } },
+      );
+      return { ...r, code: 0 };
+    } catch (e) {
+      return e as { stdout: string; stderr: string; code: number };
+    }
+  };
+  const custom = fileURLToPath(new URL("../../test/__fixtures__/custom.json", import.meta.url));
+
+  it("run --html writes the report after the run; the story still goes to stdout", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "faultline-report-"));
+    const out = join(dir, "custom.html");
+    const r = await faultline("run", custom, "--html", out);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("touched 3 pages");
+    expect(r.stderr).toContain(`wrote the memory-map report to ${out}`);
+    const html = readFileSync(out, "utf8");
+    const json = /<script type="application\/json" id="faultline-data">([\s\S]*?)<\/script>/.exec(html)![1]!;
+    const page = JSON.parse(json) as {
+      scenario: { name: string };
+      eras: Array<{ era: string; processes: unknown[] }>;
+    };
+    expect(page.scenario.name).toBe("custom");
+    expect(page.eras.map((e) => [e.era, e.processes.length])).toEqual([["modern", 1]]);
+    // Free-running (no --seed), the three stores still show: three anonymous pages, three minor faults.
+    const e = (
+      page as unknown as {
+        eras: Array<{
+          processes: Array<{ vmas: Array<{ backing: string; ptes: number[] }> }>;
+          faults: unknown[][];
+        }>;
+      }
+    ).eras[0]!;
+    const anon = e.processes[0]!.vmas.find((v) => v.backing === "anon")!;
+    expect(anon.ptes.length / 3).toBe(3);
+    expect(e.faults.map((f) => f[4])).toEqual([0, 0, 0]);
+  }, 120_000);
+
+  it("report refuses a bad scenario as run does, and writes nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "faultline-report-"));
+    const out = join(dir, "nothing.html");
+    const r = await faultline(
+      "report",
+      fileURLToPath(new URL("../../test/__fixtures__/bad-device.json", import.meta.url)),
+      "-o",
+      out,
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad-device\.json: machine\.devices/);
+    expect(existsSync(out)).toBe(false);
+  }, 120_000);
 });
