@@ -39,10 +39,12 @@ import {
   _PAGE_RW,
   _PAGE_SPECIAL,
   _PAGE_USER,
+  pfnPte,
+  pteClearFlags,
   pteFlags,
   pteIsGuardMarker,
-  pteMk,
   ptePfn,
+  pteSetFlags,
   TABLE_OOM,
 } from "./pgtable";
 import { pkruAllows } from "./pkeys";
@@ -104,7 +106,7 @@ function handlePteFault(mm: MmStruct, vma: Vma, address: number, real: number, w
   const fl = pteFlags(pte);
   if (!(fl & _PAGE_PRESENT)) {
     // A PROT_NONE entry whose VMA now allows the access (mprotect raced with us): restore it.
-    mm.pgd.setPte(slot, pte - (fl & _PAGE_PROTNONE) + _PAGE_PRESENT, vma.vmPkey);
+    mm.pgd.setPte(slot, pteSetFlags(pteClearFlags(pte, _PAGE_PROTNONE), _PAGE_PRESENT), vma.vmPkey);
     return handlePteFault(mm, vma, address, real, write);
   }
   if (write && !(fl & _PAGE_RW)) return doWpPage(mm, vma, slot, address, pte);
@@ -120,7 +122,7 @@ function doAnonymousPage(mm: MmStruct, vma: Vma, slot: number, write: boolean): 
     // The zero page: shared, read-only, special (no refcount, not in RSS).
     mm.pgd.setPte(
       slot,
-      pteMk(mm.mem.zeroPfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SPECIAL),
+      pfnPte(mm.mem.zeroPfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SPECIAL),
       vma.vmPkey,
     );
     return 0;
@@ -285,11 +287,7 @@ function doWpPage(mm: MmStruct, vma: Vma, slot: number, address: number, pte: nu
       if (r !== 0) return r & VM_FAULT_ERROR;
     }
     // Then make it writable in place.
-    mm.pgd.setPte(
-      slot,
-      pte + (pteFlags(pte) & _PAGE_RW ? 0 : _PAGE_RW) + (pteFlags(pte) & _PAGE_DIRTY ? 0 : _PAGE_DIRTY),
-      vma.vmPkey,
-    );
+    mm.pgd.setPte(slot, pteSetFlags(pte, _PAGE_RW | _PAGE_DIRTY), vma.vmPkey);
     mm.flushTlbRange(address, address + PAGE);
     return 0;
   }
@@ -298,7 +296,7 @@ function doWpPage(mm: MmStruct, vma: Vma, slot: number, address: number, pte: nu
     // Reuse an anon page nobody else maps or references (wp_can_reuse_anon_folio).
     if (f & PG_anon && Atomics.load(mm.mem.refcount, pfn) === 1 && Atomics.load(mm.mem.mapcount, pfn) === 1) {
       Atomics.or(mm.mem.flags, pfn, PG_anon_exclusive);
-      mm.pgd.setPte(slot, pte + _PAGE_RW + (pteFlags(pte) & _PAGE_DIRTY ? 0 : _PAGE_DIRTY), vma.vmPkey);
+      mm.pgd.setPte(slot, pteSetFlags(pte, _PAGE_RW | _PAGE_DIRTY), vma.vmPkey);
       mm.flushTlbRange(address, address + PAGE);
       return 0;
     }

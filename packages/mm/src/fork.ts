@@ -4,7 +4,7 @@ import { VM_DONTCOPY, VM_LOCKED_MASK, VM_WIPEONFORK } from "./constants";
 import { ENOMEM } from "./errno";
 import { isCowMapping } from "./internal";
 import { AnonVma, type MmStruct } from "./mm_types";
-import { _PAGE_RW, pteFlags, TABLE_OOM } from "./pgtable";
+import { _PAGE_RW, pteClearFlags, pteFlags, TABLE_OOM } from "./pgtable";
 import { rssAdd, vmNormalPfn, ZAP_UNMAP, zapPageRange } from "./rmap";
 import { removeVma, vmAreaDup, vmaLink } from "./vma";
 
@@ -50,7 +50,7 @@ export function dupMmap(mm: MmStruct, oldmm: MmStruct): number {
         Atomics.and(oldmm.mem.flags, pfn, ~PG_anon_exclusive);
         rssAdd(mm, v, pfn, 1);
         if (cow && pteFlags(pte) & _PAGE_RW) {
-          p = pte - _PAGE_RW;
+          p = pteClearFlags(pte, _PAGE_RW);
           oldmm.pgd.setPte(slot, p, vma.vmPkey);
           wrprotected = true;
         }

@@ -22,7 +22,7 @@ import { EACCES, EINVAL, ENOMEM } from "./errno";
 import { mmPopulate } from "./gup";
 import { PAGE, pageAlign, protToVm, TWO64, ul, vmaWantsWritenotify } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
-import { _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, pteFlags, pteIsGuardMarker } from "./pgtable";
+import { _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, pteFlags, pteIsGuardMarker, pteModify } from "./pgtable";
 import { mayExpandVm } from "./vm-account";
 import { vmaModifyFlags } from "./vma";
 
@@ -127,7 +127,6 @@ export function changeProtection(mm: MmStruct, vma: Vma, start: number, end: num
     // change_pte_range(): a non-present marker has no protection to change.
     if (pteIsGuardMarker(pte)) return;
     let fl = pteFlags(pte);
-    const base = pte - fl;
     if (!accessible) fl = (fl & ~_PAGE_PRESENT) | _PAGE_PROTNONE;
     else if (fl & _PAGE_PROTNONE) fl = (fl & ~_PAGE_PROTNONE) | _PAGE_PRESENT;
     if (!(f & VM_WRITE)) fl &= ~_PAGE_RW;
@@ -136,7 +135,7 @@ export function changeProtection(mm: MmStruct, vma: Vma, start: number, end: num
     else if (shared && fl & _PAGE_PRESENT && (!notify || fl & _PAGE_DIRTY)) fl |= _PAGE_RW;
     // change_protection() rewrites every PTE with the VMA's new page protection, its key included.
     if (fl !== pteFlags(pte) || mm.pgd.readPkey(slot) !== vma.vmPkey)
-      mm.pgd.setPte(slot, base + fl, vma.vmPkey);
+      mm.pgd.setPte(slot, pteModify(pte, fl), vma.vmPkey);
   });
   mm.flushTlbRange(start, end);
 }

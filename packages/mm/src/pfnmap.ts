@@ -23,7 +23,7 @@ import {
   _PAGE_RW,
   _PAGE_SPECIAL,
   _PAGE_USER,
-  pteMk,
+  pfnPte,
   TABLE_OOM,
 } from "./pgtable";
 import { mapPage, zapPageRange } from "./rmap";
@@ -73,7 +73,7 @@ export function remapPfnRange(
     if (skipRam && mm.mem.pfnValid(p) && !(Atomics.load(mm.mem.flags, p) & PG_reserved)) continue;
     mm.pgd.setPte(
       slot,
-      pteMk(p, present | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SPECIAL | _PAGE_PFNMAP | rw),
+      pfnPte(p, present | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SPECIAL | _PAGE_PFNMAP | rw),
       vma.vmPkey,
     );
   }
@@ -97,7 +97,7 @@ export function vmfInsertPfn(mm: MmStruct, vma: Vma, addr: number, pfn: number):
   const rw = vma.vmFlags & VM_SHARED && vma.vmFlags & VM_WRITE && !vmaWantsWritenotify(vma) ? _PAGE_RW : 0;
   mm.pgd.setPte(
     slot,
-    pteMk(pfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SPECIAL | _PAGE_PFNMAP | rw),
+    pfnPte(pfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SPECIAL | _PAGE_PFNMAP | rw),
     vma.vmPkey,
   );
   return VM_FAULT_NOPAGE;

@@ -1,4 +1,16 @@
-import { __GFP_ZERO, PG_table, type PhysMemory } from "@faultline/phys";
+import {
+  __GFP_ZERO,
+  fromHalves,
+  high32,
+  locationBank,
+  locationOffset,
+  offsetInPage,
+  PAGE_SIZE,
+  PG_table,
+  type PhysMemory,
+  pfnOf,
+  physOf,
+} from "@faultline/phys";
 
 /**
  * x86-64 4-level page tables (PGD/PUD/PMD/PTE, 9 bits each) kept in real frames from the buddy
@@ -6,6 +18,12 @@ import { __GFP_ZERO, PG_table, type PhysMemory } from "@faultline/phys";
  *
  * A PTE is handled as one JS number: `pfn * 4096 + (low 12 flag bits)`, plus 2^52 for NX. That is
  * exact in a double (pfns have at most 40 bits). In memory it is the usual little-endian 64-bit entry.
+ * This file owns that encoding: nobody else does its arithmetic. Build an entry with pfnPte(), read it
+ * with ptePfn() / pteFlags(), change its flag bits with pteSetFlags() / pteClearFlags() / pteModify()
+ * (the kernel's pfn_pte, pte_pfn, pte_flags, pte_set_flags, pte_clear_flags, pte_modify in
+ * arch/x86/include/asm/pgtable.h); the protection key bits (59..62) live only in memory, written by
+ * setPte() and read by readPkey() / pteWordPkey(). A slot is the location (phys's encoding.ts) of an
+ * entry in its table's frame.
  */
 export const _PAGE_PRESENT = 0x001;
 export const _PAGE_RW = 0x002;
@@ -35,19 +53,35 @@ export const pteHoldsPage = (pte: number): boolean => (pte & (_PAGE_PRESENT | _P
 /**
  * Protection key bits 59..62 of a PTE (_PAGE_PKEY_BIT0..3): bits 27..30 of the entry's high word. They
  * are not part of the JS-number form of a PTE (it has no room above NX); setPte() writes them from its
- * `pkey` argument, pteKeyOf() reads them, and the MMU's walk checks them against PKRU.
+ * `pkey` argument, readPkey() (pteWordPkey()) reads them, and the MMU's walk checks them against PKRU.
  */
 export const PTE_PKEY_SHIFT_HI = 27;
 const TABLE_FLAGS = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY;
-const TWO20 = 2 ** 20;
-const TWO32 = 2 ** 32;
 /** 2^n for the page-walk shifts: a table lookup, not Math.pow, on the walk. */
 const POW2: readonly number[] = Array.from({ length: 64 }, (_, n) => 2 ** n);
 
-export const ptePfn = (pte: number): number => Math.floor((pte % _PAGE_NX) / 4096);
-export const pteFlags = (pte: number): number => pte & 4095;
-export const pteMk = (pfn: number, flags: number, nx = false): number =>
-  (nx ? _PAGE_NX : 0) + pfn * 4096 + flags;
+/** The flag bits of the JS-number form: the low 12 (PTE_FLAGS_MASK without NX and the key bits). */
+export const PTE_FLAGS_MASK = PAGE_SIZE - 1;
+/** Address bits 32..51 of an entry, in its high word (PTE_PFN_MASK above bit 31). */
+const PTE_HI_PFN_MASK = 0xfffff;
+/** NX (bit 63) in the high word. */
+const PTE_HI_NX = 0x80000000;
+
+/** pte_pfn(): the frame an entry points to. */
+export const ptePfn = (pte: number): number => pfnOf(pte % _PAGE_NX);
+/** pte_flags(): the low flag bits (present, rw, user, accessed, dirty, protnone, software bits). */
+export const pteFlags = (pte: number): number => pte & PTE_FLAGS_MASK;
+/** pfn_pte(): the entry for frame `pfn` with flag bits `flags` (and NX). */
+export const pfnPte = (pfn: number, flags: number, nx = false): number =>
+  (nx ? _PAGE_NX : 0) + physOf(pfn) + flags;
+/** pte_set_flags(): `pte` with the flag bits `bits` set (pte_mkwrite, pte_mkdirty, pte_mkyoung …). */
+export const pteSetFlags = (pte: number, bits: number): number => pte + (bits & ~pte & PTE_FLAGS_MASK);
+/** pte_clear_flags(): `pte` with the flag bits `bits` cleared (pte_wrprotect, pte_mkclean …). */
+export const pteClearFlags = (pte: number, bits: number): number => pte - (bits & pte & PTE_FLAGS_MASK);
+/** pte_modify(): the same frame (and NX) with the flag bits replaced by `flags`. */
+export const pteModify = (pte: number, flags: number): number => pte - pteFlags(pte) + flags;
+/** The protection key in an entry's high word (bits 59..62 of the entry). */
+export const pteWordPkey = (hi: number): number => (hi >>> PTE_PKEY_SHIFT_HI) & 15;
 
 /** Slot address of an entry: bank id * 2^32 + byte offset in the bank. */
 export type PteSlot = number;
@@ -100,41 +134,37 @@ export class PageTables {
   }
 
   readSlot(slot: PteSlot): number {
-    const bank = Math.floor(slot / TWO32);
-    const w = (slot >>> 0) >>> 2;
-    const u32 = this.u32s[bank]!;
+    const w = locationOffset(slot) >>> 2;
+    const u32 = this.u32s[locationBank(slot)]!;
     const lo = Atomics.load(u32, w);
     const hi = u32[w + 1]!;
-    return (hi >>> 31 ? _PAGE_NX : 0) + (hi & 0xfffff) * TWO20 * 4096 + lo;
+    return (hi & PTE_HI_NX ? _PAGE_NX : 0) + fromHalves(lo, hi & PTE_HI_PFN_MASK);
   }
 
   /** The protection key of the entry in `slot` (0 without PKU). */
   readPkey(slot: PteSlot): number {
-    const bank = Math.floor(slot / TWO32);
-    return (this.u32s[bank]![((slot >>> 0) >>> 2) + 1]! >>> PTE_PKEY_SHIFT_HI) & 15;
+    return pteWordPkey(this.u32s[locationBank(slot)]![(locationOffset(slot) >>> 2) + 1]!);
   }
 
   private writeSlot(slot: PteSlot, pte: number, pkey = 0): void {
-    const bank = Math.floor(slot / TWO32);
-    const w = (slot >>> 0) >>> 2;
-    const u32 = this.u32s[bank]!;
+    const w = locationOffset(slot) >>> 2;
+    const u32 = this.u32s[locationBank(slot)]!;
     const nx = pte >= _PAGE_NX;
     const v = nx ? pte - _PAGE_NX : pte;
-    const hi = Math.floor(v / TWO32);
+    const hi = high32(v);
     const lo = v >>> 0;
     // Publish carefully for concurrent walkers: clear the present word first, then the high word,
     // then the low word (with the present bit) last.
     Atomics.store(u32, w, 0);
     // Only entries holding a page carry a key: empty entries and markers (swap-entry form) have none.
     const key = lo & (_PAGE_PRESENT | _PAGE_PROTNONE) ? pkey << PTE_PKEY_SHIFT_HI : 0;
-    u32[w + 1] = (hi | key | (nx ? 0x80000000 : 0)) >>> 0;
+    u32[w + 1] = (hi | key | (nx ? PTE_HI_NX : 0)) >>> 0;
     Atomics.store(u32, w, lo >>> 0);
   }
 
   /** Sets accessed/dirty bits in place, as the hardware does on a walk. */
   orFlags(slot: PteSlot, bits: number): void {
-    const bank = Math.floor(slot / TWO32);
-    Atomics.or(this.u32s[bank]!, (slot >>> 0) >>> 2, bits);
+    Atomics.or(this.u32s[locationBank(slot)]!, locationOffset(slot) >>> 2, bits);
   }
 
   /**
@@ -152,14 +182,14 @@ export class PageTables {
         const next = PageTables.allocTable(this.mem);
         if (next < 0) return TABLE_OOM;
         this.track(next);
-        this.writeSlot(slot, pteMk(next, TABLE_FLAGS));
+        this.writeSlot(slot, pfnPte(next, TABLE_FLAGS));
         this.bumpUsed(slot, 1);
         table = next;
       } else {
         table = ptePfn(e);
       }
     }
-    return this.slotOf(table, Math.floor(addr / 4096) & 511);
+    return this.slotOf(table, Math.floor(addr / PAGE_SIZE) & 511);
   }
 
   getPte(addr: number): number {
@@ -176,7 +206,7 @@ export class PageTables {
   }
 
   private bumpUsed(slot: PteSlot, delta: number): void {
-    const base = slot - (slot & 4095);
+    const base = slot - offsetInPage(slot);
     this.used.set(base, (this.used.get(base) ?? 0) + delta);
   }
 

@@ -10,10 +10,10 @@ import {
   _PAGE_PRESENT,
   _PAGE_SPECIAL,
   _PAGE_USER,
+  pfnPte,
   pteFlags,
   pteHoldsPage,
   pteIsGuardMarker,
-  pteMk,
   ptePfn,
 } from "./pgtable";
 
@@ -39,7 +39,7 @@ export function vmNormalPfn(mm: MmStruct, pte: number): number {
 export function mapPage(mm: MmStruct, vma: Vma, slot: number, pfn: number, flags: number): void {
   Atomics.add(mm.mem.mapcount, pfn, 1);
   rssAdd(mm, vma, pfn, 1);
-  mm.pgd.setPte(slot, pteMk(pfn, flags | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED), vma.vmPkey);
+  mm.pgd.setPte(slot, pfnPte(pfn, flags | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED), vma.vmPkey);
 }
 
 /**
