@@ -29,6 +29,7 @@ import {
   VM_SHARED,
   VM_WRITE,
 } from "./constants";
+import { doFaultAround } from "./filemap";
 import { linearPageIndex, PAGE, vmaWantsWritenotify } from "./internal";
 import { type MmStruct, NOPAGE_OOM, type Vma, type VmFault } from "./mm_types";
 import {
@@ -171,6 +172,9 @@ function doFault(
     return VM_FAULT_SIGBUS;
   }
   if (write && !(vma.vmFlags & VM_SHARED)) return doCowFault(mm, vma, slot, address, real);
+  // do_read_fault(): with ->map_pages, the cached pages around the address are mapped first
+  // (do_fault_around); when that mapped the faulting page too, the fault is done.
+  if (!write && ops.mapPages && faultAround(vma, address, real)) return 0;
   const vmf = callFault(mm, vma, address, real, write);
   if (typeof vmf === "number") return vmf;
   if (vmf.ret & VM_FAULT_NOPAGE) return vmf.ret & ~VM_FAULT_NOPAGE;
@@ -197,6 +201,19 @@ function doFault(
   }
   mapPage(mm, vma, slot, pfn, flags);
   return vmf.ret;
+}
+
+/** do_fault_around() for a read fault at `address` (filemap.ts). */
+function faultAround(vma: Vma, address: number, real: number): boolean {
+  const vmf: VmFault = {
+    vma,
+    address,
+    realAddress: real,
+    pgoff: linearPageIndex(vma, address),
+    flags: FAULT_FLAG_USER,
+    page: null,
+  };
+  return doFaultAround(vmf);
 }
 
 /**

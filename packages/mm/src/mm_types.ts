@@ -35,6 +35,11 @@ export interface VmOperations {
   /** Shared write fault on a page without a page (vm_ops->pfn_mkwrite). */
   pfnMkwrite?(vmf: VmFault): number;
   pageMkwrite?(vmf: VmFault): number;
+  /**
+   * Maps the pages of offsets [startPgoff, endPgoff] that are already in the page cache, around a read
+   * fault (vm_ops->map_pages, filemap_map_pages); non-zero when vmf's own page got mapped.
+   */
+  mapPages?(vmf: VmFault, startPgoff: number, endPgoff: number): number;
   /** Name shown in /proc/PID/maps instead of the file's path (vm_ops->name). */
   name?(vma: Vma): string | null;
 }

@@ -7,8 +7,10 @@
 // (unmap_mapping_range with even_cows) and a fault past i_size is SIGBUS.
 import { __GFP_ZERO, PAGE_SIZE, PG_dirty, type PhysMemory } from "@faultline/phys";
 import {
+  F_SEAL_EXEC,
   F_SEAL_FUTURE_WRITE,
   F_SEAL_GROW,
+  F_SEAL_SEAL,
   F_SEAL_SHRINK,
   F_SEAL_WRITE,
   FALLOC_FL_KEEP_SIZE,
@@ -19,7 +21,8 @@ import {
   VM_SHARED,
   VM_WRITE,
 } from "./constants";
-import { EFBIG, EINVAL, ENOMEM, ENOSPC, EOPNOTSUPP, EPERM } from "./errno";
+import { EBUSY, EFBIG, EINVAL, ENOMEM, ENOSPC, EOPNOTSUPP, EPERM } from "./errno";
+import { filemapMapPages } from "./filemap";
 import { AddressSpaceMapping, type MmFile, type Vma, type VmFault, type VmOperations } from "./mm_types";
 import { unmapMappingRange } from "./rmap";
 
@@ -27,11 +30,20 @@ const PAGE = PAGE_SIZE;
 /** MAX_LFS_FILESIZE on 64-bit (s_maxbytes of tmpfs). */
 export const MAX_LFS_FILESIZE = 2 ** 63 - 1;
 
-/** get_next_ino(): shmem inodes of every mount draw from one counter, as Linux's do. */
-let nextIno = 1024;
-/** The next inode number for a shmem inode. */
-export function shmemNextIno(): number {
-  return ++nextIno;
+/** Every seal memfd knows (F_ALL_SEALS). */
+const F_ALL_SEALS =
+  F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_EXEC;
+
+/**
+ * get_next_ino(): shmem inodes of every mount draw from one counter, as Linux's do; one counter per
+ * machine (its PhysMemory), so what one machine prints does not depend on what ran before it.
+ */
+const nextIno = new WeakMap<PhysMemory, number>();
+/** The next inode number for a shmem inode of the machine whose memory is `mem`. */
+export function shmemNextIno(mem: PhysMemory): number {
+  const ino = (nextIno.get(mem) ?? 1024) + 1;
+  nextIno.set(mem, ino);
+  return ino;
 }
 
 /**
@@ -74,6 +86,11 @@ export class ShmemInode {
   readonly pages = new Map<number, number>();
   /** i_size in bytes. */
   size = 0;
+  /**
+   * Pages fallocate() added that nothing has touched yet: not up to date (shmem_fallocate leaves them
+   * so), so fault-around skips them and read() treats them as holes, until a fault or write.
+   */
+  readonly notUptodate = new Set<number>();
   /** F_SEAL_* (memfd): set by fcntl(F_ADD_SEALS). */
   seals = 0;
   /** i_nlink: names in a directory (0 for memfd, SysV, shared anonymous memory, or once unlinked). */
@@ -89,11 +106,18 @@ export class ShmemInode {
     readonly mem: PhysMemory,
     readonly sb: ShmemSb = new ShmemSb(),
     name = "shmem",
-    ino = shmemNextIno(),
+    ino = shmemNextIno(mem),
   ) {
     this.ino = ino;
     this.mapping = new ShmemMapping(name, this);
-    this.vmOps = { fault: (vmf) => this.fault(vmf) };
+    this.vmOps = {
+      fault: (vmf) => this.fault(vmf),
+      // filemap_map_pages() over the pages present and up to date, up to the page holding EOF.
+      mapPages: (vmf, start, end) =>
+        filemapMapPages(vmf, start, end, Math.ceil(this.size / PAGE) - 1, (pgoff) =>
+          this.notUptodate.has(pgoff) ? -1 : (this.pages.get(pgoff) ?? -1),
+        ),
+    };
   }
 
   /** Pages in the page cache (st_blocks is this times 8). */
@@ -154,6 +178,7 @@ export class ShmemInode {
     const pfn = this.getPage(vmf.pgoff);
     if (pfn === -ENOMEM) return VM_FAULT_OOM;
     if (pfn < 0) return VM_FAULT_SIGBUS;
+    this.notUptodate.delete(vmf.pgoff);
     this.mem.getPage(pfn);
     vmf.page = this.mem.pfnToPage(pfn);
     return 0;
@@ -189,14 +214,17 @@ export class ShmemInode {
     if (this.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return -EPERM;
     if (src.length === 0) return 0;
     if (pos >= MAX_LFS_FILESIZE) return -EFBIG;
-    // shmem_write_begin(): a write that would grow a grow-sealed file is refused as a whole.
-    if (this.seals & F_SEAL_GROW && pos + src.length > this.size) return -EPERM;
     let done = 0;
     while (done < src.length) {
       const off = pos + done;
       const pgoff = Math.floor(off / PAGE);
       const inPage = off % PAGE;
       const chunk = Math.min(PAGE - inPage, src.length - done);
+      // shmem_write_begin(), per page: a chunk that would grow a grow-sealed file stops the write.
+      if (this.seals & F_SEAL_GROW && off + chunk > this.size) {
+        if (done === 0) return -EPERM;
+        break;
+      }
       const pfn = this.getPage(pgoff);
       if (pfn < 0) {
         if (done === 0) return pfn;
@@ -204,9 +232,11 @@ export class ShmemInode {
       }
       this.mem.frameBytes(pfn).set(src.subarray(done, done + chunk), inPage);
       Atomics.or(this.mem.flags, pfn, PG_dirty);
+      this.notUptodate.delete(pgoff);
       done += chunk;
+      // The size grows chunk by chunk (shmem_write_end), as the next chunk's checks see it.
+      if (off + chunk > this.size) this.size = off + chunk;
     }
-    if (pos + done > this.size) this.size = pos + done;
     this.version++;
     return done;
   }
@@ -251,6 +281,7 @@ export class ShmemInode {
     const pfn = this.pages.get(pgoff);
     if (pfn === undefined) return;
     this.pages.delete(pgoff);
+    this.notUptodate.delete(pgoff);
     this.sb.usedBlocks--;
     this.mem.putPage(pfn);
   }
@@ -310,6 +341,7 @@ export class ShmemInode {
         for (const k of added) this.dropPage(k);
         return pfn;
       }
+      this.notUptodate.add(i);
       added.push(i);
     }
     if (!(mode & FALLOC_FL_KEEP_SIZE) && offset + len > this.size) this.size = offset + len;
@@ -327,6 +359,19 @@ export class ShmemInode {
       if (pfn !== undefined) this.mem.frameBytes(pfn).fill(0, inPage, inPage + chunk);
       off += chunk;
     }
+  }
+
+  /**
+   * memfd_add_seals() once the file was checked (a shmem file open for writing): -EINVAL for unknown
+   * seals, -EPERM when F_SEAL_SEAL is set, -EBUSY for F_SEAL_WRITE while a shared mapping may write
+   * (mapping_deny_writable()). Seals only accumulate.
+   */
+  addSeals(seals: number): number {
+    if (seals & ~F_ALL_SEALS) return -EINVAL;
+    if (this.seals & F_SEAL_SEAL) return -EPERM;
+    if (seals & F_SEAL_WRITE && !(this.seals & F_SEAL_WRITE) && this.writablyMapped()) return -EBUSY;
+    this.seals |= seals;
+    return 0;
   }
 
   /** Writable shared mappings of the inode (i_mmap_writable > 0: mapping_writably_mapped()). */

@@ -5,6 +5,7 @@
 // `byHost` adds or replaces expectations where hosts differ (a PKU CPU, a kernel without the zero page).
 // The full kernel transcripts are recorded in __fixtures__/linux-*.json (record-fixtures.ts).
 
+import { FILE_CASES } from "./cases-files.ts";
 import type { HostMmFeatures } from "./linux.ts";
 import {
   fork,
@@ -125,7 +126,7 @@ export function anonLine(startPage: number, endPage: number, perms: string): str
   return `${h(startPage)}-${h(endPage)} ${perms} 00000000 00:00 0 `;
 }
 
-export const CASES: readonly OracleCase[] = [
+const MM_CASES: readonly OracleCase[] = [
   // ----------------------------------------------------------------------------- mmap
   {
     name: "mmap-einval",
@@ -833,3 +834,6 @@ export const CASES: readonly OracleCase[] = [
     },
   },
 ];
+
+/** Every hand-written case: the mm ones above, then the shmem-file ones (cases-files.ts). */
+export const CASES: readonly OracleCase[] = [...MM_CASES, ...FILE_CASES];

@@ -15,7 +15,8 @@ describe("Faultline (modern era) prints the kernel's transcript", () => {
   it(`matches every recorded kernel transcript (${recorded} scripts in ${FIXTURE_SETS.length} files, each run with its host's features)`, () => {
     const bad = compareWithExpected((s, host) => runOnFaultline(s, undefined, undefined, host));
     expect(bad.map((b) => `${b.name}\n${b.diff.report}`).join("\n\n")).toBe("");
-  });
+    // Several hundred scripts: about 25 s on a loaded 2-core machine.
+  }, 180_000);
 
   // Every kind of host, whatever this machine is: PKU and zero-page expectations are Linux's
   // (arch/x86/mm/pkeys.c, mm/mprotect.c, do_anonymous_page), checked live on hosts that have them.

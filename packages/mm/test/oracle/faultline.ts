@@ -1,7 +1,20 @@
 // The Faultline side of the differential test: runs a script against Mm + Mmu (modern era) and
 // prints the transcript the C oracle prints on the real kernel.
 import { PhysMemory } from "@faultline/phys";
-import { errnoName, isErr, Mm, Mmu, renderMaps, SignalError, smapsCounters } from "../../src/index";
+import {
+  EBADF,
+  EINVAL,
+  errnoName,
+  isErr,
+  Mm,
+  Mmu,
+  renderMaps,
+  ShmemFile,
+  ShmemInode,
+  ShmemSb,
+  SignalError,
+  smapsCounters,
+} from "../../src/index";
 import { DEFAULT_HOST_FEATURES, type HostMmFeatures, hostFeatures } from "./linux";
 import type { Op, Script } from "./script";
 import { formatOpLines, type OpResult } from "./transcript";
@@ -33,7 +46,75 @@ function access(fn: () => bigint | undefined): OpResult {
 /** A C int argument from its 64-bit script value. */
 const cInt = (b: bigint) => Number(BigInt.asIntN(32, b));
 
-function runOps(mm: Mm, mmu: Mmu, script: Script, prefix: string, out: string[]): void {
+/** A process's memfd slots (oracle.c's fds): the file of each, null once closed. */
+type Slots = (ShmemFile | null)[];
+
+/** The memfd ops, as the kernel's memfd_create/ftruncate/fallocate/pwrite/pread/fcntl/close answer them. */
+function fileOp(mm: Mm, op: Op, slots: Slots): OpResult | null {
+  const errno = (e: number): OpResult => ({ type: "errno", errno: errnoName(e) });
+  const count = (r: number): OpResult =>
+    isErr(r) ? errno(r) : r === 0 ? { type: "ok" } : { type: "value", value: BigInt(r) };
+  const s64 = (b: bigint) => Number(BigInt.asIntN(64, b));
+  const file = (slot: number) => slots[slot] ?? null;
+  switch (op.kind) {
+    case "memfd": {
+      const inode = new ShmemInode(mm.mem, new ShmemSb(), "memfd:oracle");
+      const r = inode.setSize(s64(op.size));
+      if (r < 0) return errno(r);
+      const f = new ShmemFile(inode, 0, "/memfd:oracle (deleted)");
+      f.get();
+      slots.push(f);
+      return { type: "value", value: BigInt(slots.length - 1) };
+    }
+    case "mmapfd": {
+      // ksys_mmap_pgoff(): the offset's alignment first, then the fd (unless MAP_ANONYMOUS).
+      if (op.offset % 4096n) return errno(-EINVAL);
+      const f = op.flags & 0x20 ? null : file(op.slot);
+      if (!f && !(op.flags & 0x20)) return errno(-EBADF);
+      const r = mm.mmap(Number(op.addr), Number(op.len), op.prot, op.flags, f, Number(op.offset));
+      return isErr(r) ? errno(r) : { type: "addr", addr: BigInt(r) };
+    }
+    case "ftruncate": {
+      const f = file(op.slot);
+      if (!f) return errno(-EBADF);
+      const size = s64(op.size);
+      return count(size < 0 ? -EINVAL : f.inode.setSize(size));
+    }
+    case "fallocate": {
+      const f = file(op.slot);
+      return f ? count(f.inode.fallocate(op.mode, s64(op.offset), s64(op.len))) : errno(-EBADF);
+    }
+    case "pwrite": {
+      const f = file(op.slot);
+      if (!f) return errno(-EBADF);
+      if (s64(op.offset) < 0) return errno(-EINVAL);
+      return count(f.inode.write(s64(op.offset), new Uint8Array(Number(op.len)).fill(op.byte)));
+    }
+    case "pread": {
+      const f = file(op.slot);
+      if (!f) return errno(-EBADF);
+      if (s64(op.offset) < 0) return errno(-EINVAL);
+      const b = new Uint8Array(8);
+      const n = f.inode.read(s64(op.offset), b);
+      return { type: "read", count: n, value: new DataView(b.buffer).getBigUint64(0, true) };
+    }
+    case "seal": {
+      const f = file(op.slot);
+      return f ? count(f.inode.addSeals(op.seals)) : errno(-EBADF);
+    }
+    case "close": {
+      const f = file(op.slot);
+      if (!f) return errno(-EBADF);
+      slots[op.slot] = null;
+      f.put();
+      return { type: "ok" };
+    }
+    default:
+      return null;
+  }
+}
+
+function runOps(mm: Mm, mmu: Mmu, script: Script, prefix: string, out: string[], slots: Slots = []): void {
   script.forEach((op: Op, i) => {
     const idx = `${prefix}${i}`;
     const n = (b: bigint) => Number(b);
@@ -128,6 +209,16 @@ function runOps(mm: Mm, mmu: Mmu, script: Script, prefix: string, out: string[])
       case "pkey_set":
         r = sys(mm.pkeySet(cInt(op.key), Number(BigInt.asUintN(32, op.rights))), false);
         break;
+      case "memfd":
+      case "mmapfd":
+      case "ftruncate":
+      case "fallocate":
+      case "pwrite":
+      case "pread":
+      case "seal":
+      case "close":
+        r = fileOp(mm, op, slots) ?? { type: "ok" };
+        break;
       case "fork": {
         const child = mm.fork();
         if (typeof child === "number") {
@@ -135,8 +226,11 @@ function runOps(mm: Mm, mmu: Mmu, script: Script, prefix: string, out: string[])
           break;
         }
         const cmmu = Mmu.forMm(child);
-        runOps(child, cmmu, op.child, `${idx}.`, out);
+        // The child's fd table is a copy: each file gets a reference.
+        const childSlots = slots.map((f) => (f?.get(), f));
+        runOps(child, cmmu, op.child, `${idx}.`, out, childSlots);
         child.exit();
+        for (const f of childSlots) f?.put();
         r = { type: "exit", status: 0 };
         break;
       }
@@ -175,10 +269,12 @@ export function runOnFaultline(
   );
   const mmu = Mmu.forMm(mm);
   const out: string[] = [];
-  runOps(mm, mmu, script, "", out);
+  const slots: Slots = [];
+  runOps(mm, mmu, script, "", out, slots);
   inspect?.(mm);
   mm.checkInvariants();
   mm.exit();
+  for (const f of slots) f?.put();
   mem.checkInvariants();
   if (mem.nrFreePages !== before)
     throw new Error(`leak: ${before - mem.nrFreePages} pages not freed after exit`);

@@ -24,6 +24,15 @@
  *   mlock <addr> <len>                   mlock(2)
  *   munlock <addr> <len>                 munlock(2)
  *   fork ... end                         child runs the enclosed ops, then exits
+ *   memfd <size>                         memfd_create("oracle", MFD_ALLOW_SEALING) + ftruncate:
+ *                                        the file's slot (0, 1, ...; fds are inherited by fork)
+ *   mmapfd <addr> <len> <prot> <flags> <slot> <offset>   mmap of a memfd
+ *   ftruncate <slot> <size>
+ *   fallocate <slot> <mode> <offset> <len>
+ *   pwrite <slot> <offset> <byte> <len>  writes len copies of byte: the count
+ *   pread <slot> <offset>                reads up to 8 bytes: "read 0x<count> 0x<value, LE>"
+ *   seal <slot> <seals>                  fcntl(F_ADD_SEALS)
+ *   close <slot>                         close(2) of the slot's fd
  *   sigaction <sig> <disp> [<flags> [<mask>]]   rt_sigaction(2): disp 0 SIG_DFL, 1 SIG_IGN, 2 a
  *                                        handler (faults siglongjmp out of it, other signals
  *                                        return); prints the old action "<dfl|ign|catch> <flags>
@@ -80,6 +89,14 @@ enum kind {
   K_PKEY_SET,
   K_MLOCK,
   K_MUNLOCK,
+  K_MEMFD,
+  K_MMAPFD,
+  K_FTRUNCATE,
+  K_FALLOCATE,
+  K_PWRITE,
+  K_PREAD,
+  K_SEAL,
+  K_CLOSE,
   K_SIGACTION,
   K_SIGPROCMASK,
   K_KILL,
@@ -97,6 +114,9 @@ struct op {
 static struct op *ops;
 static size_t nops, capops;
 static uint64_t arena_base, arena_size;
+/* memfd slots: slot n is the fd of the n-th memfd the script created (-1 once closed). */
+static int slots[64];
+static int nslots;
 
 static void die(const char *msg, unsigned long line) {
   fprintf(stderr, "oracle: line %lu: %s\n", line, msg);
@@ -248,6 +268,13 @@ static int op_safe(const struct op *o) {
   case K_MLOCK:
   case K_MUNLOCK:
     return range_ok(o->a[0], o->a[1]);
+  case K_MMAPFD:
+    if (!(o->a[3] & MAP_FIXED_FLAG)) return 1;
+    return range_ok(o->a[0], o->a[1]) || beyond_task_size(o->a[0], o->a[1]);
+  case K_FALLOCATE:
+    return o->a[3] <= (16ULL << 20); /* never allocate much of the host's memory */
+  case K_PWRITE:
+    return o->a[3] <= (1ULL << 20);
   case K_MREMAP:
     /* The old range is shrunk/unmapped in place; a FIXED destination is unmapped first.
      * Growth (in place or MAYMOVE) only ever takes free address space. */
@@ -512,6 +539,52 @@ static void do_sigprocmask(const struct op *o) {
     printf("0x%llx", (unsigned long long)old);
 }
 
+/* ---------------------------------------------------------------- memfd */
+
+static int slot_fd(uint64_t slot) { return slot < (uint64_t)nslots ? slots[slot] : -1; }
+
+static void do_memfd(const struct op *o) {
+  int fd = (int)syscall(SYS_memfd_create, "oracle", 2 /* MFD_ALLOW_SEALING */);
+  if (fd < 0) {
+    print_errno(errno);
+    return;
+  }
+  if (ftruncate(fd, (off_t)o->a[0]) < 0) {
+    print_errno(errno);
+    close(fd);
+    return;
+  }
+  if (nslots == 64) {
+    printf("REFUSED\n");
+    close(fd);
+    return;
+  }
+  slots[nslots] = fd;
+  printf("0x%x\n", nslots++);
+}
+
+static void do_pwrite(const struct op *o) {
+  size_t len = (size_t)o->a[3];
+  char *buf = malloc(len ? len : 1);
+  if (!buf) abort();
+  memset(buf, (int)o->a[2], len);
+  long r = pwrite(slot_fd(o->a[0]), buf, len, (off_t)o->a[1]);
+  free(buf);
+  print_zero_result(r);
+}
+
+static void do_pread(const struct op *o) {
+  unsigned char b[8] = {0};
+  long r = pread(slot_fd(o->a[0]), b, 8, (off_t)o->a[1]);
+  if (r < 0) {
+    print_errno(errno);
+    return;
+  }
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = (v << 8) | b[i];
+  printf("read 0x%lx 0x%llx\n", r, (unsigned long long)v);
+}
+
 /* ---------------------------------------------------------------- execution */
 
 static void run_range(size_t from, size_t to, const char *prefix);
@@ -642,6 +715,37 @@ static void run_op(size_t i, const char *idx) {
     }
     printf("\n");
     break;
+  case K_MEMFD:
+    do_memfd(o);
+    break;
+  case K_MMAPFD:
+    r = syscall(SYS_mmap, (unsigned long)o->a[0], (unsigned long)o->a[1], (unsigned long)o->a[2],
+                (unsigned long)o->a[3], (long)slot_fd(o->a[4]), (unsigned long)o->a[5]);
+    print_addr_result(r);
+    break;
+  case K_FTRUNCATE:
+    r = ftruncate(slot_fd(o->a[0]), (off_t)o->a[1]);
+    print_zero_result(r);
+    break;
+  case K_FALLOCATE:
+    r = fallocate(slot_fd(o->a[0]), (int)o->a[1], (off_t)o->a[2], (off_t)o->a[3]);
+    print_zero_result(r);
+    break;
+  case K_PWRITE:
+    do_pwrite(o);
+    break;
+  case K_PREAD:
+    do_pread(o);
+    break;
+  case K_SEAL:
+    r = fcntl(slot_fd(o->a[0]), 1033 /* F_ADD_SEALS */, (int)o->a[1]);
+    print_zero_result(r);
+    break;
+  case K_CLOSE:
+    r = close(slot_fd(o->a[0]));
+    if (r == 0) slots[o->a[0]] = -1;
+    print_zero_result(r);
+    break;
   case K_FORK:
     break;
   }
@@ -767,6 +871,22 @@ int main(void) {
       o->kind = K_SIGPROCMASK, min = max = 2;
     } else if (strcmp(name, "kill") == 0) {
       o->kind = K_KILL, min = max = 1;
+    } else if (strcmp(name, "memfd") == 0) {
+      o->kind = K_MEMFD, min = max = 1;
+    } else if (strcmp(name, "mmapfd") == 0) {
+      o->kind = K_MMAPFD, min = max = 6;
+    } else if (strcmp(name, "ftruncate") == 0) {
+      o->kind = K_FTRUNCATE, min = max = 2;
+    } else if (strcmp(name, "fallocate") == 0) {
+      o->kind = K_FALLOCATE, min = max = 4;
+    } else if (strcmp(name, "pwrite") == 0) {
+      o->kind = K_PWRITE, min = max = 4;
+    } else if (strcmp(name, "pread") == 0) {
+      o->kind = K_PREAD, min = max = 2;
+    } else if (strcmp(name, "seal") == 0) {
+      o->kind = K_SEAL, min = max = 2;
+    } else if (strcmp(name, "close") == 0) {
+      o->kind = K_CLOSE, min = max = 1;
     } else if (strcmp(name, "fork") == 0) {
       o->kind = K_FORK;
       if (depth == 64) die("forks nested too deeply", lineno);

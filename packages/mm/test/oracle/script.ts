@@ -20,6 +20,11 @@
 //   pkey_set <key> <rights>                           glibc pkey_set(3) (WRPKRU); -ENOSYS without PKU
 //   mlock <addr> <len>                                mlock(2)
 //   munlock <addr> <len>                              munlock(2)
+//   memfd <size>                                      memfd_create + ftruncate: the file's slot (0, 1, …)
+//   mmapfd <addr> <len> <prot> <flags> <slot> <off>   mmap of a memfd slot
+//   ftruncate <slot> <size>, fallocate <slot> <mode> <off> <len>, seal <slot> <seals>, close <slot>
+//   pwrite <slot> <off> <byte> <len>                  len copies of byte: the count
+//   pread <slot> <off>                                up to 8 bytes: "read 0x<count> 0x<value>"
 //   fork                                              child runs the ops up to the matching
 //     <ops...>                                        'end', then exits
 //   end
@@ -128,6 +133,34 @@ export type Op =
   | { readonly kind: "pkey_set"; readonly key: bigint; readonly rights: bigint }
   | { readonly kind: "mlock"; readonly addr: bigint; readonly len: bigint }
   | { readonly kind: "munlock"; readonly addr: bigint; readonly len: bigint }
+  | { readonly kind: "memfd"; readonly size: bigint }
+  | {
+      readonly kind: "mmapfd";
+      readonly addr: bigint;
+      readonly len: bigint;
+      readonly prot: number;
+      readonly flags: number;
+      readonly slot: number;
+      readonly offset: bigint;
+    }
+  | { readonly kind: "ftruncate"; readonly slot: number; readonly size: bigint }
+  | {
+      readonly kind: "fallocate";
+      readonly slot: number;
+      readonly mode: number;
+      readonly offset: bigint;
+      readonly len: bigint;
+    }
+  | {
+      readonly kind: "pwrite";
+      readonly slot: number;
+      readonly offset: bigint;
+      readonly byte: number;
+      readonly len: bigint;
+    }
+  | { readonly kind: "pread"; readonly slot: number; readonly offset: bigint }
+  | { readonly kind: "seal"; readonly slot: number; readonly seals: number }
+  | { readonly kind: "close"; readonly slot: number }
   | { readonly kind: "fork"; readonly child: Script };
 
 export type Script = readonly Op[];
@@ -185,6 +218,38 @@ export function mlock(addr: bigint, len: bigint): Op {
 export function munlock(addr: bigint, len: bigint): Op {
   return { kind: "munlock", addr, len };
 }
+/** memfd_create("oracle", MFD_ALLOW_SEALING) of `size` bytes: the next slot. */
+export function memfd(size: bigint): Op {
+  return { kind: "memfd", size };
+}
+export function mmapfd(
+  addr: bigint,
+  len: bigint,
+  prot: number,
+  flags: number,
+  slot: number,
+  offset = 0n,
+): Op {
+  return { kind: "mmapfd", addr, len, prot, flags, slot, offset };
+}
+export function ftruncate(slot: number, size: bigint): Op {
+  return { kind: "ftruncate", slot, size };
+}
+export function fallocate(slot: number, mode: number, offset: bigint, len: bigint): Op {
+  return { kind: "fallocate", slot, mode, offset, len };
+}
+export function pwrite(slot: number, offset: bigint, byte: number, len: bigint): Op {
+  return { kind: "pwrite", slot, offset, byte, len };
+}
+export function pread(slot: number, offset: bigint): Op {
+  return { kind: "pread", slot, offset };
+}
+export function seal(slot: number, seals: number): Op {
+  return { kind: "seal", slot, seals };
+}
+export function close(slot: number): Op {
+  return { kind: "close", slot };
+}
 export function fork(child: Script): Op {
   return { kind: "fork", child };
 }
@@ -234,6 +299,22 @@ function opArgs(op: Op): readonly (bigint | number)[] {
     case "mlock":
     case "munlock":
       return [op.addr, op.len];
+    case "memfd":
+      return [op.size];
+    case "mmapfd":
+      return [op.addr, op.len, op.prot, op.flags, op.slot, op.offset];
+    case "ftruncate":
+      return [op.slot, op.size];
+    case "fallocate":
+      return [op.slot, op.mode, op.offset, op.len];
+    case "pwrite":
+      return [op.slot, op.offset, op.byte, op.len];
+    case "pread":
+      return [op.slot, op.offset];
+    case "seal":
+      return [op.slot, op.seals];
+    case "close":
+      return [op.slot];
     case "maps":
     case "rss":
     case "fork":
@@ -373,6 +454,38 @@ export function parseScript(text: string, arena: Arena = ARENA): Script {
         argc(2);
         target.push(munlock(n(0), n(1)));
         return;
+      case "memfd":
+        argc(1);
+        target.push(memfd(n(0)));
+        return;
+      case "mmapfd":
+        argc(6);
+        target.push(mmapfd(n(0), n(1), num(2), num(3), num(4), n(5)));
+        return;
+      case "ftruncate":
+        argc(2);
+        target.push(ftruncate(num(0), n(1)));
+        return;
+      case "fallocate":
+        argc(4);
+        target.push(fallocate(num(0), num(1), n(2), n(3)));
+        return;
+      case "pwrite":
+        argc(4);
+        target.push(pwrite(num(0), n(1), num(2), n(3)));
+        return;
+      case "pread":
+        argc(2);
+        target.push(pread(num(0), n(1)));
+        return;
+      case "seal":
+        argc(2);
+        target.push(seal(num(0), num(1)));
+        return;
+      case "close":
+        argc(1);
+        target.push(close(num(0)));
+        return;
       case "fork": {
         argc(0);
         const f = { kind: "fork" as const, child: [] as Op[] };
@@ -431,6 +544,15 @@ export function opIsSafe(op: Op, arena: Arena = ARENA): boolean {
     case "mremap":
       if (!rangeIsSafe(op.old, op.oldLen, arena)) return false;
       return (op.flags & MREMAP_FIXED) === 0 || rangeIsSafe(op.newAddr ?? 0n, op.newLen, arena);
+    case "mmapfd":
+      return (
+        (op.flags & MAP_FIXED) === 0 || rangeIsSafe(op.addr, op.len, arena) || beyondTaskSize(op.addr, op.len)
+      );
+    // Never allocate much of the host's memory (oracle.c refuses the same).
+    case "fallocate":
+      return op.len <= 16n << 20n;
+    case "pwrite":
+      return op.len <= 1n << 20n;
     case "fork":
       return op.child.every((c) => opIsSafe(c, arena));
     default:

@@ -15,6 +15,7 @@
 //   maps                  <n>, followed by n lines "  <line exactly as in /proc/self/maps>"
 //                         for every VMA intersecting the arena
 //   fork                  exit <status> | killed <SIGNAL>
+//   pread                 read 0x<count> 0x<up to 8 bytes read, little-endian>
 //   (oracle only)         REFUSED: op not executed, it could have touched memory outside the arena
 
 import { type Op, opText } from "./script.ts";
@@ -31,7 +32,8 @@ export type OpResult =
   | { readonly type: "fault"; readonly signal: Signal; readonly code: FaultCode; readonly addr: bigint }
   | { readonly type: "maps"; readonly lines: readonly string[] }
   | { readonly type: "rss"; readonly rssKb: number; readonly anonKb: number }
-  | { readonly type: "exit"; readonly status: number };
+  | { readonly type: "exit"; readonly status: number }
+  | { readonly type: "read"; readonly count: number; readonly value: bigint };
 
 export function formatResult(r: OpResult): string {
   switch (r.type) {
@@ -51,6 +53,8 @@ export function formatResult(r: OpResult): string {
       return `rss ${r.rssKb} anon ${r.anonKb}`;
     case "exit":
       return `exit ${r.status}`;
+    case "read":
+      return `read 0x${r.count.toString(16)} 0x${r.value.toString(16)}`;
   }
 }
 
