@@ -5,7 +5,6 @@
 import { ShmemInode } from "@faultline/mm";
 import {
   EBADF,
-  EBUSY,
   EFAULT,
   EINVAL,
   EMFILE,
@@ -17,11 +16,7 @@ import {
   F_GETFD,
   F_GETFL,
   F_SEAL_EXEC,
-  F_SEAL_FUTURE_WRITE,
-  F_SEAL_GROW,
   F_SEAL_SEAL,
-  F_SEAL_SHRINK,
-  F_SEAL_WRITE,
   F_SETFD,
   FD_CLOEXEC,
   FMODE_WRITE,
@@ -46,8 +41,6 @@ import { anonShmemNode, openShmem, shmemOf } from "./shmem-file";
 /** MFD_NAME_MAX_LEN: NAME_MAX minus the "memfd:" prefix. */
 const MFD_NAME_MAX_LEN = 255 - 6;
 const MFD_ALL_FLAGS = MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC;
-const F_ALL_SEALS =
-  F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_EXEC;
 
 /**
  * memfd_create(2): an fd on a new, empty shmem file (O_RDWR|O_LARGEFILE). -EINVAL for unknown flags,
@@ -91,11 +84,7 @@ function addSeals(t: Task, fd: number, seals: number): number {
   const inode = shmemOf(f);
   if (!inode) return -EINVAL;
   if (!(f.fMode & FMODE_WRITE)) return -EPERM;
-  if (seals & ~F_ALL_SEALS) return -EINVAL;
-  if (inode.seals & F_SEAL_SEAL) return -EPERM;
-  if (seals & F_SEAL_WRITE && !(inode.seals & F_SEAL_WRITE) && inode.writablyMapped()) return -EBUSY;
-  inode.seals |= seals;
-  return 0;
+  return inode.addSeals(seals);
 }
 
 /** fcntl(2): the commands a program here needs; others are -EINVAL. */
