@@ -330,7 +330,8 @@ export const REPORT_JS = `
 
   // ---- processes --------------------------------------------------------------------------------
   function processTable(sec, em, counts) {
-    sec.appendChild(el("h3", null, "Processes (each as it was just before it exited)"));
+    var exited = em.processes.some(function (p) { return p.exit !== "running"; });
+    sec.appendChild(el("h3", null, exited ? "Processes (each as it was just before it exited)" : "Processes (running)"));
     var kinds = Object.keys(KIND_COLORS);
     var t = "<table><tr><th>pid</th><th>program</th><th>end</th><th>VMAs</th><th>PTEs</th><th>page tables</th><th>faults</th></tr>";
     var per = {};
