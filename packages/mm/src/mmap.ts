@@ -169,8 +169,6 @@ export function doMmap(
   if (len === 0) return -ENOMEM;
   // (pgoff + pages) wrapping an unsigned long: impossible for offsets a 64-bit mmap can pass.
   if (pgoff + len / PAGE >= TWO64) return -EOVERFLOW;
-  // file_mmap_ok(): a character device without FMODE_UNSIGNED_OFFSET ends at MAX_LFS_FILESIZE.
-  if (file && !file.unsignedOffset && pgoff > Math.floor((2 ** 63 - len) / PAGE)) return -EOVERFLOW;
   if (mm.mapCount > mm.maxMapCount) return -ENOMEM;
   // PROT_EXEC alone asks for execute-only memory; with PKU it gets the execute-only key, allocated
   // here (before the address is chosen, so even a failing mmap allocates it).
@@ -180,6 +178,10 @@ export function doMmap(
   if (area < 0) return area;
   addr = area;
   if (flags & MAP_FIXED_NOREPLACE && !rangeFree(mm, addr, addr + len)) return -EEXIST;
+  // file_mmap_ok() (after the address is chosen: a length no gap can hold is -ENOMEM first): a file
+  // without FMODE_UNSIGNED_OFFSET ends at MAX_LFS_FILESIZE.
+  if (file && !file.unsignedOffset && (len > 2 ** 63 - 1 || pgoff > Math.floor((2 ** 63 - len) / PAGE)))
+    return -EOVERFLOW;
 
   let vmFlags = protToVm(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
   // calc_vm_flag_bits()

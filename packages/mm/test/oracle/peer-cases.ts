@@ -239,7 +239,7 @@ class B {
   }
 }
 
-function peer(
+export function peer(
   suite: PeerSuite,
   name: string,
   doc: string,

@@ -7,8 +7,18 @@
 import { describe, expect, it } from "vitest";
 import { runLikeHost, runOnFaultline } from "./faultline.ts";
 import { describeHost, type HostMmFeatures, hostFeatures, liveKernelMismatch, runOnLinux } from "./linux.ts";
-import { divergenceOn, PEER_CASES, type PeerCase, peerUnmet, unmetIndices } from "./peer-cases.ts";
+import {
+  divergenceOn,
+  PEER_CASES as MM_PEER_CASES,
+  type PeerCase,
+  peerUnmet,
+  unmetIndices,
+} from "./peer-cases.ts";
+import { FILE_PEER_CASES } from "./peer-cases-files.ts";
 import { diffTranscripts, normalizeTranscript } from "./transcript.ts";
+
+/** The mm peer cases and the file-backed ones (page cache, memfd seals). */
+const PEER_CASES: readonly PeerCase[] = [...MM_PEER_CASES, ...FILE_PEER_CASES];
 
 const live = liveKernelMismatch();
 const LIVE_SKIP = live === null ? "" : ` [SKIPPED: ${live}]`;
