@@ -1,97 +1,35 @@
-import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
-import type { Machine, MachineOptions } from "@faultline/kernel";
-import { renderMaps, renderSmaps, smapsCounters } from "@faultline/mm";
+import type { Worker } from "node:worker_threads";
+import type { Machine } from "@faultline/kernel";
 import {
   BELL_COUNT,
   BELL_SLEEPING,
   KernelChannel,
-  KIND_FAULT,
   OP_EXIT,
-  OP_FAULT,
-  OP_LOCATE,
-  OP_MMIO_READ,
-  OP_MMIO_WRITE,
   OP_NAMES,
-  OP_SIGNAL,
   OP_START,
   OP_SYSCALL,
   OP_SYSCALL_FAST,
-  REQ_ADDR,
-  REQ_FLAG,
-  REQ_VALUE,
   STATE,
   STATE_EXITED,
   type SyscallRequest,
 } from "./internal/channel";
-import { mmioTranslate } from "./internal/mmio";
+import { type Recorder, serveEntry } from "./internal/entry";
 import { createTlbBuffer, KernelTlbClient } from "./internal/shared-tlb";
 import type { WorkerBoot } from "./internal/worker-main";
-import { type FaultSignal, type HandledSignalRecord, type SimKernel, WNOHANG } from "./kernel-port";
+import { type SimKernel, WNOHANG } from "./kernel-port";
 import { machineKernel, toMachine } from "./machine-kernel";
+import {
+  type DeterministicOptions,
+  type ProcessResult,
+  resultAtExit,
+  type SimulationOptions,
+  SimulationTimeoutError,
+} from "./simulation-types";
+import { checkLoadable, programComm, programUrl, startWorker } from "./spawn";
 import { prng, ReplayDivergenceError, type SimTrace, sameEvent, type TraceEvent } from "./trace";
 
-export type ExitStatus = { readonly code: number } | { readonly signal: string };
-
-/** How one process ended, and what it cost. */
-export interface ProcessResult {
-  readonly pid: number;
-  readonly program: string;
-  readonly threadId: number;
-  readonly exit: ExitStatus;
-  readonly minflt: number;
-  readonly majflt: number;
-  /** Peak resident set (VmHWM), in KiB. */
-  readonly rssKb: number;
-  /** Resident pages shared with another mapping / private to this process, at exit (smaps sums, KiB). */
-  readonly sharedKb: number;
-  readonly privateKb: number;
-  /** The process's /proc/PID/maps and /proc/PID/smaps as they were when it exited. */
-  readonly maps: string;
-  readonly smaps: string;
-  /** Why the process died when it did not exit by itself (a throw, a crash, a hang, a kill). */
-  readonly error?: string;
-  /** Signals its handlers caught (sigaction), oldest first: the first 64, and how many in all. */
-  readonly handledSignals: readonly HandledSignalRecord[];
-  readonly handledSignalCount: number;
-}
-
-export interface SimulationOptions {
-  /** The machine to run processes on (built from options if not a Machine). */
-  readonly machine?: Machine | MachineOptions;
-  /** Or any kernel behind the SimKernel port (tests of the runtime alone). */
-  readonly kernel?: SimKernel;
-  /** Direct-mapped TLB entries per worker (default 256). */
-  readonly tlbEntries?: number;
-  /**
-   * A process that makes no kernel entry for this long while another process waits for it (in
-   * waitpid, or for its turn in deterministic mode) is killed as hung (default 10 000 ms).
-   */
-  readonly hangTimeoutMs?: number;
-  /** `run()` kills whatever still runs after this long and rejects (default: no deadline). */
-  readonly deadlineMs?: number;
-  /**
-   * A process whose program module has not finished loading (its top level still runs) this long
-   * after it was started is killed, in both modes, with the program named in its error (default
-   * 60 000 ms: a module compiled by tsx in a worker on a busy 2-core machine takes seconds).
-   */
-  readonly loadTimeoutMs?: number;
-}
-
-export interface DeterministicOptions extends SimulationOptions {
-  readonly seed: number;
-}
-
-/** run() gave up: the deadline passed (processes still running were killed). */
-export class SimulationTimeoutError extends Error {
-  constructor(
-    message: string,
-    readonly results: readonly ProcessResult[],
-  ) {
-    super(message);
-    this.name = "SimulationTimeoutError";
-  }
-}
+export type { DeterministicOptions, ExitStatus, ProcessResult, SimulationOptions } from "./simulation-types";
+export { SimulationTimeoutError } from "./simulation-types";
 
 interface Slot {
   readonly pid: number;
@@ -119,28 +57,6 @@ const isSignal = (e: unknown): e is { signal: string } =>
 
 const SPIN_IDLE_MS = 0.2;
 const YIELD_EVERY_MS = 2;
-
-const sourceMode = import.meta.url.endsWith(".ts");
-const WORKER_ENTRY = new URL(
-  sourceMode ? "./internal/worker-main.ts" : "./internal/worker-main.js",
-  import.meta.url,
-);
-/** Registers tsx in a worker, then loads the worker entry: for TypeScript program modules. */
-const BOOTSTRAP = new URL(
-  sourceMode ? "./internal/ts-worker-bootstrap.mjs" : "./internal/ts-worker-bootstrap.js",
-  import.meta.url,
-);
-const isTypeScript = (url: string): boolean => /\.[cm]?tsx?$/.test(new URL(url).pathname);
-
-/** Whether tsx (an optional peer dependency) can be loaded from here. */
-function tsxAvailable(): boolean {
-  try {
-    import.meta.resolve("tsx/esm/api");
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * One kernel, many CPUs: the kernel runs on this thread; each simulated process runs in its own
@@ -252,24 +168,9 @@ export class Simulation<M extends Machine | null = Machine | null> {
 
   /** Starts a process running `program` (a module URL or path whose default export is defineProgram). */
   spawn(program: string | URL, argv: readonly string[] = []): number {
-    const url =
-      program instanceof URL
-        ? program.href
-        : program.startsWith("file:")
-          ? program
-          : pathToFileURL(program).href;
-    // A TypeScript program needs tsx in the worker; say so before any worker starts.
-    if (!sourceMode && isTypeScript(url) && !tsxAvailable()) {
-      throw new Error(
-        `${url}: a TypeScript program needs tsx to load in a worker, and tsx is not installed (it is an optional peer dependency of @faultline/sim): npm install --save-dev tsx, or compile the program to JavaScript`,
-      );
-    }
-    const pid = this.kernel.spawn(
-      url
-        .slice(url.lastIndexOf("/") + 1)
-        .replace(/\.[cm]?[jt]s$/, "")
-        .slice(0, 15),
-    );
+    const url = programUrl(program);
+    checkLoadable(url);
+    const pid = this.kernel.spawn(programComm(url));
     this.start(pid, 0, url, argv, false, undefined);
     this.spawns.push({ pid, program: url, argv: [...argv] });
     return pid;
@@ -302,17 +203,7 @@ export class Simulation<M extends Machine | null = Machine | null> {
       isChild,
       forkTag,
     };
-    // In this repository everything runs from source (tsx and the source export condition); a
-    // published install runs compiled JavaScript, with tsx registered only for a TypeScript program.
-    const worker = sourceMode
-      ? new Worker(BOOTSTRAP, {
-          workerData: boot,
-          argv: [WORKER_ENTRY.href],
-          execArgv: ["--conditions=@faultline/source"],
-        })
-      : isTypeScript(program)
-        ? new Worker(BOOTSTRAP, { workerData: boot, argv: [WORKER_ENTRY.href] })
-        : new Worker(WORKER_ENTRY, { workerData: boot });
+    const worker = startWorker(boot);
     const slot: Slot = {
       pid,
       parent,
@@ -579,58 +470,11 @@ export class Simulation<M extends Machine | null = Machine | null> {
 
   private serveRequest(s: Slot): void {
     const { chan, pid } = s;
-    const k = this.kernel;
     switch (chan.op) {
       case OP_START:
         this.record(pid, "start", [], 0);
         chan.reply(0);
         return;
-      case OP_FAULT: {
-        const addr = chan.f64[REQ_ADDR]!;
-        const write = chan.i32[REQ_FLAG] === 1;
-        const r = k.target(pid).fault(addr, write);
-        this.record(pid, "fault", [addr, write], r);
-        chan.reply(r);
-        return;
-      }
-      case OP_MMIO_READ: {
-        const vaddr = chan.f64[REQ_ADDR]!;
-        const size = chan.i32[REQ_FLAG] as 1 | 2 | 4;
-        const paddr = mmioTranslate(this.kernel, pid, vaddr, size, false);
-        if (paddr < 0) {
-          this.record(pid, "mmio-read", [vaddr, size], paddr);
-          chan.reply(-paddr, 0, KIND_FAULT);
-          return;
-        }
-        const v = k.target(pid).phys.physRead(paddr, size, vaddr);
-        this.record(pid, "mmio-read", [vaddr, size], v);
-        chan.reply(v);
-        return;
-      }
-      case OP_MMIO_WRITE: {
-        const vaddr = chan.f64[REQ_ADDR]!;
-        const size = chan.i32[REQ_FLAG] as 1 | 2 | 4;
-        const value = chan.f64[REQ_VALUE]!;
-        const paddr = mmioTranslate(this.kernel, pid, vaddr, size, true);
-        if (paddr < 0) {
-          this.record(pid, "mmio-write", [vaddr, size, value], paddr);
-          chan.reply(-paddr, 0, KIND_FAULT);
-          return;
-        }
-        k.target(pid).phys.physWrite(paddr, size, value, vaddr);
-        this.record(pid, "mmio-write", [vaddr, size, value], 0);
-        chan.reply(0);
-        return;
-      }
-      case OP_LOCATE: {
-        const pfn = chan.f64[REQ_ADDR]!;
-        const phys = k.target(pid).phys;
-        const loc = phys.locatePage(pfn);
-        const writable = loc >= 0 && phys.pageWritable(pfn);
-        this.record(pid, "locate", [pfn], [loc, writable]);
-        chan.reply(loc, writable ? 1 : 0);
-        return;
-      }
       case OP_EXIT: {
         const st = chan.readPayload<{
           code?: number;
@@ -649,15 +493,9 @@ export class Simulation<M extends Machine | null = Machine | null> {
       case OP_SYSCALL_FAST:
         this.syscall(s, chan.peekSyscall());
         return;
-      case OP_SIGNAL: {
-        const sig = chan.readPayload<FaultSignal>();
-        const frame = k.forceSigFault?.(pid, sig) ?? null;
-        this.record(pid, "signal", [sig.signal, sig.code, sig.addr], frame ? frame.handler : 0);
-        chan.replySyscall({ ret: frame, bufs: [] });
-        return;
-      }
       default:
-        throw new Error(`pid ${pid}: unknown request op ${chan.op}`);
+        if (!serveEntry(this.kernel, pid, chan, this.recorder))
+          throw new Error(`pid ${pid}: unknown request op ${chan.op}`);
     }
   }
 
@@ -727,6 +565,9 @@ export class Simulation<M extends Machine | null = Machine | null> {
     if (this.random) this.events.push({ pid, op, args: [...args], ret });
   }
 
+  /** `record` for the kernel entries served in internal/entry.ts. */
+  private readonly recorder: Recorder = (pid, op, args, ret) => this.record(pid, op, args, ret);
+
   /** The process is gone: the kernel releases its mm and files, and anyone waiting is told. */
   private reap(
     s: Slot,
@@ -741,37 +582,15 @@ export class Simulation<M extends Machine | null = Machine | null> {
     s.dead = true;
     this.live--;
     Atomics.store(s.chan.i32, STATE, STATE_EXITED);
-    const mm = this.kernel.mm(s.pid);
-    mm.tlbClients.delete(s.tlb);
-    let sharedKb = 0;
-    let privateKb = 0;
-    const maps = mm.dead ? "" : renderMaps(mm);
-    const smaps = mm.dead ? "" : renderSmaps(mm);
-    const handled = this.kernel.handledSignals?.(s.pid) ?? { list: [], count: 0 };
-    if (!mm.dead) {
-      for (const v of mm) {
-        const c = smapsCounters(mm, v);
-        sharedKb += (c.sharedClean + c.sharedDirty) / 1024;
-        privateKb += (c.privateClean + c.privateDirty) / 1024;
-      }
-    }
-    const result: ProcessResult = {
-      pid: s.pid,
-      program: s.program,
-      threadId: s.worker.threadId,
-      exit: signal ? { signal } : { code },
-      minflt: mm.minflt,
-      majflt: mm.majflt,
-      rssKb: mm.hiwaterRss * 4,
-      sharedKb,
-      privateKb,
-      maps,
-      smaps,
-      ...(error !== undefined ? { error } : {}),
-      handledSignals: handled.list,
-      handledSignalCount: handled.count,
-    };
-    s.result = result;
+    this.kernel.mm(s.pid).tlbClients.delete(s.tlb);
+    s.result = resultAtExit(
+      this.kernel,
+      s.pid,
+      s.program,
+      s.worker.threadId,
+      signal ? { signal } : { code },
+      error,
+    );
     this.kernel.exit(
       s.pid,
       signal
