@@ -7,6 +7,7 @@ import { isErr } from "@faultline/mm";
 import { ErrnoError } from "./errno-error";
 import { FileLibc } from "./libc-files";
 import type { WaitResult } from "./internal/exit";
+import type { Rlimit } from "./internal/resource";
 import type { SigAction, SigActionResult } from "./signal";
 import type { Syscalls } from "./syscalls";
 
@@ -113,6 +114,31 @@ export class Libc extends FileLibc {
   }
   rtSigreturn(): number {
     return this.check("rt_sigreturn", this.sys.rtSigreturn());
+  }
+  mlock2(addr: number, len: number, flags: number): number {
+    return this.check("mlock2", this.sys.mlock2(addr, len, flags));
+  }
+  mlockall(flags: number): number {
+    return this.check("mlockall", this.sys.mlockall(flags));
+  }
+  munlockall(): number {
+    return this.check("munlockall", this.sys.munlockall());
+  }
+  mincore(addr: number, len: number, vec: Uint8Array): number {
+    return this.check("mincore", this.sys.mincore(addr, len, vec));
+  }
+  getrlimit(resource: number): Rlimit {
+    const r = this.sys.getrlimit(resource);
+    if (typeof r === "number") throw new ErrnoError(-r, "getrlimit");
+    return r;
+  }
+  setrlimit(resource: number, rlim: Rlimit): number {
+    return this.check("setrlimit", this.sys.setrlimit(resource, rlim));
+  }
+  prlimit(pid: number, resource: number, next?: Rlimit | null): Rlimit {
+    const r = this.sys.prlimit(pid, resource, next);
+    if (typeof r === "number") throw new ErrnoError(-r, "prlimit");
+    return r;
   }
   exit(code = 0): void {
     this.check("exit", this.sys.exit(code));

@@ -52,6 +52,7 @@ const VALID: Record<ArgKind, unknown> = {
   "char *buf": new Uint8Array(1),
   "const struct sigaction *": null,
   "const sigset_t *": null,
+  "const struct rlimit *": null,
 };
 
 /** What C could not have passed, whatever the parameter's type. */
@@ -167,7 +168,12 @@ describe("arguments are converted as the C ABI would, or refused before the kern
         for (const [shown, v] of bad) {
           if (param.kind === "const char *buf" && typeof v === "string") continue; // a string is data to write
           // null is "no action" / "no set" (only read the old one); a list of signal numbers is a set.
-          if ((param.kind === "const struct sigaction *" || param.kind === "const sigset_t *") && v === null)
+          if (
+            (param.kind === "const struct sigaction *" ||
+              param.kind === "const sigset_t *" ||
+              param.kind === "const struct rlimit *") &&
+            v === null
+          )
             continue;
           if (param.kind === "const sigset_t *" && Array.isArray(v)) continue;
           const args = e.params.map((q) => VALID[q.kind]);

@@ -10,6 +10,7 @@
 import { sysExit, sysWait4 } from "./internal/exit";
 import { sysFork, sysGetpid, sysGetppid } from "./internal/fork";
 import { sysClose, sysDup, sysIoctl, sysOpen } from "./internal/fs";
+import { sysMincore, sysMlock2, sysMlockall, sysMunlockall } from "./internal/mlock";
 import {
   sysMadvise,
   sysMlock,
@@ -24,6 +25,7 @@ import {
   sysPkeyMprotect,
 } from "./internal/mman";
 import { sysLseek, sysRead, sysWrite } from "./internal/read-write";
+import { sysGetrlimit, sysPrlimit64, sysSetrlimit } from "./internal/resource";
 import {
   sysKill,
   sysRtSigaction,
@@ -48,6 +50,7 @@ export const SYS_rt_sigreturn = 15;
 export const SYS_ioctl = 16;
 export const SYS_mremap = 25;
 export const SYS_msync = 26;
+export const SYS_mincore = 27;
 export const SYS_madvise = 28;
 export const SYS_dup = 32;
 export const SYS_getpid = 39;
@@ -55,10 +58,16 @@ export const SYS_fork = 57;
 export const SYS_exit = 60;
 export const SYS_wait4 = 61;
 export const SYS_kill = 62;
+export const SYS_getrlimit = 97;
 export const SYS_getppid = 110;
 export const SYS_rt_sigpending = 127;
 export const SYS_mlock = 149;
 export const SYS_munlock = 150;
+export const SYS_mlockall = 151;
+export const SYS_munlockall = 152;
+export const SYS_setrlimit = 160;
+export const SYS_prlimit64 = 302;
+export const SYS_mlock2 = 325;
 export const SYS_pkey_mprotect = 329;
 export const SYS_pkey_alloc = 330;
 export const SYS_pkey_free = 331;
@@ -162,6 +171,13 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
     sysMsync,
   ),
   syscall(
+    SYS_mincore,
+    "mincore",
+    "mincore",
+    [addr, { name: "length", kind: "size_t" }, { name: "vec", kind: "char *buf" }],
+    sysMincore,
+  ),
+  syscall(
     SYS_madvise,
     "madvise",
     "madvise",
@@ -194,10 +210,48 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
     ],
     sysKill,
   ),
+  syscall(
+    SYS_getrlimit,
+    "getrlimit",
+    "getrlimit",
+    [{ name: "resource", kind: "unsigned int" }],
+    sysGetrlimit,
+  ),
   syscall(SYS_getppid, "getppid", "getppid", [], sysGetppid, { enter: false }),
   syscall(SYS_rt_sigpending, "rt_sigpending", "sigpending", [], sysRtSigpending),
   syscall(SYS_mlock, "mlock", "mlock", [addr, { name: "len", kind: "size_t" }], sysMlock),
   syscall(SYS_munlock, "munlock", "munlock", [addr, { name: "len", kind: "size_t" }], sysMunlock),
+  syscall(SYS_mlockall, "mlockall", "mlockall", [{ name: "flags", kind: "int" }], sysMlockall),
+  syscall(SYS_munlockall, "munlockall", "munlockall", [], sysMunlockall),
+  syscall(
+    SYS_setrlimit,
+    "setrlimit",
+    "setrlimit",
+    [
+      { name: "resource", kind: "unsigned int" },
+      { name: "rlim", kind: "const struct rlimit *" },
+    ],
+    sysSetrlimit,
+  ),
+  // prlimit64(pid, resource, new_limit, old_limit): the old limit is the result.
+  syscall(
+    SYS_prlimit64,
+    "prlimit64",
+    "prlimit",
+    [
+      { name: "pid", kind: "pid_t" },
+      { name: "resource", kind: "unsigned int" },
+      { name: "new_limit", kind: "const struct rlimit *", default: null },
+    ],
+    sysPrlimit64,
+  ),
+  syscall(
+    SYS_mlock2,
+    "mlock2",
+    "mlock2",
+    [addr, { name: "len", kind: "size_t" }, { name: "flags", kind: "int" }],
+    sysMlock2,
+  ),
   syscall(
     SYS_pkey_mprotect,
     "pkey_mprotect",

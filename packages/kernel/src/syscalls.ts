@@ -6,6 +6,7 @@ import { ENOSYS, ESRCH } from "./constants";
 import type { WaitResult } from "./internal/exit";
 import type { Kernel, Task } from "./internal/kernel";
 import { convertArgs, doSyscall, syscall } from "./internal/syscall";
+import type { Rlimit } from "./internal/resource";
 import type { SigAction, SigActionResult } from "./signal";
 import { FileSyscalls } from "./syscalls-files";
 import {
@@ -16,26 +17,33 @@ import {
   SYS_fork,
   SYS_getpid,
   SYS_getppid,
+  SYS_getrlimit,
   SYS_ioctl,
   SYS_kill,
   SYS_lseek,
   SYS_madvise,
+  SYS_mincore,
   SYS_mlock,
+  SYS_mlock2,
+  SYS_mlockall,
   SYS_mmap,
   SYS_mprotect,
   SYS_mremap,
   SYS_msync,
   SYS_munlock,
+  SYS_munlockall,
   SYS_munmap,
   SYS_open,
   SYS_pkey_alloc,
   SYS_pkey_free,
   SYS_pkey_mprotect,
+  SYS_prlimit64,
   SYS_read,
   SYS_rt_sigaction,
   SYS_rt_sigpending,
   SYS_rt_sigprocmask,
   SYS_rt_sigreturn,
+  SYS_setrlimit,
   SYS_wait4,
   SYS_write,
   sysEntry,
@@ -75,6 +83,13 @@ const E = {
   rtSigreturn: sysEntry(SYS_rt_sigreturn),
   kill: sysEntry(SYS_kill),
   sigpending: sysEntry(SYS_rt_sigpending),
+  mincore: sysEntry(SYS_mincore),
+  mlock2: sysEntry(SYS_mlock2),
+  mlockall: sysEntry(SYS_mlockall),
+  munlockall: sysEntry(SYS_munlockall),
+  getrlimit: sysEntry(SYS_getrlimit),
+  setrlimit: sysEntry(SYS_setrlimit),
+  prlimit: sysEntry(SYS_prlimit64),
 };
 
 /** The user-space (glibc) pkey calls: no syscall, the thread's PKRU; arguments checked as C ints. */
@@ -200,6 +215,46 @@ export class Syscalls extends FileSyscalls {
 
   munlock(addr: number, len: number): number {
     return doSyscall(this.k, this.t, E.munlock, [addr, len]) as number;
+  }
+
+  /** mlock2(2): flags 0 or MLOCK_ONFAULT (lock without populating: pages are locked as they fault in). */
+  mlock2(addr: number, len: number, flags: number): number {
+    return doSyscall(this.k, this.t, E.mlock2, [addr, len, flags]) as number;
+  }
+
+  /** mlockall(2): MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT. */
+  mlockall(flags: number): number {
+    return doSyscall(this.k, this.t, E.mlockall, [flags]) as number;
+  }
+
+  /** munlockall(2) */
+  munlockall(): number {
+    return doSyscall(this.k, this.t, E.munlockall, []) as number;
+  }
+
+  /**
+   * mincore(2): with a vector, fills it (1 = resident) and returns 0; with a count, returns a new vector
+   * of that many bytes; -EINVAL (unaligned), -ENOMEM (a hole, or beyond user space), -EFAULT (too short).
+   */
+  mincore(addr: number, len: number, vec: Uint8Array): number;
+  mincore(addr: number, len: number, count: number): Uint8Array | number;
+  mincore(addr: number, len: number, vec: Uint8Array | number): Uint8Array | number {
+    return doSyscall(this.k, this.t, E.mincore, [addr, len, vec]) as Uint8Array | number;
+  }
+
+  /** getrlimit(2): { cur, max } (RLIM_INFINITY is -1) or -EINVAL. */
+  getrlimit(resource: number): Rlimit | number {
+    return doSyscall(this.k, this.t, E.getrlimit, [resource]) as Rlimit | number;
+  }
+
+  /** setrlimit(2): 0, -EINVAL (cur above max, unknown resource), -EPERM (RLIMIT_NOFILE above fs.nr_open). */
+  setrlimit(resource: number, rlim: Rlimit): number {
+    return doSyscall(this.k, this.t, E.setrlimit, [resource, rlim]) as number;
+  }
+
+  /** prlimit(2) (prlimit64): the old limit of `pid`'s resource (0: this process), setting `next` if given. */
+  prlimit(pid: number, resource: number, next?: Rlimit | null): Rlimit | number {
+    return doSyscall(this.k, this.t, E.prlimit, [pid, resource, next]) as Rlimit | number;
   }
 
   /** pkey_alloc(2): a protection key, or -EINVAL / -ENOSPC (always, on a CPU without PKU). */

@@ -1,8 +1,9 @@
-// The kernel side of the signal rows of the differential test: runs an oracle script (the text
+// The kernel side of the kernel-level rows of the differential test: runs an oracle script (the text
 // oracle.c reads, packages/mm/test/oracle) on a Faultline process and prints the transcript oracle.c
-// prints on Linux. The ops are the ones signals need: mmap, munmap, mprotect, loads and stores,
-// fork … end, sigaction, sigprocmask, kill. Like oracle.c, the process starts with a handler on
-// SIGSEGV and SIGBUS (a fault prints its signal and the script goes on).
+// prints on Linux. The ops: mmap, munmap, mprotect, mlock, munlock, loads and stores, maps, fork …
+// end, sigaction, sigprocmask, kill, mincore, mlock2, mlockall, munlockall, getrlimit, setrlimit,
+// unprivileged. Like oracle.c, the process starts with a handler on SIGSEGV and SIGBUS (a fault
+// prints its signal and the script goes on).
 import { errnoName, isErr, signalName } from "@faultline/mm";
 import {
   Machine,
@@ -16,6 +17,7 @@ import {
   type SigInfo,
   SignalError,
 } from "../src/index";
+import { dropCapIpcLock } from "../src/internal/resource";
 
 const bitsToSignals = (bits: bigint): number[] => {
   const out: number[] = [];
@@ -73,6 +75,7 @@ export function parseOracleScript(text: string): Op[] {
 }
 
 class Died extends Error {}
+const ARENA = 0x1000_0000_0000;
 
 /** Runs a script on a fresh machine; returns the transcript lines (oracle.c's format). */
 export async function runSignalScript(text: string): Promise<string[]> {
@@ -126,7 +129,7 @@ function runOps(
       throw e;
     }
     if (caught.length) r += ` caught ${caught.map(sigText).join(",")}`;
-    out.push(`${idx} ${text} = ${r}`);
+    out.push(...`${idx} ${text} = ${r}`.split("\n"));
   });
 }
 
@@ -171,6 +174,41 @@ function runOp(
     }
     case "kill":
       return zero(p.sys.kill(p.pid, a[0]!));
+    case "mlock":
+      return zero(p.sys.mlock(a[0]!, a[1]!));
+    case "munlock":
+      return zero(p.sys.munlock(a[0]!, a[1]!));
+    case "mlock2":
+      return zero(p.sys.mlock2(a[0]!, a[1]!, a[2]!));
+    case "mlockall":
+      return zero(p.sys.mlockall(a[0]!));
+    case "munlockall":
+      return zero(p.sys.munlockall());
+    case "mincore": {
+      const pages = Math.ceil(Number(BigInt.asUintN(64, big[1]!)) / 4096);
+      const v = new Uint8Array(Math.min(pages, 4096));
+      const r = p.sys.mincore(a[0]!, a[1]!, v);
+      return r < 0 ? errText(r) : `0 ${[...v.subarray(0, pages)].map((x) => x & 1).join("")}`;
+    }
+    case "getrlimit": {
+      const r = p.sys.getrlimit(a[0]!);
+      return typeof r === "number" ? errText(r) : `${hex(r.cur)} ${hex(r.max)}`;
+    }
+    case "setrlimit": {
+      // Exact 64-bit values (RLIM_INFINITY is 2^64 - 1, beyond a double's integers).
+      const r = p.sys.prlimit(0, a[0]!, { cur: big[1]!, max: big[2]! } as never);
+      return typeof r === "number" ? errText(r) : "0";
+    }
+    case "unprivileged":
+      dropCapIpcLock(p.task);
+      return "0";
+    case "maps": {
+      const lines = p
+        .procMaps()
+        .split("\n")
+        .filter((l) => l && Number.parseInt(l, 16) >= ARENA && Number.parseInt(l, 16) < ARENA + 0x400000);
+      return [String(lines.length), ...lines.map((l) => `  ${l}`)].join("\n");
+    }
     default:
       throw new Error(`oracle-signals: op ${name} is not supported here`);
   }

@@ -10,6 +10,7 @@ import { copyCloseOnExec } from "./fdtable";
 import { pageFault } from "./fault";
 import { openStdio } from "./fs";
 import type { Kernel, Task } from "./kernel";
+import { applyRlimits, defaultRlimits } from "./resource";
 import { SigHand, TaskSignals } from "./sighand";
 import { deliverPending, forceSigFault, runFrame } from "./signal";
 
@@ -79,7 +80,10 @@ function newTask(k: Kernel, mm: Mm, parent: Task | null, comm: string): Task {
     fds: new Map(),
     sighand: parent ? new SigHand(parent.sighand) : new SigHand(),
     sig: new TaskSignals(),
+    rlim: parent ? [...parent.rlim] : defaultRlimits(),
+    capIpcLock: parent ? parent.capIpcLock : true,
   };
+  applyRlimits(t);
   // fork: the blocked set is inherited, nothing pending is.
   if (parent) t.sig.blocked = parent.sig.blocked;
   mm.tlbClients.add(mmu);

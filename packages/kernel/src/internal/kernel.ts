@@ -55,6 +55,10 @@ export interface Task {
   readonly sighand: SigHand;
   /** Blocked and pending signals, queued siginfo, what handlers caught (signal.ts). */
   readonly sig: TaskSignals;
+  /** Resource limits (signal->rlim; resource.ts), inherited by fork. */
+  readonly rlim: { readonly cur: number; readonly max: number }[];
+  /** CAP_IPC_LOCK: true for root's processes (the default); RLIMIT_MEMLOCK binds only without it. */
+  capIpcLock: boolean;
 }
 
 /** A driver oops or kernel bug, as recorded (also printed to dmesg). */

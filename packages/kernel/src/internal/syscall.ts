@@ -47,6 +47,8 @@ export interface ArgKinds {
   "const struct sigaction *": KSigAction | null;
   /** `const sigset_t __user *`: given as the signals of the set (numbers 1..64) or null; a set (bigint) after. */
   "const sigset_t *": bigint | null;
+  /** `const struct rlimit __user *`: { cur, max } (RLIM_INFINITY is -1), or null. */
+  "const struct rlimit *": { readonly cur: number; readonly max: number } | null;
 }
 export type ArgKind = keyof ArgKinds;
 
@@ -111,6 +113,7 @@ const C_INBUF = 4;
 const C_OUTBUF = 5;
 const C_SIGACTION = 6;
 const C_SIGSET = 7;
+const C_RLIMIT = 8;
 const CODE: Record<ArgKind, number> = {
   int: C_INT32,
   pid_t: C_INT32,
@@ -125,6 +128,7 @@ const CODE: Record<ArgKind, number> = {
   "char *buf": C_OUTBUF,
   "const struct sigaction *": C_SIGACTION,
   "const sigset_t *": C_SIGSET,
+  "const struct rlimit *": C_RLIMIT,
 };
 
 /** An integer number as C type `code` (C_INT32, C_UINT32 or C_INT64). */
@@ -168,6 +172,17 @@ function convertSlow(e: SyscallEntry, i: number, value: unknown): unknown {
       if (v === null || v === undefined) return null;
       if (!isSignalList(v)) return refuse(e, i, "null or an array of signal numbers 1..64", v);
       return sigsetFromArray(v);
+    case C_RLIMIT: {
+      if (v === null) return null;
+      const r = v as { cur?: unknown; max?: unknown };
+      const ok = (x: unknown) => (typeof x === "number" && Number.isInteger(x)) || typeof x === "bigint";
+      if (typeof v !== "object" || !ok(r.cur) || !ok(r.max))
+        return refuse(e, i, "null or { cur, max } with integer limits (RLIM_INFINITY is -1)", v);
+      // rlim_t is an unsigned long: as the other 64-bit arguments, two's complement (~0UL is -1).
+      const u = (x: unknown) =>
+        typeof x === "bigint" ? fromBigInt(C_INT64, x) : fromNumber(C_INT64, x as number);
+      return { cur: u(r.cur), max: u(r.max) };
+    }
     default:
       if (typeof v === "number" && Number.isInteger(v)) return fromNumber(code, v);
       if (typeof v === "bigint") return fromBigInt(code, v);

@@ -40,6 +40,12 @@
  *                                        oracle adds for its handler; mask = signals 1..64 as bits)
  *   sigprocmask <how> <set>              rt_sigprocmask(2) with a 64-bit set; prints the old set
  *   kill <sig>                           kill(getpid(), sig)
+ *   mincore <addr> <len>                 mincore(2); prints "0 <one digit per page>" (at most 4096 pages)
+ *   mlock2 <addr> <len> <flags>          mlock2(2)
+ *   mlockall <flags> / munlockall        mlockall(2) / munlockall(2)
+ *   getrlimit <res>                      prlimit64(0, res, NULL, &old); prints "<cur> <max>"
+ *   setrlimit <res> <cur> <max>          prlimit64(0, res, &new, NULL)
+ *   unprivileged                         drops CAP_IPC_LOCK (capset), so RLIMIT_MEMLOCK applies
  * Signals the oracle's handler caught during an op (not faults) follow its result as
  * " caught SIGUSR1,SIGTERM".
  *
@@ -100,6 +106,13 @@ enum kind {
   K_SIGACTION,
   K_SIGPROCMASK,
   K_KILL,
+  K_MINCORE,
+  K_MLOCK2,
+  K_MLOCKALL,
+  K_MUNLOCKALL,
+  K_GETRLIMIT,
+  K_SETRLIMIT,
+  K_UNPRIVILEGED,
 };
 
 struct op {
@@ -585,6 +598,60 @@ static void do_pread(const struct op *o) {
   printf("read 0x%lx 0x%llx\n", r, (unsigned long long)v);
 }
 
+/* ---------------------------------------------------------------- limits */
+
+static void do_mincore(const struct op *o) {
+  static unsigned char vec[4096];
+  uint64_t len = o->a[1];
+  uint64_t pages = len / PAGE + (len % PAGE != 0);
+  if (pages > sizeof vec && len <= TASK_SIZE) {
+    printf("REFUSED\n");
+    return;
+  }
+  long r = syscall(SYS_mincore, (unsigned long)o->a[0], (unsigned long)len, vec);
+  if (r == -1) {
+    print_errno(errno);
+    return;
+  }
+  printf("0 ");
+  for (uint64_t i = 0; i < pages; i++) putchar('0' + (vec[i] & 1));
+  printf("\n");
+}
+
+struct rlimit64_abi {
+  uint64_t cur, max;
+};
+
+static void do_rlimit(const struct op *o) {
+  struct rlimit64_abi next = {o->nargs > 1 ? o->a[1] : 0, o->nargs > 2 ? o->a[2] : 0}, old = {0, 0};
+  int set = o->kind == K_SETRLIMIT;
+  long r = syscall(SYS_prlimit64, 0, (unsigned)o->a[0], set ? &next : NULL, set ? NULL : &old);
+  if (r == -1)
+    print_errno(errno);
+  else if (set)
+    printf("0\n");
+  else
+    printf("0x%llx 0x%llx\n", (unsigned long long)old.cur, (unsigned long long)old.max);
+}
+
+/* capset(2) without CAP_IPC_LOCK (bit 14) in the effective and permitted sets. */
+static void do_unprivileged(void) {
+  struct {
+    uint32_t version;
+    int pid;
+  } hdr = {0x20080522, 0};
+  struct {
+    uint32_t effective, permitted, inheritable;
+  } data[2];
+  if (syscall(SYS_capget, &hdr, data) == -1) {
+    print_errno(errno);
+    return;
+  }
+  data[0].effective &= ~(1u << 14);
+  data[0].permitted &= ~(1u << 14);
+  print_zero_result(syscall(SYS_capset, &hdr, data));
+}
+
 /* ---------------------------------------------------------------- execution */
 
 static void run_range(size_t from, size_t to, const char *prefix);
@@ -689,6 +756,26 @@ static void run_op(size_t i, const char *idx) {
   case K_MUNLOCK:
     r = syscall(SYS_munlock, (unsigned long)o->a[0], (unsigned long)o->a[1]);
     print_zero_result(r);
+    break;
+  case K_MINCORE:
+    do_mincore(o);
+    break;
+  case K_MLOCK2:
+    r = syscall(SYS_mlock2, (unsigned long)o->a[0], (unsigned long)o->a[1], (int)o->a[2]);
+    print_zero_result(r);
+    break;
+  case K_MLOCKALL:
+    print_zero_result(syscall(SYS_mlockall, (int)o->a[0]));
+    break;
+  case K_MUNLOCKALL:
+    print_zero_result(syscall(SYS_munlockall));
+    break;
+  case K_GETRLIMIT:
+  case K_SETRLIMIT:
+    do_rlimit(o);
+    break;
+  case K_UNPRIVILEGED:
+    do_unprivileged();
     break;
   case K_SIGACTION:
   case K_SIGPROCMASK:
@@ -871,6 +958,20 @@ int main(void) {
       o->kind = K_SIGPROCMASK, min = max = 2;
     } else if (strcmp(name, "kill") == 0) {
       o->kind = K_KILL, min = max = 1;
+    } else if (strcmp(name, "mincore") == 0) {
+      o->kind = K_MINCORE, min = max = 2;
+    } else if (strcmp(name, "mlock2") == 0) {
+      o->kind = K_MLOCK2, min = max = 3;
+    } else if (strcmp(name, "mlockall") == 0) {
+      o->kind = K_MLOCKALL, min = max = 1;
+    } else if (strcmp(name, "munlockall") == 0) {
+      o->kind = K_MUNLOCKALL;
+    } else if (strcmp(name, "getrlimit") == 0) {
+      o->kind = K_GETRLIMIT, min = max = 1;
+    } else if (strcmp(name, "setrlimit") == 0) {
+      o->kind = K_SETRLIMIT, min = max = 3;
+    } else if (strcmp(name, "unprivileged") == 0) {
+      o->kind = K_UNPRIVILEGED;
     } else if (strcmp(name, "memfd") == 0) {
       o->kind = K_MEMFD, min = max = 1;
     } else if (strcmp(name, "mmapfd") == 0) {

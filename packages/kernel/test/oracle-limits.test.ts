@@ -1,0 +1,152 @@
+// Limits and introspection against the live kernel (issue 12 §4): mincore, mlock2, mlockall,
+// munlockall, getrlimit/setrlimit (prlimit64) with RLIMIT_MEMLOCK for a process without
+// CAP_IPC_LOCK. Same harness as oracle-signals.test.ts; recorded in __fixtures__/oracle-limits.json
+// (FAULTLINE_RECORD_LIMITS=1 re-records). RLIMIT_AS and RLIMIT_DATA are not compared live: the
+// oracle's own binary, libc and stack count against them (packages/mm/src/limits.test.ts has them).
+// Raising a hard limit is not compared either: it needs CAP_SYS_RESOURCE, which Faultline's processes
+// have (root) and the recording host's root did not.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import {
+  compileOracle,
+  kernelRelease,
+  oracleUnavailableReason,
+  runTextOnLinux,
+} from "../../mm/test/oracle/linux.ts";
+import { runSignalScript } from "./oracle-signals";
+
+const A = 0x1000_0000_0000;
+const h = (n: number) => `0x${n.toString(16)}`;
+const at = (page: number) => h(A + page * 0x1000);
+const HEAD = `arena ${h(A)} 0x400000\n`;
+
+const CASES: Record<string, string> = {
+  "mincore: written, read (zero page) and untouched pages; EINVAL unaligned; ENOMEM over a hole or past user space": `
+mmap ${at(0)} 0x4000 0x3 0x32
+store8 ${at(0)} 1
+load8 ${at(2)}
+mincore ${at(0)} 0x4000
+mincore ${at(0)} 0x3001
+mincore ${at(1) + 1} 0x1000
+mincore ${at(0)} 0x5000
+mincore ${at(0)} 0x0
+mincore ${at(8)} 0x0
+mprotect ${at(0)} 0x1000 0x0
+mincore ${at(0)} 0x1000
+munmap ${at(0)} 0x4000
+mincore ${at(0)} 0x1000
+`,
+  "mincore of shared anonymous memory sees pages another process faulted in": `
+mmap ${at(0)} 0x3000 0x3 0x31
+fork
+  store8 ${at(1)} 1
+end
+mincore ${at(0)} 0x3000
+`,
+  "mlock2: EINVAL for unknown flags, MLOCK_ONFAULT locks without populating, mlock after it populates": `
+mmap ${at(0)} 0x4000 0x3 0x32
+mlock2 ${at(0)} 0x4000 0x2
+mlock2 ${at(0)} 0x2000 0x1
+mincore ${at(0)} 0x4000
+maps
+store8 ${at(1)} 1
+mincore ${at(0)} 0x4000
+mlock ${at(0)} 0x2000
+mincore ${at(0)} 0x4000
+munlock ${at(0)} 0x4000
+maps
+`,
+  "mlockall / munlockall: EINVAL flags; MCL_FUTURE locks and populates new mappings, MCL_ONFAULT does not; not inherited": `
+mlockall 0x0
+mlockall 0x4
+mlockall 0x8
+mlockall 0x2
+mmap ${at(0)} 0x2000 0x3 0x32
+mincore ${at(0)} 0x2000
+fork
+  mmap ${at(4)} 0x2000 0x3 0x32
+  mincore ${at(4)} 0x2000
+end
+mlockall 0x6
+mmap ${at(8)} 0x2000 0x3 0x32
+mincore ${at(8)} 0x2000
+maps
+munlockall
+mmap ${at(12)} 0x2000 0x3 0x32
+mincore ${at(12)} 0x2000
+maps
+`,
+  "mlockall(MCL_CURRENT) locks and populates what is mapped; munlockall unlocks": `
+mmap ${at(0)} 0x3000 0x3 0x32
+mmap ${at(4)} 0x1000 0x1 0x32
+mlockall 0x1
+mincore ${at(0)} 0x5000
+maps
+munlockall
+maps
+`,
+  "rlimits: getrlimit/setrlimit, EINVAL for an unknown resource or cur above max; RLIMIT_MEMLOCK binds a process without CAP_IPC_LOCK": `
+getrlimit 0x8
+getrlimit 0x3
+getrlimit 0x10
+setrlimit 0x8 0x2000 0x1000
+setrlimit 0x10 0x0 0x0
+mmap ${at(0)} 0x4000 0x3 0x32
+fork
+  unprivileged
+  setrlimit 0x8 0x2000 0x2000
+  getrlimit 0x8
+  mlock ${at(0)} 0x3000
+  mlock ${at(0)} 0x2000
+  mlock ${at(1)} 0x2000
+  mlock2 ${at(2)} 0x1000 0x1
+  mlockall 0x1
+  mlockall 0x2
+  mmap ${at(8)} 0x3000 0x3 0x32
+  munlockall
+  mmap ${at(8)} 0x3000 0x3 0x122
+  setrlimit 0x8 0x0 0x0
+  mlock ${at(0)} 0x1000
+  mlockall 0x2
+end
+`,
+};
+
+const FIXTURE = new URL("./__fixtures__/oracle-limits.json", import.meta.url);
+interface Recorded {
+  readonly kernel: string;
+  readonly cases: Record<string, { readonly text: string; readonly transcript: readonly string[] }>;
+}
+const oracle = compileOracle();
+const SKIP = oracle ? "" : ` [SKIPPED: ${oracleUnavailableReason}]`;
+
+if (process.env.FAULTLINE_RECORD_LIMITS && oracle) {
+  const cases: Recorded["cases"] = {};
+  for (const [name, body] of Object.entries(CASES)) {
+    const text = HEAD + body.trimStart();
+    cases[name] = { text, transcript: runTextOnLinux(text) };
+  }
+  writeFileSync(
+    FIXTURE,
+    `${JSON.stringify({ kernel: kernelRelease(), cases } satisfies Recorded, null, 2)}\n`,
+  );
+}
+const recorded: Recorded | null = existsSync(FIXTURE) ? JSON.parse(readFileSync(FIXTURE, "utf8")) : null;
+
+describe("limits and introspection: Faultline against Linux", () => {
+  it("the recorded kernel transcripts cover every case, for the scripts as they are now", () => {
+    expect(recorded, "record with FAULTLINE_RECORD_LIMITS=1").not.toBeNull();
+    for (const [name, body] of Object.entries(CASES))
+      expect(recorded!.cases[name]?.text, name).toBe(HEAD + body.trimStart());
+  });
+
+  for (const [name, body] of Object.entries(CASES)) {
+    const text = HEAD + body.trimStart();
+    it(`${name}: Faultline prints the recorded kernel's transcript`, async () => {
+      expect(await runSignalScript(text)).toEqual(recorded!.cases[name]!.transcript);
+    });
+    it.skipIf(!oracle)(`${name}: Faultline prints this machine's kernel's transcript${SKIP}`, async () => {
+      expect(await runSignalScript(text)).toEqual(runTextOnLinux(text));
+    });
+  }
+});
