@@ -92,6 +92,27 @@ describe("TLB tags", () => {
   });
 });
 
+describe("bulk reads", () => {
+  it("a large read (unzeroed result buffer) returns exactly the bytes, and a fault part-way throws", () => {
+    const { mem, mm, mmu } = setup();
+    const n = 24 * P; // above the unzeroed threshold (64 KiB)
+    mm.mmap(BASE, n, RW, ANON | MAP_FIXED, null, 0);
+    const src = new Uint8Array(n - 3 * P);
+    for (let i = 0; i < src.length; i++) src[i] = (i * 7 + 1) & 0xff;
+    mmu.write(BASE + 5, src);
+    const got = mmu.read(BASE, n);
+    expect(got.constructor).toBe(Uint8Array);
+    expect(got.length).toBe(n);
+    const want = new Uint8Array(n);
+    want.set(src, 5);
+    expect(Buffer.compare(got, want)).toBe(0);
+    expect(mm.munmap(BASE + n - P, P)).toBe(0);
+    expect(() => mmu.read(BASE, n)).toThrow(SignalError);
+    mm.exit();
+    mem.checkInvariants();
+  });
+});
+
 describe("TLB against the page model and a walk on every access", () => {
   for (const [name, opts] of [
     ["a 4-entry TLB, main view", { tlbEntries: 4 }],

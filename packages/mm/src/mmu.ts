@@ -305,7 +305,7 @@ export class Mmu implements TlbClient {
   read(addr: number, len: number): Uint8Array {
     if (!Number.isSafeInteger(len) || len < 0)
       throw new TypeError(`mmu.read: length must be a non-negative integer, got ${argText(len)}`);
-    const out = new Uint8Array(len);
+    const out = len >= UNZEROED_MIN ? unzeroedBytes(len) : new Uint8Array(len);
     this.readInto(addr, out);
     return out;
   }
@@ -594,6 +594,23 @@ export function faultSignal(code: number, addr: number, detail?: string): Signal
     default:
       return new SignalError("SIGSEGV", "SEGV_MAPERR", addr, detail);
   }
+}
+
+/**
+ * `read` results from this size up skip the zero fill: readInto overwrites every byte before the
+ * array is returned (a fault part-way throws, and the array is dropped unseen). On Node a fresh
+ * zeroed megabyte is new memory from calloc, a host page fault per 4 KiB page on every call, while
+ * unzeroed memory is often reused from the C heap: `read` of 1 MiB went from ~50× the cost of
+ * `readInto` to 3-5× on the 2-core bench machine (bench/mm.bench.ts). The rest is allocation that
+ * only a caller-owned buffer avoids: use readInto in loops.
+ */
+const UNZEROED_MIN = 64 * 1024;
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(n: number): Uint8Array } }).Buffer;
+function unzeroedBytes(len: number): Uint8Array {
+  if (!NodeBuffer) return new Uint8Array(len);
+  // A plain Uint8Array over the Buffer's memory (allocUnsafeSlow: its own ArrayBuffer, offset 0).
+  const b = NodeBuffer.allocUnsafeSlow(len);
+  return new Uint8Array(b.buffer, b.byteOffset, len);
 }
 
 /** A short text of an argument for a TypeError. */
