@@ -271,3 +271,35 @@ describe("mmap of tmpfs files shares the page cache", () => {
     expect(meminfo).toMatch(/Shmem:\s+0 kB/);
   });
 });
+
+describe("/dev/zero", () => {
+  it("reads zeros, swallows writes, stays at offset 0; MAP_SHARED is shmem, MAP_PRIVATE anonymous (as 6.18 shows them)", async () => {
+    const { m, p } = await boot();
+    const fd = p.libc.open("/dev/zero", O_RDWR);
+    const buf = new Uint8Array([1, 2, 3]);
+    expect(p.libc.read(fd, buf)).toBe(3);
+    expect([...buf]).toEqual([0, 0, 0]);
+    expect(p.libc.write(fd, "abc")).toBe(3);
+    expect(p.libc.lseek(fd, 100, SEEK_SET)).toBe(0);
+    const s = p.libc.mmap(0, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    const q = p.libc.mmap(0, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    p.mmu.store8(s, 1);
+    p.mmu.store8(q, 2);
+    const maps = p.procMaps();
+    expect(maps).toMatch(/rw-s 00000000 00:01 \d+ +\/dev\/zero \(deleted\)\n/);
+    expect(maps).toMatch(/rw-p 00000000 00:05 4 +\/dev\/zero\n/);
+    const pid = p.libc.fork();
+    const c = m.process(pid)!;
+    c.mmu.store8(s + 1, 3);
+    c.mmu.store8(q + 1, 4);
+    expect(p.mmu.load8(s + 1)).toBe(3);
+    expect(p.mmu.load8(q + 1)).toBe(0);
+    // mmap_zero() keeps the offset but sizes the shmem file to the mapping: the page is past its end.
+    const r = p.libc.mmap(0, PAGE, PROT_READ, MAP_SHARED, fd, PAGE);
+    expect(p.procMaps()).toMatch(/r--s 00001000 00:01 \d+ +\/dev\/zero \(deleted\)\n/);
+    expect(() => p.mmu.load8(r)).toThrow(/SIGBUS/);
+    const ro = c.libc.open("/dev/zero", O_RDONLY);
+    expect(c.sys.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0)).toBe(-13);
+    m.checkInvariants();
+  });
+});

@@ -325,7 +325,9 @@ function mmapRegion(
         if (detached) vmsAbortMunmapVmas(mm, detached);
         return err < 0 ? err : -err;
       }
-      file.mapping.vmas.add(v);
+      // ->mmap may have put another file in (mmap_zero → shmem_zero_setup for MAP_SHARED of /dev/zero).
+      const vf = v.vmFile ?? file;
+      vf.mapping.vmas.add(v);
       // The driver may have changed vm_flags (VM_IO, VM_PFNMAP…): try merging once more.
       mm.vmas.remove(v);
       const merged =
@@ -338,14 +340,14 @@ function mmapRegion(
                 pgoff: v.vmPgoff,
                 flags: v.vmFlags,
                 pkey: v.vmPkey,
-                file,
+                file: vf,
                 anonVma: v.anonVma,
                 vmOps: v.vmOps,
               }),
             );
       if (merged) {
-        file.mapping.vmas.delete(v);
-        file.put();
+        vf.mapping.vmas.delete(v);
+        vf.put();
         vma = merged;
       } else {
         mm.vmas.insert(v);

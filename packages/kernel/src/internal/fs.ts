@@ -28,12 +28,13 @@ import {
 } from "../constants";
 import type { FileOperations } from "../driver-types";
 import { DEVTMPFS_DEV, type DevNode, PROC_DEV } from "./chrdev";
+import { setCloseOnExec } from "./fdtable";
 import { type FileHost, type FileNode, OpenFile } from "./file";
 import type { Kernel, Task } from "./kernel";
+import { zeroFops, zeroNode } from "./mem";
+import { tmpfsWalk } from "./namei";
 import { callDriver, KERNEL } from "./oops";
 import { procFops, procIno, procMapping, procText } from "./proc";
-import { setCloseOnExec } from "./fdtable";
-import { tmpfsWalk } from "./namei";
 import { type MakeFile, tmpfsOpen } from "./shmem-file";
 import { adoptVma } from "./vm-ops";
 
@@ -122,6 +123,12 @@ export function openFile(
       KERNEL,
       flags,
     );
+  }
+  // /dev/zero is built in (drivers/char/mem.c), unless a loaded driver made its own node there.
+  if (path === "/dev/zero" && !k.chrdev.nodes.has(path)) {
+    if (flags & O_CREAT && flags & O_EXCL) return -EEXIST;
+    if (flags & O_DIRECTORY) return -ENOTDIR;
+    return newFile(k, zeroNode(k), zeroFops(k), KERNEL, flags);
   }
   const node = path === "/dev/console" ? null : k.chrdev.nodes.get(path);
   const exists = path === "/dev/console" || node !== undefined;
