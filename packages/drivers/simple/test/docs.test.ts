@@ -28,7 +28,7 @@ describe(DOC, () => {
   const blocks = [...doc.matchAll(BLOCK)].map((m) => ({ file: m[1] ?? null, lang: m[2]!, code: m[3]! }));
 
   it("shows only code that lives in the repo, verbatim", () => {
-    expect(blocks.length).toBe(7);
+    expect(blocks.length).toBe(9);
     for (const b of blocks) {
       expect(b.file, `a block without a file marker:\n${b.code}`).not.toBeNull();
       expect(b.code).toBe(readFileSync(resolve(root, b.file!), "utf8"));
