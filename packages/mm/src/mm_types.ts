@@ -100,17 +100,14 @@ export interface MmFile {
   put(): void;
 }
 
-let anonVmaIds = 0;
-/** struct anon_vma, reduced to what merging and fork need. */
-export class AnonVma {
-  readonly id = ++anonVmaIds;
-}
-
-let vmaIds = 0;
+/**
+ * struct anon_vma, reduced to what merging and fork need: its identity (is_mergeable_anon_vma compares
+ * pointers). It carries no number: a module-wide counter would make output depend on test order.
+ */
+export class AnonVma {}
 
 /** struct vm_area_struct. */
 export class Vma {
-  readonly id = ++vmaIds;
   vmStart: number;
   vmEnd: number;
   vmFlags: number;
