@@ -23,6 +23,10 @@
  *   with `pageEntryBank/Offset/Writable`).
  * - `generation` increases and `onChange` listeners run whenever the FlatView changes (a BAR moved,
  *   decode toggled, a region added): a TLB that cached `pageEntry` results must drop them then.
+ *
+ * A little over ~500 lines on purpose: the fast paths (MRU ranges, the page-entry cache) and the slow
+ * dispatch they fall back to share private state that must stay in one class (and monomorphic) to be
+ * fast; regions (memory-region.ts), rendering (flatview.ts) and results (memtx.ts) already live apart.
  */
 import type { MemoryBanks } from "./banks";
 import { PAGE_ENTRY_NONE, PHYS_ADDR_LIMIT, pageEntryOf } from "./encoding";
