@@ -1,0 +1,94 @@
+/*
+ * SysV shm oracle: runs a script of shmget/shmat/shmdt/shmctl calls and accesses on the live kernel, in
+ * a fresh IPC namespace (ids start at 0), and prints one line per op; ipc-shm.live.test.ts runs the same
+ * script on Faultline and compares. Script lines (numbers in C syntax):
+ *   get <key> <size> <flags>      shmget: the id (remembered as #n, in order) or -ERRNO
+ *   at <n> <addr> <flags>         shmat(#n): the address (0x…), or -ERRNO
+ *   dt <addr>                     shmdt
+ *   st <n>                        IPC_STAT: key, mode, size, nattch
+ *   rm <n>                        IPC_RMID
+ *   w <addr> <value> / r <addr>   32-bit store / load, or the fault: SIGSEGV <code> / SIGBUS <code>
+ *   maps                          the /SYSV lines of /proc/self/maps
+ *   proc                          key shmid perms size nattch rss of each /proc/sysvipc/shm line
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/shm.h>
+
+static int ids[64], nids;
+static sigjmp_buf jb;
+static volatile int fsig, fcode;
+
+static void on_fault(int sig, siginfo_t *si, void *uc) {
+  (void)uc;
+  fsig = sig;
+  fcode = si->si_code;
+  siglongjmp(jb, 1);
+}
+
+static void err(void) { printf("-%s\n", strerrorname_np(errno)); }
+
+int main(void) {
+  if (unshare(CLONE_NEWIPC) != 0 && unshare(CLONE_NEWUSER | CLONE_NEWIPC) != 0) {
+    fprintf(stderr, "no private IPC namespace: %s\n", strerror(errno));
+    return 3;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_fault;
+  sa.sa_flags = SA_SIGINFO;
+  sigaction(SIGSEGV, &sa, NULL);
+  sigaction(SIGBUS, &sa, NULL);
+  char line[256];
+  while (fgets(line, sizeof line, stdin)) {
+    char op[16];
+    unsigned long long a = 0, b = 0, c = 0;
+    int n = sscanf(line, "%15s %lli %lli %lli", op, &a, &b, &c);
+    if (n < 1) continue;
+    line[strcspn(line, "\n")] = 0;
+    printf("%s = ", line);
+    if (!strcmp(op, "get")) {
+      int id = shmget((key_t)a, (size_t)b, (int)c);
+      if (nids < 64) ids[nids++] = id < 0 ? -1 : id;
+      if (id < 0) err(); else printf("%d\n", id);
+    } else if (!strcmp(op, "at")) {
+      void *p = shmat(ids[a], (void *)(uintptr_t)b, (int)c);
+      if (p == (void *)-1) err(); else printf("%p\n", p);
+    } else if (!strcmp(op, "dt")) {
+      if (shmdt((void *)(uintptr_t)a) != 0) err(); else printf("0\n");
+    } else if (!strcmp(op, "st")) {
+      struct shmid_ds ds;
+      if (shmctl(ids[a], IPC_STAT, &ds) != 0) err();
+      else printf("key 0x%x mode 0%o size %zu nattch %lu\n", ds.shm_perm.__key, ds.shm_perm.mode, ds.shm_segsz, (unsigned long)ds.shm_nattch);
+    } else if (!strcmp(op, "rm")) {
+      if (shmctl(ids[a], IPC_RMID, NULL) != 0) err(); else printf("0\n");
+    } else if (!strcmp(op, "w") || !strcmp(op, "r")) {
+      volatile uint32_t *p = (volatile uint32_t *)(uintptr_t)a;
+      if (sigsetjmp(jb, 1) == 0) {
+        if (op[0] == 'w') { *p = (uint32_t)b; printf("0\n"); }
+        else printf("0x%x\n", *p);
+      } else printf("%s %d\n", fsig == SIGBUS ? "SIGBUS" : "SIGSEGV", fcode);
+    } else if (!strcmp(op, "maps") || !strcmp(op, "proc")) {
+      FILE *f = fopen(op[0] == 'm' ? "/proc/self/maps" : "/proc/sysvipc/shm", "r");
+      char l[512];
+      int first = 1;
+      printf("\n");
+      while (fgets(l, sizeof l, f)) {
+        if (op[0] == 'm') { if (strstr(l, "/SYSV")) printf("  %s", l); continue; }
+        if (first) { first = 0; continue; }
+        long long key, id, perms, size, cpid, lpid, nattch, uid, gid, cuid, cgid, at, dt, ct, rss;
+        sscanf(l, "%lld %lld %llo %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &key, &id, &perms, &size, &cpid, &lpid, &nattch, &uid, &gid, &cuid, &cgid, &at, &dt, &ct, &rss);
+        printf("  %lld %lld %llo %lld %lld %lld\n", key, id, perms, size, nattch, rss);
+      }
+      fclose(f);
+    } else printf("?\n");
+  }
+  return 0;
+}
