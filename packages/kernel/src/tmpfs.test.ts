@@ -8,6 +8,7 @@ import {
   EINVAL,
   EISDIR,
   ENOENT,
+  ENOSPC,
   ENOTDIR,
   ENOTEMPTY,
   ENXIO,
@@ -300,6 +301,32 @@ describe("/dev/zero", () => {
     expect(() => p.mmu.load8(r)).toThrow(/SIGBUS/);
     const ro = c.libc.open("/dev/zero", O_RDONLY);
     expect(c.sys.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0)).toBe(-13);
+    m.checkInvariants();
+  });
+});
+
+describe("tmpfs size limit", () => {
+  it("a mount holds half of RAM (tmpfs's default size=): writes past it are short, then -ENOSPC; faults SIGBUS", async () => {
+    const m = await Machine.create({ ramBytes: 16 * 1024 * 1024 });
+    const p = m.spawn();
+    const mounts = new TextDecoder().decode(p.libc.read(p.libc.open("/proc/mounts", O_RDONLY), 4096));
+    expect(mounts).toContain("tmpfs /dev/shm tmpfs rw,nosuid,nodev,inode64 0 0\n");
+    // shmem_default_max_blocks(): totalram_pages() / 2.
+    const limit = Math.floor(m.mem.totalRamPages / 2) * PAGE;
+    const fd = p.libc.open("/dev/shm/big", O_RDWR | O_CREAT, 0o600);
+    const chunk = new Uint8Array(1024 * 1024).fill(1);
+    let total = 0;
+    for (let i = 0; i < 8; i++) total += p.libc.write(fd, chunk);
+    expect(total).toBe(limit);
+    expect(total).toBeLessThan(8 * 1024 * 1024);
+    expect(p.sys.write(fd, chunk)).toBe(-ENOSPC);
+    // The other mount has its own blocks; a fault that needs a page of a full mount is SIGBUS.
+    const other = p.libc.open("/tmp/t", O_RDWR | O_CREAT, 0o600);
+    expect(p.libc.write(other, "x")).toBe(1);
+    p.libc.ftruncate(fd, limit + PAGE);
+    const a = p.libc.mmap(0, limit + PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    expect(p.mmu.load8(a)).toBe(1);
+    expect(() => p.mmu.store8(a + limit, 1)).toThrow(/SIGBUS/);
     m.checkInvariants();
   });
 });
