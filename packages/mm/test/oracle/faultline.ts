@@ -265,7 +265,7 @@ export function runOnFaultline(
       physRead: () => 0xffffffff,
       physWrite: () => {},
     },
-    { pku: host.pku, zeroPage: host.zeroPage },
+    { pku: host.pku, zeroPage: host.zeroPage, mlockLimit: host.mlockLimit ?? Number.POSITIVE_INFINITY },
   );
   const mmu = Mmu.forMm(mm);
   const out: string[] = [];

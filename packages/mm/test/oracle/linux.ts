@@ -87,6 +87,12 @@ export interface HostMmFeatures {
    * on the kernel command line); probed by behaviour, not by name.
    */
   readonly zeroPage: boolean;
+  /**
+   * RLIMIT_MEMLOCK in bytes for a process without CAP_IPC_LOCK (mlock, MAP_LOCKED, mlockall answer
+   * -EAGAIN / -ENOMEM / -EPERM past it); absent: unlimited or privileged (root has CAP_IPC_LOCK).
+   * Read from /proc/self/status (CapEff) and /proc/self/limits; not part of a fixture's file name.
+   */
+  readonly mlockLimit?: number;
 }
 
 /** Faultline's defaults (no PKU, the zero page): what a host without surprises looks like. */
@@ -119,13 +125,41 @@ export function hostFeatures(): HostMmFeatures {
     pku = false;
   }
   const zeroPage = compileOracle() ? zeroPageFromProbe(runTextOnLinux(ZERO_PAGE_PROBE)) : true;
-  hostCached = { pku, zeroPage };
+  const mlockLimit = hostMlockLimit();
+  hostCached = mlockLimit === undefined ? { pku, zeroPage } : { pku, zeroPage, mlockLimit };
   return hostCached;
 }
 
 /** "pku, no zero page" — for test names. */
 export function describeHost(h: HostMmFeatures): string {
-  return `${h.pku ? "PKU" : "no PKU"}, ${h.zeroPage ? "zero page" : "no zero page"}`;
+  const memlock = h.mlockLimit === undefined ? "" : `, RLIMIT_MEMLOCK ${h.mlockLimit / 1024} KiB`;
+  return `${h.pku ? "PKU" : "no PKU"}, ${h.zeroPage ? "zero page" : "no zero page"}${memlock}`;
+}
+
+/** CAP_IPC_LOCK (include/uapi/linux/capability.h): mlock without RLIMIT_MEMLOCK's limit. */
+const CAP_IPC_LOCK = 14;
+
+/**
+ * The RLIMIT_MEMLOCK this process (and the oracle it runs) is held to, or undefined when it is
+ * unlimited or the process has CAP_IPC_LOCK (root): can_do_mlock() and mlock_future_ok().
+ */
+export function hostMlockLimit(
+  status = readIfExists("/proc/self/status"),
+  limits = readIfExists("/proc/self/limits"),
+): number | undefined {
+  const cap = /^CapEff:\s*([0-9a-f]+)$/m.exec(status ?? "")?.[1];
+  if (cap !== undefined && (BigInt(`0x${cap}`) >> BigInt(CAP_IPC_LOCK)) & 1n) return undefined;
+  const soft = /^Max locked memory\s+(\S+)/m.exec(limits ?? "")?.[1];
+  if (soft === undefined || soft === "unlimited") return undefined;
+  return Number(soft);
+}
+
+function readIfExists(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
 }
 
 /** The kernel series whose rules Faultline's modern era reproduces (mm/mremap.c, mm/vma.c of 6.18). */

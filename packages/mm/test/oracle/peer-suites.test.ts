@@ -15,6 +15,7 @@ import {
   unmetIndices,
 } from "./peer-cases.ts";
 import { FILE_PEER_CASES } from "./peer-cases-files.ts";
+import { locksMemory } from "./script.ts";
 import { diffTranscripts, normalizeTranscript } from "./transcript.ts";
 
 /** The mm peer cases and the file-backed ones (page cache, memfd seals). */
@@ -79,8 +80,12 @@ describe("peer suites ported to the oracle", () => {
         it(`Faultline meets the original's assertions (host with ${describeHost(host)})`, () =>
           faultlineSide(c, host));
       }
-      it.skipIf(live !== null)(
-        `live kernel meets them and prints Faultline's transcript${c.knownDivergence ? ` except at the known divergence${where}` : ""}${LIVE_SKIP}`,
+      const memlock =
+        live === null && hostFeatures().mlockLimit !== undefined && locksMemory(c.script)
+          ? " [SKIPPED: locks memory, and this process has no CAP_IPC_LOCK and a finite RLIMIT_MEMLOCK]"
+          : "";
+      it.skipIf(live !== null || memlock !== "")(
+        `live kernel meets them and prints Faultline's transcript${c.knownDivergence ? ` except at the known divergence${where}` : ""}${LIVE_SKIP}${memlock}`,
         () => liveSide(c),
       );
     });

@@ -793,3 +793,17 @@ export function randomScript(seed: number, steps: number, options: RandomScriptO
   ops.push(maps);
   return ops;
 }
+
+/**
+ * Whether a script locks memory (mlock, MAP_LOCKED, mlockall), in a fork child too: its expectations
+ * assume a process with CAP_IPC_LOCK or no RLIMIT_MEMLOCK.
+ */
+export function locksMemory(script: Script): boolean {
+  return script.some(
+    (op) =>
+      op.kind === "mlock" ||
+      (op.kind as string) === "mlockall" ||
+      (op.kind === "mmap" && (op.flags & MAP_LOCKED) !== 0) ||
+      (op.kind === "fork" && locksMemory(op.child)),
+  );
+}
