@@ -9,6 +9,8 @@ import {
   DRIVER_API_VERSION,
   defineDriver,
   MAP_PRIVATE,
+  O_CREAT,
+  O_WRONLY,
   PAGE_SIZE,
   PROT_READ,
   pfnToPage,
@@ -123,6 +125,20 @@ describe("TestKit.verify", () => {
     const found = problems(kit);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(/^1 frame\(s\) not back .*: pfn 0x[0-9a-f]+ \(refcount 1, mapcount 0\)/);
+  });
+
+  it("a tmpfs file that outlives its process holds the kernel's pages, not leaked ones", async () => {
+    const kit = new TestKit({ ramBytes: 16 * MiB });
+    const { m, p } = await kit.boot({ drivers: [buggy("leak-on-unload")] });
+    const fd = p.libc.open("/tmp/notes", O_CREAT | O_WRONLY, 0o644);
+    expect(p.libc.write(fd, new Uint8Array(3 * PAGE_SIZE).fill(1))).toBe(3 * PAGE_SIZE);
+    expect(m.procText("/proc/meminfo")).toMatch(/^Shmem:\s+12 kB$/m);
+    // Only the driver's page is reported; the file's three stay with tmpfs after every process exits.
+    const found = problems(kit);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(
+      /^1 frame\(s\) not back .*\(\d+ free at boot, \d+ now, 3 in tmpfs or SysV shm\)/,
+    );
   });
 
   it("a broken invariant (a fault handler without getPage) fails, before and after teardown", async () => {

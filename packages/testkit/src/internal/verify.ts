@@ -5,7 +5,8 @@
  *  2. every process still running is killed (SIGKILL, as the OOM killer would) and every driver still
  *     loaded is unloaded (rmmod, last loaded first), then `checkInvariants()` again;
  *  3. every RAM frame that was free when the machine booted (before its drivers loaded) is free
- *     again, but for frames a bad-page report quarantined;
+ *     again, but for frames a bad-page report quarantined and the page cache of tmpfs files and SysV
+ *     shm segments, which outlive processes on Linux too (/proc/meminfo's Shmem once no process runs);
  *  4. over all the machines a test booted: no oops and no bad page report that the test did not
  *     declare (teardown's included), and every declared one happened.
  */
@@ -23,6 +24,8 @@ export interface Booted {
   readonly refcountAtBoot: Int32Array | null;
   /** Quarantined frames then (none on a fresh machine, but the count is what is compared). */
   readonly quarantinedAtBoot: number;
+  /** Shmem pages then (/proc/meminfo). */
+  readonly shmemAtBoot: number;
 }
 
 /** Frames whose refcounts the kit copies at boot to name leaked pfns: 16 MiB of Int32 at most. */
@@ -35,7 +38,14 @@ export function remember(machine: Machine): Booted {
     freeAtBoot: mem.nrFreePages,
     refcountAtBoot: mem.refcount.length <= MAX_REFCOUNT_COPY ? mem.refcount.slice() : null,
     quarantinedAtBoot: mem.nrQuarantinedPages,
+    shmemAtBoot: shmemPages(machine),
   };
+}
+
+/** /proc/meminfo's Shmem, in pages: tmpfs, memfd and SysV shm page cache, and shared anonymous memory. */
+function shmemPages(m: Machine): number {
+  const kb = /^Shmem:\s+(\d+) kB$/m.exec(m.procText("/proc/meminfo"));
+  return kb ? Number(kb[1]) / 4 : 0;
 }
 
 const hex = (n: number) => `0x${n.toString(16)}`;
@@ -91,7 +101,8 @@ function lostFrames(b: Booted): string | null {
   const quarantinedRam = b.machine
     .badPages()
     .filter((r) => mem.ramFrameOf(r.pfn) >= 0 && mem.isQuarantined(r.pfn)).length;
-  const lost = b.freeAtBoot - mem.nrFreePages - quarantinedRam;
+  const cached = shmemPages(b.machine) - b.shmemAtBoot;
+  const lost = b.freeAtBoot - mem.nrFreePages - quarantinedRam - cached;
   if (lost === 0) return null;
   if (lost < 0)
     return `${-lost} more frames are free than at boot (${b.freeAtBoot} then, ${mem.nrFreePages} now): a frame was freed twice or one the kernel holds was freed`;
@@ -106,7 +117,7 @@ function lostFrames(b: Booted): string | null {
   }
   return (
     `${lost} frame(s) not back once every process exited and every driver was unloaded ` +
-    `(${b.freeAtBoot} free at boot, ${mem.nrFreePages} now)` +
+    `(${b.freeAtBoot} free at boot, ${mem.nrFreePages} now${cached ? `, ${cached} in tmpfs or SysV shm` : ""})` +
     (named.length ? `: ${named.join(", ")}${lost > named.length ? ", …" : ""}` : "") +
     "\n     (a page allocated and never freed: allocPages without freePages in exit, or a getPage without its putPage)"
   );
