@@ -29,6 +29,8 @@ export interface TmpfsWalk {
   readonly node: TmpfsNode | undefined;
   /** The path ended in "/" (the last component must be a directory). */
   readonly trailingSlash: boolean;
+  /** The last component as path_parentat() classes it: a name, ".", "..", or none ("/"). */
+  readonly lastType: "norm" | "dot" | "dotdot" | "root";
 }
 
 /** The tmpfs mounted exactly at `dir` (a path of components), if any. */
@@ -45,7 +47,11 @@ function mountAt(k: Kernel, comps: readonly string[]): TmpfsSb | undefined {
 export function tmpfsWalk(k: Kernel, path: string): TmpfsWalk | number | null {
   if (path === "") return -ENOENT;
   if (path.length >= PATH_MAX) return -ENAMETOOLONG;
-  const comps = path.split("/").filter((c) => c !== "" && c !== ".");
+  const raw = path.split("/").filter((c) => c !== "");
+  const lastRaw = raw[raw.length - 1];
+  const lastType =
+    lastRaw === undefined ? "root" : lastRaw === "." ? "dot" : lastRaw === ".." ? "dotdot" : "norm";
+  const comps = raw.filter((c) => c !== ".");
   const trailingSlash = /\/\.?$/.test(path) || path.endsWith("/..");
   for (const c of comps) if (c.length > NAME_MAX) return -ENAMETOOLONG;
   const outside: string[] = [];
@@ -60,7 +66,7 @@ export function tmpfsWalk(k: Kernel, path: string): TmpfsWalk | number | null {
       sb = mountAt(k, outside);
       if (sb) {
         dir = sb.root;
-        if (last) return { sb, dir: null, name: "", node: sb.root, trailingSlash };
+        if (last) return { sb, dir: null, name: "", node: sb.root, trailingSlash, lastType };
       }
       continue;
     }
@@ -73,11 +79,11 @@ export function tmpfsWalk(k: Kernel, path: string): TmpfsWalk | number | null {
         sb = mountAt(k, outside);
         if (sb) dir = sb.root;
       }
-      if (last && dir && sb) return { sb, dir: null, name: "", node: dir, trailingSlash };
+      if (last && dir && sb) return { sb, dir: null, name: "", node: dir, trailingSlash, lastType };
       continue;
     }
     const node: TmpfsNode | undefined = dir.entries.get(c);
-    if (last) return { sb: sb!, dir, name: c, node, trailingSlash };
+    if (last) return { sb: sb!, dir, name: c, node, trailingSlash, lastType };
     if (!node) return -ENOENT;
     if (node.kind !== "dir") return -ENOTDIR;
     dir = node;
@@ -101,8 +107,8 @@ export function sysMkdir(k: Kernel, _t: Task, path: string, mode: number): numbe
     return ["/", "/dev", "/proc"].includes(p) || k.chrdev.nodes.has(p) ? -EEXIST : -EROFS;
   }
   if (typeof w === "number") return w;
-  if (w.node) return -EEXIST;
-  if (!w.dir) return -EEXIST;
+  // filename_create(): the last component must be a name ("." and ".." exist).
+  if (w.lastType !== "norm" || w.node || !w.dir) return -EEXIST;
   if (w.dir.removed) return -ENOENT;
   const d = w.sb.newDir(mode & ~0o022, w.dir);
   w.dir.entries.set(w.name, d);
@@ -114,8 +120,10 @@ export function sysMkdir(k: Kernel, _t: Task, path: string, mode: number): numbe
 export function sysRmdir(k: Kernel, _t: Task, path: string): number {
   const w = parentWalk(k, path);
   if (typeof w === "number") return w;
-  if (!w.dir) return w.name === "" && /\.\.\/?$/.test(path) ? -ENOTEMPTY : -EBUSY;
-  if (w.name === "..") return -ENOTEMPTY;
+  // do_rmdir(): "." is -EINVAL, ".." -ENOTEMPTY, a mount's root -EBUSY.
+  if (w.lastType === "dot") return -EINVAL;
+  if (w.lastType === "dotdot") return -ENOTEMPTY;
+  if (!w.dir) return -EBUSY;
   const n = w.node;
   if (!n) return -ENOENT;
   if (n.kind !== "dir") return -ENOTDIR;
@@ -141,7 +149,8 @@ export function sysUnlink(k: Kernel, _t: Task, path: string): number {
         : -ENOENT;
   }
   if (typeof w === "number") return w;
-  if (!w.dir) return -EISDIR;
+  // do_unlinkat(): anything but a name ("/", ".", "..") is -EISDIR.
+  if (w.lastType !== "norm" || !w.dir) return -EISDIR;
   const n = w.node;
   if (!n) return -ENOENT;
   if (n.kind === "dir") return -EISDIR;
@@ -167,7 +176,8 @@ export function sysRename(k: Kernel, _t: Task, oldPath: string, newPath: string)
   if (typeof from === "number") return from;
   const to = parentWalk(k, newPath);
   if (typeof to === "number") return to;
-  if (!from.dir || !to.dir) return -EBUSY;
+  // do_renameat2(): both last components must be names.
+  if (from.lastType !== "norm" || to.lastType !== "norm" || !from.dir || !to.dir) return -EBUSY;
   const n = from.node;
   if (!n) return -ENOENT;
   if (from.sb !== to.sb) return -EXDEV;

@@ -189,7 +189,8 @@ export function sysGetdents64(_k: Kernel, t: Task, fd: number, count: number): D
     { ino: dir.ino, type: DT_DIR, name: "." },
     { ino: (dir.parent ?? dir).ino, type: DT_DIR, name: ".." },
   ];
-  for (const [name, n] of dir.entries)
+  // Newest first, as 6.18's tmpfs lists them (offset_readdir over the stable offset map).
+  for (const [name, n] of [...dir.entries].reverse())
     list.push({ ino: n.ino, type: n.kind === "dir" ? DT_DIR : DT_REG, name });
   const out: Dirent[] = [];
   let used = 0;

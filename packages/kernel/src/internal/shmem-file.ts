@@ -194,6 +194,8 @@ export function tmpfsOpen(
 ): OpenFile | number {
   // build_open_flags(): O_CREAT|O_DIRECTORY is -EINVAL since 6.4.
   if (flags & O_CREAT && flags & O_DIRECTORY) return -EINVAL;
+  // open_last_lookups(): O_CREAT on a name with a trailing slash is -EISDIR before any lookup.
+  if (flags & O_CREAT && w.trailingSlash) return -EISDIR;
   let n = w.node;
   if (!n) {
     if (!(flags & O_CREAT) || !w.dir) return -ENOENT;
