@@ -70,6 +70,7 @@ const CONTENDED = 2;
 /** Tries before sleeping: short, since workers may outnumber cores and a spinning waiter steals the holder's. */
 const LOCK_SPINS = 64;
 
+/** Options of `PhysMemory.create`. */
 export interface PhysMemoryOptions {
   /** Bytes of System RAM (default 256 MiB). */
   readonly ramBytes?: number;
@@ -692,6 +693,20 @@ export class PhysMemory {
   /** Free pages (MemFree / nr_free_pages()). */
   get nrFreePages(): number {
     return Atomics.load(this.ctl, B_NR_FREE);
+  }
+
+  /**
+   * Free frames whose struct pages nothing has written yet (the never-touched MAX_ORDER middles of the
+   * RAM ranges, handed out lazily): what boot and large allocations leave for the host to commit.
+   */
+  get nrUntouchedPages(): number {
+    let n = 0;
+    for (let i = B_UNTOUCHED; i < B_QUARANTINED; i += 2) {
+      const start = Atomics.load(this.ctl, i);
+      const end = Atomics.load(this.ctl, i + 1);
+      if (end > start) n += end - start;
+    }
+    return n;
   }
 
   /** Free blocks per order, as one line of /proc/buddyinfo counts. */
