@@ -287,10 +287,13 @@ describe("views and traces", () => {
     expect(smaps.stdout).toContain("VmFlags: rd wr sh mr mw me ms pf io de dd sd ");
   }, 120_000);
 
-  it("exports a deterministic run as Chrome Trace Event JSON", async () => {
-    const out = join(mkdtempSync(join(tmpdir(), "faultline-")), "trace.json");
-    const { code } = await faultline("trace", fixture("custom.json"), "-o", out);
-    expect(code).toBe(0);
+  it("exports a deterministic run as Chrome Trace Event JSON, byte for byte the same twice", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "faultline-"));
+    const out = join(dir, "trace.json");
+    const again = join(dir, "again.json");
+    expect((await faultline("trace", fixture("custom.json"), "-o", out)).code).toBe(0);
+    expect((await faultline("trace", fixture("custom.json"), "-o", again)).code).toBe(0);
+    expect(readFileSync(again, "utf8")).toBe(readFileSync(out, "utf8"));
     const trace = JSON.parse(readFileSync(out, "utf8")) as {
       traceEvents: Array<{ ph: string; name: string; tid?: number }>;
     };
