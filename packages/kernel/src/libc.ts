@@ -11,6 +11,7 @@ import type { Rlimit } from "./internal/resource";
 import type { SigAction, SigActionResult } from "./signal";
 import type { Syscalls } from "./syscalls";
 
+/** A process's system calls as libc wraps them: each returns its value or throws an `ErrnoError`. */
 export class Libc extends FileLibc {
   constructor(private readonly sys: Syscalls) {
     super(sys);

@@ -41,6 +41,10 @@ export type { OopsRecord } from "./internal/kernel";
 export type { LogRecord } from "./internal/printk";
 export type { CpuOptions, DeviceModel, MachineOptions } from "./options";
 
+/**
+ * One emulated computer: physical memory and buses, device models, the kernel with its processes and loaded
+ * drivers. Build it with `Machine.create`.
+ */
 export class Machine {
   /** @internal the kernel's state */
   readonly kernel: Kernel;

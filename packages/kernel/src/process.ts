@@ -14,6 +14,7 @@ export type { ProcessState } from "./internal/kernel";
 export { Libc } from "./libc";
 export { Syscalls, type WaitResult } from "./syscalls";
 
+/** Options of `Machine.spawn`. */
 export interface SpawnOptions {
   /** comm (what dmesg and OOM messages call it); default "proc". */
   readonly name?: string;

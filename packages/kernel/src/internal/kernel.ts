@@ -30,6 +30,7 @@ import { LogBuffer } from "./printk";
 import type { SigHand, TaskSignals } from "./sighand";
 import { TmpfsSb } from "./tmpfs";
 
+/** A process runs, is a zombie (exited, not yet waited for), or is dead (reaped). */
 export type ProcessState = "running" | "zombie" | "dead";
 
 /** task_struct: what the kernel knows of a process. */
