@@ -19,7 +19,6 @@ import {
 } from "@faultline/phys";
 import { DeviceError } from "./errors";
 
-/** The bus a device model sits on. */
 export type BusKind = "isa" | "pci";
 
 /** A value a state field may hold. */
@@ -85,7 +84,6 @@ interface CommonSpec<F extends Record<string, FieldValue>> {
   readonly reset?: (s: NoInfer<DeviceState<F>>, ctx: DeviceOpsContext) => void;
 }
 
-/** A device on the ISA bus, at a fixed address in the legacy hole. */
 export interface IsaDeviceDefinition<F extends Record<string, FieldValue>> extends CommonSpec<F> {
   readonly bus: "isa";
   /** Fixed physical address in the ISA hole. */
@@ -94,7 +92,6 @@ export interface IsaDeviceDefinition<F extends Record<string, FieldValue>> exten
   readonly priority?: number;
 }
 
-/** A device on the PCI bus: RAM in BAR 0 and registers in the next BAR, placed by firmware. */
 export interface PciDeviceDefinition<F extends Record<string, FieldValue>> extends CommonSpec<F> {
   readonly bus: "pci";
   readonly vendorId: number;
@@ -106,7 +103,6 @@ export interface PciDeviceDefinition<F extends Record<string, FieldValue>> exten
   readonly slot?: number;
 }
 
-/** What `defineDevice` takes: an ISA or a PCI device's definition. */
 export type DeviceDefinition<F extends Record<string, FieldValue>> =
   | IsaDeviceDefinition<F>
   | PciDeviceDefinition<F>;
@@ -147,10 +143,6 @@ export interface PciDeviceModel extends DeviceModel {
 
 const PAGE = 4096;
 
-/**
- * Builds a device model from a definition: an ISA one at its fixed address, or a PCI one whose BARs
- * firmware places (see the overloads).
- */
 export function defineDevice<F extends Record<string, FieldValue>>(
   spec: IsaDeviceDefinition<F>,
 ): IsaDeviceModel;

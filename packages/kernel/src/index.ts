@@ -90,6 +90,24 @@ export { lspci, pciDevOf, plugPciDevice, unplugPciDevice } from "./pci-machine";
 export { PFN_DOWN, PFN_PHYS, PFN_UP } from "./pfn";
 export { Process, type ProcessState, type SpawnOptions } from "./process";
 export * from "./signal";
+export {
+  CLONE_CHILD_CLEARTID,
+  CLONE_CHILD_SETTID,
+  CLONE_FILES,
+  CLONE_FS,
+  CLONE_NEWNS,
+  CLONE_NEWPID,
+  CLONE_NEWUSER,
+  CLONE_PARENT,
+  CLONE_PARENT_SETTID,
+  CLONE_PTHREAD,
+  CLONE_SETTLS,
+  CLONE_SIGHAND,
+  CLONE_SYSVSEM,
+  CLONE_THREAD,
+  CLONE_VFORK,
+  CLONE_VM,
+} from "./internal/clone";
 export { MLOCK_ONFAULT } from "./internal/mlock";
 export {
   RLIM_INFINITY,
@@ -114,13 +132,16 @@ export {
 } from "./internal/resource";
 export {
   describeSyscall,
+  SYS_clone,
   SYS_close,
   SYS_dup,
   SYS_exit,
+  SYS_exit_group,
   SYS_fork,
   SYS_getpid,
   SYS_getppid,
   SYS_getrlimit,
+  SYS_gettid,
   SYS_ioctl,
   SYS_kill,
   SYS_lseek,
@@ -147,6 +168,7 @@ export {
   SYS_rt_sigprocmask,
   SYS_rt_sigreturn,
   SYS_setrlimit,
+  SYS_tgkill,
   SYS_wait4,
   SYS_write,
   type SyscallDescription,

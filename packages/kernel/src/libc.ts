@@ -116,6 +116,18 @@ export class Libc extends FileLibc {
   rtSigreturn(): number {
     return this.check("rt_sigreturn", this.sys.rtSigreturn());
   }
+  clone(flags: number): number {
+    return this.check("clone", this.sys.clone(flags));
+  }
+  gettid(): number {
+    return this.sys.gettid();
+  }
+  exitGroup(status = 0): void {
+    this.check("exit_group", this.sys.exitGroup(status));
+  }
+  tgkill(tgid: number, tid: number, sig: number): number {
+    return this.check("tgkill", this.sys.tgkill(tgid, tid, sig));
+  }
   mlock2(addr: number, len: number, flags: number): number {
     return this.check("mlock2", this.sys.mlock2(addr, len, flags));
   }

@@ -12,6 +12,7 @@ import { ErrnoError } from "./errno-error";
 import type { BadPageRecord } from "./internal/bad-page";
 import { installBadPageHandler } from "./internal/bad-page";
 import type { CharDevices } from "./internal/chrdev";
+import { CLONE_PTHREAD, cloneThread } from "./internal/clone";
 import { doExit, fatalSignal, releaseTask } from "./internal/exit";
 import { pageFault } from "./internal/fault";
 import type { OpenFile } from "./internal/file";
@@ -225,6 +226,16 @@ export class Machine {
         `spawn: name must be a non-empty string, got ${JSON.stringify(options.name) ?? String(options.name)}`,
       );
     return processOf(this.kernel, spawnTask(this.kernel, options.name ?? "proc"));
+  }
+
+  /**
+   * A new thread of `p` (clone with CLONE_PTHREAD's flags: glibc's pthread_create): a second Process
+   * view on the same mm (its own MMU and TLB), signal handlers, limits and fd table, with its own TID
+   * (`pid`; `tgid` and getpid() are the process's). Throws if `p` is not running.
+   */
+  spawnThread(p: Process): Process {
+    if (p.state !== "running") throw new TypeError(`spawnThread: process ${p.pid} is ${p.state}`);
+    return processOf(this.kernel, cloneThread(this.kernel, p.task, CLONE_PTHREAD));
   }
 
   /** @internal fork's child: its mm is built, the fd table copied. */

@@ -91,6 +91,22 @@ export class Process {
     return this.task.state === "running";
   }
 
+  /** The thread group id: the process's pid (getpid()); `pid` is this thread's id (gettid()). */
+  get tgid(): number {
+    return this.task.tgid;
+  }
+  /** The threads of this process (the group), this one included, by TID. */
+  threads(): Process[] {
+    return [...this.task.group].map((t) => processOf(this.kernel, t));
+  }
+  /** Faults this thread took (minor, major); the mm's counters are the whole process's. */
+  get minflt(): number {
+    return this.task.minflt;
+  }
+  get majflt(): number {
+    return this.task.majflt;
+  }
+
   /** The signals its handlers caught, oldest first (the first 64 are kept; `handledSignalCount` counts all). */
   get handledSignals(): readonly HandledSignal[] {
     return this.task.sig.handled;

@@ -267,8 +267,10 @@ describe("arguments are converted as the C ABI would, or refused before the kern
 
   it("property: arbitrary JS values never oops the machine, never kill the process, invariants hold", async () => {
     const names = [
-      // exit, kill and rt_sigreturn (without a frame) end the process by design.
-      ...SYSCALL_TABLE.map((e) => e.name).filter((n) => !["exit", "kill", "rt_sigreturn"].includes(n)),
+      // exit, exit_group, kill, tgkill and rt_sigreturn (without a frame) end the process by design.
+      ...SYSCALL_TABLE.map((e) => e.name).filter(
+        (n) => !["exit", "exit_group", "kill", "tgkill", "rt_sigreturn"].includes(n),
+      ),
       "constructor",
       "run",
       "file",

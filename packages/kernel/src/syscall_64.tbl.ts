@@ -7,6 +7,7 @@
  * Parameter names follow the man pages (what a caller reads); the handlers live in internal/, in
  * files named after the kernel's.
  */
+import { sysClone, sysExitGroup, sysGettid, sysTgkill } from "./internal/clone";
 import { sysExit, sysWait4 } from "./internal/exit";
 import { sysFork, sysGetpid, sysGetppid } from "./internal/fork";
 import { sysClose, sysDup, sysIoctl, sysOpen } from "./internal/fs";
@@ -54,6 +55,7 @@ export const SYS_mincore = 27;
 export const SYS_madvise = 28;
 export const SYS_dup = 32;
 export const SYS_getpid = 39;
+export const SYS_clone = 56;
 export const SYS_fork = 57;
 export const SYS_exit = 60;
 export const SYS_wait4 = 61;
@@ -66,6 +68,9 @@ export const SYS_munlock = 150;
 export const SYS_mlockall = 151;
 export const SYS_munlockall = 152;
 export const SYS_setrlimit = 160;
+export const SYS_gettid = 186;
+export const SYS_exit_group = 231;
+export const SYS_tgkill = 234;
 export const SYS_prlimit64 = 302;
 export const SYS_mlock2 = 325;
 export const SYS_pkey_mprotect = 329;
@@ -186,6 +191,8 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
   ),
   syscall(SYS_dup, "dup", "dup", [{ name: "oldfd", kind: "unsigned int" }], sysDup),
   syscall(SYS_getpid, "getpid", "getpid", [], sysGetpid, { enter: false }),
+  // clone(flags, stack, parent_tid, child_tid, tls): the flags decide; the rest are user-space pointers.
+  syscall(SYS_clone, "clone", "clone", [{ name: "flags", kind: "unsigned long" }], sysClone),
   syscall(SYS_fork, "fork", "fork", [], sysFork),
   syscall(SYS_exit, "exit", "exit", [{ name: "status", kind: "int", default: 0 }], sysExit),
   // glibc's waitpid(pid, &status, options) is wait4(pid, &status, options, NULL); the status comes
@@ -232,6 +239,25 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
       { name: "rlim", kind: "const struct rlimit *" },
     ],
     sysSetrlimit,
+  ),
+  syscall(SYS_gettid, "gettid", "gettid", [], sysGettid, { enter: false }),
+  syscall(
+    SYS_exit_group,
+    "exit_group",
+    "exitGroup",
+    [{ name: "status", kind: "int", default: 0 }],
+    sysExitGroup,
+  ),
+  syscall(
+    SYS_tgkill,
+    "tgkill",
+    "tgkill",
+    [
+      { name: "tgid", kind: "pid_t" },
+      { name: "tid", kind: "pid_t" },
+      { name: "sig", kind: "int" },
+    ],
+    sysTgkill,
   ),
   // prlimit64(pid, resource, new_limit, old_limit): the old limit is the result.
   syscall(

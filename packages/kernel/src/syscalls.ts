@@ -5,19 +5,22 @@
 import { ENOSYS, ESRCH } from "./constants";
 import type { WaitResult } from "./internal/exit";
 import type { Kernel, Task } from "./internal/kernel";
-import { convertArgs, doSyscall, syscall } from "./internal/syscall";
 import type { Rlimit } from "./internal/resource";
+import { convertArgs, doSyscall, syscall } from "./internal/syscall";
 import type { SigAction, SigActionResult } from "./signal";
 import { FileSyscalls } from "./syscalls-files";
 import {
   lookupSyscall,
+  SYS_clone,
   SYS_close,
   SYS_dup,
   SYS_exit,
+  SYS_exit_group,
   SYS_fork,
   SYS_getpid,
   SYS_getppid,
   SYS_getrlimit,
+  SYS_gettid,
   SYS_ioctl,
   SYS_kill,
   SYS_lseek,
@@ -44,6 +47,7 @@ import {
   SYS_rt_sigprocmask,
   SYS_rt_sigreturn,
   SYS_setrlimit,
+  SYS_tgkill,
   SYS_wait4,
   SYS_write,
   sysEntry,
@@ -90,6 +94,10 @@ const E = {
   getrlimit: sysEntry(SYS_getrlimit),
   setrlimit: sysEntry(SYS_setrlimit),
   prlimit: sysEntry(SYS_prlimit64),
+  clone: sysEntry(SYS_clone),
+  gettid: sysEntry(SYS_gettid),
+  exitGroup: sysEntry(SYS_exit_group),
+  tgkill: sysEntry(SYS_tgkill),
 };
 
 /** The user-space (glibc) pkey calls: no syscall, the thread's PKRU; arguments checked as C ints. */
@@ -215,6 +223,30 @@ export class Syscalls extends FileSyscalls {
 
   munlock(addr: number, len: number): number {
     return doSyscall(this.k, this.t, E.munlock, [addr, len]) as number;
+  }
+
+  /**
+   * clone(2): with CLONE_VM | CLONE_SIGHAND | CLONE_THREAD (CLONE_PTHREAD), a new thread of this
+   * process (its TID; `machine.process(tid)` is its handle, sharing this mm); without CLONE_VM, fork.
+   * -EINVAL as copy_process checks the flags.
+   */
+  clone(flags: number): number {
+    return doSyscall(this.k, this.t, E.clone, [flags]) as number;
+  }
+
+  /** gettid(2): this thread's id (getpid is the group's). */
+  gettid(): number {
+    return doSyscall(this.k, this.t, E.gettid, []) as number;
+  }
+
+  /** exit_group(2): every thread of the process exits with `status`. */
+  exitGroup(status?: number): number {
+    return doSyscall(this.k, this.t, E.exitGroup, [status]) as number;
+  }
+
+  /** tgkill(2): `sig` to thread `tid` of process `tgid`. */
+  tgkill(tgid: number, tid: number, sig: number): number {
+    return doSyscall(this.k, this.t, E.tgkill, [tgid, tid, sig]) as number;
   }
 
   /** mlock2(2): flags 0 or MLOCK_ONFAULT (lock without populating: pages are locked as they fault in). */

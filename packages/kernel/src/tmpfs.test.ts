@@ -8,6 +8,7 @@ import {
   EINVAL,
   EISDIR,
   ENOENT,
+  ENOMEM,
   ENOSPC,
   ENOTDIR,
   ENOTEMPTY,
@@ -152,6 +153,15 @@ describe("tmpfs: ftruncate, fallocate, unlink, rename, mkdir, getdents", () => {
     expect(all[2 * PAGE + 99]).toBe(0);
     expect(all[2 * PAGE + 100]).toBe(7);
     expect(p.sys.fallocate(p.libc.open("/tmp/f", O_RDONLY), 0, 0, 1)).toBe(-EBADF);
+    // Huge ranges answer at once: more than the mount holds, more than memory holds.
+    expect(p.sys.fallocate(fd, 0, 0, 2 ** 40)).toBe(-ENOSPC);
+    const mfd = p.libc.memfdCreate("huge");
+    expect(p.sys.fallocate(mfd, 0, 0, 2 ** 40)).toBe(-ENOMEM);
+    p.libc.ftruncate(mfd, 2 ** 50);
+    p.libc.pwrite(mfd, "x", 2 ** 45);
+    expect(p.sys.lseek(mfd, 0, SEEK_DATA)).toBe(2 ** 45);
+    expect(p.sys.lseek(mfd, 2 ** 45, SEEK_HOLE)).toBe(2 ** 45 + PAGE);
+    expect(p.sys.lseek(mfd, 2 ** 45 + PAGE, SEEK_DATA)).toBe(-ENXIO);
     m.checkInvariants();
   });
 

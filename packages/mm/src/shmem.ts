@@ -328,10 +328,10 @@ export class ShmemInode {
     if (!(mode & FALLOC_FL_KEEP_SIZE) && this.seals & F_SEAL_GROW && offset + len > this.size) return -EPERM;
     const start = Math.floor(offset / PAGE);
     const end = Math.ceil((offset + len) / PAGE);
-    // shmem_fallocate(): the whole range must fit in the mount first (-ENOSPC, nothing allocated).
-    let missing = 0;
-    for (let i = start; i < end; i++) if (!this.pages.has(i)) missing++;
-    if (this.sb.usedBlocks + missing > this.sb.maxBlocks) return -ENOSPC;
+    // shmem_fallocate(): a range larger than the whole mount is -ENOSPC at once; one larger than all
+    // free memory cannot succeed either (no swap here): -ENOMEM without trying page by page.
+    if (end - start > this.sb.maxBlocks) return -ENOSPC;
+    if (end - start > this.mem.nrFreePages + this.pages.size) return -ENOMEM;
     const added: number[] = [];
     for (let i = start; i < end; i++) {
       if (this.pages.has(i)) continue;

@@ -481,6 +481,24 @@ export function runSteps(cmds: readonly Cmd[], opts: RunOptions = {}): number {
             const w = r.reduceRight((acc, b) => (acc << 8n) | BigInt(b), 0n);
             if (w !== value) fail(`${what}: the reference walk reads 0x${w.toString(16)} back`);
           }
+          // The store lands in the writer's view and its sharers', nowhere else: every other process
+          // reads what its own model holds at that address (a COW page reused while another process
+          // still maps it, or a fork that shared a private frame, shows here at once).
+          for (const q of procs) {
+            if (q === p || accessOutcome(q.model, addr, c.width, false)) continue;
+            let bytes: Uint8Array | null = null;
+            const qsig = catchSignal(() => {
+              bytes = q.mmu.read(addr, c.width);
+            });
+            const seen = bytes
+              ? (bytes as Uint8Array).reduceRight((acc, b) => (acc << 8n) | BigInt(b), 0n)
+              : null;
+            const theirs = modelLoad(q.model, addr, c.width);
+            if (qsig || seen !== theirs)
+              fail(
+                `${what}: p${procs.indexOf(q)} then reads ${qsig ? fmt(qsig) : `0x${seen!.toString(16)}`} there, its model 0x${theirs.toString(16)}`,
+              );
+          }
         }
         break;
       }

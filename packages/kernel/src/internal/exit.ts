@@ -4,15 +4,26 @@ import { __WALL, __WCLONE, __WNOTHREAD, ECHILD, EINVAL, WCONTINUED, WNOHANG, WUN
 import { enterKernel, leaveKernel } from "./current";
 import type { Kernel, Task } from "./kernel";
 
-/** How a process ends: exit(code) or a fatal signal. */
-export type ExitHow = { readonly signal?: SignalName; readonly code?: number };
+/**
+ * How a task ends: exit(code) (that thread only), exit_group(code) (`group`: every thread), or a
+ * fatal signal (always the whole thread group: zap_other_threads).
+ */
+export type ExitHow = { readonly signal?: SignalName; readonly code?: number; readonly group?: boolean };
 
 /**
  * do_exit(): fds closed (files released when their last reference goes), the mm torn down (every
- * VMA closed once, every frame released), children reparented; a zombie until waited for.
+ * VMA closed once, every frame released), children reparented; a zombie until waited for. A thread
+ * other than the last one of its group leaves the mm and the fd table to the others; a thread that
+ * is not the group leader is reaped at once (its parent never waits for it).
  */
 export function doExit(k: Kernel, t: Task, how: ExitHow): void {
   if (t.state !== "running") return;
+  if (how.signal || how.group)
+    for (const o of [...t.group]) if (o !== t && o.state === "running") exitTask(k, o, how);
+  exitTask(k, t, how);
+}
+
+function exitTask(k: Kernel, t: Task, how: ExitHow): void {
   t.state = "zombie";
   t.killPending = false;
   if (how.signal) {
@@ -26,23 +37,35 @@ export function doExit(k: Kernel, t: Task, how: ExitHow): void {
     t.exitCode = code;
     t.waitStatus = code << 8;
   }
+  const heir = [...t.group].find((o) => o !== t && o.state === "running") ?? null;
   const prevT = k.current;
   k.current = t;
   const prev = enterKernel(k);
   try {
-    for (const [fd, f] of [...t.fds]) {
-      t.fds.delete(fd);
-      f.put();
+    if (!heir || heir.fds !== t.fds) {
+      for (const [fd, f] of [...t.fds]) {
+        t.fds.delete(fd);
+        f.put();
+      }
     }
-    t.mm.exit();
+    if (!heir) t.mm.exit();
     t.mm.tlbClients.delete(t.mmu);
     t.mmu.flushAll();
   } finally {
     leaveKernel(prev);
     k.current = prevT;
   }
-  for (const c of k.tasks.values()) if (c.parent === t) c.parent = null;
+  // forget_original_parent(): children go to another thread of the group, or to nobody.
+  for (const c of k.tasks.values()) if (c.parent === t) c.parent = heir;
+  // A thread that is not the leader is reaped at once (release_task from exit_notify).
+  if (t.pid !== t.tgid) {
+    t.group.delete(t);
+    releaseTask(k, t);
+  }
 }
+
+/** The thread group still has a running thread (a zombie leader cannot be reaped yet: delay_group_leader). */
+export const groupAlive = (t: Task): boolean => [...t.group].some((o) => o.state === "running");
 
 /** release_task(): a reaped zombie leaves the task list. */
 export function releaseTask(k: Kernel, t: Task): void {
@@ -88,10 +111,13 @@ export function sysWait4(k: Kernel, t: Task, pid: number, options: number): Wait
   // so pid 0 and pid < -1 (a group) select any child, as pid -1 does.
   if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE)) return -EINVAL;
   const any = pid <= 0;
-  const kids = [...k.tasks.values()].filter((c) => c.parent === t && (any || c.pid === pid));
+  // Children of any thread of the group; threads themselves are nobody's children to wait for.
+  const kids = [...k.tasks.values()].filter(
+    (c) => c.parent !== null && c.parent.group === t.group && c.pid === c.tgid && (any || c.pid === pid),
+  );
   if (!kids.length) return -ECHILD;
   // Blocking is impossible in a synchronous model: a wait without WNOHANG answers as if it had it.
-  const z = kids.find((c) => c.state === "zombie");
+  const z = kids.find((c) => c.state === "zombie" && !groupAlive(c));
   if (!z) return 0;
   releaseTask(k, z);
   return { pid: z.pid, status: z.waitStatus ?? 0 };

@@ -12,8 +12,13 @@ export function pageFault(k: Kernel, t: Task, addr: number, write: boolean): num
   k.current = t;
   const prev = enterKernel(k);
   let r: number;
+  // The mm counts the process's faults; the thread's own counters take the difference.
+  const minBefore = t.mm.minflt;
+  const majBefore = t.mm.majflt;
   try {
     r = t.mm.handleFault(addr, write);
+    t.minflt += t.mm.minflt - minBefore;
+    t.majflt += t.mm.majflt - majBefore;
   } catch (e) {
     // A throw that no driver wrapper caught: a bug in kernel code (or a driver's vm_ops installed
     // outside ->mmap). Still an oops, not a dead machine.

@@ -54,8 +54,11 @@ function faultSignal(k: Kernel, t: Task, e: SignalError): SignalError {
   return new SignalError(e.signal, e.code, e.addr, undefined, e.pkey, true);
 }
 
-/** A task around `mm`, on the task list, its MMU faulting into this kernel. */
-function newTask(k: Kernel, mm: Mm, parent: Task | null, comm: string): Task {
+/**
+ * A task around `mm`, on the task list, its MMU faulting into this kernel. `thread`: a new thread of
+ * that task's group (clone.ts: same mm, signal handlers, limits and fd table).
+ */
+export function newTask(k: Kernel, mm: Mm, parent: Task | null, comm: string, thread?: Task): Task {
   const target: MmuTarget = {
     mem: mm.mem,
     phys: mm.phys,
@@ -66,8 +69,13 @@ function newTask(k: Kernel, mm: Mm, parent: Task | null, comm: string): Task {
     pkru: mm.pkru,
   };
   const mmu = new TaskMmu(target, (e) => faultSignal(k, t, e));
+  const pid = k.nextPid++;
   const t: Task = {
-    pid: k.nextPid++,
+    pid,
+    tgid: thread ? thread.tgid : pid,
+    group: thread ? thread.group : new Set(),
+    minflt: 0,
+    majflt: 0,
     comm,
     mm,
     mmu,
@@ -77,15 +85,17 @@ function newTask(k: Kernel, mm: Mm, parent: Task | null, comm: string): Task {
     exitSignal: null,
     waitStatus: null,
     killPending: false,
-    fds: new Map(),
-    sighand: parent ? new SigHand(parent.sighand) : new SigHand(),
+    fds: thread ? thread.fds : new Map(),
+    sighand: thread ? thread.sighand : parent ? new SigHand(parent.sighand) : new SigHand(),
     sig: new TaskSignals(),
-    rlim: parent ? [...parent.rlim] : defaultRlimits(),
-    capIpcLock: parent ? parent.capIpcLock : true,
+    rlim: thread ? thread.rlim : parent ? [...parent.rlim] : defaultRlimits(),
+    capIpcLock: (thread ?? parent)?.capIpcLock ?? true,
   };
-  applyRlimits(t);
-  // fork: the blocked set is inherited, nothing pending is.
-  if (parent) t.sig.blocked = parent.sig.blocked;
+  t.group.add(t);
+  if (!thread) applyRlimits(t);
+  // fork and clone: the blocked set is inherited, nothing pending is.
+  const from = thread ?? parent;
+  if (from) t.sig.blocked = from.sig.blocked;
   mm.tlbClients.add(mmu);
   k.tasks.set(t.pid, t);
   return t;
@@ -127,7 +137,7 @@ export function sysFork(k: Kernel, t: Task): number {
 
 /** getpid(2) */
 export function sysGetpid(_k: Kernel, t: Task): number {
-  return t.pid;
+  return t.tgid;
 }
 
 /**
@@ -135,5 +145,5 @@ export function sysGetpid(_k: Kernel, t: Task): number {
  * parent is gone too, reported as 0 rather than an init that cannot wait for it.
  */
 export function sysGetppid(_k: Kernel, t: Task): number {
-  return t.parent?.pid ?? 0;
+  return t.parent?.tgid ?? 0;
 }

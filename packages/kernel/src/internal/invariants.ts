@@ -39,12 +39,25 @@ export function checkInvariants(k: Kernel): void {
   for (const sb of [...k.tmpfs, k.shmMnt]) for (const i of sb.liveInodes()) inodes.add(i);
   const fileRefs = new Map<OpenFile, number>();
   const addFile = (f: OpenFile) => fileRefs.set(f, (fileRefs.get(f) ?? 0) + 1);
+  // Threads of one group share an mm (and usually an fd table): count each once.
+  const seenMm = new Set<unknown>();
+  const seenFds = new Set<unknown>();
   for (const t of k.tasks.values()) {
-    if (t.state !== "running") {
+    const groupAlive = [...t.group].some((o) => o.state === "running");
+    if (t.state !== "running" && !groupAlive) {
       if (!t.mm.dead) throw new Error(`process ${t.pid} is ${t.state} but its mm is alive`);
       if (t.fds.size) throw new Error(`process ${t.pid} is ${t.state} but has ${t.fds.size} open fds`);
       continue;
     }
+    if (t.state !== "running" || seenMm.has(t.mm)) {
+      if (t.state === "running" && !seenFds.has(t.fds)) {
+        seenFds.add(t.fds);
+        for (const f of t.fds.values()) addFile(f);
+      }
+      continue;
+    }
+    seenMm.add(t.mm);
+    seenFds.add(t.fds);
     let held: Map<number, number>;
     try {
       held = t.mm.checkInvariants();

@@ -60,6 +60,13 @@ export interface Task {
   readonly rlim: { readonly cur: number; readonly max: number }[];
   /** CAP_IPC_LOCK: true for root's processes (the default); RLIMIT_MEMLOCK binds only without it. */
   capIpcLock: boolean;
+  /** The thread group id (getpid): the leader's pid. `pid` is the thread's id (gettid). */
+  readonly tgid: number;
+  /** The threads of the group (one Set shared by all of them, the leader included; clone.ts). */
+  readonly group: Set<Task>;
+  /** Faults this thread took (task_struct min_flt / maj_flt; the mm counts the whole process's). */
+  minflt: number;
+  majflt: number;
 }
 
 /** A driver oops or kernel bug, as recorded (also printed to dmesg). */

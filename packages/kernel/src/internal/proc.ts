@@ -38,12 +38,44 @@ export function procText(k: Kernel, path: string, self: Task | null): string | n
     default:
       break;
   }
-  const m = /^\/proc\/(self|\d+)\/(maps|smaps)$/.exec(path);
+  const task = /^\/proc\/(self|\d+)\/task(?:\/(\d+)\/(maps|smaps|stat))?$/.exec(path);
+  if (task) {
+    // /proc/PID/task lists the group's threads (one TID a line); task/TID/* is that thread's view.
+    const leader = task[1] === "self" ? self : k.tasks.get(Number(task[1]));
+    if (!leader) return null;
+    if (!task[2]) return [...leader.group].map((o) => `${o.pid}\n`).join("");
+    const th = k.tasks.get(Number(task[2]));
+    if (!th || th.group !== leader.group) return null;
+    return procPidFile(th, task[3]!, false);
+  }
+  const m = /^\/proc\/(self|\d+)\/(maps|smaps|stat)$/.exec(path);
   if (!m) return null;
   const t = m[1] === "self" ? self : k.tasks.get(Number(m[1]));
   if (!t) return null;
-  if (t.state !== "running") return "";
-  return m[2] === "maps" ? renderMaps(t.mm) : renderSmaps(t.mm);
+  return procPidFile(t, m[2]!, true);
+}
+
+/** maps, smaps, stat of a task (stat: its own fault counters, or the group's for /proc/PID/stat). */
+function procPidFile(t: Task, what: string, wholeGroup: boolean): string {
+  if (what === "stat") return procStat(t, wholeGroup);
+  if (t.state !== "running" && ![...t.group].some((o) => o.state === "running")) return "";
+  return what === "maps" ? renderMaps(t.mm) : renderSmaps(t.mm);
+}
+
+/**
+ * /proc/PID/stat (fs/proc/array.c do_task_stat): pid, (comm), state, ppid, pgrp, session, tty_nr,
+ * tpgid, flags, minflt, cminflt, majflt, cmajflt, … num_threads (field 20) …; fields Faultline does not
+ * model are 0. minflt/majflt are the thread's, or the sum over the group for the process.
+ */
+function procStat(t: Task, wholeGroup: boolean): string {
+  const threads = [...t.group];
+  const min = wholeGroup ? threads.reduce((n, o) => n + o.minflt, 0) : t.minflt;
+  const maj = wholeGroup ? threads.reduce((n, o) => n + o.majflt, 0) : t.majflt;
+  const state = t.state === "running" ? "R" : "Z";
+  const f = [t.pid, `(${t.comm})`, state, t.parent?.tgid ?? 0, t.tgid, t.tgid, 0, -1, 0, min, 0, maj, 0];
+  const rest: number[] = new Array(52 - f.length).fill(0);
+  rest[20 - f.length - 1] = threads.filter((o) => o.state === "running").length;
+  return `${[...f, ...rest].join(" ")}\n`;
 }
 
 /** /proc/meminfo: MemTotal and MemFree from the allocator, the rest counted from the page tables. */
@@ -52,8 +84,10 @@ function meminfo(k: Kernel): string {
   const mapped = new Set<number>();
   const shmems = new Set<ShmemFile>();
   let tables = 0;
+  const seen = new Set<unknown>();
   for (const t of k.tasks.values()) {
-    if (t.state !== "running") continue;
+    if (t.state !== "running" || seen.has(t.mm)) continue; // threads share their mm
+    seen.add(t.mm);
     const mm = t.mm;
     tables += mm.pgd.tablePages;
     for (const v of mm) if (v.vmFile instanceof ShmemFile) shmems.add(v.vmFile);

@@ -75,13 +75,20 @@ function shmemLlseek(f: File, offset: number, whence: number): number {
     case SEEK_DATA:
     case SEEK_HOLE: {
       if (offset < 0 || offset >= inode.size) return -ENXIO;
-      pos = offset;
-      const want = whence === SEEK_DATA;
-      while (pos < inode.size && inode.pages.has(Math.floor(pos / 4096)) !== want)
-        pos = (Math.floor(pos / 4096) + 1) * 4096;
-      if (pos >= inode.size) {
-        if (want) return -ENXIO;
-        pos = inode.size;
+      // Walk the cached pages in order (a sparse file may be huge): data is a present page.
+      const first = Math.floor(offset / 4096);
+      const present = [...inode.pages.keys()].filter((k) => k >= first).sort((a, b) => a - b);
+      if (whence === SEEK_DATA) {
+        if (present.length === 0) return -ENXIO;
+        pos = Math.max(offset, present[0]! * 4096);
+        if (pos >= inode.size) return -ENXIO;
+      } else {
+        let hole = first;
+        for (const k of present) {
+          if (k !== hole) break;
+          hole++;
+        }
+        pos = Math.min(Math.max(offset, hole * 4096), inode.size);
       }
       break;
     }

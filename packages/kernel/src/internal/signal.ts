@@ -211,7 +211,12 @@ export function sysKill(k: Kernel, t: Task, pid: number, sig: number): number {
  * pending is not queued twice; real-time ones are. SIGKILL, and a signal whose default action kills,
  * unblocked, end the process at once.
  */
-export function sendSignal(k: Kernel, t: Task, sig: number, info: SigInfo): void {
+export function sendSignal(k: Kernel, target: Task, sig: number, info: SigInfo, toThread = false): void {
+  // A process-directed signal goes to a thread of the group that does not block it (complete_signal).
+  const b0 = sigmask(sig);
+  const t = toThread
+    ? target
+    : ([...target.group].find((o) => o.state === "running" && !(o.sig.blocked & b0)) ?? target);
   if (t.state !== "running") return;
   if (sig === SIGKILL) {
     doExit(k, t, { signal: "SIGKILL" });
