@@ -4,34 +4,42 @@
  * workspace (no links, no source condition), and used there: a third-party device model and driver
  * with TypeScript simulation programs in workers, the `faultline` command on the built-in scenario
  * and on a scenario of the user's own, and the clear refusal of a TypeScript program when tsx is
- * not installed. The packages must be built first (turbo's `test` depends on `^build`).
+ * not installed. Then `npm create faultline-driver` from the packed create-faultline-driver: the
+ * generated plugin package, its @faultline dependencies pointed at the tarballs, installs, builds,
+ * type-checks, passes its tests (with the packed @faultline/testkit) and publint, and runs its
+ * scenario with `npx faultline`. The packages must be built first (turbo's `test` depends on `^build`).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Publishable, publishablePackages, root } from "./publishable";
 
-const root = resolve(import.meta.dirname, "../../..");
 const fixtures = resolve(import.meta.dirname, "__fixtures__/consumer");
-/** Every publishable package, by folder. */
-const PACKAGES = [
-  "packages/phys",
-  "packages/mm",
-  "packages/devices",
-  "packages/kernel",
-  "packages/sim",
-  "packages/drivers/simple",
-  "packages/drivers/nopage",
-  "packages/drivers/region-remap",
-  "packages/drivers/mem",
-  "packages/drivers/scullp",
-  "apps/simulator",
-];
+/** Every publishable package (found, not listed: a new one is packed too). */
+const PACKAGES = publishablePackages();
+
+/** The file `pnpm pack` writes: @faultline/driver-simple@0.1.0 → faultline-driver-simple-0.1.0.tgz. */
+const tarballName = (p: Publishable) =>
+  `${p.name.replace(/^@/, "").replace("/", "-")}-${String(p.pkg.version)}.tgz`;
 
 let work = "";
 let project = "";
 let noTsx = "";
+/** The @faultline packages' tarballs by name, as `file:` specifiers. */
+const deps: Record<string, string> = {};
+/** create-faultline-driver's tarball (what `npm create faultline-driver` would fetch). */
+let createTarball = "";
 
 function sh(cmd: string, args: string[], cwd: string): string {
   return execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
@@ -51,22 +59,21 @@ function inProject(dir: string, cmd: string, args: string[]) {
 describe("Faultline installed from packed tarballs, outside the workspace", () => {
   beforeAll(() => {
     for (const p of PACKAGES) {
-      if (!existsSync(join(root, p, "dist")))
-        throw new Error(`${p} has no dist/: build first (pnpm build, or pnpm test which builds)`);
+      if (!existsSync(join(root, p.dir, "dist")))
+        throw new Error(`${p.dir} has no dist/: build first (pnpm build, or pnpm test which builds)`);
     }
     work = mkdtempSync(join(tmpdir(), "faultline-packed-"));
     const tarballs = join(work, "tarballs");
     mkdirSync(tarballs);
-    const deps: Record<string, string> = {};
     for (const p of PACKAGES) {
-      sh("pnpm", ["pack", "--pack-destination", tarballs], join(root, p));
+      sh("pnpm", ["pack", "--pack-destination", tarballs], join(root, p.dir));
+      const file = join(tarballs, tarballName(p));
+      expect(existsSync(file), file).toBe(true);
+      if (p.name === "create-faultline-driver") createTarball = file;
+      else deps[p.name] = `file:${file}`;
     }
-    for (const f of readdirSync(tarballs)) {
-      // faultline-driver-simple-0.1.0.tgz → @faultline/driver-simple
-      const name = `@faultline/${f.replace(/^faultline-/, "").replace(/-\d+\.\d+\.\d+\.tgz$/, "")}`;
-      deps[name] = `file:${join(tarballs, f)}`;
-    }
-    expect(Object.keys(deps)).toHaveLength(PACKAGES.length);
+    expect(Object.keys(deps)).toEqual(expect.arrayContaining(["@faultline/kernel", "@faultline/testkit"]));
+    expect(createTarball).not.toBe("");
     project = join(work, "consumer");
     cpSync(fixtures, project, { recursive: true });
     // The guides' own example device and driver, exactly as the docs show them (no second copy here).
@@ -103,8 +110,9 @@ describe("Faultline installed from packed tarballs, outside the workspace", () =
   }, 300_000);
 
   afterAll(() => {
+    // Three installed projects: removing them takes a while on a busy machine.
     if (work) rmSync(work, { recursive: true, force: true });
-  });
+  }, 120_000);
 
   it("installs every package from its tarball, with dist and no tests or fixtures", () => {
     for (const p of ["phys", "mm", "kernel", "sim", "simulator", "driver-simple"]) {
@@ -196,5 +204,79 @@ describe("Faultline installed from packed tarballs, outside the workspace", () =
       /scenario\.json: programs\[0\]\.program: expected a program module this installation can load, got file:.*touch\.program\.ts: a TypeScript program needs tsx .* npm install --save-dev tsx/,
     );
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("npm create faultline-driver (the packed one) scaffolds a plugin that installs, builds, passes its tests and runs its scenario", () => {
+    const gen = join(work, "generated");
+    mkdirSync(gen);
+    // What `npm create faultline-driver@latest faultline-driver-ticker` runs, from the tarball.
+    const created = inProject(gen, "npm", [
+      "exec",
+      "--yes",
+      `--package=${createTarball}`,
+      "--",
+      "create-faultline-driver",
+      "faultline-driver-ticker",
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toMatch(
+      /^Scaffolded faultline-driver-ticker in faultline-driver-ticker \(\d+ files\)/,
+    );
+    const pkgDir = join(gen, "faultline-driver-ticker");
+    // Its @faultline dependencies are the tarballs (a registry would serve these same files).
+    const pkgFile = join(pkgDir, "package.json");
+    const pkg = JSON.parse(readFileSync(pkgFile, "utf8")) as {
+      peerDependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+      overrides?: Record<string, string>;
+    };
+    expect(Object.keys(pkg.peerDependencies)).toContain("@faultline/kernel");
+    for (const name of Object.keys(pkg.devDependencies)) {
+      if (!name.startsWith("@faultline/")) continue;
+      expect(deps[name], `${name} was not packed`).toBeDefined();
+      pkg.devDependencies[name] = deps[name]!;
+    }
+    pkg.overrides = deps;
+    writeFileSync(pkgFile, JSON.stringify(pkg, null, 2));
+    // The registry packages (vitest, tsup, typescript, publint, tsx) from npm's cache when it has them.
+    const install = inProject(pkgDir, "npm", [
+      "install",
+      "--prefer-offline",
+      "--no-audit",
+      "--no-fund",
+      "--loglevel=error",
+    ]);
+    expect(install.code, install.stderr).toBe(0);
+    // One kernel: the plugin's peer, the test kit's and the simulator's are the same copy.
+    const kernels = readdirSync(join(pkgDir, "node_modules"), { recursive: true })
+      .map(String)
+      .filter((f) => /(^|\/)@faultline\/kernel$/.test(f));
+    expect(kernels).toEqual(["@faultline/kernel"]);
+
+    for (const script of ["build", "typecheck", "publint"]) {
+      const r = inProject(pkgDir, "npm", ["run", script]);
+      expect(r.code, `npm run ${script}: ${r.stdout}${r.stderr}`).toBe(0);
+    }
+    expect(existsSync(join(pkgDir, "dist/index.js"))).toBe(true);
+    expect(existsSync(join(pkgDir, "dist/index.d.ts"))).toBe(true);
+    const test = inProject(pkgDir, "npm", ["test"]);
+    expect(test.code, `${test.stdout}${test.stderr}`).toBe(0);
+    expect(test.stdout).toMatch(/Tests\s+8 passed \(8\)/);
+
+    const run = inProject(pkgDir, "npx", ["--no-install", "faultline", "run", "scenario.json", "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout) as {
+      ok: boolean;
+      processes: Array<{ program: string; exit: unknown }>;
+      runs: Array<{ console: string[] }>;
+    };
+    expect(out.ok).toBe(true);
+    expect(out.processes.map((p) => [p.program, p.exit])).toEqual([
+      ["./programs/read-ticker.program.ts", { code: 0 }],
+      ["./programs/read-ticker.program.ts", { signal: "SIGSEGV" }],
+    ]);
+    const lines = out.runs.flatMap((r) => r.console);
+    expect(lines.filter((l) => /^\[pid \d+\] ticker 5449434b counts \d+ \d+ \d+$/.test(l))).toHaveLength(1);
+    expect(lines.filter((l) => /^\[pid \d+\] ticker 5449434b counts \d+$/.test(l))).toHaveLength(1);
   });
 });
