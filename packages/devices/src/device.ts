@@ -13,12 +13,14 @@
 import {
   type AccessSize,
   MemoryRegion,
+  offsetInPage,
   type PciFunction,
   type PciFunctionSpec,
   type PhysMachine,
 } from "@faultline/phys";
 import { DeviceError } from "./errors";
 
+/** The bus a device model sits on. */
 export type BusKind = "isa" | "pci";
 
 /** A value a state field may hold. */
@@ -84,6 +86,7 @@ interface CommonSpec<F extends Record<string, FieldValue>> {
   readonly reset?: (s: NoInfer<DeviceState<F>>, ctx: DeviceOpsContext) => void;
 }
 
+/** A device on the ISA bus, at a fixed address in the legacy hole. */
 export interface IsaDeviceDefinition<F extends Record<string, FieldValue>> extends CommonSpec<F> {
   readonly bus: "isa";
   /** Fixed physical address in the ISA hole. */
@@ -92,6 +95,7 @@ export interface IsaDeviceDefinition<F extends Record<string, FieldValue>> exten
   readonly priority?: number;
 }
 
+/** A device on the PCI bus: RAM in BAR 0 and registers in the next BAR, placed by firmware. */
 export interface PciDeviceDefinition<F extends Record<string, FieldValue>> extends CommonSpec<F> {
   readonly bus: "pci";
   readonly vendorId: number;
@@ -103,6 +107,7 @@ export interface PciDeviceDefinition<F extends Record<string, FieldValue>> exten
   readonly slot?: number;
 }
 
+/** What `defineDevice` takes: an ISA or a PCI device's definition. */
 export type DeviceDefinition<F extends Record<string, FieldValue>> =
   | IsaDeviceDefinition<F>
   | PciDeviceDefinition<F>;
@@ -141,8 +146,10 @@ export interface PciDeviceModel extends DeviceModel {
   readonly ram: Uint8Array;
 }
 
-const PAGE = 4096;
-
+/**
+ * Builds a device model from a definition: an ISA one at its fixed address, or a PCI one whose BARs
+ * firmware places (see the overloads).
+ */
 export function defineDevice<F extends Record<string, FieldValue>>(
   spec: IsaDeviceDefinition<F>,
 ): IsaDeviceModel;
@@ -167,7 +174,10 @@ abstract class BaseDevice<F extends Record<string, FieldValue>> {
   constructor(protected readonly spec: DeviceDefinition<F>) {
     this.name = spec.name;
     const ramBytes = spec.ram ?? 0;
-    if (ramBytes !== 0 && (!Number.isSafeInteger(ramBytes) || ramBytes <= 0 || ramBytes % PAGE !== 0)) {
+    if (
+      ramBytes !== 0 &&
+      (!Number.isSafeInteger(ramBytes) || ramBytes <= 0 || offsetInPage(ramBytes) !== 0)
+    ) {
       throw new DeviceError(
         "EINVAL",
         `device "${spec.name}": RAM size ${hex(ramBytes)} is not a positive multiple of 0x1000`,

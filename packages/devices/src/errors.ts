@@ -5,6 +5,7 @@
  */
 const BRAND = Symbol.for("faultline.DeviceError");
 
+/** A `DeviceError`'s kind. */
 export type DeviceErrorCode =
   /** A bad size, address or combination in a device's configuration. */
   | "EINVAL"
@@ -17,6 +18,10 @@ export type DeviceErrorCode =
   /** A snapshot of another device, version or field set. */
   | "ESTATE";
 
+/**
+ * A device model was configured wrongly (a bad size, an overlap, a snapshot of another device…); `code`
+ * says which.
+ */
 export class DeviceError extends Error {
   readonly [BRAND] = true;
   constructor(

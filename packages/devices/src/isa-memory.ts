@@ -18,6 +18,7 @@ import { DeviceError } from "./errors";
 export const ISA_FREE_START = VGA_BASE + VGA_SIZE;
 export const ISA_FREE_END = BIOS_ROM_BASE;
 
+/** Options of `isaMemory`. */
 export interface IsaMemoryOptions {
   /** Physical address, page aligned, inside 0xa0000–0xfffff (the free window is 0xc0000–0xeffff). */
   readonly base: number;
@@ -29,6 +30,7 @@ export interface IsaMemoryOptions {
   readonly priority?: number;
 }
 
+/** Device RAM at a fixed address in the ISA hole (its pages have struct pages). */
 export function isaMemory(options: IsaMemoryOptions): IsaDeviceModel {
   const { base, size, priority } = options;
   const name = options.name ?? "isa-memory";

@@ -62,6 +62,9 @@ export interface PciBarOps<S> {
   readonly endianness?: DeviceEndianness;
 }
 
+/**
+ * One BAR of a `definePciDevice` device: its size and kind, backed by device RAM or by register callbacks.
+ */
 export interface PciBarDefinition<S> {
   readonly index: number;
   /** mem32 / mem64 (takes index + 1 too) / io. */
@@ -74,6 +77,7 @@ export interface PciBarDefinition<S> {
   readonly ops?: PciBarOps<S>;
 }
 
+/** What `definePciDevice` takes: identity, BARs by index, capabilities, state and callbacks. */
 export interface PciDeviceSpec<F extends Record<string, FieldValue>> {
   readonly name: string;
   readonly vendorId: number;
@@ -108,6 +112,10 @@ export interface PciDeviceSpec<F extends Record<string, FieldValue>> {
 const isPow2 = (n: number) => Number.isSafeInteger(n) && n > 0 && (n & (n - 1)) === 0;
 const hex = (n: number): string => `0x${n.toString(16)}`;
 
+/**
+ * Builds a PCI device model whose BARs are declared by index (memory or I/O, 32 or 64 bit, RAM or
+ * registers).
+ */
 export function definePciDevice<F extends Record<string, FieldValue>>(
   spec: PciDeviceSpec<F>,
 ): PciDeviceModel {

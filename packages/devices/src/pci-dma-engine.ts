@@ -27,6 +27,7 @@ export const PCI_DMA_REG_STATUS = 0x10;
 export const PCI_DMA_STATUS_ERROR = 0x1;
 export const PCI_DMA_DESC_SIZE = 24;
 
+/** A PCI device with a bus-master DMA engine driven through its registers. */
 export function pciDmaEngine(
   options: { readonly name?: string; readonly slot?: number } = {},
 ): PciDeviceModel {

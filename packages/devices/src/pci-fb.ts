@@ -24,6 +24,7 @@ export const PCI_FB_REG_IRQ_STATUS = 0x0c;
 export const PCI_FB_REG_IRQ_ENABLE = 0x10;
 export const PCI_FB_IRQ_VBLANK = 0x1;
 
+/** Options of `pciFramebuffer`. */
 export interface PciFramebufferOptions {
   readonly width?: number;
   readonly height?: number;
@@ -33,6 +34,7 @@ export interface PciFramebufferOptions {
   readonly refreshHz?: number;
 }
 
+/** A PCI framebuffer: video RAM in a prefetchable memory BAR and a register block. */
 export function pciFramebuffer(options: PciFramebufferOptions = {}): PciDeviceModel {
   const width = options.width ?? 64;
   const height = options.height ?? 48;

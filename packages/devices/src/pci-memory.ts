@@ -22,6 +22,7 @@ export const PCI_MEMORY_REG_FILL = 0x10;
 /** Bytes of the register BAR. */
 export const PCI_MEMORY_MMIO_SIZE = 0x1000;
 
+/** Options of `pciMemoryDevice`. */
 export interface PciMemoryOptions {
   /** Bytes of the RAM BAR: a power of two from 0x1000 to 2 GiB. */
   readonly barSize: number;
@@ -33,6 +34,10 @@ export interface PciMemoryOptions {
   readonly slot?: number;
 }
 
+/**
+ * Device RAM in a 32-bit memory BAR 0 plus an edu-like register block in BAR 1, placed by firmware in the
+ * PCI hole (no struct pages).
+ */
 export function pciMemoryDevice(options: PciMemoryOptions): PciDeviceModel {
   const { barSize } = options;
   const name = options.name ?? "pci-memory";

@@ -45,6 +45,7 @@ export class UnsupportedDriverApiVersionError extends Error {
   }
 }
 
+/** What `defineDriver` takes: the module name, the driver API version, parameters, init and exit. */
 export interface DriverDefinitionInput {
   readonly name: string;
   readonly apiVersion: number;
@@ -96,12 +97,19 @@ export function printk(...args: unknown[]): void {
 
 /** pr_* helpers (include/linux/printk.h). */
 export const prEmerg = (fmt: string, ...a: unknown[]) => printk("\x010", fmt, ...a);
+/** pr_alert(): printk at KERN_ALERT. */
 export const prAlert = (fmt: string, ...a: unknown[]) => printk("\x011", fmt, ...a);
+/** pr_crit(): printk at KERN_CRIT. */
 export const prCrit = (fmt: string, ...a: unknown[]) => printk("\x012", fmt, ...a);
+/** pr_err(): printk at KERN_ERR. */
 export const prErr = (fmt: string, ...a: unknown[]) => printk("\x013", fmt, ...a);
+/** pr_warn(): printk at KERN_WARNING. */
 export const prWarn = (fmt: string, ...a: unknown[]) => printk("\x014", fmt, ...a);
+/** pr_notice(): printk at KERN_NOTICE. */
 export const prNotice = (fmt: string, ...a: unknown[]) => printk("\x015", fmt, ...a);
+/** pr_info(): printk at KERN_INFO. */
 export const prInfo = (fmt: string, ...a: unknown[]) => printk("\x016", fmt, ...a);
+/** pr_debug(): printk at KERN_DEBUG. */
 export const prDebug = (fmt: string, ...a: unknown[]) => printk("\x017", fmt, ...a);
 
 /** The process on whose behalf the driver runs (`current`), or null at boot. */
@@ -228,6 +236,7 @@ export function pfnToPage(pfn: number): Page {
   return k.mem.pfnToPage(pfn);
 }
 
+/** page_to_pfn(): the page's frame number. */
 export function pageToPfn(page: Page): number {
   return page.pfn;
 }
@@ -269,6 +278,7 @@ export function freePages(page: Page, order: number): void {
   driverRef(m, page.pfn, -1);
 }
 
+/** __free_page(): `freePages(page, 0)`. */
 export function freePage(page: Page): void {
   freePages(page, 0);
 }
@@ -325,6 +335,7 @@ export function kmapPage(page: Page): Uint8Array {
   return m.mem.banks.u8[locationBank(loc)]!.subarray(off, off + PAGE_SIZE);
 }
 export const pageBytes = kmapPage;
+/** kunmap(): nothing to undo here; kept so drivers read as in C. */
 export function kunmapPage(_page: Page): void {}
 
 /** An ioremap()ed window: MMIO accessors (readb/readw/readl, writeb/writew/writel) at offsets. */
@@ -373,4 +384,5 @@ export function ioremap(paddr: number, size: number): IoMem | null {
   };
 }
 
+/** iounmap(): nothing to undo here; kept so drivers read as in C. */
 export function iounmap(_io: IoMem): void {}

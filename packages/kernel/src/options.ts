@@ -24,6 +24,7 @@ export interface DeviceModel {
   reset?(): void;
 }
 
+/** What `Machine.create` takes: RAM size, era, device models, drivers, CPU features. */
 export interface MachineOptions {
   /**
    * Bytes of System RAM (default 256 MiB): a multiple of 4096 from 2 MiB to MAX_RAM_BYTES (64 GiB).
@@ -44,6 +45,7 @@ export interface MachineOptions {
   readonly zeroPage?: boolean;
 }
 
+/** CPU features of the machine. */
 export interface CpuOptions {
   /**
    * Memory protection keys (x86 PKU, with the kernel's OSPKE): PROT_EXEC-only mappings become

@@ -139,12 +139,14 @@ export function pciGetDevice(vendor: number, device: number, from: PciDev | null
   );
 }
 
+/** pci_name(): the device's address, as lspci prints it (0000:00:03.0). */
 export const pciName = (dev: PciDev): string => dev.name;
 
 /** pci_set_drvdata() / pci_get_drvdata(). */
 export function pciSetDrvdata(dev: PciDev, data: unknown): void {
   devState(currentKernel("pciSetDrvdata"), dev, "pciSetDrvdata").drvdata = data;
 }
+/** pci_get_drvdata(): what the driver stored with pciSetDrvdata. */
 export function pciGetDrvdata<T = unknown>(dev: PciDev): T {
   return devState(currentKernel("pciGetDrvdata"), dev, "pciGetDrvdata").drvdata as T;
 }
@@ -298,9 +300,11 @@ export function pciReleaseRegions(dev: PciDev): void {
 export function pciReadConfigByte(dev: PciDev, where: number): number {
   return cfg(dev, "pciReadConfigByte").configRead(where, 1);
 }
+/** pci_read_config_word(): 16 bits of config space at `where`. */
 export function pciReadConfigWord(dev: PciDev, where: number): number {
   return cfg(dev, "pciReadConfigWord").configRead(where, 2);
 }
+/** pci_read_config_dword(): 32 bits of config space at `where`. */
 export function pciReadConfigDword(dev: PciDev, where: number): number {
   return cfg(dev, "pciReadConfigDword").configRead(where, 4);
 }
@@ -308,9 +312,11 @@ export function pciReadConfigDword(dev: PciDev, where: number): number {
 export function pciWriteConfigByte(dev: PciDev, where: number, val: number): number {
   return cfgWrite(dev, where, 1, val, "pciWriteConfigByte");
 }
+/** pci_write_config_word(): writes 16 bits of config space at `where`; 0 or an error code. */
 export function pciWriteConfigWord(dev: PciDev, where: number, val: number): number {
   return cfgWrite(dev, where, 2, val, "pciWriteConfigWord");
 }
+/** pci_write_config_dword(): writes 32 bits of config space at `where`; 0 or an error code. */
 export function pciWriteConfigDword(dev: PciDev, where: number, val: number): number {
   return cfgWrite(dev, where, 4, val, "pciWriteConfigDword");
 }
@@ -387,10 +393,15 @@ export function ioportMap(port: number, nr: number): PciIomem {
 
 /** ioread8/16/32 and iowrite8/16/32 on an ioremap()/pci_iomap() cookie plus an offset. */
 export const ioread8 = (addr: IoMem, offset = 0): number => addr.readb(offset);
+/** ioread16(): a 16-bit register read at `offset` of an iomapped window. */
 export const ioread16 = (addr: IoMem, offset = 0): number => addr.readw(offset);
+/** ioread32(): a 32-bit register read at `offset` of an iomapped window. */
 export const ioread32 = (addr: IoMem, offset = 0): number => addr.readl(offset);
+/** iowrite8(): an 8-bit register write at `offset` of an iomapped window. */
 export const iowrite8 = (value: number, addr: IoMem, offset = 0): void => addr.writeb(value, offset);
+/** iowrite16(): a 16-bit register write at `offset` of an iomapped window. */
 export const iowrite16 = (value: number, addr: IoMem, offset = 0): void => addr.writew(value, offset);
+/** iowrite32(): a 32-bit register write at `offset` of an iomapped window. */
 export const iowrite32 = (value: number, addr: IoMem, offset = 0): void => addr.writel(value, offset);
 
 /** readq(): one 64-bit MMIO load (the device sees one 8-byte access, or the parts its impl asks for). */

@@ -153,6 +153,7 @@ export class Vma {
   }
 }
 
+/** Options of an address space: era, limits, CPU features. */
 export interface MmOptions {
   /** Which kernel's semantics where they differ (era.ts has the table). Default "modern". */
   readonly era?: Era;

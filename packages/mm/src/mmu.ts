@@ -22,6 +22,7 @@ export type FaultHook = (addr: number, write: boolean) => number;
 /** The kernel killed the process while serving the fault (an oops in a driver, an OOM kill). */
 export const FAULT_KILLED = 5;
 
+/** Options of an `Mmu`: TLB size, and a shared TLB buffer for MMUs in workers. */
 export interface MmuOptions {
   /** Direct-mapped TLB entries (power of two, default 256). */
   readonly tlbEntries?: number;
@@ -43,6 +44,7 @@ export interface MmuOptions {
  * page (Int32). The kernel side decodes a tag with `tlbTagPage`.
  */
 export const tlbBufferLayout = (n: number) => ({ rTag: 0, wTag: 8 * n, tBank: 16 * n, tBase: 20 * n });
+/** Bytes of a shared TLB buffer for `n` entries. */
 export const tlbBufferBytes = (n: number): number => 24 * n;
 
 /**

@@ -88,6 +88,7 @@ export type PteSlot = number;
 export const NO_TABLE = -1;
 export const TABLE_OOM = -2;
 
+/** x86-64 four-level page tables in shared memory: the PGD of one address space and its walks. */
 export class PageTables {
   readonly root: number;
   /** Used entries per table, keyed by the table's location (the kernel keeps this in its struct page). */

@@ -80,12 +80,14 @@ const MNEMONICS: Array<[number, string]> = [
   [30, "nh"],
 ];
 
+/** The VmFlags line of /proc/PID/smaps for these VM_* flags (rd wr sh mr mw me …). */
 export function vmFlagsString(flags: number): string {
   let s = "";
   for (const [bit, name] of MNEMONICS) if (flags & (1 << bit)) s += `${name} `;
   return s;
 }
 
+/** One VMA's counters in /proc/PID/smaps (KiB). */
 export interface SmapsCounters {
   rss: number;
   pss: number;

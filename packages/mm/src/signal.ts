@@ -36,6 +36,7 @@ const STD_NAMES = [
   "SIGSYS",
 ] as const;
 
+/** The name of a standard (non real-time) signal: SIGHUP … SIGSYS. */
 export type StandardSignalName = Exclude<(typeof STD_NAMES)[number], "">;
 /**
  * A signal's name: a standard one, or a real-time one as `kill -l` names them (34 SIGRTMIN,
@@ -49,6 +50,7 @@ export type SignalName =
   | `SIGRTMIN+${number}`
   | `SIGRTMAX-${number}`
   | `SIG${number}`;
+/** A signal's si_code, by name (SEGV_MAPERR, BUS_ADRERR, SI_KERNEL…). */
 export type SiCodeName =
   | "SEGV_MAPERR"
   | "SEGV_ACCERR"

@@ -53,6 +53,7 @@ import {
   maskValue,
 } from "./memtx";
 
+/** Options of an `AddressSpace`. */
 export interface AddressSpaceOptions {
   /** Shared guest-error log (a machine passes one log to all its buses). */
   readonly log?: GuestLog;

@@ -14,6 +14,7 @@ export interface BanksDescriptor {
 /** Largest single bank: one SharedArrayBuffer per GiB keeps every offset a small integer. */
 export const BANK_BYTES_MAX = 1 << 30;
 
+/** The SharedArrayBuffers that hold RAM and device RAM, by bank id; shareable with other threads. */
 export class MemoryBanks {
   readonly u8: Uint8Array[] = [];
   readonly u16: Uint16Array[] = [];

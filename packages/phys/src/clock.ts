@@ -8,6 +8,7 @@
 /** Nanoseconds in one second. */
 export const NANOSECONDS_PER_SECOND = 1_000_000_000;
 
+/** A timer on the virtual clock (timer_new_ns/timer_mod/timer_del). */
 export interface VirtualTimer {
   /** When it fires next (ns on the virtual clock), or null when not armed. */
   readonly expires: number | null;
@@ -23,6 +24,7 @@ interface TimerState {
   readonly cb: () => void;
 }
 
+/** The machine's virtual clock (QEMU_CLOCK_VIRTUAL) with its timers; it advances only when told to. */
 export class VirtualClock {
   private nowNs = 0;
   private seq = 0;

@@ -6,6 +6,7 @@
  */
 import { PAGE_SIZE } from "./constants";
 
+/** Which pages of a region DMA or stores dirtied, page by page (memory_region_get_dirty). */
 export class DirtyLog {
   private bits: Uint8Array | null = null;
   private clients = 0;

@@ -5,6 +5,7 @@
  */
 const BRAND = Symbol.for("faultline.PhysError");
 
+/** A caller's bug in the physical machine (a pfn without a struct page, a bad free…); `code` says which. */
 export class PhysError extends Error {
   readonly [BRAND] = true;
   constructor(

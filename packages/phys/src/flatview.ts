@@ -49,6 +49,7 @@ export interface FlatRangeDescriptor {
 /** What backs one page frame (`FlatView.translatePage`). */
 export type PageKind = "bank" | "mmio" | "unassigned" | "mixed";
 
+/** What the flat view decodes a page to: its region, kind and offset. */
 export interface PageTranslation {
   kind: PageKind;
   /** "bank": bank id and byte offset of the page's first byte in it; NO_BANK otherwise. */

@@ -11,6 +11,7 @@ import { PHYS_ADDR_LIMIT } from "./encoding";
 import { hex } from "./errors";
 import { BusError } from "./memtx";
 
+/** A resource in /proc/iomem or /proc/ioports: a range and a name, with children. */
 export interface Resource {
   readonly name: string;
   readonly start: number;
@@ -21,6 +22,7 @@ export interface Resource {
   readonly busy?: boolean;
 }
 
+/** The tree of resources behind /proc/iomem and /proc/ioports (kernel/resource.c). */
 export class ResourceTree {
   readonly root: Resource;
 

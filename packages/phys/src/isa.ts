@@ -21,6 +21,7 @@ export const BIOS_SIGNATURE = "Faultline System ROM";
 /** Size of the port space (x86 has 16-bit port numbers). */
 export const IO_SPACE_SIZE = 0x10000;
 
+/** Bytes of one port I/O access (inb/inw/inl). */
 export type PortAccessSize = 1 | 2 | 4;
 
 /** Callbacks of a port range; `offset` is relative to the range's first port. */

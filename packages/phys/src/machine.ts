@@ -58,9 +58,18 @@ export interface IsaDeviceSpec {
   readonly priority?: number;
 }
 
+/**
+ * A PCI function as `PhysMachine.addPciDevice` takes it: a spec, or a function of the device context that
+ * returns one.
+ */
 export type PciDeviceInput = PciFunctionSpec | ((ctx: DeviceContext) => PciFunctionSpec);
+/**
+ * An ISA device as `PhysMachine.addIsaDevice` takes it: a spec, or a function of the device context that
+ * returns one.
+ */
 export type IsaDeviceInput = IsaDeviceSpec | ((ctx: DeviceContext) => IsaDeviceSpec);
 
+/** Options of `PhysMachine.create`. */
 export interface PhysMachineOptions {
   /** Bytes of System RAM (default 256 MiB). */
   readonly ramBytes?: number;
@@ -87,6 +96,10 @@ interface Claim {
   readonly name: string;
 }
 
+/**
+ * The physical machine: RAM, the ISA and PCI buses, the address space and its views (/proc/iomem,
+ * /proc/ioports).
+ */
 export class PhysMachine {
   readonly mem: PhysMemory;
   readonly banks: MemoryBanks;

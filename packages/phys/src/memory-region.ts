@@ -69,6 +69,7 @@ export interface MemoryRegionOps {
   readonly endianness?: DeviceEndianness;
 }
 
+/** What a memory region is: RAM, ROM, device RAM, MMIO, a container or an alias. */
 export type RegionKind = "ram" | "rom" | "ram-device" | "mmio" | "container" | "alias";
 
 /**

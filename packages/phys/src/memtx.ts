@@ -26,6 +26,7 @@ export const MEMTX_DECODE_ERROR = 2;
  * accept; we keep the two apart so a caller can tell a hole from a refusal.)
  */
 export const MEMTX_ACCESS_ERROR = 4;
+/** MEMTX_OK, or MEMTX_ERROR / MEMTX_DECODE_ERROR / MEMTX_ACCESS_ERROR bits. */
 export type MemTxResult = number;
 
 /** Where a load hands its value out (QEMU's `uint64_t *pval`): a number for sizes 1–4, a bigint for 8. */
@@ -59,6 +60,7 @@ export interface BusErrorDetails {
   readonly otherSize?: number;
 }
 
+/** Why a bus access failed. */
 export type BusErrorCode =
   /** Overlaps a sibling and neither was added with a priority. */
   | "EOVERLAP"
@@ -85,6 +87,7 @@ export class BusError extends PhysError {
 
 // ---- guest error log ----------------------------------------------------------------------------
 
+/** A guest mistake's kind, as the guest log records it. */
 export type GuestErrorKind =
   | "unassigned-read"
   | "unassigned-write"

@@ -20,6 +20,7 @@
  */
 import type { AccessSize } from "./memtx";
 
+/** A device's register byte order (DEVICE_LITTLE_ENDIAN, DEVICE_BIG_ENDIAN, DEVICE_NATIVE_ENDIAN). */
 export type DeviceEndianness = "little" | "big" | "native";
 
 /** The sizes a device model's callbacks implement (QEMU MemoryRegionOps.impl). */

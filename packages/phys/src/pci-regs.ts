@@ -72,8 +72,13 @@ export const PCI_CONF1_ADDRESS_MASK = 0x80fffffc;
 /** PCI_CONF1_ADDRESS(): the CONFIG_ADDRESS value selecting `reg` of bus:slot.fn. */
 export const pciConf1Address = (bus: number, slot: number, fn: number, reg: number): number =>
   (PCI_CONF1_ENABLE | (bus << 16) | (slot << 11) | (fn << 8) | (reg & 0xfc)) >>> 0;
+/** Whether a CONFIG_ADDRESS (port 0xCF8) value has its enable bit set. */
 export const pciConf1Enabled = (a: number): boolean => (a & PCI_CONF1_ENABLE) !== 0;
+/** The bus number of a CONFIG_ADDRESS (port 0xCF8) value. */
 export const pciConf1Bus = (a: number): number => (a >>> 16) & 0xff;
+/** The slot number of a CONFIG_ADDRESS (port 0xCF8) value. */
 export const pciConf1Slot = (a: number): number => (a >>> 11) & 0x1f;
+/** The function number of a CONFIG_ADDRESS (port 0xCF8) value. */
 export const pciConf1Fn = (a: number): number => (a >>> 8) & 0x7;
+/** The register offset (dword aligned) of a CONFIG_ADDRESS (port 0xCF8) value. */
 export const pciConf1Reg = (a: number): number => a & 0xfc;

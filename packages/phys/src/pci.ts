@@ -572,6 +572,7 @@ export function pciName(bus: number, slot: number, fn: number, domain = 0): stri
   return `${h(domain, 4)}:${h(bus, 2)}:${h(slot, 2)}.${fn}`;
 }
 
+/** Options of a `PciBus`. */
 export interface PciBusOptions {
   /** End of the highest RAM range: the 64-bit window opens above it. */
   readonly topOfRam: number;

@@ -71,12 +71,14 @@ export interface ProgramSigInfo {
   readonly pid?: number;
 }
 
+/** A signal handler as a program installs it with `sys.sigaction`. */
 export interface ProgramSigAction {
   readonly handler: ((info: ProgramSigInfo) => void) | number;
   readonly flags?: number;
   readonly mask?: readonly number[];
 }
 
+/** The previous disposition `sys.sigaction` returns. */
 export interface ProgramSigActionResult {
   readonly handler: ((info: ProgramSigInfo) => void) | number;
   readonly flags: number;
@@ -104,8 +106,10 @@ export type ProgramMmu = Pick<
   | "write"
 >;
 
+/** A program's main: raw syscalls, the MMU and argv in, the exit code out. */
 export type ProgramMain = (sys: Sys, mmu: ProgramMmu, argv: readonly string[]) => number | undefined;
 
+/** What `defineProgram` returns: the default export of a program module. */
 export interface Program {
   readonly faultlineProgram: 1;
   readonly main: ProgramMain;

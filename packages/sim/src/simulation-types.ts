@@ -5,6 +5,7 @@ import type { Machine, MachineOptions } from "@faultline/kernel";
 import { renderMaps, renderSmaps, smapsCounters } from "@faultline/mm";
 import type { HandledSignalRecord, SimKernel } from "./kernel-port";
 
+/** How a process ended: its exit code, or the signal that killed it. */
 export type ExitStatus = { readonly code: number } | { readonly signal: string };
 
 /** How one process ended, and what it cost. */
@@ -30,6 +31,7 @@ export interface ProcessResult {
   readonly handledSignalCount: number;
 }
 
+/** Options of `Simulation.create`. */
 export interface SimulationOptions {
   /** The machine to run processes on (built from options if not a Machine). */
   readonly machine?: Machine | MachineOptions;
@@ -52,6 +54,7 @@ export interface SimulationOptions {
   readonly loadTimeoutMs?: number;
 }
 
+/** Options of `Simulation.deterministic`: the simulation options and the seed. */
 export interface DeterministicOptions extends SimulationOptions {
   readonly seed: number;
 }

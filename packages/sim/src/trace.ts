@@ -20,7 +20,9 @@ export interface SimTrace {
   readonly events: readonly TraceEvent[];
 }
 
+/** Writes a deterministic run's trace (msgpack). */
 export const encodeTrace = (t: SimTrace): Uint8Array => pack(t);
+/** Reads a trace written by `encodeTrace` (msgpack). */
 export const decodeTrace = (bytes: Uint8Array): SimTrace => unpack(bytes) as SimTrace;
 
 /** A replay did not do what the recording did: where, and what differed. */

@@ -30,6 +30,7 @@ import {
   type Vma,
 } from "@faultline/kernel";
 
+/** Options of the `mem` driver. */
 export interface MemOptions {
   /**
    * CONFIG_STRICT_DEVMEM (default true, as every distribution builds it). false gives 2.6.10's
@@ -61,6 +62,7 @@ function validMmapPhysAddrRange(pfn: number, size: number): boolean {
   return pfn * PAGE_SIZE + size <= 2 ** PHYS_ADDR_BITS;
 }
 
+/** The /dev/mem driver (drivers/char/mem.c): read, write and mmap of physical memory. */
 export function mem(options: MemOptions = {}): DriverDefinition {
   const strict = options.strict ?? true;
 

@@ -15,6 +15,7 @@ import {
   type VmOperations,
 } from "@faultline/kernel";
 
+/** Options of the `nopage` driver. */
 export interface NopageOptions {
   /**
    * "open-close" (default): vm_ops with open/close that count live VMAs and no fault handler;
@@ -31,6 +32,7 @@ export interface NopageDriver extends DriverDefinition {
   readonly liveVmas: number;
 }
 
+/** LDD3 chapter 15's nopage example: pages of kernel memory handed to processes one fault at a time. */
 export function nopage(options: NopageOptions = {}): NopageDriver {
   const nodeName = options.name ?? "nopage";
   let live = 0;

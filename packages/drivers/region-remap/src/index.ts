@@ -21,6 +21,7 @@ import {
   type Vma,
 } from "@faultline/kernel";
 
+/** Options of the `regionRemap` driver. */
 export interface RegionRemapOptions {
   /** simple_region_start: physical address of the region, page aligned. */
   readonly start: number;
@@ -30,6 +31,7 @@ export interface RegionRemapOptions {
   readonly name?: string;
 }
 
+/** LDD3's remapping of a physical region with remap_pfn_range, at an offset into it. */
 export function regionRemap(options: RegionRemapOptions): DriverDefinition {
   const { start, size } = options;
   const nodeName = options.name ?? "region";

@@ -56,6 +56,7 @@ export const SCULLP_IOCQORDER = _IO(4);
 /** Frees the device's data now; -EBUSY while it is mapped. */
 export const SCULLP_IOCTRIM = _IO(15);
 
+/** Options of the `scullp` driver. */
 export interface ScullpOptions {
   /** scullp_order: allocation order of each quantum (mmap refuses anything but 0 with -ENODEV). */
   readonly order?: number;
@@ -90,6 +91,7 @@ export interface ScullpDriver extends DriverDefinition {
   readonly devices: readonly ScullpDev[];
 }
 
+/** LDD3 chapter 15's scullp: a scull device whose memory is whole pages, mappable with a fault handler. */
 export function scullp(options: ScullpOptions = {}): ScullpDriver {
   const paramOrder = options.order ?? SCULLP_ORDER;
   const paramQset = options.qset ?? SCULLP_QSET;

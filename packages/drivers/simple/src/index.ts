@@ -30,6 +30,7 @@ import {
   type VmOperations,
 } from "@faultline/kernel";
 
+/** Options of the `simple` driver. */
 export interface SimpleOptions {
   /** simple_major: a fixed major (register_chrdev_region); default 0 = dynamic (alloc_chrdev_region). */
   readonly major?: number;

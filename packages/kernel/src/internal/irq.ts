@@ -34,6 +34,10 @@ export const FIRST_DYNAMIC_IRQ = 24;
 /** note_interrupt(): this many unhandled in a row disables the line. */
 const SPURIOUS_LIMIT = 1000;
 
+/**
+ * An interrupt handler (irq_handler_t): gets the irq and the dev_id it was requested with, returns
+ * IRQ_HANDLED or IRQ_NONE.
+ */
 export type IrqHandler = (irq: number, devId: unknown) => number;
 
 interface IrqAction {

@@ -50,6 +50,7 @@ export interface ArgKinds {
   /** `const struct rlimit __user *`: { cur, max } (RLIM_INFINITY is -1), or null. */
   "const struct rlimit *": { readonly cur: number; readonly max: number } | null;
 }
+/** The C type of a syscall parameter, as the syscall table names it. */
 export type ArgKind = keyof ArgKinds;
 
 export interface ParamSpec<K extends ArgKind = ArgKind> {
