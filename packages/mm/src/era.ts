@@ -86,6 +86,15 @@ export const ERA_DIFFERENCES = {
     "2.6.10": false,
     modern: true,
   },
+  /**
+   * Fault-around: a read fault of a file mapping maps the page-cache pages around it too
+   * (do_fault_around → ->map_pages, filemap.ts). 2.6.10's do_no_page() mapped the faulting page only.
+   */
+  faultAround: {
+    changedIn: "v3.15: 'mm: introduce vm_ops->map_pages()' (Kirill A. Shutemov)",
+    "2.6.10": false,
+    modern: true,
+  },
 } as const satisfies Record<string, Difference<boolean | number>>;
 
 type Rows = typeof ERA_DIFFERENCES;

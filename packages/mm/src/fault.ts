@@ -174,7 +174,7 @@ function doFault(
   if (write && !(vma.vmFlags & VM_SHARED)) return doCowFault(mm, vma, slot, address, real);
   // do_read_fault(): with ->map_pages, the cached pages around the address are mapped first
   // (do_fault_around); when that mapped the faulting page too, the fault is done.
-  if (!write && ops.mapPages && faultAround(vma, address, real)) return 0;
+  if (!write && ops.mapPages && mm.rules.faultAround && faultAround(vma, address, real)) return 0;
   const vmf = callFault(mm, vma, address, real, write);
   if (typeof vmf === "number") return vmf;
   if (vmf.ret & VM_FAULT_NOPAGE) return vmf.ret & ~VM_FAULT_NOPAGE;
