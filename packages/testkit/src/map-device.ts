@@ -4,6 +4,7 @@
  */
 import { MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE, type Process } from "@faultline/kernel";
 
+/** Options of `mapDevice` / `tryMapDevice`: the mmap arguments, with a test's defaults. */
 export interface MapOptions {
   /** Bytes to map (mmap's length). */
   readonly length: number;

@@ -5,6 +5,7 @@
  */
 import type { Machine, Process } from "@faultline/kernel";
 
+/** What `snapshot` includes. */
 export interface SnapshotOptions {
   /** Processes whose maps to include (default: every process still running; [] for none). */
   readonly processes?: readonly Process[];

@@ -59,6 +59,10 @@ export class TestKitError extends Error {
   }
 }
 
+/**
+ * A booted machine for one test: its processes, device nodes and snapshots, and the checks that run after
+ * the test (no undeclared oops or bad page, `checkInvariants()`, every frame back once processes exit).
+ */
 export class TestKit<
   D extends readonly DeviceModel[] = readonly DeviceModel[],
   R extends readonly DriverDefinition[] = readonly DriverDefinition[],

@@ -74,6 +74,7 @@ interface Engine {
   completions: number;
 }
 
+/** `fl_dma`, the driver of the fl-dma PCI copy engine: descriptors in a coherent DMA buffer, copies between pinned user buffers, completion by MSI. */
 export function dmaEngine(): DriverDefinition {
   let eng: Engine | null = null;
   let major = 0;

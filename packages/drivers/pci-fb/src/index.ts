@@ -75,11 +75,13 @@ interface Fb {
   gone: boolean;
 }
 
+/** Options of the `pciFb` driver. */
 export interface PciFbOptions {
   /** Fixed major (register_chrdev_region); default dynamic. */
   readonly major?: number;
 }
 
+/** The PCI framebuffer driver: probes the device, maps VRAM page by page and its registers, counts vblanks. */
 export function pciFb(options: PciFbOptions = {}): DriverDefinition {
   let ctx: DriverContext | null = null;
   let major = 0;
