@@ -87,6 +87,17 @@ describe("faultline run (the built-in LDD3 chapter 15 scenario)", () => {
     expect(proc("modern", "builtin:pci-nopage").exit).toEqual({ signal: "SIGBUS" });
     // The driver's VMA open/close lines are in the kernel log.
     expect(out.runs[0]!.dmesg.join("\n")).toContain("Simple VMA open, virt");
+    // Act three: PCI drivers probed for their functions, the framebuffer's claim under its BAR, VRAM
+    // shared by two processes, a DMA copy into pinned user pages completed by MSI.
+    for (const run of out.runs) {
+      const c = run.console.join("\n");
+      expect(c).toMatch(/\/proc\/iomem: [0-9a-f]+-[0-9a-f]+ : fl_fb \(under its BAR\)/);
+      expect(c).toContain("shows 64 of 64 pixels of row 5 lit");
+      expect(c).toContain('the destination now reads "a DMA write into pinned user pages"');
+      expect(c).toMatch(/\/proc\/interrupts: 24: +1 +PCI-MSI \d+-edge +fl_dma/);
+      expect(run.dmesg.join("\n")).toContain("fl_fb 0000:00:03.0: 64x48 framebuffer");
+    }
+    expect(proc("modern", "builtin:dma").exit).toEqual({ code: 0 });
   }, 120_000);
 
   it("prints the story, the summary table and every process's maps as text", async () => {

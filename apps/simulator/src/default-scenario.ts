@@ -8,7 +8,9 @@ const OK = { code: 0 } as const;
  * The book's story end to end (LDD3 chapter 15): two processes sharing /dev/simplen pages on ISA
  * memory, a private COW mapping, an mremap growth of a VMA without a fault handler, region-remap
  * offsets and its -EINVAL, a PCI BAR mapped with remap_pfn_range (and nopage failing there) —
- * told in 2.6.10, then again on today's kernel.
+ * told in 2.6.10, then again on today's kernel. A third act leaves the book's page for the rest of a
+ * device's life: PCI drivers probed for their functions, the framebuffer's VRAM shared by two
+ * processes, a DMA copy into a user buffer pinned for the device.
  */
 export const DEFAULT_SCENARIO: Scenario = {
   name: "ldd3-chapter-15",
@@ -19,11 +21,15 @@ export const DEFAULT_SCENARIO: Scenario = {
     devices: [
       { type: "isaMemory", base: ISA_BASE, size: 0x10000, name: "isa-mem" },
       { type: "pciMemoryDevice", barSize: 0x100000, name: "pci-mem" },
+      { type: "pciFramebuffer" },
+      { type: "pciDmaEngine" },
     ],
     drivers: [
       { type: "simple" },
       { type: "nopage" },
       { type: "regionRemap", start: ISA_BASE + 0x8000, size: REGION_SIZE },
+      { type: "pciFb" },
+      { type: "dmaEngine" },
     ],
   },
   programs: [
@@ -38,5 +44,8 @@ export const DEFAULT_SCENARIO: Scenario = {
       argv: ["0000:00:02.0"],
       expect: { "2.6.10": { signal: "SIGBUS" }, modern: { signal: "SIGBUS" } },
     },
+    // Act three: probe, iomem with the driver's claim, two processes sharing VRAM, a DMA copy.
+    { program: "builtin:fb", argv: [], expect: { "2.6.10": OK, modern: OK } },
+    { program: "builtin:dma", argv: [], expect: { "2.6.10": OK, modern: OK } },
   ],
 };

@@ -3,9 +3,17 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type DeviceModel, isaMemory, pciMemoryDevice } from "@faultline/devices";
+import {
+  type DeviceModel,
+  isaMemory,
+  pciDmaEngine,
+  pciFramebuffer,
+  pciMemoryDevice,
+} from "@faultline/devices";
+import { dmaEngine } from "@faultline/driver-dma-engine";
 import { mem } from "@faultline/driver-mem";
 import { nopage } from "@faultline/driver-nopage";
+import { pciFb } from "@faultline/driver-pci-fb";
 import { regionRemap } from "@faultline/driver-region-remap";
 import { scullp } from "@faultline/driver-scullp";
 import { simple } from "@faultline/driver-simple";
@@ -26,6 +34,8 @@ export interface PluginRef {
 export type DeviceSpec =
   | { readonly type: "isaMemory"; readonly base: number; readonly size: number; readonly name?: string }
   | { readonly type: "pciMemoryDevice"; readonly barSize: number; readonly name?: string }
+  | { readonly type: "pciFramebuffer"; readonly width?: number; readonly height?: number }
+  | { readonly type: "pciDmaEngine" }
   | { readonly type: "plugin"; readonly plugin: PluginRef };
 
 export type DriverSpec =
@@ -34,6 +44,8 @@ export type DriverSpec =
   | { readonly type: "regionRemap"; readonly start: number; readonly size: number }
   | { readonly type: "mem" }
   | { readonly type: "scullp" }
+  | { readonly type: "pciFb" }
+  | { readonly type: "dmaEngine" }
   | { readonly type: "plugin"; readonly plugin: PluginRef };
 
 /** How a process ends: exit(code), or death by a signal. */
@@ -69,7 +81,7 @@ export interface Scenario {
 
 export { Refusal, ScenarioError } from "./errors";
 
-const BUILTINS = new Set(["share", "grow", "region", "pci", "pci-nopage"]);
+const BUILTINS = new Set(["share", "grow", "region", "pci", "pci-nopage", "fb", "dma"]);
 const SIGNALS = new Set(["SIGSEGV", "SIGBUS", "SIGKILL"]);
 
 /** Reads and checks a scenario file. */
@@ -169,6 +181,8 @@ export function parseScenario(json: unknown, file: string): Scenario {
     if ("module" in o) return { type: "plugin", plugin: pluginRef(o, f) };
     if (o.type === "isaMemory") only(o, f, ["type", "base", "size", "name"]);
     if (o.type === "pciMemoryDevice") only(o, f, ["type", "barSize", "name"]);
+    if (o.type === "pciFramebuffer") only(o, f, ["type", "width", "height"]);
+    if (o.type === "pciDmaEngine") only(o, f, ["type"]);
     switch (o.type) {
       case "isaMemory":
         return {
@@ -188,8 +202,20 @@ export function parseScenario(json: unknown, file: string): Scenario {
           ...(o.name ? { name: str(o.name, `${f}.name`) } : {}),
         };
       }
+      case "pciFramebuffer":
+        return {
+          type: "pciFramebuffer",
+          ...(o.width === undefined ? {} : { width: num(o.width, `${f}.width`) }),
+          ...(o.height === undefined ? {} : { height: num(o.height, `${f}.height`) }),
+        };
+      case "pciDmaEngine":
+        return { type: "pciDmaEngine" };
       default:
-        return err(`${f}.type`, '"isaMemory" or "pciMemoryDevice" (or { "module": … } for a plugin)', o.type);
+        return err(
+          `${f}.type`,
+          '"isaMemory", "pciMemoryDevice", "pciFramebuffer" or "pciDmaEngine" (or { "module": … } for a plugin)',
+          o.type,
+        );
     }
   });
   const driversIn = machine.drivers ?? [];
@@ -204,6 +230,8 @@ export function parseScenario(json: unknown, file: string): Scenario {
       mem: ["type"],
       scullp: ["type"],
       regionRemap: ["type", "start", "size"],
+      pciFb: ["type"],
+      dmaEngine: ["type"],
     };
     if (typeof o.type === "string" && driverKeys[o.type]) only(o, f, driverKeys[o.type]!);
     switch (o.type) {
@@ -214,13 +242,15 @@ export function parseScenario(json: unknown, file: string): Scenario {
       case "nopage":
       case "mem":
       case "scullp":
+      case "pciFb":
+      case "dmaEngine":
         return { type: o.type };
       case "regionRemap":
         return { type: "regionRemap", start: num(o.start, `${f}.start`), size: num(o.size, `${f}.size`) };
       default:
         return err(
           `${f}.type`,
-          '"simple", "nopage", "regionRemap", "mem" or "scullp" (or { "module": … } for a plugin)',
+          '"simple", "nopage", "regionRemap", "mem", "scullp", "pciFb" or "dmaEngine" (or { "module": … } for a plugin)',
           o.type,
         );
     }
@@ -365,7 +395,14 @@ export function machineOptions(s: Scenario, era: Era, plugins: Plugins = new Map
         ? plugin<DeviceModel>(plugins, `machine.devices[${i}]`)
         : d.type === "isaMemory"
           ? isaMemory({ base: d.base, size: d.size, ...(d.name ? { name: d.name } : {}) })
-          : pciMemoryDevice({ barSize: d.barSize, ...(d.name ? { name: d.name } : {}) }),
+          : d.type === "pciFramebuffer"
+            ? pciFramebuffer({
+                ...(d.width === undefined ? {} : { width: d.width }),
+                ...(d.height === undefined ? {} : { height: d.height }),
+              })
+            : d.type === "pciDmaEngine"
+              ? pciDmaEngine()
+              : pciMemoryDevice({ barSize: d.barSize, ...(d.name ? { name: d.name } : {}) }),
     ),
   );
   const drivers: DriverDefinition[] = s.machine.drivers.map((d, i) =>
@@ -381,6 +418,10 @@ export function machineOptions(s: Scenario, era: Era, plugins: Plugins = new Map
           return mem();
         case "scullp":
           return scullp();
+        case "pciFb":
+          return pciFb();
+        case "dmaEngine":
+          return dmaEngine();
         case "plugin":
           return plugin<DriverDefinition>(plugins, `machine.drivers[${i}]`);
         default:

@@ -211,10 +211,8 @@ function tryProbe(k: Kernel, d: PciDevState, rd: RegisteredDriver): boolean {
   // really_probe(): dev->driver is set while probe runs (dev_printk names the driver).
   d.driver = rd;
   const r = callDriver(k, rd.owner, `${rd.drv.name}->probe`, () => rd.drv.probe(d.view, id), -EFAULT_PROBE);
-  if (r === 0) {
-    k.log.printk(6, `${rd.drv.name} ${d.fn.name}: bound to driver ${rd.drv.name}`);
-    return true;
-  }
+  // driver_bound() says so only at debug level: nothing in dmesg.
+  if (r === 0) return true;
   d.driver = null;
   cleanupAfterUnbind(k, d);
   // call_driver_probe(): -ENODEV/-ENXIO are quiet, anything else is reported.
