@@ -22,6 +22,8 @@ export interface SimKernel {
   syscall(pid: number, name: string, args: unknown[]): unknown;
   /** fork(): the child's pid (its mm the COW copy of the parent's) or -errno. */
   fork(pid: number): number;
+  /** clone(flags) for `pid`: the new task's pid (a thread of `pid` with CLONE_THREAD) or -errno. */
+  clone?(pid: number, flags: number): number;
   /** The process ends (a no-op if the kernel already ended it); all it held is released. */
   exit(pid: number, how: ExitRequest): void;
   /**

@@ -15,7 +15,7 @@ import type { ExitRequest, SimKernel, SimSignalFrame } from "./kernel-port";
  * the kernel is asked, exit through the worker's own exit. Reached here under another name or number
  * (`sys.call(57)`, `sys.call("wait4", …)`), they would make a process without a worker: -ENOSYS.
  */
-const RUNTIME_CALLS = new Set(["fork", "exit", "wait4"]);
+const RUNTIME_CALLS = new Set(["fork", "clone", "exit", "wait4"]);
 
 /**
  * A @faultline/kernel Machine as the simulator's kernel: syscalls go through the kernel's syscall
@@ -47,6 +47,7 @@ export function machineKernel(m: Machine): SimKernel & { readonly machine: Machi
       }
     },
     fork: (pid) => proc(pid).sys.fork(),
+    clone: (pid, flags) => proc(pid).sys.clone(flags),
     exit(pid, how: ExitRequest) {
       const p = m.process(pid);
       if (p?.state !== "running") return;

@@ -31,6 +31,15 @@ export interface Sys {
    * `sys.isChild === true`) and receives `tag` as `sys.forkTag`.
    */
   fork(tag?: unknown): number;
+  /**
+   * clone(2). With CLONE_THREAD (e.g. CLONE_PTHREAD, glibc's pthread_create flags): a new thread of
+   * this process, a new worker on the same address space (every munmap/mprotect/mremap shoots down
+   * its TLB too), running the program's `thread` entry (or `main`, with `sys.isThread`) with `tag`
+   * as `sys.forkTag`; returns its TID. Without CLONE_VM: as fork(tag). -errno as Linux checks the flags.
+   */
+  clone(flags: number, tag?: unknown): number;
+  /** True in a thread created by clone(CLONE_THREAD…). */
+  readonly isThread: boolean;
   /** Ends the process with `code` (never returns). */
   exit(code: number): never;
   /** Blocks until child `pid` (-1: any child) exits; returns its pid, the wait status in `status`. */
@@ -114,16 +123,18 @@ export interface Program {
   readonly faultlineProgram: 1;
   readonly main: ProgramMain;
   readonly child: ProgramMain | undefined;
+  readonly thread?: ProgramMain | undefined;
 }
 
 /**
  * A process program: a module whose default export is `defineProgram(main, child?)`. `main` runs in
  * a worker with the process's syscalls and MMU and returns the exit code (undefined = 0). A throw
  * exits with status 1; an unhandled SIGSEGV/SIGBUS from the MMU ends the process with that signal.
- * `child`, if given, is what a forked child runs instead of `main`.
+ * `child`, if given, is what a forked child runs instead of `main`; `thread`, what a thread created
+ * by `sys.clone(CLONE_THREAD…)` runs.
  */
-export function defineProgram(main: ProgramMain, child?: ProgramMain): Program {
-  return { faultlineProgram: 1, main, child };
+export function defineProgram(main: ProgramMain, child?: ProgramMain, thread?: ProgramMain): Program {
+  return { faultlineProgram: 1, main, child, thread };
 }
 
 /** Wait-status helpers (sys/wait.h). */

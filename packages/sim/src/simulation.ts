@@ -190,6 +190,7 @@ export class Simulation<M extends Machine | null = Machine | null> {
     argv: readonly string[],
     isChild: boolean,
     forkTag: unknown,
+    isThread = false,
   ): Slot {
     const chan = KernelChannel.create();
     const tlbBuf = createTlbBuffer(this.tlbEntries);
@@ -209,6 +210,7 @@ export class Simulation<M extends Machine | null = Machine | null> {
       argv,
       isChild,
       forkTag,
+      isThread,
     };
     const worker = startWorker(boot);
     const slot: Slot = {
@@ -516,6 +518,17 @@ export class Simulation<M extends Machine | null = Machine | null> {
           this.start(ret, pid, s.program, s.argv, true, req.args[0] ?? undefined);
         break;
       }
+      case "clone": {
+        // A thread is a worker on the same mm (its TLB joins the mm's shootdowns); nobody waits for
+        // it (parent -1). Without CLONE_VM the kernel forked: a child as fork's.
+        const flags = Number(req.args[0]);
+        ret = this.kernel.clone ? this.kernel.clone(pid, flags) : -38;
+        if (typeof ret === "number" && ret > 0) {
+          const thread = (flags & 0x10000) !== 0;
+          this.start(ret, thread ? -1 : pid, s.program, s.argv, !thread, req.args[1] ?? undefined, thread);
+        }
+        break;
+      }
       case "waitpid": {
         const child = Number(req.args[0]);
         const options = Number(req.args[1] ?? 0);
@@ -542,7 +555,9 @@ export class Simulation<M extends Machine | null = Machine | null> {
       chan.replySyscall({ ret, bufs: req.args.map((a) => (a instanceof Uint8Array ? a : null)), frames });
     } else if (typeof ret === "number" && !req.args.some((a) => a instanceof Uint8Array)) chan.reply(ret);
     else chan.replySyscall({ ret, bufs: req.args.map((a) => (a instanceof Uint8Array ? a : null)) });
-    if (req.call === "kill" || (req.call as unknown) === 62) this.reapKilled();
+    // Calls that may end other processes or threads (kill, tgkill, exit_group).
+    if (["kill", "tgkill", "exit_group", "exitGroup"].includes(req.call) || (req.call as unknown) === 62)
+      this.reapKilled();
   }
 
   /** Processes another process's kill() ended in the kernel: their workers stop, and they are reaped. */
@@ -606,6 +621,8 @@ export class Simulation<M extends Machine | null = Machine | null> {
     );
     s.tlb.quiesce(true);
     if (signal && !quiet && error) this.log.push(`pid ${s.pid}: ${signal}: ${error.split("\n")[0]}`);
+    // A fatal signal ends every thread of the process: their workers go too.
+    if (signal) this.reapKilled();
     this.retryParked();
   }
 }

@@ -37,3 +37,20 @@ describe("handled signals in workers", () => {
     sim.machine!.checkInvariants();
   });
 });
+
+describe("threads in workers", () => {
+  it("clone(CLONE_PTHREAD) runs the thread entry in a new worker on the same mm; munmap shoots its TLB down", async () => {
+    const sim = await Simulation.create({ machine: { ramBytes: 16 * 1024 * 1024 }, deadlineMs: 60_000 });
+    const pid = sim.spawn(new URL("./__fixtures__/programs/threads.ts", import.meta.url));
+    const r = await sim.run();
+    expect(r.map((x) => [x.pid === pid ? "main" : "thread", x.exit, x.error])).toEqual([
+      ["main", { code: 0 }, undefined],
+      ["thread", { code: 0 }, undefined],
+    ]);
+    expect(r[1]!.handledSignals).toEqual([
+      { signal: "SIGSEGV", code: "SEGV_MAPERR", addr: expect.any(Number) },
+    ]);
+    sim.machine!.checkInvariants();
+    expect(sim.machine!.processes().filter((p) => p.alive)).toEqual([]);
+  });
+});

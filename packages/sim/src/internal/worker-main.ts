@@ -34,6 +34,8 @@ export interface WorkerBoot {
   readonly argv: readonly string[];
   readonly isChild: boolean;
   readonly forkTag: unknown;
+  /** A thread (clone with CLONE_THREAD): runs the program's `thread` entry. */
+  readonly isThread?: boolean;
 }
 
 class ExitCalled {
@@ -146,6 +148,7 @@ function signalled(e: unknown): never {
 const sys: Sys = {
   pid: boot.pid,
   isChild: boot.isChild,
+  isThread: boot.isThread === true,
   forkTag: boot.forkTag,
   open: (path, flags = 0, mode = 0) => raw("open", [path, flags, mode]),
   close: (fd) => raw("close", [fd]),
@@ -159,6 +162,8 @@ const sys: Sys = {
   madvise: (addr, len, advice) => raw("madvise", [addr, len, advice]),
   msync: (addr, len, flags) => raw("msync", [addr, len, flags]),
   fork: (tag) => chan.syscall("fork", [tag === undefined ? null : (tag as SyscallArg)]) as number,
+  clone: (flags, tag) =>
+    chan.syscall("clone", [flags, tag === undefined ? null : (tag as SyscallArg)]) as number,
   exit: (code) => {
     throw new ExitCalled(code);
   },
@@ -290,7 +295,12 @@ try {
 if (program) {
   chan.start();
   try {
-    const entry = boot.isChild && program.child ? program.child : program.main;
+    const entry =
+      boot.isThread && program.thread
+        ? program.thread
+        : boot.isChild && program.child
+          ? program.child
+          : program.main;
     const code = entry(sys, programMmu, boot.argv);
     chan.exit({ code: (code ?? 0) & 0xff });
   } catch (e) {
