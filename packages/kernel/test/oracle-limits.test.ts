@@ -112,6 +112,62 @@ end
 `,
 };
 
+// Ported from LTP (testcases/kernel/syscalls) and gVisor (test/syscalls/linux), their steps and
+// assertions as scripts (a NULL or unwritable vector is not expressible: the vector is a buffer here).
+CASES[
+  "ltp/mincore01: EINVAL for an unaligned start, ENOMEM for a length past user space and for unmapped memory"
+] = `
+mmap ${at(0)} 0x3000 0x3 0x32
+mincore ${h(A + 0x10)} 0x1000
+mincore ${at(0)} 0x800000000000
+munmap ${at(1)} 0x1000
+mincore ${at(0)} 0x3000
+`;
+CASES["ltp/mincore02: every page of a locked mapping is resident"] = `
+mmap ${at(0)} 0x10000 0x3 0x32
+mincore ${at(0)} 0x10000
+mlock ${at(0)} 0x10000
+mincore ${at(0)} 0x10000
+munlock ${at(0)} 0x10000
+`;
+CASES["ltp/mlock201: mlock2 with an invalid flag is EINVAL; MLOCK_ONFAULT locks without populating"] = `
+mmap ${at(0)} 0x3000 0x3 0x32
+mlock2 ${at(0)} 0x3000 0xffffffff
+mlock2 ${at(0)} 0x3000 0x1
+mincore ${at(0)} 0x3000
+load8 ${at(1)}
+store8 ${at(2)} 1
+mincore ${at(0)} 0x3000
+maps
+`;
+CASES[
+  "ltp/mlockall02: EINVAL for bad flags; ENOMEM above RLIMIT_MEMLOCK and EPERM with a zero limit, without CAP_IPC_LOCK"
+] = `
+mlockall 0x0
+mlockall 0x9
+mlockall 0x4
+mmap ${at(0)} 0x4000 0x3 0x32
+fork
+  unprivileged
+  setrlimit 0x8 0x1000 0x1000
+  mlockall 0x1
+  setrlimit 0x8 0x0 0x0
+  mlockall 0x1
+  mlockall 0x2
+end
+`;
+CASES[
+  "ltp/munlockall01 and gvisor/mlock MlockAll: munlockall after MCL_CURRENT|MCL_FUTURE unlocks everything and forgets the future"
+] = `
+mmap ${at(0)} 0x2000 0x3 0x32
+mlockall 0x3
+maps
+munlockall
+maps
+mmap ${at(4)} 0x2000 0x3 0x32
+mincore ${at(4)} 0x2000
+`;
+
 const FIXTURE = new URL("./__fixtures__/oracle-limits.json", import.meta.url);
 interface Recorded {
   readonly kernel: string;

@@ -18,6 +18,75 @@ const HEAD = `arena ${A} 0x400000\n`;
 const SIGUSR1_BIT = "0x200";
 const SIGSEGV_BIT = "0x400";
 
+const ALL_SIGNALS_BODY = `sigaction 1 2 0x80000000
+kill 1
+sigaction 2 2 0x80000000
+kill 2
+sigaction 3 2 0x80000000
+kill 3
+sigaction 4 2 0x80000000
+kill 4
+sigaction 5 2 0x80000000
+kill 5
+sigaction 6 2 0x80000000
+kill 6
+sigaction 8 2 0x80000000
+kill 8
+sigaction 10 2 0x80000000
+kill 10
+sigaction 12 2 0x80000000
+kill 12
+sigaction 13 2 0x80000000
+kill 13
+sigaction 14 2 0x80000000
+kill 14
+sigaction 15 2 0x80000000
+kill 15
+sigaction 16 2 0x80000000
+kill 16
+sigaction 17 2 0x80000000
+kill 17
+sigaction 18 2 0x80000000
+kill 18
+sigaction 20 2 0x80000000
+kill 20
+sigaction 21 2 0x80000000
+kill 21
+sigaction 22 2 0x80000000
+kill 22
+sigaction 23 2 0x80000000
+kill 23
+sigaction 24 2 0x80000000
+kill 24
+sigaction 25 2 0x80000000
+kill 25
+sigaction 26 2 0x80000000
+kill 26
+sigaction 27 2 0x80000000
+kill 27
+sigaction 28 2 0x80000000
+kill 28
+sigaction 29 2 0x80000000
+kill 29
+sigaction 30 2 0x80000000
+kill 30
+sigaction 31 2 0x80000000
+kill 31
+sigaction 32 2 0x80000000
+kill 32
+sigaction 33 2 0x80000000
+kill 33
+sigaction 34 2 0x80000000
+kill 34
+sigaction 40 2 0x80000000
+kill 40
+sigaction 50 2 0x80000000
+kill 50
+sigaction 63 2 0x80000000
+kill 63
+sigaction 64 2 0x80000000
+kill 64`;
+
 /** name → script (without the arena line). */
 const CASES: Record<string, string> = {
   "sigaction returns the old action; unknown flags (SA_UNSUPPORTED) are dropped; SIGKILL/SIGSTOP and 0/65 are EINVAL": `
@@ -93,6 +162,50 @@ sigprocmask 3 0x1
 sigprocmask 2 0x0
 `,
 };
+
+// Ported from LTP (testcases/kernel/syscalls) and gVisor (test/syscalls/linux): each original's steps and
+// assertions as a script (the original's own handler becomes the oracle's; SIGSEGV and SIGBUS are left
+// out of kill loops, since the oracle's handler dies of an asynchronous fault signal).
+CASES["ltp/rt_sigaction01: a SA_RESETHAND handler for every catchable signal runs when the signal is sent"] =
+  `
+${ALL_SIGNALS_BODY}
+`;
+CASES[
+  "ltp/kill03: kill with an invalid signal (2000) is EINVAL; ltp/kill11-style default actions in children"
+] = `
+kill 2000
+fork
+  kill 3
+end
+fork
+  kill 6
+end
+fork
+  sigaction 1 1
+  kill 1
+  sigaction 1 0
+  kill 1
+end
+`;
+CASES[
+  "gvisor/sigaction: the old action round-trips (handler, flags, mask); SIGKILL and SIGSTOP refuse any new one"
+] = `
+sigaction 10 2 0x10000000 0x5
+sigaction 10 2 0x40000000 0x0
+sigaction 10 0
+sigaction 9 0
+sigaction 19 0
+sigaction 9 2 0x0 0x0
+sigaction 19 1
+`;
+CASES["ltp/rt_sigprocmask01: a blocked real-time signal waits; unblocking delivers it"] = `
+sigaction 34 2
+sigprocmask 0 0x200000000
+kill 34
+kill 34
+sigprocmask 1 0x200000000
+sigprocmask 2 0x0
+`;
 
 const FIXTURE = new URL("./__fixtures__/oracle-signals.json", import.meta.url);
 interface Recorded {
