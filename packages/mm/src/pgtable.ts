@@ -4,7 +4,6 @@ import {
   high32,
   locationBank,
   locationOffset,
-  offsetInPage,
   PAGE_SIZE,
   PG_table,
   type PhysMemory,
@@ -64,7 +63,8 @@ const POW2: readonly number[] = Array.from({ length: 64 }, (_, n) => 2 ** n);
 export const PTE_FLAGS_MASK = PAGE_SIZE - 1;
 /** Address bits 32..51 of an entry, in its high word (PTE_PFN_MASK above bit 31). */
 const PTE_HI_PFN_MASK = 0xfffff;
-/** NX (bit 63) in the high word. */
+/** NX (bit 63) in the high word: its bit 31. */
+const PTE_HI_NX_BIT = 31;
 const PTE_HI_NX = 0x80000000;
 
 /** pte_pfn(): the frame an entry points to. */
@@ -139,7 +139,7 @@ export class PageTables {
     const u32 = this.u32s[locationBank(slot)]!;
     const lo = Atomics.load(u32, w);
     const hi = u32[w + 1]!;
-    return (hi & PTE_HI_NX ? _PAGE_NX : 0) + fromHalves(lo, hi & PTE_HI_PFN_MASK);
+    return (hi >>> PTE_HI_NX_BIT ? _PAGE_NX : 0) + fromHalves(lo, hi & PTE_HI_PFN_MASK);
   }
 
   /** The protection key of the entry in `slot` (0 without PKU). */
@@ -207,7 +207,7 @@ export class PageTables {
   }
 
   private bumpUsed(slot: PteSlot, delta: number): void {
-    const base = slot - offsetInPage(slot);
+    const base = slot - (locationOffset(slot) & (PAGE_SIZE - 1));
     this.used.set(base, (this.used.get(base) ?? 0) + delta);
   }
 

@@ -15,7 +15,9 @@
  * - 64-bit values as two 32-bit halves (64-bit BARs, 64-bit loads split for the MMU): `lo + hi * 2^32`.
  *
  * All of them are plain doubles: integers up to 2^53 are exact, and V8 keeps them unboxed in typed
- * arrays and registers, which is why none of them is a bigint or an object.
+ * arrays and registers, which is why none of them is a bigint or an object. The low 32 bits of such an
+ * integer are taken with `>>> 0` (ToUint32 is exactly "modulo 2^32" for integers), not `% 2 ** 32`,
+ * which V8 compiles to a floating-point remainder: these decoders sit on page-walk and TLB-fill paths.
  */
 import { PAGE_SIZE } from "./constants";
 
@@ -56,7 +58,7 @@ export const locationOf = (bank: number, offset: number): number => bank * TWO32
 /** Bank id of a location (not LOCATION_NONE). */
 export const locationBank = (loc: number): number => Math.floor(loc / TWO32);
 /** Byte offset in its bank of a location (not LOCATION_NONE). */
-export const locationOffset = (loc: number): number => loc % TWO32;
+export const locationOffset = (loc: number): number => loc >>> 0;
 
 // ---- page entries: bank * 2^33 + writable * 2^32 + byte offset ------------------------------------
 
@@ -69,9 +71,9 @@ export const pageEntryOf = (bank: number, writable: boolean, offset: number): nu
 /** Bank id of a packed `pageEntry` result. */
 export const pageEntryBank = (e: number): number => Math.floor(e / TWO33);
 /** Byte offset of the page in its bank. */
-export const pageEntryOffset = (e: number): number => e % TWO32;
+export const pageEntryOffset = (e: number): number => e >>> 0;
 /** Whether stores may go to the bank directly (RAM and device RAM; ROM is read-only). */
-export const pageEntryWritable = (e: number): boolean => Math.floor(e / TWO32) % 2 === 1;
+export const pageEntryWritable = (e: number): boolean => (Math.floor(e / TWO32) & 1) === 1;
 /** The location of a page entry's page, LOCATION_NONE for PAGE_ENTRY_NONE. */
 export const pageEntryLocation = (e: number): number =>
   e < 0 ? LOCATION_NONE : locationOf(pageEntryBank(e), pageEntryOffset(e));
@@ -79,7 +81,7 @@ export const pageEntryLocation = (e: number): number =>
 // ---- 64-bit values as two 32-bit halves -------------------------------------------------------------
 
 /** The low 32 bits of a non-negative integer below 2^53. */
-export const low32 = (v: number): number => v % TWO32;
+export const low32 = (v: number): number => v >>> 0;
 /** The high bits (above bit 31) of a non-negative integer below 2^53. */
 export const high32 = (v: number): number => Math.floor(v / TWO32);
 /** `lo + hi * 2^32`: the number whose halves are `lo` and `hi` (exact while below 2^53). */
