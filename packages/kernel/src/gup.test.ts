@@ -86,6 +86,35 @@ describe("pin_user_pages / get_user_pages", () => {
     m.checkInvariants();
   });
 
+  it("fork after pin copies the pinned page for the child: the parent keeps it writable, no COW takes it away", async () => {
+    const { m, p, buf, asDriver } = await boot();
+    p.mmu.store8(buf, 0x11);
+    p.mmu.store8(buf + PAGE, 0x55);
+    const pages: Page[] = [];
+    expect(asDriver(p, () => pinUserPages(buf, 1, FOLL_WRITE | FOLL_LONGTERM, pages))).toBe(1);
+    const pinned = pages[0]!;
+    const unpinnedPte = p.mm.pgd.getPte(buf + PAGE);
+    const child = m.process(p.libc.fork())!;
+    // The child got its own copy of the pinned page at fork; the unpinned one is shared COW.
+    const childPfn = Math.floor(child.mm.pgd.getPte(buf) / PAGE) % 2 ** 40;
+    expect(childPfn).not.toBe(pinned.pfn);
+    expect(child.mmu.load8(buf)).toBe(0x11);
+    expect(pinned.mapcount).toBe(1);
+    expect(m.mem.pfnToPage(Math.floor(unpinnedPte / PAGE) % 2 ** 40).mapcount).toBe(2);
+    // The parent's store goes to the pinned page itself (its PTE stayed writable: no COW fault).
+    const faults = p.mm.minflt;
+    p.mmu.store8(buf + 1, 0x22);
+    expect(p.mm.minflt).toBe(faults);
+    expect(m.phys.physRead8(pinned.pfn * PAGE + 1)).toBe(0x22);
+    // A device write into the pinned page reaches the parent, not the child.
+    m.phys.physWrite8(pinned.pfn * PAGE + 2, 0x33);
+    expect(p.mmu.load8(buf + 2)).toBe(0x33);
+    expect(child.mmu.load8(buf + 2)).toBe(0);
+    m.checkInvariants();
+    asDriver(p, () => unpinUserPages(pages));
+    m.checkInvariants();
+  });
+
   it("a page munmapped (by parent and forked child) while pinned stays allocated until the last unpin, counts exact throughout", async () => {
     const { m, p, buf, asDriver } = await boot();
     const pages: Page[] = [];

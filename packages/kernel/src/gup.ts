@@ -11,17 +11,30 @@
  *   and the pins per page (gupPinCount), so a page that a process munmaps, forks or mremaps while
  *   pinned keeps its exact refcount and mapcount, and is freed only by the last unpin.
  */
-import { FOLL_GET, FOLL_LONGTERM, FOLL_PIN, FOLL_WRITE, getUserPagesWalk, type Mm } from "@faultline/mm";
+import {
+  FOLL_GET,
+  FOLL_LONGTERM,
+  FOLL_PIN,
+  FOLL_WRITE,
+  GUP_PIN_COUNTING_BIAS,
+  getUserPagesWalk,
+  type Mm,
+} from "@faultline/mm";
 import { type Page, PG_dirty } from "@faultline/phys";
 import { EFAULT, EINVAL } from "./constants";
 import { currentKernel } from "./internal/current";
 import type { Kernel } from "./internal/kernel";
 import { driverRef } from "./internal/vm-ops";
 
-export { FOLL_FORCE, FOLL_GET, FOLL_LONGTERM, FOLL_NOFAULT, FOLL_PIN, FOLL_WRITE } from "@faultline/mm";
-
-/** GUP_PIN_COUNTING_BIAS: the references one pin adds to a small folio. */
-export const GUP_PIN_COUNTING_BIAS = 1024;
+export {
+  FOLL_FORCE,
+  FOLL_GET,
+  FOLL_LONGTERM,
+  FOLL_NOFAULT,
+  FOLL_PIN,
+  FOLL_WRITE,
+  GUP_PIN_COUNTING_BIAS,
+} from "@faultline/mm";
 
 /** Pins per pfn, per kernel (what gupPinCount reports and checkGupInvariants checks). */
 const pins = new WeakMap<Kernel, Map<number, number>>();

@@ -1,7 +1,8 @@
 // kernel/fork.c dup_mmap() with mm/memory.c copy_page_range(), and mm/mmap.c exit_mmap().
-import { PG_anon_exclusive } from "@faultline/phys";
+import { PAGE_SIZE, PG_anon, PG_anon_exclusive } from "@faultline/phys";
 import { VM_DONTCOPY, VM_LOCKED_MASK, VM_WIPEONFORK } from "./constants";
 import { ENOMEM } from "./errno";
+import { GUP_PIN_COUNTING_BIAS } from "./gup";
 import { isCowMapping } from "./internal";
 import { AnonVma, type MmStruct } from "./mm_types";
 import { _PAGE_RW, pteClearFlags, pteFlags, TABLE_OOM } from "./pgtable";
@@ -12,6 +13,14 @@ import { removeVma, vmAreaDup, vmaLink } from "./vma";
  * dup_mmap(): fills the fresh `mm` of a fork child from `oldmm`, COW for private memory. Returns 0,
  * or -ENOMEM after tearing the child down again.
  */
+/** page_maybe_dma_pinned() for an anonymous page: GUP_PIN_COUNTING_BIAS references or more. */
+function pageMaybeDmaPinned(mm: MmStruct, pfn: number): boolean {
+  return (
+    (Atomics.load(mm.mem.flags, pfn) & PG_anon) !== 0 &&
+    Atomics.load(mm.mem.refcount, pfn) >= GUP_PIN_COUNTING_BIAS
+  );
+}
+
 export function dupMmap(mm: MmStruct, oldmm: MmStruct): number {
   mm.pkeys.inherit(oldmm.pkeys);
   for (const vma of oldmm.vmas) {
@@ -44,6 +53,22 @@ export function dupMmap(mm: MmStruct, oldmm: MmStruct): number {
       }
       let p = pte;
       const pfn = vmNormalPfn(oldmm, pte);
+      if (pfn >= 0 && cow && pageMaybeDmaPinned(oldmm, pfn)) {
+        // copy_present_page(): an anonymous page a driver may have pinned for DMA is copied for the
+        // child now, so the parent keeps the pinned page mapped writable and no later COW can take
+        // it from under the device (the fork-after-pin rule of mm/memory.c: copy_present_pte).
+        const copy = oldmm.mem.allocPfn(0);
+        if (copy < 0) {
+          oom = true;
+          return;
+        }
+        oldmm.mem.frameBytes(copy).set(oldmm.mem.frameBytes(pfn));
+        Atomics.or(oldmm.mem.flags, copy, PG_anon | PG_anon_exclusive);
+        Atomics.add(oldmm.mem.mapcount, copy, 1);
+        rssAdd(mm, v, copy, 1);
+        mm.pgd.setPte(dst, pte + (copy - pfn) * PAGE_SIZE, v.vmPkey);
+        return;
+      }
       if (pfn >= 0) {
         oldmm.mem.getPage(pfn);
         Atomics.add(oldmm.mem.mapcount, pfn, 1);

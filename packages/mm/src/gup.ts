@@ -75,6 +75,8 @@ export const FOLL_NOFAULT = 1 << 5;
 export const FOLL_ANON = 1 << 7;
 export const FOLL_LONGTERM = 1 << 8;
 export const FOLL_PIN = 1 << 19;
+/** The references one pin adds to a small folio (GUP_PIN_COUNTING_BIAS, include/linux/mm.h). */
+export const GUP_PIN_COUNTING_BIAS = 1024;
 
 /**
  * check_vma_flags(): why GUP refuses `vma` for this access (-EFAULT), or 0. VM_IO/VM_PFNMAP memory

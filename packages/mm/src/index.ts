@@ -18,6 +18,7 @@ export {
   FOLL_NOFAULT,
   FOLL_PIN,
   FOLL_WRITE,
+  GUP_PIN_COUNTING_BIAS,
   getUserPagesWalk,
 } from "./gup";
 export { isCowMapping } from "./internal";
