@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { errnoName, IPC_STAT, Machine, type ShmidDs, SIGBUS, SIGSEGV, SignalError } from "./index";
+import { errnoName, IPC_SET, IPC_STAT, Machine, type ShmidDs, SIGBUS, SIGSEGV, SignalError } from "./index";
 
 const SOURCE = fileURLToPath(new URL("./__fixtures__/sysv-oracle.c", import.meta.url));
 
@@ -57,6 +57,9 @@ const SCRIPT = [
   `r ${at(11)}`,
   "st 2",
   "st 6",
+  `set 6 0 0 ${0o1640}`,
+  "st 6",
+  "set 5 0 0 0",
   "maps",
   "proc",
   "rm 2",
@@ -79,6 +82,9 @@ const SCRIPT = [
   "st 6",
   "proc",
 ];
+
+/** The mode argument of a `set` line (its fifth word). */
+const cnumMode = (line: string) => Number(line.split(" ")[4] ?? 0);
 
 const SI_CODE: Record<string, number> = { SEGV_MAPERR: 1, SEGV_ACCERR: 2, BUS_ADRERR: 2, BUS_OBJERR: 3 };
 
@@ -110,6 +116,13 @@ async function runOnFaultline(script: readonly string[]): Promise<string[]> {
       }
       case "dt": {
         const r = p.sys.shmdt(a);
+        out.push(head + (r < 0 ? errno(r) : "0"));
+        break;
+      }
+      case "set": {
+        const r = p.sys.shmctl(ids[a]!, IPC_SET, {
+          shmPerm: { uid: b, gid: c, mode: cnumMode(line) },
+        }) as number;
         out.push(head + (r < 0 ? errno(r) : "0"));
         break;
       }

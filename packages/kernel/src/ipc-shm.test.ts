@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import {
   EEXIST,
+  EFAULT,
   EINVAL,
   ENOENT,
   ENOMEM,
@@ -11,6 +12,7 @@ import {
   IPC_EXCL,
   IPC_PRIVATE,
   IPC_RMID,
+  IPC_SET,
   IPC_STAT,
   Machine,
   O_RDONLY,
@@ -48,6 +50,12 @@ describe("shmget", () => {
     expect(p.sys.shmget(KEY, 101, 0)).toBe(-EINVAL);
     expect(p.sys.shmget(KEY, 50, 0)).toBe(k);
     expect(p.sys.shmget(IPC_PRIVATE, 0x7fffffffffffffff, 0o600)).toBe(-ENOMEM);
+    // IPC_SET: uid, gid and the permission bits; a NULL buffer is -EFAULT; a malformed one never gets in.
+    expect(p.sys.shmctl(k, IPC_SET, { shmPerm: { uid: 7, gid: 8, mode: 0o7604 } })).toBe(0);
+    expect(stat(p.libc.shmctl(k, IPC_STAT)).shmPerm).toMatchObject({ uid: 7, gid: 8, mode: 0o604 });
+    expect(p.sys.shmctl(k, IPC_SET)).toBe(-EFAULT);
+    expect(p.sys.shmctl(999, IPC_SET, { shmPerm: { uid: 0, gid: 0, mode: 0 } })).toBe(-EINVAL);
+    expect(() => p.sys.shmctl(k, IPC_SET, { shmPerm: { uid: 0.5, gid: 0, mode: 0 } })).toThrow(TypeError);
     m.checkInvariants();
   });
 });

@@ -73,7 +73,11 @@ export abstract class FileLibc {
   shmdt(shmaddr: number): number {
     return this.ok("shmdt", this.fileSys.shmdt(shmaddr));
   }
-  shmctl(shmid: number, cmd: number): ShmidDs | ShmInfo | number {
-    return this.ok("shmctl", this.fileSys.shmctl(shmid, cmd));
+  shmctl(
+    shmid: number,
+    cmd: number,
+    buf?: { readonly shmPerm: { readonly uid: number; readonly gid: number; readonly mode: number } } | null,
+  ): ShmidDs | ShmInfo | number {
+    return this.ok("shmctl", this.fileSys.shmctl(shmid, cmd, buf));
   }
 }

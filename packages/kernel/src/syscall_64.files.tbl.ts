@@ -83,7 +83,8 @@ export const FILE_SYSCALLS: readonly SyscallEntry[] = [
     ],
     sysShmat,
   ),
-  // IPC_STAT, SHM_STAT and IPC_INFO return the struct (shmid64_ds, shminfo64) instead of filling a buffer.
+  // IPC_STAT, SHM_STAT and IPC_INFO return the struct (shmid64_ds, shminfo64) instead of filling a
+  // buffer; IPC_SET reads { shmPerm: { uid, gid, mode } } from buf.
   syscall(
     SYS_shmctl,
     "shmctl",
@@ -91,6 +92,7 @@ export const FILE_SYSCALLS: readonly SyscallEntry[] = [
     [
       { name: "shmid", kind: "int" },
       { name: "cmd", kind: "int" },
+      { name: "buf", kind: "struct shmid_ds *", default: null },
     ],
     sysShmctl,
   ),

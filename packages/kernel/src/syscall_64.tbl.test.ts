@@ -53,6 +53,7 @@ const VALID: Record<ArgKind, unknown> = {
   "const struct sigaction *": null,
   "const sigset_t *": null,
   "const struct rlimit *": null,
+  "struct shmid_ds *": null,
 };
 
 /** What C could not have passed, whatever the parameter's type. */
@@ -171,7 +172,8 @@ describe("arguments are converted as the C ABI would, or refused before the kern
           if (
             (param.kind === "const struct sigaction *" ||
               param.kind === "const sigset_t *" ||
-              param.kind === "const struct rlimit *") &&
+              param.kind === "const struct rlimit *" ||
+              param.kind === "struct shmid_ds *") &&
             v === null
           )
             continue;

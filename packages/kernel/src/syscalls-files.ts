@@ -106,8 +106,15 @@ export abstract class FileSyscalls {
     return this.call("shmdt", shmaddr) as number;
   }
 
-  /** shmctl(2): IPC_RMID → 0; IPC_STAT/SHM_STAT → struct shmid64_ds; IPC_INFO → struct shminfo64; or -errno. */
-  shmctl(shmid: number, cmd: number): ShmidDs | ShmInfo | number {
-    return this.call("shmctl", shmid, cmd) as ShmidDs | ShmInfo | number;
+  /**
+   * shmctl(2): IPC_RMID and IPC_SET (buf { shmPerm: { uid, gid, mode } }) → 0; IPC_STAT/SHM_STAT → struct
+   * shmid64_ds; IPC_INFO → struct shminfo64; or -errno.
+   */
+  shmctl(
+    shmid: number,
+    cmd: number,
+    buf?: { readonly shmPerm: { readonly uid: number; readonly gid: number; readonly mode: number } } | null,
+  ): ShmidDs | ShmInfo | number {
+    return this.call("shmctl", shmid, cmd, buf) as ShmidDs | ShmInfo | number;
   }
 }

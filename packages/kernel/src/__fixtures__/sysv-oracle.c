@@ -7,6 +7,7 @@
  *   dt <addr>                     shmdt
  *   st <n>                        IPC_STAT: key, mode, size, nattch
  *   rm <n>                        IPC_RMID
+ *   set <n> <uid> <gid> <mode>    IPC_SET
  *   w <addr> <value> / r <addr>   32-bit store / load, or the fault: SIGSEGV <code> / SIGBUS <code>
  *   maps                          the /SYSV lines of /proc/self/maps
  *   proc                          key shmid perms size nattch rss of each /proc/sysvipc/shm line
@@ -67,6 +68,15 @@ int main(void) {
       struct shmid_ds ds;
       if (shmctl(ids[a], IPC_STAT, &ds) != 0) err();
       else printf("key 0x%x mode 0%o size %zu nattch %lu\n", ds.shm_perm.__key, ds.shm_perm.mode, ds.shm_segsz, (unsigned long)ds.shm_nattch);
+    } else if (!strcmp(op, "set")) {
+      struct shmid_ds ds;
+      memset(&ds, 0, sizeof ds);
+      unsigned long long m = 0;
+      sscanf(line, "%*s %*s %*s %*s %lli", &m);
+      ds.shm_perm.uid = (uid_t)b;
+      ds.shm_perm.gid = (gid_t)c;
+      ds.shm_perm.mode = (unsigned short)m;
+      if (shmctl(ids[a], IPC_SET, &ds) != 0) err(); else printf("0\n");
     } else if (!strcmp(op, "rm")) {
       if (shmctl(ids[a], IPC_RMID, NULL) != 0) err(); else printf("0\n");
     } else if (!strcmp(op, "w") || !strcmp(op, "r")) {

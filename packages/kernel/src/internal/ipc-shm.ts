@@ -13,6 +13,7 @@ import {
 } from "@faultline/mm";
 import {
   EEXIST,
+  EFAULT,
   EINVAL,
   ENOENT,
   ENOMEM,
@@ -22,6 +23,7 @@ import {
   IPC_INFO,
   IPC_PRIVATE,
   IPC_RMID,
+  IPC_SET,
   IPC_STAT,
   MAP_FIXED,
   MAP_SHARED,
@@ -291,10 +293,16 @@ function statOf(seg: ShmSegment): ShmidDs {
 
 /**
  * shmctl(2): IPC_STAT / SHM_STAT / SHM_STAT_ANY (struct shmid64_ds), IPC_INFO (struct shminfo64),
- * SHM_INFO (the highest index in use), IPC_RMID (destroyed now, or when the last attach goes: the key
+ * SHM_INFO (the highest index in use), IPC_SET (uid, gid, permission bits), IPC_RMID (destroyed now, or when the last attach goes: the key
  * becomes IPC_PRIVATE and SHM_DEST is set). Others: -EINVAL.
  */
-export function sysShmctl(k: Kernel, _t: Task, shmid: number, cmd: number): ShmidDs | ShmInfo | number {
+export function sysShmctl(
+  k: Kernel,
+  _t: Task,
+  shmid: number,
+  cmd: number,
+  buf: { readonly uid: number; readonly gid: number; readonly mode: number } | null,
+): ShmidDs | ShmInfo | number {
   const ns = shmIds(k);
   switch (cmd) {
     case IPC_INFO:
@@ -314,6 +322,19 @@ export function sysShmctl(k: Kernel, _t: Task, shmid: number, cmd: number): Shmi
       if (shmid < 0) return -EINVAL;
       const seg = ns.lookup(shmid);
       return seg ? statOf(seg) : -EINVAL;
+    }
+    case IPC_SET: {
+      // shmctl_down(): the buffer is read first (-EFAULT for NULL), then the id looked up;
+      // ipc_update_perm() takes uid, gid and the permission bits, keeping SHM_DEST/SHM_LOCKED.
+      if (shmid < 0) return -EINVAL;
+      if (!buf) return -EFAULT;
+      const seg = ns.lookup(shmid);
+      if (!seg) return -EINVAL;
+      seg.uid = buf.uid;
+      seg.gid = buf.gid;
+      seg.mode = (seg.mode & ~0o777) | (buf.mode & 0o777);
+      seg.ctime = ++ns.clock;
+      return 0;
     }
     case IPC_RMID: {
       if (shmid < 0) return -EINVAL;

@@ -49,6 +49,11 @@ export interface ArgKinds {
   "const sigset_t *": bigint | null;
   /** `const struct rlimit __user *`: { cur, max } (RLIM_INFINITY is -1), or null. */
   "const struct rlimit *": { readonly cur: number; readonly max: number } | null;
+  /**
+   * `struct shmid_ds __user *buf` of shmctl(IPC_SET): given as { shmPerm: { uid, gid, mode } } (what
+   * IPC_SET reads), or null / omitted (a NULL buf).
+   */
+  "struct shmid_ds *": { readonly uid: number; readonly gid: number; readonly mode: number } | null;
 }
 /** The C type of a syscall parameter, as the syscall table names it. */
 export type ArgKind = keyof ArgKinds;
@@ -115,6 +120,7 @@ const C_OUTBUF = 5;
 const C_SIGACTION = 6;
 const C_SIGSET = 7;
 const C_RLIMIT = 8;
+const C_SHMID_DS = 9;
 const CODE: Record<ArgKind, number> = {
   int: C_INT32,
   pid_t: C_INT32,
@@ -130,6 +136,7 @@ const CODE: Record<ArgKind, number> = {
   "const struct sigaction *": C_SIGACTION,
   "const sigset_t *": C_SIGSET,
   "const struct rlimit *": C_RLIMIT,
+  "struct shmid_ds *": C_SHMID_DS,
 };
 
 /** An integer number as C type `code` (C_INT32, C_UINT32 or C_INT64). */
@@ -183,6 +190,24 @@ function convertSlow(e: SyscallEntry, i: number, value: unknown): unknown {
       const u = (x: unknown) =>
         typeof x === "bigint" ? fromBigInt(C_INT64, x) : fromNumber(C_INT64, x as number);
       return { cur: u(r.cur), max: u(r.max) };
+    }
+    case C_SHMID_DS: {
+      if (v === null || v === undefined) return null;
+      const perm = (v as { shmPerm?: Record<string, unknown> }).shmPerm;
+      const int = (x: unknown) => typeof x === "number" && Number.isInteger(x);
+      if (
+        typeof v !== "object" ||
+        typeof perm !== "object" ||
+        perm === null ||
+        ![perm.uid, perm.gid, perm.mode].every(int)
+      )
+        return refuse(e, i, "null or { shmPerm: { uid, gid, mode } } with integers", v);
+      // uid_t, gid_t and the mode are 32-bit unsigned in struct ipc64_perm.
+      return {
+        uid: (perm.uid as number) >>> 0,
+        gid: (perm.gid as number) >>> 0,
+        mode: (perm.mode as number) >>> 0,
+      };
     }
     default:
       if (typeof v === "number" && Number.isInteger(v)) return fromNumber(code, v);
