@@ -13,6 +13,7 @@ import { type EraRun, runScenario } from "./run";
 import { type Era, loadPlugins, loadScenario, type Plugins, type Scenario, ScenarioError } from "./scenario";
 import { sweep } from "./sweep";
 import { parseSeeds } from "./sweep-matrix";
+import { queueWorker } from "./sweep-queue";
 import { replayTrace } from "./sweep-run";
 
 interface Loaded {
@@ -258,12 +259,17 @@ program
     parsePositive,
     60_000,
   )
+  .option(
+    "--queue <url>",
+    "run on a BullMQ queue at redis://host:port/db instead of a local pool: `faultline worker --queue <url>` " +
+      "processes, on any machines, take the runs; this command waits and writes the same results folder",
+  )
   // A usage error is exit 2 here: 1 already means "a run did not end as expected".
   .exitOverride()
   .action(
     async (
       file: string | undefined,
-      o: { seeds: number[]; matrix?: string; jobs?: number; output: string; timeout: number },
+      o: { seeds: number[]; matrix?: string; jobs?: number; output: string; timeout: number; queue?: string },
     ) => {
       process.exitCode = await sweep({
         scenarioFile: file,
@@ -274,9 +280,40 @@ program
         timeoutMs: o.timeout,
         progress: process.stderr.isTTY === true,
         write: (t) => process.stdout.write(t),
+        ...(o.queue !== undefined ? { queueUrl: o.queue } : {}),
       });
     },
   );
+
+program
+  .command("worker")
+  .description(
+    "take the runs of `faultline sweep --queue` sweeps from a BullMQ queue on Redis and run them, until " +
+      "interrupted; the scenarios' plugins must be installed here in the versions the sweep was submitted with",
+  )
+  .requiredOption("--queue <url>", "the Redis the sweeps use: redis://host:port/db")
+  .option("--jobs <n>", "runs at once in this process (default: the number of cores)", parsePositive)
+  .option(
+    "--dir <folder>",
+    "where scenario programs given as relative paths, and plugins, resolve on this machine (default: the " +
+      "submitter's scenario folder if it exists here, else the current folder)",
+  )
+  .option(
+    "--lock <ms>",
+    "a run whose worker stops renewing its lock for this long is given to another worker",
+    parsePositive,
+    30_000,
+  )
+  .action(async (o: { queue: string; jobs?: number; dir?: string; lock: number }) => {
+    const w = queueWorker({
+      queueUrl: o.queue,
+      jobs: o.jobs ?? availableParallelism(),
+      dir: o.dir,
+      lockMs: o.lock,
+      write: (t) => process.stdout.write(t),
+    });
+    await w.closed;
+  });
 
 program
   .command("replay")

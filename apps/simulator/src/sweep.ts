@@ -9,6 +9,7 @@ import Table from "cli-table3";
 import { DEFAULT_SCENARIO } from "./default-scenario";
 import { loadPlugins, loadScenario, parseScenario } from "./scenario";
 import { applyCell, type Cell, cellLabel, loadMatrix } from "./sweep-matrix";
+import { runOnQueue } from "./sweep-queue";
 import {
   appendResult,
   exportJsonl,
@@ -34,6 +35,8 @@ export interface SweepOptions {
   /** Progress line on stderr (done/failed/rate/ETA). */
   readonly progress: boolean;
   readonly write: (text: string) => void;
+  /** Run on a BullMQ queue at this redis:// URL (faultline worker processes take the jobs) instead of a local pool. */
+  readonly queueUrl?: string;
 }
 
 /** "ts" from source (this repository), "js" from the published dist/. */
@@ -49,6 +52,12 @@ export async function sweep(o: SweepOptions): Promise<number> {
   const cells = loadMatrix(o.matrixFile, raw, file, eras);
   // Every cell's scenario and plugins checked before anything runs (file: field: errors, exit 2).
   for (const c of cells) await loadPlugins(parseScenario(applyCell(raw, c.params), file), file, baseDir);
+  if (o.queueUrl !== undefined) {
+    const records = await runOnQueue({ ...o, raw, file, baseDir, cells, queueUrl: o.queueUrl });
+    exportJsonl(o.outDir, readResults(o.outDir));
+    o.write(report(records, cells, o.outDir));
+    return records.every((r) => r.outcome === "ok") ? 0 : 1;
+  }
   mkdirSync(o.outDir, { recursive: true });
   const previous = readResults(o.outDir);
   exportJsonl(o.outDir, previous);
