@@ -73,6 +73,7 @@ export {
 export * from "./dma-mapping";
 export { ErrnoError, strerror } from "./errno-error";
 export * from "./gup";
+export * from "./isa-dma";
 export { LOG_BUF_LEN, LOG_BUF_RECORDS, type LogRecord } from "./internal/printk";
 export type { ArgKind, ArgKinds } from "./internal/syscall";
 export { Libc } from "./libc";

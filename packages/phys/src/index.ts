@@ -43,6 +43,15 @@ export {
   VGA_BASE,
   VGA_SIZE,
 } from "./isa";
+export {
+  DMA_AUTOINIT,
+  DMA_MODE_CASCADE,
+  DMA_MODE_READ,
+  DMA_MODE_WRITE,
+  ISA_DMA_LIMIT,
+  IsaDmaController,
+  MAX_DMA_CHANNELS,
+} from "./isa-dma";
 export { makeRamFrameLookup, type RamRange, ramImageBytes, ramLayout } from "./layout";
 export {
   type DeviceContext,

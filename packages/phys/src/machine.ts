@@ -23,6 +23,7 @@ import { locationOf, PHYS_ADDR_LIMIT, pfnOf, physOf } from "./encoding";
 import { hex, PhysError } from "./errors";
 import type { FlatRangeDescriptor, PageTranslation } from "./flatview";
 import { ResourceTree } from "./iomem";
+import { IsaDmaController } from "./isa-dma";
 import {
   BIOS_ROM_BASE,
   BIOS_ROM_SIZE,
@@ -112,6 +113,8 @@ export class PhysMachine {
   readonly ramRegions: readonly MemoryRegion[];
   /** Frames written by bus-master DMA, for clients that start logging (dirty-log.ts). */
   readonly dirtyLog: DirtyLog;
+  /** The two 8237 DMA controllers of the ISA side (isa-dma.ts). */
+  readonly isaDma: IsaDmaController;
   /** Virtual time for device models' timers (clock.ts). */
   readonly clock = new VirtualClock();
   /** request_mem_region() / request_region() claims, in the order made. */
@@ -151,6 +154,7 @@ export class PhysMachine {
     this.pci = new PciBus(this.system, this.io, this.log, { topOfRam });
     this.as = new AddressSpace("memory", this.system, this.banks, { log: this.log });
     this.dirtyLog = new DirtyLog(mem.maxPfn);
+    this.isaDma = new IsaDmaController(this.io, this.as, this.log);
     this.pci.dma = {
       read: (addr, buf) => this.as.readBytesInto(addr, buf),
       write: (addr, bytes) => {

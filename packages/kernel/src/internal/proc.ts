@@ -7,6 +7,7 @@ import { PG_anon } from "@faultline/phys";
 import { EINVAL, SEEK_CUR, SEEK_SET } from "../constants";
 import type { FileOperations } from "../driver-types";
 import { procSysvipcShm } from "./ipc-shm";
+import { renderProcDma } from "../isa-dma";
 import { renderInterrupts } from "./irq";
 import { type Kernel, RELEASE, type Task } from "./kernel";
 import { renderProcBusPciDevices } from "./pci-bus";
@@ -33,6 +34,8 @@ export function procText(k: Kernel, path: string, self: Task | null): string | n
       return procSysvipcShm(k);
     case "/proc/interrupts":
       return renderInterrupts(k);
+    case "/proc/dma":
+      return renderProcDma(k);
     case "/proc/bus/pci/devices":
       return renderProcBusPciDevices(k);
     default:
