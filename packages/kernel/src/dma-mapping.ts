@@ -13,6 +13,10 @@
  *   driver leaves mapped or allocated when it unbinds is reported ("pending DMA allocations") and
  *   released.
  * - dma_pool: fixed-size blocks carved from coherent pages (mm/dmapool.c), never crossing `boundary`.
+ *
+ * Longer than our ~500 lines on purpose: coherent buffers, streaming mappings, scatterlists and pools
+ * share one per-device table (what dma-debug checks every call against and reports at unbind), as
+ * kernel/dma/debug.c keeps them in one hash.
  */
 import { PAGE_OFFSET, PAGE_SIZE, type Page, PHYS_ADDR_LIMIT } from "@faultline/phys";
 import { __GFP_ZERO, EIO, ENOMEM } from "./constants";
