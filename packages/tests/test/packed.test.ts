@@ -278,5 +278,7 @@ describe("Faultline installed from packed tarballs, outside the workspace", () =
     const lines = out.runs.flatMap((r) => r.console);
     expect(lines.filter((l) => /^\[pid \d+\] ticker 5449434b counts \d+ \d+ \d+$/.test(l))).toHaveLength(1);
     expect(lines.filter((l) => /^\[pid \d+\] ticker 5449434b counts \d+$/.test(l))).toHaveLength(1);
-  });
+    // An npm install of the tools, a tsup build with declarations, tsc, vitest and a simulation: about
+    // a minute on a quiet machine, several on a busy one.
+  }, 600_000);
 });
