@@ -50,7 +50,7 @@ export default defineProgram(
     // A new worker: the file by name, the memfd by the inherited fd (3 is the tmpfs file), the segment by key.
     const file = sys.mmap(0, PAGE, RW, MAP_SHARED, sys.open("/dev/shm/story", O_RDWR, 0), 0);
     const memfd = sys.mmap(0, PAGE, RW, MAP_SHARED, 4, 0);
-    const seg = sys.call("shmat", sys.call("shmget", KEY, PAGE, 0), 0, 0) as number;
+    const seg = sys.call("shmat", sys.call("shmget", KEY, PAGE, 0) as number, 0, 0) as number;
     mmu.store32(file + 4, mmu.load32(file) * 10);
     mmu.store32(memfd + 4, mmu.load32(memfd) * 10);
     mmu.store32(seg + 4, mmu.load32(seg) * 10);
