@@ -14,6 +14,7 @@ export {
   type VmFault,
 } from "@faultline/mm";
 export * from "./constants";
+export * from "./dma-mapping";
 export {
   __pa,
   __va,
@@ -70,27 +71,8 @@ export {
   type Vma,
   type VmOperations,
 } from "./driver-types";
-export * from "./dma-mapping";
 export { ErrnoError, strerror } from "./errno-error";
 export * from "./gup";
-export * from "./isa-dma";
-export { LOG_BUF_LEN, LOG_BUF_RECORDS, type LogRecord } from "./internal/printk";
-export type { ArgKind, ArgKinds } from "./internal/syscall";
-export { Libc } from "./libc";
-export type { BadPageRecord, OopsRecord } from "./machine";
-export { Machine } from "./machine";
-export {
-  type CpuOptions,
-  type DeviceModel,
-  MAX_RAM_BYTES,
-  type MachineOptions,
-  MIN_RAM_BYTES,
-} from "./options";
-export * from "./pci";
-export { lspci, pciDevOf, plugPciDevice, unplugPciDevice } from "./pci-machine";
-export { PFN_DOWN, PFN_PHYS, PFN_UP } from "./pfn";
-export { Process, type ProcessState, type SpawnOptions } from "./process";
-export * from "./signal";
 export {
   CLONE_CHILD_CLEARTID,
   CLONE_CHILD_SETTID,
@@ -110,6 +92,7 @@ export {
   CLONE_VM,
 } from "./internal/clone";
 export { MLOCK_ONFAULT } from "./internal/mlock";
+export { LOG_BUF_LEN, LOG_BUF_RECORDS, type LogRecord } from "./internal/printk";
 export {
   RLIM_INFINITY,
   RLIM_NLIMITS,
@@ -131,6 +114,45 @@ export {
   RLIMIT_STACK,
   type Rlimit,
 } from "./internal/resource";
+export type { ArgKind, ArgKinds } from "./internal/syscall";
+export * from "./isa-dma";
+export { Libc } from "./libc";
+export type { BadPageRecord, OopsRecord } from "./machine";
+export { Machine } from "./machine";
+export {
+  type CpuOptions,
+  type DeviceModel,
+  MAX_RAM_BYTES,
+  type MachineOptions,
+  MIN_RAM_BYTES,
+} from "./options";
+export * from "./pci";
+export { lspci, pciDevOf, plugPciDevice, unplugPciDevice } from "./pci-machine";
+export { PFN_DOWN, PFN_PHYS, PFN_UP } from "./pfn";
+export { Process, type ProcessState, type SpawnOptions } from "./process";
+export * from "./signal";
+export {
+  SYS_fallocate,
+  SYS_fcntl,
+  SYS_fdatasync,
+  SYS_fstat,
+  SYS_fsync,
+  SYS_ftruncate,
+  SYS_getdents64,
+  SYS_memfd_create,
+  SYS_mkdir,
+  SYS_pread64,
+  SYS_pwrite64,
+  SYS_rename,
+  SYS_rmdir,
+  SYS_shmat,
+  SYS_shmctl,
+  SYS_shmdt,
+  SYS_shmget,
+  SYS_stat,
+  SYS_truncate,
+  SYS_unlink,
+} from "./syscall_64.files.tbl";
 export {
   describeSyscall,
   SYS_clone,
@@ -176,26 +198,4 @@ export {
   syscallNames,
 } from "./syscall_64.tbl";
 export { Syscalls, type WaitResult } from "./syscalls";
-export {
-  SYS_fallocate,
-  SYS_fcntl,
-  SYS_fdatasync,
-  SYS_fstat,
-  SYS_fsync,
-  SYS_ftruncate,
-  SYS_getdents64,
-  SYS_memfd_create,
-  SYS_mkdir,
-  SYS_pread64,
-  SYS_pwrite64,
-  SYS_rename,
-  SYS_rmdir,
-  SYS_shmat,
-  SYS_shmctl,
-  SYS_shmdt,
-  SYS_shmget,
-  SYS_stat,
-  SYS_truncate,
-  SYS_unlink,
-} from "./syscall_64.files.tbl";
-export type { Dirent, IpcPerm, ShmidDs, ShmInfo, Stat } from "./syscalls-files";
+export type { Dirent, IpcPerm, ShmInfo, ShmidDs, Stat } from "./syscalls-files";
