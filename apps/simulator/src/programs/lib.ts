@@ -1,27 +1,24 @@
 // Helpers shared by the built-in scenario's programs (they run in worker threads).
-import type { Sys } from "@faultline/sim";
+import { errnoName, isErr } from "@faultline/mm";
+import { PAGE_SIZE } from "@faultline/phys";
+import {
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MREMAP_MAYMOVE,
+  O_RDWR,
+  PROT_READ,
+  PROT_WRITE,
+  type Sys,
+} from "@faultline/sim";
 
-export const PROT_READ = 0x1;
-export const PROT_WRITE = 0x2;
-export const MAP_SHARED = 0x01;
-export const MAP_PRIVATE = 0x02;
-export const MREMAP_MAYMOVE = 1;
-export const O_RDWR = 2;
-export const PAGE = 4096;
+export { MAP_PRIVATE, MAP_SHARED, MREMAP_MAYMOVE, O_RDWR, PROT_READ, PROT_WRITE };
+export const PAGE = PAGE_SIZE;
 export const RW = PROT_READ | PROT_WRITE;
 
 export const hex = (n: number): string => `0x${n.toString(16)}`;
 
-const ERRNO: Record<number, string> = {
-  1: "EPERM",
-  12: "ENOMEM",
-  13: "EACCES",
-  14: "EFAULT",
-  19: "ENODEV",
-  22: "EINVAL",
-};
 /** A syscall result as a person reads it: the value, or -EINVAL. */
-export const show = (r: number): string => (r < 0 && r > -4096 ? `-${ERRNO[-r] ?? `E${-r}`}` : hex(r));
+export const show = (r: number): string => (isErr(r) ? `-${errnoName(r)}` : hex(r));
 
 /** Writes one line of the story to the console (fd 1), prefixed with the pid. */
 export function say(sys: Sys, text: string): void {
@@ -33,7 +30,7 @@ export function readFile(sys: Sys, path: string): string {
   const fd = sys.open(path, 0);
   if (fd < 0) return "";
   let text = "";
-  const buf = new Uint8Array(4096);
+  const buf = new Uint8Array(PAGE_SIZE);
   for (;;) {
     const n = sys.read(fd, buf);
     if (n <= 0) break;
