@@ -88,6 +88,7 @@ function ports(dmanr: number, what: string) {
 export function claimDmaLock(): number {
   return 0;
 }
+/** release_dma_lock(flags): gives back what claimDmaLock returned. */
 export function releaseDmaLock(_flags: number): void {}
 
 /** enable_dma(): unmask the channel. */

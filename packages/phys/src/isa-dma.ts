@@ -48,6 +48,7 @@ interface Channel {
   masked: boolean;
 }
 
+/** The two cascaded 8237 DMA controllers of the ISA bus (see the file comment): channels 0–7 and their ports. */
 export class IsaDmaController {
   private readonly ch: Channel[] = Array.from({ length: MAX_DMA_CHANNELS }, () => ({
     addr: 0,
