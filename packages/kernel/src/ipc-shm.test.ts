@@ -49,7 +49,7 @@ describe("shmget", () => {
     expect(p.sys.shmget(KEY, 100, IPC_CREAT | IPC_EXCL | 0o600)).toBe(-EEXIST);
     expect(p.sys.shmget(KEY, 101, 0)).toBe(-EINVAL);
     expect(p.sys.shmget(KEY, 50, 0)).toBe(k);
-    expect(p.sys.shmget(IPC_PRIVATE, 0x7fffffffffffffff, 0o600)).toBe(-ENOMEM);
+    expect(p.sys.shmget(IPC_PRIVATE, 2 ** 62, 0o600)).toBe(-ENOMEM);
     // IPC_SET: uid, gid and the permission bits; a NULL buffer is -EFAULT; a malformed one never gets in.
     expect(p.sys.shmctl(k, IPC_SET, { shmPerm: { uid: 7, gid: 8, mode: 0o7604 } })).toBe(0);
     expect(stat(p.libc.shmctl(k, IPC_STAT)).shmPerm).toMatchObject({ uid: 7, gid: 8, mode: 0o604 });

@@ -139,7 +139,10 @@ function run(cmds: Cmd[]): void {
         // A fault that reaches the file (not a private page already copied) brings the page in.
         if (!beyond && (c.shared || !cow.has(pg))) present.add(pg);
         if (c.op === "store") {
-          const r = access(() => (mmu.store8(addr, c.byte), 0));
+          const r = access(() => {
+            mmu.store8(addr, c.byte);
+            return 0;
+          });
           if (c.shared || !cow.has(pg)) expect(r).toBe(beyond ? "SIGBUS" : 0);
           if (r === 0) {
             if (c.shared) bytes[c.off] = c.byte;

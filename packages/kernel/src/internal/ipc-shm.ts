@@ -123,7 +123,8 @@ class ShmAttachFile implements MmFile {
   readonly readable = true;
   readonly writable: boolean;
   readonly mmap: (vma: Vma) => number;
-  private refs = 0;
+  /** References held (the VMAs of this attach). */
+  refs = 0;
 
   constructor(
     readonly seg: ShmSegment,

@@ -225,7 +225,11 @@ export function tmpfsOpen(
   }
   if (flags & O_PATH) {
     n.inode.iget();
-    return make(regNode(n), { release: (_i, f) => (inodeOf(f).iput(), 0) }, flags);
+    const release = (_i: unknown, f: File) => {
+      inodeOf(f).iput();
+      return 0;
+    };
+    return make(regNode(n), { release }, flags);
   }
   return openShmem(regNode(n), flags, make);
 }
