@@ -105,12 +105,30 @@ function bombDriver(b: Bomb, useNopage: boolean): DriverDefinition {
       }
       const major = ctx.allocChrdevRegion(0, 1, "bomb");
       ctx.cdevAdd(major, 0, 1, {
-        open: () => (boom("fops->open"), 0),
-        release: () => (boom("fops->release"), 0),
-        read: () => (boom("fops->read"), 0),
-        write: (_f, buf) => (boom("fops->write"), buf.length),
-        llseek: (_f, off) => (boom("fops->llseek"), off),
-        unlockedIoctl: () => (boom("fops->unlocked_ioctl"), 0),
+        open: () => {
+          boom("fops->open");
+          return 0;
+        },
+        release: () => {
+          boom("fops->release");
+          return 0;
+        },
+        read: () => {
+          boom("fops->read");
+          return 0;
+        },
+        write: (_f, buf) => {
+          boom("fops->write");
+          return buf.length;
+        },
+        llseek: (_f, off) => {
+          boom("fops->llseek");
+          return off;
+        },
+        unlockedIoctl: () => {
+          boom("fops->unlocked_ioctl");
+          return 0;
+        },
         getUnmappedArea: (_f, addr, _len, _pgoff, flags) => {
           boom("fops->get_unmapped_area");
           // A driver placing its own mappings must still honour MAP_FIXED (mremap passes it).

@@ -22,7 +22,15 @@ import { EACCES, EINVAL, ENOMEM } from "./errno";
 import { mmPopulate } from "./gup";
 import { PAGE, pageAlign, protToVm, TWO64, ul, vmaWantsWritenotify } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
-import { _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, pteFlags, pteIsGuardMarker, pteModify } from "./pgtable";
+import {
+  _PAGE_DIRTY,
+  _PAGE_PRESENT,
+  _PAGE_PROTNONE,
+  _PAGE_RW,
+  pteFlags,
+  pteIsGuardMarker,
+  pteModify,
+} from "./pgtable";
 import { mayExpandVm } from "./vm-account";
 import { vmaModifyFlags } from "./vma";
 
