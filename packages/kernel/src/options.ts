@@ -11,7 +11,7 @@ import {
   type KernelCopy,
   PEER_DEPENDENCY_ADVICE,
   THIS_COPY,
-} from "./internal/current";
+} from "./internal/kernel-copy";
 
 /**
  * A device model as `@faultline/devices` builds them: it puts itself on a bus of the physical
