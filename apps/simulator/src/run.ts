@@ -50,6 +50,8 @@ export interface RunOptions {
   /** Serialize the programs under a seeded scheduler (reproducible output and a trace). */
   readonly seed?: number;
   readonly onProgress?: (text: string) => void;
+  /** SimulationOptions.loadTimeoutMs (tests on a loaded machine give program modules longer to load). */
+  readonly loadTimeoutMs?: number;
   /**
    * Watch the run for the report (report/observe.ts): each process's address space captured as it
    * exits, each fault classified. `onExit` hears of every process exit (a progress bar).
@@ -83,10 +85,11 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<EraRun
         })
       : undefined;
     const on = kernel ? { kernel } : { machine };
+    const load = opts.loadTimeoutMs !== undefined ? { loadTimeoutMs: opts.loadTimeoutMs } : {};
     const sim =
       opts.seed === undefined
-        ? await Simulation.create({ ...on, deadlineMs: 60_000 })
-        : await Simulation.deterministic({ ...on, seed: opts.seed });
+        ? await Simulation.create({ ...on, ...load, deadlineMs: 60_000 })
+        : await Simulation.deterministic({ ...on, ...load, seed: opts.seed });
     const byUrl = new Map<string, string>();
     for (const [i, p] of s.programs.entries()) {
       const url = programUrl(p, opts.baseDir);

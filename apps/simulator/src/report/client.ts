@@ -148,8 +148,17 @@ export const REPORT_JS = `
       nvmas + " VMAs · " + nptes + " PTEs · " + em.frames.length + " frames touched · " + em.faults.length + " faults" +
       (em.zeroPfn >= 0 ? " · zero page pfn " + hex(em.zeroPfn) : " · no zero page")));
 
-    var frames = new Map();
-    em.frames.forEach(function (f) { frames.set(f.pfn, f); });
+    // pfn -> its records (one per allocation); frames.of(pfn, pid) is the one that pid mapped
+    var byPfn = new Map();
+    em.frames.forEach(function (f) { var l = byPfn.get(f.pfn); if (l) l.push(f); else byPfn.set(f.pfn, [f]); });
+    var frames = {
+      of: function (pfn, pid) {
+        var l = byPfn.get(pfn);
+        if (!l) return null;
+        for (var i = 0; i < l.length; i++) if (l[i].mappers.indexOf(pid) >= 0) return l[i];
+        return l[l.length - 1];
+      }
+    };
     var regionOf = makeRegionOf(em.iomem);
     timed("map", function () { physMap(sec, em, regionOf); });
     timed("processes", function () { processTable(sec, em, counts); });
@@ -364,18 +373,28 @@ export const REPORT_JS = `
         });
       });
     });
+    // the frame records the shown PTEs map (and the originals of COW copies among them)
     var used = new Map();
-    left.forEach(function (e) { if (e.pte) used.set(e.pte.pfn, true); });
-    used.forEach(function (_, pfn) { var f = frames.get(pfn); if (f && f.cowOf >= 0) used.set(f.cowOf, true); });
+    left.forEach(function (e) {
+      if (!e.pte) return;
+      var f = frames.of(e.pte.pfn, e.p.pid) || { pfn: e.pte.pfn, hasPage: false, refcount: 0, mapcount: 0, flags: 0, zero: false, cowOf: -1, mappers: [e.p.pid] };
+      e.frame = f;
+      used.set(f, true);
+    });
+    used.forEach(function (_, f) {
+      if (f.cowOf < 0) return;
+      var o = frames.of(f.cowOf, f.mappers[0]);
+      if (o) { f.original = o; used.set(o, true); }
+    });
     var right = [];
-    used.forEach(function (_, pfn) { right.push(frames.get(pfn) || { pfn: pfn, hasPage: false, refcount: 0, mapcount: 0, flags: 0, zero: false, cowOf: -1, mappers: [] }); });
+    used.forEach(function (_, f) { right.push(f); });
     right.sort(function (a, b) { return a.pfn - b.pfn; });
     // frames grouped by the resource they lie in (RAM, the ISA device, the BAR …): a gap between groups
     var rowOf = new Map(), y = 0, lastRegion = null, rightRows = [];
     right.forEach(function (f) {
       var r = regionOf(f.pfn * PAGE);
       if (r !== lastRegion) { rightRows.push({ label: r ? r.name + (r.kind === "bar" ? " (PCI BAR)" : "") : "unclaimed", y: y, kind: r ? r.kind : "" }); y += ROW; lastRegion = r; }
-      rowOf.set(f.pfn, y); rightRows.push({ f: f, y: y }); y += ROW;
+      rowOf.set(f, y); rightRows.push({ f: f, y: y }); y += ROW;
     });
     var W = 760, LX = 8, LW = 300, RX = 470, RW = 250;
     var H = Math.max(left.length * ROW, y) + 8;
@@ -399,14 +418,14 @@ export const REPORT_JS = `
       var t2 = sv("text", { x: LX + 14, y: yy + 13 });
       t2.textContent = hex(e.addr) + " " + (e.v.perms) + " " + (e.v.name || "[anon]") + (e.pte.writable ? "" : " (ro)");
       g.appendChild(r); g.appendChild(t2); gl.appendChild(g);
-      var fy = rowOf.get(e.pte.pfn);
+      var fy = rowOf.get(e.frame);
       if (fy !== undefined) {
         var x1 = LX + LW, y1 = yy + ROW / 2, y2 = fy + ROW / 2, mid = (x1 + RX) / 2;
         lines.appendChild(sv("path", { d: "M" + x1 + " " + y1 + " C" + mid + " " + y1 + " " + mid + " " + y2 + " " + RX + " " + y2,
           fill: "none", stroke: pidHue(e.p.pid), "stroke-width": 1.2, opacity: 0.75 }));
       }
       g.addEventListener("mouseenter", function (ev) {
-        var f = frames.get(e.pte.pfn);
+        var f = e.frame;
         showTip("<b>pid " + e.p.pid + "</b> " + hex(e.addr) + " " + esc(e.v.perms) + " " + esc(e.v.name || "[anon]") + "<br>→ " + (f ? frameTip(f, regionOf) : "pfn " + hex(e.pte.pfn)), ev);
       });
       g.addEventListener("mouseleave", hideTip);
@@ -430,8 +449,8 @@ export const REPORT_JS = `
       g.addEventListener("mouseleave", hideTip);
       gr.appendChild(g);
       // the COW copy and its original, joined on the right
-      if (f.cowOf >= 0 && rowOf.has(f.cowOf)) {
-        var ya = row.y + ROW / 2, yb = rowOf.get(f.cowOf) + ROW / 2, xr = RX + RW;
+      if (f.original && rowOf.has(f.original)) {
+        var ya = row.y + ROW / 2, yb = rowOf.get(f.original) + ROW / 2, xr = RX + RW;
         var arc = sv("path", { "class": "cow-link", "data-from": f.cowOf, "data-to": f.pfn,
           d: "M" + xr + " " + ya + " C" + (xr + 40) + " " + ya + " " + (xr + 40) + " " + yb + " " + xr + " " + yb,
           fill: "none", stroke: color("--cow"), "stroke-width": 2, "stroke-dasharray": "4 3" });

@@ -84,28 +84,55 @@ interface MutableFrame {
 export class EraCollector {
   tick = 0;
   private readonly processes: ProcessModel[] = [];
+  /** The frames as now allocated, by pfn; a frame freed and allocated again gets a new record. */
   private readonly frames = new Map<number, MutableFrame>();
+  /** Records of frames that went back to the allocator (their pfn may be in `frames` again). */
+  private readonly retired: MutableFrame[] = [];
+  /** The pfns each captured process mapped (to retire the ones its exit freed). */
+  private readonly mappedBy = new Map<number, number[]>();
+  /** COW faults seen before their copy was captured: copy pfn → original pfn. */
+  private readonly pendingCow = new Map<number, number>();
   private readonly faults: FaultModel[] = [];
   /** file page ("dev:ino:pgoff") → the frame a shared or read mapping of it maps. */
   private readonly filePages = new Map<string, number>();
   /** Anon frames in private file/device mappings whose original is looked up at finish(). */
-  private readonly cowCandidates: Array<{ pfn: number; key: string }> = [];
+  private readonly cowCandidates: Array<{ frame: MutableFrame; key: string }> = [];
 
   constructor(private readonly machine: Machine) {}
 
-  private frame(pfn: number, pid: number): void {
+  private frame(pfn: number, pid: number): MutableFrame {
     const mem = this.machine.mem;
     const hasPage = mem.pfnValid(pfn);
     let f = this.frames.get(pfn);
     if (!f) {
-      f = { pfn, hasPage, refcount: 0, mapcount: 0, flags: 0, cowOf: -1, mappers: new Set() };
+      const cowOf = this.pendingCow.get(pfn) ?? -1;
+      this.pendingCow.delete(pfn);
+      f = { pfn, hasPage, refcount: 0, mapcount: 0, flags: 0, cowOf, mappers: new Set() };
       this.frames.set(pfn, f);
     }
     f.mappers.add(pid);
-    if (!hasPage) return;
+    this.mappedBy.get(pid)?.push(pfn);
+    if (!hasPage) return f;
     f.refcount = Math.max(f.refcount, mem.refcount[pfn]!);
     f.mapcount = Math.max(f.mapcount, mem.mapcount[pfn]!);
     f.flags |= mem.flags[pfn]!;
+    return f;
+  }
+
+  /**
+   * After `pid` exited: the frames its exit freed are retired, so a later process that gets the same
+   * pfn from the allocator is not drawn as sharing it.
+   */
+  released(pid: number): void {
+    const mem = this.machine.mem;
+    for (const pfn of this.mappedBy.get(pid) ?? []) {
+      const f = this.frames.get(pfn);
+      if (f?.hasPage && mem.refcount[pfn] === 0) {
+        this.retired.push(f);
+        this.frames.delete(pfn);
+      }
+    }
+    this.mappedBy.delete(pid);
   }
 
   /** A fault the MMU of `pid` raised, classified by observe.ts. */
@@ -117,13 +144,13 @@ export class EraCollector {
       else this.pendingCow.set(f.pfn, f.fromPfn);
     }
   }
-  private readonly pendingCow = new Map<number, number>();
 
   /** Captures the address space of `pid` as it is now. */
   capture(pid: number, name: string, exit: string): void {
     const p = this.machine.process(pid);
     if (!p) return;
     const mm = p.mm;
+    this.mappedBy.set(pid, []);
     const vmas = mm.dead ? [] : [...mm].map((v) => this.vma(mm, v, pid));
     this.processes.push({
       pid,
@@ -146,11 +173,11 @@ export class EraCollector {
       const pfn = ptePfn(pte);
       const index = (addr - v.vmStart) / PAGE;
       ptes.push({ index, pfn, writable: (pte & _PAGE_RW) !== 0, special: (pte & _PAGE_SPECIAL) !== 0 });
-      this.frame(pfn, pid);
+      const frame = this.frame(pfn, pid);
       if (!file) return;
       const key = `${file.devMajor}:${file.devMinor}:${file.ino}:${v.vmPgoff + index}`;
       const anon = mem.pfnValid(pfn) && (mem.flags[pfn]! & PG_anon) !== 0;
-      if (privateFile && anon) this.cowCandidates.push({ pfn, key });
+      if (privateFile && anon) this.cowCandidates.push({ frame, key });
       else if (!anon && !this.filePages.has(key)) this.filePages.set(key, pfn);
     });
     return {
@@ -169,18 +196,14 @@ export class EraCollector {
   finish(era: string): EraModel {
     const m = this.machine;
     const zeroPfn = m.zeroPage ? m.mem.zeroPfn : -1;
-    for (const [pfn, from] of this.pendingCow) {
-      const f = this.frames.get(pfn);
-      if (f && f.cowOf < 0) f.cowOf = from;
-    }
     // A COW copy the faults did not see being made (made by a syscall, or captured from a machine):
     // its original is the frame another mapping of the same file page maps.
     for (const c of this.cowCandidates) {
-      const f = this.frames.get(c.pfn);
       const orig = this.filePages.get(c.key);
-      if (f && f.cowOf < 0 && orig !== undefined) f.cowOf = orig;
+      if (c.frame.cowOf < 0 && orig !== undefined) c.frame.cowOf = orig;
     }
-    const frames: FrameModel[] = [...this.frames.values()]
+    // Sorted by pfn; a pfn allocated again after a free has a record per allocation, earliest first.
+    const frames: FrameModel[] = [...this.retired, ...this.frames.values()]
       .sort((a, b) => a.pfn - b.pfn)
       .map((f) => ({
         pfn: f.pfn,

@@ -62,7 +62,11 @@ export interface ProcessModel {
   readonly vmas: readonly VmaModel[];
 }
 
-/** Frames the captures saw mapped. Refcount and mapcount are the highest any capture saw. */
+/**
+ * Frames the captures saw mapped, one record per allocation: a pfn freed by one process's exit and
+ * allocated to another later has two records, each with its own mappers. Refcount and mapcount are the
+ * highest any capture saw. A PTE's frame is the record of its pfn whose mappers hold the PTE's pid.
+ */
 export interface FrameModel {
   readonly pfn: number;
   /** Whether a struct page stands behind it (pfn_valid); BAR frames have none. */

@@ -89,6 +89,7 @@ export function observedKernel(machine: Machine, c: EraCollector, hooks: Observe
       if (p?.state === "running") c.capture(pid, hooks.nameOf(pid), exitText(how));
       else if (p) c.capture(pid, hooks.nameOf(pid), p.exitSignal ?? `exit ${p.exitCode ?? 0}`);
       k.exit(pid, how);
+      c.released(pid);
       hooks.onExit?.(pid);
     },
     waitpid: (pid, child, options) => k.waitpid(pid, child, options),

@@ -12,16 +12,23 @@ import { DEFAULT_SCENARIO } from "../default-scenario";
 import { verdicts } from "../report";
 import { type EraRun, runScenario } from "../run";
 import { progressBar, reportModel } from "./build";
-import { extractMachine } from "./extract";
+import { EraCollector, extractMachine } from "./extract";
 import { packForPage, renderReportHtml } from "./html";
 import type { EraModel, ReportModel } from "./model";
 
 const PAGE = 4096;
+/** Worker module loads may take minutes on a loaded 2-core machine (tsx compiles each program). */
+const SLOW = 300_000;
 
 /** The default story, observed once for every test here (deterministic: seed 1). */
 let story: Promise<{ runs: EraRun[]; model: ReportModel }> | null = null;
 const defaultStory = () => {
-  story ??= runScenario(DEFAULT_SCENARIO, { baseDir: process.cwd(), seed: 1, observe: {} }).then((runs) => ({
+  story ??= runScenario(DEFAULT_SCENARIO, {
+    baseDir: process.cwd(),
+    seed: 1,
+    observe: {},
+    loadTimeoutMs: SLOW,
+  }).then((runs) => ({
     runs,
     model: reportModel(DEFAULT_SCENARIO, runs),
   }));
@@ -90,7 +97,8 @@ describe("the report model of the default story", () => {
       expect(first.mapcount).toBe(2);
       expect(first.refcount).toBe(3);
       const priv = parent.vmas.find((v) => v.perms === "rw-p")!;
-      const copy = e.frames.find((f) => f.pfn === priv.ptes[0]!.pfn)!;
+      // (the pfn may have served an earlier process too: its record is the one with the parent in it)
+      const copy = e.frames.find((f) => f.pfn === priv.ptes[0]!.pfn && f.mappers.includes(parent.pid))!;
       expect(copy.cowOf).toBe(0xd0);
       expect(copy.flags & PG_anon).toBe(PG_anon);
       expect(copy.mappers).toEqual([parent.pid]);
@@ -124,7 +132,7 @@ describe("the report model of the default story", () => {
     // Today's era alone (a machine per era: the same pids, the same schedule for seed 1).
     const plain = await runScenario(
       { ...DEFAULT_SCENARIO, eras: ["modern"] },
-      { baseDir: process.cwd(), seed: 1 },
+      { baseDir: process.cwd(), seed: 1, loadTimeoutMs: SLOW },
     );
     const observed = runs.filter((r) => r.era === "modern");
     expect(plain.map((r) => [r.console, r.dmesg, r.events])).toEqual(
@@ -216,6 +224,35 @@ describe("extractMachine (a machine's live processes at once)", () => {
     expect(frame).toMatchObject({ mapcount: 2, mappers: [p.pid, child] });
     expect(e.processes.map((x) => x.name)).toEqual(["parent", "child"]);
     for (const x of e.processes) expect(x.vmas.find((v) => v.start === addr)!.ptes[0]!.writable).toBe(false);
+  });
+});
+
+describe("EraCollector", () => {
+  it("gives a frame freed by one process's exit and allocated to the next a record of its own", async () => {
+    const m = await Machine.create({ ramBytes: 16 * 1024 * 1024 });
+    const c = new EraCollector(m);
+    const touch = (name: string) => {
+      const p = m.spawn({ name });
+      const addr = p.sys.mmap(0, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      for (let i = 0; i < 8; i++) p.mmu.store32(addr + i * PAGE, i);
+      return p;
+    };
+    const a = touch("a");
+    c.capture(a.pid, "a", "exit 0");
+    a.sys.exit(0);
+    c.released(a.pid);
+    const b = touch("b");
+    c.capture(b.pid, "b", "exit 0");
+    const e = c.finish("modern");
+    const pfns = (pid: number) =>
+      e.processes.find((p) => p.pid === pid)!.vmas.flatMap((v) => v.ptes.map((t) => t.pfn));
+    const reused = pfns(b.pid).filter((pfn) => pfns(a.pid).includes(pfn));
+    expect(reused.length).toBeGreaterThan(0);
+    for (const pfn of reused) {
+      expect(e.frames.filter((f) => f.pfn === pfn).map((f) => f.mappers)).toEqual([[a.pid], [b.pid]]);
+    }
+    expect(e.frames.filter((f) => f.mappers.length > 1)).toEqual([]);
+    m.checkInvariants();
   });
 });
 
