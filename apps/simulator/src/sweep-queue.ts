@@ -265,10 +265,12 @@ function pluginMismatch(data: QueueJobData, baseDir: string): string | null {
 export function queueWorker(o: QueueWorkerOptions): { closed: Promise<void>; stop: () => Promise<void> } {
   const scratch = mkdtempSync(join(tmpdir(), "faultline-worker-"));
   const me = `${hostname()}:${process.pid}`;
+  const name = (job: Job<QueueJobData>) => String(job.data?.traceName ?? job.id).replace(/\.trace$/, "");
   const worker = new Worker<QueueJobData, QueueJobResult>(
     QUEUE_NAME,
     async (job) => {
       const data = job.data;
+      o.write(`running ${name(job)}\n`);
       if (data?.version !== 1)
         throw new UnrecoverableError(
           `job ${job.id}: not a faultline sweep job of a version this worker knows`,
@@ -298,8 +300,6 @@ export function queueWorker(o: QueueWorkerOptions): { closed: Promise<void>; sto
       maxStalledCount: 10,
     },
   );
-  const name = (job: Job<QueueJobData>) => job.data.traceName.replace(/\.trace$/, "");
-  worker.on("active", (job) => o.write(`running ${name(job)}\n`));
   worker.on("completed", (job) => o.write(`ran ${name(job)}\n`));
   worker.on("failed", (job, e) => o.write(`job ${job?.id ?? "?"} failed: ${e.message}\n`));
   let closing: Promise<void> | null = null;
