@@ -5,9 +5,9 @@
  */
 import { isErr } from "@faultline/mm";
 import { ErrnoError } from "./errno-error";
-import { FileLibc } from "./libc-files";
 import type { WaitResult } from "./internal/exit";
 import type { Rlimit } from "./internal/resource";
+import { FileLibc } from "./libc-files";
 import type { SigAction, SigActionResult } from "./signal";
 import type { Syscalls } from "./syscalls";
 

@@ -8,7 +8,6 @@ import type { Kernel, Task } from "./internal/kernel";
 import type { Rlimit } from "./internal/resource";
 import { convertArgs, doSyscall, syscall } from "./internal/syscall";
 import type { SigAction, SigActionResult } from "./signal";
-import { FileSyscalls } from "./syscalls-files";
 import {
   lookupSyscall,
   SYS_clone,
@@ -52,6 +51,7 @@ import {
   SYS_write,
   sysEntry,
 } from "./syscall_64.tbl";
+import { FileSyscalls } from "./syscalls-files";
 
 export type { WaitResult } from "./internal/exit";
 

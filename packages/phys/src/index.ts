@@ -1,7 +1,7 @@
 export { AddressSpace, type AddressSpaceOptions } from "./address-space";
 export * from "./banks";
-export * from "./constants";
 export { NANOSECONDS_PER_SECOND, VirtualClock, type VirtualTimer } from "./clock";
+export * from "./constants";
 export { DirtyLog } from "./dirty-log";
 export {
   directMapAddress,

@@ -16,14 +16,13 @@
 import { AddressSpace } from "./address-space";
 import type { MemoryBanks } from "./banks";
 import { BANK_BYTES_MAX } from "./banks";
-import { PAGE_SIZE } from "./constants";
 import { VirtualClock } from "./clock";
+import { PAGE_SIZE } from "./constants";
 import { DirtyLog } from "./dirty-log";
 import { locationOf, PHYS_ADDR_LIMIT, pfnOf, physOf } from "./encoding";
 import { hex, PhysError } from "./errors";
 import type { FlatRangeDescriptor, PageTranslation } from "./flatview";
 import { ResourceTree } from "./iomem";
-import { IsaDmaController } from "./isa-dma";
 import {
   BIOS_ROM_BASE,
   BIOS_ROM_SIZE,
@@ -33,6 +32,7 @@ import {
   VGA_BASE,
   VGA_SIZE,
 } from "./isa";
+import { IsaDmaController } from "./isa-dma";
 import { PhysMemory, type PhysMemoryDescriptor } from "./memory";
 import { MemoryRegion } from "./memory-region";
 import {

@@ -6,8 +6,8 @@
 import { Mm, Mmu, type MmuTarget, SignalError } from "@faultline/mm";
 import { EFAULT } from "../constants";
 import { fatalSignal } from "./exit";
-import { copyCloseOnExec } from "./fdtable";
 import { pageFault } from "./fault";
+import { copyCloseOnExec } from "./fdtable";
 import { openStdio } from "./fs";
 import type { Kernel, Task } from "./kernel";
 import { applyRlimits, defaultRlimits } from "./resource";

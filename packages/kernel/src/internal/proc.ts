@@ -6,8 +6,8 @@ import { AddressSpaceMapping, renderMaps, renderSmaps, ShmemFile, type ShmemInod
 import { PG_anon } from "@faultline/phys";
 import { EINVAL, SEEK_CUR, SEEK_SET } from "../constants";
 import type { FileOperations } from "../driver-types";
-import { procSysvipcShm } from "./ipc-shm";
 import { renderProcDma } from "../isa-dma";
+import { procSysvipcShm } from "./ipc-shm";
 import { renderInterrupts } from "./irq";
 import { type Kernel, RELEASE, type Task } from "./kernel";
 import { renderProcBusPciDevices } from "./pci-bus";
