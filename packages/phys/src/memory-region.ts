@@ -18,6 +18,9 @@
  * registration leaves the tree and every FlatView as they were: a change re-renders every address
  * space that sees the region at once (QEMU's memory_region_transaction_commit), and a topology that
  * cannot be rendered is rolled back.
+ *
+ * A little over our ~500 lines on purpose: the region class, its tree operations and the rollback of a
+ * refused registration change together (QEMU keeps them in one memory.c).
  */
 import type { MemoryBanks } from "./banks";
 import { PAGE_SIZE } from "./constants";
