@@ -107,7 +107,8 @@ describe("Faultline installed from packed tarballs, outside the workspace", () =
     noTsx = join(work, "no-tsx");
     cpSync(project, noTsx, { recursive: true, verbatimSymlinks: true });
     rmSync(join(noTsx, "node_modules/tsx"), { recursive: true, force: true });
-  }, 300_000);
+    // Packing every publishable package and one npm install: minutes when the machine is busy.
+  }, 600_000);
 
   afterAll(() => {
     // Three installed projects: removing them takes a while on a busy machine.
