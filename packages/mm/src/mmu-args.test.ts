@@ -47,3 +47,43 @@ describe("MMU accessors with hostile arguments", () => {
     mem.checkInvariants();
   });
 });
+
+describe("MMU store values", () => {
+  // The value of a store is converted as an element assignment of a Uint32Array / Uint16Array /
+  // Uint8Array converts it (ToUint32 and truncation), on the TLB-hit path and on the slow path alike:
+  // the hit path stays one typed-array store, and no TLB state changes what lands in memory.
+  const cases: [number | string | null | undefined, number, number, number][] = [
+    // value, stored by store32, by store16, by store8
+    [2 ** 32 + 5, 5, 5, 5],
+    [-1, 0xffffffff, 0xffff, 0xff],
+    [0x1ff, 0x1ff, 0x1ff, 0xff],
+    [1.9, 1, 1, 1],
+    ["7", 7, 7, 7],
+    ["abc", 0, 0, 0],
+    [Number.NaN, 0, 0, 0],
+    [null, 0, 0, 0],
+    [undefined, 0, 0, 0],
+  ];
+  it.each(cases)("%s is stored the same on a TLB hit and a miss", (value, w32, w16, w8) => {
+    const mem = PhysMemory.create({ ramBytes: 8 * 1024 * 1024 });
+    const mm = new Mm(ramOnly(mem));
+    const mmu = Mmu.forMm(mm);
+    const a = mm.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, null, 0);
+    for (const hit of [false, true]) {
+      if (!hit) mmu.flushAll();
+      else mmu.store32(a + 64, 0); // the page is in the TLB now
+      mmu.store32(a, value as number);
+      if (!hit) mmu.flushAll();
+      mmu.store16(a + 8, value as number);
+      if (!hit) mmu.flushAll();
+      mmu.store8(a + 16, value as number);
+      expect([mmu.load32(a), mmu.load16(a + 8), mmu.load8(a + 16)], hit ? "hit" : "miss").toEqual([
+        w32,
+        w16,
+        w8,
+      ]);
+    }
+    mm.checkInvariants();
+    mm.exit();
+  });
+});
