@@ -15,8 +15,14 @@ import {
   SignalError,
   smapsCounters,
 } from "../../src/index";
-import { DEFAULT_HOST_FEATURES, type HostMmFeatures, hostFeatures } from "./linux";
-import type { Op, Script } from "./script";
+import {
+  DEFAULT_HOST_FEATURES,
+  type HostMmFeatures,
+  hostFeatures,
+  PKEY_ALLOC_PROBE,
+  pkeyAllocMismatch,
+} from "./linux";
+import { allocatesPkeys, type Op, parseScript, type Script } from "./script";
 import { formatOpLines, type OpResult } from "./transcript";
 
 const ARENA_LO = 0x1000_0000_0000;
@@ -284,4 +290,18 @@ export function runOnFaultline(
 /** Faultline configured like this machine's kernel (PKU, zero page): the side to diff with runOnLinux. */
 export function runLikeHost(script: Script): string[] {
   return runOnFaultline(script, undefined, undefined, hostFeatures());
+}
+
+/**
+ * Why a live comparison of `script` must be skipped on this host (it allocates protection keys and the
+ * kernel's pkey_alloc without PKU is not the one Faultline models: pkeyAllocMismatch), or "".
+ */
+export function pkeyLiveSkip(script: Script): string {
+  if (!allocatesPkeys(script)) return "";
+  const modelled = runOnFaultline(parseScript(PKEY_ALLOC_PROBE), undefined, undefined, {
+    ...hostFeatures(),
+    pku: false,
+  });
+  const why = pkeyAllocMismatch(modelled);
+  return why ? ` [SKIPPED: ${why}]` : "";
 }

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { CASES, type OracleCase, unmetExpectations } from "./cases.ts";
 import { FIXTURE_SETS, fixtureFileName, recordedRandomScripts } from "./expected.ts";
+import { pkeyLiveSkip } from "./faultline.ts";
 import {
   compileOracle,
   DEFAULT_HOST_FEATURES,
@@ -15,6 +16,7 @@ import {
   hostMlockLimit,
   kernelRelease,
   oracleUnavailableReason,
+  pkeyAllocDifference,
   runOnLinux,
   runTextOnLinux,
 } from "./linux.ts";
@@ -211,11 +213,22 @@ describe(`linux oracle (kernel ${kernelRelease()}, ${describeHost(HOST)})${SKIP}
       SKIP ||
       (HOST.mlockLimit !== undefined && locksMemory(c.script)
         ? ` [SKIPPED: locks memory, and this process has no CAP_IPC_LOCK and RLIMIT_MEMLOCK ${HOST.mlockLimit} bytes]`
-        : "");
+        : "") ||
+      (oracle ? pkeyLiveSkip(c.script) : "");
     it.skipIf(why !== "")(`${c.name}: ${c.doc}${why}`, () => {
       checkExpectations(c, runOnLinux(c.script), HOST);
     });
   }
+
+  it("names a pkey_alloc that differs from the modelled 6.18.44 (a backported fix) and nothing else", () => {
+    const modelled = ["0 pkey_alloc 0x0 0x0 = -EINVAL", "1 pkey_alloc 0x0 0x0 = -ENOSPC"];
+    expect(pkeyAllocDifference(modelled, modelled)).toBeNull();
+    expect(
+      pkeyAllocDifference(["0 pkey_alloc 0x0 0x0 = -ENOSPC", "1 pkey_alloc 0x0 0x0 = -ENOSPC"], modelled),
+    ).toBe(
+      "without PKU this kernel answers pkey_alloc with -ENOSPC, -ENOSPC; Faultline models 6.18.44's -EINVAL, -ENOSPC (before upstream dee87e09b0dd)",
+    );
+  });
 
   it("reads RLIMIT_MEMLOCK and CAP_IPC_LOCK the way the kernel applies them", () => {
     const limits =

@@ -177,3 +177,35 @@ export function liveKernelMismatch(): string | null {
     return `kernel ${kernelRelease()} is not the ${MODELLED_SERIES} series Faultline models`;
   return null;
 }
+
+/** Two pkey_alloc(0, 0) calls: on a CPU without PKU, the answers the kernel's version gives. */
+export const PKEY_ALLOC_PROBE = "arena 0x100000000000 0x400000\npkey_alloc 0x0 0x0\npkey_alloc 0x0 0x0\n";
+
+let pkeyCached: string | null | undefined;
+
+/**
+ * Why this kernel's pkey_alloc cannot be compared with Faultline's, or null when it can. Without PKU,
+ * 6.18.44 (what Faultline models) answers -EINVAL, then -ENOSPC (mm_pkey_alloc keeps the key that
+ * arch_set_user_pkey_access refused); upstream changed that in Aug 2026 (dee87e09b0dd), and a 6.18.y
+ * host carrying the backport answers otherwise: the live comparisons of scripts that allocate keys say
+ * so and skip, instead of failing on a kernel difference Faultline does not model.
+ */
+export function pkeyAllocMismatch(modelled: readonly string[]): string | null {
+  if (pkeyCached !== undefined) return pkeyCached;
+  if (!compileOracle() || hostFeatures().pku) {
+    pkeyCached = null;
+    return null;
+  }
+  pkeyCached = pkeyAllocDifference(runTextOnLinux(PKEY_ALLOC_PROBE), modelled);
+  return pkeyCached;
+}
+
+/** The skip reason when the live and the modelled transcripts of PKEY_ALLOC_PROBE differ, else null. */
+export function pkeyAllocDifference(live: readonly string[], modelled: readonly string[]): string | null {
+  const results = (t: readonly string[]) => t.map((l) => l.replace(/^.* = /, ""));
+  const got = results(live);
+  const want = results(modelled);
+  return got.join(",") === want.join(",")
+    ? null
+    : `without PKU this kernel answers pkey_alloc with ${got.join(", ")}; Faultline models 6.18.44's ${want.join(", ")} (before upstream dee87e09b0dd)`;
+}

@@ -5,7 +5,7 @@
 // exactly where recorded, so a fix shows up as a failing test that asks for the case to be promoted.
 
 import { describe, expect, it } from "vitest";
-import { runLikeHost, runOnFaultline } from "./faultline.ts";
+import { pkeyLiveSkip, runLikeHost, runOnFaultline } from "./faultline.ts";
 import { describeHost, type HostMmFeatures, hostFeatures, liveKernelMismatch, runOnLinux } from "./linux.ts";
 import {
   divergenceOn,
@@ -81,9 +81,11 @@ describe("peer suites ported to the oracle", () => {
           faultlineSide(c, host));
       }
       const memlock =
-        live === null && hostFeatures().mlockLimit !== undefined && locksMemory(c.script)
-          ? " [SKIPPED: locks memory, and this process has no CAP_IPC_LOCK and a finite RLIMIT_MEMLOCK]"
-          : "";
+        live !== null
+          ? ""
+          : hostFeatures().mlockLimit !== undefined && locksMemory(c.script)
+            ? " [SKIPPED: locks memory, and this process has no CAP_IPC_LOCK and a finite RLIMIT_MEMLOCK]"
+            : pkeyLiveSkip(c.script);
       it.skipIf(live !== null || memlock !== "")(
         `live kernel meets them and prints Faultline's transcript${c.knownDivergence ? ` except at the known divergence${where}` : ""}${LIVE_SKIP}${memlock}`,
         () => liveSide(c),

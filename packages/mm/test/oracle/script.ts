@@ -807,3 +807,8 @@ export function locksMemory(script: Script): boolean {
       (op.kind === "fork" && locksMemory(op.child)),
   );
 }
+
+/** Whether a script calls pkey_alloc (in a fork child too). */
+export function allocatesPkeys(script: Script): boolean {
+  return script.some((op) => op.kind === "pkey_alloc" || (op.kind === "fork" && allocatesPkeys(op.child)));
+}
