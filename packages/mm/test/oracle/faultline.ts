@@ -253,12 +253,22 @@ function runOps(mm: Mm, mmu: Mmu, script: Script, prefix: string, out: string[],
 }
 
 /**
- * A fresh machine and process per script; checks the mm invariants after every script. `host`
- * configures Faultline like the kernel it is compared with (hostFeatures(), or a fixture's record).
+ * One 64 MiB physical memory reused by every run that is not given its own: each run frees everything
+ * it took (checked below), and a fresh 64 MiB buffer per script made a test file running thousands of
+ * scripts hold gigabytes of not-yet-collected buffers, so that spawning the C oracle failed with ENOMEM
+ * (fork's commit accounting).
+ */
+let sharedMem: PhysMemory | null = null;
+
+/**
+ * A fresh process (mm) per script on a physical memory whose frames are all free; checks the mm and
+ * allocator invariants and that every frame came back. `host` configures Faultline like the kernel it
+ * is compared with (hostFeatures(), or a fixture's record).
  */
 export function runOnFaultline(
   script: Script,
-  mem = PhysMemory.create({ ramBytes: 64 * 1024 * 1024 }),
+  mem: PhysMemory = (sharedMem ??=
+    PhysMemory.create({ ramBytes: 64 * 1024 * 1024 })),
   inspect?: (mm: Mm) => void,
   host: HostMmFeatures = DEFAULT_HOST_FEATURES,
 ): string[] {
