@@ -260,6 +260,11 @@ function runOps(mm: Mm, mmu: Mmu, script: Script, prefix: string, out: string[],
  */
 let sharedMem: PhysMemory | null = null;
 
+function defaultMem(): PhysMemory {
+  if (!sharedMem) sharedMem = PhysMemory.create({ ramBytes: 64 * 1024 * 1024 });
+  return sharedMem;
+}
+
 /**
  * A fresh process (mm) per script on a physical memory whose frames are all free; checks the mm and
  * allocator invariants and that every frame came back. `host` configures Faultline like the kernel it
@@ -267,8 +272,7 @@ let sharedMem: PhysMemory | null = null;
  */
 export function runOnFaultline(
   script: Script,
-  mem: PhysMemory = (sharedMem ??=
-    PhysMemory.create({ ramBytes: 64 * 1024 * 1024 })),
+  mem: PhysMemory = defaultMem(),
   inspect?: (mm: Mm) => void,
   host: HostMmFeatures = DEFAULT_HOST_FEATURES,
 ): string[] {
