@@ -172,8 +172,25 @@ function mremapAt(mm: MmStruct, r: VmaRemap): number {
     vma.vmFlags & VM_MAYSHARE ? MAP_SHARED : 0,
   );
   if (a < 0) return a;
-  r.newAddr = a;
+  r.newAddr = checkNewRange(mm, vma, a, r.newLen);
   return moveVma(mm, r);
+}
+
+/**
+ * vrm_set_new_addr() takes whatever get_unmapped_area() answers. A driver's own get_unmapped_area
+ * may answer a range that is already mapped (or, for MREMAP_FIXED, ignore MAP_FIXED and answer
+ * another address that is): Linux would then insert the moved VMA over live ones and corrupt the
+ * tree. Here that is a kernel BUG, raised before anything changes, so the caller dies by the oops
+ * and the machine stays consistent.
+ */
+function checkNewRange(mm: MmStruct, vma: Vma, addr: number, len: number): number {
+  if (!rangeFree(mm, addr, addr + len)) {
+    throw new Error(
+      `get_unmapped_area of ${vma.vmFile?.path ?? "an anonymous mapping"} answered ` +
+        `[0x${addr.toString(16)}, 0x${(addr + len).toString(16)}), which is already mapped`,
+    );
+  }
+  return addr;
 }
 
 /** mremap_to(): MREMAP_FIXED / MREMAP_DONTUNMAP. */
@@ -194,7 +211,7 @@ function mremapTo(mm: MmStruct, r: VmaRemap): number {
   const mapFlags = (r.flags & MREMAP_FIXED ? MAP_FIXED : 0) | (vma.vmFlags & VM_MAYSHARE ? MAP_SHARED : 0);
   const a = getUnmappedArea(mm, vma.vmFile, r.newAddr, r.newLen, linearPageIndex(vma, r.addr), mapFlags);
   if (a < 0) return a;
-  r.newAddr = a;
+  r.newAddr = checkNewRange(mm, vma, a, r.newLen);
   return moveVma(mm, r);
 }
 
