@@ -2,7 +2,7 @@
 // mutation/results.json: per mutated file, mutants killed / survived / timed out / uncovered and the
 // score, with survivors judged equivalent (tools/mutate/equivalent.json: file, line, replacement, why)
 // left out of the score and listed with the reason. Prints the table.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 
 interface Mutant {
@@ -10,7 +10,7 @@ interface Mutant {
   mutatorName: string;
   replacement?: string;
   status: string;
-  location: { start: { line: number; column: number } };
+  location: { start: { line: number; column: number }; end: { line: number; column: number } };
 }
 interface Report {
   files: Record<string, { mutants: Mutant[] }>;
@@ -28,54 +28,76 @@ const equivalents: Equivalent[] = JSON.parse(
   readFileSync(join(import.meta.dirname, "equivalent.json"), "utf8"),
 );
 const reports = existsSync(dir)
-  ? readdirSync(dir).filter((f) => f.endsWith(".json") && f !== "results.json")
+  ? readdirSync(dir).filter((f) => f.endsWith(".json") && f !== "results.json" && f !== "equivalent.json")
   : [];
 if (reports.length === 0) {
   console.error("no Stryker reports in mutation/: run `pnpm mutate` first");
   process.exit(1);
 }
 
-const rows: Record<string, unknown>[] = [];
-const survivors: Record<string, unknown>[] = [];
-for (const r of reports) {
+// mutation/<package>.json or mutation/<package>-<chunk>.json (one chunk of mm's scope). Chunks and
+// reruns may report the same file: its mutants are merged, a mutant reported twice taking the status
+// from the newest report.
+const byFile = new Map<string, Map<string, Mutant>>();
+const reportOf = new Map<string, string[]>();
+const oldestFirst = reports
+  .map((r) => ({ r, t: statSync(join(dir, r)).mtimeMs }))
+  .sort((a, b) => a.t - b.t)
+  .map((x) => x.r);
+for (const r of oldestFirst) {
+  const pkg = r.replace(/\.json$/, "").split("-")[0]!;
   const report = JSON.parse(readFileSync(join(dir, r), "utf8")) as Report;
   for (const [path, { mutants }] of Object.entries(report.files)) {
-    const file = relative(
-      root,
-      resolve(root, path.startsWith("/") ? path : join("packages", r.replace(/\.json$/, ""), path)),
-    );
-    const count = (s: string) => mutants.filter((m) => m.status === s).length;
-    let equivalent = 0;
-    for (const m of mutants.filter((x) => x.status === "Survived" || x.status === "NoCoverage")) {
-      const eq = equivalents.find(
-        (e) =>
-          file.endsWith(e.file) &&
-          e.line === m.location.start.line &&
-          e.replacement === (m.replacement ?? ""),
-      );
-      if (eq) equivalent++;
-      survivors.push({
-        file,
-        line: m.location.start.line,
-        mutator: m.mutatorName,
-        replacement: m.replacement ?? "",
-        status: m.status,
-        equivalent: eq?.why ?? null,
-      });
+    const file = relative(root, resolve(root, path.startsWith("/") ? path : join("packages", pkg, path)));
+    const seen = byFile.get(file) ?? new Map<string, Mutant>();
+    byFile.set(file, seen);
+    reportOf.set(file, [...(reportOf.get(file) ?? []), r]);
+    for (const m of mutants) {
+      const { start, end } = m.location;
+      const at = `${start.line}:${start.column}-${end.line}:${end.column}`;
+      seen.set(`${at}:${m.mutatorName}:${m.replacement ?? ""}`, m);
     }
-    const killed = count("Killed") + count("Timeout");
-    const live = count("Survived") + count("NoCoverage") - equivalent;
-    rows.push({
+  }
+}
+
+const rows: Record<string, unknown>[] = [];
+const survivors: Record<string, unknown>[] = [];
+for (const [file, seen] of [...byFile].sort(([a], [b]) => a.localeCompare(b))) {
+  const mutants = [...seen.values()].sort(
+    (a, b) =>
+      a.location.start.line - b.location.start.line || a.location.start.column - b.location.start.column,
+  );
+  const count = (s: string) => mutants.filter((m) => m.status === s).length;
+  let equivalent = 0;
+  for (const m of mutants.filter((x) => x.status === "Survived" || x.status === "NoCoverage")) {
+    const eq = equivalents.find(
+      (e) =>
+        file.endsWith(e.file) && e.line === m.location.start.line && e.replacement === (m.replacement ?? ""),
+    );
+    if (eq) equivalent++;
+    survivors.push({
       file,
-      mutants: mutants.length,
-      killed,
-      survived: count("Survived"),
-      noCoverage: count("NoCoverage"),
-      equivalent,
-      ignored: count("Ignored") + count("CompileError") + count("RuntimeError"),
-      score: killed + live === 0 ? null : Math.round((1000 * killed) / (killed + live)) / 10,
+      line: m.location.start.line,
+      mutator: m.mutatorName,
+      replacement: m.replacement ?? "",
+      status: m.status,
+      equivalent: eq?.why ?? null,
     });
   }
+  const killed = count("Killed") + count("Timeout");
+  const live = count("Survived") + count("NoCoverage") - equivalent;
+  rows.push({
+    file,
+    reports: reportOf.get(file)!.join(" "),
+    mutants: mutants.length,
+    killed,
+    survived: count("Survived"),
+    noCoverage: count("NoCoverage"),
+    equivalent,
+    ignored: count("Ignored") + count("CompileError") + count("RuntimeError"),
+    // killed / (killed + survivors not judged equivalent)
+    score: killed + live === 0 ? null : Math.round((1000 * killed) / (killed + live)) / 10,
+  });
 }
 writeFileSync(join(dir, "results.json"), `${JSON.stringify({ files: rows, survivors }, null, 2)}\n`);
 console.table(rows);

@@ -1,0 +1,55 @@
+// pnpm mutate (not in CI: too slow for 2 cores). mm's scope is run in chunks, each a few functions
+// (Stryker's `file:start-end` line ranges) against only the test files that exercise them, so one
+// chunk takes well under 40 minutes on 2 shared cores: FAULTLINE_MUTATE_CHUNK=<name> picks one
+// (tools/mutate/run.ts sets it; without it, every chunk's ranges against every chunk's tests).
+// Tests run without the live kernel (CC points nowhere) so every host scores the same.
+const chunks = {
+  // handle_mm_fault → handle_pte_fault, do_anonymous_page, do_fault / do_cow_fault / __do_fault,
+  // do_page_mkwrite, do_wp_page (COW reuse and copy).
+  fault: {
+    mutate: ["src/fault.ts:70-336"],
+    tests: ["src/fault.test.ts", "src/fork.test.ts", "src/pfnmap.test.ts", "src/cow.test.ts"],
+  },
+  // __split_vma, vma merging (can_vma_merge_*, vma_merge_new_range / _existing_range, vma_modify,
+  // vma_merge_extend), anon_vma_prepare's reuse of a neighbour's anon_vma.
+  vma: {
+    mutate: ["src/vma.ts:63-82", "src/vma.ts:111-349", "src/vma.ts:354-375"],
+    tests: [
+      "src/merge.test.ts",
+      "src/vma-ops.test.ts",
+      "src/mprotect.test.ts",
+      "src/mremap.test.ts",
+      "src/fork.test.ts",
+      "src/anon-vma.test.ts",
+    ],
+  },
+  // remap_pfn_range, vmf_insert_pfn, vm_insert_page, zap_vma_ptes.
+  pfn: {
+    mutate: ["src/pfnmap.ts:35-127"],
+    tests: ["src/pfnmap.test.ts", "src/fault.test.ts", "src/vma-ops.test.ts"],
+  },
+};
+
+const name = process.env.FAULTLINE_MUTATE_CHUNK;
+if (name !== undefined && !(name in chunks)) {
+  throw new Error(`FAULTLINE_MUTATE_CHUNK=${name}: no such mm chunk (${Object.keys(chunks).join(", ")})`);
+}
+const picked = name === undefined ? Object.values(chunks) : [chunks[name]];
+// Read by vitest.mutate.config.ts in Stryker's test-runner processes, which inherit this environment.
+process.env.FAULTLINE_MUTATE_TESTS = [...new Set(picked.flatMap((c) => c.tests))].join(",");
+
+export default {
+  $schema: "../../node_modules/@stryker-mutator/core/schema/stryker-schema.json",
+  mutate: picked.flatMap((c) => c.mutate),
+  testRunner: "vitest",
+  vitest: { configFile: "vitest.mutate.config.ts" },
+  coverageAnalysis: "perTest",
+  concurrency: Number(process.env.FAULTLINE_MUTATE_CONCURRENCY ?? 1),
+  timeoutMS: 60000,
+  reporters: ["clear-text", "progress", "json"],
+  jsonReporter: { fileName: `../../mutation/mm${name === undefined ? "" : `-${name}`}.json` },
+  tempDirName: ".stryker-tmp",
+  cleanTempDir: "always",
+  ignoreStatic: true,
+  plugins: ["../../node_modules/@stryker-mutator/vitest-runner/dist/src/index.js"],
+};
