@@ -45,10 +45,16 @@ export interface PciDeviceContext {
   dmaRead(busAddr: number, buf: Uint8Array): boolean;
   /** pci_dma_write(). */
   dmaWrite(busAddr: number, bytes: Uint8Array): boolean;
-  /** The virtual clock's time in ns. */
+  /** The virtual clock's time in ns (qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL)); 0 at boot. */
   readonly now: number;
-  /** timer_new_ns() on the virtual clock. */
-  newTimer(cb: () => void): VirtualTimer;
+  /**
+   * timer_new_ns() on the virtual clock: a disarmed timer; `timer.mod(ns)` arms it for an absolute
+   * time (timer_mod), `timer.del()` disarms it (timer_del). Timers are disarmed when the device is
+   * unrealized. A callback that throws is a device-model bug: in a Machine it is reported in dmesg
+   * ("<device>: <name>: timer callback threw: …"), the timer stays disarmed, no process is killed
+   * (no process runs device code). `name` shows in traces (default "timer").
+   */
+  newTimer(cb: () => void, name?: string): VirtualTimer;
 }
 
 /** Register callbacks of one BAR. Values are numbers for 1..4 bytes, bigints for 8. */
@@ -189,9 +195,9 @@ class PciBarsDevice<F extends Record<string, FieldValue>> implements PciDeviceMo
       get now() {
         return self.phys?.clock.now ?? 0;
       },
-      newTimer(cb) {
+      newTimer(cb, name) {
         const phys = self.phys ?? self.notRealized("newTimer");
-        const t = phys.clock.newTimer(cb);
+        const t = phys.clock.newTimer(cb, `${self.name}: ${name ?? "timer"}`);
         self.timers.push(t);
         return t;
       },

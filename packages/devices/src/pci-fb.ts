@@ -112,7 +112,7 @@ export function pciFramebuffer(options: PciFramebufferOptions = {}): PciDeviceMo
         s.status |= PCI_FB_IRQ_VBLANK;
         ctx.setIrq((s.status & s.enable) !== 0);
         vblank.mod(ctx.now + period);
-      });
+      }, "vblank");
       vblank.mod(ctx.now + period);
     },
   });

@@ -56,14 +56,17 @@ export {
   unmapMappingRange,
   virtToPage,
   virtToPhys,
+  vmfInsertMixed,
   vmfInsertPfn,
   vmInsertPage,
+  vmIomapMemory,
   zapVmaPtes,
 } from "./driver-api";
 export {
   DRIVER_API_VERSION,
   type DriverContext,
   type DriverDefinition,
+  type DriverSnapshot,
   type File,
   type FileOperations,
   type Inode,
@@ -116,9 +119,22 @@ export {
 } from "./internal/resource";
 export type { ArgKind, ArgKinds } from "./internal/syscall";
 export * from "./isa-dma";
+export * from "./pat";
 export { Libc } from "./libc";
 export type { BadPageRecord, OopsRecord } from "./machine";
-export { Machine } from "./machine";
+export { Machine, type RestoreOptions } from "./machine";
+export {
+  type DecodeSnapshotOptions,
+  decodeSnapshotContainer,
+  encodeSnapshotContainer,
+  isSnapshot,
+  SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_MAGIC,
+  SNAPSHOT_MAX_PAYLOAD,
+  type SnapshotContainer,
+  SnapshotError,
+} from "./snapshot/container";
+export { KERNEL_VERSION } from "./snapshot/machine-snapshot";
 export {
   type CpuOptions,
   type DeviceModel,
@@ -131,6 +147,7 @@ export { lspci, pciDevOf, plugPciDevice, unplugPciDevice } from "./pci-machine";
 export { PFN_DOWN, PFN_PHYS, PFN_UP } from "./pfn";
 export { Process, type ProcessState, type SpawnOptions } from "./process";
 export * from "./signal";
+export * from "./timer";
 export {
   SYS_fallocate,
   SYS_fcntl,
@@ -199,3 +216,4 @@ export {
 } from "./syscall_64.tbl";
 export { Syscalls, type WaitResult } from "./syscalls";
 export type { Dirent, IpcPerm, ShmInfo, ShmidDs, Stat } from "./syscalls-files";
+export * from "./vm-flags";

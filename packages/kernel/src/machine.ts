@@ -12,6 +12,7 @@ import { ErrnoError } from "./errno-error";
 import type { BadPageRecord } from "./internal/bad-page";
 import { installBadPageHandler } from "./internal/bad-page";
 import type { CharDevices } from "./internal/chrdev";
+import { type ClockEvent, installClock, startClockEvents, stopClockEvents } from "./internal/clock-events";
 import { CLONE_PTHREAD, cloneThread } from "./internal/clone";
 import { doExit, fatalSignal, releaseTask } from "./internal/exit";
 import { pageFault } from "./internal/fault";
@@ -36,11 +37,19 @@ import {
   type MachineOptions,
 } from "./options";
 import { type Process, processOf, type SpawnOptions } from "./process";
+import { SnapshotError } from "./snapshot/container";
+import {
+  decodeMachineSnapshot,
+  type RestoreOptions,
+  restoreOnto,
+  snapshotMachine,
+} from "./snapshot/machine-snapshot";
 
 export type { BadPageRecord } from "./internal/bad-page";
 export type { OopsRecord } from "./internal/kernel";
 export type { LogRecord } from "./internal/printk";
 export type { CpuOptions, DeviceModel, MachineOptions } from "./options";
+export type { RestoreOptions } from "./snapshot/machine-snapshot";
 
 /**
  * One emulated computer: physical memory and buses, device models, the kernel with its processes and loaded
@@ -64,6 +73,7 @@ export class Machine {
     const config = checkMachineOptions(options);
     const k = new Kernel(config);
     installBadPageHandler(k);
+    installClock(k);
     k.log.printk(5, `Linux version ${RELEASE[k.era]} (faultline) #1 SMP`);
     k.log.printk(6, `Memory: ${k.mem.nrFreePages * 4}K/${k.mem.totalRamPages * 4}K available`);
     for (const d of config.devices) {
@@ -72,6 +82,42 @@ export class Machine {
     }
     for (const d of config.drivers) loadDriver(k, d);
     return new Machine(k);
+  }
+
+  // ---- snapshots (snapshot/*.ts) -------------------------------------------------------------
+
+  /**
+   * The machine's state as bytes (a versioned, checksummed msgpack container; docs/snapshots.md):
+   * physical memory (touched frames only, the memmap, the buddy allocator), every process with its
+   * mm, VMAs, fds and signal state, files and their page cache, the log, device and driver state.
+   * Take it between syscalls. Throws SnapshotError naming anything that cannot be saved.
+   */
+  snapshot(): Uint8Array {
+    return snapshotMachine(this.kernel);
+  }
+
+  /**
+   * A machine rebuilt from `m.snapshot()`'s bytes. Devices and drivers are code: give new instances of
+   * the same ones again (devices in the same order; drivers by name, at the saved version or newer).
+   * Every bad snapshot (truncated, corrupt, hostile, inconsistent, from a newer format) is a
+   * SnapshotError saying why; no half-built machine escapes. The result passes checkInvariants().
+   */
+  static async restore(bytes: Uint8Array, options: RestoreOptions = {}): Promise<Machine> {
+    const { state, boot } = decodeMachineSnapshot(bytes, options);
+    let m: Machine;
+    try {
+      m = await Machine.create(boot);
+    } catch (e) {
+      throw new SnapshotError(`cannot restore: the snapshot's machine does not boot: ${(e as Error).message}`);
+    }
+    try {
+      restoreOnto(m.kernel, state);
+      m.checkInvariants();
+    } catch (e) {
+      if (e instanceof SnapshotError) throw e;
+      throw new SnapshotError(`snapshot: inconsistent content: ${(e as Error)?.message ?? String(e)}`);
+    }
+    return m;
   }
 
   get phys(): PhysMachine {
@@ -193,6 +239,34 @@ export class Machine {
    */
   callDriver<T>(owner: string, callback: string, fn: () => T, onOops: T): T {
     return callDriver(this.kernel, owner, callback, fn, onOops);
+  }
+
+  // ---- time (phys VirtualClock; kernel timers in internal/timer.ts) ---------------------------
+
+  /** The virtual clock's time: ns since boot (CLOCK_MONOTONIC, ktime_get()). */
+  get clockNs(): number {
+    return this.kernel.phys.clock.now;
+  }
+
+  /**
+   * Lets `ns` of virtual time pass: device models' timers, drivers' timers (the timer softirq at its
+   * ticks) and hrtimers fire on the way, each at its own instant, with the interrupts they raise.
+   * Returns what happened, in order. Time moves only through this call (and nanosleep(2), which
+   * advances it on an in-thread machine); the simulator calls it from its schedule.
+   */
+  advanceClock(ns: number): ClockEvent[] {
+    const events = startClockEvents(this.kernel);
+    try {
+      withKernel(this.kernel, () => this.kernel.phys.clock.advance(ns));
+    } finally {
+      stopClockEvents(this.kernel);
+    }
+    return events;
+  }
+
+  /** When the next timer of any kind is due (ns), or null when none is armed. */
+  nextClockDeadline(): number | null {
+    return this.kernel.phys.clock.nextDeadline();
   }
 
   /** Runs `fn` as kernel code of this machine (for tests and tools that call the driver API directly). */

@@ -25,3 +25,26 @@ describe("VirtualClock", () => {
     expect(() => c.advance(-1)).toThrow(RangeError);
   });
 });
+
+describe("VirtualClock hooks", () => {
+  it("tells onFire of each expiry and onError of a callback that threw, and goes on", () => {
+    const c = new VirtualClock();
+    const seen: string[] = [];
+    c.onFire = (name, ns) => seen.push(`${name}@${ns}`);
+    c.onError = (name, e) => seen.push(`${name} threw ${(e as Error).message}`);
+    const bad = c.newTimer(() => {
+      throw new Error("boom");
+    }, "bad");
+    const good = c.newTimer(() => seen.push("good ran"), "good");
+    bad.mod(10);
+    good.mod(20);
+    expect(c.advance(30)).toBe(2);
+    expect(seen).toEqual(["bad@10", "bad threw boom", "good@20", "good ran"]);
+    expect(c.now).toBe(30);
+    // Without onError the throw propagates (and time stops at the failing timer).
+    c.onError = null;
+    bad.mod(40);
+    expect(() => c.advance(100)).toThrow("boom");
+    expect(c.now).toBe(40);
+  });
+});

@@ -3,6 +3,10 @@
  * timer_mod / timer_del / qemu_clock_get_ns): time moves only when the machine's owner advances it
  * (a test, the simulator's scheduler), so a 60 Hz vblank fires the same way on every run of a seed.
  * Timers due at the same instant fire in the order they were armed.
+ *
+ * A callback that throws is a bug of whoever armed the timer: with `onError` set (the kernel's
+ * Machine sets it: a dmesg line naming the timer) the timer stays disarmed and time goes on; without
+ * it the throw propagates out of `advance`. `onFire` hears of every expiry (traces).
  */
 
 /** Nanoseconds in one second. */
@@ -22,6 +26,7 @@ interface TimerState {
   expires: number | null;
   seq: number;
   readonly cb: () => void;
+  readonly name: string;
 }
 
 /** The machine's virtual clock (QEMU_CLOCK_VIRTUAL) with its timers; it advances only when told to. */
@@ -29,15 +34,19 @@ export class VirtualClock {
   private nowNs = 0;
   private seq = 0;
   private readonly timers = new Set<TimerState>();
+  /** Hears of each expiry, before its callback runs (name as given to newTimer, time in ns). */
+  onFire: ((name: string, ns: number) => void) | null = null;
+  /** Hears of a callback that threw (the timer stays disarmed); null: the throw propagates. */
+  onError: ((name: string, error: unknown) => void) | null = null;
 
   /** qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL). */
   get now(): number {
     return this.nowNs;
   }
 
-  /** timer_new_ns(): a disarmed timer calling `cb` when it expires. */
-  newTimer(cb: () => void): VirtualTimer {
-    const t: TimerState = { expires: null, seq: 0, cb };
+  /** timer_new_ns(): a disarmed timer calling `cb` when it expires (`name` for traces and errors). */
+  newTimer(cb: () => void, name = "timer"): VirtualTimer {
+    const t: TimerState = { expires: null, seq: 0, cb, name };
     const clock = this;
     return {
       get expires() {
@@ -83,7 +92,15 @@ export class VirtualClock {
       due.expires = null;
       this.timers.delete(due);
       fired++;
-      due.cb();
+      this.onFire?.(due.name, this.nowNs);
+      if (!this.onError) due.cb();
+      else {
+        try {
+          due.cb();
+        } catch (e) {
+          this.onError(due.name, e);
+        }
+      }
     }
     this.nowNs = end;
     return fired;

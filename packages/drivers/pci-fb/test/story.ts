@@ -20,7 +20,7 @@ export async function main() {
   painter.mmu.store32(fbP + (5 * 64 + 10) * 4, 0xff00ff00);
   const seen = viewer.mmu.load32(fbV + (5 * 64 + 10) * 4);
   const width = viewer.mmu.load32(regsV + PCI_FB_REG_WIDTH);
-  m.phys.clock.advance(NANOSECONDS_PER_SECOND / 10 + 1_000_000); // 101 ms: six vblanks at 60 Hz
+  m.advanceClock(NANOSECONDS_PER_SECOND / 10 + 1_000_000); // 101 ms: six vblanks at 60 Hz
   return {
     machine: m,
     seen,

@@ -14,6 +14,7 @@
  */
 import type { PciFunction } from "@faultline/phys";
 import { EBUSY, EINVAL } from "../constants";
+import { recordClockEvent } from "./clock-events";
 import type { Kernel, Task } from "./kernel";
 import { callDriver } from "./oops";
 import { onPciInstall, type PciState, pciState } from "./pci-bus";
@@ -139,6 +140,7 @@ function runLevel(k: Kernel, d: IrqDesc): void {
 function handleIrq(k: Kernel, d: IrqDesc): boolean {
   if (d.disabled || !d.actions.length) return false;
   d.count++;
+  recordClockEvent(k, { ns: k.phys.clock.now, kind: "irq", irq: d.irq, count: d.count });
   d.running = true;
   const prevTask: Task | null = k.current;
   k.current = null;

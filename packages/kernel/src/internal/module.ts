@@ -9,6 +9,7 @@ import { freeOwnerIrqs } from "./irq";
 import type { Kernel } from "./kernel";
 import { callDriver } from "./oops";
 import { moduleGone } from "./pci-bus";
+import { freeOwnerTimers } from "./timer";
 
 /**
  * insmod: checks the API version, runs init in the driver's context. Returns 0, or the -errno init
@@ -29,6 +30,7 @@ export function loadDriver(k: Kernel, def: DriverDefinition): number {
     k.chrdev.removeOwner(def.name);
     moduleGone(k, def.name);
     freeOwnerIrqs(k, def.name);
+    freeOwnerTimers(k, def.name);
     return r < 0 ? r : -r;
   }
   k.drivers.set(def.name, { def, ctx });
@@ -45,6 +47,7 @@ export function unloadDriver(k: Kernel, name: string): number {
   // What the module's exit left registered (a PCI driver, IRQ actions) goes with it.
   moduleGone(k, name);
   freeOwnerIrqs(k, name);
+  freeOwnerTimers(k, name);
   k.drivers.delete(name);
   return 0;
 }

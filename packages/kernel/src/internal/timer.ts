@@ -1,0 +1,377 @@
+/**
+ * kernel/time/timer.c and kernel/time/hrtimer.c on the machine's virtual clock (phys VirtualClock):
+ * the jiffies tick, the timer wheel's expiry rounding, the timer softirq, and hrtimers.
+ *
+ * - jiffies = INITIAL_JIFFIES + ⌊now / TICK_NSEC⌋ (HZ 250, CONFIG_HZ's default; the count starts
+ *   300 s before its 32-bit wrap, as Linux's does, to flush out wrap bugs).
+ * - A timer_list goes into the wheel as __mod_timer → calc_wheel_index puts it: the level chosen by
+ *   `expires - base->clk`, the expiry rounded up to the level's granularity *plus one*
+ *   (calc_index: `(expires >> LVL_SHIFT(lvl)) + 1`, so a timer never fires early: one armed for
+ *   jiffies + 1 runs at the tick of jiffies + 2, one 1000 jiffies out up to 64 jiffies late); an
+ *   expiry already past goes to the current bucket and runs at the next tick.
+ * - base->clk follows forward_timer_base(): process context brings it up to jiffies; while the
+ *   softirq runs timers it is jiffies + 1.
+ * - The softirq (run_timer_softirq → __run_timers) is one virtual timer armed for the earliest
+ *   bucket: at that tick it expires every due timer, the highest wheel level first and, within a
+ *   bucket, the last queued first (hlist_add_head), each detached before its function runs.
+ * - Timer functions and hrtimer functions run as driver code in interrupt context (no process is
+ *   current): a throw is an oops, as for an interrupt handler; the timer is not re-armed.
+ * - hrtimers fire at their exact ns (hrtimer_interrupt, hard irq context); HRTIMER_RESTART re-arms
+ *   for the expiry the function forwarded to.
+ */
+import type { VirtualTimer } from "@faultline/phys";
+import { recordClockEvent } from "./clock-events";
+import type { Kernel, Task } from "./kernel";
+import { callDriver } from "./oops";
+
+/** CONFIG_HZ: timer interrupts per second (Kconfig.hz's default, HZ_250). */
+export const HZ = 250;
+/** TICK_NSEC: ns per jiffy, (NSEC_PER_SEC + HZ/2) / HZ. */
+export const TICK_NSEC = 4_000_000;
+/** INITIAL_JIFFIES on 64-bit: (unsigned long)(unsigned int)(-300 * HZ). */
+export const INITIAL_JIFFIES = 2 ** 32 - 300 * HZ;
+
+// The wheel's shape (kernel/time/timer.c): 9 levels of 64 buckets for HZ > 100, each level 8× coarser.
+const LVL_CLK_SHIFT = 3;
+const LVL_BITS = 6;
+const LVL_SIZE = 1 << LVL_BITS;
+const LVL_DEPTH = 9;
+const lvlGran = (lvl: number): number => 2 ** (lvl * LVL_CLK_SHIFT);
+const lvlStart = (n: number): number => (LVL_SIZE - 1) * 2 ** ((n - 1) * LVL_CLK_SHIFT);
+const WHEEL_TIMEOUT_CUTOFF = lvlStart(LVL_DEPTH);
+const WHEEL_TIMEOUT_MAX = WHEEL_TIMEOUT_CUTOFF - lvlGran(LVL_DEPTH - 1);
+
+/**
+ * calc_wheel_index(): the jiffy whose tick expires a timer queued with `expires` while base->clk is
+ * `clk`, and its level (which orders timers expiring at the same tick).
+ */
+export function wheelBucket(expires: number, clk: number): { bucket: number; level: number } {
+  const delta = expires - clk;
+  if (delta < 0) return { bucket: clk, level: 0 };
+  let lvl = 0;
+  while (lvl < LVL_DEPTH - 1 && delta >= lvlStart(lvl + 1)) lvl++;
+  let e = expires;
+  if (lvl === LVL_DEPTH - 1 && delta >= WHEEL_TIMEOUT_CUTOFF) e = clk + WHEEL_TIMEOUT_MAX;
+  const g = lvlGran(lvl);
+  return { bucket: (Math.floor(e / g) + 1) * g, level: lvl };
+}
+
+/** A timer's function (void (*function)(struct timer_list *)). */
+export type TimerFunc = (timer: TimerList) => void;
+
+/** struct timer_list, the fields a driver reads and writes. */
+export interface TimerList {
+  /** The jiffy it is due at (mod_timer sets it; add_timer reads it). */
+  expires: number;
+  /** Its function; null after timer_shutdown_sync (the timer can no longer be armed). */
+  function: TimerFunc | null;
+  flags: number;
+}
+
+interface TimerState {
+  readonly k: Kernel;
+  readonly owner: string;
+  /** Jiffy of the tick that expires it, while pending. */
+  bucket: number;
+  level: number;
+  seq: number;
+  pending: boolean;
+}
+
+interface TimerBase {
+  clk: number;
+  /** The softirq is expiring timers (base->clk is jiffies + 1). */
+  running: boolean;
+  seq: number;
+  readonly pending: Set<TimerList>;
+  readonly softirq: VirtualTimer;
+}
+
+const bases = new WeakMap<Kernel, TimerBase>();
+const timers = new WeakMap<object, TimerState>();
+
+export function jiffiesOf(k: Kernel): number {
+  return INITIAL_JIFFIES + Math.floor(k.phys.clock.now / TICK_NSEC);
+}
+
+function base(k: Kernel): TimerBase {
+  let b = bases.get(k);
+  if (!b) {
+    const softirq = k.phys.clock.newTimer(() => runTimers(k, b!), "TIMER_SOFTIRQ");
+    b = { clk: jiffiesOf(k), running: false, seq: 0, pending: new Set(), softirq };
+    bases.set(k, b);
+  }
+  return b;
+}
+
+/** timer_setup(): binds the timer to its function and to the module that set it up. */
+export function timerSetup(k: Kernel, owner: string, timer: TimerList, fn: TimerFunc, flags: number): void {
+  if (typeof fn !== "function") throw new TypeError("timerSetup: the callback is not a function");
+  const old = timers.get(timer);
+  if (old?.pending) detach(base(old.k), timer, old);
+  timer.function = fn;
+  timer.flags = flags >>> 0;
+  timers.set(timer, { k, owner, bucket: 0, level: 0, seq: 0, pending: false });
+}
+
+function stateOf(timer: TimerList, what: string): TimerState {
+  const s = timer && typeof timer === "object" ? timers.get(timer) : undefined;
+  // debug_object_assert_init: a timer that was never set up is a driver bug.
+  if (!s) throw new Error(`${what}: timer was not set up with timerSetup`);
+  return s;
+}
+
+function detach(b: TimerBase, timer: TimerList, s: TimerState): void {
+  s.pending = false;
+  b.pending.delete(timer);
+  armSoftirq(b, s.k);
+}
+
+function armSoftirq(b: TimerBase, k: Kernel): void {
+  let next = Number.POSITIVE_INFINITY;
+  for (const t of b.pending) next = Math.min(next, timers.get(t)!.bucket);
+  if (next === Number.POSITIVE_INFINITY) {
+    b.softirq.del();
+    return;
+  }
+  // An expiry already past sits in the current bucket and runs at the next tick.
+  const tick = Math.max(next, jiffiesOf(k) + (b.running ? 0 : 1));
+  const ns = (tick - INITIAL_JIFFIES) * TICK_NSEC;
+  if (b.softirq.expires !== ns) b.softirq.mod(ns);
+}
+
+/** __mod_timer(): 1 when the timer was pending, 0 when not; a shut-down timer is left alone (0). */
+export function modTimer(timer: TimerList, expires: number, onlyPending = false): number {
+  const s = stateOf(timer, "modTimer");
+  if (!Number.isFinite(expires)) throw new TypeError(`modTimer: expires ${expires} is not a jiffy`);
+  const b = base(s.k);
+  const was = s.pending ? 1 : 0;
+  if (onlyPending && !was) return 0;
+  // The fast path: a pending timer re-armed for the same jiffy keeps its place.
+  if (was && timer.expires === expires) return 1;
+  if (!timer.function) return 0;
+  const j = jiffiesOf(s.k);
+  // forward_timer_base(): only when jiffies has moved past clk (clk is jiffies + 1 inside the softirq).
+  if (!b.running && j - b.clk >= 1) b.clk = j;
+  timer.expires = expires;
+  const { bucket, level } = wheelBucket(expires, b.clk);
+  s.bucket = bucket;
+  s.level = level;
+  s.seq = b.seq++;
+  s.pending = true;
+  b.pending.add(timer);
+  armSoftirq(b, s.k);
+  return was;
+}
+
+/** add_timer(): BUG_ON(timer_pending(timer)), then mod_timer(timer, timer->expires). */
+export function addTimer(timer: TimerList): void {
+  const s = stateOf(timer, "addTimer");
+  if (s.pending) throw new Error("kernel BUG at kernel/time/timer.c: add_timer on a pending timer");
+  modTimer(timer, timer.expires);
+}
+
+/** timer_delete() / del_timer(): 1 when it was pending. */
+export function timerDelete(timer: TimerList): number {
+  const s = stateOf(timer, "timerDelete");
+  if (!s.pending) return 0;
+  detach(base(s.k), timer, s);
+  return 1;
+}
+
+/** timer_shutdown_sync(): deleted, and every later modTimer/addTimer is ignored. */
+export function timerShutdown(timer: TimerList): number {
+  const r = timerDelete(timer);
+  timer.function = null;
+  return r;
+}
+
+export function timerPending(timer: TimerList): boolean {
+  return stateOf(timer, "timerPending").pending;
+}
+
+/** __run_timers() at this tick: every timer whose bucket is due, highest level first, newest first. */
+function runTimers(k: Kernel, b: TimerBase): void {
+  const j = jiffiesOf(k);
+  const due = [...b.pending].filter((t) => timers.get(t)!.bucket <= j);
+  due.sort((x, y) => {
+    const a = timers.get(x)!;
+    const c = timers.get(y)!;
+    return c.level - a.level || c.seq - a.seq;
+  });
+  b.clk = j + 1;
+  b.running = true;
+  const prev: Task | null = k.current;
+  k.current = null;
+  try {
+    for (const t of due) {
+      const s = timers.get(t)!;
+      // A function earlier in this run may have deleted or re-armed it.
+      if (!s.pending || s.bucket > j) continue;
+      s.pending = false;
+      b.pending.delete(t);
+      const fn = t.function;
+      if (!fn) continue;
+      const name = `${s.owner}: ${fn.name || "timer"}`;
+      recordClockEvent(k, { ns: k.phys.clock.now, kind: "timer", name });
+      callDriver(k, s.owner, `timer ${fn.name || "function"}`, () => fn(t), undefined);
+    }
+  } finally {
+    k.current = prev;
+    b.running = false;
+  }
+  armSoftirq(b, k);
+}
+
+/** Drops the timers a module left pending (its code is going away), with a warning each. */
+export function freeOwnerTimers(k: Kernel, owner: string): void {
+  const b = bases.get(k);
+  if (b) {
+    for (const t of [...b.pending]) {
+      const s = timers.get(t)!;
+      if (s.owner !== owner) continue;
+      k.log.printk(4, `${owner}: unloaded with timer ${t.function?.name || "(anonymous)"} pending: deleted`);
+      detach(b, t, s);
+    }
+  }
+  for (const h of [...(hrActive.get(k) ?? [])]) {
+    const s = hrtimers.get(h)!;
+    if (s.owner !== owner) continue;
+    k.log.printk(4, `${owner}: unloaded with hrtimer ${h.function?.name || "(anonymous)"} active: cancelled`);
+    hrtimerCancel(h);
+  }
+}
+
+// ---- hrtimers --------------------------------------------------------------------------------
+
+export const HRTIMER_NORESTART = 0;
+export const HRTIMER_RESTART = 1;
+export const HRTIMER_MODE_ABS = 0x00;
+export const HRTIMER_MODE_REL = 0x01;
+export const CLOCK_REALTIME = 0;
+export const CLOCK_MONOTONIC = 1;
+export const CLOCK_BOOTTIME = 7;
+
+/** enum hrtimer_restart (*function)(struct hrtimer *). */
+export type HrtimerFunc = (timer: Hrtimer) => number;
+
+/** struct hrtimer: its expiry (ns on CLOCK_MONOTONIC, the virtual clock) and function. */
+export interface Hrtimer {
+  /** node.expires (hrtimer_get_expires). */
+  expires: number;
+  function: HrtimerFunc | null;
+}
+
+interface HrState {
+  readonly k: Kernel;
+  readonly owner: string;
+  readonly vt: VirtualTimer;
+}
+
+const hrtimers = new WeakMap<object, HrState>();
+const hrActive = new WeakMap<Kernel, Set<Hrtimer>>();
+
+/** hrtimer_setup(timer, function, clock_id, mode). */
+export function hrtimerSetup(
+  k: Kernel,
+  owner: string,
+  timer: Hrtimer,
+  fn: HrtimerFunc,
+  clockId: number,
+  _mode: number,
+): void {
+  if (typeof fn !== "function") throw new TypeError("hrtimerSetup: the callback is not a function");
+  if (clockId !== CLOCK_MONOTONIC && clockId !== CLOCK_BOOTTIME && clockId !== CLOCK_REALTIME)
+    throw new Error(`hrtimerSetup: clock ${clockId} is not a clock hrtimers run on`);
+  const old = hrtimers.get(timer);
+  if (old) hrtimerCancel(timer);
+  timer.function = fn;
+  timer.expires = 0;
+  const vt = k.phys.clock.newTimer(() => fireHrtimer(k, timer), `${owner}: ${fn.name || "hrtimer"}`);
+  hrtimers.set(timer, { k, owner, vt });
+}
+
+function hrState(timer: Hrtimer, what: string): HrState {
+  const s = timer && typeof timer === "object" ? hrtimers.get(timer) : undefined;
+  if (!s) throw new Error(`${what}: hrtimer was not set up with hrtimerSetup`);
+  return s;
+}
+
+function activeSet(k: Kernel): Set<Hrtimer> {
+  let s = hrActive.get(k);
+  if (!s) {
+    s = new Set();
+    hrActive.set(k, s);
+  }
+  return s;
+}
+
+/** hrtimer_start(timer, tim, mode): REL from now, ABS an absolute ns. */
+export function hrtimerStart(timer: Hrtimer, tim: number, mode: number): void {
+  const s = hrState(timer, "hrtimerStart");
+  if (!Number.isFinite(tim)) throw new TypeError(`hrtimerStart: ${tim} is not a time`);
+  const now = s.k.phys.clock.now;
+  timer.expires = mode & HRTIMER_MODE_REL ? now + Math.max(0, tim) : tim;
+  s.vt.mod(timer.expires);
+  activeSet(s.k).add(timer);
+}
+
+/** hrtimer_cancel(): 1 when it was active, 0 otherwise. */
+export function hrtimerCancel(timer: Hrtimer): number {
+  const s = hrState(timer, "hrtimerCancel");
+  const set = activeSet(s.k);
+  if (!set.has(timer)) return 0;
+  s.vt.del();
+  set.delete(timer);
+  return 1;
+}
+
+export function hrtimerActive(timer: Hrtimer): boolean {
+  const s = hrState(timer, "hrtimerActive");
+  return activeSet(s.k).has(timer);
+}
+
+/**
+ * hrtimer_forward_now(timer, interval): moves the expiry forward by whole intervals until it is
+ * after now; returns how many (the overruns), 0 when it already was.
+ */
+export function hrtimerForwardNow(timer: Hrtimer, interval: number): number {
+  const s = hrState(timer, "hrtimerForwardNow");
+  if (!(interval > 0)) throw new RangeError(`hrtimerForwardNow: interval ${interval} must be positive`);
+  const now = s.k.phys.clock.now;
+  const delta = now - timer.expires;
+  if (delta < 0) return 0;
+  const n = Math.floor(delta / interval) + 1;
+  timer.expires += n * interval;
+  return n;
+}
+
+/** __run_hrtimer(): the function in hard irq context; HRTIMER_RESTART re-arms for its expiry. */
+function fireHrtimer(k: Kernel, timer: Hrtimer): void {
+  const s = hrtimers.get(timer)!;
+  const set = activeSet(k);
+  set.delete(timer);
+  const fn = timer.function;
+  if (!fn) return;
+  const prev: Task | null = k.current;
+  k.current = null;
+  let r: number;
+  try {
+    r = callDriver(k, s.owner, `hrtimer ${fn.name || "function"}`, () => fn(timer), HRTIMER_NORESTART);
+  } finally {
+    k.current = prev;
+  }
+  // Started again from its own function, or asked to restart: active again.
+  if (set.has(timer) || r !== HRTIMER_RESTART) return;
+  if (!(timer.expires > k.phys.clock.now)) {
+    // Linux would re-run it at once, forever (hrtimer_interrupt's "interrupt took" hang): a bug
+    // reported here, and the timer stopped.
+    k.log.printk(
+      4,
+      `hrtimer: ${s.owner}: ${fn.name || "function"} restarted without forwarding its expiry: stopped`,
+    );
+    return;
+  }
+  s.vt.mod(timer.expires);
+  set.add(timer);
+}
