@@ -56,10 +56,8 @@ export {
   unmapMappingRange,
   virtToPage,
   virtToPhys,
-  vmfInsertMixed,
   vmfInsertPfn,
   vmInsertPage,
-  vmIomapMemory,
   zapVmaPtes,
 } from "./driver-api";
 export {
