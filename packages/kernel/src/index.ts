@@ -64,7 +64,6 @@ export {
   DRIVER_API_VERSION,
   type DriverContext,
   type DriverDefinition,
-  type DriverSnapshot,
   type File,
   type FileOperations,
   type Inode,
@@ -117,22 +116,9 @@ export {
 } from "./internal/resource";
 export type { ArgKind, ArgKinds } from "./internal/syscall";
 export * from "./isa-dma";
-export * from "./pat";
 export { Libc } from "./libc";
 export type { BadPageRecord, OopsRecord } from "./machine";
-export { Machine, type RestoreOptions } from "./machine";
-export {
-  type DecodeSnapshotOptions,
-  decodeSnapshotContainer,
-  encodeSnapshotContainer,
-  isSnapshot,
-  SNAPSHOT_FORMAT_VERSION,
-  SNAPSHOT_MAGIC,
-  SNAPSHOT_MAX_PAYLOAD,
-  type SnapshotContainer,
-  SnapshotError,
-} from "./snapshot/container";
-export { KERNEL_VERSION } from "./snapshot/machine-snapshot";
+export { Machine } from "./machine";
 export {
   type CpuOptions,
   type DeviceModel,
@@ -214,4 +200,3 @@ export {
 } from "./syscall_64.tbl";
 export { Syscalls, type WaitResult } from "./syscalls";
 export type { Dirent, IpcPerm, ShmInfo, ShmidDs, Stat } from "./syscalls-files";
-export * from "./vm-flags";
