@@ -15,7 +15,7 @@ import {
   physOf,
 } from "@faultline/phys";
 import { EINVAL, VM_FAULT_SIGBUS } from "./constants";
-import { DRIVER_API_VERSION, type DriverContext, type DriverDefinition, type File } from "./driver-types";
+import { DRIVER_API_VERSION, type DriverContext, type DriverDefinition, type DriverSnapshot, type File } from "./driver-types";
 import { badPfnReason, badPhysReason, PFN_LIMIT, warn } from "./internal/bug";
 import { COPY_BRAND, currentKernel, currentKernelOrNull, THIS_COPY } from "./internal/current";
 import { OpenFile } from "./internal/file";
@@ -50,6 +50,10 @@ export interface DriverDefinitionInput {
   readonly name: string;
   readonly apiVersion: number;
   readonly params?: Readonly<Record<string, unknown>>;
+  /** The driver's own version (DriverDefinition.version). */
+  readonly version?: string;
+  /** Snapshot hooks (DriverDefinition.snapshot). */
+  readonly snapshot?: DriverSnapshot;
   init(ctx: DriverContext): number | undefined;
   exit?(ctx: DriverContext): void;
 }
@@ -78,6 +82,11 @@ export function defineDriver(def: DriverDefinitionInput): DriverDefinition {
   if (def.exit !== undefined && typeof def.exit !== "function") {
     throw new TypeError(`defineDriver(${def.name}): exit must be a function`);
   }
+  if (def.version !== undefined && (typeof def.version !== "string" || !/^\d+(\.\d+)*$/.test(def.version)))
+    throw new TypeError(`defineDriver(${def.name}): version must be a string such as "1.2.0", got ${String(def.version)}`);
+  const snap = def.snapshot;
+  if (snap !== undefined && (typeof snap !== "object" || snap === null || !Number.isInteger(snap.version) || snap.version < 1))
+    throw new TypeError(`defineDriver(${def.name}): snapshot.version must be a positive integer`);
   const out = { ...def };
   // Which copy of @faultline/kernel defined it: a machine of another copy refuses it (options.ts).
   Object.defineProperty(out, COPY_BRAND, { value: THIS_COPY, enumerable: false });

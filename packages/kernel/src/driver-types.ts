@@ -67,10 +67,43 @@ export interface DriverContext {
   readonly era: "2.6.10" | "modern";
 }
 
+/**
+ * What a driver keeps across a machine snapshot (`m.snapshot()`, `Machine.restore`; docs/driver-api.md,
+ * "Snapshots"). A driver is code: restore loads it again (init runs on the new machine), then hands
+ * it back what `save` returned. Everything saved must be plain data msgpack can hold (numbers,
+ * strings, booleans, null, arrays, plain objects, Uint8Array): no pages, functions or objects of the
+ * kernel's (a page is saved as its pfn, see pageToPfn/pfnToPage).
+ */
+export interface DriverSnapshot {
+  /** The version of the saved state (an integer from 1); bump it when its shape changes. */
+  readonly version: number;
+  /**
+   * Every vm_operations_struct the driver's mmap installs, by a stable name: a VMA's vm_ops is saved
+   * as that name. A VMA whose vm_ops are not listed cannot be saved (the snapshot says so).
+   */
+  readonly vmOps?: Readonly<Record<string, VmOperations>>;
+  /** The driver's private state (its device list, counters, pages held as pfns). */
+  save?(): unknown;
+  /** After init ran on the restored machine: takes the saved state back (already migrated to `version`). */
+  restore?(state: unknown): void;
+  /** migrate[v] turns a state of version v into one of version v + 1 (states older than `version`). */
+  readonly migrate?: Readonly<Record<number, (state: unknown) => unknown>>;
+  /** filp->private_data or vm_private_data the driver set, as plain data; and back on restore. */
+  savePrivate?(data: unknown): unknown;
+  restorePrivate?(saved: unknown): unknown;
+}
+
 /** The object `defineDriver` returns and `Machine.create({ drivers })` loads. */
 export interface DriverDefinition {
   readonly name: string;
   readonly apiVersion: number;
+  /**
+   * The driver's own version ("1.2.0"; default "0"): a snapshot records it, and restoring needs the
+   * same driver at this version or a newer one.
+   */
+  readonly version?: string;
+  /** Snapshot hooks; a driver without them can be saved only while it holds no state (see DriverSnapshot). */
+  readonly snapshot?: DriverSnapshot;
   /** Module parameters (module_param), handed to init as `ctx.params`. */
   readonly params?: Readonly<Record<string, unknown>>;
   init(ctx: DriverContext): number | undefined;

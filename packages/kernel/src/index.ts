@@ -64,6 +64,7 @@ export {
   DRIVER_API_VERSION,
   type DriverContext,
   type DriverDefinition,
+  type DriverSnapshot,
   type File,
   type FileOperations,
   type Inode,
@@ -118,7 +119,19 @@ export type { ArgKind, ArgKinds } from "./internal/syscall";
 export * from "./isa-dma";
 export { Libc } from "./libc";
 export type { BadPageRecord, OopsRecord } from "./machine";
-export { Machine } from "./machine";
+export { Machine, type RestoreOptions } from "./machine";
+export {
+  type DecodeSnapshotOptions,
+  decodeSnapshotContainer,
+  encodeSnapshotContainer,
+  isSnapshot,
+  SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_MAGIC,
+  SNAPSHOT_MAX_PAYLOAD,
+  type SnapshotContainer,
+  SnapshotError,
+} from "./snapshot/container";
+export { KERNEL_VERSION } from "./snapshot/machine-snapshot";
 export {
   type CpuOptions,
   type DeviceModel,

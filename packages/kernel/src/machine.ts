@@ -37,11 +37,19 @@ import {
   type MachineOptions,
 } from "./options";
 import { type Process, processOf, type SpawnOptions } from "./process";
+import { SnapshotError } from "./snapshot/container";
+import {
+  decodeMachineSnapshot,
+  type RestoreOptions,
+  restoreOnto,
+  snapshotMachine,
+} from "./snapshot/machine-snapshot";
 
 export type { BadPageRecord } from "./internal/bad-page";
 export type { OopsRecord } from "./internal/kernel";
 export type { LogRecord } from "./internal/printk";
 export type { CpuOptions, DeviceModel, MachineOptions } from "./options";
+export type { RestoreOptions } from "./snapshot/machine-snapshot";
 
 /**
  * One emulated computer: physical memory and buses, device models, the kernel with its processes and loaded
@@ -74,6 +82,44 @@ export class Machine {
     }
     for (const d of config.drivers) loadDriver(k, d);
     return new Machine(k);
+  }
+
+  // ---- snapshots (snapshot/*.ts) -------------------------------------------------------------
+
+  /**
+   * The machine's state as bytes (a versioned, checksummed msgpack container; docs/snapshots.md):
+   * physical memory (touched frames only, the memmap, the buddy allocator), every process with its
+   * mm, VMAs, fds and signal state, files and their page cache, the log, device and driver state.
+   * Take it between syscalls. Throws SnapshotError naming anything that cannot be saved.
+   */
+  snapshot(): Uint8Array {
+    return snapshotMachine(this.kernel);
+  }
+
+  /**
+   * A machine rebuilt from `m.snapshot()`'s bytes. Devices and drivers are code: give new instances of
+   * the same ones again (devices in the same order; drivers by name, at the saved version or newer).
+   * Every bad snapshot (truncated, corrupt, hostile, inconsistent, from a newer format) is a
+   * SnapshotError saying why; no half-built machine escapes. The result passes checkInvariants().
+   */
+  static async restore(bytes: Uint8Array, options: RestoreOptions = {}): Promise<Machine> {
+    const { state, boot } = decodeMachineSnapshot(bytes, options);
+    let m: Machine;
+    try {
+      m = await Machine.create(boot);
+    } catch (e) {
+      throw new SnapshotError(
+        `cannot restore: the snapshot's machine does not boot: ${(e as Error).message}`,
+      );
+    }
+    try {
+      restoreOnto(m.kernel, state);
+      m.checkInvariants();
+    } catch (e) {
+      if (e instanceof SnapshotError) throw e;
+      throw new SnapshotError(`snapshot: inconsistent content: ${(e as Error)?.message ?? String(e)}`);
+    }
+    return m;
   }
 
   get phys(): PhysMachine {

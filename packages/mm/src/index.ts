@@ -96,9 +96,29 @@ export {
   ShmemInode,
   ShmemMapping,
   ShmemSb,
+  setShmemInoCounter,
+  shmemInoCounter,
   shmemInodeOf,
   shmemNextIno,
 } from "./shmem";
+export {
+  restoreShmemFile,
+  restoreShmemInode,
+  type ShmemFileState,
+  type ShmemInodeState,
+  saveShmemFile,
+  saveShmemInode,
+} from "./shmem-snapshot";
+export {
+  AnonVmaTable,
+  adoptPageTables,
+  type MmState,
+  type RestoreRefs,
+  restoreMm,
+  type SaveRefs,
+  saveMm,
+  type VmaState,
+} from "./snapshot";
 export {
   NSIG,
   type SiCodeName,

@@ -112,6 +112,41 @@ export class PageTables {
     return root < 0 ? null : new PageTables(mem, root);
   }
 
+  /**
+   * The page tables rooted at `root` as they are in memory (a restored snapshot): the per-table entry
+   * counts and table frames are rebuilt by walking them. Throws (naming the entry) when a table pointer
+   * leads to a frame that is not RAM or not marked PG_table, or a table is reached twice.
+   */
+  static adopt(mem: PhysMemory, root: number): PageTables {
+    const check = (pfn: number, what: string) => {
+      if (!Number.isInteger(pfn) || pfn < 0 || pfn >= mem.maxPfn || mem.ramLocate(pfn) < 0)
+        throw new Error(`${what}: pfn 0x${pfn.toString(16)} is not RAM`);
+      if (!(mem.flags[pfn]! & PG_table))
+        throw new Error(`${what}: frame 0x${pfn.toString(16)} is not a page table (no PG_table)`);
+    };
+    check(root, "page table root");
+    const pt = new PageTables(mem, root);
+    const walk = (table: number, level: number): void => {
+      const loc = mem.ramLocate(table);
+      let used = 0;
+      for (let i = 0; i < 512; i++) {
+        const e = pt.readSlot(loc + i * 8);
+        if (e === 0) continue;
+        used++;
+        if (level === 0) continue;
+        const child = ptePfn(e);
+        check(child, `page table entry ${i} of table 0x${table.toString(16)}`);
+        if (pt.tablePfn.has(mem.ramLocate(child)))
+          throw new Error(`page table 0x${child.toString(16)} is reached twice`);
+        pt.track(child);
+        walk(child, level - 1);
+      }
+      pt.used.set(loc, used);
+    };
+    walk(root, 3);
+    return pt;
+  }
+
   private static allocTable(mem: PhysMemory): number {
     const pfn = mem.allocPfn(0, __GFP_ZERO);
     if (pfn >= 0) Atomics.or(mem.flags, pfn, PG_table);

@@ -39,6 +39,14 @@ const F_ALL_SEALS =
  * machine (its PhysMemory), so what one machine prints does not depend on what ran before it.
  */
 const nextIno = new WeakMap<PhysMemory, number>();
+/** The machine's last shmem inode number handed out (a snapshot saves it; shmem-snapshot.ts). */
+export function shmemInoCounter(mem: PhysMemory): number {
+  return nextIno.get(mem) ?? 1024;
+}
+/** @internal Sets that counter (a restored snapshot). */
+export function setShmemInoCounter(mem: PhysMemory, last: number): void {
+  nextIno.set(mem, last);
+}
 /** The next inode number for a shmem inode of the machine whose memory is `mem`. */
 export function shmemNextIno(mem: PhysMemory): number {
   const ino = (nextIno.get(mem) ?? 1024) + 1;

@@ -63,6 +63,7 @@ export {
   type PhysMachineOptions,
 } from "./machine";
 export { Page, PhysMemory, type PhysMemoryDescriptor, type PhysMemoryOptions } from "./memory";
+export { MEMMAP_CHUNK, type MemmapArrayState, type PhysMemoryState } from "./memory-state";
 export {
   type AccessRules,
   MemoryRegion,

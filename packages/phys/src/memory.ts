@@ -33,6 +33,7 @@ import {
 } from "./encoding";
 import { hex, PhysError } from "./errors";
 import { makeRamFrameLookup, type RamRange, ramImageBytes, ramLayout } from "./layout";
+import { type PhysMemoryState, restoreMemoryState, saveMemoryState } from "./memory-state";
 
 const FRAMES_PER_BANK = BANK_BYTES_MAX / PAGE_SIZE;
 const ZEROES = new Uint8Array(PAGE_SIZE);
@@ -859,6 +860,56 @@ export class PhysMemory {
     for (let pfn = 0; pfn < ISA_END_PFN; pfn++)
       if (this.ramFrameOf(pfn) < 0 && this.flags[pfn]! & PG_quarantined) n++;
     return n;
+  }
+
+  // ---- snapshots (memory-state.ts) ----------------------------------------------------------
+
+  /**
+   * The state of physical memory for a machine snapshot: allocator block, memmap chunks that are not
+   * all zero, and the RAM frames outside the never-touched ranges that are not all zero.
+   */
+  saveState(): PhysMemoryState {
+    return saveMemoryState(this.stateTarget());
+  }
+
+  /**
+   * Replaces this memory's state with a saved one (from a machine of the same RAM size). Every index
+   * and length is checked before anything is written (PhysError "ESNAPSHOT"); call checkInvariants()
+   * after to check the content.
+   */
+  restoreState(state: unknown): void {
+    this.lock();
+    try {
+      restoreMemoryState(this.stateTarget(), state);
+    } finally {
+      // The saved lock word is free; the restored block is ours to release.
+      Atomics.store(this.ctl, B_LOCK, UNLOCKED);
+    }
+  }
+
+  private stateTarget() {
+    const ranges = this.ramRanges;
+    const ctl = this.ctl;
+    return {
+      ramBytes: this.ramBytes,
+      maxPfn: this.maxPfn,
+      zeroPfn: this.zeroPfn,
+      memmapArrays: [this.refcount, this.mapcount, this.flags, this.order, this.next, this.prev],
+      ctl,
+      *touchedRamPfns(): Iterable<number> {
+        for (let i = 0; i < ranges.length; i++) {
+          const r = ranges[i]!;
+          const us = ctl[B_UNTOUCHED + 2 * i]!;
+          const ue = ctl[B_UNTOUCHED + 2 * i + 1]!;
+          for (let pfn = r.start / PAGE_SIZE; pfn < r.end / PAGE_SIZE; pfn++) {
+            if (pfn >= us && pfn < ue) pfn = ue;
+            if (pfn < r.end / PAGE_SIZE) yield pfn;
+          }
+        }
+      },
+      isRam: (pfn: number) => this.ramFrameOf(pfn) >= 0,
+      frameBytes: (pfn: number) => this.frameBytes(pfn),
+    };
   }
 
   /** Pages allocated and not reserved (for leak checks: equal before and after a workload). */

@@ -66,7 +66,8 @@ export function fileMaker(k: Kernel): MakeFile {
   return (node, fops, flags) => newFile(k, node, fops, KERNEL, flags);
 }
 
-function newFile(k: Kernel, node: FileNode, fops: FileOperations, owner: string, flags: number): OpenFile {
+/** A struct file on the machine's file list (snapshot restore makes its files with it too). */
+export function newFile(k: Kernel, node: FileNode, fops: FileOperations, owner: string, flags: number): OpenFile {
   const f = new OpenFile(fileHost(k), node, fops, owner, flags);
   k.files.add(f);
   return f;

@@ -67,6 +67,22 @@ export class LogBuffer {
   get size(): number {
     return this.count;
   }
+
+  /** The sequence number the next record gets (a snapshot saves it). */
+  get seq(): number {
+    return this.nextSeq;
+  }
+
+  /** Replaces the buffer's content (a restored snapshot): the records oldest first, the counters. */
+  restore(records: readonly LogRecord[], nextSeq: number, dropped: number): void {
+    this.ring.fill(undefined);
+    this.head = 0;
+    this.count = 0;
+    this.bytes = 0;
+    for (const r of records) this.push(r);
+    this.nextSeq = nextSeq;
+    this.dropped = dropped;
+  }
 }
 
 /** printk(fmt, ...args) with a KERN_* prefix or first argument: the level and the formatted text. */

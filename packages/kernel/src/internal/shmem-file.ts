@@ -129,7 +129,7 @@ export const SHMEM_FOPS: FileOperations = {
 export const BOGO_DIRENT_SIZE = 20;
 
 /** simple_dir_operations with dcache_dir_lseek(): read is -EISDIR; SEEK_SET/SEEK_CUR only. */
-const DIR_FOPS: FileOperations = {
+export const DIR_FOPS: FileOperations = {
   read: () => -EISDIR,
   llseek: (f, offset, whence) => {
     if (whence !== SEEK_SET && whence !== SEEK_CUR) return -EINVAL;
@@ -172,7 +172,7 @@ export function anonShmemNode(sb: TmpfsSb, inode: ShmemInode, path: string): Shm
 
 const dirMappings = new WeakMap<TmpfsDir, AddressSpaceMapping>();
 
-function dirNode(sb: TmpfsSb, dir: TmpfsDir, path: string): TmpfsDirNode {
+export function dirNode(sb: TmpfsSb, dir: TmpfsDir, path: string): TmpfsDirNode {
   let mapping = dirMappings.get(dir);
   if (!mapping) {
     mapping = new AddressSpaceMapping(path);

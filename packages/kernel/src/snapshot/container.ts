@@ -1,0 +1,164 @@
+// The snapshot file container, shared by every kind of snapshot: a machine (`m.snapshot()`,
+// `Machine.restore`) and the simulator's report model (`faultline run --save`, `faultline report`).
+//
+//   offset  size  field
+//   0       8     magic "\x89FLSNAP\n" (the high byte and the newline catch text-mode and 7-bit damage)
+//   8       2     format version, big-endian (SNAPSHOT_FORMAT_VERSION)
+//   10      1     flags: bit 0 = the payload is deflated
+//   11      1     length n of the Faultline version that wrote it
+//   12      n     that version, UTF-8
+//   12+n    4     CRC-32 of the payload as stored
+//   16+n    4     payload length
+//   20+n    …     payload: msgpack of a map { kind: "<kind>", …fields } (deflated when that is smaller)
+//
+// Reading never trusts the file: every length is checked against the bytes there are, the checksum
+// before anything is decoded, the inflated size is bounded, a decoding failure (truncated strings,
+// nesting deep enough to overflow the stack, unknown types) is caught, and the top-level map is checked
+// for its kind and keys. The fields themselves are the caller's to validate. Every failure is a
+// SnapshotError saying what is wrong; nothing else escapes.
+import { crc32, deflateRawSync, inflateRawSync } from "node:zlib";
+import { Packr, Unpackr } from "msgpackr";
+
+export const SNAPSHOT_MAGIC: Uint8Array = Uint8Array.from([0x89, 0x46, 0x4c, 0x53, 0x4e, 0x41, 0x50, 0x0a]);
+export const SNAPSHOT_FORMAT_VERSION = 1;
+/** The largest payload a snapshot may inflate to (a bound on a hostile deflate stream). */
+export const SNAPSHOT_MAX_PAYLOAD = 1024 * 1024 * 1024;
+const FLAG_DEFLATED = 1;
+const HEADER = 20;
+
+/** A file that is not a snapshot this Faultline can read: the message says why. */
+export class SnapshotError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SnapshotError";
+  }
+}
+
+/** A decoded container: its header and the payload map (fields not yet validated). */
+export interface SnapshotContainer {
+  /** The format version the file carries, and the Faultline version that wrote it. */
+  readonly formatVersion: number;
+  readonly faultline: string;
+  readonly kind: string;
+  /** The payload's fields other than `kind`, as decoded (plain objects, arrays, numbers, Uint8Arrays). */
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: false, variableMapSize: true });
+const unpackr = new Unpackr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
+
+/** Whether `bytes` start as a snapshot does (the CLI tells a snapshot from a scenario file by this). */
+export const isSnapshot = (bytes: Uint8Array): boolean =>
+  bytes.length >= SNAPSHOT_MAGIC.length && SNAPSHOT_MAGIC.every((b, i) => bytes[i] === b);
+
+/**
+ * The container of a payload `{ kind, ...fields }`, written by Faultline `faultline` (the version
+ * string, at most 255 bytes). Deflated when that is smaller.
+ */
+export function encodeSnapshotContainer(
+  kind: string,
+  fields: Readonly<Record<string, unknown>>,
+  faultline: string,
+): Uint8Array {
+  if ("kind" in fields) throw new TypeError("encodeSnapshotContainer: the fields may not have a 'kind' key");
+  const packed = packr.pack({ kind, ...fields });
+  const deflated = deflateRawSync(packed);
+  // Compressed where it pays: a small payload may not shrink.
+  const useDeflate = deflated.length < packed.length;
+  const payload = useDeflate ? deflated : packed;
+  const version = new TextEncoder().encode(faultline);
+  if (version.length > 255) throw new RangeError("the Faultline version string is longer than 255 bytes");
+  const out = new Uint8Array(HEADER + version.length + payload.length);
+  const view = new DataView(out.buffer);
+  out.set(SNAPSHOT_MAGIC, 0);
+  view.setUint16(8, SNAPSHOT_FORMAT_VERSION);
+  out[10] = useDeflate ? FLAG_DEFLATED : 0;
+  out[11] = version.length;
+  out.set(version, 12);
+  view.setUint32(12 + version.length, crc32(payload));
+  view.setUint32(16 + version.length, payload.length);
+  out.set(payload, HEADER + version.length);
+  return out;
+}
+
+/** Options of decodeSnapshotContainer. */
+export interface DecodeSnapshotOptions {
+  /** Bound on the inflated payload (default SNAPSHOT_MAX_PAYLOAD). */
+  readonly maxPayload?: number;
+  /** The Faultline version reading, named in the "newer format" message. */
+  readonly reader?: string;
+}
+
+/**
+ * Checks and decodes a container. `kinds` lists the payload kinds the caller reads: anything else is
+ * a SnapshotError naming the kind found.
+ */
+export function decodeSnapshotContainer(
+  bytes: Uint8Array,
+  kinds: readonly string[],
+  options: DecodeSnapshotOptions = {},
+): SnapshotContainer {
+  if (!(bytes instanceof Uint8Array)) throw new SnapshotError("a snapshot is bytes (a Uint8Array)");
+  if (!isSnapshot(bytes)) {
+    throw new SnapshotError(
+      bytes.length < SNAPSHOT_MAGIC.length
+        ? `not a Faultline snapshot: ${bytes.length} bytes, fewer than the magic number`
+        : "not a Faultline snapshot: it does not start with the snapshot magic number",
+    );
+  }
+  if (bytes.length < 12) throw new SnapshotError(`truncated: ${bytes.length} bytes end inside the header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const formatVersion = view.getUint16(8);
+  const flags = bytes[10]!;
+  const n = bytes[11]!;
+  if (bytes.length < HEADER + n)
+    throw new SnapshotError(`truncated: ${bytes.length} bytes end inside the header`);
+  const faultline = new TextDecoder("utf-8", { fatal: false }).decode(bytes.subarray(12, 12 + n));
+  if (formatVersion !== SNAPSHOT_FORMAT_VERSION) {
+    const reader = options.reader ? `this faultline (${options.reader})` : "this faultline";
+    throw new SnapshotError(
+      formatVersion > SNAPSHOT_FORMAT_VERSION
+        ? `snapshot format ${formatVersion} (written by faultline ${JSON.stringify(faultline)}) is newer than ${reader} reads: format ${SNAPSHOT_FORMAT_VERSION}`
+        : `unsupported snapshot format ${formatVersion} (this faultline reads format ${SNAPSHOT_FORMAT_VERSION})`,
+    );
+  }
+  if (flags & ~FLAG_DEFLATED) throw new SnapshotError(`unknown header flags 0x${flags.toString(16)}`);
+  const crc = view.getUint32(12 + n);
+  const length = view.getUint32(16 + n);
+  const payload = bytes.subarray(HEADER + n);
+  if (payload.length !== length) {
+    throw new SnapshotError(
+      payload.length < length
+        ? `truncated: the header says ${length} bytes of payload, the file has ${payload.length}`
+        : `${payload.length - length} unexpected bytes after the payload`,
+    );
+  }
+  if (crc32(payload) !== crc) throw new SnapshotError("corrupt: the payload's checksum does not match");
+  let packed: Uint8Array = payload;
+  if (flags & FLAG_DEFLATED) {
+    try {
+      packed = inflateRawSync(payload, { maxOutputLength: options.maxPayload ?? SNAPSHOT_MAX_PAYLOAD });
+    } catch (e) {
+      throw new SnapshotError(`corrupt: the compressed payload does not inflate (${(e as Error).message})`);
+    }
+  }
+  let value: unknown;
+  try {
+    value = unpackr.unpack(packed);
+  } catch (e) {
+    // Truncated strings and arrays, unknown types, nesting deep enough to overflow the stack.
+    throw new SnapshotError(
+      `corrupt: the payload is not the msgpack of a snapshot (${(e as Error).message})`,
+    );
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array)
+    throw new SnapshotError("corrupt: the payload is not a map");
+  if (Object.getPrototypeOf(value) !== Object.prototype)
+    throw new SnapshotError("corrupt: the payload map has a tampered prototype");
+  const { kind, ...fields } = value as Record<string, unknown>;
+  if (typeof kind !== "string" || !kinds.includes(kind))
+    throw new SnapshotError(
+      `unsupported snapshot content ${JSON.stringify(kind) ?? String(kind)} (expected ${kinds.map((k) => JSON.stringify(k)).join(" or ")})`,
+    );
+  return { formatVersion, faultline, kind, fields };
+}
