@@ -13,6 +13,7 @@ export {
   type SignalName,
   type VmFault,
 } from "@faultline/mm";
+export { driveClockExternally, takeSleep } from "./clock";
 export * from "./constants";
 export * from "./dma-mapping";
 export {
@@ -211,5 +212,6 @@ export {
   type SyscallDescription,
   syscallNames,
 } from "./syscall_64.tbl";
+export { SYS_clock_gettime, SYS_clock_nanosleep, SYS_nanosleep } from "./syscall_64.time.tbl";
 export { Syscalls, type WaitResult } from "./syscalls";
 export type { Dirent, IpcPerm, ShmInfo, ShmidDs, Stat } from "./syscalls-files";

@@ -164,4 +164,15 @@ export class Libc extends FileLibc {
     }
     return r;
   }
+  nanosleep(sec: number, nsec: number): number {
+    return this.check("nanosleep", this.sys.nanosleep(sec, nsec));
+  }
+  clockGettime(clockid: number): number {
+    return this.check("clock_gettime", this.sys.clockGettime(clockid));
+  }
+  /** glibc's clock_nanosleep returns the error number (positive) instead of setting errno. */
+  clockNanosleep(clockid: number, flags: number, sec: number, nsec: number): number {
+    const r = this.sys.clockNanosleep(clockid, flags, sec, nsec);
+    return r < 0 ? -r : 0;
+  }
 }

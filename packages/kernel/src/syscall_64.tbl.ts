@@ -36,6 +36,7 @@ import {
 } from "./internal/signal";
 import { type SyscallEntry, syscall } from "./internal/syscall";
 import { FILE_SYSCALLS } from "./syscall_64.files.tbl";
+import { TIME_SYSCALLS } from "./syscall_64.time.tbl";
 
 export const SYS_read = 0;
 export const SYS_write = 1;
@@ -303,9 +304,9 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
   syscall(SYS_pkey_free, "pkey_free", "pkeyFree", [{ name: "pkey", kind: "int" }], sysPkeyFree),
 ];
 
-/** The table, in syscall-number order: the rows above and the file rows (syscall_64.files.tbl.ts). */
+/** The table, in syscall-number order: the rows above, the file rows and the time rows (syscall_64.*.tbl.ts). */
 export const SYSCALL_TABLE: readonly SyscallEntry[] = Object.freeze(
-  [...CORE_SYSCALLS, ...FILE_SYSCALLS].sort((a, b) => a.nr - b.nr),
+  [...CORE_SYSCALLS, ...FILE_SYSCALLS, ...TIME_SYSCALLS].sort((a, b) => a.nr - b.nr),
 );
 
 const byKey = new Map<string | number, SyscallEntry>();

@@ -51,6 +51,7 @@ import {
   SYS_write,
   sysEntry,
 } from "./syscall_64.tbl";
+import { SYS_clock_gettime, SYS_clock_nanosleep, SYS_nanosleep } from "./syscall_64.time.tbl";
 import { FileSyscalls } from "./syscalls-files";
 
 export type { WaitResult } from "./internal/exit";
@@ -383,5 +384,20 @@ export class Syscalls extends FileSyscalls {
    */
   waitpid(pid: number, options?: number): WaitResult | number {
     return doSyscall(this.k, this.t, E.wait4, [pid, options]) as WaitResult | number;
+  }
+
+  /** nanosleep(2): sleeps on the virtual clock (on an in-thread machine: advances it); 0 or -EINVAL. */
+  nanosleep(sec: number, nsec: number): number {
+    return doSyscall(this.k, this.t, sysEntry(SYS_nanosleep), [sec, nsec]) as number;
+  }
+
+  /** clock_gettime(2): the clock's time in ns, or -EINVAL. */
+  clockGettime(clockid: number): number {
+    return doSyscall(this.k, this.t, sysEntry(SYS_clock_gettime), [clockid]) as number;
+  }
+
+  /** clock_nanosleep(2): 0, -EINVAL or -EOPNOTSUPP (TIMER_ABSTIME: until that time on the clock). */
+  clockNanosleep(clockid: number, flags: number, sec: number, nsec: number): number {
+    return doSyscall(this.k, this.t, sysEntry(SYS_clock_nanosleep), [clockid, flags, sec, nsec]) as number;
   }
 }

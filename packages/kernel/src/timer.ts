@@ -25,10 +25,9 @@ import {
 } from "./internal/timer";
 
 export type { ClockEvent } from "./internal/clock-events";
+export * from "./internal/clockid";
+export { TIMER_SLACK_NS } from "./internal/time";
 export {
-  CLOCK_BOOTTIME,
-  CLOCK_MONOTONIC,
-  CLOCK_REALTIME,
   HRTIMER_MODE_ABS,
   HRTIMER_MODE_REL,
   HRTIMER_NORESTART,

@@ -21,6 +21,7 @@
  */
 import type { VirtualTimer } from "@faultline/phys";
 import { recordClockEvent } from "./clock-events";
+import { CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME } from "./clockid";
 import type { Kernel, Task } from "./kernel";
 import { callDriver } from "./oops";
 
@@ -248,9 +249,6 @@ export const HRTIMER_NORESTART = 0;
 export const HRTIMER_RESTART = 1;
 export const HRTIMER_MODE_ABS = 0x00;
 export const HRTIMER_MODE_REL = 0x01;
-export const CLOCK_REALTIME = 0;
-export const CLOCK_MONOTONIC = 1;
-export const CLOCK_BOOTTIME = 7;
 
 /** enum hrtimer_restart (*function)(struct hrtimer *). */
 export type HrtimerFunc = (timer: Hrtimer) => number;
