@@ -91,6 +91,8 @@ const picked = name === undefined ? Object.values(chunks) : [chunks[name]];
 // Read by vitest.mutate.config.ts in Stryker's test-runner processes, which inherit this environment.
 process.env.FAULTLINE_MUTATE_TESTS = [...new Set(picked.flatMap((c) => c.tests))].join(",");
 
+const report = `../../mutation/mm${name === undefined ? "" : `-${name}`}.json`;
+
 export default {
   $schema: "../../node_modules/@stryker-mutator/core/schema/stryker-schema.json",
   mutate: picked.flatMap((c) => c.mutate),
@@ -100,7 +102,10 @@ export default {
   concurrency: Number(process.env.FAULTLINE_MUTATE_CONCURRENCY ?? 1),
   timeoutMS: 60000,
   reporters: ["clear-text", "progress", "json"],
-  jsonReporter: { fileName: `../../mutation/mm${name === undefined ? "" : `-${name}`}.json` },
+  jsonReporter: { fileName: report },
+  // `pnpm mutate --incremental`: only mutants whose code or covering tests changed since that report
+  // are run again (Stryker reads its own JSON report back).
+  incrementalFile: report,
   tempDirName: ".stryker-tmp",
   cleanTempDir: "always",
   ignoreStatic: true,
