@@ -1,7 +1,7 @@
 // The software MMU: TLB, page walk and the accessors programs use. About 600 lines in one file on
 // purpose: the TLB-hit paths are the hottest code in Faultline and V8 keeps them fast when the fields
 // they touch live on one class (see the `declare` fields and bench/mm.bench.ts).
-import type { MemoryBanks, PhysMemory } from "@faultline/phys";
+import type { MemoryBanks, MmioPage, PhysMemory } from "@faultline/phys";
 import {
   FAULT_OK,
   FAULT_OOM,
@@ -55,6 +55,13 @@ export const tlbBufferBytes = (n: number): number => 24 * n;
  * bits in the low bits of the address compare, for the same reason).
  */
 export const TLB_OTHER_BANK = 8;
+/**
+ * Added to the tag of an MMIO page (QEMU's TLB_MMIO): the entry holds the page resolved to its region
+ * (PhysAccess.mmioPage), and the slow paths dispatch to it without a walk or a FlatView search. Like
+ * TLB_OTHER_BANK it never equals `addr - (addr & (4096 - size))`, so the hit paths miss it, and it
+ * differs from TLB_OTHER_BANK so the bank paths never take it for a bank page.
+ */
+export const TLB_MMIO = 16;
 /** The virtual page address a TLB tag caches (NaN for an invalid entry). */
 export const tlbTagPage = (tag: number): number => tag - (tag % 4096);
 /** What an MMU needs: the RAM banks, where tables and pages live, the PGD, and the kernel for faults. */
@@ -100,6 +107,8 @@ export class Mmu implements TlbClient {
   declare private readonly tBank: Int32Array;
   declare private readonly tBase: Int32Array;
   declare private readonly hBase: Int32Array;
+  /** The resolved MMIO page of each entry tagged TLB_MMIO (stale elsewhere: the tags decide). */
+  declare private readonly tMmio: Array<MmioPage | null>;
   /**
    * The main RAM view: the first RAM bank, where the buddy allocator hands out almost every page (all
    * of them on a machine of up to 1 GiB). A hit on it is one tag compare and one typed-array index
@@ -146,6 +155,7 @@ export class Mmu implements TlbClient {
       this.tBase = new Int32Array(n);
     }
     this.hBase = new Int32Array(n);
+    this.tMmio = new Array<MmioPage | null>(n).fill(null);
     this.flushAll();
     this.pkru = target.pkru ?? new Int32Array(1);
     this.banks = target.mem.banks;
@@ -210,8 +220,10 @@ export class Mmu implements TlbClient {
   /**
    * Throws if any TLB entry caches what a page walk would not give now: every read tag must be a
    * page the walk lets this thread read, at the cached bank and offset (in the main view exactly when
-   * untagged), and every write tag a page that is writable, dirty and allowed by PKRU. The TLB
-   * invariant behind every shootdown; tests call it after each step (mm's model runner does).
+   * untagged), an MMIO entry the very page the bus resolves now (PhysAccess.mmioPage), and every
+   * write tag a page that is writable, dirty and allowed by PKRU. The TLB invariant behind every
+   * shootdown; tests call it after each step (mm's model runner does, and the kernel's
+   * checkInvariants for every running thread).
    */
   checkTlb(): void {
     for (let i = 0; i <= this.mask; i++) {
@@ -226,6 +238,13 @@ export class Mmu implements TlbClient {
         if (write && (lo & _PAGE_DIRTY) === 0) throw new Error(`${where}, whose PTE is clean`);
         const pfn = (lo >>> 12) + (this.hiWord & 0xfffff) * TWO20;
         const loc = this.target.phys.locatePage(pfn);
+        if (tag === page + TLB_MMIO) {
+          // An MMIO entry: still MMIO, and the very page the bus resolves now (same FlatView).
+          const now = loc < 0 ? (this.target.phys.mmioPage?.(pfn) ?? null) : null;
+          if (now === null || now !== this.tMmio[i])
+            throw new Error(`${where} as MMIO, which the bus no longer resolves to the cached region page`);
+          continue;
+        }
         if (loc !== this.tBank[i]! * TWO32 + this.tBase[i]!)
           throw new Error(`${where} at location ${this.tBank[i]}:${this.tBase[i]}, the walk says ${loc}`);
         if (write && !this.target.phys.pageWritable(pfn)) throw new Error(`${where}, a read-only page`);
@@ -390,6 +409,13 @@ export class Mmu implements TlbClient {
     return this.tBank[i]! * TWO32 + this.tBase[i]! + off;
   }
 
+  /** The MMIO page the TLB caches for `addr` in `tags` (TLB_MMIO), or null. */
+  private cachedMmio(addr: number, tags: Float64Array): MmioPage | null {
+    if (typeof addr !== "number") return null;
+    const i = (addr >>> 12) & this.mask;
+    return tags[i] === addr - (addr & 4095) + TLB_MMIO ? this.tMmio[i]! : null;
+  }
+
   /** Writes `bytes` at `addr`, page by page (a fault part-way leaves the earlier pages written, as on Linux). */
   write(addr: number, bytes: ArrayLike<number>): void {
     if (typeof bytes !== "object" || bytes === null || !Number.isSafeInteger(bytes.length))
@@ -432,8 +458,16 @@ export class Mmu implements TlbClient {
       return v;
     }
     let loc = this.cachedLoc(addr, this.rTag);
-    if (loc < 0) loc = this.translate(addr, false);
-    if (loc < 0) return this.target.phys.physRead(this.mmioPaddr, size, addr);
+    if (loc < 0) {
+      const mmio = this.cachedMmio(addr, this.rTag);
+      if (mmio !== null) return mmio.read(addr & 4095, size);
+      loc = this.translate(addr, false);
+    }
+    if (loc < 0) {
+      const mmio = this.cachedMmio(addr, this.rTag);
+      if (mmio !== null) return mmio.read(addr & 4095, size);
+      return this.target.phys.physRead(this.mmioPaddr, size, addr);
+    }
     const bank = Math.floor(loc / TWO32);
     const off = loc % TWO32;
     if ((off & (size - 1)) === 0) {
@@ -459,14 +493,19 @@ export class Mmu implements TlbClient {
       return;
     }
     let loc = this.cachedLoc(addr, this.wTag);
-    if (loc < 0) loc = this.translate(addr, true);
     if (loc < 0) {
-      this.target.phys.physWrite(
-        this.mmioPaddr,
-        size,
-        size === 4 ? value >>> 0 : value & (size === 2 ? 0xffff : 0xff),
-        addr,
-      );
+      const mmio = this.cachedMmio(addr, this.wTag);
+      if (mmio !== null) {
+        mmio.write(addr & 4095, size, size === 4 ? value >>> 0 : value & (size === 2 ? 0xffff : 0xff));
+        return;
+      }
+      loc = this.translate(addr, true);
+    }
+    if (loc < 0) {
+      const v = size === 4 ? value >>> 0 : value & (size === 2 ? 0xffff : 0xff);
+      const mmio = this.cachedMmio(addr, this.wTag);
+      if (mmio !== null) mmio.write(addr & 4095, size, v);
+      else this.target.phys.physWrite(this.mmioPaddr, size, v, addr);
       return;
     }
     const bank = Math.floor(loc / TWO32);
@@ -545,12 +584,16 @@ export class Mmu implements TlbClient {
         const loc = this.target.phys.locatePage(pfn);
         const off = addr & 4095;
         const writable = loc >= 0 && this.target.phys.pageWritable(pfn);
-        if (loc < 0 || (write && !writable)) {
-          this.mmioPaddr = pfn * 4096 + off;
-          return -1;
-        }
         const i = (addr >>> 12) & this.mask;
         const page = addr - off;
+        if (loc < 0 || (write && !writable)) {
+          this.mmioPaddr = pfn * 4096 + off;
+          // A page inside one MMIO region enters the TLB as such (QEMU's TLB_MMIO); unassigned pages,
+          // pages split between regions and ROM stores keep going through the bus every time.
+          const mmio = loc < 0 ? (this.target.phys.mmioPage?.(pfn) ?? null) : null;
+          if (mmio !== null) this.fillMmio(i, page, mmio, lo, write);
+          return -1;
+        }
         const bank = Math.floor(loc / TWO32);
         const base = loc % TWO32;
         this.tBank[i] = bank;
@@ -569,6 +612,18 @@ export class Mmu implements TlbClient {
       const r = this.target.fault(addr, write);
       if (r !== FAULT_OK) this.deliver(addr, r);
     }
+  }
+
+  /** Caches an MMIO page in slot `i`: read tag now, write tag under the same rule as RAM pages. */
+  private fillMmio(i: number, page: number, mmio: MmioPage, lo: number, write: boolean): void {
+    const tag = page + TLB_MMIO;
+    this.tMmio[i] = mmio;
+    this.tBank[i] = -1;
+    this.tBase[i] = 0;
+    this.hBase[i] = 0;
+    this.rTag[i] = tag;
+    const dirtyRw = write || (lo & (_PAGE_RW | _PAGE_DIRTY)) === (_PAGE_RW | _PAGE_DIRTY);
+    this.wTag[i] = dirtyRw && this.pkeyRights() === 0 ? tag : Number.NaN;
   }
 
   private setBits(tablePfn: number, index: number, bits: number): void {

@@ -1,4 +1,4 @@
-import type { PhysMemory } from "@faultline/phys";
+import type { MmioPage, PhysMemory } from "@faultline/phys";
 
 /**
  * What the mm layer needs of the physical machine beyond RAM frames: where a pfn's bytes live
@@ -17,6 +17,14 @@ export interface PhysAccess {
    */
   physRead(paddr: number, size: 1 | 2 | 4, vaddr?: number): number;
   physWrite(paddr: number, size: 1 | 2 | 4, value: number, vaddr?: number): void;
+  /**
+   * The page at `pfn` resolved to its MMIO region (phys's AddressSpace.mmioPage), or null when it is
+   * not one MMIO page. An MMU caches it in its TLB (QEMU's TLB_MMIO) and sends accesses straight to
+   * it; the same object for a pfn until the FlatView changes, when every TLB is flushed. Absent: MMIO
+   * accesses walk and go through physRead/physWrite every time (a worker's MMU, whose devices live in
+   * the kernel's thread).
+   */
+  mmioPage?(pfn: number): MmioPage | null;
 }
 
 /** A machine with nothing but RAM (tests of the mm layer alone). Other addresses read all-ones. */

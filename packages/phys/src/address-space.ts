@@ -21,15 +21,18 @@
  * - `pageEntry(pfn)` is the same answer packed in one number (no object at all), cached per page:
  *   PAGE_ENTRY_NONE unless the page is directly bank-backed, else a page entry (encoding.ts; decode
  *   with `pageEntryBank/Offset/Writable`).
+ * - `mmioPage(pfn)` resolves a page inside one MMIO range once (mmio-page.ts): a TLB keeps it and
+ *   dispatches to the region without the FlatView search (QEMU's TLB_MMIO).
  * - `generation` increases and `onChange` listeners run whenever the FlatView changes (a BAR moved,
- *   decode toggled, a region added): a TLB that cached `pageEntry` results must drop them then.
+ *   decode toggled, a region added): a TLB that cached `pageEntry` or `mmioPage` results must drop
+ *   them then.
  *
  * A little over ~500 lines on purpose: the fast paths (MRU ranges, the page-entry cache) and the slow
  * dispatch they fall back to share private state that must stay in one class (and monomorphic) to be
  * fast; regions (memory-region.ts), rendering (flatview.ts) and results (memtx.ts) already live apart.
  */
 import type { MemoryBanks } from "./banks";
-import { PAGE_ENTRY_NONE, PHYS_ADDR_LIMIT, pageEntryOf } from "./encoding";
+import { PAGE_ENTRY_NONE, PHYS_ADDR_LIMIT, pageEntryOf, physOf } from "./encoding";
 import { hex } from "./errors";
 import {
   type FlatRange,
@@ -52,6 +55,7 @@ import {
   type MemTxValue,
   maskValue,
 } from "./memtx";
+import { type MmioPage, ResolvedMmioPage } from "./mmio-page";
 
 /** Options of an `AddressSpace`. */
 export interface AddressSpaceOptions {
@@ -109,6 +113,8 @@ export class AddressSpace {
     region: null,
     regionOffset: 0,
   };
+  /** The MMIO pages handed out in this FlatView, by pfn (dropped on every rebuild). */
+  private readonly mmioPages = new Map<number, ResolvedMmioPage>();
   /** Where the plain physRead* have dispatch put the value (they return it, not the result). */
   private readonly loaded: MemTxValue = { value: 0 };
 
@@ -150,6 +156,7 @@ export class AddressSpace {
     this.rdU32 = this.wrU32 = EMPTY_U32;
     this.rdU8 = this.wrU8 = EMPTY_U8;
     this.pageTag.fill(NO_PFN);
+    this.mmioPages.clear();
     this.generation++;
     for (const l of this.listeners) l(this);
   }
@@ -180,6 +187,21 @@ export class AddressSpace {
     // of the miss path's value (typed only as "any": PAGE_ENTRY_NONE is an imported binding) made it
     // box every hit into a fresh HeapNumber, twice the cost of a hit (measured, Node 20).
     return this.pageVal[slot]!;
+  }
+
+  /**
+   * The page at `pfn` as one MMIO page (mmio-page.ts) when the whole page lies inside one MMIO range,
+   * else null (RAM, ROM, unassigned, or several ranges). The same object for the same pfn until the
+   * FlatView changes.
+   */
+  mmioPage(pfn: number): MmioPage | null {
+    const known = this.mmioPages.get(pfn);
+    if (known) return known;
+    const t = this.view.translatePage(pfn, this.scratch);
+    if (t.kind !== "mmio") return null;
+    const page = new ResolvedMmioPage(this, this.generation, t.region!, t.regionOffset, physOf(pfn));
+    this.mmioPages.set(pfn, page);
+    return page;
   }
 
   private fillPageEntry(pfn: number, slot: number): void {

@@ -88,4 +88,5 @@ export {
   type MemTxValue,
 } from "./memtx";
 export { byteSwap, type DeviceEndianness, type ImplRules } from "./mmio-access";
+export type { MmioPage } from "./mmio-page";
 export * from "./pci";

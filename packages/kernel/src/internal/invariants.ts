@@ -12,11 +12,11 @@ import { shmemOf } from "./shmem-file";
 const hex = (n: number) => n.toString(16);
 
 /**
- * phys invariants, every live mm's invariants, and the global ones: every frame's refcount equals the
- * references that exist (PTEs of every mm, shmem page caches, page tables, driver-held references
- * taken through the driver API, the kernel's own, and the boot reference of reserved frames); no
- * free frame referenced; every open file's count equals the fds and VMAs naming it; a dead process
- * holds nothing. Throws an Error naming the first violation.
+ * phys invariants, every live mm's invariants, every running thread's TLB (Mmu.checkTlb), and the
+ * global ones: every frame's refcount equals the references that exist (PTEs of every mm, shmem page
+ * caches, page tables, driver-held references taken through the driver API, the kernel's own, and the
+ * boot reference of reserved frames); no free frame referenced; every open file's count equals the
+ * fds and VMAs naming it; a dead process holds nothing. Throws an Error naming the first violation.
  */
 export function checkInvariants(k: Kernel): void {
   k.phys.checkInvariants();
@@ -43,6 +43,14 @@ export function checkInvariants(k: Kernel): void {
   const seenMm = new Set<unknown>();
   const seenFds = new Set<unknown>();
   for (const t of k.tasks.values()) {
+    // Every running thread's TLB caches only what a walk gives now (RAM and MMIO entries alike).
+    if (t.state === "running") {
+      try {
+        t.mmu.checkTlb();
+      } catch (e) {
+        throw new Error(`thread ${t.pid}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
     const groupAlive = [...t.group].some((o) => o.state === "running");
     if (t.state !== "running" && !groupAlive) {
       if (!t.mm.dead) throw new Error(`process ${t.pid} is ${t.state} but its mm is alive`);

@@ -1,11 +1,13 @@
 import type { PhysAccess } from "@faultline/mm";
-import { type PhysMachine, pageEntryLocation, pageEntryWritable } from "@faultline/phys";
+import { type MmioPage, type PhysMachine, pageEntryLocation, pageEntryWritable } from "@faultline/phys";
 
 /**
  * mm's view of the physical machine: a page directly backed by a bank (RAM, device RAM, ROM) has a
  * location (bank and offset, phys's encoding.ts), everything else (MMIO, unassigned, sub-page regions)
  * is LOCATION_NONE and is reached one access at a time through the bus. ROM pages are not writable:
- * stores go to the bus, which drops and logs them.
+ * stores go to the bus, which drops and logs them. A page inside one MMIO region is also handed out
+ * resolved (mmioPage), for the MMU's TLB to keep; the onChange listener in kernel.ts flushes every TLB
+ * when the FlatView changes.
  */
 export function makePhysAccess(phys: PhysMachine): PhysAccess {
   const as = phys.as;
@@ -23,6 +25,9 @@ export function makePhysAccess(phys: PhysMachine): PhysAccess {
     },
     physWrite(paddr: number, size: 1 | 2 | 4, value: number): void {
       as.physWrite(paddr, size, value);
+    },
+    mmioPage(pfn: number): MmioPage | null {
+      return as.mmioPage(pfn);
     },
   };
 }
