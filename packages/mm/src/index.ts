@@ -22,6 +22,14 @@ export {
   getUserPagesWalk,
 } from "./gup";
 export { isCowMapping } from "./internal";
+export {
+  isNewMemtypeAllowed,
+  type Memtype,
+  type MemtypeLog,
+  Memtypes,
+  memtypesOf,
+  PfnmapTrackCtx,
+} from "./memtype";
 export { Mm } from "./mm";
 export {
   AddressSpaceMapping,
@@ -48,11 +56,34 @@ export {
   tlbTagPage,
 } from "./mmu";
 export {
+  _PAGE_CACHE_MASK,
+  _PAGE_CACHE_MODE_UC,
+  _PAGE_CACHE_MODE_UC_MINUS,
+  _PAGE_CACHE_MODE_WB,
+  _PAGE_CACHE_MODE_WC,
+  _PAGE_CACHE_MODE_WP,
+  _PAGE_CACHE_MODE_WT,
+  _PAGE_PAT,
+  cachemode2protval,
+  cattrName,
+  PAT_CONFIGURATION,
+  type PageCacheMode,
+  pgprot2cachemode,
+  pgprotCacheBits,
+  pgprotDevice,
+  pgprotNoncached,
+  pgprotWritecombine,
+  pgprotWritethrough,
+  pteCachemode,
+} from "./pgprot";
+export {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
   _PAGE_NX,
+  _PAGE_PCD,
   _PAGE_PFNMAP,
   _PAGE_PRESENT,
+  _PAGE_PWT,
   _PAGE_RW,
   _PAGE_SPECIAL,
   _PAGE_USER,
@@ -83,6 +114,7 @@ export {
   vmaName,
   vmFlagsString,
 } from "./procfs";
+export { renderPtdumpUser } from "./ptdump";
 /**
  * unmap_mapping_range(): removes, in every process, the PTEs that map bytes [holeBegin, holeBegin +
  * holeLen) of a mapped object (holeLen 0: to its end), so the next access faults and asks the driver

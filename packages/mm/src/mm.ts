@@ -17,7 +17,14 @@ import { doMmap, doVmiMunmap } from "./mmap";
 import { doMprotectPkey } from "./mprotect";
 import { doMremap } from "./mremap";
 import { doMsync } from "./msync";
-import { remapPfnRange, vmfInsertPfn, vmInsertPage, zapVmaPtes } from "./pfnmap";
+import {
+  remapPfnRange,
+  vmfInsertMixed,
+  vmfInsertPfn,
+  vmInsertPage,
+  vmIomapMemory,
+  zapVmaPtes,
+} from "./pfnmap";
 import { vmNormalPfn, zapPageRange } from "./rmap";
 
 /**
@@ -93,6 +100,16 @@ export class Mm extends MmStruct {
   /** vmf_insert_pfn(): installs one special PTE from a fault handler. Returns VM_FAULT_NOPAGE or an error code. */
   vmfInsertPfn(vma: Vma, addr: number, pfn: number): number {
     return vmfInsertPfn(this, vma, addr, pfn);
+  }
+
+  /** vmf_insert_mixed(): one pfn into a VM_MIXEDMAP VMA from a fault handler (special PTE). VM_FAULT_* code. */
+  vmfInsertMixed(vma: Vma, addr: number, pfn: number): number {
+    return vmfInsertMixed(this, vma, addr, pfn);
+  }
+
+  /** vm_iomap_memory(): maps physical [start, start + len) into the whole VMA (vm_pgoff pages in). 0 or -errno. */
+  vmIomapMemory(vma: Vma, start: number, len: number): number {
+    return vmIomapMemory(this, vma, ul(start), ul(len));
   }
 
   /** vm_insert_page(): maps a driver's page (a normal, refcounted mapping). Returns 0 or -errno. */

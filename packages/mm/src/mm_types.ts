@@ -7,6 +7,8 @@
 import type { Page, PhysMemory } from "@faultline/phys";
 import { DEFAULT_MAX_MAP_COUNT, DEFAULT_STACK_LIMIT, MMAP_BASE } from "./constants";
 import { type Era, type EraRules, eraRules } from "./era";
+import type { PfnmapTrackCtx } from "./memtype";
+import { PGPROT_CACHE_MASK } from "./pgprot";
 import { PageTables } from "./pgtable";
 import type { PhysAccess } from "./phys-access";
 import { MmPkeys } from "./pkeys";
@@ -125,6 +127,13 @@ export class Vma {
    * stay within 31 bits). Part of the flags for every merge decision, as it is in Linux. 0 without PKU.
    */
   vmPkey = 0;
+  /** The cache bits of vm_page_prot (pgprot.ts's form), which a driver sets through `vmPageProt`. */
+  private vmPageCache = 0;
+  /**
+   * vma->pfnmap_track_ctx (6.16+): the PAT reservation made by a remapPfnRange() that covered the whole
+   * VMA, shared by every piece a split makes and every fork copy, freed with the last of them.
+   */
+  pfnmapTrackCtx: PfnmapTrackCtx | null = null;
 
   constructor(
     readonly vmMm: MmStruct,
@@ -139,9 +148,18 @@ export class Vma {
     this.vmPgoff = vmPgoff;
   }
 
-  /** vm_page_prot is derived from vm_flags on x86 (vm_get_page_prot): read-only unless VM_WRITE and shared. */
+  /**
+   * vm_page_prot: its protection bits are derived from vm_flags (vm_get_page_prot: read-only unless
+   * VM_WRITE and shared), its cache bits are what the driver set, e.g. `vma.vmPageProt =
+   * pgprotWritecombine(vma.vmPageProt)` in ->mmap. mprotect() keeps the cache bits (vm_pgprot_modify:
+   * they are in x86's _PAGE_CHG_MASK).
+   */
   get vmPageProt(): number {
-    return this.vmFlags & 0xf;
+    return (this.vmFlags & 0xf) | this.vmPageCache;
+  }
+
+  set vmPageProt(prot: number) {
+    this.vmPageCache = prot & PGPROT_CACHE_MASK;
   }
 
   get size(): number {
@@ -324,3 +342,5 @@ export abstract class MmStruct {
   abstract exit(): void;
   abstract checkInvariants(): Map<number, number>;
 }
+  abstract vmfInsertMixed(vma: Vma, addr: number, pfn: number): number;
+  abstract vmIomapMemory(vma: Vma, start: number, len: number): number;

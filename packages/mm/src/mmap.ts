@@ -48,7 +48,7 @@ import { type MmFile, type MmStruct, Vma } from "./mm_types";
 import { ZAP_UNMAP, zapPageRange } from "./rmap";
 import { ShmemFile } from "./shmem";
 import { mayExpandVm } from "./vm-account";
-import { newRangeMerge, removeVma, splitVma, vmaLink, vmaMergeNewRange } from "./vma";
+import { newRangeMerge, removeVma, splitVma, vmAreaFree, vmaLink, vmaMergeNewRange } from "./vma";
 
 // ---- get_unmapped_area ------------------------------------------------------------------------
 
@@ -399,6 +399,7 @@ export interface VmaMunmap {
   readonly end: number;
   /** PTEs still in place (vms->clear_ptes): the VMAs can still go back as they were. */
   clearPtes: boolean;
+  vmAreaFree(v);
 }
 
 /**

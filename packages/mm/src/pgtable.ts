@@ -246,6 +246,11 @@ export class PageTables {
     this.used.set(base, (this.used.get(base) ?? 0) + delta);
   }
 
+  /** Entry `index` (0..511) of the table in frame `tablePfn`, any level (the page-table dump's walk). */
+  tableEntry(tablePfn: number, index: number): number {
+    return this.readSlot(this.slotOf(tablePfn, index));
+  }
+
   /**
    * Calls `fn(addr, slot, pte)` for every non-empty PTE in [start, end), skipping missing tables
    * whole (the walk of zap_pte_range and friends).

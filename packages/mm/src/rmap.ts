@@ -4,6 +4,7 @@
 import { PG_anon, PG_dirty, PhysError, type PhysMemory } from "@faultline/phys";
 import { PAGE } from "./internal";
 import type { AddressSpaceMapping, MmStruct, Vma } from "./mm_types";
+import { pgprotCacheBits } from "./pgprot";
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -39,7 +40,9 @@ export function vmNormalPfn(mm: MmStruct, pte: number): number {
 export function mapPage(mm: MmStruct, vma: Vma, slot: number, pfn: number, flags: number): void {
   Atomics.add(mm.mem.mapcount, pfn, 1);
   rssAdd(mm, vma, pfn, 1);
-  mm.pgd.setPte(slot, pfnPte(pfn, flags | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED), vma.vmPkey);
+  // mk_pte(page, vma->vm_page_prot): the VMA's cache bits too (a driver's pgprot_noncached VMA).
+  const cache = pgprotCacheBits(vma.vmPageProt);
+  mm.pgd.setPte(slot, pfnPte(pfn, flags | cache | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED), vma.vmPkey);
 }
 
 /**

@@ -30,6 +30,7 @@ export function removeVma(vma: Vma): void {
   if (vma.vmFile) {
     vma.vmFile.mapping.vmas.delete(vma);
     vma.vmFile.put();
+  vmAreaFree(vma);
   }
 }
 
@@ -39,6 +40,7 @@ function unlinkMerged(mm: MmStruct, v: Vma): void {
   if (v.vmFile) {
     v.vmFile.mapping.vmas.delete(v);
     v.vmFile.put();
+  vmAreaFree(v);
   }
 }
 
@@ -51,10 +53,19 @@ export function vmAreaDup(vma: Vma, mm: MmStruct = vma.vmMm): Vma {
   v.anonVma = vma.anonVma;
   v.anonVmaChainSingular = vma.anonVmaChainSingular;
   v.anonymous = vma.anonymous;
+  v.vmPageProt = vma.vmPageProt;
+  v.pfnmapTrackCtx = vma.pfnmapTrackCtx;
+  v.pfnmapTrackCtx?.get();
   v.vmPkey = vma.vmPkey;
   vma.vmFile?.get();
   return v;
 }
+/** vm_area_free(): what a VMA holds besides its file: the PAT reservation's reference (pfnmap_track_ctx). */
+export function vmAreaFree(vma: Vma): void {
+  vma.pfnmapTrackCtx?.put();
+  vma.pfnmapTrackCtx = null;
+}
+
 
 /**
  * __split_vma(): splits at addr; the new VMA is the part below addr when `newBelow`, else the
