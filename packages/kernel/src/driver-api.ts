@@ -2,7 +2,13 @@
  * The driver API: the functions a driver calls, named as in the kernel (camelCase), acting on the
  * machine whose kernel is currently running the driver's code (see internal/current.ts).
  */
-import { AddressSpaceMapping, unmapMappingRange as mmUnmapMappingRange, type Vma } from "@faultline/mm";
+import {
+  _PAGE_CACHE_MODE_UC_MINUS,
+  AddressSpaceMapping,
+  unmapMappingRange as mmUnmapMappingRange,
+  type PageCacheMode,
+  type Vma,
+} from "@faultline/mm";
 import {
   directMapAddress,
   directMapPhys,
@@ -15,10 +21,17 @@ import {
   physOf,
 } from "@faultline/phys";
 import { EINVAL, VM_FAULT_SIGBUS } from "./constants";
-import { DRIVER_API_VERSION, type DriverContext, type DriverDefinition, type DriverSnapshot, type File } from "./driver-types";
+import {
+  DRIVER_API_VERSION,
+  type DriverContext,
+  type DriverDefinition,
+  type DriverSnapshot,
+  type File,
+} from "./driver-types";
 import { badPfnReason, badPhysReason, PFN_LIMIT, warn } from "./internal/bug";
 import { COPY_BRAND, currentKernel, currentKernelOrNull, THIS_COPY } from "./internal/current";
 import { OpenFile } from "./internal/file";
+import { ioremapReserve, ioremapTrack, iounmapRelease } from "./internal/ioremap";
 import { printkArgs } from "./internal/printk";
 import { driverRef } from "./internal/vm-ops";
 
@@ -83,9 +96,14 @@ export function defineDriver(def: DriverDefinitionInput): DriverDefinition {
     throw new TypeError(`defineDriver(${def.name}): exit must be a function`);
   }
   if (def.version !== undefined && (typeof def.version !== "string" || !/^\d+(\.\d+)*$/.test(def.version)))
-    throw new TypeError(`defineDriver(${def.name}): version must be a string such as "1.2.0", got ${String(def.version)}`);
+    throw new TypeError(
+      `defineDriver(${def.name}): version must be a string such as "1.2.0", got ${String(def.version)}`,
+    );
   const snap = def.snapshot;
-  if (snap !== undefined && (typeof snap !== "object" || snap === null || !Number.isInteger(snap.version) || snap.version < 1))
+  if (
+    snap !== undefined &&
+    (typeof snap !== "object" || snap === null || !Number.isInteger(snap.version) || snap.version < 1)
+  )
     throw new TypeError(`defineDriver(${def.name}): snapshot.version must be a positive integer`);
   const out = { ...def };
   // Which copy of @faultline/kernel defined it: a machine of another copy refuses it (options.ts).
@@ -188,6 +206,40 @@ export function vmfInsertPfn(vma: Vma, addr: number, pfn: number): number {
     return VM_FAULT_SIGBUS;
   }
   return vma.vmMm.vmfInsertPfn(vma, addr, pfn);
+}
+
+/**
+ * vmf_insert_mixed(): from the fault handler of a VM_MIXEDMAP VMA, one pfn with or without a struct
+ * page, as a special PTE (no reference taken; the page's cache bits are the memtype in force, as for
+ * vmfInsertPfn). VM_FAULT_NOPAGE, VM_FAULT_SIGBUS (not VM_MIXEDMAP, address outside the VMA, the zero
+ * page where it may not be mapped) or VM_FAULT_OOM. A pfn no machine has: WARNING and VM_FAULT_SIGBUS.
+ */
+export function vmfInsertMixed(vma: Vma, addr: number, pfn: number): number {
+  const why = badPfnReason(pfn);
+  if (why !== null) {
+    warn(currentKernelOrNull("vmfInsertMixed"), "vmf_insert_mixed (mm/memory.c)", `vmfInsertMixed: ${why}`);
+    return VM_FAULT_SIGBUS;
+  }
+  return vma.vmMm.vmfInsertMixed(vma, addr, pfn);
+}
+
+/**
+ * vm_iomap_memory(vma, start, len): maps the physical range [start, start + len) into the whole VMA,
+ * vm_pgoff pages into the range, with vm_page_prot (set its cache bits first, e.g.
+ * pgprotWritecombine). -EINVAL when the range wraps, vm_pgoff is past it, or the VMA is larger than
+ * what is left; else io_remap_pfn_range()'s result. A range no machine has: WARNING and -EINVAL.
+ */
+export function vmIomapMemory(vma: Vma, start: number, len: number): number {
+  const k = currentKernelOrNull("vmIomapMemory");
+  let why = badPhysReason(start);
+  if (why === null && !(Number.isInteger(len) && len >= 0)) why = `len ${String(len)} is not a size`;
+  if (why === null && start + len > PFN_LIMIT * PAGE_SIZE && start + len < 2 ** 64)
+    why = `0x${start.toString(16)} + 0x${len.toString(16)} ends beyond MAXPHYADDR (52 bits)`;
+  if (why !== null) {
+    warn(k, "vm_iomap_memory (mm/memory.c)", `vmIomapMemory: ${why}`);
+    return -EINVAL;
+  }
+  return vma.vmMm.vmIomapMemory(vma, start, len);
 }
 
 /** vm_insert_page(): maps a driver's page (refcounted; sets VM_MIXEDMAP). Returns 0 or -errno. */
@@ -360,28 +412,40 @@ export interface IoMem {
 }
 
 /**
- * ioremap(): device registers reached through the bus (access sizes as the device declares). An
- * address no machine has (negative, fractional, beyond MAXPHYADDR) or a size that is not a positive
- * integer gets null, with a WARNING in dmesg saying why, as __ioremap_caller() answers NULL.
+ * ioremap(): device registers reached through the bus (access sizes as the device declares), their
+ * pages reserved uncached-minus in the PAT memtype list until iounmap(). An address no machine has
+ * (negative, fractional, beyond MAXPHYADDR) or a size that is not a positive integer gets null, with a
+ * WARNING in dmesg saying why, as __ioremap_caller() answers NULL; so does a range already reserved
+ * with a type UC- may not become (memtype_reserve refused, "ioremap memtype_reserve failed").
  */
 export function ioremap(paddr: number, size: number): IoMem | null {
-  const m = currentKernel("ioremap");
+  return ioremapCaller("ioremap", paddr, size, _PAGE_CACHE_MODE_UC_MINUS);
+}
+
+/**
+ * __ioremap_caller(): the window of ioremap(), ioremap_wc(), ioremap_uc() (pat.ts), with the memory
+ * type `pcm` reserved for it.
+ */
+export function ioremapCaller(what: string, paddr: number, size: number, pcm: PageCacheMode): IoMem | null {
+  const m = currentKernel(what);
   let why = badPhysReason(paddr);
   if (why === null && !(Number.isInteger(size) && size > 0))
     why = `size ${String(size)} is not a positive integer`;
   if (why === null && paddr + size > PFN_LIMIT * PAGE_SIZE)
     why = `0x${paddr.toString(16)} + 0x${size.toString(16)} ends beyond MAXPHYADDR (52 bits)`;
   if (why !== null) {
-    warn(m, "__ioremap_caller (arch/x86/mm/ioremap.c)", `ioremap: invalid physical address: ${why}`);
+    warn(m, "__ioremap_caller (arch/x86/mm/ioremap.c)", `${what}: invalid physical address: ${why}`);
     return null;
   }
+  const reserved = ioremapReserve(m, paddr, size, pcm);
+  if (reserved.type < 0) return null;
   const as = m.phys.as;
   const check = (off: number, n: number) => {
     if (off < 0 || off + n > size)
       throw new RangeError(`ioremap window 0x${paddr.toString(16)}: offset ${off} out of range`);
     return paddr + off;
   };
-  return {
+  const win: IoMem = {
     phys: paddr,
     size,
     readb: (o) => as.physRead(check(o, 1), 1) as number,
@@ -391,7 +455,11 @@ export function ioremap(paddr: number, size: number): IoMem | null {
     writew: (v, o) => void as.physWrite(check(o, 2), 2, v),
     writel: (v, o) => void as.physWrite(check(o, 4), 4, v),
   };
+  ioremapTrack(win, reserved.range);
+  return win;
 }
 
-/** iounmap(): nothing to undo here; kept so drivers read as in C. */
-export function iounmap(_io: IoMem): void {}
+/** iounmap(): frees the window's memtype reservation (a second iounmap of one window is a WARNING). */
+export function iounmap(io: IoMem): void {
+  iounmapRelease(currentKernelOrNull("iounmap"), io);
+}

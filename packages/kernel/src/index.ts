@@ -57,8 +57,10 @@ export {
   unmapMappingRange,
   virtToPage,
   virtToPhys,
+  vmfInsertMixed,
   vmfInsertPfn,
   vmInsertPage,
+  vmIomapMemory,
   zapVmaPtes,
 } from "./driver-api";
 export {
@@ -118,6 +120,7 @@ export {
 } from "./internal/resource";
 export type { ArgKind, ArgKinds } from "./internal/syscall";
 export * from "./isa-dma";
+export * from "./pat";
 export { Libc } from "./libc";
 export type { BadPageRecord, OopsRecord } from "./machine";
 export { Machine, type RestoreOptions } from "./machine";
@@ -215,3 +218,4 @@ export {
 export { SYS_clock_gettime, SYS_clock_nanosleep, SYS_nanosleep } from "./syscall_64.time.tbl";
 export { Syscalls, type WaitResult } from "./syscalls";
 export type { Dirent, IpcPerm, ShmInfo, ShmidDs, Stat } from "./syscalls-files";
+export * from "./vm-flags";

@@ -4,6 +4,7 @@
  * enable it, claim and map its BARs, read and write its config space, take its interrupts (INTx or
  * MSI). Every function acts on the machine whose kernel is running the driver's code.
  */
+import { _PAGE_CACHE_MODE_UC_MINUS, _PAGE_CACHE_MODE_WC, type PageCacheMode } from "@faultline/mm";
 import {
   MSI_ADDR_BASE_LO,
   PCI_CAP_ID_MSI,
@@ -18,7 +19,8 @@ import {
 } from "@faultline/phys";
 import { EBUSY, EINVAL, ENOSPC } from "./constants";
 import type { IoMem } from "./driver-api";
-import { currentKernel } from "./internal/current";
+import { currentKernel, currentKernelOrNull } from "./internal/current";
+import { ioremapReserve, ioremapTrack, iounmapRelease } from "./internal/ioremap";
 import {
   allocMsiIrqs,
   freeIrq as doFreeIrq,
@@ -372,19 +374,43 @@ function makeIomem(k: Kernel, base: number, size: number, io: boolean): PciIomem
 
 /**
  * pci_iomap(dev, bar, maxlen): the BAR mapped (ioremap for memory, ioport_map for I/O), at most
- * `maxlen` bytes (0: all of it); null for an empty or unassigned BAR.
+ * `maxlen` bytes (0: all of it); null for an empty or unassigned BAR. A memory BAR's pages are
+ * reserved uncached-minus in the PAT memtype list until pci_iounmap (null if that is refused).
  */
 export function pciIomap(dev: PciDev, bar: number, maxlen = 0): PciIomem | null {
-  const k = currentKernel("pciIomap");
-  const r = resourceOf(devState(k, dev, "pciIomap").fn, bar);
+  return pciIomapCaller("pciIomap", dev, bar, maxlen, _PAGE_CACHE_MODE_UC_MINUS);
+}
+
+/** pci_iomap_wc(): as pciIomap, the memory BAR write-combined (ioremap_wc); an I/O BAR gets null. */
+export function pciIomapWc(dev: PciDev, bar: number, maxlen = 0): PciIomem | null {
+  return pciIomapCaller("pciIomapWc", dev, bar, maxlen, _PAGE_CACHE_MODE_WC);
+}
+
+function pciIomapCaller(
+  what: string,
+  dev: PciDev,
+  bar: number,
+  maxlen: number,
+  pcm: PageCacheMode,
+): PciIomem | null {
+  const k = currentKernel(what);
+  const r = resourceOf(devState(k, dev, what).fn, bar);
   if (!r.flags || !r.start) return null;
   let len = r.end - r.start + 1;
   if (maxlen && maxlen < len) len = maxlen;
-  return makeIomem(k, r.start, len, (r.flags & IORESOURCE_IO) !== 0);
+  const io = (r.flags & IORESOURCE_IO) !== 0;
+  if (io) return pcm === _PAGE_CACHE_MODE_WC ? null : makeIomem(k, r.start, len, true);
+  const reserved = ioremapReserve(k, r.start, len, pcm);
+  if (reserved.type < 0) return null;
+  const win = makeIomem(k, r.start, len, false);
+  ioremapTrack(win, reserved.range);
+  return win;
 }
 
-/** pci_iounmap(). */
-export function pciIounmap(_dev: PciDev, _addr: PciIomem): void {}
+/** pci_iounmap(): frees a memory window's memtype reservation. */
+export function pciIounmap(_dev: PciDev, addr: PciIomem): void {
+  if (!addr.io) iounmapRelease(currentKernelOrNull("pciIounmap"), addr);
+}
 
 /** ioport_map(port, nr). */
 export function ioportMap(port: number, nr: number): PciIomem {

@@ -6,7 +6,7 @@ import type { File, FileOperations, Inode } from "../driver-types";
 export interface FileHost {
   callDriver<T>(owner: string, callback: string, fn: () => T, onOops: T): T;
   /** Puts the kernel's oops-catching wrappers around the vm_ops a driver's mmap installed. */
-  adoptVma(vma: Vma, owner: string): void;
+  adoptVma(vma: Vma, owner: string, flagsBefore?: number): void;
   fileReleased(file: OpenFile): void;
 }
 
@@ -82,8 +82,9 @@ export class OpenFile implements MmFile, File {
             owner,
             "fops->mmap",
             () => {
+              const before = vma.vmFlags;
               const r = mmap.call(fops, this, vma) | 0;
-              if (r === 0) host.adoptVma(vma, owner);
+              if (r === 0) host.adoptVma(vma, owner, before);
               return r;
             },
             -EFAULT,

@@ -55,7 +55,7 @@ export function fdget(t: Task, fd: number): OpenFile | undefined {
 function fileHost(k: Kernel): FileHost {
   k.fileHost ??= {
     callDriver: (owner, callback, fn, onOops) => callDriver(k, owner, callback, fn, onOops),
-    adoptVma: (vma, owner) => adoptVma(k, vma, owner),
+    adoptVma: (vma, owner, flagsBefore) => adoptVma(k, vma, owner, flagsBefore),
     fileReleased: (file) => void k.files.delete(file),
   };
   return k.fileHost;
@@ -67,7 +67,13 @@ export function fileMaker(k: Kernel): MakeFile {
 }
 
 /** A struct file on the machine's file list (snapshot restore makes its files with it too). */
-export function newFile(k: Kernel, node: FileNode, fops: FileOperations, owner: string, flags: number): OpenFile {
+export function newFile(
+  k: Kernel,
+  node: FileNode,
+  fops: FileOperations,
+  owner: string,
+  flags: number,
+): OpenFile {
   const f = new OpenFile(fileHost(k), node, fops, owner, flags);
   k.files.add(f);
   return f;
@@ -106,7 +112,8 @@ export function openFile(
   if (w !== null) return typeof w === "number" ? w : tmpfsOpen(w, flags, mode, fileMaker(k), pathIn);
   // path_lookupat() collapses repeated slashes and "." components.
   const path = pathIn.replace(/\/+/g, "/").replace(/\/\.(?=\/|$)/g, "") || "/";
-  if (path.startsWith("/proc/")) {
+  // debugfs (/sys/kernel/debug) files are read-only text files built at read time, as /proc's are.
+  if (path.startsWith("/proc/") || path.startsWith("/sys/kernel/debug/")) {
     if ((flags & O_ACCMODE) !== 0) return -EACCES;
     if (procText(k, path, t) === null) return -ENOENT;
     const node: FileNode = {

@@ -10,6 +10,7 @@ import {
   type Era,
   type Mm,
   type Mmu,
+  memtypesOf,
   type PhysAccess,
   type SignalName,
   type VmOperations,
@@ -133,6 +134,8 @@ export class Kernel {
   current: Task | null = null;
   /** The driver whose code is running. */
   currentDriver: string | null = null;
+  /** The driver callback running now ("fops->mmap", "vm_ops->fault" …), for the checks that depend on it (vm-flags.ts). */
+  currentCallback: string | null = null;
   /** The task list (running and zombie; reaped tasks leave it). */
   readonly tasks = new Map<number, Task>();
   nextPid = 1;
@@ -169,6 +172,11 @@ export class Kernel {
     });
     this.mem = this.phys.mem;
     this.physAccess = makePhysAccess(this.phys);
+    // arch/x86/mm/pat/memtype.c's pr_info/pr_warn/pr_err go to this machine's log, with current's comm:pid.
+    memtypesOf(this.mem).log = {
+      printk: (level, text) => this.log.printk(level, text),
+      current: () => this.current,
+    };
     const dead = this.mem.allocPfn(0, __GFP_ZERO);
     if (dead < 0) throw new Error("out of memory at boot");
     this.deadPgd = dead;

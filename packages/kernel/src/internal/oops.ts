@@ -17,7 +17,9 @@ export const KERNEL = "kernel";
 export function callDriver<T>(k: Kernel, owner: string, callback: string, fn: () => T, onOops: T): T {
   const prev = enterKernel(k);
   const prevDriver = k.currentDriver;
+  const prevCallback = k.currentCallback;
   k.currentDriver = owner;
+  k.currentCallback = callback;
   try {
     return fn();
   } catch (e) {
@@ -25,6 +27,7 @@ export function callDriver<T>(k: Kernel, owner: string, callback: string, fn: ()
     return onOops;
   } finally {
     k.currentDriver = prevDriver;
+    k.currentCallback = prevCallback;
     leaveKernel(prev);
   }
 }

@@ -2,7 +2,15 @@
  * fs/proc: the /proc files, built at read time as seq_file does: iomem, ioports, meminfo, buddyinfo,
  * devices, version, and PID/maps, PID/smaps.
  */
-import { AddressSpaceMapping, renderMaps, renderSmaps, ShmemFile, type ShmemInode } from "@faultline/mm";
+import {
+  AddressSpaceMapping,
+  memtypesOf,
+  renderMaps,
+  renderPtdumpUser,
+  renderSmaps,
+  ShmemFile,
+  type ShmemInode,
+} from "@faultline/mm";
 import { PG_anon } from "@faultline/phys";
 import { EINVAL, SEEK_CUR, SEEK_SET } from "../constants";
 import type { FileOperations } from "../driver-types";
@@ -38,6 +46,12 @@ export function procText(k: Kernel, path: string, self: Task | null): string | n
       return renderProcDma(k);
     case "/proc/bus/pci/devices":
       return renderProcBusPciDevices(k);
+    // debugfs: arch/x86/mm/pat/memtype.c's memtype list, and the reader's own page tables
+    // (arch/x86/mm/debug_pagetables.c, CONFIG_PTDUMP_DEBUGFS; the user half only).
+    case "/sys/kernel/debug/x86/pat_memtype_list":
+      return memtypesOf(k.mem).render();
+    case "/sys/kernel/debug/page_tables/current_user":
+      return self ? renderPtdumpUser(self.mm.pgd) : null;
     default:
       break;
   }

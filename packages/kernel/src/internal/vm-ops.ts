@@ -3,14 +3,25 @@
  * installed are wrapped so a throw from them is an oops (oops.ts), and the page references a fault
  * handler hands to the fault path are accounted (driverRef / inFault) for checkInvariants().
  */
-import { VM_FAULT_SIGBUS, type Vma, type VmFault, type VmOperations } from "@faultline/mm";
+import { VM_FAULT_SIGBUS, VM_MAYWRITE, type Vma, type VmFault, type VmOperations } from "@faultline/mm";
 import type { Page } from "@faultline/phys";
 import { EFAULT } from "../constants";
+import { warn } from "./bug";
 import type { Kernel } from "./kernel";
 import { callDriver, KERNEL } from "./oops";
 
-/** After fops->mmap succeeded: catch the driver's vm_ops throwing from now on. */
-export function adoptVma(k: Kernel, vma: Vma, owner: string): void {
+/**
+ * After fops->mmap succeeded: catch the driver's vm_ops throwing from now on. With the flags the VMA
+ * had before ->mmap, the check __mmap_new_file_vma() (mm/vma.c) makes: a driver must not make a
+ * mapping writable that was not (VM_MAYWRITE added where mmap had refused it) — a VM_WARN_ON_ONCE.
+ */
+export function adoptVma(k: Kernel, vma: Vma, owner: string, flagsBefore?: number): void {
+  if (flagsBefore !== undefined && !(flagsBefore & VM_MAYWRITE) && vma.vmFlags & VM_MAYWRITE)
+    warn(
+      k,
+      "__mmap_new_file_vma (mm/vma.c)",
+      `${owner}: ->mmap set VM_MAYWRITE on a mapping that may not be written (vm_flags 0x${flagsBefore.toString(16)} -> 0x${vma.vmFlags.toString(16)})`,
+    );
   // The kernel's own files (tmpfs, memfd, SysV shm) take their page references themselves.
   if (vma.vmOps && owner !== KERNEL) vma.vmOps = wrapVmOps(k, vma.vmOps, owner);
 }
