@@ -44,6 +44,31 @@ export interface SimKernel {
   ended?(pid: number): ExitRequest | null;
   /** The signals its handlers caught (the first 64) and how many in all. */
   handledSignals?(pid: number): { readonly list: readonly HandledSignalRecord[]; readonly count: number };
+  /**
+   * The machine's virtual clock, moved by the simulation's schedule (deterministic: part of the
+   * seed's schedule; free: wall time). Absent: the kernel has no time, sleeps are not parked.
+   */
+  readonly clock?: SimClock;
+  /**
+   * Right after a syscall of `pid`: the virtual time (ns) it asked to sleep until (nanosleep,
+   * clock_nanosleep), once; null when it did not. The simulation answers it (0) at that time.
+   */
+  takeSleep?(pid: number): number | null;
+}
+
+/** What happened on the clock while it advanced (timers that fired, interrupts delivered). */
+export type SimClockEvent =
+  | { readonly ns: number; readonly kind: "timer"; readonly name: string }
+  | { readonly ns: number; readonly kind: "irq"; readonly irq: number; readonly count: number };
+
+/** A kernel's virtual clock as the simulation drives it. */
+export interface SimClock {
+  /** ns since boot. */
+  now(): number;
+  /** Lets `ns` pass; the events on the way, in order. */
+  advance(ns: number): readonly SimClockEvent[];
+  /** The next timer's time (ns), or null. */
+  nextDeadline(): number | null;
 }
 
 /** A fault signal as the worker's MMU raised it. */

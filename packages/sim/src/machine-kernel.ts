@@ -1,11 +1,13 @@
 import {
   describeSyscall,
+  driveClockExternally,
   ENOSYS,
   Machine,
   type MachineOptions,
   type Process,
   SignalError,
   type SignalName,
+  takeSleep,
 } from "@faultline/kernel";
 import { type SiCodeName, signalNumber } from "@faultline/mm";
 import type { ExitRequest, SimKernel, SimSignalFrame } from "./kernel-port";
@@ -20,7 +22,8 @@ const RUNTIME_CALLS = new Set(["fork", "clone", "exit", "wait4"]);
 /**
  * A @faultline/kernel Machine as the simulator's kernel: syscalls go through the kernel's syscall
  * table (`Syscalls.call`: a name or number it does not list is -ENOSYS, nothing else on the object
- * is reachable), faults to the process's MMU target.
+ * is reachable), faults to the process's MMU target. From here on the simulation drives the
+ * machine's clock: its processes' sleeps are handed over (takeSleep) instead of moving the clock.
  */
 export function machineKernel(m: Machine): SimKernel & { readonly machine: Machine } {
   const proc = (pid: number): Process => {
@@ -28,6 +31,7 @@ export function machineKernel(m: Machine): SimKernel & { readonly machine: Machi
     if (!p) throw new Error(`no process ${pid}`);
     return p;
   };
+  driveClockExternally(m);
   return {
     machine: m,
     mem: m.mem,
@@ -88,6 +92,12 @@ export function machineKernel(m: Machine): SimKernel & { readonly machine: Machi
       const p = m.process(pid);
       return { list: p ? [...p.handledSignals] : [], count: p?.handledSignalCount ?? 0 };
     },
+    clock: {
+      now: () => m.clockNs,
+      advance: (ns) => m.advanceClock(ns),
+      nextDeadline: () => m.nextClockDeadline(),
+    },
+    takeSleep: (pid) => takeSleep(m, pid),
   };
 }
 

@@ -1,0 +1,105 @@
+// Virtual time in a simulation: who moves the machine's clock, and the processes asleep on it.
+//
+// - Deterministic mode: time is part of the seed's schedule. Every kernel entry served costs
+//   `nsPerEntry` of virtual time (timers due on the way fire right after that entry, before the next
+//   pick); when no process can go on and some sleep, the clock jumps to the earliest wake-up. A
+//   sleeper whose time has come is ready like any process and is woken when the PRNG picks it. Every
+//   timer and interrupt lands in the trace (pid 0, "timer" / "irq", with its virtual time), so a
+//   replay checks them too.
+// - Free mode: the clock follows wall time from the start of run() (nanoseconds of performance.now()),
+//   moved by the kernel loop as it goes round; sleepers are answered as soon as their time has passed.
+//
+// Sleeps come from the kernel (SimKernel.takeSleep after nanosleep/clock_nanosleep): the process is
+// left in the kernel, its channel unanswered, until it is woken with 0.
+import type { SimClock } from "../kernel-port";
+
+/** What the schedule records for each clock event (pid 0 in the trace). */
+export type ClockRecorder = (op: "timer" | "irq", args: unknown[], ret: number) => void;
+
+/** The default cost of one kernel entry in deterministic mode: 1 µs of virtual time. */
+export const DEFAULT_NS_PER_ENTRY = 1000;
+
+export class ScheduleClock {
+  private readonly sleepers = new Map<number, number>();
+  private wallBase = 0;
+  private clockBase = 0;
+
+  constructor(
+    private readonly clock: SimClock | undefined,
+    private readonly record: ClockRecorder,
+    private readonly nsPerEntry: number,
+  ) {}
+
+  /** The clock's time (0 for a kernel without one). */
+  get now(): number {
+    return this.clock?.now() ?? 0;
+  }
+
+  /** A process asked to sleep until `wake` (virtual ns). */
+  park(pid: number, wake: number): void {
+    this.sleepers.set(pid, wake);
+  }
+
+  sleeping(pid: number): boolean {
+    return this.sleepers.has(pid);
+  }
+
+  /** A sleeper may be answered now. */
+  due(pid: number): boolean {
+    const w = this.sleepers.get(pid);
+    return w !== undefined && this.now >= w;
+  }
+
+  /** Forgets a sleeper (woken, or dead). */
+  forget(pid: number): void {
+    this.sleepers.delete(pid);
+  }
+
+  private advance(ns: number): void {
+    if (!this.clock || !(ns > 0)) return;
+    for (const e of this.clock.advance(ns)) {
+      if (e.kind === "timer") this.record("timer", [e.ns, e.name], 0);
+      else this.record("irq", [e.ns, e.irq], e.count);
+    }
+  }
+
+  /** Deterministic: one kernel entry was served; its cost passes. */
+  afterEntry(): void {
+    this.advance(this.nsPerEntry);
+  }
+
+  /** Deterministic, nobody ready: jumps to the earliest wake-up. False when nobody sleeps. */
+  idle(): boolean {
+    let next = Number.POSITIVE_INFINITY;
+    for (const w of this.sleepers.values()) next = Math.min(next, w);
+    if (next === Number.POSITIVE_INFINITY || !this.clock) return false;
+    this.advance(Math.max(0, next - this.now));
+    return true;
+  }
+
+  /** Free mode: starts following wall time. */
+  startWall(wallMs: number): void {
+    this.wallBase = wallMs;
+    this.clockBase = this.now;
+  }
+
+  /** Free mode: brings the clock up to wall time; the pids whose sleep has ended (forgotten here). */
+  syncWall(wallMs: number): number[] {
+    if (!this.clock) return [];
+    const target = this.clockBase + Math.floor((wallMs - this.wallBase) * 1e6);
+    this.advance(target - this.now);
+    const woken: number[] = [];
+    for (const [pid, w] of this.sleepers) if (this.now >= w) woken.push(pid);
+    for (const pid of woken) this.sleepers.delete(pid);
+    return woken;
+  }
+
+  /** Free mode: how long the kernel loop may sleep before the clock has something to do (ms). */
+  msToNext(capMs: number): number {
+    if (!this.clock) return capMs;
+    let next = this.clock.nextDeadline() ?? Number.POSITIVE_INFINITY;
+    for (const w of this.sleepers.values()) next = Math.min(next, w);
+    if (next === Number.POSITIVE_INFINITY) return capMs;
+    return Math.max(0, Math.min(capMs, (next - this.now) / 1e6));
+  }
+}
