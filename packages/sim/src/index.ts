@@ -67,8 +67,6 @@ export {
   type ExitRequest,
   type FaultSignal,
   type HandledSignalRecord,
-  type SimClock,
-  type SimClockEvent,
   type SimKernel,
   type SimSignalFrame,
   WNOHANG,

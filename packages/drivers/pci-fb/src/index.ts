@@ -3,18 +3,24 @@
  * PCI driver is: it never looks for its device, the PCI core probes it for each function its id
  * table matches, at load and when one is plugged in.
  *
- * probe: enable the device, claim its BARs ("fl_fb" nested under the BARs in /proc/iomem), map the
- * registers, take the (shared) INTx line and enable the vblank interrupt. remove undoes it.
+ * probe: enable the device, claim its BARs ("fl_fb" nested under the BARs in /proc/iomem), reserve the
+ * VRAM write-combining (archIoReserveMemtypeWc, as DRM drivers reserve their aperture), map the
+ * registers (pciIomap: uncached-minus), take the (shared) INTx line and enable the vblank interrupt.
+ * remove undoes it.
  *
  * /dev/flfb<N> (one minor per bound device):
- * - mmap at offset 0: VRAM, VM_IO | VM_PFNMAP, mapped page by page from the fault handler with
- *   vmfInsertPfn (the BAR has no struct page); a fault past the VRAM is SIGBUS.
- * - mmap at offset = VRAM size: the register page, mapped at once with remapPfnRange.
+ * - mmap at offset 0: VRAM, VM_IO | VM_PFNMAP, write-combining (pgprotWritecombine), mapped page by
+ *   page from the fault handler with vmfInsertPfn (the BAR has no struct page), whose PTEs take the WC
+ *   type reserved at probe; a fault past the VRAM is SIGBUS.
+ * - mmap at offset = VRAM size: the register page, uncached (pgprotNoncached), mapped at once with
+ *   remapPfnRange, which reserves it UC- for as long as the mapping lives.
  * - ioctl FLFB_GET_VBLANKS: vblank interrupts the driver has handled; FLFB_GET_INFO: width << 16 | height.
  * - -ENODEV once the device is gone.
  */
 import { PCI_FB_DEVICE_ID, PCI_FB_VENDOR_ID } from "@faultline/devices";
 import {
+  archIoFreeMemtypeWc,
+  archIoReserveMemtypeWc,
   type DriverContext,
   type DriverDefinition,
   defineDriver,
@@ -41,6 +47,8 @@ import {
   pciResourceLen,
   pciResourceStart,
   pciUnregisterDriver,
+  pgprotNoncached,
+  pgprotWritecombine,
   prInfo,
   remapPfnRange,
   requestIrq,
@@ -49,6 +57,7 @@ import {
   VM_FAULT_SIGBUS,
   VM_IO,
   VM_PFNMAP,
+  vmFlagsSet,
   vmfInsertPfn,
 } from "@faultline/kernel";
 
@@ -107,8 +116,17 @@ export function pciFb(options: PciFbOptions = {}): DriverDefinition {
         pciDisableDevice(dev);
         return r;
       }
+      const vram = pciResourceStart(dev, 0);
+      const vramLen = pciResourceLen(dev, 0);
+      r = archIoReserveMemtypeWc(vram, vramLen);
+      if (r) {
+        pciReleaseRegions(dev);
+        pciDisableDevice(dev);
+        return r;
+      }
       const regs = pciIomap(dev, 2);
       if (!regs) {
+        archIoFreeMemtypeWc(vram, vramLen);
         pciReleaseRegions(dev);
         pciDisableDevice(dev);
         return -ENODEV;
@@ -118,8 +136,8 @@ export function pciFb(options: PciFbOptions = {}): DriverDefinition {
         dev,
         minor,
         regs,
-        vram: pciResourceStart(dev, 0),
-        vramLen: pciResourceLen(dev, 0),
+        vram,
+        vramLen,
         width: ioread32(regs, REG_WIDTH),
         height: ioread32(regs, REG_HEIGHT),
         vblanks: 0,
@@ -128,6 +146,7 @@ export function pciFb(options: PciFbOptions = {}): DriverDefinition {
       r = requestIrq(dev.irq, vblankIrq, IRQF_SHARED, "fl_fb", fb);
       if (r) {
         pciIounmap(dev, regs);
+        archIoFreeMemtypeWc(vram, vramLen);
         pciReleaseRegions(dev);
         pciDisableDevice(dev);
         return r;
@@ -144,6 +163,7 @@ export function pciFb(options: PciFbOptions = {}): DriverDefinition {
       iowrite32(0, fb.regs, REG_IRQ_ENABLE);
       freeIrq(dev.irq, fb);
       pciIounmap(dev, fb.regs);
+      archIoFreeMemtypeWc(fb.vram, fb.vramLen);
       pciReleaseRegions(dev);
       pciDisableDevice(dev);
       fb.gone = true;
@@ -180,12 +200,17 @@ export function pciFb(options: PciFbOptions = {}): DriverDefinition {
           if (fb.gone) return -ENODEV;
           const off = vma.vmPgoff * PAGE;
           const len = vma.vmEnd - vma.vmStart;
-          vma.vmFlags |= VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
+          vmFlagsSet(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
           if (off === fb.vramLen) {
             if (len > PAGE) return -EINVAL;
-            return remapPfnRange(vma, vma.vmStart, pciResourceStart(fb.dev, 2) / PAGE, PAGE);
+            // Registers: uncached, so every load and store reaches the device in order.
+            vma.vmPageProt = pgprotNoncached(vma.vmPageProt);
+            return remapPfnRange(vma, vma.vmStart, pciResourceStart(fb.dev, 2) / PAGE, PAGE, vma.vmPageProt);
           }
           if (off + len > fb.vramLen) return -EINVAL;
+          // Pixels: write-combined. vmfInsertPfn takes the type reserved at probe (WC); without that
+          // reservation its PTEs would be uncached-minus, whatever vm_page_prot asks.
+          vma.vmPageProt = pgprotWritecombine(vma.vmPageProt);
           vma.vmOps = {
             fault(vmf) {
               if (fb.gone || vmf.pgoff * PAGE >= fb.vramLen) return VM_FAULT_SIGBUS;
