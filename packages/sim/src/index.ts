@@ -67,6 +67,8 @@ export {
   type ExitRequest,
   type FaultSignal,
   type HandledSignalRecord,
+  type SimClock,
+  type SimClockEvent,
   type SimKernel,
   type SimSignalFrame,
   WNOHANG,

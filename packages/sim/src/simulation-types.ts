@@ -57,6 +57,11 @@ export interface SimulationOptions {
 /** Options of `Simulation.deterministic`: the simulation options and the seed. */
 export interface DeterministicOptions extends SimulationOptions {
   readonly seed: number;
+  /**
+   * Virtual time one kernel entry costs (default 1000 ns): the clock advances by it after each
+   * entry served, and jumps to the earliest wake-up when every process sleeps (internal/schedule-clock.ts).
+   */
+  readonly nsPerEntry?: number;
 }
 
 /** run() gave up: the deadline passed (processes still running were killed). */

@@ -21,6 +21,7 @@ import {
   type SyscallRequest,
 } from "./internal/channel";
 import { type Recorder, serveEntry } from "./internal/entry";
+import { DEFAULT_NS_PER_ENTRY, ScheduleClock } from "./internal/schedule-clock";
 import { createTlbBuffer, KernelTlbClient } from "./internal/shared-tlb";
 import type { WorkerBoot } from "./internal/worker-main";
 import { type SimKernel, WNOHANG } from "./kernel-port";
@@ -84,6 +85,8 @@ export class Simulation<M extends Machine | null = Machine | null> {
   private readonly replaying: SimTrace | null;
   private running = false;
   private live = 0;
+  /** Virtual time: the clock's schedule and the processes asleep on it. */
+  private readonly time: ScheduleClock;
   /** Notes about processes killed by the simulator (crash, hang), as a dmesg would show them. */
   readonly log: string[] = [];
 
@@ -110,6 +113,11 @@ export class Simulation<M extends Machine | null = Machine | null> {
     this.loadTimeoutMs = options.loadTimeoutMs ?? 60_000;
     this.random = seed === null ? null : prng(seed);
     this.replaying = replaying;
+    this.time = new ScheduleClock(
+      kernel.clock,
+      (op, args, ret) => this.record(0, op, args, ret),
+      (options as DeterministicOptions).nsPerEntry ?? DEFAULT_NS_PER_ENTRY,
+    );
   }
 
   /** Free-running: every process on its own thread, all at once. */
@@ -306,7 +314,8 @@ export class Simulation<M extends Machine | null = Machine | null> {
   }
 
   private anyPending(): boolean {
-    for (const s of this.slots.values()) if (!s.dead && s.chan.pending() && !s.parked) return true;
+    for (const s of this.slots.values())
+      if (!s.dead && s.chan.pending() && !s.parked && !this.time.sleeping(s.pid)) return true;
     return false;
   }
 
@@ -318,10 +327,13 @@ export class Simulation<M extends Machine | null = Machine | null> {
   private async runFree(t0: number): Promise<void> {
     let busyAt = performance.now();
     let yieldAt = busyAt;
+    this.time.startWall(busyAt);
     while (this.live > 0) {
       let served = false;
+      // The clock follows wall time: timers fire, sleepers whose time has passed are answered.
+      for (const pid of this.time.syncWall(performance.now())) this.wakeSleeper(pid);
       for (const s of this.slots.values()) {
-        if (!s.dead && !s.parked && s.chan.pending()) {
+        if (!s.dead && !s.parked && !this.time.sleeping(s.pid) && s.chan.pending()) {
           this.serve(s);
           served = true;
         }
@@ -333,7 +345,7 @@ export class Simulation<M extends Machine | null = Machine | null> {
         yieldAt = performance.now();
         await this.watchdog(t0);
       } else if (!served && now - busyAt > SPIN_IDLE_MS) {
-        await this.sleep(50);
+        await this.sleep(this.time.msToNext(50));
         yieldAt = performance.now();
         await this.watchdog(t0);
       }
@@ -363,6 +375,11 @@ export class Simulation<M extends Machine | null = Machine | null> {
       const ready = all.filter((s) => this.ready(s)).sort((a, b) => a.pid - b.pid);
       let pick: Slot | undefined;
       const index = this.events.length;
+      // Everyone waits and someone sleeps: time passes until the first wake-up.
+      if (!ready.length && this.time.idle()) {
+        this.replayMatches(index, this.events.length);
+        continue;
+      }
       if (this.replaying) {
         const want = this.replaying.events[index];
         pick = want ? ready.find((s) => s.pid === want.pid) : undefined;
@@ -380,14 +397,9 @@ export class Simulation<M extends Machine | null = Machine | null> {
       pick.parked = null;
       runner = pick;
       this.serve(pick);
-      if (this.replaying) {
-        const want = this.replaying.events[index];
-        const got = this.events[index];
-        if (!want || !got || !sameEvent(want, got)) {
-          this.abortAll("replay diverged");
-          throw new ReplayDivergenceError(index, want, got);
-        }
-      }
+      // The entry's cost in virtual time: timers due on the way fire now, recorded after it.
+      this.time.afterEntry();
+      this.replayMatches(index, Math.max(this.events.length, index + 1));
       if (performance.now() - yieldAt > YIELD_EVERY_MS) {
         await new Promise<void>((r) => setImmediate(r));
         yieldAt = performance.now();
@@ -395,8 +407,31 @@ export class Simulation<M extends Machine | null = Machine | null> {
     }
   }
 
+  /** Replaying: the events `from`..`to` just recorded are the trace's (else ReplayDivergenceError). */
+  private replayMatches(from: number, to: number): void {
+    if (!this.replaying) return;
+    for (let i = from; i < to; i++) {
+      const want = this.replaying.events[i];
+      const got = this.events[i];
+      if (!want || !got || !sameEvent(want, got)) {
+        this.abortAll("replay diverged");
+        throw new ReplayDivergenceError(i, want, got);
+      }
+    }
+  }
+
+  /** Answers a process whose sleep has ended (nanosleep returns 0). */
+  private wakeSleeper(pid: number): void {
+    const s = this.slots.get(pid);
+    this.time.forget(pid);
+    if (!s || s.dead) return;
+    s.lastEntry = performance.now();
+    s.chan.reply(0);
+  }
+
   /** Whether a process in the kernel can be served now (a waitpid parks until a child exits). */
   private ready(s: Slot): boolean {
+    if (this.time.sleeping(s.pid)) return this.time.due(s.pid);
     if (s.chan.op !== OP_SYSCALL && s.chan.op !== OP_SYSCALL_FAST) return true;
     const req = s.chan.peekSyscall();
     if (req.call !== "waitpid") return true;
@@ -460,6 +495,12 @@ export class Simulation<M extends Machine | null = Machine | null> {
   // ---- serving one request ------------------------------------------------------------------
 
   private serve(s: Slot): void {
+    if (this.time.sleeping(s.pid)) {
+      // Deterministic: a sleeper whose time has come, picked by the schedule.
+      this.record(s.pid, "wake", [this.time.now], 0);
+      this.wakeSleeper(s.pid);
+      return;
+    }
     s.lastEntry = performance.now();
     s.started = true;
     s.tlb.quiesce();
@@ -549,6 +590,12 @@ export class Simulation<M extends Machine | null = Machine | null> {
         ret = this.kernel.syscall(pid, req.call, req.args);
     }
     this.record(pid, req.call, req.args, ret);
+    // nanosleep / clock_nanosleep: the process stays in the kernel until its wake-up time.
+    const wake = this.kernel.takeSleep?.(pid) ?? null;
+    if (wake !== null && this.kernel.clock) {
+      this.time.park(pid, wake);
+      return;
+    }
     // Handlers that signals set up on the way back (kill to itself, an unblocked pending signal).
     const frames = this.kernel.takeSignalFrames?.(pid) ?? [];
     if (frames.length) {
@@ -602,6 +649,7 @@ export class Simulation<M extends Machine | null = Machine | null> {
   ): void {
     if (s.dead) return;
     s.dead = true;
+    this.time.forget(s.pid);
     this.live--;
     Atomics.store(s.chan.i32, STATE, STATE_EXITED);
     this.kernel.mm(s.pid).tlbClients.delete(s.tlb);
