@@ -78,6 +78,9 @@ export interface MmuTarget {
 }
 
 const TWO32 = 2 ** 32;
+/** cachedLoc's answers when it has no location: the page is not cached, or cached as MMIO. */
+const NOT_CACHED = -1;
+const CACHED_MMIO = -2;
 /** 2^n for the page-walk shifts: a table lookup, not Math.pow, on the walk. */
 const POW2: readonly number[] = Array.from({ length: 64 }, (_, n) => 2 ** n);
 const TWO20 = 2 ** 20;
@@ -345,9 +348,9 @@ export class Mmu implements TlbClient {
     while (done < len) {
       const a = addr + done;
       let loc = this.cachedLoc(a, this.rTag);
-      if (loc < 0) loc = this.translate(a, false);
+      if (loc === NOT_CACHED) loc = this.translate(a, false);
       if (loc < 0) {
-        // MMIO: byte by byte through the bus.
+        // MMIO: byte by byte (through the cached MMIO page or the bus).
         const n = Math.min(4096 - (a & 4095), len - done);
         for (let k = 0; k < n; k++) dst[done + k] = this.loadSlow(a + k, 1);
         done += n;
@@ -398,22 +401,36 @@ export class Mmu implements TlbClient {
 
   /**
    * The location (bank * 2^32 + byte offset) of `addr` if the TLB caches its page in `tags` (either
-   * view), -1 otherwise. The slow paths' TLB lookup: unaligned accesses, other banks, bulk copies.
+   * view), CACHED_MMIO if it caches it as an MMIO page, NOT_CACHED otherwise. The slow paths' TLB
+   * lookup: unaligned accesses, other banks, MMIO, bulk copies.
    */
   private cachedLoc(addr: number, tags: Float64Array): number {
-    if (typeof addr !== "number") return -1;
+    if (typeof addr !== "number") return NOT_CACHED;
     const i = (addr >>> 12) & this.mask;
     const off = addr & 4095;
     const t = tags[i]!;
-    if (t !== addr - off && t !== addr - off + TLB_OTHER_BANK) return -1;
+    if (t !== addr - off && t !== addr - off + TLB_OTHER_BANK)
+      return t === addr - off + TLB_MMIO ? CACHED_MMIO : NOT_CACHED;
     return this.tBank[i]! * TWO32 + this.tBase[i]! + off;
   }
 
-  /** The MMIO page the TLB caches for `addr` in `tags` (TLB_MMIO), or null. */
-  private cachedMmio(addr: number, tags: Float64Array): MmioPage | null {
-    if (typeof addr !== "number") return null;
+  /**
+   * A load from a page that is not directly backed (translate() returned -1, or the TLB caches the
+   * page as MMIO): through the cached MMIO page when there is one, else through the bus. Apart from
+   * loadSlow so that loadSlow, inlined into the hit paths' callers, stays as small as it was.
+   */
+  private loadMmio(addr: number, size: 1 | 2 | 4): number {
     const i = (addr >>> 12) & this.mask;
-    return tags[i] === addr - (addr & 4095) + TLB_MMIO ? this.tMmio[i]! : null;
+    if (this.rTag[i] === addr - (addr & 4095) + TLB_MMIO) return this.tMmio[i]!.read(addr & 4095, size);
+    return this.target.phys.physRead(this.mmioPaddr, size, addr);
+  }
+
+  /** A store to such a page (see loadMmio): the low `size` bytes of `value`. */
+  private storeMmio(addr: number, size: 1 | 2 | 4, value: number): void {
+    const v = size === 4 ? value >>> 0 : value & (size === 2 ? 0xffff : 0xff);
+    const i = (addr >>> 12) & this.mask;
+    if (this.wTag[i] === addr - (addr & 4095) + TLB_MMIO) this.tMmio[i]!.write(addr & 4095, size, v);
+    else this.target.phys.physWrite(this.mmioPaddr, size, v, addr);
   }
 
   /** Writes `bytes` at `addr`, page by page (a fault part-way leaves the earlier pages written, as on Linux). */
@@ -430,7 +447,7 @@ export class Mmu implements TlbClient {
     while (done < len) {
       const a = addr + done;
       let loc = this.cachedLoc(a, this.wTag);
-      if (loc < 0) loc = this.translate(a, true);
+      if (loc === NOT_CACHED) loc = this.translate(a, true);
       if (loc < 0) {
         const n = Math.min(4096 - (a & 4095), len - done);
         for (let k = 0; k < n; k++) this.storeSlow(a + k, 1, src[done + k]!);
@@ -458,16 +475,8 @@ export class Mmu implements TlbClient {
       return v;
     }
     let loc = this.cachedLoc(addr, this.rTag);
-    if (loc < 0) {
-      const mmio = this.cachedMmio(addr, this.rTag);
-      if (mmio !== null) return mmio.read(addr & 4095, size);
-      loc = this.translate(addr, false);
-    }
-    if (loc < 0) {
-      const mmio = this.cachedMmio(addr, this.rTag);
-      if (mmio !== null) return mmio.read(addr & 4095, size);
-      return this.target.phys.physRead(this.mmioPaddr, size, addr);
-    }
+    if (loc === NOT_CACHED) loc = this.translate(addr, false);
+    if (loc < 0) return this.loadMmio(addr, size);
     const bank = Math.floor(loc / TWO32);
     const off = loc % TWO32;
     if ((off & (size - 1)) === 0) {
@@ -493,19 +502,9 @@ export class Mmu implements TlbClient {
       return;
     }
     let loc = this.cachedLoc(addr, this.wTag);
+    if (loc === NOT_CACHED) loc = this.translate(addr, true);
     if (loc < 0) {
-      const mmio = this.cachedMmio(addr, this.wTag);
-      if (mmio !== null) {
-        mmio.write(addr & 4095, size, size === 4 ? value >>> 0 : value & (size === 2 ? 0xffff : 0xff));
-        return;
-      }
-      loc = this.translate(addr, true);
-    }
-    if (loc < 0) {
-      const v = size === 4 ? value >>> 0 : value & (size === 2 ? 0xffff : 0xff);
-      const mmio = this.cachedMmio(addr, this.wTag);
-      if (mmio !== null) mmio.write(addr & 4095, size, v);
-      else this.target.phys.physWrite(this.mmioPaddr, size, v, addr);
+      this.storeMmio(addr, size, value);
       return;
     }
     const bank = Math.floor(loc / TWO32);
