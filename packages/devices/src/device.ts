@@ -50,11 +50,18 @@ export type DeviceState<F extends Record<string, FieldValue>> = {
         : F[K];
 };
 
-/** Named, versioned state: `fields` holds each field's reset value. */
+/**
+ * Named, versioned state: `fields` holds each field's reset value. `migrate[v]` turns the fields of a
+ * version-v snapshot into version v + 1's (QEMU's VMStateDescription post_load/minimum_version_id), so
+ * `loadState` takes a snapshot of any older version that has a migration chain up to `version`.
+ */
 export interface StateDescription<F extends Record<string, FieldValue>> {
   readonly name: string;
   readonly version: number;
   readonly fields: F;
+  readonly migrate?: Readonly<
+    Record<number, (fields: Readonly<Record<string, FieldValue>>) => Record<string, FieldValue>>
+  >;
 }
 
 /** What a register callback gets besides the mutable state. */
@@ -223,11 +230,30 @@ abstract class BaseDevice<F extends Record<string, FieldValue>> {
     return this.ramBuffer ? { ...snap, ram: this.ram.slice() } : snap;
   }
 
-  loadState(snapshot: DeviceSnapshot): void {
-    const { name, version, fields } = this.spec.state;
+  loadState(input: DeviceSnapshot): void {
+    const { name, version, fields, migrate } = this.spec.state;
     const where = `device "${this.name}": cannot load state`;
+    if (
+      typeof input !== "object" ||
+      input === null ||
+      typeof input.fields !== "object" ||
+      input.fields === null
+    )
+      throw new DeviceError("ESTATE", `${where}: not a device snapshot ({ name, version, fields })`);
+    let snapshot = input;
     if (snapshot.name !== name) {
       throw new DeviceError("ESTATE", `${where} "${snapshot.name}": this device's state is "${name}"`);
+    }
+    // An older version is migrated one version at a time; a newer one cannot be read.
+    while (Number.isInteger(snapshot.version) && snapshot.version < version) {
+      const step =
+        migrate && Object.hasOwn(migrate, snapshot.version) ? migrate[snapshot.version] : undefined;
+      if (!step)
+        throw new DeviceError(
+          "ESTATE",
+          `${where} "${name}" version ${snapshot.version}: no migration from version ${snapshot.version} (this device is version ${version})`,
+        );
+      snapshot = { ...snapshot, version: snapshot.version + 1, fields: step(snapshot.fields) };
     }
     if (snapshot.version !== version) {
       throw new DeviceError(

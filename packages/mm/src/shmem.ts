@@ -43,7 +43,7 @@ const nextIno = new WeakMap<PhysMemory, number>();
 export function shmemInoCounter(mem: PhysMemory): number {
   return nextIno.get(mem) ?? 1024;
 }
-/** @internal Sets that counter (a restored snapshot). */
+/** Sets that counter (a restored snapshot; shmem-snapshot.ts). */
 export function setShmemInoCounter(mem: PhysMemory, last: number): void {
   nextIno.set(mem, last);
 }

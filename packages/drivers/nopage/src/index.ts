@@ -56,6 +56,19 @@ export function nopage(options: NopageOptions = {}): NopageDriver {
   const def = defineDriver({
     name: nodeName,
     apiVersion: DRIVER_API_VERSION,
+    version: "1.0.0",
+    // Machine snapshots: the live-VMA counter is the driver's state; its one vm_ops is named.
+    snapshot: {
+      version: 1,
+      vmOps: { nopage: vmOps },
+      save: () => ({ live }),
+      restore(state) {
+        const n = (state as { live?: unknown } | null)?.live;
+        if (typeof n !== "number" || !Number.isInteger(n) || n < 0)
+          throw new TypeError(`${nodeName}: saved state needs a live VMA count`);
+        live = n;
+      },
+    },
     init(ctx: DriverContext) {
       const r = ctx.allocChrdevRegion(0, 1, nodeName);
       if (r < 0) return r;

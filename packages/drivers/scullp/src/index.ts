@@ -29,6 +29,8 @@ import {
   PAGE_SIZE,
   pageAddress,
   pageBytes,
+  pageToPfn,
+  pfnToPage,
   SEEK_CUR,
   SEEK_END,
   SEEK_SET,
@@ -163,6 +165,58 @@ export function scullp(options: ScullpOptions = {}): ScullpDriver {
     },
   };
 
+  /**
+   * The driver's state for a machine snapshot: the module parameters in force and each device's
+   * order, qset, size, live mappings and quantum sets (each quantum as its page's pfn, -1 for none).
+   */
+  const saveState = () => ({
+    order: scullpOrder,
+    qset: scullpQset,
+    devs: devs.map((d) => {
+      const sets: Array<number[] | null> = [];
+      for (let q = d.list; q; q = q.next)
+        sets.push(q.data ? q.data.map((a) => (a === null ? -1 : pageToPfn(virtToPage(a)))) : null);
+      return { order: d.order, qset: d.qset, size: d.size, vmas: d.vmas, sets };
+    }),
+  });
+
+  const restoreState = (state: unknown): void => {
+    const s = state as ReturnType<typeof saveState>;
+    const int = (v: unknown, what: string, min = 0): number => {
+      if (typeof v !== "number" || !Number.isInteger(v) || v < min)
+        throw new TypeError(`scullp state: ${what}`);
+      return v;
+    };
+    if (!s || !Array.isArray(s.devs) || s.devs.length !== devs.length)
+      throw new TypeError(`scullp state: expected ${devs.length} devices`);
+    scullpOrder = int(s.order, "order");
+    scullpQset = int(s.qset, "qset", 1);
+    s.devs.forEach((d, i) => {
+      const dev = devs[i]!;
+      dev.order = int(d?.order, "device order");
+      dev.qset = int(d.qset, "device qset", 1);
+      dev.size = int(d.size, "device size");
+      dev.vmas = int(d.vmas, "device vmas");
+      if (!Array.isArray(d.sets)) throw new TypeError("scullp state: sets");
+      let head: Qset | null = null;
+      let tail: Qset | null = null;
+      for (const set of d.sets) {
+        if (set !== null && !Array.isArray(set)) throw new TypeError("scullp state: a quantum set");
+        const q: Qset = {
+          data:
+            set === null
+              ? null
+              : set.map((pfn) => (int(pfn, "quantum pfn", -1) < 0 ? null : pageAddress(pfnToPage(pfn)))),
+          next: null,
+        };
+        if (tail) tail.next = q;
+        else head = q;
+        tail = q;
+      }
+      dev.list = head;
+    });
+  };
+
   const fops: FileOperations = {
     open(inode: Inode, file: File): number {
       const dev = devs[inode.minor];
@@ -266,6 +320,20 @@ export function scullp(options: ScullpOptions = {}): ScullpDriver {
   const def = defineDriver({
     name: "scullp",
     apiVersion: DRIVER_API_VERSION,
+    version: "1.0.0",
+    snapshot: {
+      version: 1,
+      vmOps: { scullp: vmOps },
+      save: () => saveState(),
+      restore: (state) => restoreState(state),
+      // filp->private_data and vm_private_data are a device: saved as its index.
+      savePrivate: (data) => devs.indexOf(data as ScullpDev),
+      restorePrivate: (saved) => {
+        const dev = typeof saved === "number" ? devs[saved] : undefined;
+        if (!dev) throw new TypeError(`scullp: no device ${String(saved)}`);
+        return dev;
+      },
+    },
     init(ctx: DriverContext) {
       const r = ctx.allocChrdevRegion(0, ndevs, "scullp");
       if (r < 0) return r;

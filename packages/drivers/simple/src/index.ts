@@ -114,6 +114,12 @@ export function simple(options: SimpleOptions = {}): DriverDefinition {
   return defineDriver({
     name: "simple",
     apiVersion: DRIVER_API_VERSION,
+    version: "1.0.0",
+    // Machine snapshots: no private state (the major is the one init gets again); the vm_ops are named.
+    snapshot: {
+      version: 1,
+      vmOps: { remap: simpleRemapVmOps, nopage: nopageOps, fault: faultOps },
+    },
     init(ctx: DriverContext) {
       const result = simpleMajor
         ? ctx.registerChrdevRegion(simpleMajor, 0, 2, "simple")
