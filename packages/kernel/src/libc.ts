@@ -4,6 +4,7 @@
  * table as for p.sys (a TypeError before the kernel is entered).
  */
 import { isErr } from "@faultline/mm";
+import { ENOMEM } from "./constants";
 import { ErrnoError } from "./errno-error";
 import type { WaitResult } from "./internal/exit";
 import type { Rlimit } from "./internal/resource";
@@ -67,6 +68,27 @@ export class Libc extends FileLibc {
   }
   madvise(addr: number, len: number, advice: number): number {
     return this.check("madvise", this.sys.madvise(addr, len, advice));
+  }
+  /** glibc brk(3): 0, or ENOMEM when the kernel left the break below `addr`. */
+  brk(addr: number): number {
+    const r = this.check("brk", this.sys.brk(addr));
+    if (r < addr) throw new ErrnoError(ENOMEM, "brk");
+    return 0;
+  }
+  /**
+   * glibc sbrk(3): moves the break by `increment` bytes and returns the old break (the start of the
+   * new memory); ENOMEM when the kernel refuses or the sum would wrap.
+   */
+  sbrk(increment: number): number {
+    const old = this.check("sbrk", this.sys.brk(0));
+    if (increment === 0) return old;
+    const want = old + increment;
+    if (want < 0 || want >= 2 ** 64) throw new ErrnoError(ENOMEM, "sbrk");
+    if (this.sys.brk(want) !== want) throw new ErrnoError(ENOMEM, "sbrk");
+    return old;
+  }
+  mseal(addr: number, len: number, flags = 0): number {
+    return this.check("mseal", this.sys.mseal(addr, len, flags));
   }
   msync(addr: number, len: number, flags: number): number {
     return this.check("msync", this.sys.msync(addr, len, flags));

@@ -13,11 +13,13 @@ import { sysFork, sysGetpid, sysGetppid } from "./internal/fork";
 import { sysClose, sysDup, sysIoctl, sysOpen } from "./internal/fs";
 import { sysMincore, sysMlock2, sysMlockall, sysMunlockall } from "./internal/mlock";
 import {
+  sysBrk,
   sysMadvise,
   sysMlock,
   sysMmap,
   sysMprotect,
   sysMremap,
+  sysMseal,
   sysMsync,
   sysMunlock,
   sysMunmap,
@@ -46,6 +48,7 @@ export const SYS_lseek = 8;
 export const SYS_mmap = 9;
 export const SYS_mprotect = 10;
 export const SYS_munmap = 11;
+export const SYS_brk = 12;
 export const SYS_rt_sigaction = 13;
 export const SYS_rt_sigprocmask = 14;
 export const SYS_rt_sigreturn = 15;
@@ -77,6 +80,7 @@ export const SYS_mlock2 = 325;
 export const SYS_pkey_mprotect = 329;
 export const SYS_pkey_alloc = 330;
 export const SYS_pkey_free = 331;
+export const SYS_mseal = 462;
 
 const fd = { name: "fd", kind: "unsigned int" } as const;
 const addr = { name: "addr", kind: "unsigned long" } as const;
@@ -126,6 +130,8 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
     sysMprotect,
   ),
   syscall(SYS_munmap, "munmap", "munmap", [addr, { name: "length", kind: "size_t" }], sysMunmap),
+  // brk(addr): the kernel's answer is the break, moved or not; glibc's brk()/sbrk() make errno of it.
+  syscall(SYS_brk, "brk", "brk", [{ name: "brk", kind: "unsigned long" }], sysBrk),
   // rt_sigaction(signum, act, oldact, sigsetsize): the old action is the result here, and sigset_t
   // has one size; rt_sigprocmask likewise returns the old set.
   syscall(
@@ -302,6 +308,13 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
     sysPkeyAlloc,
   ),
   syscall(SYS_pkey_free, "pkey_free", "pkeyFree", [{ name: "pkey", kind: "int" }], sysPkeyFree),
+  syscall(
+    SYS_mseal,
+    "mseal",
+    "mseal",
+    [addr, { name: "len", kind: "size_t" }, { name: "flags", kind: "unsigned long" }],
+    sysMseal,
+  ),
 ];
 
 /** The table, in syscall-number order: the rows above, the file rows and the time rows (syscall_64.*.tbl.ts). */

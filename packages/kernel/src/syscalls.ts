@@ -10,6 +10,7 @@ import { convertArgs, doSyscall, syscall } from "./internal/syscall";
 import type { SigAction, SigActionResult } from "./signal";
 import {
   lookupSyscall,
+  SYS_brk,
   SYS_clone,
   SYS_close,
   SYS_dup,
@@ -31,6 +32,7 @@ import {
   SYS_mmap,
   SYS_mprotect,
   SYS_mremap,
+  SYS_mseal,
   SYS_msync,
   SYS_munlock,
   SYS_munlockall,
@@ -72,6 +74,8 @@ const E = {
   mremap: sysEntry(SYS_mremap),
   msync: sysEntry(SYS_msync),
   madvise: sysEntry(SYS_madvise),
+  brk: sysEntry(SYS_brk),
+  mseal: sysEntry(SYS_mseal),
   dup: sysEntry(SYS_dup),
   getpid: sysEntry(SYS_getpid),
   fork: sysEntry(SYS_fork),
@@ -212,6 +216,24 @@ export class Syscalls extends FileSyscalls {
 
   madvise(addr: number, len: number, advice: number): number {
     return doSyscall(this.k, this.t, E.madvise, [addr, len, advice]) as number;
+  }
+
+  /**
+   * brk(2), the raw syscall: moves the end of the heap ([heap] in maps) to `brk` and returns the new
+   * break, or the old one when it cannot (below the heap's start, RLIMIT_DATA, no room, sealed);
+   * brk(0) asks for the break. Never -errno (libc.sbrk() makes ENOMEM of a refusal).
+   */
+  brk(brk: number): number {
+    return doSyscall(this.k, this.t, E.brk, [brk]) as number;
+  }
+
+  /**
+   * mseal(2): seals [addr, addr + len): later munmap, mremap, mprotect, MAP_FIXED over it and
+   * discarding madvise of read-only anonymous memory fail with -EPERM. 0, -EINVAL (flags, alignment,
+   * wrap), -ENOMEM (a hole); -ENOSYS on a 2.6.10 machine.
+   */
+  mseal(addr: number, len: number, flags = 0): number {
+    return doSyscall(this.k, this.t, E.mseal, [addr, len, flags]) as number;
   }
 
   msync(addr: number, len: number, flags: number): number {

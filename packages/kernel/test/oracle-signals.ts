@@ -2,7 +2,8 @@
 // oracle.c reads, packages/mm/test/oracle) on a Faultline process and prints the transcript oracle.c
 // prints on Linux. The ops: mmap, munmap, mprotect, mlock, munlock, loads and stores, maps, fork …
 // end, sigaction, sigprocmask, kill, mincore, mlock2, mlockall, munlockall, getrlimit, setrlimit,
-// unprivileged. Like oracle.c, the process starts with a handler on SIGSEGV and SIGBUS (a fault
+// unprivileged, madvise, mremap, brk, mseal, vmflags. Numbers written "H+<n>" / "H-<n>" are relative to
+// the heap's start (start_brk), and so are the break and heap maps lines printed (oracle.c says how). Like oracle.c, the process starts with a handler on SIGSEGV and SIGBUS (a fault
 // prints its signal and the script goes on).
 import { errnoName, isErr, signalName } from "@faultline/mm";
 import {
@@ -51,8 +52,21 @@ const sigText = (n: number): string => {
 interface Op {
   readonly name: string;
   readonly args: readonly bigint[];
+  /** For each argument written "H±<n>", its offset from start_brk (else null). */
+  readonly rel: readonly (bigint | null)[];
   readonly child?: readonly Op[];
 }
+
+const heapRel = (tok: string): bigint | null => {
+  const m = /^H([+-])(.+)$/.exec(tok);
+  if (!m) return null;
+  const v = BigInt(m[2]!);
+  return m[1] === "-" ? -v : v;
+};
+/** The heap window oracle.c rewrites: lines starting in [start_brk, start_brk + 64 MiB). */
+const HEAP_WINDOW = 64 * 1024 * 1024;
+const heapText = (v: number, startBrk: number): string =>
+  v >= startBrk ? `H+0x${(v - startBrk).toString(16)}` : `H-0x${(startBrk - v).toString(16)}`;
 
 /** The ops of a script (arena line dropped; fork … end nested). */
 export function parseOracleScript(text: string): Op[] {
@@ -67,7 +81,13 @@ export function parseOracleScript(text: string): Op[] {
       stack.pop();
       continue;
     }
-    const op: Op = { name, args: rest.map((t) => BigInt(t)), ...(name === "fork" ? { child: [] } : {}) };
+    const rel = rest.map(heapRel);
+    const op: Op = {
+      name,
+      args: rest.map((t, k) => (rel[k] === null ? BigInt(t) : 0n)),
+      rel,
+      ...(name === "fork" ? { child: [] } : {}),
+    };
     stack.at(-1)!.push(op);
     if (op.child) stack.push(op.child as Op[]);
   }
@@ -104,8 +124,13 @@ function runOps(
 ): void {
   ops.forEach((op, i) => {
     const idx = `${prefix}${i}`;
-    const text = [op.name, ...op.args.map(hex)].join(" ");
-    const a = op.args.map(Number);
+    const startBrk = p.mm.startBrk;
+    const text = [op.name, ...op.args.map((v, k) => relText(op.rel[k] ?? null) ?? hex(v))].join(" ");
+    const big = op.args.map((v, k) => {
+      const r = op.rel[k];
+      return r === null || r === undefined ? v : BigInt.asUintN(64, BigInt(startBrk) + r);
+    });
+    const a = big.map(Number);
     if (op.child) {
       const pid = p.libc.fork();
       const c = m.process(pid)!;
@@ -123,7 +148,7 @@ function runOps(
     let r: string;
     caught.length = 0;
     try {
-      r = runOp(p, op.name, a, op.args, handler);
+      r = runOp(p, op.name, a, big, handler);
     } catch (e) {
       if (SignalError.is(e) && !p.alive) throw new Died();
       throw e;
@@ -132,6 +157,15 @@ function runOps(
     out.push(...`${idx} ${text} = ${r}`.split("\n"));
   });
 }
+
+/** An address as oracle.c prints it: relative to start_brk inside the heap window. */
+const addrText = (p: Process, v: number): string => {
+  const startBrk = p.mm.startBrk;
+  return v >= startBrk && v < startBrk + HEAP_WINDOW ? heapText(v, startBrk) : hex(v);
+};
+
+const relText = (r: bigint | null): string | null =>
+  r === null ? null : r < 0n ? `H-0x${(-r).toString(16)}` : `H+0x${r.toString(16)}`;
 
 function runOp(
   p: Process,
@@ -144,7 +178,7 @@ function runOp(
   switch (name) {
     case "mmap": {
       const r = p.sys.mmap(a[0]!, a[1]!, a[2]!, a[3]!, -1, a[4] ?? 0);
-      return isErr(r) ? errText(r) : hex(r);
+      return isErr(r) ? errText(r) : addrText(p, r);
     }
     case "munmap":
       return zero(p.sys.munmap(a[0]!, a[1]!));
@@ -202,11 +236,40 @@ function runOp(
     case "unprivileged":
       dropCapIpcLock(p.task);
       return "0";
+    case "madvise":
+      return zero(p.sys.madvise(a[0]!, a[1]!, a[2]!));
+    case "mremap": {
+      const r = p.sys.mremap(a[0]!, a[1]!, a[2]!, a[3]!, a[4] ?? 0);
+      return isErr(r) ? errText(r) : addrText(p, r);
+    }
+    case "brk":
+      return heapText(p.sys.brk(a[0]!), p.mm.startBrk);
+    case "mseal":
+      return zero(p.sys.mseal(a[0]!, a[1]!, a[2]!));
+    case "vmflags": {
+      let inVma = false;
+      for (const l of p.procSmaps().split("\n")) {
+        const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(l);
+        if (m) inVma = Number.parseInt(m[1]!, 16) <= a[0]! && a[0]! < Number.parseInt(m[2]!, 16);
+        // "sd" (VM_SOFTDIRTY) needs CONFIG_MEM_SOFT_DIRTY, which the recording host's kernel lacks.
+        else if (inVma && l.startsWith("VmFlags:")) return l.slice(8).replace(" sd ", " ").trim();
+      }
+      return "none";
+    }
     case "maps": {
-      const lines = p
-        .procMaps()
-        .split("\n")
-        .filter((l) => l && Number.parseInt(l, 16) >= ARENA && Number.parseInt(l, 16) < ARENA + 0x400000);
+      const startBrk = p.mm.startBrk;
+      const lines: string[] = [];
+      for (const l of p.procMaps().split("\n")) {
+        if (!l) continue;
+        const start = Number.parseInt(l, 16);
+        if (start >= ARENA && start < ARENA + 0x400000) lines.push(l);
+        else if (start >= startBrk && start < startBrk + HEAP_WINDOW) {
+          // oracle.c's heap lines: addresses from start_brk, blanks collapsed.
+          const [range, ...rest] = l.trim().split(/\s+/);
+          const end = Number.parseInt(range!.split("-")[1]!, 16);
+          lines.push([`${heapText(start, startBrk)}-${heapText(end, startBrk)}`, ...rest].join(" "));
+        }
+      }
       return [String(lines.length), ...lines.map((l) => `  ${l}`)].join("\n");
     }
     default:
@@ -247,6 +310,6 @@ function access(p: Process, name: string, addr: number, value: bigint): string {
     }
   } catch (e) {
     if (!SignalError.is(e) || !e.handled) throw e;
-    return `${e.signal} ${e.code} ${hex(e.addr)}`;
+    return `${e.signal} ${e.code} ${addrText(p, e.addr)}`;
   }
 }

@@ -98,7 +98,11 @@ export const VM_MAYWRITE = 0x20;
 export const VM_MAYEXEC = 0x40;
 export const VM_MAYSHARE = 0x80;
 export const VM_GROWSDOWN = 0x100;
-export const VM_UFFD_MISSING = 0x200;
+/**
+ * mseal(2)ed (v6.10). Linux's VM_SEALED is bit 42 of a 64-bit vm_flags; our flags stay within 31 bits,
+ * so it takes bit 9, VM_UFFD_MISSING's (no userfaultfd here). smaps shows it as "sl".
+ */
+export const VM_SEALED = 0x200;
 export const VM_PFNMAP = 0x400;
 /**
  * MAP_DROPPABLE memory (v6.11). Linux's VM_DROPPABLE is a high bit of a 64-bit vm_flags; our flags stay
@@ -167,6 +171,12 @@ export const MMAP_MIN_ADDR = 0x10000;
 export const MMAP_BASE = TASK_SIZE - 128 * 1024 * 1024;
 /** stack_guard_gap (mm/mmap.c): 256 pages, the `stack_guard_gap=` boot parameter's default. */
 export const STACK_GUARD_GAP = 256 * 4096;
+/**
+ * mm->start_brk of every process: where the heap begins. No ELF is loaded, so there is no text, data
+ * or bss below it (start_code = end_code = start_data = end_data = start_brk) and it is not randomised
+ * (what `setarch -R` gives a small PIE: 0x555555554000 plus its text and data).
+ */
+export const START_BRK = 0x5555_5555_9000;
 /** RLIMIT_STACK's default soft limit (_STK_LIM, 8 MiB). */
 export const DEFAULT_STACK_LIMIT = 8 * 1024 * 1024;
 /** sysctl vm.max_map_count default (DEFAULT_MAX_MAP_COUNT). */

@@ -1,7 +1,7 @@
 // Every place where the kernel LDD3 describes (2.6.10) and today's kernel (the 6.18 the differential
 // test runs against) behave differently, in one table. Each row says what changed and where; code asks
 // `mm.rules.<row>` and never compares the era name itself.
-import { VM_DONTDUMP, VM_DONTEXPAND, VM_IO, VM_MIXEDMAP, VM_PFNMAP } from "./constants";
+import { STACK_GUARD_GAP, VM_DONTDUMP, VM_DONTEXPAND, VM_IO, VM_MIXEDMAP, VM_PFNMAP } from "./constants";
 
 /** Which kernel's semantics apply where they differ. Default "modern". */
 export type Era = "modern" | "2.6.10";
@@ -92,6 +92,56 @@ export const ERA_DIFFERENCES = {
    */
   faultAround: {
     changedIn: "v3.15: 'mm: introduce vm_ops->map_pages()' (Kirill A. Shutemov)",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
+   * mseal(2): sealed VMAs refuse munmap, mremap, mprotect, MAP_FIXED over them and discarding madvise
+   * of read-only anonymous memory (-EPERM). 2.6.10 has no such syscall (-ENOSYS).
+   */
+  mseal: {
+    changedIn: "v6.10: commit 8be7258aad44 'mseal: add mseal syscall' (Jeff Xu)",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
+   * stack_guard_gap: the space a VM_GROWSDOWN mapping keeps free below it. expand_downwards() refuses
+   * to grow within it of an accessible VMA, brk() stops short of it (vm_start_gap()), and a hint
+   * inside it is not used (arch_get_unmapped_area_topdown()). 2.6.10 had no gap at all (v2.6.36 added
+   * one guard page, v4.12 made it 256 pages between VMAs).
+   */
+  stackGuardGap: {
+    changedIn: "v4.12: commit 1be7107fbe18 'mm: larger stack guard gap, between vmas' (Hugh Dickins)",
+    "2.6.10": 0,
+    modern: STACK_GUARD_GAP,
+  },
+  /**
+   * brk() shrinking over a range with no VMA in it (the heap munmapped by hand) fails and returns the
+   * old break today (brk() finds no brkvma); 2.6.10's do_munmap() of nothing succeeded and moved the
+   * break.
+   */
+  brkShrinkNeedsVma: {
+    changedIn: "v6.1: the maple-tree brk() (do_brk_munmap, Liam R. Howlett)",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
+   * brk() checks RLIMIT_DATA before anything else, so even a break moved within its last page, or
+   * lowered, fails above the limit; 2.6.10's sys_brk() checked it only when the heap grew by pages
+   * ("If this check is done later after the test of oldbrk with newbrk then it can escape the test",
+   * the comment brk() still carries).
+   */
+  brkRlimitFirst: {
+    changedIn: "after v2.6.10: sys_brk() moves its RLIMIT_DATA check first (Ram Gupta)",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
+   * /proc/PID/maps names the VMAs of the initial heap "[heap]" (vma_is_initial_heap()); 2.6.10's
+   * show_map() printed a name for file mappings only.
+   */
+  heapName: {
+    changedIn: "after v2.6.10: show_map() gained its [heap] and [stack] markers (fs/proc/task_mmu.c)",
     "2.6.10": false,
     modern: true,
   },

@@ -43,11 +43,12 @@ import {
   VM_WIPEONFORK,
   VM_WRITE,
 } from "./constants";
-import { EACCES, EFAULT, EINVAL, ENODEV, ENOMEM } from "./errno";
+import { EACCES, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM } from "./errno";
 import { FAULT_OOM } from "./fault";
 import { faultinPageRange } from "./gup";
 import { linearPageIndex, PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
+import { canMadviseModify } from "./mseal";
 import { PTE_MARKER_GUARD, pteIsGuardMarker, TABLE_OOM } from "./pgtable";
 import { unmapMappingPages, zapPageRange } from "./rmap";
 import { ShmemFile } from "./shmem";
@@ -110,6 +111,7 @@ export function doMadvise(mm: MmStruct, startIn: number, lenIn: number, advice: 
 
 /** madvise_vma_behavior(): one advice on [start, end) of one VMA. */
 function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: number): number {
+  if (!canMadviseModify(vma, advice)) return -EPERM;
   const f = vma.vmFlags;
   const privateAnon = vma.anonymous && !(f & VM_SHARED);
   switch (advice) {

@@ -3,6 +3,7 @@
 // in the file named after the kernel's (mmap.ts, mremap.ts, fault.ts …; docs/architecture.md has the
 // table). Arguments arrive as JS numbers and are read as the C ABI would (ul(): negative is huge).
 import type { Page } from "@faultline/phys";
+import { doBrk } from "./brk";
 import { validateMm } from "./debug";
 import { EINVAL, ENOMEM } from "./errno";
 import { handleMmFault } from "./fault";
@@ -16,6 +17,7 @@ import { type MmFile, MmStruct, type Vma } from "./mm_types";
 import { doMmap, doVmiMunmap } from "./mmap";
 import { doMprotectPkey } from "./mprotect";
 import { doMremap } from "./mremap";
+import { doMseal } from "./mseal";
 import { doMsync } from "./msync";
 import {
   remapPfnRange,
@@ -72,6 +74,19 @@ export class Mm extends MmStruct {
   /** munmap(2) (do_vmi_munmap) */
   munmap(start: number, len: number): number {
     return doVmiMunmap(this, ul(start), ul(len));
+  }
+
+  /**
+   * brk(2) (mm/mmap.c brk): moves the end of the heap [start_brk, brk) and returns the new break, or
+   * the old one when the request is refused (below start_brk, RLIMIT_DATA, no room, sealed …).
+   */
+  brk(brk: number): number {
+    return doBrk(this, brk);
+  }
+
+  /** mseal(2) (mm/mseal.c): 0, -EINVAL, -ENOMEM (a hole in the range); -ENOSYS in 2.6.10. */
+  mseal(start: number, len: number, flags: number): number {
+    return doMseal(this, start, len, flags);
   }
 
   // ---- memory.c, gup.c --------------------------------------------------------------------------
@@ -210,6 +225,9 @@ export class Mm extends MmStruct {
     } catch {
       return -ENOMEM;
     }
+    // dup_mm() copies the mm_struct: the child's heap is where the parent's is.
+    child.startBrk = this.startBrk;
+    child.currentBrk = this.currentBrk;
     const err = dupMmap(child, this);
     return err ? err : child;
   }

@@ -5,7 +5,7 @@
 // through (vma.vmMm.remapPfnRange), needs no import of mm.ts: nothing here imports mm.ts, so the mm
 // files form no cycle.
 import type { Page, PhysMemory } from "@faultline/phys";
-import { DEFAULT_MAX_MAP_COUNT, DEFAULT_STACK_LIMIT, MMAP_BASE } from "./constants";
+import { DEFAULT_MAX_MAP_COUNT, DEFAULT_STACK_LIMIT, MMAP_BASE, START_BRK } from "./constants";
 import { type Era, type EraRules, eraRules } from "./era";
 import type { PfnmapTrackCtx } from "./memtype";
 import { PGPROT_CACHE_MASK } from "./pgprot";
@@ -221,6 +221,12 @@ export abstract class MmStruct {
   rlimAs = Number.POSITIVE_INFINITY;
   /** RLIMIT_DATA soft and hard limits in bytes (the hard one matters for a zero soft limit). */
   rlimData: { cur: number; max: number } = { cur: Number.POSITIVE_INFINITY, max: Number.POSITIVE_INFINITY };
+  /**
+   * mm->start_brk and mm->brk (currentBrk): the heap is [start_brk, PAGE_ALIGN(brk)) (brk.ts). No ELF
+   * is loaded, so start_code, end_code, start_data and end_data all equal start_brk.
+   */
+  startBrk = START_BRK;
+  currentBrk = START_BRK;
   /** mm->def_flags: VM_LOCKED (and VM_LOCKONFAULT) after mlockall(MCL_FUTURE), added to every new mapping. */
   defFlags = 0;
   readonly mmapBase = MMAP_BASE;
@@ -321,6 +327,8 @@ export abstract class MmStruct {
     pgoff: number,
   ): number;
   abstract munmap(start: number, len: number): number;
+  abstract brk(brk: number): number;
+  abstract mseal(start: number, len: number, flags: number): number;
   abstract handleFault(addr: number, write: boolean): number;
   abstract populate(start: number, end: number, forceWrite: boolean): number;
   abstract remapPfnRange(vma: Vma, addr: number, pfn: number, size: number, prot?: number): number;

@@ -34,6 +34,7 @@ import {
   VM_MAYWRITE,
   VM_NOHUGEPAGE,
   VM_NORESERVE,
+  VM_SEALED,
   VM_SHARED,
   VM_SOFTDIRTY,
   VM_SPECIAL,
@@ -41,7 +42,7 @@ import {
   VM_WIPEONFORK,
   VM_WRITE,
 } from "./constants";
-import { EACCES, EAGAIN, EEXIST, EINVAL, ENODEV, ENOMEM, EOPNOTSUPP, EOVERFLOW } from "./errno";
+import { EACCES, EAGAIN, EEXIST, EINVAL, ENODEV, ENOMEM, EOPNOTSUPP, EOVERFLOW, EPERM } from "./errno";
 import { mmPopulate } from "./gup";
 import { PAGE, PMD_SIZE, pageAlign, protToVm, TASK_UNMAPPED_BASE, TWO64 } from "./internal";
 import { type MmFile, type MmStruct, Vma } from "./mm_types";
@@ -94,7 +95,11 @@ function archGetUnmappedAreaTopdown(
   if (addr0) {
     const addr = addr0 - (addr0 % PAGE);
     // mmap_address_hint_valid(): the hint and its end stay below TASK_SIZE.
-    if (TASK_SIZE - len >= addr && rangeFree(mm, addr, addr + len)) return addr;
+    // ... and keeps clear of a stack's guard gap (vm_start_gap() of the VMA above).
+    if (TASK_SIZE - len >= addr && rangeFree(mm, addr, addr + len)) {
+      const next = mm.vmas.find(addr);
+      if (!next || addr + len <= vmStartGap(mm, next)) return addr;
+    }
   }
   // unmapped_area_topdown(): the highest gap that holds len + align_mask, then the highest aligned
   // start inside it (the kernel's search is not exact for aligned requests; neither is ours).
@@ -135,6 +140,12 @@ function bottomUp(
   const g = mm.vmas.findGapBottomUp(len + alignMask, begin, end);
   if (g < 0) return -ENOMEM;
   return g + ((((off - g) % (alignMask + 1)) + (alignMask + 1)) % (alignMask + 1));
+}
+
+/** vm_start_gap(): where a VMA's space begins, stack_guard_gap below a VM_GROWSDOWN one (never below 0). */
+export function vmStartGap(mm: MmStruct, vma: Vma): number {
+  if (!(vma.vmFlags & VM_GROWSDOWN)) return vma.vmStart;
+  return Math.max(0, vma.vmStart - mm.rules.stackGuardGap);
 }
 
 /** No VMA intersects [start, end) (!find_vma_intersection()). */
@@ -414,12 +425,17 @@ export function vmsGatherMunmapVmas(mm: MmStruct, start: number, end: number): V
   if (start > first.vmStart) {
     // Splitting strictly inside one VMA needs a new map slot (munmap04).
     if (end < first.vmEnd && mm.mapCount >= mm.maxMapCount) return -ENOMEM;
+    // A sealed VMA is not split for an unmap that must fail anyway (mm/mseal.c).
+    if (first.vmFlags & VM_SEALED) return -EPERM;
     const r = splitVma(mm, first, start, newStays);
     if (typeof r === "number") return r;
     if (!newStays) first = r;
   }
   const vmas: Vma[] = [];
   for (const v of [...mm.vmas.intersecting(start, end)]) {
+    // Sealed memory is never unmapped, replaced by MAP_FIXED or mremap's target (-EPERM); the split
+    // of the first VMA above stays, as it does in Linux.
+    if (v.vmFlags & VM_SEALED) return -EPERM;
     let victim = v;
     if (victim.vmEnd > end) {
       const r = splitVma(mm, victim, end, !newStays);

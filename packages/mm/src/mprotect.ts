@@ -15,10 +15,11 @@ import {
   VM_LOCKED,
   VM_NORESERVE,
   VM_READ,
+  VM_SEALED,
   VM_SHARED,
   VM_WRITE,
 } from "./constants";
-import { EACCES, EINVAL, ENOMEM } from "./errno";
+import { EACCES, EINVAL, ENOMEM, EPERM } from "./errno";
 import { mmPopulate } from "./gup";
 import { PAGE, pageAlign, protToVm, TWO64, ul, vmaWantsWritenotify } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
@@ -82,6 +83,12 @@ export function doMprotectPkey(
     tmp = Math.min(vma.vmEnd, end);
     const s = Math.max(nstart, vma.vmStart);
     const oldFlags = vma.vmFlags;
+    // mprotect_fixup(): a sealed VMA refuses any change, even to what it has; the VMAs before it
+    // in the range keep their new protection.
+    if (oldFlags & VM_SEALED) {
+      error = -EPERM;
+      break;
+    }
     // mprotect_fixup(): private memory becoming writable is charged (VM_ACCOUNT); anon memory
     // made read-only before it was ever written gives the charge back. Both only after its
     // `newflags == oldflags` early return: a VMA whose protection is unchanged keeps its

@@ -14,9 +14,10 @@ import {
   VM_LOCKED_MASK,
   VM_MAYSHARE,
   VM_PFNMAP,
+  VM_SEALED,
   VM_SHARED,
 } from "./constants";
-import { EAGAIN, EFAULT, EINVAL, ENOMEM } from "./errno";
+import { EAGAIN, EFAULT, EINVAL, ENOMEM, EPERM } from "./errno";
 import { mmPopulate } from "./gup";
 import { linearPageIndex, PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
@@ -72,8 +73,8 @@ export function doMremap(
     return remapMove(mm, { addr, oldLen, newLen, flags, newAddr });
   const vma = mm.vmaLookup(addr);
   // A same-size mremap in place is a no-op once something is mapped at addr (what 6.18 answers,
-  // whatever lies past the VMA's end).
-  if (vma && oldLen === newLen && !impliesNew) return addr;
+  // whatever lies past the VMA's end), unless the VMA is sealed.
+  if (vma && oldLen === newLen && !impliesNew) return vma.vmFlags & VM_SEALED ? -EPERM : addr;
   const vrm: VmaRemap = { addr, oldLen, newLen, flags, newAddr, vma };
   const err = checkPrepVma(mm, vrm);
   if (err) return err;
@@ -84,6 +85,8 @@ export function doMremap(
 function checkPrepVma(mm: MmStruct, r: VmaRemap): number {
   const vma = r.vma;
   if (!vma) return -EFAULT;
+  // mseal(2): a sealed VMA is neither moved, shrunk nor grown.
+  if (vma.vmFlags & VM_SEALED) return -EPERM;
   if (r.oldLen === 0 && !(vma.vmFlags & (VM_SHARED | VM_MAYSHARE))) return -EINVAL;
   if (r.flags & MREMAP_DONTUNMAP && vma.vmFlags & (VM_DONTEXPAND | VM_PFNMAP)) return -EINVAL;
   // A shrink unmaps the tail wherever it lies (shrink_vma() uses do_vmi_munmap); what moves or

@@ -6,6 +6,7 @@ import {
   VM_MAYSHARE,
   VM_NOHUGEPAGE,
   VM_READ,
+  VM_SEALED,
   VM_SHARED,
   VM_WRITE,
 } from "./constants";
@@ -19,7 +20,11 @@ const hex = (n: number, width = 8) => n.toString(16).padStart(width, "0");
 export function vmaName(vma: Vma): string | null {
   const n = vma.vmOps?.name?.(vma);
   if (n) return n;
-  return vma.vmFile ? vma.vmFile.path : null;
+  if (vma.vmFile) return vma.vmFile.path;
+  const mm = vma.vmMm;
+  // vma_is_initial_heap(): any VMA overlapping [start_brk, brk), the heap or what was mapped into it.
+  if (mm.rules.heapName && vma.vmStart < mm.currentBrk && vma.vmEnd > mm.startBrk) return "[heap]";
+  return null;
 }
 
 /**
@@ -57,7 +62,6 @@ const MNEMONICS: Array<[number, string]> = [
   [6, "me"],
   [7, "ms"],
   [8, "gd"],
-  [9, "um"],
   [10, "pf"],
   [12, "uw"],
   [13, "lo"],
@@ -84,6 +88,8 @@ const MNEMONICS: Array<[number, string]> = [
 export function vmFlagsString(flags: number): string {
   let s = "";
   for (const [bit, name] of MNEMONICS) if (flags & (1 << bit)) s += `${name} `;
+  // VM_SEALED is bit 42 in Linux, so "sl" comes after every mnemonic above.
+  if (flags & VM_SEALED) s += "sl ";
   return s;
 }
 

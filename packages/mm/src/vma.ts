@@ -4,7 +4,6 @@
 // canMergeRight, so a merge rule is written once.
 import {
   MMAP_MIN_ADDR,
-  STACK_GUARD_GAP,
   VM_ACCESS_FLAGS,
   VM_GROWSDOWN,
   VM_LOCKED,
@@ -390,7 +389,8 @@ export function anonVmaPrepare(mm: MmStruct, vma: Vma): void {
  * `vma` down to the faulting page. Returns 0, or -errno (the fault is then SEGV_MAPERR):
  * - below mmap_min_addr: -EPERM;
  * - the previous VMA, unless it is VM_GROWSDOWN too or inaccessible (PROT_NONE), must stay at least
- *   stack_guard_gap below the new start (`address - prev->vm_end < stack_guard_gap` is -ENOMEM);
+ *   stack_guard_gap below the new start (`address - prev->vm_end < stack_guard_gap` is -ENOMEM; no
+ *   gap in 2.6.10, era.ts stackGuardGap);
  * - anon_vma_prepare() comes before the growth (and stays if the growth then fails);
  * - growing more pages than vm_pgoff is -ENOMEM; acct_stack_growth(): the new size must not pass
  *   RLIMIT_STACK, nor a VM_LOCKED vma's growth RLIMIT_MEMLOCK (mlock_future_ok()). RLIMIT_AS and the
@@ -407,7 +407,7 @@ export function expandDownwards(mm: MmStruct, vma: Vma, address: number): number
     prev &&
     !(prev.vmFlags & VM_GROWSDOWN) &&
     prev.vmFlags & VM_ACCESS_FLAGS &&
-    addr - prev.vmEnd < STACK_GUARD_GAP
+    addr - prev.vmEnd < mm.rules.stackGuardGap
   )
     return -ENOMEM;
   anonVmaPrepare(mm, vma);

@@ -77,3 +77,10 @@ export const sysPkeyMprotect = (
   prot: number,
   pkey: number,
 ): number => t.mm.pkeyMprotect(addr, len, prot, pkey);
+
+/** brk(2): the new break, or the old one when it cannot move (mm/mmap.c brk; no errno). */
+export const sysBrk = (_k: Kernel, t: Task, brk: number): number => t.mm.brk(brk);
+
+/** mseal(2) (v6.10): 0, -EINVAL, -ENOMEM, or -ENOSYS on a 2.6.10 machine. */
+export const sysMseal = (_k: Kernel, t: Task, start: number, len: number, flags: number): number =>
+  t.mm.mseal(start, len, flags);

@@ -46,6 +46,15 @@
  *   getrlimit <res>                      prlimit64(0, res, NULL, &old); prints "<cur> <max>"
  *   setrlimit <res> <cur> <max>          prlimit64(0, res, &new, NULL)
  *   unprivileged                         drops CAP_IPC_LOCK (capset), so RLIMIT_MEMLOCK applies
+ *   brk <addr>                           brk(2); prints the break it returns
+ *   mseal <addr> <len> <flags>           mseal(2) (Linux 6.10+)
+ *   vmflags <addr>                       the VmFlags of the VMA holding addr in /proc/self/smaps
+ *                                        ("rd wr mr …", or "none")
+ * Heap-relative numbers: an argument "H+<n>" or "H-<n>" is start_brk plus or minus n (start_brk from
+ * /proc/self/stat: randomised, so scripts name the heap relative to it). Results and maps lines at or
+ * above start_brk (within 64 MiB) print the same way, maps lines with their blanks collapsed
+ * ("H+0x0-H+0x2000 rw-p 00000000 00:00 0 [heap]"). malloc() is told to use mmap only, so the heap is
+ * the script's alone.
  * Signals the oracle's handler caught during an op (not faults) follow its result as
  * " caught SIGUSR1,SIGTERM".
  *
@@ -61,6 +70,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -113,13 +123,18 @@ enum kind {
   K_GETRLIMIT,
   K_SETRLIMIT,
   K_UNPRIVILEGED,
+  K_BRK,
+  K_MSEAL,
+  K_VMFLAGS,
 };
 
 struct op {
   enum kind kind;
   int width;        /* bytes, for loads/stores */
   int nargs;        /* arguments actually given (for optional ones) */
-  uint64_t a[6];    /* raw arguments in script order */
+  uint64_t a[6];    /* raw arguments in script order (heap-relative ones resolved) */
+  int64_t rel[6];   /* for a heap-relative argument, its offset from start_brk */
+  unsigned relmask; /* bit k: argument k was heap-relative */
   size_t child_end; /* K_FORK: index one past the last child op */
   char text[160];   /* canonical text, echoed in the transcript */
 };
@@ -233,9 +248,16 @@ static void print_errno(int e) {
 static void print_prefix(const char *idx, const struct op *o) { printf("%s %s = ", idx, o->text); }
 
 /* syscall() returns -1 and sets errno on failure (kernel returns -4095..-1). */
+/* The heap: mm->start_brk of this process, and how far above it heap-relative ranges may reach. */
+static uint64_t start_brk;
+#define HEAP_WINDOW (64ULL << 20)
+static int in_heap_window(uint64_t v) { return v >= start_brk && v < start_brk + HEAP_WINDOW; }
+
 static void print_addr_result(long r) {
   if (r == -1)
     print_errno(errno);
+  else if (in_heap_window((uint64_t)r))
+    printf("H+0x%llx\n", (unsigned long long)((uint64_t)r - start_brk));
   else
     printf("0x%llx\n", (unsigned long long)(unsigned long)r);
 }
@@ -259,6 +281,7 @@ static int range_ok(uint64_t addr, uint64_t len) {
   if (addr >= USER_TOP) return 1;
   if (len > UINT64_MAX - addr - (PAGE - 1)) return 1; /* wraps */
   uint64_t end = (addr + len + PAGE - 1) & ~(PAGE - 1);
+  if (start >= start_brk && end <= start_brk + HEAP_WINDOW) return 1;
   return start >= arena_base && end <= arena_base + arena_size;
 }
 
@@ -280,7 +303,11 @@ static int op_safe(const struct op *o) {
   case K_MADVISE:
   case K_MLOCK:
   case K_MUNLOCK:
+  case K_MSEAL:
     return range_ok(o->a[0], o->a[1]);
+  case K_BRK:
+    /* Below start_brk the break stays; past TASK_SIZE it cannot move; else it stays near the heap. */
+    return o->a[0] < start_brk || o->a[0] >= TASK_SIZE || o->a[0] <= start_brk + HEAP_WINDOW;
   case K_MMAPFD:
     if (!(o->a[3] & MAP_FIXED_FLAG)) return 1;
     return range_ok(o->a[0], o->a[1]) || beyond_task_size(o->a[0], o->a[1]);
@@ -348,7 +375,10 @@ static void print_fault(void) {
     printf(" %s", cn);
   else
     printf(" CODE%d", fault_code);
-  printf(" 0x%llx\n", (unsigned long long)fault_addr);
+  if (in_heap_window(fault_addr))
+    printf(" H+0x%llx\n", (unsigned long long)(fault_addr - start_brk));
+  else
+    printf(" 0x%llx\n", (unsigned long long)fault_addr);
 }
 
 static void do_load(const struct op *o) {
@@ -426,7 +456,8 @@ static void do_maps(void) {
     char *endp;
     unsigned long long s = strtoull(buf + pos, &endp, 16);
     unsigned long long e = (*endp == '-') ? strtoull(endp + 1, NULL, 16) : 0;
-    if (e > arena_base && s < arena_base + arena_size && nsel < 4096) {
+    if (((e > arena_base && s < arena_base + arena_size) || (s >= start_brk && s < start_brk + HEAP_WINDOW)) &&
+        nsel < 4096) {
       starts[nsel] = pos;
       ends[nsel] = eol;
       nsel++;
@@ -434,7 +465,31 @@ static void do_maps(void) {
     pos = eol + 1;
   }
   printf("%zu\n", nsel);
-  for (size_t i = 0; i < nsel; i++) printf("  %.*s\n", (int)(ends[i] - starts[i]), buf + starts[i]);
+  for (size_t i = 0; i < nsel; i++) {
+    char *line = buf + starts[i];
+    int n = (int)(ends[i] - starts[i]);
+    unsigned long long s = strtoull(line, NULL, 16);
+    if (s < start_brk || s >= start_brk + HEAP_WINDOW) {
+      printf("  %.*s\n", n, line);
+      continue;
+    }
+    /* A heap line: addresses relative to start_brk, runs of blanks as one, none at the end. */
+    char *dash = memchr(line, '-', (size_t)n);
+    unsigned long long e = strtoull(dash + 1, NULL, 16);
+    char *rest = memchr(line, ' ', (size_t)n);
+    printf("  H+0x%llx-H+0x%llx", s - start_brk, e - start_brk);
+    int blank = 0;
+    for (char *c = rest; c < line + n; c++) {
+      if (*c == ' ') {
+        blank = 1;
+        continue;
+      }
+      if (blank) putchar(' ');
+      blank = 0;
+      putchar(*c);
+    }
+    putchar('\n');
+  }
   free(buf);
 }
 
@@ -652,6 +707,64 @@ static void do_unprivileged(void) {
   print_zero_result(syscall(SYS_capset, &hdr, data));
 }
 
+/* ---------------------------------------------------------------- heap */
+
+static void print_heap_addr(uint64_t v) {
+  if (v >= start_brk)
+    printf("H+0x%llx\n", (unsigned long long)(v - start_brk));
+  else
+    printf("H-0x%llx\n", (unsigned long long)(start_brk - v));
+}
+
+/* mm->start_brk: field 47 of /proc/self/stat (read without stdio: malloc is not set up yet). */
+static uint64_t read_start_brk(void) {
+  static char buf[4096];
+  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')');
+  if (!p) return 0;
+  p += 2; /* field 3 */
+  for (int field = 3; field < 47 && p; field++) {
+    p = strchr(p, ' ');
+    if (p) p++;
+  }
+  return p ? strtoull(p, NULL, 10) : 0;
+}
+
+/* The VmFlags line of the smaps entry holding addr. */
+static void do_vmflags(const struct op *o) {
+  FILE *f = fopen("/proc/self/smaps", "re");
+  if (!f) {
+    print_errno(errno);
+    return;
+  }
+  char line[512];
+  int in = 0;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long long s, e;
+    char c;
+    if (sscanf(line, "%llx-%llx %c", &s, &e, &c) == 3 && strchr(line, '-') < strchr(line, ' ')) {
+      in = s <= o->a[0] && o->a[0] < e;
+      continue;
+    }
+    if (in && strncmp(line, "VmFlags:", 8) == 0) {
+      char *v = line + 8;
+      while (*v == ' ') v++;
+      size_t l = strlen(v);
+      while (l && (v[l - 1] == '\n' || v[l - 1] == ' ')) v[--l] = '\0';
+      printf("%s\n", v);
+      fclose(f);
+      return;
+    }
+  }
+  fclose(f);
+  printf("none\n");
+}
+
 /* ---------------------------------------------------------------- execution */
 
 static void run_range(size_t from, size_t to, const char *prefix);
@@ -777,6 +890,16 @@ static void run_op(size_t i, const char *idx) {
   case K_UNPRIVILEGED:
     do_unprivileged();
     break;
+  case K_BRK:
+    print_heap_addr((uint64_t)syscall(SYS_brk, (unsigned long)o->a[0]));
+    break;
+  case K_MSEAL:
+    print_zero_result(syscall(462 /* SYS_mseal */, (unsigned long)o->a[0], (unsigned long)o->a[1],
+                              (unsigned long)o->a[2]));
+    break;
+  case K_VMFLAGS:
+    do_vmflags(o);
+    break;
   case K_SIGACTION:
   case K_SIGPROCMASK:
   case K_KILL:
@@ -867,16 +990,41 @@ static int parse_u64(const char *tok, uint64_t *out) {
 
 static void fmt_hex(char *dst, size_t cap, uint64_t v) { snprintf(dst, cap, "0x%llx", (unsigned long long)v); }
 
+/* "H+<n>" / "H-<n>": start_brk plus or minus n. */
+static int parse_arg(struct op *o, int k, const char *tok) {
+  if (tok[0] == 'H' && (tok[1] == '+' || tok[1] == '-')) {
+    uint64_t off;
+    if (!parse_u64(tok + 2, &off)) return 0;
+    o->rel[k] = tok[1] == '+' ? (int64_t)off : -(int64_t)off;
+    o->relmask |= 1u << k;
+    o->a[k] = start_brk + (uint64_t)o->rel[k];
+    return 1;
+  }
+  return parse_u64(tok, &o->a[k]);
+}
+
 static void make_text(struct op *o, const char *name) {
   size_t used = (size_t)snprintf(o->text, sizeof o->text, "%s", name);
   for (int k = 0; k < o->nargs && used < sizeof o->text; k++) {
-    char h[32];
-    fmt_hex(h, sizeof h, o->a[k]);
+    char h[40];
+    if (o->relmask & (1u << k))
+      snprintf(h, sizeof h, "H%c0x%llx", o->rel[k] < 0 ? '-' : '+',
+               (unsigned long long)(o->rel[k] < 0 ? -(uint64_t)o->rel[k] : (uint64_t)o->rel[k]));
+    else
+      fmt_hex(h, sizeof h, o->a[k]);
     used += (size_t)snprintf(o->text + used, sizeof o->text - used, " %s", h);
   }
 }
 
 int main(void) {
+  /* Before anything allocates: malloc never moves the break, so the heap is the script's, and
+   * start_brk is where the break still is. */
+  mallopt(M_MMAP_THRESHOLD, 0);
+  start_brk = read_start_brk();
+  if (!start_brk || (uint64_t)syscall(SYS_brk, 0UL) != start_brk) {
+    fprintf(stderr, "oracle: the heap is in use before the script starts\n");
+    return 2;
+  }
   char line[1024];
   unsigned long lineno = 0;
   size_t stack[64];
@@ -972,6 +1120,12 @@ int main(void) {
       o->kind = K_SETRLIMIT, min = max = 3;
     } else if (strcmp(name, "unprivileged") == 0) {
       o->kind = K_UNPRIVILEGED;
+    } else if (strcmp(name, "brk") == 0) {
+      o->kind = K_BRK, min = max = 1;
+    } else if (strcmp(name, "mseal") == 0) {
+      o->kind = K_MSEAL, min = max = 3;
+    } else if (strcmp(name, "vmflags") == 0) {
+      o->kind = K_VMFLAGS, min = max = 1;
     } else if (strcmp(name, "memfd") == 0) {
       o->kind = K_MEMFD, min = max = 1;
     } else if (strcmp(name, "mmapfd") == 0) {
@@ -998,7 +1152,7 @@ int main(void) {
     if (nt - 1 < min || nt - 1 > max) die("wrong number of arguments", lineno);
     o->nargs = nt - 1;
     for (int k = 0; k < o->nargs; k++)
-      if (!parse_u64(tok[k + 1], &o->a[k])) die("bad number", lineno);
+      if (!parse_arg(o, k, tok[k + 1])) die("bad number", lineno);
     make_text(o, name);
     nops++;
   }
