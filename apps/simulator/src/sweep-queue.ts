@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { hostname, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { WorkerPool } from "@faultline/sim";
 import { type ConnectionOptions, type Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import { ScenarioError } from "./errors";
 import { resolveFrom } from "./plugins";
@@ -241,6 +242,8 @@ export interface QueueWorkerOptions {
   readonly dir: string | undefined;
   /** How long a job stays with a worker that stopped renewing its lock before another worker takes it. */
   readonly lockMs: number;
+  /** Keep the simulated processes' worker threads from job to job (default), or start new ones. */
+  readonly reuse?: boolean;
   readonly write: (text: string) => void;
 }
 
@@ -265,6 +268,8 @@ function pluginMismatch(data: QueueJobData, baseDir: string): string | null {
 export function queueWorker(o: QueueWorkerOptions): { closed: Promise<void>; stop: () => Promise<void> } {
   const scratch = mkdtempSync(join(tmpdir(), "faultline-worker-"));
   const me = `${hostname()}:${process.pid}`;
+  // One pool of threads for every job this worker runs (the runtime loaded once per thread).
+  const workerPool = o.reuse === false ? undefined : new WorkerPool();
   const name = (job: Job<QueueJobData>) => String(job.data?.traceName ?? job.id).replace(/\.trace$/, "");
   const worker = new Worker<QueueJobData, QueueJobResult>(
     QUEUE_NAME,
@@ -284,7 +289,7 @@ export function queueWorker(o: QueueWorkerOptions): { closed: Promise<void>; sto
       if (why) throw new UnrecoverableError(why);
       parseScenario(data.job.scenario, data.job.file);
       const traceFile = join(scratch, `${job.id}.trace`);
-      const record = await runOne({ ...data.job, baseDir, traceFile });
+      const record = await runOne({ ...data.job, baseDir, traceFile }, workerPool ? { workerPool } : {});
       let trace: string | null = null;
       if (record.trace !== null && existsSync(traceFile)) {
         trace = readFileSync(traceFile).toString("base64");
@@ -304,7 +309,10 @@ export function queueWorker(o: QueueWorkerOptions): { closed: Promise<void>; sto
   worker.on("failed", (job, e) => o.write(`job ${job?.id ?? "?"} failed: ${e.message}\n`));
   let closing: Promise<void> | null = null;
   const stop = () => {
-    closing ??= worker.close().finally(() => rmSync(scratch, { recursive: true, force: true }));
+    closing ??= worker
+      .close()
+      .then(() => workerPool?.close())
+      .finally(() => rmSync(scratch, { recursive: true, force: true }));
     return closing;
   };
   const closed = new Promise<void>((done) => {

@@ -9,6 +9,7 @@ import {
   type SimTrace,
   Simulation,
   SimulationTimeoutError,
+  type WorkerPool,
 } from "@faultline/sim";
 import { bootMachine, sameExit } from "./run";
 import { loadPlugins, type Plugins, parseScenario, programUrl, type Scenario } from "./scenario";
@@ -58,7 +59,15 @@ const pluginCache = new Map<string, Plugins>();
 /** Where the run in progress is (the worker asks it for a trace when the sweep gives up on it). */
 export let current: { sim: Simulation; job: RunJob } | null = null;
 
-export async function runOne(job: RunJob): Promise<RunRecord> {
+/** The argument that makes a sweep's child start every simulated process on a new thread (sweep-worker.ts). */
+export const FRESH_ARG = "--fresh";
+
+/** How a run starts its processes: on the pool's threads (long-lived sweep processes), or fresh ones. */
+export interface RunOneOptions {
+  readonly workerPool?: WorkerPool;
+}
+
+export async function runOne(job: RunJob, options: RunOneOptions = {}): Promise<RunRecord> {
   const t0 = performance.now();
   const s = parseScenario(job.scenario, job.file);
   const era = job.cell.params.era;
@@ -69,7 +78,12 @@ export async function runOne(job: RunJob): Promise<RunRecord> {
     pluginCache.set(key, plugins);
   }
   const machine = await bootMachine(s, era, job.file, plugins);
-  const sim = await Simulation.deterministic({ machine, seed: job.seed, deadlineMs: job.timeoutMs });
+  const sim = await Simulation.deterministic({
+    machine,
+    seed: job.seed,
+    deadlineMs: job.timeoutMs,
+    ...(options.workerPool ? { workerPool: options.workerPool } : {}),
+  });
   current = { sim, job };
   try {
     const spawned = spawnAll(sim, s, job.baseDir);

@@ -1,6 +1,10 @@
 // A sweep's child process: runs the jobs its parent sends, one at a time, each in a fresh machine.
+// Its simulated processes run on a pool of worker threads kept for the child's life (the runtime and
+// the programs' imports loaded once per thread, not once per process); started with --fresh, every
+// process gets a new thread (the parent then also starts a new child per run: `sweep --no-reuse`).
 // A crash or a hang here costs the sweep this process (the parent starts another), not the sweep.
-import { keepCurrentTrace, type RunJob, runOne } from "./sweep-run";
+import { WorkerPool } from "@faultline/sim";
+import { FRESH_ARG, keepCurrentTrace, type RunJob, runOne } from "./sweep-run";
 
 export type ToWorker = { type: "run"; job: RunJob } | { type: "timeout"; error: string };
 export type FromWorker =
@@ -8,6 +12,7 @@ export type FromWorker =
   | { type: "failed"; error: string }
   | { type: "trace"; trace: string | null };
 
+const workerPool = process.argv.includes(FRESH_ARG) ? undefined : new WorkerPool();
 const send = (m: FromWorker) => process.send?.(m);
 
 process.on("message", (m: ToWorker) => {
@@ -15,7 +20,7 @@ process.on("message", (m: ToWorker) => {
     send({ type: "trace", trace: keepCurrentTrace(m.error) });
     return;
   }
-  runOne(m.job).then(
+  runOne(m.job, workerPool ? { workerPool } : {}).then(
     (record) => send({ type: "done", record }),
     (e: unknown) => send({ type: "failed", error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
   );

@@ -1,5 +1,7 @@
 // `faultline sweep`: one deterministic run per (matrix cell, seed), on a pool of child processes (one
-// run at a time each, a fresh machine per run). A child that crashes or stops answering is replaced;
+// run at a time each, a fresh machine per run). Children live for the whole sweep and keep their
+// simulated processes' worker threads between runs (sweep-worker.ts); `reuse: false` starts a new
+// child, and new threads, for every run. A child that crashes or stops answering is replaced;
 // its run is recorded as crashed or hung. Results are appended as runs end, so a second sweep with the
 // same folder skips what is recorded.
 import { type ChildProcess, fork } from "node:child_process";
@@ -20,7 +22,7 @@ import {
   runKey,
   traceName,
 } from "./sweep-results";
-import { keepRecipe, lostRecord, type RunJob } from "./sweep-run";
+import { FRESH_ARG, keepRecipe, lostRecord, type RunJob } from "./sweep-run";
 import type { FromWorker, ToWorker } from "./sweep-worker";
 
 export interface SweepOptions {
@@ -35,6 +37,11 @@ export interface SweepOptions {
   /** Progress line on stderr (done/failed/rate/ETA). */
   readonly progress: boolean;
   readonly write: (text: string) => void;
+  /**
+   * Keep child processes and their worker threads from run to run (default). False: a new child
+   * process per run and a new thread per simulated process (the same results, far slower).
+   */
+  readonly reuse?: boolean;
   /** Run on a BullMQ queue at this redis:// URL (faultline worker processes take the jobs) instead of a local pool. */
   readonly queueUrl?: string;
 }
@@ -122,8 +129,12 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
       }, 250)
     : null;
 
+  const reuse = o.reuse !== false;
   const spawnChild = (): ChildProcess =>
-    fork(WORKER, [], { serialization: "advanced", stdio: ["ignore", "ignore", "inherit", "ipc"] });
+    fork(WORKER, reuse ? [] : [FRESH_ARG], {
+      serialization: "advanced",
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    });
 
   await new Promise<void>((allDone) => {
     const slots: Slot[] = [];
@@ -136,6 +147,13 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
       appendResult(o.outDir, r);
       out.push(r);
       if (r.outcome !== "ok") failed++;
+      if (!reuse && next < todo.length && slot.child.connected) {
+        // Not reused: this child goes (it exits when disconnected), a new one takes the next run.
+        slot.child.removeAllListeners();
+        slot.child.disconnect();
+        slot.child = spawnChild();
+        attach(slot);
+      }
       dispatch(slot);
     };
     const attach = (slot: Slot) => {

@@ -4,6 +4,7 @@
 import type { Machine, MachineOptions } from "@faultline/kernel";
 import { renderMaps, renderSmaps, smapsCounters } from "@faultline/mm";
 import type { HandledSignalRecord, SimKernel } from "./kernel-port";
+import type { WorkerPool } from "./worker-pool";
 
 /** How a process ended: its exit code, or the signal that killed it. */
 export type ExitStatus = { readonly code: number } | { readonly signal: string };
@@ -52,6 +53,12 @@ export interface SimulationOptions {
    * 60 000 ms: a module compiled by tsx in a worker on a busy 2-core machine takes seconds).
    */
   readonly loadTimeoutMs?: number;
+  /**
+   * Start processes on the pool's idle worker threads instead of a new thread each (see WorkerPool):
+   * the same runs, without a thread start and the runtime's loading per process. A killed or crashed
+   * process's worker is ended, not reused.
+   */
+  readonly workerPool?: WorkerPool;
 }
 
 /** Options of `Simulation.deterministic`: the simulation options and the seed. */

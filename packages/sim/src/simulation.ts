@@ -35,6 +35,7 @@ import {
 } from "./simulation-types";
 import { checkLoadable, programComm, programUrl, startWorker } from "./spawn";
 import { prng, ReplayDivergenceError, type SimTrace, sameEvent, type TraceEvent } from "./trace";
+import type { WorkerPool } from "./worker-pool";
 
 export type { DeterministicOptions, ExitStatus, ProcessResult, SimulationOptions } from "./simulation-types";
 export { SimulationTimeoutError } from "./simulation-types";
@@ -77,6 +78,9 @@ export class Simulation<M extends Machine | null = Machine | null> {
   private readonly hangTimeoutMs: number;
   private readonly deadlineMs: number;
   private readonly loadTimeoutMs: number;
+  private readonly pool: WorkerPool | null;
+  /** When each pooled process's worker is back in the pool (run() waits for them). */
+  private readonly released: Promise<void>[] = [];
   private readonly slots = new Map<number, Slot>();
   private readonly bell = new Int32Array(new SharedArrayBuffer(8));
   private readonly events: TraceEvent[] = [];
@@ -111,6 +115,7 @@ export class Simulation<M extends Machine | null = Machine | null> {
     this.hangTimeoutMs = options.hangTimeoutMs ?? 10_000;
     this.deadlineMs = options.deadlineMs ?? Number.POSITIVE_INFINITY;
     this.loadTimeoutMs = options.loadTimeoutMs ?? 60_000;
+    this.pool = options.workerPool ?? null;
     this.random = seed === null ? null : prng(seed);
     this.replaying = replaying;
     this.time = new ScheduleClock(
@@ -220,7 +225,28 @@ export class Simulation<M extends Machine | null = Machine | null> {
       forkTag,
       isThread,
     };
-    const worker = startWorker(boot);
+    const onError = (e: unknown) => {
+      slot.workerError = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    };
+    const onExit = () => {
+      // Crashed or terminated without saying goodbye: reap it, the others go on.
+      if (!slot.dead) {
+        this.reap(
+          slot,
+          "SIGKILL",
+          slot.killing ?? `worker thread ended without exit: ${slot.workerError ?? "terminated"}`,
+        );
+      }
+      this.wake();
+    };
+    // A pooled worker (SimulationOptions.workerPool) reports through the lease while it runs this
+    // process, then goes back to the pool; a fresh one ends with its process.
+    let worker: Worker;
+    if (this.pool) {
+      const run = this.pool.run(boot, { onError, onExit });
+      worker = run.worker;
+      this.released.push(run.released);
+    } else worker = startWorker(boot).on("error", onError).on("exit", onExit);
     const slot: Slot = {
       pid,
       parent,
@@ -238,28 +264,18 @@ export class Simulation<M extends Machine | null = Machine | null> {
       killing: null,
       started: false,
     };
-    worker.on("error", (e) => {
-      slot.workerError = e instanceof Error ? (e.stack ?? e.message) : String(e);
-    });
-    worker.on("exit", () => {
-      // Crashed or terminated without saying goodbye: reap it, the others go on.
-      if (!slot.dead) {
-        this.reap(
-          slot,
-          "SIGKILL",
-          slot.killing ?? `worker thread ended without exit: ${slot.workerError ?? "terminated"}`,
-        );
-      }
-      this.wake();
-    });
     this.slots.set(pid, slot);
     this.live++;
     return slot;
   }
 
-  /** The worker thread of a live process (to inspect it, or terminate it as a crash would). */
+  /**
+   * The worker thread of a live process (to inspect it, or terminate it as a crash would); undefined
+   * once a pooled process has ended (its worker may run another process by then).
+   */
   worker(pid: number): Worker | undefined {
-    return this.slots.get(pid)?.worker;
+    const s = this.slots.get(pid);
+    return s && !(s.dead && this.pool) ? s.worker : undefined;
   }
 
   /** Kills a process: its worker is stopped first, then the kernel releases everything it held. */
@@ -287,6 +303,8 @@ export class Simulation<M extends Machine | null = Machine | null> {
       if (this.random) await this.runDeterministic(t0);
       else await this.runFree(t0);
     } finally {
+      // Every process is over; a pooled worker is free again a moment after its process exited.
+      await Promise.all(this.released);
       clearInterval(keepAlive);
       this.running = false;
     }

@@ -3,8 +3,8 @@
 // index.ts on purpose: its worker URLs are relative to it, and tsup bundles it into dist/index.js, so
 // "./internal/worker-main" names the same file from source and from the published build.
 import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
-import type { WorkerBoot } from "./internal/worker-main";
+import { type MessagePort, Worker } from "node:worker_threads";
+import type { PooledWorkerData, WorkerBoot } from "./internal/worker-main";
 
 const sourceMode = import.meta.url.endsWith(".ts");
 const WORKER_ENTRY = new URL(
@@ -16,7 +16,7 @@ const BOOTSTRAP = new URL(
   sourceMode ? "./internal/ts-worker-bootstrap.mjs" : "./internal/ts-worker-bootstrap.js",
   import.meta.url,
 );
-const isTypeScript = (url: string): boolean => /\.[cm]?tsx?$/.test(new URL(url).pathname);
+export const isTypeScript = (url: string): boolean => /\.[cm]?tsx?$/.test(new URL(url).pathname);
 
 /** Whether tsx (an optional peer dependency) can be loaded from here. */
 function tsxAvailable(): boolean {
@@ -67,4 +67,23 @@ export function startWorker(boot: WorkerBoot): Worker {
     : isTypeScript(boot.program)
       ? new Worker(BOOTSTRAP, { workerData: boot, argv: [WORKER_ENTRY.href] })
       : new Worker(WORKER_ENTRY, { workerData: boot });
+}
+
+/**
+ * A worker of a WorkerPool: it waits for boots on `port` and runs one process after another.
+ * `typeScript`: it registers tsx first (a published install only; from source every worker does).
+ */
+export function startPooledWorker(port: MessagePort, typeScript: boolean): Worker {
+  const workerData: PooledWorkerData = { poolPort: port };
+  const transferList = [port];
+  return sourceMode
+    ? new Worker(BOOTSTRAP, {
+        workerData,
+        transferList,
+        argv: [WORKER_ENTRY.href],
+        execArgv: ["--conditions=@faultline/source"],
+      })
+    : typeScript
+      ? new Worker(BOOTSTRAP, { workerData, transferList, argv: [WORKER_ENTRY.href] })
+      : new Worker(WORKER_ENTRY, { workerData, transferList });
 }
