@@ -173,6 +173,7 @@ export {
 } from "./syscall_64.files.tbl";
 export {
   describeSyscall,
+  SYS_brk,
   SYS_clone,
   SYS_close,
   SYS_dup,
@@ -194,6 +195,7 @@ export {
   SYS_mmap,
   SYS_mprotect,
   SYS_mremap,
+  SYS_mseal,
   SYS_msync,
   SYS_munlock,
   SYS_munlockall,

@@ -48,6 +48,8 @@ export interface MmState {
   readonly counters: readonly number[];
   /** allocationMap, executeOnlyPkey, PKRU. */
   readonly pkeys: readonly number[];
+  /** start_brk and brk (the heap, brk.ts); absent in snapshots from before brk(2): the defaults. */
+  readonly brk?: readonly number[];
   readonly vmas: readonly VmaState[];
 }
 
@@ -106,6 +108,7 @@ export function saveMm(mm: Mm, anon: AnonVmaTable, refs: SaveRefs): MmState {
       mm.hiwaterRss,
     ],
     pkeys: [mm.pkeys.allocationMap, mm.pkeys.executeOnlyPkey, mm.pkeys.pkru[0]!],
+    brk: [mm.startBrk, mm.currentBrk],
     vmas: [...mm.vmas].map((v) => ({
       start: v.vmStart,
       end: v.vmEnd,
@@ -160,6 +163,11 @@ export function restoreMm(phys: PhysAccess, s: MmState, anon: AnonVmaTable, refs
   mm.pkeys.allocationMap = num(s.pkeys[0], "pkey allocation map", 0, 0xffff);
   mm.pkeys.executeOnlyPkey = num(s.pkeys[1], "execute-only pkey", -1, 15);
   mm.pkeys.pkru[0] = num(s.pkeys[2], "PKRU", -(2 ** 31), 2 ** 32);
+  if (s.brk !== undefined) {
+    if (!Array.isArray(s.brk) || s.brk.length !== 2) throw new Error("mm brk: expected [start_brk, brk]");
+    mm.startBrk = num(s.brk[0], "start_brk", 0, 2 ** 47);
+    mm.currentBrk = num(s.brk[1], "brk", mm.startBrk, 2 ** 64);
+  }
   mm.dead = s.dead === true;
   for (const [i, vs] of s.vmas.entries()) {
     const what = `vma ${i}`;
