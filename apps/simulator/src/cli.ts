@@ -5,6 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import ora from "ora";
+import { builtinScenario, isBuiltinScenario } from "./builtin-scenarios";
 import { DEFAULT_SCENARIO } from "./default-scenario";
 import { chromeTrace, renderRun, summaryTable, toJson, verdicts } from "./report";
 import { progressBar, reportModel, writeReport } from "./report/build";
@@ -24,10 +25,13 @@ interface Loaded {
   readonly plugins: Plugins;
 }
 
-async function load(file: string | undefined, era: Era | undefined): Promise<Loaded> {
+async function load(arg: string | undefined, era: Era | undefined): Promise<Loaded> {
+  // `builtin:sharing` names a scenario the command carries, as no argument names the LDD3 story.
+  const builtin = arg !== undefined && isBuiltinScenario(arg) ? builtinScenario(arg) : undefined;
+  const file = builtin ? undefined : arg;
   const { scenario, baseDir } = file
     ? loadScenario(file)
-    : { scenario: DEFAULT_SCENARIO, baseDir: process.cwd() };
+    : { scenario: builtin ?? DEFAULT_SCENARIO, baseDir: process.cwd() };
   const plugins = await loadPlugins(scenario, file ?? scenario.name, baseDir);
   return {
     scenario: era ? { ...scenario, eras: [era] } : scenario,
@@ -96,7 +100,8 @@ const program = new Command()
   .showHelpAfterError();
 
 const scenarioArg = "[scenario]";
-const scenarioHelp = "scenario file (JSON); the built-in LDD3 chapter 15 story when omitted";
+const scenarioHelp =
+  "scenario file (JSON), or builtin:sharing (processes sharing tmpfs, memfd and SysV memory); the built-in LDD3 chapter 15 story when omitted";
 
 program
   .command("run", { isDefault: true })
