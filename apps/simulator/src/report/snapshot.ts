@@ -1,39 +1,25 @@
-// The snapshot file (`faultline run --save state.flsnap`, `faultline report state.flsnap`): what a run's
-// machines looked like, as the report model (model.ts) holds it, in a versioned msgpack container.
-//
-//   offset  size  field
-//   0       8     magic "\x89FLSNAP\n" (the high byte and the newline catch text-mode and 7-bit damage)
-//   8       2     format version, big-endian (SNAPSHOT_FORMAT_VERSION)
-//   10      1     flags: bit 0 = the payload is deflated
-//   11      1     length n of the Faultline version that wrote it
-//   12      n     that version, UTF-8
-//   12+n    4     CRC-32 of the payload as stored
-//   16+n    4     payload length
-//   20+n    …     payload: msgpack of { kind: "report-model", model } (deflated when that is smaller)
-//
-// Reading never trusts the file: every length is checked against the bytes there are, the checksum
-// before anything is decoded, the inflated size is bounded, and the decoded value is checked field by
-// field (validate.ts) before anything is built from it. Every failure is a SnapshotError saying what is
-// wrong; nothing else escapes.
-import { crc32, deflateRawSync, inflateRawSync } from "node:zlib";
-import { Packr, Unpackr } from "msgpackr";
+// The report-model snapshot (`faultline run --save state.flsnap` of a scenario's report, `faultline
+// report state.flsnap`): a payload of kind "report-model" in the one snapshot container every kind of
+// Faultline snapshot shares (@faultline/kernel's snapshot container: magic, format version, Faultline
+// version, CRC-32, deflate where it pays, bounded inflate; a machine's own state is kind "machine").
+// The container checks the bytes; this file checks the model field by field (validate.ts) before
+// anything is built from it. Every failure is a SnapshotError saying what is wrong.
+import {
+  decodeSnapshotContainer,
+  encodeSnapshotContainer,
+  isSnapshot,
+  SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_MAGIC,
+  SNAPSHOT_MAX_PAYLOAD,
+  SnapshotError,
+} from "@faultline/kernel";
 import { FAULTLINE_VERSION } from "./build";
 import type { ReportModel } from "./model";
 import { checkReportModel } from "./validate";
 
-export const SNAPSHOT_MAGIC = Uint8Array.from([0x89, 0x46, 0x4c, 0x53, 0x4e, 0x41, 0x50, 0x0a]);
-export const SNAPSHOT_FORMAT_VERSION = 1;
-/** The largest payload a snapshot may inflate to (a bound on a hostile deflate stream). */
-export const SNAPSHOT_MAX_PAYLOAD = 512 * 1024 * 1024;
-const FLAG_DEFLATED = 1;
+export { isSnapshot, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC, SNAPSHOT_MAX_PAYLOAD, SnapshotError };
 
-/** A file that is not a snapshot this Faultline can read: the message says why. */
-export class SnapshotError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "SnapshotError";
-  }
-}
+export const REPORT_MODEL_KIND = "report-model";
 
 export interface Snapshot {
   /** The format version the file carries, and the Faultline version that wrote it. */
@@ -42,98 +28,24 @@ export interface Snapshot {
   readonly model: ReportModel;
 }
 
-const packr = new Packr({ useRecords: false, moreTypes: false });
-const unpackr = new Unpackr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
-
-/** Whether `bytes` start as a snapshot does (the CLI tells a snapshot from a scenario file by this). */
-export const isSnapshot = (bytes: Uint8Array): boolean =>
-  bytes.length >= SNAPSHOT_MAGIC.length && SNAPSHOT_MAGIC.every((b, i) => bytes[i] === b);
-
 export function encodeSnapshot(model: ReportModel): Uint8Array {
   checkReportModel(model);
-  const packed = packr.pack({ kind: "report-model", model });
-  const deflated = deflateRawSync(packed);
-  // Compressed where it pays: a small model may not shrink.
-  const useDeflate = deflated.length < packed.length;
-  const payload = useDeflate ? deflated : packed;
-  const version = new TextEncoder().encode(FAULTLINE_VERSION);
-  if (version.length > 255) throw new RangeError("the Faultline version string is longer than 255 bytes");
-  const out = new Uint8Array(20 + version.length + payload.length);
-  const view = new DataView(out.buffer);
-  out.set(SNAPSHOT_MAGIC, 0);
-  view.setUint16(8, SNAPSHOT_FORMAT_VERSION);
-  out[10] = useDeflate ? FLAG_DEFLATED : 0;
-  out[11] = version.length;
-  out.set(version, 12);
-  view.setUint32(12 + version.length, crc32(payload));
-  view.setUint32(16 + version.length, payload.length);
-  out.set(payload, 20 + version.length);
-  return out;
+  return encodeSnapshotContainer(REPORT_MODEL_KIND, { model }, FAULTLINE_VERSION);
 }
 
 export function decodeSnapshot(bytes: Uint8Array, options: { readonly maxPayload?: number } = {}): Snapshot {
-  if (!(bytes instanceof Uint8Array)) throw new SnapshotError("a snapshot is bytes (a Uint8Array)");
-  if (!isSnapshot(bytes)) {
-    throw new SnapshotError(
-      bytes.length < SNAPSHOT_MAGIC.length
-        ? `not a Faultline snapshot: ${bytes.length} bytes, fewer than the magic number`
-        : "not a Faultline snapshot: it does not start with the snapshot magic number",
-    );
-  }
-  if (bytes.length < 12) throw new SnapshotError(`truncated: ${bytes.length} bytes end inside the header`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const formatVersion = view.getUint16(8);
-  const flags = bytes[10]!;
-  const n = bytes[11]!;
-  if (bytes.length < 20 + n)
-    throw new SnapshotError(`truncated: ${bytes.length} bytes end inside the header`);
-  const faultline = new TextDecoder("utf-8", { fatal: false }).decode(bytes.subarray(12, 12 + n));
-  if (formatVersion !== SNAPSHOT_FORMAT_VERSION) {
-    throw new SnapshotError(
-      formatVersion > SNAPSHOT_FORMAT_VERSION
-        ? `snapshot format ${formatVersion} (written by faultline ${JSON.stringify(faultline)}) is newer than this faultline (${FAULTLINE_VERSION}) reads: format ${SNAPSHOT_FORMAT_VERSION}`
-        : `unsupported snapshot format ${formatVersion} (this faultline reads format ${SNAPSHOT_FORMAT_VERSION})`,
-    );
-  }
-  if (flags & ~FLAG_DEFLATED) throw new SnapshotError(`unknown header flags 0x${flags.toString(16)}`);
-  const crc = view.getUint32(12 + n);
-  const length = view.getUint32(16 + n);
-  const payload = bytes.subarray(20 + n);
-  if (payload.length !== length) {
-    throw new SnapshotError(
-      payload.length < length
-        ? `truncated: the header says ${length} bytes of payload, the file has ${payload.length}`
-        : `${payload.length - length} unexpected bytes after the payload`,
-    );
-  }
-  if (crc32(payload) !== crc) throw new SnapshotError("corrupt: the payload's checksum does not match");
-  let packed: Uint8Array = payload;
-  if (flags & FLAG_DEFLATED) {
-    try {
-      packed = inflateRawSync(payload, { maxOutputLength: options.maxPayload ?? SNAPSHOT_MAX_PAYLOAD });
-    } catch (e) {
-      throw new SnapshotError(`corrupt: the compressed payload does not inflate (${(e as Error).message})`);
-    }
-  }
-  let value: unknown;
-  try {
-    value = unpackr.unpack(packed);
-  } catch (e) {
-    // Truncated strings and arrays, unknown types, nesting deep enough to overflow the stack.
-    throw new SnapshotError(
-      `corrupt: the payload is not the msgpack of a snapshot (${(e as Error).message})`,
-    );
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value))
-    throw new SnapshotError("corrupt: the payload is not a map");
-  const keys = Object.keys(value);
-  const v = value as { kind?: unknown; model?: unknown };
-  if (v.kind !== "report-model")
-    throw new SnapshotError(`unsupported snapshot content ${JSON.stringify(v.kind) ?? String(v.kind)}`);
-  const extra = keys.filter((k) => k !== "kind" && k !== "model");
+  const c = decodeSnapshotContainer(bytes, [REPORT_MODEL_KIND], {
+    reader: FAULTLINE_VERSION,
+    ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }),
+  });
+  const extra = Object.keys(c.fields).filter((k) => k !== "model");
   if (extra.length) throw new SnapshotError(`snapshot: unexpected key ${JSON.stringify(extra[0])}`);
   try {
-    return { formatVersion, faultline, model: checkReportModel(v.model, "model") };
+    return {
+      formatVersion: c.formatVersion,
+      faultline: c.faultline,
+      model: checkReportModel(c.fields.model, "model"),
+    };
   } catch (e) {
     if (e instanceof TypeError) throw new SnapshotError(`snapshot: ${e.message}`);
     throw e;
