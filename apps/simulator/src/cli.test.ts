@@ -93,6 +93,14 @@ describe("faultline run (the built-in LDD3 chapter 15 scenario)", () => {
       const c = run.console.join("\n");
       expect(c).toMatch(/\/proc\/iomem: [0-9a-f]+-[0-9a-f]+ : fl_fb \(under its BAR\)/);
       expect(c).toContain("shows 64 of 64 pixels of row 5 lit");
+      // The vblank: 60 Hz from the virtual clock, counted by fl_fb's handler while one process draws a
+      // frame per vblank and the other watches them appear; /proc/interrupts' count grows.
+      const [, v0, v1] = /drew 5 frames; vblank interrupts counted by fl_fb: (\d+) -> (\d+)/.exec(c) ?? [];
+      expect(Number(v1) - Number(v0)).toBeGreaterThanOrEqual(5);
+      expect(c).toMatch(/viewer: saw frames (\d, )*5 appear through its own mapping/);
+      const irqs = [...c.matchAll(/\/proc\/interrupts: +\d+: +(\d+) +IO-APIC +\d+-fasteoi +fl_fb/g)];
+      expect(irqs.length).toBe(2);
+      expect(Number(irqs[1]![1])).toBeGreaterThan(Number(irqs[0]![1]));
       expect(c).toContain('the destination now reads "a DMA write into pinned user pages"');
       expect(c).toMatch(/\/proc\/interrupts: 24: +1 +PCI-MSI \d+-edge +fl_dma/);
       expect(run.dmesg.join("\n")).toContain("fl_fb 0000:00:03.0: 64x48 framebuffer");

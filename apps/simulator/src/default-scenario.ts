@@ -10,7 +10,8 @@ const OK = { code: 0 } as const;
  * offsets and its -EINVAL, a PCI BAR mapped with remap_pfn_range (and nopage failing there) —
  * told in 2.6.10, then again on today's kernel. A third act leaves the book's page for the rest of a
  * device's life: PCI drivers probed for their functions, the framebuffer's VRAM shared by two
- * processes, a DMA copy into a user buffer pinned for the device.
+ * processes (one draws a frame per vblank, the 60 Hz interrupt the device raises from the machine's
+ * virtual clock, while the other watches), a DMA copy into a user buffer pinned for the device.
  */
 export const DEFAULT_SCENARIO: Scenario = {
   name: "ldd3-chapter-15",
@@ -44,7 +45,7 @@ export const DEFAULT_SCENARIO: Scenario = {
       argv: ["0000:00:02.0"],
       expect: { "2.6.10": { signal: "SIGBUS" }, modern: { signal: "SIGBUS" } },
     },
-    // Act three: probe, iomem with the driver's claim, two processes sharing VRAM, a DMA copy.
+    // Act three: probe, iomem with the driver's claim, VRAM drawn per vblank while another reads it, a DMA copy.
     { program: "builtin:fb", argv: [], expect: { "2.6.10": OK, modern: OK } },
     { program: "builtin:dma", argv: [], expect: { "2.6.10": OK, modern: OK } },
   ],

@@ -94,5 +94,8 @@ export function observedKernel(machine: Machine, c: EraCollector, hooks: Observe
     },
     waitpid: (pid, child, options) => k.waitpid(pid, child, options),
     signo: (name) => k.signo(name),
+    // The machine's virtual clock and its sleepers (nanosleep) are the machine's own.
+    ...(k.clock ? { clock: k.clock } : {}),
+    ...(k.takeSleep ? { takeSleep: k.takeSleep } : {}),
   };
 }
