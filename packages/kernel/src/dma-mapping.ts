@@ -1,6 +1,9 @@
 /**
  * The DMA API (include/linux/dma-mapping.h, kernel/dma/direct.c, kernel/dma/debug.c, mm/dmapool.c)
- * on a machine without an IOMMU: a bus address is the physical address (dma-direct).
+ * on a machine without an IOMMU: a bus address is the physical address (dma-direct). With one
+ * (MachineOptions.iommu; drivers/iommu/dma-iommu.c), every mapping and coherent buffer gets an IOVA
+ * below the device's mask, mapped with the direction's permissions (DMA_TO_DEVICE: the device may only
+ * read), and unmapping takes it away again (internal/iommu.ts); the memory itself may lie anywhere.
  *
  * - Masks: dma_set_mask/dma_set_coherent_mask are -EIO for a mask below what dma-direct can serve
  *   (dma_direct_supported: the smaller of DMA_BIT_MASK(24), ZONE_DMA's end, and the end of RAM).
@@ -18,9 +21,10 @@
  * share one per-device table (what dma-debug checks every call against and reports at unbind), as
  * kernel/dma/debug.c keeps them in one hash.
  */
-import { PAGE_OFFSET, PAGE_SIZE, type Page, PHYS_ADDR_LIMIT } from "@faultline/phys";
+import { PAGE_OFFSET, PAGE_SIZE, type Page, type PciFunction, PHYS_ADDR_LIMIT } from "@faultline/phys";
 import { __GFP_ZERO, EIO, ENOMEM } from "./constants";
 import { currentKernel } from "./internal/current";
+import { IOMMU_READ, IOMMU_WRITE, iommuOf } from "./internal/iommu";
 import type { Kernel } from "./internal/kernel";
 import { devState, onPciInstall, type PciDev, type PciDevState } from "./internal/pci-bus";
 import { driverRef } from "./internal/vm-ops";
@@ -67,6 +71,8 @@ export interface DmaCoherent {
 interface CoherentAlloc extends DmaCoherent {
   readonly pfn: number;
   readonly order: number;
+  /** The function whose IOMMU domain maps it (null: dma-direct). */
+  readonly iommuFn: PciFunction | null;
 }
 
 interface StreamMapping {
@@ -135,6 +141,7 @@ onPciInstall((_k, s) => {
     for (const a of st.coherent.splice(0)) freeAlloc(k, a);
     for (const p of st.pools) for (const a of p.pages.splice(0)) freeAlloc(k, a);
     st.pools.clear();
+    for (const sm of st.streaming) iommuOf(k)?.unmap(d.fn, sm.addr, sm.size);
     st.streaming.length = 0;
   });
 });
@@ -145,8 +152,13 @@ function state(dev: PciDev, what: string): { k: Kernel; d: PciDevState; s: DevDm
   return { k, d, s: devDma(d) };
 }
 
-/** dma_direct_supported(): the smallest mask dma-direct can serve on this machine. */
+/**
+ * dma_supported(): the smallest mask the machine can serve. dma-direct: the smaller of ZONE_DMA's end
+ * and the end of RAM. Behind an IOMMU any memory is reachable through an IOVA, so only a mask too small
+ * for one page fails (iommu-dma has no lower bound of its own; the first mapping would).
+ */
 function minMask(k: Kernel): number {
+  if (iommuOf(k)) return PAGE_SIZE - 1;
   const ramEnd = Math.max(...k.mem.ramRanges.map((r) => r.end));
   return Math.min(DMA_BIT_MASK(ZONE_DMA_BITS), ramEnd - 1);
 }
@@ -192,8 +204,36 @@ const getOrder = (size: number) => Math.max(0, Math.ceil(Math.log2(Math.ceil(siz
  * dma_direct_alloc() pages below `mask`: allocations that land above it are set aside and the
  * allocator asked again (as a retry from a lower zone would find lower memory), then given back.
  */
-function allocBelow(k: Kernel, size: number, mask: number, zero: boolean): CoherentAlloc | null {
+function allocBelow(
+  k: Kernel,
+  size: number,
+  mask: number,
+  zero: boolean,
+  fn: PciFunction,
+): CoherentAlloc | null {
   const order = getOrder(size);
+  const io = iommuOf(k);
+  if (io) {
+    // iommu_dma_alloc(): pages from anywhere, an IOVA below the mask for the device (read and write).
+    const page = k.mem.allocPages(order, zero ? __GFP_ZERO : 0);
+    if (!page) return null;
+    const dma = io.map(fn, page.pfn * PAGE_SIZE, size, IOMMU_READ | IOMMU_WRITE, mask);
+    if (dma < 0) {
+      k.mem.freePages(page.pfn, order);
+      return null;
+    }
+    driverRef(k, page.pfn, 1);
+    const p = page.pfn * PAGE_SIZE;
+    return {
+      pfn: page.pfn,
+      order,
+      size,
+      vaddr: PAGE_OFFSET + p,
+      dmaHandle: dma,
+      bytes: bytesOf(k, page.pfn, size),
+      iommuFn: fn,
+    };
+  }
   const aside: number[] = [];
   let found: number | null = null;
   try {
@@ -219,10 +259,12 @@ function allocBelow(k: Kernel, size: number, mask: number, zero: boolean): Coher
     vaddr: PAGE_OFFSET + phys,
     dmaHandle: phys,
     bytes: bytesOf(k, found, size),
+    iommuFn: null,
   };
 }
 
 function freeAlloc(k: Kernel, a: CoherentAlloc): void {
+  if (a.iommuFn) iommuOf(k)?.unmap(a.iommuFn, a.dmaHandle, a.size);
   k.mem.freePages(a.pfn, a.order);
   driverRef(k, a.pfn, -1);
 }
@@ -234,7 +276,7 @@ function freeAlloc(k: Kernel, a: CoherentAlloc): void {
 export function dmaAllocCoherent(dev: PciDev, size: number, _gfp = 0): DmaCoherent | null {
   const { k, d, s } = state(dev, "dmaAllocCoherent");
   if (!Number.isSafeInteger(size) || size <= 0) return null;
-  const a = allocBelow(k, size, d.coherentDmaMask, true);
+  const a = allocBelow(k, size, d.coherentDmaMask, true, d.fn);
   if (!a) {
     k.log.printk(4, `${dev.driverName ?? "pci"} ${dev.name}: dma_alloc_coherent of ${size} bytes failed`);
     return null;
@@ -299,6 +341,16 @@ function mapPhys(
   checkDir(dir, what);
   const { k, d, s } = state(dev, what);
   if (!Number.isSafeInteger(size) || size <= 0) return DMA_MAPPING_ERROR;
+  const io = iommuOf(k);
+  if (io) {
+    // iommu_dma_map_phys(): an IOVA below the mask, with dma_info_to_prot(dir)'s permissions.
+    const prot =
+      dir === DMA_TO_DEVICE ? IOMMU_READ : dir === DMA_FROM_DEVICE ? IOMMU_WRITE : IOMMU_READ | IOMMU_WRITE;
+    const dma = io.map(d.fn, phys, size, prot, d.dmaMask);
+    if (dma < 0) return DMA_MAPPING_ERROR;
+    s.streaming.push({ addr: dma, size, dir, kind });
+    return dma;
+  }
   // dma_capable(): the whole buffer must be below the mask, else (no swiotlb) the mapping fails.
   if (phys + size - 1 > d.dmaMask) {
     k.log.printk(
@@ -346,6 +398,7 @@ function unmap(
     );
   }
   s.streaming.splice(i, 1);
+  iommuOf(k)?.unmap(d.fn, m.addr, m.size);
 }
 
 /** dma_map_single(dev, cpu_addr, size, dir): the bus address of a direct-map buffer, or DMA_MAPPING_ERROR. */
@@ -514,7 +567,7 @@ export function dmaPoolAlloc(
   const pick = (page: CoherentAlloc) => blocksOf(p, page).find((a) => !p.busy.has(a));
   let page = p.pages.find((pg) => pick(pg) !== undefined);
   if (!page) {
-    const a = allocBelow(k, Math.max(p.size, PAGE_SIZE), p.dev.coherentDmaMask, false);
+    const a = allocBelow(k, Math.max(p.size, PAGE_SIZE), p.dev.coherentDmaMask, false, p.dev.fn);
     if (!a) return null;
     p.pages.push(a);
     page = a;

@@ -119,6 +119,7 @@ export {
   type Rlimit,
 } from "./internal/resource";
 export type { ArgKind, ArgKinds } from "./internal/syscall";
+export { IOMMU_READ, IOMMU_WRITE, type IommuMapping, iommuFaults, iommuMappings } from "./iommu";
 export * from "./isa-dma";
 export * from "./pat";
 export { Libc } from "./libc";

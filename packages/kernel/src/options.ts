@@ -43,6 +43,13 @@ export interface MachineOptions {
    * it (some hosts boot with `pvm_no_zero_page=1`): a read fault then allocates a private page.
    */
   readonly zeroPage?: boolean;
+  /**
+   * An IOMMU in front of the PCI bus, on from boot (as `intel_iommu=on`): each PCI function gets its own
+   * DMA domain, the DMA API hands devices IOVAs it maps and unmaps, and a device access to an IOVA not
+   * mapped for it (or without the permission) is blocked and logged as a DMAR fault. Default false
+   * (dma-direct: a bus address is the physical address).
+   */
+  readonly iommu?: boolean;
 }
 
 /** CPU features of the machine. */
@@ -64,7 +71,7 @@ export const MIN_RAM_BYTES = 2 * 1024 * 1024;
  */
 export const MAX_RAM_BYTES = 64 * 1024 * 1024 * 1024;
 
-const KNOWN = ["ramBytes", "era", "devices", "drivers", "cpu", "zeroPage"] as const;
+const KNOWN = ["ramBytes", "era", "devices", "drivers", "cpu", "zeroPage", "iommu"] as const;
 
 /** A value as an error message shows it. */
 export function describeValue(v: unknown): string {
@@ -89,6 +96,8 @@ export interface MachineConfig {
   readonly drivers: readonly DriverDefinition[];
   readonly cpu: Required<CpuOptions>;
   readonly zeroPage: boolean;
+  /** MachineOptions.iommu (absent: false). */
+  readonly iommu?: boolean;
 }
 
 /** Throws TypeError (wrong type) or RangeError (a number out of range) naming the option. */
@@ -141,6 +150,8 @@ export function checkMachineOptions(options: unknown): MachineConfig {
     throw new TypeError(`cpu.pku: expected a boolean, got ${describeValue(pku)}`);
   if (o.zeroPage !== undefined && typeof o.zeroPage !== "boolean")
     throw new TypeError(`zeroPage: expected a boolean, got ${describeValue(o.zeroPage)}`);
+  if (o.iommu !== undefined && typeof o.iommu !== "boolean")
+    throw new TypeError(`iommu: expected a boolean, got ${describeValue(o.iommu)}`);
   return {
     ramBytes: ramBytes as number | undefined,
     era,
@@ -148,6 +159,7 @@ export function checkMachineOptions(options: unknown): MachineConfig {
     drivers,
     cpu: { pku: pku ?? false },
     zeroPage: (o.zeroPage as boolean | undefined) ?? true,
+    iommu: (o.iommu as boolean | undefined) ?? false,
   };
 }
 

@@ -26,6 +26,7 @@ import type { DriverContext, DriverDefinition } from "../driver-types";
 import type { DeviceModel, MachineConfig } from "../options";
 import { CharDevices, DEVTMPFS_DEV } from "./chrdev";
 import type { FileHost, FileNode, OpenFile } from "./file";
+import { iommuInit } from "./iommu";
 import { makePhysAccess } from "./phys-access";
 import { LogBuffer } from "./printk";
 import type { SigHand, TaskSignals } from "./sighand";
@@ -177,6 +178,19 @@ export class Kernel {
       printk: (level, text) => this.log.printk(level, text),
       current: () => this.current,
     };
+    if (config.iommu) {
+      // The IOVAs a device must not be given: the MSI window and the host bridge's memory windows.
+      const pci = this.phys.pci;
+      const pages = (start: number, end: number) => ({
+        lo: Math.floor(start / 4096),
+        hi: Math.ceil(end / 4096),
+      });
+      iommuInit(this, [
+        pages(0xfee00000, 0xfef00000),
+        pages(pci.window32.start, pci.window32.end),
+        pages(pci.window64.start, pci.window64.end),
+      ]);
+    }
     const dead = this.mem.allocPfn(0, __GFP_ZERO);
     if (dead < 0) throw new Error("out of memory at boot");
     this.deadPgd = dead;
