@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { main as memoryDevices } from "./docs/memory-devices";
+import { main as metronome } from "./docs/metronome";
 import { main as useDice } from "./docs/use-dice";
 
 const root = resolve(import.meta.dirname, "../../..");
@@ -54,6 +55,16 @@ describe(DOC, () => {
     expect(r.saved).toMatchObject({ name: "dice", version: 1 });
     expect(r.errors).toEqual(["dice: write to register 0 ignored"]);
     expect(r.iomem).toContain("000c8000-000c800f : dice\n");
+  });
+
+  it("runs the metronome example: beats on the virtual clock, one INTx edge per acknowledged beat", () => {
+    const r = metronome();
+    expect(r.atStart).toBe(0);
+    expect(r.afterOneSecond).toBe(2);
+    expect(r.beats).toBe(3);
+    expect(r.edges).toEqual(["raise@500000000", "lower@1000000000", "raise@1500000000"]);
+    expect(r.now).toBe(1_500_000_000);
+    expect(doc).toContain("`raise@500000000`, `lower@1000000000`, `raise@1500000000`");
   });
 
   it("runs the memory devices example", () => {
