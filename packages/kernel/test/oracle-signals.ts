@@ -2,8 +2,9 @@
 // oracle.c reads, packages/mm/test/oracle) on a Faultline process and prints the transcript oracle.c
 // prints on Linux. The ops: mmap, munmap, mprotect, mlock, munlock, loads and stores, maps, fork …
 // end, sigaction, sigprocmask, kill, mincore, mlock2, mlockall, munlockall, getrlimit, setrlimit,
-// unprivileged, madvise, mremap, brk, mseal, vmflags. Numbers written "H+<n>" / "H-<n>" are relative to
-// the heap's start (start_brk), and so are the break and heap maps lines printed (oracle.c says how). Like oracle.c, the process starts with a handler on SIGSEGV and SIGBUS (a fault
+// unprivileged, madvise, mremap, brk, mseal, msync, vmflags. Numbers written "H+<n>" / "H-<n>" are
+// relative to the heap's start (start_brk), and so are the break and heap maps lines printed (oracle.c
+// says how). Like oracle.c, the process starts with a handler on SIGSEGV and SIGBUS (a fault
 // prints its signal and the script goes on).
 import { errnoName, isErr, signalName } from "@faultline/mm";
 import {
@@ -130,7 +131,9 @@ function runOps(
       const r = op.rel[k];
       return r === null || r === undefined ? v : BigInt.asUintN(64, BigInt(startBrk) + r);
     });
-    const a = big.map(Number);
+    // As C receives them: a 64-bit value at or above 2^63 is passed negative, which is exact for the
+    // small negatives scripts use (-1 as a length) where a double would round 2^64 - 1 up to 2^64.
+    const a = big.map((v) => Number(BigInt.asIntN(64, v)));
     if (op.child) {
       const pid = p.libc.fork();
       const c = m.process(pid)!;
@@ -246,6 +249,8 @@ function runOp(
       return heapText(p.sys.brk(a[0]!), p.mm.startBrk);
     case "mseal":
       return zero(p.sys.mseal(a[0]!, a[1]!, a[2]!));
+    case "msync":
+      return zero(p.sys.msync(a[0]!, a[1]!, a[2]!));
     case "vmflags": {
       let inVma = false;
       for (const l of p.procSmaps().split("\n")) {

@@ -28,6 +28,12 @@ const A = 0x1000_0000_0000;
 const RW = PROT_READ | PROT_WRITE;
 const PF = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
 
+/** Every page of [start, end) is mapped. */
+function noHole(mm: Mm, start: number, end: number): boolean {
+  for (let a = start; a < end; a += P) if (!mm.vmaLookup(a)) return false;
+  return true;
+}
+
 describe("mseal(2)", () => {
   it("checks its arguments before the range, and seals nothing when the range has a hole", () => {
     const mm = new Mm(ramOnly(PhysMemory.create({ ramBytes: 4 << 20 })));
@@ -87,8 +93,15 @@ describe("mseal(2)", () => {
             default:
               r = mm.madvise(a, o.n * P, o.p % 2 ? MADV_DONTNEED : MADV_NORMAL);
           }
-          // madvise of writable anonymous memory may discard even when sealed; the rest must fail.
-          if (o.kind !== "madvise" && hits(o.p, o.n) && mm.vmaLookup(a)) expect(r, o.kind).toBe(-EPERM);
+          // munmap and MAP_FIXED fail whenever they reach the sealed range; mprotect when no hole comes
+          // first (-ENOMEM then), mremap when its source is sealed (else it moves what it can first);
+          // madvise of writable anonymous memory may discard even sealed memory.
+          const reaches =
+            o.kind === "munmap" ||
+            o.kind === "mmap" ||
+            (o.kind === "mprotect" && noHole(mm, a, A + s * P)) ||
+            (o.kind === "mremap" && ((mm.vmaLookup(a)?.vmFlags ?? 0) & VM_SEALED) !== 0);
+          if (reaches && hits(o.p, o.n)) expect(r, o.kind).toBe(-EPERM);
           expect(sealed()).toBe(before);
         }
         for (let i = s; i < end; i++) {
