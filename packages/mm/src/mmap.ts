@@ -201,6 +201,9 @@ export function doMmap(
   if (flags & MAP_STACK) vmFlags |= VM_NOHUGEPAGE;
   // mm->def_flags: mlockall(MCL_FUTURE) locks every new mapping.
   vmFlags |= mm.defFlags;
+  // can_do_mlock() for MAP_LOCKED: a zero RLIMIT_MEMLOCK without CAP_IPC_LOCK is -EPERM; then
+  // mlock_future_ok(): -EAGAIN past the limit (gVisor's MapLockedTest.RlimitMemlock*).
+  if (flags & MAP_LOCKED && mm.mlockLimit === 0) return -EPERM;
   if (vmFlags & VM_LOCKED && mm.lockedVm * PAGE + len > mm.mlockLimit) return -EAGAIN;
 
   if (file) {

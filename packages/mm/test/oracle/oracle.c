@@ -48,6 +48,7 @@
  *   unprivileged                         drops CAP_IPC_LOCK (capset), so RLIMIT_MEMLOCK applies
  *   brk <addr>                           brk(2); prints the break it returns
  *   mseal <addr> <len> <flags>           mseal(2) (Linux 6.10+)
+ *   msync <addr> <len> <flags>           msync(2)
  *   vmflags <addr>                       the VmFlags of the VMA holding addr in /proc/self/smaps
  *                                        ("rd wr mr …", or "none")
  * Heap-relative numbers: an argument "H+<n>" or "H-<n>" is start_brk plus or minus n (start_brk from
@@ -126,6 +127,7 @@ enum kind {
   K_BRK,
   K_MSEAL,
   K_VMFLAGS,
+  K_MSYNC,
 };
 
 struct op {
@@ -304,6 +306,7 @@ static int op_safe(const struct op *o) {
   case K_MLOCK:
   case K_MUNLOCK:
   case K_MSEAL:
+  case K_MSYNC:
     return range_ok(o->a[0], o->a[1]);
   case K_BRK:
     /* Below start_brk the break stays; past TASK_SIZE it cannot move; else it stays near the heap. */
@@ -900,6 +903,9 @@ static void run_op(size_t i, const char *idx) {
   case K_VMFLAGS:
     do_vmflags(o);
     break;
+  case K_MSYNC:
+    print_zero_result(syscall(SYS_msync, (unsigned long)o->a[0], (unsigned long)o->a[1], (int)o->a[2]));
+    break;
   case K_SIGACTION:
   case K_SIGPROCMASK:
   case K_KILL:
@@ -1126,6 +1132,8 @@ int main(void) {
       o->kind = K_MSEAL, min = max = 3;
     } else if (strcmp(name, "vmflags") == 0) {
       o->kind = K_VMFLAGS, min = max = 1;
+    } else if (strcmp(name, "msync") == 0) {
+      o->kind = K_MSYNC, min = max = 3;
     } else if (strcmp(name, "memfd") == 0) {
       o->kind = K_MEMFD, min = max = 1;
     } else if (strcmp(name, "mmapfd") == 0) {
