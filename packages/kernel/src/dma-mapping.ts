@@ -472,10 +472,12 @@ export function sgSetPage(sg: Scatterlist, page: Page, len: number, offset: numb
 
 /**
  * dma_map_sg(dev, sg, nents, dir): each entry's dmaAddress/dmaLength filled; the number of mapped
- * entries (dma-direct maps them one for one), or 0 when one fails (those mapped are undone).
+ * entries (dma-direct maps them one for one), or 0 when one fails (those mapped are undone). Behind an
+ * IOMMU the entries share one IOVA range and merge (see iommuMapSg): fewer DMA segments may come back.
  */
 export function dmaMapSg(dev: PciDev, sg: Scatterlist[], nents: number, dir: number): number {
   if (!Number.isInteger(nents) || nents <= 0 || nents > sg.length) return 0;
+  if (iommuOf(currentKernel("dmaMapSg"))) return iommuMapSg(dev, sg, nents, dir);
   for (let i = 0; i < nents; i++) {
     const e = sg[i]!;
     if (!e.page) return undoSg(dev, sg, i, dir);
@@ -493,9 +495,65 @@ function undoSg(dev: PciDev, sg: Scatterlist[], n: number, dir: number): number 
   return 0;
 }
 
-/** dma_unmap_sg(dev, sg, nents, dir): nents as given to dma_map_sg. */
+/** max_segment_size of a PCI device (pci_device_add: dma_set_max_seg_size(dev, 65536)). */
+const PCI_MAX_SEG_SIZE = 65536;
+
+/**
+ * iommu_dma_map_sg() + __finalise_sg(): every entry's pages laid one after the other in a single IOVA
+ * range (each entry padded to whole pages), then DMA segments built as the kernel builds them: an
+ * entry joins the previous segment when that one ended on a page boundary, the entry starts at offset
+ * 0 of its page and the sum stays within the device's max segment size (64 KiB for PCI). Returns the
+ * number of DMA segments; entries past it get DMA_MAPPING_ERROR and length 0.
+ */
+function iommuMapSg(dev: PciDev, sg: Scatterlist[], nents: number, dir: number): number {
+  checkDir(dir, "dmaMapSg");
+  const { k, d, s } = state(dev, "dmaMapSg");
+  const runs: { phys: number; bytes: number }[] = [];
+  for (let i = 0; i < nents; i++) {
+    const e = sg[i]!;
+    if (!e.page || !Number.isSafeInteger(e.length) || e.length <= 0) return 0;
+    const off = e.offset % PAGE_SIZE;
+    const phys = e.page.pfn * PAGE_SIZE + e.offset - off;
+    runs.push({ phys, bytes: Math.ceil((off + e.length) / PAGE_SIZE) * PAGE_SIZE });
+  }
+  const prot =
+    dir === DMA_TO_DEVICE ? IOMMU_READ : dir === DMA_FROM_DEVICE ? IOMMU_WRITE : IOMMU_READ | IOMMU_WRITE;
+  let dma = iommuOf(k)!.mapRuns(d.fn, runs, prot, d.dmaMask);
+  if (dma < 0) return 0;
+  let count = 0;
+  let cur: Scatterlist | null = null;
+  let curLen = 0;
+  for (let i = 0; i < nents; i++) {
+    const e = sg[i]!;
+    const off = e.offset % PAGE_SIZE;
+    const span = runs[i]!.bytes;
+    if (cur && curLen && !off && PCI_MAX_SEG_SIZE - curLen >= e.length) {
+      curLen += e.length;
+    } else {
+      cur = sg[count++]!;
+      cur.dmaAddress = dma + off;
+      curLen = e.length;
+    }
+    cur.dmaLength = curLen;
+    dma += span;
+    if (e.length + off < span) curLen = 0;
+  }
+  for (let i = count; i < nents; i++) {
+    sg[i]!.dmaAddress = DMA_MAPPING_ERROR;
+    sg[i]!.dmaLength = 0;
+  }
+  for (let i = 0; i < count; i++)
+    s.streaming.push({ addr: sg[i]!.dmaAddress, size: sg[i]!.dmaLength, dir, kind: "scatter-gather" });
+  return count;
+}
+
+/**
+ * dma_unmap_sg(dev, sg, nents, dir): nents as given to dma_map_sg; entries past the mapped segments
+ * (length 0, after an IOMMU merged them) are skipped, as dma-debug skips them.
+ */
 export function dmaUnmapSg(dev: PciDev, sg: Scatterlist[], nents: number, dir: number): void {
   for (let i = 0; i < nents && i < sg.length; i++) {
+    if (sg[i]!.dmaLength === 0 && sg[i]!.dmaAddress === DMA_MAPPING_ERROR) break;
     unmap(dev, sg[i]!.dmaAddress, sg[i]!.dmaLength, dir, "scatter-gather", "dmaUnmapSg");
   }
 }

@@ -6,12 +6,17 @@ import {
   DMA_BIDIRECTIONAL,
   DMA_BIT_MASK,
   DMA_FROM_DEVICE,
+  DMA_MAPPING_ERROR,
   DMA_TO_DEVICE,
   dmaAllocCoherent,
   dmaFreeCoherent,
+  dmaMapSg,
   dmaMapSingle,
   dmaSetMaskAndCoherent,
+  dmaUnmapSg,
   dmaUnmapSingle,
+  sgInitTable,
+  sgSetPage,
 } from "./dma-mapping";
 import {
   allocPages,
@@ -118,6 +123,32 @@ describe("DMA through an IOMMU", () => {
       dmaFreeCoherent(dev, 4096, a.vaddr, a.dmaHandle);
       freePages(page, 0);
     });
+  });
+
+  it("a scatterlist shares one IOVA range; entries that meet on page boundaries merge (__finalise_sg)", async () => {
+    const { m, dev, model, device } = await setup();
+    const [a, b, c] = m.withKernel(() => [allocPages(0)!, allocPages(0)!, allocPages(0)!]);
+    const sg = sgInitTable(3);
+    sgSetPage(sg[0]!, a, 4096, 0);
+    sgSetPage(sg[1]!, b, 4096, 0);
+    sgSetPage(sg[2]!, c, 0x200, 0x100);
+    expect(m.withKernel(() => dmaMapSg(dev, sg, 3, DMA_FROM_DEVICE))).toBe(2);
+    // Three pages round up to a four-page IOVA block at the top of the 32-bit space.
+    expect(sg.map((e) => [e.dmaAddress, e.dmaLength])).toEqual([
+      [0xffffc000, 0x2000],
+      [0xffffe100, 0x200],
+      [DMA_MAPPING_ERROR, 0],
+    ]);
+    const bytes = new Uint8Array(0x2000).fill(0x33);
+    expect(device().dmaWrite(sg[0]!.dmaAddress, bytes)).toBe(true);
+    expect(m.phys.physRead8(a.pfn * 4096 + 4095)).toBe(0x33);
+    expect(m.phys.physRead8(b.pfn * 4096)).toBe(0x33);
+    expect(iommuMappings(m, model).map((x) => x.phys)).toEqual([a.pfn * 4096, b.pfn * 4096, c.pfn * 4096]);
+    m.withKernel(() => dmaUnmapSg(dev, sg, 3, DMA_FROM_DEVICE));
+    expect(iommuMappings(m, model)).toEqual([]);
+    expect(m.dmesg().some((l) => l.startsWith("DMA-API"))).toBe(false);
+    m.withKernel(() => [a, b, c].forEach((p) => freePages(p, 0)));
+    m.checkInvariants();
   });
 
   it("without the option, bus addresses are physical and nothing is translated", async () => {

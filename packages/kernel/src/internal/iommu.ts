@@ -112,6 +112,28 @@ export class Iommu implements PciIommu {
     return lo * PAGE_SIZE + off;
   }
 
+  /**
+   * The IOVA side of iommu_dma_map_sg(): one IOVA range for all `runs` (each a page-aligned physical
+   * start and a whole number of pages), mapped one after the other; its base, or -1.
+   */
+  mapRuns(
+    fn: PciFunction,
+    runs: readonly { phys: number; bytes: number }[],
+    prot: number,
+    mask: number,
+  ): number {
+    const d = this.domain(fn);
+    const n = runs.reduce((t, r) => t + r.bytes / PAGE_SIZE, 0);
+    const limit = Math.floor(mask / PAGE_SIZE);
+    let lo = limit >= TWO32_PFN ? d.allocIova(n, TWO32_PFN - 1) : -1;
+    if (lo < 0) lo = d.allocIova(n, limit);
+    if (lo < 0) return -1;
+    let at = lo;
+    for (const r of runs)
+      for (let i = 0; i < r.bytes / PAGE_SIZE; i++) d.ptes.set(at++, (r.phys / PAGE_SIZE + i) * 4 + prot);
+    return lo * PAGE_SIZE;
+  }
+
   /** __iommu_dma_unmap(): removes the PTEs of the mapping at `dma` and frees its IOVA range. */
   unmap(fn: PciFunction, dma: number, size: number): void {
     const d = this.domains.get(fn);
