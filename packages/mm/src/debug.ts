@@ -3,6 +3,7 @@
 import { PG_anon, PG_buddy } from "@faultline/phys";
 import { PAGE } from "./internal";
 import { isValidGuardVma } from "./madvise";
+import { memtypesOf } from "./memtype";
 import type { MmStruct, Vma } from "./mm_types";
 import { pteHoldsPage, pteIsGuardMarker } from "./pgtable";
 import { vmNormalPfn } from "./rmap";
@@ -30,6 +31,12 @@ export function validateMm(mm: MmStruct): Map<number, number> {
         `VMA ${v} has pkey ${v.vmPkey} on a machine ${mm.pkeys.enabled ? "with 16 keys" : "without PKU"}`,
       );
     if (prev && prev.vmEnd > v.vmStart) throw new Error(`overlapping VMAs: ${prev} and ${v}`);
+    // A whole-VMA remap_pfn_range's PAT reservation lives as long as a VMA holds its context.
+    const ctx = v.pfnmapTrackCtx;
+    if (ctx && !memtypesOf(mm.mem).holds(ctx.pfn * PAGE, ctx.pfn * PAGE + ctx.size))
+      throw new Error(
+        `VMA ${v} holds a PAT reservation of pfn ${ctx.pfn.toString(16)} (+${ctx.size}) that is not in the memtype list`,
+      );
     prev = v;
   }
   mm.pgd.forEach(0, 2 ** 47, (a, slot, pte) => {

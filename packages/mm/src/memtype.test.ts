@@ -221,6 +221,19 @@ describe("remap_pfn_range and PAT", () => {
     expect(mt.list()).toHaveLength(0);
   });
 
+  it("checkInvariants notices a VMA whose reservation went missing", () => {
+    const { mm, mt } = machine();
+    const f = dev((vma) => mm.remapPfnRange(vma, vma.vmStart, BAR, P));
+    expect(mm.mmap(A, P, PROT_READ, MAP_SHARED | MAP_FIXED, f, 0)).toBe(A);
+    mm.checkInvariants();
+    expect(mt.free(BAR * P, (BAR + 1) * P)).toBe(0); // someone frees what the VMA holds
+    expect(() => mm.checkInvariants()).toThrow(
+      /holds a PAT reservation of pfn fd000 \(\+4096\) that is not in the memtype list/,
+    );
+    mt.reserve(BAR * P, (BAR + 1) * P, _PAGE_CACHE_MODE_UC_MINUS, true);
+    mm.exit();
+  });
+
   it("remapping the whole VMA twice is -EINVAL (vma->pfnmap_track_ctx is taken)", () => {
     const { mm, mt } = machine();
     const f = dev((vma) => {

@@ -233,6 +233,15 @@ export class Memtypes {
     return 0;
   }
 
+  /**
+   * Whether a reservation of exactly [start, end) is on record (or none is needed: RAM, the ISA range),
+   * for invariant checks of what the VMAs' pfnmap_track_ctx hold.
+   */
+  holds(start: number, end: number): boolean {
+    if (isUntrackedPatRange(start, end) || this.pagerangeIsRam(start, end) !== 0) return true;
+    return this.entries.some((e) => e.start === start && e.end === end);
+  }
+
   /** lookup_memtype(): the type in force at `paddr` (UC- for untracked device memory, WB in the ISA hole). */
   lookup(paddr: number): PageCacheMode {
     if (isUntrackedPatRange(paddr, paddr + PAGE_SIZE)) return _PAGE_CACHE_MODE_WB;
