@@ -129,7 +129,10 @@ export function toJson(s: Scenario, runs: readonly EraRun[]): unknown {
   };
 }
 
-/** Chrome Trace Event JSON (opens in Perfetto or chrome://tracing): one track per process. */
+/**
+ * Chrome Trace Event JSON (opens in Perfetto or chrome://tracing): one track per process, and one for
+ * the machine's clock (tid 0: the timers and interrupts of a deterministic run, category "clock").
+ */
 export function chromeTrace(runs: readonly EraRun[]): unknown {
   const traceEvents: unknown[] = [];
   runs.forEach((run, r) => {
@@ -144,10 +147,18 @@ export function chromeTrace(runs: readonly EraRun[]): unknown {
         args: { name: `pid ${p.pid} ${p.programName}` },
       });
     }
+    if (run.events.some((e) => e.pid === 0))
+      traceEvents.push({
+        name: "thread_name",
+        ph: "M",
+        pid,
+        tid: 0,
+        args: { name: "clock: timers and interrupts" },
+      });
     run.events.forEach((e, i) => {
       traceEvents.push({
         name: e.op,
-        cat: e.op === "fault" ? "fault" : "syscall",
+        cat: e.op === "fault" ? "fault" : e.pid === 0 ? "clock" : "syscall",
         ph: "X",
         ts: i * 10,
         dur: 8,
