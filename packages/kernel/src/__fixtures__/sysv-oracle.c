@@ -11,6 +11,14 @@
  *   w <addr> <value> / r <addr>   32-bit store / load, or the fault: SIGSEGV <code> / SIGBUS <code>
  *   maps                          the /SYSV lines of /proc/self/maps
  *   proc                          key shmid perms size nattch rss of each /proc/sysvipc/shm line
+ *   stx <n>                       IPC_STAT's owners, pids and times against this process: "uid self
+ *                                 … lpid 0 atime 0 dtime 0 ctime set" (self/other, 0/set)
+ *   sst <index>                   SHM_STAT of an index: key and size
+ *   info                          IPC_INFO: shmmin, shmmni, shmseg, and whether shmmax > shmmin and
+ *                                 shmall > 0 (their ULONG_MAX - 2^24 has no exact double in Faultline)
+ *   sinfo                         SHM_INFO's result (the highest index in use)
+ *   mprot <addr> <len> <prot>     mprotect
+ *   unmap <addr> <len>            munmap
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,7 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/shm.h>
+#include <unistd.h>
 
 static int ids[64], nids;
 static sigjmp_buf jb;
@@ -98,6 +108,35 @@ int main(void) {
         printf("  %lld %lld %llo %lld %lld %lld\n", key, id, perms, size, nattch, rss);
       }
       fclose(f);
+    } else if (!strcmp(op, "stx")) {
+      struct shmid_ds ds;
+      if (shmctl(ids[a], IPC_STAT, &ds) != 0) err();
+      else {
+        unsigned u = getuid(), g = getgid(), p = getpid();
+        printf("uid %s gid %s cuid %s cgid %s cpid %s lpid %s atime %s dtime %s ctime %s\n",
+               ds.shm_perm.uid == u ? "self" : "other", ds.shm_perm.gid == g ? "self" : "other",
+               ds.shm_perm.cuid == u ? "self" : "other", ds.shm_perm.cgid == g ? "self" : "other",
+               (unsigned)ds.shm_cpid == p ? "self" : "other",
+               ds.shm_lpid == 0 ? "0" : (unsigned)ds.shm_lpid == p ? "self" : "other",
+               ds.shm_atime ? "set" : "0", ds.shm_dtime ? "set" : "0", ds.shm_ctime ? "set" : "0");
+      }
+    } else if (!strcmp(op, "sst")) {
+      struct shmid_ds ds;
+      if (shmctl((int)a, SHM_STAT, &ds) < 0) err();
+      else printf("key 0x%x size %zu\n", ds.shm_perm.__key, ds.shm_segsz);
+    } else if (!strcmp(op, "info")) {
+      struct shminfo si;
+      if (shmctl(0, IPC_INFO, (struct shmid_ds *)&si) < 0) err();
+      else printf("shmmin %lu shmmni %lu shmseg %lu shmmax>shmmin %s shmall>0 %s\n", si.shmmin, si.shmmni,
+                  si.shmseg, si.shmmax > si.shmmin ? "yes" : "no", si.shmall > 0 ? "yes" : "no");
+    } else if (!strcmp(op, "sinfo")) {
+      struct shm_info si;
+      int r = shmctl(0, SHM_INFO, (struct shmid_ds *)&si);
+      if (r < 0) err(); else printf("%d\n", r);
+    } else if (!strcmp(op, "mprot")) {
+      if (mprotect((void *)(uintptr_t)a, (size_t)b, (int)c) != 0) err(); else printf("0\n");
+    } else if (!strcmp(op, "unmap")) {
+      if (munmap((void *)(uintptr_t)a, (size_t)b) != 0) err(); else printf("0\n");
     } else printf("?\n");
   }
   return 0;
