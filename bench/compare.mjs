@@ -56,6 +56,9 @@ export function compare(before, after) {
     const old = before[section] ?? {};
     const noise = sectionNoise(figures);
     lines.push(`\n${section}   (noise ±${(noise * 100).toFixed(0)}%)`);
+    // Ratios from a loaded machine against a quiet one: say so beside them (bench/record.ts).
+    if (typeof figures.load === "string" || typeof old.load === "string")
+      lines.push(`  machine load: ${old.load ?? "not recorded"} → ${figures.load ?? "not recorded"}`);
     for (const [name, v] of Object.entries(figures)) {
       if (typeof v !== "number" || name.startsWith("medians: ")) continue;
       const o = old[name];

@@ -1,6 +1,7 @@
 // Shared by every package's `pnpm bench`: measures side by side and merges figures by name into
 // bench/results.json at the repository root. Benchmarks never fail on timing.
 import { readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -16,7 +17,10 @@ export function recordResults(section: string, figures: Figures): void {
   } catch {
     all = {};
   }
-  all[section] = { ...figures, measuredAt: new Date().toISOString(), node: process.version };
+  // The machine's load beside the figures: on 2 cores shared with other work, a ratio measured at a
+  // load of 30 is not comparable with one measured on a quiet machine.
+  const load = `${loadavg()[0]!.toFixed(1)} (1-minute load average, ${availableParallelism()} CPUs)`;
+  all[section] = { ...figures, measuredAt: new Date().toISOString(), node: process.version, load };
   writeFileSync(RESULTS_PATH, `${JSON.stringify(all, null, 2)}\n`);
   console.log(`\n${section}`);
   for (const [k, v] of Object.entries(figures))

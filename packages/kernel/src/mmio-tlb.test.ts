@@ -86,7 +86,7 @@ async function setup(options: { mmioTlb?: boolean } = {}) {
   if (options.mmioTlb === false) {
     // The reference: a machine whose MMU is never handed a resolved MMIO page, so every MMIO access
     // walks and decodes through the bus (what Faultline did before MMIO entered the TLB).
-    delete (m.physAccess as { mmioPage?: unknown }).mmioPage;
+    m.physAccess.mmioPage = () => null;
   }
   const bar = dev.pci.barAddress(1)!;
   ctl.phys = bar;
@@ -97,10 +97,10 @@ async function setup(options: { mmioTlb?: boolean } = {}) {
 }
 
 /** What an access ended in: its value, or the signal it raised. */
-function attempt(f: () => number | undefined): string {
+function attempt(f: () => unknown): string {
   try {
     const v = f();
-    return v === undefined ? "ok" : `0x${v.toString(16)}`;
+    return typeof v === "number" ? `0x${v.toString(16)}` : "ok";
   } catch (e) {
     if (SignalError.is(e)) return `${e.signal}/${e.code}`;
     throw e;
