@@ -50,6 +50,7 @@ export {
   Mmu,
   type MmuOptions,
   type MmuTarget,
+  TLB_MMIO,
   TLB_OTHER_BANK,
   tlbBufferBytes,
   tlbBufferLayout,
