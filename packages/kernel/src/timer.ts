@@ -70,8 +70,11 @@ export function ktimeGet(): number {
 
 /** time_after(a, b): a is later than b (wrap-safe in C; jiffies do not wrap here in 64 bits). */
 export const timeAfter = (a: number, b: number): boolean => b - a < 0;
+/** time_before(a, b): a is earlier than b. */
 export const timeBefore = (a: number, b: number): boolean => timeAfter(b, a);
+/** time_after_eq(a, b): a is b or later. */
 export const timeAfterEq = (a: number, b: number): boolean => a - b >= 0;
+/** time_before_eq(a, b): a is b or earlier. */
 export const timeBeforeEq = (a: number, b: number): boolean => timeAfterEq(b, a);
 
 /** msecs_to_jiffies(m): rounded up (HZ 250: ⌈m / 4⌉); a negative int is MAX_JIFFY_OFFSET. */

@@ -187,6 +187,7 @@ export function timerShutdown(timer: TimerList): number {
   return r;
 }
 
+/** timer_pending(): whether the timer is armed (queued on the wheel). */
 export function timerPending(timer: TimerList): boolean {
   return stateOf(timer, "timerPending").pending;
 }
@@ -324,6 +325,7 @@ export function hrtimerCancel(timer: Hrtimer): number {
   return 1;
 }
 
+/** hrtimer_active(): whether the hrtimer is queued (or running its function). */
 export function hrtimerActive(timer: Hrtimer): boolean {
   const s = hrState(timer, "hrtimerActive");
   return activeSet(s.k).has(timer);
