@@ -47,6 +47,9 @@ const MAX_ORDER_PAGES = 1 << MAX_ORDER;
 // Layout of the allocator's shared control block (Int32 slots).
 const B_LOCK = 0;
 const B_NR_FREE = 1;
+/** ZONE_DMA ends at 16 MiB (MAX_DMA_PFN), ZONE_DMA32 at 4 GiB (MAX_DMA32_PFN), x86-64. */
+const ZONE_DMA_END_PFN = 0x1000;
+const ZONE_DMA32_END_PFN = 0x100000;
 const B_HEAD = 2; // MAX_ORDER + 1 free-list heads
 const B_COUNT = B_HEAD + MAX_ORDER + 1; // MAX_ORDER + 1 per-order counters (/proc/buddyinfo)
 // Per RAM range, [start, end) pfns of MAX_ORDER blocks that are free but were never put on a free
@@ -717,11 +720,44 @@ export class PhysMemory {
     return out;
   }
 
-  /** /proc/buddyinfo text (one zone, as on a machine with only ZONE_NORMAL). */
+  /**
+   * Free blocks per order in each populated zone of x86-64 (ZONE_DMA below 16 MiB, ZONE_DMA32 below
+   * 4 GiB, ZONE_NORMAL above), as /proc/buddyinfo lists them. The zones' edges are MAX_ORDER-aligned,
+   * so every free block lies in one zone. The allocator itself keeps one set of lists: it does not
+   * prefer the higher zones as the kernel's zonelist does, so ordinary allocations may take ZONE_DMA
+   * pages that Linux would keep for last.
+   */
+  buddyinfoByZone(): { readonly zone: string; readonly counts: number[] }[] {
+    const edges = [ZONE_DMA_END_PFN, ZONE_DMA32_END_PFN, Number.POSITIVE_INFINITY];
+    const names = ["DMA", "DMA32", "Normal"];
+    const zoneOf = (pfn: number) => (pfn < ZONE_DMA_END_PFN ? 0 : pfn < ZONE_DMA32_END_PFN ? 1 : 2);
+    const counts = names.map(() => new Array<number>(MAX_ORDER + 1).fill(0));
+    this.lock();
+    try {
+      for (let o = 0; o <= MAX_ORDER; o++)
+        for (let pfn = this.ctl[B_HEAD + o]!; pfn !== NIL; pfn = this.next[pfn]!) counts[zoneOf(pfn)]![o]!++;
+      for (let i = B_UNTOUCHED; i < B_QUARANTINED; i += 2)
+        for (let pfn = this.ctl[i]!; pfn < this.ctl[i + 1]!; pfn += MAX_ORDER_PAGES)
+          counts[zoneOf(pfn)]![MAX_ORDER]!++;
+    } finally {
+      this.unlock();
+    }
+    // populated_zone(): a zone is listed when RAM lies in it.
+    const populated = (z: number) => {
+      const lo = z === 0 ? 0 : edges[z - 1]!;
+      return this.ramRanges.some((r) => r.start / PAGE_SIZE < edges[z]! && r.end / PAGE_SIZE > lo);
+    };
+    return names.flatMap((zone, z) => (populated(z) ? [{ zone, counts: counts[z]! }] : []));
+  }
+
+  /** /proc/buddyinfo text: one line per populated zone (frag_show: "Node %d, zone %8s " and "%6lu "). */
   renderBuddyinfo(): string {
-    return `Node 0, zone   Normal ${this.buddyinfo()
-      .map((n) => String(n).padStart(6))
-      .join(" ")} \n`;
+    return this.buddyinfoByZone()
+      .map(
+        ({ zone, counts }) =>
+          `Node 0, zone ${zone.padStart(8)} ${counts.map((n) => String(n).padStart(6)).join(" ")} \n`,
+      )
+      .join("");
   }
 
   /** The MemTotal/MemFree lines of /proc/meminfo. */
