@@ -16,6 +16,9 @@ import type { SimClock } from "../kernel-port";
 /** What the schedule records for each clock event (pid 0 in the trace). */
 export type ClockRecorder = (op: "timer" | "irq", args: unknown[], ret: number) => void;
 
+/** Free mode: the clock follows wall time in steps of at least this much (ms). */
+const SYNC_EVERY_MS = 0.02;
+
 /** The default cost of one kernel entry in deterministic mode: 1 µs of virtual time. */
 export const DEFAULT_NS_PER_ENTRY = 1000;
 
@@ -23,6 +26,7 @@ export class ScheduleClock {
   private readonly sleepers = new Map<number, number>();
   private wallBase = 0;
   private clockBase = 0;
+  private lastSync = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly clock: SimClock | undefined,
@@ -83,9 +87,13 @@ export class ScheduleClock {
     this.clockBase = this.now;
   }
 
-  /** Free mode: brings the clock up to wall time; the pids whose sleep has ended (forgotten here). */
+  /**
+   * Free mode: brings the clock up to wall time; the pids whose sleep has ended (forgotten here).
+   * The kernel loop calls it on every turn; it moves the clock at most every 20 µs of wall time.
+   */
   syncWall(wallMs: number): number[] {
-    if (!this.clock) return [];
+    if (!this.clock || wallMs - this.lastSync < SYNC_EVERY_MS) return [];
+    this.lastSync = wallMs;
     const target = this.clockBase + Math.floor((wallMs - this.wallBase) * 1e6);
     this.advance(target - this.now);
     const woken: number[] = [];
