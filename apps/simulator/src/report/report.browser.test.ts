@@ -1,24 +1,21 @@
 // The report in a real browser: Debian's Chromium (apt-get install -y chromium), driven by
 // playwright-core; never a downloaded browser. Screenshots land in apps/simulator/test-results/
 // (gitignored) for a person to look at.
-import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { promisify } from "node:util";
+import { pathToFileURL } from "node:url";
 import { MAP_ANONYMOUS, MAP_PRIVATE, Machine, PROT_READ, PROT_WRITE } from "@faultline/kernel";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { appDir, faultline } from "../../test/cli-runner";
 import { FAULTLINE_VERSION } from "./build";
 import { extractMachine } from "./extract";
 import { renderReportHtml } from "./html";
 import type { ReportModel } from "./model";
 
 const CHROMIUM = "/usr/bin/chromium";
-const appDir = fileURLToPath(new URL("../..", import.meta.url));
 const results = join(appDir, "test-results");
-const run = promisify(execFile);
 
 let context: BrowserContext;
 let profile: string;
@@ -73,11 +70,8 @@ async function open(file: string): Promise<{ page: Page; errors: string[]; reque
 describe("faultline report in Chromium", () => {
   it("draws the default story: the BAR, a shared frame, a COW pair, refcounts on hover, both eras side by side", async () => {
     const file = join(results, "default-story.html");
-    const r = await run(
-      process.execPath,
-      ["--import", "tsx", "--conditions=@faultline/source", "src/cli.ts", "report", "-o", file],
-      { cwd: appDir, env: { ...process.env, NO_COLOR: "1" } },
-    );
+    const r = await faultline("report", "-o", file);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`to ${file}`);
     const { page, errors, requests } = await open(file);
 

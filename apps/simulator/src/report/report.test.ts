@@ -1,13 +1,12 @@
-import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { MAP_ANONYMOUS, MAP_PRIVATE, Machine, PROT_READ, PROT_WRITE } from "@faultline/kernel";
 import { PG_anon } from "@faultline/phys";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { faultline } from "../../test/cli-runner";
 import { DEFAULT_SCENARIO } from "../default-scenario";
 import { verdicts } from "../report";
 import { type EraRun, runScenario } from "../run";
@@ -265,20 +264,6 @@ describe("progressBar", () => {
 });
 
 describe("the command line", () => {
-  const exec = promisify(execFile);
-  const appDir = fileURLToPath(new URL("../..", import.meta.url));
-  const faultline = async (...args: string[]) => {
-    try {
-      const r = await exec(
-        process.execPath,
-        ["--import", "tsx", "--conditions=@faultline/source", "src/cli.ts", ...args],
-        { cwd: appDir, env: { ...process.env, NO_COLOR: "1" } },
-      );
-      return { ...r, code: 0 };
-    } catch (e) {
-      return e as { stdout: string; stderr: string; code: number };
-    }
-  };
   const custom = fileURLToPath(new URL("../../test/__fixtures__/custom.json", import.meta.url));
 
   it("run --html and --save write the report and a snapshot after the run; report <snapshot> draws the same", async () => {
