@@ -147,7 +147,9 @@ describe("DMA through an IOMMU", () => {
     m.withKernel(() => dmaUnmapSg(dev, sg, 3, DMA_FROM_DEVICE));
     expect(iommuMappings(m, model)).toEqual([]);
     expect(m.dmesg().some((l) => l.startsWith("DMA-API"))).toBe(false);
-    m.withKernel(() => [a, b, c].forEach((p) => freePages(p, 0)));
+    m.withKernel(() => {
+      for (const p of [a, b, c]) freePages(p, 0);
+    });
     m.checkInvariants();
   });
 
