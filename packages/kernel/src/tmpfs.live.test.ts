@@ -2,26 +2,8 @@
 // fresh tmpfs mounts of /dev/shm and /tmp in a private mount namespace; the same script on Faultline
 // must print the same lines (results, errno, stat's mode/nlink/size/blocks, getdents order). Skipped,
 // with the reason in its title, without a C compiler, Linux x86-64, or the right to mount.
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { errnoName, Machine, type Stat } from "./index";
-
-const SOURCE = fileURLToPath(new URL("./__fixtures__/fs-oracle.c", import.meta.url));
-
-function compile(): { bin: string | null; why: string } {
-  if (process.platform !== "linux" || process.arch !== "x64") return { bin: null, why: "not Linux x86-64" };
-  const cc = process.env.CC || "cc";
-  const bin = join(mkdtempSync(join(tmpdir(), "faultline-fs-")), "fs-oracle");
-  const r = spawnSync(cc, ["-O1", "-o", bin, SOURCE], { encoding: "utf8" });
-  if (r.error || r.status !== 0) return { bin: null, why: `no C compiler (${cc})` };
-  const probe = spawnSync(bin, [], { input: "", encoding: "utf8" });
-  if (probe.status !== 0) return { bin: null, why: probe.stderr.trim() || "the oracle cannot run" };
-  return { bin, why: "" };
-}
+import { compileFsOracle, runFsOnFaultline, runFsOnLinux } from "./__fixtures__/fs-runner";
 
 const O_RDONLY = 0;
 const O_WRONLY = 1;
@@ -125,108 +107,14 @@ const SCRIPT = [
   `stat /dev/shm`,
 ];
 
-/** C-syntax numbers: 0x…, 0… (octal), decimal, with a sign. */
-function cnum(s: string | undefined): number {
-  if (s === undefined) return 0;
-  const neg = s.startsWith("-");
-  const t = neg ? s.slice(1) : s;
-  const v = /^0x/i.test(t) ? Number.parseInt(t, 16) : /^0[0-7]+$/.test(t) ? Number.parseInt(t, 8) : Number(t);
-  return neg ? -v : v;
-}
-
-async function runOnFaultline(script: readonly string[]): Promise<string[]> {
-  const m = await Machine.create({ ramBytes: 32 * 1024 * 1024 });
-  const p = m.spawn({ name: "fs" });
-  const fds: number[] = [];
-  const out: string[] = [];
-  const num = (r: number) => (r < 0 ? `-${errnoName(r)}` : String(r));
-  const stat = (r: Stat | number) =>
-    typeof r === "number"
-      ? num(r)
-      : `mode 0${r.stMode.toString(8)} nlink ${r.stNlink} size ${r.stSize} blocks ${r.stBlocks}`;
-  const x = new Uint8Array(1 << 20).fill(0x78);
-  for (const line of script) {
-    const [op, a, b, c, d] = line.split(" ") as [string, string, string?, string?, string?];
-    const fd = () => fds[cnum(a)] ?? -1;
-    let r: string;
-    switch (op) {
-      case "open": {
-        const f = p.sys.open(a, cnum(b), cnum(c));
-        fds.push(f);
-        r = f < 0 ? num(f) : "fd";
-        break;
-      }
-      case "close":
-        r = num(p.sys.close(fd()));
-        break;
-      case "fsync":
-        r = num(p.sys.fsync(fd()));
-        break;
-      case "fstat":
-        r = stat(p.sys.fstat(fd()));
-        break;
-      case "stat":
-        r = stat(p.sys.stat(a));
-        break;
-      case "read":
-        r = num(p.sys.read(fd(), new Uint8Array(cnum(b))));
-        break;
-      case "write":
-        r = num(p.sys.write(fd(), x.subarray(0, cnum(b))));
-        break;
-      case "pread":
-        r = num(p.sys.pread(fd(), new Uint8Array(cnum(b)), cnum(c)));
-        break;
-      case "pwrite":
-        r = num(p.sys.pwrite(fd(), x.subarray(0, cnum(b)), cnum(c)));
-        break;
-      case "lseek":
-        r = num(p.sys.lseek(fd(), cnum(b), cnum(c)));
-        break;
-      case "ftruncate":
-        r = num(p.sys.ftruncate(fd(), cnum(b)));
-        break;
-      case "fallocate":
-        r = num(p.sys.fallocate(fd(), cnum(b), cnum(c), cnum(d)));
-        break;
-      case "mkdir":
-        r = num(p.sys.mkdir(a, cnum(b)));
-        break;
-      case "rmdir":
-        r = num(p.sys.rmdir(a));
-        break;
-      case "unlink":
-        r = num(p.sys.unlink(a));
-        break;
-      case "truncate":
-        r = num(p.sys.truncate(a, cnum(b)));
-        break;
-      case "rename":
-        r = num(p.sys.rename(a, b!));
-        break;
-      case "getdents": {
-        const e = p.sys.getdents(fd(), 4096);
-        r = typeof e === "number" ? num(e) : e.map((x) => x.dName).join(" ");
-        break;
-      }
-      default:
-        r = "?";
-    }
-    out.push(`${line} = ${r}`);
-    m.checkInvariants();
-  }
-  return out;
-}
-
-const { bin, why } = compile();
+const { bin, why } = compileFsOracle();
 
 describe("tmpfs: Faultline prints what the live kernel prints", () => {
   it.skipIf(bin === null)(
     `the file script's transcript matches${bin ? "" : ` [SKIPPED: ${why}]`}`,
     async () => {
-      const linux = execFileSync(bin!, [], { input: `${SCRIPT.join("\n")}\n`, encoding: "utf8" }).split("\n");
-      if (linux[linux.length - 1] === "") linux.pop();
-      const faultline = await runOnFaultline(SCRIPT);
+      const linux = runFsOnLinux(bin!, SCRIPT);
+      const faultline = await runFsOnFaultline(SCRIPT);
       const trim = (ls: readonly string[]) => ls.map((l) => l.trimEnd()).join("\n");
       expect(trim(faultline)).toBe(trim(linux));
     },

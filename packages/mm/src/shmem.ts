@@ -215,12 +215,14 @@ export class ShmemInode {
 
   /**
    * generic_perform_write() through shmem_write_begin/end: copies `src` at `pos`, allocating pages,
-   * growing i_size. Seals: F_SEAL_WRITE/FUTURE_WRITE refuse any write, F_SEAL_GROW one past i_size
-   * (-EPERM). A full mount stops the copy: a short count, or -ENOSPC when nothing was written.
+   * growing i_size. Seals: F_SEAL_WRITE/FUTURE_WRITE refuse any write of at least a byte (a zero-length
+   * one returns 0 before the per-page shmem_write_begin() that checks them: gVisor's
+   * MemfdTest.SealWriteWithWrite), F_SEAL_GROW one past i_size (-EPERM). A full mount stops the copy: a short count, or -ENOSPC when nothing was
+   * written.
    */
   write(pos: number, src: Uint8Array): number {
-    if (this.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return -EPERM;
     if (src.length === 0) return 0;
+    if (this.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) return -EPERM;
     if (pos >= MAX_LFS_FILESIZE) return -EFBIG;
     let done = 0;
     while (done < src.length) {

@@ -8,6 +8,11 @@
  *   ftruncate <n> <len>, fallocate <n> <mode> <off> <len>,
  *   mkdir <path> <mode>, rmdir|unlink|stat <path>, truncate <path> <len>, rename <old> <new>
  * stat/fstat print "mode 0… nlink … size … blocks …", getdents the names in order.
+ * memfd: memfd <name> <flags> and dup <n> take fd slots ("fd"), fcntl <n> <cmd> <arg> prints the result,
+ * peek <n> <off> the byte pread finds there ("eof" past the end); mmap <n> <len> <prot> <flags> <off>
+ * takes a mapping slot ("map"; the address is the kernel's choice, not printed), mstore|mload <m> <off>
+ * [<byte>] store or load a byte through it (a fault prints SIGSEGV/SIGBUS and its code), mname <m>
+ * the name /proc/self/maps shows for it, munmap <m> <len>.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -17,12 +22,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 static int fds[256], nfds;
+static unsigned char *maps[256];
+static int nmaps;
+static sigjmp_buf jb;
+static volatile int fsig, fcode;
+
+static void on_fault(int sig, siginfo_t *si, void *uc) {
+  (void)uc;
+  fsig = sig;
+  fcode = si->si_code;
+  siglongjmp(jb, 1);
+}
 
 static void res(long r) {
   if (r < 0) printf("-%s\n", strerrorname_np(errno));
@@ -40,6 +60,12 @@ int main(void) {
     fprintf(stderr, "no private tmpfs mounts: %s\n", strerror(errno));
     return 3;
   }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_fault;
+  sa.sa_flags = SA_SIGINFO;
+  sigaction(SIGSEGV, &sa, NULL);
+  sigaction(SIGBUS, &sa, NULL);
   char line[512], op[16], a[256], b[256];
   static char buf[1 << 20];
   memset(buf, 'x', sizeof buf);
@@ -82,6 +108,45 @@ int main(void) {
         off += e->d_reclen;
       }
       printf("\n");
+    } else if (!strcmp(op, "memfd")) {
+      int r = (int)syscall(SYS_memfd_create, a, (unsigned)y);
+      if (nfds < 256) fds[nfds++] = r;
+      if (r < 0) res(-1); else printf("fd\n");
+    } else if (!strcmp(op, "dup")) {
+      int r = dup(fd);
+      if (nfds < 256) fds[nfds++] = r;
+      if (r < 0) res(-1); else printf("fd\n");
+    } else if (!strcmp(op, "fcntl")) res(fcntl(fd, (int)y, (int)z));
+    else if (!strcmp(op, "peek")) {
+      unsigned char c;
+      long n = pread(fd, &c, 1, y);
+      if (n < 0) res(-1); else if (n == 0) printf("eof\n"); else printf("0x%x\n", c);
+    } else if (!strcmp(op, "mmap")) {
+      long off = 0;
+      sscanf(line, "%*s %*s %*s %*s %*s %li", &off);
+      void *m = mmap(NULL, (size_t)y, (int)z, (int)w, fd, off);
+      if (nmaps < 256) maps[nmaps++] = m == MAP_FAILED ? NULL : m;
+      if (m == MAP_FAILED) res(-1); else printf("map\n");
+    } else if (!strcmp(op, "munmap")) res(x >= 0 && x < nmaps ? munmap(maps[x], (size_t)y) : -1);
+    else if (!strcmp(op, "mstore") || !strcmp(op, "mload")) {
+      volatile unsigned char *m = x >= 0 && x < nmaps && maps[x] ? maps[x] + y : NULL;
+      if (!m) { printf("nomap\n"); continue; }
+      if (sigsetjmp(jb, 1) == 0) {
+        if (op[1] == 's') { *m = (unsigned char)z; printf("0\n"); }
+        else printf("0x%x\n", *m);
+      } else printf("%s %d\n", fsig == SIGBUS ? "SIGBUS" : "SIGSEGV", fcode);
+    } else if (!strcmp(op, "mname")) {
+      FILE *f = fopen("/proc/self/maps", "r");
+      char l[512], *name = NULL;
+      uintptr_t want = x >= 0 && x < nmaps ? (uintptr_t)maps[x] : 0;
+      while (f && fgets(l, sizeof l, f)) {
+        if (strtoull(l, NULL, 16) != want) continue;
+        l[strcspn(l, "\n")] = 0;
+        name = strchr(l, '/');
+        break;
+      }
+      printf("%s\n", name ? name : "-");
+      if (f) fclose(f);
     } else printf("?\n");
   }
   return 0;
