@@ -307,6 +307,17 @@ describe("remap_pfn_range and PAT", () => {
     mem.putPage(pfn);
   });
 
+  it("a remap mixing RAM and device memory is treated as RAM (reserve_pfn_range's `if (is_ram)`)", () => {
+    const { mm, mem, mt } = machine();
+    const last = mem.maxPfn - 1; // the last RAM page, then the hole above RAM
+    const f = dev((vma) => mm.remapPfnRange(vma, vma.vmStart, last, 2 * P, pgprotNoncached(vma.vmPageProt)));
+    expect(mm.mmap(A, 2 * P, PROT_READ, MAP_SHARED | MAP_FIXED, f, 0)).toBe(A);
+    expect(cacheOf(mm, A)).toBe(0);
+    expect(cacheOf(mm, A + P)).toBe(0);
+    expect(mt.list()).toHaveLength(0);
+    mm.exit();
+  });
+
   it("2.6.10 had no PAT: the driver's bits reach the PTE as asked, nothing is tracked", () => {
     const { mm, mt } = machine("2.6.10");
     const f = dev((vma) => mm.remapPfnRange(vma, vma.vmStart, BAR, P, pgprotWritecombine(vma.vmPageProt)));

@@ -258,13 +258,15 @@ export class Memtypes {
   // ---- the pfnmap side (reserve_pfn_range, free_pfn_range, pfnmap_*) ----------------------------
 
   /**
-   * reserve_pfn_range(paddr, size, &prot, strict_prot) with strict_prot 0: RAM is only looked up (its
+   * reserve_pfn_range(paddr, size, &prot, strict_prot) with strict_prot 0: RAM (or a range with some) is only looked up (its
    * type replaces the request, with a warning); other memory is reserved, and a different type granted
    * replaces the request when is_new_memtype_allowed() accepts it. Returns the pgprot to use or -EINVAL.
    */
   reservePfnRange(paddr: number, size: number, prot: number): number {
     const want = pgprot2cachemode(prot);
-    if (this.pagerangeIsRam(paddr, paddr + size) === 1) {
+    // `if (is_ram)`: a range mixing RAM and device memory (-1) is treated as RAM too, looked up by its
+    // first page and not reserved.
+    if (this.pagerangeIsRam(paddr, paddr + size) !== 0) {
       const pcm = this.lookup(paddr);
       if (pcm !== want) {
         this.print(
