@@ -200,6 +200,8 @@ export class Mmu implements TlbClient {
   flushAll(): void {
     this.rTag.fill(Number.NaN);
     this.wTag.fill(Number.NaN);
+    // The tags decide; this only lets go of the regions (a removed device) for the collector.
+    this.tMmio.fill(null);
   }
 
   flushRange(start: number, end: number): void {
