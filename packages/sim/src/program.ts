@@ -67,6 +67,14 @@ export interface Sys {
   sigprocmask(how: number, set?: readonly number[] | null): number[] | number;
   /** kill(2): 0 or -errno; a handler this process installed runs before the call returns. */
   kill(pid: number, sig: number): number;
+  /**
+   * nanosleep(2) on the machine's virtual clock: 0 (or -EINVAL for a bad timespec). The process stays
+   * in the kernel until its wake-up, the request plus the 50 µs timer slack: in a deterministic run
+   * that time is part of the seed's schedule, in a free run it follows wall time.
+   */
+  nanosleep(sec: number, nsec: number): number;
+  /** clock_gettime(2): the clock's time in ns (CLOCK_MONOTONIC is 1; the clock starts at boot), or -EINVAL. */
+  clockGettime(clockid: number): number;
   /** Any other syscall the kernel offers, by name. */
   call(name: string, ...args: SyscallArg[]): unknown;
 }

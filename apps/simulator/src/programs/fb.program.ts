@@ -16,7 +16,7 @@ const colour = (f: number) => (0xff00ff00 | f) >>> 0;
 const ROW = 5;
 
 /** nanosleep(2) on the virtual clock. */
-const sleepNs = (sys: Sys, ns: number) => sys.call("nanosleep", 0, ns);
+const sleepNs = (sys: Sys, ns: number) => sys.nanosleep(0, ns);
 
 const fbIrqLine = (sys: Sys): string =>
   readFile(sys, "/proc/interrupts")
