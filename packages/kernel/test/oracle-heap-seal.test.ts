@@ -107,6 +107,14 @@ maps
 `,
 };
 
+// Ported from gVisor (test/syscalls/linux/brk.cc), its one test as a script.
+HEAP["gvisor/brk: BrkTest.BrkSyscallReturnsOldBrkOnFailure (brk(-1) answers the old break)"] = `
+brk 0x0
+brk 0xffffffffffffffff
+brk H+0x1000
+brk 0xffffffffffffffff
+`;
+
 /** Sealing rows: Linux 6.10 and later. */
 const SEAL: Record<string, string> = {
   "mseal: EINVAL for any flag, an unaligned start, a length that wraps; 0 for an empty range; ENOMEM for a range with a hole (nothing sealed); sealing twice is fine": `
