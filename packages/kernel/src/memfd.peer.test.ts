@@ -3,7 +3,8 @@
 // its steps kept and its assertions listed; both sides must meet them and print the same transcript.
 // Adaptations: data is 'x' bytes or single stored bytes instead of random pages (peek/mload compare
 // them), mappings are slots (the kernel's address is not printed), and MemfdTest.Name reads the name
-// /proc/self/maps shows for a mapping of the memfd (Faultline has no /proc/PID/fd links).
+// /proc/self/maps shows for a mapping of the memfd (Faultline's /proc/PID/fd/N opens, it does not
+// readlink). Not ported: OtherProcessCanOpenFromProcfs (fs-oracle.c runs one process, no fork).
 import { describe, expect, it } from "vitest";
 import { compileFsOracle, runFsOnFaultline, runFsOnLinux } from "./__fixtures__/fs-runner";
 
@@ -217,6 +218,21 @@ const PEERS: Record<string, Peer> = {
   "gvisor/memfd: MemfdTest.TmpfsFilesHaveSealSeal": {
     script: [`open /tmp/f ${0o102} ${0o644}`, get(0)],
     expect: { 1: `${SEAL}` },
+  },
+  "gvisor/memfd: MemfdTest.CanOpenFromProcfs (the memfd is fd 3 on both sides)": {
+    script: [
+      sealing,
+      `write 0 ${PAGE}`,
+      "open /proc/self/fd/3 2 0",
+      `pread 1 ${PAGE} 0`,
+      "peek 1 0",
+      `peek 1 ${PAGE - 1}`,
+    ],
+    expect: { 2: "fd", 3: `${PAGE}`, 4: "0x78", 5: "0x78" },
+  },
+  "gvisor/memfd: MemfdTest.MemfdMustBeWritableToModifySeals": {
+    script: [sealing, add(0, WRITE), "open /proc/self/fd/3 0 0", add(1, GROW), get(1)],
+    expect: { 1: "0", 2: "fd", 3: "-EPERM", 4: `${WRITE}` },
   },
   "gvisor/memfd: MemfdTest.MultipleWritableAndNonWritableRefsToSameFileRegion": {
     script: [

@@ -35,7 +35,7 @@ import { zeroFops, zeroNode } from "./mem";
 import { tmpfsWalk } from "./namei";
 import { callDriver, KERNEL } from "./oops";
 import { procFops, procIno, procMapping, procText } from "./proc";
-import { type MakeFile, tmpfsOpen } from "./shmem-file";
+import { type MakeFile, openShmem, type ShmemFileNode, tmpfsOpen } from "./shmem-file";
 import { adoptVma } from "./vm-ops";
 
 /** RLIMIT_NOFILE's usual soft limit. */
@@ -112,6 +112,15 @@ export function openFile(
   if (w !== null) return typeof w === "number" ? w : tmpfsOpen(w, flags, mode, fileMaker(k), pathIn);
   // path_lookupat() collapses repeated slashes and "." components.
   const path = pathIn.replace(/\/+/g, "/").replace(/\/\.(?=\/|$)/g, "") || "/";
+  // /proc/PID/fd/N of a shmem file (memfd, tmpfs, SysV) is a magic link: open it and the inode opens
+  // anew with these flags (proc_fd_link), so a read-only reopen of a memfd cannot add seals.
+  const fdLink = /^\/proc\/(self|\d+)\/fd\/(\d+)$/.exec(path);
+  if (fdLink) {
+    const owner = fdLink[1] === "self" ? t : k.tasks.get(Number(fdLink[1]));
+    const target = owner?.fds.get(Number(fdLink[2]));
+    if (!target) return -ENOENT;
+    if ("shmem" in target.node) return openShmem(target.node as ShmemFileNode, flags, fileMaker(k));
+  }
   // debugfs (/sys/kernel/debug) files are read-only text files built at read time, as /proc's are.
   if (path.startsWith("/proc/") || path.startsWith("/sys/kernel/debug/")) {
     if ((flags & O_ACCMODE) !== 0) return -EACCES;
