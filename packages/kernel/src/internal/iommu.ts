@@ -13,9 +13,17 @@
  * reserved (iova_reserve_iommu_regions, iova_reserve_pci_windows). Freed IOVAs go back to the tree at
  * once; the per-CPU rcaches, which hand a freed range out again first, are not modelled.
  */
-import type { PciFunction, PciIommu } from "@faultline/phys";
+import type { PciBus, PciFunction, PciIommu } from "@faultline/phys";
 import { PAGE_SIZE } from "@faultline/phys";
-import type { Kernel } from "./kernel";
+
+/**
+ * What the IOMMU needs of its kernel: the log its faults go to and the bus it sits in front of. A
+ * structural type, so that kernel.ts (which creates it at boot) and this file import in one direction.
+ */
+export interface IommuHost {
+  readonly log: { printk(level: number, text: string): void };
+  readonly phys: { readonly pci: PciBus };
+}
 
 /** IOMMU_READ / IOMMU_WRITE (include/linux/iommu.h): what the device may do to the page. */
 export const IOMMU_READ = 1;
@@ -67,7 +75,7 @@ export class Iommu implements PciIommu {
   readonly faults: string[] = [];
 
   constructor(
-    private readonly k: Kernel,
+    private readonly k: IommuHost,
     private readonly reserved: readonly IovaRange[],
   ) {}
 
@@ -152,10 +160,10 @@ export class Iommu implements PciIommu {
   }
 }
 
-const iommus = new WeakMap<Kernel, Iommu>();
+const iommus = new WeakMap<IommuHost, Iommu>();
 
 /** The kernel's IOMMU, or null when DMA goes straight to physical addresses (dma-direct). */
-export function iommuOf(k: Kernel): Iommu | null {
+export function iommuOf(k: IommuHost): Iommu | null {
   return iommus.get(k) ?? null;
 }
 
@@ -163,7 +171,7 @@ export function iommuOf(k: Kernel): Iommu | null {
  * intel_iommu_init(): puts an IOMMU in front of the bus. From now on the DMA API maps through it; the
  * bus asks it for every bus-master access.
  */
-export function iommuInit(k: Kernel, reserved: readonly IovaRange[]): Iommu {
+export function iommuInit(k: IommuHost, reserved: readonly IovaRange[]): Iommu {
   const io = new Iommu(k, [{ lo: 0, hi: 1 }, ...reserved]);
   iommus.set(k, io);
   k.phys.pci.iommu = io;
