@@ -269,12 +269,26 @@ program
     "run on a BullMQ queue at redis://host:port/db instead of a local pool: `faultline worker --queue <url>` " +
       "processes, on any machines, take the runs; this command waits and writes the same results folder",
   )
+  .option(
+    "--no-reuse",
+    "a new child process for every run and a new worker thread for every simulated process, instead of " +
+      "keeping both from run to run (the same results, slower: a check, or for programs whose imported " +
+      "modules keep state between processes)",
+  )
   // A usage error is exit 2 here: 1 already means "a run did not end as expected".
   .exitOverride()
   .action(
     async (
       file: string | undefined,
-      o: { seeds: number[]; matrix?: string; jobs?: number; output: string; timeout: number; queue?: string },
+      o: {
+        seeds: number[];
+        matrix?: string;
+        jobs?: number;
+        output: string;
+        timeout: number;
+        queue?: string;
+        reuse: boolean;
+      },
     ) => {
       process.exitCode = await sweep({
         scenarioFile: file,
@@ -285,6 +299,7 @@ program
         timeoutMs: o.timeout,
         progress: process.stderr.isTTY === true,
         write: (t) => process.stdout.write(t),
+        reuse: o.reuse,
         ...(o.queue !== undefined ? { queueUrl: o.queue } : {}),
       });
     },
@@ -309,12 +324,17 @@ program
     parsePositive,
     30_000,
   )
-  .action(async (o: { queue: string; jobs?: number; dir?: string; lock: number }) => {
+  .option(
+    "--no-reuse",
+    "a new worker thread for every simulated process instead of keeping them from job to job",
+  )
+  .action(async (o: { queue: string; jobs?: number; dir?: string; lock: number; reuse: boolean }) => {
     const w = queueWorker({
       queueUrl: o.queue,
       jobs: o.jobs ?? availableParallelism(),
       dir: o.dir,
       lockMs: o.lock,
+      reuse: o.reuse,
       write: (t) => process.stdout.write(t),
     });
     await w.closed;

@@ -10,7 +10,11 @@ export type ToWorker = { type: "run"; job: RunJob } | { type: "timeout"; error: 
 export type FromWorker =
   | { type: "done"; record: import("./sweep-results").RunRecord }
   | { type: "failed"; error: string }
-  | { type: "trace"; trace: string | null };
+  | { type: "trace"; trace: string | null }
+  /** Sent once loaded (the bench times a child's start with it; the sweep needs no signal). */
+  | { type: "ready" }
+  /** Every second while a run goes on: the event loop answers (the sweep kills a child that stops). */
+  | { type: "alive" };
 
 const workerPool = process.argv.includes(FRESH_ARG) ? undefined : new WorkerPool();
 const send = (m: FromWorker) => process.send?.(m);
@@ -20,10 +24,15 @@ process.on("message", (m: ToWorker) => {
     send({ type: "trace", trace: keepCurrentTrace(m.error) });
     return;
   }
-  runOne(m.job, workerPool ? { workerPool } : {}).then(
-    (record) => send({ type: "done", record }),
-    (e: unknown) => send({ type: "failed", error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
-  );
+  const alive = setInterval(() => send({ type: "alive" }), 1000);
+  runOne(m.job, workerPool ? { workerPool } : {})
+    .finally(() => clearInterval(alive))
+    .then(
+      (record) => send({ type: "done", record }),
+      (e: unknown) =>
+        send({ type: "failed", error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
+    );
 });
+send({ type: "ready" });
 // The parent went away (the sweep ended or was interrupted): nothing left to do.
 process.on("disconnect", () => process.exit(0));

@@ -193,17 +193,50 @@ describe("faultline sweep", () => {
     expect(m.stdout).toContain("seed 2 cell 1: unexpected");
   }, 180_000);
 
-  it("kills a run that hangs past --timeout, records it as hung with its trace, and replay follows it to that point", async () => {
+  it("reuses its processes: the same records and trace bytes as a new process and threads per run (--no-reuse)", async () => {
+    // `out` holds seeds 1-4 of race.json, run two at a time by children that kept their threads.
     const dir = tmp();
-    const r = await faultline("sweep", fixture("hang.json"), "--seeds", "1", "--timeout", "2000", "-o", dir);
+    const fresh = await faultline("sweep", RACE, "--seeds", "1-4", "--jobs", "2", "--no-reuse", "-o", dir);
+    expect(fresh.code, fresh.stderr).toBe(1);
+    expect(withoutDuration(records(dir))).toEqual(withoutDuration(records(out)));
+    expect(readFileSync(join(dir, "seed-2.trace"))).toEqual(readFileSync(join(out, "seed-2.trace")));
+  }, 180_000);
+
+  it("kills a run that hangs past --timeout, records it as hung with its trace, goes on in the same process, and replay follows it to that point", async () => {
+    const dir = tmp();
+    // One child, two hung runs: the second starts after the first's spinning thread was killed.
+    const args = ["sweep", fixture("hang.json"), "--seeds", "1-2", "--jobs", "1", "--timeout", "2000"];
+    const [r, fresh] = await Promise.all([
+      faultline(...args, "-o", dir),
+      faultline(...args, "--no-reuse", "-o", join(dir, "fresh")),
+    ]);
     expect(r.code).toBe(1);
-    const [x] = records(dir);
-    expect(x).toMatchObject({ seed: 1, outcome: "hung", trace: "seed-1.trace" });
-    expect(x!.error).toMatch(/deadline of 2000 ms passed/);
-    const replay = await faultline("replay", join(dir, "seed-1.trace"), fixture("hang.json"));
-    expect(replay.stdout).toBe("reproduced: seed 1, cell 0 (era=modern) ended hung, as recorded\n");
+    const xs = records(dir);
+    expect(xs.map((x) => [x.seed, x.outcome, x.trace])).toEqual([
+      [1, "hung", "seed-1.trace"],
+      [2, "hung", "seed-2.trace"],
+    ]);
+    for (const x of xs) expect(x.error).toMatch(/deadline of 2000 ms passed/);
+    // A new process and threads per run gives the same records. The spinner never stops calling
+    // getpid, so how many calls the deadline lets through depends on the host's speed: the traces
+    // follow one schedule, the shorter a prefix of the longer.
+    expect(fresh.code).toBe(1);
+    expect(withoutDuration(records(join(dir, "fresh")))).toEqual(withoutDuration(xs));
+    for (const t of ["seed-1.trace", "seed-2.trace"]) {
+      const [a, b] = [join(dir, "fresh", t), join(dir, t)].map(
+        (f) => decodeTrace(readFileSync(f)) as SweepTrace,
+      );
+      const { events: ea, ...ra } = a!;
+      const { events: eb, ...rb } = b!;
+      expect(ra).toEqual(rb);
+      const n = Math.min(ea.length, eb.length);
+      expect(n).toBeGreaterThan(2);
+      expect(ea.slice(0, n)).toEqual(eb.slice(0, n));
+    }
+    const replay = await faultline("replay", join(dir, "seed-2.trace"), fixture("hang.json"));
+    expect(replay.stdout).toBe("reproduced: seed 2, cell 0 (era=modern) ended hung, as recorded\n");
     expect(replay.code).toBe(1);
-  }, 120_000);
+  }, 240_000);
 
   it("survives a run that takes its process down: recorded as crashed, the next run goes on in a new process", async () => {
     const dir = tmp();
@@ -268,7 +301,7 @@ describe("faultline sweep", () => {
     expect(existsSync(join(dir, "out"))).toBe(false);
     // And --help documents both commands.
     expect(sweepHelp.code).toBe(0);
-    for (const opt of ["--seeds", "--matrix", "--jobs", "--output", "--timeout"])
+    for (const opt of ["--seeds", "--matrix", "--jobs", "--output", "--timeout", "--no-reuse"])
       expect(sweepHelp.stdout).toContain(opt);
     expect(replayHelp.stdout).toContain("<trace> [scenario]");
   }, 120_000);

@@ -50,8 +50,14 @@ export interface SweepOptions {
 const OWN_EXT = import.meta.url.endsWith(".ts") ? "ts" : "js";
 const WORKER = new URL(`./sweep-worker.${OWN_EXT}`, import.meta.url);
 
-/** After the run's own deadline, how long the child gets to report before it is killed. */
+/**
+ * After the run's own deadline, how long the child gets to report before it is killed. The child says
+ * it is alive every second while it runs (its loading time does not count toward the run's deadline),
+ * so the clock restarts at each sign of life: what is killed is a child that stopped answering.
+ */
 const GRACE_MS = 10_000;
+/** How long a new child may take to load its modules (minutes through tsx on a busy machine). */
+const CHILD_LOAD_MS = 300_000;
 
 /** Runs the sweep; resolves with the exit status (0: every run as expected, 1: not). */
 export async function sweep(o: SweepOptions): Promise<number> {
@@ -110,6 +116,8 @@ interface Slot {
   started: number;
   timer: NodeJS.Timeout | null;
   onMessage: ((m: FromWorker) => void) | null;
+  /** The child has loaded its modules (its "ready"). */
+  ready: boolean;
 }
 
 async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRecord[]> {
@@ -157,7 +165,11 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
       dispatch(slot);
     };
     const attach = (slot: Slot) => {
-      slot.child.on("message", (m: FromWorker) => slot.onMessage?.(m));
+      slot.ready = false;
+      slot.child.on("message", (m: FromWorker) => {
+        if (m.type === "ready") slot.ready = true;
+        slot.onMessage?.(m);
+      });
       slot.child.on("exit", (code, signal) => {
         const job = slot.job;
         if (!job) return;
@@ -185,8 +197,14 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
       next++;
       slot.job = job;
       slot.started = performance.now();
+      const watch = () => {
+        if (slot.timer) clearTimeout(slot.timer);
+        const ms = job.timeoutMs + GRACE_MS + (slot.ready ? 0 : CHILD_LOAD_MS);
+        slot.timer = setTimeout(() => giveUp(slot, job), ms);
+      };
       slot.onMessage = (m) => {
         if (m.type === "done") finish(slot, m.record);
+        else if (m.type === "alive" || m.type === "ready") watch();
         else if (m.type === "failed")
           finish(
             slot,
@@ -201,11 +219,11 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
       };
       // The run's own deadline (timeoutMs, inside the simulation) normally ends a hang with its trace;
       // this one is for a child whose event loop no longer answers.
-      slot.timer = setTimeout(() => giveUp(slot, job), job.timeoutMs + GRACE_MS);
+      watch();
       slot.child.send({ type: "run", job } satisfies ToWorker);
     };
     const giveUp = (slot: Slot, job: RunJob) => {
-      const error = `hung: still running after ${Math.round(performance.now() - slot.started)} ms (timeout ${job.timeoutMs} ms)`;
+      const error = `hung: the run's process stopped answering (${Math.round(performance.now() - slot.started)} ms into the run, timeout ${job.timeoutMs} ms)`;
       const old = slot.child;
       let settled = false;
       const kill = (trace: string | null) => {
@@ -227,7 +245,14 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
     };
     const n = Math.max(1, Math.min(o.jobs, todo.length));
     for (let i = 0; i < n; i++) {
-      const slot: Slot = { child: spawnChild(), job: null, started: 0, timer: null, onMessage: null };
+      const slot: Slot = {
+        child: spawnChild(),
+        job: null,
+        started: 0,
+        timer: null,
+        onMessage: null,
+        ready: false,
+      };
       attach(slot);
       slots.push(slot);
       active++;

@@ -45,7 +45,12 @@ export interface SimulationOptions {
    * waitpid, or for its turn in deterministic mode) is killed as hung (default 10 000 ms).
    */
   readonly hangTimeoutMs?: number;
-  /** `run()` kills whatever still runs after this long and rejects (default: no deadline). */
+  /**
+   * `run()` kills whatever still runs after this long and rejects (default: no deadline). In
+   * deterministic mode, time spent waiting for program modules to load is not counted (loadTimeoutMs
+   * bounds it), so a run whose process hangs in user code is cut at the same point of its schedule
+   * on a busy host as on an idle one.
+   */
   readonly deadlineMs?: number;
   /**
    * A process whose program module has not finished loading (its top level still runs) this long

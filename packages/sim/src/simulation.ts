@@ -378,17 +378,31 @@ export class Simulation<M extends Machine | null = Machine | null> {
   private async runDeterministic(t0: number): Promise<void> {
     let runner: Slot | null = null;
     let yieldAt = performance.now();
+    // Time spent waiting for program modules to load (bounded by loadTimeoutMs) does not count toward
+    // the deadline: where a hung run is cut, and so its trace, does not depend on how busy the host was.
+    let loadWait = 0;
+    let loadingSince: number | null = null;
     while (this.live > 0) {
       const all = [...this.slots.values()].filter((s) => !s.dead);
       if (all.some((s) => !s.chan.pending())) {
         // Someone runs user code (or is still loading): wait for it, with the watchdog on.
         const now = performance.now();
+        if (all.some((s) => !s.started && !s.chan.pending())) loadingSince ??= now;
+        else if (loadingSince !== null) {
+          loadWait += now - loadingSince;
+          loadingSince = null;
+        }
         if (now - yieldAt > YIELD_EVERY_MS) {
           await this.sleep(20);
           yieldAt = performance.now();
-          await this.watchdog(t0, runner);
+          const loading = loadingSince !== null ? yieldAt - loadingSince : 0;
+          await this.watchdog(t0 + loadWait + loading, runner);
         }
         continue;
+      }
+      if (loadingSince !== null) {
+        loadWait += performance.now() - loadingSince;
+        loadingSince = null;
       }
       const ready = all.filter((s) => this.ready(s)).sort((a, b) => a.pid - b.pid);
       let pick: Slot | undefined;

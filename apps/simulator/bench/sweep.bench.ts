@@ -1,0 +1,156 @@
+// `faultline sweep` throughput (issue 15 §3): runs per second one at a time (--jobs 1) and on every
+// core (--jobs N), measured side by side with the compiled command over the built-in scenario, and
+// what a run costs to start: a sweep child's start and module loading, a worker thread per simulated
+// process (fresh, or kept in a WorkerPool), the machine's boot (and, for comparison, restoring it from
+// a snapshot), the run itself, writing its record. The goal: N jobs ≥ 0.8·N × one job.
+//
+// On a loaded machine these figures measure the load as much as the code: the load average at the
+// start and end is recorded with them. Runs from `pnpm bench` (this package's script builds dist/
+// first; the other packages' dist/ are built by turbo's ^build).
+import { execFileSync, fork } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Machine } from "@faultline/kernel";
+import { Simulation, WorkerPool } from "@faultline/sim";
+import { recordResults } from "../../../bench/record";
+import { DEFAULT_SCENARIO } from "../src/default-scenario";
+import { bootMachine } from "../src/run";
+import { loadPlugins, machineOptions, parseScenario } from "../src/scenario";
+import { applyCell } from "../src/sweep-matrix";
+import { appendResult } from "../src/sweep-results";
+import { runOne } from "../src/sweep-run";
+
+const appDir = fileURLToPath(new URL("..", import.meta.url));
+const CLI = join(appDir, "dist/cli.js");
+const CHILD = join(appDir, "dist/sweep-worker.js");
+const N = availableParallelism();
+const scratch = mkdtempSync(join(tmpdir(), "faultline-sweep-bench-"));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const load0 = loadavg()[0]!;
+
+/** fork() of the compiled sweep child until it says it has loaded its modules. */
+async function childStartMs(): Promise<number> {
+  const t0 = performance.now();
+  const child = fork(CHILD, [], { serialization: "advanced", stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  await new Promise<void>((ready) => child.once("message", () => ready()));
+  const ms = performance.now() - t0;
+  child.disconnect();
+  await new Promise((r) => child.once("exit", r));
+  return ms;
+}
+
+const nop = join(scratch, "nop.program.mjs");
+writeFileSync(
+  nop,
+  `import { defineProgram } from ${JSON.stringify(import.meta.resolve("@faultline/sim"))};\nexport default defineProgram(() => 0);\n`,
+);
+
+/** One process that exits at once: what starting a simulated process costs, fresh or pooled. */
+async function nopRunMs(workerPool?: WorkerPool): Promise<number> {
+  const machine = await Machine.create({ ramBytes: 16 * 1024 * 1024 });
+  const sim = await Simulation.deterministic({ machine, seed: 1, ...(workerPool ? { workerPool } : {}) });
+  const t0 = performance.now();
+  sim.spawn(nop);
+  await sim.run();
+  return performance.now() - t0;
+}
+
+const era = "modern" as const;
+const scenario = parseScenario(applyCell(DEFAULT_SCENARIO, { era }), DEFAULT_SCENARIO.name);
+const plugins = await loadPlugins(scenario, DEFAULT_SCENARIO.name, appDir);
+const job = (seed: number) => ({
+  scenario: applyCell(DEFAULT_SCENARIO, { era }),
+  file: DEFAULT_SCENARIO.name,
+  baseDir: appDir,
+  cell: { index: 0, params: { era } },
+  seed,
+  timeoutMs: 120_000,
+  traceFile: null,
+});
+
+// ---- start-up costs ------------------------------------------------------------------------------
+const childMs: number[] = [];
+for (let i = 0; i < 5; i++) childMs.push(await childStartMs());
+
+const freshThread: number[] = [];
+for (let i = 0; i < 5; i++) freshThread.push(await nopRunMs());
+const pool = new WorkerPool();
+await nopRunMs(pool);
+const pooledThread: number[] = [];
+for (let i = 0; i < 10; i++) pooledThread.push(await nopRunMs(pool));
+
+const boot: number[] = [];
+const restore: number[] = [];
+const snap = (await bootMachine(scenario, era, DEFAULT_SCENARIO.name, plugins)).snapshot();
+for (let i = 0; i < 15; i++) {
+  let t0 = performance.now();
+  await bootMachine(scenario, era, DEFAULT_SCENARIO.name, plugins);
+  boot.push(performance.now() - t0);
+  const o = machineOptions(scenario, era, plugins);
+  t0 = performance.now();
+  await Machine.restore(snap, { devices: o.devices ?? [], drivers: o.drivers ?? [] });
+  restore.push(performance.now() - t0);
+}
+
+const freshRun: number[] = [];
+for (let i = 0; i < 3; i++) freshRun.push((await runOne(job(i + 1))).durationMs);
+await runOne(job(100), { workerPool: pool });
+const pooledRun: number[] = [];
+for (let i = 0; i < 15; i++) pooledRun.push((await runOne(job(i + 1), { workerPool: pool })).durationMs);
+await pool.close();
+
+const record = await runOne(job(1));
+const writes: number[] = [];
+for (let r = 0; r < 5; r++) {
+  const t0 = performance.now();
+  for (let i = 0; i < 200; i++) appendResult(scratch, record);
+  writes.push((performance.now() - t0) / 200);
+}
+
+// ---- throughput: the compiled command, --jobs 1 and --jobs N side by side -------------------------
+/** Runs per second of `faultline sweep` over `seeds` seeds (two eras each), command start included. */
+function sweepRate(jobs: number, seeds: number, extra: string[] = []): number {
+  const out = mkdtempSync(join(scratch, "out-"));
+  const t0 = performance.now();
+  execFileSync(
+    process.execPath,
+    [CLI, "sweep", "--seeds", `1-${seeds}`, "--jobs", String(jobs), "-o", out, ...extra],
+    { cwd: appDir, stdio: "ignore" },
+  );
+  const s = (performance.now() - t0) / 1000;
+  rmSync(out, { recursive: true, force: true });
+  return (seeds * DEFAULT_SCENARIO.eras.length) / s;
+}
+
+const SEEDS = 40;
+const one: number[] = [];
+const all: number[] = [];
+for (let round = 0; round < 2; round++) {
+  one.push(sweepRate(1, SEEDS));
+  all.push(sweepRate(N, SEEDS));
+}
+const freshRate = sweepRate(1, 3, ["--no-reuse"]);
+rmSync(scratch, { recursive: true, force: true });
+
+// The better round of each: the one the other helpers' load disturbed least.
+const r1 = Math.max(...one);
+const rN = Math.max(...all);
+recordResults("simulator: faultline sweep throughput", {
+  cores: N,
+  "runs/s --jobs 1 (built-in scenario, 80 runs)": r1,
+  [`runs/s --jobs ${N}`]: rN,
+  [`speed-up --jobs ${N} / --jobs 1 (goal >= ${0.8 * N})`]: rN / r1,
+  "runs/s --jobs 1 --no-reuse (new child and threads per run)": freshRate,
+  "start: sweep child fork until modules loaded ms": median(childMs),
+  "start: a process on a new worker thread ms": median(freshThread),
+  "start: a process on a pooled worker thread ms": median(pooledThread),
+  "start: machine boot (built-in scenario) ms": median(boot),
+  "start: Machine.restore of the booted machine ms": median(restore),
+  "run: built-in scenario (modern), new threads ms": median(freshRun),
+  "run: built-in scenario (modern), pooled threads ms": median(pooledRun),
+  "write: one result record (msgpack + JSON line) ms": median(writes),
+  "load average (1 min) at start": load0,
+  "load average (1 min) at end": loadavg()[0]!,
+});
