@@ -4,7 +4,7 @@
 // Adaptations: data is 'x' bytes or single stored bytes instead of random pages (peek/mload compare
 // them), mappings are slots (the kernel's address is not printed), and MemfdTest.Name reads the name
 // /proc/self/maps shows for a mapping of the memfd (Faultline's /proc/PID/fd/N opens, it does not
-// readlink). Not ported: OtherProcessCanOpenFromProcfs (fs-oracle.c runs one process, no fork).
+// readlink).
 import { describe, expect, it } from "vitest";
 import { compileFsOracle, runFsOnFaultline, runFsOnLinux } from "./__fixtures__/fs-runner";
 
@@ -229,6 +229,10 @@ const PEERS: Record<string, Peer> = {
       `peek 1 ${PAGE - 1}`,
     ],
     expect: { 2: "fd", 3: `${PAGE}`, 4: "0x78", 5: "0x78" },
+  },
+  "gvisor/memfd: MemfdTest.OtherProcessCanOpenFromProcfs (a forked child opens the parent's fd 3)": {
+    script: [sealing, "childopen 3 2"],
+    expect: { 1: "fd" },
   },
   "gvisor/memfd: MemfdTest.MemfdMustBeWritableToModifySeals": {
     script: [sealing, add(0, WRITE), "open /proc/self/fd/3 0 0", add(1, GROW), get(1)],

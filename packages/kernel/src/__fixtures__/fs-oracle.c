@@ -12,7 +12,8 @@
  * peek <n> <off> the byte pread finds there ("eof" past the end); mmap <n> <len> <prot> <flags> <off>
  * takes a mapping slot ("map"; the address is the kernel's choice, not printed), mstore|mload <m> <off>
  * [<byte>] store or load a byte through it (a fault prints SIGSEGV/SIGBUS and its code), mname <m>
- * the name /proc/self/maps shows for it, munmap <m> <len>.
+ * the name /proc/self/maps shows for it, munmap <m> <len>. childopen <fd> <flags>: a forked child opens
+ * /proc/<parent>/fd/<fd> and closes it; prints "fd" or the child's -ERRNO.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -27,6 +28,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -135,6 +137,21 @@ int main(void) {
         if (op[1] == 's') { *m = (unsigned char)z; printf("0\n"); }
         else printf("0x%x\n", *m);
       } else printf("%s %d\n", fsig == SIGBUS ? "SIGBUS" : "SIGSEGV", fcode);
+    } else if (!strcmp(op, "childopen")) {
+      char path[64];
+      snprintf(path, sizeof path, "/proc/%d/fd/%ld", (int)getpid(), x);
+      fflush(stdout);
+      pid_t pid = fork();
+      if (pid == 0) {
+        int r = open(path, (int)y);
+        _exit(r < 0 ? errno : close(r) == 0 ? 0 : 255);
+      }
+      int status = 0;
+      waitpid(pid, &status, 0);
+      int e = WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+      if (e == 0) printf("fd\n");
+      else if (e == 255) printf("?\n");
+      else printf("-%s\n", strerrorname_np(e));
     } else if (!strcmp(op, "mname")) {
       FILE *f = fopen("/proc/self/maps", "r");
       char l[512], *name = NULL;

@@ -152,6 +152,17 @@ export async function runFsOnFaultline(script: readonly string[]): Promise<strin
         }
         break;
       }
+      case "childopen": {
+        // A child (fork) opens /proc/<parent>/fd/<fd> and closes it.
+        const pid = p.sys.fork();
+        const c = m.process(pid)!;
+        const f = c.sys.open(`/proc/${p.pid}/fd/${cnum(a)}`, cnum(b), 0);
+        if (f >= 0) c.sys.close(f);
+        c.sys.exit(0);
+        p.sys.waitpid(pid);
+        r = f < 0 ? num(f) : "fd";
+        break;
+      }
       case "mname": {
         const start = (maps[cnum(a)] ?? 0).toString(16).padStart(8, "0");
         const l = p
