@@ -14,6 +14,7 @@ export const _PAGE_CACHE_MODE_UC_MINUS = 2;
 export const _PAGE_CACHE_MODE_UC = 3;
 export const _PAGE_CACHE_MODE_WT = 4;
 export const _PAGE_CACHE_MODE_WP = 5;
+/** One of the _PAGE_CACHE_MODE_* values: a memory type (WB, WC, UC-, UC, WT, WP). */
 export type PageCacheMode = 0 | 1 | 2 | 3 | 4 | 5;
 
 /**
