@@ -10,7 +10,8 @@
  * - A sleep ends at its expiry plus the task's timer slack (50 µs, the default timer_slack_ns:
  *   hrtimer_set_expires_range_ns), the time at which the hrtimer's hard expiry fires on an idle CPU.
  * - Who moves the clock: on an in-thread machine nothing else runs while a process sleeps, so the
- *   sleep advances the clock to the wake-up (timers and interrupts fire on the way). A machine whose
+ *   sleep advances the clock to the wake-up (timers and interrupts fire on the way, every one of
+ *   them: a day's sleep next to a 60 Hz device runs five million vblanks). A machine whose
  *   clock is driven from outside (the simulator: `driveClockExternally`) gets the wake-up time
  *   instead (`takeSleep`), parks the process and answers it when its schedule reaches that time.
  */
