@@ -1,9 +1,9 @@
 // mm/gup.c: faulting a range in as get_user_pages would (MAP_POPULATE, mlock, MADV_POPULATE_*).
-import { VM_IO, VM_LOCKONFAULT, VM_MAYREAD, VM_PFNMAP, VM_READ, VM_WRITE } from "./constants";
+import { VM_IO, VM_LOCKONFAULT, VM_MAYREAD, VM_PFNMAP, VM_READ, VM_SHARED, VM_WRITE } from "./constants";
 import { EFAULT, ENOMEM } from "./errno";
 import { FAULT_OK, FAULT_OOM, handleMmFault } from "./fault";
 import { isCowMapping, PAGE } from "./internal";
-import type { MmStruct } from "./mm_types";
+import type { MmStruct, Vma } from "./mm_types";
 import { _PAGE_PRESENT, _PAGE_RW, pteFlags, ptePfn } from "./pgtable";
 
 /**
@@ -80,12 +80,15 @@ export const GUP_PIN_COUNTING_BIAS = 1024;
 
 /**
  * check_vma_flags(): why GUP refuses `vma` for this access (-EFAULT), or 0. VM_IO/VM_PFNMAP memory
- * has no struct pages to hand out; a write needs VM_WRITE unless FOLL_FORCE on a COW mapping; a
- * read needs VM_READ unless FOLL_FORCE with VM_MAYREAD.
+ * has no struct pages to hand out; a long-term writable pin of a file mapping that needs dirty
+ * tracking is refused (writable_file_mapping_allowed); a write needs VM_WRITE unless FOLL_FORCE on a
+ * COW mapping; a read needs VM_READ unless FOLL_FORCE with VM_MAYREAD.
  */
-function checkVmaFlags(vmFlags: number, anon: boolean, gupFlags: number): number {
+function checkVmaFlags(vma: Vma, anon: boolean, gupFlags: number): number {
+  const vmFlags = vma.vmFlags;
   if (vmFlags & (VM_IO | VM_PFNMAP)) return -EFAULT;
   if (gupFlags & FOLL_ANON && !anon) return -EFAULT;
+  if (gupFlags & FOLL_WRITE && !anon && !writableFileMappingAllowed(vma, gupFlags)) return -EFAULT;
   if (gupFlags & FOLL_WRITE) {
     if (!(vmFlags & VM_WRITE)) {
       if (!(gupFlags & FOLL_FORCE) || !isCowMapping(vmFlags)) return -EFAULT;
@@ -94,6 +97,18 @@ function checkVmaFlags(vmFlags: number, anon: boolean, gupFlags: number): number
     if (!(gupFlags & FOLL_FORCE) || !(vmFlags & VM_MAYREAD)) return -EFAULT;
   }
   return 0;
+}
+
+/**
+ * writable_file_mapping_allowed() (mm/gup.c): a FOLL_PIN | FOLL_LONGTERM write pin of a file mapping is
+ * refused when the mapping needs dirty tracking (vma_needs_dirty_tracking: shared and writable, and
+ * its vm_ops want write notification, page_mkwrite or pfn_mkwrite; tmpfs and device files cannot
+ * write back, so nothing else here does): the page would be written behind the filesystem's back.
+ */
+function writableFileMappingAllowed(vma: Vma, gupFlags: number): boolean {
+  if ((gupFlags & (FOLL_PIN | FOLL_LONGTERM)) !== (FOLL_PIN | FOLL_LONGTERM)) return true;
+  const sharedWritable = (vma.vmFlags & (VM_SHARED | VM_WRITE)) === (VM_SHARED | VM_WRITE);
+  return !(sharedWritable && (vma.vmOps?.pageMkwrite || vma.vmOps?.pfnMkwrite));
 }
 
 /**
@@ -120,7 +135,7 @@ export function getUserPagesWalk(
     const vma = mm.vmas.findContaining(addr);
     if (!vma) return fail(-EFAULT);
     const anon = !vma.vmFile && !vma.vmOps;
-    const bad = checkVmaFlags(vma.vmFlags, anon, gupFlags);
+    const bad = checkVmaFlags(vma, anon, gupFlags);
     if (bad) return fail(bad);
     for (let tries = 0; ; tries++) {
       const pte = mm.pgd.getPte(addr);
