@@ -410,6 +410,11 @@ export class Simulation<M extends Machine | null = Machine | null> {
       // Everyone waits and someone sleeps: time passes until the first wake-up.
       if (!ready.length && this.time.idle()) {
         this.replayMatches(index, this.events.length);
+        if (performance.now() - yieldAt > YIELD_EVERY_MS) {
+          await new Promise<void>((r) => setImmediate(r));
+          yieldAt = performance.now();
+          await this.watchdog(t0, runner);
+        }
         continue;
       }
       if (this.replaying) {

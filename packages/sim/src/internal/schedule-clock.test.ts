@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { SimClock, SimClockEvent } from "../kernel-port";
-import { ScheduleClock } from "./schedule-clock";
+import { IDLE_STEP_NS, ScheduleClock } from "./schedule-clock";
 
 /** A clock with one periodic timer every `period` ns (name "tick"), raising irq 5. */
 function fakeClock(period: number): SimClock & { fired: number } {
@@ -62,6 +62,15 @@ describe("ScheduleClock", () => {
     expect(t.now).toBe(50_000);
     t.forget(3);
     expect(t.sleeping(3)).toBe(false);
+    // A long sleep is reached in steps of at most IDLE_STEP_NS.
+    t.park(5, 50_000 + 2.5 * IDLE_STEP_NS);
+    expect(t.idle()).toBe(true);
+    expect(t.now).toBe(50_000 + IDLE_STEP_NS);
+    expect(t.due(5)).toBe(false);
+    t.idle();
+    t.idle();
+    expect(t.due(5)).toBe(true);
+    t.forget(5);
   });
 
   it("free: follows wall time from startWall, wakes each sleeper once its time has passed, bounds the idle wait", () => {

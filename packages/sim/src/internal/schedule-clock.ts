@@ -16,6 +16,9 @@ import type { SimClock } from "../kernel-port";
 /** What the schedule records for each clock event (pid 0 in the trace). */
 export type ClockRecorder = (op: "timer" | "irq", args: unknown[], ret: number) => void;
 
+/** Deterministic: the longest idle jump in one go (1 s of virtual time). */
+export const IDLE_STEP_NS = 1_000_000_000;
+
 /** Free mode: the clock follows wall time in steps of at least this much (ms). */
 const SYNC_EVERY_MS = 0.02;
 
@@ -72,12 +75,16 @@ export class ScheduleClock {
     this.advance(this.nsPerEntry);
   }
 
-  /** Deterministic, nobody ready: jumps to the earliest wake-up. False when nobody sleeps. */
+  /**
+   * Deterministic, nobody ready: moves towards the earliest wake-up, at most IDLE_STEP_NS at a time
+   * (so a long sleep beside periodic timers lets the kernel loop yield and its deadline apply between
+   * steps; each timer still fires at its own instant, so the trace is the same). False when nobody sleeps.
+   */
   idle(): boolean {
     let next = Number.POSITIVE_INFINITY;
     for (const w of this.sleepers.values()) next = Math.min(next, w);
     if (next === Number.POSITIVE_INFINITY || !this.clock) return false;
-    this.advance(Math.max(0, next - this.now));
+    this.advance(Math.min(IDLE_STEP_NS, Math.max(0, next - this.now)));
     return true;
   }
 
