@@ -98,4 +98,4 @@ export {
   SimulationTimeoutError,
 } from "./simulation";
 export { decodeTrace, encodeTrace, ReplayDivergenceError, type SimTrace, type TraceEvent } from "./trace";
-export { type WorkerLease, WorkerPool, type WorkerPoolOptions } from "./worker-pool";
+export { type PooledRun, type WorkerLease, WorkerPool, type WorkerPoolOptions } from "./worker-pool";

@@ -57,8 +57,9 @@ export class WorkerPool {
   private readonly maxProcesses: number;
   private readonly idle: Record<Pooled["kind"], Pooled[]> = { js: [], ts: [] };
   private closed = false;
-  /** Workers started, and processes that started on a worker another process had used. */
+  /** Worker threads this pool started. */
   started = 0;
+  /** Processes that started on a worker another process had used before. */
   reused = 0;
 
   constructor(options: WorkerPoolOptions = {}) {
