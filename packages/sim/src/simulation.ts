@@ -413,7 +413,7 @@ export class Simulation<M extends Machine | null = Machine | null> {
         if (performance.now() - yieldAt > YIELD_EVERY_MS) {
           await new Promise<void>((r) => setImmediate(r));
           yieldAt = performance.now();
-          await this.watchdog(t0, runner);
+          await this.watchdog(t0 + loadWait, runner);
         }
         continue;
       }
