@@ -79,7 +79,7 @@ const chunks = {
   // remap_pfn_range, vmf_insert_pfn, vm_insert_page, zap_vma_ptes.
   pfn: {
     mutate: fns("src/pfnmap.ts", ["remapPfnRange", "vmfInsertPfn", "vmInsertPage", "zapVmaPtes"]),
-    tests: ["src/pfnmap.test.ts", "src/fault.test.ts", "src/vma-ops.test.ts"],
+    tests: ["src/pfnmap.test.ts", "src/pfnmap-helpers.test.ts", "src/fault-driver.test.ts"],
   },
 };
 
