@@ -9,9 +9,28 @@ import { builtinScenario, isBuiltinScenario } from "./builtin-scenarios";
 import { DEFAULT_SCENARIO } from "./default-scenario";
 import { chromeTrace, renderRun, summaryTable, toJson, verdicts } from "./report";
 import { progressBar, reportModel, writeReport } from "./report/build";
-import { decodeSnapshot, encodeSnapshot, isSnapshot, SnapshotError } from "./report/snapshot";
+import { decodeSnapshot, isSnapshot, SnapshotError } from "./report/snapshot";
 import { type EraRun, runScenario } from "./run";
-import { type Era, loadPlugins, loadScenario, type Plugins, type Scenario, ScenarioError } from "./scenario";
+import {
+  advanceWorkerThreadIds,
+  decodeRunSnapshot,
+  encodeRunSnapshot,
+  nextWorkerThreadId,
+  RUN_SNAPSHOT_KIND,
+  type RunSnapshot,
+  restoreSavedEra,
+  runSource,
+  snapshotKind,
+} from "./run-snapshot";
+import {
+  type Era,
+  loadPlugins,
+  loadScenario,
+  machineOptions,
+  type Plugins,
+  type Scenario,
+  ScenarioError,
+} from "./scenario";
 import { sweep } from "./sweep";
 import { parseSeeds } from "./sweep-matrix";
 import { queueWorker } from "./sweep-queue";
@@ -61,7 +80,7 @@ function judge(runs: readonly EraRun[]): void {
 
 async function execute(
   l: Loaded,
-  opts: { seed?: number; quiet?: boolean; observe?: boolean },
+  opts: { seed?: number; quiet?: boolean; observe?: boolean; onEraEnd?: RunOptionsOnEraEnd },
 ): Promise<EraRun[]> {
   const live = !opts.quiet && process.stderr.isTTY;
   const spinner = live ? ora({ text: `${l.scenario.name}: starting`, stream: process.stderr }).start() : null;
@@ -71,6 +90,7 @@ async function execute(
       plugins: l.plugins,
       ...(l.file ? { file: l.file } : {}),
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+      ...(opts.onEraEnd ? { onEraEnd: opts.onEraEnd } : {}),
       onProgress: (t) => {
         if (spinner) spinner.text = t;
       },
@@ -94,6 +114,63 @@ async function execute(
   }
 }
 
+type RunOptionsOnEraEnd = NonNullable<Parameters<typeof runScenario>[1]["onEraEnd"]>;
+
+/** Reads a run snapshot for --from, or says why not (exit status 2). */
+function readRunSnapshot(file: string): RunSnapshot | null {
+  try {
+    return decodeRunSnapshot(readFileSync(file));
+  } catch (e) {
+    if (!(e instanceof SnapshotError) && (e as NodeJS.ErrnoException).code === undefined) throw e;
+    process.stderr.write(`faultline: ${file}: ${(e as Error).message}\n`);
+    process.exitCode = 2;
+    return null;
+  }
+}
+
+/**
+ * `run --from state.flsnap`: the saved era from the restored machine, then every era after it. The
+ * text output is that of the run straight through (deterministic runs: byte for byte).
+ */
+async function resume(file: string, json: boolean): Promise<void> {
+  const snap = readRunSnapshot(file);
+  if (!snap) return;
+  const { scenario: arg, era, seed } = snap.source;
+  const l = await load(arg ?? undefined, era ?? undefined);
+  const saved = snap.eras.map((r) => r.era);
+  const last = saved[saved.length - 1]!;
+  const order = l.scenario.eras;
+  if (saved.some((e, i) => order[i] !== e))
+    throw new SnapshotError(
+      `run snapshot: its eras (${saved.join(", ")}) are not how ${l.scenario.name} starts`,
+    );
+  let restored: EraRun;
+  try {
+    restored = await restoreSavedEra(snap, machineOptions(l.scenario, last, l.plugins));
+  } catch (e) {
+    if (!(e instanceof SnapshotError)) throw e;
+    process.stderr.write(`faultline: ${file}: ${e.message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const rest = order.slice(saved.length);
+  await advanceWorkerThreadIds(snap.nextThreadId);
+  const more = rest.length
+    ? await execute(
+        { ...l, scenario: { ...l.scenario, eras: rest } },
+        {
+          ...(seed !== null ? { seed } : {}),
+          quiet: json,
+        },
+      )
+    : [];
+  const runs = [...snap.eras.slice(0, -1), restored, ...more];
+  process.stdout.write(
+    json ? `${JSON.stringify(toJson(l.scenario, runs), null, 2)}\n` : `${renderRun(l.scenario, runs)}\n`,
+  );
+  judge(runs);
+}
+
 const program = new Command()
   .name("faultline")
   .description("Emulates how the Linux kernel maps device memory into processes (LDD3 chapter 15).")
@@ -111,17 +188,43 @@ program
   .option("--json", "print one JSON object (for machines) instead of text")
   .option("--seed <n>", "serialize the programs under a seeded scheduler (reproducible)", parseSeed)
   .option("--html <file>", "also write the memory-map report (one self-contained HTML file)")
-  .option("--save <file>", "also save a snapshot of what the run mapped (faultline report <file> draws it)")
+  .option(
+    "--save <file>",
+    "also save a snapshot: the machine at the end of the first era (every process exited) with the results so far, and the run's memory map (faultline report <file> draws it; faultline run --from <file> runs the rest)",
+  )
+  .option("--from <file>", "run the rest of a run saved with --save: the eras after the saved one")
   .action(
     async (
       file: string | undefined,
-      o: { era?: Era; json?: boolean; seed?: number; html?: string; save?: string },
+      o: { era?: Era; json?: boolean; seed?: number; html?: string; save?: string; from?: string },
     ) => {
+      if (o.from !== undefined) {
+        if (file !== undefined || o.era !== undefined || o.seed !== undefined || o.save !== undefined)
+          throw new InvalidArgumentError(
+            "--from takes no scenario, --era, --seed or --save: the snapshot says what ran",
+          );
+        return resume(o.from, o.json === true);
+      }
       const l = await load(file, o.era);
+      // The quiescent point: the end of the first era, every process of it exited.
+      let machine: Uint8Array | null = null;
+      let nextThreadId = 0;
       const runs = await execute(l, {
         ...(o.seed !== undefined ? { seed: o.seed } : {}),
         quiet: o.json === true,
         observe: o.html !== undefined || o.save !== undefined,
+        ...(o.save !== undefined
+          ? {
+              onEraEnd: async (_era, m) => {
+                if (machine) return;
+                machine = m.snapshot();
+                // The probe takes the id the next era's first worker would have had (stopped before
+                // that era starts): this run's later ids shift by one, and --from reproduces the table
+                // of a run without --save.
+                nextThreadId = await nextWorkerThreadId();
+              },
+            }
+          : {}),
       });
       process.stdout.write(
         o.json
@@ -132,8 +235,15 @@ program
         writeReport(o.html, reportModel(l.scenario, runs));
         process.stderr.write(`faultline: wrote the memory-map report to ${o.html}\n`);
       }
-      if (o.save !== undefined) {
-        writeFileSync(o.save, encodeSnapshot(reportModel(l.scenario, runs)));
+      if (o.save !== undefined && machine) {
+        const snap: RunSnapshot = {
+          nextThreadId,
+          source: runSource(file, l.file === undefined && file !== undefined, o.era, o.seed),
+          eras: runs.slice(0, 1),
+          machine,
+          model: reportModel(l.scenario, runs),
+        };
+        writeFileSync(o.save, encodeRunSnapshot(snap));
         process.stderr.write(`faultline: saved the snapshot to ${o.save}\n`);
       }
       judge(runs);
@@ -158,7 +268,11 @@ program
     if (head && isSnapshot(head)) {
       let snap: ReturnType<typeof decodeSnapshot>;
       try {
-        snap = decodeSnapshot(head);
+        if (snapshotKind(head) === RUN_SNAPSHOT_KIND) {
+          const run = decodeRunSnapshot(head);
+          if (!run.model) throw new SnapshotError("run snapshot: it holds no memory map");
+          snap = { formatVersion: 1, faultline: "", model: run.model };
+        } else snap = decodeSnapshot(head);
       } catch (e) {
         if (!(e instanceof SnapshotError)) throw e;
         process.stderr.write(`faultline: ${file}: ${e.message}\n`);

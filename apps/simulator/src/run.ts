@@ -57,6 +57,12 @@ export interface RunOptions {
    * exits, each fault classified. `onExit` hears of every process exit (a progress bar).
    */
   readonly observe?: { readonly onExit?: (era: Era, exited: number, started: number) => void };
+  /**
+   * Called at the end of each era, once every process has exited and the invariants hold: the
+   * quiescent point where `faultline run --save` snapshots the machine (devices, drivers, files and
+   * shared memory persist; no process is running).
+   */
+  readonly onEraEnd?: (era: Era, machine: Machine) => void | Promise<void>;
 }
 
 export async function runScenario(s: Scenario, opts: RunOptions): Promise<EraRun[]> {
@@ -113,6 +119,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<EraRun
     opts.onProgress?.(`${s.name} (${era}): running ${s.programs.length} programs`);
     const results = await sim.run();
     machine.checkInvariants();
+    await opts.onEraEnd?.(era, machine);
     runs.push({
       era,
       processes: results.map((r) => {

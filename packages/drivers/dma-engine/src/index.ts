@@ -178,6 +178,28 @@ export function dmaEngine(): DriverDefinition {
   return defineDriver({
     name: "fl_dma",
     apiVersion: 1,
+    version: "1.0.0",
+    // Machine snapshots: the completion count, and the ring's bus address, which probe (run again at
+    // restore on the same machine) must have placed where it was. Pins live only inside a copy.
+    snapshot: {
+      version: 1,
+      save: () => (eng ? { completions: eng.completions, ring: eng.ring.dmaHandle } : null),
+      restore(state) {
+        const s = state as { completions: number; ring: number } | null;
+        if (s === null) {
+          if (eng) throw new TypeError("fl_dma: the snapshot's machine had no engine, this one probed one");
+          return;
+        }
+        if (!eng) throw new TypeError("fl_dma: the snapshot's machine had an engine, this one probed none");
+        if (eng.ring.dmaHandle !== s.ring)
+          throw new TypeError(
+            `fl_dma: the ring is at 0x${eng.ring.dmaHandle.toString(16)}, the snapshot's was at 0x${Number(s.ring).toString(16)}`,
+          );
+        if (!Number.isInteger(s.completions) || s.completions < 0)
+          throw new TypeError("fl_dma: a completion count");
+        eng.completions = s.completions;
+      },
+    },
     init(c) {
       major = c.allocChrdevRegion(0, 1, "fl_dma");
       if (major < 0) return major;

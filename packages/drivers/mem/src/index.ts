@@ -136,6 +136,9 @@ export function mem(options: MemOptions = {}): DriverDefinition {
   return defineDriver({
     name: "mem",
     apiVersion: DRIVER_API_VERSION,
+    version: "1.0.0",
+    // Machine snapshots: /dev/mem keeps no state of its own and installs no vm_ops.
+    snapshot: { version: 1 },
     init(ctx: DriverContext) {
       const r = ctx.registerChrdevRegion(MEM_MAJOR, MEM_MINOR, 1, "mem");
       if (r < 0) return r;

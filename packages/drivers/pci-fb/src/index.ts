@@ -174,6 +174,32 @@ export function pciFb(options: PciFbOptions = {}): DriverDefinition {
   return defineDriver({
     name: "fl_fb",
     apiVersion: 1,
+    version: "1.0.0",
+    // Machine snapshots: each framebuffer's vblank count and whether it is gone (probe, run again at
+    // restore, rebuilds the rest); a file's private data is its framebuffer, saved as its index. A
+    // VRAM mapping's vm_ops are made per mmap, so a snapshot is refused while one exists.
+    snapshot: {
+      version: 1,
+      save: () => fbs.map((fb) => ({ vblanks: fb.vblanks, gone: fb.gone })),
+      restore(state) {
+        const s = state as Array<{ vblanks: number; gone: boolean }>;
+        if (!Array.isArray(s) || s.length !== fbs.length)
+          throw new TypeError(
+            `fl_fb: the snapshot has ${String(s?.length)} framebuffers, this machine probed ${fbs.length}`,
+          );
+        s.forEach((x, i) => {
+          if (!Number.isInteger(x?.vblanks) || x.vblanks < 0) throw new TypeError("fl_fb: a vblank count");
+          fbs[i]!.vblanks = x.vblanks;
+          fbs[i]!.gone = x.gone === true;
+        });
+      },
+      savePrivate: (data) => fbs.indexOf(data as Fb),
+      restorePrivate(saved) {
+        const fb = typeof saved === "number" ? fbs[saved] : undefined;
+        if (!fb) throw new TypeError(`fl_fb: no framebuffer ${String(saved)}`);
+        return fb;
+      },
+    },
     init(c) {
       ctx = c;
       major =

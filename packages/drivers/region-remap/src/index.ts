@@ -62,6 +62,9 @@ export function regionRemap(options: RegionRemapOptions): DriverDefinition {
   return defineDriver({
     name: nodeName,
     apiVersion: DRIVER_API_VERSION,
+    version: "1.0.0",
+    // Machine snapshots: no state beyond what init registers again, no vm_ops.
+    snapshot: { version: 1 },
     init(ctx: DriverContext) {
       const r = ctx.allocChrdevRegion(0, 1, nodeName);
       if (r < 0) return r;

@@ -138,6 +138,11 @@ class Saver {
     const out: DriverState[] = [];
     for (const [name, ld] of this.k.drivers) {
       const snap = ld.def.snapshot;
+      // A driver that says nothing about its state may hold pages or counters no one can restore.
+      if (!snap)
+        throw new SnapshotError(
+          `snapshot: driver ${name} declares no snapshot hooks (DriverSnapshot): its state cannot be saved`,
+        );
       let state: unknown = null;
       if (snap?.save) state = this.inDriver(ld.def, "snapshot.save", () => snap.save!());
       out.push({
