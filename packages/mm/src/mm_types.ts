@@ -346,9 +346,9 @@ export abstract class MmStruct {
   abstract munlock(start: number, len: number): number;
   abstract madvise(start: number, len: number, advice: number): number;
   abstract msync(start: number, len: number, flags: number): number;
+  abstract vmfInsertMixed(vma: Vma, addr: number, pfn: number): number;
+  abstract vmIomapMemory(vma: Vma, start: number, len: number): number;
   abstract fork(): MmStruct | number;
   abstract exit(): void;
   abstract checkInvariants(): Map<number, number>;
 }
-  abstract vmfInsertMixed(vma: Vma, addr: number, pfn: number): number;
-  abstract vmIomapMemory(vma: Vma, start: number, len: number): number;

@@ -402,6 +402,7 @@ function abortNewVma(mm: MmStruct, v: Vma): void {
   mm.pgd.freeEmpty(v.vmStart, v.vmEnd);
   mm.vmas.remove(v);
   v.vmFile?.put();
+  vmAreaFree(v);
 }
 
 // ---- munmap -----------------------------------------------------------------------------------
@@ -413,7 +414,6 @@ export interface VmaMunmap {
   readonly end: number;
   /** PTEs still in place (vms->clear_ptes): the VMAs can still go back as they were. */
   clearPtes: boolean;
-  vmAreaFree(v);
 }
 
 /**

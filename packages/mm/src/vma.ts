@@ -29,8 +29,8 @@ export function removeVma(vma: Vma): void {
   if (vma.vmFile) {
     vma.vmFile.mapping.vmas.delete(vma);
     vma.vmFile.put();
-  vmAreaFree(vma);
   }
+  vmAreaFree(vma);
 }
 
 /** A VMA swallowed by a merge: leaves the tree without ->close (its range lives on in the neighbour). */
@@ -39,8 +39,8 @@ function unlinkMerged(mm: MmStruct, v: Vma): void {
   if (v.vmFile) {
     v.vmFile.mapping.vmas.delete(v);
     v.vmFile.put();
-  vmAreaFree(v);
   }
+  vmAreaFree(v);
 }
 
 /** vm_area_dup(): a copy of `vma` for `mm` (its own, or a fork child's), holding a file reference. */
@@ -52,19 +52,19 @@ export function vmAreaDup(vma: Vma, mm: MmStruct = vma.vmMm): Vma {
   v.anonVma = vma.anonVma;
   v.anonVmaChainSingular = vma.anonVmaChainSingular;
   v.anonymous = vma.anonymous;
+  v.vmPkey = vma.vmPkey;
   v.vmPageProt = vma.vmPageProt;
   v.pfnmapTrackCtx = vma.pfnmapTrackCtx;
   v.pfnmapTrackCtx?.get();
-  v.vmPkey = vma.vmPkey;
   vma.vmFile?.get();
   return v;
 }
+
 /** vm_area_free(): what a VMA holds besides its file: the PAT reservation's reference (pfnmap_track_ctx). */
 export function vmAreaFree(vma: Vma): void {
   vma.pfnmapTrackCtx?.put();
   vma.pfnmapTrackCtx = null;
 }
-
 
 /**
  * __split_vma(): splits at addr; the new VMA is the part below addr when `newBelow`, else the
