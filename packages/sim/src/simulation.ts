@@ -66,6 +66,12 @@ const isSignal = (e: unknown): e is { signal: string } =>
 
 const SPIN_IDLE_MS = 0.2;
 const YIELD_EVERY_MS = 2;
+/**
+ * Deterministic mode: how long the kernel spins for the running process's next entry before it sleeps
+ * on the doorbell. Short: a spinning kernel thread takes a core from the process it waits for (and,
+ * in a sweep, from the other runs), and the doorbell wakes it within microseconds.
+ */
+const DETERMINISTIC_SPIN_MS = 0.05;
 
 /**
  * One kernel, many CPUs: the kernel runs on this thread; each simulated process runs in its own
@@ -382,17 +388,19 @@ export class Simulation<M extends Machine | null = Machine | null> {
     // the deadline: where a hung run is cut, and so its trace, does not depend on how busy the host was.
     let loadWait = 0;
     let loadingSince: number | null = null;
+    let waitingSince: number | null = null;
     while (this.live > 0) {
       const all = [...this.slots.values()].filter((s) => !s.dead);
       if (all.some((s) => !s.chan.pending())) {
         // Someone runs user code (or is still loading): wait for it, with the watchdog on.
         const now = performance.now();
+        waitingSince ??= now;
         if (all.some((s) => !s.started && !s.chan.pending())) loadingSince ??= now;
         else if (loadingSince !== null) {
           loadWait += now - loadingSince;
           loadingSince = null;
         }
-        if (now - yieldAt > YIELD_EVERY_MS) {
+        if (now - waitingSince > DETERMINISTIC_SPIN_MS || now - yieldAt > YIELD_EVERY_MS) {
           await this.sleep(20);
           yieldAt = performance.now();
           const loading = loadingSince !== null ? yieldAt - loadingSince : 0;
@@ -400,6 +408,7 @@ export class Simulation<M extends Machine | null = Machine | null> {
         }
         continue;
       }
+      waitingSince = null;
       if (loadingSince !== null) {
         loadWait += performance.now() - loadingSince;
         loadingSince = null;
