@@ -22,6 +22,7 @@ import {
 import type { DriverDefinition } from "../driver-types";
 import { closeOnExecOf } from "../internal/fdtable";
 import { OpenFile } from "../internal/file";
+import { sysvShmHolds } from "../internal/ipc-shm-state";
 import type { Kernel, Task } from "../internal/kernel";
 import { KERNEL, withKernel } from "../internal/oops";
 import type { ShmemFileNode, TmpfsDirNode } from "../internal/shmem-file";
@@ -74,6 +75,10 @@ class Saver {
     const k = this.k;
     if (k.current)
       throw new SnapshotError("snapshot: the kernel is running (take a snapshot between syscalls)");
+    if (sysvShmHolds(k).size)
+      throw new SnapshotError(
+        "snapshot: SysV shared memory segments are not saved yet (IPC_RMID them first)",
+      );
     const sbs = [k.tmpfs[0]!, k.tmpfs[1]!, k.shmMnt];
     // The trees first, so directory and file numbers follow the mounts' order.
     const roots = sbs.map((sb) => this.dir(sb.root));

@@ -149,7 +149,7 @@ describe("bad machine snapshots are refused with a message", () => {
       ],
       [
         "a driver reference count that does not match",
-        (s) => ((s.kernel as { driverRefs: number[] }).driverRefs = [s.phys.zeroPfn + 5, 3]),
+        (s) => ((s.kernel as unknown as { driverRefs: number[] }).driverRefs = [s.phys.zeroPfn + 5, 3]),
         /inconsistent content/,
       ],
     ];
@@ -213,6 +213,19 @@ describe("bad machine snapshots are refused with a message", () => {
       { numRuns: 150 },
     );
   }, 240_000);
+});
+
+describe("what a snapshot cannot hold is refused, naming it", () => {
+  it("a SysV segment, a signal handler that is a JS function", async () => {
+    const m = await Machine.create({ ramBytes: RAM });
+    const p = m.spawn();
+    const id = p.sys.shmget(0, PAGE, 0o1000 | 0o600);
+    expect(id).toBeGreaterThanOrEqual(0);
+    expect(() => m.snapshot()).toThrow(/SysV shared memory segments are not saved yet/);
+    const n = await Machine.create({ ramBytes: RAM });
+    n.spawn().sys.sigaction(10, { handler: () => {} });
+    expect(() => n.snapshot()).toThrow(/signal 10 has a handler that is a JS function/);
+  });
 });
 
 describe("snapshot size", () => {
