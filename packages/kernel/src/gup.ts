@@ -48,6 +48,11 @@ function pinMap(k: Kernel): Map<number, number> {
   return m;
 }
 
+/** @internal The pins of machine `k` (pfn → count), as a snapshot saves and restores them. */
+export function gupPins(k: Kernel): Map<number, number> {
+  return pinMap(k);
+}
+
 /** Flags a caller may pass (the internal FOLL_PIN / FOLL_GET are chosen by the entry point). */
 const CALLER_FLAGS = FOLL_WRITE | (1 << 3) | (1 << 5) | (1 << 7) | FOLL_LONGTERM;
 

@@ -24,6 +24,7 @@ import {
   type VmOperations,
 } from "@faultline/mm";
 import type { FileOperations } from "../driver-types";
+import { gupPins } from "../gup";
 import { DEVTMPFS_DEV } from "../internal/chrdev";
 import { setCloseOnExec } from "../internal/fdtable";
 import type { FileNode, OpenFile } from "../internal/file";
@@ -401,6 +402,7 @@ function restoreScalars(k: Kernel, s: KernelState): void {
       );
   };
   pairs(s.driverRefs, "driverRefs", k.driverRefs);
+  pairs(s.pins, "pins", gupPins(k));
   const deadPgdRefs = k.kernelRefs.get(k.deadPgd);
   pairs(s.kernelRefs, "kernelRefs", k.kernelRefs);
   if (k.kernelRefs.get(k.deadPgd) !== deadPgdRefs)

@@ -20,6 +20,7 @@ import {
   type VmOperations,
 } from "@faultline/mm";
 import type { DriverDefinition } from "../driver-types";
+import { gupPins } from "../gup";
 import { closeOnExecOf } from "../internal/fdtable";
 import { OpenFile } from "../internal/file";
 import { sysvShmHolds } from "../internal/ipc-shm-state";
@@ -119,6 +120,7 @@ class Saver {
       })),
       badPages: k.badPages.map((b) => ({ ...b })),
       driverRefs: [...k.driverRefs].flat(),
+      pins: [...gupPins(k)].flat(),
       kernelRefs: [...k.kernelRefs].flat(),
       unreferencedFaultPages: [...k.unreferencedFaultPages].map(
         ([pfn, v]) => [pfn, v.driver, v.callback] as const,

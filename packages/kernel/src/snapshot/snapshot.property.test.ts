@@ -1,6 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  FOLL_LONGTERM,
+  FOLL_WRITE,
+  gupPinCount,
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_PRIVATE,
@@ -9,9 +12,11 @@ import {
   MREMAP_MAYMOVE,
   O_CREAT,
   O_RDWR,
+  type Page,
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
+  pinUserPages,
   SignalError,
 } from "../index";
 
@@ -200,6 +205,18 @@ describe("machine snapshots: restore and continue", () => {
       { numRuns: 40 },
     );
   }, 120_000);
+
+  it("keeps FOLL_PIN pins (a driver holding user pages for DMA across syscalls)", async () => {
+    const a = await Machine.create({ ramBytes: RAM });
+    const p = a.spawn({ name: "dio" });
+    const buf = p.sys.mmap(0, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    const pages: Page[] = [];
+    expect(a.syscall(p, "ioctl", () => pinUserPages(buf, 2, FOLL_WRITE | FOLL_LONGTERM, pages))).toBe(2);
+    const b = await Machine.restore(a.snapshot());
+    b.checkInvariants();
+    for (const pg of pages) expect(gupPinCount(b, pg.pfn)).toBe(gupPinCount(a, pg.pfn));
+    expect(gupPinCount(b, pages[0]!.pfn)).toBe(1);
+  });
 
   it("keeps anonymous memory, COW sharing after fork, and tmpfs/memfd page caches", async () => {
     const a = await Machine.create({ ramBytes: RAM });

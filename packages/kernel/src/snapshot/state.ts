@@ -132,6 +132,8 @@ export interface KernelState {
   readonly badPages: readonly unknown[];
   /** pfn, count pairs. */
   readonly driverRefs: readonly number[];
+  /** FOLL_PIN pins (pfn, count pairs). */
+  readonly pins: readonly number[];
   readonly kernelRefs: readonly number[];
   readonly unreferencedFaultPages: ReadonlyArray<readonly [number, string, string]>;
   /** path, ino pairs. */
