@@ -209,6 +209,7 @@ program
       // The quiescent point: the end of the first era, every process of it exited.
       let machine: Uint8Array | null = null;
       let nextThreadId = 0;
+      let saveError: string | null = null;
       const runs = await execute(l, {
         ...(o.seed !== undefined ? { seed: o.seed } : {}),
         quiet: o.json === true,
@@ -216,8 +217,15 @@ program
         ...(o.save !== undefined
           ? {
               onEraEnd: async (_era, m) => {
-                if (machine) return;
-                machine = m.snapshot();
+                if (machine || saveError) return;
+                try {
+                  machine = m.snapshot();
+                } catch (e) {
+                  // What a snapshot cannot hold (a SysV segment, a driver without hooks) is named.
+                  if (!(e instanceof SnapshotError)) throw e;
+                  saveError = e.message;
+                  return;
+                }
                 // The probe takes the id the next era's first worker would have had (stopped before
                 // that era starts): this run's later ids shift by one, and --from reproduces the table
                 // of a run without --save.
@@ -234,6 +242,10 @@ program
       if (o.html !== undefined) {
         writeReport(o.html, reportModel(l.scenario, runs));
         process.stderr.write(`faultline: wrote the memory-map report to ${o.html}\n`);
+      }
+      if (o.save !== undefined && saveError) {
+        process.stderr.write(`faultline: cannot save ${o.save}: ${saveError}\n`);
+        process.exitCode = 2;
       }
       if (o.save !== undefined && machine) {
         const snap: RunSnapshot = {
