@@ -156,6 +156,34 @@ describe("the oops report", () => {
     m.checkInvariants();
   });
 
+  it("a throw from code no driver wrapper covers is the kernel's oops, blamed on no driver", async () => {
+    // vm_ops installed after ->mmap returned (here from an ioctl) are not wrapped: their throw
+    // reaches the fault path itself.
+    const ctl = newCtl();
+    const m = await Machine.create({ ramBytes: RAM, drivers: [pager("pager", ctl)] });
+    const p = m.spawn({ name: "late" });
+    const fd = p.sys.open("/dev/pager", O_RDWR);
+    const a = p.sys.mmap(0, PAGE_SIZE, RW, MAP_SHARED, fd, 0);
+    ctl.ioctl = () => {
+      ctl.vmas[0]!.vmOps = {
+        fault: () => {
+          throw new Error("unwrapped");
+        },
+      };
+    };
+    expect(p.sys.ioctl(fd, 1, 0)).toBe(0);
+    expect(() => p.mmu.load8(a)).toThrow(SignalError);
+    expect(p.exitSignal).toBe("SIGKILL");
+    expect(report(m, /^BUG: /)).toEqual([
+      "BUG: kernel oops in page fault: unwrapped",
+      "Oops: 0000 [#1] SMP",
+      `CPU: 0 PID: ${p.pid} Comm: late ${TAINT}`,
+      "---[ end trace 0000000000000001 ]---",
+    ]);
+    expect(m.oopses().map((o) => o.driver)).toEqual(["kernel"]);
+    m.checkInvariants();
+  });
+
   it("an oops with no process (module init) is swapper/0's, PID 0", async () => {
     const ctl = newCtl({ throwIn: "init" });
     const m = await Machine.create({ ramBytes: RAM, drivers: [pager("pager", ctl)] });
