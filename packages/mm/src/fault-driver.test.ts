@@ -509,3 +509,116 @@ describe("handle_mm_fault's own checks", () => {
     check();
   });
 });
+
+describe("new and copied pages never show what memory held before", () => {
+  /** Fills every free frame with 0x77 (memory that was used and freed), then frees them again. */
+  function dirtyFreeMemory(mem: PhysMemory): void {
+    const taken = exhaust(mem);
+    for (const pfn of taken) mem.frameBytes(pfn).fill(0x77);
+    for (const pfn of taken) mem.putPage(pfn);
+  }
+
+  it("a write fault's fresh page is zeroed", () => {
+    const { mem, mm, mmu } = setup();
+    mm.mmap(A, P, RW, PRIV, null, 0);
+    dirtyFreeMemory(mem);
+    mmu.store8(at(0, 5), 1);
+    const bytes = mem.frameBytes(pfnAt(mm, A));
+    expect(bytes.filter((b) => b !== 0).length).toBe(1);
+    mm.munmap(A, P);
+    check();
+  });
+
+  it("the COW break of the zero page gives a zeroed page, not a copy of another frame", () => {
+    const { mem, mm, mmu } = setup();
+    mm.mmap(A, P, RW, PRIV, null, 0);
+    expect(mmu.load8(at(0))).toBe(0);
+    expect(pfnAt(mm, A)).toBe(mem.zeroPfn);
+    dirtyFreeMemory(mem);
+    mmu.store8(at(0, 5), 1);
+    const bytes = mem.frameBytes(pfnAt(mm, A));
+    expect(bytes.filter((b) => b !== 0).length).toBe(1);
+    mm.munmap(A, P);
+    check();
+  });
+});
+
+describe("other threads of the mm see a COW break at once (TLB shootdown)", () => {
+  it("a copy: the other thread reads the writer's new page, not the old one", () => {
+    const { mm, mmu } = setup();
+    const thread = Mmu.forMm(mm);
+    mm.mmap(A, P, RW, PRIV, null, 0);
+    mmu.store32(A, 1);
+    const child = forkOf(mm);
+    expect(thread.load32(A)).toBe(1); // the shared page, now in the thread's TLB
+    mmu.store32(A, 2); // COW copy for the parent
+    expect(thread.load32(A)).toBe(2);
+    expect(child.mmu.load32(A)).toBe(1);
+    mm.tlbClients.delete(thread);
+    check();
+  });
+
+  it("a reuse in place: the other thread's next write needs no fault", () => {
+    const { mm, mmu } = setup();
+    const thread = Mmu.forMm(mm);
+    mm.mmap(A, P, RW, PRIV, null, 0);
+    mmu.store32(A, 1);
+    const child = forkOf(mm);
+    child.mm.exit();
+    world!.procs.pop();
+    expect(thread.load32(A)).toBe(1); // read-only in the thread's TLB
+    mmu.store32(A, 2); // reused: made writable in place
+    const faults = mm.minflt;
+    thread.store32(A, 3);
+    expect(mm.minflt).toBe(faults);
+    expect(mmu.load32(A)).toBe(3);
+    mm.tlbClients.delete(thread);
+    check();
+  });
+
+  it("a shared mapping made writable by ->page_mkwrite: the other thread's next write needs no fault", () => {
+    const { mem, mm, mmu } = setup();
+    const thread = Mmu.forMm(mm);
+    const pfns = driverPages(mem);
+    mm.mmap(A, 2 * P, RW, SH, fileWith(faultOps(mem, pfns, 0, { pageMkwrite: () => 0 })), 0);
+    expect(thread.load8(A)).toBe(0xa0);
+    mmu.store8(A, 1);
+    const faults = mm.minflt;
+    thread.store8(A, 2);
+    expect(mm.minflt).toBe(faults);
+    expect(mem.frameBytes(pfns[0]!)[0]).toBe(2);
+    mm.munmap(A, 2 * P);
+    mm.tlbClients.delete(thread);
+    release(mem, pfns);
+    check();
+  });
+});
+
+describe("->pfn_mkwrite (a shared VM_PFNMAP mapping that wants write notification)", () => {
+  it("the first write to a read-only pfn PTE asks ->pfn_mkwrite (no page); 0 makes it writable, an error is SIGBUS", () => {
+    const { mem, mm, mmu } = setup();
+    const pfns = driverPages(mem);
+    const seen: (number | null)[] = [];
+    let answer = VM_FAULT_SIGBUS;
+    const ops: VmOperations = {
+      fault: (vmf) => mm.vmfInsertPfn(vmf.vma, vmf.address, pfns[vmf.pgoff]!),
+      pfnMkwrite: (vmf) => {
+        seen.push(vmf.page?.pfn ?? null);
+        return answer;
+      },
+    };
+    mm.mmap(A, 2 * P, RW, SH, fileWith(ops, VM_PFNMAP | VM_IO), 0);
+    expect(mmu.load8(at(1))).toBe(0xa1);
+    expect(pteFlags(mm.pgd.getPte(at(1))) & _PAGE_RW).toBe(0);
+    expect(signalOf(() => mmu.store8(at(1), 5))?.signal).toBe("SIGBUS");
+    expect(mem.frameBytes(pfns[1]!)[0]).toBe(0xa1);
+    answer = 0;
+    mmu.store8(at(1), 5);
+    expect(mem.frameBytes(pfns[1]!)[0]).toBe(5);
+    expect(seen).toEqual([null, null]);
+    expect(pteFlags(mm.pgd.getPte(at(1))) & (_PAGE_RW | _PAGE_DIRTY)).toBe(_PAGE_RW | _PAGE_DIRTY);
+    mm.munmap(A, 2 * P);
+    release(mem, pfns);
+    check();
+  });
+});
