@@ -90,7 +90,7 @@ function shmDestroy(ns: ShmIds, seg: ShmSegment): void {
 }
 
 /** shm_vm_ops: open/close count attaches (shm_open, shm_close), faults go to shmem. */
-function shmVmOps(k: Kernel, ns: ShmIds, seg: ShmSegment): VmOperations {
+export function shmVmOps(k: Kernel, ns: ShmIds, seg: ShmSegment): VmOperations {
   let ops = segOps.get(seg);
   if (!ops) {
     ops = {
@@ -114,7 +114,7 @@ function shmVmOps(k: Kernel, ns: ShmIds, seg: ShmSegment): VmOperations {
 }
 
 /** The struct file of one attach (shm_file_data): the maps name keeps the segment's original key. */
-class ShmAttachFile implements MmFile {
+export class ShmAttachFile implements MmFile {
   readonly path: string;
   readonly devMajor = 0;
   readonly devMinor = 1;

@@ -30,6 +30,8 @@ import { setCloseOnExec } from "../internal/fdtable";
 import type { FileNode, OpenFile } from "../internal/file";
 import { newTask } from "../internal/fork";
 import { newFile, openConsole } from "../internal/fs";
+import { ShmAttachFile, shmVmOps } from "../internal/ipc-shm";
+import { ShmSegment, shmIds } from "../internal/ipc-shm-state";
 import type { Kernel, Task } from "../internal/kernel";
 import { zeroFops, zeroNode } from "../internal/mem";
 import { KERNEL, withKernel } from "../internal/oops";
@@ -37,7 +39,7 @@ import { procFops, procIno, procMapping, procText } from "../internal/proc";
 import { anonShmemNode, DIR_FOPS, dirNode, regNode, SHMEM_FOPS, shmemOf } from "../internal/shmem-file";
 import { TmpfsDir, TmpfsReg, type TmpfsSb } from "../internal/tmpfs";
 import { adoptVma } from "../internal/vm-ops";
-import type { DirState, FileState, KernelState, NodeRef, TaskState } from "./state";
+import type { DirState, FileState, KernelState, NodeRef, SegState, TaskState } from "./state";
 
 const fail = (msg: string): never => {
   throw new Error(msg);
@@ -120,9 +122,10 @@ export function restoreKernel(k: Kernel, s: KernelState): { mms: Mm[]; states: M
     sb.inodes.clear();
     for (const n of list(st.inodes, `sb ${i} inodes`)) sb.inodes.add(inode(n, `sb ${i} inode`));
   });
+  const segs = restoreShm(k, s, inodes);
   // Files.
   const fileStates = list<FileState>(s.files, "files");
-  const files: MmFile[] = fileStates.map((f, i) => restoreFile(k, f, i, { inodes, dirs, regs, sbs }));
+  const files: MmFile[] = fileStates.map((f, i) => restoreFile(k, f, i, { inodes, dirs, regs, sbs, segs }));
   // Address spaces.
   const anon = new AnonVmaTable();
   const mmStates = list<MmState>(s.mms, "mms");
@@ -155,7 +158,57 @@ export function adoptAll(mms: readonly Mm[], states: readonly MmState[]): void {
   for (const [i, mm] of mms.entries()) adoptPageTables(mm, states[i]!);
 }
 
+/** The SysV namespace and its segments (attached IPC_RMID'd ones included, outside the namespace). */
+function restoreShm(k: Kernel, s: KernelState, inodes: readonly ShmemInode[]): ShmSegment[] {
+  const st = s.shm ?? fail("shm: missing");
+  const ns = shmIds(k);
+  const f = list<number>(st.fields, "shm fields");
+  if (f.length !== 8) fail("shm fields: expected 8 numbers");
+  ns.seq = int(f[0], "shm seq");
+  ns.lastIdx = int(f[1], "shm lastIdx", -1);
+  ns.nextIndex = int(f[2], "shm nextIndex");
+  ns.totPages = int(f[3], "shm totPages");
+  ns.clock = int(f[4], "shm clock");
+  ns.shmmax = int(f[5], "shm shmmax", 0, 2 ** 64);
+  ns.shmall = int(f[6], "shm shmall", 0, 2 ** 64);
+  ns.shmmni = int(f[7], "shm shmmni", 0, 2 ** 31);
+  ns.byIndex.clear();
+  return list<SegState>(st.segs, "shm segs").map((g, i) => {
+    const what = `shm segment ${i}`;
+    const seg = new ShmSegment(
+      int(g?.id, `${what} id`, 0, 2 ** 31),
+      int(g.origKey, `${what} key`, -(2 ** 31), 2 ** 32),
+      int(g.seq, `${what} seq`),
+      int(g.segsz, `${what} size`, 1, 2 ** 64),
+      at(inodes, g.inode, `${what} inode`),
+      int(g.cpid, `${what} cpid`),
+      0,
+    );
+    const v = list<number>(g.fields, `${what} fields`);
+    if (v.length !== 9) fail(`${what}: expected 9 fields`);
+    const n = v.map((x, j) => int(x, `${what} field ${j}`, -(2 ** 31), 2 ** 53));
+    [seg.key, seg.mode, seg.uid, seg.gid, seg.nattch, seg.lpid, seg.atime, seg.dtime, seg.ctime] = n as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    seg.destroyed = g.destroyed === true;
+    if (!seg.destroyed) {
+      if (ns.byIndex.has(seg.index)) fail(`${what}: index ${seg.index} taken twice`);
+      ns.byIndex.set(seg.index, seg);
+    }
+    return seg;
+  });
+}
+
 interface Tables {
+  readonly segs: readonly ShmSegment[];
   readonly inodes: readonly ShmemInode[];
   readonly dirs: readonly TmpfsDir[];
   readonly regs: readonly TmpfsReg[];
@@ -166,6 +219,12 @@ function restoreFile(k: Kernel, f: FileState, i: number, t: Tables): MmFile {
   const what = `file ${i}`;
   if (typeof f !== "object" || f === null) fail(`${what}: not a map`);
   if (f.k === "shmem") return restoreShmemFile(at(t.inodes, f.inode, `${what} inode`), f);
+  if (f.k === "shm") {
+    const seg = at(t.segs, f.seg, `${what} segment`);
+    const file = new ShmAttachFile(seg, shmVmOps(k, shmIds(k), seg), f.writable === true);
+    file.refs = int(f.refs, `${what} refs`, 0, 2 ** 31);
+    return file;
+  }
   if (f.k !== "open") fail(`${what}: unknown kind ${String((f as { k: unknown }).k)}`);
   const flags = int(f.flags, `${what} flags`, 0, 2 ** 31);
   const owner = str(f.owner, `${what} owner`);
@@ -262,6 +321,11 @@ function restoreOps(k: Kernel, vma: Vma, saved: unknown): VmOperations {
     const f = vma.vmFile;
     const inode = f instanceof ShmemFile ? f.inode : f ? shmemOf(f as OpenFile) : null;
     return inode?.vmOps ?? fail(`${vma}: shmem vm_ops on a file that is not shmem`);
+  }
+  if (o?.k === "shm") {
+    const f = vma.vmFile;
+    if (!(f instanceof ShmAttachFile)) return fail(`${vma}: SysV vm_ops on a file that is not a SysV attach`);
+    return shmVmOps(k, shmIds(k), f.seg);
   }
   if (o?.k === "drv") {
     const name = str(o.d, `${vma} driver`);

@@ -23,7 +23,8 @@ import type { DriverDefinition } from "../driver-types";
 import { gupPins } from "../gup";
 import { closeOnExecOf } from "../internal/fdtable";
 import { OpenFile } from "../internal/file";
-import { sysvShmHolds } from "../internal/ipc-shm-state";
+import { ShmAttachFile } from "../internal/ipc-shm";
+import { type ShmSegment, shmIds } from "../internal/ipc-shm-state";
 import type { Kernel, Task } from "../internal/kernel";
 import { KERNEL, withKernel } from "../internal/oops";
 import type { ShmemFileNode, TmpfsDirNode } from "../internal/shmem-file";
@@ -37,6 +38,8 @@ import type {
   KernelState,
   NodeRef,
   RegState,
+  SegState,
+  ShmState,
   TaskState,
 } from "./state";
 
@@ -58,6 +61,8 @@ class Saver {
   private readonly regs = new Map<TmpfsReg, number>();
   private readonly regStates: RegState[] = [];
   private readonly anon = new AnonVmaTable();
+  private readonly segs = new Map<ShmSegment, number>();
+  private readonly segStates: SegState[] = [];
   /** Wrapped vm_ops a driver named → its driver and name. */
   private readonly driverOps = new Map<VmOperations, { driver: string; name: string }>();
 
@@ -76,10 +81,6 @@ class Saver {
     const k = this.k;
     if (k.current)
       throw new SnapshotError("snapshot: the kernel is running (take a snapshot between syscalls)");
-    if (sysvShmHolds(k).size)
-      throw new SnapshotError(
-        "snapshot: SysV shared memory segments are not saved yet (IPC_RMID them first)",
-      );
     const sbs = [k.tmpfs[0]!, k.tmpfs[1]!, k.shmMnt];
     // The trees first, so directory and file numbers follow the mounts' order.
     const roots = sbs.map((sb) => this.dir(sb.root));
@@ -134,11 +135,40 @@ class Saver {
       inodes: this.inodeStates,
       files: this.fileStates,
       anonVmas: 0,
+      shm: this.shm(),
       mms: mmStates,
       tasks,
       sighands: [...sighands.keys()].map((h) => this.sighand(h as Task["sighand"])),
     };
     return { kernel, drivers };
+  }
+
+  private seg(s: ShmSegment): number {
+    let id = this.segs.get(s);
+    if (id !== undefined) return id;
+    id = this.segStates.length;
+    this.segs.set(s, id);
+    this.segStates.push({
+      id: s.id,
+      origKey: s.origKey,
+      seq: s.seq,
+      segsz: s.segsz,
+      inode: this.inode(s.inode),
+      cpid: s.cpid,
+      fields: [s.key, s.mode, s.uid, s.gid, s.nattch, s.lpid, s.atime, s.dtime, s.ctime],
+      destroyed: s.destroyed,
+    });
+    return id;
+  }
+
+  /** The namespace's segments (after the files: attached, IPC_RMID'd segments are listed by them). */
+  private shm(): ShmState {
+    const ns = shmIds(this.k);
+    for (const s of ns.byIndex.values()) this.seg(s);
+    return {
+      fields: [ns.seq, ns.lastIdx, ns.nextIndex, ns.totPages, ns.clock, ns.shmmax, ns.shmall, ns.shmmni],
+      segs: this.segStates,
+    };
   }
 
   private drivers(): DriverState[] {
@@ -242,6 +272,7 @@ class Saver {
           ? (f.node as Partial<ShmemFileNode>).shmem
           : undefined;
     if (inode && ops === inode.vmOps) return { k: "shmem" };
+    if (f instanceof ShmAttachFile) return { k: "shm" };
     const d = this.driverOps.get(ops);
     if (d) return { k: "drv", d: d.driver, n: d.name };
     throw new SnapshotError(
@@ -327,10 +358,12 @@ class Saver {
       this.fileStates.push({ k: "shmem", ...saveShmemFile(f, this.inode(f.inode)) });
       return id;
     }
+    if (f instanceof ShmAttachFile) {
+      this.fileStates.push({ k: "shm", seg: this.seg(f.seg), writable: f.writable, refs: f.refs });
+      return id;
+    }
     if (!(f instanceof OpenFile))
-      throw new SnapshotError(
-        `snapshot: cannot save ${f.path}: SysV shared memory attaches are not saved yet`,
-      );
+      throw new SnapshotError(`snapshot: cannot save ${f.path}: an unknown kind of file`);
     const placeholder = {} as FileState;
     this.fileStates.push(placeholder);
     let priv: unknown = null;

@@ -215,13 +215,35 @@ describe("bad machine snapshots are refused with a message", () => {
   }, 240_000);
 });
 
-describe("what a snapshot cannot hold is refused, naming it", () => {
-  it("a SysV segment, a signal handler that is a JS function", async () => {
+describe("SysV shared memory and what a snapshot cannot hold", () => {
+  it("keeps SysV segments, attaches and an IPC_RMID'd segment still attached", async () => {
     const m = await Machine.create({ ramBytes: RAM });
     const p = m.spawn();
-    const id = p.sys.shmget(0, PAGE, 0o1000 | 0o600);
-    expect(id).toBeGreaterThanOrEqual(0);
-    expect(() => m.snapshot()).toThrow(/SysV shared memory segments are not saved yet/);
+    const kept = p.sys.shmget(0x1234, 2 * PAGE, 0o1000 | 0o600);
+    const gone = p.sys.shmget(0, PAGE, 0o1000 | 0o600);
+    const a = p.sys.shmat(kept, 0, 0) as number;
+    const b = p.sys.shmat(gone, 0, 0) as number;
+    p.mmu.write(a, [7, 8]);
+    p.mmu.write(b, [9]);
+    expect(p.sys.shmctl(gone, 0, null)).toBe(0); // IPC_RMID: destroyed at the last detach
+    const r = await Machine.restore(m.snapshot());
+    r.checkInvariants();
+    const q = r.process(p.pid)!;
+    expect([...q.mmu.read(a, 2)]).toEqual([7, 8]);
+    expect(q.mmu.load8(b)).toBe(9);
+    expect(r.procText("/proc/sysvipc/shm")).toBe(m.procText("/proc/sysvipc/shm"));
+    expect(r.procText(`/proc/${p.pid}/maps`)).toBe(m.procText(`/proc/${p.pid}/maps`));
+    for (const x of [m, r]) {
+      const pp = x.process(p.pid)!;
+      expect(pp.sys.shmdt(b)).toBe(0);
+      expect(pp.sys.shmdt(a)).toBe(0);
+      x.checkInvariants();
+    }
+    expect(r.procText("/proc/sysvipc/shm")).toBe(m.procText("/proc/sysvipc/shm"));
+    expect(r.procText("/proc/meminfo")).toBe(m.procText("/proc/meminfo"));
+  });
+
+  it("refuses a signal handler that is a JS function, naming it", async () => {
     const n = await Machine.create({ ramBytes: RAM });
     n.spawn().sys.sigaction(10, { handler: () => {} });
     expect(() => n.snapshot()).toThrow(/signal 10 has a handler that is a JS function/);

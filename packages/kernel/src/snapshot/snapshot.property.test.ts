@@ -33,7 +33,8 @@ type Op =
   | { k: "load"; p: number; v: number; off: number }
   | { k: "fork"; p: number }
   | { k: "exit"; p: number }
-  | { k: "write"; p: number; file: number; byte: number; off: number };
+  | { k: "write"; p: number; file: number; byte: number; off: number }
+  | { k: "shmat"; p: number; key: number; pages: number; rmid: boolean };
 
 const proc = fc.nat(7);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -88,6 +89,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     byte: fc.nat(255),
     off: fc.nat(3 * PAGE),
   }),
+  fc.record({
+    k: fc.constant("shmat" as const),
+    p: proc,
+    key: fc.nat(2),
+    pages: fc.integer({ min: 1, max: 2 }),
+    rmid: fc.boolean(),
+  }),
 );
 
 /** Files the operations use: a tmpfs file, a memfd, /dev/zero (opened per process as needed). */
@@ -139,6 +147,13 @@ function apply(m: Machine, op: Op): string {
       }
       case "exit":
         return String(p.sys.exit(0));
+      case "shmat": {
+        // SysV: a keyed or private segment, attached; IPC_RMID marks it for destruction at the last detach.
+        const id = p.sys.shmget(op.key, op.pages * PAGE, 0o1000 | 0o600);
+        if (id < 0) return String(id);
+        const at = p.sys.shmat(id, 0, 0);
+        return `${at} ${op.rmid ? p.sys.shmctl(id, 0, null) : ""}`;
+      }
       case "write": {
         const fd = fdOf(op.file);
         p.sys.lseek(fd, op.off, 0);
@@ -156,6 +171,7 @@ const fds = new WeakMap<Machine, Map<string, number>>();
 /** Everything observable: /proc files, the log, each process's memory through its MMU. */
 function observe(m: Machine): string {
   const out = [
+    m.procText("/proc/sysvipc/shm"),
     m.procText("/proc/meminfo"),
     m.procText("/proc/iomem"),
     m.procText("/proc/buddyinfo"),

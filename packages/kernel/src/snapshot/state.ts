@@ -88,7 +88,29 @@ export type FileState =
       /** null, { b: bytes } (a /proc file's text), or { d: driver, v: what its savePrivate returned }. */
       readonly priv: unknown;
     }
-  | ({ readonly k: "shmem" } & ShmemFileState);
+  | ({ readonly k: "shmem" } & ShmemFileState)
+  /** A SysV attach (shm_file_data): its segment (index in KernelState.shm.segs), mode, VMAs holding it. */
+  | { readonly k: "shm"; readonly seg: number; readonly writable: boolean; readonly refs: number };
+
+/** A SysV segment (struct shmid_kernel), in the namespace or (IPC_RMID'd) still attached. */
+export interface SegState {
+  readonly id: number;
+  readonly origKey: number;
+  readonly seq: number;
+  readonly segsz: number;
+  readonly inode: number;
+  readonly cpid: number;
+  /** key, mode, uid, gid, nattch, lpid, atime, dtime, ctime. */
+  readonly fields: readonly number[];
+  readonly destroyed: boolean;
+}
+
+/** The IPC namespace's shm side. */
+export interface ShmState {
+  /** seq, lastIdx, nextIndex, totPages, clock, shmmax, shmall, shmmni. */
+  readonly fields: readonly number[];
+  readonly segs: readonly SegState[];
+}
 
 export interface TaskState {
   readonly pid: number;
@@ -147,6 +169,7 @@ export interface KernelState {
   readonly inodes: readonly InodeState[];
   readonly files: readonly FileState[];
   readonly anonVmas: number;
+  readonly shm: ShmState;
   readonly mms: readonly MmState[];
   readonly tasks: readonly TaskState[];
   /** Per table, per signal: handler (address, SIG_DFL, SIG_IGN), flags, mask (decimal string). */
