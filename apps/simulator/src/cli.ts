@@ -221,7 +221,7 @@ program
                 try {
                   machine = m.snapshot();
                 } catch (e) {
-                  // What a snapshot cannot hold (a SysV segment, a driver without hooks) is named.
+                  // What a snapshot cannot hold (a driver without hooks, a JS-function signal handler) is named.
                   if (!(e instanceof SnapshotError)) throw e;
                   saveError = e.message;
                   return;

@@ -2,9 +2,11 @@
  * The kernel's part of `m.snapshot()`: walks the machine's state (tasks, their mms and fd tables, the
  * struct files, the tmpfs mounts and shmem inodes, the log, the page references drivers and the kernel
  * hold, the drivers' own state through their snapshot hooks) into plain data (state.ts describes it).
- * Physical memory saves itself (PhysMemory.saveState), each mm through mm's saveMm. What cannot be
- * saved yet (a JS-function signal handler, a SysV segment, a driver VMA whose vm_ops the driver does
- * not name, a PCI driver binding) is a SnapshotError naming it: a snapshot never silently drops state.
+ * Physical memory saves itself (PhysMemory.saveState), each mm through mm's saveMm. What it cannot
+ * save (a JS-function signal handler, a driver VMA whose vm_ops the driver does not name, a driver
+ * without snapshot hooks) is a SnapshotError naming it. What drivers' init and probe build again on
+ * the restored machine (PCI bindings, IRQs, DMA mappings, PAT memtypes, timers) is not saved: see
+ * docs/snapshots.md, "Not saved".
  */
 import {
   AnonVmaTable,
