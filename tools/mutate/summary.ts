@@ -22,6 +22,8 @@ interface Report {
 interface Equivalent {
   file: string;
   code: string;
+  /** A piece of the line after, when the mutated line's text occurs more than once. */
+  next?: string;
   original: string;
   replacement: string;
   why: string;
@@ -89,7 +91,7 @@ for (const [file, seen] of [...byFile].sort(([a], [b]) => a.localeCompare(b))) {
             ...lines.slice(1, -1),
             lines.at(-1)!.slice(0, end.column - 1),
           ].join("\n");
-    return { line: src[start.line - 1]!, original };
+    return { line: src[start.line - 1]!, next: src[start.line] ?? "", original };
   };
   let equivalent = 0;
   for (const m of mutants.filter((x) => x.status === "Survived" || x.status === "NoCoverage")) {
@@ -98,6 +100,7 @@ for (const [file, seen] of [...byFile].sort(([a], [b]) => a.localeCompare(b))) {
       (e) =>
         file.endsWith(e.file) &&
         t.line.includes(e.code) &&
+        (e.next === undefined || t.next.includes(e.next)) &&
         e.original === t.original &&
         e.replacement === (m.replacement ?? ""),
     );
