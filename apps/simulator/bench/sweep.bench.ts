@@ -5,9 +5,12 @@
 // a snapshot), the run itself, writing its record. The goal: N jobs ≥ 0.8·N × one job.
 //
 // On a loaded machine these figures measure the load as much as the code: the load average at the
-// start and end is recorded with them. Runs from `pnpm bench` (this package's script builds dist/
+// start and end is recorded with them. This file runs from source (tsx, with the workspace's source
+// condition), so its in-process figures are "from source" ones (each new worker thread compiles the
+// runtime through tsx); the thread figures marked "compiled" come from a plain-node child on dist/, and
+// the sweeps run the compiled command. Runs from `pnpm bench` (this package's script builds dist/
 // first; the other packages' dist/ are built by turbo's ^build).
-import { execFileSync, fork } from "node:child_process";
+import { fork, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,7 +22,7 @@ import { DEFAULT_SCENARIO } from "../src/default-scenario";
 import { bootMachine } from "../src/run";
 import { loadPlugins, machineOptions, parseScenario } from "../src/scenario";
 import { applyCell } from "../src/sweep-matrix";
-import { appendResult } from "../src/sweep-results";
+import { appendResult, readResults } from "../src/sweep-results";
 import { runOne } from "../src/sweep-run";
 
 const appDir = fileURLToPath(new URL("..", import.meta.url));
@@ -74,6 +77,41 @@ const job = (seed: number) => ({
 const childMs: number[] = [];
 for (let i = 0; i < 5; i++) childMs.push(await childStartMs());
 
+/** The same nop process, fresh and pooled, in a plain-node child on the compiled packages. */
+function compiledThreadMs(): { fresh: number; pooled: number } {
+  const dist = (pkg: string) => join(appDir, "node_modules/@faultline", pkg, "dist/index.js");
+  const prog = join(scratch, "nop-compiled.program.mjs");
+  writeFileSync(
+    prog,
+    `import { defineProgram } from ${JSON.stringify(dist("sim"))};\nexport default defineProgram(() => 0);\n`,
+  );
+  const script = join(scratch, "threads.mjs");
+  writeFileSync(
+    script,
+    `import { Simulation, WorkerPool } from ${JSON.stringify(dist("sim"))};
+const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+async function one(workerPool) {
+  const sim = await Simulation.deterministic({ machine: { ramBytes: 16 << 20 }, seed: 1, ...(workerPool ? { workerPool } : {}) });
+  const t0 = performance.now();
+  sim.spawn(${JSON.stringify(prog)});
+  await sim.run();
+  return performance.now() - t0;
+}
+const fresh = [], pooled = [];
+for (let i = 0; i < 5; i++) fresh.push(await one());
+const pool = new WorkerPool();
+await one(pool);
+for (let i = 0; i < 10; i++) pooled.push(await one(pool));
+await pool.close();
+console.log(JSON.stringify({ fresh: med(fresh), pooled: med(pooled) }));
+`,
+  );
+  const r = spawnSync(process.execPath, [script], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`compiled thread bench failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as { fresh: number; pooled: number };
+}
+const compiled = compiledThreadMs();
+
 const freshThread: number[] = [];
 for (let i = 0; i < 5; i++) freshThread.push(await nopRunMs());
 const pool = new WorkerPool();
@@ -83,11 +121,19 @@ for (let i = 0; i < 10; i++) pooledThread.push(await nopRunMs(pool));
 
 const boot: number[] = [];
 const restore: number[] = [];
-const snap = (await bootMachine(scenario, era, DEFAULT_SCENARIO.name, plugins)).snapshot();
+// Restoring is measured where the scenario's drivers can be saved (every driver needs snapshot hooks).
+let snap: Uint8Array | null = null;
+let noSnapshot = "";
+try {
+  snap = (await bootMachine(scenario, era, DEFAULT_SCENARIO.name, plugins)).snapshot();
+} catch (e) {
+  noSnapshot = `n/a: ${(e as Error).message}`;
+}
 for (let i = 0; i < 15; i++) {
   let t0 = performance.now();
   await bootMachine(scenario, era, DEFAULT_SCENARIO.name, plugins);
   boot.push(performance.now() - t0);
+  if (!snap) continue;
   const o = machineOptions(scenario, era, plugins);
   t0 = performance.now();
   await Machine.restore(snap, { devices: o.devices ?? [], drivers: o.drivers ?? [] });
@@ -110,18 +156,31 @@ for (let r = 0; r < 5; r++) {
 }
 
 // ---- throughput: the compiled command, --jobs 1 and --jobs N side by side -------------------------
+let notAsExpected = 0;
+/** Each sweep's run durations (durationMs), by the sweep's label. */
+const durations: Record<string, number[]> = {};
 /** Runs per second of `faultline sweep` over `seeds` seeds (two eras each), command start included. */
 function sweepRate(jobs: number, seeds: number, extra: string[] = []): number {
   const out = mkdtempSync(join(scratch, "out-"));
   const t0 = performance.now();
-  execFileSync(
+  const r = spawnSync(
     process.execPath,
     [CLI, "sweep", "--seeds", `1-${seeds}`, "--jobs", String(jobs), "-o", out, ...extra],
-    { cwd: appDir, stdio: "ignore" },
+    { cwd: appDir, encoding: "utf8" },
   );
   const s = (performance.now() - t0) / 1000;
+  const runs = readResults(out);
+  if (runs.length !== seeds * DEFAULT_SCENARIO.eras.length)
+    throw new Error(`faultline sweep --jobs ${jobs} recorded ${runs.length} runs:\n${r.stdout}${r.stderr}`);
+  // A run that did not end as expected (a hang on an overloaded host) still counts: it ran.
+  const label = `${jobs}${extra.join("")}`;
+  durations[label] = [...(durations[label] ?? []), ...runs.map((x) => x.durationMs)];
+  const bad = runs.filter((x) => x.outcome !== "ok");
+  notAsExpected += bad.length;
+  for (const x of bad)
+    console.error(`--jobs ${jobs}: seed ${x.seed} cell ${x.cell}: ${x.outcome} ${x.error ?? ""}`);
   rmSync(out, { recursive: true, force: true });
-  return (seeds * DEFAULT_SCENARIO.eras.length) / s;
+  return runs.length / s;
 }
 
 const SEEDS = 40;
@@ -144,13 +203,18 @@ recordResults("simulator: faultline sweep throughput", {
   [`speed-up --jobs ${N} / --jobs 1 (goal >= ${0.8 * N})`]: rN / r1,
   "runs/s --jobs 1 --no-reuse (new child and threads per run)": freshRate,
   "start: sweep child fork until modules loaded ms": median(childMs),
-  "start: a process on a new worker thread ms": median(freshThread),
-  "start: a process on a pooled worker thread ms": median(pooledThread),
+  "start: a process on a new worker thread, compiled ms": compiled.fresh,
+  "start: a process on a pooled worker thread, compiled ms": compiled.pooled,
+  "start: a process on a new worker thread, from source ms": median(freshThread),
+  "start: a process on a pooled worker thread, from source ms": median(pooledThread),
   "start: machine boot (built-in scenario) ms": median(boot),
-  "start: Machine.restore of the booted machine ms": median(restore),
-  "run: built-in scenario (modern), new threads ms": median(freshRun),
-  "run: built-in scenario (modern), pooled threads ms": median(pooledRun),
+  "start: Machine.restore of the booted machine ms": snap ? median(restore) : noSnapshot,
+  "run in the compiled sweep --jobs 1, median ms": median(durations["1"] ?? [0]),
+  "run in the compiled sweep --jobs 1 --no-reuse, median ms": median(durations["1--no-reuse"] ?? [0]),
+  "run: built-in scenario (modern), new threads, from source ms": median(freshRun),
+  "run: built-in scenario (modern), pooled threads, from source ms": median(pooledRun),
   "write: one result record (msgpack + JSON line) ms": median(writes),
+  "runs of these sweeps not as expected": notAsExpected,
   "load average (1 min) at start": load0,
   "load average (1 min) at end": loadavg()[0]!,
 });
