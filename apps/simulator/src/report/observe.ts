@@ -94,7 +94,21 @@ export function observedKernel(machine: Machine, c: EraCollector, hooks: Observe
     },
     waitpid: (pid, child, options) => k.waitpid(pid, child, options),
     signo: (name) => k.signo(name),
-    // The machine's virtual clock and its sleepers (nanosleep) are the machine's own.
+    // The rest is the machine's own, passed through untouched: threads (clone), handled signals
+    // (a handler's frame, what ended a process), the virtual clock and its sleepers (nanosleep).
+    // A port without them would change the run: a caught SIGBUS would kill the process instead.
+    ...(k.clone
+      ? {
+          clone: (pid: number, flags: number) => {
+            c.tick++;
+            return k.clone!(pid, flags);
+          },
+        }
+      : {}),
+    ...(k.forceSigFault ? { forceSigFault: k.forceSigFault.bind(k) } : {}),
+    ...(k.takeSignalFrames ? { takeSignalFrames: k.takeSignalFrames.bind(k) } : {}),
+    ...(k.ended ? { ended: k.ended.bind(k) } : {}),
+    ...(k.handledSignals ? { handledSignals: k.handledSignals.bind(k) } : {}),
     ...(k.clock ? { clock: k.clock } : {}),
     ...(k.takeSleep ? { takeSleep: k.takeSleep } : {}),
   };
