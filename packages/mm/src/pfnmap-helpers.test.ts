@@ -354,3 +354,82 @@ describe("zapVmaPtes", () => {
     mm.exit();
   });
 });
+
+describe("addresses inside a page, bounds and permissions", () => {
+  it("vmInsertPage and vmfInsertPfn map the page that holds an unaligned address; a private or read-only VMA gets no write permission", () => {
+    const { mem, mm, mmu } = boot();
+    const [p0, p1] = pages(mem) as [number, number];
+    const rs: number[] = [];
+    mapWith(mm, 2 * P, RW, SH, (v) => {
+      rs.push(mm.vmInsertPage(v, v.vmStart + 2 * P - 1, mem.pfnToPage(p1)));
+      return 0;
+    });
+    expect(rs).toEqual([0]);
+    expect(mmu.load8(A + P)).toBe(0x22);
+    expect(mm.pgd.getPte(A)).toBe(0);
+    mm.exit();
+
+    const b = boot();
+    const [q0, q1] = pages(b.mem) as [number, number];
+    const ro = mapWith(b.mm, P, PROT_READ, SH, (v) => b.mm.vmInsertPage(v, v.vmStart, b.mem.pfnToPage(q0)));
+    expect(ro.r).toBe(A);
+    expect(pteFlags(b.mm.pgd.getPte(A)) & _PAGE_RW).toBe(0);
+    b.mm.exit();
+    const c = boot();
+    const priv = mapWith(c.mm, P, RW, MAP_PRIVATE | MAP_FIXED, (v) =>
+      c.mm.vmInsertPage(v, v.vmStart, c.mem.pfnToPage(c.mem.allocPfn(0))),
+    );
+    expect(priv.r).toBe(A);
+    expect(pteFlags(c.mm.pgd.getPte(A)) & _PAGE_RW).toBe(0);
+    c.mm.exit();
+    expect(q1).toBe(q0 + 1);
+  });
+
+  it("vmfInsertPfn outside a fault, where no page table exists yet, still maps the page that holds the address", () => {
+    const { mem, mm, mmu } = boot();
+    const [, p1] = pages(mem) as [number, number];
+    const { vma } = mapWith(mm, 2 * P, RW, SH, (v) => {
+      v.vmFlags |= VM_PFNMAP | VM_IO;
+      return 0;
+    });
+    expect(mm.vmfInsertPfn(vma!, A + 2 * P - 1, p1)).toBe(VM_FAULT_NOPAGE);
+    expect(mm.pgd.getPte(A)).toBe(0);
+    expect(mmu.load8(A + P)).toBe(0x22);
+    mm.exit();
+  });
+
+  it("a private remap not starting at the VMA's start is -EINVAL too (returned as such)", () => {
+    const { mem, mm } = boot();
+    const [p0] = pages(mem) as [number];
+    let r = 0;
+    mapWith(mm, 2 * P, RW, MAP_PRIVATE | MAP_FIXED, (v) => {
+      r = mm.remapPfnRange(v, v.vmStart + P, p0, P);
+      return 0;
+    });
+    expect(r).toBe(-EINVAL);
+    expect(mm.pgd.getPte(A + P)).toBe(0);
+    mm.exit();
+  });
+
+  it("zapVmaPtes ignores a VMA that is not VM_PFNMAP and a range not inside the VMA", () => {
+    const { mem, mm, mmu } = boot();
+    const [p0] = pages(mem) as [number];
+    const { vma } = mapWith(mm, 2 * P, RW, SH, (v) => mm.remapPfnRange(v, v.vmStart, p0, 2 * P));
+    for (const [addr, size] of [
+      [A - P, 2 * P],
+      [A + P, 2 * P],
+    ] as const) {
+      mm.zapVmaPtes(vma!, addr, size);
+      expect([mm.pgd.getPte(A), mm.pgd.getPte(A + P)].every((pte) => pte !== 0)).toBe(true);
+    }
+    const flags = vma!.vmFlags;
+    vma!.vmFlags &= ~VM_PFNMAP;
+    mm.zapVmaPtes(vma!, A, P);
+    expect(mm.pgd.getPte(A)).not.toBe(0);
+    vma!.vmFlags = flags;
+    mm.zapVmaPtes(vma!, A, P);
+    expect(mm.pgd.getPte(A)).toBe(0);
+    expect(mmu.load8(A + P)).toBe(0x22);
+    mm.exit();
+  });
+});
