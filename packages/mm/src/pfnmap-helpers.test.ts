@@ -356,9 +356,9 @@ describe("zapVmaPtes", () => {
 });
 
 describe("addresses inside a page, bounds and permissions", () => {
-  it("vmInsertPage and vmfInsertPfn map the page that holds an unaligned address; a private or read-only VMA gets no write permission", () => {
+  it("vmInsertPage maps the page that holds an unaligned address; a private or read-only VMA gets no write permission", () => {
     const { mem, mm, mmu } = boot();
-    const [p0, p1] = pages(mem) as [number, number];
+    const [, p1] = pages(mem) as [number, number];
     const rs: number[] = [];
     mapWith(mm, 2 * P, RW, SH, (v) => {
       rs.push(mm.vmInsertPage(v, v.vmStart + 2 * P - 1, mem.pfnToPage(p1)));
