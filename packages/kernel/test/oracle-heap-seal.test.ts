@@ -8,7 +8,6 @@
 // RLIMIT_DATA is compared away from its edges: Linux adds the oracle's own data segment (968 bytes) to
 // check_data_rlimit(), and may_expand_vm() counts its libc's data mappings; a Faultline process has
 // neither, so the exact edges are left to packages/mm/src/brk.test.ts.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   compileOracle,
@@ -17,6 +16,7 @@ import {
   runTextOnLinux,
 } from "../../mm/test/oracle/linux.ts";
 import { runSignalScript } from "./oracle-signals";
+import { expectRecordedCover, recordedTranscripts } from "./recorded-transcripts";
 
 const A = 0x1000_0000_0000;
 const h = (n: number) => `0x${n.toString(16)}`;
@@ -246,10 +246,6 @@ maps
 const CASES: Record<string, string> = { ...HEAP, ...SEAL, ...STACK };
 
 const FIXTURE = new URL("./__fixtures__/oracle-heap-seal.json", import.meta.url);
-interface Recorded {
-  readonly kernel: string;
-  readonly cases: Record<string, { readonly text: string; readonly transcript: readonly string[] }>;
-}
 const oracle = compileOracle();
 /** mseal came with 6.10 (the recording host runs 6.18). */
 const [major = 0, minor = 0] = kernelRelease().split(/[.-]/).map(Number);
@@ -261,24 +257,13 @@ const skipReason = (name: string): string =>
       ? ` [SKIPPED: this kernel (${kernelRelease()}) predates mseal (6.10)]`
       : "";
 
-if (process.env.FAULTLINE_RECORD_HEAP && oracle) {
-  const cases: Recorded["cases"] = {};
-  for (const [name, body] of Object.entries(CASES)) {
-    const text = HEAD + body.trimStart();
-    cases[name] = { text, transcript: runTextOnLinux(text) };
-  }
-  writeFileSync(
-    FIXTURE,
-    `${JSON.stringify({ kernel: kernelRelease(), cases } satisfies Recorded, null, 2)}\n`,
-  );
-}
-const recorded: Recorded | null = existsSync(FIXTURE) ? JSON.parse(readFileSync(FIXTURE, "utf8")) : null;
+const RECORD = "FAULTLINE_RECORD_HEAP";
+const SCRIPTS = Object.fromEntries(Object.entries(CASES).map(([n, b]) => [n, HEAD + b.trimStart()]));
+const recorded = recordedTranscripts(FIXTURE, RECORD, SCRIPTS);
 
 describe("brk, mseal and the stack guard gap: Faultline against Linux", () => {
   it("the recorded kernel transcripts cover every case, for the scripts as they are now", () => {
-    expect(recorded, "record with FAULTLINE_RECORD_HEAP=1").not.toBeNull();
-    for (const [name, body] of Object.entries(CASES))
-      expect(recorded!.cases[name]?.text, name).toBe(HEAD + body.trimStart());
+    expectRecordedCover(recorded, RECORD, SCRIPTS);
   });
 
   for (const [name, body] of Object.entries(CASES)) {

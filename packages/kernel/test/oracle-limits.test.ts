@@ -5,15 +5,10 @@
 // oracle's own binary, libc and stack count against them (packages/mm/src/limits.test.ts has them).
 // Raising a hard limit is not compared either: it needs CAP_SYS_RESOURCE, which Faultline's processes
 // have (root) and the recording host's root did not.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import {
-  compileOracle,
-  kernelRelease,
-  oracleUnavailableReason,
-  runTextOnLinux,
-} from "../../mm/test/oracle/linux.ts";
+import { compileOracle, oracleUnavailableReason, runTextOnLinux } from "../../mm/test/oracle/linux.ts";
 import { runSignalScript } from "./oracle-signals";
+import { expectRecordedCover, recordedTranscripts } from "./recorded-transcripts";
 
 const A = 0x1000_0000_0000;
 const h = (n: number) => `0x${n.toString(16)}`;
@@ -169,31 +164,16 @@ mincore ${at(4)} 0x2000
 `;
 
 const FIXTURE = new URL("./__fixtures__/oracle-limits.json", import.meta.url);
-interface Recorded {
-  readonly kernel: string;
-  readonly cases: Record<string, { readonly text: string; readonly transcript: readonly string[] }>;
-}
 const oracle = compileOracle();
 const SKIP = oracle ? "" : ` [SKIPPED: ${oracleUnavailableReason}]`;
 
-if (process.env.FAULTLINE_RECORD_LIMITS && oracle) {
-  const cases: Recorded["cases"] = {};
-  for (const [name, body] of Object.entries(CASES)) {
-    const text = HEAD + body.trimStart();
-    cases[name] = { text, transcript: runTextOnLinux(text) };
-  }
-  writeFileSync(
-    FIXTURE,
-    `${JSON.stringify({ kernel: kernelRelease(), cases } satisfies Recorded, null, 2)}\n`,
-  );
-}
-const recorded: Recorded | null = existsSync(FIXTURE) ? JSON.parse(readFileSync(FIXTURE, "utf8")) : null;
+const RECORD = "FAULTLINE_RECORD_LIMITS";
+const SCRIPTS = Object.fromEntries(Object.entries(CASES).map(([n, b]) => [n, HEAD + b.trimStart()]));
+const recorded = recordedTranscripts(FIXTURE, RECORD, SCRIPTS);
 
 describe("limits and introspection: Faultline against Linux", () => {
   it("the recorded kernel transcripts cover every case, for the scripts as they are now", () => {
-    expect(recorded, "record with FAULTLINE_RECORD_LIMITS=1").not.toBeNull();
-    for (const [name, body] of Object.entries(CASES))
-      expect(recorded!.cases[name]?.text, name).toBe(HEAD + body.trimStart());
+    expectRecordedCover(recorded, RECORD, SCRIPTS);
   });
 
   for (const [name, body] of Object.entries(CASES)) {

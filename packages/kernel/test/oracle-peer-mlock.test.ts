@@ -6,15 +6,10 @@
 // Every script runs on a Faultline process and on Linux (oracle.c); the transcripts must be equal, and
 // each script's `expect` lists the original's assertions, checked on both. Recorded in
 // __fixtures__/oracle-peer-mlock.json (FAULTLINE_RECORD_PEER_MLOCK=1 re-records).
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import {
-  compileOracle,
-  kernelRelease,
-  oracleUnavailableReason,
-  runTextOnLinux,
-} from "../../mm/test/oracle/linux.ts";
+import { compileOracle, oracleUnavailableReason, runTextOnLinux } from "../../mm/test/oracle/linux.ts";
 import { runSignalScript } from "./oracle-signals";
+import { expectRecordedCover, recordedTranscripts } from "./recorded-transcripts";
 
 const A = 0x1000_0000_0000;
 const h = (n: number) => `0x${n.toString(16)}`;
@@ -148,31 +143,17 @@ function unmet(peer: Peer, transcript: readonly string[]): string[] {
 }
 
 const FIXTURE = new URL("./__fixtures__/oracle-peer-mlock.json", import.meta.url);
-interface Recorded {
-  readonly kernel: string;
-  readonly cases: Record<string, { readonly text: string; readonly transcript: readonly string[] }>;
-}
 const oracle = compileOracle();
 const SKIP = oracle ? "" : ` [SKIPPED: ${oracleUnavailableReason}]`;
 
-if (process.env.FAULTLINE_RECORD_PEER_MLOCK && oracle) {
-  const cases: Recorded["cases"] = {};
-  for (const [name, peer] of Object.entries(PEERS)) {
-    const text = HEAD + peer.script;
-    cases[name] = { text, transcript: runTextOnLinux(text) };
-  }
-  writeFileSync(
-    FIXTURE,
-    `${JSON.stringify({ kernel: kernelRelease(), cases } satisfies Recorded, null, 2)}\n`,
-  );
-}
-const recorded: Recorded | null = existsSync(FIXTURE) ? JSON.parse(readFileSync(FIXTURE, "utf8")) : null;
+const RECORD = "FAULTLINE_RECORD_PEER_MLOCK";
+const SCRIPTS = Object.fromEntries(Object.entries(PEERS).map(([n, b]) => [n, HEAD + b.script]));
+const recorded = recordedTranscripts(FIXTURE, RECORD, SCRIPTS);
 
 describe("gVisor mlock.cc and mincore.cc, ported: Faultline against Linux", () => {
   it("the recorded kernel transcripts cover every case, for the scripts as they are now, and meet the originals' assertions", () => {
-    expect(recorded, "record with FAULTLINE_RECORD_PEER_MLOCK=1").not.toBeNull();
+    expectRecordedCover(recorded, RECORD, SCRIPTS);
     for (const [name, peer] of Object.entries(PEERS)) {
-      expect(recorded!.cases[name]?.text, name).toBe(HEAD + peer.script);
       expect(unmet(peer, recorded!.cases[name]!.transcript), name).toEqual([]);
     }
   });

@@ -2,15 +2,10 @@
 // machine's kernel and on a Faultline process, and the transcripts must be the same. The kernel's
 // transcripts are also recorded (__fixtures__/oracle-signals.json) so machines without a C compiler
 // still compare Faultline with Linux; re-record with FAULTLINE_RECORD_SIGNALS=1.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import {
-  compileOracle,
-  kernelRelease,
-  oracleUnavailableReason,
-  runTextOnLinux,
-} from "../../mm/test/oracle/linux.ts";
+import { compileOracle, oracleUnavailableReason, runTextOnLinux } from "../../mm/test/oracle/linux.ts";
 import { runSignalScript } from "./oracle-signals";
+import { expectRecordedCover, recordedTranscripts } from "./recorded-transcripts";
 
 const A = "0x100000000000";
 const P1 = "0x100000001000";
@@ -208,31 +203,16 @@ sigprocmask 2 0x0
 `;
 
 const FIXTURE = new URL("./__fixtures__/oracle-signals.json", import.meta.url);
-interface Recorded {
-  readonly kernel: string;
-  readonly cases: Record<string, { readonly text: string; readonly transcript: readonly string[] }>;
-}
 const oracle = compileOracle();
 const SKIP = oracle ? "" : ` [SKIPPED: ${oracleUnavailableReason}]`;
 
-if (process.env.FAULTLINE_RECORD_SIGNALS && oracle) {
-  const cases: Recorded["cases"] = {};
-  for (const [name, body] of Object.entries(CASES)) {
-    const text = HEAD + body.trimStart();
-    cases[name] = { text, transcript: runTextOnLinux(text) };
-  }
-  writeFileSync(
-    FIXTURE,
-    `${JSON.stringify({ kernel: kernelRelease(), cases } satisfies Recorded, null, 2)}\n`,
-  );
-}
-const recorded: Recorded | null = existsSync(FIXTURE) ? JSON.parse(readFileSync(FIXTURE, "utf8")) : null;
+const RECORD = "FAULTLINE_RECORD_SIGNALS";
+const SCRIPTS = Object.fromEntries(Object.entries(CASES).map(([n, b]) => [n, HEAD + b.trimStart()]));
+const recorded = recordedTranscripts(FIXTURE, RECORD, SCRIPTS);
 
 describe("handled signals: Faultline against Linux", () => {
   it("the recorded kernel transcripts cover every case, for the scripts as they are now", () => {
-    expect(recorded, "record with FAULTLINE_RECORD_SIGNALS=1").not.toBeNull();
-    for (const [name, body] of Object.entries(CASES))
-      expect(recorded!.cases[name]?.text, name).toBe(HEAD + body.trimStart());
+    expectRecordedCover(recorded, RECORD, SCRIPTS);
   });
 
   for (const [name, body] of Object.entries(CASES)) {
