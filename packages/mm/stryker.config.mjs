@@ -103,9 +103,9 @@ export default {
   timeoutMS: 60000,
   reporters: ["clear-text", "progress", "json"],
   jsonReporter: { fileName: report },
-  // `pnpm mutate --incremental`: only mutants whose code or covering tests changed since that report
-  // are run again (Stryker reads its own JSON report back).
-  incrementalFile: report,
+  // `pnpm mutate --incremental`: only mutants whose code or covering tests changed since the last run
+  // are run again. Its own file: Stryker writes it at the same moment as the JSON report.
+  incrementalFile: report.replace(/\.json$/, ".incremental.json"),
   tempDirName: ".stryker-tmp",
   cleanTempDir: "always",
   ignoreStatic: true,

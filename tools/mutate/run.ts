@@ -11,7 +11,7 @@ const root = resolve(import.meta.dirname, "../..");
 const all = ["kernel", "mm:fault", "mm:vma", "mm:pfn"];
 const args = process.argv.slice(2).filter((a) => a !== "--");
 // --incremental: Stryker runs again only the mutants whose code or covering tests changed since the
-// chunk's last report (mutation/<chunk>.json), taking the other results from it.
+// chunk's last run (mutation/<chunk>.incremental.json), taking the other results from it.
 const incremental = args.includes("--incremental");
 const asked = args.filter((a) => a !== "--incremental");
 for (const a of asked) {

@@ -35,7 +35,13 @@ const equivalents: Equivalent[] = JSON.parse(
   readFileSync(join(import.meta.dirname, "equivalent.json"), "utf8"),
 );
 const reports = existsSync(dir)
-  ? readdirSync(dir).filter((f) => f.endsWith(".json") && f !== "results.json" && f !== "equivalent.json")
+  ? readdirSync(dir).filter(
+      (f) =>
+        f.endsWith(".json") &&
+        !f.endsWith(".incremental.json") &&
+        f !== "results.json" &&
+        f !== "equivalent.json",
+    )
   : [];
 if (reports.length === 0) {
   console.error("no Stryker reports in mutation/: run `pnpm mutate` first");
