@@ -119,7 +119,7 @@ function checkEraRun(v: unknown, i: number): EraRun {
   if (typeof v.ms !== "number") fail(`${at}.ms: expected a number`);
   if (!Array.isArray(v.events)) fail(`${at}.events: expected a list`);
   if (!Array.isArray(v.processes)) fail(`${at}.processes: expected a list`);
-  (v.processes as unknown[]).forEach((p, j) => {
+  for (const [j, p] of (v.processes as unknown[]).entries()) {
     const pa = `${at}.processes[${j}]`;
     if (!isObj(p)) return fail(`${pa}: expected a map`);
     for (const k of [
@@ -141,7 +141,7 @@ function checkEraRun(v: unknown, i: number): EraRun {
     if (p.error !== undefined && typeof p.error !== "string") fail(`${pa}.error: expected a string`);
     if (!Array.isArray(p.handledSignals)) fail(`${pa}.handledSignals: expected a list`);
     if (p.expected !== null && !isObj(p.expected)) fail(`${pa}.expected: expected a map or null`);
-  });
+  }
   return v as unknown as EraRun;
 }
 

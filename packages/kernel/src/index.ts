@@ -121,10 +121,22 @@ export {
 export type { ArgKind, ArgKinds } from "./internal/syscall";
 export { IOMMU_READ, IOMMU_WRITE, type IommuMapping, iommuFaults, iommuMappings } from "./iommu";
 export * from "./isa-dma";
-export * from "./pat";
 export { Libc } from "./libc";
 export type { BadPageRecord, OopsRecord } from "./machine";
 export { Machine, type RestoreOptions } from "./machine";
+export {
+  type CpuOptions,
+  type DeviceModel,
+  MAX_RAM_BYTES,
+  type MachineOptions,
+  MIN_RAM_BYTES,
+} from "./options";
+export * from "./pat";
+export * from "./pci";
+export { lspci, pciDevOf, plugPciDevice, unplugPciDevice } from "./pci-machine";
+export { PFN_DOWN, PFN_PHYS, PFN_UP } from "./pfn";
+export { Process, type ProcessState, type SpawnOptions } from "./process";
+export * from "./signal";
 export {
   type DecodeSnapshotOptions,
   decodeSnapshotContainer,
@@ -137,19 +149,6 @@ export {
   SnapshotError,
 } from "./snapshot/container";
 export { KERNEL_VERSION } from "./snapshot/machine-snapshot";
-export {
-  type CpuOptions,
-  type DeviceModel,
-  MAX_RAM_BYTES,
-  type MachineOptions,
-  MIN_RAM_BYTES,
-} from "./options";
-export * from "./pci";
-export { lspci, pciDevOf, plugPciDevice, unplugPciDevice } from "./pci-machine";
-export { PFN_DOWN, PFN_PHYS, PFN_UP } from "./pfn";
-export { Process, type ProcessState, type SpawnOptions } from "./process";
-export * from "./signal";
-export * from "./timer";
 export {
   SYS_fallocate,
   SYS_fcntl,
@@ -221,4 +220,5 @@ export {
 export { SYS_clock_gettime, SYS_clock_nanosleep, SYS_nanosleep } from "./syscall_64.time.tbl";
 export { Syscalls, type WaitResult } from "./syscalls";
 export type { Dirent, IpcPerm, ShmInfo, ShmidDs, Stat } from "./syscalls-files";
+export * from "./timer";
 export * from "./vm-flags";

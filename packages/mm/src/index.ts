@@ -143,16 +143,6 @@ export {
   saveShmemInode,
 } from "./shmem-snapshot";
 export {
-  AnonVmaTable,
-  adoptPageTables,
-  type MmState,
-  type RestoreRefs,
-  restoreMm,
-  type SaveRefs,
-  saveMm,
-  type VmaState,
-} from "./snapshot";
-export {
   NSIG,
   type SiCodeName,
   SignalError,
@@ -162,4 +152,14 @@ export {
   signalName,
   signalNumber,
 } from "./signal";
+export {
+  AnonVmaTable,
+  adoptPageTables,
+  type MmState,
+  type RestoreRefs,
+  restoreMm,
+  type SaveRefs,
+  saveMm,
+  type VmaState,
+} from "./snapshot";
 export { VmaTree } from "./vma-tree";

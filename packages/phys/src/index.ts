@@ -63,7 +63,6 @@ export {
   type PhysMachineOptions,
 } from "./machine";
 export { Page, PhysMemory, type PhysMemoryDescriptor, type PhysMemoryOptions } from "./memory";
-export { MEMMAP_CHUNK, type MemmapArrayState, type PhysMemoryState } from "./memory-state";
 export {
   type AccessRules,
   MemoryRegion,
@@ -72,6 +71,7 @@ export {
   type RegionKind,
   type TopologyListener,
 } from "./memory-region";
+export { MEMMAP_CHUNK, type MemmapArrayState, type PhysMemoryState } from "./memory-state";
 export {
   type AccessSize,
   BusError,
