@@ -5,6 +5,7 @@
 import type { PhysMemory } from "@faultline/phys";
 import { ShmemFile, ShmemInode, type ShmemSb } from "./shmem";
 
+/** A shmem inode as a snapshot holds it: size, page cache (pgoff → pfn), seals and counts. */
 export interface ShmemInodeState {
   readonly ino: number;
   readonly name: string;
@@ -19,6 +20,7 @@ export interface ShmemInodeState {
   readonly version: number;
 }
 
+/** A ShmemFile (shared anonymous memory, /dev/zero MAP_SHARED) as a snapshot holds it. */
 export interface ShmemFileState {
   /** The inode, as the caller names it. */
   readonly inode: number;
@@ -30,6 +32,7 @@ export interface ShmemFileState {
 
 type Counted = { count: number; refs: number };
 
+/** The snapshot state of inode `i` (its pages' bytes and struct pages are physical memory's to save). */
 export function saveShmemInode(i: ShmemInode): ShmemInodeState {
   const pages: number[] = [];
   for (const [pgoff, pfn] of i.pages) pages.push(pgoff, pfn);
@@ -78,6 +81,7 @@ export function restoreShmemInode(mem: PhysMemory, sb: ShmemSb, s: ShmemInodeSta
   return i;
 }
 
+/** The snapshot state of file `f` on the inode the caller numbers `inodeId`. */
 export function saveShmemFile(f: ShmemFile, inodeId: number): ShmemFileState {
   return {
     inode: inodeId,

@@ -88,6 +88,7 @@ export class AnonVmaTable {
   }
 }
 
+/** The snapshot state of `mm` and its VMAs: anon_vmas numbered through `anon`, files and vm_ops through `refs`. */
 export function saveMm(mm: Mm, anon: AnonVmaTable, refs: SaveRefs): MmState {
   return {
     era: mm.era,
