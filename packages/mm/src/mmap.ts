@@ -103,9 +103,18 @@ function archGetUnmappedAreaTopdown(
   }
   // unmapped_area_topdown(): the highest gap that holds len + align_mask, then the highest aligned
   // start inside it (the kernel's search is not exact for aligned requests; neither is ours).
+  // A gap whose top reaches into the guard gap below a stack (vm_start_gap() of the VMA above) is
+  // searched again below that guard gap (unmapped_area_topdown()'s retry with a lower high_limit).
   const off = (pgoff * PAGE) % (alignMask + 1);
-  const g = mm.vmas.findGapTopDown(len + alignMask, PAGE, mm.mmapBase);
-  if (g >= 0) {
+  let high = mm.mmapBase;
+  for (;;) {
+    const g = mm.vmas.findGapTopDown(len + alignMask, PAGE, high);
+    if (g < 0) break;
+    const next = mm.vmas.find(g);
+    if (next && vmStartGap(mm, next) < g + len + alignMask) {
+      high = vmStartGap(mm, next);
+      continue;
+    }
     const a = g + alignMask;
     return a - ((((a - off) % (alignMask + 1)) + (alignMask + 1)) % (alignMask + 1));
   }
@@ -136,10 +145,20 @@ function bottomUp(
     const addr = Math.ceil(addr0 / PAGE) * PAGE;
     if (end - len >= addr && addr >= MMAP_MIN_ADDR && rangeFree(mm, addr, addr + len)) return addr;
   }
+  // unmapped_area(): a gap that reaches into the guard gap below a stack is passed over (low_limit
+  // moves to the stack's end).
   const off = (pgoff * PAGE) % (alignMask + 1);
-  const g = mm.vmas.findGapBottomUp(len + alignMask, begin, end);
-  if (g < 0) return -ENOMEM;
-  return g + ((((off - g) % (alignMask + 1)) + (alignMask + 1)) % (alignMask + 1));
+  let low = begin;
+  for (;;) {
+    const g = mm.vmas.findGapBottomUp(len + alignMask, low, end);
+    if (g < 0) return -ENOMEM;
+    const next = mm.vmas.find(g);
+    if (next && vmStartGap(mm, next) < g + len + alignMask) {
+      low = next.vmEnd;
+      continue;
+    }
+    return g + ((((off - g) % (alignMask + 1)) + (alignMask + 1)) % (alignMask + 1));
+  }
 }
 
 /** vm_start_gap(): where a VMA's space begins, stack_guard_gap below a VM_GROWSDOWN one (never below 0). */

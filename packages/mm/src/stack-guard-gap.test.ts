@@ -6,10 +6,12 @@ import { PhysMemory } from "@faultline/phys";
 import { describe, expect, it } from "vitest";
 import {
   type Era,
+  MAP_32BIT,
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_GROWSDOWN,
   MAP_PRIVATE,
+  MMAP_BASE,
   Mm,
   Mmu,
   PROT_READ,
@@ -36,6 +38,29 @@ describe("stack_guard_gap", () => {
     expect(withStack("2.6.10").mm.mmap(hint, P, RW, PA, null, 0)).toBe(hint);
     const below = STACK - STACK_GUARD_GAP - P;
     expect(withStack("modern").mm.mmap(below, P, RW, PA, null, 0)).toBe(below);
+  });
+
+  it("a free-area search passes over a stack's gap today (unmapped_area_topdown's retry), not in 2.6.10", () => {
+    for (const era of ["modern", "2.6.10"] as const) {
+      const mm = new Mm(ramOnly(PhysMemory.create({ ramBytes: 8 << 20 })), { era });
+      // The stack is the highest mapping below mmap_base: the first gap a search finds is under it.
+      const stack = MMAP_BASE - P;
+      expect(mm.mmap(stack, P, RW, PA | MAP_FIXED | MAP_GROWSDOWN, null, 0)).toBe(stack);
+      const gap = era === "modern" ? STACK_GUARD_GAP : 0;
+      expect(mm.mmap(0, 2 * P, RW, PA, null, 0), era).toBe(stack - gap - 2 * P);
+      // A plain mapping above the next search's gap has no guard gap: the next one sits right under.
+      expect(mm.mmap(0, P, RW, PA, null, 0), era).toBe(stack - gap - 3 * P);
+      mm.checkInvariants();
+    }
+  });
+
+  it("the bottom-up search (MAP_32BIT) passes over a stack's gap the same way", () => {
+    const mm = new Mm(ramOnly(PhysMemory.create({ ramBytes: 8 << 20 })), { era: "modern" });
+    // A stack a page above the start of MAP_32BIT's window, [1 GiB, 2 GiB): the page under it is in its gap.
+    const stack = 0x4000_0000 + P;
+    expect(mm.mmap(stack, P, RW, PA | MAP_FIXED | MAP_GROWSDOWN, null, 0)).toBe(stack);
+    expect(mm.mmap(0, P, RW, PA | MAP_32BIT, null, 0)).toBe(stack + P);
+    mm.checkInvariants();
   });
 
   it("a stack grows down to an accessible mapping in 2.6.10, and stops a gap short of it today", () => {
