@@ -587,12 +587,15 @@ export class Mmu implements TlbClient {
         const writable = loc >= 0 && this.target.phys.pageWritable(pfn);
         const i = (addr >>> 12) & this.mask;
         const page = addr - off;
+        // Writes hit the TLB only once the PTE is writable and dirty (so the first store walks) and
+        // PKRU allows them; the same rule for RAM and MMIO entries.
+        const dirtyRw = write || (lo & (_PAGE_RW | _PAGE_DIRTY)) === (_PAGE_RW | _PAGE_DIRTY);
         if (loc < 0 || (write && !writable)) {
           this.mmioPaddr = pfn * 4096 + off;
           // A page inside one MMIO region enters the TLB as such (QEMU's TLB_MMIO); unassigned pages,
           // pages split between regions and ROM stores keep going through the bus every time.
           const mmio = loc < 0 ? (this.target.phys.mmioPage?.(pfn) ?? null) : null;
-          if (mmio !== null) this.fillMmio(i, page, mmio, lo, write);
+          if (mmio !== null) this.fillMmio(i, page, mmio, dirtyRw && this.pkeyRights() === 0);
           return -1;
         }
         const bank = Math.floor(loc / TWO32);
@@ -602,8 +605,6 @@ export class Mmu implements TlbClient {
         this.hBase[i] = base;
         const tag = bank === this.mainBank ? page : page + TLB_OTHER_BANK;
         this.rTag[i] = tag;
-        // Writes hit the TLB only once the PTE is writable and dirty, so the first store walks.
-        const dirtyRw = write || (lo & (_PAGE_RW | _PAGE_DIRTY)) === (_PAGE_RW | _PAGE_DIRTY);
         this.wTag[i] = dirtyRw && writable && this.pkeyRights() === 0 ? tag : Number.NaN;
         return loc + off;
       }
@@ -615,16 +616,15 @@ export class Mmu implements TlbClient {
     }
   }
 
-  /** Caches an MMIO page in slot `i`: read tag now, write tag under the same rule as RAM pages. */
-  private fillMmio(i: number, page: number, mmio: MmioPage, lo: number, write: boolean): void {
+  /** Caches an MMIO page in slot `i`: its read tag, and its write tag when `cacheWrites`. */
+  private fillMmio(i: number, page: number, mmio: MmioPage, cacheWrites: boolean): void {
     const tag = page + TLB_MMIO;
     this.tMmio[i] = mmio;
     this.tBank[i] = -1;
     this.tBase[i] = 0;
     this.hBase[i] = 0;
     this.rTag[i] = tag;
-    const dirtyRw = write || (lo & (_PAGE_RW | _PAGE_DIRTY)) === (_PAGE_RW | _PAGE_DIRTY);
-    this.wTag[i] = dirtyRw && this.pkeyRights() === 0 ? tag : Number.NaN;
+    this.wTag[i] = cacheWrites ? tag : Number.NaN;
   }
 
   private setBits(tablePfn: number, index: number, bits: number): void {
