@@ -1,6 +1,6 @@
-import { definePciDevice, type PciDeviceContext } from "@faultline/devices";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { dmaTestDevice } from "./__fixtures__/dma-device";
 import {
   DMA_BIT_MASK,
   DMA_FROM_DEVICE,
@@ -28,29 +28,10 @@ import {
   sgInitTable,
   sgSetPage,
 } from "./dma-mapping";
-import { allocPages, EIO, ENOMEM, freePages, Machine, PAGE_OFFSET } from "./index";
+import { allocPages, EIO, ENOMEM, freePages, PAGE_OFFSET } from "./index";
 import { PCI_DEVICE, type PciDev, pciRegisterDriver, pciSetMaster } from "./pci";
-import { pciDevOf } from "./pci-machine";
 
-const RAM = 64 * 1024 * 1024;
-
-async function setup() {
-  let ctx: PciDeviceContext | null = null;
-  const model = definePciDevice({
-    name: "dmadev",
-    vendorId: 0x1b36,
-    deviceId: 0x0043,
-    classCode: 0x088000,
-    state: { name: "dmadev", version: 1, fields: {} },
-    bars: [{ index: 0, type: "mem32", size: 0x1000, ops: { read: () => 0, write: () => {} } }],
-    realize: (_s, c) => {
-      ctx = c;
-    },
-  });
-  const m = await Machine.create({ ramBytes: RAM, devices: [model] });
-  const dev = pciDevOf(m, model)!;
-  return { m, dev, device: () => ctx! };
-}
+const setup = () => dmaTestDevice();
 
 describe("DMA masks and coherent buffers", () => {
   it("refuses masks below ZONE_DMA with -EIO, allocates zeroed buffers below the coherent mask", async () => {

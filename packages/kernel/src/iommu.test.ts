@@ -1,7 +1,7 @@
 // The DMA API behind an IOMMU (MachineOptions.iommu; drivers/iommu/dma-iommu.c, iova.c, VT-d faults):
 // IOVAs below the mask, permissions from the direction, faults on what is not mapped.
-import { definePciDevice, type PciDeviceContext } from "@faultline/devices";
 import { describe, expect, it } from "vitest";
+import { dmaTestDevice } from "./__fixtures__/dma-device";
 import {
   DMA_BIDIRECTIONAL,
   DMA_BIT_MASK,
@@ -28,27 +28,8 @@ import {
   Machine,
   PAGE_OFFSET,
 } from "./index";
-import { pciSetMaster } from "./pci";
-import { pciDevOf } from "./pci-machine";
 
-async function setup(iommu = true) {
-  let ctx: PciDeviceContext | null = null;
-  const model = definePciDevice({
-    name: "dmadev",
-    vendorId: 0x1b36,
-    deviceId: 0x0043,
-    classCode: 0x088000,
-    state: { name: "dmadev", version: 1, fields: {} },
-    bars: [{ index: 0, type: "mem32", size: 0x1000, ops: { read: () => 0, write: () => {} } }],
-    realize: (_s, c) => {
-      ctx = c;
-    },
-  });
-  const m = await Machine.create({ ramBytes: 64 << 20, devices: [model], iommu });
-  const dev = pciDevOf(m, model)!;
-  m.withKernel(() => pciSetMaster(dev));
-  return { m, dev, model, device: () => ctx! };
-}
+const setup = (iommu = true) => dmaTestDevice({ iommu, busMaster: true });
 
 describe("DMA through an IOMMU", () => {
   it("coherent buffers get IOVAs from the top of the 32-bit space; the device reaches the memory through them", async () => {
