@@ -55,10 +55,11 @@ export function observedKernel(machine: Machine, c: EraCollector, hooks: Observe
     else kind = "minor";
     c.fault({ pid, addr, write, kind, pfn, fromPfn: kind === "cow" ? fromPfn : -1 });
   };
+  // Everything the machine's port offers passes through (threads, handled signals, the clock and its
+  // sleepers, and whatever it offers later): a port missing one would change the run (a caught SIGBUS
+  // would kill). Only what the report watches is wrapped.
   return {
-    mem: k.mem,
-    spawn: (name) => k.spawn(name),
-    mm: (pid) => k.mm(pid),
+    ...k,
     target(pid): MmuTarget {
       const t = k.target(pid);
       return {
@@ -92,11 +93,6 @@ export function observedKernel(machine: Machine, c: EraCollector, hooks: Observe
       c.released(pid);
       hooks.onExit?.(pid);
     },
-    waitpid: (pid, child, options) => k.waitpid(pid, child, options),
-    signo: (name) => k.signo(name),
-    // The rest is the machine's own, passed through untouched: threads (clone), handled signals
-    // (a handler's frame, what ended a process), the virtual clock and its sleepers (nanosleep).
-    // A port without them would change the run: a caught SIGBUS would kill the process instead.
     ...(k.clone
       ? {
           clone: (pid: number, flags: number) => {
@@ -105,11 +101,5 @@ export function observedKernel(machine: Machine, c: EraCollector, hooks: Observe
           },
         }
       : {}),
-    ...(k.forceSigFault ? { forceSigFault: k.forceSigFault.bind(k) } : {}),
-    ...(k.takeSignalFrames ? { takeSignalFrames: k.takeSignalFrames.bind(k) } : {}),
-    ...(k.ended ? { ended: k.ended.bind(k) } : {}),
-    ...(k.handledSignals ? { handledSignals: k.handledSignals.bind(k) } : {}),
-    ...(k.clock ? { clock: k.clock } : {}),
-    ...(k.takeSleep ? { takeSleep: k.takeSleep } : {}),
   };
 }
