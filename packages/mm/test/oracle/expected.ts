@@ -16,9 +16,9 @@ export const FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), "__fixt
 export const RECORDED_RANDOM_SEEDS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8];
 export const RECORDED_RANDOM_STEPS = 100;
 /**
- * The first seeds of the live comparison (faultline-vs-linux.test.ts: seeds from 1000, 60 steps),
- * recorded too (`random-<seed>-60`) so that every host runs them against the kernel's transcripts,
- * compiler or not.
+ * Random 60-step scripts recorded (`random-<seed>-60`) so that every host runs them against the
+ * kernel's transcripts, compiler or not; the live comparison (faultline-vs-linux.test.ts) goes on
+ * from the seed after the last of these.
  */
 export const RECORDED_LIVE_SEEDS: readonly number[] = Array.from({ length: 300 }, (_, i) => 1000 + i);
 export const LIVE_SCRIPT_STEPS = 60;
