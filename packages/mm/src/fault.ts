@@ -32,6 +32,7 @@ import {
 import { doFaultAround } from "./filemap";
 import { linearPageIndex, PAGE, vmaWantsWritenotify } from "./internal";
 import { type MmStruct, NOPAGE_OOM, type Vma, type VmFault } from "./mm_types";
+import { pgprotCacheBits } from "./pgprot";
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -120,10 +121,13 @@ function handlePteFault(mm: MmStruct, vma: Vma, address: number, real: number, w
 function doAnonymousPage(mm: MmStruct, vma: Vma, slot: number, write: boolean): number {
   if (vma.vmFlags & VM_SHARED && mm.rules.sharedAnonFaultSigbus) return VM_FAULT_SIGBUS;
   if (!write && mm.zeroPage) {
-    // The zero page: shared, read-only, special (no refcount, not in RSS).
+    // The zero page: shared, read-only, special (no refcount, not in RSS). Built from vm_page_prot
+    // (pfn_pte(my_zero_pfn(), vma->vm_page_prot)), so the VMA's cache bits reach it too; 2.6.10's
+    // mk_pte(ZERO_PAGE(addr), vma->vm_page_prot) did the same.
+    const cache = pgprotCacheBits(vma.vmPageProt);
     mm.pgd.setPte(
       slot,
-      pfnPte(mm.mem.zeroPfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SPECIAL),
+      pfnPte(mm.mem.zeroPfn, cache | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SPECIAL),
       vma.vmPkey,
     );
     return 0;
