@@ -217,7 +217,13 @@ export {
   type SyscallDescription,
   syscallNames,
 } from "./syscall_64.tbl";
-export { SYS_clock_gettime, SYS_clock_nanosleep, SYS_nanosleep } from "./syscall_64.time.tbl";
+export {
+  SYS_clock_getres,
+  SYS_clock_gettime,
+  SYS_clock_nanosleep,
+  SYS_clock_settime,
+  SYS_nanosleep,
+} from "./syscall_64.time.tbl";
 export { Syscalls, type WaitResult } from "./syscalls";
 export type { Dirent, IpcPerm, ShmInfo, ShmidDs, Stat } from "./syscalls-files";
 export * from "./timer";

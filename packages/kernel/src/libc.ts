@@ -186,15 +186,27 @@ export class Libc extends FileLibc {
     }
     return r;
   }
-  nanosleep(sec: number, nsec: number): number {
-    return this.check("nanosleep", this.sys.nanosleep(sec, nsec));
+  nanosleep(sec: number, nsec: number, rem: Uint8Array | null = null): number {
+    return this.check("nanosleep", this.sys.nanosleep(sec, nsec, rem));
   }
-  clockGettime(clockid: number): number {
-    return this.check("clock_gettime", this.sys.clockGettime(clockid));
+  clockGettime(clockid: number, tp: Uint8Array | null = null): number {
+    return this.check("clock_gettime", this.sys.clockGettime(clockid, tp));
+  }
+  clockSettime(clockid: number, sec: number, nsec: number): number {
+    return this.check("clock_settime", this.sys.clockSettime(clockid, sec, nsec));
+  }
+  clockGetres(clockid: number, res: Uint8Array | null = null): number {
+    return this.check("clock_getres", this.sys.clockGetres(clockid, res));
   }
   /** glibc's clock_nanosleep returns the error number (positive) instead of setting errno. */
-  clockNanosleep(clockid: number, flags: number, sec: number, nsec: number): number {
-    const r = this.sys.clockNanosleep(clockid, flags, sec, nsec);
+  clockNanosleep(
+    clockid: number,
+    flags: number,
+    sec: number,
+    nsec: number,
+    rem: Uint8Array | null = null,
+  ): number {
+    const r = this.sys.clockNanosleep(clockid, flags, sec, nsec, rem);
     return r < 0 ? -r : 0;
   }
 }

@@ -28,6 +28,7 @@ import { procText } from "./internal/proc";
 import type { SignalFrame } from "./internal/sighand";
 import { forceSigFault, takeFrames } from "./internal/signal";
 import { inSyscall } from "./internal/syscall";
+import { timekeepingInit } from "./internal/timekeeping";
 import { adoptVma, driverRef } from "./internal/vm-ops";
 import {
   type CpuOptions,
@@ -74,6 +75,7 @@ export class Machine {
     const k = new Kernel(config);
     installBadPageHandler(k);
     installClock(k);
+    if (config.bootTime !== undefined) timekeepingInit(k, config.bootTime);
     k.log.printk(5, `Linux version ${RELEASE[k.era]} (faultline) #1 SMP`);
     k.log.printk(6, `Memory: ${k.mem.nrFreePages * 4}K/${k.mem.totalRamPages * 4}K available`);
     for (const d of config.devices) {

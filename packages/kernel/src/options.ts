@@ -50,6 +50,12 @@ export interface MachineOptions {
    * (dma-direct: a bus address is the physical address).
    */
   readonly iommu?: boolean;
+  /**
+   * The wall-clock time at boot, in whole seconds since the Epoch: what CLOCK_REALTIME reads while
+   * the virtual clock is at 0 (docs/write-a-pci-driver.md, "Time"). Default 1735689600
+   * (2025-01-01T00:00:00Z), the same on every boot, so a deterministic run reads the same wall clock.
+   */
+  readonly bootTime?: number;
 }
 
 /** CPU features of the machine. */
@@ -71,7 +77,7 @@ export const MIN_RAM_BYTES = 2 * 1024 * 1024;
  */
 export const MAX_RAM_BYTES = 64 * 1024 * 1024 * 1024;
 
-const KNOWN = ["ramBytes", "era", "devices", "drivers", "cpu", "zeroPage", "iommu"] as const;
+const KNOWN = ["ramBytes", "era", "devices", "drivers", "cpu", "zeroPage", "iommu", "bootTime"] as const;
 
 /** A value as an error message shows it. */
 export function describeValue(v: unknown): string {
@@ -98,6 +104,8 @@ export interface MachineConfig {
   readonly zeroPage: boolean;
   /** MachineOptions.iommu (absent: false). */
   readonly iommu?: boolean;
+  /** MachineOptions.bootTime (absent: the default). */
+  readonly bootTime?: number;
 }
 
 /** Throws TypeError (wrong type) or RangeError (a number out of range) naming the option. */
@@ -160,7 +168,17 @@ export function checkMachineOptions(options: unknown): MachineConfig {
     cpu: { pku: pku ?? false },
     zeroPage: (o.zeroPage as boolean | undefined) ?? true,
     iommu: (o.iommu as boolean | undefined) ?? false,
+    ...(o.bootTime === undefined ? {} : { bootTime: checkBootTime(o.bootTime) }),
   };
+}
+
+/** bootTime: whole seconds from 0 to TIME_SETTOD_SEC_MAX (the latest time settimeofday accepts). */
+function checkBootTime(v: unknown): number {
+  if (typeof v !== "number" || !Number.isInteger(v))
+    throw new TypeError(`bootTime: expected whole seconds since the Epoch, got ${describeValue(v)}`);
+  if (v < 0 || v > 8_277_292_036)
+    throw new RangeError(`bootTime: expected 0 to 8277292036 seconds since the Epoch, got ${v}`);
+  return v;
 }
 
 /** A driver as defineDriver() makes it (its apiVersion is checked when it is loaded). */

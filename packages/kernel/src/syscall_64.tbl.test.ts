@@ -54,6 +54,7 @@ const VALID: Record<ArgKind, unknown> = {
   "const sigset_t *": null,
   "const struct rlimit *": null,
   "struct shmid_ds *": null,
+  "struct timespec *": null,
 };
 
 /** What C could not have passed, whatever the parameter's type. */
@@ -173,7 +174,8 @@ describe("arguments are converted as the C ABI would, or refused before the kern
             (param.kind === "const struct sigaction *" ||
               param.kind === "const sigset_t *" ||
               param.kind === "const struct rlimit *" ||
-              param.kind === "struct shmid_ds *") &&
+              param.kind === "struct shmid_ds *" ||
+              param.kind === "struct timespec *") &&
             v === null
           )
             continue;

@@ -53,7 +53,13 @@ import {
   SYS_write,
   sysEntry,
 } from "./syscall_64.tbl";
-import { SYS_clock_gettime, SYS_clock_nanosleep, SYS_nanosleep } from "./syscall_64.time.tbl";
+import {
+  SYS_clock_getres,
+  SYS_clock_gettime,
+  SYS_clock_nanosleep,
+  SYS_clock_settime,
+  SYS_nanosleep,
+} from "./syscall_64.time.tbl";
 import { FileSyscalls } from "./syscalls-files";
 
 export type { WaitResult } from "./internal/exit";
@@ -408,18 +414,49 @@ export class Syscalls extends FileSyscalls {
     return doSyscall(this.k, this.t, E.wait4, [pid, options]) as WaitResult | number;
   }
 
-  /** nanosleep(2): sleeps on the virtual clock (on an in-thread machine: advances it); 0 or -EINVAL. */
-  nanosleep(sec: number, nsec: number): number {
-    return doSyscall(this.k, this.t, sysEntry(SYS_nanosleep), [sec, nsec]) as number;
+  /**
+   * nanosleep(2): sleeps on the virtual clock (on an in-thread machine: advances it); 0, -EINVAL, or
+   * -EINTR when a signal's handler interrupts it (the time left written to `rem`, 16 bytes, if given).
+   */
+  nanosleep(sec: number, nsec: number, rem: Uint8Array | null = null): number {
+    return doSyscall(this.k, this.t, sysEntry(SYS_nanosleep), [sec, nsec, rem]) as number;
   }
 
-  /** clock_gettime(2): the clock's time in ns, or -EINVAL. */
-  clockGettime(clockid: number): number {
-    return doSyscall(this.k, this.t, sysEntry(SYS_clock_gettime), [clockid]) as number;
+  /**
+   * clock_gettime(2): with `tp` (16 bytes) the time written there as a struct timespec and 0; without
+   * it the time in ns as the result (wall-clock times beyond 2^53 ns rounded: give `tp`); or -EINVAL.
+   */
+  clockGettime(clockid: number, tp: Uint8Array | null = null): number {
+    return doSyscall(this.k, this.t, sysEntry(SYS_clock_gettime), [clockid, tp]) as number;
   }
 
-  /** clock_nanosleep(2): 0, -EINVAL or -EOPNOTSUPP (TIMER_ABSTIME: until that time on the clock). */
-  clockNanosleep(clockid: number, flags: number, sec: number, nsec: number): number {
-    return doSyscall(this.k, this.t, sysEntry(SYS_clock_nanosleep), [clockid, flags, sec, nsec]) as number;
+  /** clock_settime(2): sets CLOCK_REALTIME; 0, -EINVAL or -EPERM (no CAP_SYS_TIME). */
+  clockSettime(clockid: number, sec: number, nsec: number): number {
+    return doSyscall(this.k, this.t, sysEntry(SYS_clock_settime), [clockid, sec, nsec]) as number;
+  }
+
+  /** clock_getres(2): as clockGettime, with the clock's resolution (ns). */
+  clockGetres(clockid: number, res: Uint8Array | null = null): number {
+    return doSyscall(this.k, this.t, sysEntry(SYS_clock_getres), [clockid, res]) as number;
+  }
+
+  /**
+   * clock_nanosleep(2): 0, -EINVAL, -EOPNOTSUPP or -EINTR (TIMER_ABSTIME: until that time on the
+   * clock, and `rem` is not written).
+   */
+  clockNanosleep(
+    clockid: number,
+    flags: number,
+    sec: number,
+    nsec: number,
+    rem: Uint8Array | null = null,
+  ): number {
+    return doSyscall(this.k, this.t, sysEntry(SYS_clock_nanosleep), [
+      clockid,
+      flags,
+      sec,
+      nsec,
+      rem,
+    ]) as number;
   }
 }

@@ -26,6 +26,13 @@ import {
 
 export type { ClockEvent } from "./internal/clock-events";
 export * from "./internal/clockid";
+export {
+  CPUCLOCK_PROF,
+  CPUCLOCK_SCHED,
+  CPUCLOCK_VIRT,
+  makeProcessCpuclock,
+  makeThreadCpuclock,
+} from "./internal/posix-cpu-timers";
 export { TIMER_SLACK_NS } from "./internal/time";
 export {
   HRTIMER_MODE_ABS,

@@ -90,6 +90,7 @@ export function newTask(k: Kernel, mm: Mm, parent: Task | null, comm: string, th
     sig: new TaskSignals(),
     rlim: thread ? thread.rlim : parent ? [...parent.rlim] : defaultRlimits(),
     capIpcLock: (thread ?? parent)?.capIpcLock ?? true,
+    capSysTime: (thread ?? parent)?.capSysTime ?? true,
   };
   t.group.add(t);
   if (!thread) applyRlimits(t);

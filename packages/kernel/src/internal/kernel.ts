@@ -62,6 +62,8 @@ export interface Task {
   readonly rlim: { readonly cur: number; readonly max: number }[];
   /** CAP_IPC_LOCK: true for root's processes (the default); RLIMIT_MEMLOCK binds only without it. */
   capIpcLock: boolean;
+  /** CAP_SYS_TIME: true for root's processes (the default); clock_settime(CLOCK_REALTIME) needs it. */
+  capSysTime: boolean;
   /** The thread group id (getpid): the leader's pid. `pid` is the thread's id (gettid). */
   readonly tgid: number;
   /** The threads of the group (one Set shared by all of them, the leader included; clone.ts). */

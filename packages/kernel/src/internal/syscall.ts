@@ -54,6 +54,11 @@ export interface ArgKinds {
    * IPC_SET reads), or null / omitted (a NULL buf).
    */
   "struct shmid_ds *": { readonly uid: number; readonly gid: number; readonly mode: number } | null;
+  /**
+   * `struct timespec __user *` the call writes (clock_gettime's tp, a sleep's rem): a 16-byte buffer
+   * it fills with tv_sec and tv_nsec (little-endian 64-bit), or null / omitted (a NULL pointer).
+   */
+  "struct timespec *": Uint8Array | null;
 }
 /** The C type of a syscall parameter, as the syscall table names it. */
 export type ArgKind = keyof ArgKinds;
@@ -121,6 +126,7 @@ const C_SIGACTION = 6;
 const C_SIGSET = 7;
 const C_RLIMIT = 8;
 const C_SHMID_DS = 9;
+const C_TIMESPEC_OUT = 10;
 const CODE: Record<ArgKind, number> = {
   int: C_INT32,
   pid_t: C_INT32,
@@ -137,6 +143,7 @@ const CODE: Record<ArgKind, number> = {
   "const sigset_t *": C_SIGSET,
   "const struct rlimit *": C_RLIMIT,
   "struct shmid_ds *": C_SHMID_DS,
+  "struct timespec *": C_TIMESPEC_OUT,
 };
 
 /** An integer number as C type `code` (C_INT32, C_UINT32 or C_INT64). */
@@ -191,6 +198,9 @@ function convertSlow(e: SyscallEntry, i: number, value: unknown): unknown {
         typeof x === "bigint" ? fromBigInt(C_INT64, x) : fromNumber(C_INT64, x as number);
       return { cur: u(r.cur), max: u(r.max) };
     }
+    case C_TIMESPEC_OUT:
+      if (v === null || v === undefined) return null;
+      return v instanceof Uint8Array ? v : refuse(e, i, "null or a Uint8Array of 16 bytes", v);
     case C_SHMID_DS: {
       if (v === null || v === undefined) return null;
       const perm = (v as { shmPerm?: Record<string, unknown> }).shmPerm;
