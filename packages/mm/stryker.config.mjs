@@ -44,7 +44,13 @@ const chunks = {
       "callMkwrite",
       "doWpPage",
     ]),
-    tests: ["src/fault.test.ts", "src/fault-driver.test.ts", "src/fork.test.ts", "src/pfnmap.test.ts"],
+    tests: [
+      "src/fault.test.ts",
+      "src/fault-driver.test.ts",
+      "src/fault-edge.test.ts",
+      "src/fork.test.ts",
+      "src/pfnmap.test.ts",
+    ],
   },
   // __split_vma, vma merging (can_vma_merge_*, vma_merge_new_range / _existing_range, vma_modify,
   // vma_merge_extend), anon_vma_prepare's reuse of a neighbour's anon_vma.

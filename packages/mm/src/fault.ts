@@ -299,7 +299,10 @@ function callMkwrite(
 /** do_wp_page(): a write hit a present read-only PTE. */
 function doWpPage(mm: MmStruct, vma: Vma, slot: number, address: number, pte: number): number {
   const pfn = vmNormalPfn(mm, pte);
-  if (vma.vmFlags & (VM_SHARED | VM_MAYSHARE)) {
+  const src = ptePfn(pte);
+  // The zero page is never made writable: 2.6.10's do_wp_page() had no shared branch and copied it
+  // (a shared VMA without vm_ops gets it from a read fault there; era.ts sharedAnonFaultSigbus).
+  if (vma.vmFlags & (VM_SHARED | VM_MAYSHARE) && src !== mm.mem.zeroPfn) {
     // wp_pfn_shared() asks ->pfn_mkwrite (no struct page), wp_page_shared() ->page_mkwrite: an error
     // ends the fault, VM_FAULT_NOPAGE leaves the PTE as it is (the access is retried).
     const mkwrite = pfn < 0 ? vma.vmOps?.pfnMkwrite : vma.vmOps?.pageMkwrite;
@@ -323,7 +326,6 @@ function doWpPage(mm: MmStruct, vma: Vma, slot: number, address: number, pte: nu
     }
   }
   // wp_page_copy(): the zero page gives a zeroed page, anything else a copy of its contents.
-  const src = ptePfn(pte);
   mm.pgd.setPte(slot, 0);
   mm.flushTlbRange(address, address + PAGE);
   const r = newAnonPage(mm, vma, slot, src === mm.mem.zeroPfn ? -1 : src);
