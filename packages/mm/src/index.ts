@@ -27,6 +27,7 @@ export {
   type Memtype,
   type MemtypeLog,
   Memtypes,
+  type MemtypesState,
   memtypesOf,
   PfnmapTrackCtx,
 } from "./memtype";

@@ -64,6 +64,12 @@ export function isNewMemtypeAllowed(paddr: number, size: number, pcmOld: number,
   return true;
 }
 
+/** A memtype tree in a machine snapshot: [start, end, type] entries in order; pfn, type pairs of RAM. */
+export interface MemtypesState {
+  readonly entries: ReadonlyArray<readonly [number, number, number]>;
+  readonly ram: readonly number[];
+}
+
 /**
  * The memtype tree of one physical machine (memtype_rbroot) and the functions of memtype.c that work
  * on it. Entries are kept sorted by start; entries with one start keep their insertion order, as the
@@ -240,6 +246,51 @@ export class Memtypes {
   holds(start: number, end: number): boolean {
     if (isUntrackedPatRange(start, end) || this.pagerangeIsRam(start, end) !== 0) return true;
     return this.entries.some((e) => e.start === start && e.end === end);
+  }
+
+  /** The tree as a machine snapshot keeps it: entries in order, and RAM pages' types (pfn, type pairs). */
+  saveState(): MemtypesState {
+    return {
+      entries: this.entries.map((e) => [e.start, e.end, e.type] as const),
+      ram: [...this.ramTypes].sort((a, b) => a[0] - b[0]).flat(),
+    };
+  }
+
+  /**
+   * Replaces the tree with a saved one (a restored machine's: what its drivers reserved again at probe
+   * is dropped for the reservations the snapshot had). Checked whole first: a bad entry is an Error
+   * naming it and the tree is unchanged.
+   */
+  restoreState(s: MemtypesState): void {
+    const types: readonly number[] = [
+      _PAGE_CACHE_MODE_WB,
+      _PAGE_CACHE_MODE_WC,
+      _PAGE_CACHE_MODE_UC_MINUS,
+      _PAGE_CACHE_MODE_UC,
+      _PAGE_CACHE_MODE_WT,
+      _PAGE_CACHE_MODE_WP,
+    ];
+    const addr = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+    if (!Array.isArray(s?.entries) || !Array.isArray(s.ram) || s.ram.length % 2)
+      throw new Error("memtypes: expected entries and pfn, type pairs");
+    const entries = s.entries.map((e, i): Memtype => {
+      if (!Array.isArray(e) || !addr(e[0]) || !addr(e[1]) || e[1] <= e[0] || !types.includes(e[2]))
+        throw new Error(`memtype ${i}: not a [start, end, type] range`);
+      if (i > 0 && s.entries[i - 1]![0] > e[0]) throw new Error(`memtype ${i}: out of order`);
+      if (this.pagerangeIsRam(e[0], e[1]) !== 0) throw new Error(`memtype ${i}: RAM has no memtype entry`);
+      return { start: e[0], end: e[1], type: e[2] as PageCacheMode };
+    });
+    const ram = new Map<number, PageCacheMode>();
+    for (let i = 0; i < s.ram.length; i += 2) {
+      const pfn = s.ram[i]!;
+      const type = s.ram[i + 1]!;
+      if (!addr(pfn) || !this.pfnIsRam(pfn) || !types.includes(type) || type === _PAGE_CACHE_MODE_WB)
+        throw new Error(`memtype of RAM page ${String(pfn)}: not a RAM page with a non-WB type`);
+      ram.set(pfn, type as PageCacheMode);
+    }
+    this.entries.splice(0, this.entries.length, ...entries);
+    this.ramTypes.clear();
+    for (const [pfn, type] of ram) this.ramTypes.set(pfn, type);
   }
 
   /** lookup_memtype(): the type in force at `paddr` (UC- for untracked device memory, WB in the ISA hole). */

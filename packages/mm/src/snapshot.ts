@@ -9,8 +9,10 @@
 // a table shared by every mm of the machine, so fork's shared anon_vmas stay shared.
 import { DEFAULT_MAX_MAP_COUNT } from "./constants";
 import type { Era } from "./era";
+import { memtypesOf, PfnmapTrackCtx } from "./memtype";
 import { Mm } from "./mm";
 import { AnonVma, type MmFile, Vma, type VmOperations } from "./mm_types";
+import { PGPROT_CACHE_MASK } from "./pgprot";
 import { PageTables } from "./pgtable";
 import type { PhysAccess } from "./phys-access";
 
@@ -31,6 +33,13 @@ export interface VmaState {
   readonly ops: unknown;
   /** The caller's form of vm_private_data (null: none). */
   readonly priv: unknown;
+  /** vm_page_prot's cache bits (a driver's pgprotWritecombine / pgprotNoncached); absent: none. */
+  readonly cache?: number;
+  /**
+   * vma->pfnmap_track_ctx: [identity, pfn, size] (the identity shared by the VMAs a split or fork
+   * made from one remap_pfn_range); absent: none.
+   */
+  readonly track?: readonly [number, number, number];
 }
 
 /** One mm as saved. */
@@ -67,10 +76,49 @@ export interface RestoreRefs {
   priv(vma: Vma, saved: unknown): unknown;
 }
 
-/** anon_vma identities while saving (object → index) and restoring (index → object). */
+/**
+ * anon_vma identities while saving (object → index) and restoring (index → object); the same for
+ * pfnmap_track_ctx (a PAT reservation shared by several VMAs).
+ */
 export class AnonVmaTable {
   private readonly ids = new Map<AnonVma, number>();
   private readonly objs: AnonVma[] = [];
+  private readonly trackIds = new Map<PfnmapTrackCtx, number>();
+  private readonly tracks: Array<PfnmapTrackCtx | undefined> = [];
+  /** The [identity, pfn, size] a VMA's tracking context is saved as. */
+  trackOf(ctx: PfnmapTrackCtx): readonly [number, number, number] {
+    let id = this.trackIds.get(ctx);
+    if (id === undefined) {
+      id = this.trackIds.size;
+      this.trackIds.set(ctx, id);
+    }
+    return [id, ctx.pfn, ctx.size];
+  }
+  /**
+   * The context of a saved [identity, pfn, size]: made (holding the reservation the restored memtype
+   * tree has) for the first VMA naming it, another reference for each next one.
+   */
+  trackObjectOf(mm: Mm, t: unknown, what: string): PfnmapTrackCtx {
+    const a = t as readonly number[];
+    if (!Array.isArray(a) || a.length !== 3)
+      throw new Error(`${what}: pfnmap tracking: expected [id, pfn, size]`);
+    const id = num(a[0], `${what} pfnmap tracking id`, 0, 2 ** 24);
+    const pfn = num(a[1], `${what} pfnmap pfn`, 0, 2 ** 40);
+    const size = num(a[2], `${what} pfnmap size`, 4096, 2 ** 52);
+    const old = this.tracks[id];
+    if (old) {
+      if (old.pfn !== pfn || old.size !== size)
+        throw new Error(`${what}: pfnmap tracking ${id} named twice differently`);
+      old.get();
+      return old;
+    }
+    const memtypes = memtypesOf(mm.mem);
+    if (!memtypes.holds(pfn * 4096, pfn * 4096 + size))
+      throw new Error(`${what}: pfnmap tracking of [${pfn * 4096}, +${size}) has no memtype reservation`);
+    const ctx = new PfnmapTrackCtx(memtypes, pfn, size);
+    this.tracks[id] = ctx;
+    return ctx;
+  }
   idOf(a: AnonVma | null): number {
     if (!a) return -1;
     let id = this.ids.get(a);
@@ -122,6 +170,8 @@ export function saveMm(mm: Mm, anon: AnonVmaTable, refs: SaveRefs): MmState {
       file: v.vmFile ? refs.file(v.vmFile) : -1,
       ops: v.vmOps ? refs.ops(v, v.vmOps) : null,
       priv: v.vmPrivateData === null || v.vmPrivateData === undefined ? null : refs.priv(v, v.vmPrivateData),
+      ...(v.vmPageProt & PGPROT_CACHE_MASK ? { cache: v.vmPageProt & PGPROT_CACHE_MASK } : {}),
+      ...(v.pfnmapTrackCtx ? { track: anon.trackOf(v.pfnmapTrackCtx) } : {}),
     })),
   };
 }
@@ -191,6 +241,8 @@ export function restoreMm(phys: PhysAccess, s: MmState, anon: AnonVmaTable, refs
     v.vmFile = fileId === -1 ? null : refs.file(fileId);
     v.vmOps = vs.ops === null ? null : refs.ops(v, vs.ops);
     v.vmPrivateData = vs.priv === null ? null : refs.priv(v, vs.priv);
+    if (vs.cache !== undefined) v.vmPageProt = num(vs.cache, `${what} cache bits`, 0, PGPROT_CACHE_MASK);
+    if (vs.track !== undefined) v.pfnmapTrackCtx = anon.trackObjectOf(mm, vs.track, what);
     try {
       mm.vmas.insert(v);
     } catch (e) {
