@@ -1,6 +1,6 @@
 export { AddressSpace, type AddressSpaceOptions } from "./address-space";
 export * from "./banks";
-export { NANOSECONDS_PER_SECOND, VirtualClock, type VirtualTimer } from "./clock";
+export { NANOSECONDS_PER_SECOND, VirtualClock, type VirtualClockState, type VirtualTimer } from "./clock";
 export * from "./constants";
 export { DirtyLog } from "./dirty-log";
 export {
@@ -50,6 +50,7 @@ export {
   DMA_MODE_WRITE,
   ISA_DMA_LIMIT,
   IsaDmaController,
+  type IsaDmaState,
   MAX_DMA_CHANNELS,
 } from "./isa-dma";
 export { makeRamFrameLookup, type RamRange, ramImageBytes, ramLayout } from "./layout";

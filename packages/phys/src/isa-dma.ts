@@ -48,6 +48,14 @@ interface Channel {
   masked: boolean;
 }
 
+/** The ISA DMA controllers' registers in a machine snapshot (IsaDmaController.saveState). */
+export interface IsaDmaState {
+  /** Per channel: addr, count, base addr, base count, page, mode, masked (0/1). */
+  readonly ch: ReadonlyArray<readonly number[]>;
+  readonly ff: readonly boolean[];
+  readonly status: readonly number[];
+}
+
 /** The two cascaded 8237 DMA controllers of the ISA bus (see the file comment): channels 0–7 and their ports. */
 export class IsaDmaController {
   private readonly ch: Channel[] = Array.from({ length: MAX_DMA_CHANNELS }, () => ({
@@ -145,6 +153,39 @@ export class IsaDmaController {
       default:
         return;
     }
+  }
+
+  /** The controllers' registers as a machine snapshot keeps them: per channel, then flip-flops and status. */
+  saveState(): IsaDmaState {
+    return {
+      ch: this.ch.map((c) => [c.addr, c.count, c.baseAddr, c.baseCount, c.page, c.mode, c.masked ? 1 : 0]),
+      ff: [...this.ff],
+      status: [...this.status],
+    };
+  }
+
+  /** Puts saved registers back, checked whole first (a RangeError names a bad one; nothing changed). */
+  restoreState(s: IsaDmaState): void {
+    const ok = (v: unknown, max: number) =>
+      typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= max;
+    const maxes = [0xffff, 0xffff, 0xffff, 0xffff, 0xff, 0xff, 1];
+    if (!Array.isArray(s?.ch) || s.ch.length !== MAX_DMA_CHANNELS)
+      throw new RangeError(`ISA DMA: expected ${MAX_DMA_CHANNELS} channels`);
+    s.ch.forEach((c, i) => {
+      if (!Array.isArray(c) || c.length !== 7 || !c.every((v, j) => ok(v, maxes[j]!)))
+        throw new RangeError(`ISA DMA: channel ${i}'s registers`);
+    });
+    if (!Array.isArray(s.ff) || s.ff.length !== 2 || !Array.isArray(s.status) || s.status.length !== 2)
+      throw new RangeError("ISA DMA: flip-flops and status");
+    if (!s.status.every((v) => ok(v, 0xff))) throw new RangeError("ISA DMA: status registers");
+    s.ch.forEach((c, i) => {
+      const [addr, count, baseAddr, baseCount, page, mode, masked] = c as number[];
+      Object.assign(this.ch[i]!, { addr, count, baseAddr, baseCount, page, mode, masked: masked === 1 });
+    });
+    this.ff[0] = s.ff[0] === true;
+    this.ff[1] = s.ff[1] === true;
+    this.status[0] = s.status[0]!;
+    this.status[1] = s.status[1]!;
   }
 
   /** The channel's programmed state (for tests and /proc views). */
