@@ -671,3 +671,21 @@ export function dmaDebugCounts(dev: PciDev): { coherent: number; streaming: numb
   const { s } = state(dev, "dmaDebugCounts");
   return { coherent: s.coherent.length, streaming: s.streaming.length, pools: s.pools.size };
 }
+
+/**
+ * @internal A device's DMA state as a machine snapshot compares it (snapshot/hw.ts): its coherent
+ * buffers ([bus address, size]), its streaming mappings ([bus address, size, direction]) and its pools
+ * ([name, size, pages, busy blocks]).
+ */
+export function dmaStateOf(d: PciDevState): {
+  coherent: [number, number][];
+  streaming: [number, number, number][];
+  pools: [string, number, number, number][];
+} {
+  const s = dmaStates.get(d);
+  return {
+    coherent: (s?.coherent ?? []).map((a) => [a.dmaHandle, a.size]),
+    streaming: (s?.streaming ?? []).map((m) => [m.addr, m.size, m.dir]),
+    pools: [...(s?.pools ?? [])].map((p) => [p.name, p.size, p.pages.length, p.busy.size]),
+  };
+}

@@ -10,6 +10,7 @@
 
 import type { Vma, VmOperations } from "@faultline/mm";
 import type { Page } from "@faultline/phys";
+import type { Hrtimer, TimerList } from "./internal/timer";
 
 /** Bumped on incompatible changes; the kernel accepts the versions in SUPPORTED_DRIVER_API_VERSIONS. */
 export const DRIVER_API_VERSION = 1;
@@ -91,6 +92,13 @@ export interface DriverSnapshot {
   /** filp->private_data or vm_private_data the driver set, as plain data; and back on restore. */
   savePrivate?(data: unknown): unknown;
   restorePrivate?(saved: unknown): unknown;
+  /**
+   * The driver's timer_lists and hrtimers, by stable names (a timer's function is driver code, so a
+   * snapshot saves a pending timer as its name, its expiry and its place on the wheel, and the restored
+   * machine re-arms the timer of that name). Asked when a snapshot is taken (a pending timer not named
+   * here refuses it) and at restore after `restore` ran (the timers must be set up again by then).
+   */
+  timers?(): Readonly<Record<string, TimerList | Hrtimer>>;
 }
 
 /** The object `defineDriver` returns and `Machine.create({ drivers })` loads. */

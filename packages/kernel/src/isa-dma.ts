@@ -147,3 +147,8 @@ export function getDmaResidue(dmanr: number): number {
   const left = v === 0x10000 ? 0 : v;
   return p.hi ? left * 2 : left;
 }
+
+/** @internal dma_chan_busy[] itself (a machine snapshot saves and checks it: snapshot/hw.ts). */
+export function isaDmaChannels(k: Kernel): Array<string | null> {
+  return chans(k);
+}

@@ -102,21 +102,22 @@ export class Machine {
    * A machine rebuilt from `m.snapshot()`'s bytes. Devices and drivers are code: give new instances of
    * the same ones again (devices in the same order; drivers by name, at the saved version or newer).
    * Every bad snapshot (truncated, corrupt, hostile, inconsistent, from a newer format) is a
-   * SnapshotError saying why; no half-built machine escapes. The result passes checkInvariants().
+   * SnapshotError saying why; no half-built machine escapes, and the devices and drivers given are left
+   * as they were (a failed restore unloads its drivers and unrealizes its devices). The result passes
+   * checkInvariants().
    */
   static async restore(bytes: Uint8Array, options: RestoreOptions = {}): Promise<Machine> {
-    const { state, boot } = decodeMachineSnapshot(bytes, options);
+    const decoded = decodeMachineSnapshot(bytes, options);
     let m: Machine;
     try {
-      m = await Machine.create(boot);
+      m = await Machine.create(decoded.boot);
     } catch (e) {
       throw new SnapshotError(
         `cannot restore: the snapshot's machine does not boot: ${(e as Error).message}`,
       );
     }
     try {
-      restoreOnto(m.kernel, state);
-      m.checkInvariants();
+      restoreOnto(m.kernel, decoded, () => m.checkInvariants());
     } catch (e) {
       if (e instanceof SnapshotError) throw e;
       throw new SnapshotError(`snapshot: inconsistent content: ${(e as Error)?.message ?? String(e)}`);

@@ -282,3 +282,82 @@ export function renderInterrupts(k: Kernel): string {
   out += `${"MIS".padStart(prec)}: ${"0".padStart(10)}\n`;
   return out;
 }
+
+// ---- machine snapshots (snapshot/hw.ts) -------------------------------------------------------
+
+/**
+ * The interrupt descriptors as a machine snapshot keeps them: per irq that has an action, has fired
+ * or is an MSI vector, [irq, count, disabled (0/1), unhandled, MSI (0/1)]; each action as [irq,
+ * driver, name, flags] (handlers are driver code: the restored drivers request them again, in
+ * probe or in their snapshot.restore, and restore checks they did); the next dynamic irq.
+ */
+export interface IrqSnapshot {
+  readonly descs: ReadonlyArray<readonly number[]>;
+  readonly actions: ReadonlyArray<readonly [number, string, string, number]>;
+  readonly nextDynamic: number;
+}
+
+export function saveIrqs(k: Kernel): IrqSnapshot {
+  const st = irqState(k);
+  const descs: number[][] = [];
+  const actions: [number, string, string, number][] = [];
+  for (const d of [...st.descs.values()].sort((a, b) => a.irq - b.irq)) {
+    const msi = d.chip === "PCI-MSI";
+    if (d.actions.length || d.count || d.disabled || d.unhandled || msi)
+      descs.push([d.irq, d.count, d.disabled ? 1 : 0, d.unhandled, msi ? 1 : 0]);
+    for (const a of d.actions) actions.push([d.irq, a.owner, a.name, a.flags]);
+  }
+  return { descs, actions, nextDynamic: st.nextDynamic };
+}
+
+/**
+ * On a restored machine whose drivers requested their interrupts again: checks that the same
+ * actions are installed (same irqs, drivers, names and flags, in order) and the same MSI vectors
+ * allocated, then puts the counts, disabled lines and spurious counters back. An Error names the
+ * first difference (nothing is changed then).
+ */
+export function restoreIrqs(k: Kernel, s: IrqSnapshot): void {
+  const st = irqState(k);
+  const now = saveIrqs(k);
+  const key = (a: readonly unknown[]) => JSON.stringify(a);
+  if (!Array.isArray(s?.actions) || !Array.isArray(s.descs))
+    throw new Error("irqs: expected descs and actions");
+  const want = s.actions.map(key);
+  const have = now.actions.map(key);
+  const missing = want.find((a) => !have.includes(a));
+  if (missing)
+    throw new Error(
+      `irq action ${missing} (irq, driver, name, flags) was requested in the snapshot's machine and its driver did not request it again (in probe or snapshot.restore)`,
+    );
+  const extra = have.find((a) => !want.includes(a));
+  if (extra || want.join() !== have.join())
+    throw new Error(`irq action ${extra ?? have.join()} on the restored machine is not the snapshot's`);
+  if (s.nextDynamic !== st.nextDynamic)
+    throw new Error(
+      `irqs: the next MSI irq is ${st.nextDynamic}, the snapshot's was ${String(s.nextDynamic)}`,
+    );
+  const msiNow = now.descs.filter((d) => d[4] === 1).map((d) => d[0]);
+  const msiWant = s.descs.filter((d) => Array.isArray(d) && d[4] === 1).map((d) => d[0]);
+  if (msiNow.join() !== msiWant.join())
+    throw new Error(
+      `irqs: MSI vectors ${msiNow.join(",") || "none"} allocated, the snapshot had ${msiWant.join(",") || "none"}`,
+    );
+  const plan = s.descs.map((d) => {
+    const [irq, count, disabled, unhandled] = Array.isArray(d) ? d : [];
+    const desc = st.descs.get(irq as number);
+    const ok = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+    if (!desc || !ok(count) || !ok(unhandled) || (disabled !== 0 && disabled !== 1))
+      throw new Error(`irq ${String(irq)}: not an interrupt of this machine, or a bad count`);
+    return { desc, count: count as number, disabled: disabled === 1, unhandled: unhandled as number };
+  });
+  for (const d of st.descs.values()) {
+    d.count = 0;
+    d.unhandled = 0;
+    d.disabled = false;
+  }
+  for (const p of plan) {
+    p.desc.count = p.count;
+    p.desc.disabled = p.disabled;
+    p.desc.unhandled = p.unhandled;
+  }
+}

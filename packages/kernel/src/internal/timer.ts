@@ -375,3 +375,140 @@ function fireHrtimer(k: Kernel, timer: Hrtimer): void {
   s.vt.mod(timer.expires);
   set.add(timer);
 }
+
+// ---- machine snapshots (snapshot/hw.ts) -------------------------------------------------------
+
+/**
+ * The timer wheel and the hrtimers as a machine snapshot keeps them: base->clk and the arming
+ * counter, each pending timer_list ([driver, name, expires, bucket, level, seq, flags]) and each
+ * active hrtimer ([driver, name, expires]). Timers are driver objects whose functions are driver
+ * code: each is saved under the name its driver gives it (DriverSnapshot.timers) and found again by
+ * that name on the restored machine. The softirq's and the hrtimers' virtual timers are the clock's.
+ */
+export interface KernelTimersState {
+  readonly clk: number;
+  readonly seq: number;
+  readonly wheel: ReadonlyArray<readonly [string, string, number, number, number, number, number]>;
+  readonly hr: ReadonlyArray<readonly [string, string, number]>;
+}
+
+/** Whether `t` is a timer_list (else an hrtimer, or neither: null). */
+export function timerKind(t: unknown): "timer" | "hrtimer" | null {
+  if (!t || typeof t !== "object") return null;
+  return timers.has(t) ? "timer" : hrtimers.has(t) ? "hrtimer" : null;
+}
+
+/**
+ * The pending timers and active hrtimers of `k`, each named by `nameOf(driver, timer)`; a pending
+ * one its driver does not name is an Error saying so (its function could not be found again).
+ */
+export function saveKernelTimers(
+  k: Kernel,
+  nameOf: (owner: string, timer: object) => string | null,
+): KernelTimersState {
+  const b = bases.get(k);
+  const wheel: [string, string, number, number, number, number, number][] = [];
+  for (const t of b?.pending ?? []) {
+    const s = timers.get(t)!;
+    const name =
+      nameOf(s.owner, t) ??
+      fail(
+        `driver ${s.owner}'s timer ${t.function?.name || "(anonymous)"} is pending and its snapshot hooks do not name it (DriverSnapshot.timers)`,
+      );
+    wheel.push([s.owner, name, t.expires, s.bucket, s.level, s.seq, t.flags]);
+  }
+  const hr: [string, string, number][] = [];
+  for (const h of hrActive.get(k) ?? []) {
+    const s = hrtimers.get(h)!;
+    const name =
+      nameOf(s.owner, h) ??
+      fail(
+        `driver ${s.owner}'s hrtimer ${h.function?.name || "(anonymous)"} is active and its snapshot hooks do not name it (DriverSnapshot.timers)`,
+      );
+    hr.push([s.owner, name, h.expires]);
+  }
+  return { clk: b?.clk ?? jiffiesOf(k), seq: b?.seq ?? 0, wheel, hr };
+}
+
+const fail = (msg: string): never => {
+  throw new Error(msg);
+};
+
+/**
+ * Puts saved timers back on a restored machine: `find(driver, name)` gives the driver's timer of
+ * that name (set up again by its init or probe). Exactly the saved timers end up pending (with their
+ * saved place on the wheel) or active; the virtual timers behind them are armed by the clock's own
+ * restore. Checked whole before anything changes.
+ */
+export function restoreKernelTimers(
+  k: Kernel,
+  st: KernelTimersState,
+  find: (owner: string, name: string) => unknown,
+): void {
+  const int = (v: unknown, what: string, min = 0) =>
+    typeof v === "number" && Number.isSafeInteger(v) && v >= min
+      ? v
+      : fail(`timers: ${what}: expected an integer, got ${String(v)}`);
+  const clk = int(st?.clk, "base clk");
+  const seq = int(st.seq, "arming counter");
+  if (!Array.isArray(st.wheel) || !Array.isArray(st.hr)) fail("timers: expected the wheel and hrtimers");
+  const lookup = (a: unknown, kind: "timer" | "hrtimer", what: string) => {
+    const [owner, name] = Array.isArray(a) ? a : [];
+    if (typeof owner !== "string" || typeof name !== "string") fail(`timers: ${what}: a driver and a name`);
+    const t = find(owner as string, name as string);
+    if (timerKind(t) !== kind)
+      fail(
+        `driver ${owner}'s ${kind} ${JSON.stringify(name)} was armed in the snapshot and the restored driver names no such ${kind} (DriverSnapshot.timers)`,
+      );
+    const s = kind === "timer" ? timers.get(t as object)! : hrtimers.get(t as object)!;
+    if (s.k !== k || s.owner !== owner) fail(`timers: ${owner}'s ${name} is not set up on this machine`);
+    return t;
+  };
+  const wheel = st.wheel.map((a, i) => ({
+    t: lookup(a, "timer", `timer ${i}`) as TimerList,
+    expires: int(a[2], `timer ${i} expires`),
+    bucket: int(a[3], `timer ${i} bucket`),
+    level: int(a[4], `timer ${i} level`),
+    seq: int(a[5], `timer ${i} seq`),
+    flags: int(a[6], `timer ${i} flags`),
+  }));
+  const hr = st.hr.map((a, i) => ({
+    t: lookup(a, "hrtimer", `hrtimer ${i}`) as Hrtimer,
+    expires: int(a[2], `hrtimer ${i} expires`),
+  }));
+  const b = base(k);
+  for (const t of b.pending) timers.get(t)!.pending = false;
+  b.pending.clear();
+  b.clk = clk;
+  b.seq = seq;
+  for (const w of wheel) {
+    if (!w.t.function) fail("timers: a pending timer that was shut down");
+    const s = timers.get(w.t)!;
+    w.t.expires = w.expires;
+    w.t.flags = w.flags;
+    Object.assign(s, { bucket: w.bucket, level: w.level, seq: w.seq, pending: true });
+    b.pending.add(w.t);
+  }
+  const set = activeSet(k);
+  set.clear();
+  for (const h of hr) {
+    h.t.expires = h.expires;
+    set.add(h.t);
+  }
+}
+
+/** After the clock's restore: every active hrtimer's virtual timer armed at its expiry (else an Error). */
+export function checkHrtimersArmed(k: Kernel): void {
+  for (const h of hrActive.get(k) ?? []) {
+    const s = hrtimers.get(h)!;
+    if (s.vt.expires !== h.expires)
+      fail(
+        `driver ${s.owner}'s hrtimer ${h.function?.name || "(anonymous)"}: the clock did not arm it for ${h.expires} (its timers were set up in another order)`,
+      );
+  }
+}
+
+/** Makes the timer base (and its softirq's virtual timer) if it does not exist yet. */
+export function ensureTimerBase(k: Kernel): void {
+  base(k);
+}

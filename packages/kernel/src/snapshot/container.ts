@@ -20,7 +20,11 @@ import { crc32, deflateRawSync, inflateRawSync } from "node:zlib";
 import { Packr, Unpackr } from "msgpackr";
 
 export const SNAPSHOT_MAGIC: Uint8Array = Uint8Array.from([0x89, 0x46, 0x4c, 0x53, 0x4e, 0x41, 0x50, 0x0a]);
-export const SNAPSHOT_FORMAT_VERSION = 1;
+/**
+ * 1: the first format. 2: a machine's device RAM as touched pages, and its hardware-facing state
+ * (clock, timers, PAT memtypes, interrupts, ISA DMA, PCI functions; MachineState.hw).
+ */
+export const SNAPSHOT_FORMAT_VERSION = 2;
 /** The largest payload a snapshot may inflate to (a bound on a hostile deflate stream). */
 export const SNAPSHOT_MAX_PAYLOAD = 1024 * 1024 * 1024;
 const FLAG_DEFLATED = 1;

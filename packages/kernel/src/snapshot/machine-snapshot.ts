@@ -1,18 +1,27 @@
 /**
  * `m.snapshot()` and `Machine.restore()`: a machine as a container of kind "machine" (container.ts)
- * holding its options, its devices' and drivers' state, physical memory (phys) and the kernel's
- * objects (save.ts / restore.ts; state.ts describes the whole). Restoring boots a machine with the
- * same options and the devices and drivers given again (matched by name; a driver must be at the saved
- * version or newer, its state migrated up to its own version), rebuilds the kernel objects, writes
- * physical memory, and checks every invariant before handing the machine out. Any failure is a
- * SnapshotError and the half-built machine is dropped.
+ * holding its options, its devices' and drivers' state, physical memory (phys), the kernel's objects
+ * (save.ts / restore.ts; state.ts describes the whole) and its hardware-facing state (hw.ts).
+ *
+ * Restoring is all or nothing. Everything that can be checked without the machine is checked first
+ * (the container, the drivers given and their versions, each device's state against its model, the
+ * drivers' state migrations): a bad snapshot is refused before any given device or driver is touched.
+ * Then a machine boots with the same options and the given devices and drivers, the saved objects are
+ * rebuilt on it, physical memory is written, the invariants are checked, and last the drivers get
+ * their state back (snapshot.restore). If any of that fails, the half-built machine is taken down
+ * again: every driver that got its state back is given the state it had before, the drivers are
+ * unloaded (their exit runs, as rmmod's), the devices are unrealized and get their state and RAM back.
+ * The error is a SnapshotError.
  */
 import pkg from "../../package.json" with { type: "json" };
 import type { DriverDefinition } from "../driver-types";
 import type { Kernel } from "../internal/kernel";
+import { unloadDriver } from "../internal/module";
 import { withKernel } from "../internal/oops";
 import type { DeviceModel, MachineOptions } from "../options";
 import { decodeSnapshotContainer, encodeSnapshotContainer, SnapshotError } from "./container";
+import { denseRam, sparseRam } from "./device-ram";
+import { type HwState, restoreHw, restoreMemtypes, saveHw } from "./hw";
 import { adoptAll, list, restoreKernel, str } from "./restore";
 import { saveKernel } from "./save";
 import type { ConfigState, DeviceState, DriverState, MachineState } from "./state";
@@ -39,12 +48,30 @@ const stateful = (d: DeviceModel): d is StatefulDevice =>
 export function snapshotMachine(k: Kernel): Uint8Array {
   const config: ConfigState = { ramBytes: k.mem.ramBytes, era: k.era, pku: k.cpu.pku, zeroPage: k.zeroPage };
   const devices: DeviceState[] = k.devices.map((d) => {
-    const state = stateful(d) ? d.saveState() : null;
-    return { name: d.name, bus: d.bus, stateVersion: state?.version ?? 0, state };
+    const saved = stateful(d) ? d.saveState() : null;
+    // Device RAM: its touched (non-zero) pages only.
+    const { ram, ...state } = (saved ?? {}) as { ram?: unknown };
+    return {
+      name: d.name,
+      bus: d.bus,
+      stateVersion: saved?.version ?? 0,
+      state: saved ? state : null,
+      ram: ram instanceof Uint8Array ? sparseRam(ram) : null,
+    };
   });
   const { kernel, drivers } = saveKernel(k);
-  const state: MachineState = { config, devices, drivers, phys: k.mem.saveState(), kernel };
+  const hw = saveHw(k);
+  const state: MachineState = { config, devices, drivers, phys: k.mem.saveState(), kernel, hw };
   return encodeSnapshotContainer(MACHINE_SNAPSHOT_KIND, { machine: state }, KERNEL_VERSION);
+}
+
+/** A device's saved state as its model's loadState takes it (its RAM whole again), or null. */
+function deviceInput(d: DeviceState, i: number): unknown {
+  if (d.state === null || d.state === undefined) return null;
+  if (typeof d.state !== "object") fail(`devices[${i}].state: not a map`);
+  return d.ram === null || d.ram === undefined
+    ? d.state
+    : { ...(d.state as object), ram: denseRam(d.ram, `devices[${i}] (${d.name})`) };
 }
 
 /** "1.10.0" > "1.9.2": numeric, part by part. */
@@ -58,11 +85,20 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
+/** What restoring needs, checked before any device or driver given is touched. */
+export interface DecodedMachine {
+  readonly state: MachineState;
+  readonly boot: MachineOptions;
+  /** Each device's state as its loadState takes it (null: none). */
+  readonly deviceInputs: readonly unknown[];
+  /** Each driver's state migrated to the given driver's state version. */
+  readonly driverStates: readonly unknown[];
+  /** The given devices' own state before the restore (a failed restore puts it back). */
+  readonly devicesBefore: ReadonlyArray<ReturnType<StatefulDevice["saveState"]> | null>;
+}
+
 /** The snapshot's state, checked at the top level, and the options to boot its machine with. */
-export function decodeMachineSnapshot(
-  bytes: Uint8Array,
-  options: RestoreOptions,
-): { state: MachineState; boot: MachineOptions } {
+export function decodeMachineSnapshot(bytes: Uint8Array, options: RestoreOptions): DecodedMachine {
   const c = decodeSnapshotContainer(bytes, [MACHINE_SNAPSHOT_KIND], { reader: KERNEL_VERSION });
   const extra = Object.keys(c.fields).filter((k) => k !== "machine");
   if (extra.length) throw new SnapshotError(`snapshot: unexpected key ${JSON.stringify(extra[0])}`);
@@ -108,8 +144,50 @@ export function decodeMachineSnapshot(
           `devices[${i}]: the snapshot has ${d?.bus} device ${JSON.stringify(d?.name)}, given ${g.bus} device ${JSON.stringify(g.name)}`,
         );
     });
+    for (const key of ["kernel", "phys", "hw"] as const)
+      if (typeof state[key] !== "object" || state[key] === null) fail(`${key}: not a map`);
+    // Each device's state against its model: loadState checks it whole (name, version, migration,
+    // fields, RAM size) before it changes anything; the model's own state goes back at once.
+    const deviceInputs = savedDevices.map((d, i) => {
+      const input = deviceInput(d, i);
+      const g = givenDevices[i]!;
+      if (input === null) return null;
+      if (!stateful(g)) return fail(`device ${d.name} saved state but the model given has no loadState`);
+      if ((g as { realized?: unknown }).realized === true)
+        fail(`device ${g.name} given is already realized (give new device instances)`);
+      const before = g.saveState();
+      try {
+        g.loadState(input);
+      } catch (e) {
+        fail(`device ${d.name}: ${(e as Error).message}`);
+      }
+      g.loadState(before);
+      return input;
+    });
+    // Migrations are data to data: run now, so one that is missing or throws refuses the snapshot here.
+    const driverStates = saved.map((d, i) => {
+      const snap = drivers[i]!.snapshot;
+      let st = d.state;
+      for (let v = d.stateVersion; snap && v < snap.version; v++) {
+        const m =
+          (snap.migrate && Object.hasOwn(snap.migrate, v) ? snap.migrate[v] : undefined) ??
+          fail(`driver ${d.name} has no migration from state version ${v}`);
+        try {
+          st = m(st);
+        } catch (e) {
+          fail(`driver ${d.name}'s migration from state version ${v} threw: ${(e as Error)?.message}`);
+        }
+      }
+      if (!snap?.restore && st !== null && st !== undefined)
+        fail(`driver ${d.name} saved state but has no snapshot.restore`);
+      return st;
+    });
+    const devicesBefore = givenDevices.map((g) => (stateful(g) ? g.saveState() : null));
     return {
       state,
+      devicesBefore,
+      deviceInputs,
+      driverStates,
       boot: {
         ramBytes: cfg.ramBytes,
         era: cfg.era,
@@ -128,38 +206,93 @@ const fail = (msg: string): never => {
   throw new SnapshotError(`cannot restore: ${msg}`);
 };
 
-/** After Machine.create booted the machine of `state`: everything else. */
-export function restoreOnto(k: Kernel, state: MachineState): void {
-  for (const d of state.drivers)
-    if (!k.drivers.has(d.name))
-      fail(`driver ${JSON.stringify(d.name)} did not load on the restored machine (see dmesg)`);
-  for (const [i, d] of state.devices.entries()) {
-    const dev = k.devices[i]!;
-    if (d.state === null) continue;
-    if (!stateful(dev)) fail(`device ${d.name} saved state but the model given has no loadState`);
-    else dev.loadState(d.state);
+/**
+ * After Machine.create booted the machine of `d.state`: everything else. On failure the machine is
+ * taken down and the devices and drivers given are as they were (see the file comment); throws.
+ */
+export function restoreOnto(k: Kernel, d: DecodedMachine, check: () => void): void {
+  try {
+    restoreAll(k, d, check);
+  } catch (e) {
+    takeDown(k, d.devicesBefore);
+    throw e;
   }
+}
+
+function restoreAll(k: Kernel, d: DecodedMachine, check: () => void): void {
+  const { state } = d;
+  for (const dr of state.drivers)
+    if (!k.drivers.has(dr.name))
+      fail(`driver ${JSON.stringify(dr.name)} did not load on the restored machine (see dmesg)`);
+  state.devices.forEach((_, i) => {
+    const input = d.deviceInputs[i];
+    if (input !== null) (k.devices[i] as StatefulDevice).loadState(input);
+  });
+  restoreMemtypes(k, state.hw as HwState);
   const { mms, states } = restoreKernel(k, state.kernel);
-  for (const d of state.drivers) {
-    const def = k.drivers.get(d.name)!.def;
-    const snap = def.snapshot;
-    let s = d.state;
-    for (let v = d.stateVersion; snap && v < snap.version; v++) {
-      const m = snap.migrate?.[v] ?? fail(`driver ${d.name} has no migration from state version ${v}`);
-      s = m(s);
-    }
-    if (snap?.restore) {
-      const restore = snap.restore;
-      const outer = k.currentDriver;
-      k.currentDriver = def.name;
-      try {
-        withKernel(k, () => restore(s));
-      } finally {
-        k.currentDriver = outer;
-      }
-    } else if (s !== null && s !== undefined)
-      fail(`driver ${d.name} saved state but has no snapshot.restore`);
-  }
   k.mem.restoreState(state.phys);
   adoptAll(mms, states);
+  check();
+  // Last, the drivers' own state: a hook that throws has every earlier one given its old state back.
+  const undo: Array<() => void> = [];
+  try {
+    state.drivers.forEach((dr, i) => {
+      const def = k.drivers.get(dr.name)!.def;
+      const snap = def.snapshot;
+      if (!snap?.restore) return;
+      const restore = snap.restore;
+      const before = snap.save ? inDriver(k, def.name, "snapshot.save", () => snap.save!()) : undefined;
+      inDriver(k, def.name, "snapshot.restore", () => restore(d.driverStates[i]));
+      if (snap.save) undo.push(() => inDriver(k, def.name, "snapshot.restore", () => restore(before)));
+    });
+    restoreHw(k, state.hw as HwState);
+    check();
+  } catch (e) {
+    for (const u of undo.reverse()) {
+      try {
+        u();
+      } catch {
+        // The driver cannot take its old state back: it is unloaded next anyway.
+      }
+    }
+    throw e;
+  }
+}
+
+function inDriver<T>(k: Kernel, name: string, what: string, fn: () => T): T {
+  const outer = k.currentDriver;
+  k.currentDriver = name;
+  try {
+    return withKernel(k, fn);
+  } catch (e) {
+    throw new SnapshotError(
+      `cannot restore: driver ${name}'s ${what} threw: ${(e as Error)?.message ?? String(e)}`,
+    );
+  } finally {
+    k.currentDriver = outer;
+  }
+}
+
+/** A failed restore's machine goes: drivers unloaded (last loaded first), devices unrealized and reset to what they held. */
+function takeDown(
+  k: Kernel,
+  devicesBefore: ReadonlyArray<ReturnType<StatefulDevice["saveState"]> | null>,
+): void {
+  for (const name of [...k.drivers.keys()].reverse()) {
+    try {
+      unloadDriver(k, name);
+    } catch {
+      // An exit that throws is an oops of the driver; the machine is dropped anyway.
+    }
+  }
+  k.devices.forEach((dev, i) => {
+    try {
+      const d = dev as { realized?: unknown; unrealize?: (p: typeof k.phys) => void };
+      if (d.realized === true && d.unrealize) d.unrealize(k.phys);
+      const before = devicesBefore[i];
+      if (before && stateful(dev)) dev.loadState(before);
+    } catch {
+      // A device that cannot leave the bus stays as it is.
+    }
+  });
 }

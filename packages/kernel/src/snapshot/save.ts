@@ -4,9 +4,8 @@
  * hold, the drivers' own state through their snapshot hooks) into plain data (state.ts describes it).
  * Physical memory saves itself (PhysMemory.saveState), each mm through mm's saveMm. What it cannot
  * save (a JS-function signal handler, a driver VMA whose vm_ops the driver does not name, a driver
- * without snapshot hooks) is a SnapshotError naming it. What drivers' init and probe build again on
- * the restored machine (PCI bindings, IRQs, DMA mappings, PAT memtypes, timers) is not saved: see
- * docs/snapshots.md, "Not saved".
+ * without snapshot hooks) is a SnapshotError naming it. The hardware-facing state (clock, timers,
+ * PAT memtypes, interrupts, ISA DMA, PCI functions and their DMA) is hw.ts's.
  */
 import {
   AnonVmaTable,

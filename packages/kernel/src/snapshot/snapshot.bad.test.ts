@@ -79,7 +79,14 @@ describe("bad machine snapshots are refused with a message", () => {
     expect(await restoreOrReject(magic)).toMatch(/not a Faultline snapshot/);
     const newer = good.slice();
     new DataView(newer.buffer).setUint16(8, SNAPSHOT_FORMAT_VERSION + 1);
-    expect(await restoreOrReject(newer)).toMatch(/is newer than this faultline .* reads: format 1/);
+    expect(await restoreOrReject(newer)).toMatch(
+      new RegExp(`is newer than this faultline .* reads: format ${SNAPSHOT_FORMAT_VERSION}$`),
+    );
+    const older = good.slice();
+    new DataView(older.buffer).setUint16(8, 1);
+    expect(await restoreOrReject(older)).toMatch(
+      /unsupported snapshot format 1 \(this faultline reads format 2\)/,
+    );
     const longer = new Uint8Array(good.length + 3);
     longer.set(good);
     expect(await restoreOrReject(longer)).toMatch(/3 unexpected bytes after the payload/);

@@ -5,6 +5,8 @@
  */
 import type { MmState, ShmemFileState, ShmemInodeState } from "@faultline/mm";
 import type { PhysMemoryState } from "@faultline/phys";
+import type { SparseRam } from "./device-ram";
+import type { HwState } from "./hw";
 
 /** The machine options a snapshot was taken with (restore builds the same machine). */
 export interface ConfigState {
@@ -22,12 +24,14 @@ export interface DriverState {
   readonly state: unknown;
 }
 
-/** A device model: name, bus, and its state (DeviceSnapshot) with the state's version. */
+/** A device model: name, bus, its state (DeviceSnapshot without its RAM) with the state's version. */
 export interface DeviceState {
   readonly name: string;
   readonly bus: string;
   readonly stateVersion: number;
   readonly state: unknown;
+  /** The device RAM's touched pages (null: no RAM). */
+  readonly ram: SparseRam | null;
 }
 
 export interface MachineState {
@@ -36,6 +40,8 @@ export interface MachineState {
   readonly drivers: readonly DriverState[];
   readonly phys: PhysMemoryState;
   readonly kernel: KernelState;
+  /** Clock, timers, memtypes, interrupts, ISA DMA, PCI functions (hw.ts). */
+  readonly hw: HwState;
 }
 
 /** A tmpfs directory. `entries`: name, then a directory index (>= 0) or -1 - a regular file index. */
