@@ -57,6 +57,7 @@ import {
   VM_FAULT_SIGBUS,
   VM_IO,
   VM_PFNMAP,
+  type VmOperations,
   vmFlagsSet,
   vmfInsertPfn,
 } from "@faultline/kernel";
@@ -104,6 +105,18 @@ export function pciFb(options: PciFbOptions = {}): DriverDefinition {
     fb.vblanks++;
     return IRQ_HANDLED;
   }
+
+  /**
+   * A VRAM mapping's vm_ops, one table for every mapping (a snapshot saves a VMA's vm_ops by name):
+   * the framebuffer is the VMA's vm_private_data, set by mmap.
+   */
+  const vramOps: VmOperations = {
+    fault(vmf) {
+      const fb = vmf.vma.vmPrivateData as Fb;
+      if (fb.gone || vmf.pgoff * PAGE >= fb.vramLen) return VM_FAULT_SIGBUS;
+      return vmfInsertPfn(vmf.vma, vmf.address, fb.vram / PAGE + vmf.pgoff);
+    },
+  };
 
   const pdrv: PciDriver = {
     name: "fl_fb",
@@ -176,10 +189,12 @@ export function pciFb(options: PciFbOptions = {}): DriverDefinition {
     apiVersion: 1,
     version: "1.0.0",
     // Machine snapshots: each framebuffer's vblank count and whether it is gone (probe, run again at
-    // restore, rebuilds the rest); a file's private data is its framebuffer, saved as its index. A
-    // VRAM mapping's vm_ops are made per mmap, so a snapshot is refused while one exists.
+    // restore, rebuilds the rest); a file's private data and a VRAM mapping's vm_private_data are a
+    // framebuffer, saved as its index; a VRAM mapping's vm_ops are `vram` (the register page is a
+    // remap_pfn_range: no vm_ops).
     snapshot: {
       version: 1,
+      vmOps: { vram: vramOps },
       save: () => fbs.map((fb) => ({ vblanks: fb.vblanks, gone: fb.gone })),
       restore(state) {
         const s = state as Array<{ vblanks: number; gone: boolean }>;
@@ -202,6 +217,8 @@ export function pciFb(options: PciFbOptions = {}): DriverDefinition {
     },
     init(c) {
       ctx = c;
+      // A module's globals start afresh at each load (a failed Machine.restore unloads it).
+      fbs.length = 0;
       major =
         options.major === undefined
           ? c.allocChrdevRegion(0, 8, "fl_fb")
@@ -237,12 +254,8 @@ export function pciFb(options: PciFbOptions = {}): DriverDefinition {
           // Pixels: write-combined. vmfInsertPfn takes the type reserved at probe (WC); without that
           // reservation its PTEs would be uncached-minus, whatever vm_page_prot asks.
           vma.vmPageProt = pgprotWritecombine(vma.vmPageProt);
-          vma.vmOps = {
-            fault(vmf) {
-              if (fb.gone || vmf.pgoff * PAGE >= fb.vramLen) return VM_FAULT_SIGBUS;
-              return vmfInsertPfn(vmf.vma, vmf.address, fb.vram / PAGE + vmf.pgoff);
-            },
-          };
+          vma.vmPrivateData = fb;
+          vma.vmOps = vramOps;
           return 0;
         },
       });
