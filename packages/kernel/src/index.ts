@@ -13,7 +13,7 @@ export {
   type SignalName,
   type VmFault,
 } from "@faultline/mm";
-export { driveClockExternally, takeSleep } from "./clock";
+export { driveClockExternally, endSleep, sleepWake, takeSleep } from "./clock";
 export * from "./constants";
 export * from "./dma-mapping";
 export {

@@ -8,7 +8,6 @@ import {
   CLOCK_MONOTONIC,
   CLOCK_MONOTONIC_COARSE,
   CLOCK_MONOTONIC_RAW,
-  CLOCK_PROCESS_CPUTIME_ID,
   CLOCK_REALTIME,
   CLOCK_REALTIME_ALARM,
   CLOCK_REALTIME_COARSE,
@@ -198,8 +197,7 @@ describe("nanosleep(2) and clock_nanosleep(2)", () => {
       CLOCK_BOOTTIME_ALARM,
     ])
       expect(p.sys.clockNanosleep(c, 0, 0, 1), `clock ${c}`).toBe(-EOPNOTSUPP);
-    for (const c of [CLOCK_PROCESS_CPUTIME_ID, 10, 12])
-      expect(p.sys.clockNanosleep(c, 0, 0, 1)).toBe(-EINVAL);
+    for (const c of [10, 12, 1000]) expect(p.sys.clockNanosleep(c, 0, 0, 1)).toBe(-EINVAL);
     // A dynamic (fd) clock id: clock_posix_dynamic has no nsleep.
     expect(p.sys.clockNanosleep(makeProcessCpuclock(0, 3), 0, 0, 1)).toBe(-EOPNOTSUPP);
     expect(p.sys.clockNanosleep(CLOCK_MONOTONIC, 0, 0, 2_000_000_000)).toBe(-EINVAL);

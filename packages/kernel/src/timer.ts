@@ -26,6 +26,7 @@ import {
 
 export type { ClockEvent } from "./internal/clock-events";
 export * from "./internal/clockid";
+export { TIMER_SLACK_NS } from "./internal/nanosleep";
 export {
   CPUCLOCK_PROF,
   CPUCLOCK_SCHED,
@@ -33,7 +34,6 @@ export {
   makeProcessCpuclock,
   makeThreadCpuclock,
 } from "./internal/posix-cpu-timers";
-export { TIMER_SLACK_NS } from "./internal/time";
 export {
   HRTIMER_MODE_ABS,
   HRTIMER_MODE_REL,

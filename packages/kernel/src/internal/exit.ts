@@ -3,6 +3,7 @@ import { type SignalError, type SignalName, signalNumber } from "@faultline/mm";
 import { __WALL, __WCLONE, __WNOTHREAD, ECHILD, EINVAL, WCONTINUED, WNOHANG, WUNTRACED } from "../constants";
 import { enterKernel, leaveKernel } from "./current";
 import type { Kernel, Task } from "./kernel";
+import { accountExitedThread } from "./posix-cpu-timers";
 
 /**
  * How a task ends: exit(code) (that thread only), exit_group(code) (`group`: every thread), or a
@@ -59,6 +60,7 @@ function exitTask(k: Kernel, t: Task, how: ExitHow): void {
   for (const c of k.tasks.values()) if (c.parent === t) c.parent = heir;
   // A thread that is not the leader is reaped at once (release_task from exit_notify).
   if (t.pid !== t.tgid) {
+    accountExitedThread(t);
     t.group.delete(t);
     releaseTask(k, t);
   }

@@ -24,7 +24,8 @@ export const CPU_NS_PER_ENTRY = 1000;
 export const CPUCLOCK_PROF = 0;
 export const CPUCLOCK_VIRT = 1;
 export const CPUCLOCK_SCHED = 2;
-const CPUCLOCK_CLOCK_MASK = 3;
+/** The bits of a CPU clock id that say which CPU time it reads. */
+export const CPUCLOCK_CLOCK_MASK = 3;
 const CPUCLOCK_PERTHREAD_MASK = 4;
 /** CLOCKFD: the low bits of a dynamic (fd-based) posix clock id. */
 const CLOCKFD = 3;
@@ -82,7 +83,7 @@ export function taskForClock(k: Kernel, cur: Task, clock: number, gettime: boole
   if (pid === 0) return cur;
   const t = k.tasks.get(pid);
   if (!t || t.state === "dead") return null;
-  if (thread) return t.group === cur.group && t.state === "running" ? t : null;
+  if (thread) return t.group === cur.group ? t : null;
   if (gettime && t === cur) return t;
   // The pid must be a thread group's leader (pid_has_task(pid, PIDTYPE_TGID)).
   return t.pid === t.tgid ? t : null;

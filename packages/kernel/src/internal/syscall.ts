@@ -21,6 +21,7 @@ import { enterKernel, leaveKernel } from "./current";
 import { doExit } from "./exit";
 import type { Kernel, Task } from "./kernel";
 import { KERNEL, oops } from "./oops";
+import { chargeSyscall } from "./posix-cpu-timers";
 import type { KSigAction } from "./sighand";
 import { deliverPending, kSigAction, sigsetFromArray } from "./signal";
 
@@ -340,6 +341,7 @@ export function doSyscall(k: Kernel, t: Task, e: SyscallEntry, args: unknown[]):
   const h = e.handler as Handler;
   if (e.enter === false) return invoke(h, e.codes.length, k, t, a);
   if (t.state !== "running") return -ESRCH;
+  chargeSyscall(t);
   const prevT = k.current;
   k.current = t;
   const prev = enterKernel(k);
