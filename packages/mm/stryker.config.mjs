@@ -80,12 +80,19 @@ const chunks = {
       "src/mremap.test.ts",
       "src/fork.test.ts",
       "src/anon-vma.test.ts",
+      "src/vma-merge-rules.test.ts",
     ],
   },
-  // remap_pfn_range, vmf_insert_pfn, vm_insert_page, zap_vma_ptes.
+  // remap_pfn_range (with its PAT memtype tracking), vmf_insert_pfn, vm_insert_page, zap_vma_ptes.
   pfn: {
     mutate: fns("src/pfnmap.ts", ["remapPfnRange", "vmfInsertPfn", "vmInsertPage", "zapVmaPtes"]),
-    tests: ["src/pfnmap.test.ts", "src/pfnmap-helpers.test.ts", "src/fault-driver.test.ts"],
+    tests: [
+      "src/pfnmap.test.ts",
+      "src/pfnmap-helpers.test.ts",
+      "src/pfnmap-edges.test.ts",
+      "src/memtype.test.ts",
+      "src/fault-driver.test.ts",
+    ],
   },
 };
 

@@ -1,0 +1,582 @@
+// The merge and split rules of mm/vma.c one at a time, each case built so that breaking one rule
+// changes what /proc/PID/maps prints or what a forked child reads (issue 16: the mutants of vma.ts
+// that the other merge tests let through):
+// - __split_vma(): both pieces keep their file offsets (vm_pgoff), ->may_split may refuse, ->open is
+//   optional;
+// - can_vma_merge_left/right(): adjacency, file offset continuity, same file, flags, pkey; VM_SPECIAL
+//   never merges;
+// - vma_merge_new_range(): prev, next or both expand over a new range (mmap, mremap's copy_vma,
+//   vma_merge_extend), and prev and next must agree on their anon_vmas to become one;
+// - vma_merge_existing_range(): a changed range at the start or end of a VMA, or the whole of it,
+//   joins prev, next or both; a VMA with ->close is never deleted by a merge, but may shrink;
+// - the merged VMA keeps the anon_vma of whichever piece had one (dup_anon_vma): otherwise fork would
+//   not copy its pages (vma_needs_copy) and the child would read zeros;
+// - anon_vma_prepare(): a neighbour's anon_vma is shared only if the flags other than VM_READ/WRITE/
+//   EXEC agree (anon_vma_compatible).
+// Script cases run on Faultline everywhere and, with a C compiler and the modelled kernel series, on
+// the machine's kernel too (expected values here are what Linux 6.18 printed). Driver cases (vm_ops,
+// VM_PFNMAP, pkeys, two files) run on an Mm and follow mm/vma.c as cited.
+import { PhysMemory } from "@faultline/phys";
+import { describe, expect, it } from "vitest";
+import { runOnFaultline } from "../test/oracle/faultline";
+import { liveKernelMismatch, runOnLinux } from "../test/oracle/linux";
+import {
+  ARENA,
+  fork,
+  load,
+  MAP_FIXED,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
+  madvise,
+  maps,
+  memfd,
+  mlock,
+  mmap,
+  mmapfd,
+  mprotect,
+  mremap,
+  munlock,
+  munmap,
+  PRIVATE_ANON,
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+  page,
+  pages,
+  type Script,
+  store,
+} from "../test/oracle/script";
+import { mapsAt, resultsByIndex } from "../test/oracle/transcript";
+import { A, at, fakeFile, P, remapFile } from "../test/syscall-tables";
+import { EINVAL, MADV_GUARD_INSTALL, Mm, type Vma, type VmOperations } from "./index";
+import { ramOnly } from "./phys-access";
+
+const RW = PROT_READ | PROT_WRITE;
+const PF = PRIVATE_ANON | MAP_FIXED;
+const SHF = MAP_SHARED | MAP_FIXED;
+const MOVE = MREMAP_MAYMOVE | MREMAP_FIXED;
+
+/** A maps line as `<first page>-<end page> <perms> <offset in pages>`, pages counted from the arena. */
+function brief(line: string): string {
+  const [range, perms, off] = line.split(/\s+/) as [string, string, string];
+  const [s, e] = range.split("-").map((h) => Number((BigInt(`0x${h}`) - ARENA.base) / 4096n));
+  return `${s}-${e} ${perms} ${Number.parseInt(off, 16) / 4096}`;
+}
+
+interface Case {
+  readonly name: string;
+  readonly script: Script;
+  /** The maps printed by the script's last op, in brief(). */
+  readonly maps: readonly string[];
+  /** The value the forked child's first op (a load) must read. */
+  readonly childLoads?: string;
+}
+
+const CASES: readonly Case[] = [
+  // ---------------------------------------------------------------------------------- __split_vma
+  {
+    // The piece below keeps vm_pgoff; the pieces above start (addr - vm_start) >> PAGE_SHIFT later.
+    name: "mprotect of a middle page: each piece keeps its file offset",
+    script: [
+      memfd(pages(4)),
+      mmapfd(page(0), pages(3), RW, SHF, 0, pages(1)),
+      mprotect(page(1), pages(1), PROT_READ),
+      maps,
+    ],
+    maps: ["0-1 rw-s 1", "1-2 r--s 2", "2-3 rw-s 3"],
+  },
+  // ------------------------------------------------------------------ vma_merge_existing_range
+  {
+    // Changing the first page of a VMA to prev's flags: prev grows, the VMA shrinks from the
+    // start and its vm_pgoff moves with it (__adjust_middle_start).
+    name: "mprotect of a VMA's first page like prev: prev grows, the rest keeps its offset",
+    script: [
+      memfd(pages(4)),
+      mmapfd(page(0), pages(4), RW, SHF, 0, 0n),
+      mprotect(page(2), pages(2), PROT_READ),
+      mprotect(page(2), pages(1), RW),
+      maps,
+    ],
+    maps: ["0-3 rw-s 0", "3-4 r--s 3"],
+  },
+  {
+    // Changing the last page of a VMA to next's flags: next grows down and takes that page's
+    // offset (__adjust_next_start); the VMA keeps its head.
+    name: "mprotect of a VMA's last page like next: next grows down to it",
+    script: [
+      memfd(pages(4)),
+      mmapfd(page(0), pages(4), RW, SHF, 0, 0n),
+      mprotect(page(0), pages(2), PROT_READ),
+      mprotect(page(1), pages(1), RW),
+      maps,
+    ],
+    maps: ["0-1 r--s 0", "1-4 rw-s 1"],
+  },
+  {
+    // The whole middle VMA made like prev but not like next: prev takes it, next stays apart.
+    name: "mprotect of a whole VMA like prev only: two VMAs, not one",
+    script: [
+      mmap(page(0), pages(3), RW, PF),
+      mprotect(page(1), pages(2), PROT_READ),
+      mprotect(page(2), pages(1), PROT_NONE),
+      mprotect(page(1), pages(1), RW),
+      maps,
+    ],
+    maps: ["0-2 rw-p 0", "2-3 ---p 0"],
+  },
+  {
+    // can_vma_merge_left(): prev must end where the range starts, file offsets lining up is not enough.
+    name: "mprotect like a prev across a hole does not merge",
+    script: [
+      memfd(pages(4)),
+      mmapfd(page(0), pages(1), RW, SHF, 0, 0n),
+      mmapfd(page(2), pages(1), PROT_READ, SHF, 0, pages(1)),
+      mprotect(page(2), pages(1), RW),
+      maps,
+    ],
+    maps: ["0-1 rw-s 0", "2-3 rw-s 1"],
+  },
+  {
+    name: "mprotect like a next across a hole does not merge",
+    script: [
+      memfd(pages(4)),
+      mmapfd(page(0), pages(1), PROT_READ, SHF, 0, 0n),
+      mmapfd(page(2), pages(1), RW, SHF, 0, pages(1)),
+      mprotect(page(0), pages(1), RW),
+      maps,
+    ],
+    maps: ["0-1 rw-s 0", "2-3 rw-s 1"],
+  },
+  // ----------------------------------------------------------------------- vma_merge_new_range
+  {
+    // can_vma_merge_after(): prev->vm_pgoff + vma_pages(prev) == pgoff.
+    name: "a new mapping after prev at a non-contiguous file offset stays apart",
+    script: [
+      memfd(pages(8)),
+      mmapfd(page(0), pages(1), RW, SHF, 0, 0n),
+      mmapfd(page(1), pages(1), RW, SHF, 0, pages(3)),
+      maps,
+    ],
+    maps: ["0-1 rw-s 0", "1-2 rw-s 3"],
+  },
+  {
+    // can_vma_merge_before(): next->vm_pgoff == pgoff + pglen.
+    name: "a new mapping before next at a non-contiguous file offset stays apart",
+    script: [
+      memfd(pages(8)),
+      mmapfd(page(1), pages(1), RW, SHF, 0, 0n),
+      mmapfd(page(0), pages(1), RW, SHF, 0, pages(2)),
+      maps,
+    ],
+    maps: ["0-1 rw-s 2", "1-2 rw-s 0"],
+  },
+  {
+    // Next grows down over the new range and takes its offset.
+    name: "a new mapping just below next at the offset before it: next grows down",
+    script: [
+      memfd(pages(8)),
+      mmapfd(page(1), pages(1), RW, SHF, 0, pages(3)),
+      mmapfd(page(0), pages(1), RW, SHF, 0, pages(2)),
+      maps,
+    ],
+    maps: ["0-2 rw-s 2"],
+  },
+  {
+    // is_mergeable_vma(): vma->vm_file != vmg->file (two memfds, offsets lining up).
+    name: "mappings of two different files never merge",
+    script: [
+      memfd(pages(2)),
+      memfd(pages(2)),
+      mmapfd(page(0), pages(1), RW, SHF, 0, 0n),
+      mmapfd(page(1), pages(1), RW, SHF, 1, pages(1)),
+      maps,
+    ],
+    maps: ["0-1 rw-s 0", "1-2 rw-s 1"],
+  },
+  {
+    // prev merges, next (other flags) does not: only prev grows.
+    name: "a new mapping between a compatible prev and an incompatible next joins prev only",
+    script: [
+      mmap(page(0), pages(1), RW, PF),
+      mmap(page(2), pages(1), PROT_READ, PF),
+      mmap(page(1), pages(1), RW, PF),
+      maps,
+    ],
+    maps: ["0-2 rw-p 0", "2-3 r--p 0"],
+  },
+  {
+    // Both sides merge; only prev has an anon_vma (compatible): one VMA that keeps prev's.
+    name: "a new mapping between a faulted prev and an unfaulted next: one VMA, prev's pages forked",
+    script: [
+      mmap(page(0), pages(1), RW, PF),
+      store(8, page(0), 0x11n),
+      mmap(page(2), pages(1), RW, PF),
+      mmap(page(1), pages(1), RW, PF),
+      fork([load(8, page(0))]),
+      maps,
+    ],
+    maps: ["0-3 rw-p 0"],
+    childLoads: "0x11",
+  },
+  {
+    // Only next has one: prev takes next's anon_vma as next is deleted.
+    name: "a new mapping between an unfaulted prev and a faulted next: one VMA, next's pages forked",
+    script: [
+      mmap(page(0), pages(1), RW, PF),
+      mmap(page(2), pages(1), RW, PF),
+      store(8, page(2), 0x22n),
+      mmap(page(1), pages(1), RW, PF),
+      fork([load(8, page(2))]),
+      maps,
+    ],
+    maps: ["0-3 rw-p 0"],
+    childLoads: "0x22",
+  },
+  {
+    name: "a new mapping after a faulted prev: prev grows and keeps its anon_vma",
+    script: [
+      mmap(page(0), pages(1), RW, PF),
+      store(8, page(0), 0x12n),
+      mmap(page(1), pages(1), RW, PF),
+      fork([load(8, page(0))]),
+      maps,
+    ],
+    maps: ["0-2 rw-p 0"],
+    childLoads: "0x12",
+  },
+  {
+    name: "a new mapping below a faulted next: next grows down and keeps its anon_vma",
+    script: [
+      mmap(page(1), pages(1), RW, PF),
+      store(8, page(1), 0x21n),
+      mmap(page(0), pages(1), RW, PF),
+      fork([load(8, page(1))]),
+      maps,
+    ],
+    maps: ["0-2 rw-p 0"],
+    childLoads: "0x21",
+  },
+  {
+    // copy_vma() → vma_expand(): the unfaulted prev takes the moved VMA's anon_vma (dup_anon_vma
+    // from copied_from). The faulted page keeps its pgoff (page 11), so it lines up with page 10.
+    name: "mremap of a faulted page just after an unfaulted one: prev takes its anon_vma",
+    script: [
+      mmap(page(11), pages(1), RW, PF),
+      store(8, page(11), 0x33n),
+      mremap(page(11), pages(1), pages(1), MOVE, page(20)),
+      mmap(page(10), pages(1), RW, PF),
+      mremap(page(20), pages(1), pages(1), MOVE, page(11)),
+      fork([load(8, page(11))]),
+      maps,
+    ],
+    maps: ["10-12 rw-p 0"],
+    childLoads: "0x33",
+  },
+  {
+    name: "mremap of a faulted page just below an unfaulted one: next takes its anon_vma",
+    script: [
+      mmap(page(11), pages(1), RW, PF),
+      store(8, page(11), 0x44n),
+      mremap(page(11), pages(1), pages(1), MOVE, page(20)),
+      mmap(page(12), pages(1), RW, PF),
+      mremap(page(20), pages(1), pages(1), MOVE, page(11)),
+      fork([load(8, page(11))]),
+      maps,
+    ],
+    maps: ["11-13 rw-p 0"],
+    childLoads: "0x44",
+  },
+  {
+    // vma_merge_extend(): mremap growing in place into the hole before next joins next too.
+    name: "mremap growing a VMA up to a compatible next merges the three",
+    script: [
+      mmap(page(0), pages(1), RW, PF),
+      mmap(page(2), pages(1), RW, PF),
+      mremap(page(0), pages(1), pages(2), 0),
+      maps,
+    ],
+    maps: ["0-3 rw-p 0"],
+  },
+  // ------------------------------------------- vma_merge_existing_range: whose anon_vma survives
+  {
+    name: "mprotect joining a faulted prev, the VMA and next: prev's anon_vma stays",
+    script: [
+      mmap(page(0), pages(1), RW, PF),
+      store(8, page(0), 0x55n),
+      mmap(page(1), pages(1), PROT_READ, PF),
+      mmap(page(2), pages(1), RW, PF),
+      mprotect(page(1), pages(1), RW),
+      fork([load(8, page(0))]),
+      maps,
+    ],
+    maps: ["0-3 rw-p 0"],
+    childLoads: "0x55",
+  },
+  {
+    name: "mprotect joining prev, a faulted VMA and next: prev takes the VMA's anon_vma",
+    script: [
+      mmap(page(0), pages(1), RW, PF),
+      mmap(page(1), pages(1), PROT_WRITE, PF),
+      store(8, page(1), 0x66n),
+      mmap(page(2), pages(1), RW, PF),
+      mprotect(page(1), pages(1), RW),
+      fork([load(8, page(1))]),
+      maps,
+    ],
+    maps: ["0-3 rw-p 0"],
+    childLoads: "0x66",
+  },
+  {
+    name: "mprotect joining prev, the VMA and a faulted next: prev takes next's anon_vma",
+    script: [
+      mmap(page(0), pages(1), RW, PF),
+      mmap(page(1), pages(1), PROT_READ, PF),
+      mmap(page(2), pages(1), RW, PF),
+      store(8, page(2), 0x77n),
+      mprotect(page(1), pages(1), RW),
+      fork([load(8, page(2))]),
+      maps,
+    ],
+    maps: ["0-3 rw-p 0"],
+    childLoads: "0x77",
+  },
+  {
+    name: "mprotect of a faulted VMA like an unfaulted prev: prev takes its anon_vma",
+    script: [
+      mmap(page(0), pages(1), RW, PF),
+      mmap(page(1), pages(1), PROT_WRITE, PF),
+      store(8, page(1), 0x88n),
+      mprotect(page(1), pages(1), RW),
+      fork([load(8, page(1))]),
+      maps,
+    ],
+    maps: ["0-2 rw-p 0"],
+    childLoads: "0x88",
+  },
+  {
+    name: "mprotect of an unfaulted VMA like a faulted prev: prev keeps its anon_vma",
+    script: [
+      mmap(page(0), pages(1), RW, PF),
+      store(8, page(0), 0x99n),
+      mmap(page(1), pages(1), PROT_READ, PF),
+      mprotect(page(1), pages(1), RW),
+      fork([load(8, page(0))]),
+      maps,
+    ],
+    maps: ["0-2 rw-p 0"],
+    childLoads: "0x99",
+  },
+  {
+    name: "mprotect of a faulted VMA like an unfaulted next: next takes its anon_vma",
+    script: [
+      mmap(page(1), pages(1), RW, PF),
+      mmap(page(0), pages(1), PROT_WRITE, PF),
+      store(8, page(0), 0xaan),
+      mprotect(page(0), pages(1), RW),
+      fork([load(8, page(0))]),
+      maps,
+    ],
+    maps: ["0-2 rw-p 0"],
+    childLoads: "0xaa",
+  },
+  {
+    name: "mprotect of an unfaulted VMA like a faulted next: next keeps its anon_vma",
+    script: [
+      mmap(page(1), pages(1), RW, PF),
+      store(8, page(1), 0xbbn),
+      mmap(page(0), pages(1), PROT_READ, PF),
+      mprotect(page(0), pages(1), RW),
+      fork([load(8, page(1))]),
+      maps,
+    ],
+    maps: ["0-2 rw-p 0"],
+    childLoads: "0xbb",
+  },
+  // ------------------------------------------------------------------------ anon_vma_prepare
+  {
+    // anon_vma_compatible(): prev is VM_LOCKED, the new VMA is not, so its first fault makes a new
+    // anon_vma; once munlock makes the flags equal, the two anon_vmas still keep them apart.
+    name: "a fault next to an mlocked VMA does not share its anon_vma",
+    script: [
+      mmap(page(0), pages(1), RW, PF),
+      mlock(page(0), pages(1)),
+      store(8, page(0), 1n),
+      mmap(page(1), pages(1), RW, PF),
+      store(8, page(1), 2n),
+      munlock(page(0), pages(1)),
+      maps,
+    ],
+    maps: ["0-1 rw-p 0", "1-2 rw-p 0"],
+  },
+  {
+    // anon_vma_compatible() also wants the same vm_file: anonymous pages 0 and 2 fault next to a
+    // private mapping of a memfd whose offset lines up with both, yet each gets an anon_vma of its
+    // own, so once the file is gone and page 1 is anonymous memory again, pages 0 and 2 (different
+    // anon_vmas) cannot both take it: it joins prev only.
+    name: "a fault next to a faulted private file mapping does not share its anon_vma",
+    script: [
+      memfd(page(1) + pages(1)),
+      mmap(page(0), pages(1), RW, PF),
+      mmapfd(page(1), pages(1), RW, MAP_PRIVATE | MAP_FIXED, 0, page(1)),
+      store(8, page(1), 5n), // the file mapping's COW page: its anon_vma
+      mmap(page(2), pages(1), RW, PF),
+      store(8, page(0), 1n),
+      store(8, page(2), 2n),
+      munmap(page(1), pages(1)),
+      mmap(page(1), pages(1), RW, PF),
+      maps,
+    ],
+    maps: ["0-2 rw-p 0", "2-3 rw-p 0"],
+  },
+  {
+    // anon_vma_prepare() keeps an anon_vma the VMA already has (MADV_GUARD_INSTALL calls it on a
+    // faulted VMA): page 1 shares page 0's anon_vma from its first fault, and still does after the
+    // guard install, when page 0 (mlocked then) could not have lent it again.
+    name: "MADV_GUARD_INSTALL on a faulted VMA keeps its anon_vma",
+    script: [
+      mmap(page(0), pages(1), RW, PF),
+      store(8, page(0), 1n),
+      mmap(page(1), pages(1), PROT_WRITE, PF),
+      store(8, page(1), 2n), // reuses page 0's anon_vma
+      mlock(page(0), pages(1)),
+      madvise(page(1), pages(1), MADV_GUARD_INSTALL),
+      munlock(page(0), pages(1)),
+      mprotect(page(1), pages(1), RW),
+      maps,
+    ],
+    maps: ["0-2 rw-p 0"],
+  },
+];
+
+function check(c: Case, lines: readonly string[]): void {
+  const text = `${c.name}\n${lines.join("\n")}`;
+  expect(mapsAt(lines, c.script.length - 1).map(brief), text).toEqual(c.maps);
+  if (c.childLoads !== undefined) {
+    const at = c.script.findIndex((op) => op.kind === "fork");
+    expect(resultsByIndex(lines).get(`${at}.0`), text).toBe(c.childLoads);
+  }
+}
+
+describe("VMA merge and split rules (scripts)", () => {
+  it.each(CASES.map((c) => [c.name, c] as const))("%s (Faultline)", (_name, c) => {
+    check(c, runOnFaultline(c.script));
+  });
+
+  const live = liveKernelMismatch();
+  it.skipIf(live !== null)(
+    `every case's maps are what the real kernel prints${live ? ` [SKIPPED: ${live}]` : ""}`,
+    () => {
+      for (const c of CASES) check(c, runOnLinux(c.script));
+    },
+  );
+});
+
+// ------------------------------------------------------------------------------ driver cases
+
+function boot(options: { pku?: boolean } = {}): Mm {
+  return new Mm(ramOnly(PhysMemory.create({ ramBytes: 8 * 1024 * 1024 })), options);
+}
+
+/** The VMAs as `<first page>-<end page> pgoff <pgoff>`, pages counted from A. */
+function layout(mm: Mm): string[] {
+  return [...mm.vmas].map((v) => `${(v.vmStart - A) / P}-${(v.vmEnd - A) / P} pgoff ${v.vmPgoff}`);
+}
+
+/** A driver file whose ->mmap installs `ops` (the same object for every mapping). */
+function driver(ops: VmOperations) {
+  return fakeFile({
+    mmap: (vma) => {
+      vma.vmOps = ops;
+      return 0;
+    },
+  });
+}
+
+const show = (v: Vma) => `${(v.vmStart - A) / P}-${(v.vmEnd - A) / P}`;
+
+describe("VMA merge and split rules (drivers)", () => {
+  it("->may_split returning 0 lets mprotect split, and the new pieces are ->open'ed", () => {
+    const mm = boot();
+    const log: string[] = [];
+    const ops: VmOperations = { maySplit: () => 0, open: (v) => void log.push(`open ${show(v)}`) };
+    expect(mm.mmap(A, 3 * P, RW, SHF, driver(ops), 0)).toBe(A);
+    expect(mm.mprotect(at(1), P, PROT_READ)).toBe(0);
+    expect(layout(mm)).toEqual(["0-1 pgoff 0", "1-2 pgoff 1", "2-3 pgoff 2"]);
+    expect(log).toEqual(["open 0-1", "open 2-3"]);
+    mm.checkInvariants();
+    mm.exit();
+  });
+
+  it("->may_split refusing the first split fails mprotect with its error and changes nothing", () => {
+    const mm = boot();
+    const ops: VmOperations = { maySplit: (_v, addr) => (addr === at(1) ? -EINVAL : 0) };
+    expect(mm.mmap(A, 3 * P, RW, SHF, driver(ops), 0)).toBe(A);
+    expect(mm.mprotect(at(1), P, PROT_READ)).toBe(-EINVAL);
+    expect(layout(mm)).toEqual(["0-3 pgoff 0"]);
+    expect(mm.vmaLookup(A)!.vmFlags & PROT_WRITE).toBeTruthy();
+    mm.checkInvariants();
+    mm.exit();
+  });
+
+  it("vm_ops with ->close and no ->open: splits work; a merge may shrink such a VMA, never delete it", () => {
+    // vma_merge_existing_range(): "If we need to remove middle in its entirety but are unable to
+    // do so" (can_merge_remove_vma: ->close) the merge is abandoned; shrinking is fine.
+    const mm = boot();
+    const log: string[] = [];
+    const ops: VmOperations = { close: (v) => void log.push(`close ${show(v)}`) };
+    expect(mm.mmap(A, 4 * P, RW, SHF, driver(ops), 0)).toBe(A);
+    expect(mm.mprotect(at(2), 2 * P, PROT_READ)).toBe(0);
+    expect(layout(mm)).toEqual(["0-2 pgoff 0", "2-4 pgoff 2"]);
+    // The whole of 2-4 like prev: it would be deleted, so no merge.
+    expect(mm.mprotect(at(2), 2 * P, RW)).toBe(0);
+    expect(layout(mm)).toEqual(["0-2 pgoff 0", "2-4 pgoff 2"]);
+    // The whole of 0-2 made read-only like... nothing; then 0-2 like next (read-only): no merge either.
+    expect(mm.mprotect(at(2), 2 * P, PROT_READ)).toBe(0);
+    expect(mm.mprotect(A, 2 * P, PROT_READ)).toBe(0);
+    expect(layout(mm)).toEqual(["0-2 pgoff 0", "2-4 pgoff 2"]);
+    // The first page of 2-4 like prev: 2-4 shrinks, prev grows.
+    expect(mm.mprotect(A, 2 * P, RW)).toBe(0);
+    expect(mm.mprotect(at(2), P, RW)).toBe(0);
+    expect(layout(mm)).toEqual(["0-3 pgoff 0", "3-4 pgoff 3"]);
+    // The last page of 0-3 like next: 0-3 shrinks, next grows down.
+    expect(mm.mprotect(at(2), P, PROT_READ)).toBe(0);
+    expect(layout(mm)).toEqual(["0-2 pgoff 0", "2-4 pgoff 2"]);
+    expect(log).toEqual([]);
+    mm.checkInvariants();
+    mm.exit();
+    expect(log).toEqual(["close 0-2", "close 2-4"]);
+  });
+
+  it("VM_PFNMAP pieces never merge back (VM_SPECIAL)", () => {
+    const mm = boot();
+    expect(mm.mmap(A, 3 * P, RW, SHF, remapFile(), 0)).toBe(A);
+    expect(mm.mprotect(at(1), P, PROT_READ)).toBe(0);
+    expect(mm.mprotect(at(1), P, RW)).toBe(0);
+    expect(layout(mm)).toEqual(["0-1 pgoff 0", "1-2 pgoff 1", "2-3 pgoff 2"]);
+    mm.checkInvariants();
+    mm.exit();
+  });
+
+  it("two files with the same (no) vm_ops and lined-up offsets stay two VMAs", () => {
+    const mm = boot();
+    expect(mm.mmap(A, P, RW, SHF, fakeFile(), 0)).toBe(A);
+    expect(mm.mmap(at(1), P, RW, SHF, fakeFile(), P)).toBe(at(1));
+    expect(layout(mm)).toEqual(["0-1 pgoff 0", "1-2 pgoff 1"]);
+    mm.checkInvariants();
+    mm.exit();
+  });
+
+  it("pkey_mprotect to prev's protection with another key does not merge (the key is part of vm_flags)", () => {
+    const mm = boot({ pku: true });
+    const key = mm.pkeyAlloc(0, 0);
+    expect(key).toBeGreaterThan(0);
+    expect(mm.mmap(A, P, RW, PF, null, 0)).toBe(A);
+    expect(mm.mmap(at(1), P, PROT_READ, PF, null, 0)).toBe(at(1));
+    expect(mm.pkeyMprotect(at(1), P, RW, key)).toBe(0);
+    expect([...mm.vmas].map((v) => `${show(v)} key ${v.vmPkey}`)).toEqual(["0-1 key 0", `1-2 key ${key}`]);
+    mm.checkInvariants();
+    mm.exit();
+  });
+});
