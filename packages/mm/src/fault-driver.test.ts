@@ -100,10 +100,20 @@ const release = (mem: PhysMemory, pfns: number[]) => {
   for (const pfn of pfns) mem.putPage(pfn);
 };
 
+/**
+ * setup() with the driver's pages (driverPages): after the test the driver drops its references, then
+ * the world audit unmaps everything (exit) and checks that every frame came back.
+ */
+function driverWorld(n = 2) {
+  const w = setup();
+  const pfns = driverPages(w.mem, n);
+  world!.teardown.push(() => release(w.mem, pfns));
+  return { ...w, pfns };
+}
+
 describe("->fault on a shared mapping", () => {
   it("a read maps the driver's page writable at once when the driver wants no write notification", () => {
-    const { mem, mm, mmu } = setup();
-    const pfns = driverPages(mem);
+    const { mem, mm, mmu, pfns } = driverWorld();
     expect(mm.mmap(A, 2 * P, RW, SH, fileWith(faultOps(mem, pfns)), 0)).toBe(A);
     expect(mmu.load8(at(1))).toBe(0xa1);
     expect(pfnAt(mm, at(1))).toBe(pfns[1]);
@@ -116,24 +126,17 @@ describe("->fault on a shared mapping", () => {
     expect(mem.frameBytes(pfns[1]!)[0]).toBe(7);
     mm.munmap(A, 2 * P);
     expect(mem.refcount[pfns[1]!]).toBe(1);
-    release(mem, pfns);
-    check();
   });
 
   it("a read-only shared mapping maps the page read-only", () => {
-    const { mem, mm, mmu } = setup();
-    const pfns = driverPages(mem);
+    const { mem, mm, mmu, pfns } = driverWorld();
     mm.mmap(A, 2 * P, PROT_READ, SH, fileWith(faultOps(mem, pfns)), 0);
     expect(mmu.load8(at(0))).toBe(0xa0);
     expect(pteFlags(mm.pgd.getPte(at(0))) & _PAGE_RW).toBe(0);
-    mm.munmap(A, 2 * P);
-    release(mem, pfns);
-    check();
   });
 
   it("a write fault asks ->page_mkwrite first, with the page and WRITE|MKWRITE|USER; then maps it writable and dirty", () => {
-    const { mem, mm, mmu } = setup();
-    const pfns = driverPages(mem);
+    const { mem, mm, mmu, pfns } = driverWorld();
     const seen: Seen = { mkwrite: [] };
     const ops = faultOps(mem, pfns, 0, {
       pageMkwrite: (vmf: VmFault) => {
@@ -158,14 +161,10 @@ describe("->fault on a shared mapping", () => {
     ]);
     expect(pteFlags(mm.pgd.getPte(at(0))) & (_PAGE_RW | _PAGE_DIRTY)).toBe(_PAGE_RW | _PAGE_DIRTY);
     expect(mem.frameBytes(pfns[0]!)[0]).toBe(3);
-    mm.munmap(A, 2 * P);
-    release(mem, pfns);
-    check();
   });
 
   it("->page_mkwrite refusing: SIGBUS, nothing mapped, the page's reference dropped", () => {
-    const { mem, mm, mmu } = setup();
-    const pfns = driverPages(mem);
+    const { mem, mm, mmu, pfns } = driverWorld();
     const ops = faultOps(mem, pfns, 0, { pageMkwrite: () => VM_FAULT_SIGBUS });
     mm.mmap(A, 2 * P, RW, SH, fileWith(ops), 0);
     expect(signalOf(() => mmu.store8(at(1), 1))?.signal).toBe("SIGBUS");
@@ -177,14 +176,10 @@ describe("->fault on a shared mapping", () => {
     expect(signalOf(() => mmu.store8(at(0), 1))?.signal).toBe("SIGBUS");
     expect(pteFlags(mm.pgd.getPte(at(0))) & _PAGE_RW).toBe(0);
     expect(mem.frameBytes(pfns[0]!)[0]).toBe(0xa0);
-    mm.munmap(A, 2 * P);
-    release(mem, pfns);
-    check();
   });
 
   it("->page_mkwrite answering VM_FAULT_NOPAGE on a present PTE leaves it read-only (the access is retried)", () => {
-    const { mem, mm } = setup();
-    const pfns = driverPages(mem);
+    const { mem, mm, pfns } = driverWorld();
     let calls = 0;
     const ops = faultOps(mem, pfns, 0, {
       pageMkwrite: () => {
@@ -197,35 +192,24 @@ describe("->fault on a shared mapping", () => {
     expect(mm.handleFault(at(0), true)).toBe(FAULT_OK);
     expect(calls).toBe(1);
     expect(pteFlags(mm.pgd.getPte(at(0))) & _PAGE_RW).toBe(0);
-    mm.munmap(A, 2 * P);
-    release(mem, pfns);
-    check();
   });
 });
 
 describe("->fault answers", () => {
   it("an error with a page set: the page's reference is dropped and the access gets SIGBUS", () => {
-    const { mem, mm, mmu } = setup();
-    const pfns = driverPages(mem);
+    const { mem, mm, mmu, pfns } = driverWorld();
     mm.mmap(A, 2 * P, RW, SH, fileWith(faultOps(mem, pfns, VM_FAULT_SIGBUS)), 0);
     expect(signalOf(() => mmu.load8(at(0)))?.signal).toBe("SIGBUS");
     expect(mem.refcount[pfns[0]!]).toBe(1);
     expect(mm.pgd.getPte(at(0))).toBe(0);
     expect([mm.minflt, mm.majflt]).toEqual([0, 0]);
-    mm.munmap(A, 2 * P);
-    release(mem, pfns);
-    check();
   });
 
   it("VM_FAULT_OOM: the fault ends out of memory", () => {
-    const { mem, mm } = setup();
-    const pfns = driverPages(mem);
+    const { mem, mm, pfns } = driverWorld();
     mm.mmap(A, 2 * P, RW, SH, fileWith(faultOps(mem, pfns, VM_FAULT_OOM)), 0);
     expect(mm.handleFault(at(0), false)).toBe(FAULT_OOM);
     expect(mem.refcount[pfns[0]!]).toBe(1);
-    mm.munmap(A, 2 * P);
-    release(mem, pfns);
-    check();
   });
 
   it("no page and no error: SIGBUS", () => {
@@ -238,20 +222,15 @@ describe("->fault answers", () => {
   });
 
   it("VM_FAULT_MAJOR is counted as a major fault, not a minor one", () => {
-    const { mem, mm, mmu } = setup();
-    const pfns = driverPages(mem);
+    const { mem, mm, mmu, pfns } = driverWorld();
     mm.mmap(A, 2 * P, RW, SH, fileWith(faultOps(mem, pfns, VM_FAULT_MAJOR)), 0);
     expect(mmu.load8(at(1))).toBe(0xa1);
     expect([mm.minflt, mm.majflt]).toEqual([0, 1]);
     expect(mem.refcount[pfns[1]!]).toBe(2);
-    mm.munmap(A, 2 * P);
-    release(mem, pfns);
-    check();
   });
 
   it("VM_FAULT_NOPAGE: the driver installed the PTE itself (vmf_insert_pfn) and nothing else is mapped", () => {
-    const { mem, mm, mmu } = setup();
-    const pfns = driverPages(mem);
+    const { mem, mm, mmu, pfns } = driverWorld();
     let vma: Vma | null = null;
     const ops: VmOperations = {
       fault: (vmf) => {
@@ -265,14 +244,10 @@ describe("->fault answers", () => {
     expect(pfnAt(mm, at(1))).toBe(pfns[1]);
     expect(mem.refcount[pfns[1]!]).toBe(1); // a special PTE: no reference
     expect(mm.minflt).toBe(1);
-    mm.munmap(A, 2 * P);
-    release(mem, pfns);
-    check();
   });
 
   it("a handler that installed a PTE and also returned a page: the extra page is dropped", () => {
-    const { mem, mm, mmu } = setup();
-    const pfns = driverPages(mem);
+    const { mem, mm, mmu, pfns } = driverWorld();
     const ops: VmOperations = {
       fault: (vmf) => {
         mm.vmfInsertPfn(vmf.vma, vmf.address, pfns[0]!);
@@ -284,9 +259,6 @@ describe("->fault answers", () => {
     mm.mmap(A, P, RW, SH, fileWith(ops, VM_PFNMAP | VM_IO), 0);
     expect(mmu.load8(at(0))).toBe(0xa0);
     expect(mem.refcount[pfns[1]!]).toBe(1);
-    mm.munmap(A, P);
-    release(mem, pfns);
-    check();
   });
 });
 
@@ -295,6 +267,7 @@ describe("->nopage (2.6.10) answers", () => {
     answer: (pfns: number[]) => ReturnType<NonNullable<VmOperations["nopage"]>>,
     type = 0,
   ) {
+    // Several worlds in one test: each gives its pages back itself before the next replaces it.
     const { mem, mm, mmu } = setup();
     const pfns = driverPages(mem);
     mm.mmap(
@@ -373,8 +346,7 @@ describe("no ->fault and no ->nopage", () => {
 
 describe("private driver mappings: COW of the driver's page", () => {
   it("a write fault copies the driver's page (do_cow_fault); the driver's page is untouched and its reference back", () => {
-    const { mem, mm, mmu } = setup();
-    const pfns = driverPages(mem);
+    const { mem, mm, mmu, pfns } = driverWorld();
     mm.mmap(A, 2 * P, RW, PV, fileWith(faultOps(mem, pfns)), 0);
     mmu.store8(at(1, 1), 0x55);
     const copy = pfnAt(mm, at(1));
@@ -387,14 +359,10 @@ describe("private driver mappings: COW of the driver's page", () => {
     expect(mem.refcount[copy]).toBe(1);
     expect(pteFlags(mm.pgd.getPte(at(1))) & (_PAGE_RW | _PAGE_DIRTY)).toBe(_PAGE_RW | _PAGE_DIRTY);
     expect(mm.minflt).toBe(1);
-    mm.munmap(A, 2 * P);
-    release(mem, pfns);
-    check();
   });
 
   it("a read maps the driver's page read-only; the first write copies it (do_wp_page on a page that is not anon)", () => {
-    const { mem, mm, mmu } = setup();
-    const pfns = driverPages(mem);
+    const { mem, mm, mmu, pfns } = driverWorld();
     mm.mmap(A, 2 * P, RW, PV, fileWith(faultOps(mem, pfns)), 0);
     expect(mmu.load8(at(0, 9))).toBe(0xa0);
     expect(pfnAt(mm, at(0))).toBe(pfns[0]);
@@ -409,33 +377,22 @@ describe("private driver mappings: COW of the driver's page", () => {
     expect(mem.frameBytes(pfns[0]!)[9]).toBe(0xa0);
     expect(mem.refcount[pfns[0]!]).toBe(1);
     expect(mem.mapcount[pfns[0]!]).toBe(0);
-    mm.munmap(A, 2 * P);
-    release(mem, pfns);
-    check();
   });
 
   it("->fault's error on a write fault: no copy, the reference dropped, SIGBUS", () => {
-    const { mem, mm, mmu } = setup();
-    const pfns = driverPages(mem);
+    const { mem, mm, mmu, pfns } = driverWorld();
     mm.mmap(A, 2 * P, RW, PV, fileWith(faultOps(mem, pfns, VM_FAULT_SIGBUS)), 0);
     expect(signalOf(() => mmu.store8(at(0), 1))?.signal).toBe("SIGBUS");
     expect(mem.refcount[pfns[0]!]).toBe(1);
     expect(mm.pgd.getPte(at(0))).toBe(0);
     expect(mm.rssAnon).toBe(0);
-    mm.munmap(A, 2 * P);
-    release(mem, pfns);
-    check();
   });
 
   it("a major fault that copies counts as major", () => {
-    const { mem, mm, mmu } = setup();
-    const pfns = driverPages(mem);
+    const { mem, mm, mmu, pfns } = driverWorld();
     mm.mmap(A, 2 * P, RW, PV, fileWith(faultOps(mem, pfns, VM_FAULT_MAJOR)), 0);
     mmu.store8(at(0), 1);
     expect([mm.minflt, mm.majflt]).toEqual([0, 1]);
-    mm.munmap(A, 2 * P);
-    release(mem, pfns);
-    check();
   });
 });
 
@@ -577,9 +534,8 @@ describe("other threads of the mm see a COW break at once (TLB shootdown)", () =
   });
 
   it("a shared mapping made writable by ->page_mkwrite: the other thread's next write needs no fault", () => {
-    const { mem, mm, mmu } = setup();
+    const { mem, mm, mmu, pfns } = driverWorld();
     const thread = Mmu.forMm(mm);
-    const pfns = driverPages(mem);
     mm.mmap(A, 2 * P, RW, SH, fileWith(faultOps(mem, pfns, 0, { pageMkwrite: () => 0 })), 0);
     expect(thread.load8(A)).toBe(0xa0);
     mmu.store8(A, 1);
@@ -589,15 +545,12 @@ describe("other threads of the mm see a COW break at once (TLB shootdown)", () =
     expect(mem.frameBytes(pfns[0]!)[0]).toBe(2);
     mm.munmap(A, 2 * P);
     mm.tlbClients.delete(thread);
-    release(mem, pfns);
-    check();
   });
 });
 
 describe("->pfn_mkwrite (a shared VM_PFNMAP mapping that wants write notification)", () => {
   it("the first write to a read-only pfn PTE asks ->pfn_mkwrite (no page); 0 makes it writable, an error is SIGBUS", () => {
-    const { mem, mm, mmu } = setup();
-    const pfns = driverPages(mem);
+    const { mem, mm, mmu, pfns } = driverWorld();
     const seen: (number | null)[] = [];
     let answer = VM_FAULT_SIGBUS;
     const ops: VmOperations = {
@@ -617,8 +570,5 @@ describe("->pfn_mkwrite (a shared VM_PFNMAP mapping that wants write notificatio
     expect(mem.frameBytes(pfns[1]!)[0]).toBe(5);
     expect(seen).toEqual([null, null]);
     expect(pteFlags(mm.pgd.getPte(at(1))) & (_PAGE_RW | _PAGE_DIRTY)).toBe(_PAGE_RW | _PAGE_DIRTY);
-    mm.munmap(A, 2 * P);
-    release(mem, pfns);
-    check();
   });
 });

@@ -20,6 +20,8 @@ export interface World {
   mem: PhysMemory;
   free: number;
   procs: Array<{ mm: Mm; mmu: Mmu }>;
+  /** Run after the test, before the audit (e.g. a driver dropping the references it holds). */
+  teardown: Array<() => void>;
 }
 export let world: World | null = null;
 
@@ -28,7 +30,7 @@ export function setup(): { mem: PhysMemory; mm: Mm; mmu: Mmu } {
   const free = mem.nrFreePages;
   const mm = new Mm(ramOnly(mem));
   const mmu = Mmu.forMm(mm);
-  world = { mem, free, procs: [{ mm, mmu }] };
+  world = { mem, free, procs: [{ mm, mmu }], teardown: [] };
   return { mem, mm, mmu };
 }
 
@@ -52,6 +54,7 @@ export function auditEachTest(): void {
     const w = world;
     world = null;
     if (!w) return;
+    for (const t of w.teardown) t();
     check(w);
     for (const p of w.procs) p.mm.exit();
     w.mem.checkInvariants();
