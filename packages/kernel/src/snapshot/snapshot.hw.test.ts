@@ -4,6 +4,7 @@
 // debugfs view is compared with the original after restore and after the same operations on both;
 // what cannot be saved is refused when the snapshot is taken; a restore that fails late leaves the
 // devices and drivers given as they were.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   HW_DMA,
@@ -53,7 +54,7 @@ const parts = (opts: Parameters<typeof hwDriver>[0] = {}) => ({
 function observe(m: Machine, pid: number, fd: number): string {
   const p = m.process(pid)!;
   const out = VIEWS.map((v) => `${v}\n${m.procText(v)}`);
-  out.push(m.dmesg().join("\n"), `clock ${m.clockNs} next ${m.nextClockDeadline}`);
+  out.push(m.dmesg().join("\n"), `clock ${m.clockNs} next ${m.nextClockDeadline()}`);
   for (const c of [HW_MSIS, HW_POLLS, HW_WATCHDOGS, HW_ISA_RESIDUE])
     out.push(`ioctl ${c} ${p.sys.ioctl(fd, c)}`);
   out.push(m.procText(`/proc/${pid}/maps`), m.procText(`/proc/${pid}/smaps`));
@@ -106,7 +107,7 @@ describe("snapshots of PCI, IRQ, DMA, memtype and timer state", () => {
     const { m: a } = await sample();
     const b = await Machine.restore(a.snapshot(), parts());
     expect(b.clockNs).toBe(a.clockNs);
-    expect(b.nextClockDeadline).toBe(a.nextClockDeadline);
+    expect(b.nextClockDeadline()).toBe(a.nextClockDeadline());
     expect(b.advanceClock(200_000_000)).toEqual(a.advanceClock(200_000_000));
   });
 
@@ -224,4 +225,45 @@ describe("device RAM in a snapshot", () => {
     expect([...r.process(p.pid)!.mmu.read(map + PAGE, 4)]).toEqual([1, 2, 3, 4]);
     expect([...r.process(p.pid)!.mmu.read(map, 4)]).toEqual([0, 0, 0, 0]);
   });
+});
+
+describe("hostile hardware sections", () => {
+  it("fuzz: any value anywhere in the devices and hw sections is restored or refused, never a crash, and the devices given are left unrealized", async () => {
+    const { m } = await sample();
+    const good = decodeSnapshotContainer(m.snapshot(), ["machine"]).fields.machine as MachineState;
+    /** Every path to a leaf of the sections (Uint8Arrays are leaves). */
+    const paths: (string | number)[][] = [];
+    const walk = (v: unknown, path: (string | number)[]) => {
+      if (v && typeof v === "object" && !(v instanceof Uint8Array)) {
+        for (const [k, x] of Object.entries(v)) walk(x, [...path, Array.isArray(v) ? Number(k) : k]);
+      } else paths.push(path);
+    };
+    walk({ hw: good.hw, devices: good.devices }, []);
+    const values = fc.oneof(
+      fc.constant(null),
+      fc.integer({ min: -3, max: 2 ** 40 }),
+      fc.constantFrom(2 ** 53, -1, 0.5, Number.NaN),
+      fc.string({ maxLength: 4 }),
+      fc.constant({ __proto__: { x: 1 } }),
+      fc.array(fc.nat(3), { maxLength: 3 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.nat(paths.length - 1), values, async (i, value) => {
+        const t = structuredClone(good) as unknown as Record<string, unknown>;
+        const path = paths[i]!;
+        let o = t as Record<string | number, unknown>;
+        for (const k of path.slice(0, -1)) o = o[k] as Record<string | number, unknown>;
+        o[path.at(-1)!] = value;
+        const given = parts();
+        const bytes = encodeSnapshotContainer("machine", { machine: t }, "0.1.0");
+        try {
+          (await Machine.restore(bytes, given)).checkInvariants();
+        } catch (e) {
+          if (!(e instanceof SnapshotError)) throw new Error(`${path.join(".")}: ${(e as Error)?.stack}`);
+          expect(given.devices[0]!.realized).toBe(false);
+        }
+      }),
+      { numRuns: Number(process.env.HW_FUZZ_RUNS ?? 40) },
+    );
+  }, 600_000);
 });

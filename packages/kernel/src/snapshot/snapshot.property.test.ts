@@ -1,6 +1,19 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  HW_DMA,
+  HW_ISA_PROGRAM,
+  HW_ISA_RESIDUE,
+  HW_KICK,
+  HW_MSIS,
+  HW_POLL_TOGGLE,
+  HW_POLLS,
+  HW_POOL_ALLOC,
+  HW_WATCHDOGS,
+  hwDevice,
+  hwDriver,
+} from "../__fixtures__/hw-driver";
+import {
   FOLL_LONGTERM,
   FOLL_WRITE,
   gupPinCount,
@@ -34,7 +47,11 @@ type Op =
   | { k: "fork"; p: number }
   | { k: "exit"; p: number }
   | { k: "write"; p: number; file: number; byte: number; off: number }
-  | { k: "shmat"; p: number; key: number; pages: number; rmid: boolean };
+  | { k: "shmat"; p: number; key: number; pages: number; rmid: boolean }
+  // The PCI device and its driver (hw-driver.ts): time passing, an ioctl, a mapping of its RAM BAR.
+  | { k: "tick"; ms: number }
+  | { k: "hw"; p: number; cmd: number; arg: number }
+  | { k: "devmap"; p: number; pages: number };
 
 const proc = fc.nat(7);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -96,13 +113,22 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     pages: fc.integer({ min: 1, max: 2 }),
     rmid: fc.boolean(),
   }),
+  fc.record({ k: fc.constant("tick" as const), ms: fc.integer({ min: 1, max: 90 }) }),
+  fc.record({
+    k: fc.constant("hw" as const),
+    p: proc,
+    cmd: fc.constantFrom(HW_KICK, HW_POLL_TOGGLE, HW_DMA, HW_POOL_ALLOC, HW_ISA_PROGRAM),
+    arg: fc.nat(0xffff),
+  }),
+  fc.record({ k: fc.constant("devmap" as const), p: proc, pages: fc.integer({ min: 1, max: 3 }) }),
 );
 
-/** Files the operations use: a tmpfs file, a memfd, /dev/zero (opened per process as needed). */
-const FILES = ["/tmp/f", "memfd", "/dev/zero"] as const;
+/** Files the operations use: a tmpfs file, a memfd, /dev/zero, the PCI driver's node (opened per process as needed). */
+const FILES = ["/tmp/f", "memfd", "/dev/zero", "/dev/hw0"] as const;
 
 /** Applies `op` to `m`; returns what a program would observe (a number or a fault's description). */
 function apply(m: Machine, op: Op): string {
+  if (op.k === "tick") return String(m.advanceClock(op.ms * 1_000_000).length);
   const live = m.processes().filter((p) => p.state === "running");
   if (live.length === 0) return "none";
   const p = live[op.p % live.length]!;
@@ -113,7 +139,7 @@ function apply(m: Machine, op: Op): string {
     const fd = fds.get(m)?.get(key);
     if (fd !== undefined) return fd;
     const n = FILES[i]! === "memfd" ? p.sys.memfdCreate("m") : p.sys.open(FILES[i]!, O_RDWR | O_CREAT, 0o600);
-    if (n >= 0 && FILES[i] !== "/dev/zero") p.sys.ftruncate(n, 4 * PAGE);
+    if (n >= 0 && !FILES[i]!.startsWith("/dev/")) p.sys.ftruncate(n, 4 * PAGE);
     fds.get(m)!.set(key, n);
     return n;
   };
@@ -154,6 +180,10 @@ function apply(m: Machine, op: Op): string {
         const at = p.sys.shmat(id, 0, 0);
         return `${at} ${op.rmid ? p.sys.shmctl(id, 0, null) : ""}`;
       }
+      case "hw":
+        return String(p.sys.ioctl(fdOf(3), op.cmd, op.arg));
+      case "devmap":
+        return String(p.sys.mmap(0, op.pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fdOf(3), 0));
       case "write": {
         const fd = fdOf(op.file);
         p.sys.lseek(fd, op.off, 0);
@@ -175,9 +205,21 @@ function observe(m: Machine): string {
     m.procText("/proc/meminfo"),
     m.procText("/proc/iomem"),
     m.procText("/proc/buddyinfo"),
+    m.procText("/proc/interrupts"),
+    m.procText("/proc/dma"),
+    m.procText("/proc/bus/pci/devices"),
+    m.procText("/sys/kernel/debug/x86/pat_memtype_list"),
+    `clock ${m.clockNs} next ${m.nextClockDeadline()}`,
     m.dmesg().join("\n"),
     m.console(),
   ];
+  const init = m.process(1)!;
+  if (init.state === "running") {
+    const fd = init.sys.open("/dev/hw0", O_RDWR) as number;
+    for (const c of [HW_MSIS, HW_POLLS, HW_WATCHDOGS, HW_ISA_RESIDUE])
+      out.push(`hw ${c} ${init.sys.ioctl(fd, c)}`);
+    init.sys.close(fd);
+  }
   for (const p of m.processes()) {
     out.push(`pid ${p.pid} ${p.state}`);
     if (p.state !== "running") continue;
@@ -194,14 +236,17 @@ function observe(m: Machine): string {
   return out.join("\n---\n");
 }
 
+/** The PCI device and driver, new instances for each machine. */
+const parts = () => ({ devices: [hwDevice()], drivers: [hwDriver()] });
+
 async function run(ops: readonly Op[], cut: number): Promise<void> {
-  const a = await Machine.create({ ramBytes: RAM });
+  const a = await Machine.create({ ramBytes: RAM, ...parts() });
   fds.set(a, new Map());
   a.spawn({ name: "init" });
   const before = ops.slice(0, cut).map((op) => apply(a, op));
   a.checkInvariants();
   const bytes = a.snapshot();
-  const b = await Machine.restore(bytes);
+  const b = await Machine.restore(bytes, parts());
   b.checkInvariants();
   fds.set(b, new Map(fds.get(a)));
   expect(observe(b)).toBe(observe(a));
