@@ -24,6 +24,7 @@
 import { PAGE_OFFSET, PAGE_SIZE, type Page, type PciFunction, PHYS_ADDR_LIMIT } from "@faultline/phys";
 import { __GFP_ZERO, EIO, ENOMEM } from "./constants";
 import { currentKernel } from "./internal/current";
+import { setDmaStateReader } from "./internal/dma-snapshot";
 import { IOMMU_READ, IOMMU_WRITE, iommuOf } from "./internal/iommu";
 import type { Kernel } from "./internal/kernel";
 import { devState, onPciInstall, type PciDev, type PciDevState } from "./internal/pci-bus";
@@ -672,16 +673,9 @@ export function dmaDebugCounts(dev: PciDev): { coherent: number; streaming: numb
   return { coherent: s.coherent.length, streaming: s.streaming.length, pools: s.pools.size };
 }
 
-/**
- * @internal A device's DMA state as a machine snapshot compares it (snapshot/hw.ts): its coherent
- * buffers ([bus address, size]), its streaming mappings ([bus address, size, direction]) and its pools
- * ([name, size, pages, busy blocks]).
- */
-export function dmaStateOf(d: PciDevState): {
-  coherent: [number, number][];
-  streaming: [number, number, number][];
-  pools: [string, number, number, number][];
-} {
+// A device's DMA state as a machine snapshot compares it (snapshot/hw.ts reads it through
+// internal/dma-snapshot.ts, so it is no part of the driver API).
+setDmaStateReader((d) => {
   const s = dmaStates.get(d);
   return {
     coherent: (s?.coherent ?? []).map((a) => [a.dmaHandle, a.size]),

@@ -148,7 +148,7 @@ export function getDmaResidue(dmanr: number): number {
   return p.hi ? left * 2 : left;
 }
 
-/** @internal dma_chan_busy[] itself (a machine snapshot saves and checks it: snapshot/hw.ts). */
+/** dma_chan_busy[] itself, for the kernel's own use (a machine snapshot saves and checks it: snapshot/hw.ts). */
 export function isaDmaChannels(k: Kernel): Array<string | null> {
   return chans(k);
 }

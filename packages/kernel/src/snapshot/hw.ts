@@ -14,7 +14,7 @@
  */
 import { type MemtypesState, memtypesOf } from "@faultline/mm";
 import type { IsaDmaState, VirtualClockState } from "@faultline/phys";
-import { dmaStateOf } from "../dma-mapping";
+import { type DmaSnapshot, dmaStateOf } from "../internal/dma-snapshot";
 import { iommuOf } from "../internal/iommu";
 import { type IrqSnapshot, restoreIrqs, saveIrqs } from "../internal/irq";
 import type { Kernel } from "../internal/kernel";
@@ -42,7 +42,7 @@ export interface PciFnState {
   readonly msiIrqs: readonly number[];
   /** BAR, name pairs (pci_request_region). */
   readonly claimed: ReadonlyArray<string | number>;
-  readonly dma: ReturnType<typeof dmaStateOf>;
+  readonly dma: DmaSnapshot;
   /** IOMMU mappings: [iova pfn, pfn, prot] triples. */
   readonly iommu: readonly number[];
 }
