@@ -682,4 +682,4 @@ setDmaStateReader((d) => {
     streaming: (s?.streaming ?? []).map((m) => [m.addr, m.size, m.dir]),
     pools: [...(s?.pools ?? [])].map((p) => [p.name, p.size, p.pages.length, p.busy.size]),
   };
-}
+});
