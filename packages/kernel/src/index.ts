@@ -218,6 +218,7 @@ export {
   syscallNames,
 } from "./syscall_64.tbl";
 export {
+  SYS_alarm,
   SYS_clock_getres,
   SYS_clock_gettime,
   SYS_clock_nanosleep,

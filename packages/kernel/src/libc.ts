@@ -192,6 +192,9 @@ export class Libc extends FileLibc {
   clockGettime(clockid: number, tp: Uint8Array | null = null): number {
     return this.check("clock_gettime", this.sys.clockGettime(clockid, tp));
   }
+  alarm(seconds: number): number {
+    return this.sys.alarm(seconds);
+  }
   clockSettime(clockid: number, sec: number, nsec: number): number {
     return this.check("clock_settime", this.sys.clockSettime(clockid, sec, nsec));
   }

@@ -54,6 +54,7 @@ import {
   sysEntry,
 } from "./syscall_64.tbl";
 import {
+  SYS_alarm,
   SYS_clock_getres,
   SYS_clock_gettime,
   SYS_clock_nanosleep,
@@ -428,6 +429,14 @@ export class Syscalls extends FileSyscalls {
    */
   clockGettime(clockid: number, tp: Uint8Array | null = null): number {
     return doSyscall(this.k, this.t, sysEntry(SYS_clock_gettime), [clockid, tp]) as number;
+  }
+
+  /**
+   * alarm(2): SIGALRM to the process in `seconds` (0 cancels); the seconds the previous alarm had
+   * left (rounded to the nearest, at least 1 while one is pending), or 0.
+   */
+  alarm(seconds: number): number {
+    return doSyscall(this.k, this.t, sysEntry(SYS_alarm), [seconds]) as number;
   }
 
   /** clock_settime(2): sets CLOCK_REALTIME; 0, -EINVAL or -EPERM (no CAP_SYS_TIME). */

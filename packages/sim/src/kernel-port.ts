@@ -54,6 +54,17 @@ export interface SimKernel {
    * clock_nanosleep), once; null when it did not. The simulation answers it (0) at that time.
    */
   takeSleep?(pid: number): number | null;
+  /**
+   * While `pid` sleeps: its wake-up as of now (a signal for its handler makes it now, clock_settime
+   * moves an absolute CLOCK_REALTIME sleep, Infinity while a CPU-clock sleep waits); null when it
+   * does not sleep. Absent: the time takeSleep gave holds.
+   */
+  sleepWake?(pid: number): number | null;
+  /**
+   * When the simulation wakes `pid`: the sleep's return value (0, or -EINTR with its rem buffer
+   * written); the signal that interrupted it then waits in takeSignalFrames. Absent: 0.
+   */
+  endSleep?(pid: number): number;
 }
 
 /** What happened on the clock while it advanced (timers that fired, interrupts delivered). */

@@ -2,11 +2,13 @@ import {
   describeSyscall,
   driveClockExternally,
   ENOSYS,
+  endSleep,
   Machine,
   type MachineOptions,
   type Process,
   SignalError,
   type SignalName,
+  sleepWake,
   takeSleep,
 } from "@faultline/kernel";
 import { type SiCodeName, signalNumber } from "@faultline/mm";
@@ -98,6 +100,8 @@ export function machineKernel(m: Machine): SimKernel & { readonly machine: Machi
       nextDeadline: () => m.nextClockDeadline(),
     },
     takeSleep: (pid) => takeSleep(m, pid),
+    sleepWake: (pid) => sleepWake(m, pid),
+    endSleep: (pid) => endSleep(m, pid),
   };
 }
 

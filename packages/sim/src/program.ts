@@ -70,11 +70,16 @@ export interface Sys {
   /**
    * nanosleep(2) on the machine's virtual clock: 0 (or -EINVAL for a bad timespec). The process stays
    * in the kernel until its wake-up, the request plus the 50 µs timer slack: in a deterministic run
-   * that time is part of the seed's schedule, in a free run it follows wall time.
+   * that time is part of the seed's schedule, in a free run it follows wall time. A signal whose
+   * handler runs (another process's kill, an alarm) ends it early with -EINTR, the time left written
+   * to `rem` (16 bytes: tv_sec, tv_nsec) if given.
    */
-  nanosleep(sec: number, nsec: number): number;
-  /** clock_gettime(2): the clock's time in ns (CLOCK_MONOTONIC is 1; the clock starts at boot), or -EINVAL. */
-  clockGettime(clockid: number): number;
+  nanosleep(sec: number, nsec: number, rem?: Uint8Array): number;
+  /**
+   * clock_gettime(2): the clock's time in ns (CLOCK_MONOTONIC is 1 and starts at boot; CLOCK_REALTIME
+   * is 0, a wall clock from the machine's boot time: give `tp`, 16 bytes, to read it exactly), or -EINVAL.
+   */
+  clockGettime(clockid: number, tp?: Uint8Array): number;
   /** Any other syscall the kernel offers, by name. */
   call(name: string, ...args: SyscallArg[]): unknown;
 }

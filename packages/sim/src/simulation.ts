@@ -128,6 +128,7 @@ export class Simulation<M extends Machine | null = Machine | null> {
       kernel.clock,
       (op, args, ret) => this.record(0, op, args, ret),
       (options as DeterministicOptions).nsPerEntry ?? DEFAULT_NS_PER_ENTRY,
+      kernel.sleepWake ? (pid) => kernel.sleepWake!(pid) : undefined,
     );
   }
 
@@ -356,6 +357,8 @@ export class Simulation<M extends Machine | null = Machine | null> {
       let served = false;
       // The clock follows wall time: timers fire, sleepers whose time has passed are answered.
       for (const pid of this.time.syncWall(performance.now())) this.wakeSleeper(pid);
+      // A timer may have ended a process (SIGALRM's default action): its worker stops too.
+      if (this.time.takeFired()) this.reapKilled();
       for (const s of this.slots.values()) {
         if (!s.dead && !s.parked && !this.time.sleeping(s.pid) && s.chan.pending()) {
           this.serve(s);
@@ -418,6 +421,7 @@ export class Simulation<M extends Machine | null = Machine | null> {
       const index = this.events.length;
       // Everyone waits and someone sleeps: time passes until the first wake-up.
       if (!ready.length && this.time.idle()) {
+        if (this.time.takeFired()) this.reapKilled();
         this.replayMatches(index, this.events.length);
         if (performance.now() - yieldAt > YIELD_EVERY_MS) {
           await new Promise<void>((r) => setImmediate(r));
@@ -445,6 +449,7 @@ export class Simulation<M extends Machine | null = Machine | null> {
       this.serve(pick);
       // The entry's cost in virtual time: timers due on the way fire now, recorded after it.
       this.time.afterEntry();
+      if (this.time.takeFired()) this.reapKilled();
       this.replayMatches(index, Math.max(this.events.length, index + 1));
       if (performance.now() - yieldAt > YIELD_EVERY_MS) {
         await new Promise<void>((r) => setImmediate(r));
@@ -466,13 +471,23 @@ export class Simulation<M extends Machine | null = Machine | null> {
     }
   }
 
-  /** Answers a process whose sleep has ended (nanosleep returns 0). */
-  private wakeSleeper(pid: number): void {
+  /**
+   * Answers a process whose sleep has ended: what the kernel says the sleep returns (0, or -EINTR
+   * with rem written), with the handler frames of the signal that interrupted it. Returns that value.
+   */
+  private wakeSleeper(pid: number): number {
     const s = this.slots.get(pid);
     this.time.forget(pid);
-    if (!s || s.dead) return;
+    if (!s || s.dead) return 0;
     s.lastEntry = performance.now();
-    s.chan.reply(0);
+    const ret = this.kernel.endSleep?.(pid) ?? 0;
+    const req = s.chan.parkedPayload;
+    s.chan.parkedPayload = null;
+    const frames = this.kernel.takeSignalFrames?.(pid) ?? [];
+    const bufs = req ? req.args.map((a) => (a instanceof Uint8Array ? a : null)) : [];
+    if (frames.length || bufs.some((b) => b)) s.chan.replySyscall({ ret, bufs, frames });
+    else s.chan.reply(ret);
+    return ret;
   }
 
   /** Whether a process in the kernel can be served now (a waitpid parks until a child exits). */
@@ -543,8 +558,7 @@ export class Simulation<M extends Machine | null = Machine | null> {
   private serve(s: Slot): void {
     if (this.time.sleeping(s.pid)) {
       // Deterministic: a sleeper whose time has come, picked by the schedule.
-      this.record(s.pid, "wake", [this.time.now], 0);
-      this.wakeSleeper(s.pid);
+      this.record(s.pid, "wake", [this.time.now], this.wakeSleeper(s.pid));
       return;
     }
     s.lastEntry = performance.now();
@@ -640,6 +654,8 @@ export class Simulation<M extends Machine | null = Machine | null> {
     const wake = this.kernel.takeSleep?.(pid) ?? null;
     if (wake !== null && this.kernel.clock) {
       this.time.park(pid, wake);
+      // Its buffers (rem) go back with the answer when it wakes.
+      chan.parkedPayload = req;
       return;
     }
     // Handlers that signals set up on the way back (kill to itself, an unblocked pending signal).
@@ -677,7 +693,10 @@ export class Simulation<M extends Machine | null = Machine | null> {
   }
 
   private record(pid: number, op: string, args: readonly unknown[], ret: unknown): void {
-    if (this.random) this.events.push({ pid, op, args: [...args], ret });
+    // Buffers are copied as they are now: a request's bytes live in reused channel memory, and a
+    // sleep's rem is written into its request when it wakes.
+    if (this.random)
+      this.events.push({ pid, op, args: args.map((a) => (a instanceof Uint8Array ? a.slice() : a)), ret });
   }
 
   /** `record` for the kernel entries served in internal/entry.ts. */

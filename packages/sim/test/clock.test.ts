@@ -61,3 +61,42 @@ describe("virtual time in the simulator", () => {
     sim.machine.checkInvariants();
   }, 120_000);
 });
+
+describe("sleeps cut short by signals", () => {
+  const interrupted = new URL("./__fixtures__/programs/interrupted.ts", import.meta.url);
+  const plain = () => Machine.create({ ramBytes: 16 * 1024 * 1024 });
+
+  async function run(seed: number, scenario: string) {
+    const sim = await Simulation.deterministic({ machine: await plain(), seed, deadlineMs: 120_000 });
+    sim.spawn(interrupted, [scenario]);
+    const results = await sim.run();
+    return { sim, trace: sim.trace(), console: sim.machine.console(), exits: results.map((r) => r.exit) };
+  }
+
+  it("another process's kill ends a parked nanosleep with -EINTR and the time left; the replay is byte-identical", async () => {
+    const a = await run(3, "eintr");
+    expect(a.exits).toEqual([{ code: 0 }, { code: 7 }]);
+    expect(a.console).toMatch(/nanosleep -4, rem [89] s \d+ ns, caught 10/);
+    expect(a.console).toMatch(/child status 1792/);
+    const wakes = a.trace.events.filter((e) => e.op === "wake");
+    expect(wakes.map((e) => e.ret)).toEqual([0, -4]);
+    const replay = await Simulation.replay(decodeTrace(encodeTrace(a.trace)), {
+      machine: await plain(),
+      deadlineMs: 120_000,
+    });
+    await replay.run();
+    expect(Buffer.from(encodeTrace(replay.trace())).equals(Buffer.from(encodeTrace(a.trace)))).toBe(true);
+  }, 240_000);
+
+  it("alarm(2) without a handler ends the sleeping process with SIGALRM at its time", async () => {
+    const a = await run(5, "alarm");
+    expect(a.exits[0]).toEqual({ code: 0 });
+    expect(a.exits[1]).toMatchObject({ signal: "SIGALRM" });
+    expect(a.console).toMatch(/child status 14\n/);
+    const alarm = a.trace.events.find((e) => e.op === "timer" && String(e.args[1]).endsWith("it_real_fn"));
+    expect(alarm?.pid).toBe(0);
+    // It fired one second after the child armed it, long before its 10 s sleep would have ended.
+    expect(Number(alarm?.args[0])).toBeLessThan(1_100_000_000);
+    a.sim.machine.checkInvariants();
+  }, 120_000);
+});

@@ -2,6 +2,7 @@
 import { type SignalError, type SignalName, signalNumber } from "@faultline/mm";
 import { __WALL, __WCLONE, __WNOTHREAD, ECHILD, EINVAL, WCONTINUED, WNOHANG, WUNTRACED } from "../constants";
 import { enterKernel, leaveKernel } from "./current";
+import { exitItimers } from "./itimer-state";
 import type { Kernel, Task } from "./kernel";
 import { accountExitedThread } from "./posix-cpu-timers";
 
@@ -50,6 +51,7 @@ function exitTask(k: Kernel, t: Task, how: ExitHow): void {
       }
     }
     if (!heir) t.mm.exit();
+    if (!heir) exitItimers(t);
     t.mm.tlbClients.delete(t.mmu);
     t.mmu.flushAll();
   } finally {

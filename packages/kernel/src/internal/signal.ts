@@ -50,6 +50,7 @@ import {
 } from "../signal";
 import { doExit } from "./exit";
 import type { Kernel, Task } from "./kernel";
+import { interruptSleep } from "./nanosleep";
 import { DEFAULT_ACTION, HANDLED_RECORDS, type KSigAction, type SignalFrame } from "./sighand";
 
 const SIGKILL = 9;
@@ -229,7 +230,10 @@ export function sendSignal(k: Kernel, target: Task, sig: number, info: SigInfo, 
   if (sig < 32 && s.pending & b) return;
   s.pending |= b;
   s.queue.push(info);
-  if (!(s.blocked & b) && ka.handler === SIG_DFL) doExit(k, t, { signal: signalName(sig) });
+  if (s.blocked & b) return;
+  if (ka.handler === SIG_DFL) doExit(k, t, { signal: signalName(sig) });
+  // signal_wake_up(): a sleep (nanosleep.ts) ends, and the handler that runs makes it -EINTR.
+  else interruptSleep(t);
 }
 
 /** The next deliverable signal (synchronous ones first, then the lowest number), dequeued; or null. */

@@ -10,7 +10,10 @@
 //   moved by the kernel loop as it goes round; sleepers are answered as soon as their time has passed.
 //
 // Sleeps come from the kernel (SimKernel.takeSleep after nanosleep/clock_nanosleep): the process is
-// left in the kernel, its channel unanswered, until it is woken with 0.
+// left in the kernel, its channel unanswered, until it is woken with what the kernel says the sleep
+// returns (SimKernel.endSleep: 0, or -EINTR when a signal for its handler came first). While it
+// sleeps its wake-up is the kernel's (SimKernel.sleepWake): a signal makes it now, a clock_settime
+// moves an absolute CLOCK_REALTIME sleep, a CPU-clock sleep waits (Infinity) for another task's CPU time.
 import type { SimClock } from "../kernel-port";
 
 /** What the schedule records for each clock event (pid 0 in the trace). */
@@ -30,12 +33,29 @@ export class ScheduleClock {
   private wallBase = 0;
   private clockBase = 0;
   private lastSync = Number.NEGATIVE_INFINITY;
+  private fired = 0;
 
   constructor(
     private readonly clock: SimClock | undefined,
     private readonly record: ClockRecorder,
     private readonly nsPerEntry: number,
+    /** The kernel's current wake-up of a parked sleeper (SimKernel.sleepWake), if it tells. */
+    private readonly wakeOf?: (pid: number) => number | null,
   ) {}
+
+  /** A sleeper's wake-up as of now: the kernel's, else the one it parked with. */
+  private wake(pid: number): number | undefined {
+    const w = this.sleepers.get(pid);
+    if (w === undefined) return undefined;
+    return this.wakeOf?.(pid) ?? w;
+  }
+
+  /** Whether clock events happened since the last call (a timer may have killed a process: SIGALRM). */
+  takeFired(): boolean {
+    const f = this.fired > 0;
+    this.fired = 0;
+    return f;
+  }
 
   /** The clock's time (0 for a kernel without one). */
   get now(): number {
@@ -53,7 +73,7 @@ export class ScheduleClock {
 
   /** A sleeper may be answered now. */
   due(pid: number): boolean {
-    const w = this.sleepers.get(pid);
+    const w = this.wake(pid);
     return w !== undefined && this.now >= w;
   }
 
@@ -65,6 +85,7 @@ export class ScheduleClock {
   private advance(ns: number): void {
     if (!this.clock || !(ns > 0)) return;
     for (const e of this.clock.advance(ns)) {
+      this.fired++;
       if (e.kind === "timer") this.record("timer", [e.ns, e.name], 0);
       else this.record("irq", [e.ns, e.irq], e.count);
     }
@@ -82,7 +103,7 @@ export class ScheduleClock {
    */
   idle(): boolean {
     let next = Number.POSITIVE_INFINITY;
-    for (const w of this.sleepers.values()) next = Math.min(next, w);
+    for (const pid of this.sleepers.keys()) next = Math.min(next, this.wake(pid)!);
     if (next === Number.POSITIVE_INFINITY || !this.clock) return false;
     this.advance(Math.min(IDLE_STEP_NS, Math.max(0, next - this.now)));
     return true;
@@ -104,7 +125,7 @@ export class ScheduleClock {
     const target = this.clockBase + Math.floor((wallMs - this.wallBase) * 1e6);
     this.advance(target - this.now);
     const woken: number[] = [];
-    for (const [pid, w] of this.sleepers) if (this.now >= w) woken.push(pid);
+    for (const pid of this.sleepers.keys()) if (this.now >= this.wake(pid)!) woken.push(pid);
     for (const pid of woken) this.sleepers.delete(pid);
     return woken;
   }
@@ -113,7 +134,7 @@ export class ScheduleClock {
   msToNext(capMs: number): number {
     if (!this.clock) return capMs;
     let next = this.clock.nextDeadline() ?? Number.POSITIVE_INFINITY;
-    for (const w of this.sleepers.values()) next = Math.min(next, w);
+    for (const pid of this.sleepers.keys()) next = Math.min(next, this.wake(pid)!);
     if (next === Number.POSITIVE_INFINITY) return capMs;
     return Math.max(0, Math.min(capMs, (next - this.now) / 1e6));
   }

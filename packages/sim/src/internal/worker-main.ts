@@ -198,8 +198,8 @@ async function runProcess(boot: WorkerBoot, moduleUrl: string): Promise<void> {
     sigaction,
     sigprocmask: (how, set = null) => call("sigprocmask", [how, set]) as number[] | number,
     kill: (pid, sig) => raw("kill", [pid, sig]),
-    nanosleep: (sec, nsec) => raw("nanosleep", [sec, nsec]),
-    clockGettime: (clockid) => raw("clockGettime", [clockid]),
+    nanosleep: (sec, nsec, rem) => raw("nanosleep", rem ? [sec, nsec, rem] : [sec, nsec]),
+    clockGettime: (clockid, tp) => raw("clockGettime", tp ? [clockid, tp] : [clockid]),
   };
 
   /** The program's view of its MMU: closures over the accessors, no path to `mmu` itself. */

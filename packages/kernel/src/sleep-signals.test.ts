@@ -1,0 +1,154 @@
+// Signals and sleeps (hrtimer.c do_nanosleep, arch/x86 signal.c handle_signal, itimer.c alarm):
+// a signal whose handler runs interrupts nanosleep/clock_nanosleep with -EINTR, the time left in
+// rem (never for TIMER_ABSTIME), SA_RESTART or not (signal(7): sleeps are never restarted after a
+// handler); an ignored or blocked signal does not wake the sleeper; a fatal one ends the process.
+import { describe, expect, it } from "vitest";
+import {
+  CLOCK_MONOTONIC,
+  CLOCK_PROCESS_CPUTIME_ID,
+  CLOCK_REALTIME,
+  CPUCLOCK_SCHED,
+  driveClockExternally,
+  EINTR,
+  endSleep,
+  Machine,
+  makeProcessCpuclock,
+  SA_RESTART,
+  SIG_BLOCK,
+  SIG_IGN,
+  SIGALRM,
+  SIGUSR1,
+  SignalError,
+  SYS_alarm,
+  sleepWake,
+  TIMER_ABSTIME,
+  TIMER_SLACK_NS,
+  takeSleep,
+} from "./index";
+
+const RAM = 16 * 1024 * 1024;
+const S = 1_000_000_000;
+
+function timespec(b: Uint8Array): [number, number] {
+  const v = new DataView(b.buffer, b.byteOffset, 16);
+  return [Number(v.getBigInt64(0, true)), Number(v.getBigInt64(8, true))];
+}
+
+async function boot() {
+  const m = await Machine.create({ ramBytes: RAM });
+  return { m, p: m.spawn() };
+}
+
+describe("alarm(2)", () => {
+  it("arms SIGALRM on the clock and returns what the previous alarm had left, rounded", async () => {
+    const { m, p } = await boot();
+    const caught: number[] = [];
+    p.sys.sigaction(SIGALRM, { handler: () => caught.push(m.clockNs) });
+    expect(p.sys.alarm(10)).toBe(0);
+    m.advanceClock(2.4 * S);
+    expect(p.sys.alarm(3)).toBe(8); // 7.6 s left: to the nearest second
+    m.advanceClock(2.8 * S);
+    expect(p.sys.alarm(3)).toBe(1); // 0.2 s left: never 0 while pending
+    expect(p.sys.alarm(0)).toBe(3);
+    expect(m.nextClockDeadline()).toBeNull();
+    expect(p.sys.call(SYS_alarm, 1)).toBe(0);
+    m.advanceClock(S);
+    expect(caught).toEqual([]); // delivered on the way back to user mode: at the next syscall
+    expect(p.sys.alarm(0)).toBe(0);
+    expect(caught).toEqual([6.2 * S]);
+  });
+
+  it("kills by default; a fork child does not inherit it; the process's exit cancels it", async () => {
+    const { m, p } = await boot();
+    p.sys.alarm(5);
+    const c = m.process(p.sys.fork())!;
+    expect(c.sys.alarm(0)).toBe(0);
+    expect(p.sys.alarm(5)).toBe(5);
+    m.advanceClock(5 * S);
+    expect(p.state).toBe("zombie");
+    expect(p.exitSignal).toBe("SIGALRM");
+    c.sys.alarm(7);
+    c.sys.exit(0);
+    expect(m.nextClockDeadline()).toBeNull();
+  });
+});
+
+describe("-EINTR", () => {
+  it("a handled signal interrupts nanosleep: -EINTR, the time left (slack included) in rem, the handler run", async () => {
+    const { m, p } = await boot();
+    const caught: number[] = [];
+    p.sys.sigaction(SIGALRM, { handler: () => caught.push(m.clockNs), flags: SA_RESTART });
+    p.sys.alarm(1);
+    const rem = new Uint8Array(16);
+    expect(p.sys.nanosleep(5, 0, rem)).toBe(-EINTR);
+    expect(m.clockNs).toBe(S);
+    expect(timespec(rem)).toEqual([4, TIMER_SLACK_NS]);
+    expect(caught).toEqual([S]);
+    // clock_nanosleep, relative: the same; glibc returns EINTR itself.
+    p.sys.alarm(2);
+    rem.fill(0);
+    expect(p.libc.clockNanosleep(CLOCK_MONOTONIC, 0, 3, 500, rem)).toBe(EINTR);
+    expect(timespec(rem)).toEqual([1, 500 + TIMER_SLACK_NS]);
+    // Absolute: -EINTR and rem untouched.
+    p.sys.alarm(1);
+    rem.fill(0xee);
+    expect(p.sys.clockNanosleep(CLOCK_REALTIME, TIMER_ABSTIME, 1_735_689_600 + 60, 0, rem)).toBe(-EINTR);
+    expect(rem.every((b) => b === 0xee)).toBe(true);
+    expect(m.clockNs).toBe(4 * S);
+    expect(caught).toEqual([S, 3 * S, 4 * S]);
+    // Without rem the call still returns -EINTR; a sleep that was not interrupted is 0.
+    p.sys.alarm(1);
+    expect(p.sys.nanosleep(2, 0)).toBe(-EINTR);
+    expect(p.sys.nanosleep(0, 1000)).toBe(0);
+    m.checkInvariants();
+  });
+
+  it("an ignored or blocked signal does not wake the sleeper; a fatal one ends it", async () => {
+    const { m, p } = await boot();
+    p.sys.sigaction(SIGALRM, SIG_IGN);
+    p.sys.alarm(1);
+    expect(p.sys.nanosleep(2, 0)).toBe(0);
+    expect(m.clockNs).toBe(2 * S + TIMER_SLACK_NS);
+    p.sys.sigaction(SIGALRM, { handler: () => {} });
+    p.sys.sigprocmask(SIG_BLOCK, [SIGALRM]);
+    p.sys.alarm(1);
+    expect(p.sys.nanosleep(2, 0)).toBe(0);
+    expect(p.sys.sigpending()).toEqual([SIGALRM]);
+    const q = m.spawn();
+    q.sys.alarm(1);
+    expect(() => q.sys.nanosleep(10, 0)).toThrow(SignalError);
+    expect(q.exitSignal).toBe("SIGALRM");
+    expect(m.clockNs).toBe(5 * S + 2 * TIMER_SLACK_NS);
+  });
+
+  it("with the clock driven from outside, another process's kill ends a parked sleep with -EINTR", async () => {
+    const { m, p } = await boot();
+    driveClockExternally(m);
+    const q = m.spawn();
+    const caught: number[] = [];
+    p.sys.sigaction(SIGUSR1, { handler: (i) => caught.push(i.signo) });
+    const rem = new Uint8Array(16);
+    expect(p.sys.nanosleep(3, 0, rem)).toBe(0);
+    expect(takeSleep(m, p.pid)).toBe(3 * S + TIMER_SLACK_NS);
+    m.advanceClock(S);
+    expect(sleepWake(m, p.pid)).toBe(3 * S + TIMER_SLACK_NS);
+    q.sys.kill(p.pid, SIGUSR1);
+    expect(sleepWake(m, p.pid)).toBe(S);
+    expect(caught).toEqual([]);
+    expect(endSleep(m, p.pid)).toBe(-EINTR);
+    expect(timespec(rem)).toEqual([2, TIMER_SLACK_NS]);
+    expect(caught).toEqual([SIGUSR1]);
+    expect(sleepWake(m, p.pid)).toBeNull();
+    // A CPU-clock sleep interrupted: rem holds the CPU time still to wait.
+    expect(p.sys.clockNanosleep(makeProcessCpuclock(q.pid, CPUCLOCK_SCHED), 0, 0, 10_000, rem)).toBe(0);
+    q.sys.clockGettime(CLOCK_PROCESS_CPUTIME_ID);
+    q.sys.kill(p.pid, SIGUSR1);
+    expect(endSleep(m, p.pid)).toBe(-EINTR);
+    expect(timespec(rem)).toEqual([0, 8000]);
+    // A sleep that ran its course ends with 0.
+    p.sys.nanosleep(0, 10);
+    m.advanceClock(TIMER_SLACK_NS + 10);
+    expect(sleepWake(m, p.pid)).toBe(S + TIMER_SLACK_NS + 10);
+    expect(endSleep(m, p.pid)).toBe(0);
+  });
+});
