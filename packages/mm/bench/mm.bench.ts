@@ -19,9 +19,13 @@ const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
 const BASE = 0x1000_0000_0000;
 
 const mem = PhysMemory.create({ ramBytes: 512 * 1024 * 1024 });
+// `pnpm --filter @faultline/mm bench [tlb] [read] [faults] [mmap]`: only the named sections of this
+// file (default all): TLB-hit load32/store32, bulk read of 1 MiB, faults against native, mmap+munmap.
+const only = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+const wants = (section: string) => only.length === 0 || only.includes(section);
 
 // ---- 1. TLB-hit load32 and store32 ------------------------------------------------------------------------
-{
+if (wants("tlb")) {
   const mm = new Mm(ramOnly(mem));
   const mmu = Mmu.forMm(mm);
   const PAGES = 64; // well inside the 256-entry TLB
@@ -53,7 +57,7 @@ const mem = PhysMemory.create({ ramBytes: 512 * 1024 * 1024 });
 }
 
 // ---- 2. bulk read of 1 MiB ------------------------------------------------------------------
-{
+if (wants("read")) {
   const mm = new Mm(ramOnly(mem));
   const mmu = Mmu.forMm(mm);
   const MIB = 1 << 20;
@@ -119,78 +123,80 @@ const commitRam = () => {
     for (let i = 0; i < u8.length; i += 4096) u8[i] = 0;
   }
 };
-const nativeBefore = nativeFaults(9, PAGES);
-commitRam();
-{
-  const mm = new Mm(ramOnly(mem));
-  const mmu = Mmu.forMm(mm);
-  const ROUNDS = 9;
-  const fl = { write: [] as number[], read: [] as number[] };
-  const native = { write: [] as number[], read: [] as number[], devzero: [] as number[] };
-  let readAllocates = 0;
-  let sink = 0;
-  const touch = (write: boolean): number => {
-    const a = mm.mmap(0, PAGES * P, RW, ANON, null, 0);
-    const t0 = cpuNs();
-    if (write) for (let i = 0; i < PAGES; i++) mmu.store32(a + i * P, i);
-    else for (let i = 0; i < PAGES; i++) sink += mmu.load32(a + i * P);
-    const ns = (cpuNs() - t0) / PAGES;
-    mm.munmap(a, PAGES * P);
-    return ns;
-  };
-  for (let r = 0; r < ROUNDS + 2; r++) {
-    const w = touch(true);
-    const rd = touch(false);
-    if (r < 2) continue;
-    fl.write.push(w);
-    fl.read.push(rd);
-  }
-  const nativeAfter = nativeFaults(9, PAGES);
-  commitRam(); // the spawn write-protected it again
-  for (const n of [nativeBefore, nativeAfter]) {
-    if (!n) continue;
-    native.write.push(n.anon_write.median);
-    native.read.push(n.anon_read.median);
-    native.devzero.push(n.devzero_read.median);
-    readAllocates = Math.max(readAllocates, n.anon_read.residentPerPage);
-  }
-  if (sink === 0.5) console.log(sink);
-  const med = (xs: number[]) => {
-    const v = [...xs].sort((x, y) => x - y);
-    return v.length % 2 ? v[v.length >> 1]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
-  };
-  const frame = new Uint8Array(P);
-  const zero = measureSideBySide(
-    {
-      zeroFrame: (n) => {
-        for (let i = 0; i < n; i++) {
-          frame.fill(0);
-          frame[i & 0xfff] = 1;
-        }
-        return frame[5]!;
+if (wants("faults")) {
+  const nativeBefore = nativeFaults(9, PAGES);
+  commitRam();
+  {
+    const mm = new Mm(ramOnly(mem));
+    const mmu = Mmu.forMm(mm);
+    const ROUNDS = 9;
+    const fl = { write: [] as number[], read: [] as number[] };
+    const native = { write: [] as number[], read: [] as number[], devzero: [] as number[] };
+    let readAllocates = 0;
+    let sink = 0;
+    const touch = (write: boolean): number => {
+      const a = mm.mmap(0, PAGES * P, RW, ANON, null, 0);
+      const t0 = cpuNs();
+      if (write) for (let i = 0; i < PAGES; i++) mmu.store32(a + i * P, i);
+      else for (let i = 0; i < PAGES; i++) sink += mmu.load32(a + i * P);
+      const ns = (cpuNs() - t0) / PAGES;
+      mm.munmap(a, PAGES * P);
+      return ns;
+    };
+    for (let r = 0; r < ROUNDS + 2; r++) {
+      const w = touch(true);
+      const rd = touch(false);
+      if (r < 2) continue;
+      fl.write.push(w);
+      fl.read.push(rd);
+    }
+    const nativeAfter = nativeFaults(9, PAGES);
+    commitRam(); // the spawn write-protected it again
+    for (const n of [nativeBefore, nativeAfter]) {
+      if (!n) continue;
+      native.write.push(n.anon_write.median);
+      native.read.push(n.anon_read.median);
+      native.devzero.push(n.devzero_read.median);
+      readAllocates = Math.max(readAllocates, n.anon_read.residentPerPage);
+    }
+    if (sink === 0.5) console.log(sink);
+    const med = (xs: number[]) => {
+      const v = [...xs].sort((x, y) => x - y);
+      return v.length % 2 ? v[v.length >> 1]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+    };
+    const frame = new Uint8Array(P);
+    const zero = measureSideBySide(
+      {
+        zeroFrame: (n) => {
+          for (let i = 0; i < n; i++) {
+            frame.fill(0);
+            frame[i & 0xfff] = 1;
+          }
+          return frame[5]!;
+        },
       },
-    },
-    { iterations: 2000, rounds: 15, clock: "cpu" },
-  );
-  const figures: Record<string, number | string> = {
-    "ns/write fault (fresh zeroed frame, RAM committed by the host)": med(fl.write),
-    "ns/read fault (zero page)": med(fl.read),
-    "ns/zero one 4 KiB frame with fill": zero.zeroFrame!,
-    "ratio write fault / zeroing": med(fl.write) / zero.zeroFrame!,
-  };
-  if (native.write.length) {
-    figures["native ns/anonymous write fault"] = med(native.write);
-    figures["native ns/anonymous read fault"] = med(native.read);
-    figures["native ns/read fault, MAP_PRIVATE /dev/zero"] = med(native.devzero);
-    figures["ratio write fault / native (goal ≤ 1)"] = med(fl.write) / med(native.write);
-    figures["ratio zero-page read fault / native anonymous read (goal ≤ 1)"] =
-      med(fl.read) / med(native.read);
-    figures["native anonymous read allocates a page (no zero page)"] =
-      readAllocates > 0.5 ? "yes: the native read figure includes allocating and zeroing" : "no";
-  } else figures.native = nativeNote ?? "no native baseline";
-  figures.clock = `CPU time; Faultline: median of ${ROUNDS} rounds of ${PAGES} pages; native: median of two runs (before and after) of 9 rounds each`;
-  recordResults("mm: anonymous write fault", figures);
-  mm.exit();
+      { iterations: 2000, rounds: 15, clock: "cpu" },
+    );
+    const figures: Record<string, number | string> = {
+      "ns/write fault (fresh zeroed frame, RAM committed by the host)": med(fl.write),
+      "ns/read fault (zero page)": med(fl.read),
+      "ns/zero one 4 KiB frame with fill": zero.zeroFrame!,
+      "ratio write fault / zeroing": med(fl.write) / zero.zeroFrame!,
+    };
+    if (native.write.length) {
+      figures["native ns/anonymous write fault"] = med(native.write);
+      figures["native ns/anonymous read fault"] = med(native.read);
+      figures["native ns/read fault, MAP_PRIVATE /dev/zero"] = med(native.devzero);
+      figures["ratio write fault / native (goal ≤ 1)"] = med(fl.write) / med(native.write);
+      figures["ratio zero-page read fault / native anonymous read (goal ≤ 1)"] =
+        med(fl.read) / med(native.read);
+      figures["native anonymous read allocates a page (no zero page)"] =
+        readAllocates > 0.5 ? "yes: the native read figure includes allocating and zeroing" : "no";
+    } else figures.native = nativeNote ?? "no native baseline";
+    figures.clock = `CPU time; Faultline: median of ${ROUNDS} rounds of ${PAGES} pages; native: median of two runs (before and after) of 9 rounds each`;
+    recordResults("mm: anonymous write fault", figures);
+    mm.exit();
+  }
 }
 
 // ---- 4. mmap + munmap with 100 vs 100,000 VMAs --------------------------------------------
@@ -214,7 +220,7 @@ function mmapPair(n: number): { run: (iterations: number) => number; mm: Mm } {
     },
   };
 }
-{
+if (wants("mmap")) {
   const small = mmapPair(100);
   const big = mmapPair(100_000);
   const ns = measureSideBySide(

@@ -54,26 +54,29 @@ export default defineProgram(
       post(measureSideBySide(loops, { iterations: 250_000, rounds: 41, statistic: "min" }));
       return 0;
     }
-    // "throughput n single|pair": loads per second of wall-clock time, timed on the process-wide
-    // monotonic clock. A pair forks; both sides publish "ready" in a shared page and start their timed
-    // loop only when both are ready, so the two loops provably overlap; the child's times come back
-    // through the same page.
+    // "throughput n single|pair [mmu|raw]": loads per second of wall-clock time, timed on the
+    // process-wide monotonic clock, of the MMU's TLB-hit loop or (raw) the raw typed-array loop beside
+    // it: the same threads and method measure what the host itself scales to. A pair forks; both sides
+    // publish "ready" in a shared page and start their timed loop only when both are ready, so the two
+    // loops provably overlap; the child's times come back through the same page.
     const n = Number(argv[1] ?? 50_000_000);
-    loops.mmuLoad32(5_000_000); // warm up
+    const raw32 = argv[3] === "raw";
+    const loop = raw32 ? loops.rawFromAddress : loops.mmuLoad32;
+    loop(5_000_000); // warm up
     if (argv[2] !== "pair") {
       const t0 = process.hrtime.bigint();
-      loops.mmuLoad32(n);
+      loop(n);
       const t1 = process.hrtime.bigint();
       post({ loads: n, start: Number(t0), end: Number(t1) });
       return 0;
     }
     const sync = sys.mmap(0, 4096, 3, MAP_SHARED_ANON, -1, 0);
-    const child = sys.fork([sync, n]);
+    const child = sys.fork([sync, n, raw32]);
     if (child < 0) return 10;
     mmu.store32(sync, 1);
     while (mmu.load32(sync + 4) !== 1) {}
     const t0 = process.hrtime.bigint();
-    loops.mmuLoad32(n);
+    loop(n);
     const t1 = process.hrtime.bigint();
     if (sys.waitpid(child) !== child) return 11;
     post({
@@ -86,15 +89,16 @@ export default defineProgram(
     return 0;
   },
   (sys, mmu) => {
-    const [sync, n] = sys.forkTag as [number, number];
+    const [sync, n, raw32] = sys.forkTag as [number, number, boolean];
     const base = sys.mmap(0, BYTES, 3, MAP_PRIVATE_ANON, -1, 0);
     for (let o = 0; o < BYTES; o += 4) mmu.store32(base + o, o & 0xffff);
     const loops = tlbLoops(mmu, new Uint32Array(BYTES / 4), base, BYTES);
-    loops.mmuLoad32(5_000_000);
+    const loop = raw32 ? loops.rawFromAddress : loops.mmuLoad32;
+    loop(5_000_000);
     mmu.store32(sync + 4, 1);
     while (mmu.load32(sync) !== 1) {}
     const t0 = process.hrtime.bigint();
-    loops.mmuLoad32(n);
+    loop(n);
     const t1 = process.hrtime.bigint();
     mmu.store64(sync + 8, t0);
     mmu.store64(sync + 16, t1);
