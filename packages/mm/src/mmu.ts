@@ -658,9 +658,13 @@ export function faultSignal(code: number, addr: number, detail?: string): Signal
  * `read` results from this size up skip the zero fill: readInto overwrites every byte before the
  * array is returned (a fault part-way throws, and the array is dropped unseen). On Node a fresh
  * zeroed megabyte is new memory from calloc, a host page fault per 4 KiB page on every call, while
- * unzeroed memory is often reused from the C heap: `read` of 1 MiB went from ~50× the cost of
- * `readInto` to 3-5× on the 2-core bench machine (bench/mm.bench.ts). The rest is allocation that
- * only a caller-owned buffer avoids: use readInto in loops.
+ * unzeroed memory is often reused from the C heap. Often, not always: a GC frees many results at
+ * once, the C heap gives the freed top back to the OS (glibc trims it), and the next results are new
+ * pages again, each a host page fault on first touch (on the Firecracker bench VM, which also hands
+ * free pages back to its host, ~30 µs a page). So `read` of 1 MiB costs 2× `readInto` while the heap
+ * keeps its memory and up to ~100× while it does not, with ~250 faults a call (bench/mm.bench.ts
+ * records faults per call beside the times). A result the caller owns has to be memory nobody else
+ * holds, and only the caller knows when it is done with it: use readInto in loops.
  */
 const UNZEROED_MIN = 64 * 1024;
 const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(n: number): Uint8Array } }).Buffer;
