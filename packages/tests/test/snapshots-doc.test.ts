@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { saveAndRestore } from "./examples/save-and-restore";
+import { blinkAcrossSnapshot } from "./examples/timer-driver";
 
 const root = new URL("../../../", import.meta.url);
 
@@ -12,6 +13,7 @@ describe("docs/snapshots.md", () => {
     expect(blocks.map((b) => b[1])).toEqual([
       "packages/tests/test/examples/save-and-restore.ts",
       "packages/tests/test/examples/counter-driver.ts",
+      "packages/tests/test/examples/timer-driver.ts",
     ]);
     for (const [, path, code] of blocks) expect(code).toBe(readFileSync(new URL(path!, root), "utf8"));
     const r = await saveAndRestore();
@@ -20,5 +22,8 @@ describe("docs/snapshots.md", () => {
     expect(r.opens).toBe(2);
     // A 64 MiB machine that used a few pages: a few KiB.
     expect(r.bytes).toBeLessThan(64 * 1024);
+    // The timer fires on the restored machine as on the original: 12 blinks in 1.25 s, same clock.
+    const t = await blinkAcrossSnapshot();
+    expect(t).toEqual({ original: 12, restored: 12, clock: true });
   }, 120_000);
 });
