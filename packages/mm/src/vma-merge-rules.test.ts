@@ -431,6 +431,23 @@ const CASES: readonly Case[] = [
     maps: ["0-2 rw-p 0", "2-3 rw-p 0"],
   },
   {
+    // anon_vma_compatible() also wants the file offsets to line up: page 18 holds a page moved from
+    // page 20 (vm_pgoff 20, anon_vma A, which page 21 keeps too), so page 19's first fault may not
+    // take A. Page 20, mapped again, then joins page 19 but not page 21 (another anon_vma).
+    name: "a fault next to a moved page whose offset does not line up does not share its anon_vma",
+    script: [
+      mmap(page(20), pages(2), RW, PF),
+      store(8, page(20), 1n),
+      store(8, page(21), 2n),
+      mremap(page(20), pages(1), pages(1), MOVE, page(18)),
+      mmap(page(19), pages(1), RW, PF),
+      store(8, page(19), 3n),
+      mmap(page(20), pages(1), RW, PF),
+      maps,
+    ],
+    maps: ["18-19 rw-p 0", "19-21 rw-p 0", "21-22 rw-p 0"],
+  },
+  {
     // anon_vma_prepare() keeps an anon_vma the VMA already has (MADV_GUARD_INSTALL calls it on a
     // faulted VMA): page 1 shares page 0's anon_vma from its first fault, and still does after the
     // guard install, when page 0 (mlocked then) could not have lent it again.
