@@ -40,10 +40,12 @@ import {
   pageAddress,
   pageBytes,
   pciAllocIrqVectors,
+  pciClearMaster,
   pciEnableDevice,
   pciIomap,
   pciIomapWc,
   pciIrqVector,
+  pciReadConfigWord,
   pciRegisterDriver,
   pciRequestRegions,
   pciResourceLen,
@@ -74,6 +76,8 @@ export const HW_DMA = 6;
 export const HW_POOL_ALLOC = 7;
 export const HW_ISA_PROGRAM = 8;
 export const HW_ISA_RESIDUE = 9;
+/** Bus mastering off (arg 0) or on (pci_clear_master / pci_set_master); returns the command register. */
+export const HW_MASTER = 10;
 
 const CLOCK_MONOTONIC = 1;
 
@@ -211,6 +215,10 @@ export function hwDriver(opts: { failRestorePrivate?: boolean } = {}): DriverDef
                 return 0;
               case HW_ISA_RESIDUE:
                 return getDmaResidue(3);
+              case HW_MASTER:
+                if (Number(arg) & 1) pciSetMaster(hw.dev);
+                else pciClearMaster(hw.dev);
+                return pciReadConfigWord(hw.dev, 0x04);
               default:
                 return -ENOTTY;
             }

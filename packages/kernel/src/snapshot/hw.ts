@@ -159,7 +159,17 @@ export function restoreHw(k: Kernel, hw: HwState): void {
         );
     };
     differs("the bound driver", d.driver?.drv.name ?? null, p.driver);
-    differs("the enable count", d.enableCnt, p.enableCnt);
+    // What a driver may change after probe and is plain state: the command register (bus mastering,
+    // decoding: pci_set_master/pci_clear_master) and pci_enable_device's count are put back.
+    if (!(p.config instanceof Uint8Array) || p.config.length !== fn.config.length)
+      throw new Error(`${at}: configuration space of ${String(p.config?.length)} bytes`);
+    const command = p.config[0x04]! | (p.config[0x05]! << 8);
+    if (command !== fn.command) fn.configWrite(0x04, 2, command);
+    if (!Number.isInteger(p.enableCnt) || p.enableCnt < 0 || (p.enableCnt === 0) !== (d.enableCnt === 0))
+      throw new Error(
+        `${at}: enable count ${String(p.enableCnt)} in the snapshot, ${d.enableCnt} after probe`,
+      );
+    d.enableCnt = p.enableCnt;
     differs("the DMA masks", [d.dmaMask, d.coherentDmaMask], [p.dmaMask, p.coherentDmaMask]);
     differs("the irq", d.irq, p.irq);
     differs("the MSI vectors", d.msiIrqs, p.msiIrqs);
@@ -168,8 +178,6 @@ export function restoreHw(k: Kernel, hw: HwState): void {
     differs("the coherent DMA buffers", dma.coherent, p.dma?.coherent);
     differs("the DMA pools", dma.pools, p.dma?.pools);
     differs("the IOMMU mappings", (iommu?.mappings(fn) ?? []).flat(), p.iommu);
-    if (!(p.config instanceof Uint8Array) || p.config.length !== fn.config.length)
-      throw new Error(`${at}: configuration space of ${String(p.config?.length)} bytes`);
     const off = fn.config.findIndex((b, j) => b !== p.config[j]);
     if (off >= 0)
       throw new Error(

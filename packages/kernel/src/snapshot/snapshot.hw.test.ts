@@ -11,6 +11,7 @@ import {
   HW_ISA_PROGRAM,
   HW_ISA_RESIDUE,
   HW_KICK,
+  HW_MASTER,
   HW_MSIS,
   HW_POLL_TOGGLE,
   HW_POLLS,
@@ -101,6 +102,22 @@ describe("snapshots of PCI, IRQ, DMA, memtype and timer state", () => {
     expect(observe(b, p.pid, fd)).toBe(observe(a, p.pid, fd));
     expect(a.procText("/sys/kernel/debug/x86/pat_memtype_list")).toMatch(/write-combining/);
     expect(a.procText("/proc/interrupts")).toMatch(/PCI-MSI.*hwdrv/);
+  });
+
+  it("keeps the command register a driver changed after probe: bus mastering off stays off", async () => {
+    const { m: a, p, fd } = await sample();
+    expect(p.sys.ioctl(fd, HW_MASTER, 0) & 0x4).toBe(0);
+    const b = await Machine.restore(a.snapshot(), parts());
+    expect(observe(b, p.pid, fd)).toBe(observe(a, p.pid, fd));
+    for (const m of [a, b]) {
+      const q = m.process(p.pid)!;
+      // The device cannot write memory nor send its MSI without bus mastering.
+      expect(q.sys.ioctl(fd, HW_DMA, 0x77)).toBe(0x5a);
+      q.sys.ioctl(fd, HW_KICK);
+      expect(q.sys.ioctl(fd, HW_MASTER, 1) & 0x4).toBe(0x4);
+      expect(q.sys.ioctl(fd, HW_DMA, 0x77)).toBe(0x77);
+    }
+    expect(observe(b, p.pid, fd)).toBe(observe(a, p.pid, fd));
   });
 
   it("keeps the clock, the wheel's order and each timer's expiry: the events after restore are the original's", async () => {

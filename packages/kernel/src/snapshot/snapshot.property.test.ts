@@ -5,6 +5,7 @@ import {
   HW_ISA_PROGRAM,
   HW_ISA_RESIDUE,
   HW_KICK,
+  HW_MASTER,
   HW_MSIS,
   HW_POLL_TOGGLE,
   HW_POLLS,
@@ -117,7 +118,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({
     k: fc.constant("hw" as const),
     p: proc,
-    cmd: fc.constantFrom(HW_KICK, HW_POLL_TOGGLE, HW_DMA, HW_POOL_ALLOC, HW_ISA_PROGRAM),
+    cmd: fc.constantFrom(HW_KICK, HW_POLL_TOGGLE, HW_DMA, HW_POOL_ALLOC, HW_ISA_PROGRAM, HW_MASTER),
     arg: fc.nat(0xffff),
   }),
   fc.record({ k: fc.constant("devmap" as const), p: proc, pages: fc.integer({ min: 1, max: 3 }) }),
