@@ -424,3 +424,37 @@ describe("the page-table dump (/sys/kernel/debug/page_tables/current_user)", () 
     mm.exit();
   });
 });
+
+describe("memtype tree state (machine snapshots)", () => {
+  it("saves entries in order and RAM pages' types; a restore gives the same list and lookups", () => {
+    const a = new Memtypes(PhysMemory.create({ ramBytes: 2 << 20 }));
+    const dev = 0xe000_0000;
+    expect(a.reserve(dev + 0x2000, dev + 0x3000, _PAGE_CACHE_MODE_WC, false)).toBe(_PAGE_CACHE_MODE_WC);
+    expect(a.reserve(dev, dev + 0x1000, _PAGE_CACHE_MODE_UC_MINUS, false)).toBe(_PAGE_CACHE_MODE_UC_MINUS);
+    expect(a.reserve(dev, dev + 0x1000, _PAGE_CACHE_MODE_UC_MINUS, false)).toBe(_PAGE_CACHE_MODE_UC_MINUS);
+    expect(a.reserve(0x10_0000, 0x10_1000, _PAGE_CACHE_MODE_WC, false)).toBe(_PAGE_CACHE_MODE_WC); // RAM
+    const s = a.saveState();
+    const b = new Memtypes(PhysMemory.create({ ramBytes: 2 << 20 }));
+    b.restoreState(structuredClone(s));
+    expect(b.render()).toBe(a.render());
+    for (const p of [dev, dev + 0x2000, 0x10_0000, 0x10_1000]) expect(b.lookup(p)).toBe(a.lookup(p));
+    // Each reservation is freed by its own call, on both.
+    for (const m of [a, b]) expect(m.free(dev, dev + 0x1000)).toBe(0);
+    expect(b.render()).toBe(a.render());
+  });
+
+  it("refuses a bad entry whole and keeps the tree", () => {
+    const m = new Memtypes(PhysMemory.create({ ramBytes: 2 << 20 }));
+    m.reserve(0xe000_0000, 0xe000_1000, _PAGE_CACHE_MODE_WC, false);
+    const before = m.render();
+    const bad = [
+      { entries: [[0xe000_2000, 0xe000_1000, _PAGE_CACHE_MODE_WC]], ram: [] },
+      { entries: [[0x1000, 0x2000, _PAGE_CACHE_MODE_WC]], ram: [] }, // RAM has no entry
+      { entries: [[0xe000_0000, 0xe000_1000, 42]], ram: [] },
+      { entries: [], ram: [0xe0000, _PAGE_CACHE_MODE_WC] }, // not a RAM page
+      { entries: [], ram: [1] },
+    ];
+    for (const s of bad) expect(() => m.restoreState(s as never)).toThrow(/memtype/);
+    expect(m.render()).toBe(before);
+  });
+});

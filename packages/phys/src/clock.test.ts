@@ -48,3 +48,56 @@ describe("VirtualClock hooks", () => {
     expect(c.now).toBe(40);
   });
 });
+
+describe("VirtualClock state (machine snapshots)", () => {
+  /** A clock with timers "a", "b", "a" (two of one name), as a machine makes them at boot. */
+  const make = (log: string[]) => {
+    const c = new VirtualClock();
+    const t = [c.newTimer(() => log.push("a0"), "a"), c.newTimer(() => log.push("b"), "b")];
+    t.push(c.newTimer(() => log.push("a1"), "a"));
+    return { c, t };
+  };
+
+  it("restores the time and the armed timers by name and rank: they fire as on the original", () => {
+    const la: string[] = [];
+    const { c: a, t } = make(la);
+    a.advance(5);
+    t[2]!.mod(20);
+    t[0]!.mod(20); // same instant: armed later, fires later
+    t[1]!.mod(30);
+    const s = a.saveState();
+    expect(s).toEqual({
+      now: 5,
+      seq: 3,
+      armed: [
+        ["a", 1, 20, 0],
+        ["a", 0, 20, 1],
+        ["b", 0, 30, 2],
+      ],
+    });
+    const lb: string[] = [];
+    const { c: b, t: u } = make(lb);
+    u[1]!.mod(2); // armed on the fresh clock, not in the state: disarmed by the restore
+    b.restoreState(structuredClone(s));
+    expect(b.now).toBe(5);
+    expect(b.nextDeadline()).toBe(20);
+    a.advance(100);
+    b.advance(100);
+    expect(lb).toEqual(la);
+    expect(la).toEqual(["a1", "a0", "b"]);
+    expect(b.saveState()).toEqual(a.saveState());
+  });
+
+  it("refuses a timer nothing made, or a bad time, and changes nothing then", () => {
+    const { c } = make([]);
+    c.newTimer(() => {}, "x").mod(9);
+    const before = c.saveState();
+    expect(() => c.restoreState({ now: 1, seq: 0, armed: [["nosuch", 0, 5, 0]] })).toThrow(
+      /timer "nosuch" #0 was armed in the snapshot and nothing on this machine made it/,
+    );
+    expect(() => c.restoreState({ now: 1, seq: 0, armed: [["a", 2, 5, 0]] })).toThrow(/"a" #2/);
+    expect(() => c.restoreState({ now: -1, seq: 0, armed: [] })).toThrow(/time -1/);
+    expect(() => c.restoreState({ now: 10, seq: 0, armed: [["a", 0, 5, 0]] })).toThrow(/expires before/);
+    expect(c.saveState()).toEqual(before);
+  });
+});

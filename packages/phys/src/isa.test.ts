@@ -138,3 +138,39 @@ describe("I/O port space", () => {
     expect(log.list()[4]!.message).toContain('runs past the end of "pic"');
   });
 });
+
+describe("ISA DMA controller state (machine snapshots)", () => {
+  it("saves every register and puts them back: the next transfer goes where the original's goes", () => {
+    const a = PhysMachine.create();
+    // Channel 1: mode write (device → memory), address 0x2000, count 3, page 0x01, unmasked.
+    for (const [port, v] of [
+      [0x0b, 0x45],
+      [0x0c, 0],
+      [0x02, 0x00],
+      [0x02, 0x20],
+      [0x03, 3],
+      [0x03, 0],
+      [0x83, 0x01],
+      [0x0a, 0x01],
+    ] as const)
+      a.io.write(port, 1, v);
+    a.io.write(0x02, 1, 0x11); // the flip-flop is now high
+    const s = a.isaDma.saveState();
+    const b = PhysMachine.create();
+    b.isaDma.restoreState(structuredClone(s));
+    expect(b.isaDma.saveState()).toEqual(s);
+    for (const m of [a, b]) expect(m.isaDma.transfer(1, Uint8Array.of(1, 2, 3, 4), true)).toBe(4);
+    expect(b.isaDma.saveState()).toEqual(a.isaDma.saveState());
+    expect(b.io.read(0x08, 1)).toBe(a.io.read(0x08, 1)); // status: terminal count on channel 1
+  });
+
+  it("refuses bad registers whole, changing nothing", () => {
+    const m = PhysMachine.create();
+    const before = m.isaDma.saveState();
+    const bad = structuredClone(before) as { ch: number[][] };
+    bad.ch[7]![4] = 0x100;
+    expect(() => m.isaDma.restoreState(bad as never)).toThrow(/channel 7's registers/);
+    expect(() => m.isaDma.restoreState({ ch: [], ff: [], status: [] })).toThrow(/8 channels/);
+    expect(m.isaDma.saveState()).toEqual(before);
+  });
+});
