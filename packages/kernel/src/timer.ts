@@ -36,7 +36,20 @@ export {
 } from "./internal/posix-cpu-timers";
 export {
   HRTIMER_MODE_ABS,
+  HRTIMER_MODE_ABS_HARD,
+  HRTIMER_MODE_ABS_PINNED,
+  HRTIMER_MODE_ABS_PINNED_HARD,
+  HRTIMER_MODE_ABS_PINNED_SOFT,
+  HRTIMER_MODE_ABS_SOFT,
+  HRTIMER_MODE_HARD,
+  HRTIMER_MODE_PINNED,
   HRTIMER_MODE_REL,
+  HRTIMER_MODE_REL_HARD,
+  HRTIMER_MODE_REL_PINNED,
+  HRTIMER_MODE_REL_PINNED_HARD,
+  HRTIMER_MODE_REL_PINNED_SOFT,
+  HRTIMER_MODE_REL_SOFT,
+  HRTIMER_MODE_SOFT,
   HRTIMER_NORESTART,
   HRTIMER_RESTART,
   type Hrtimer,
@@ -48,6 +61,9 @@ export {
   hrtimerStart,
   INITIAL_JIFFIES,
   TICK_NSEC,
+  TIMER_DEFERRABLE,
+  TIMER_IRQSAFE,
+  TIMER_PINNED,
   type TimerFunc,
   type TimerList,
   timerPending,
@@ -167,7 +183,9 @@ export function timerShutdownSync(timer: TimerList): number {
 
 /**
  * hrtimer_setup(timer, function, clock_id, mode): a timer at ns resolution on the same clock
- * (CLOCK_MONOTONIC, CLOCK_BOOTTIME and CLOCK_REALTIME all read the virtual clock here). Give it any
+ * (CLOCK_MONOTONIC, CLOCK_BOOTTIME, CLOCK_REALTIME and CLOCK_TAI all count on the monotonic virtual
+ * clock here; another id is a WARN and CLOCK_MONOTONIC). HRTIMER_MODE_SOFT in `mode` runs the
+ * function from the softirq, after the hard timers of the same instant. Give it any
  * object; it becomes and returns the Hrtimer. The function returns HRTIMER_RESTART (after moving
  * the expiry with hrtimerForwardNow) or HRTIMER_NORESTART.
  */

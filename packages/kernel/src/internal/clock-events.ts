@@ -48,7 +48,9 @@ export function recordClockEvent(k: Kernel, e: ClockEvent): void {
 export function installClock(k: Kernel): void {
   const clock = k.phys.clock;
   clock.onFire = (name, ns) => {
-    if (name !== "TIMER_SOFTIRQ") recordClockEvent(k, { ns, kind: "timer", name });
+    // The softirqs record each timer they run themselves.
+    if (name !== "TIMER_SOFTIRQ" && name !== "HRTIMER_SOFTIRQ")
+      recordClockEvent(k, { ns, kind: "timer", name });
   };
   clock.onError = (name, e) => {
     k.log.printk(

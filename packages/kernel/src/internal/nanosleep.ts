@@ -22,6 +22,7 @@ import { EFAULT, EINTR } from "../constants";
 import type { Kernel, Task } from "./kernel";
 import { processCputime, threadCputime } from "./posix-cpu-timers";
 import { offsReal } from "./timekeeping";
+import { cpuIdle } from "./timer";
 
 /** The default timer_slack_ns of a task (50 µs). */
 export const TIMER_SLACK_NS = 50_000;
@@ -138,6 +139,8 @@ export function sleep(
     handed: false,
   };
   sleeps.set(t, s);
+  // The only process sleeps: the CPU idles, its tick stops (deferrable timers wait: timer.ts).
+  cpuIdle(k);
   if (external.has(k)) return 0;
   const clock = k.phys.clock;
   for (;;) {

@@ -24,6 +24,7 @@ import { KERNEL, oops } from "./oops";
 import { chargeSyscall } from "./posix-cpu-timers";
 import type { KSigAction } from "./sighand";
 import { deliverPending, kSigAction, sigsetFromArray } from "./signal";
+import { kickDeferrable } from "./timer";
 
 /** The C types a syscall parameter may have here, and the JS value each becomes. */
 export interface ArgKinds {
@@ -342,6 +343,7 @@ export function doSyscall(k: Kernel, t: Task, e: SyscallEntry, args: unknown[]):
   if (e.enter === false) return invoke(h, e.codes.length, k, t, a);
   if (t.state !== "running") return -ESRCH;
   chargeSyscall(t);
+  kickDeferrable(k);
   const prevT = k.current;
   k.current = t;
   const prev = enterKernel(k);

@@ -18,10 +18,31 @@
  *   current): a throw is an oops, as for an interrupt handler; the timer is not re-armed.
  * - hrtimers fire at their exact ns (hrtimer_interrupt, hard irq context); HRTIMER_RESTART re-arms
  *   for the expiry the function forwarded to.
+ *
+ * Flags, as a one-CPU machine can tell them apart:
+ * - TIMER_DEFERRABLE: the timer does not wake an idle CPU. The virtual clock moves only while the
+ *   CPU idles (advanceClock, a sleep, the simulator's idle jumps) or between kernel entries, and
+ *   the timer softirq's tick is armed for non-deferrable timers only (tick_nohz_next_event leaves
+ *   BASE_DEF out): a deferrable timer runs at the first tick some other timer_list brings, or at
+ *   the next tick after a process enters the kernel (the CPU is busy and its periodic tick runs:
+ *   run_local_timers checks every base). hrtimers and device interrupts do not tick.
+ * - TIMER_PINNED, TIMER_IRQSAFE: kept in `flags` with no other effect: there is one CPU (nothing to
+ *   pin to or migrate from), and timer functions already run to completion with nothing preempting
+ *   them. Any other bit is a driver bug: WARN_ON_ONCE in do_init_timer, and the bit is dropped.
+ * - HRTIMER_MODE_SOFT (hrtimerSetup): the function runs from HRTIMER_SOFTIRQ, after the hard
+ *   hrtimers and device timers expiring at the same instant; hrtimerStart's mode must agree on
+ *   SOFT (WARN_ON_ONCE otherwise; the timer keeps its setup base). HRTIMER_MODE_HARD is what an
+ *   unmarked hrtimer is already without PREEMPT_RT; HRTIMER_MODE_PINNED is ignored (one CPU).
+ *   ABS/REL matter to hrtimerStart only.
+ * - hrtimer clocks: CLOCK_MONOTONIC, CLOCK_BOOTTIME (no suspend: the same), CLOCK_REALTIME and
+ *   CLOCK_TAI. The driver API reads only the monotonic clock (ktimeGet), so all four count on it
+ *   here and clock_settime does not move an armed hrtimer. Another clock id: WARN, and MONOTONIC
+ *   (hrtimer_clockid_to_base).
  */
 import type { VirtualTimer } from "@faultline/phys";
+import { warn } from "./bug";
 import { recordClockEvent } from "./clock-events";
-import { CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME } from "./clockid";
+import { CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI } from "./clockid";
 import type { Kernel, Task } from "./kernel";
 import { callDriver } from "./oops";
 
@@ -57,6 +78,22 @@ export function wheelBucket(expires: number, clk: number): { bucket: number; lev
   return { bucket: (Math.floor(e / g) + 1) * g, level: lvl };
 }
 
+/** timer_list flags (include/linux/timer.h) a driver may give timer_setup. */
+export const TIMER_DEFERRABLE = 0x00080000;
+export const TIMER_PINNED = 0x00100000;
+export const TIMER_IRQSAFE = 0x00200000;
+const TIMER_INIT_FLAGS = TIMER_DEFERRABLE | TIMER_PINNED | TIMER_IRQSAFE;
+
+const warnedOnce = new WeakMap<Kernel, Set<string>>();
+/** WARN_ON_ONCE at `site`: the report the first time on this machine, nothing after. */
+function warnOnce(k: Kernel, site: string, msg: string): void {
+  let set = warnedOnce.get(k);
+  if (!set) warnedOnce.set(k, (set = new Set()));
+  if (set.has(site)) return;
+  set.add(site);
+  warn(k, site, msg);
+}
+
 /** A timer's function (void (*function)(struct timer_list *)). */
 export type TimerFunc = (timer: TimerList) => void;
 
@@ -81,6 +118,8 @@ interface TimerState {
 
 interface TimerBase {
   clk: number;
+  /** A tick the busy CPU runs for due deferrable timers (kickDeferrable), or null. */
+  busyTick: number | null;
   /** The softirq is expiring timers (base->clk is jiffies + 1). */
   running: boolean;
   seq: number;
@@ -99,7 +138,7 @@ function base(k: Kernel): TimerBase {
   let b = bases.get(k);
   if (!b) {
     const softirq = k.phys.clock.newTimer(() => runTimers(k, b!), "TIMER_SOFTIRQ");
-    b = { clk: jiffiesOf(k), running: false, seq: 0, pending: new Set(), softirq };
+    b = { clk: jiffiesOf(k), busyTick: null, running: false, seq: 0, pending: new Set(), softirq };
     bases.set(k, b);
   }
   return b;
@@ -111,7 +150,12 @@ export function timerSetup(k: Kernel, owner: string, timer: TimerList, fn: Timer
   const old = timers.get(timer);
   if (old?.pending) detach(base(old.k), timer, old);
   timer.function = fn;
-  timer.flags = flags >>> 0;
+  let f = flags >>> 0;
+  if (f & ~TIMER_INIT_FLAGS) {
+    warnOnce(k, "do_init_timer", `timer_setup: flags 0x${f.toString(16)} outside TIMER_INIT_FLAGS: dropped`);
+    f &= TIMER_INIT_FLAGS;
+  }
+  timer.flags = f;
   timers.set(timer, { k, owner, bucket: 0, level: 0, seq: 0, pending: false });
 }
 
@@ -130,7 +174,9 @@ function detach(b: TimerBase, timer: TimerList, s: TimerState): void {
 
 function armSoftirq(b: TimerBase, k: Kernel): void {
   let next = Number.POSITIVE_INFINITY;
-  for (const t of b.pending) next = Math.min(next, timers.get(t)!.bucket);
+  // Deferrable timers do not wake the idle CPU: only the others arm the tick (kickDeferrable).
+  for (const t of b.pending) if (!(t.flags & TIMER_DEFERRABLE)) next = Math.min(next, timers.get(t)!.bucket);
+  if (b.busyTick !== null) next = Math.min(next, b.busyTick);
   if (next === Number.POSITIVE_INFINITY) {
     b.softirq.del();
     return;
@@ -203,6 +249,7 @@ function runTimers(k: Kernel, b: TimerBase): void {
   });
   b.clk = j + 1;
   b.running = true;
+  if (b.busyTick !== null && b.busyTick <= j) b.busyTick = null;
   const prev: Task | null = k.current;
   k.current = null;
   try {
@@ -222,6 +269,31 @@ function runTimers(k: Kernel, b: TimerBase): void {
     k.current = prev;
     b.running = false;
   }
+  armSoftirq(b, k);
+}
+
+/**
+ * A process entered the kernel: the CPU is busy and its periodic tick runs, so a deferrable timer
+ * already due runs at the next tick (at most one jiffy away) instead of waiting for another timer.
+ */
+export function kickDeferrable(k: Kernel): void {
+  const b = bases.get(k);
+  if (!b || b.busyTick !== null || b.pending.size === 0) return;
+  const j = jiffiesOf(k);
+  for (const t of b.pending) {
+    if (t.flags & TIMER_DEFERRABLE && timers.get(t)!.bucket <= j + 1) {
+      b.busyTick = j + 1;
+      armSoftirq(b, k);
+      return;
+    }
+  }
+}
+
+/** The CPU goes idle (a process sleeps): the tick stops, and deferrable timers wait again. */
+export function cpuIdle(k: Kernel): void {
+  const b = bases.get(k);
+  if (!b || b.busyTick === null) return;
+  b.busyTick = null;
   armSoftirq(b, k);
 }
 
@@ -250,6 +322,24 @@ export const HRTIMER_NORESTART = 0;
 export const HRTIMER_RESTART = 1;
 export const HRTIMER_MODE_ABS = 0x00;
 export const HRTIMER_MODE_REL = 0x01;
+/** Bound to this CPU (ignored: there is one). */
+export const HRTIMER_MODE_PINNED = 0x02;
+/** The function runs in softirq context, after the hard hrtimers of the same instant. */
+export const HRTIMER_MODE_SOFT = 0x04;
+/** Hard irq context even on PREEMPT_RT (what an unmarked hrtimer is anyway here). */
+export const HRTIMER_MODE_HARD = 0x08;
+export const HRTIMER_MODE_ABS_PINNED = HRTIMER_MODE_ABS | HRTIMER_MODE_PINNED;
+export const HRTIMER_MODE_REL_PINNED = HRTIMER_MODE_REL | HRTIMER_MODE_PINNED;
+export const HRTIMER_MODE_ABS_SOFT = HRTIMER_MODE_ABS | HRTIMER_MODE_SOFT;
+export const HRTIMER_MODE_REL_SOFT = HRTIMER_MODE_REL | HRTIMER_MODE_SOFT;
+export const HRTIMER_MODE_ABS_PINNED_SOFT = HRTIMER_MODE_ABS_PINNED | HRTIMER_MODE_SOFT;
+export const HRTIMER_MODE_REL_PINNED_SOFT = HRTIMER_MODE_REL_PINNED | HRTIMER_MODE_SOFT;
+export const HRTIMER_MODE_ABS_HARD = HRTIMER_MODE_ABS | HRTIMER_MODE_HARD;
+export const HRTIMER_MODE_REL_HARD = HRTIMER_MODE_REL | HRTIMER_MODE_HARD;
+export const HRTIMER_MODE_ABS_PINNED_HARD = HRTIMER_MODE_ABS_PINNED | HRTIMER_MODE_HARD;
+export const HRTIMER_MODE_REL_PINNED_HARD = HRTIMER_MODE_REL_PINNED | HRTIMER_MODE_HARD;
+/** The name of a soft hrtimer's virtual timer: the HRTIMER_SOFTIRQ that runs it (its own event is recorded). */
+export const HRTIMER_SOFTIRQ = "HRTIMER_SOFTIRQ";
 
 /** enum hrtimer_restart (*function)(struct hrtimer *). */
 export type HrtimerFunc = (timer: Hrtimer) => number;
@@ -265,6 +355,10 @@ interface HrState {
   readonly k: Kernel;
   readonly owner: string;
   readonly vt: VirtualTimer;
+  /** HRTIMER_MODE_SOFT at setup (is_soft). */
+  readonly soft: boolean;
+  /** A soft one whose expiry came while other timers of the same instant were still due: it runs after them. */
+  raised: boolean;
 }
 
 const hrtimers = new WeakMap<object, HrState>();
@@ -277,17 +371,25 @@ export function hrtimerSetup(
   timer: Hrtimer,
   fn: HrtimerFunc,
   clockId: number,
-  _mode: number,
+  mode: number,
 ): void {
   if (typeof fn !== "function") throw new TypeError("hrtimerSetup: the callback is not a function");
-  if (clockId !== CLOCK_MONOTONIC && clockId !== CLOCK_BOOTTIME && clockId !== CLOCK_REALTIME)
-    throw new Error(`hrtimerSetup: clock ${clockId} is not a clock hrtimers run on`);
+  // hrtimer_clockid_to_base(): another clock id is a WARN, and the timer goes on CLOCK_MONOTONIC.
+  if (
+    clockId !== CLOCK_MONOTONIC &&
+    clockId !== CLOCK_BOOTTIME &&
+    clockId !== CLOCK_REALTIME &&
+    clockId !== CLOCK_TAI
+  )
+    warn(k, "hrtimer_clockid_to_base", `Invalid clockid ${clockId}. Using MONOTONIC`);
   const old = hrtimers.get(timer);
   if (old) hrtimerCancel(timer);
   timer.function = fn;
   timer.expires = 0;
-  const vt = k.phys.clock.newTimer(() => fireHrtimer(k, timer), `${owner}: ${fn.name || "hrtimer"}`);
-  hrtimers.set(timer, { k, owner, vt });
+  const soft = (mode & HRTIMER_MODE_SOFT) !== 0;
+  const name = `${owner}: ${fn.name || "hrtimer"}`;
+  const vt = k.phys.clock.newTimer(() => fireHrtimer(k, timer, name), soft ? HRTIMER_SOFTIRQ : name);
+  hrtimers.set(timer, { k, owner, vt, soft, raised: false });
 }
 
 function hrState(timer: Hrtimer, what: string): HrState {
@@ -309,6 +411,14 @@ function activeSet(k: Kernel): Set<Hrtimer> {
 export function hrtimerStart(timer: Hrtimer, tim: number, mode: number): void {
   const s = hrState(timer, "hrtimerStart");
   if (!Number.isFinite(tim)) throw new TypeError(`hrtimerStart: ${tim} is not a time`);
+  // hrtimer_start_range_ns(): the mode's SOFT bit must match the setup's (the base stays the setup's).
+  if (((mode & HRTIMER_MODE_SOFT) !== 0) !== s.soft)
+    warnOnce(
+      s.k,
+      "hrtimer_start_range_ns",
+      `hrtimer_start: mode 0x${(mode >>> 0).toString(16)} and the hrtimer's setup disagree on HRTIMER_MODE_SOFT`,
+    );
+  s.raised = false;
   const now = s.k.phys.clock.now;
   timer.expires = mode & HRTIMER_MODE_REL ? now + Math.max(0, tim) : tim;
   s.vt.mod(timer.expires);
@@ -346,9 +456,23 @@ export function hrtimerForwardNow(timer: Hrtimer, interval: number): number {
   return n;
 }
 
-/** __run_hrtimer(): the function in hard irq context; HRTIMER_RESTART re-arms for its expiry. */
-function fireHrtimer(k: Kernel, timer: Hrtimer): void {
+/**
+ * __run_hrtimer(): the function in hard irq context (a soft one from HRTIMER_SOFTIRQ, once the other
+ * timers of its instant have run); HRTIMER_RESTART re-arms for its expiry.
+ */
+function fireHrtimer(k: Kernel, timer: Hrtimer, name: string): void {
   const s = hrtimers.get(timer)!;
+  if (s.soft) {
+    const clock = k.phys.clock;
+    // hrtimer_interrupt runs the hard queues first and raises the softirq: go behind what is still due now.
+    if (!s.raised && clock.nextDeadline() === clock.now) {
+      s.raised = true;
+      s.vt.mod(clock.now);
+      return;
+    }
+    s.raised = false;
+    recordClockEvent(k, { ns: clock.now, kind: "timer", name });
+  }
   const set = activeSet(k);
   set.delete(timer);
   const fn = timer.function;
