@@ -25,7 +25,7 @@ describe(DOC, () => {
   it("shows only code that lives in the repo, verbatim", () => {
     const doc = readFileSync(resolve(root, DOC), "utf8");
     const blocks = [...doc.matchAll(BLOCK)].filter((b) => b[2] === "ts");
-    expect(blocks.length).toBe(4);
+    expect(blocks.length).toBe(5);
     for (const b of blocks) {
       expect(b[1], `a ts block without a file marker:\n${b[3]}`).toBeDefined();
       expect(b[3]).toBe(readFileSync(resolve(root, b[1]!), "utf8"));

@@ -20,9 +20,11 @@ import type { Kernel, Task } from "./kernel";
 /** The CPU time one kernel entry (a syscall, a page fault) costs a task, ns. */
 export const CPU_NS_PER_ENTRY = 1000;
 
-/** CPUCLOCK_* (include/linux/posix-timers_types.h): which CPU time a clock id reads. */
+/** CPUCLOCK_PROF (include/linux/posix-timers_types.h): user + system time. */
 export const CPUCLOCK_PROF = 0;
+/** CPUCLOCK_VIRT: user time (0 here: all CPU time is the kernel entries'). */
 export const CPUCLOCK_VIRT = 1;
+/** CPUCLOCK_SCHED: the scheduler's runtime (what CLOCK_PROCESS_CPUTIME_ID reads). */
 export const CPUCLOCK_SCHED = 2;
 /** The bits of a CPU clock id that say which CPU time it reads. */
 export const CPUCLOCK_CLOCK_MASK = 3;

@@ -78,9 +78,11 @@ export function wheelBucket(expires: number, clk: number): { bucket: number; lev
   return { bucket: (Math.floor(e / g) + 1) * g, level: lvl };
 }
 
-/** timer_list flags (include/linux/timer.h) a driver may give timer_setup. */
+/** timer_setup flag: the timer does not wake an idle CPU (see above). */
 export const TIMER_DEFERRABLE = 0x00080000;
+/** timer_setup flag: the timer stays on the CPU that armed it (one CPU: no effect). */
 export const TIMER_PINNED = 0x00100000;
+/** timer_setup flag: the function runs with interrupts off (nothing preempts it here anyway). */
 export const TIMER_IRQSAFE = 0x00200000;
 const TIMER_INIT_FLAGS = TIMER_DEFERRABLE | TIMER_PINNED | TIMER_IRQSAFE;
 
