@@ -549,7 +549,7 @@ describe("VMA merge and split rules (drivers)", () => {
     // The whole of 2-4 like prev: it would be deleted, so no merge.
     expect(mm.mprotect(at(2), 2 * P, RW)).toBe(0);
     expect(layout(mm)).toEqual(["0-2 pgoff 0", "2-4 pgoff 2"]);
-    // The whole of 0-2 made read-only like... nothing; then 0-2 like next (read-only): no merge either.
+    // 2-4 read-only again, then the whole of 0-2 like next: 0-2 would be deleted, so no merge either.
     expect(mm.mprotect(at(2), 2 * P, PROT_READ)).toBe(0);
     expect(mm.mprotect(A, 2 * P, PROT_READ)).toBe(0);
     expect(layout(mm)).toEqual(["0-2 pgoff 0", "2-4 pgoff 2"]);
