@@ -84,3 +84,18 @@ export function doSettimeofday(k: Kernel, ns: bigint): number {
   t.setAt = now;
   return 0;
 }
+
+/** The timekeeper as a machine snapshot keeps it: offs_real (ns, as a decimal string) and the last settime. */
+export function saveTimekeeper(k: Kernel): readonly [string, number] {
+  const t = tk(k);
+  return [t.offsReal.toString(), t.setAt];
+}
+
+/** Puts a saved timekeeper back (checked first: an Error names a bad field). */
+export function restoreTimekeeper(k: Kernel, s: unknown): void {
+  const [off, setAt] = Array.isArray(s) ? s : [];
+  if (typeof off !== "string" || !/^-?\d{1,30}$/.test(off)) throw new Error("timekeeper: offs_real");
+  if (typeof setAt !== "number" || !Number.isSafeInteger(setAt) || setAt < 0)
+    throw new Error("timekeeper: the last settime");
+  keepers.set(k, { offsReal: BigInt(off), setAt });
+}

@@ -18,6 +18,7 @@ import { type DmaSnapshot, dmaStateOf } from "../internal/dma-snapshot";
 import { iommuOf } from "../internal/iommu";
 import { type IrqSnapshot, restoreIrqs, saveIrqs } from "../internal/irq";
 import type { Kernel } from "../internal/kernel";
+import { restoreTimekeeper, saveTimekeeper } from "../internal/timekeeping";
 import { pciState } from "../internal/pci-bus";
 import {
   checkHrtimersArmed,
@@ -50,6 +51,8 @@ export interface PciFnState {
 /** The hardware-facing kernel state (MachineState.hw). */
 export interface HwState {
   readonly clock: VirtualClockState;
+  /** The wall clock's offset from the virtual clock (offs_real, clock_settime) and the last settime. */
+  readonly timekeeper: readonly [string, number];
   readonly timers: KernelTimersState;
   readonly memtypes: MemtypesState;
   readonly irqs: IrqSnapshot;
@@ -116,6 +119,7 @@ export function saveHw(k: Kernel): HwState {
   }
   return {
     clock: k.phys.clock.saveState(),
+    timekeeper: saveTimekeeper(k),
     timers,
     memtypes: memtypesOf(k.mem).saveState(),
     irqs: saveIrqs(k),
@@ -196,5 +200,6 @@ export function restoreHw(k: Kernel, hw: HwState): void {
   // The softirq's virtual timer exists whenever the snapshot's did (made at the first timer use).
   ensureTimerBase(k);
   k.phys.clock.restoreState(hw.clock);
+  restoreTimekeeper(k, hw.timekeeper);
   checkHrtimersArmed(k);
 }

@@ -16,6 +16,7 @@
 import pkg from "../../package.json" with { type: "json" };
 import type { DriverDefinition } from "../driver-types";
 import type { Kernel } from "../internal/kernel";
+import { iommuOf } from "../internal/iommu";
 import { unloadDriver } from "../internal/module";
 import { withKernel } from "../internal/oops";
 import type { DeviceModel, MachineOptions } from "../options";
@@ -46,7 +47,13 @@ const stateful = (d: DeviceModel): d is StatefulDevice =>
   typeof (d as Partial<StatefulDevice>).loadState === "function";
 
 export function snapshotMachine(k: Kernel): Uint8Array {
-  const config: ConfigState = { ramBytes: k.mem.ramBytes, era: k.era, pku: k.cpu.pku, zeroPage: k.zeroPage };
+  const config: ConfigState = {
+    ramBytes: k.mem.ramBytes,
+    era: k.era,
+    pku: k.cpu.pku,
+    zeroPage: k.zeroPage,
+    iommu: iommuOf(k) !== null,
+  };
   const devices: DeviceState[] = k.devices.map((d) => {
     const saved = stateful(d) ? d.saveState() : null;
     // Device RAM: its touched (non-zero) pages only.
@@ -193,6 +200,7 @@ export function decodeMachineSnapshot(bytes: Uint8Array, options: RestoreOptions
         era: cfg.era,
         cpu: { pku: cfg.pku === true },
         zeroPage: cfg.zeroPage !== false,
+        iommu: cfg.iommu === true,
         devices: givenDevices,
         drivers,
       },

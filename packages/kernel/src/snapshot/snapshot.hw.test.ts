@@ -24,6 +24,7 @@ import {
 import {
   decodeSnapshotContainer,
   encodeSnapshotContainer,
+  iommuMappings,
   MAP_SHARED,
   Machine,
   O_RDWR,
@@ -62,8 +63,8 @@ function observe(m: Machine, pid: number, fd: number): string {
   return out.join("\n---\n");
 }
 
-async function sample() {
-  const m = await Machine.create({ ramBytes: RAM, ...parts() });
+async function sample(iommu = false) {
+  const m = await Machine.create({ ramBytes: RAM, iommu, ...parts() });
   const p = m.spawn({ name: "hw" });
   const fd = p.sys.open("/dev/hw0", O_RDWR) as number;
   // The device RAM mapped write-combined through remap_pfn_range (a tracked memtype), one page written.
@@ -102,6 +103,26 @@ describe("snapshots of PCI, IRQ, DMA, memtype and timer state", () => {
     expect(observe(b, p.pid, fd)).toBe(observe(a, p.pid, fd));
     expect(a.procText("/sys/kernel/debug/x86/pat_memtype_list")).toMatch(/write-combining/);
     expect(a.procText("/proc/interrupts")).toMatch(/PCI-MSI.*hwdrv/);
+  });
+
+  it("behind an IOMMU: the machine restores with one, the same IOVA mappings, and streaming DMA goes on", async () => {
+    const { m: a, p, fd } = await sample(true);
+    const dev = a.devices[0]!;
+    expect(iommuMappings(a, dev).length).toBeGreaterThan(0);
+    const b = await Machine.restore(a.snapshot(), parts());
+    expect(iommuMappings(b, b.devices[0]!)).toEqual(iommuMappings(a, dev));
+    expect(observe(b, p.pid, fd)).toBe(observe(a, p.pid, fd));
+    for (const m of [a, b]) expect(m.process(p.pid)!.sys.ioctl(fd, HW_DMA, 0x21)).toBe(0x21);
+    expect(iommuMappings(b, b.devices[0]!)).toEqual(iommuMappings(a, dev));
+    expect(observe(b, p.pid, fd)).toBe(observe(a, p.pid, fd));
+  });
+
+  it("keeps the wall clock a process set (clock_settime's offset and its coarse time)", async () => {
+    const { m: a, p } = await sample();
+    expect(p.sys.clockSettime(0, 2_000_000_000, 5)).toBe(0);
+    const b = await Machine.restore(a.snapshot(), parts());
+    for (const id of [0, 5, 11]) // CLOCK_REALTIME, _COARSE, CLOCK_TAI
+      expect(b.process(p.pid)!.sys.clockGettime(id)).toBe(a.process(p.pid)!.sys.clockGettime(id));
   });
 
   it("keeps the command register a driver changed after probe: bus mastering off stays off", async () => {

@@ -14,6 +14,8 @@ export interface ConfigState {
   readonly era: "modern" | "2.6.10";
   readonly pku: boolean;
   readonly zeroPage: boolean;
+  /** MachineOptions.iommu (absent: false). */
+  readonly iommu?: boolean;
 }
 
 /** A loaded driver: its name and version, its state version and what its snapshot.save returned. */
