@@ -98,3 +98,17 @@ export function cpuClockGet(k: Kernel, cur: Task, clock: number): number {
   if ((clock & CPUCLOCK_CLOCK_MASK) === CPUCLOCK_VIRT) return 0;
   return cpuclockPerthread(clock) ? threadCputime(t) : processCputime(t);
 }
+
+/** A task's CPU-time counters as a machine snapshot keeps them: its syscall entries and its group's exited threads' sum. */
+export function saveCputime(t: Task): readonly [number, number] {
+  return [syscalls.get(t) ?? 0, deadSum.get(t.group) ?? 0];
+}
+
+/** Puts saved counters back on a restored task (an Error names a bad one). */
+export function restoreCputime(t: Task, s: unknown): void {
+  const [n, dead] = Array.isArray(s) ? s : [];
+  const ok = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+  if (!ok(n) || !ok(dead)) throw new Error(`task ${t.pid}: CPU time counters`);
+  syscalls.set(t, n);
+  if (dead) deadSum.set(t.group, dead);
+}

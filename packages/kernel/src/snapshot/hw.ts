@@ -18,8 +18,8 @@ import { type DmaSnapshot, dmaStateOf } from "../internal/dma-snapshot";
 import { iommuOf } from "../internal/iommu";
 import { type IrqSnapshot, restoreIrqs, saveIrqs } from "../internal/irq";
 import type { Kernel } from "../internal/kernel";
-import { restoreTimekeeper, saveTimekeeper } from "../internal/timekeeping";
 import { pciState } from "../internal/pci-bus";
+import { restoreTimekeeper, saveTimekeeper } from "../internal/timekeeping";
 import {
   checkHrtimersArmed,
   ensureTimerBase,

@@ -15,8 +15,8 @@
  */
 import pkg from "../../package.json" with { type: "json" };
 import type { DriverDefinition } from "../driver-types";
-import type { Kernel } from "../internal/kernel";
 import { iommuOf } from "../internal/iommu";
+import type { Kernel } from "../internal/kernel";
 import { unloadDriver } from "../internal/module";
 import { withKernel } from "../internal/oops";
 import type { DeviceModel, MachineOptions } from "../options";

@@ -35,6 +35,7 @@ import { ShmSegment, shmIds } from "../internal/ipc-shm-state";
 import type { Kernel, Task } from "../internal/kernel";
 import { zeroFops, zeroNode } from "../internal/mem";
 import { KERNEL, withKernel } from "../internal/oops";
+import { restoreCputime } from "../internal/posix-cpu-timers";
 import { procFops, procIno, procMapping, procText } from "../internal/proc";
 import { anonShmemNode, DIR_FOPS, dirNode, regNode, SHMEM_FOPS, shmemOf } from "../internal/shmem-file";
 import { TmpfsDir, TmpfsReg, type TmpfsSb } from "../internal/tmpfs";
@@ -377,6 +378,7 @@ function restoreTasks(k: Kernel, s: KernelState, mms: readonly Mm[], files: read
     t.capIpcLock = st.capIpcLock !== false;
     t.minflt = int(st.minflt, `${what} minflt`);
     t.majflt = int(st.majflt, `${what} majflt`);
+    restoreCputime(t, st.cpu);
     if (t.state !== "running") mm.tlbClients.delete(t.mmu);
     const fds = list<number>(st.fds, `${what} fds`);
     if (fds.length % 3) fail(`${what}: fds must be triples`);

@@ -28,6 +28,7 @@ import { ShmAttachFile } from "../internal/ipc-shm";
 import { type ShmSegment, shmIds } from "../internal/ipc-shm-state";
 import type { Kernel, Task } from "../internal/kernel";
 import { KERNEL, withKernel } from "../internal/oops";
+import { saveCputime } from "../internal/posix-cpu-timers";
 import type { ShmemFileNode, TmpfsDirNode } from "../internal/shmem-file";
 import type { TmpfsDir, TmpfsReg, TmpfsSb } from "../internal/tmpfs";
 import { SnapshotError } from "./container";
@@ -243,6 +244,7 @@ class Saver {
       capIpcLock: t.capIpcLock,
       minflt: t.minflt,
       majflt: t.majflt,
+      cpu: saveCputime(t),
     };
   }
 

@@ -224,6 +224,8 @@ function observe(m: Machine): string {
   for (const p of m.processes()) {
     out.push(`pid ${p.pid} ${p.state}`);
     if (p.state !== "running") continue;
+    // CLOCK_PROCESS_CPUTIME_ID and CLOCK_REALTIME (both machines charge this syscall alike).
+    out.push(`cpu ${p.sys.clockGettime(2)} real ${p.sys.clockGettime(0)}`);
     out.push(m.procText(`/proc/${p.pid}/maps`), m.procText(`/proc/${p.pid}/smaps`));
     for (const v of p.mm.vmas) {
       if (!(v.vmFlags & 1)) continue; // VM_READ

@@ -148,6 +148,8 @@ export interface TaskState {
   readonly capIpcLock: boolean;
   readonly minflt: number;
   readonly majflt: number;
+  /** CPU-time counters: syscall entries, the group's exited threads' CPU time (posix-cpu-timers.ts). */
+  readonly cpu: readonly [number, number];
 }
 
 export interface KernelState {
