@@ -145,6 +145,17 @@ export const ERA_DIFFERENCES = {
     "2.6.10": false,
     modern: true,
   },
+  /**
+   * mremap() growing a VM_SPECIAL VMA in place (VM_IO or VM_MIXEDMAP alone: VM_PFNMAP and
+   * VM_DONTEXPAND are -EFAULT before that): today expand_vma_in_place() asks vma_merge_extend(), whose
+   * vma_merge_new_range() refuses VM_SPECIAL, and answers -ENOMEM (MREMAP_MAYMOVE or not: the move is
+   * only tried when in-place growth is impossible); 2.6.10's sys_mremap() grew it with vma_adjust().
+   */
+  mremapGrowSpecialEnomem: {
+    changedIn: "v6.1: commit ca3d76b0aa80 'mm: add merging after mremap resize' (Jakub Matěna)",
+    "2.6.10": false,
+    modern: true,
+  },
 } as const satisfies Record<string, Difference<boolean | number>>;
 
 type Rows = typeof ERA_DIFFERENCES;

@@ -162,8 +162,7 @@ function mremapAt(mm: MmStruct, r: VmaRemap): number {
     vma.vmEnd + delta <= TASK_SIZE &&
     rangeFree(mm, vma.vmEnd, vma.vmEnd + delta)
   ) {
-    expandVmaInPlace(mm, vma, delta);
-    return r.addr;
+    return expandVmaInPlace(mm, vma, delta) ? r.addr : -ENOMEM;
   }
   if (!(r.flags & MREMAP_MAYMOVE)) return -ENOMEM;
   const a = getUnmappedArea(
@@ -218,14 +217,18 @@ function mremapTo(mm: MmStruct, r: VmaRemap): number {
   return moveVma(mm, r);
 }
 
-/** expand_vma_in_place(): vma_merge_extend(), then locked memory is charged and populated. */
-function expandVmaInPlace(mm: MmStruct, vma: Vma, delta: number): void {
+/**
+ * expand_vma_in_place(): vma_merge_extend(), then locked memory is charged and populated; false when
+ * vma_merge_extend() fails (-ENOMEM).
+ */
+function expandVmaInPlace(mm: MmStruct, vma: Vma, delta: number): boolean {
   const oldEnd = vma.vmEnd;
-  vmaMergeExtend(mm, vma, delta);
+  if (!vmaMergeExtend(mm, vma, delta)) return false;
   if (vma.vmFlags & VM_LOCKED) {
     mm.lockedVm += delta / PAGE;
     mmPopulate(mm, oldEnd, oldEnd + delta);
   }
+  return true;
 }
 
 /** move_vma(): copy_vma at r.newAddr, move the page tables, unmap the old range. */

@@ -50,7 +50,18 @@ import {
 } from "../test/oracle/script";
 import { mapsAt, resultsByIndex } from "../test/oracle/transcript";
 import { A, at, fakeFile, P, remapFile } from "../test/syscall-tables";
-import { EINVAL, MADV_GUARD_INSTALL, Mm, type Vma, type VmOperations } from "./index";
+import {
+  EINVAL,
+  ENOMEM,
+  type Era,
+  MADV_GUARD_INSTALL,
+  Mm,
+  VM_DONTDUMP,
+  VM_IO,
+  VM_MIXEDMAP,
+  type Vma,
+  type VmOperations,
+} from "./index";
 import { ramOnly } from "./phys-access";
 
 const RW = PROT_READ | PROT_WRITE;
@@ -492,7 +503,7 @@ describe("VMA merge and split rules (scripts)", () => {
 
 // ------------------------------------------------------------------------------ driver cases
 
-function boot(options: { pku?: boolean } = {}): Mm {
+function boot(options: { pku?: boolean; era?: Era } = {}): Mm {
   return new Mm(ramOnly(PhysMemory.create({ ramBytes: 8 * 1024 * 1024 })), options);
 }
 
@@ -596,4 +607,62 @@ describe("VMA merge and split rules (drivers)", () => {
     mm.checkInvariants();
     mm.exit();
   });
+  it("vm_ops are not compared: mappings whose ->mmap gives each a new ops object merge (is_mergeable_vma)", () => {
+    // The driver also sets VM_DONTDUMP, so the merge before ->mmap fails on the flags and the one
+    // after it (6.18 __mmap_region's retry_merge) joins the two despite their different ops objects.
+    const mm = boot();
+    const made: VmOperations[] = [];
+    const f = fakeFile({
+      mmap: (vma) => {
+        const ops: VmOperations = {};
+        made.push(ops);
+        vma.vmOps = ops;
+        vma.vmFlags |= VM_DONTDUMP;
+        return 0;
+      },
+    });
+    expect(mm.mmap(A, P, RW, SHF, f, 0)).toBe(A);
+    expect(mm.mmap(at(1), P, RW, SHF, f, P)).toBe(at(1));
+    expect(made.length).toBe(2);
+    expect(layout(mm)).toEqual(["0-2 pgoff 0"]);
+    expect(mm.vmaLookup(A)!.vmOps).toBe(made[0]);
+    mm.checkInvariants();
+    mm.exit();
+  });
+
+  for (const [name, flag] of [
+    ["VM_IO", VM_IO],
+    ["VM_MIXEDMAP", VM_MIXEDMAP],
+  ] as const) {
+    const special = () =>
+      fakeFile({
+        mmap: (vma) => {
+          vma.vmFlags |= flag;
+          return 0;
+        },
+      });
+    it(`mremap growing a ${name} VMA in place is -ENOMEM today, even with MREMAP_MAYMOVE (expand_vma_in_place)`, () => {
+      const mm = boot();
+      expect(mm.mmap(A, 2 * P, RW, SHF, special(), 0)).toBe(A);
+      expect(mm.mremap(A, 2 * P, 3 * P, 0)).toBe(-ENOMEM);
+      expect(mm.mremap(A, 2 * P, 3 * P, MREMAP_MAYMOVE)).toBe(-ENOMEM);
+      expect(layout(mm)).toEqual(["0-2 pgoff 0"]);
+      // With no room in place, MREMAP_MAYMOVE moves it (move_vma has no VM_SPECIAL rule).
+      expect(mm.mmap(at(2), P, RW, PF, null, 0)).toBe(at(2));
+      const moved = mm.mremap(A, 2 * P, 3 * P, MREMAP_MAYMOVE);
+      expect(moved).toBeGreaterThan(0);
+      expect(mm.vmaLookup(moved)!.vmEnd - moved).toBe(3 * P);
+      expect(mm.vmaLookup(moved)!.vmFlags & flag).toBe(flag);
+      mm.checkInvariants();
+      mm.exit();
+    });
+    it(`mremap grows a ${name} VMA in place in 2.6.10 (vma_adjust)`, () => {
+      const mm = boot({ era: "2.6.10" });
+      expect(mm.mmap(A, 2 * P, RW, SHF, special(), 0)).toBe(A);
+      expect(mm.mremap(A, 2 * P, 3 * P, 0)).toBe(A);
+      expect(layout(mm)).toEqual(["0-3 pgoff 0"]);
+      mm.checkInvariants();
+      mm.exit();
+    });
+  }
 });

@@ -136,7 +136,8 @@ function isMergeableAnonVma(tgt: Vma, vmg: VmaMerge): boolean {
 
 /** is_mergeable_vma() + is_mergeable_anon_vma(): could `v` and the range be one VMA? */
 function isMergeable(v: Vma, vmg: VmaMerge): boolean {
-  if (v.vmOps !== vmg.vmOps) return false;
+  // vm_ops are not compared (neither era's is_mergeable_vma() does): the same file gives the same
+  // ops, and a merged range keeps the surviving VMA's.
   if ((v.vmFlags ^ vmg.flags) & ~VM_SOFTDIRTY || v.vmPkey !== vmg.pkey) return false;
   if (v.vmFile !== vmg.file) return false;
   return isMergeableAnonVma(v, vmg);
@@ -340,7 +341,7 @@ export function vmaModifyFlags(
  * vma_merge_extend() (mremap growing in place): `vma` grows by `delta` bytes into free space, merging
  * with a compatible next VMA. The grown range is a new range whose prev is `vma` itself.
  */
-export function vmaMergeExtend(mm: MmStruct, vma: Vma, delta: number): void {
+export function vmaMergeExtend(mm: MmStruct, vma: Vma, delta: number): boolean {
   const oldEnd = vma.vmEnd;
   const merged = vmaMergeNewRange(
     newRangeMerge(mm, {
@@ -354,8 +355,12 @@ export function vmaMergeExtend(mm: MmStruct, vma: Vma, delta: number): void {
       vmOps: vma.vmOps,
     }),
   );
-  // A VM_SPECIAL VMA (remapped in the 2.6.10 era, or VM_MIXEDMAP) grows without merging.
-  if (!merged) mm.vmas.updateBounds(vma, vma.vmStart, oldEnd + delta);
+  if (merged) return true;
+  // A VM_SPECIAL VMA cannot merge: today that is expand_vma_in_place()'s -ENOMEM; 2.6.10's
+  // vma_adjust() grew it anyway (era.ts mremapGrowSpecialEnomem).
+  if (mm.rules.mremapGrowSpecialEnomem) return false;
+  mm.vmas.updateBounds(vma, vma.vmStart, oldEnd + delta);
+  return true;
 }
 
 // ---- anon_vma and stack growth ------------------------------------------------------------------
