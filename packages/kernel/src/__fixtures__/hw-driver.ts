@@ -89,6 +89,7 @@ export function hwDevice(): PciDeviceModel {
     deviceId: 0x0f0d,
     classCode: 0x088000,
     msiVectors: 1,
+    interruptPin: 1,
     state: { name: "hwdev", version: 1, fields: { ticks: 0, target: 0 } },
     bars: [
       { index: 0, type: "mem32", prefetchable: true, size: HW_RAM, ram: true },

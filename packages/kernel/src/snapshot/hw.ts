@@ -10,7 +10,8 @@
  * mappings they made) is built again by the restored drivers' init, probe and snapshot.restore, and
  * then checked against the snapshot: a difference is an error naming it, never a silently different
  * machine. What no driver could build again is refused when the snapshot is taken (streaming DMA
- * mappings in flight, a pending timer its driver does not name, dirty logging, a running flow handler).
+ * mappings in flight, a pending timer its driver does not name, dirty logging, an INTx line held
+ * asserted).
  */
 import { type MemtypesState, memtypesOf } from "@faultline/mm";
 import type { IsaDmaState, VirtualClockState } from "@faultline/phys";
@@ -102,6 +103,12 @@ export function saveHw(k: Kernel): HwState {
     if (dma.streaming.length)
       throw new SnapshotError(
         `snapshot: pci ${fn.name} has ${dma.streaming.length} streaming DMA mapping(s) in flight (dma_map_*): a snapshot cannot hold a transfer; unmap first`,
+      );
+    // A line held asserted between syscalls is an interrupt nobody acknowledged (its irq disabled as
+    // "nobody cared", or no handler): the controller's view of it is not saved.
+    if (fn.intxPending)
+      throw new SnapshotError(
+        `snapshot: pci ${fn.name} holds its INTx line asserted (an interrupt no handler acknowledged): the interrupt controller's pending state cannot be saved`,
       );
     pci.push({
       name: fn.name,

@@ -154,6 +154,14 @@ describe("snapshots of PCI, IRQ, DMA, memtype and timer state", () => {
     m.phys.dirtyLog.start();
     expect(() => m.snapshot()).toThrow(/dirty logging is on/);
     m.phys.dirtyLog.stop();
+    // An INTx line held asserted: the device raises it and no handler takes it.
+    const fn = m.devices[0]! as unknown as {
+      pci: { setIrq(l: boolean): void; configWrite(o: number, n: 2, v: number): void; command: number };
+    };
+    fn.pci.setIrq(true);
+    expect(() => m.snapshot()).toThrow(/holds its INTx line asserted/);
+    fn.pci.setIrq(false);
+    expect(m.snapshot().length).toBeGreaterThan(0);
     // A pending timer_list its driver does not name.
     const drv = hwDriver();
     const snap = drv.snapshot!;
