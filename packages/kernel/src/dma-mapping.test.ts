@@ -25,6 +25,7 @@ import {
   dmaUnmapPage,
   dmaUnmapSg,
   dmaUnmapSingle,
+  GFP_DMA,
   sgInitTable,
   sgSetPage,
 } from "./dma-mapping";
@@ -42,17 +43,11 @@ describe("DMA masks and coherent buffers", () => {
       expect(dmaSetCoherentMask(dev, DMA_BIT_MASK(23))).toBe(-EIO);
       expect(dmaSetMaskAndCoherent(dev, DMA_BIT_MASK(64))).toBe(0);
       expect(dmaSetMaskAndCoherent(dev, DMA_BIT_MASK(24))).toBe(0);
-      // Hold every page below 16 MiB: a 24-bit coherent buffer is then impossible, and the pages the
-      // allocator offered above the mask are given back.
+      // Hold ZONE_DMA's pages (GFP_DMA, down to its min watermark): a 24-bit coherent buffer is then
+      // impossible, and the attempt leaves nothing allocated.
       const held = [];
-      for (;;) {
-        const p = allocPages(0)!;
-        if (p.pfn >= 4096) {
-          freePages(p, 0);
-          break;
-        }
-        held.push(p);
-      }
+      for (let p = allocPages(0, GFP_DMA); p; p = allocPages(0, GFP_DMA)) held.push(p);
+      expect(held.every((p) => p.pfn < 4096)).toBe(true);
       const free = m.mem.nrFreePages;
       expect(dmaAllocCoherent(dev, 4096)).toBeNull();
       expect(m.mem.nrFreePages).toBe(free);
@@ -94,7 +89,8 @@ describe("streaming mappings and dma-debug", () => {
   it("maps, syncs and unmaps; reports what was not mapped, size and direction mismatches", async () => {
     const { m, dev } = await setup();
     m.withKernel(() => {
-      const page = allocPages(0)!;
+      // From ZONE_DMA, so that it is still reachable once the mask drops to 24 bits below.
+      const page = allocPages(0, GFP_DMA)!;
       const a = dmaMapPage(dev, page, 16, 256, DMA_TO_DEVICE);
       expect(dmaMappingError(dev, a)).toBe(0);
       expect(a).toBe(page.pfn * 4096 + 16);

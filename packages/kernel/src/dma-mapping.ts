@@ -40,14 +40,12 @@ const DIR_NAMES = ["DMA_BIDIRECTIONAL", "DMA_TO_DEVICE", "DMA_FROM_DEVICE", "DMA
 /** What a failed streaming mapping returns (~(dma_addr_t)0, as far as a number can say it). */
 export const DMA_MAPPING_ERROR = Number.MAX_SAFE_INTEGER;
 
-/** GFP_DMA / GFP_DMA32 (zone modifiers); accepted, the zone follows from the device's mask. */
+/** GFP_DMA / GFP_DMA32 (zone modifiers); accepted, the zone follows from the device's mask as dma-direct picks it. */
 export const GFP_DMA = 0x01;
 export const GFP_DMA32 = 0x04;
 
 /** ZONE_DMA's reach on x86 (zone_dma_bits = 24: the first 16 MiB). */
 const ZONE_DMA_BITS = 24;
-/** How many allocations a coherent request above its mask may set aside before giving up. */
-const MAX_SET_ASIDE = 64;
 
 /**
  * DMA_BIT_MASK(n): the mask of the low n bits. Masks of 52 bits and more cover all physical memory
@@ -202,8 +200,10 @@ function bytesOf(k: Kernel, pfn: number, size: number): Uint8Array {
 const getOrder = (size: number) => Math.max(0, Math.ceil(Math.log2(Math.ceil(size / PAGE_SIZE))));
 
 /**
- * dma_direct_alloc() pages below `mask`: allocations that land above it are set aside and the
- * allocator asked again (as a retry from a lower zone would find lower memory), then given back.
+ * dma_direct_alloc() pages below `mask` (__dma_direct_alloc_pages): first from the zone
+ * dma_direct_optimal_gfp_mask() names (ZONE_DMA for a mask within zone_dma_bits, ZONE_DMA32 for one
+ * within 32 bits, else any), and when the pages still end above the mask, freed and retried from
+ * ZONE_DMA32, then from ZONE_DMA.
  */
 function allocBelow(
   k: Kernel,
@@ -235,22 +235,20 @@ function allocBelow(
       iommuFn: fn,
     };
   }
-  const aside: number[] = [];
+  let zone = mask <= DMA_BIT_MASK(ZONE_DMA_BITS) ? GFP_DMA : mask <= DMA_BIT_MASK(32) ? GFP_DMA32 : 0;
   let found: number | null = null;
-  try {
-    for (let i = 0; i <= MAX_SET_ASIDE; i++) {
-      const page = k.mem.allocPages(order, zero ? __GFP_ZERO : 0);
-      if (!page) break;
-      if ((page.pfn + (1 << order)) * PAGE_SIZE - 1 <= mask) {
-        found = page.pfn;
-        break;
-      }
-      aside.push(page.pfn);
+  for (;;) {
+    const page = k.mem.allocPages(order, zone | (zero ? __GFP_ZERO : 0));
+    if (!page) return null;
+    // dma_coherent_ok(): the whole buffer below the mask.
+    if ((page.pfn + (1 << order)) * PAGE_SIZE - 1 <= mask) {
+      found = page.pfn;
+      break;
     }
-  } finally {
-    for (const pfn of aside) k.mem.freePages(pfn, order);
+    k.mem.freePages(page.pfn, order);
+    if (zone === GFP_DMA) return null;
+    zone = zone === 0 ? GFP_DMA32 : GFP_DMA;
   }
-  if (found === null) return null;
   driverRef(k, found, 1);
   const phys = found * PAGE_SIZE;
   return {

@@ -38,8 +38,17 @@ export const PG_anon_exclusive = 1 << 9;
 export const PG_quarantined = 1 << 10;
 
 /** GFP flags (include/linux/gfp_types.h); only the ones with an effect here. */
+/** Zone modifiers: the highest zone an allocation may come from (gfp_zone()). */
+export const __GFP_DMA = 0x01;
+export const __GFP_HIGHMEM = 0x02;
+export const __GFP_DMA32 = 0x04;
+export const __GFP_MOVABLE = 0x08;
+/** ___GFP_MEMALLOC: allow the reserves below the min watermark (ALLOC_NO_WATERMARKS). */
+export const __GFP_MEMALLOC = 1 << 17;
 export const GFP_KERNEL = 0;
 export const GFP_USER = 0;
 export const __GFP_ZERO = 1 << 8;
-export const GFP_HIGHUSER = 0;
-export const GFP_HIGHUSER_MOVABLE = 0;
+/** x86-64 has no ZONE_HIGHMEM: __GFP_HIGHMEM alone still means ZONE_NORMAL. */
+export const GFP_HIGHUSER = __GFP_HIGHMEM;
+/** The zonelist of an anonymous or page-cache page: ZONE_MOVABLE down to ZONE_DMA. */
+export const GFP_HIGHUSER_MOVABLE = __GFP_HIGHMEM | __GFP_MOVABLE;

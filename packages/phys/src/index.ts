@@ -90,4 +90,20 @@ export {
 } from "./memtx";
 export { byteSwap, type DeviceEndianness, type ImplRules } from "./mmio-access";
 export type { MmioPage } from "./mmio-page";
+export {
+  MAX_DMA_PFN,
+  MAX_DMA32_PFN,
+  MAX_NR_ZONES,
+  nodeZones,
+  pfnZone,
+  ZONE_DEVICE,
+  ZONE_DMA,
+  ZONE_DMA32,
+  ZONE_MOVABLE,
+  ZONE_NAMES,
+  ZONE_NORMAL,
+  type Zone,
+  type ZoneParams,
+  zoneParams,
+} from "./mmzone";
 export * from "./pci";

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { __GFP_ZERO, MAX_ORDER, PAGE_SIZE, PG_reserved, PhysError, PhysMemory } from "./index";
+import {
+  __GFP_MEMALLOC,
+  __GFP_ZERO,
+  MAX_ORDER,
+  PAGE_SIZE,
+  PG_reserved,
+  PhysError,
+  PhysMemory,
+} from "./index";
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -79,7 +87,7 @@ describe("PhysMemory", () => {
     expect(mem.nrFreePages).toBe(total - 3);
     mem.checkInvariants();
     const got = new Set<number>();
-    for (let p = mem.allocPfn(0); p >= 0; p = mem.allocPfn(0)) got.add(p);
+    for (let p = mem.allocPfn(0, __GFP_MEMALLOC); p >= 0; p = mem.allocPfn(0, __GFP_MEMALLOC)) got.add(p);
     expect(got.size).toBe(total - 3);
     for (const q of [f + 5, b + 2, high, 0]) expect(got.has(q)).toBe(false);
     for (const p of got) mem.putPage(p);
@@ -117,7 +125,7 @@ describe("PhysMemory", () => {
     const mem = PhysMemory.create({ ramBytes: 2 * MiB });
     const before = mem.buddyinfo();
     const got: number[] = [];
-    for (let p = mem.allocPfn(0); p >= 0; p = mem.allocPfn(0)) got.push(p);
+    for (let p = mem.allocPfn(0, __GFP_MEMALLOC); p >= 0; p = mem.allocPfn(0, __GFP_MEMALLOC)) got.push(p);
     expect(got.length).toBe(mem.totalRamPages);
     expect(new Set(got).size).toBe(got.length);
     expect(mem.nrFreePages).toBe(0);

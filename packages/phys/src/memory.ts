@@ -9,6 +9,7 @@
  */
 import { BANK_BYTES_MAX, type BanksDescriptor, MemoryBanks } from "./banks";
 import {
+  __GFP_MEMALLOC,
   __GFP_ZERO,
   ISA_END_ADDRESS,
   MAX_ORDER,
@@ -34,6 +35,19 @@ import {
 import { hex, PhysError } from "./errors";
 import { makeRamFrameLookup, type RamRange, ramImageBytes, ramLayout } from "./layout";
 import { type PhysMemoryState, restoreMemoryState, saveMemoryState } from "./memory-state";
+import {
+  MAX_DMA_PFN,
+  MAX_DMA32_PFN,
+  MAX_NR_ZONES,
+  NR_RAM_ZONES,
+  nodeZones,
+  pfnZone,
+  ZONE_DMA,
+  ZONE_DMA32,
+  ZONE_MOVABLE,
+  ZONE_NORMAL,
+  type Zone,
+} from "./mmzone";
 
 const FRAMES_PER_BANK = BANK_BYTES_MAX / PAGE_SIZE;
 const ZEROES = new Uint8Array(PAGE_SIZE);
@@ -47,17 +61,29 @@ const MAX_ORDER_PAGES = 1 << MAX_ORDER;
 // Layout of the allocator's shared control block (Int32 slots).
 const B_LOCK = 0;
 const B_NR_FREE = 1;
-/** ZONE_DMA ends at 16 MiB (MAX_DMA_PFN), ZONE_DMA32 at 4 GiB (MAX_DMA32_PFN), x86-64. */
-const ZONE_DMA_END_PFN = 0x1000;
-const ZONE_DMA32_END_PFN = 0x100000;
-const B_HEAD = 2; // MAX_ORDER + 1 free-list heads
-const B_COUNT = B_HEAD + MAX_ORDER + 1; // MAX_ORDER + 1 per-order counters (/proc/buddyinfo)
-// Per RAM range, [start, end) pfns of MAX_ORDER blocks that are free but were never put on a free
-// list: linking them at boot would write one struct page per 4 MiB, i.e. every page of the memmap.
-const B_UNTOUCHED = B_COUNT + MAX_ORDER + 1;
+// Per zone (ZONE_DMA, ZONE_DMA32, ZONE_NORMAL; struct zone's free_area[]): MAX_ORDER + 1 free-list
+// heads, MAX_ORDER + 1 per-order block counters (/proc/buddyinfo), and the zone's free pages
+// (NR_FREE_PAGES). Zone edges are MAX_ORDER aligned, so a block and its buddy share a zone.
+const B_ZONES = 2;
+const Z_HEAD = 0;
+const Z_COUNT = MAX_ORDER + 1;
+const Z_FREE = 2 * (MAX_ORDER + 1);
+/** Allocations served from the zone (the NUMA_HIT event: one node, so every one is a local hit). */
+const Z_NUMA_HIT = Z_FREE + 1;
+const Z_STRIDE = Z_NUMA_HIT + 1;
+/** The zone's block of the control block: zoneBase(z) + Z_HEAD + o is its order-o list head. */
+const zoneBase = (z: number) => B_ZONES + z * Z_STRIDE;
+// Per RAM range and zone (slot r * NR_RAM_ZONES + z), [start, end) pfns of MAX_ORDER blocks that are
+// free but were never put on a free list: linking them at boot would write one struct page per 4 MiB,
+// i.e. every page of the memmap.
+const B_UNTOUCHED = B_ZONES + NR_RAM_ZONES * Z_STRIDE;
 const MAX_RAM_RANGES = 3; // below the ISA hole, below the PCI hole, above 4 GiB (ramLayout)
+const NR_UNTOUCHED = MAX_RAM_RANGES * NR_RAM_ZONES;
+/** [start, end) pfns of ZONE_DMA, ZONE_DMA32, ZONE_NORMAL. */
+const ZONE_START = [0, MAX_DMA_PFN, MAX_DMA32_PFN];
+const ZONE_END = [MAX_DMA_PFN, MAX_DMA32_PFN, Number.POSITIVE_INFINITY];
 /** Frames taken out of circulation (`quarantinePage`). */
-const B_QUARANTINED = B_UNTOUCHED + 2 * MAX_RAM_RANGES;
+const B_QUARANTINED = B_UNTOUCHED + 2 * NR_UNTOUCHED;
 const B_SLOTS = B_QUARANTINED + 1;
 const NIL = -1;
 /** `order` of a frame that heads no block (free or allocated). */
@@ -73,6 +99,29 @@ const LOCKED = 1;
 const CONTENDED = 2;
 /** Tries before sleeping: short, since workers may outnumber cores and a spinning waiter steals the holder's. */
 const LOCK_SPINS = 64;
+
+// gfp_zone(): the highest zone an allocation may use, from its zone modifiers (__GFP_DMA 1,
+// __GFP_HIGHMEM 2, __GFP_DMA32 4, __GFP_MOVABLE 8; GFP_ZONE_TABLE with no ZONE_HIGHMEM on x86-64, so
+// __GFP_HIGHMEM alone means ZONE_NORMAL). -1: a combination GFP_ZONE_BAD rejects (the kernel BUGs).
+const GFP_ZONEMASK = 0x0f;
+const GFP_ZONE_TABLE = [
+  ZONE_NORMAL, // 0
+  ZONE_DMA, // __GFP_DMA
+  ZONE_NORMAL, // __GFP_HIGHMEM
+  -1,
+  ZONE_DMA32, // __GFP_DMA32
+  -1,
+  -1,
+  -1,
+  ZONE_NORMAL, // __GFP_MOVABLE
+  ZONE_DMA, // __GFP_MOVABLE | __GFP_DMA
+  ZONE_MOVABLE, // __GFP_MOVABLE | __GFP_HIGHMEM
+  -1,
+  ZONE_DMA32, // __GFP_MOVABLE | __GFP_DMA32
+  -1,
+  -1,
+  -1,
+];
 
 /** Options of `PhysMemory.create`. */
 export interface PhysMemoryOptions {
@@ -151,6 +200,13 @@ export class PhysMemory {
   declare private readonly lowFastEnd: number;
   declare private readonly lowFastBase: number;
   declare private readonly ctl: Int32Array;
+  /**
+   * Per RAM zone z and highest zone h of a request, at [z * MAX_NR_ZONES + h]: the free pages zone z
+   * must keep above the low (wmarkLow) or min (wmarkMin) watermark plus lowmem_reserve[h].
+   * Computed from the layout, so identical in every attached thread; all zero during boot.
+   */
+  declare private readonly wmarkLow: Int32Array;
+  declare private readonly wmarkMin: Int32Array;
   private readonly pageCache = new Map<number, Page>();
   private readonly descriptor: PhysMemoryDescriptor;
 
@@ -181,6 +237,27 @@ export class PhysMemory {
     // the bank's own location (0 for bank 0, a small integer V8 keeps as is); folding the hole into it
     // made it a negative double, stored boxed, which cost ~10% per call (measured, Node 20).
     this.lowFastBase = locationOf(this.ramBanks[0] ?? 0, 0);
+    this.wmarkLow = new Int32Array(NR_RAM_ZONES * MAX_NR_ZONES);
+    this.wmarkMin = new Int32Array(NR_RAM_ZONES * MAX_NR_ZONES);
+    if (desc.totalRamPages > 0) this.setupZoneWatermarks();
+  }
+
+  /** The node's zones (DMA, DMA32, Normal, Movable, Device) as /proc/zoneinfo shows them. */
+  zones(): Zone[] {
+    return nodeZones(this.ramRanges, [this.zeroPfn]);
+  }
+
+  /** init_per_zone_wmark_min(): the marks the allocator checks, from the zones' managed pages. */
+  private setupZoneWatermarks(): void {
+    const zones = this.zones();
+    for (let z = 0; z < NR_RAM_ZONES; z++) {
+      const zone = zones[z]!;
+      for (let h = 0; h < MAX_NR_ZONES; h++) {
+        const reserve = zone.lowmemReserve[h]!;
+        this.wmarkLow[z * MAX_NR_ZONES + h] = zone.low + reserve;
+        this.wmarkMin[z * MAX_NR_ZONES + h] = zone.min + reserve;
+      }
+    }
   }
 
   /**
@@ -227,7 +304,8 @@ export class PhysMemory {
 
   private boot(): void {
     const { ctl } = this;
-    for (let o = 0; o <= MAX_ORDER; o++) ctl[B_HEAD + o] = NIL;
+    for (let z = 0; z < NR_RAM_ZONES; z++)
+      for (let o = 0; o <= MAX_ORDER; o++) ctl[zoneBase(z) + Z_HEAD + o] = NIL;
     // The ISA hole has struct pages, reserved with one reference (memblock-reserved memory; see
     // init_unavailable_range() in mm/mm_init.c); RAM is then released to the buddy allocator, as
     // memblock_free_all() does.
@@ -257,11 +335,19 @@ export class PhysMemory {
       if (midStart < midEnd) {
         this.freeRange(pfn, midStart);
         this.freeRange(midEnd, end);
-        ctl[B_UNTOUCHED + 2 * i] = midStart;
-        ctl[B_UNTOUCHED + 2 * i + 1] = midEnd;
-        const blocks = (midEnd - midStart) / MAX_ORDER_PAGES;
-        ctl[B_COUNT + MAX_ORDER]! += blocks;
-        ctl[B_NR_FREE]! += blocks * MAX_ORDER_PAGES;
+        // One never-touched stretch per zone the middle crosses.
+        for (let z = 0; z < NR_RAM_ZONES; z++) {
+          const s = Math.max(midStart, ZONE_START[z]!);
+          const e = Math.min(midEnd, ZONE_END[z]!);
+          if (s >= e) continue;
+          const slot = B_UNTOUCHED + 2 * (i * NR_RAM_ZONES + z);
+          ctl[slot] = s;
+          ctl[slot + 1] = e;
+          const blocks = (e - s) / MAX_ORDER_PAGES;
+          ctl[zoneBase(z) + Z_COUNT + MAX_ORDER]! += blocks;
+          ctl[zoneBase(z) + Z_FREE]! += blocks * MAX_ORDER_PAGES;
+          ctl[B_NR_FREE]! += blocks * MAX_ORDER_PAGES;
+        }
       } else {
         this.freeRange(pfn, end);
       }
@@ -274,6 +360,7 @@ export class PhysMemory {
     (this as { totalRamPages: number }).totalRamPages = total;
     (this.descriptor as { zeroPfn: number }).zeroPfn = zero;
     (this.descriptor as { totalRamPages: number }).totalRamPages = total;
+    this.setupZoneWatermarks();
   }
 
   /** Puts [pfn, end) on the free lists as the largest aligned blocks that fit (boot only). */
@@ -440,12 +527,14 @@ export class PhysMemory {
 
   private pushFree(pfn: number, o: number): void {
     const { ctl, next, prev } = this;
-    const head = ctl[B_HEAD + o]!;
+    const zb = zoneBase(pfnZone(pfn));
+    const head = ctl[zb + Z_HEAD + o]!;
     next[pfn] = head;
     prev[pfn] = NIL;
     if (head !== NIL) prev[head] = pfn;
-    ctl[B_HEAD + o] = pfn;
-    ctl[B_COUNT + o]!++;
+    ctl[zb + Z_HEAD + o] = pfn;
+    ctl[zb + Z_COUNT + o]!++;
+    ctl[zb + Z_FREE]! += 1 << o;
     ctl[B_NR_FREE]! += 1 << o;
     this.order[pfn] = o;
     this.flags[pfn] = PG_buddy;
@@ -455,10 +544,12 @@ export class PhysMemory {
     const { ctl, next, prev } = this;
     const n = next[pfn]!;
     const p = prev[pfn]!;
-    if (p === NIL) ctl[B_HEAD + o] = n;
+    const zb = zoneBase(pfnZone(pfn));
+    if (p === NIL) ctl[zb + Z_HEAD + o] = n;
     else next[p] = n;
     if (n !== NIL) prev[n] = p;
-    ctl[B_COUNT + o]!--;
+    ctl[zb + Z_COUNT + o]!--;
+    ctl[zb + Z_FREE]! -= 1 << o;
     ctl[B_NR_FREE]! -= 1 << o;
     this.order[pfn] = NO_ORDER;
     this.flags[pfn] = 0;
@@ -467,20 +558,36 @@ export class PhysMemory {
   /**
    * alloc_pages(): a block of 2^order frames, refcount 1 on its head, or -1 when memory is
    * exhausted (the caller turns that into -ENOMEM or VM_FAULT_OOM).
+   *
+   * The zone comes from the zonelist as get_page_from_freelist() walks it: from the highest zone the
+   * gfp allows (gfp_zone(): ZONE_NORMAL for GFP_KERNEL, ZONE_DMA32 for GFP_DMA32, ZONE_DMA for GFP_DMA)
+   * down to ZONE_DMA, the first zone whose free pages, less the 2^order - 1 the request leaves
+   * unusable, stay above its low watermark plus its lowmem_reserve against that highest zone and that
+   * has a free block big enough (zone_watermark_ok()). When no zone passes at the low mark, the slow
+   * path retries at the min mark (ALLOC_WMARK_MIN: kswapd woken, no reclaim to wait for here); past
+   * that the kernel would reclaim or OOM-kill, and we fail. __GFP_MEMALLOC skips the marks.
    */
   allocPfn(order: number, gfp = 0): number {
     if (!Number.isInteger(order) || order < 0 || order > MAX_ORDER) return -1;
+    const high = GFP_ZONE_TABLE[gfp & GFP_ZONEMASK]!;
+    if (high < 0)
+      throw new PhysError("EINVAL", `allocPfn: gfp 0x${gfp.toString(16)} names no zone (GFP_ZONE_BAD)`);
     this.lock();
     let pfn = NIL;
     try {
+      let z = this.zoneFor(order, high, gfp & __GFP_MEMALLOC ? null : this.wmarkLow);
+      if (z < 0 && !(gfp & __GFP_MEMALLOC)) z = this.zoneFor(order, high, this.wmarkMin);
+      if (z < 0) return -1;
+      const zb = zoneBase(z);
       let o = order;
-      while (o < MAX_ORDER && this.ctl[B_HEAD + o] === NIL) o++;
-      pfn = this.ctl[B_HEAD + o]!;
+      while (o < MAX_ORDER && this.ctl[zb + Z_HEAD + o] === NIL) o++;
+      pfn = this.ctl[zb + Z_HEAD + o]!;
       if (pfn !== NIL) this.unlinkFree(pfn, o);
       else {
-        pfn = this.takeUntouched();
+        pfn = this.takeUntouched(z);
         if (pfn === NIL) return -1;
       }
+      this.ctl[zb + Z_NUMA_HIT]!++;
       // Split: the upper halves go back to the lower orders (expand() in mm/page_alloc.c).
       while (o > order) {
         o--;
@@ -497,14 +604,33 @@ export class PhysMemory {
     return pfn;
   }
 
-  /** Takes the lowest never-touched MAX_ORDER block (its struct pages are still all zero), or NIL. */
-  private takeUntouched(): number {
+  /**
+   * Lock held: the first zone from `high` down whose free pages pass `marks` (null: no watermark) and
+   * that holds a free block of at least `order`, or -1.
+   */
+  private zoneFor(order: number, high: number, marks: Int32Array | null): number {
     const ctl = this.ctl;
-    for (let i = B_UNTOUCHED; i < B_QUARANTINED; i += 2) {
+    for (let z = high < NR_RAM_ZONES ? high : NR_RAM_ZONES - 1; z >= 0; z--) {
+      const zb = zoneBase(z);
+      const free = ctl[zb + Z_FREE]!;
+      if (free === 0) continue;
+      // __zone_watermark_ok(): free - (2^order - 1) must stay above mark + lowmem_reserve[high].
+      if (marks && free - ((1 << order) - 1) <= marks[z * MAX_NR_ZONES + high]!) continue;
+      for (let o = order; o <= MAX_ORDER; o++) if (ctl[zb + Z_COUNT + o]! > 0) return z;
+    }
+    return -1;
+  }
+
+  /** Takes zone z's lowest never-touched MAX_ORDER block (its struct pages are still all zero), or NIL. */
+  private takeUntouched(z: number): number {
+    const ctl = this.ctl;
+    for (let r = 0; r < MAX_RAM_RANGES; r++) {
+      const i = B_UNTOUCHED + 2 * (r * NR_RAM_ZONES + z);
       const start = ctl[i]!;
       if (start < ctl[i + 1]!) {
         ctl[i] = start + MAX_ORDER_PAGES;
-        ctl[B_COUNT + MAX_ORDER]!--;
+        ctl[zoneBase(z) + Z_COUNT + MAX_ORDER]!--;
+        ctl[zoneBase(z) + Z_FREE]! -= MAX_ORDER_PAGES;
         ctl[B_NR_FREE]! -= MAX_ORDER_PAGES;
         return start;
       }
@@ -673,7 +799,9 @@ export class PhysMemory {
       while (ctl[i]! <= pfn) {
         const start = ctl[i]!;
         ctl[i] = start + MAX_ORDER_PAGES;
-        ctl[B_COUNT + MAX_ORDER]!--;
+        const zb = zoneBase(pfnZone(start));
+        ctl[zb + Z_COUNT + MAX_ORDER]!--;
+        ctl[zb + Z_FREE]! -= MAX_ORDER_PAGES;
         ctl[B_NR_FREE]! -= MAX_ORDER_PAGES;
         for (let p = start; p < start + MAX_ORDER_PAGES; p++) {
           this.refcount[p] = 0;
@@ -716,38 +844,43 @@ export class PhysMemory {
   /** Free blocks per order, as one line of /proc/buddyinfo counts. */
   buddyinfo(): number[] {
     const out: number[] = [];
-    for (let o = 0; o <= MAX_ORDER; o++) out.push(Atomics.load(this.ctl, B_COUNT + o));
+    for (let o = 0; o <= MAX_ORDER; o++) {
+      let n = 0;
+      for (let z = 0; z < NR_RAM_ZONES; z++) n += Atomics.load(this.ctl, zoneBase(z) + Z_COUNT + o);
+      out.push(n);
+    }
     return out;
   }
 
   /**
    * Free blocks per order in each populated zone of x86-64 (ZONE_DMA below 16 MiB, ZONE_DMA32 below
-   * 4 GiB, ZONE_NORMAL above), as /proc/buddyinfo lists them. The zones' edges are MAX_ORDER-aligned,
-   * so every free block lies in one zone. The allocator itself keeps one set of lists: it does not
-   * prefer the higher zones as the kernel's zonelist does, so ordinary allocations may take ZONE_DMA
-   * pages that Linux would keep for last.
+   * 4 GiB, ZONE_NORMAL above), as /proc/buddyinfo lists them: each zone's own free_area counters.
    */
   buddyinfoByZone(): { readonly zone: string; readonly counts: number[] }[] {
-    const edges = [ZONE_DMA_END_PFN, ZONE_DMA32_END_PFN, Number.POSITIVE_INFINITY];
-    const names = ["DMA", "DMA32", "Normal"];
-    const zoneOf = (pfn: number) => (pfn < ZONE_DMA_END_PFN ? 0 : pfn < ZONE_DMA32_END_PFN ? 1 : 2);
-    const counts = names.map(() => new Array<number>(MAX_ORDER + 1).fill(0));
-    this.lock();
-    try {
-      for (let o = 0; o <= MAX_ORDER; o++)
-        for (let pfn = this.ctl[B_HEAD + o]!; pfn !== NIL; pfn = this.next[pfn]!) counts[zoneOf(pfn)]![o]!++;
-      for (let i = B_UNTOUCHED; i < B_QUARANTINED; i += 2)
-        for (let pfn = this.ctl[i]!; pfn < this.ctl[i + 1]!; pfn += MAX_ORDER_PAGES)
-          counts[zoneOf(pfn)]![MAX_ORDER]!++;
-    } finally {
-      this.unlock();
+    const zones = this.zones();
+    const out: { zone: string; counts: number[] }[] = [];
+    for (let z = 0; z < NR_RAM_ZONES; z++) {
+      // populated_zone(): a zone is listed when RAM lies in it.
+      if (zones[z]!.presentPages === 0) continue;
+      const counts: number[] = [];
+      for (let o = 0; o <= MAX_ORDER; o++) counts.push(Atomics.load(this.ctl, zoneBase(z) + Z_COUNT + o));
+      out.push({ zone: zones[z]!.name, counts });
     }
-    // populated_zone(): a zone is listed when RAM lies in it.
-    const populated = (z: number) => {
-      const lo = z === 0 ? 0 : edges[z - 1]!;
-      return this.ramRanges.some((r) => r.start / PAGE_SIZE < edges[z]! && r.end / PAGE_SIZE > lo);
-    };
-    return names.flatMap((zone, z) => (populated(z) ? [{ zone, counts: counts[z]! }] : []));
+    return out;
+  }
+
+  /** Allocations each RAM zone served since boot (zone_numa_event_state(NUMA_HIT)). */
+  zoneNumaHits(): number[] {
+    const out: number[] = [];
+    for (let z = 0; z < NR_RAM_ZONES; z++) out.push(Atomics.load(this.ctl, zoneBase(z) + Z_NUMA_HIT));
+    return out;
+  }
+
+  /** Free pages of each RAM zone (ZONE_DMA, ZONE_DMA32, ZONE_NORMAL): zone_page_state(NR_FREE_PAGES). */
+  zoneFreePages(): number[] {
+    const out: number[] = [];
+    for (let z = 0; z < NR_RAM_ZONES; z++) out.push(Atomics.load(this.ctl, zoneBase(z) + Z_FREE));
+    return out;
   }
 
   /** /proc/buddyinfo text: one line per populated zone (frag_show: "Node %d, zone %8s " and "%6lu "). */
@@ -785,62 +918,78 @@ export class PhysMemory {
       const free = new Uint8Array(this.maxPfn);
       let nrFree = 0;
       // Never-touched blocks: aligned MAX_ORDER blocks inside their own RAM range.
+      // Never-touched blocks: aligned MAX_ORDER blocks inside their own RAM range and zone.
       const untouched: Array<readonly [number, number]> = [];
-      for (let i = 0; i < MAX_RAM_RANGES; i++) {
+      const zoneFree = [0, 0, 0];
+      const zoneUntouchedBlocks = [0, 0, 0];
+      for (let i = 0; i < NR_UNTOUCHED; i++) {
         const start = this.ctl[B_UNTOUCHED + 2 * i]!;
         const end = this.ctl[B_UNTOUCHED + 2 * i + 1]!;
         if (start >= end) continue;
-        const r = this.ramRanges[i];
+        const r = this.ramRanges[Math.floor(i / NR_RAM_ZONES)];
+        const z = i % NR_RAM_ZONES;
         if (!r || start % MAX_ORDER_PAGES || end % MAX_ORDER_PAGES) fail(`untouched range ${i} misaligned`);
         if (r && (start < r.start / PAGE_SIZE || end > r.end / PAGE_SIZE)) {
           fail(`untouched range ${hex(start)}-${hex(end)} leaves its RAM range`);
         }
+        if (start < ZONE_START[z]! || end > ZONE_END[z]!) {
+          fail(`untouched range ${hex(start)}-${hex(end)} leaves its zone ${z}`);
+        }
         untouched.push([start, end]);
         nrFree += end - start;
+        zoneFree[z]! += end - start;
+        zoneUntouchedBlocks[z]! += (end - start) / MAX_ORDER_PAGES;
       }
       const isUntouched = (pfn: number) => untouched.some(([s, e]) => pfn >= s && pfn < e);
-      for (let o = 0; o <= MAX_ORDER; o++) {
-        let count = 0;
-        let prevPfn = NIL;
-        for (let pfn = this.ctl[B_HEAD + o]!; pfn !== NIL; pfn = this.next[pfn]!) {
-          const at = `free list order ${o}, pfn ${hex(pfn)}`;
-          if (pfn < 0 || pfn >= this.maxPfn) fail(`${at}: out of range`);
-          if (this.prev[pfn] !== prevPfn) fail(`${at}: broken prev link`);
-          if (pfn % (1 << o) !== 0) fail(`${at}: not aligned to its order`);
-          if (!(this.flags[pfn]! & PG_buddy) || this.order[pfn] !== o)
-            fail(`${at}: head lacks PG_buddy/order`);
-          if (isUntouched(pfn)) fail(`${at}: inside a never-touched range`);
-          for (let i = 0; i < 1 << o; i++) {
-            const p = pfn + i;
-            if (free[p]) fail(`${at}: frame ${hex(p)} is on two free lists`);
-            if (this.ramFrameOf(p) < 0) fail(`${at}: frame ${hex(p)} is not RAM`);
-            if (i > 0 && this.flags[p]! & PG_buddy) fail(`${at}: frame ${hex(p)} inside has PG_buddy`);
-            if (this.flags[p]! & PG_quarantined) fail(`${at}: quarantined frame ${hex(p)} is on a free list`);
-            if (this.refcount[p] !== 0 || this.mapcount[p] !== 0) {
-              fail(
-                `${at}: free frame ${hex(p)} has refcount ${this.refcount[p]} mapcount ${this.mapcount[p]}`,
-              );
+      for (let z = 0; z < NR_RAM_ZONES; z++)
+        for (let o = 0; o <= MAX_ORDER; o++) {
+          let count = 0;
+          let prevPfn = NIL;
+          for (let pfn = this.ctl[zoneBase(z) + Z_HEAD + o]!; pfn !== NIL; pfn = this.next[pfn]!) {
+            const at = `free list zone ${z} order ${o}, pfn ${hex(pfn)}`;
+            if (pfn >= 0 && pfnZone(pfn) !== z) fail(`${at}: on the lists of another zone`);
+            if (pfn < 0 || pfn >= this.maxPfn) fail(`${at}: out of range`);
+            if (this.prev[pfn] !== prevPfn) fail(`${at}: broken prev link`);
+            if (pfn % (1 << o) !== 0) fail(`${at}: not aligned to its order`);
+            if (!(this.flags[pfn]! & PG_buddy) || this.order[pfn] !== o)
+              fail(`${at}: head lacks PG_buddy/order`);
+            if (isUntouched(pfn)) fail(`${at}: inside a never-touched range`);
+            for (let i = 0; i < 1 << o; i++) {
+              const p = pfn + i;
+              if (free[p]) fail(`${at}: frame ${hex(p)} is on two free lists`);
+              if (this.ramFrameOf(p) < 0) fail(`${at}: frame ${hex(p)} is not RAM`);
+              if (i > 0 && this.flags[p]! & PG_buddy) fail(`${at}: frame ${hex(p)} inside has PG_buddy`);
+              if (this.flags[p]! & PG_quarantined)
+                fail(`${at}: quarantined frame ${hex(p)} is on a free list`);
+              if (this.refcount[p] !== 0 || this.mapcount[p] !== 0) {
+                fail(
+                  `${at}: free frame ${hex(p)} has refcount ${this.refcount[p]} mapcount ${this.mapcount[p]}`,
+                );
+              }
+              free[p] = 1;
             }
-            free[p] = 1;
+            const buddy = pfn ^ (1 << o);
+            if (
+              o < MAX_ORDER &&
+              buddy < this.maxPfn &&
+              this.flags[buddy]! & PG_buddy &&
+              this.order[buddy] === o
+            ) {
+              fail(`${at}: its buddy ${hex(buddy)} is free too (not coalesced)`);
+            }
+            if (++count > this.maxPfn) fail(`${at}: the list has a cycle`);
+            nrFree += 1 << o;
+            zoneFree[z]! += 1 << o;
+            prevPfn = pfn;
           }
-          const buddy = pfn ^ (1 << o);
-          if (
-            o < MAX_ORDER &&
-            buddy < this.maxPfn &&
-            this.flags[buddy]! & PG_buddy &&
-            this.order[buddy] === o
-          ) {
-            fail(`${at}: its buddy ${hex(buddy)} is free too (not coalesced)`);
-          }
-          if (++count > this.maxPfn) fail(`${at}: the list has a cycle`);
-          nrFree += 1 << o;
-          prevPfn = pfn;
+          const listed = o === MAX_ORDER ? count + zoneUntouchedBlocks[z]! : count;
+          const counter = this.ctl[zoneBase(z) + Z_COUNT + o];
+          if (listed !== counter)
+            fail(`zone ${z} order ${o}: ${listed} free blocks, counter says ${counter}`);
         }
-        const listed =
-          o === MAX_ORDER ? count + untouched.reduce((n, [s, e]) => n + (e - s) / MAX_ORDER_PAGES, 0) : count;
-        if (listed !== this.ctl[B_COUNT + o]) {
-          fail(`order ${o}: ${listed} free blocks, counter says ${this.ctl[B_COUNT + o]}`);
-        }
+      for (let z = 0; z < NR_RAM_ZONES; z++) {
+        const counter = this.ctl[zoneBase(z) + Z_FREE];
+        if (zoneFree[z] !== counter) fail(`zone ${z}: ${zoneFree[z]} free pages, counter says ${counter}`);
       }
       if (nrFree !== this.ctl[B_NR_FREE]) fail(`${nrFree} free pages, counter says ${this.ctl[B_NR_FREE]}`);
       let allocated = 0;
@@ -935,10 +1084,12 @@ export class PhysMemory {
       *touchedRamPfns(): Iterable<number> {
         for (let i = 0; i < ranges.length; i++) {
           const r = ranges[i]!;
-          const us = ctl[B_UNTOUCHED + 2 * i]!;
-          const ue = ctl[B_UNTOUCHED + 2 * i + 1]!;
           for (let pfn = r.start / PAGE_SIZE; pfn < r.end / PAGE_SIZE; pfn++) {
-            if (pfn >= us && pfn < ue) pfn = ue;
+            for (let z = 0; z < NR_RAM_ZONES; z++) {
+              const us = ctl[B_UNTOUCHED + 2 * (i * NR_RAM_ZONES + z)]!;
+              const ue = ctl[B_UNTOUCHED + 2 * (i * NR_RAM_ZONES + z) + 1]!;
+              if (pfn >= us && pfn < ue) pfn = ue;
+            }
             if (pfn < r.end / PAGE_SIZE) yield pfn;
           }
         }
