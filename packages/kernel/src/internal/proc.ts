@@ -19,6 +19,7 @@ import { procSysvipcShm } from "./ipc-shm";
 import { renderInterrupts } from "./irq";
 import { type Kernel, RELEASE, type Task } from "./kernel";
 import { renderProcBusPciDevices } from "./pci-bus";
+import { procZoneinfo } from "./zoneinfo";
 
 /** The text of a /proc file as `self` (null: no process, /proc/self does not exist) sees it, or null. */
 export function procText(k: Kernel, path: string, self: Task | null): string | null {
@@ -31,6 +32,8 @@ export function procText(k: Kernel, path: string, self: Task | null): string | n
       return meminfo(k);
     case "/proc/buddyinfo":
       return k.mem.renderBuddyinfo();
+    case "/proc/zoneinfo":
+      return procZoneinfo(k);
     case "/proc/devices":
       return `${k.chrdev.renderDevices()}\nBlock devices:\n`;
     case "/proc/version":
