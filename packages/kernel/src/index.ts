@@ -119,7 +119,14 @@ export {
   type Rlimit,
 } from "./internal/resource";
 export type { ArgKind, ArgKinds } from "./internal/syscall";
-export { IOMMU_READ, IOMMU_WRITE, type IommuMapping, iommuFaults, iommuMappings } from "./iommu";
+export {
+  IOMMU_READ,
+  IOMMU_WRITE,
+  type IommuMapping,
+  iommuDomainType,
+  iommuFaults,
+  iommuMappings,
+} from "./iommu";
 export * from "./isa-dma";
 export { Libc } from "./libc";
 export type { BadPageRecord, OopsRecord } from "./machine";

@@ -3,7 +3,7 @@
  * and the faults it reported, for tests and tools (the kernel's side is internal/iommu.ts).
  */
 import type { PciFunction } from "@faultline/phys";
-import { iommuOf } from "./internal/iommu";
+import { iommuDomainTypeOf, iommuOf } from "./internal/iommu";
 import type { Machine } from "./machine";
 import type { DeviceModel } from "./options";
 
@@ -27,4 +27,14 @@ export function iommuMappings(m: Machine, device: DeviceModel): IommuMapping[] {
 /** The DMAR fault lines reported so far (also in dmesg). */
 export function iommuFaults(m: Machine): readonly string[] {
   return iommuOf(m.kernel)?.faults ?? [];
+}
+
+/**
+ * The type of `device`'s IOMMU domain, as /sys/kernel/iommu_groups/N/type shows it: "identity" with
+ * `iommu: "passthrough"` (iommu=pt), "DMA" with `iommu: true`, null without an IOMMU or for a device
+ * that is not on the PCI bus.
+ */
+export function iommuDomainType(m: Machine, device: DeviceModel): "identity" | "DMA" | null {
+  if (!(device as { pci?: PciFunction }).pci) return null;
+  return iommuDomainTypeOf(m.kernel);
 }

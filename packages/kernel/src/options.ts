@@ -47,9 +47,11 @@ export interface MachineOptions {
    * An IOMMU in front of the PCI bus, on from boot (as `intel_iommu=on`): each PCI function gets its own
    * DMA domain, the DMA API hands devices IOVAs it maps and unmaps, and a device access to an IOVA not
    * mapped for it (or without the permission) is blocked and logged as a DMAR fault. Default false
-   * (dma-direct: a bus address is the physical address).
+   * (dma-direct: a bus address is the physical address). "passthrough" is `iommu=pt` /
+   * `iommu.passthrough=1`: the IOMMU is on but every device sits in the identity domain, so the DMA API
+   * is dma-direct again (bus address = physical address) and no device access faults.
    */
-  readonly iommu?: boolean;
+  readonly iommu?: boolean | "passthrough";
   /**
    * The wall-clock time at boot, in whole seconds since the Epoch: what CLOCK_REALTIME reads while
    * the virtual clock is at 0 (docs/write-a-pci-driver.md, "Time"). Default 1735689600
@@ -103,7 +105,7 @@ export interface MachineConfig {
   readonly cpu: Required<CpuOptions>;
   readonly zeroPage: boolean;
   /** MachineOptions.iommu (absent: false). */
-  readonly iommu?: boolean;
+  readonly iommu?: boolean | "passthrough";
   /** MachineOptions.bootTime (absent: the default). */
   readonly bootTime?: number;
 }
@@ -158,8 +160,8 @@ export function checkMachineOptions(options: unknown): MachineConfig {
     throw new TypeError(`cpu.pku: expected a boolean, got ${describeValue(pku)}`);
   if (o.zeroPage !== undefined && typeof o.zeroPage !== "boolean")
     throw new TypeError(`zeroPage: expected a boolean, got ${describeValue(o.zeroPage)}`);
-  if (o.iommu !== undefined && typeof o.iommu !== "boolean")
-    throw new TypeError(`iommu: expected a boolean, got ${describeValue(o.iommu)}`);
+  if (o.iommu !== undefined && typeof o.iommu !== "boolean" && o.iommu !== "passthrough")
+    throw new TypeError(`iommu: expected a boolean or "passthrough", got ${describeValue(o.iommu)}`);
   return {
     ramBytes: ramBytes as number | undefined,
     era,
@@ -167,7 +169,7 @@ export function checkMachineOptions(options: unknown): MachineConfig {
     drivers,
     cpu: { pku: pku ?? false },
     zeroPage: (o.zeroPage as boolean | undefined) ?? true,
-    iommu: (o.iommu as boolean | undefined) ?? false,
+    iommu: (o.iommu as boolean | "passthrough" | undefined) ?? false,
     ...(o.bootTime === undefined ? {} : { bootTime: checkBootTime(o.bootTime) }),
   };
 }

@@ -7,7 +7,7 @@ import { pciSetMaster } from "../pci";
 import { pciDevOf } from "../pci-machine";
 
 export async function dmaTestDevice(
-  options: { readonly iommu?: boolean; readonly busMaster?: boolean } = {},
+  options: { readonly iommu?: boolean | "passthrough"; readonly busMaster?: boolean } = {},
 ) {
   let ctx: PciDeviceContext | null = null;
   const model = definePciDevice({

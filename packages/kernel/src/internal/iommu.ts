@@ -160,6 +160,17 @@ export class Iommu implements PciIommu {
   }
 }
 
+/**
+ * The IOMMU with every device in the identity domain (iommu=pt; IOMMU_DOMAIN_IDENTITY, the VT-d
+ * context entries in pass-through translation type): a bus address is the physical address, nothing
+ * is mapped and nothing faults. The DMA API does not see it (iommuOf is null): dma-direct serves it.
+ */
+class PassthroughIommu implements PciIommu {
+  translate(_fn: PciFunction, busAddr: number): number {
+    return busAddr;
+  }
+}
+
 const iommus = new WeakMap<IommuHost, Iommu>();
 
 /** The kernel's IOMMU, or null when DMA goes straight to physical addresses (dma-direct). */
@@ -176,4 +187,22 @@ export function iommuInit(k: IommuHost, reserved: readonly IovaRange[]): Iommu {
   iommus.set(k, io);
   k.phys.pci.iommu = io;
   return io;
+}
+
+/**
+ * intel_iommu_init() with iommu=pt: the IOMMU sits in front of the bus, every device in the identity
+ * domain, as iommu_subsys_init() reports it.
+ */
+export function iommuInitPassthrough(k: IommuHost): void {
+  k.phys.pci.iommu = new PassthroughIommu();
+  k.log.printk(6, "iommu: Default domain type: Passthrough (set via kernel command line)");
+}
+
+/**
+ * The type of `fn`'s default domain as /sys/kernel/iommu_groups/N/type names it: "identity" with
+ * iommu=pt, "DMA" with translation (strict: an unmap takes the IOVA away at once), null without IOMMU.
+ */
+export function iommuDomainTypeOf(k: IommuHost): "identity" | "DMA" | null {
+  if (iommus.has(k)) return "DMA";
+  return k.phys.pci.iommu instanceof PassthroughIommu ? "identity" : null;
 }

@@ -26,7 +26,7 @@ import type { DriverContext, DriverDefinition } from "../driver-types";
 import type { DeviceModel, MachineConfig } from "../options";
 import { CharDevices, DEVTMPFS_DEV } from "./chrdev";
 import type { FileHost, FileNode, OpenFile } from "./file";
-import { iommuInit } from "./iommu";
+import { iommuInit, iommuInitPassthrough } from "./iommu";
 import { makePhysAccess } from "./phys-access";
 import { LogBuffer } from "./printk";
 import type { SigHand, TaskSignals } from "./sighand";
@@ -180,7 +180,8 @@ export class Kernel {
       printk: (level, text) => this.log.printk(level, text),
       current: () => this.current,
     };
-    if (config.iommu) {
+    if (config.iommu === "passthrough") iommuInitPassthrough(this);
+    else if (config.iommu) {
       // The IOVAs a device must not be given: the MSI window and the host bridge's memory windows.
       const pci = this.phys.pci;
       const pages = (start: number, end: number) => ({
