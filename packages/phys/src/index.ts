@@ -106,5 +106,5 @@ export {
   type ZoneParams,
   zoneParams,
 } from "./mmzone";
-export { NODE_STAT_ITEMS, renderZoneinfo, type ZoneinfoCounters } from "./zoneinfo";
 export * from "./pci";
+export { NODE_STAT_ITEMS, renderZoneinfo, type ZoneinfoCounters } from "./zoneinfo";

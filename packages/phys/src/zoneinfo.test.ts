@@ -14,7 +14,10 @@ function zonesOf(text: string): Map<string, string[]> {
   let cur: string[] = [];
   for (const line of text.split("\n")) {
     const m = /^Node 0, zone +(\w+)$/.exec(line);
-    if (m) out.set(m[1]!, (cur = []));
+    if (m) {
+      cur = [];
+      out.set(m[1]!, cur);
+    }
     cur.push(line);
   }
   return out;
