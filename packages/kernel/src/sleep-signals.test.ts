@@ -103,6 +103,20 @@ describe("-EINTR", () => {
     m.checkInvariants();
   });
 
+  it("a signal pending for its handler when the sleep begins ends it at once, all of it left", async () => {
+    const { m, p } = await boot();
+    const q = m.spawn();
+    const caught: number[] = [];
+    p.sys.sigaction(SIGUSR1, { handler: (i) => caught.push(i.signo) });
+    // Sent while p ran user code: it is delivered on p's way out of its next syscall.
+    q.sys.kill(p.pid, SIGUSR1);
+    const rem = new Uint8Array(16);
+    expect(p.sys.nanosleep(1, 0, rem)).toBe(-EINTR);
+    expect(timespec(rem)).toEqual([1, TIMER_SLACK_NS]);
+    expect(m.clockNs).toBe(0);
+    expect(caught).toEqual([SIGUSR1]);
+  });
+
   it("an ignored or blocked signal does not wake the sleeper; a fatal one ends it", async () => {
     const { m, p } = await boot();
     p.sys.sigaction(SIGALRM, SIG_IGN);

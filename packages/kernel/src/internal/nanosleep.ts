@@ -139,6 +139,9 @@ export function sleep(
     handed: false,
   };
   sleeps.set(t, s);
+  // A signal already pending for a handler (it came while the process ran: the simulator delivers
+  // signals on the way out of the kernel): schedule() does not sleep, the call ends with -EINTR.
+  if (t.sig.pending & ~t.sig.blocked) s.interrupted = true;
   // The only process sleeps: the CPU idles, its tick stops (deferrable timers wait: timer.ts).
   cpuIdle(k);
   if (external.has(k)) return 0;
