@@ -14,6 +14,7 @@
  * The error is a SnapshotError.
  */
 import pkg from "../../package.json" with { type: "json" };
+import { SUPPORTED_DRIVER_API_VERSIONS } from "../driver-api";
 import type { DriverDefinition } from "../driver-types";
 import { iommuOf } from "../internal/iommu";
 import type { Kernel } from "../internal/kernel";
@@ -123,6 +124,11 @@ export function decodeMachineSnapshot(bytes: Uint8Array, options: RestoreOptions
         given.find((g) => g?.name === name) ??
         fail(
           `the snapshot's machine had driver ${JSON.stringify(name)} (version ${version}): give it in { drivers }`,
+        );
+      // loadDriver would throw at boot, after the devices are realized: refused here, before.
+      if (!SUPPORTED_DRIVER_API_VERSIONS.includes(def.apiVersion))
+        fail(
+          `driver ${JSON.stringify(name)} has driver API version ${String(def.apiVersion)}, which this kernel does not support`,
         );
       const have = def.version ?? "0";
       if (compareVersions(have, version) < 0)

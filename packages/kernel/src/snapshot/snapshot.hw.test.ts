@@ -246,6 +246,16 @@ describe("a restore either succeeds or leaves the devices and drivers given as t
     expect(observe(r, p.pid, fd)).toBe(observe(m, p.pid, fd));
   });
 
+  it("a driver of an unsupported API version is refused before anything boots", async () => {
+    const { m } = await sample();
+    const given = parts();
+    const drivers = [{ ...given.drivers[0]!, apiVersion: 99 }];
+    await expect(Machine.restore(m.snapshot(), { devices: given.devices, drivers })).rejects.toThrow(
+      /driver API version 99/,
+    );
+    expect(given.devices[0]!.realized).toBe(false);
+  });
+
   it("a device state the model refuses is found before anything boots", async () => {
     const { m } = await sample();
     const s = decodeSnapshotContainer(m.snapshot(), ["machine"]).fields.machine as MachineState;
