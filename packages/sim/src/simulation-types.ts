@@ -64,6 +64,14 @@ export interface SimulationOptions {
    * process's worker is ended, not reused.
    */
   readonly workerPool?: WorkerPool;
+  /**
+   * Whether threads that wait for each other spin a little before they sleep (default true): a
+   * worker for the kernel's reply, the kernel for the next request. Spinning cuts a kernel entry's
+   * latency when a core is free for the waiting thread; where every core has other work (a sweep
+   * with a run per core) it takes the core the awaited thread needs: false then. Results and traces
+   * are the same either way.
+   */
+  readonly spin?: boolean;
 }
 
 /** Options of `Simulation.deterministic`: the simulation options and the seed. */

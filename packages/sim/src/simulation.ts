@@ -8,8 +8,10 @@
 import type { Worker } from "node:worker_threads";
 import type { Machine } from "@faultline/kernel";
 import {
+  BELL_BYTES,
   BELL_COUNT,
   BELL_SLEEPING,
+  BELL_SPINS,
   KernelChannel,
   OP_EXIT,
   OP_NAMES,
@@ -19,6 +21,7 @@ import {
   STATE,
   STATE_EXITED,
   type SyscallRequest,
+  WORKER_SPINS,
 } from "./internal/channel";
 import { type Recorder, serveEntry } from "./internal/entry";
 import { DEFAULT_NS_PER_ENTRY, ScheduleClock } from "./internal/schedule-clock";
@@ -67,9 +70,10 @@ const isSignal = (e: unknown): e is { signal: string } =>
 const SPIN_IDLE_MS = 0.2;
 const YIELD_EVERY_MS = 2;
 /**
- * Deterministic mode: how long the kernel spins for the running process's next entry before it sleeps
+ * Deterministic mode: how long the kernel spins for the running process's next entry before it blocks
  * on the doorbell. Short: a spinning kernel thread takes a core from the process it waits for (and,
- * in a sweep, from the other runs), and the doorbell wakes it within microseconds.
+ * in a sweep, from the other runs), and the doorbell wakes it within microseconds. None at all when
+ * the simulation must not spin (SimulationOptions.spin).
  */
 const DETERMINISTIC_SPIN_MS = 0.05;
 
@@ -88,7 +92,9 @@ export class Simulation<M extends Machine | null = Machine | null> {
   /** When each pooled process's worker is back in the pool (run() waits for them). */
   private readonly released: Promise<void>[] = [];
   private readonly slots = new Map<number, Slot>();
-  private readonly bell = new Int32Array(new SharedArrayBuffer(8));
+  private readonly bell = new Int32Array(new SharedArrayBuffer(BELL_BYTES));
+  /** Waiting threads spin before they sleep (SimulationOptions.spin). */
+  private readonly spin: boolean;
   private readonly events: TraceEvent[] = [];
   private readonly spawns: Array<{ pid: number; program: string; argv: readonly string[] }> = [];
   private readonly random: (() => number) | null;
@@ -122,6 +128,8 @@ export class Simulation<M extends Machine | null = Machine | null> {
     this.deadlineMs = options.deadlineMs ?? Number.POSITIVE_INFINITY;
     this.loadTimeoutMs = options.loadTimeoutMs ?? 60_000;
     this.pool = options.workerPool ?? null;
+    this.spin = options.spin ?? true;
+    this.bell[BELL_SPINS] = this.spin ? WORKER_SPINS : 0;
     this.random = seed === null ? null : prng(seed);
     this.replaying = replaying;
     this.time = new ScheduleClock(
@@ -338,6 +346,22 @@ export class Simulation<M extends Machine | null = Machine | null> {
     Atomics.store(this.bell, BELL_SLEEPING, 0);
   }
 
+  /**
+   * Deterministic: blocks the kernel thread on the doorbell (Atomics.wait, no event-loop turn) until a
+   * process enters the kernel or `ms` pass; returns at once when every live process is in the kernel.
+   * The waitAsync of sleep() would not do here: other processes wait in the kernel for their turn, so
+   * it returns at once, and each of its wake-ups costs an event-loop turn.
+   */
+  private block(ms: number): void {
+    Atomics.store(this.bell, BELL_SLEEPING, 1);
+    // Read before looking at the channels: a request posted after this rings a changed count.
+    const seen = Atomics.load(this.bell, BELL_COUNT);
+    let running = false;
+    for (const s of this.slots.values()) if (!s.dead && !s.chan.pending()) running = true;
+    if (running && ms > 0) Atomics.wait(this.bell, BELL_COUNT, seen, ms);
+    Atomics.store(this.bell, BELL_SLEEPING, 0);
+  }
+
   private anyPending(): boolean {
     for (const s of this.slots.values())
       if (!s.dead && s.chan.pending() && !s.parked && !this.time.sleeping(s.pid)) return true;
@@ -371,7 +395,7 @@ export class Simulation<M extends Machine | null = Machine | null> {
         await new Promise<void>((r) => setImmediate(r));
         yieldAt = performance.now();
         await this.watchdog(t0);
-      } else if (!served && now - busyAt > SPIN_IDLE_MS) {
+      } else if (!served && (!this.spin || now - busyAt > SPIN_IDLE_MS)) {
         await this.sleep(this.time.msToNext(50));
         yieldAt = performance.now();
         await this.watchdog(t0);
@@ -403,11 +427,17 @@ export class Simulation<M extends Machine | null = Machine | null> {
           loadWait += now - loadingSince;
           loadingSince = null;
         }
-        if (now - waitingSince > DETERMINISTIC_SPIN_MS || now - yieldAt > YIELD_EVERY_MS) {
-          await this.sleep(20);
-          yieldAt = performance.now();
-          const loading = loadingSince !== null ? yieldAt - loadingSince : 0;
-          await this.watchdog(t0 + loadWait + loading, runner);
+        if (!this.spin || now - waitingSince > DETERMINISTIC_SPIN_MS || now - yieldAt > YIELD_EVERY_MS) {
+          // Until the next entry, or 20 ms of user code; then, every few ms, the event loop's turn (a
+          // worker's exit, the pool's messages, timers) and the watchdog, which sees the runner in the
+          // kernel unless it ran those 20 ms without entering it.
+          this.block(20);
+          if (performance.now() - yieldAt > YIELD_EVERY_MS) {
+            await new Promise<void>((r) => setImmediate(r));
+            yieldAt = performance.now();
+            const loading = loadingSince !== null ? yieldAt - loadingSince : 0;
+            await this.watchdog(t0 + loadWait + loading, runner);
+          }
         }
         continue;
       }

@@ -1,11 +1,21 @@
 import { describe, expect, it } from "vitest";
-import { decodeTrace, encodeTrace, ReplayDivergenceError, type SimTrace, Simulation } from "../src/index";
+import {
+  decodeTrace,
+  encodeTrace,
+  ReplayDivergenceError,
+  type SimTrace,
+  Simulation,
+  WorkerPool,
+} from "../src/index";
 import { mmKernel } from "./__fixtures__/mm-kernel";
 
 const racer = new URL("./__fixtures__/programs/racer.ts", import.meta.url);
 
-async function record(seed: number): Promise<{ trace: SimTrace; code: unknown }> {
-  const sim = await Simulation.deterministic({ kernel: mmKernel(), seed, deadlineMs: 60_000 });
+async function record(
+  seed: number,
+  options: { spin?: boolean; workerPool?: WorkerPool } = {},
+): Promise<{ trace: SimTrace; code: unknown }> {
+  const sim = await Simulation.deterministic({ kernel: mmKernel(), seed, deadlineMs: 60_000, ...options });
   sim.spawn(racer);
   const results = await sim.run();
   return { trace: sim.trace(), code: results[0]!.exit };
@@ -42,4 +52,26 @@ describe("deterministic mode", () => {
       ),
     );
   }, 180_000); // a dozen deterministic runs: slow on a busy 2-core machine
+
+  it("threads that never spin (spin: false: they block at once) record the same trace as spinning ones", async () => {
+    // One pool of threads for the three runs (a thread's start compiles the runtime: seconds under load).
+    const workerPool = new WorkerPool();
+    const spinning = await record(7, { spin: true, workerPool });
+    const blocking = await record(7, { spin: false, workerPool });
+    expect(spinning.trace.events.length).toBeGreaterThan(30);
+    expect(Buffer.from(encodeTrace(blocking.trace)).equals(Buffer.from(encodeTrace(spinning.trace)))).toBe(
+      true,
+    );
+    expect(blocking.code).toEqual(spinning.code);
+    // Free-running without spinning: the kernel and the workers sleep between requests; every process
+    // still ends by itself (the parent counts what its children's racing updates left: 1..24).
+    const free = await Simulation.create({ kernel: mmKernel(), spin: false, deadlineMs: 60_000, workerPool });
+    free.spawn(racer);
+    const ended = await free.run();
+    expect(ended.map((r) => "code" in r.exit)).toEqual([true, true, true]);
+    const counted = (ended[0]!.exit as { code: number }).code;
+    expect(counted).toBeGreaterThan(0);
+    expect(counted).toBeLessThanOrEqual(24);
+    await workerPool.close();
+  }, 120_000);
 });

@@ -97,12 +97,21 @@ export const OP_NAMES: Record<number, string> = {
 export const RESP_OK = 0;
 export const RESP_KILLED = 1;
 
-/** Global doorbell: i32[0] rung by workers after each request, i32[1] = 1 while the kernel sleeps. */
+/**
+ * Global doorbell: i32[0] rung by workers after each request, i32[1] = 1 while the kernel sleeps,
+ * i32[2] how many times a worker checks for its reply before it sleeps (set by the kernel).
+ */
 export const BELL_COUNT = 0;
 export const BELL_SLEEPING = 1;
+export const BELL_SPINS = 2;
+export const BELL_BYTES = 12;
 
-/** Spins on the reply before sleeping: ~0.3 µs per round trip when the kernel is spinning too. */
-const SPINS = 4000;
+/**
+ * Spins on the reply before sleeping: ~0.3 µs per round trip when the kernel is spinning too. A
+ * simulation that must not spin (its threads would take cores other work needs) sets 0: the worker
+ * sleeps at once and the kernel's notify wakes it.
+ */
+export const WORKER_SPINS = 4000;
 
 /**
  * msgpackr with records: both ends start from the same structure list, and `sequential` sends a
@@ -177,7 +186,8 @@ export class WorkerChannel {
     Atomics.store(i32, REQ_SEQ, seq);
     Atomics.add(this.bell, BELL_COUNT, 1);
     if (Atomics.load(this.bell, BELL_SLEEPING) !== 0) Atomics.notify(this.bell, BELL_COUNT);
-    let spins = SPINS;
+    const spinFor = this.bell[BELL_SPINS]!;
+    let spins = spinFor;
     while (Atomics.load(i32, RESP_SEQ) !== seq) {
       if (--spins > 0) continue;
       // Lost wakeups are impossible: the kernel stores RESP_SEQ before it reads SLEEPING, and
@@ -186,7 +196,7 @@ export class WorkerChannel {
       const seen = Atomics.load(i32, RESP_SEQ);
       if (seen !== seq) Atomics.wait(i32, RESP_SEQ, seen);
       Atomics.store(i32, SLEEPING, 0);
-      spins = SPINS;
+      spins = spinFor;
     }
     Atomics.store(i32, STATE, STATE_RUNNING);
     if (i32[RESP_STATUS] === RESP_KILLED) {
