@@ -1,5 +1,7 @@
 // `faultline sweep` throughput (issue 15 §3): runs per second one at a time (--jobs 1) and on every
-// core (--jobs N), measured side by side with the compiled command over the built-in scenario, and
+// core (--jobs N), measured side by side (interleaved rounds) with the compiled command over the
+// built-in scenario, with the CPU time each run costs (the command, its children and every thread:
+// the figure the other helpers' load disturbs least), and
 // what a run costs to start: a sweep child's start and module loading, a worker thread per simulated
 // process (fresh, or kept in a WorkerPool), the machine's boot (and, for comparison, restoring it from
 // a snapshot), the run itself, writing its record. The goal: N jobs ≥ 0.8·N × one job.
@@ -11,7 +13,7 @@
 // the sweeps run the compiled command. Runs from `pnpm bench` (this package's script builds dist/
 // first; the other packages' dist/ are built by turbo's ^build).
 import { fork, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -159,9 +161,29 @@ for (let r = 0; r < 5; r++) {
 let notAsExpected = 0;
 /** Each sweep's run durations (durationMs), by the sweep's label. */
 const durations: Record<string, number[]> = {};
+
+/**
+ * CPU time (ms) of the processes this one has waited for, theirs included (/proc/self/stat cutime +
+ * cstime, in USER_HZ ticks): a sweep command's own, its children's and all their threads'. CPU time
+ * is what the other helpers' load disturbs least (a thread waiting for a core costs none).
+ */
+function childrenCpuMs(): number {
+  try {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[13]) + Number(f[14])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Each sweep's CPU ms per run (command and children, their start included), by the sweep's label. */
+const cpuPerRun: Record<string, number[]> = {};
+
 /** Runs per second of `faultline sweep` over `seeds` seeds (two eras each), command start included. */
 function sweepRate(jobs: number, seeds: number, extra: string[] = []): number {
   const out = mkdtempSync(join(scratch, "out-"));
+  const cpu0 = childrenCpuMs();
   const t0 = performance.now();
   const r = spawnSync(
     process.execPath,
@@ -169,12 +191,14 @@ function sweepRate(jobs: number, seeds: number, extra: string[] = []): number {
     { cwd: appDir, encoding: "utf8" },
   );
   const s = (performance.now() - t0) / 1000;
+  const cpuMs = childrenCpuMs() - cpu0;
   const runs = readResults(out);
   if (runs.length !== seeds * DEFAULT_SCENARIO.eras.length)
     throw new Error(`faultline sweep --jobs ${jobs} recorded ${runs.length} runs:\n${r.stdout}${r.stderr}`);
   // A run that did not end as expected (a hang on an overloaded host) still counts: it ran.
   const label = `${jobs}${extra.join("")}`;
   durations[label] = [...(durations[label] ?? []), ...runs.map((x) => x.durationMs)];
+  cpuPerRun[label] = [...(cpuPerRun[label] ?? []), cpuMs / runs.length];
   const bad = runs.filter((x) => x.outcome !== "ok");
   notAsExpected += bad.length;
   for (const x of bad)
@@ -186,7 +210,8 @@ function sweepRate(jobs: number, seeds: number, extra: string[] = []): number {
 const SEEDS = 40;
 const one: number[] = [];
 const all: number[] = [];
-for (let round = 0; round < 2; round++) {
+// Interleaved rounds: --jobs 1 and --jobs N see the same machine state, round by round.
+for (let round = 0; round < 3; round++) {
   one.push(sweepRate(1, SEEDS));
   all.push(sweepRate(N, SEEDS));
 }
@@ -201,6 +226,12 @@ recordResults("simulator: faultline sweep throughput", {
   "runs/s --jobs 1 (built-in scenario, 80 runs)": r1,
   [`runs/s --jobs ${N}`]: rN,
   [`speed-up --jobs ${N} / --jobs 1 (goal >= ${0.8 * N})`]: rN / r1,
+  "CPU per run --jobs 1 (command, children, threads; start included), median ms": median(
+    cpuPerRun["1"] ?? [0],
+  ),
+  [`CPU per run --jobs ${N}, median ms`]: median(cpuPerRun[String(N)] ?? [0]),
+  "runs/s --jobs 1, each round": one.map((x) => x.toFixed(2)).join(" "),
+  [`runs/s --jobs ${N}, each round`]: all.map((x) => x.toFixed(2)).join(" "),
   "runs/s --jobs 1 --no-reuse (new child and threads per run)": freshRate,
   "start: sweep child fork until modules loaded ms": median(childMs),
   "start: a process on a new worker thread, compiled ms": compiled.fresh,

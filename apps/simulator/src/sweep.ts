@@ -6,6 +6,7 @@
 // same folder skips what is recorded.
 import { type ChildProcess, fork } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import Table from "cli-table3";
 import { DEFAULT_SCENARIO } from "./default-scenario";
@@ -22,7 +23,7 @@ import {
   runKey,
   traceName,
 } from "./sweep-results";
-import { FRESH_ARG, keepRecipe, lostRecord, type RunJob } from "./sweep-run";
+import { FRESH_ARG, keepRecipe, lostRecord, NO_SPIN_ARG, type RunJob } from "./sweep-run";
 import type { FromWorker, ToWorker } from "./sweep-worker";
 
 export interface SweepOptions {
@@ -138,8 +139,12 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
     : null;
 
   const reuse = o.reuse !== false;
+  const n = Math.max(1, Math.min(o.jobs, todo.length));
+  // A run keeps one thread busy at a time (one process or the kernel; deterministic), two when its
+  // threads spin while they wait for each other: spinning only pays while a core is free for it.
+  const args = [...(reuse ? [] : [FRESH_ARG]), ...(2 * n > availableParallelism() ? [NO_SPIN_ARG] : [])];
   const spawnChild = (): ChildProcess =>
-    fork(WORKER, reuse ? [] : [FRESH_ARG], {
+    fork(WORKER, args, {
       serialization: "advanced",
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     });
@@ -243,7 +248,6 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
       old.send({ type: "timeout", error } satisfies ToWorker);
       setTimeout(() => kill(null), 2000);
     };
-    const n = Math.max(1, Math.min(o.jobs, todo.length));
     for (let i = 0; i < n; i++) {
       const slot: Slot = {
         child: spawnChild(),
