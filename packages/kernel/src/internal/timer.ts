@@ -514,6 +514,8 @@ function fireHrtimer(k: Kernel, timer: Hrtimer, name: string): void {
 export interface KernelTimersState {
   readonly clk: number;
   readonly seq: number;
+  /** base.busyTick: the tick a busy CPU runs for due deferrable timers, or null (absent: null). */
+  readonly busyTick?: number | null;
   readonly wheel: ReadonlyArray<readonly [string, string, number, number, number, number, number]>;
   readonly hr: ReadonlyArray<readonly [string, string, number]>;
 }
@@ -553,7 +555,7 @@ export function saveKernelTimers(
       );
     hr.push([s.owner, name, h.expires]);
   }
-  return { clk: b?.clk ?? jiffiesOf(k), seq: b?.seq ?? 0, wheel, hr };
+  return { clk: b?.clk ?? jiffiesOf(k), seq: b?.seq ?? 0, busyTick: b?.busyTick ?? null, wheel, hr };
 }
 
 const fail = (msg: string): never => {
@@ -577,6 +579,7 @@ export function restoreKernelTimers(
       : fail(`timers: ${what}: expected an integer, got ${String(v)}`);
   const clk = int(st?.clk, "base clk");
   const seq = int(st.seq, "arming counter");
+  const busyTick = st.busyTick === undefined || st.busyTick === null ? null : int(st.busyTick, "busy tick");
   if (!Array.isArray(st.wheel) || !Array.isArray(st.hr)) fail("timers: expected the wheel and hrtimers");
   const lookup = (a: unknown, kind: "timer" | "hrtimer", what: string) => {
     const [owner, name] = Array.isArray(a) ? a : [];
@@ -607,6 +610,7 @@ export function restoreKernelTimers(
   b.pending.clear();
   b.clk = clk;
   b.seq = seq;
+  b.busyTick = busyTick;
   for (const w of wheel) {
     if (!w.t.function) fail("timers: a pending timer that was shut down");
     const s = timers.get(w.t)!;

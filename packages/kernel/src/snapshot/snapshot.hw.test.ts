@@ -23,14 +23,20 @@ import {
 } from "../__fixtures__/hw-driver";
 import {
   decodeSnapshotContainer,
+  defineDriver,
   encodeSnapshotContainer,
   iommuMappings,
+  jiffies,
   MAP_SHARED,
   Machine,
+  modTimer,
   O_RDWR,
   PROT_READ,
   PROT_WRITE,
   SnapshotError,
+  TIMER_DEFERRABLE,
+  type TimerList,
+  timerSetup,
 } from "../index";
 import type { MachineState } from "./state";
 
@@ -147,6 +153,32 @@ describe("snapshots of PCI, IRQ, DMA, memtype and timer state", () => {
     expect(b.clockNs).toBe(a.clockNs);
     expect(b.nextClockDeadline()).toBe(a.nextClockDeadline());
     expect(b.advanceClock(200_000_000)).toEqual(a.advanceClock(200_000_000));
+  });
+
+  it("keeps a deferrable timer's pending tick (a busy CPU's kick): it runs at the same tick after restore", async () => {
+    const lazy = () => {
+      let t: TimerList | null = null;
+      return defineDriver({
+        name: "lazy",
+        apiVersion: 1,
+        snapshot: { version: 1, timers: () => (t ? { t } : {}) },
+        init() {
+          t = timerSetup({}, function nap() {}, TIMER_DEFERRABLE);
+          modTimer(t, jiffies() + 5);
+          return 0;
+        },
+      });
+    };
+    const a = await Machine.create({ ramBytes: RAM, drivers: [lazy()] });
+    a.advanceClock(100_000_000); // due, but the idle CPU does not tick for it
+    a.spawn({ name: "busy" }).sys.munmap(0x10000, 4096); // a kernel entry: the busy CPU ticks next jiffy
+    const b = await Machine.restore(a.snapshot(), { drivers: [lazy()] });
+    const hw = (m: Machine) =>
+      (decodeSnapshotContainer(m.snapshot(), ["machine"]).fields.machine as MachineState).hw;
+    expect(hw(a).timers.busyTick).toBeGreaterThan(0);
+    expect(hw(b)).toEqual(hw(a)); // saved again, the restored machine's state is the original's
+    expect(b.nextClockDeadline()).toBe(a.nextClockDeadline());
+    expect(b.advanceClock(50_000_000)).toEqual(a.advanceClock(50_000_000));
   });
 
   it("refuses what cannot be saved, naming it", async () => {
