@@ -1,3 +1,3 @@
 import { faultlineBuild } from "../../tsup.shared.ts";
 
-export default faultlineBuild();
+export default faultlineBuild(undefined, { upstreamSources: true });
