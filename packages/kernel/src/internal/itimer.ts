@@ -12,6 +12,10 @@ import { sendSignal } from "./signal";
 
 const NSEC_PER_SEC = 1_000_000_000;
 
+/** The name of process `tgid`'s ITIMER_REAL on the virtual clock (traces, snapshots). */
+export const itRealName = (tgid: number): string => `pid ${tgid}: it_real_fn`;
+const IT_REAL_NAME = /^pid (\d{1,7}): it_real_fn$/;
+
 /** it_real_fn(): SIGALRM to the process (its leader, or any thread still running). */
 function itRealFn(k: Kernel, leader: Task): void {
   const target = leader.state === "running" ? leader : [...leader.group].find((o) => o.state === "running");
@@ -33,7 +37,7 @@ export function sysAlarm(k: Kernel, t: Task, seconds: number): number {
   if (seconds === 0) a?.vt.del();
   else {
     if (!a) {
-      a = { vt: clock.newTimer(() => itRealFn(k, leader), `pid ${t.tgid}: it_real_fn`) };
+      a = { vt: clock.newTimer(() => itRealFn(k, leader), itRealName(t.tgid)) };
       setAlarm(t, a);
     }
     a.vt.mod(clock.now + seconds * NSEC_PER_SEC);
@@ -41,4 +45,26 @@ export function sysAlarm(k: Kernel, t: Task, seconds: number): number {
   const sec = Math.floor(left / NSEC_PER_SEC);
   const nsec = left % NSEC_PER_SEC;
   return (sec === 0 && nsec > 0) || nsec >= NSEC_PER_SEC / 2 ? sec + 1 : sec;
+}
+
+/**
+ * A restored machine's alarms, made again before its clock is restored: for each process whose
+ * ITIMER_REAL the saved clock has armed (a timer named "pid <tgid>: it_real_fn"), the process's timer,
+ * which the clock's restore then arms for its saved expiry and order. `clock` is the saved
+ * VirtualClockState, not yet checked (the clock's restore checks the rest). An Error names an armed
+ * alarm whose process has no running thread on the restored machine (exit cancels the alarm).
+ */
+export function restoreAlarms(k: Kernel, clock: unknown): void {
+  const armed = (clock as { armed?: unknown } | null)?.armed;
+  if (!Array.isArray(armed)) return;
+  for (const a of armed) {
+    const m = Array.isArray(a) && typeof a[0] === "string" ? IT_REAL_NAME.exec(a[0]) : null;
+    if (!m) continue;
+    const tgid = Number(m[1]);
+    const leader = k.tasks.get(tgid);
+    if (!leader || leader.tgid !== tgid || ![...leader.group].some((o) => o.state === "running"))
+      throw new Error(`alarm of pid ${tgid}: armed in the snapshot, and no such process runs`);
+    if (alarmOf(leader)) continue;
+    setAlarm(leader, { vt: k.phys.clock.newTimer(() => itRealFn(k, leader), itRealName(tgid)) });
+  }
 }

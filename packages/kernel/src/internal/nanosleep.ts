@@ -79,6 +79,14 @@ export function sleepWake(k: Kernel, t: Task): number | null {
   return s ? wakeOf(k, s) : null;
 }
 
+/**
+ * Whether `t` is inside a sleep that has not ended: on a machine whose clock the simulator drives,
+ * a process parked in nanosleep/clock_nanosleep (its worker waits inside the syscall).
+ */
+export function isAsleep(t: Task): boolean {
+  return sleeps.has(t);
+}
+
 /** signal_wake_up() on a sleeping task: a signal its handler will take ends the sleep with -EINTR. */
 export function interruptSleep(t: Task): void {
   const s = sleeps.get(t);

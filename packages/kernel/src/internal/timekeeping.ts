@@ -31,6 +31,8 @@ interface Timekeeper {
   offsReal: bigint;
   /** The monotonic time of the last settime (tk_xtime was brought up to it), ns. */
   setAt: number;
+  /** MachineOptions.bootTime: the wall clock at boot, s (what a snapshot boots its machine with). */
+  readonly bootTime: number;
 }
 
 const keepers = new WeakMap<Kernel, Timekeeper>();
@@ -38,7 +40,7 @@ const keepers = new WeakMap<Kernel, Timekeeper>();
 function tk(k: Kernel): Timekeeper {
   let t = keepers.get(k);
   if (!t) {
-    t = { offsReal: BigInt(DEFAULT_BOOT_TIME) * NSEC, setAt: 0 };
+    t = { offsReal: BigInt(DEFAULT_BOOT_TIME) * NSEC, setAt: 0, bootTime: DEFAULT_BOOT_TIME };
     keepers.set(k, t);
   }
   return t;
@@ -46,7 +48,12 @@ function tk(k: Kernel): Timekeeper {
 
 /** timekeeping_init(): the wall clock reads `bootTime` seconds since the Epoch at monotonic time 0. */
 export function timekeepingInit(k: Kernel, bootTime: number): void {
-  keepers.set(k, { offsReal: BigInt(bootTime) * NSEC, setAt: 0 });
+  keepers.set(k, { offsReal: BigInt(bootTime) * NSEC, setAt: 0, bootTime });
+}
+
+/** The boot time the machine was created with (MachineOptions.bootTime, or the default), s. */
+export function bootTimeOf(k: Kernel): number {
+  return tk(k).bootTime;
 }
 
 /** ktime_get_real(): CLOCK_REALTIME in ns since the Epoch. */
@@ -94,8 +101,8 @@ export function saveTimekeeper(k: Kernel): readonly [string, number] {
 /** Puts a saved timekeeper back (checked first: an Error names a bad field). */
 export function restoreTimekeeper(k: Kernel, s: unknown): void {
   const [off, setAt] = Array.isArray(s) ? s : [];
-  if (typeof off !== "string" || !/^-?\d{1,30}$/.test(off)) throw new Error("timekeeper: offs_real");
+  if (typeof off !== "string" || !/^\d{1,30}$/.test(off)) throw new Error("timekeeper: offs_real");
   if (typeof setAt !== "number" || !Number.isSafeInteger(setAt) || setAt < 0)
     throw new Error("timekeeper: the last settime");
-  keepers.set(k, { offsReal: BigInt(off), setAt });
+  keepers.set(k, { offsReal: BigInt(off), setAt, bootTime: tk(k).bootTime });
 }

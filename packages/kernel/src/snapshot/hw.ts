@@ -18,6 +18,7 @@ import type { IsaDmaState, VirtualClockState } from "@faultline/phys";
 import { type DmaSnapshot, dmaStateOf } from "../internal/dma-snapshot";
 import { iommuOf } from "../internal/iommu";
 import { type IrqSnapshot, restoreIrqs, saveIrqs } from "../internal/irq";
+import { restoreAlarms } from "../internal/itimer";
 import type { Kernel } from "../internal/kernel";
 import { pciState } from "../internal/pci-bus";
 import { restoreTimekeeper, saveTimekeeper } from "../internal/timekeeping";
@@ -206,6 +207,8 @@ export function restoreHw(k: Kernel, hw: HwState): void {
   restoreKernelTimers(k, hw.timers, (owner, name) => named(owner).get(name));
   // The softirq's virtual timer exists whenever the snapshot's did (made at the first timer use).
   ensureTimerBase(k);
+  // Processes' alarm(2) timers are made again here (their expiry is the clock's).
+  restoreAlarms(k, hw.clock);
   k.phys.clock.restoreState(hw.clock);
   restoreTimekeeper(k, hw.timekeeper);
   checkHrtimersArmed(k);

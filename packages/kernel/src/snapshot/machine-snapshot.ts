@@ -20,6 +20,7 @@ import { iommuOf } from "../internal/iommu";
 import type { Kernel } from "../internal/kernel";
 import { unloadDriver } from "../internal/module";
 import { withKernel } from "../internal/oops";
+import { bootTimeOf } from "../internal/timekeeping";
 import type { DeviceModel, MachineOptions } from "../options";
 import { decodeSnapshotContainer, encodeSnapshotContainer, SnapshotError } from "./container";
 import { denseRam, sparseRam } from "./device-ram";
@@ -54,6 +55,7 @@ export function snapshotMachine(k: Kernel): Uint8Array {
     pku: k.cpu.pku,
     zeroPage: k.zeroPage,
     iommu: iommuOf(k) !== null,
+    bootTime: bootTimeOf(k),
   };
   const devices: DeviceState[] = k.devices.map((d) => {
     const saved = stateful(d) ? d.saveState() : null;
@@ -207,6 +209,8 @@ export function decodeMachineSnapshot(bytes: Uint8Array, options: RestoreOptions
         cpu: { pku: cfg.pku === true },
         zeroPage: cfg.zeroPage !== false,
         iommu: cfg.iommu === true,
+        // Machine.create checks it (a bad one: the snapshot's machine does not boot).
+        ...(cfg.bootTime === undefined ? {} : { bootTime: cfg.bootTime }),
         devices: givenDevices,
         drivers,
       },

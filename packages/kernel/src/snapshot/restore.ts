@@ -376,6 +376,7 @@ function restoreTasks(k: Kernel, s: KernelState, mms: readonly Mm[], files: read
       st.waitStatus === null ? null : int(st.waitStatus, `${what} waitStatus`, -(2 ** 31), 2 ** 32);
     t.killPending = st.killPending === true;
     t.capIpcLock = st.capIpcLock !== false;
+    t.capSysTime = st.capSysTime !== false;
     t.minflt = int(st.minflt, `${what} minflt`);
     t.majflt = int(st.majflt, `${what} majflt`);
     restoreCputime(t, st.cpu);

@@ -27,6 +27,7 @@ import { OpenFile } from "../internal/file";
 import { ShmAttachFile } from "../internal/ipc-shm";
 import { type ShmSegment, shmIds } from "../internal/ipc-shm-state";
 import type { Kernel, Task } from "../internal/kernel";
+import { isAsleep } from "../internal/nanosleep";
 import { KERNEL, withKernel } from "../internal/oops";
 import { saveCputime } from "../internal/posix-cpu-timers";
 import type { ShmemFileNode, TmpfsDirNode } from "../internal/shmem-file";
@@ -216,6 +217,11 @@ class Saver {
         throw new SnapshotError(
           `snapshot: process ${t.pid} is running a signal handler that is a JS function`,
         );
+    // A sleep the simulator parked: the process's worker waits inside nanosleep/clock_nanosleep.
+    if (t.state === "running" && isAsleep(t))
+      throw new SnapshotError(
+        `snapshot: process ${t.pid} is asleep in nanosleep/clock_nanosleep (parked by the simulator, its thread inside the syscall): a snapshot cannot hold a syscall in progress; take it when no process sleeps`,
+      );
     const fds: number[] = [];
     for (const [fd, f] of [...t.fds].sort((a, b) => a[0] - b[0]))
       fds.push(fd, this.file(f), closeOnExecOf(t, fd) ? 1 : 0);
@@ -242,6 +248,7 @@ class Saver {
       quietFault: sig.quietFault,
       rlim: t.rlim.flatMap((r) => [r.cur, r.max]),
       capIpcLock: t.capIpcLock,
+      capSysTime: t.capSysTime,
       minflt: t.minflt,
       majflt: t.majflt,
       cpu: saveCputime(t),

@@ -16,6 +16,8 @@ export interface ConfigState {
   readonly zeroPage: boolean;
   /** MachineOptions.iommu (absent: false). */
   readonly iommu?: boolean;
+  /** MachineOptions.bootTime, s since the Epoch (absent: the default). */
+  readonly bootTime?: number;
 }
 
 /** A loaded driver: its name and version, its state version and what its snapshot.save returned. */
@@ -146,6 +148,8 @@ export interface TaskState {
   /** cur, max pairs per RLIMIT_*. */
   readonly rlim: readonly number[];
   readonly capIpcLock: boolean;
+  /** CAP_SYS_TIME (absent: true). */
+  readonly capSysTime?: boolean;
   readonly minflt: number;
   readonly majflt: number;
   /** CPU-time counters: syscall entries, the group's exited threads' CPU time (posix-cpu-timers.ts). */
