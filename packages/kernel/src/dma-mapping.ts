@@ -1,5 +1,7 @@
 /**
  * The DMA API (include/linux/dma-mapping.h, kernel/dma/direct.c, kernel/dma/debug.c, mm/dmapool.c)
+ * (over ~500 lines: it is the driver-facing surface of four kernel files, kept in one module so its
+ * checks — masks, directions, debug accounting — are written once; the IOMMU half is internal/iommu.ts)
  * on a machine without an IOMMU: a bus address is the physical address (dma-direct). With one
  * (MachineOptions.iommu; drivers/iommu/dma-iommu.c), every mapping and coherent buffer gets an IOVA
  * below the device's mask, mapped with the direction's permissions (DMA_TO_DEVICE: the device may only

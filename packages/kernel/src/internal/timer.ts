@@ -1,6 +1,8 @@
 /**
  * kernel/time/timer.c and kernel/time/hrtimer.c on the machine's virtual clock (phys VirtualClock):
- * the jiffies tick, the timer wheel's expiry rounding, the timer softirq, and hrtimers.
+ * the jiffies tick, the timer wheel's expiry rounding, the timer softirq, and hrtimers. Over ~500
+ * lines on purpose: the wheel, hrtimers and their snapshot state share the expiry rules and the
+ * softirq that runs both.
  *
  * - jiffies = INITIAL_JIFFIES + ⌊now / TICK_NSEC⌋ (HZ 250, CONFIG_HZ's default; the count starts
  *   300 s before its 32-bit wrap, as Linux's does, to flush out wrap bugs).
@@ -90,7 +92,10 @@ const warnedOnce = new WeakMap<Kernel, Set<string>>();
 /** WARN_ON_ONCE at `site`: the report the first time on this machine, nothing after. */
 function warnOnce(k: Kernel, site: string, msg: string): void {
   let set = warnedOnce.get(k);
-  if (!set) warnedOnce.set(k, (set = new Set()));
+  if (!set) {
+    set = new Set();
+    warnedOnce.set(k, set);
+  }
   if (set.has(site)) return;
   set.add(site);
   warn(k, site, msg);

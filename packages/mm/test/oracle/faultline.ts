@@ -233,7 +233,10 @@ function runOps(mm: Mm, mmu: Mmu, script: Script, prefix: string, out: string[],
         }
         const cmmu = Mmu.forMm(child);
         // The child's fd table is a copy: each file gets a reference.
-        const childSlots = slots.map((f) => (f?.get(), f));
+        const childSlots = slots.map((f) => {
+          f?.get();
+          return f;
+        });
         runOps(child, cmmu, op.child, `${idx}.`, out, childSlots);
         child.exit();
         for (const f of childSlots) f?.put();
