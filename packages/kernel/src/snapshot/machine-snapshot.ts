@@ -16,7 +16,7 @@
 import pkg from "../../package.json" with { type: "json" };
 import { SUPPORTED_DRIVER_API_VERSIONS } from "../driver-api";
 import type { DriverDefinition } from "../driver-types";
-import { iommuOf } from "../internal/iommu";
+import { iommuDomainTypeOf, iommuOf } from "../internal/iommu";
 import type { Kernel } from "../internal/kernel";
 import { unloadDriver } from "../internal/module";
 import { withKernel } from "../internal/oops";
@@ -54,7 +54,7 @@ export function snapshotMachine(k: Kernel): Uint8Array {
     era: k.era,
     pku: k.cpu.pku,
     zeroPage: k.zeroPage,
-    iommu: iommuOf(k) !== null,
+    iommu: iommuDomainTypeOf(k) === "identity" ? "passthrough" : iommuOf(k) !== null,
     bootTime: bootTimeOf(k),
   };
   const devices: DeviceState[] = k.devices.map((d) => {
@@ -208,7 +208,7 @@ export function decodeMachineSnapshot(bytes: Uint8Array, options: RestoreOptions
         era: cfg.era,
         cpu: { pku: cfg.pku === true },
         zeroPage: cfg.zeroPage !== false,
-        iommu: cfg.iommu === true,
+        iommu: cfg.iommu === "passthrough" ? "passthrough" : cfg.iommu === true,
         // Machine.create checks it (a bad one: the snapshot's machine does not boot).
         ...(cfg.bootTime === undefined ? {} : { bootTime: cfg.bootTime }),
         devices: givenDevices,

@@ -25,6 +25,7 @@ import {
   decodeSnapshotContainer,
   defineDriver,
   encodeSnapshotContainer,
+  iommuDomainType,
   iommuMappings,
   jiffies,
   MAP_SHARED,
@@ -69,7 +70,7 @@ function observe(m: Machine, pid: number, fd: number): string {
   return out.join("\n---\n");
 }
 
-async function sample(iommu = false) {
+async function sample(iommu: boolean | "passthrough" = false) {
   const m = await Machine.create({ ramBytes: RAM, iommu, ...parts() });
   const p = m.spawn({ name: "hw" });
   const fd = p.sys.open("/dev/hw0", O_RDWR) as number;
@@ -120,6 +121,16 @@ describe("snapshots of PCI, IRQ, DMA, memtype and timer state", () => {
     expect(observe(b, p.pid, fd)).toBe(observe(a, p.pid, fd));
     for (const m of [a, b]) expect(m.process(p.pid)!.sys.ioctl(fd, HW_DMA, 0x21)).toBe(0x21);
     expect(iommuMappings(b, b.devices[0]!)).toEqual(iommuMappings(a, dev));
+    expect(observe(b, p.pid, fd)).toBe(observe(a, p.pid, fd));
+  });
+
+  it("with iommu=pt: the machine restores in passthrough (identity domain, no IOVA mappings), not without an IOMMU", async () => {
+    const { m: a, p, fd } = await sample("passthrough");
+    expect(iommuDomainType(a, a.devices[0]!)).toBe("identity");
+    const b = await Machine.restore(a.snapshot(), parts());
+    expect(iommuDomainType(b, b.devices[0]!)).toBe("identity");
+    expect(observe(b, p.pid, fd)).toBe(observe(a, p.pid, fd));
+    for (const m of [a, b]) expect(m.process(p.pid)!.sys.ioctl(fd, HW_DMA, 0x44)).toBe(0x44);
     expect(observe(b, p.pid, fd)).toBe(observe(a, p.pid, fd));
   });
 

@@ -14,8 +14,8 @@ export interface ConfigState {
   readonly era: "modern" | "2.6.10";
   readonly pku: boolean;
   readonly zeroPage: boolean;
-  /** MachineOptions.iommu (absent: false). */
-  readonly iommu?: boolean;
+  /** MachineOptions.iommu (absent: false; "passthrough" is iommu=pt). */
+  readonly iommu?: boolean | "passthrough";
   /** MachineOptions.bootTime, s since the Epoch (absent: the default). */
   readonly bootTime?: number;
 }
