@@ -2,16 +2,7 @@
  * fs/proc: the /proc files, built at read time as seq_file does: iomem, ioports, meminfo, buddyinfo,
  * devices, version, and PID/maps, PID/smaps.
  */
-import {
-  AddressSpaceMapping,
-  memtypesOf,
-  renderMaps,
-  renderPtdumpUser,
-  renderSmaps,
-  ShmemFile,
-  type ShmemInode,
-} from "@faultline/mm";
-import { PG_anon } from "@faultline/phys";
+import { AddressSpaceMapping, memtypesOf, renderMaps, renderPtdumpUser, renderSmaps } from "@faultline/mm";
 import { EINVAL, SEEK_CUR, SEEK_SET } from "../constants";
 import type { FileOperations } from "../driver-types";
 import { renderProcDma } from "../isa-dma";
@@ -19,6 +10,7 @@ import { procSysvipcShm } from "./ipc-shm";
 import { renderInterrupts } from "./irq";
 import { type Kernel, RELEASE, type Task } from "./kernel";
 import { renderProcBusPciDevices } from "./pci-bus";
+import { userPageCensus } from "./vmstat";
 import { procZoneinfo } from "./zoneinfo";
 
 /** The text of a /proc file as `self` (null: no process, /proc/self does not exist) sees it, or null. */
@@ -100,30 +92,8 @@ function procStat(t: Task, wholeGroup: boolean): string {
 
 /** /proc/meminfo: MemTotal and MemFree from the allocator, the rest counted from the page tables. */
 function meminfo(k: Kernel): string {
-  const anon = new Set<number>();
-  const mapped = new Set<number>();
-  const shmems = new Set<ShmemFile>();
-  let tables = 0;
-  const seen = new Set<unknown>();
-  for (const t of k.tasks.values()) {
-    if (t.state !== "running" || seen.has(t.mm)) continue; // threads share their mm
-    seen.add(t.mm);
-    const mm = t.mm;
-    tables += mm.pgd.tablePages;
-    for (const v of mm) if (v.vmFile instanceof ShmemFile) shmems.add(v.vmFile);
-    mm.pgd.forEach(0, 2 ** 47, (_a, _slot, pte) => {
-      const pfn = mm.normalPfn(pte);
-      if (pfn < 0) return;
-      if (Atomics.load(k.mem.flags, pfn) & PG_anon) anon.add(pfn);
-      else mapped.add(pfn);
-    });
-  }
-  // Every shmem inode's page cache: shared anonymous memory (found through its VMAs), tmpfs, memfd, SysV.
-  const inodes = new Set<ShmemInode>();
-  for (const s of shmems) inodes.add(s.inode);
-  for (const sb of [...k.tmpfs, k.shmMnt]) for (const i of sb.liveInodes()) inodes.add(i);
-  let shmem = 0;
-  for (const i of inodes) shmem += i.nrPages;
+  const { anon, mapped, shmem: shmemPages, tables } = userPageCensus(k);
+  const shmem = shmemPages.size;
   const free = k.mem.nrFreePages * 4;
   return k.mem.renderMeminfo([
     ["MemAvailable", free],

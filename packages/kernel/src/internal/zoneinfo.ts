@@ -12,41 +12,13 @@
  *
  * 2.6.10 had no /proc/zoneinfo (it came with 2.6.13): null there.
  */
-import { ShmemFile, type ShmemInode, VM_LOCKED } from "@faultline/mm";
-import { PG_anon, pfnZone, renderZoneinfo } from "@faultline/phys";
+import { pfnZone, renderZoneinfo } from "@faultline/phys";
 import type { Kernel } from "./kernel";
+import { userPageCensus } from "./vmstat";
 
 export function procZoneinfo(k: Kernel): string | null {
   if (k.era === "2.6.10") return null;
-  const anon = new Set<number>();
-  const mapped = new Set<number>();
-  const mlocked = new Set<number>();
-  const shmems = new Set<ShmemFile>();
-  let tables = 0;
-  const seen = new Set<unknown>();
-  for (const t of k.tasks.values()) {
-    if (t.state !== "running" || seen.has(t.mm)) continue; // threads share their mm
-    seen.add(t.mm);
-    const mm = t.mm;
-    tables += mm.pgd.tablePages;
-    for (const v of mm) {
-      if (v.vmFile instanceof ShmemFile) shmems.add(v.vmFile);
-      const locked = (v.vmFlags & VM_LOCKED) !== 0;
-      mm.pgd.forEach(v.vmStart, v.vmEnd, (_a, _slot, pte) => {
-        const pfn = mm.normalPfn(pte);
-        if (pfn < 0) return;
-        if (Atomics.load(k.mem.flags, pfn) & PG_anon) anon.add(pfn);
-        else mapped.add(pfn);
-        if (locked) mlocked.add(pfn);
-      });
-    }
-  }
-  // Every shmem inode's page cache: shared anonymous memory (found through its VMAs), tmpfs, memfd, SysV.
-  const inodes = new Set<ShmemInode>();
-  for (const s of shmems) inodes.add(s.inode);
-  for (const sb of [...k.tmpfs, k.shmMnt]) for (const i of sb.liveInodes()) inodes.add(i);
-  const shmem = new Set<number>();
-  for (const i of inodes) for (const pfn of i.pages.values()) shmem.add(pfn);
+  const { anon, mapped, mlocked, shmem, tables } = userPageCensus(k);
   const zone = [0, 1, 2].map(() => ({ nr_zone_inactive_anon: 0, nr_zone_unevictable: 0, nr_mlock: 0 }));
   for (const pfn of new Set([...anon, ...shmem])) {
     const z = zone[pfnZone(pfn)]!;
