@@ -32,6 +32,22 @@ describe("/proc/buddyinfo zones", () => {
     expect(small.procText("/proc/buddyinfo")).toMatch(/^Node 0, zone {6}DMA( +\d+){11} \n$/);
   });
 
+  it("2.6.10 (no ZONE_DMA32 before v2.6.15) lists DMA and Normal: Normal is the modern DMA32 and Normal added up", async () => {
+    for (const ramBytes of [64 * 2 ** 20, 6 * 2 ** 30]) {
+      const old = await Machine.create({ ramBytes, era: "2.6.10" });
+      const now = await Machine.create({ ramBytes });
+      const text = old.procText("/proc/buddyinfo");
+      expect(text).toMatch(/^Node 0, zone {6}DMA( +\d+){11} \nNode 0, zone {3}Normal( +\d+){11} \n$/);
+      const lines = (t: string) => t.split("\n").filter(Boolean);
+      const counts = (line: string) => line.trim().split(/ +/).slice(4).map(Number);
+      const modern = lines(now.procText("/proc/buddyinfo"));
+      const sum = counts(modern[1]!).map((n, o) => n + (modern[2] ? counts(modern[2])[o]! : 0));
+      expect(counts(lines(text)[1]!)).toEqual(sum);
+      expect(lines(text)[0]).toBe(modern[0]);
+      expect(freeByZone(text).DMA! + freeByZone(text).Normal!).toBe(old.mem.nrFreePages);
+    }
+  });
+
   it("a 24-bit coherent buffer comes out of ZONE_DMA; DMA32 ends as it was", async () => {
     const model = definePciDevice({
       name: "isa-like",

@@ -883,9 +883,23 @@ export class PhysMemory {
     return out;
   }
 
-  /** /proc/buddyinfo text: one line per populated zone (frag_show: "Node %d, zone %8s " and "%6lu "). */
-  renderBuddyinfo(): string {
-    return this.buddyinfoByZone()
+  /**
+   * /proc/buddyinfo text: one line per populated zone (frag_show: "Node %d, zone %8s " and "%6lu ").
+   * `dma32: false` prints the layout before ZONE_DMA32 (x86-64 gained it in v2.6.15, commit a2f1b4249007
+   * "x86_64: Add 4GB DMA32 zone"): everything above 16 MiB is Normal. The counts add up exactly, since
+   * no free block straddles 4 GiB (a 4 MiB block never crosses a 4 GiB boundary).
+   */
+  renderBuddyinfo(options: { readonly dma32?: boolean } = {}): string {
+    let zones = this.buddyinfoByZone();
+    if (options.dma32 === false) {
+      const dma32 = zones.find((z) => z.zone === "DMA32");
+      const normal = zones.find((z) => z.zone === "Normal");
+      if (dma32) {
+        const counts = dma32.counts.map((n, o) => n + (normal?.counts[o] ?? 0));
+        zones = [...zones.filter((z) => z !== dma32 && z !== normal), { zone: "Normal", counts }];
+      }
+    }
+    return zones
       .map(
         ({ zone, counts }) =>
           `Node 0, zone ${zone.padStart(8)} ${counts.map((n) => String(n).padStart(6)).join(" ")} \n`,

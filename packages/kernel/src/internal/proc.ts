@@ -23,7 +23,8 @@ export function procText(k: Kernel, path: string, self: Task | null): string | n
     case "/proc/meminfo":
       return meminfo(k);
     case "/proc/buddyinfo":
-      return k.mem.renderBuddyinfo();
+      // 2.6.10 had no ZONE_DMA32 (v2.6.15): its Normal zone began at 16 MiB.
+      return k.mem.renderBuddyinfo({ dma32: k.era !== "2.6.10" });
     case "/proc/zoneinfo":
       return procZoneinfo(k);
     case "/proc/devices":
