@@ -1,8 +1,9 @@
 // The Simulation: the process table (one slot per worker), the free-running and deterministic
 // kernel loops, the watchdog, syscalls that change the process table (fork, waitpid), and reaping.
 //
-// About 600 lines on purpose: every part left here reads and changes the same slots, counters and
-// recorded schedule, so splitting it further would hand the class's private state to other files.
+// Over 700 lines on purpose (the two kernel loops, the watchdog, sleeps and signals): every part
+// left here reads and changes the same slots, counters and recorded schedule, so splitting it further
+// would hand the class's private state to other files.
 // What needs none of it lives apart: spawn.ts (starting a worker), internal/entry.ts (faults, MMIO,
 // page locations, fault signals), simulation-types.ts (options and results).
 import type { Worker } from "node:worker_threads";
