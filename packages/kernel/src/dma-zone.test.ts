@@ -1,10 +1,9 @@
 // ZONE_DMA as /proc/buddyinfo shows it (mm/vmstat.c frag_show): one line per populated zone, and a
 // 24-bit coherent buffer taken from the first 16 MiB.
-import { definePciDevice } from "@faultline/devices";
 import { describe, expect, it } from "vitest";
+import { dmaTestDevice } from "./__fixtures__/dma-device";
 import { DMA_BIT_MASK, dmaAllocCoherent, dmaFreeCoherent, dmaSetMaskAndCoherent } from "./dma-mapping";
 import { Machine } from "./index";
-import { pciDevOf } from "./pci-machine";
 
 /** Free pages per zone, from /proc/buddyinfo. */
 function freeByZone(text: string): Record<string, number> {
@@ -49,16 +48,8 @@ describe("/proc/buddyinfo zones", () => {
   });
 
   it("a 24-bit coherent buffer comes out of ZONE_DMA; DMA32 ends as it was", async () => {
-    const model = definePciDevice({
-      name: "isa-like",
-      vendorId: 0x1b36,
-      deviceId: 0x0044,
-      classCode: 0x088000,
-      state: { name: "isa-like", version: 1, fields: {} },
-      bars: [{ index: 0, type: "mem32", size: 0x1000, ops: { read: () => 0, write: () => {} } }],
-    });
-    const m = await Machine.create({ ramBytes: 64 << 20, devices: [model] });
-    const dev = pciDevOf(m, model)!;
+    // A bus-master PCI function on a 64 MiB machine (DMA32 above 16 MiB).
+    const { m, dev } = await dmaTestDevice();
     const before = freeByZone(m.procText("/proc/buddyinfo"));
     const buf = m.withKernel(() => {
       expect(dmaSetMaskAndCoherent(dev, DMA_BIT_MASK(24))).toBe(0);

@@ -1,11 +1,10 @@
 // /proc/zoneinfo on a machine: the node's page counts follow what processes map (anonymous, mlocked,
 // shared memory, page tables), a 24-bit DMA buffer shows in ZONE_DMA's free pages, and 2.6.10 has no
 // such file (it came with 2.6.13).
-import { definePciDevice } from "@faultline/devices";
 import { describe, expect, it } from "vitest";
+import { dmaTestDevice } from "./__fixtures__/dma-device";
 import { DMA_BIT_MASK, dmaAllocCoherent, dmaFreeCoherent, dmaSetMaskAndCoherent } from "./dma-mapping";
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, Machine, PROT_READ, PROT_WRITE } from "./index";
-import { pciDevOf } from "./pci-machine";
 
 const P = 4096;
 const RW = PROT_READ | PROT_WRITE;
@@ -58,16 +57,8 @@ describe("/proc/zoneinfo", () => {
   });
 
   it("a 24-bit coherent buffer takes its pages from ZONE_DMA's free pages", async () => {
-    const model = definePciDevice({
-      name: "isa-like",
-      vendorId: 0x1b36,
-      deviceId: 0x0044,
-      classCode: 0x088000,
-      state: { name: "isa-like", version: 1, fields: {} },
-      bars: [{ index: 0, type: "mem32", size: 0x1000, ops: { read: () => 0, write: () => {} } }],
-    });
-    const m = await Machine.create({ ramBytes: 64 << 20, devices: [model] });
-    const dev = pciDevOf(m, model)!;
+    // A bus-master PCI function on a 64 MiB machine (DMA32 above 16 MiB).
+    const { m, dev } = await dmaTestDevice();
     const free = (zone: string) => field(m.procText("/proc/zoneinfo")!, zone, "pages free");
     const [dma, dma32] = [free("DMA"), free("DMA32")];
     const buf = m.withKernel(() => {
