@@ -86,8 +86,10 @@ export interface SyscallEntry<P extends readonly ParamSpec[] = readonly ParamSpe
   readonly method: string;
   readonly params: P;
   /**
-   * False for calls that only read the task (getpid, getppid): they answer without entering the
-   * kernel, so a zombie's handle still knows its pid.
+   * False for calls that only read the task (getpid, getppid, gettid): they answer without entering
+   * the kernel, so a zombie's handle still knows its pid. Unlike Linux, where these are real system
+   * calls (entry_SYSCALL_64: exit_to_user_mode delivers pending signals on the way out, and the time
+   * is charged to the task), they deliver no signal and add no CPU time here (posix-cpu-timers.ts).
    */
   readonly enter: boolean;
   /** The parameters' kinds as codes (C_*), for the conversion's hot path. */
