@@ -28,6 +28,23 @@ export function warn(k: Kernel | null, fn: string, msg: string): void {
   k.log.printk(4, "---[ end trace 0000000000000000 ]---");
 }
 
+const warnedOnce = new WeakMap<Kernel, Set<string>>();
+/**
+ * WARN_ON_ONCE / WARN_ONCE at `fn`: the report the first time that site warns on this machine,
+ * nothing after (the kernel keeps one __warned flag per call site).
+ */
+export function warnOnce(k: Kernel | null, fn: string, msg: string): void {
+  if (!k) return;
+  let sites = warnedOnce.get(k);
+  if (!sites) {
+    sites = new Set();
+    warnedOnce.set(k, sites);
+  }
+  if (sites.has(fn)) return;
+  sites.add(fn);
+  warn(k, fn, msg);
+}
+
 /** hex of a number, with its sign in front (-0x80000). */
 const hex = (n: number) => (n < 0 ? `-0x${(-n).toString(16)}` : `0x${n.toString(16)}`);
 

@@ -42,7 +42,7 @@
  *   (hrtimer_clockid_to_base).
  */
 import type { VirtualTimer } from "@faultline/phys";
-import { warn } from "./bug";
+import { warn, warnOnce } from "./bug";
 import { recordClockEvent } from "./clock-events";
 import { CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI } from "./clockid";
 import type { Kernel, Task } from "./kernel";
@@ -87,19 +87,6 @@ export const TIMER_PINNED = 0x00100000;
 /** timer_setup flag: the function runs with interrupts off (nothing preempts it here anyway). */
 export const TIMER_IRQSAFE = 0x00200000;
 const TIMER_INIT_FLAGS = TIMER_DEFERRABLE | TIMER_PINNED | TIMER_IRQSAFE;
-
-const warnedOnce = new WeakMap<Kernel, Set<string>>();
-/** WARN_ON_ONCE at `site`: the report the first time on this machine, nothing after. */
-function warnOnce(k: Kernel, site: string, msg: string): void {
-  let set = warnedOnce.get(k);
-  if (!set) {
-    set = new Set();
-    warnedOnce.set(k, set);
-  }
-  if (set.has(site)) return;
-  set.add(site);
-  warn(k, site, msg);
-}
 
 /** A timer's function (void (*function)(struct timer_list *)). */
 export type TimerFunc = (timer: TimerList) => void;

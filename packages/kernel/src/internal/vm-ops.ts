@@ -6,7 +6,7 @@
 import { VM_FAULT_SIGBUS, VM_MAYWRITE, type Vma, type VmFault, type VmOperations } from "@faultline/mm";
 import type { Page } from "@faultline/phys";
 import { EFAULT } from "../constants";
-import { warn } from "./bug";
+import { warnOnce } from "./bug";
 import type { Kernel } from "./kernel";
 import { callDriver, KERNEL } from "./oops";
 
@@ -17,7 +17,7 @@ import { callDriver, KERNEL } from "./oops";
  */
 export function adoptVma(k: Kernel, vma: Vma, owner: string, flagsBefore?: number): void {
   if (flagsBefore !== undefined && !(flagsBefore & VM_MAYWRITE) && vma.vmFlags & VM_MAYWRITE)
-    warn(
+    warnOnce(
       k,
       "__mmap_new_file_vma (mm/vma.c)",
       `${owner}: ->mmap set VM_MAYWRITE on a mapping that may not be written (vm_flags 0x${flagsBefore.toString(16)} -> 0x${vma.vmFlags.toString(16)})`,
