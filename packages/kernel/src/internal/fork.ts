@@ -76,6 +76,7 @@ export function newTask(k: Kernel, mm: Mm, parent: Task | null, comm: string, th
     group: thread ? thread.group : new Set(),
     minflt: 0,
     majflt: 0,
+    nsyscalls: 0,
     comm,
     mm,
     mmu,

@@ -71,6 +71,8 @@ export interface Task {
   /** Faults this thread took (task_struct min_flt / maj_flt; the mm counts the whole process's). */
   minflt: number;
   majflt: number;
+  /** Syscalls this thread entered (with its faults, what its CPU time counts: posix-cpu-timers.ts). */
+  nsyscalls: number;
 }
 
 /** A driver oops or kernel bug, as recorded (also printed to dmesg). */

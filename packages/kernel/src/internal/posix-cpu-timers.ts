@@ -46,18 +46,17 @@ export const cpuclockPerthread = (clock: number): boolean => (clock & CPUCLOCK_P
 export const isClockfd = (clock: number): boolean =>
   (clock & (CPUCLOCK_PERTHREAD_MASK | CPUCLOCK_CLOCK_MASK)) === CLOCKFD;
 
-const syscalls = new WeakMap<Task, number>();
 /** sum_sched_runtime of a thread group's exited threads (keyed by the group's set). */
 const deadSum = new WeakMap<Set<Task>, number>();
 
 /** A syscall entry: its cost is charged to `t`. */
 export function chargeSyscall(t: Task): void {
-  syscalls.set(t, (syscalls.get(t) ?? 0) + 1);
+  t.nsyscalls++;
 }
 
 /** task_sched_runtime(): the CPU time of thread `t`, ns. */
 export function threadCputime(t: Task): number {
-  return ((syscalls.get(t) ?? 0) + t.minflt + t.majflt) * CPU_NS_PER_ENTRY;
+  return (t.nsyscalls + t.minflt + t.majflt) * CPU_NS_PER_ENTRY;
 }
 
 /** thread_group_sched_runtime(): the CPU time of t's process, its exited threads included, ns. */
@@ -101,7 +100,7 @@ export function cpuClockGet(k: Kernel, cur: Task, clock: number): number {
 
 /** A task's CPU-time counters as a machine snapshot keeps them: its syscall entries and its group's exited threads' sum. */
 export function saveCputime(t: Task): readonly [number, number] {
-  return [syscalls.get(t) ?? 0, deadSum.get(t.group) ?? 0];
+  return [t.nsyscalls, deadSum.get(t.group) ?? 0];
 }
 
 /** Puts saved counters back on a restored task (an Error names a bad one). */
@@ -109,6 +108,6 @@ export function restoreCputime(t: Task, s: unknown): void {
   const [n, dead] = Array.isArray(s) ? s : [];
   const ok = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
   if (!ok(n) || !ok(dead)) throw new Error(`task ${t.pid}: CPU time counters`);
-  syscalls.set(t, n);
+  t.nsyscalls = n;
   if (dead) deadSum.set(t.group, dead);
 }
