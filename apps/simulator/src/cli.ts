@@ -401,6 +401,11 @@ program
       "keeping both from run to run (the same results, slower: a check, or for programs whose imported " +
       "modules keep state between processes)",
   )
+  .option(
+    "--no-pin",
+    "let the scheduler place the child processes instead of giving each its own core (by default, 2 to " +
+      "(cores) children are pinned one per core through taskset, on Linux)",
+  )
   // A usage error is exit 2 here: 1 already means "a run did not end as expected".
   .exitOverride()
   .action(
@@ -414,6 +419,7 @@ program
         timeout: number;
         queue?: string;
         reuse: boolean;
+        pin: boolean;
       },
     ) => {
       process.exitCode = await sweep({
@@ -426,6 +432,7 @@ program
         progress: process.stderr.isTTY === true,
         write: (t) => process.stdout.write(t),
         reuse: o.reuse,
+        pin: o.pin,
         ...(o.queue !== undefined ? { queueUrl: o.queue } : {}),
       });
     },

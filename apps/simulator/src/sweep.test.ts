@@ -1,16 +1,17 @@
 // faultline sweep and faultline replay, through the real command line (as cli.test.ts runs it).
 // Runs cost seconds each on a busy 2-core machine (every process is a worker loading its program
 // through tsx), so the sweeps here are a few seeds, and later tests reuse the first one's folder.
-import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { decodeTrace } from "@faultline/sim";
 import { Unpackr } from "msgpackr";
 import { describe, expect, it } from "vitest";
 import { ScenarioError } from "./scenario";
+import { allowedCpus } from "./sweep-affinity";
 import { loadMatrix, parseSeeds } from "./sweep-matrix";
 import { appendResult, RESULTS_FILE, type RunRecord, readResults } from "./sweep-results";
 import type { SweepTrace } from "./sweep-run";
@@ -21,11 +22,19 @@ const fixture = (f: string) => fileURLToPath(new URL(`../test/__fixtures__/${f}`
 
 /** Runs the real command line, as `pnpm faultline …` does. */
 async function faultline(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  return faultlineWith({}, ...args);
+}
+
+/** The same, with these variables added to the environment. */
+async function faultlineWith(
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
     const r = await run(
       process.execPath,
       ["--import", "tsx", "--conditions=@faultline/source", "src/cli.ts", ...args],
-      { cwd: appDir, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NO_COLOR: "1" } },
+      { cwd: appDir, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NO_COLOR: "1", ...env } },
     );
     return { stdout: r.stdout, stderr: r.stderr, code: 0 };
   } catch (e) {
@@ -202,6 +211,64 @@ describe("faultline sweep", () => {
     expect(readFileSync(join(dir, "seed-2.trace"))).toEqual(readFileSync(join(out, "seed-2.trace")));
   }, 180_000);
 
+  it("pins two children one per core through taskset (--no-pin: the scheduler places them), with the same records and traces", async () => {
+    // A taskset on PATH that logs how it is called, then does what the real one does (or, on a host
+    // without one, runs the command unpinned): the sweep's children go through it.
+    const dir = tmp();
+    const bin = join(dir, "bin");
+    mkdirSync(bin);
+    const log = join(dir, "taskset.log");
+    const real = execFileSync("sh", ["-c", "command -v taskset || true"], { encoding: "utf8" }).trim();
+    writeFileSync(
+      join(bin, "taskset"),
+      `#!/bin/sh\necho "$1 $2" >> ${JSON.stringify(log)}\n${real ? `exec ${real} "$@"` : 'shift 2; exec "$@"'}\n`,
+      { mode: 0o755 },
+    );
+    const env = { PATH: `${bin}${delimiter}${process.env.PATH ?? ""}` };
+    const cpus = allowedCpus();
+    // Seeds 1 and 2, one per child, as the first sweep recorded them (seed 2 fails, with a trace).
+    const firstTwo = withoutDuration(records(out)).filter((r) => r.seed <= 2);
+    const pinned = await faultlineWith(
+      env,
+      "sweep",
+      RACE,
+      "--seeds",
+      "1-2",
+      "--jobs",
+      "2",
+      "-o",
+      join(dir, "p"),
+    );
+    expect(pinned.code, pinned.stderr).toBe(1);
+    const calls = existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : [];
+    if (cpus && cpus.length >= 2) {
+      // The probe, then one child per slot, each on its own core.
+      expect(calls).toEqual([`-c ${cpus[0]}`, `-c ${cpus[0]}`, `-c ${cpus[1]}`]);
+    } else {
+      // One core: nothing to pin to (taskset is not even probed for).
+      expect(calls).toEqual([]);
+    }
+    expect(withoutDuration(records(join(dir, "p")))).toEqual(firstTwo);
+    expect(readFileSync(join(dir, "p", "seed-2.trace"))).toEqual(readFileSync(join(out, "seed-2.trace")));
+
+    writeFileSync(log, "");
+    const free = await faultlineWith(
+      env,
+      "sweep",
+      RACE,
+      "--seeds",
+      "1-2",
+      "--jobs",
+      "2",
+      "--no-pin",
+      "-o",
+      join(dir, "f"),
+    );
+    expect(free.code, free.stderr).toBe(1);
+    expect(readFileSync(log, "utf8")).toBe("");
+    expect(withoutDuration(records(join(dir, "f")))).toEqual(firstTwo);
+  }, 180_000);
+
   it("kills a run that hangs past --timeout, records it as hung with its trace, goes on in the same process, and replay follows it to that point", async () => {
     const dir = tmp();
     // One child, two hung runs: the second starts after the first's spinning thread was killed.
@@ -301,7 +368,7 @@ describe("faultline sweep", () => {
     expect(existsSync(join(dir, "out"))).toBe(false);
     // And --help documents both commands.
     expect(sweepHelp.code).toBe(0);
-    for (const opt of ["--seeds", "--matrix", "--jobs", "--output", "--timeout", "--no-reuse"])
+    for (const opt of ["--seeds", "--matrix", "--jobs", "--output", "--timeout", "--no-reuse", "--no-pin"])
       expect(sweepHelp.stdout).toContain(opt);
     expect(replayHelp.stdout).toContain("<trace> [scenario]");
   }, 120_000);

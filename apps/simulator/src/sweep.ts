@@ -4,13 +4,15 @@
 // child, and new threads, for every run. A child that crashes or stops answering is replaced;
 // its run is recorded as crashed or hung. Results are appended as runs end, so a second sweep with the
 // same folder skips what is recorded.
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, type ForkOptions, fork, type SpawnOptions, spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import Table from "cli-table3";
 import { DEFAULT_SCENARIO } from "./default-scenario";
 import { loadPlugins, loadScenario, parseScenario } from "./scenario";
+import { pinning } from "./sweep-affinity";
 import { applyCell, type Cell, cellLabel, loadMatrix } from "./sweep-matrix";
 import { runOnQueue } from "./sweep-queue";
 import {
@@ -43,6 +45,11 @@ export interface SweepOptions {
    * process per run and a new thread per simulated process (the same results, far slower).
    */
   readonly reuse?: boolean;
+  /**
+   * Pin each child to a core of its own when there are 2 to (cores) of them (default true; see
+   * sweep-affinity.ts). False: the scheduler places them.
+   */
+  readonly pin?: boolean;
   /** Run on a BullMQ queue at this redis:// URL (faultline worker processes take the jobs) instead of a local pool. */
   readonly queueUrl?: string;
 }
@@ -112,6 +119,8 @@ function readScenario(path: string | undefined) {
 }
 
 interface Slot {
+  /** Which child this is (0..jobs-1): its core when children are pinned. */
+  readonly index: number;
   child: ChildProcess;
   job: RunJob | null;
   started: number;
@@ -142,12 +151,30 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
   const n = Math.max(1, Math.min(o.jobs, todo.length));
   // A run keeps one thread busy at a time (one process or the kernel; deterministic), two when its
   // threads spin while they wait for each other: spinning only pays while a core is free for it.
-  const args = [...(reuse ? [] : [FRESH_ARG]), ...(2 * n > availableParallelism() ? [NO_SPIN_ARG] : [])];
-  const spawnChild = (): ChildProcess =>
-    fork(WORKER, args, {
-      serialization: "advanced",
-      stdio: ["ignore", "ignore", "inherit", "ipc"],
-    });
+  // Several children get a core each (sweep-affinity.ts), where their threads never spin.
+  const pin = o.pin === false ? null : pinning(n);
+  const spin = !pin && 2 * n <= availableParallelism();
+  const args = [...(reuse ? [] : [FRESH_ARG]), ...(spin ? [] : [NO_SPIN_ARG])];
+  const childOptions: ForkOptions & SpawnOptions = {
+    serialization: "advanced",
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  };
+  const spawnChild = (slot: number): ChildProcess =>
+    pin
+      ? // As fork() would start it (same node, same flags), under taskset.
+        spawn(
+          pin.taskset,
+          [
+            "-c",
+            String(pin.cpuOf(slot)),
+            process.execPath,
+            ...process.execArgv,
+            fileURLToPath(WORKER),
+            ...args,
+          ],
+          childOptions,
+        )
+      : fork(WORKER, args, childOptions);
 
   await new Promise<void>((allDone) => {
     const slots: Slot[] = [];
@@ -164,7 +191,7 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
         // Not reused: this child goes (it exits when disconnected), a new one takes the next run.
         slot.child.removeAllListeners();
         slot.child.disconnect();
-        slot.child = spawnChild();
+        slot.child = spawnChild(slot.index);
         attach(slot);
       }
       dispatch(slot);
@@ -187,7 +214,7 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
           keepRecipe(job, "crashed", error),
           performance.now() - slot.started,
         );
-        slot.child = spawnChild();
+        slot.child = spawnChild(slot.index);
         attach(slot);
         finish(slot, r);
       });
@@ -237,7 +264,7 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
         slot.job = null;
         old.removeAllListeners("exit");
         old.kill("SIGKILL");
-        slot.child = spawnChild();
+        slot.child = spawnChild(slot.index);
         attach(slot);
         const kept = trace ?? keepRecipe(job, "hung", error);
         finish(slot, lostRecord(job, "hung", error, kept, performance.now() - slot.started));
@@ -250,7 +277,8 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
     };
     for (let i = 0; i < n; i++) {
       const slot: Slot = {
-        child: spawnChild(),
+        index: i,
+        child: spawnChild(i),
         job: null,
         started: 0,
         timer: null,

@@ -1,0 +1,82 @@
+// Which core each of a sweep's children runs on. A deterministic run keeps one thread busy at a time
+// (its kernel thread or one of its processes), handing the turn from thread to thread hundreds of times
+// a run. Left to the scheduler, two sweeps' threads hop between cores and every hand-off wakes a thread
+// on another core; pinned, each child's threads (and V8's helpers in that process) share one core, the
+// hand-offs stay on it and the children do not compete: on this 2-core class, two pinned children run
+// ~1.9× the runs of one, two unpinned ones ~1.1× (apps/simulator/bench). Linux only: the children
+// start through util-linux's taskset (Node cannot set a thread's affinity); elsewhere, or when
+// taskset is missing or refuses, the children run unpinned.
+import { spawnSync } from "node:child_process";
+import { accessSync, constants, readFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
+
+/**
+ * The CPUs this process may run on, from /proc/self/status's Cpus_allowed_list ("0-3,8,10-11"), or
+ * null where that cannot be read (not Linux) or does not parse.
+ */
+export function allowedCpus(status = readStatus()): number[] | null {
+  const line = status?.split("\n").find((l) => l.startsWith("Cpus_allowed_list:"));
+  if (!line) return null;
+  const cpus: number[] = [];
+  for (const part of line
+    .slice(line.indexOf(":") + 1)
+    .trim()
+    .split(",")) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) return null;
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    if (hi < lo || hi - lo > 4096) return null;
+    for (let c = lo; c <= hi; c++) cpus.push(c);
+  }
+  return cpus.length ? cpus : null;
+}
+
+function readStatus(): string | null {
+  try {
+    return readFileSync("/proc/self/status", "utf8");
+  } catch {
+    return null;
+  }
+}
+
+/** taskset's path on $PATH, or null. */
+function findTaskset(): string | null {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (!dir) continue;
+    const p = join(dir, "taskset");
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {}
+  }
+  return null;
+}
+
+export interface Pinning {
+  /** Runs `taskset -c <cpu> <command...>`. */
+  readonly taskset: string;
+  /** The core of child slot i. */
+  readonly cpuOf: (slot: number) => number;
+}
+
+/**
+ * How to pin `jobs` children, one per core, or null when they should not be pinned: one child (it
+ * may use every core: its threads spin on the others while they wait), more children than cores
+ * (pinned, two would share a core while another sat idle), or no working taskset.
+ */
+export function pinning(jobs: number): Pinning | null {
+  if (process.platform !== "linux" || jobs < 2) return null;
+  const cpus = allowedCpus();
+  if (!cpus || jobs > cpus.length) return null;
+  const taskset = findTaskset();
+  if (!taskset) return null;
+  // A taskset that cannot set this mask (a container's seccomp filter, say) would make every child
+  // die at start: tried once here.
+  const probe = spawnSync(taskset, ["-c", String(cpus[0]), process.execPath, "-e", ""], {
+    stdio: "ignore",
+    timeout: 30_000,
+  });
+  if (probe.status !== 0) return null;
+  return { taskset, cpuOf: (slot) => cpus[slot % cpus.length]! };
+}
