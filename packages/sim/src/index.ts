@@ -79,6 +79,7 @@ export {
   type Program,
   type ProgramMain,
   type ProgramMmu,
+  type ProgramOptions,
   type ProgramSigAction,
   type ProgramSigActionResult,
   type ProgramSigInfo,

@@ -7,7 +7,8 @@
 // (under a query of its own, so its top-level state starts anew), its MMU, TLB, channel and signal
 // handlers are made for it, and what it reports (exit, error text, stacks) is the same byte for byte.
 // What it shares with the processes the worker ran before is the modules its program imports (a
-// library's top-level state), as the threads of one Node process share them.
+// library's top-level state), as the threads of one Node process share them, and the program module
+// itself when the program allows it (defineProgram's reuseModule: no load, no recompile).
 import { MessageChannel, type MessagePort, type Worker } from "node:worker_threads";
 import type { WorkerBoot } from "./internal/worker-main";
 import { isTypeScript, startPooledWorker } from "./spawn";
@@ -20,7 +21,8 @@ export interface WorkerPoolOptions {
   readonly maxIdle?: number;
   /**
    * Processes one worker runs before it is ended and replaced (default 500): each process imports its
-   * program module afresh, and a module once imported stays in that worker's memory.
+   * program module afresh (unless the program allows reuse: ProgramOptions.reuseModule), and a module
+   * once imported stays in that worker's memory.
    */
   readonly maxProcesses?: number;
 }

@@ -3,6 +3,7 @@
 // killed process's worker is ended, not reused.
 import { describe, expect, it } from "vitest";
 import {
+  defineProgram,
   encodeTrace,
   type ProcessResult,
   Simulation,
@@ -89,4 +90,61 @@ describe("WorkerPool", () => {
       await pool.close();
     }
   }, 600_000);
+
+  it("lets a program that allows it (reuseModule) keep its module on a pooled thread; fresh threads import it anew", async () => {
+    const pool = new WorkerPool();
+    const exits = async (workerPool?: WorkerPool) => {
+      const sim = await Simulation.deterministic({
+        machine: MACHINE,
+        seed: 1,
+        loadTimeoutMs: 300_000,
+        ...(workerPool ? { workerPool } : {}),
+      });
+      sim.spawn(program("reused.ts"));
+      const r = await sim.run();
+      sim.machine.checkInvariants();
+      return r.map((x) => x.exit);
+    };
+    try {
+      // One process a run, on the pool's one thread: its copy of the module counts 1, 2, 3.
+      expect(await exits(pool)).toEqual([{ code: 1 }]);
+      expect(await exits(pool)).toEqual([{ code: 2 }]);
+      expect(await exits(pool)).toEqual([{ code: 3 }]);
+      expect(pool).toMatchObject({ started: 1, reused: 2 });
+      // Without a pool, and for programs that do not allow it (pooled.ts, above), every process
+      // starts from a fresh module.
+      expect(await exits()).toEqual([{ code: 1 }]);
+      expect(await exits()).toEqual([{ code: 1 }]);
+    } finally {
+      await pool.close();
+    }
+  }, 600_000);
+});
+
+describe("defineProgram", () => {
+  const main = () => 0;
+  it("takes options after main or after its entries, and says what is wrong with bad arguments", () => {
+    expect(defineProgram(main, { reuseModule: true })).toEqual({
+      faultlineProgram: 1,
+      main,
+      child: undefined,
+      thread: undefined,
+      reuseModule: true,
+    });
+    expect(defineProgram(main, main, undefined, { reuseModule: true }).child).toBe(main);
+    expect(defineProgram(main, {}).reuseModule).toBeUndefined();
+    expect(defineProgram(main, main, main).thread).toBe(main);
+    const bad = defineProgram as unknown as (...a: unknown[]) => unknown;
+    expect(() => bad("main")).toThrow(new TypeError("defineProgram: main must be a function, got string"));
+    expect(() => bad(main, 5)).toThrow(new TypeError("defineProgram: child must be a function, got number"));
+    expect(() => bad(main, undefined, {})).toThrow(
+      new TypeError("defineProgram: thread must be a function, got object"),
+    );
+    expect(() => bad(main, undefined, undefined, 1)).toThrow(
+      new TypeError("defineProgram: options must be an object, got number"),
+    );
+    expect(() => bad(main, { reuseModule: "yes" })).toThrow(
+      new TypeError("defineProgram: options.reuseModule must be a boolean, got string"),
+    );
+  });
 });

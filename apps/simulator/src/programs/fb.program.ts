@@ -77,4 +77,7 @@ export default defineProgram(
     say(sys, `viewer: it shows ${lit} of ${width} pixels of row ${ROW} lit`);
     return lit === width ? 0 : 1;
   },
+  undefined,
+  // Keeps no state between processes: a pooled thread may serve its next process with this module.
+  { reuseModule: true },
 );

@@ -33,4 +33,7 @@ export default defineProgram(
     say(sys, `child stored 0xbeef0002 in the second page`);
     return 0;
   },
+  undefined,
+  // Keeps no state between processes: a pooled thread may serve its next process with this module.
+  { reuseModule: true },
 );

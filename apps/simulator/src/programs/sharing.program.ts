@@ -84,4 +84,7 @@ export default defineProgram(
     mmu.store32(seg + 4, mmu.load32(seg) * 10);
     return 0;
   },
+  undefined,
+  // Keeps no state between processes: a pooled thread may serve its next process with this module.
+  { reuseModule: true },
 );

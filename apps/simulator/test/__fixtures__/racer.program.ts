@@ -36,4 +36,8 @@ export default defineProgram(
     bump(sys, mmu, addr, n);
     return 0;
   },
+  undefined,
+  // No module state: a sweep's kept threads may run it again from the same module (the sweep tests
+  // compare those runs with --no-reuse's fresh ones, byte for byte).
+  { reuseModule: true },
 );

@@ -54,8 +54,15 @@ export interface PooledWorkerData {
  */
 const EXIT_NOT_LOADED = 127;
 
-/** Runs one process: its program (imported from `moduleUrl`) against the machine `boot` names. */
-async function runProcess(boot: WorkerBoot, moduleUrl: string): Promise<void> {
+/**
+ * Runs one process: its program (imported from `moduleUrl`, or taken from `reusable` when a pooled
+ * worker imported it before and the program allows that) against the machine `boot` names.
+ */
+async function runProcess(
+  boot: WorkerBoot,
+  moduleUrl: string,
+  reusable: Map<string, Program> | null,
+): Promise<void> {
   const mem = PhysMemory.attach(boot.phys);
   const chan = new WorkerChannel(boot.channel, boot.bell);
 
@@ -285,20 +292,22 @@ async function runProcess(boot: WorkerBoot, moduleUrl: string): Promise<void> {
   });
   Object.freeze(sys);
 
-  let program: Program | null = null;
-  try {
-    const mod = (await import(moduleUrl)) as { default?: Program };
-    if (mod.default?.faultlineProgram !== 1)
-      throw new TypeError(
-        `the default export is not defineProgram(...) (got ${describeExport(mod.default)})`,
-      );
-    program = mod.default;
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    chan.exit({ code: EXIT_NOT_LOADED, detail: clean(`cannot load program ${boot.program}: ${why}`) } as {
-      code: number;
-    });
-  }
+  let program: Program | null = reusable?.get(boot.program) ?? null;
+  if (!program)
+    try {
+      const mod = (await import(moduleUrl)) as { default?: Program };
+      if (mod.default?.faultlineProgram !== 1)
+        throw new TypeError(
+          `the default export is not defineProgram(...) (got ${describeExport(mod.default)})`,
+        );
+      program = mod.default;
+      if (program.reuseModule === true) reusable?.set(boot.program, program);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      chan.exit({ code: EXIT_NOT_LOADED, detail: clean(`cannot load program ${boot.program}: ${why}`) } as {
+        code: number;
+      });
+    }
   if (!program) return;
   chan.start();
   try {
@@ -366,11 +375,13 @@ if ("poolPort" in data) {
   // fresh one.
   const port = data.poolPort;
   let seq = 0;
+  // Programs whose modules may serve this thread's later processes too (defineProgram's reuseModule).
+  const reusable = new Map<string, Program>();
   port.on("message", (boot: WorkerBoot) => {
     seq++;
-    void runProcess(boot, freshUrl(boot.program, seq)).then(() => port.postMessage({ idle: seq }));
+    void runProcess(boot, freshUrl(boot.program, seq), reusable).then(() => port.postMessage({ idle: seq }));
   });
-} else await runProcess(data, data.program);
+} else await runProcess(data, data.program, null);
 
 function describeExport(v: unknown): string {
   if (v === undefined) return "no default export";
