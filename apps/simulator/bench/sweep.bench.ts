@@ -207,17 +207,22 @@ function sweepRate(jobs: number, seeds: number, extra: string[] = []): number {
   return runs.length / s;
 }
 
-// 200 runs a sweep: long enough that the children's start (their threads and modules, ~2 s on one
-// core) is a small part, as in the 1,000-seed sweeps the command is for; it is measured on its own above.
-const SEEDS = 100;
+// 800 runs a sweep, as the 1,000-seed sweeps the command is for: long enough that starting the
+// children (their modules, then a worker thread per simulated process, ~2-3 s on one core) weighs
+// little; those start-up costs are measured on their own above.
+const SEEDS = 400;
 const one: number[] = [];
 const all: number[] = [];
 const unpinned: number[] = [];
+const unpinnedOne: number[] = [];
 // Interleaved rounds: --jobs 1 and --jobs N see the same machine state, round by round.
-for (let round = 0; round < 3; round++) {
+for (let round = 0; round < 2; round++) {
   one.push(sweepRate(1, SEEDS));
   all.push(sweepRate(N, SEEDS));
-  if (round < 2) unpinned.push(sweepRate(N, SEEDS, ["--no-pin"]));
+  if (round === 0) {
+    unpinnedOne.push(sweepRate(1, SEEDS, ["--no-pin"]));
+    unpinned.push(sweepRate(N, SEEDS, ["--no-pin"]));
+  }
 }
 const freshRate = sweepRate(1, 3, ["--no-reuse"]);
 rmSync(scratch, { recursive: true, force: true });
@@ -236,6 +241,9 @@ recordResults("simulator: faultline sweep throughput", {
   [`CPU per run --jobs ${N}, median ms`]: median(cpuPerRun[String(N)] ?? [0]),
   "runs/s --jobs 1, each round": one.map((x) => x.toFixed(2)).join(" "),
   [`runs/s --jobs ${N}, each round`]: all.map((x) => x.toFixed(2)).join(" "),
+  "runs/s --jobs 1 --no-pin (the child not pinned: its threads spin on the other cores)": unpinnedOne
+    .map((x) => x.toFixed(2))
+    .join(" "),
   [`runs/s --jobs ${N} --no-pin (children not pinned to cores), each round`]: unpinned
     .map((x) => x.toFixed(2))
     .join(" "),

@@ -403,8 +403,8 @@ program
   )
   .option(
     "--no-pin",
-    "let the scheduler place the child processes instead of giving each its own core (by default, 2 to " +
-      "(cores) children are pinned one per core through taskset, on Linux)",
+    "let the scheduler place the child processes instead of giving each its own core (by default, up to " +
+      "one child per core, each is pinned to its core through taskset, on Linux)",
   )
   // A usage error is exit 2 here: 1 already means "a run did not end as expected".
   .exitOverride()

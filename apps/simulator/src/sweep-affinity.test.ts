@@ -36,20 +36,19 @@ describe("allowedCpus", () => {
 });
 
 describe("pinning", () => {
-  it("pins 2..cores children one per core, and nothing else", () => {
+  it("pins 1..cores children one per core, from the last CPU down, and no more children than cores", () => {
     const cpus = allowedCpus();
-    expect(pinning(1)).toBeNull();
     expect(pinning(0)).toBeNull();
     if (!cpus) {
-      expect(pinning(2)).toBeNull();
+      expect(pinning(1)).toBeNull();
       return;
     }
     expect(pinning(cpus.length + 1)).toBeNull();
-    if (cpus.length < 2) return;
     const p = pinning(cpus.length);
     // On Linux hosts with util-linux (every CI and dev machine here); else the children run unpinned.
     if (!p) return void expect(process.platform !== "linux" || !hasTaskset()).toBe(true);
-    expect(cpus.map((_, i) => p.cpuOf(i))).toEqual(cpus);
+    expect(cpus.map((_, i) => p.cpuOf(i))).toEqual([...cpus].reverse());
+    expect(pinning(1)?.cpuOf(0)).toBe(cpus.at(-1));
     expect(p.taskset).toMatch(/\/taskset$/);
   });
 });

@@ -242,10 +242,11 @@ describe("faultline sweep", () => {
     expect(pinned.code, pinned.stderr).toBe(1);
     const calls = existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : [];
     if (cpus && cpus.length >= 2) {
-      // The probe, then one child per slot, each on its own core.
-      expect(calls).toEqual([`-c ${cpus[0]}`, `-c ${cpus[0]}`, `-c ${cpus[1]}`]);
+      // The probe, then one child per slot, each on its own core (from the last CPU down).
+      const [a, b] = [cpus.at(-1), cpus.at(-2)];
+      expect(calls).toEqual([`-c ${a}`, `-c ${a}`, `-c ${b}`]);
     } else {
-      // One core: nothing to pin to (taskset is not even probed for).
+      // One core: two children would share it, so they are not pinned (taskset is not even probed for).
       expect(calls).toEqual([]);
     }
     expect(withoutDuration(records(join(dir, "p")))).toEqual(firstTwo);

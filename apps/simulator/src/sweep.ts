@@ -46,8 +46,8 @@ export interface SweepOptions {
    */
   readonly reuse?: boolean;
   /**
-   * Pin each child to a core of its own when there are 2 to (cores) of them (default true; see
-   * sweep-affinity.ts). False: the scheduler places them.
+   * Pin each child to a core of its own when there are no more children than cores (default true;
+   * see sweep-affinity.ts). False: the scheduler places them.
    */
   readonly pin?: boolean;
   /** Run on a BullMQ queue at this redis:// URL (faultline worker processes take the jobs) instead of a local pool. */
@@ -151,7 +151,7 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
   const n = Math.max(1, Math.min(o.jobs, todo.length));
   // A run keeps one thread busy at a time (one process or the kernel; deterministic), two when its
   // threads spin while they wait for each other: spinning only pays while a core is free for it.
-  // Several children get a core each (sweep-affinity.ts), where their threads never spin.
+  // Pinned, each child has a core of its own (sweep-affinity.ts), where its threads never spin.
   const pin = o.pin === false ? null : pinning(n);
   const spin = !pin && 2 * n <= availableParallelism();
   const args = [...(reuse ? [] : [FRESH_ARG]), ...(spin ? [] : [NO_SPIN_ARG])];
