@@ -228,17 +228,9 @@ describe("faultline sweep", () => {
     const cpus = allowedCpus();
     // Seeds 1 and 2, one per child, as the first sweep recorded them (seed 2 fails, with a trace).
     const firstTwo = withoutDuration(records(out)).filter((r) => r.seed <= 2);
-    const pinned = await faultlineWith(
-      env,
-      "sweep",
-      RACE,
-      "--seeds",
-      "1-2",
-      "--jobs",
-      "2",
-      "-o",
-      join(dir, "p"),
-    );
+    const sweepTo = (folder: string, ...extra: string[]) =>
+      faultlineWith(env, "sweep", RACE, "--seeds", "1-2", "--jobs", "2", ...extra, "-o", join(dir, folder));
+    const pinned = await sweepTo("p");
     expect(pinned.code, pinned.stderr).toBe(1);
     const calls = existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : [];
     if (cpus && cpus.length >= 2) {
@@ -253,18 +245,7 @@ describe("faultline sweep", () => {
     expect(readFileSync(join(dir, "p", "seed-2.trace"))).toEqual(readFileSync(join(out, "seed-2.trace")));
 
     writeFileSync(log, "");
-    const free = await faultlineWith(
-      env,
-      "sweep",
-      RACE,
-      "--seeds",
-      "1-2",
-      "--jobs",
-      "2",
-      "--no-pin",
-      "-o",
-      join(dir, "f"),
-    );
+    const free = await sweepTo("f", "--no-pin");
     expect(free.code, free.stderr).toBe(1);
     expect(readFileSync(log, "utf8")).toBe("");
     expect(withoutDuration(records(join(dir, "f")))).toEqual(firstTwo);
