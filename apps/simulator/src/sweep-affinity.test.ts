@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
-import { allowedCpus, pinning } from "./sweep-affinity";
+import { allowedCpus, cpuOrder, idleTimes, pinning } from "./sweep-affinity";
 
 const status = (list: string) =>
   `Name:\tnode\nCpus_allowed:\tff\nCpus_allowed_list:\t${list}\nMems_allowed:\t1\n`;
@@ -35,21 +35,51 @@ describe("allowedCpus", () => {
   });
 });
 
+describe("which cores", () => {
+  const stat = (idle: number[]) =>
+    `cpu  1 2 3 4 5 6 7 0 0 0\n${idle.map((x, c) => `cpu${c} 100 0 50 ${x} 5 0 1 0 0 0`).join("\n")}\nintr 1 2\n`;
+
+  it("reads each CPU's idle + iowait ticks from /proc/stat", () => {
+    expect(idleTimes(stat([10, 20]))).toEqual(
+      new Map([
+        [0, 15],
+        [1, 25],
+      ]),
+    );
+    expect(idleTimes(null)).toBeNull();
+    expect(idleTimes("cpu  1 2 3 4 5\n")).toBeNull();
+    expect(idleTimes("cpu0 1 2 x 4 5\n")).toBeNull();
+  });
+
+  it("takes the idlest cores first, ties (and no samples) from the last CPU down", () => {
+    const cpus = [0, 1, 2, 3];
+    expect(cpuOrder(cpus, null, null)).toEqual([3, 2, 1, 0]);
+    // Between the samples CPU 3 was busy (another program), 0 and 1 idle.
+    expect(cpuOrder(cpus, idleTimes(stat([0, 0, 0, 0])), idleTimes(stat([10, 10, 4, 0])))).toEqual([
+      1, 0, 2, 3,
+    ]);
+    // Only the allowed CPUs are handed out.
+    expect(cpuOrder([1, 3], idleTimes(stat([0, 0, 0, 0])), idleTimes(stat([9, 1, 9, 2])))).toEqual([3, 1]);
+  });
+});
+
 describe("pinning", () => {
-  it("pins 1..cores children one per core, from the last CPU down, and no more children than cores", () => {
+  it("pins 1..cores children one per core, and no more children than cores", async () => {
     const cpus = allowedCpus();
-    expect(pinning(0)).toBeNull();
+    expect(await pinning(0)).toBeNull();
     if (!cpus) {
-      expect(pinning(1)).toBeNull();
+      expect(await pinning(1)).toBeNull();
       return;
     }
-    expect(pinning(cpus.length + 1)).toBeNull();
-    const p = pinning(cpus.length);
+    expect(await pinning(cpus.length + 1)).toBeNull();
+    const p = await pinning(cpus.length);
     // On Linux hosts with util-linux (every CI and dev machine here); else the children run unpinned.
     if (!p) return void expect(process.platform !== "linux" || !hasTaskset()).toBe(true);
+    // Every core used: from the last CPU down, no sampling.
     expect(cpus.map((_, i) => p.cpuOf(i))).toEqual([...cpus].reverse());
-    expect(pinning(1)?.cpuOf(0)).toBe(cpus.at(-1));
     expect(p.taskset).toMatch(/\/taskset$/);
+    // Fewer children than cores: the idlest core of the moment, one of the allowed.
+    expect(cpus).toContain((await pinning(1))?.cpuOf(0));
   });
 });
 

@@ -3,7 +3,7 @@
 // a run. Left to the scheduler, two sweeps' threads hop between cores and every hand-off wakes a thread
 // on another core; pinned, each child's threads (and V8's helpers in that process) share one core, the
 // hand-offs stay on it and the children do not compete: on this 2-core class, two pinned children run
-// ~1.9× the runs of one, two unpinned ones ~1.4× (apps/simulator/bench). Linux only: the children
+// ~1.75× the runs of one pinned child, two unpinned ones ~1.25× (apps/simulator/bench). Linux only: the children
 // start through util-linux's taskset (Node cannot set a thread's affinity); elsewhere, or when
 // taskset is missing or refuses, the children run unpinned.
 import { spawnSync } from "node:child_process";
@@ -56,25 +56,65 @@ function findTaskset(): string | null {
 export interface Pinning {
   /** Runs `taskset -c <cpu> <command...>`. */
   readonly taskset: string;
-  /** The core of child slot i (the allowed CPUs from the last one down). */
+  /** The core of child slot i. */
   readonly cpuOf: (slot: number) => number;
 }
+
+/** Each CPU's idle time so far (idle + iowait, in USER_HZ ticks) from /proc/stat, or null. */
+export function idleTimes(stat: string | null): Map<number, number> | null {
+  if (stat === null) return null;
+  const idle = new Map<number, number>();
+  for (const line of stat.split("\n")) {
+    const m = /^cpu(\d+)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const f = m[2]!.trim().split(/\s+/).map(Number);
+    if (f.length < 5 || f.some((x) => !Number.isFinite(x))) return null;
+    idle.set(Number(m[1]), f[3]! + f[4]!);
+  }
+  return idle.size ? idle : null;
+}
+
+/**
+ * The order children take the allowed CPUs in: the idlest between the two /proc/stat samples first
+ * (a core another program keeps busy last), ties from the last CPU down (CPU 0 is where interrupts
+ * tend to land). Without samples, from the last CPU down.
+ */
+export function cpuOrder(
+  cpus: readonly number[],
+  before: ReadonlyMap<number, number> | null,
+  after: ReadonlyMap<number, number> | null,
+): number[] {
+  const idle = (c: number) => (before && after ? (after.get(c) ?? 0) - (before.get(c) ?? 0) : 0);
+  return [...cpus].sort((a, b) => idle(b) - idle(a) || b - a);
+}
+
+const readStat = (): string | null => {
+  try {
+    return readFileSync("/proc/stat", "utf8");
+  } catch {
+    return null;
+  }
+};
 
 /**
  * How to pin `jobs` children, one per core, or null when they should not be pinned: more children
  * than cores (pinned, two would share a core while another sat idle), or no working taskset. One
  * child is pinned too: on one core its hand-offs cost less than spinning threads on two save
- * (apps/simulator/bench: a --jobs 1 sweep pinned runs ~5% more runs a second than unpinned).
+ * (apps/simulator/bench: a --jobs 1 sweep pinned runs ~15% more runs a second than unpinned). With
+ * fewer children than cores, which cores is decided by how idle each was over the last 100 ms.
  */
-export function pinning(jobs: number): Pinning | null {
+export async function pinning(jobs: number): Promise<Pinning | null> {
   if (process.platform !== "linux" || jobs < 1) return null;
   const cpus = allowedCpus();
   if (!cpus || jobs > cpus.length) return null;
   const taskset = findTaskset();
   if (!taskset) return null;
-  // From the last CPU down: CPU 0 is where interrupts tend to land, and the sweep's own process
-  // (unpinned) finds it free when there are fewer children than cores.
-  const order = [...cpus].reverse();
+  let order = cpuOrder(cpus, null, null);
+  if (jobs < cpus.length) {
+    const before = idleTimes(readStat());
+    await new Promise((r) => setTimeout(r, 100));
+    order = cpuOrder(cpus, before, idleTimes(readStat()));
+  }
   // A taskset that cannot set this mask (a container's seccomp filter, say) would make every child
   // die at start: tried once here.
   const probe = spawnSync(taskset, ["-c", String(order[0]), process.execPath, "-e", ""], {

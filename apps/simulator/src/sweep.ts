@@ -152,7 +152,7 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
   // A run keeps one thread busy at a time (one process or the kernel; deterministic), two when its
   // threads spin while they wait for each other: spinning only pays while a core is free for it.
   // Pinned, each child has a core of its own (sweep-affinity.ts), where its threads never spin.
-  const pin = o.pin === false ? null : pinning(n);
+  const pin = o.pin === false ? null : await pinning(n);
   const spin = !pin && 2 * n <= availableParallelism();
   const args = [...(reuse ? [] : [FRESH_ARG]), ...(spin ? [] : [NO_SPIN_ARG])];
   const childOptions: ForkOptions & SpawnOptions = {
