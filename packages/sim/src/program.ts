@@ -177,22 +177,23 @@ export function defineProgram(
   options?: ProgramOptions,
 ): Program {
   const onlyOptions = typeof childOrOptions === "object" && childOrOptions !== null;
-  const child = onlyOptions ? undefined : childOrOptions;
-  const o = onlyOptions ? childOrOptions : options;
-  const entry = (what: string, f: unknown) => {
-    if (f !== undefined && typeof f !== "function")
+  // null, as undefined, says "no such entry" (programs written before the options passed null).
+  const entry = (what: string, f: unknown): ProgramMain | undefined => {
+    if (f !== undefined && f !== null && typeof f !== "function")
       throw new TypeError(`defineProgram: ${what} must be a function, got ${typeof f}`);
+    return (f ?? undefined) as ProgramMain | undefined;
   };
   if (typeof main !== "function")
     throw new TypeError(`defineProgram: main must be a function, got ${typeof main}`);
-  entry("child", child);
-  entry("thread", thread);
-  if (o !== undefined && (typeof o !== "object" || o === null))
-    throw new TypeError(`defineProgram: options must be an object, got ${o === null ? "null" : typeof o}`);
+  const child = onlyOptions ? undefined : entry("child", childOrOptions);
+  const o = onlyOptions ? childOrOptions : options;
+  const threadEntry = entry("thread", thread);
+  if (o !== undefined && o !== null && typeof o !== "object")
+    throw new TypeError(`defineProgram: options must be an object, got ${typeof o}`);
   const reuse = o?.reuseModule;
   if (reuse !== undefined && typeof reuse !== "boolean")
     throw new TypeError(`defineProgram: options.reuseModule must be a boolean, got ${typeof reuse}`);
-  return { faultlineProgram: 1, main, child, thread, ...(reuse ? { reuseModule: true } : {}) };
+  return { faultlineProgram: 1, main, child, thread: threadEntry, ...(reuse ? { reuseModule: true } : {}) };
 }
 
 /** Wait-status helpers (sys/wait.h). */

@@ -134,7 +134,10 @@ describe("defineProgram", () => {
     expect(defineProgram(main, main, undefined, { reuseModule: true }).child).toBe(main);
     expect(defineProgram(main, {}).reuseModule).toBeUndefined();
     expect(defineProgram(main, main, main).thread).toBe(main);
+    // null stands for "no such entry", as undefined does.
     const bad = defineProgram as unknown as (...a: unknown[]) => unknown;
+    expect(bad(main, null, main)).toMatchObject({ child: undefined, thread: main });
+    expect(bad(main, null, null, null)).toMatchObject({ child: undefined, thread: undefined });
     expect(() => bad("main")).toThrow(new TypeError("defineProgram: main must be a function, got string"));
     expect(() => bad(main, 5)).toThrow(new TypeError("defineProgram: child must be a function, got number"));
     expect(() => bad(main, undefined, {})).toThrow(
