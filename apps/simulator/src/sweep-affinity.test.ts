@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
@@ -77,7 +78,14 @@ describe("pinning", () => {
     if (!p) return void expect(process.platform !== "linux" || !hasTaskset()).toBe(true);
     // Every core used: from the last CPU down, no sampling.
     expect(cpus.map((_, i) => p.cpuOf(i))).toEqual([...cpus].reverse());
-    expect(p.taskset).toMatch(/\/taskset$/);
+    // A process pinned to slot 0's core: its mask says so.
+    const child = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      expect(p.pin(child.pid!, 0)).toBe(true);
+      expect(allowedCpus(readFileSync(`/proc/${child.pid}/status`, "utf8"))).toEqual([p.cpuOf(0)]);
+    } finally {
+      child.kill();
+    }
     // Fewer children than cores: the idlest core of the moment, one of the allowed.
     expect(cpus).toContain((await pinning(1))?.cpuOf(0));
   });

@@ -3,9 +3,9 @@
 // a run. Left to the scheduler, two sweeps' threads hop between cores and every hand-off wakes a thread
 // on another core; pinned, each child's threads (and V8's helpers in that process) share one core, the
 // hand-offs stay on it and the children do not compete: on this 2-core class, two pinned children run
-// ~1.75× the runs of one pinned child, two unpinned ones ~1.25× (apps/simulator/bench). Linux only: the children
-// start through util-linux's taskset (Node cannot set a thread's affinity); elsewhere, or when
-// taskset is missing or refuses, the children run unpinned.
+// ~1.75× the runs of one pinned child, two unpinned ones ~1.25× (apps/simulator/bench). Linux only: a
+// child is forked as usual, then pinned with util-linux's `taskset -a -p` (Node cannot set a thread's
+// affinity); elsewhere, or when taskset is missing or refuses, the children run unpinned.
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
@@ -26,7 +26,8 @@ export function allowedCpus(status = readStatus()): number[] | null {
     if (!m) return null;
     const lo = Number(m[1]);
     const hi = m[2] === undefined ? lo : Number(m[2]);
-    if (hi < lo || hi - lo > 4096) return null;
+    // CONFIG_NR_CPUS is at most 8192.
+    if (hi < lo || hi >= 8192) return null;
     for (let c = lo; c <= hi; c++) cpus.push(c);
   }
   return cpus.length ? cpus : null;
@@ -54,10 +55,14 @@ function findTaskset(): string | null {
 }
 
 export interface Pinning {
-  /** Runs `taskset -c <cpu> <command...>`. */
-  readonly taskset: string;
   /** The core of child slot i. */
   readonly cpuOf: (slot: number) => number;
+  /**
+   * Pins process `pid` (every thread it has, and so every thread it starts later) to slot `slot`'s
+   * core: `taskset -a -p -c`. False when taskset refused (a CPU offline, a container's seccomp
+   * filter): the process then runs where the scheduler puts it.
+   */
+  readonly pin: (pid: number, slot: number) => boolean;
 }
 
 /** Each CPU's idle time so far (idle + iowait, in USER_HZ ticks) from /proc/stat, or null. */
@@ -98,7 +103,7 @@ const readStat = (): string | null => {
 
 /**
  * How to pin `jobs` children, one per core, or null when they should not be pinned: more children
- * than cores (pinned, two would share a core while another sat idle), or no working taskset. One
+ * than cores (pinned, two would share a core while another sat idle), or no taskset. One
  * child is pinned too: on one core its hand-offs cost less than spinning threads on two save
  * (apps/simulator/bench: a --jobs 1 sweep pinned runs ~15% more runs a second than unpinned). With
  * fewer children than cores, which cores is decided by how idle each was over the last 100 ms.
@@ -115,12 +120,11 @@ export async function pinning(jobs: number): Promise<Pinning | null> {
     await new Promise((r) => setTimeout(r, 100));
     order = cpuOrder(cpus, before, idleTimes(readStat()));
   }
-  // A taskset that cannot set this mask (a container's seccomp filter, say) would make every child
-  // die at start: tried once here.
-  const probe = spawnSync(taskset, ["-c", String(order[0]), process.execPath, "-e", ""], {
-    stdio: "ignore",
-    timeout: 30_000,
-  });
-  if (probe.status !== 0) return null;
-  return { taskset, cpuOf: (slot) => order[slot % order.length]! };
+  const cpuOf = (slot: number) => order[slot]!;
+  const pin = (pid: number, slot: number) =>
+    spawnSync(taskset, ["-a", "-p", "-c", String(cpuOf(slot)), String(pid)], {
+      stdio: "ignore",
+      timeout: 10_000,
+    }).status === 0;
+  return { cpuOf, pin };
 }

@@ -8,7 +8,7 @@
 // gives the job to another worker.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { availableParallelism, hostname, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WorkerPool } from "@faultline/sim";
@@ -270,6 +270,11 @@ export function queueWorker(o: QueueWorkerOptions): { closed: Promise<void>; sto
   const me = `${hostname()}:${process.pid}`;
   // One pool of threads for every job this worker runs (the runtime loaded once per thread).
   const workerPool = o.reuse === false ? undefined : new WorkerPool();
+  // As the local sweep: threads spin while they wait only if a core is free for that (sweep.ts).
+  const runOptions = {
+    ...(workerPool ? { workerPool } : {}),
+    ...(2 * o.jobs > availableParallelism() ? { spin: false } : {}),
+  };
   const name = (job: Job<QueueJobData>) => String(job.data?.traceName ?? job.id).replace(/\.trace$/, "");
   const worker = new Worker<QueueJobData, QueueJobResult>(
     QUEUE_NAME,
@@ -289,7 +294,7 @@ export function queueWorker(o: QueueWorkerOptions): { closed: Promise<void>; sto
       if (why) throw new UnrecoverableError(why);
       parseScenario(data.job.scenario, data.job.file);
       const traceFile = join(scratch, `${job.id}.trace`);
-      const record = await runOne({ ...data.job, baseDir, traceFile }, workerPool ? { workerPool } : {});
+      const record = await runOne({ ...data.job, baseDir, traceFile }, runOptions);
       let trace: string | null = null;
       if (record.trace !== null && existsSync(traceFile)) {
         trace = readFileSync(traceFile).toString("base64");

@@ -212,8 +212,8 @@ describe("faultline sweep", () => {
   }, 180_000);
 
   it("pins two children one per core through taskset (--no-pin: the scheduler places them), with the same records and traces", async () => {
-    // A taskset on PATH that logs how it is called, then does what the real one does (or, on a host
-    // without one, runs the command unpinned): the sweep's children go through it.
+    // A taskset on PATH that logs how it is called, then does what the real one does (on a host
+    // without one, nothing): the sweep pins each child it forks through it.
     const dir = tmp();
     const bin = join(dir, "bin");
     mkdirSync(bin);
@@ -221,7 +221,7 @@ describe("faultline sweep", () => {
     const real = execFileSync("sh", ["-c", "command -v taskset || true"], { encoding: "utf8" }).trim();
     writeFileSync(
       join(bin, "taskset"),
-      `#!/bin/sh\necho "$1 $2" >> ${JSON.stringify(log)}\n${real ? `exec ${real} "$@"` : 'shift 2; exec "$@"'}\n`,
+      `#!/bin/sh\necho "$*" >> ${JSON.stringify(log)}\n${real ? `exec ${real} "$@"` : "exit 0"}\n`,
       { mode: 0o755 },
     );
     const env = { PATH: `${bin}${delimiter}${process.env.PATH ?? ""}` };
@@ -234,16 +234,19 @@ describe("faultline sweep", () => {
     expect(pinned.code, pinned.stderr).toBe(1);
     const calls = existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : [];
     if (cpus && cpus.length >= 2) {
-      // The probe, then one child per slot, each on a core of its own: with as many children as
-      // cores, from the last CPU down; with more cores, the idlest ones of the moment.
-      const cores = calls.map((c) => Number(/^-c (\d+)$/.exec(c)?.[1]));
-      expect(cores).toHaveLength(3);
-      expect(cores[0]).toBe(cores[1]);
-      expect(cores[1]).not.toBe(cores[2]);
+      // One child per slot, each pinned (all its threads) to a core of its own: with as many children
+      // as cores, from the last CPU down; with more cores, the idlest ones of the moment.
+      const cores = calls.map((c) => {
+        const m = /^-a -p -c (\d+) (\d+)$/.exec(c);
+        expect(m, c).not.toBeNull();
+        return Number(m![1]);
+      });
+      expect(cores).toHaveLength(2);
+      expect(cores[0]).not.toBe(cores[1]);
       for (const c of cores) expect(cpus).toContain(c);
-      if (cpus.length === 2) expect(cores).toEqual([cpus[1], cpus[1], cpus[0]]);
+      if (cpus.length === 2) expect(cores).toEqual([cpus[1], cpus[0]]);
     } else {
-      // One core: two children would share it, so they are not pinned (taskset is not even probed for).
+      // One core: two children would share it, so they are not pinned.
       expect(calls).toEqual([]);
     }
     expect(withoutDuration(records(join(dir, "p")))).toEqual(firstTwo);

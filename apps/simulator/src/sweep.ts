@@ -4,11 +4,10 @@
 // child, and new threads, for every run. A child that crashes or stops answering is replaced;
 // its run is recorded as crashed or hung. Results are appended as runs end, so a second sweep with the
 // same folder skips what is recorded.
-import { type ChildProcess, type ForkOptions, fork, type SpawnOptions, spawn } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import Table from "cli-table3";
 import { DEFAULT_SCENARIO } from "./default-scenario";
 import { loadPlugins, loadScenario, parseScenario } from "./scenario";
@@ -155,26 +154,14 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
   const pin = o.pin === false ? null : await pinning(n);
   const spin = !pin && 2 * n <= availableParallelism();
   const args = [...(reuse ? [] : [FRESH_ARG]), ...(spin ? [] : [NO_SPIN_ARG])];
-  const childOptions: ForkOptions & SpawnOptions = {
-    serialization: "advanced",
-    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  const spawnChild = (slot: number): ChildProcess => {
+    const child = fork(WORKER, args, {
+      serialization: "advanced",
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    });
+    if (pin && child.pid !== undefined) pin.pin(child.pid, slot);
+    return child;
   };
-  const spawnChild = (slot: number): ChildProcess =>
-    pin
-      ? // As fork() would start it (same node, same flags), under taskset.
-        spawn(
-          pin.taskset,
-          [
-            "-c",
-            String(pin.cpuOf(slot)),
-            process.execPath,
-            ...process.execArgv,
-            fileURLToPath(WORKER),
-            ...args,
-          ],
-          childOptions,
-        )
-      : fork(WORKER, args, childOptions);
 
   await new Promise<void>((allDone) => {
     const slots: Slot[] = [];

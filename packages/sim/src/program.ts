@@ -177,7 +177,7 @@ export function defineProgram(
   options?: ProgramOptions,
 ): Program {
   const onlyOptions = typeof childOrOptions === "object" && childOrOptions !== null;
-  // null, as undefined, says "no such entry" (programs written before the options passed null).
+  // null says "no such entry", as undefined does: programs pass defineProgram(main, null, thread).
   const entry = (what: string, f: unknown): ProgramMain | undefined => {
     if (f !== undefined && f !== null && typeof f !== "function")
       throw new TypeError(`defineProgram: ${what} must be a function, got ${typeof f}`);

@@ -78,6 +78,9 @@ const YIELD_EVERY_MS = 2;
  */
 const DETERMINISTIC_SPIN_MS = 0.05;
 
+/** Deterministic runs going on in this thread (their kernel loops share it). */
+let deterministicRuns = 0;
+
 /**
  * One kernel, many CPUs: the kernel runs on this thread; each simulated process runs in its own
  * worker thread with its own MMU over the shared RAM and page tables, and enters the kernel only
@@ -351,15 +354,19 @@ export class Simulation<M extends Machine | null = Machine | null> {
    * Deterministic: blocks the kernel thread on the doorbell (Atomics.wait, no event-loop turn) until a
    * process enters the kernel or `ms` pass; returns at once when every live process is in the kernel.
    * The waitAsync of sleep() would not do here: other processes wait in the kernel for their turn, so
-   * it returns at once, and each of its wake-ups costs an event-loop turn.
+   * it returns at once, and each of its wake-ups costs an event-loop turn. With `yieldThread` (another
+   * simulation runs on this thread) the same wait is an Atomics.waitAsync, so that one runs meanwhile.
    */
-  private block(ms: number): void {
+  private async block(ms: number, yieldThread: boolean): Promise<void> {
     Atomics.store(this.bell, BELL_SLEEPING, 1);
     // Read before looking at the channels: a request posted after this rings a changed count.
     const seen = Atomics.load(this.bell, BELL_COUNT);
     let running = false;
     for (const s of this.slots.values()) if (!s.dead && !s.chan.pending()) running = true;
-    if (running && ms > 0) Atomics.wait(this.bell, BELL_COUNT, seen, ms);
+    if (running && ms > 0) {
+      if (yieldThread) await Atomics.waitAsync(this.bell, BELL_COUNT, seen, ms).value;
+      else Atomics.wait(this.bell, BELL_COUNT, seen, ms);
+    }
     Atomics.store(this.bell, BELL_SLEEPING, 0);
   }
 
@@ -410,6 +417,15 @@ export class Simulation<M extends Machine | null = Machine | null> {
    * whose request is served next; that process runs until its next kernel entry.
    */
   private async runDeterministic(t0: number): Promise<void> {
+    deterministicRuns++;
+    try {
+      await this.deterministicLoop(t0);
+    } finally {
+      deterministicRuns--;
+    }
+  }
+
+  private async deterministicLoop(t0: number): Promise<void> {
     let runner: Slot | null = null;
     let yieldAt = performance.now();
     // Time spent waiting for program modules to load (bounded by loadTimeoutMs) does not count toward
@@ -428,11 +444,15 @@ export class Simulation<M extends Machine | null = Machine | null> {
           loadWait += now - loadingSince;
           loadingSince = null;
         }
-        if (!this.spin || now - waitingSince > DETERMINISTIC_SPIN_MS || now - yieldAt > YIELD_EVERY_MS) {
+        // Another deterministic run on this thread (faultline worker --jobs N, or a library user's
+        // Promise.all): neither spinning nor Atomics.wait, which would hold the thread it needs.
+        const shared = deterministicRuns > 1;
+        if (shared) await this.block(20, true);
+        else if (!this.spin || now - waitingSince > DETERMINISTIC_SPIN_MS || now - yieldAt > YIELD_EVERY_MS) {
           // Until the next entry, or 20 ms of user code; then, every few ms, the event loop's turn (a
           // worker's exit, the pool's messages, timers) and the watchdog, which sees the runner in the
           // kernel unless it ran those 20 ms without entering it.
-          this.block(20);
+          await this.block(20, false);
           if (performance.now() - yieldAt > YIELD_EVERY_MS) {
             await new Promise<void>((r) => setImmediate(r));
             yieldAt = performance.now();

@@ -361,7 +361,7 @@ export class KernelChannel {
 
   private decoded: unknown = null;
   private decodedSeq = 0;
-  /** A waitpid request parked until a child exits. */
+  /** A request parked in the kernel: a waitpid until a child exits, a sleep until its wake-up. */
   parkedPayload: SyscallRequest | null = null;
 
   reply(value: number, len = 0, kind = 0): void {
