@@ -23,7 +23,15 @@
  * share one per-device table (what dma-debug checks every call against and reports at unbind), as
  * kernel/dma/debug.c keeps them in one hash.
  */
-import { PAGE_OFFSET, PAGE_SIZE, type Page, type PciFunction, PHYS_ADDR_LIMIT } from "@faultline/phys";
+import {
+  __GFP_DMA,
+  __GFP_DMA32,
+  PAGE_OFFSET,
+  PAGE_SIZE,
+  type Page,
+  type PciFunction,
+  PHYS_ADDR_LIMIT,
+} from "@faultline/phys";
 import { __GFP_ZERO, EIO, ENOMEM } from "./constants";
 import { currentKernel } from "./internal/current";
 import { setDmaStateReader } from "./internal/dma-snapshot";
@@ -43,8 +51,8 @@ const DIR_NAMES = ["DMA_BIDIRECTIONAL", "DMA_TO_DEVICE", "DMA_FROM_DEVICE", "DMA
 export const DMA_MAPPING_ERROR = Number.MAX_SAFE_INTEGER;
 
 /** GFP_DMA / GFP_DMA32 (zone modifiers); accepted, the zone follows from the device's mask as dma-direct picks it. */
-export const GFP_DMA = 0x01;
-export const GFP_DMA32 = 0x04;
+export const GFP_DMA = __GFP_DMA;
+export const GFP_DMA32 = __GFP_DMA32;
 
 /** ZONE_DMA's reach on x86 (zone_dma_bits = 24: the first 16 MiB). */
 const ZONE_DMA_BITS = 24;

@@ -60,6 +60,7 @@ export {
   hrtimerForwardNow,
   hrtimerStart,
   INITIAL_JIFFIES,
+  NSEC_PER_SEC,
   TICK_NSEC,
   TIMER_DEFERRABLE,
   TIMER_IRQSAFE,
@@ -68,8 +69,6 @@ export {
   type TimerList,
   timerPending,
 } from "./internal/timer";
-
-export const NSEC_PER_SEC = 1_000_000_000;
 export const NSEC_PER_MSEC = 1_000_000;
 export const NSEC_PER_USEC = 1_000;
 export const MSEC_PER_SEC = 1_000;

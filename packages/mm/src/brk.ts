@@ -86,7 +86,6 @@ function doBrkFlags(mm: MmStruct, addr: number, len: number): number {
     pkey: 0,
     file: null,
     anonVma: null,
-    vmOps: null,
   });
   // Only the VMA below is a candidate (vmg.just_expand), and only if it is heap.
   const prev = range.prev && range.prev.vmEnd > mm.startBrk ? range.prev : null;

@@ -315,9 +315,6 @@ function mmapRegion(
   }
   // accountable_mapping(): private writable memory is charged to the commit limit.
   if (!(vmFlags & VM_NORESERVE) && (vmFlags & (VM_SHARED | VM_WRITE)) === VM_WRITE) vmFlags |= VM_ACCOUNT;
-  // The ops this file's VMAs have, for merging without calling ->mmap (read before the clean-up below
-  // closes the VMAs being replaced).
-  const fileOps = file ? (opsOfFile(mm, file) ?? null) : null;
   if (detached) vmsCleanUpArea(mm, detached);
 
   let vma: Vma | null = null;
@@ -334,7 +331,6 @@ function mmapRegion(
         pkey,
         file,
         anonVma: null,
-        vmOps: fileOps,
       }),
     );
   }
@@ -375,7 +371,6 @@ function mmapRegion(
                 pkey: v.vmPkey,
                 file: vf,
                 anonVma: v.anonVma,
-                vmOps: v.vmOps,
               }),
             );
       if (merged) {
@@ -407,12 +402,6 @@ function mmapRegion(
     else mm.lockedVm += len / PAGE;
   }
   return addr;
-}
-
-/** The vm_ops this mm's VMAs of `file` have (what ->mmap set), for merging without calling it. */
-function opsOfFile(mm: MmStruct, file: MmFile): Vma["vmOps"] | undefined {
-  for (const v of file.mapping.vmas) if (v.vmMm === mm && v.vmFile === file) return v.vmOps;
-  return undefined;
 }
 
 function abortNewVma(mm: MmStruct, v: Vma): void {

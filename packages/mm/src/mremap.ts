@@ -255,7 +255,6 @@ function moveVma(mm: MmStruct, r: VmaRemap): number {
       pkey: vma.vmPkey,
       file: vma.vmFile,
       anonVma: vma.anonVma,
-      vmOps: vma.vmOps,
       copiedFrom: vma,
     }),
   );

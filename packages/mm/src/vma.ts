@@ -12,7 +12,7 @@ import {
 } from "./constants";
 import { EFAULT, ENOMEM, EPERM } from "./errno";
 import { linearPageIndex, PAGE, vmaPages } from "./internal";
-import { AnonVma, type MmFile, type MmStruct, Vma, type VmOperations } from "./mm_types";
+import { AnonVma, type MmFile, type MmStruct, Vma } from "./mm_types";
 import { mayExpandVm } from "./vm-account";
 
 // ---- the VMA set ------------------------------------------------------------------------------
@@ -112,7 +112,6 @@ export interface VmaMerge {
   readonly pkey: number;
   readonly file: MmFile | null;
   readonly anonVma: AnonVma | null;
-  readonly vmOps: VmOperations | null;
   /** The VMA mremap copies (vmg->copied_from), whose anon_vma the range brings along. */
   readonly copiedFrom: Vma | null;
 }
@@ -203,7 +202,6 @@ export function newRangeMerge(
     pkey: range.pkey,
     file: range.file,
     anonVma: range.anonVma,
-    vmOps: range.vmOps,
     copiedFrom: range.copiedFrom ?? null,
   };
 }
@@ -319,7 +317,6 @@ export function vmaModifyFlags(
     pkey: newPkey,
     file: vma.vmFile,
     anonVma: vma.anonVma,
-    vmOps: vma.vmOps,
     copiedFrom: null,
   });
   if (merged) return merged;
@@ -352,7 +349,6 @@ export function vmaMergeExtend(mm: MmStruct, vma: Vma, delta: number): boolean {
       pkey: vma.vmPkey,
       file: vma.vmFile,
       anonVma: vma.anonVma,
-      vmOps: vma.vmOps,
     }),
   );
   if (merged) return true;

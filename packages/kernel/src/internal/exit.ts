@@ -50,8 +50,10 @@ function exitTask(k: Kernel, t: Task, how: ExitHow): void {
         f.put();
       }
     }
-    if (!heir) t.mm.exit();
-    if (!heir) exitItimers(t);
+    if (!heir) {
+      t.mm.exit();
+      exitItimers(t);
+    }
     t.mm.tlbClients.delete(t.mmu);
     t.mmu.flushAll();
   } finally {

@@ -9,8 +9,7 @@ import { SI_KERNEL, SIGALRM } from "../signal";
 import { type AlarmTimer, alarmOf, setAlarm } from "./itimer-state";
 import type { Kernel, Task } from "./kernel";
 import { sendSignal } from "./signal";
-
-const NSEC_PER_SEC = 1_000_000_000;
+import { NSEC_PER_SEC } from "./timer";
 
 /** The name of process `tgid`'s ITIMER_REAL on the virtual clock (traces, snapshots). */
 export const itRealName = (tgid: number): string => `pid ${tgid}: it_real_fn`;

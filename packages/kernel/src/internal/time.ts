@@ -62,9 +62,8 @@ import {
   ktimeGetReal,
   TIME_SETTOD_SEC_MAX,
 } from "./timekeeping";
-import { TICK_NSEC } from "./timer";
+import { NSEC_PER_SEC, TICK_NSEC } from "./timer";
 
-const NSEC_PER_SEC = 1_000_000_000;
 /** hrtimer_resolution with high-resolution timers on. */
 const HRTIMER_RESOLUTION = 1;
 

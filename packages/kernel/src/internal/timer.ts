@@ -50,6 +50,7 @@ import { callDriver } from "./oops";
 
 /** CONFIG_HZ: timer interrupts per second (Kconfig.hz's default, HZ_250). */
 export const HZ = 250;
+export const NSEC_PER_SEC = 1_000_000_000;
 /** TICK_NSEC: ns per jiffy, (NSEC_PER_SEC + HZ/2) / HZ. */
 export const TICK_NSEC = 4_000_000;
 /** INITIAL_JIFFIES on 64-bit: (unsigned long)(unsigned int)(-300 * HZ). */
