@@ -38,7 +38,9 @@
  *   ABS/REL matter to hrtimerStart only.
  * - hrtimer clocks: CLOCK_MONOTONIC, CLOCK_BOOTTIME (no suspend: the same), CLOCK_REALTIME and
  *   CLOCK_TAI. The driver API reads only the monotonic clock (ktimeGet), so all four count on it
- *   here and clock_settime does not move an armed hrtimer. Another clock id: WARN, and MONOTONIC
+ *   here and clock_settime does not move an armed hrtimer: a difference from Linux, where
+ *   clock_was_set() updates the REALTIME/TAI bases' offsets and retrigger_next_event() fires an
+ *   absolute timer whose expiry the new time passed. Another clock id: WARN, and MONOTONIC
  *   (hrtimer_clockid_to_base).
  */
 import type { VirtualTimer } from "@faultline/phys";
