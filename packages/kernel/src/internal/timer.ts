@@ -117,6 +117,8 @@ interface TimerBase {
   clk: number;
   /** A tick the busy CPU runs for due deferrable timers (kickDeferrable), or null. */
   busyTick: number | null;
+  /** The earliest bucket of a pending deferrable timer (Infinity: none), kept by armSoftirq. */
+  deferrableNext: number;
   /** The softirq is expiring timers (base->clk is jiffies + 1). */
   running: boolean;
   seq: number;
@@ -135,7 +137,15 @@ function base(k: Kernel): TimerBase {
   let b = bases.get(k);
   if (!b) {
     const softirq = k.phys.clock.newTimer(() => runTimers(k, b!), "TIMER_SOFTIRQ");
-    b = { clk: jiffiesOf(k), busyTick: null, running: false, seq: 0, pending: new Set(), softirq };
+    b = {
+      clk: jiffiesOf(k),
+      busyTick: null,
+      deferrableNext: Number.POSITIVE_INFINITY,
+      running: false,
+      seq: 0,
+      pending: new Set(),
+      softirq,
+    };
     bases.set(k, b);
   }
   return b;
@@ -169,10 +179,18 @@ function detach(b: TimerBase, timer: TimerList, s: TimerState): void {
   armSoftirq(b, s.k);
 }
 
-function armSoftirq(b: TimerBase, k: Kernel): void {
+/** The earliest bucket of the pending timers that are (`deferrable`) or are not deferrable. */
+function earliest(b: TimerBase, deferrable: boolean): number {
   let next = Number.POSITIVE_INFINITY;
+  for (const t of b.pending)
+    if (((t.flags & TIMER_DEFERRABLE) !== 0) === deferrable) next = Math.min(next, timers.get(t)!.bucket);
+  return next;
+}
+
+function armSoftirq(b: TimerBase, k: Kernel): void {
   // Deferrable timers do not wake the idle CPU: only the others arm the tick (kickDeferrable).
-  for (const t of b.pending) if (!(t.flags & TIMER_DEFERRABLE)) next = Math.min(next, timers.get(t)!.bucket);
+  let next = earliest(b, false);
+  b.deferrableNext = earliest(b, true);
   if (b.busyTick !== null) next = Math.min(next, b.busyTick);
   if (next === Number.POSITIVE_INFINITY) {
     b.softirq.del();
@@ -275,15 +293,12 @@ function runTimers(k: Kernel, b: TimerBase): void {
  */
 export function kickDeferrable(k: Kernel): void {
   const b = bases.get(k);
-  if (!b || b.busyTick !== null || b.pending.size === 0) return;
+  // Every syscall entry comes here: one compare while no deferrable timer is due.
+  if (!b || b.busyTick !== null) return;
   const j = jiffiesOf(k);
-  for (const t of b.pending) {
-    if (t.flags & TIMER_DEFERRABLE && timers.get(t)!.bucket <= j + 1) {
-      b.busyTick = j + 1;
-      armSoftirq(b, k);
-      return;
-    }
-  }
+  if (b.deferrableNext > j + 1) return;
+  b.busyTick = j + 1;
+  armSoftirq(b, k);
 }
 
 /** The CPU goes idle (a process sleeps): the tick stops, and deferrable timers wait again. */
@@ -614,6 +629,7 @@ export function restoreKernelTimers(
     Object.assign(s, { bucket: w.bucket, level: w.level, seq: w.seq, pending: true });
     b.pending.add(w.t);
   }
+  b.deferrableNext = earliest(b, true);
   const set = activeSet(k);
   set.clear();
   for (const h of hr) {

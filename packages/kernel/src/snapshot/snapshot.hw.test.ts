@@ -192,6 +192,34 @@ describe("snapshots of PCI, IRQ, DMA, memtype and timer state", () => {
     expect(b.advanceClock(50_000_000)).toEqual(a.advanceClock(50_000_000));
   });
 
+  it("a deferrable timer due at the snapshot, the CPU idle, fires at the restored machine's first kernel entry as at the original's", async () => {
+    // The restored driver's init arms its timer far off; restore puts back the saved, due expiry.
+    const lazy = (delay: number) => {
+      let t: TimerList | null = null;
+      return defineDriver({
+        name: "lazy",
+        apiVersion: 1,
+        snapshot: { version: 1, timers: () => (t ? { t } : {}) },
+        init() {
+          t = timerSetup({}, function nap() {}, TIMER_DEFERRABLE);
+          modTimer(t, jiffies() + delay);
+          return 0;
+        },
+      });
+    };
+    const a = await Machine.create({ ramBytes: RAM, drivers: [lazy(5)] });
+    a.advanceClock(100_000_000); // due, but the idle CPU does not tick for it
+    const b = await Machine.restore(a.snapshot(), { drivers: [lazy(1_000_000)] });
+    const hw = (m: Machine) =>
+      (decodeSnapshotContainer(m.snapshot(), ["machine"]).fields.machine as MachineState).hw;
+    expect(hw(a).timers.busyTick).toBeNull();
+    for (const m of [a, b]) m.spawn({ name: "busy" }).sys.munmap(0x10000, 4096);
+    // The kernel entry finds the due deferrable timer on both: the busy CPU ticks for it.
+    expect(hw(a).timers.busyTick).toBeGreaterThan(0);
+    expect(hw(b)).toEqual(hw(a));
+    expect(b.advanceClock(50_000_000)).toEqual(a.advanceClock(50_000_000));
+  });
+
   it("refuses what cannot be saved, naming it", async () => {
     const { m } = await sample();
     m.phys.dirtyLog.start();
