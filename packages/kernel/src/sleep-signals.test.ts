@@ -3,6 +3,7 @@
 // rem (never for TIMER_ABSTIME), SA_RESTART or not (signal(7): sleeps are never restarted after a
 // handler); an ignored or blocked signal does not wake the sleeper; a fatal one ends the process.
 import { describe, expect, it } from "vitest";
+import { timespec } from "./__fixtures__/test-helpers";
 import {
   CLOCK_MONOTONIC,
   CLOCK_PROCESS_CPUTIME_ID,
@@ -28,11 +29,6 @@ import {
 
 const RAM = 16 * 1024 * 1024;
 const S = 1_000_000_000;
-
-function timespec(b: Uint8Array): [number, number] {
-  const v = new DataView(b.buffer, b.byteOffset, 16);
-  return [Number(v.getBigInt64(0, true)), Number(v.getBigInt64(8, true))];
-}
 
 async function boot() {
   const m = await Machine.create({ ramBytes: RAM });
@@ -82,13 +78,13 @@ describe("-EINTR", () => {
     const rem = new Uint8Array(16);
     expect(p.sys.nanosleep(5, 0, rem)).toBe(-EINTR);
     expect(m.clockNs).toBe(S);
-    expect(timespec(rem)).toEqual([4, TIMER_SLACK_NS]);
+    expect(timespec(rem).map(Number)).toEqual([4, TIMER_SLACK_NS]);
     expect(caught).toEqual([S]);
     // clock_nanosleep, relative: the same; glibc returns EINTR itself.
     p.sys.alarm(2);
     rem.fill(0);
     expect(p.libc.clockNanosleep(CLOCK_MONOTONIC, 0, 3, 500, rem)).toBe(EINTR);
-    expect(timespec(rem)).toEqual([1, 500 + TIMER_SLACK_NS]);
+    expect(timespec(rem).map(Number)).toEqual([1, 500 + TIMER_SLACK_NS]);
     // Absolute: -EINTR and rem untouched.
     p.sys.alarm(1);
     rem.fill(0xee);
@@ -112,7 +108,7 @@ describe("-EINTR", () => {
     q.sys.kill(p.pid, SIGUSR1);
     const rem = new Uint8Array(16);
     expect(p.sys.nanosleep(1, 0, rem)).toBe(-EINTR);
-    expect(timespec(rem)).toEqual([1, TIMER_SLACK_NS]);
+    expect(timespec(rem).map(Number)).toEqual([1, TIMER_SLACK_NS]);
     expect(m.clockNs).toBe(0);
     expect(caught).toEqual([SIGUSR1]);
   });
@@ -150,7 +146,7 @@ describe("-EINTR", () => {
     expect(sleepWake(m, p.pid)).toBe(S);
     expect(caught).toEqual([]);
     expect(endSleep(m, p.pid)).toBe(-EINTR);
-    expect(timespec(rem)).toEqual([2, TIMER_SLACK_NS]);
+    expect(timespec(rem).map(Number)).toEqual([2, TIMER_SLACK_NS]);
     expect(caught).toEqual([SIGUSR1]);
     expect(sleepWake(m, p.pid)).toBeNull();
     // A CPU-clock sleep interrupted: rem holds the CPU time still to wait.
@@ -158,7 +154,7 @@ describe("-EINTR", () => {
     q.sys.clockGettime(CLOCK_PROCESS_CPUTIME_ID);
     q.sys.kill(p.pid, SIGUSR1);
     expect(endSleep(m, p.pid)).toBe(-EINTR);
-    expect(timespec(rem)).toEqual([0, 8000]);
+    expect(timespec(rem).map(Number)).toEqual([0, 8000]);
     // A sleep that ran its course ends with 0.
     p.sys.nanosleep(0, 10);
     m.advanceClock(TIMER_SLACK_NS + 10);

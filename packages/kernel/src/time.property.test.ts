@@ -3,6 +3,7 @@
 // SIGALRMs it delivers), over random sequences of clock advances and calls.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { timespec } from "./__fixtures__/test-helpers";
 import {
   CLOCK_MONOTONIC_COARSE,
   CLOCK_REALTIME,
@@ -17,8 +18,8 @@ const RAM = 16 * 1024 * 1024;
 const S = 1_000_000_000n;
 
 const read = (b: Uint8Array): bigint => {
-  const v = new DataView(b.buffer);
-  return v.getBigInt64(0, true) * S + v.getBigInt64(8, true);
+  const [sec, nsec] = timespec(b);
+  return sec * S + nsec;
 };
 
 type Op =

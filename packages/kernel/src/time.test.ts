@@ -2,6 +2,7 @@
 // Linux's posix-timers.c / alarmtimer.c without an RTC), the 50 µs timer slack, sleeps that move an
 // in-thread machine's clock (timers fire on the way), and sleeps handed to an external driver.
 import { describe, expect, it } from "vitest";
+import { timespec } from "./__fixtures__/test-helpers";
 import {
   CLOCK_BOOTTIME,
   CLOCK_BOOTTIME_ALARM,
@@ -34,12 +35,6 @@ import {
 } from "./index";
 
 const RAM = 16 * 1024 * 1024;
-
-/** A struct timespec buffer's two fields. */
-function timespec(b: Uint8Array): [bigint, bigint] {
-  const v = new DataView(b.buffer, b.byteOffset, 16);
-  return [v.getBigInt64(0, true), v.getBigInt64(8, true)];
-}
 
 const BOOT = 1_735_689_600n * 1_000_000_000n;
 

@@ -1,6 +1,7 @@
 import { crc32 } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { bytesOf, stateOf } from "../__fixtures__/test-helpers";
 import {
   decodeSnapshotContainer,
   encodeSnapshotContainer,
@@ -59,11 +60,6 @@ function withPayload(bytes: Uint8Array, payload: Uint8Array): Uint8Array {
   out.set(payload, 20 + n);
   return out;
 }
-
-/** The state inside a snapshot, to tamper with, and back to bytes. */
-const stateOf = (bytes: Uint8Array) =>
-  decodeSnapshotContainer(bytes, ["machine"]).fields.machine as MachineState & Record<string, unknown>;
-const bytesOf = (state: unknown) => encodeSnapshotContainer("machine", { machine: state }, "0.1.0");
 
 describe("bad machine snapshots are refused with a message", () => {
   it("truncated, bit-flipped, wrong magic, newer format, trailing bytes", async () => {

@@ -21,10 +21,9 @@ import {
   hwDevice,
   hwDriver,
 } from "../__fixtures__/hw-driver";
+import { bytesOf, stateOf } from "../__fixtures__/test-helpers";
 import {
-  decodeSnapshotContainer,
   defineDriver,
-  encodeSnapshotContainer,
   iommuDomainType,
   iommuMappings,
   jiffies,
@@ -184,8 +183,7 @@ describe("snapshots of PCI, IRQ, DMA, memtype and timer state", () => {
     a.advanceClock(100_000_000); // due, but the idle CPU does not tick for it
     a.spawn({ name: "busy" }).sys.munmap(0x10000, 4096); // a kernel entry: the busy CPU ticks next jiffy
     const b = await Machine.restore(a.snapshot(), { drivers: [lazy()] });
-    const hw = (m: Machine) =>
-      (decodeSnapshotContainer(m.snapshot(), ["machine"]).fields.machine as MachineState).hw;
+    const hw = (m: Machine) => stateOf(m.snapshot()).hw;
     expect(hw(a).timers.busyTick).toBeGreaterThan(0);
     expect(hw(b)).toEqual(hw(a)); // saved again, the restored machine's state is the original's
     expect(b.nextClockDeadline()).toBe(a.nextClockDeadline());
@@ -210,8 +208,7 @@ describe("snapshots of PCI, IRQ, DMA, memtype and timer state", () => {
     const a = await Machine.create({ ramBytes: RAM, drivers: [lazy(5)] });
     a.advanceClock(100_000_000); // due, but the idle CPU does not tick for it
     const b = await Machine.restore(a.snapshot(), { drivers: [lazy(1_000_000)] });
-    const hw = (m: Machine) =>
-      (decodeSnapshotContainer(m.snapshot(), ["machine"]).fields.machine as MachineState).hw;
+    const hw = (m: Machine) => stateOf(m.snapshot()).hw;
     expect(hw(a).timers.busyTick).toBeNull();
     for (const m of [a, b]) m.spawn({ name: "busy" }).sys.munmap(0x10000, 4096);
     // The kernel entry finds the due deferrable timer on both: the busy CPU ticks for it.
@@ -243,11 +240,11 @@ describe("snapshots of PCI, IRQ, DMA, memtype and timer state", () => {
 
   it("refuses a restore whose drivers do not build the same hardware state again, naming the difference", async () => {
     const { m } = await sample();
-    const s = decodeSnapshotContainer(m.snapshot(), ["machine"]).fields.machine as MachineState;
+    const s = stateOf(m.snapshot());
     const tamper = async (f: (hw: Record<string, unknown>) => void) => {
       const t = structuredClone(s) as MachineState;
       f(t.hw as unknown as Record<string, unknown>);
-      const bytes = encodeSnapshotContainer("machine", { machine: t }, "0.1.0");
+      const bytes = bytesOf(t);
       return Machine.restore(bytes, parts()).then(
         () => "restored",
         (e) => (e instanceof SnapshotError ? e.message : `not a SnapshotError: ${e}`),
@@ -305,10 +302,10 @@ describe("a restore either succeeds or leaves the devices and drivers given as t
 
   it("a late section that is wrong (checksum fixed up): the driver's state hook never ran or was undone", async () => {
     const { m, p, fd } = await sample();
-    const s = decodeSnapshotContainer(m.snapshot(), ["machine"]).fields.machine as MachineState;
+    const s = stateOf(m.snapshot());
     // The ISA DMA registers are checked only once everything else was rebuilt.
     (s.hw as unknown as { isaDma: { ch: number[][] } }).isaDma.ch[3]![4] = 0x1ff;
-    const bad = encodeSnapshotContainer("machine", { machine: s }, "0.1.0");
+    const bad = bytesOf(s);
     const given = parts();
     await expect(Machine.restore(bad, given)).rejects.toThrow(/ISA DMA: channel 3's registers/);
     expect(given.drivers[0]!.restored).toBe(2); // restored, then given its old state back
@@ -329,12 +326,10 @@ describe("a restore either succeeds or leaves the devices and drivers given as t
 
   it("a device state the model refuses is found before anything boots", async () => {
     const { m } = await sample();
-    const s = decodeSnapshotContainer(m.snapshot(), ["machine"]).fields.machine as MachineState;
+    const s = stateOf(m.snapshot());
     (s.devices[0]!.state as { fields: Record<string, unknown> }).fields.ticks = "many";
     const given = parts();
-    await expect(
-      Machine.restore(encodeSnapshotContainer("machine", { machine: s }, "0.1.0"), given),
-    ).rejects.toThrow(/device hwdev: .*field "ticks"/);
+    await expect(Machine.restore(bytesOf(s), given)).rejects.toThrow(/device hwdev: .*field "ticks"/);
     expect(given.devices[0]!.realized).toBe(false);
     expect(given.drivers[0]!.restored).toBe(0);
   });
@@ -343,7 +338,7 @@ describe("a restore either succeeds or leaves the devices and drivers given as t
 describe("device RAM in a snapshot", () => {
   it("keeps only the touched pages of device RAM", async () => {
     const { m, p, map } = await sample();
-    const s = decodeSnapshotContainer(m.snapshot(), ["machine"]).fields.machine as MachineState;
+    const s = stateOf(m.snapshot());
     const ram = s.devices[0]!.ram!;
     expect(ram.len).toBe(HW_RAM);
     expect(ram.pages).toEqual([1]);
@@ -357,7 +352,7 @@ describe("device RAM in a snapshot", () => {
 describe("hostile hardware sections", () => {
   it("fuzz: any value anywhere in the devices and hw sections is restored or refused, never a crash, and the devices given are left unrealized", async () => {
     const { m } = await sample();
-    const good = decodeSnapshotContainer(m.snapshot(), ["machine"]).fields.machine as MachineState;
+    const good = stateOf(m.snapshot());
     /** Every path to a leaf of the sections (Uint8Arrays are leaves). */
     const paths: (string | number)[][] = [];
     const walk = (v: unknown, path: (string | number)[]) => {
@@ -382,7 +377,7 @@ describe("hostile hardware sections", () => {
         for (const k of path.slice(0, -1)) o = o[k] as Record<string | number, unknown>;
         o[path.at(-1)!] = value;
         const given = parts();
-        const bytes = encodeSnapshotContainer("machine", { machine: t }, "0.1.0");
+        const bytes = bytesOf(t);
         try {
           (await Machine.restore(bytes, given)).checkInvariants();
         } catch (e) {

@@ -6,6 +6,7 @@
 // cannot be saved and is refused when the snapshot is taken; tampered time sections are refused.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { bytesOf, stateOf, timespec } from "../__fixtures__/test-helpers";
 import {
   CLOCK_BOOTTIME,
   CLOCK_BOOTTIME_ALARM,
@@ -20,10 +21,8 @@ import {
   CLOCK_THREAD_CPUTIME_ID,
   CLONE_PTHREAD,
   CPUCLOCK_SCHED,
-  decodeSnapshotContainer,
   driveClockExternally,
   EPERM,
-  encodeSnapshotContainer,
   endSleep,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
@@ -65,7 +64,6 @@ const CLOCKS = [
 function clocks(m: Machine, pids: readonly number[]): string[] {
   const out: string[] = [];
   const tp = new Uint8Array(16);
-  const v = new DataView(tp.buffer);
   for (const pid of pids) {
     const p = m.process(pid);
     if (p?.state !== "running") continue;
@@ -76,7 +74,7 @@ function clocks(m: Machine, pids: readonly number[]): string[] {
     for (const id of ids) {
       tp.fill(0);
       const rc = p.sys.clockGettime(id, tp);
-      out.push(`${pid} ${id}: ${rc} ${v.getBigInt64(0, true)}.${v.getBigInt64(8, true)}`);
+      out.push(`${pid} ${id}: ${rc} ${timespec(tp).join(".")}`);
     }
   }
   return out;
@@ -165,7 +163,7 @@ describe("the kernel's time state across a snapshot", () => {
     const p = m.spawn();
     m.advanceClock(5 * S);
     const bytes = m.snapshot();
-    const st = decodeSnapshotContainer(bytes, ["machine"]).fields.machine as MachineState;
+    const st = stateOf(bytes);
     expect(st.config.bootTime).toBe(BOOT);
     expect(st.kernel.tasks[0]!.capSysTime).toBe(true);
     const r = await Machine.restore(bytes);
@@ -192,7 +190,7 @@ describe("the kernel's time state across a snapshot", () => {
 
 /** The boot time the restored machine was created with, read back through its own snapshot's config. */
 function bootTimeOfRestored(r: Machine): number | undefined {
-  return (decodeSnapshotContainer(r.snapshot(), ["machine"]).fields.machine as MachineState).config.bootTime;
+  return stateOf(r.snapshot()).config.bootTime;
 }
 
 describe("time state that cannot be saved, or that is tampered with", () => {
@@ -217,8 +215,6 @@ describe("time state that cannot be saved, or that is tampered with", () => {
   it("refuses an armed alarm of a process the snapshot does not have, a bad wall clock, a bad bootTime", async () => {
     const { m } = await sample();
     const good = m.snapshot();
-    const stateOf = () => decodeSnapshotContainer(good, ["machine"]).fields.machine as MachineState;
-    const bytesOf = (s: unknown) => encodeSnapshotContainer("machine", { machine: s }, "0.1.0");
     const reject = async (s: MachineState) => {
       try {
         await Machine.restore(bytesOf(s));
@@ -228,21 +224,21 @@ describe("time state that cannot be saved, or that is tampered with", () => {
         return (e as Error).message;
       }
     };
-    const s1 = stateOf();
+    const s1 = stateOf(good);
     const armed = s1.hw.clock.armed as unknown as [string, number, number, number][];
     const alarm = armed.find((a) => a[0].endsWith("it_real_fn"))!;
     alarm[0] = "pid 99: it_real_fn";
     expect(await reject(s1)).toMatch(/alarm of pid 99: armed in the snapshot, and no such process runs/);
-    const s2 = stateOf();
+    const s2 = stateOf(good);
     (s2.hw as { timekeeper: unknown }).timekeeper = ["-5", 0];
     expect(await reject(s2)).toMatch(/timekeeper: offs_real/);
-    const s3 = stateOf();
+    const s3 = stateOf(good);
     (s3.config as { bootTime: unknown }).bootTime = -1;
     expect(await reject(s3)).toMatch(/does not boot: bootTime/);
-    const s4 = stateOf();
+    const s4 = stateOf(good);
     (s4.config as { bootTime: unknown }).bootTime = "soon";
     expect(await reject(s4)).toMatch(/does not boot: bootTime/);
-    expect(await reject(stateOf())).toBe("restored");
+    expect(await reject(stateOf(good))).toBe("restored");
   });
 });
 
