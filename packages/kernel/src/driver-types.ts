@@ -10,6 +10,7 @@
 
 import type { Vma, VmOperations } from "@faultline/mm";
 import type { Page } from "@faultline/phys";
+import type { Hrtimer, TimerList } from "./internal/timer";
 
 /** Bumped on incompatible changes; the kernel accepts the versions in SUPPORTED_DRIVER_API_VERSIONS. */
 export const DRIVER_API_VERSION = 1;
@@ -96,9 +97,9 @@ export interface DriverSnapshot {
    * snapshot saves a pending timer as its name, its expiry and its place on the wheel, and the restored
    * machine re-arms the timer of that name). Asked when a snapshot is taken (a pending timer not named
    * here refuses it) and at restore after `restore` ran (the timers must be set up again by then).
-   * Each value is a `TimerList` or an `Hrtimer` (typed `object` here: this file imports no kernel code).
+   * Each value is a `TimerList` (timerSetup) or an `Hrtimer` (hrtimerSetup).
    */
-  timers?(): Readonly<Record<string, object>>;
+  timers?(): Readonly<Record<string, TimerList | Hrtimer>>;
 }
 
 /** The object `defineDriver` returns and `Machine.create({ drivers })` loads. */

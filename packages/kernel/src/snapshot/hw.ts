@@ -25,9 +25,11 @@ import { restoreTimekeeper, saveTimekeeper } from "../internal/timekeeping";
 import {
   checkHrtimersArmed,
   ensureTimerBase,
+  type Hrtimer,
   type KernelTimersState,
   restoreKernelTimers,
   saveKernelTimers,
+  type TimerList,
 } from "../internal/timer";
 import { isaDmaChannels } from "../isa-dma";
 import { SnapshotError } from "./container";
@@ -64,8 +66,8 @@ export interface HwState {
 }
 
 /** Timers a driver names (DriverSnapshot.timers), asked once per save or restore. */
-function driverTimers(k: Kernel): (owner: string) => ReadonlyMap<string, unknown> {
-  const cache = new Map<string, Map<string, unknown>>();
+function driverTimers(k: Kernel): (owner: string) => ReadonlyMap<string, TimerList | Hrtimer> {
+  const cache = new Map<string, Map<string, TimerList | Hrtimer>>();
   return (owner) => {
     let m = cache.get(owner);
     if (!m) {

@@ -5,7 +5,7 @@
 // what cannot be saved is refused when the snapshot is taken; a restore that fails late leaves the
 // devices and drivers given as they were.
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import {
   HW_DMA,
   HW_ISA_PROGRAM,
@@ -23,7 +23,9 @@ import {
 } from "../__fixtures__/hw-driver";
 import { bytesOf, stateOf } from "../__fixtures__/test-helpers";
 import {
+  type DriverSnapshot,
   defineDriver,
+  type Hrtimer,
   iommuDomainType,
   iommuMappings,
   jiffies,
@@ -215,6 +217,19 @@ describe("snapshots of PCI, IRQ, DMA, memtype and timer state", () => {
     expect(hw(a).timers.busyTick).toBeGreaterThan(0);
     expect(hw(b)).toEqual(hw(a));
     expect(b.advanceClock(50_000_000)).toEqual(a.advanceClock(50_000_000));
+  });
+
+  it("DriverSnapshot.timers is typed as what it names: TimerLists and Hrtimers (tsc checks this)", () => {
+    type Named = ReturnType<NonNullable<DriverSnapshot["timers"]>>;
+    expectTypeOf<Named[string]>().toEqualTypeOf<TimerList | Hrtimer>();
+    const t = { expires: 0, function: null, flags: 0 } satisfies TimerList;
+    const h = { expires: 0, function: null } satisfies Hrtimer;
+    const ok: DriverSnapshot = { version: 1, timers: () => ({ t, h }) };
+    // A plain object is no timer: restore would find nothing set up under its name.
+    // @ts-expect-error: { expires } is neither a TimerList nor an Hrtimer
+    const bad: DriverSnapshot = { version: 1, timers: () => ({ t: { expires: 5 } }) };
+    expect(Object.keys(ok.timers!())).toEqual(["t", "h"]);
+    expect(bad.version).toBe(1);
   });
 
   it("refuses what cannot be saved, naming it", async () => {
