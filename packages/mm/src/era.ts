@@ -146,13 +146,29 @@ export const ERA_DIFFERENCES = {
     modern: true,
   },
   /**
-   * mremap() growing a VM_SPECIAL VMA in place (VM_IO or VM_MIXEDMAP alone: VM_PFNMAP and
-   * VM_DONTEXPAND are -EFAULT before that): today expand_vma_in_place() asks vma_merge_extend(), whose
-   * vma_merge_new_range() refuses VM_SPECIAL, and answers -ENOMEM (MREMAP_MAYMOVE or not: the move is
-   * only tried when in-place growth is impossible); 2.6.10's sys_mremap() grew it with vma_adjust().
+   * mremap() growing a VMA in place: today expand_vma_in_place() goes through vma_merge_extend(), so the
+   * grown VMA joins a compatible next VMA it now touches, and a VM_SPECIAL VMA (VM_IO or VM_MIXEDMAP
+   * alone: VM_PFNMAP and VM_DONTEXPAND are -EFAULT before that), which vma_merge_new_range() refuses,
+   * is -ENOMEM (MREMAP_MAYMOVE or not: the move is only tried when in-place growth is impossible).
+   * 2.6.10's do_mremap() only moved vm_end with vma_adjust(): no merge, and VM_SPECIAL VMAs grow too.
    */
-  mremapGrowSpecialEnomem: {
+  mremapGrowMerges: {
     changedIn: "v6.1: commit ca3d76b0aa80 'mm: add merging after mremap resize' (Jakub Matěna)",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
+   * Merging next to a VMA whose vm_ops has ->close. 2.6.10's is_mergeable_vma() (mm/mmap.c) refused
+   * any prev or next with ->close, and vma_merge() never asked the VMA whose range changed, so a merge
+   * into prev could delete that one without ->close. Today only a VMA the merge would delete must have
+   * no ->close (can_merge_remove_vma(), mm/vma.c): a neighbour with ->close may grow or shrink, and a
+   * merge that would delete one is reduced (prev only) or abandoned.
+   */
+  closeBlocksOnlyRemoval: {
+    changedIn:
+      "v6.4: commit 714965ca8252 'mm/mmap: start distinguishing if vma can be removed in mergeability test' " +
+      "(Vlastimil Babka); v6.12: commit 01c373e9a5ce 'mm: rework vm_ops->close() handling on VMA merge' " +
+      "(Lorenzo Stoakes)",
     "2.6.10": false,
     modern: true,
   },

@@ -219,11 +219,13 @@ function mremapTo(mm: MmStruct, r: VmaRemap): number {
 
 /**
  * expand_vma_in_place(): vma_merge_extend(), then locked memory is charged and populated; false when
- * vma_merge_extend() fails (-ENOMEM).
+ * vma_merge_extend() fails (-ENOMEM). 2.6.10's do_mremap() grew the VMA with vma_adjust() alone: it
+ * never merged with the next VMA, nor refused a VM_SPECIAL one (era.ts mremapGrowMerges).
  */
 function expandVmaInPlace(mm: MmStruct, vma: Vma, delta: number): boolean {
   const oldEnd = vma.vmEnd;
-  if (!vmaMergeExtend(mm, vma, delta)) return false;
+  if (!mm.rules.mremapGrowMerges) mm.vmas.updateBounds(vma, vma.vmStart, oldEnd + delta);
+  else if (!vmaMergeExtend(mm, vma, delta)) return false;
   if (vma.vmFlags & VM_LOCKED) {
     mm.lockedVm += delta / PAGE;
     mmPopulate(mm, oldEnd, oldEnd + delta);

@@ -8,7 +8,9 @@
 // - vma_merge_new_range(): prev, next or both expand over a new range (mmap, mremap's copy_vma,
 //   vma_merge_extend), and prev and next must agree on their anon_vmas to become one;
 // - vma_merge_existing_range(): a changed range at the start or end of a VMA, or the whole of it,
-//   joins prev, next or both; a VMA with ->close is never deleted by a merge, but may shrink;
+//   joins prev, next or both; a VMA with ->close is never deleted by a merge, but may shrink (2.6.10's
+//   is_mergeable_vma() refused any prev or next with ->close instead);
+// - mremap growing in place: vma_merge_extend() joins a compatible next (2.6.10's vma_adjust() did not);
 // - the merged VMA keeps the anon_vma of whichever piece had one (dup_anon_vma): otherwise fork would
 //   not copy its pages (vma_needs_copy) and the child would read zeros;
 // - anon_vma_prepare(): a neighbour's anon_vma is shared only if the flags other than VM_READ/WRITE/
@@ -628,6 +630,112 @@ describe("VMA merge and split rules (drivers)", () => {
     expect(mm.vmaLookup(A)!.vmOps).toBe(made[0]);
     mm.checkInvariants();
     mm.exit();
+  });
+
+  it.each([
+    ["modern", ["0-3"]],
+    ["2.6.10", ["0-2", "2-3"]],
+  ] as const)("mremap growing a VMA in place up to a compatible next VMA (%s): %j", (era, vmas) => {
+    // Today expand_vma_in_place() → vma_merge_extend() joins next; 2.6.10's do_mremap() only moved
+    // vm_end with vma_adjust(), so /proc/PID/maps shows two VMAs where they meet.
+    const mm = boot({ era });
+    expect(mm.mmap(A, P, RW, PF, null, 0)).toBe(A);
+    expect(mm.mmap(at(2), P, RW, PF, null, 0)).toBe(at(2));
+    expect(mm.mremap(A, P, 2 * P, 0)).toBe(A);
+    expect([...mm.vmas].map(show)).toEqual(vmas);
+    mm.checkInvariants();
+    mm.exit();
+  });
+
+  describe("a neighbour whose vm_ops has ->close (era.ts closeBlocksOnlyRemoval)", () => {
+    /** A driver file whose ->mmap installs ops with ->close; closes and ->mmap calls go to `log`. */
+    function closing(log: string[]) {
+      const ops: VmOperations = { close: (v) => void log.push(`close ${show(v)}`) };
+      return fakeFile({
+        mmap: (vma) => {
+          log.push(`mmap ${show(vma)}`);
+          vma.vmOps = ops;
+          return 0;
+        },
+      });
+    }
+
+    it.each([
+      ["modern", ["0-4 pgoff 0"], ["mmap 0-2", "close 0-4"]],
+      ["2.6.10", ["0-2 pgoff 0", "2-4 pgoff 2"], ["mmap 0-2", "mmap 2-4", "close 0-2", "close 2-4"]],
+    ] as const)("a new mapping just after one (%s): %j", (era, vmas, calls) => {
+      // Today prev only grows (vma_merge_new_range asks can_merge_remove_vma of nothing), before
+      // ->mmap; 2.6.10's is_mergeable_vma() refuses prev for its ->close, before and after ->mmap.
+      const mm = boot({ era });
+      const log: string[] = [];
+      const f = closing(log);
+      expect(mm.mmap(A, 2 * P, RW, SHF, f, 0)).toBe(A);
+      expect(mm.mmap(at(2), 2 * P, RW, SHF, f, 2 * P)).toBe(at(2));
+      expect(layout(mm)).toEqual(vmas);
+      mm.checkInvariants();
+      mm.exit();
+      expect(log).toEqual(calls);
+    });
+
+    it.each([
+      ["modern", ["0-3 pgoff 0", "3-4 pgoff 3"]],
+      ["2.6.10", ["0-2 pgoff 0", "2-3 pgoff 2", "3-4 pgoff 3"]],
+    ] as const)("mprotect of the first page of next like prev (%s): %j", (era, vmas) => {
+      // Today prev grows over the page and next shrinks (nothing is deleted); 2.6.10's vma_merge()
+      // finds prev unmergeable, so mprotect_fixup() splits the page off instead.
+      const mm = boot({ era });
+      const log: string[] = [];
+      expect(mm.mmap(A, 4 * P, RW, SHF, closing(log), 0)).toBe(A);
+      expect(mm.mprotect(at(2), 2 * P, PROT_READ)).toBe(0);
+      expect(mm.mprotect(at(2), P, RW)).toBe(0);
+      expect(layout(mm)).toEqual(vmas);
+      mm.checkInvariants();
+      mm.exit();
+      expect(log.filter((l) => l.startsWith("close")).length).toBe(vmas.length);
+    });
+
+    it.each([
+      ["modern", ["0-2 pgoff 0", "2-4 pgoff 2"], ["close 2-4"]],
+      ["2.6.10", ["0-4 pgoff 0"], []],
+    ] as const)("mprotect of a whole VMA with ->close like a prev without (%s): %j", (era, vmas, closes) => {
+      // The same file, but ->mmap gives ->close only from file page 2 on. Today the merge would delete
+      // the VMA with ->close, so it is abandoned; 2.6.10's vma_merge() asked prev only, and prev
+      // absorbed the VMA, which was freed without its ->close.
+      const mm = boot({ era });
+      const log: string[] = [];
+      const closeOps: VmOperations = { close: (v) => void log.push(`close ${show(v)}`) };
+      const f = fakeFile({
+        mmap: (vma) => {
+          vma.vmOps = vma.vmPgoff >= 2 ? closeOps : {};
+          return 0;
+        },
+      });
+      expect(mm.mmap(A, 2 * P, RW, SHF, f, 0)).toBe(A);
+      expect(mm.mmap(at(2), 2 * P, PROT_READ, SHF, f, 2 * P)).toBe(at(2));
+      expect(mm.mprotect(at(2), 2 * P, RW)).toBe(0);
+      expect(layout(mm)).toEqual(vmas);
+      mm.checkInvariants();
+      mm.exit();
+      expect(log).toEqual(closes);
+    });
+
+    it.each(["modern", "2.6.10"] as const)(
+      "mremap growing one up to a compatible next with ->close leaves two VMAs (%s)",
+      (era) => {
+        // Today vma_merge_new_range() may not delete next (->close), so only prev grows; 2.6.10's
+        // vma_adjust() never merged.
+        const mm = boot({ era });
+        const log: string[] = [];
+        const f = closing(log);
+        expect(mm.mmap(A, P, RW, SHF, f, 0)).toBe(A);
+        expect(mm.mmap(at(2), P, RW, SHF, f, 2 * P)).toBe(at(2));
+        expect(mm.mremap(A, P, 2 * P, 0)).toBe(A);
+        expect(layout(mm)).toEqual(["0-2 pgoff 0", "2-3 pgoff 2"]);
+        mm.checkInvariants();
+        mm.exit();
+        expect(log.slice(-2)).toEqual(["close 0-2", "close 2-3"]);
+      },
+    );
   });
 
   for (const [name, flag] of [

@@ -135,8 +135,11 @@ function isMergeableAnonVma(tgt: Vma, vmg: VmaMerge): boolean {
 
 /** is_mergeable_vma() + is_mergeable_anon_vma(): could `v` and the range be one VMA? */
 function isMergeable(v: Vma, vmg: VmaMerge): boolean {
-  // vm_ops are not compared (neither era's is_mergeable_vma() does): the same file gives the same
-  // ops, and a merged range keeps the surviving VMA's.
+  // The vm_ops objects are not compared (neither era's is_mergeable_vma() does): the same file gives
+  // the same ops, and a merged range keeps the surviving VMA's. 2.6.10's refused a neighbour with
+  // ->close outright; today only a VMA the merge deletes is asked (canRemove; era.ts
+  // closeBlocksOnlyRemoval).
+  if (v.vmOps?.close && !vmg.mm.rules.closeBlocksOnlyRemoval) return false;
   if ((v.vmFlags ^ vmg.flags) & ~VM_SOFTDIRTY || v.vmPkey !== vmg.pkey) return false;
   if (v.vmFile !== vmg.file) return false;
   return isMergeableAnonVma(v, vmg);
@@ -173,8 +176,12 @@ export function canMergeRight(vmg: VmaMerge): boolean {
   );
 }
 
-/** A VMA a merge deletes must have no ->close: its driver would see a close for a range that lives on. */
-const canRemove = (v: Vma): boolean => !v.vmOps?.close;
+/**
+ * can_merge_remove_vma(): a VMA a merge deletes must have no ->close, or its driver would never see a
+ * close for that VMA. 2.6.10's vma_merge() asked only prev and next (isMergeable), never the VMA whose
+ * range changed, which a merge into prev then deleted whatever its ops (era.ts closeBlocksOnlyRemoval).
+ */
+const canRemove = (mm: MmStruct, v: Vma): boolean => !v.vmOps?.close || !mm.rules.closeBlocksOnlyRemoval;
 
 /** Merging prev and next across the range: their anon_vmas must not differ (no fork test). */
 const anonVmasCompatible = (prev: Vma, next: Vma): boolean =>
@@ -215,7 +222,7 @@ export function vmaMergeNewRange(vmg: VmaMerge): Vma | null {
   const left = canMergeLeft(vmg);
   const right = canMergeRight(vmg);
   // Merging all three deletes `next`: only if it has no ->close and the anon_vmas agree.
-  if (left && right && prev && next && canRemove(next) && anonVmasCompatible(prev, next)) {
+  if (left && right && prev && next && canRemove(mm, next) && anonVmasCompatible(prev, next)) {
     const nextEnd = next.vmEnd;
     if (!prev.anonVma) prev.anonVma = next.anonVma;
     unlinkMerged(mm, next);
@@ -254,8 +261,8 @@ function vmaMergeExistingRange(vmg: VmaMerge): Vma | null {
     whole &&
     prev &&
     next &&
-    canRemove(vma) &&
-    canRemove(next) &&
+    canRemove(mm, vma) &&
+    canRemove(mm, next) &&
     anonVmasCompatible(prev, next)
   ) {
     const nextEnd = next.vmEnd;
@@ -265,7 +272,7 @@ function vmaMergeExistingRange(vmg: VmaMerge): Vma | null {
     mm.vmas.updateBounds(prev, prev.vmStart, nextEnd);
     return prev;
   }
-  if (mergeLeft && prev && (!whole || canRemove(vma))) {
+  if (mergeLeft && prev && (!whole || canRemove(mm, vma))) {
     if (!prev.anonVma) prev.anonVma = vma.anonVma;
     if (whole) {
       unlinkMerged(mm, vma);
@@ -277,7 +284,7 @@ function vmaMergeExistingRange(vmg: VmaMerge): Vma | null {
     }
     return prev;
   }
-  if (mergeRight && next && (!whole || canRemove(vma))) {
+  if (mergeRight && next && (!whole || canRemove(mm, vma))) {
     if (!next.anonVma) next.anonVma = vma.anonVma;
     if (whole) {
       unlinkMerged(mm, vma);
@@ -335,8 +342,9 @@ export function vmaModifyFlags(
 }
 
 /**
- * vma_merge_extend() (mremap growing in place): `vma` grows by `delta` bytes into free space, merging
- * with a compatible next VMA. The grown range is a new range whose prev is `vma` itself.
+ * vma_merge_extend() (mremap growing in place, today): `vma` grows by `delta` bytes into free space,
+ * merging with a compatible next VMA. The grown range is a new range whose prev is `vma` itself, so
+ * this fails only where vma_merge_new_range() refuses outright: a VM_SPECIAL VMA.
  */
 export function vmaMergeExtend(mm: MmStruct, vma: Vma, delta: number): boolean {
   const oldEnd = vma.vmEnd;
@@ -351,12 +359,7 @@ export function vmaMergeExtend(mm: MmStruct, vma: Vma, delta: number): boolean {
       anonVma: vma.anonVma,
     }),
   );
-  if (merged) return true;
-  // A VM_SPECIAL VMA cannot merge: today that is expand_vma_in_place()'s -ENOMEM; 2.6.10's
-  // vma_adjust() grew it anyway (era.ts mremapGrowSpecialEnomem).
-  if (mm.rules.mremapGrowSpecialEnomem) return false;
-  mm.vmas.updateBounds(vma, vma.vmStart, oldEnd + delta);
-  return true;
+  return merged !== null;
 }
 
 // ---- anon_vma and stack growth ------------------------------------------------------------------
