@@ -5,18 +5,21 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  CLOCK_THREAD_CPUTIME_ID,
   describeSyscall,
   EBADF,
   EINVAL,
   ENOMEM,
   ENOSPC,
   ENOSYS,
+  ESRCH,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   Machine,
   PROT_READ,
   PROT_WRITE,
   type Process,
+  SIGUSR1,
   SignalError,
   SYS_getpid,
   SYS_madvise,
@@ -148,6 +151,30 @@ describe("syscall_64.tbl", () => {
     expect(snapshot(m, p)).toEqual(before);
     expect(p.mmu.load32(a)).toBe(0x5a5a);
     expect(m.oopses()).toEqual([]);
+    m.checkInvariants();
+  });
+
+  it("getpid, getppid and gettid are system calls like any other: a pending signal is delivered on their way out, the call costs CPU time, a dead task gets -ESRCH", async () => {
+    const { m, p } = await boot();
+    const caught: string[] = [];
+    p.sys.sigaction(SIGUSR1, { handler: () => caught.push("USR1") });
+    for (const call of ["getpid", "getppid", "gettid"] as const) {
+      caught.length = 0;
+      expect(p.sys.kill(p.pid, SIGUSR1)).toBe(0); // delivered on kill's own way out
+      expect(caught).toEqual(["USR1"]);
+      const child = m.process(p.libc.fork())!;
+      child.sys.sigaction(SIGUSR1, { handler: () => caught.push(`child ${call}`) });
+      expect(p.sys.kill(child.pid, SIGUSR1)).toBe(0); // pending in the child until it enters the kernel
+      expect(caught).toEqual(["USR1"]);
+      // exit_to_user_mode() after entry_SYSCALL_64, whatever the call.
+      const cpu0 = child.sys.clockGettime(CLOCK_THREAD_CPUTIME_ID) as number;
+      expect(child.sys[call]()).toBe(call === "getppid" ? p.pid : child.pid);
+      expect(caught).toEqual(["USR1", `child ${call}`]);
+      expect((child.sys.clockGettime(CLOCK_THREAD_CPUTIME_ID) as number) - cpu0).toBe(2_000); // getpid + this call
+      child.sys.exit(0);
+      expect(child.sys[call]()).toBe(-ESRCH);
+      expect(p.libc.waitpid(child.pid)?.pid).toBe(child.pid);
+    }
     m.checkInvariants();
   });
 });

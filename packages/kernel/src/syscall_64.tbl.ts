@@ -197,7 +197,7 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
     sysMadvise,
   ),
   syscall(SYS_dup, "dup", "dup", [{ name: "oldfd", kind: "unsigned int" }], sysDup),
-  syscall(SYS_getpid, "getpid", "getpid", [], sysGetpid, { enter: false }),
+  syscall(SYS_getpid, "getpid", "getpid", [], sysGetpid),
   // clone(flags, stack, parent_tid, child_tid, tls): the flags decide; the rest are user-space pointers.
   syscall(SYS_clone, "clone", "clone", [{ name: "flags", kind: "unsigned long" }], sysClone),
   syscall(SYS_fork, "fork", "fork", [], sysFork),
@@ -231,7 +231,7 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
     [{ name: "resource", kind: "unsigned int" }],
     sysGetrlimit,
   ),
-  syscall(SYS_getppid, "getppid", "getppid", [], sysGetppid, { enter: false }),
+  syscall(SYS_getppid, "getppid", "getppid", [], sysGetppid),
   syscall(SYS_rt_sigpending, "rt_sigpending", "sigpending", [], sysRtSigpending),
   syscall(SYS_mlock, "mlock", "mlock", [addr, { name: "len", kind: "size_t" }], sysMlock),
   syscall(SYS_munlock, "munlock", "munlock", [addr, { name: "len", kind: "size_t" }], sysMunlock),
@@ -247,7 +247,7 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
     ],
     sysSetrlimit,
   ),
-  syscall(SYS_gettid, "gettid", "gettid", [], sysGettid, { enter: false }),
+  syscall(SYS_gettid, "gettid", "gettid", [], sysGettid),
   syscall(
     SYS_exit_group,
     "exit_group",

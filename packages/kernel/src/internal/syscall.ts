@@ -85,13 +85,6 @@ export interface SyscallEntry<P extends readonly ParamSpec[] = readonly ParamSpe
   /** The method of Syscalls / Libc / a program's `sys` that makes this call. */
   readonly method: string;
   readonly params: P;
-  /**
-   * False for calls that only read the task (getpid, getppid, gettid): they answer without entering
-   * the kernel, so a zombie's handle still knows its pid. Unlike Linux, where these are real system
-   * calls (entry_SYSCALL_64: exit_to_user_mode delivers pending signals on the way out, and the time
-   * is charged to the task), they deliver no signal and add no CPU time here (posix-cpu-timers.ts).
-   */
-  readonly enter: boolean;
   /** The parameters' kinds as codes (C_*), for the conversion's hot path. */
   readonly codes: readonly number[];
   readonly handler: (k: Kernel, t: Task, ...args: ArgsOf<P>) => unknown;
@@ -104,7 +97,6 @@ export function syscall<const P extends readonly ParamSpec[]>(
   method: string,
   params: P,
   handler: (k: Kernel, t: Task, ...args: ArgsOf<P>) => unknown,
-  options: { readonly enter?: boolean } = {},
 ): SyscallEntry {
   // One shape for every entry (the entry's fields are read on every call: keep those loads monomorphic).
   const entry: SyscallEntry = {
@@ -112,7 +104,6 @@ export function syscall<const P extends readonly ParamSpec[]>(
     name,
     method,
     params,
-    enter: options.enter ?? true,
     codes: params.map((p) => CODE[p.kind]),
     handler: handler as SyscallEntry["handler"],
   };
@@ -342,7 +333,6 @@ function killed(k: Kernel, t: Task, name: string): never {
 export function doSyscall(k: Kernel, t: Task, e: SyscallEntry, args: unknown[]): unknown {
   const a = convertArgs(e, args);
   const h = e.handler as Handler;
-  if (e.enter === false) return invoke(h, e.codes.length, k, t, a);
   if (t.state !== "running") return -ESRCH;
   chargeSyscall(t);
   kickDeferrable(k);
