@@ -45,7 +45,8 @@ describe("Machine basics", () => {
     expect(m.procText("/proc/buddyinfo")).toContain("Node 0, zone");
     expect(m.procText(`/proc/${p.pid}/maps`)).toBe("");
     expect(() => m.procText("/proc/nope")).toThrow(ErrnoError);
-    expect(m.dmesg()[0]).toContain("Linux version 6.");
+    expect(m.dmesg()[0]).toContain("Linux version 6.18.0-faultline");
+    expect(m.procText("/proc/version")).toBe("Linux version 6.18.0-faultline (faultline) #1 SMP\n");
     m.checkInvariants();
   });
 

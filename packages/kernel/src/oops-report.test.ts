@@ -37,7 +37,7 @@ import {
 
 const RAM = 16 * 1024 * 1024;
 const RW = PROT_READ | PROT_WRITE;
-const TAINT = "Tainted: G      D  O       6.12.0-faultline";
+const TAINT = "Tainted: G      D  O       6.18.0-faultline";
 
 interface Ctl {
   /** Throw from this callback ("init", "close", "ioctl"). */

@@ -90,7 +90,7 @@ export interface LoadedDriver {
 }
 
 /** uname -r of each era. */
-export const RELEASE: Record<Era, string> = { "2.6.10": "2.6.10-faultline", modern: "6.12.0-faultline" };
+export const RELEASE: Record<Era, string> = { "2.6.10": "2.6.10-faultline", modern: "6.18.0-faultline" };
 
 /** First inode number procfs hands out (PROC_DYNAMIC_FIRST). */
 const PROC_DYNAMIC_FIRST = 0xf0000000;
