@@ -564,8 +564,9 @@ export class PhysMemory {
    * down to ZONE_DMA, the first zone whose free pages, less the 2^order - 1 the request leaves
    * unusable, stay above its low watermark plus its lowmem_reserve against that highest zone and that
    * has a free block big enough (zone_watermark_ok()). When no zone passes at the low mark, the slow
-   * path retries at the min mark (ALLOC_WMARK_MIN: kswapd woken, no reclaim to wait for here); past
-   * that the kernel would reclaim or OOM-kill, and we fail. __GFP_MEMALLOC skips the marks.
+   * path retries at the min mark (ALLOC_WMARK_MIN: kswapd woken, no reclaim to wait for here); then
+   * __GFP_MEMALLOC, and only it, walks the zonelist once more ignoring the marks; past that the kernel
+   * would reclaim or OOM-kill, and we fail.
    */
   allocPfn(order: number, gfp = 0): number {
     if (!Number.isInteger(order) || order < 0 || order > MAX_ORDER) return -1;
@@ -575,8 +576,14 @@ export class PhysMemory {
     this.lock();
     let pfn = NIL;
     try {
-      let z = this.zoneFor(order, high, gfp & __GFP_MEMALLOC ? null : this.wmarkLow);
-      if (z < 0 && !(gfp & __GFP_MEMALLOC)) z = this.zoneFor(order, high, this.wmarkMin);
+      // The passes of mm/page_alloc.c, in order: __alloc_frozen_pages_noprof() tries
+      // get_page_from_freelist() at ALLOC_WMARK_LOW for every gfp; __alloc_pages_slowpath() retries at
+      // ALLOC_WMARK_MIN (gfp_to_alloc_flags(), after wake_all_kswapds()), and only at its retry: label
+      // does __gfp_pfmemalloc_flags() give __GFP_MEMALLOC ALLOC_NO_WATERMARKS. So a memalloc request
+      // takes a lower zone above its low mark before dipping below the marks of a higher one.
+      let z = this.zoneFor(order, high, this.wmarkLow);
+      if (z < 0) z = this.zoneFor(order, high, this.wmarkMin);
+      if (z < 0 && gfp & __GFP_MEMALLOC) z = this.zoneFor(order, high, null);
       if (z < 0) return -1;
       const zb = zoneBase(z);
       let o = order;

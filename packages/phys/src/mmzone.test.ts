@@ -67,18 +67,27 @@ const zoneOfPfn = (pfn: number) => (pfn < 0 ? -1 : pfnZone(pfn));
 /**
  * Reference model of the zone choice: walk the zones from the highest the gfp allows down; take the
  * first whose free pages less 2^order - 1 exceed low + lowmem_reserve[highest] and that has a block of
- * at least `order`; failing that, the same at the min mark; failing that, nothing.
+ * at least `order`; failing that, the same at the min mark; failing that, for __GFP_MEMALLOC only, the
+ * first zone with such a block whatever its marks; failing that, nothing.
  */
-function expectedZone(mem: PhysMemory, zones: Zone[], order: number, highest: number): number {
+function expectedZone(
+  mem: PhysMemory,
+  zones: Zone[],
+  order: number,
+  highest: number,
+  memalloc: boolean,
+): number {
   const free = mem.zoneFreePages();
   const info = mem.buddyinfoByZone();
   const blocks = [0, 1, 2].map((z) => {
     const line = info.find((b) => b.zone === zones[z]!.name);
     return line ? line.counts.slice(order).some((n) => n > 0) : false;
   });
-  for (const mark of ["low", "min"] as const) {
+  const marks = memalloc ? (["low", "min", "none"] as const) : (["low", "min"] as const);
+  for (const mark of marks) {
     for (let z = Math.min(highest, 2); z >= 0; z--) {
-      const need = zones[z]![mark] + zones[z]!.lowmemReserve[highest]!;
+      const need =
+        mark === "none" ? Number.NEGATIVE_INFINITY : zones[z]![mark] + zones[z]!.lowmemReserve[highest]!;
       if (free[z]! > 0 && free[z]! - ((1 << order) - 1) > need && blocks[z]) return z;
     }
   }
@@ -111,6 +120,50 @@ describe("zonelist fallback", () => {
     mem.checkInvariants();
   });
 
+  it("__GFP_MEMALLOC tries the low mark, then the min mark, and only then none (__alloc_frozen_pages_noprof, __alloc_pages_slowpath)", () => {
+    const mem = PhysMemory.create({ ramBytes: 64 * MiB });
+    const [dma, dma32] = mem.zones();
+    const reserve = dma!.lowmemReserve[ZONE_NORMAL]!;
+    const [dmaFree, dma32Free] = mem.zoneFreePages();
+    // Drain with __GFP_MEMALLOC alone, as run lengths of the zone each page came from.
+    const runs: Array<[number, number]> = [];
+    const got: number[] = [];
+    for (let p = mem.allocPfn(0, __GFP_MEMALLOC); p >= 0; p = mem.allocPfn(0, __GFP_MEMALLOC)) {
+      got.push(p);
+      const last = runs.at(-1);
+      if (last?.[0] === pfnZone(p)) last[1]++;
+      else runs.push([pfnZone(p), 1]);
+    }
+    expect(runs).toEqual([
+      // ALLOC_WMARK_LOW: DMA32 down to its low mark, then DMA down to low + lowmem_reserve.
+      [ZONE_DMA32, dma32Free! - dma32!.low],
+      [ZONE_DMA, dmaFree! - dma!.low - reserve],
+      // ALLOC_WMARK_MIN: each zone from its low mark to its min.
+      [ZONE_DMA32, dma32!.low - dma32!.min],
+      [ZONE_DMA, dma!.low - dma!.min],
+      // ALLOC_NO_WATERMARKS: the reserves, highest zone first.
+      [ZONE_DMA32, dma32!.min],
+      [ZONE_DMA, dma!.min + reserve],
+    ]);
+    expect(mem.nrFreePages).toBe(0);
+    for (const p of got) mem.freePages(p, 0);
+    mem.checkInvariants();
+  });
+
+  it("__GFP_MEMALLOC with Normal below its low mark comes from DMA32 while DMA32 is above low + lowmem_reserve", () => {
+    // 3 GiB + 32 MiB: the 32 MiB past the PCI hole are ZONE_NORMAL, above 4 GiB.
+    const mem = PhysMemory.create({ ramBytes: 3 * 1024 * MiB + 32 * MiB });
+    const [, dma32, normal] = mem.zones();
+    expect(normal!.presentPages).toBe(8192);
+    while (mem.zoneFreePages()[ZONE_NORMAL]! > normal!.low)
+      expect(zoneOfPfn(mem.allocPfn(0))).toBe(ZONE_NORMAL);
+    expect(mem.zoneFreePages()[ZONE_DMA32]).toBeGreaterThan(dma32!.low + dma32!.lowmemReserve[ZONE_NORMAL]!);
+    expect(zoneOfPfn(mem.allocPfn(0, __GFP_MEMALLOC))).toBe(ZONE_DMA32);
+    expect(zoneOfPfn(mem.allocPfn(3, GFP_KERNEL | __GFP_MEMALLOC))).toBe(ZONE_DMA32);
+    expect(mem.zoneFreePages()[ZONE_NORMAL]).toBe(normal!.low);
+    mem.checkInvariants();
+  });
+
   it("a combination of zone modifiers that names no zone is refused (GFP_ZONE_BAD)", () => {
     const mem = PhysMemory.create({ ramBytes: 8 * MiB });
     expect(() => mem.allocPfn(0, __GFP_DMA | __GFP_DMA32)).toThrow(PhysError);
@@ -125,13 +178,20 @@ describe("zonelist fallback", () => {
   });
 
   it("property: every allocation comes from the zone the reference model picks", () => {
-    const gfps = [GFP_KERNEL, __GFP_DMA, __GFP_DMA32, GFP_HIGHUSER_MOVABLE];
-    const highestOf = [ZONE_NORMAL, ZONE_DMA, ZONE_DMA32, 3];
+    const gfps = [
+      GFP_KERNEL,
+      __GFP_DMA,
+      __GFP_DMA32,
+      GFP_HIGHUSER_MOVABLE,
+      GFP_KERNEL | __GFP_MEMALLOC,
+      __GFP_DMA32 | __GFP_MEMALLOC,
+    ];
+    const highestOf = [ZONE_NORMAL, ZONE_DMA, ZONE_DMA32, 3, ZONE_NORMAL, ZONE_DMA32];
     const op = fc.oneof(
       fc.record({
         kind: fc.constant("alloc" as const),
         order: fc.nat(4),
-        gfp: fc.nat(3),
+        gfp: fc.nat(gfps.length - 1),
         n: fc.integer({ min: 1, max: 400 }),
       }),
       fc.record({ kind: fc.constant("free" as const), pick: fc.nat(), n: fc.integer({ min: 1, max: 400 }) }),
@@ -145,8 +205,9 @@ describe("zonelist fallback", () => {
         for (const o of ops) {
           if (o.kind === "alloc") {
             for (let i = 0; i < o.n; i++) {
-              const want = expectedZone(mem, zones, o.order, highestOf[o.gfp]!);
-              const pfn = mem.allocPfn(o.order, gfps[o.gfp]!);
+              const gfp = gfps[o.gfp]!;
+              const want = expectedZone(mem, zones, o.order, highestOf[o.gfp]!, (gfp & __GFP_MEMALLOC) !== 0);
+              const pfn = mem.allocPfn(o.order, gfp);
               expect(zoneOfPfn(pfn)).toBe(want);
               if (pfn < 0) break;
               held.push([pfn, o.order]);
