@@ -2,7 +2,7 @@
 // a signal whose handler runs interrupts nanosleep/clock_nanosleep with -EINTR, the time left in
 // rem (never for TIMER_ABSTIME), SA_RESTART or not (signal(7): sleeps are never restarted after a
 // handler); an ignored or blocked signal does not wake the sleeper; a fatal one ends the process.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { timespec } from "./__fixtures__/test-helpers";
 import {
   CLOCK_MONOTONIC,
@@ -66,6 +66,52 @@ describe("alarm(2)", () => {
     c.sys.alarm(7);
     c.sys.exit(0);
     expect(m.nextClockDeadline()).toBeNull();
+  });
+
+  it("exit gives the alarm's clock timer back: many short processes that set one make the clock one timer, none fires for the dead", async () => {
+    const { m, p } = await boot();
+    const made = vi.spyOn(m.phys.clock, "newTimer");
+    for (let i = 0; i < 40; i++) {
+      const c = m.process(p.sys.fork())!;
+      expect(c.sys.alarm(2 + (i % 3))).toBe(0);
+      if (i % 4 === 1) expect(c.sys.alarm(0)).toBe(2 + (i % 3));
+      m.advanceClock(S / 4);
+      c.sys.exit(0);
+      expect(p.sys.waitpid(c.pid)).toEqual({ pid: c.pid, status: 0 });
+      expect(m.process(c.pid)).toBeUndefined();
+    }
+    // Every alarm(2) of the 40 processes used the same clock timer: the clock holds none of them.
+    expect(made).toHaveBeenCalledTimes(1);
+    expect(m.nextClockDeadline()).toBeNull();
+    expect(m.advanceClock(10 * S)).toEqual([]);
+  });
+
+  it("alarms armed at once hold a clock timer each; a fired or cancelled one's timer serves the next alarm", async () => {
+    const { m, p } = await boot();
+    const made = vi.spyOn(m.phys.clock, "newTimer");
+    const a = m.process(p.sys.fork())!;
+    const b = m.process(p.sys.fork())!;
+    expect(p.sys.alarm(3)).toBe(0);
+    expect(a.sys.alarm(1)).toBe(0);
+    expect(b.sys.alarm(2)).toBe(0);
+    expect(made).toHaveBeenCalledTimes(3);
+    expect(m.advanceClock(S)).toEqual([{ ns: S, kind: "timer", name: `pid ${a.pid}: it_real_fn` }]);
+    expect(a.exitSignal).toBe("SIGALRM");
+    const c = m.process(p.sys.fork())!;
+    expect(c.sys.alarm(5)).toBe(0); // a's timer, free since it fired
+    expect(p.sys.alarm(0)).toBe(2);
+    expect(b.sys.alarm(4)).toBe(1); // re-armed: the same timer
+    expect(p.sys.alarm(0)).toBe(0);
+    expect(made).toHaveBeenCalledTimes(3);
+    expect(m.advanceClock(5 * S).map((e) => [e.ns, (e as { name: string }).name])).toEqual([
+      [5 * S, `pid ${b.pid}: it_real_fn`],
+      [6 * S, `pid ${c.pid}: it_real_fn`],
+    ]);
+    expect([b.exitSignal, c.exitSignal, p.state]).toEqual(["SIGALRM", "SIGALRM", "running"]);
+    // Three timers made, three free: a new process's alarm takes one of them.
+    const d = m.process(p.sys.fork())!;
+    expect(d.sys.alarm(1)).toBe(0);
+    expect(made).toHaveBeenCalledTimes(3);
   });
 });
 

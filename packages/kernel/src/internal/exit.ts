@@ -52,7 +52,7 @@ function exitTask(k: Kernel, t: Task, how: ExitHow): void {
     }
     if (!heir) {
       t.mm.exit();
-      exitItimers(t);
+      exitItimers(k, t);
     }
     t.mm.tlbClients.delete(t.mmu);
     t.mmu.flushAll();

@@ -2,24 +2,49 @@
  * kernel/time/itimer.c's ITIMER_REAL as alarm(2) sets it: one hrtimer per process (signal_struct's
  * real_timer) on CLOCK_MONOTONIC, exact (an itimer gets no timer slack), that sends SIGALRM to the
  * process when it expires (it_real_fn). fork's child starts without one; the last thread's exit
- * cancels it (itimer-state.ts). Its expiry shows in a run's clock events as
- * "pid <tgid>: it_real_fn".
+ * cancels it. Its clock timer is a slot of a pool (itimer-state.ts says why), held while armed;
+ * its expiry shows in a run's clock events as "pid <tgid>: it_real_fn".
  */
+import type { VirtualClockState } from "@faultline/phys";
 import { SI_KERNEL, SIGALRM } from "../signal";
-import { type AlarmTimer, alarmOf, setAlarm } from "./itimer-state";
+import { recordClockEvent } from "./clock-events";
+import { type AlarmSlot, alarmOf, alarmPool, ITIMER_REAL, releaseAlarm } from "./itimer-state";
 import type { Kernel, Task } from "./kernel";
 import { sendSignal } from "./signal";
 import { NSEC_PER_SEC } from "./timer";
 
-/** The name of process `tgid`'s ITIMER_REAL on the virtual clock (traces, snapshots). */
+/** The name of process `tgid`'s ITIMER_REAL expiry in a run's clock events. */
 export const itRealName = (tgid: number): string => `pid ${tgid}: it_real_fn`;
-const IT_REAL_NAME = /^pid (\d{1,7}): it_real_fn$/;
 
 /** it_real_fn(): SIGALRM to the process (its leader, or any thread still running). */
 function itRealFn(k: Kernel, leader: Task): void {
   const target = leader.state === "running" ? leader : [...leader.group].find((o) => o.state === "running");
   if (!target) return;
   sendSignal(k, target, SIGALRM, Object.freeze({ signo: SIGALRM, code: SI_KERNEL, addr: 0 }));
+}
+
+/** A slot's timer expired: the slot is free again, and it_real_fn runs for the process that held it. */
+function itRealExpired(k: Kernel, slot: AlarmSlot): void {
+  const leader = slot.leader;
+  if (!leader) return;
+  releaseAlarm(k, slot);
+  // The clock names the pool's timers alike (clock-events.ts leaves them out): the event names the process.
+  recordClockEvent(k, { ns: k.phys.clock.now, kind: "timer", name: itRealName(leader.tgid) });
+  itRealFn(k, leader);
+}
+
+/** The lowest free slot of the pool (a new clock timer when every slot is held), now `leader`'s process's. */
+function takeSlot(k: Kernel, leader: Task): AlarmSlot {
+  const pool = alarmPool(k);
+  let slot = pool.slots.find((s) => s.leader === null);
+  if (!slot) {
+    const s: AlarmSlot = { vt: k.phys.clock.newTimer(() => itRealExpired(k, s), ITIMER_REAL), leader: null };
+    pool.slots.push(s);
+    slot = s;
+  }
+  slot.leader = leader;
+  pool.byGroup.set(leader.group, slot);
+  return slot;
 }
 
 /**
@@ -29,41 +54,72 @@ function itRealFn(k: Kernel, leader: Task): void {
  */
 export function sysAlarm(k: Kernel, t: Task, seconds: number): number {
   const clock = k.phys.clock;
-  let a: AlarmTimer | undefined = alarmOf(t);
-  const leader = k.tasks.get(t.tgid) ?? t;
+  const a = alarmOf(k, t);
   let left = 0;
   if (a?.vt.expires != null) left = Math.max(a.vt.expires - clock.now, 1000);
-  if (seconds === 0) a?.vt.del();
-  else {
-    if (!a) {
-      a = { vt: clock.newTimer(() => itRealFn(k, leader), itRealName(t.tgid)) };
-      setAlarm(t, a);
-    }
-    a.vt.mod(clock.now + seconds * NSEC_PER_SEC);
-  }
+  if (seconds === 0) {
+    if (a) releaseAlarm(k, a);
+  } else (a ?? takeSlot(k, k.tasks.get(t.tgid) ?? t)).vt.mod(clock.now + seconds * NSEC_PER_SEC);
   const sec = Math.floor(left / NSEC_PER_SEC);
   const nsec = left % NSEC_PER_SEC;
   return (sec === 0 && nsec > 0) || nsec >= NSEC_PER_SEC / 2 ? sec + 1 : sec;
 }
 
 /**
- * A restored machine's alarms, made again before its clock is restored: for each process whose
- * ITIMER_REAL the saved clock has armed (a timer named "pid <tgid>: it_real_fn"), the process's timer,
- * which the clock's restore then arms for its saved expiry and order. `clock` is the saved
- * VirtualClockState, not yet checked (the clock's restore checks the rest). An Error names an armed
- * alarm whose process has no running thread on the restored machine (exit cancels the alarm).
+ * The armed alarms as a machine snapshot keeps them: [slot, tgid] each, the slot being its timer's
+ * rank among the clock's ITIMER_REAL timers (the clock's own state holds the expiry and order).
  */
-export function restoreAlarms(k: Kernel, clock: unknown): void {
-  const armed = (clock as { armed?: unknown } | null)?.armed;
-  if (!Array.isArray(armed)) return;
-  for (const a of armed) {
-    const m = Array.isArray(a) && typeof a[0] === "string" ? IT_REAL_NAME.exec(a[0]) : null;
-    if (!m) continue;
-    const tgid = Number(m[1]);
-    const leader = k.tasks.get(tgid);
+export function saveAlarms(k: Kernel): Array<readonly [number, number]> {
+  const out: Array<readonly [number, number]> = [];
+  alarmPool(k).slots.forEach((s, i) => {
+    if (s.leader) out.push([i, s.leader.tgid]);
+  });
+  return out;
+}
+
+/**
+ * A restored machine's alarms, before its clock is restored: each saved [slot, tgid] takes a slot of
+ * this machine's pool (in saved slot order, so the pool holds just the armed alarms), and the saved
+ * clock state comes back with each ITIMER_REAL timer's rank moved to its new slot, for the clock's
+ * restore to arm at its saved expiry and order. An Error names an alarm whose process has no running
+ * thread here (exit cancels the alarm), and an ITIMER_REAL timer no alarm holds or the reverse.
+ */
+export function restoreAlarms(k: Kernel, alarms: unknown, clock: VirtualClockState): VirtualClockState {
+  if (!Array.isArray(alarms)) throw new Error("alarms: expected a list");
+  const pool = alarmPool(k);
+  if (pool.byGroup.size) throw new Error("alarms: the restored machine has alarms armed already");
+  const leaders = new Map<number, Task>();
+  const groups = new Set<Set<Task>>();
+  alarms.forEach((a, i) => {
+    const [slot, tgid] = Array.isArray(a) ? a : [];
+    if (typeof slot !== "number" || !Number.isSafeInteger(slot) || slot < 0)
+      throw new Error(`alarm ${i}: slot ${String(slot)} is not a non-negative integer`);
+    const leader = typeof tgid === "number" ? k.tasks.get(tgid) : undefined;
     if (!leader || leader.tgid !== tgid || ![...leader.group].some((o) => o.state === "running"))
-      throw new Error(`alarm of pid ${tgid}: armed in the snapshot, and no such process runs`);
-    if (alarmOf(leader)) continue;
-    setAlarm(leader, { vt: k.phys.clock.newTimer(() => itRealFn(k, leader), itRealName(tgid)) });
-  }
+      throw new Error(`alarm of pid ${String(tgid)}: armed in the snapshot, and no such process runs`);
+    if (leaders.has(slot) || groups.has(leader.group))
+      throw new Error(`alarm ${i}: slot ${slot} or process ${tgid} holds two alarms`);
+    leaders.set(slot, leader);
+    groups.add(leader.group);
+  });
+  const rank = new Map<number, number>();
+  for (const slot of [...leaders.keys()].sort((x, y) => x - y))
+    rank.set(slot, pool.slots.indexOf(takeSlot(k, leaders.get(slot)!)));
+  const armed = (clock as { armed?: unknown } | null)?.armed;
+  // Not a list: the clock's restore refuses it.
+  if (!Array.isArray(armed)) return clock;
+  const moved = new Set<number>();
+  const out = armed.map((a: unknown) => {
+    if (!Array.isArray(a) || a[0] !== ITIMER_REAL) return a;
+    const r = rank.get(a[1]);
+    if (r === undefined || moved.has(r))
+      throw new Error(
+        `clock: timer ${ITIMER_REAL} #${String(a[1])} was armed in the snapshot and no process's alarm holds it`,
+      );
+    moved.add(r);
+    return [ITIMER_REAL, r, a[2], a[3]];
+  });
+  if (moved.size !== rank.size)
+    throw new Error(`alarms: ${rank.size} in the snapshot, ${moved.size} of them armed on its clock`);
+  return { ...clock, armed: out as VirtualClockState["armed"] };
 }

@@ -18,7 +18,7 @@ import type { IsaDmaState, VirtualClockState } from "@faultline/phys";
 import { type DmaSnapshot, dmaStateOf } from "../internal/dma-snapshot";
 import { iommuOf } from "../internal/iommu";
 import { type IrqSnapshot, restoreIrqs, saveIrqs } from "../internal/irq";
-import { restoreAlarms } from "../internal/itimer";
+import { restoreAlarms, saveAlarms } from "../internal/itimer";
 import type { Kernel } from "../internal/kernel";
 import { pciState } from "../internal/pci-bus";
 import { restoreTimekeeper, saveTimekeeper } from "../internal/timekeeping";
@@ -55,6 +55,11 @@ export interface PciFnState {
 /** The hardware-facing kernel state (MachineState.hw). */
 export interface HwState {
   readonly clock: VirtualClockState;
+  /**
+   * Each armed alarm(2): [slot, tgid], the slot being the rank of its timer among the clock's
+   * ITIMER_REAL timers (internal/itimer-state.ts).
+   */
+  readonly alarms: ReadonlyArray<readonly [number, number]>;
   /** The wall clock's offset from the virtual clock (offs_real, clock_settime) and the last settime. */
   readonly timekeeper: readonly [string, number];
   readonly timers: KernelTimersState;
@@ -129,6 +134,7 @@ export function saveHw(k: Kernel): HwState {
   }
   return {
     clock: k.phys.clock.saveState(),
+    alarms: saveAlarms(k),
     timekeeper: saveTimekeeper(k),
     timers,
     memtypes: memtypesOf(k.mem).saveState(),
@@ -209,9 +215,8 @@ export function restoreHw(k: Kernel, hw: HwState): void {
   restoreKernelTimers(k, hw.timers, (owner, name) => named(owner).get(name));
   // The softirq's virtual timer exists whenever the snapshot's did (made at the first timer use).
   ensureTimerBase(k);
-  // Processes' alarm(2) timers are made again here (their expiry is the clock's).
-  restoreAlarms(k, hw.clock);
-  k.phys.clock.restoreState(hw.clock);
+  // Processes' alarm(2) timers are taken from the pool again here (their expiry is the clock's).
+  k.phys.clock.restoreState(restoreAlarms(k, hw.alarms, hw.clock));
   restoreTimekeeper(k, hw.timekeeper);
   checkHrtimersArmed(k);
 }

@@ -171,6 +171,30 @@ describe("the kernel's time state across a snapshot", () => {
     expect(bootTimeOfRestored(r)).toBe(BOOT);
   });
 
+  it("alarms whose timers have a free one between them: each fires for its process at its instant, and the free timer serves the next alarm", async () => {
+    const m = await Machine.create({ ramBytes: RAM });
+    const [a, b, c] = [m.spawn(), m.spawn(), m.spawn()];
+    expect([a.sys.alarm(3), b.sys.alarm(2), c.sys.alarm(4)]).toEqual([0, 0, 0]);
+    expect(b.sys.alarm(0)).toBe(2); // its timer (the second) is free
+    m.advanceClock(S);
+    expect(stateOf(m.snapshot()).hw.alarms).toEqual([
+      [0, a.pid],
+      [2, c.pid],
+    ]);
+    const r = await Machine.restore(m.snapshot());
+    expect(r.nextClockDeadline()).toBe(m.nextClockDeadline());
+    for (const x of [m, r]) expect(x.process(b.pid)!.sys.alarm(1)).toBe(0);
+    const [before, after] = [m, r].map((x) => x.advanceClock(4 * S));
+    expect(after).toEqual(before);
+    expect(before!.map((e) => [e.ns, (e as { name: string }).name])).toEqual([
+      [2 * S, `pid ${b.pid}: it_real_fn`],
+      [3 * S, `pid ${a.pid}: it_real_fn`],
+      [4 * S, `pid ${c.pid}: it_real_fn`],
+    ]);
+    for (const x of [m, r])
+      expect([a, b, c].map((p) => x.process(p.pid)!.exitSignal)).toEqual(["SIGALRM", "SIGALRM", "SIGALRM"]);
+  });
+
   it("an alarm disarmed before the snapshot stays disarmed; one armed after restore works", async () => {
     const m = await Machine.create({ ramBytes: RAM });
     const p = m.spawn();
@@ -225,10 +249,19 @@ describe("time state that cannot be saved, or that is tampered with", () => {
       }
     };
     const s1 = stateOf(good);
-    const armed = s1.hw.clock.armed as unknown as [string, number, number, number][];
-    const alarm = armed.find((a) => a[0].endsWith("it_real_fn"))!;
-    alarm[0] = "pid 99: it_real_fn";
+    (s1.hw.alarms as [number, number][])[0]![1] = 99;
     expect(await reject(s1)).toMatch(/alarm of pid 99: armed in the snapshot, and no such process runs/);
+    const s5 = stateOf(good);
+    (s5.hw.alarms as [number, number][]).pop();
+    expect(await reject(s5)).toMatch(
+      /timer ITIMER_REAL #1 was armed in the snapshot and no process's alarm holds it/,
+    );
+    const s6 = stateOf(good);
+    (s6.hw.clock.armed as [string, number, number, number][]).splice(
+      s6.hw.clock.armed.findIndex((a) => a[0] === "ITIMER_REAL"),
+      1,
+    );
+    expect(await reject(s6)).toMatch(/alarms: 2 in the snapshot, 1 of them armed on its clock/);
     const s2 = stateOf(good);
     (s2.hw as { timekeeper: unknown }).timekeeper = ["-5", 0];
     expect(await reject(s2)).toMatch(/timekeeper: offs_real/);
