@@ -4,7 +4,7 @@
 import { definePciDevice, pciFramebuffer } from "@faultline/devices";
 import type { VirtualTimer } from "@faultline/phys";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   addTimer,
   CLOCK_MONOTONIC,
@@ -284,6 +284,34 @@ describe("hrtimers", () => {
     expect(hrtimerCancel(h)).toBe(1);
     m.advanceClock(10);
     expect(at.length).toBe(3);
+  });
+
+  it("hold a clock timer only while active: many set up, started, fired, restarted and cancelled make the clock as many as were active at once", async () => {
+    const m = await boot();
+    const made = vi.spyOn(m.phys.clock, "newTimer");
+    const ran: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const h = m.withKernel(() =>
+        hrtimerSetup(
+          {},
+          function once() {
+            ran.push(i);
+            return HRTIMER_NORESTART;
+          },
+          CLOCK_MONOTONIC,
+          HRTIMER_MODE_REL,
+        ),
+      );
+      // Set up again: still nothing on the clock until started.
+      if (i % 5 === 0) m.withKernel(() => hrtimerSetup(h, h.function!, CLOCK_MONOTONIC, HRTIMER_MODE_REL));
+      m.withKernel(() => hrtimerStart(h, 1000 + i, HRTIMER_MODE_REL));
+      const other = m.withKernel(() => hrtimerSetup({}, () => HRTIMER_NORESTART, CLOCK_MONOTONIC, 0));
+      m.withKernel(() => hrtimerStart(other, 10, HRTIMER_MODE_REL));
+      if (i % 3 === 0) expect(hrtimerCancel(other)).toBe(1);
+      m.advanceClock(2000);
+    }
+    expect(ran).toEqual([...Array(30).keys()]);
+    expect(made).toHaveBeenCalledTimes(2);
   });
 
   it("a restart without a new expiry is stopped with a warning instead of spinning forever", async () => {

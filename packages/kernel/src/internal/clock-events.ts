@@ -3,8 +3,8 @@
  * drivers') and interrupts delivered, in order, each at its virtual time. Machine.advanceClock hands
  * them out; the simulator writes them into a deterministic run's trace.
  */
-import { ITIMER_REAL } from "./itimer-state";
 import type { Kernel } from "./kernel";
+import { HRTIMER, ITIMER_REAL } from "./timer-pool";
 
 /** One thing the clock made happen. */
 export type ClockEvent =
@@ -42,16 +42,16 @@ export function recordClockEvent(k: Kernel, e: ClockEvent): void {
 
 /**
  * Wires the machine's virtual clock to the kernel at boot: every expiry goes into the events being
- * collected (the timer softirq records each timer it runs instead of itself, and an alarm's timer
- * the process it is for), and a timer callback
+ * collected (the timer softirq records each timer it runs instead of itself, an hrtimer's or an
+ * alarm's pooled timer the hrtimer or the process), and a timer callback
  * that throws outside driver code (a device model's: hardware has no process to kill) is reported
  * in dmesg with the timer's name, the timer left disarmed, and time goes on.
  */
 export function installClock(k: Kernel): void {
   const clock = k.phys.clock;
   clock.onFire = (name, ns) => {
-    // The softirqs record each timer they run themselves, an alarm the process it is for.
-    if (name !== "TIMER_SOFTIRQ" && name !== "HRTIMER_SOFTIRQ" && name !== ITIMER_REAL)
+    // The timer softirq records each timer it runs, the pools' timers (timer-pool.ts) their holder.
+    if (name !== "TIMER_SOFTIRQ" && name !== HRTIMER && name !== ITIMER_REAL)
       recordClockEvent(k, { ns, kind: "timer", name });
   };
   clock.onError = (name, e) => {

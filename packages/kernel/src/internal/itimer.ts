@@ -2,16 +2,17 @@
  * kernel/time/itimer.c's ITIMER_REAL as alarm(2) sets it: one hrtimer per process (signal_struct's
  * real_timer) on CLOCK_MONOTONIC, exact (an itimer gets no timer slack), that sends SIGALRM to the
  * process when it expires (it_real_fn). fork's child starts without one; the last thread's exit
- * cancels it. Its clock timer is a slot of a pool (itimer-state.ts says why), held while armed;
- * its expiry shows in a run's clock events as "pid <tgid>: it_real_fn".
+ * cancels it. Its clock timer is a slot of a pool (timer-pool.ts says why), held while armed; its
+ * expiry shows in a run's clock events as "pid <tgid>: it_real_fn".
  */
 import type { VirtualClockState } from "@faultline/phys";
 import { SI_KERNEL, SIGALRM } from "../signal";
 import { recordClockEvent } from "./clock-events";
-import { type AlarmSlot, alarmOf, alarmPool, ITIMER_REAL, releaseAlarm } from "./itimer-state";
+import { type AlarmSlot, type Alarms, alarmOf, alarmsOf, releaseAlarm, setAlarms } from "./itimer-state";
 import type { Kernel, Task } from "./kernel";
 import { sendSignal } from "./signal";
 import { NSEC_PER_SEC } from "./timer";
+import { ITIMER_REAL, TimerPool } from "./timer-pool";
 
 /** The name of process `tgid`'s ITIMER_REAL expiry in a run's clock events. */
 export const itRealName = (tgid: number): string => `pid ${tgid}: it_real_fn`;
@@ -24,26 +25,30 @@ function itRealFn(k: Kernel, leader: Task): void {
 }
 
 /** A slot's timer expired: the slot is free again, and it_real_fn runs for the process that held it. */
-function itRealExpired(k: Kernel, slot: AlarmSlot): void {
-  const leader = slot.leader;
-  if (!leader) return;
+function itRealExpired(k: Kernel, leader: Task, slot: AlarmSlot): void {
   releaseAlarm(k, slot);
   // The clock names the pool's timers alike (clock-events.ts leaves them out): the event names the process.
   recordClockEvent(k, { ns: k.phys.clock.now, kind: "timer", name: itRealName(leader.tgid) });
   itRealFn(k, leader);
 }
 
-/** The lowest free slot of the pool (a new clock timer when every slot is held), now `leader`'s process's. */
-function takeSlot(k: Kernel, leader: Task): AlarmSlot {
-  const pool = alarmPool(k);
-  let slot = pool.slots.find((s) => s.leader === null);
-  if (!slot) {
-    const s: AlarmSlot = { vt: k.phys.clock.newTimer(() => itRealExpired(k, s), ITIMER_REAL), leader: null };
-    pool.slots.push(s);
-    slot = s;
+function machineAlarms(k: Kernel): Alarms {
+  let a = alarmsOf(k);
+  if (!a) {
+    const pool = new TimerPool<Task>(k.phys.clock, ITIMER_REAL, (leader, slot) =>
+      itRealExpired(k, leader, slot),
+    );
+    a = { pool, byGroup: new Map() };
+    setAlarms(k, a);
   }
-  slot.leader = leader;
-  pool.byGroup.set(leader.group, slot);
+  return a;
+}
+
+/** A slot of the pool for the alarm of `leader`'s process. */
+function takeSlot(k: Kernel, leader: Task): AlarmSlot {
+  const a = machineAlarms(k);
+  const slot = a.pool.take(leader);
+  a.byGroup.set(leader.group, slot);
   return slot;
 }
 
@@ -70,11 +75,7 @@ export function sysAlarm(k: Kernel, t: Task, seconds: number): number {
  * rank among the clock's ITIMER_REAL timers (the clock's own state holds the expiry and order).
  */
 export function saveAlarms(k: Kernel): Array<readonly [number, number]> {
-  const out: Array<readonly [number, number]> = [];
-  alarmPool(k).slots.forEach((s, i) => {
-    if (s.leader) out.push([i, s.leader.tgid]);
-  });
-  return out;
+  return (alarmsOf(k)?.pool.held() ?? []).map(([slot, leader]) => [slot, leader.tgid] as const);
 }
 
 /**
@@ -84,14 +85,14 @@ export function saveAlarms(k: Kernel): Array<readonly [number, number]> {
  * restore to arm at its saved expiry and order. An Error names an alarm whose process has no running
  * thread here (exit cancels the alarm), and an ITIMER_REAL timer no alarm holds or the reverse.
  */
-export function restoreAlarms(k: Kernel, alarms: unknown, clock: VirtualClockState): VirtualClockState {
-  if (!Array.isArray(alarms)) throw new Error("alarms: expected a list");
-  const pool = alarmPool(k);
-  if (pool.byGroup.size) throw new Error("alarms: the restored machine has alarms armed already");
+export function restoreAlarms(k: Kernel, saved: unknown, clock: VirtualClockState): VirtualClockState {
+  if (!Array.isArray(saved)) throw new Error("alarms: expected a list");
+  const a = machineAlarms(k);
+  if (a.byGroup.size) throw new Error("alarms: the restored machine has alarms armed already");
   const leaders = new Map<number, Task>();
   const groups = new Set<Set<Task>>();
-  alarms.forEach((a, i) => {
-    const [slot, tgid] = Array.isArray(a) ? a : [];
+  saved.forEach((x, i) => {
+    const [slot, tgid] = Array.isArray(x) ? x : [];
     if (typeof slot !== "number" || !Number.isSafeInteger(slot) || slot < 0)
       throw new Error(`alarm ${i}: slot ${String(slot)} is not a non-negative integer`);
     const leader = typeof tgid === "number" ? k.tasks.get(tgid) : undefined;
@@ -102,24 +103,8 @@ export function restoreAlarms(k: Kernel, alarms: unknown, clock: VirtualClockSta
     leaders.set(slot, leader);
     groups.add(leader.group);
   });
-  const rank = new Map<number, number>();
+  const ranks = new Map<number, number>();
   for (const slot of [...leaders.keys()].sort((x, y) => x - y))
-    rank.set(slot, pool.slots.indexOf(takeSlot(k, leaders.get(slot)!)));
-  const armed = (clock as { armed?: unknown } | null)?.armed;
-  // Not a list: the clock's restore refuses it.
-  if (!Array.isArray(armed)) return clock;
-  const moved = new Set<number>();
-  const out = armed.map((a: unknown) => {
-    if (!Array.isArray(a) || a[0] !== ITIMER_REAL) return a;
-    const r = rank.get(a[1]);
-    if (r === undefined || moved.has(r))
-      throw new Error(
-        `clock: timer ${ITIMER_REAL} #${String(a[1])} was armed in the snapshot and no process's alarm holds it`,
-      );
-    moved.add(r);
-    return [ITIMER_REAL, r, a[2], a[3]];
-  });
-  if (moved.size !== rank.size)
-    throw new Error(`alarms: ${rank.size} in the snapshot, ${moved.size} of them armed on its clock`);
-  return { ...clock, armed: out as VirtualClockState["armed"] };
+    ranks.set(slot, a.pool.indexOf(takeSlot(k, leaders.get(slot)!)));
+  return a.pool.renumber(clock, ranks, "process's alarm", "alarms");
 }

@@ -19,7 +19,9 @@
  * - Timer functions and hrtimer functions run as driver code in interrupt context (no process is
  *   current): a throw is an oops, as for an interrupt handler; the timer is not re-armed.
  * - hrtimers fire at their exact ns (hrtimer_interrupt, hard irq context); HRTIMER_RESTART re-arms
- *   for the expiry the function forwarded to.
+ *   for the expiry the function forwarded to. An active hrtimer holds a slot of the machine's
+ *   HRTIMER clock-timer pool (timer-pool.ts: the clock cannot free a timer, and a snapshot must not
+ *   name one by the order drivers set theirs up in); an inactive one holds nothing on the clock.
  *
  * Flags, as a one-CPU machine can tell them apart:
  * - TIMER_DEFERRABLE: the timer does not wake an idle CPU. The virtual clock moves only while the
@@ -43,12 +45,13 @@
  *   absolute timer whose expiry the new time passed. Another clock id: WARN, and MONOTONIC
  *   (hrtimer_clockid_to_base).
  */
-import type { VirtualTimer } from "@faultline/phys";
+import type { VirtualClockState, VirtualTimer } from "@faultline/phys";
 import { warn, warnOnce } from "./bug";
 import { recordClockEvent } from "./clock-events";
 import { CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI } from "./clockid";
 import type { Kernel, Task } from "./kernel";
 import { callDriver } from "./oops";
+import { HRTIMER, type PoolSlot, TimerPool } from "./timer-pool";
 
 /** CONFIG_HZ: timer interrupts per second (Kconfig.hz's default, HZ_250). */
 export const HZ = 250;
@@ -350,8 +353,6 @@ export const HRTIMER_MODE_ABS_HARD = HRTIMER_MODE_ABS | HRTIMER_MODE_HARD;
 export const HRTIMER_MODE_REL_HARD = HRTIMER_MODE_REL | HRTIMER_MODE_HARD;
 export const HRTIMER_MODE_ABS_PINNED_HARD = HRTIMER_MODE_ABS_PINNED | HRTIMER_MODE_HARD;
 export const HRTIMER_MODE_REL_PINNED_HARD = HRTIMER_MODE_REL_PINNED | HRTIMER_MODE_HARD;
-/** The name of a soft hrtimer's virtual timer: the HRTIMER_SOFTIRQ that runs it (its own event is recorded). */
-export const HRTIMER_SOFTIRQ = "HRTIMER_SOFTIRQ";
 
 /** enum hrtimer_restart (*function)(struct hrtimer *). */
 export type HrtimerFunc = (timer: Hrtimer) => number;
@@ -366,15 +367,34 @@ export interface Hrtimer {
 interface HrState {
   readonly k: Kernel;
   readonly owner: string;
-  readonly vt: VirtualTimer;
+  /** "<module>: <function>": its expiries' clock events. */
+  readonly name: string;
   /** HRTIMER_MODE_SOFT at setup (is_soft). */
   readonly soft: boolean;
   /** A soft one whose expiry came while other timers of the same instant were still due: it runs after them. */
   raised: boolean;
+  /** The pool's clock timer it holds while active or running its function, else null. */
+  slot: PoolSlot<Hrtimer> | null;
 }
 
 const hrtimers = new WeakMap<object, HrState>();
 const hrActive = new WeakMap<Kernel, Set<Hrtimer>>();
+const hrPools = new WeakMap<Kernel, TimerPool<Hrtimer>>();
+
+function hrPool(k: Kernel): TimerPool<Hrtimer> {
+  let p = hrPools.get(k);
+  if (!p) {
+    p = new TimerPool<Hrtimer>(k.phys.clock, HRTIMER, (timer) => fireHrtimer(k, timer));
+    hrPools.set(k, p);
+  }
+  return p;
+}
+
+/** Gives the hrtimer's clock timer back to the pool (disarmed). */
+function hrRelease(s: HrState): void {
+  if (s.slot) hrPool(s.k).release(s.slot);
+  s.slot = null;
+}
 
 /** hrtimer_setup(timer, function, clock_id, mode). */
 export function hrtimerSetup(
@@ -395,13 +415,21 @@ export function hrtimerSetup(
   )
     warn(k, "hrtimer_clockid_to_base", `Invalid clockid ${clockId}. Using MONOTONIC`);
   const old = hrtimers.get(timer);
-  if (old) hrtimerCancel(timer);
+  if (old) {
+    hrtimerCancel(timer);
+    hrRelease(old);
+  }
   timer.function = fn;
   timer.expires = 0;
   const soft = (mode & HRTIMER_MODE_SOFT) !== 0;
-  const name = `${owner}: ${fn.name || "hrtimer"}`;
-  const vt = k.phys.clock.newTimer(() => fireHrtimer(k, timer, name), soft ? HRTIMER_SOFTIRQ : name);
-  hrtimers.set(timer, { k, owner, vt, soft, raised: false });
+  hrtimers.set(timer, {
+    k,
+    owner,
+    name: `${owner}: ${fn.name || "hrtimer"}`,
+    soft,
+    raised: false,
+    slot: null,
+  });
 }
 
 function hrState(timer: Hrtimer, what: string): HrState {
@@ -433,7 +461,8 @@ export function hrtimerStart(timer: Hrtimer, tim: number, mode: number): void {
   s.raised = false;
   const now = s.k.phys.clock.now;
   timer.expires = mode & HRTIMER_MODE_REL ? now + Math.max(0, tim) : tim;
-  s.vt.mod(timer.expires);
+  s.slot ??= hrPool(s.k).take(timer);
+  s.slot.vt.mod(timer.expires);
   activeSet(s.k).add(timer);
 }
 
@@ -442,7 +471,7 @@ export function hrtimerCancel(timer: Hrtimer): number {
   const s = hrState(timer, "hrtimerCancel");
   const set = activeSet(s.k);
   if (!set.has(timer)) return 0;
-  s.vt.del();
+  hrRelease(s);
   set.delete(timer);
   return 1;
 }
@@ -470,25 +499,28 @@ export function hrtimerForwardNow(timer: Hrtimer, interval: number): number {
 
 /**
  * __run_hrtimer(): the function in hard irq context (a soft one from HRTIMER_SOFTIRQ, once the other
- * timers of its instant have run); HRTIMER_RESTART re-arms for its expiry.
+ * timers of its instant have run); HRTIMER_RESTART re-arms for its expiry. The hrtimer keeps its
+ * clock timer while its function runs, and gives it back unless it is active again after.
  */
-function fireHrtimer(k: Kernel, timer: Hrtimer, name: string): void {
+function fireHrtimer(k: Kernel, timer: Hrtimer): void {
   const s = hrtimers.get(timer)!;
-  if (s.soft) {
-    const clock = k.phys.clock;
-    // hrtimer_interrupt runs the hard queues first and raises the softirq: go behind what is still due now.
-    if (!s.raised && clock.nextDeadline() === clock.now) {
-      s.raised = true;
-      s.vt.mod(clock.now);
-      return;
-    }
-    s.raised = false;
-    recordClockEvent(k, { ns: clock.now, kind: "timer", name });
+  const clock = k.phys.clock;
+  // hrtimer_interrupt runs the hard queues first and raises the softirq: go behind what is still due now.
+  if (s.soft && !s.raised && clock.nextDeadline() === clock.now) {
+    s.raised = true;
+    s.slot!.vt.mod(clock.now);
+    return;
   }
+  s.raised = false;
+  // The pool's clock timers share a name (clock-events.ts leaves them out): the event names the hrtimer.
+  recordClockEvent(k, { ns: clock.now, kind: "timer", name: s.name });
   const set = activeSet(k);
   set.delete(timer);
   const fn = timer.function;
-  if (!fn) return;
+  if (!fn) {
+    hrRelease(s);
+    return;
+  }
   const prev: Task | null = k.current;
   k.current = null;
   let r: number;
@@ -497,18 +529,25 @@ function fireHrtimer(k: Kernel, timer: Hrtimer, name: string): void {
   } finally {
     k.current = prev;
   }
-  // Started again from its own function, or asked to restart: active again.
-  if (set.has(timer) || r !== HRTIMER_RESTART) return;
-  if (!(timer.expires > k.phys.clock.now)) {
+  // Set up again from its own function: the old state gave its clock timer back.
+  if (hrtimers.get(timer) !== s) return;
+  // Started again from its own function: active again, on the clock timer it kept.
+  if (set.has(timer)) return;
+  if (r !== HRTIMER_RESTART) {
+    hrRelease(s);
+    return;
+  }
+  if (!(timer.expires > clock.now)) {
     // Linux would re-run it at once, forever (hrtimer_interrupt's "interrupt took" hang): a bug
     // reported here, and the timer stopped.
     k.log.printk(
       4,
       `hrtimer: ${s.owner}: ${fn.name || "function"} restarted without forwarding its expiry: stopped`,
     );
+    hrRelease(s);
     return;
   }
-  s.vt.mod(timer.expires);
+  s.slot!.vt.mod(timer.expires);
   set.add(timer);
 }
 
@@ -517,9 +556,10 @@ function fireHrtimer(k: Kernel, timer: Hrtimer, name: string): void {
 /**
  * The timer wheel and the hrtimers as a machine snapshot keeps them: base->clk and the arming
  * counter, each pending timer_list ([driver, name, expires, bucket, level, seq, flags]) and each
- * active hrtimer ([driver, name, expires]). Timers are driver objects whose functions are driver
- * code: each is saved under the name its driver gives it (DriverSnapshot.timers) and found again by
- * that name on the restored machine. The softirq's and the hrtimers' virtual timers are the clock's.
+ * active hrtimer ([driver, name, expires, slot]: slot is the rank of its clock timer among the
+ * clock's HRTIMER timers, timer-pool.ts). Timers are driver objects whose functions are driver code:
+ * each is saved under the name its driver gives it (DriverSnapshot.timers) and found again by that
+ * name on the restored machine. The softirq's and the hrtimers' virtual timers are the clock's.
  */
 export interface KernelTimersState {
   readonly clk: number;
@@ -527,7 +567,7 @@ export interface KernelTimersState {
   /** base.busyTick: the tick a busy CPU runs for due deferrable timers, or null (absent: null). */
   readonly busyTick?: number | null;
   readonly wheel: ReadonlyArray<readonly [string, string, number, number, number, number, number]>;
-  readonly hr: ReadonlyArray<readonly [string, string, number]>;
+  readonly hr: ReadonlyArray<readonly [string, string, number, number]>;
 }
 
 /** Whether `t` is a timer_list (else an hrtimer, or neither: null). */
@@ -555,7 +595,7 @@ export function saveKernelTimers(
       );
     wheel.push([s.owner, name, t.expires, s.bucket, s.level, s.seq, t.flags]);
   }
-  const hr: [string, string, number][] = [];
+  const hr: [string, string, number, number][] = [];
   for (const h of hrActive.get(k) ?? []) {
     const s = hrtimers.get(h)!;
     const name =
@@ -563,7 +603,7 @@ export function saveKernelTimers(
       fail(
         `driver ${s.owner}'s hrtimer ${h.function?.name || "(anonymous)"} is active and its snapshot hooks do not name it (DriverSnapshot.timers)`,
       );
-    hr.push([s.owner, name, h.expires]);
+    hr.push([s.owner, name, h.expires, hrPool(k).indexOf(s.slot!)]);
   }
   return { clk: b?.clk ?? jiffiesOf(k), seq: b?.seq ?? 0, busyTick: b?.busyTick ?? null, wheel, hr };
 }
@@ -574,15 +614,18 @@ const fail = (msg: string): never => {
 
 /**
  * Puts saved timers back on a restored machine: `find(driver, name)` gives the driver's timer of
- * that name (set up again by its init or probe). Exactly the saved timers end up pending (with their
- * saved place on the wheel) or active; the virtual timers behind them are armed by the clock's own
- * restore. Checked whole before anything changes.
+ * that name (set up again by its init, probe or snapshot.restore, in any order). Exactly the saved
+ * timers end up pending (with their saved place on the wheel) or active, each active hrtimer on a
+ * clock timer of this machine's pool (taken in saved slot order). Returns the saved `clock` state
+ * with the hrtimers' entries moved to those clock timers, for the clock's own restore to arm.
+ * Checked whole before anything changes.
  */
 export function restoreKernelTimers(
   k: Kernel,
   st: KernelTimersState,
   find: (owner: string, name: string) => unknown,
-): void {
+  clock: VirtualClockState,
+): VirtualClockState {
   const int = (v: unknown, what: string, min = 0) =>
     typeof v === "number" && Number.isSafeInteger(v) && v >= min
       ? v
@@ -614,7 +657,10 @@ export function restoreKernelTimers(
   const hr = st.hr.map((a, i) => ({
     t: lookup(a, "hrtimer", `hrtimer ${i}`) as Hrtimer,
     expires: int(a[2], `hrtimer ${i} expires`),
+    slot: int(a[3], `hrtimer ${i} slot`),
   }));
+  if (new Set(hr.map((h) => h.t)).size !== hr.length || new Set(hr.map((h) => h.slot)).size !== hr.length)
+    fail("timers: an hrtimer or a clock timer slot twice");
   const b = base(k);
   for (const t of b.pending) timers.get(t)!.pending = false;
   b.pending.clear();
@@ -630,21 +676,34 @@ export function restoreKernelTimers(
     b.pending.add(w.t);
   }
   b.deferrableNext = earliest(b, true);
+  // The hrtimers the restored drivers started give their clock timers back; the saved ones take
+  // slots in saved slot order, whoever set them up first.
   const set = activeSet(k);
+  for (const h of set) hrRelease(hrtimers.get(h)!);
   set.clear();
+  const pool = hrPool(k);
+  const ranks = new Map<number, number>();
+  for (const h of [...hr].sort((x, y) => x.slot - y.slot)) {
+    const s = hrtimers.get(h.t)!;
+    hrRelease(s);
+    s.raised = false;
+    s.slot = pool.take(h.t);
+    ranks.set(h.slot, pool.indexOf(s.slot));
+  }
   for (const h of hr) {
     h.t.expires = h.expires;
     set.add(h.t);
   }
+  return pool.renumber(clock, ranks, "active hrtimer", "hrtimers");
 }
 
 /** After the clock's restore: every active hrtimer's virtual timer armed at its expiry (else an Error). */
 export function checkHrtimersArmed(k: Kernel): void {
   for (const h of hrActive.get(k) ?? []) {
     const s = hrtimers.get(h)!;
-    if (s.vt.expires !== h.expires)
+    if (s.slot?.vt.expires !== h.expires)
       fail(
-        `driver ${s.owner}'s hrtimer ${h.function?.name || "(anonymous)"}: the clock did not arm it for ${h.expires} (its timers were set up in another order)`,
+        `driver ${s.owner}'s hrtimer ${h.function?.name || "(anonymous)"}: the clock did not arm it for ${h.expires}`,
       );
   }
 }

@@ -212,11 +212,13 @@ export function restoreHw(k: Kernel, hw: HwState): void {
   k.phys.isaDma.restoreState(hw.isaDma);
   restoreIrqs(k, hw.irqs);
   const named = driverTimers(k);
-  restoreKernelTimers(k, hw.timers, (owner, name) => named(owner).get(name));
+  // Active hrtimers and processes' alarm(2) timers take clock timers of their pools here, and the
+  // saved clock's entries for them are moved to those (their expiry and order are the clock's).
+  let clock = restoreKernelTimers(k, hw.timers, (owner, name) => named(owner).get(name), hw.clock);
   // The softirq's virtual timer exists whenever the snapshot's did (made at the first timer use).
   ensureTimerBase(k);
-  // Processes' alarm(2) timers are taken from the pool again here (their expiry is the clock's).
-  k.phys.clock.restoreState(restoreAlarms(k, hw.alarms, hw.clock));
+  clock = restoreAlarms(k, hw.alarms, clock);
+  k.phys.clock.restoreState(clock);
   restoreTimekeeper(k, hw.timekeeper);
   checkHrtimersArmed(k);
 }

@@ -23,9 +23,16 @@ import {
 } from "../__fixtures__/hw-driver";
 import { bytesOf, stateOf } from "../__fixtures__/test-helpers";
 import {
+  CLOCK_MONOTONIC,
+  type DriverDefinition,
   type DriverSnapshot,
   defineDriver,
+  HRTIMER_MODE_REL,
+  HRTIMER_MODE_REL_SOFT,
+  HRTIMER_NORESTART,
   type Hrtimer,
+  hrtimerSetup,
+  hrtimerStart,
   iommuDomainType,
   iommuMappings,
   jiffies,
@@ -217,6 +224,77 @@ describe("snapshots of PCI, IRQ, DMA, memtype and timer state", () => {
     expect(hw(a).timers.busyTick).toBeGreaterThan(0);
     expect(hw(b)).toEqual(hw(a));
     expect(b.advanceClock(50_000_000)).toEqual(a.advanceClock(50_000_000));
+  });
+
+  it("hrtimers that two drivers set up in one order restore into drivers that set them up in the other, each firing for its driver at its time", async () => {
+    for (const mode of [HRTIMER_MODE_REL_SOFT, HRTIMER_MODE_REL]) {
+      const fired: string[] = [];
+      // Its hrtimer is set up at the first ioctl (arg: ns from now), or by snapshot.restore when it was.
+      const lazy = (name: string): DriverDefinition => {
+        let h: Hrtimer | null = null;
+        const setup = () => {
+          h = hrtimerSetup(
+            {},
+            function tick() {
+              fired.push(name);
+              return HRTIMER_NORESTART;
+            },
+            CLOCK_MONOTONIC,
+            mode,
+          );
+        };
+        return defineDriver({
+          name,
+          apiVersion: 1,
+          snapshot: {
+            version: 1,
+            save: () => h !== null,
+            restore: (wasSetUp) => (wasSetUp ? setup() : undefined),
+            timers: () => (h ? { tick: h } : {}),
+          },
+          init(c) {
+            const major = c.allocChrdevRegion(0, 1, name);
+            c.cdevAdd(major, 0, 1, {
+              unlockedIoctl(_file, _cmd, arg) {
+                if (!h) setup();
+                hrtimerStart(h!, Number(arg), mode);
+                return 0;
+              },
+            });
+            c.createDevNode(name, major, 0);
+            return 0;
+          },
+        });
+      };
+      const drivers = () => [lazy("alpha"), lazy("beta")];
+      const a = await Machine.create({ ramBytes: RAM, drivers: drivers() });
+      const p = a.spawn();
+      const [fa, fb] = ["/dev/alpha", "/dev/beta"].map((path) => p.sys.open(path, O_RDWR) as number);
+      // beta's hrtimer is set up first here; the restored drivers' restore hooks run alpha's first.
+      p.sys.ioctl(fb!, 0, 5_000_000);
+      p.sys.ioctl(fa!, 0, 3_000_000);
+      a.advanceClock(1_000_000);
+      const b = await Machine.restore(a.snapshot(), { drivers: drivers() });
+      expect(b.nextClockDeadline()).toBe(3_000_000);
+      const [ea, eb] = [a, b].map((m) => m.advanceClock(10_000_000));
+      expect(eb).toEqual(ea);
+      expect(ea).toEqual([
+        { ns: 3_000_000, kind: "timer", name: "alpha: tick" },
+        { ns: 5_000_000, kind: "timer", name: "beta: tick" },
+      ]);
+      expect(fired).toEqual(["alpha", "beta", "alpha", "beta"]);
+      // Saved again, the restored machine names its hrtimers' clock timers as the original does.
+      for (const m of [a, b]) {
+        const q = m.process(p.pid)!;
+        q.sys.ioctl(fa!, 0, 2_000_000);
+        q.sys.ioctl(fb!, 0, 1_000_000);
+      }
+      const timers = (m: Machine) => {
+        const { clock, timers } = stateOf(m.snapshot()).hw;
+        return { clock, hr: timers.hr };
+      };
+      expect(timers(b)).toEqual(timers(a));
+    }
   });
 
   it("DriverSnapshot.timers is typed as what it names: TimerLists and Hrtimers (tsc checks this)", () => {
