@@ -158,6 +158,20 @@ export const ERA_DIFFERENCES = {
     modern: true,
   },
   /**
+   * When mmap() of a file tries to join the new range to a neighbour. 2.6.10's do_mmap_pgoff() merged
+   * early only private anonymous memory; a file mapping got its VMA and the driver's ->mmap first, then
+   * vma_merge() with the flags and pgoff ->mmap left (the new VMA freed if that merged). Today
+   * __mmap_region() tries vma_merge_new_range() before ->mmap, so a merge skips the driver's ->mmap,
+   * and nothing after it (the retry when ->mmap had changed the flags, retry_merge, went in v6.16).
+   */
+  fileMergeBeforeMmap: {
+    changedIn:
+      "after v2.6.24: mmap_region() tries vma_merge() for files before ->mmap; v6.16: 'mm/vma: remove " +
+      "mmap() retry merge' (Lorenzo Stoakes)",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
    * Merging next to a VMA whose vm_ops has ->close. 2.6.10's is_mergeable_vma() (mm/mmap.c) refused
    * any prev or next with ->close, and vma_merge() never asked the VMA whose range changed, so a merge
    * into prev could delete that one without ->close. Today only a VMA the merge would delete must have

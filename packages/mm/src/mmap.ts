@@ -319,9 +319,10 @@ function mmapRegion(
 
   let vma: Vma | null = null;
   // A new mapping of the same object, flags and linear pgoff next to an existing VMA expands it
-  // without calling ->mmap again (mm/vma.c __mmap_region tries vma_merge_new_range first).
-  // Shared anonymous memory is a new shmem file each time, so it never merges.
-  if (file || !(vmFlags & VM_SHARED)) {
+  // without calling ->mmap (__mmap_region tries vma_merge_new_range first). 2.6.10's do_mmap_pgoff()
+  // did so for private anonymous memory only; a file waits for its ->mmap (mergeAfterMmap, era.ts
+  // fileMergeBeforeMmap). Shared anonymous memory is a new shmem file each time: it never merges.
+  if (file ? mm.rules.fileMergeBeforeMmap : !(vmFlags & VM_SHARED)) {
     vma = vmaMergeNewRange(
       newRangeMerge(mm, {
         start: addr,
@@ -355,32 +356,9 @@ function mmapRegion(
         return err < 0 ? err : -err;
       }
       // ->mmap may have put another file in (mmap_zero → shmem_zero_setup for MAP_SHARED of /dev/zero).
-      const vf = v.vmFile ?? file;
-      vf.mapping.vmas.add(v);
-      // The driver may have changed vm_flags (VM_IO, VM_PFNMAP…): try merging once more.
-      mm.vmas.remove(v);
-      const merged =
-        v.vmFlags & VM_SPECIAL || v.vmOps?.close
-          ? null
-          : vmaMergeNewRange(
-              newRangeMerge(mm, {
-                start: v.vmStart,
-                end: v.vmEnd,
-                pgoff: v.vmPgoff,
-                flags: v.vmFlags,
-                pkey: v.vmPkey,
-                file: vf,
-                anonVma: v.anonVma,
-              }),
-            );
-      if (merged) {
-        vf.mapping.vmas.delete(v);
-        vf.put();
-        vma = merged;
-      } else {
-        mm.vmas.insert(v);
-        vma = v;
-      }
+      (v.vmFile ?? file).mapping.vmas.add(v);
+      // Today nothing merges after ->mmap (__mmap_region); 2.6.10 merged only now.
+      vma = mm.rules.fileMergeBeforeMmap ? v : mergeAfterMmap(mm, v, file);
     } else if (vmFlags & VM_SHARED) {
       // shmem_zero_setup(): shared anonymous memory is a file on an internal tmpfs.
       const shm = new ShmemFile(mm.mem, len);
@@ -402,6 +380,36 @@ function mmapRegion(
     else mm.lockedVm += len / PAGE;
   }
   return addr;
+}
+
+/**
+ * 2.6.10's do_mmap_pgoff() after a file's ->mmap: vma_merge() with the flags and pgoff the driver left
+ * and the file mmap() was given. Only prev and next are asked (is_mergeable_vma refuses one with
+ * ->close), never the new VMA: if the range merges, the new VMA is freed without its ->close, and the
+ * neighbour's vm_ops and vm_private_data cover it. Returns the VMA now covering the range.
+ */
+function mergeAfterMmap(mm: MmStruct, v: Vma, file: MmFile): Vma {
+  mm.vmas.remove(v);
+  const merged = vmaMergeNewRange(
+    newRangeMerge(mm, {
+      start: v.vmStart,
+      end: v.vmEnd,
+      pgoff: v.vmPgoff,
+      flags: v.vmFlags,
+      pkey: v.vmPkey,
+      file,
+      anonVma: null,
+    }),
+  );
+  if (!merged) {
+    mm.vmas.insert(v);
+    return v;
+  }
+  const vf = v.vmFile ?? file;
+  vf.mapping.vmas.delete(v);
+  vf.put();
+  vmAreaFree(v);
+  return merged;
 }
 
 function abortNewVma(mm: MmStruct, v: Vma): void {

@@ -609,27 +609,84 @@ describe("VMA merge and split rules (drivers)", () => {
     mm.checkInvariants();
     mm.exit();
   });
-  it("vm_ops are not compared: mappings whose ->mmap gives each a new ops object merge (is_mergeable_vma)", () => {
-    // The driver also sets VM_DONTDUMP, so the merge before ->mmap fails on the flags and the one
-    // after it (6.18 __mmap_region's retry_merge) joins the two despite their different ops objects.
-    const mm = boot();
-    const made: VmOperations[] = [];
-    const f = fakeFile({
-      mmap: (vma) => {
-        const ops: VmOperations = {};
-        made.push(ops);
-        vma.vmOps = ops;
-        vma.vmFlags |= VM_DONTDUMP;
-        return 0;
-      },
+  describe("when mmap() of a file merges: before ->mmap today, after it in 2.6.10 (era.ts fileMergeBeforeMmap)", () => {
+    it.each([
+      ["modern", ["mmap 0-2 pgoff 0"]],
+      ["2.6.10", ["mmap 0-2 pgoff 0", "mmap 2-4 pgoff 2"]],
+    ] as const)("a mapping just after one of the same file: ->mmap runs (%s): %j", (era, calls) => {
+      // Today __mmap_region() expands prev with vma_merge_new_range() and never calls ->mmap; 2.6.10's
+      // do_mmap_pgoff() merged a file only after ->mmap had run on a new VMA (then freed it).
+      const mm = boot({ era });
+      const log: string[] = [];
+      const f = fakeFile({
+        mmap: (vma) => {
+          log.push(`mmap ${show(vma)} pgoff ${vma.vmPgoff}`);
+          vma.vmOps = {};
+          return 0;
+        },
+      });
+      expect(mm.mmap(A, 2 * P, RW, SHF, f, 0)).toBe(A);
+      expect(mm.mmap(at(2), 2 * P, RW, SHF, f, 2 * P)).toBe(at(2));
+      expect(layout(mm)).toEqual(["0-4 pgoff 0"]);
+      expect(log).toEqual(calls);
+      mm.checkInvariants();
+      mm.exit();
     });
-    expect(mm.mmap(A, P, RW, SHF, f, 0)).toBe(A);
-    expect(mm.mmap(at(1), P, RW, SHF, f, P)).toBe(at(1));
-    expect(made.length).toBe(2);
-    expect(layout(mm)).toEqual(["0-2 pgoff 0"]);
-    expect(mm.vmaLookup(A)!.vmOps).toBe(made[0]);
-    mm.checkInvariants();
-    mm.exit();
+
+    it.each([
+      ["modern", ["0-1 pgoff 0", "1-2 pgoff 1"]],
+      ["2.6.10", ["0-2 pgoff 0"]],
+    ] as const)("->mmap adding a flag (VM_DONTDUMP) to each mapping (%s): %j", (era, vmas) => {
+      // Today the merge before ->mmap fails on the flags (prev has VM_DONTDUMP, the range not yet) and
+      // nothing is tried after it (6.16 removed retry_merge); 2.6.10 merged with the flags ->mmap left.
+      // The vm_ops objects are never compared (is_mergeable_vma): prev keeps its own.
+      const mm = boot({ era });
+      const made: VmOperations[] = [];
+      const f = fakeFile({
+        mmap: (vma) => {
+          const ops: VmOperations = {};
+          made.push(ops);
+          vma.vmOps = ops;
+          vma.vmFlags |= VM_DONTDUMP;
+          return 0;
+        },
+      });
+      expect(mm.mmap(A, P, RW, SHF, f, 0)).toBe(A);
+      expect(mm.mmap(at(1), P, RW, SHF, f, P)).toBe(at(1));
+      expect(made.length).toBe(2);
+      expect(layout(mm)).toEqual(vmas);
+      expect(mm.vmaLookup(A)!.vmOps).toBe(made[0]);
+      mm.checkInvariants();
+      mm.exit();
+    });
+
+    it.each([
+      ["modern", ["0-4 pgoff 0"], ["mmap 0-2"]],
+      ["2.6.10", ["0-4 pgoff 0"], ["mmap 0-2", "mmap 2-4"]],
+    ] as const)(
+      "the new VMA's own ->close does not stop the merge after ->mmap (%s): %j",
+      (era, vmas, calls) => {
+        // ->mmap gives ->close from file page 2 on. 2.6.10's vma_merge() after ->mmap asked prev only
+        // (is_mergeable_vma), so the new VMA merged and was freed without its ->close; today the range
+        // merges before ->mmap, which never runs.
+        const mm = boot({ era });
+        const log: string[] = [];
+        const closeOps: VmOperations = { close: (v) => void log.push(`close ${show(v)}`) };
+        const f = fakeFile({
+          mmap: (vma) => {
+            log.push(`mmap ${show(vma)}`);
+            vma.vmOps = vma.vmPgoff >= 2 ? closeOps : {};
+            return 0;
+          },
+        });
+        expect(mm.mmap(A, 2 * P, RW, SHF, f, 0)).toBe(A);
+        expect(mm.mmap(at(2), 2 * P, RW, SHF, f, 2 * P)).toBe(at(2));
+        expect(layout(mm)).toEqual(vmas);
+        mm.checkInvariants();
+        mm.exit();
+        expect(log).toEqual(calls);
+      },
+    );
   });
 
   it.each([
