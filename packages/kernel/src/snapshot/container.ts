@@ -22,9 +22,13 @@ import { Packr, Unpackr } from "msgpackr";
 export const SNAPSHOT_MAGIC: Uint8Array = Uint8Array.from([0x89, 0x46, 0x4c, 0x53, 0x4e, 0x41, 0x50, 0x0a]);
 /**
  * 1: the first format. 2: a machine's device RAM as touched pages, and its hardware-facing state
- * (clock, timers, PAT memtypes, interrupts, ISA DMA, PCI functions; MachineState.hw).
+ * (clock, timers, PAT memtypes, interrupts, ISA DMA, PCI functions; MachineState.hw). 3: a machine's
+ * time state: the wall clock (hw.timekeeper), each task's CPU-time counters (TaskState.cpu), armed
+ * alarms by their ITIMER_REAL pool slot (hw.alarms, instead of a clock timer per process) and each
+ * active hrtimer's HRTIMER pool slot (hw.timers.hr). A field a reader needs and an older file lacks
+ * bumps the version: a reader reads its own format only, and says which one when a file has another.
  */
-export const SNAPSHOT_FORMAT_VERSION = 2;
+export const SNAPSHOT_FORMAT_VERSION = 3;
 /** The largest payload a snapshot may inflate to (a bound on a hostile deflate stream). */
 export const SNAPSHOT_MAX_PAYLOAD = 1024 * 1024 * 1024;
 const FLAG_DEFLATED = 1;
@@ -120,10 +124,13 @@ export function decodeSnapshotContainer(
   const faultline = new TextDecoder("utf-8", { fatal: false }).decode(bytes.subarray(12, 12 + n));
   if (formatVersion !== SNAPSHOT_FORMAT_VERSION) {
     const reader = options.reader ? `this faultline (${options.reader})` : "this faultline";
+    const writer = `written by faultline ${JSON.stringify(faultline)}`;
+    // An older format lacks fields this one needs (see SNAPSHOT_FORMAT_VERSION): refused whole, never
+    // half-read into a field error.
     throw new SnapshotError(
       formatVersion > SNAPSHOT_FORMAT_VERSION
-        ? `snapshot format ${formatVersion} (written by faultline ${JSON.stringify(faultline)}) is newer than ${reader} reads: format ${SNAPSHOT_FORMAT_VERSION}`
-        : `unsupported snapshot format ${formatVersion} (this faultline reads format ${SNAPSHOT_FORMAT_VERSION})`,
+        ? `snapshot format ${formatVersion} (${writer}) is newer than ${reader} reads: format ${SNAPSHOT_FORMAT_VERSION}`
+        : `unsupported snapshot format ${formatVersion} (${writer}): ${reader} reads format ${SNAPSHOT_FORMAT_VERSION} only`,
     );
   }
   if (flags & ~FLAG_DEFLATED) throw new SnapshotError(`unknown header flags 0x${flags.toString(16)}`);

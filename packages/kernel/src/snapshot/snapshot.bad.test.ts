@@ -5,6 +5,7 @@ import { bytesOf, stateOf } from "../__fixtures__/test-helpers";
 import {
   decodeSnapshotContainer,
   encodeSnapshotContainer,
+  KERNEL_VERSION,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -81,13 +82,38 @@ describe("bad machine snapshots are refused with a message", () => {
     const older = good.slice();
     new DataView(older.buffer).setUint16(8, 1);
     expect(await restoreOrReject(older)).toMatch(
-      /unsupported snapshot format 1 \(this faultline reads format 2\)/,
+      new RegExp(
+        `^unsupported snapshot format 1 \\(written by faultline "0\\.1\\.0"\\): this faultline \\(.+\\) reads format ${SNAPSHOT_FORMAT_VERSION} only$`,
+      ),
     );
     const longer = new Uint8Array(good.length + 3);
     longer.set(good);
     expect(await restoreOrReject(longer)).toMatch(/3 unexpected bytes after the payload/);
     expect(await restoreOrReject(encodeSnapshotContainer("report-model", { model: {} }, "0"))).toMatch(
       /unsupported snapshot content "report-model"/,
+    );
+  });
+
+  it("a format-2 file, written before the time state was saved, is refused by its version, not by a missing field", async () => {
+    // Built by hand as format 2 wrote it: no hw.timekeeper, no TaskState.cpu, alarms as per-process
+    // clock timers ("pid N: it_real_fn"), hrtimers without their clock timer's slot.
+    const m = await Machine.create({ ramBytes: RAM });
+    const p = m.spawn();
+    p.sys.alarm(5);
+    const s = stateOf(m.snapshot()) as unknown as {
+      hw: Record<string, unknown> & { clock: { armed: unknown[][] }; timers: { hr: unknown[][] } };
+      kernel: { tasks: Array<Record<string, unknown>> };
+    };
+    delete s.hw.timekeeper;
+    delete s.hw.alarms;
+    for (const t of s.kernel.tasks) delete t.cpu;
+    for (const a of s.hw.clock.armed)
+      if (a[0] === "ITIMER_REAL") [a[0], a[1]] = [`pid ${p.pid}: it_real_fn`, 0];
+    s.hw.timers.hr = s.hw.timers.hr.map((h) => h.slice(0, 3));
+    const v2 = bytesOf(s);
+    new DataView(v2.buffer, v2.byteOffset).setUint16(8, 2);
+    expect(await restoreOrReject(v2)).toBe(
+      `unsupported snapshot format 2 (written by faultline "0.1.0"): this faultline (${KERNEL_VERSION}) reads format 3 only`,
     );
   });
 
