@@ -186,6 +186,19 @@ export const ERA_DIFFERENCES = {
     "2.6.10": false,
     modern: true,
   },
+  /**
+   * A whole VMA changed (mprotect, mlock, madvise…) to match next: which object survives. 2.6.10's
+   * vma_merge() case 8 called vma_adjust() on the changed VMA, which grew over next and freed next, so
+   * the changed VMA's vm_ops (its ->close runs at munmap) and vm_private_data cover the range; today
+   * vma_merge_existing_range() expands next and deletes the changed VMA (only if it has no ->close).
+   */
+  mergeRightKeepsNext: {
+    changedIn:
+      "v4.9: commit e86f15ee64d8 'mm: vma_merge: fix vm_page_prot SMP race condition against rmap_walk' " +
+      "(Andrea Arcangeli)",
+    "2.6.10": false,
+    modern: true,
+  },
 } as const satisfies Record<string, Difference<boolean | number>>;
 
 type Rows = typeof ERA_DIFFERENCES;

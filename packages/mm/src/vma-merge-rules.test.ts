@@ -776,6 +776,38 @@ describe("VMA merge and split rules (drivers)", () => {
       expect(log).toEqual(closes);
     });
 
+    it.each([
+      ["modern", ["0-2 pgoff 0", "2-4 pgoff 2"], "page 2", ["close 0-2"]],
+      ["2.6.10", ["0-4 pgoff 0"], "page 0", ["close 0-4"]],
+    ] as const)(
+      "mprotect of a whole VMA with ->close like a next without (%s): %j",
+      (era, vmas, data, closes) => {
+        // ->mmap gives ->close below file page 2 and records the page it mapped first in vm_private_data.
+        // Today the merge would delete the changed VMA (->close), so it is abandoned; 2.6.10's vma_merge()
+        // case 8 kept the changed VMA and grew it over next (vma_adjust), so its ->close and private data
+        // cover both (era.ts mergeRightKeepsNext).
+        const mm = boot({ era });
+        const log: string[] = [];
+        const closeOps: VmOperations = { close: (v) => void log.push(`close ${show(v)}`) };
+        const f = fakeFile({
+          mmap: (vma) => {
+            vma.vmOps = vma.vmPgoff < 2 ? closeOps : {};
+            vma.vmPrivateData = `page ${vma.vmPgoff}`;
+            return 0;
+          },
+        });
+        expect(mm.mmap(A, 2 * P, RW, SHF, f, 0)).toBe(A);
+        expect(mm.mmap(at(2), 2 * P, PROT_READ, SHF, f, 2 * P)).toBe(at(2));
+        expect(mm.mprotect(A, 2 * P, PROT_READ)).toBe(0);
+        expect(layout(mm)).toEqual(vmas);
+        expect(mm.vmaLookup(at(3))!.vmPrivateData).toBe(data);
+        expect(mm.vmaLookup(at(3))!.vmFlags & RW).toBe(PROT_READ);
+        mm.checkInvariants();
+        mm.exit();
+        expect(log).toEqual(closes);
+      },
+    );
+
     it.each(["modern", "2.6.10"] as const)(
       "mremap growing one up to a compatible next with ->close leaves two VMAs (%s)",
       (era) => {

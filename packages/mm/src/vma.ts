@@ -285,6 +285,18 @@ function vmaMergeExistingRange(vmg: VmaMerge): Vma | null {
     return prev;
   }
   if (mergeRight && next && (!whole || canRemove(mm, vma))) {
+    if (whole && !mm.rules.mergeRightKeepsNext) {
+      // 2.6.10's vma_merge() case 8: vma_adjust() grows the changed VMA over next and frees next, whose
+      // ->close is never called (is_mergeable_vma let no next with one get here). The VMA keeps its
+      // vm_ops and private data; mprotect_fixup() gave it the new flags.
+      const nextEnd = next.vmEnd;
+      if (!vma.anonVma) vma.anonVma = next.anonVma;
+      unlinkMerged(mm, next);
+      mm.vmas.updateBounds(vma, start, nextEnd);
+      vma.vmFlags = vmg.flags;
+      vma.vmPkey = vmg.pkey;
+      return vma;
+    }
     if (!next.anonVma) next.anonVma = vma.anonVma;
     if (whole) {
       unlinkMerged(mm, vma);
