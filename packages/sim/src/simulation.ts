@@ -534,11 +534,23 @@ export class Simulation<M extends Machine | null = Machine | null> {
     const ret = this.kernel.endSleep?.(pid) ?? 0;
     const req = s.chan.parkedPayload;
     s.chan.parkedPayload = null;
-    const frames = this.kernel.takeSignalFrames?.(pid) ?? [];
-    const bufs = req ? req.args.map((a) => (a instanceof Uint8Array ? a : null)) : [];
-    if (frames.length || bufs.some((b) => b)) s.chan.replySyscall({ ret, bufs, frames });
-    else s.chan.reply(ret);
+    this.answer(s.chan, pid, ret, req?.args ?? []);
     return ret;
+  }
+
+  /**
+   * A syscall's answer: its value, the buffers it filled (read, rem, …) and the handler frames that
+   * signals set up on the way back to user space (kill to itself, an unblocked pending signal).
+   */
+  private answer(chan: Slot["chan"], pid: number, ret: unknown, args: readonly unknown[]): void {
+    const frames = this.kernel.takeSignalFrames?.(pid) ?? [];
+    const buffers = args.some((a) => a instanceof Uint8Array);
+    if (!frames.length && !buffers && typeof ret === "number") {
+      chan.reply(ret);
+      return;
+    }
+    const bufs = args.map((a) => (a instanceof Uint8Array ? a : null));
+    chan.replySyscall(frames.length ? { ret, bufs, frames } : { ret, bufs });
   }
 
   /** Whether a process in the kernel can be served now (a waitpid parks until a child exits). */
@@ -709,12 +721,7 @@ export class Simulation<M extends Machine | null = Machine | null> {
       chan.parkedPayload = req;
       return;
     }
-    // Handlers that signals set up on the way back (kill to itself, an unblocked pending signal).
-    const frames = this.kernel.takeSignalFrames?.(pid) ?? [];
-    if (frames.length) {
-      chan.replySyscall({ ret, bufs: req.args.map((a) => (a instanceof Uint8Array ? a : null)), frames });
-    } else if (typeof ret === "number" && !req.args.some((a) => a instanceof Uint8Array)) chan.reply(ret);
-    else chan.replySyscall({ ret, bufs: req.args.map((a) => (a instanceof Uint8Array ? a : null)) });
+    this.answer(chan, pid, ret, req.args);
     // Calls that may end other processes or threads (kill, tgkill, exit_group).
     if (["kill", "tgkill", "exit_group", "exitGroup"].includes(req.call) || (req.call as unknown) === 62)
       this.reapKilled();
