@@ -24,6 +24,8 @@ import type { VirtualClock, VirtualClockState, VirtualTimer } from "@faultline/p
 export const ITIMER_REAL = "ITIMER_REAL";
 /** The clock name of the drivers' hrtimers (timer.ts). */
 export const HRTIMER = "HRTIMER";
+/** The clock name of the timer wheel's softirq, one per machine (timer.ts). */
+export const TIMER_SOFTIRQ = "TIMER_SOFTIRQ";
 
 /** One clock timer of a pool and the kernel timer holding it, or null. */
 export interface PoolSlot<T> {

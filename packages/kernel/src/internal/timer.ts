@@ -51,7 +51,7 @@ import { recordClockEvent } from "./clock-events";
 import { CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI } from "./clockid";
 import type { Kernel, Task } from "./kernel";
 import { callDriver } from "./oops";
-import { HRTIMER, type PoolSlot, TimerPool } from "./timer-pool";
+import { HRTIMER, type PoolSlot, TIMER_SOFTIRQ, TimerPool } from "./timer-pool";
 
 /** CONFIG_HZ: timer interrupts per second (Kconfig.hz's default, HZ_250). */
 export const HZ = 250;
@@ -139,7 +139,7 @@ export function jiffiesOf(k: Kernel): number {
 function base(k: Kernel): TimerBase {
   let b = bases.get(k);
   if (!b) {
-    const softirq = k.phys.clock.newTimer(() => runTimers(k, b!), "TIMER_SOFTIRQ");
+    const softirq = k.phys.clock.newTimer(() => runTimers(k, b!), TIMER_SOFTIRQ);
     b = {
       clk: jiffiesOf(k),
       busyTick: null,
@@ -661,21 +661,27 @@ export function restoreKernelTimers(
   }));
   if (new Set(hr.map((h) => h.t)).size !== hr.length || new Set(hr.map((h) => h.slot)).size !== hr.length)
     fail("timers: an hrtimer or a clock timer slot twice");
-  const b = base(k);
-  for (const t of b.pending) timers.get(t)!.pending = false;
-  b.pending.clear();
-  b.clk = clk;
-  b.seq = seq;
-  b.busyTick = busyTick;
+  // No timer_list was ever armed (none set up since the restored drivers made no base): the original
+  // had no base either, or one whose clk the first arming forwards anyway (forward_timer_base).
+  // Making one here would save a stale clk, and a TIMER_SOFTIRQ clock timer, that the original has not.
+  const untouched = !bases.has(k) && wheel.length === 0 && seq === 0 && busyTick === null;
+  const b = untouched ? null : base(k);
+  if (b) {
+    for (const t of b.pending) timers.get(t)!.pending = false;
+    b.pending.clear();
+    b.clk = clk;
+    b.seq = seq;
+    b.busyTick = busyTick;
+  }
   for (const w of wheel) {
     if (!w.t.function) fail("timers: a pending timer that was shut down");
     const s = timers.get(w.t)!;
     w.t.expires = w.expires;
     w.t.flags = w.flags;
     Object.assign(s, { bucket: w.bucket, level: w.level, seq: w.seq, pending: true });
-    b.pending.add(w.t);
+    b!.pending.add(w.t);
   }
-  b.deferrableNext = earliest(b, true);
+  if (b) b.deferrableNext = earliest(b, true);
   // The hrtimers the restored drivers started give their clock timers back; the saved ones take
   // slots in saved slot order, whoever set them up first.
   const set = activeSet(k);

@@ -31,6 +31,7 @@ import {
   saveKernelTimers,
   type TimerList,
 } from "../internal/timer";
+import { TIMER_SOFTIRQ } from "../internal/timer-pool";
 import { isaDmaChannels } from "../isa-dma";
 import { SnapshotError } from "./container";
 
@@ -215,8 +216,8 @@ export function restoreHw(k: Kernel, hw: HwState): void {
   // Active hrtimers and processes' alarm(2) timers take clock timers of their pools here, and the
   // saved clock's entries for them are moved to those (their expiry and order are the clock's).
   let clock = restoreKernelTimers(k, hw.timers, (owner, name) => named(owner).get(name), hw.clock);
-  // The softirq's virtual timer exists whenever the snapshot's did (made at the first timer use).
-  ensureTimerBase(k);
+  // The softirq's virtual timer exists whenever the snapshot's was armed (made at the first timer use).
+  if (hw.clock?.armed?.some?.((a) => Array.isArray(a) && a[0] === TIMER_SOFTIRQ)) ensureTimerBase(k);
   clock = restoreAlarms(k, hw.alarms, clock);
   k.phys.clock.restoreState(clock);
   restoreTimekeeper(k, hw.timekeeper);
