@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
-import { allowedCpus, cpuOrder, idleTimes, pinning } from "./sweep-affinity";
+import { allowedCpus, coreOf, cpuOrder, idleTimes, pinning, spreadOverCores } from "./sweep-affinity";
 
 const status = (list: string) =>
   `Name:\tnode\nCpus_allowed:\tff\nCpus_allowed_list:\t${list}\nMems_allowed:\t1\n`;
@@ -61,6 +61,33 @@ describe("which cores", () => {
     ]);
     // Only the allowed CPUs are handed out.
     expect(cpuOrder([1, 3], idleTimes(stat([0, 0, 0, 0])), idleTimes(stat([9, 1, 9, 2])))).toEqual([3, 1]);
+  });
+
+  it("gives each child a core of its own before two share one (SMT siblings, either numbering)", () => {
+    // Siblings numbered apart (cpu N and N + 4, as on most x86 hosts): 7 and 3 are one core.
+    const apart = (c: number) => `${c % 4},${(c % 4) + 4}`;
+    expect(spreadOverCores([7, 3, 6, 2, 5, 1, 4, 0], apart)).toEqual([7, 6, 5, 4, 3, 2, 1, 0]);
+    // Siblings numbered together ("0-1", "2-3"): the last CPU down would give two children one core.
+    const together = (c: number) => `${c - (c % 2)}-${c - (c % 2) + 1}`;
+    expect(spreadOverCores([3, 2, 1, 0], together)).toEqual([3, 1, 2, 0]);
+    // The idlest order is kept within each pass; unknown topology (null) is a core per CPU.
+    expect(spreadOverCores([1, 0, 2, 3], together)).toEqual([1, 2, 0, 3]);
+    expect(spreadOverCores([3, 2, 1, 0], () => null)).toEqual([3, 2, 1, 0]);
+  });
+
+  it("reads a CPU's core from sysfs topology, null where it cannot", () => {
+    const files: Record<string, string> = {
+      "/sys/devices/system/cpu/cpu5/topology/thread_siblings_list": "1,5\n",
+    };
+    const read = (p: string) => files[p] ?? null;
+    expect(coreOf(5, read)).toBe("1,5");
+    expect(coreOf(6, read)).toBeNull();
+    expect(coreOf(0, () => "\n")).toBeNull();
+    // This host: every allowed CPU's core, when sysfs has one, lists that CPU among its threads.
+    for (const c of allowedCpus() ?? []) {
+      const k = coreOf(c);
+      if (k !== null) expect(allowedCpus(`Cpus_allowed_list:\t${k}\n`)).toContain(c);
+    }
   });
 });
 

@@ -93,6 +93,42 @@ export function cpuOrder(
   return [...cpus].sort((a, b) => idle(b) - idle(a) || b - a);
 }
 
+/**
+ * The core a CPU belongs to: its SMT siblings as sysfs lists them (topology/thread_siblings_list, "0,4"
+ * or "0-1"; the same text for every thread of one core), or null where sysfs does not say.
+ */
+export function coreOf(cpu: number, read: (path: string) => string | null = readText): string | null {
+  return read(`/sys/devices/system/cpu/cpu${cpu}/topology/thread_siblings_list`)?.trim() || null;
+}
+
+/**
+ * A core per child before two children share one: from `order`, the first CPU of each core not yet
+ * taken, then the SMT siblings left, in `order`. Two children on the two threads of one core run
+ * each other's hand-offs on half a core while another core may sit idle.
+ */
+export function spreadOverCores(order: readonly number[], core: (cpu: number) => string | null): number[] {
+  const taken = new Set<string>();
+  const first: number[] = [];
+  const rest: number[] = [];
+  for (const c of order) {
+    const k = core(c) ?? `cpu ${c}`;
+    if (taken.has(k)) rest.push(c);
+    else {
+      taken.add(k);
+      first.push(c);
+    }
+  }
+  return [...first, ...rest];
+}
+
+const readText = (path: string): string | null => {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+};
+
 const readStat = (): string | null => {
   try {
     return readFileSync("/proc/stat", "utf8");
@@ -106,7 +142,8 @@ const readStat = (): string | null => {
  * than cores (pinned, two would share a core while another sat idle), or no taskset. One
  * child is pinned too: on one core its hand-offs cost less than spinning threads on two save
  * (apps/simulator/bench: a --jobs 1 sweep pinned runs ~15% more runs a second than unpinned). With
- * fewer children than cores, which cores is decided by how idle each was over the last 100 ms.
+ * fewer children than CPUs, which is decided by how idle each was over the last 100 ms, one child per
+ * physical core before any two share one (SMT siblings).
  */
 export async function pinning(jobs: number): Promise<Pinning | null> {
   if (process.platform !== "linux" || jobs < 1) return null;
@@ -118,7 +155,7 @@ export async function pinning(jobs: number): Promise<Pinning | null> {
   if (jobs < cpus.length) {
     const before = idleTimes(readStat());
     await new Promise((r) => setTimeout(r, 100));
-    order = cpuOrder(cpus, before, idleTimes(readStat()));
+    order = spreadOverCores(cpuOrder(cpus, before, idleTimes(readStat())), (c) => coreOf(c));
   }
   const cpuOf = (slot: number) => order[slot]!;
   const pin = (pid: number, slot: number) =>
