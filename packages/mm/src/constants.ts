@@ -109,6 +109,7 @@ export const VM_PFNMAP = 0x400;
  * within 31 bits, so it takes bit 11, which no mapping uses today. Not shown in smaps' VmFlags.
  */
 export const VM_DROPPABLE = 0x800;
+/** No userfaultfd here, so nothing sets VM_UFFD_WP: its bit (12) holds VM_RESERVED. */
 export const VM_UFFD_WP = 0x1000;
 export const VM_LOCKED = 0x2000;
 export const VM_IO = 0x4000;
@@ -128,8 +129,15 @@ export const VM_SOFTDIRTY = 0x8000000;
 export const VM_MIXEDMAP = 0x10000000;
 export const VM_HUGEPAGE = 0x20000000;
 export const VM_NOHUGEPAGE = 0x40000000;
-/** LDD3-era flag (removed in v3.7; kept so 2.6.10-style drivers compile). No effect beyond VM_DONTEXPAND|VM_DONTDUMP. */
-export const VM_RESERVED = VM_DONTEXPAND | VM_DONTDUMP;
+/**
+ * VM_RESERVED, the flag LDD3's drivers set in ->mmap (and 2.6.10's remap_pfn_range()). Linux 2.6.10 had
+ * it at 0x00080000, VM_LOCKONFAULT's bit today; our flags stay within 31 bits, so it takes bit 12,
+ * VM_UFFD_WP's (no userfaultfd here). Only 2.6.10 keeps it on a VMA (in its VM_SPECIAL: era.ts
+ * vmSpecial); v3.7 replaced it by VM_DONTEXPAND | VM_DONTDUMP in every driver, so a driver's ->mmap that
+ * sets it today gets those two instead (era.ts reservedFlags). smaps has no mnemonic for it.
+ */
+export const VM_RESERVED = 0x1000;
+/** Today's VM_SPECIAL (include/linux/mm.h); 2.6.10's was another set (era.ts vmSpecial). */
 export const VM_SPECIAL = VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP;
 export const VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT;
 export const VM_ACCESS_FLAGS = VM_READ | VM_WRITE | VM_EXEC;

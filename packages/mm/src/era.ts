@@ -1,7 +1,17 @@
 // Every place where the kernel LDD3 describes (2.6.10) and today's kernel (the 6.18 the differential
 // test runs against) behave differently, in one table. Each row says what changed and where; code asks
 // `mm.rules.<row>` and never compares the era name itself.
-import { STACK_GUARD_GAP, VM_DONTDUMP, VM_DONTEXPAND, VM_IO, VM_MIXEDMAP, VM_PFNMAP } from "./constants";
+import {
+  STACK_GUARD_GAP,
+  VM_DONTCOPY,
+  VM_DONTDUMP,
+  VM_DONTEXPAND,
+  VM_IO,
+  VM_MIXEDMAP,
+  VM_PFNMAP,
+  VM_RESERVED,
+  VM_SPECIAL,
+} from "./constants";
 
 /** Which kernel's semantics apply where they differ. Default "modern". */
 export type Era = "modern" | "2.6.10";
@@ -45,16 +55,41 @@ export const ERA_DIFFERENCES = {
     modern: true,
   },
   /**
-   * The flags remap_pfn_range() sets. 2.6.10: VM_IO | VM_RESERVED (no bit today, not shown), so such a
-   * VMA could still grow and its new pages faulted like any VMA without a handler. VM_PFNMAP came
-   * with v2.6.15; v3.7 replaced VM_RESERVED by VM_DONTEXPAND | VM_DONTDUMP.
+   * The flags remap_pfn_range() sets. 2.6.10: VM_IO | VM_RESERVED (mm/memory.c), so such a VMA could
+   * still grow (do_mremap() asked VM_DONTEXPAND only) and its new pages faulted like any VMA without a
+   * handler. VM_PFNMAP came with v2.6.15; v3.7 replaced VM_RESERVED by VM_DONTEXPAND | VM_DONTDUMP.
    */
   remapPfnFlags: {
     changedIn:
       "v2.6.15: commit 6aab341e0a28 'mm: re-architect the VM_UNPAGED logic' (VM_PFNMAP); " +
       "v3.7: commit 314e51b9851b 'mm: kill vma flag VM_RESERVED and mm->reserved_vm counter'",
-    "2.6.10": VM_IO,
+    "2.6.10": VM_IO | VM_RESERVED,
     modern: VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP,
+  },
+  /**
+   * What a driver's ->mmap gets for VM_RESERVED. 2.6.10 kept the flag: no merge (vmSpecial), and
+   * nothing else Faultline models (it fed mm->reserved_vm and kept the VMA out of swap-out and core
+   * dumps), so mremap could still grow the VMA. v3.7 removed it and wrote VM_DONTEXPAND | VM_DONTDUMP
+   * in every driver that set it; a 2.6-style driver's VM_RESERVED means that today.
+   */
+  reservedFlags: {
+    changedIn: "v3.7: commit 314e51b9851b 'mm: kill vma flag VM_RESERVED and mm->reserved_vm counter'",
+    "2.6.10": VM_RESERVED,
+    modern: VM_DONTEXPAND | VM_DONTDUMP,
+  },
+  /**
+   * VM_SPECIAL: the flags that keep a VMA from ever merging. 2.6.10's vma_merge() (mm/mmap.c) returned
+   * NULL for any vm_flags with VM_IO, VM_DONTCOPY, VM_DONTEXPAND or VM_RESERVED, and VM_SPECIAL ruled
+   * nothing else there (mlock_fixup() locked such VMAs like any other). VM_PFNMAP joined in v2.6.15,
+   * VM_DONTCOPY left in v2.6.16 (drivers setting it set VM_IO too), VM_RESERVED went in v3.7, and
+   * VM_MIXEDMAP joined later; today the set also bars mlock, guard regions and MADV_DODUMP.
+   */
+  vmSpecial: {
+    changedIn:
+      "v2.6.16: 'remove VM_DONTCOPY bogosities' (Hugh Dickins); v3.7: commit 314e51b9851b 'mm: kill vma " +
+      "flag VM_RESERVED and mm->reserved_vm counter'",
+    "2.6.10": VM_IO | VM_DONTCOPY | VM_DONTEXPAND | VM_RESERVED,
+    modern: VM_SPECIAL,
   },
   /**
    * 2.6.10's remap_pte_range() filled PTEs only for pfns without a struct page or with PG_reserved:
@@ -76,6 +111,18 @@ export const ERA_DIFFERENCES = {
     changedIn: "v2.6.14: commit d992895ba2b2 '[PATCH] Lazy page table copies in fork()'",
     "2.6.10": VM_PFNMAP | VM_MIXEDMAP | VM_IO,
     modern: VM_PFNMAP | VM_MIXEDMAP,
+  },
+  /**
+   * mlock(), mlockall() and a VM_LOCKED mmap() leave VM_SPECIAL VMAs unlocked and uncounted today
+   * (mlock_fixup(), __mmap_complete()). 2.6.10's mlock_fixup() and do_mmap_pgoff() locked and counted
+   * every VMA. VM_IO memory is not populated (mmPopulate), as 2.6.11's mlock_fixup() had it.
+   */
+  mlockSkipsSpecial: {
+    changedIn:
+      "v2.6.28: 'mlock: mlocked pages are unevictable' and commit ba470de4 'mmap: handle mlocked pages " +
+      "during map, remap, unmap' (Nick Piggin, Rik van Riel, Lee Schermerhorn)",
+    "2.6.10": false,
+    modern: true,
   },
   /**
    * MADV_GUARD_INSTALL / MADV_GUARD_REMOVE: guard markers in the page tables (a fault on one is

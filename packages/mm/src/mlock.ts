@@ -53,8 +53,9 @@ export function doMlock(
     // drops VM_LOCKONFAULT.
     const newFlags = (old & ~VM_LOCKED_MASK) | (lock ? VM_LOCKED | (onFault ? VM_LOCKONFAULT : 0) : 0);
     let cur = vma;
-    // mlock_fixup(): VM_SPECIAL and droppable memory are silently neither locked nor counted.
-    if (newFlags !== old && !(old & (VM_SPECIAL | VM_DROPPABLE))) {
+    // mlock_fixup(): VM_SPECIAL (not in 2.6.10) and droppable memory are silently neither locked nor
+    // counted.
+    if (newFlags !== old && !(old & neverLocked(mm))) {
       const r = vmaModifyFlags(mm, vma, nstart, tmp, newFlags);
       if (typeof r === "number") return r;
       const pages = (tmp - nstart) / PAGE;
@@ -78,10 +79,16 @@ export function doMlock(
   return 0;
 }
 
+/**
+ * The VMAs mlock_fixup() leaves alone: droppable memory, and VM_SPECIAL memory except in 2.6.10, whose
+ * mlock_fixup() locked every VMA (era.ts mlockSkipsSpecial).
+ */
+const neverLocked = (mm: MmStruct): number => VM_DROPPABLE | (mm.rules.mlockSkipsSpecial ? VM_SPECIAL : 0);
+
 /** mlock_fixup() for mlockall: new lock bits on a whole VMA, locked_vm kept; VM_SPECIAL memory is skipped. */
 function mlockFixupWhole(mm: MmStruct, vma: Vma, newFlags: number): void {
   const old = vma.vmFlags;
-  if (newFlags === old || old & (VM_SPECIAL | VM_DROPPABLE)) return;
+  if (newFlags === old || old & neverLocked(mm)) return;
   const r = vmaModifyFlags(mm, vma, vma.vmStart, vma.vmEnd, newFlags);
   if (typeof r === "number") return; // apply_mlockall_flags() ignores errors
   const pages = (r.vmEnd - r.vmStart) / PAGE;

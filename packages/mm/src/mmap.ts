@@ -34,6 +34,7 @@ import {
   VM_MAYWRITE,
   VM_NOHUGEPAGE,
   VM_NORESERVE,
+  VM_RESERVED,
   VM_SEALED,
   VM_SHARED,
   VM_SOFTDIRTY,
@@ -355,6 +356,9 @@ function mmapRegion(
         if (detached) vmsAbortMunmapVmas(mm, detached);
         return err < 0 ? err : -err;
       }
+      // A 2.6-style driver's VM_RESERVED: 2.6.10 kept it, today it is what v3.7 wrote in every driver
+      // instead (era.ts reservedFlags).
+      if (v.vmFlags & VM_RESERVED) v.vmFlags = (v.vmFlags & ~VM_RESERVED) | mm.rules.reservedFlags;
       // ->mmap may have put another file in (mmap_zero → shmem_zero_setup for MAP_SHARED of /dev/zero).
       (v.vmFile ?? file).mapping.vmas.add(v);
       // Today nothing merges after ->mmap (__mmap_region); 2.6.10 merged only now.
@@ -376,7 +380,8 @@ function mmapRegion(
   if (detached) vmsCompleteMunmapVmas(mm, detached);
   vma.vmFlags |= VM_SOFTDIRTY;
   if (vma.vmFlags & VM_LOCKED) {
-    if (vma.vmFlags & VM_SPECIAL) vma.vmFlags &= ~VM_LOCKED_MASK;
+    // __mmap_complete(): VM_SPECIAL memory is not locked today; 2.6.10 locked it (mlockSkipsSpecial).
+    if (vma.vmFlags & VM_SPECIAL && mm.rules.mlockSkipsSpecial) vma.vmFlags &= ~VM_LOCKED_MASK;
     else mm.lockedVm += len / PAGE;
   }
   return addr;

@@ -96,7 +96,8 @@ function checkPrepVma(mm: MmStruct, r: VmaRemap): number {
   if (len > vma.vmEnd - r.addr) return -EFAULT;
   if (r.newLen <= r.oldLen) return 0;
   if (linearPageIndex(vma, r.addr) + r.newLen / PAGE >= TWO64) return -EINVAL;
-  // Every remap_pfn_range VMA is VM_DONTEXPAND|VM_PFNMAP: it may shrink or move, never grow.
+  // Every remap_pfn_range VMA is VM_DONTEXPAND|VM_PFNMAP today: it may shrink or move, never grow.
+  // 2.6.10's do_mremap() asked VM_DONTEXPAND only, so its VM_IO|VM_RESERVED ones grew.
   if (vma.vmFlags & (VM_DONTEXPAND | VM_PFNMAP)) return -EFAULT;
   if (vma.vmFlags & VM_LOCKED && mm.lockedVm * PAGE + r.newLen - r.oldLen > mm.mlockLimit) return -EAGAIN;
   if (!mayExpandVm(mm, vma.vmFlags, (r.newLen - r.oldLen) / PAGE)) return -ENOMEM;

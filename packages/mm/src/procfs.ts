@@ -63,7 +63,7 @@ const MNEMONICS: Array<[number, string]> = [
   [7, "ms"],
   [8, "gd"],
   [10, "pf"],
-  [12, "uw"],
+  // Bit 12 is VM_UFFD_WP's ("uw") in Linux; here it holds VM_RESERVED, which VmFlags (v3.8) never showed.
   [13, "lo"],
   [14, "io"],
   [15, "sr"],

@@ -53,16 +53,23 @@ import {
 import { mapsAt, resultsByIndex } from "../test/oracle/transcript";
 import { A, at, fakeFile, P, remapFile } from "../test/syscall-tables";
 import {
+  EFAULT,
   EINVAL,
   ENOMEM,
   type Era,
   MADV_GUARD_INSTALL,
+  MAP_LOCKED,
   Mm,
+  VM_DONTCOPY,
   VM_DONTDUMP,
+  VM_DONTEXPAND,
   VM_IO,
+  VM_LOCKED,
   VM_MIXEDMAP,
+  VM_RESERVED,
   type Vma,
   type VmOperations,
+  vmFlagsString,
 } from "./index";
 import { ramOnly } from "./phys-access";
 
@@ -862,4 +869,80 @@ describe("VMA merge and split rules (drivers)", () => {
       mm.exit();
     });
   }
+
+  describe("VM_SPECIAL and VM_RESERVED as each era had them (era.ts vmSpecial, reservedFlags, mlockSkipsSpecial)", () => {
+    /** A driver file whose ->mmap ORs `flags` into each VMA and installs ops without ->close. */
+    const setting = (flags: number) =>
+      fakeFile({
+        mmap: (vma) => {
+          vma.vmFlags |= flags;
+          vma.vmOps = {};
+          return 0;
+        },
+      });
+
+    it.each([
+      ["modern", ["0-3 pgoff 0"]],
+      ["2.6.10", ["0-1 pgoff 0", "1-2 pgoff 1", "2-3 pgoff 2"]],
+    ] as const)("VM_DONTCOPY pieces merge back today, never in 2.6.10 (%s): %j", (era, vmas) => {
+      // 2.6.10's vma_merge() refused vm_flags with VM_DONTCOPY (its VM_SPECIAL); v2.6.16 took it out.
+      const mm = boot({ era });
+      expect(mm.mmap(A, 3 * P, RW, SHF, setting(VM_DONTCOPY), 0)).toBe(A);
+      expect(mm.mprotect(at(1), P, PROT_READ)).toBe(0);
+      expect(mm.mprotect(at(1), P, RW)).toBe(0);
+      expect(layout(mm)).toEqual(vmas);
+      mm.checkInvariants();
+      mm.exit();
+    });
+
+    it.each([
+      ["modern", VM_DONTEXPAND | VM_DONTDUMP, -EFAULT],
+      ["2.6.10", VM_RESERVED, at(2)],
+    ] as const)(
+      "a driver's VM_RESERVED (LDD3 simple_nopage_mmap) never merges, and grows with mremap only in 2.6.10 (%s)",
+      (era, flags, grown) => {
+        // 2.6.10 kept VM_RESERVED: in VM_SPECIAL, but do_mremap() refused growth for VM_DONTEXPAND only.
+        // Today it is what v3.7 wrote in its place, VM_DONTEXPAND | VM_DONTDUMP, and cannot grow.
+        const mm = boot({ era });
+        expect(mm.mmap(A, 3 * P, RW, SHF, setting(VM_RESERVED), 0)).toBe(A);
+        const vma = mm.vmaLookup(A)!;
+        expect(vma.vmFlags & (VM_RESERVED | VM_DONTEXPAND | VM_DONTDUMP)).toBe(flags);
+        // VmFlags has no mnemonic for VM_RESERVED (bit 12 is VM_UFFD_WP's "uw" in Linux).
+        expect(vmFlagsString(vma.vmFlags).trim()).toBe(
+          era === "modern" ? "rd wr sh mr mw me ms de dd sd" : "rd wr sh mr mw me ms sd",
+        );
+        expect(mm.mprotect(at(1), P, PROT_READ)).toBe(0);
+        expect(mm.mprotect(at(1), P, RW)).toBe(0);
+        expect(layout(mm)).toEqual(["0-1 pgoff 0", "1-2 pgoff 1", "2-3 pgoff 2"]);
+        expect(mm.mremap(at(2), P, 2 * P, 0)).toBe(grown);
+        expect(layout(mm).at(-1)).toBe(grown === at(2) ? "2-4 pgoff 2" : "2-3 pgoff 2");
+        mm.checkInvariants();
+        mm.exit();
+      },
+    );
+
+    it.each([
+      ["modern", 0, 0],
+      ["2.6.10", VM_LOCKED, 4],
+    ] as const)(
+      "mlock and MAP_LOCKED lock a remap_pfn_range VMA only in 2.6.10 (%s)",
+      (era, locked, lockedVm) => {
+        // Today mlock_fixup() and __mmap_complete() leave VM_SPECIAL memory unlocked and uncounted; 2.6.10's
+        // mlock_fixup() and do_mmap_pgoff() locked and counted every VMA.
+        const mm = boot({ era });
+        expect(mm.mmap(A, 2 * P, RW, SHF, remapFile(), 0)).toBe(A);
+        expect(mm.vmaLookup(A)!.vmFlags & (VM_IO | VM_RESERVED)).toBe(
+          era === "modern" ? VM_IO : VM_IO | VM_RESERVED,
+        );
+        expect(mm.mlock(A, 2 * P)).toBe(0);
+        expect(mm.mmap(at(3), 2 * P, RW, SHF | MAP_LOCKED, remapFile(), 0)).toBe(at(3));
+        expect([A, at(3)].map((a) => mm.vmaLookup(a)!.vmFlags & VM_LOCKED)).toEqual([locked, locked]);
+        expect(mm.lockedVm).toBe(lockedVm);
+        expect(mm.munlock(A, 2 * P)).toBe(0);
+        expect(mm.lockedVm).toBe(lockedVm / 2);
+        mm.checkInvariants();
+        mm.exit();
+      },
+    );
+  });
 });

@@ -2,14 +2,7 @@
 // existing VMAs, an existing range whose flags change, a VMA growing in place) builds one `VmaMerge`
 // (the kernel's struct vma_merge_struct) and asks the same two questions, canMergeLeft and
 // canMergeRight, so a merge rule is written once.
-import {
-  MMAP_MIN_ADDR,
-  VM_ACCESS_FLAGS,
-  VM_GROWSDOWN,
-  VM_LOCKED,
-  VM_SOFTDIRTY,
-  VM_SPECIAL,
-} from "./constants";
+import { MMAP_MIN_ADDR, VM_ACCESS_FLAGS, VM_GROWSDOWN, VM_LOCKED, VM_SOFTDIRTY } from "./constants";
 import { EFAULT, ENOMEM, EPERM } from "./errno";
 import { linearPageIndex, PAGE, vmaPages } from "./internal";
 import { AnonVma, type MmFile, type MmStruct, Vma } from "./mm_types";
@@ -145,9 +138,13 @@ function isMergeable(v: Vma, vmg: VmaMerge): boolean {
   return isMergeableAnonVma(v, vmg);
 }
 
-/** Neither the new flags nor (for an existing range) the VMA's current ones may be VM_SPECIAL. */
+/**
+ * Neither the new flags nor (for an existing range) the VMA's current ones may be VM_SPECIAL, as the
+ * era defines it (era.ts vmSpecial: 2.6.10's vma_merge() refused VM_IO, VM_DONTCOPY, VM_DONTEXPAND and
+ * VM_RESERVED). 2.6.10 asked the new flags only; mprotect_fixup() kept the special bits in them.
+ */
 function special(vmg: VmaMerge): boolean {
-  return ((vmg.flags | (vmg.middle?.vmFlags ?? 0)) & VM_SPECIAL) !== 0;
+  return ((vmg.flags | (vmg.middle?.vmFlags ?? 0)) & vmg.mm.rules.vmSpecial) !== 0;
 }
 
 /** can_vma_merge_left(): prev ends at the range and continues it (flags, object, file offset). */
