@@ -97,11 +97,27 @@ if (wants("read")) {
         for (let i = 0; i < n; i++) dst.set(sharedSrc);
         return dst[7]!;
       },
+      // What any call returning a fresh 1 MiB copy of emulated RAM costs at least: a new buffer (the
+      // same allocation mmu.read makes: Buffer.allocUnsafeSlow where Node has it) filled out of a
+      // SharedArrayBuffer. mmu.read is this plus its page walks.
+      freshSharedCopy: (n) => {
+        let s = 0;
+        for (let i = 0; i < n; i++) {
+          const b = Buffer.allocUnsafeSlow(MIB);
+          const out = new Uint8Array(b.buffer, b.byteOffset, MIB);
+          out.set(sharedSrc);
+          s += out[i & 0xfff]!;
+        }
+        return s;
+      },
     },
     { iterations: 50, rounds: 15, clock: "cpu" },
   );
   recordResults("mm: bulk read of 1 MiB", {
     "ratio mmu.read / mmu.readInto (goal ≤ 1.5)": ns.mmuRead! / ns.mmuReadInto!,
+    "ratio mmu.read / a fresh buffer filled out of a SharedArrayBuffer (the allocation floor)":
+      ns.mmuRead! / ns.freshSharedCopy!,
+    "µs/fresh 1 MiB buffer filled out of a SharedArrayBuffer": ns.freshSharedCopy! / 1000,
     "ratio mmu.readInto / set out of a SharedArrayBuffer (goal ≤ 1.05)": ns.mmuReadInto! / ns.sharedSet!,
     "µs/mmu.read 1 MiB": ns.mmuRead! / 1000,
     "µs/mmu.readInto 1 MiB": ns.mmuReadInto! / 1000,
