@@ -35,10 +35,12 @@ import {
   SEEK_END,
   SEEK_SET,
   VM_FAULT_SIGBUS,
+  VM_RESERVED,
   type Vma,
   type VmFault,
   type VmOperations,
   virtToPage,
+  vmFlagsSet,
 } from "@faultline/kernel";
 
 /** SCULLP_ORDER and SCULLP_QSET of scullp.h. */
@@ -101,6 +103,13 @@ export function scullp(options: ScullpOptions = {}): ScullpDriver {
   let scullpOrder = paramOrder;
   let scullpQset = paramQset;
   let major = 0;
+  /**
+   * LDD3's scullp_mmap sets VM_RESERVED, as 2.6.10 drivers did (keep the pages out of swap-out; here:
+   * the VMA never merges, and mremap may still grow it). v3.7 killed the flag (commit 314e51b9851b) and
+   * the modern port dropped the line (martinezjavier/ldd3 commit 290fa172) rather than take
+   * VM_DONTEXPAND | VM_DONTDUMP, so a mapping can still grow with mremap today. Set by init, per era.
+   */
+  let setsReserved = false;
   const devs: ScullpDev[] = [];
   for (let i = 0; i < ndevs; i++) {
     devs.push({ index: i, order: scullpOrder, qset: scullpQset, size: 0, vmas: 0, list: null });
@@ -310,6 +319,7 @@ export function scullp(options: ScullpOptions = {}): ScullpDriver {
     mmap(file: File, vma: Vma): number {
       const dev = file.privateData as ScullpDev;
       if (dev.order) return -ENODEV;
+      if (setsReserved) vmFlagsSet(vma, VM_RESERVED);
       vma.vmOps = vmOps;
       vma.vmPrivateData = dev;
       vmOps.open?.(vma);
@@ -335,6 +345,7 @@ export function scullp(options: ScullpOptions = {}): ScullpDriver {
       },
     },
     init(ctx: DriverContext) {
+      setsReserved = ctx.era === "2.6.10";
       const r = ctx.allocChrdevRegion(0, ndevs, "scullp");
       if (r < 0) return r;
       major = r;

@@ -6,17 +6,24 @@ import {
   EBUSY,
   ENODEV,
   type Era,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
   MAP_PRIVATE,
   MAP_SHARED,
+  MREMAP_MAYMOVE,
   O_RDONLY,
   O_RDWR,
   O_TRUNC,
   O_WRONLY,
   PAGE_SIZE,
+  PROT_NONE,
   PROT_READ,
   PROT_WRITE,
   type Process,
   SEEK_SET,
+  VM_DONTDUMP,
+  VM_DONTEXPAND,
+  VM_RESERVED,
   virtToPage,
 } from "@faultline/kernel";
 import { expectSignal, mapDevice, tryMapDevice, useMachine } from "@faultline/testkit/vitest";
@@ -241,4 +248,54 @@ describe.each(["modern", "2.6.10"] as const)("scullp (%s)", (era: Era) => {
     expect(p.libc.read(rd, 10)).toEqual(new Uint8Array(10).fill(1));
     m.checkInvariants();
   });
+});
+
+// LDD3's scullp_mmap sets VM_RESERVED; the 2.6.10 port does too. The modern port does not (as
+// martinezjavier/ldd3 after v3.7 killed the flag), so the mapping still grows with mremap.
+describe("scullp: VM_RESERVED (scullp_mmap)", () => {
+  it.each([
+    ["modern", 1, 0],
+    ["2.6.10", 2, VM_RESERVED],
+  ] as const)(
+    "%s: two adjacent mappings of one open file are %i VMA(s), VM_RESERVED in 2.6.10 only; each grows",
+    async (era, vmas, flags) => {
+      const {
+        m,
+        p,
+        drivers: [drv],
+      } = await kit.boot({ era });
+      const dev = drv.devices[0]!;
+      fill(p, 6);
+      // Four pages of address space, then the device's pages 0-1 and 2-3 over its halves, in order.
+      const at = p.libc.mmap(0, 4 * PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      const fd = p.libc.open("/dev/scullp0", O_RDWR);
+      const RW = PROT_READ | PROT_WRITE;
+      expect(p.libc.mmap(at, 2 * PAGE_SIZE, RW, MAP_SHARED | MAP_FIXED, fd, 0)).toBe(at);
+      const hi = at + 2 * PAGE_SIZE;
+      expect(p.libc.mmap(hi, 2 * PAGE_SIZE, RW, MAP_SHARED | MAP_FIXED, fd, 2 * PAGE_SIZE)).toBe(hi);
+      p.libc.close(fd);
+      // Today the second range joins the first before ->mmap would run (same file, flags and offsets),
+      // so scullp counts one mapping; 2.6.10 kept the two apart: VM_RESERVED is in its VM_SPECIAL (and
+      // its is_mergeable_vma() refused a neighbour with ->close too).
+      const lines = m
+        .procText(`/proc/${p.pid}/maps`)
+        .split("\n")
+        .filter((l) => l.endsWith("/dev/scullp0"));
+      expect(lines).toHaveLength(vmas);
+      expect(dev.vmas).toBe(vmas);
+      const MARKED = VM_RESERVED | VM_DONTEXPAND | VM_DONTDUMP;
+      expect(p.mm.vmaLookup(at)!.vmFlags & MARKED).toBe(flags);
+      expect(p.mm.vmaLookup(hi)!.vmFlags & MARKED).toBe(flags);
+      expect(p.mmu.load8(hi)).toBe(3);
+      // VM_RESERVED left VM_DONTEXPAND alone in 2.6.10 (do_mremap asked that flag only): growth works,
+      // and the new pages fault in through scullp's handler.
+      const grown = p.sys.mremap(at, 2 * PAGE_SIZE, 6 * PAGE_SIZE, MREMAP_MAYMOVE);
+      expect(grown).toBeGreaterThan(0);
+      expect(p.mm.vmaLookup(grown)!.vmFlags & MARKED).toBe(flags);
+      expect(p.mmu.load8(grown + 5 * PAGE_SIZE)).toBe(6);
+      p.sys.exit(0);
+      expect(dev.vmas).toBe(0);
+      m.checkInvariants();
+    },
+  );
 });

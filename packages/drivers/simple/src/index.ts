@@ -14,8 +14,10 @@ import {
   type File,
   type FileOperations,
   getPage,
+  highMemory,
   KERN_NOTICE,
   NOPAGE_SIGBUS,
+  O_SYNC,
   PAGE_SHIFT,
   PAGE_SIZE,
   type Page,
@@ -25,9 +27,13 @@ import {
   remapPfnRange,
   VM_FAULT_MINOR,
   VM_FAULT_SIGBUS,
+  VM_IO,
+  VM_RESERVED,
   type Vma,
   type VmFault,
   type VmOperations,
+  virtToPhys,
+  vmFlagsSet,
 } from "@faultline/kernel";
 
 /** Options of the `simple` driver. */
@@ -96,8 +102,19 @@ function simpleRemapMmap(_file: File, vma: Vma): number {
   return 0;
 }
 
-function nopageMmap(vmOps: VmOperations) {
-  return (_file: File, vma: Vma): number => {
+/**
+ * simple_nopage_mmap. `ldd3Flags` is the book's 2.6.10 code: VM_IO at or past the end of RAM or for an
+ * O_SYNC open, and always VM_RESERVED (2.6.10 kept it: the VMA never merges, and mremap may still grow
+ * it, do_mremap asking VM_DONTEXPAND only). The modern port sets neither, as martinezjavier/ldd3 did
+ * after v3.7 killed VM_RESERVED (commit 290fa172, "ldd3: get rid of deprecated VM_RESERVED vma flag"):
+ * its replacement VM_DONTEXPAND would forbid the mremap growth this variant exists to show.
+ */
+function nopageMmap(vmOps: VmOperations, ldd3Flags: boolean) {
+  return (file: File, vma: Vma): number => {
+    if (ldd3Flags) {
+      if (pgoffBytes(vma) >= virtToPhys(highMemory()) || file.fFlags & O_SYNC) vmFlagsSet(vma, VM_IO);
+      vmFlagsSet(vma, VM_RESERVED);
+    }
     vma.vmOps = vmOps;
     simpleVmaOpen(vma);
     return 0;
@@ -134,7 +151,7 @@ export function simple(options: SimpleOptions = {}): DriverDefinition {
       const nopageFops: FileOperations = {
         open: () => 0,
         release: () => 0,
-        mmap: nopageMmap(style === "nopage" ? nopageOps : faultOps),
+        mmap: nopageMmap(style === "nopage" ? nopageOps : faultOps, ctx.era === "2.6.10"),
       };
       ctx.cdevAdd(simpleMajor, 0, 1, remapFops);
       ctx.cdevAdd(simpleMajor, 1, 1, nopageFops);

@@ -8,16 +8,27 @@ import {
   defineDriver,
   type Era,
   getPage,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
   MAP_PRIVATE,
+  MAP_SHARED,
   type Machine,
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
   NOPAGE_OOM,
   O_RDWR,
+  O_SYNC,
   PAGE_SIZE,
+  PROT_NONE,
   PROT_READ,
+  PROT_WRITE,
+  type Process,
   pfnToPage,
+  VM_DONTDUMP,
+  VM_DONTEXPAND,
   VM_FAULT_OOM,
+  VM_IO,
+  VM_RESERVED,
   type Vma,
   type VmFault,
 } from "@faultline/kernel";
@@ -393,6 +404,94 @@ describe("simple: mremap growth", () => {
     expect(b).toBeGreaterThan(0);
     expect(p.mmu.load32(b)).toBe(0xeeeeeeee);
     expect(p.mmu.load32(b + PAGE_SIZE)).toBe(0);
+    m.checkInvariants();
+  });
+});
+
+/** The VmFlags line of the smaps entry that starts at `addr`. */
+function vmFlagsAt(m: Machine, p: Process, addr: number): string {
+  const entry = m
+    .procText(`/proc/${p.pid}/smaps`)
+    .split(/\n(?=[0-9a-f]+-)/)
+    .find((e) => e.startsWith(`${hex(addr)}-`));
+  return /^VmFlags:(.*)$/m.exec(entry ?? "")?.[1]?.trim() ?? "";
+}
+
+/** The lines of /proc/pid/maps that name `path`. */
+const mapsOf = (m: Machine, p: Process, path: string) =>
+  m
+    .procText(`/proc/${p.pid}/maps`)
+    .split("\n")
+    .filter((l) => l.endsWith(path));
+
+// LDD3's simple_nopage_mmap: VM_IO at or past __pa(high_memory) or for an O_SYNC open, VM_RESERVED
+// always. The 2.6.10 port does that; the modern port sets neither (as martinezjavier/ldd3 after v3.7),
+// so the mapping can still grow with mremap.
+describe("simple: /dev/simplen's VM_RESERVED and VM_IO (simple_nopage_mmap)", () => {
+  const MARKED = VM_RESERVED | VM_DONTEXPAND | VM_DONTDUMP | VM_IO;
+
+  it.each([
+    ["modern", 1, 0],
+    ["2.6.10", 2, VM_RESERVED],
+  ] as const)(
+    "%s: two adjacent mappings of one open file are %i VMA(s), VM_RESERVED in 2.6.10 only; each grows",
+    async (era, vmas, flags) => {
+      const {
+        m,
+        p,
+        devices: [isa],
+      } = await kit.boot({ era });
+      isa.ram[0x3000] = 0x42;
+      // Four pages of address space, then the device's pages 0-1 and 2-3 over its halves, in order.
+      const at = p.libc.mmap(0, 4 * PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      const fd = p.libc.open("/dev/simplen", O_RDWR);
+      const RW = PROT_READ | PROT_WRITE;
+      expect(p.libc.mmap(at, 2 * PAGE_SIZE, RW, MAP_SHARED | MAP_FIXED, fd, ISA_BASE)).toBe(at);
+      const hi = at + 2 * PAGE_SIZE;
+      expect(p.libc.mmap(hi, 2 * PAGE_SIZE, RW, MAP_SHARED | MAP_FIXED, fd, ISA_BASE + 2 * PAGE_SIZE)).toBe(
+        hi,
+      );
+      p.libc.close(fd);
+      // Today the second range joins the first before ->mmap would run (same file, flags and offsets);
+      // 2.6.10 kept the two apart: VM_RESERVED is in its VM_SPECIAL (and its is_mergeable_vma() refused
+      // a neighbour with ->close too).
+      const lines = mapsOf(m, p, "/dev/simplen");
+      expect(lines).toHaveLength(vmas);
+      expect(lines[0]).toMatch(new RegExp(`^${hex(at)}-${hex(vmas === 1 ? at + 4 * PAGE_SIZE : hi)} rw-s `));
+      expect(p.mm.vmaLookup(at)!.vmFlags & MARKED).toBe(flags);
+      expect(p.mm.vmaLookup(hi)!.vmFlags & MARKED).toBe(flags);
+      expect(p.mmu.load8(hi + 0x1000)).toBe(0x42);
+      // VM_RESERVED left VM_DONTEXPAND alone in 2.6.10 (do_mremap asked that flag only): growth works.
+      const grown = p.sys.mremap(at, 2 * PAGE_SIZE, 6 * PAGE_SIZE, MREMAP_MAYMOVE);
+      expect(grown).toBeGreaterThan(0);
+      expect(p.mm.vmaLookup(grown)!.vmFlags & MARKED).toBe(flags);
+      expect(p.mmu.load8(grown + 0x3000)).toBe(0x42);
+      m.checkInvariants();
+    },
+  );
+
+  it.each(ERAS)("%s: VM_IO past the end of RAM or for an O_SYNC open, in 2.6.10 only", async (era) => {
+    const {
+      m,
+      p,
+      devices: [, pci],
+    } = await kit.boot({ era });
+    const bar = pci.barAddress(0)!;
+    expect(bar).toBeGreaterThanOrEqual(m.mem.maxPfn * PAGE_SIZE); // at or past __pa(high_memory)
+    const ram = mapDevice(p, "/dev/simplen", { length: PAGE_SIZE, offset: ISA_BASE });
+    const sync = mapDevice(p, "/dev/simplen", {
+      length: PAGE_SIZE,
+      offset: ISA_BASE,
+      openFlags: O_RDWR | O_SYNC,
+    });
+    const high = mapDevice(p, "/dev/simplen", { length: PAGE_SIZE, offset: bar });
+    const plain = "rd wr sh mr mw me ms sd";
+    const io = era === "2.6.10" ? "rd wr sh mr mw me ms io sd" : plain;
+    expect([vmFlagsAt(m, p, ram), vmFlagsAt(m, p, sync), vmFlagsAt(m, p, high)]).toEqual([plain, io, io]);
+    // VM_IO does not stop mremap growth either (2.6.10's do_mremap, today's vma_to_resize).
+    const grown = p.sys.mremap(sync, PAGE_SIZE, 2 * PAGE_SIZE, MREMAP_MAYMOVE);
+    expect(grown).toBeGreaterThan(0);
+    expect(vmFlagsAt(m, p, grown)).toBe(io);
     m.checkInvariants();
   });
 });
