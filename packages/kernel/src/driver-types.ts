@@ -10,7 +10,7 @@
 
 import type { Vma, VmOperations } from "@faultline/mm";
 import type { Page } from "@faultline/phys";
-import type { Hrtimer, TimerList } from "./internal/timer";
+import type { Hrtimer, TimerList } from "./internal/timer-types";
 
 /** Bumped on incompatible changes; the kernel accepts the versions in SUPPORTED_DRIVER_API_VERSIONS. */
 export const DRIVER_API_VERSION = 1;

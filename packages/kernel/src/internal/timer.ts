@@ -52,6 +52,9 @@ import { CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI } from "./cl
 import type { Kernel, Task } from "./kernel";
 import { callDriver } from "./oops";
 import { HRTIMER, type PoolSlot, TIMER_SOFTIRQ, TimerPool } from "./timer-pool";
+import type { Hrtimer, HrtimerFunc, TimerFunc, TimerList } from "./timer-types";
+
+export type { Hrtimer, HrtimerFunc, TimerFunc, TimerList };
 
 /** CONFIG_HZ: timer interrupts per second (Kconfig.hz's default, HZ_250). */
 export const HZ = 250;
@@ -93,18 +96,6 @@ export const TIMER_PINNED = 0x00100000;
 /** timer_setup flag: the function runs with interrupts off (nothing preempts it here anyway). */
 export const TIMER_IRQSAFE = 0x00200000;
 const TIMER_INIT_FLAGS = TIMER_DEFERRABLE | TIMER_PINNED | TIMER_IRQSAFE;
-
-/** A timer's function (void (*function)(struct timer_list *)). */
-export type TimerFunc = (timer: TimerList) => void;
-
-/** struct timer_list, the fields a driver reads and writes. */
-export interface TimerList {
-  /** The jiffy it is due at (mod_timer sets it; add_timer reads it). */
-  expires: number;
-  /** Its function; null after timer_shutdown_sync (the timer can no longer be armed). */
-  function: TimerFunc | null;
-  flags: number;
-}
 
 interface TimerState {
   readonly k: Kernel;
@@ -353,16 +344,6 @@ export const HRTIMER_MODE_ABS_HARD = HRTIMER_MODE_ABS | HRTIMER_MODE_HARD;
 export const HRTIMER_MODE_REL_HARD = HRTIMER_MODE_REL | HRTIMER_MODE_HARD;
 export const HRTIMER_MODE_ABS_PINNED_HARD = HRTIMER_MODE_ABS_PINNED | HRTIMER_MODE_HARD;
 export const HRTIMER_MODE_REL_PINNED_HARD = HRTIMER_MODE_REL_PINNED | HRTIMER_MODE_HARD;
-
-/** enum hrtimer_restart (*function)(struct hrtimer *). */
-export type HrtimerFunc = (timer: Hrtimer) => number;
-
-/** struct hrtimer: its expiry (ns on CLOCK_MONOTONIC, the virtual clock) and function. */
-export interface Hrtimer {
-  /** node.expires (hrtimer_get_expires). */
-  expires: number;
-  function: HrtimerFunc | null;
-}
 
 interface HrState {
   readonly k: Kernel;
