@@ -126,10 +126,35 @@ export const ERA_DIFFERENCES = {
   },
   /**
    * MADV_GUARD_INSTALL / MADV_GUARD_REMOVE: guard markers in the page tables (a fault on one is
-   * SIGSEGV). 2.6.10's madvise_behavior_valid() answers -EINVAL for both.
+   * SIGSEGV). 2.6.10 knew neither (madviseModernAdvice).
    */
   guardRegions: {
     changedIn: "v6.13: 'mm: madvise: implement lightweight guard page mechanism' (Lorenzo Stoakes)",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
+   * mlock(), munlock(), mlockall() and madvise() change a range's flags with vma_modify_flags() today,
+   * which merges the range with a neighbour that now matches. 2.6.10's mlock_fixup() and
+   * madvise_behavior() (mm/mlock.c, mm/madvise.c; 2.6.9 and 2.6.11 alike) only split, and
+   * madvise_behavior() split even when the flags stayed the same. mprotect_fixup() merged in both.
+   */
+  lockAdviceMerges: {
+    changedIn: "after v2.6.11: mlock_fixup() and madvise_behavior() call vma_merge() as mprotect_fixup() did",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
+   * Which advice madvise() knows, and when it says -EINVAL for the rest. Today madvise_behavior_valid()
+   * refuses an unknown advice before anything else. 2.6.10's madvise_vma() knew MADV_NORMAL, RANDOM,
+   * SEQUENTIAL, WILLNEED and DONTNEED only and answered -EINVAL per VMA, inside sys_madvise()'s walk:
+   * a zero length is 0 and a range with no VMA -ENOMEM whatever the advice. Its madvise_willneed()
+   * answered -EBADF for a VMA without a file (anonymous memory).
+   */
+  madviseModernAdvice: {
+    changedIn:
+      "after v2.6.11: v2.6.16 added MADV_REMOVE (Badari Pulavarty) and MADV_DONTFORK/DOFORK (Michael S. " +
+      "Tsirkin), the first advice beyond 2.6.10's five; the up-front check and anonymous WILLNEED came later",
     "2.6.10": false,
     modern: true,
   },

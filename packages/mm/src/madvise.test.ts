@@ -53,7 +53,9 @@ import {
   scriptTable,
 } from "../test/syscall-tables";
 import {
+  EBADF,
   EINVAL,
+  ENOMEM,
   FAULT_OK,
   FAULT_SEGV_MAPERR,
   MADV_GUARD_INSTALL,
@@ -463,5 +465,93 @@ mmTable("madvise guard regions", [
       expect(guardAt(mm, 1)).toBe(true);
       expect(mm.pgd.getPte(at(2))).toBe(0);
     },
+  },
+]);
+
+// ====================================================================== madvise in 2.6.10
+// 2.6.10's sys_madvise() (mm/madvise.c, 2.6.9 and 2.6.11 alike) checked start, length and wrap, then
+// walked the VMAs; madvise_vma() knew five advices and said -EINVAL for any other only on reaching a
+// VMA, and madvise_willneed() wanted a file (era.ts madviseModernAdvice).
+
+const old = { era: "2.6.10" } as const;
+
+mmTable("madvise in 2.6.10", [
+  ...[MADV_FREE, MADV_REMOVE, MADV_DONTFORK, MADV_BAD].map(
+    (advice): MmRow => ({
+      name: `advice ${advice} on mapped anonymous memory → EINVAL in 2.6.10 (not one of its five)`,
+      options: old,
+      run: ({ mm }) => {
+        mapAnon(mm, 2 * P);
+        return mm.madvise(A, 2 * P, advice);
+      },
+      expect: -EINVAL,
+      after: ({ mm }) => expect(mm.vmaLookup(A)!.vmEnd).toBe(at(2)),
+    }),
+  ),
+  {
+    name: "an unknown advice with a zero length → 0 in 2.6.10 (the walk never starts)",
+    options: old,
+    run: ({ mm }) => mm.madvise(A, 0, MADV_BAD),
+    expect: 0,
+  },
+  {
+    name: "an unknown advice with a zero length → EINVAL today (madvise_behavior_valid first)",
+    run: ({ mm }) => mm.madvise(A, 0, MADV_BAD),
+    expect: -EINVAL,
+  },
+  {
+    name: "an unknown advice over nothing mapped → ENOMEM in 2.6.10",
+    options: old,
+    run: ({ mm }) => mm.madvise(A, 2 * P, MADV_BAD),
+    expect: -ENOMEM,
+  },
+  {
+    name: "an unknown advice over nothing mapped → EINVAL today",
+    run: ({ mm }) => mm.madvise(A, 2 * P, MADV_BAD),
+    expect: -EINVAL,
+  },
+  {
+    name: "an unknown advice at a misaligned start → EINVAL in 2.6.10 too (checked before the walk)",
+    options: old,
+    run: ({ mm }) => mm.madvise(A + 1, P, MADV_BAD),
+    expect: -EINVAL,
+  },
+  {
+    name: "WILLNEED of private anonymous memory → EBADF in 2.6.10 (madvise_willneed: no file)",
+    options: old,
+    run: ({ mm }) => {
+      mapAnon(mm, 2 * P);
+      return mm.madvise(A, 2 * P, MADV_WILLNEED);
+    },
+    expect: -EBADF,
+  },
+  {
+    name: "WILLNEED of private anonymous memory → 0 today",
+    run: ({ mm }) => {
+      mapAnon(mm, 2 * P);
+      return mm.madvise(A, 2 * P, MADV_WILLNEED);
+    },
+    expect: 0,
+  },
+  {
+    name: "WILLNEED of shared anonymous memory (a shmem file) → 0 in 2.6.10",
+    options: old,
+    run: ({ mm }) => {
+      mm.mmap(A, 2 * P, RW, SF, null, 0);
+      return mm.madvise(A, 2 * P, MADV_WILLNEED);
+    },
+    expect: 0,
+  },
+  {
+    name: "DONTNEED, RANDOM, SEQUENTIAL and NORMAL → 0 in 2.6.10",
+    options: old,
+    run: ({ mm }) => {
+      mapAnon(mm, 2 * P);
+      return [MADV_DONTNEED, MADV_RANDOM, MADV_SEQUENTIAL, MADV_NORMAL].reduce(
+        (r, adv) => r || mm.madvise(A, 2 * P, adv),
+        0,
+      );
+    },
+    expect: 0,
   },
 ]);

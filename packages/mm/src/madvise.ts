@@ -43,7 +43,7 @@ import {
   VM_WIPEONFORK,
   VM_WRITE,
 } from "./constants";
-import { EACCES, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM } from "./errno";
+import { EACCES, EBADF, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM } from "./errno";
 import { FAULT_OOM } from "./fault";
 import { faultinPageRange } from "./gup";
 import { linearPageIndex, PAGE, pageAlign, TWO64, ul } from "./internal";
@@ -52,7 +52,7 @@ import { canMadviseModify } from "./mseal";
 import { PTE_MARKER_GUARD, pteIsGuardMarker, TABLE_OOM } from "./pgtable";
 import { unmapMappingPages, zapPageRange } from "./rmap";
 import { ShmemFile } from "./shmem";
-import { anonVmaPrepare, vmaModifyFlags } from "./vma";
+import { anonVmaPrepare, vmaModifyLockOrAdvice } from "./vma";
 
 /** madvise_behavior_valid() */
 const VALID_ADVICE = new Set([
@@ -80,11 +80,19 @@ const VALID_ADVICE = new Set([
   MADV_POPULATE_WRITE,
 ]);
 
+/**
+ * 2.6.10's madvise_vma() (mm/madvise.c, 2.6.9 and 2.6.11 alike): the advice it knew; any other is
+ * -EINVAL from the first VMA the walk reaches (era.ts madviseModernAdvice).
+ */
+const ADVICE_2_6_10 = new Set([MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED]);
+
 /** do_madvise(): 0, or -ENOMEM if part of the range is unmapped (after advising the rest), or -errno. */
 export function doMadvise(mm: MmStruct, startIn: number, lenIn: number, advice: number): number {
   const start = ul(startIn);
   const guard = advice === MADV_GUARD_INSTALL || advice === MADV_GUARD_REMOVE;
-  if (guard ? !mm.rules.guardRegions : !VALID_ADVICE.has(advice)) return -EINVAL;
+  if (mm.rules.madviseModernAdvice && (guard ? !mm.rules.guardRegions : !VALID_ADVICE.has(advice))) {
+    return -EINVAL;
+  }
   if (start % PAGE !== 0) return -EINVAL;
   const lenU = ul(lenIn);
   const len = pageAlign(lenU);
@@ -111,6 +119,11 @@ export function doMadvise(mm: MmStruct, startIn: number, lenIn: number, advice: 
 
 /** madvise_vma_behavior(): one advice on [start, end) of one VMA. */
 function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: number): number {
+  if (!mm.rules.madviseModernAdvice) {
+    if (!ADVICE_2_6_10.has(advice)) return -EINVAL;
+    // 2.6.10's madvise_willneed() read ahead through the file only.
+    if (advice === MADV_WILLNEED && !vma.vmFile) return -EBADF;
+  }
   if (!canMadviseModify(vma, advice)) return -EPERM;
   const f = vma.vmFlags;
   const privateAnon = vma.anonymous && !(f & VM_SHARED);
@@ -205,8 +218,9 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
       nf = (nf & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
       break;
   }
-  if (nf === f) return 0;
-  const r = vmaModifyFlags(mm, vma, start, end, nf);
+  // 2.6.10's madvise_behavior() split off the range even when its flags stayed the same.
+  if (nf === f && mm.rules.madviseModernAdvice) return 0;
+  const r = vmaModifyLockOrAdvice(mm, vma, start, end, nf);
   return typeof r === "number" ? r : 0;
 }
 

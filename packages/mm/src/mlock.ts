@@ -15,7 +15,7 @@ import { FAULT_OK, FAULT_OOM } from "./fault";
 import { mmPopulate } from "./gup";
 import { PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
-import { vmaModifyFlags } from "./vma";
+import { vmaModifyLockOrAdvice } from "./vma";
 
 /** mlock(2)/mlock2(2) (`onFault`: MLOCK_ONFAULT) and munlock(2) (`lock` false). Returns 0 or -errno. */
 export function doMlock(
@@ -56,7 +56,7 @@ export function doMlock(
     // mlock_fixup(): VM_SPECIAL (not in 2.6.10) and droppable memory are silently neither locked nor
     // counted.
     if (newFlags !== old && !(old & neverLocked(mm))) {
-      const r = vmaModifyFlags(mm, vma, nstart, tmp, newFlags);
+      const r = vmaModifyLockOrAdvice(mm, vma, nstart, tmp, newFlags);
       if (typeof r === "number") return r;
       const pages = (tmp - nstart) / PAGE;
       if (!(newFlags & VM_LOCKED)) mm.lockedVm -= pages;
@@ -89,9 +89,10 @@ const neverLocked = (mm: MmStruct): number => VM_DROPPABLE | (mm.rules.mlockSkip
 function mlockFixupWhole(mm: MmStruct, vma: Vma, newFlags: number): void {
   const old = vma.vmFlags;
   if (newFlags === old || old & neverLocked(mm)) return;
-  const r = vmaModifyFlags(mm, vma, vma.vmStart, vma.vmEnd, newFlags);
+  // mlock_fixup() counts the range it was given, not the VMA a merge leaves.
+  const pages = (vma.vmEnd - vma.vmStart) / PAGE;
+  const r = vmaModifyLockOrAdvice(mm, vma, vma.vmStart, vma.vmEnd, newFlags);
   if (typeof r === "number") return; // apply_mlockall_flags() ignores errors
-  const pages = (r.vmEnd - r.vmStart) / PAGE;
   if (!(newFlags & VM_LOCKED) && old & VM_LOCKED) mm.lockedVm -= pages;
   else if (newFlags & VM_LOCKED && !(old & VM_LOCKED)) mm.lockedVm += pages;
 }

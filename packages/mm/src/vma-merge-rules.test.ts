@@ -58,6 +58,8 @@ import {
   ENOMEM,
   type Era,
   MADV_GUARD_INSTALL,
+  MADV_NORMAL,
+  MADV_RANDOM,
   MAP_LOCKED,
   Mm,
   VM_DONTCOPY,
@@ -521,6 +523,9 @@ function layout(mm: Mm): string[] {
   return [...mm.vmas].map((v) => `${(v.vmStart - A) / P}-${(v.vmEnd - A) / P} pgoff ${v.vmPgoff}`);
 }
 
+/** The VMAs as `<first page>-<end page>` (anonymous vm_pgoff is the address, and says nothing here). */
+const ranges = (mm: Mm): string[] => layout(mm).map((l) => l.split(" ")[0]!);
+
 /** A driver file whose ->mmap installs `ops` (the same object for every mapping). */
 function driver(ops: VmOperations) {
   return fakeFile({
@@ -944,5 +949,58 @@ describe("VMA merge and split rules (drivers)", () => {
         mm.exit();
       },
     );
+
+    it.each([
+      ["modern", ["0-3"]],
+      ["2.6.10", ["0-1", "1-2", "2-3"]],
+    ] as const)("munlock, munlockall and madvise merge the pieces back only today (%s): %j", (era, vmas) => {
+      // 2.6.10's mlock_fixup() and madvise_behavior() only split (era.ts lockAdviceMerges); mprotect merged.
+      for (const undo of [
+        (mm: Mm) => mm.mlock(at(1), P) || mm.munlock(at(1), P),
+        (mm: Mm) => mm.mlock(at(1), P) || mm.munlockall(),
+        (mm: Mm) => mm.madvise(at(1), P, MADV_RANDOM) || mm.madvise(at(1), P, MADV_NORMAL),
+      ]) {
+        const mm = boot({ era });
+        expect(mm.mmap(A, 3 * P, RW, PF, null, 0)).toBe(A);
+        expect(undo(mm)).toBe(0);
+        expect(ranges(mm)).toEqual(vmas);
+        expect(mm.lockedVm).toBe(0);
+        mm.checkInvariants();
+        mm.exit();
+      }
+    });
+
+    it.each([
+      ["modern", ["0-3"], ["0-2", "2-3"]],
+      ["2.6.10", ["0-1", "1-2", "2-3"], ["0-1", "1-2", "2-3"]],
+    ] as const)(
+      "MADV_NORMAL splits unchanged memory and mlock does not merge into a locked prev, in 2.6.10 (%s)",
+      (era, normal, locked) => {
+        // 2.6.10's madvise_behavior() split before looking at the flags; its mlock_fixup() skipped a VMA
+        // whose flags stayed, but never merged a changed one.
+        const mm = boot({ era });
+        expect(mm.mmap(A, 3 * P, RW, PF, null, 0)).toBe(A);
+        expect(mm.madvise(at(1), P, MADV_NORMAL)).toBe(0);
+        expect(ranges(mm)).toEqual(normal);
+        mm.exit();
+        const m2 = boot({ era });
+        expect(m2.mmap(A, 3 * P, RW, PF, null, 0)).toBe(A);
+        expect(m2.mlock(A, P)).toBe(0);
+        expect(m2.mlock(at(1), P)).toBe(0);
+        expect(ranges(m2)).toEqual(locked);
+        expect(m2.lockedVm).toBe(2);
+        m2.checkInvariants();
+        m2.exit();
+      },
+    );
+
+    it("mprotect still merges in 2.6.10 (mprotect_fixup called vma_merge)", () => {
+      const mm = boot({ era: "2.6.10" });
+      expect(mm.mmap(A, 3 * P, RW, PF, null, 0)).toBe(A);
+      expect(mm.mprotect(at(1), P, PROT_READ)).toBe(0);
+      expect(mm.mprotect(at(1), P, RW)).toBe(0);
+      expect(ranges(mm)).toEqual(["0-3"]);
+      mm.exit();
+    });
   });
 });

@@ -336,6 +336,22 @@ export function vmaModifyFlags(
     copiedFrom: null,
   });
   if (merged) return merged;
+  return vmaSplitFlags(mm, vma, start, end, newFlags, newPkey);
+}
+
+/**
+ * [start, end) of `vma` takes new flags without merging: the outside parts are split off. 2.6.10's
+ * mlock_fixup() and madvise_behavior() did only this (era.ts lockAdviceMerges). Returns the VMA that
+ * now covers exactly [start, end), or -errno.
+ */
+export function vmaSplitFlags(
+  mm: MmStruct,
+  vma: Vma,
+  start: number,
+  end: number,
+  newFlags: number,
+  newPkey: number = vma.vmPkey,
+): Vma | number {
   if (start > vma.vmStart) {
     const r = splitVma(mm, vma, start, true);
     if (typeof r === "number") return r;
@@ -348,6 +364,19 @@ export function vmaModifyFlags(
   target.vmFlags = newFlags;
   target.vmPkey = newPkey;
   return target;
+}
+
+/** mlock_fixup() and madvise_update_vma(): vmaModifyFlags() today, vmaSplitFlags() in 2.6.10. */
+export function vmaModifyLockOrAdvice(
+  mm: MmStruct,
+  vma: Vma,
+  start: number,
+  end: number,
+  newFlags: number,
+): Vma | number {
+  return mm.rules.lockAdviceMerges
+    ? vmaModifyFlags(mm, vma, start, end, newFlags)
+    : vmaSplitFlags(mm, vma, start, end, newFlags);
 }
 
 /**
