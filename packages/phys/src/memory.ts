@@ -36,16 +36,16 @@ import { hex, PhysError } from "./errors";
 import { makeRamFrameLookup, type RamRange, ramImageBytes, ramLayout } from "./layout";
 import { type PhysMemoryState, restoreMemoryState, saveMemoryState } from "./memory-state";
 import {
-  MAX_DMA_PFN,
-  MAX_DMA32_PFN,
   MAX_NR_ZONES,
   NR_RAM_ZONES,
   nodeZones,
   pfnZone,
   ZONE_DMA,
   ZONE_DMA32,
+  ZONE_END_PFN,
   ZONE_MOVABLE,
   ZONE_NORMAL,
+  ZONE_START_PFN,
   type Zone,
 } from "./mmzone";
 
@@ -60,6 +60,11 @@ const MAX_ORDER_PAGES = 1 << MAX_ORDER;
 
 // Layout of the allocator's shared control block (Int32 slots).
 const B_LOCK = 0;
+/**
+ * Not kept up to date: nr_free_pages() is the sum of the zones' NR_FREE_PAGES (`nrFreePages`). The
+ * slot stays so that a saved control block keeps its layout (snapshot format 2), and `saveState` fills
+ * it in for Faultline versions that read the node's count from it.
+ */
 const B_NR_FREE = 1;
 // Per zone (ZONE_DMA, ZONE_DMA32, ZONE_NORMAL; struct zone's free_area[]): MAX_ORDER + 1 free-list
 // heads, MAX_ORDER + 1 per-order block counters (/proc/buddyinfo), and the zone's free pages
@@ -79,9 +84,6 @@ const zoneBase = (z: number) => B_ZONES + z * Z_STRIDE;
 const B_UNTOUCHED = B_ZONES + NR_RAM_ZONES * Z_STRIDE;
 const MAX_RAM_RANGES = 3; // below the ISA hole, below the PCI hole, above 4 GiB (ramLayout)
 const NR_UNTOUCHED = MAX_RAM_RANGES * NR_RAM_ZONES;
-/** [start, end) pfns of ZONE_DMA, ZONE_DMA32, ZONE_NORMAL. */
-const ZONE_START = [0, MAX_DMA_PFN, MAX_DMA32_PFN];
-const ZONE_END = [MAX_DMA_PFN, MAX_DMA32_PFN, Number.POSITIVE_INFINITY];
 /** Frames taken out of circulation (`quarantinePage`). */
 const B_QUARANTINED = B_UNTOUCHED + 2 * NR_UNTOUCHED;
 const B_SLOTS = B_QUARANTINED + 1;
@@ -337,8 +339,8 @@ export class PhysMemory {
         this.freeRange(midEnd, end);
         // One never-touched stretch per zone the middle crosses.
         for (let z = 0; z < NR_RAM_ZONES; z++) {
-          const s = Math.max(midStart, ZONE_START[z]!);
-          const e = Math.min(midEnd, ZONE_END[z]!);
+          const s = Math.max(midStart, ZONE_START_PFN[z]!);
+          const e = Math.min(midEnd, ZONE_END_PFN[z]!);
           if (s >= e) continue;
           const slot = B_UNTOUCHED + 2 * (i * NR_RAM_ZONES + z);
           ctl[slot] = s;
@@ -346,7 +348,6 @@ export class PhysMemory {
           const blocks = (e - s) / MAX_ORDER_PAGES;
           ctl[zoneBase(z) + Z_COUNT + MAX_ORDER]! += blocks;
           ctl[zoneBase(z) + Z_FREE]! += blocks * MAX_ORDER_PAGES;
-          ctl[B_NR_FREE]! += blocks * MAX_ORDER_PAGES;
         }
       } else {
         this.freeRange(pfn, end);
@@ -368,7 +369,7 @@ export class PhysMemory {
     while (pfn < end) {
       let o = MAX_ORDER;
       while (o > 0 && (pfn % (1 << o) !== 0 || pfn + (1 << o) > end)) o--;
-      this.pushFree(pfn, o);
+      this.pushFree(pfnZone(pfn), pfn, o);
       pfn += 1 << o;
     }
   }
@@ -525,9 +526,10 @@ export class PhysMemory {
     if (Atomics.exchange(this.ctl, B_LOCK, UNLOCKED) === CONTENDED) Atomics.notify(this.ctl, B_LOCK, 1);
   }
 
-  private pushFree(pfn: number, o: number): void {
+  /** __add_to_free_list(): pfn heads a free block of order o; z is pfnZone(pfn), which the caller knows. */
+  private pushFree(z: number, pfn: number, o: number): void {
     const { ctl, next, prev } = this;
-    const zb = zoneBase(pfnZone(pfn));
+    const zb = zoneBase(z);
     const head = ctl[zb + Z_HEAD + o]!;
     next[pfn] = head;
     prev[pfn] = NIL;
@@ -535,22 +537,21 @@ export class PhysMemory {
     ctl[zb + Z_HEAD + o] = pfn;
     ctl[zb + Z_COUNT + o]!++;
     ctl[zb + Z_FREE]! += 1 << o;
-    ctl[B_NR_FREE]! += 1 << o;
     this.order[pfn] = o;
     this.flags[pfn] = PG_buddy;
   }
 
-  private unlinkFree(pfn: number, o: number): void {
+  /** del_page_from_free_list(): the free block of order o at pfn, in zone z, leaves its list. */
+  private unlinkFree(z: number, pfn: number, o: number): void {
     const { ctl, next, prev } = this;
     const n = next[pfn]!;
     const p = prev[pfn]!;
-    const zb = zoneBase(pfnZone(pfn));
+    const zb = zoneBase(z);
     if (p === NIL) ctl[zb + Z_HEAD + o] = n;
     else next[p] = n;
     if (n !== NIL) prev[n] = p;
     ctl[zb + Z_COUNT + o]!--;
     ctl[zb + Z_FREE]! -= 1 << o;
-    ctl[B_NR_FREE]! -= 1 << o;
     this.order[pfn] = NO_ORDER;
     this.flags[pfn] = 0;
   }
@@ -581,25 +582,10 @@ export class PhysMemory {
       // ALLOC_WMARK_MIN (gfp_to_alloc_flags(), after wake_all_kswapds()), and only at its retry: label
       // does __gfp_pfmemalloc_flags() give __GFP_MEMALLOC ALLOC_NO_WATERMARKS. So a memalloc request
       // takes a lower zone above its low mark before dipping below the marks of a higher one.
-      let z = this.zoneFor(order, high, this.wmarkLow);
-      if (z < 0) z = this.zoneFor(order, high, this.wmarkMin);
-      if (z < 0 && gfp & __GFP_MEMALLOC) z = this.zoneFor(order, high, null);
-      if (z < 0) return -1;
-      const zb = zoneBase(z);
-      let o = order;
-      while (o < MAX_ORDER && this.ctl[zb + Z_HEAD + o] === NIL) o++;
-      pfn = this.ctl[zb + Z_HEAD + o]!;
-      if (pfn !== NIL) this.unlinkFree(pfn, o);
-      else {
-        pfn = this.takeUntouched(z);
-        if (pfn === NIL) return -1;
-      }
-      this.ctl[zb + Z_NUMA_HIT]!++;
-      // Split: the upper halves go back to the lower orders (expand() in mm/page_alloc.c).
-      while (o > order) {
-        o--;
-        this.pushFree(pfn + (1 << o), o);
-      }
+      pfn = this.getPageFromFreelist(order, high, this.wmarkLow);
+      if (pfn === NIL) pfn = this.getPageFromFreelist(order, high, this.wmarkMin);
+      if (pfn === NIL && gfp & __GFP_MEMALLOC) pfn = this.getPageFromFreelist(order, high, null);
+      if (pfn === NIL) return -1;
       this.order[pfn] = order;
       this.flags[pfn] = PG_head;
       this.refcount[pfn] = 1;
@@ -612,10 +598,12 @@ export class PhysMemory {
   }
 
   /**
-   * Lock held: the first zone from `high` down whose free pages pass `marks` (null: no watermark) and
-   * that holds a free block of at least `order`, or -1.
+   * get_page_from_freelist(), lock held: from the first zone from `high` down whose free pages pass
+   * `marks` (null: no watermark) and that holds a free block of at least `order`, takes the smallest
+   * such block (__rmqueue_smallest()) and gives back what it does not need; returns the block's first
+   * frame, or NIL.
    */
-  private zoneFor(order: number, high: number, marks: Int32Array | null): number {
+  private getPageFromFreelist(order: number, high: number, marks: Int32Array | null): number {
     const ctl = this.ctl;
     for (let z = high < NR_RAM_ZONES ? high : NR_RAM_ZONES - 1; z >= 0; z--) {
       const zb = zoneBase(z);
@@ -623,9 +611,25 @@ export class PhysMemory {
       if (free === 0) continue;
       // __zone_watermark_ok(): free - (2^order - 1) must stay above mark + lowmem_reserve[high].
       if (marks && free - ((1 << order) - 1) <= marks[z * MAX_NR_ZONES + high]!) continue;
-      for (let o = order; o <= MAX_ORDER; o++) if (ctl[zb + Z_COUNT + o]! > 0) return z;
+      // The per-order counters include the never-touched MAX_ORDER blocks, which no list holds.
+      let o = order;
+      while (o <= MAX_ORDER && ctl[zb + Z_COUNT + o]! <= 0) o++;
+      if (o > MAX_ORDER) continue;
+      let pfn = ctl[zb + Z_HEAD + o]!;
+      if (pfn !== NIL) this.unlinkFree(z, pfn, o);
+      else {
+        pfn = this.takeUntouched(z);
+        if (pfn === NIL) return NIL; // counters and ranges disagree: checkInvariants names how
+      }
+      ctl[zb + Z_NUMA_HIT]!++;
+      // Split: the upper halves go back to the lower orders (expand()).
+      while (o > order) {
+        o--;
+        this.pushFree(z, pfn + (1 << o), o);
+      }
+      return pfn;
     }
-    return -1;
+    return NIL;
   }
 
   /** Takes zone z's lowest never-touched MAX_ORDER block (its struct pages are still all zero), or NIL. */
@@ -638,7 +642,6 @@ export class PhysMemory {
         ctl[i] = start + MAX_ORDER_PAGES;
         ctl[zoneBase(z) + Z_COUNT + MAX_ORDER]!--;
         ctl[zoneBase(z) + Z_FREE]! -= MAX_ORDER_PAGES;
-        ctl[B_NR_FREE]! -= MAX_ORDER_PAGES;
         return start;
       }
     }
@@ -730,6 +733,7 @@ export class PhysMemory {
 
   /** __free_one_page(), zone->lock held: the block goes on a free list, merged with free buddies. */
   private freeBlockLocked(head: number, order: number): void {
+    const z = pfnZone(head); // the merged block's too: zone edges are MAX_ORDER aligned
     let pfn = head;
     let o = order;
     // Coalesce with free buddies of the same order (__free_one_page).
@@ -738,11 +742,11 @@ export class PhysMemory {
     while (o < MAX_ORDER) {
       const buddy = pfn ^ (1 << o);
       if (buddy >= this.maxPfn || !(this.flags[buddy]! & PG_buddy) || this.order[buddy] !== o) break;
-      this.unlinkFree(buddy, o);
+      this.unlinkFree(z, buddy, o);
       pfn = Math.min(pfn, buddy);
       o++;
     }
-    this.pushFree(pfn, o);
+    this.pushFree(z, pfn, o);
   }
 
   /**
@@ -759,18 +763,19 @@ export class PhysMemory {
     try {
       if (this.flags[pfn]! & PG_quarantined) return false;
       this.touchUntouched(pfn);
+      const z = pfnZone(pfn);
       for (let o = 0; o <= MAX_ORDER; o++) {
         const head = pfn & ~((1 << o) - 1);
         if (this.flags[head]! & PG_buddy && this.order[head] === o) {
           // take_page_off_buddy(): unlink the free block, give back all of it but this frame.
-          this.unlinkFree(head, o);
+          this.unlinkFree(z, head, o);
           let start = head;
           for (let so = o - 1; so >= 0; so--) {
             const upper = start + (1 << so);
             if (pfn >= upper) {
-              this.pushFree(start, so);
+              this.pushFree(z, start, so);
               start = upper;
-            } else this.pushFree(upper, so);
+            } else this.pushFree(z, upper, so);
           }
           this.order[pfn] = NO_ORDER;
           this.flags[pfn] = 0;
@@ -806,16 +811,16 @@ export class PhysMemory {
       while (ctl[i]! <= pfn) {
         const start = ctl[i]!;
         ctl[i] = start + MAX_ORDER_PAGES;
-        const zb = zoneBase(pfnZone(start));
+        const z = pfnZone(start);
+        const zb = zoneBase(z);
         ctl[zb + Z_COUNT + MAX_ORDER]!--;
         ctl[zb + Z_FREE]! -= MAX_ORDER_PAGES;
-        ctl[B_NR_FREE]! -= MAX_ORDER_PAGES;
         for (let p = start; p < start + MAX_ORDER_PAGES; p++) {
           this.refcount[p] = 0;
           this.mapcount[p] = 0;
           this.flags[p] = 0;
         }
-        this.pushFree(start, MAX_ORDER);
+        this.pushFree(z, start, MAX_ORDER);
       }
     }
   }
@@ -829,9 +834,12 @@ export class PhysMemory {
     }
   }
 
-  /** Free pages (MemFree / nr_free_pages()). */
+  /** Free pages (MemFree / nr_free_pages(): the sum of the zones' NR_FREE_PAGES). */
   get nrFreePages(): number {
-    return Atomics.load(this.ctl, B_NR_FREE);
+    const ctl = this.ctl;
+    let n = 0;
+    for (let z = 0; z < NR_RAM_ZONES; z++) n += Atomics.load(ctl, zoneBase(z) + Z_FREE);
+    return n;
   }
 
   /**
@@ -953,7 +961,7 @@ export class PhysMemory {
         if (r && (start < r.start / PAGE_SIZE || end > r.end / PAGE_SIZE)) {
           fail(`untouched range ${hex(start)}-${hex(end)} leaves its RAM range`);
         }
-        if (start < ZONE_START[z]! || end > ZONE_END[z]!) {
+        if (start < ZONE_START_PFN[z]! || end > ZONE_END_PFN[z]!) {
           fail(`untouched range ${hex(start)}-${hex(end)} leaves its zone ${z}`);
         }
         untouched.push([start, end]);
@@ -1012,7 +1020,6 @@ export class PhysMemory {
         const counter = this.ctl[zoneBase(z) + Z_FREE];
         if (zoneFree[z] !== counter) fail(`zone ${z}: ${zoneFree[z]} free pages, counter says ${counter}`);
       }
-      if (nrFree !== this.ctl[B_NR_FREE]) fail(`${nrFree} free pages, counter says ${this.ctl[B_NR_FREE]}`);
       let allocated = 0;
       let reserved = 0;
       let quarantined = 0;
@@ -1075,7 +1082,10 @@ export class PhysMemory {
    * all zero, and the RAM frames outside the never-touched ranges that are not all zero.
    */
   saveState(): PhysMemoryState {
-    return saveMemoryState(this.stateTarget());
+    const state = saveMemoryState(this.stateTarget());
+    // B_NR_FREE as the control block carried it before the count was derived from the zones'.
+    new DataView(state.ctl.buffer, state.ctl.byteOffset).setInt32(B_NR_FREE * 4, this.nrFreePages, true);
+    return state;
   }
 
   /**
@@ -1104,15 +1114,18 @@ export class PhysMemory {
       ctl,
       *touchedRamPfns(): Iterable<number> {
         for (let i = 0; i < ranges.length; i++) {
-          const r = ranges[i]!;
-          for (let pfn = r.start / PAGE_SIZE; pfn < r.end / PAGE_SIZE; pfn++) {
-            for (let z = 0; z < NR_RAM_ZONES; z++) {
-              const us = ctl[B_UNTOUCHED + 2 * (i * NR_RAM_ZONES + z)]!;
-              const ue = ctl[B_UNTOUCHED + 2 * (i * NR_RAM_ZONES + z) + 1]!;
-              if (pfn >= us && pfn < ue) pfn = ue;
-            }
-            if (pfn < r.end / PAGE_SIZE) yield pfn;
+          let pfn = ranges[i]!.start / PAGE_SIZE;
+          const end = ranges[i]!.end / PAGE_SIZE;
+          // The range's never-touched stretches, one per zone, come in zone order: ascending pfns.
+          for (let z = 0; z < NR_RAM_ZONES; z++) {
+            const slot = B_UNTOUCHED + 2 * (i * NR_RAM_ZONES + z);
+            const us = ctl[slot]!;
+            const ue = ctl[slot + 1]!;
+            if (us >= ue) continue;
+            for (const stop = Math.min(us, end); pfn < stop; pfn++) yield pfn;
+            if (pfn < ue) pfn = ue;
           }
+          for (; pfn < end; pfn++) yield pfn;
         }
       },
       isRam: (pfn: number) => this.ramFrameOf(pfn) >= 0,

@@ -34,6 +34,13 @@ export const MAX_DMA_PFN = 0x1000;
 /** MAX_DMA32_PFN: ZONE_DMA32 ends at 4 GiB. */
 export const MAX_DMA32_PFN = 0x100000;
 
+/**
+ * [start, end) pfns of ZONE_DMA, ZONE_DMA32 and ZONE_NORMAL: x86's zone_sizes_init() max_zone_pfns,
+ * which free_area_init() turns into arch_zone_lowest_possible_pfn/arch_zone_highest_possible_pfn.
+ */
+export const ZONE_START_PFN: readonly number[] = [0, MAX_DMA_PFN, MAX_DMA32_PFN];
+export const ZONE_END_PFN: readonly number[] = [MAX_DMA_PFN, MAX_DMA32_PFN, Number.POSITIVE_INFINITY];
+
 /** The zone a RAM pfn lies in (page_zonenum()). */
 export const pfnZone = (pfn: number): number => (pfn < MAX_DMA_PFN ? 0 : pfn < MAX_DMA32_PFN ? 1 : 2);
 
@@ -76,15 +83,10 @@ export function nodeZones(ranges: readonly RamRange[], reserved: readonly number
   const spans = ranges.map((r) => [Math.max(1, r.start / 4096), r.end / 4096] as const);
   const nodeStart = Math.min(...spans.map(([s]) => s));
   const nodeEnd = Math.max(...spans.map(([, e]) => e));
-  const bounds = [
-    [0, MAX_DMA_PFN],
-    [MAX_DMA_PFN, MAX_DMA32_PFN],
-    [MAX_DMA32_PFN, Number.POSITIVE_INFINITY],
-  ] as const;
-  const geo = bounds.map(([lo, hi]) => {
+  const geo = ZONE_START_PFN.map((lo, z) => {
     // zone_spanned_pages_in_node(): the zone's range clipped to the node's.
     const start = Math.max(nodeStart, lo);
-    const end = Math.min(nodeEnd, hi);
+    const end = Math.min(nodeEnd, ZONE_END_PFN[z]!);
     if (start >= end) return { startPfn: 0, spanned: 0, present: 0, managed: 0 };
     let present = 0;
     for (const [s, e] of spans) present += Math.max(0, Math.min(e, end) - Math.max(s, start));
