@@ -108,6 +108,23 @@ describe("PhysMemory", () => {
     mem.checkInvariants();
   });
 
+  it("splitPage keeps a quarantined tail page out of circulation: freed, it never returns to the free lists", () => {
+    const mem = PhysMemory.create({ ramBytes: 4 * MiB });
+    const p = mem.allocPfn(2);
+    expect(mem.quarantinePage(p + 2)).toBe(true);
+    mem.splitPage(p, 2);
+    expect(mem.isQuarantined(p + 2)).toBe(true);
+    mem.checkInvariants();
+    const free = mem.nrFreePages;
+    for (const i of [0, 1, 2, 3]) mem.freePages(p + i, 0);
+    // bad_page(): the poisoned frame is leaked, its three neighbours come back.
+    expect(mem.nrFreePages).toBe(free + 3);
+    expect(mem.isQuarantined(p + 2)).toBe(true);
+    expect(mem.nrQuarantinedPages).toBe(1);
+    mem.checkInvariants();
+    for (let n = mem.nrFreePages; n > 0; n--) expect(mem.allocPfn(0, __GFP_MEMALLOC)).not.toBe(p + 2);
+  });
+
   it("pfnValid is exactly RAM and the ISA hole", () => {
     const mem = PhysMemory.create({ ramBytes: 64 * GiB });
     expect(mem.pfnValid(0xa0)).toBe(true);

@@ -659,7 +659,8 @@ export class PhysMemory {
     for (let i = 1; i < 1 << order; i++) {
       Atomics.store(this.order, pfn + i, 0);
       Atomics.store(this.refcount, pfn + i, 1);
-      Atomics.store(this.flags, pfn + i, PG_head);
+      // A tail quarantinePage marked stays marked: freed, it is leaked as bad_page() leaks it.
+      Atomics.store(this.flags, pfn + i, PG_head | (Atomics.load(this.flags, pfn + i) & PG_quarantined));
     }
     Atomics.store(this.order, pfn, 0);
   }
