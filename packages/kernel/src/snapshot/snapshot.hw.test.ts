@@ -94,6 +94,21 @@ async function sample(iommu: boolean | "passthrough" = false) {
   return { m, p, fd, map };
 }
 
+/** A driver "lazy" whose init arms a deferrable timer_list `delay` jiffies ahead, named for snapshots. */
+function deferrableDriver(delay: number): DriverDefinition {
+  let t: TimerList | null = null;
+  return defineDriver({
+    name: "lazy",
+    apiVersion: 1,
+    snapshot: { version: 1, timers: () => (t ? { t } : {}) },
+    init() {
+      t = timerSetup({}, function nap() {}, TIMER_DEFERRABLE);
+      modTimer(t, jiffies() + delay);
+      return 0;
+    },
+  });
+}
+
 describe("snapshots of PCI, IRQ, DMA, memtype and timer state", () => {
   it("a restored machine shows every view as the original and goes on as it does", async () => {
     const { m: a, p, fd, map } = await sample();
@@ -175,23 +190,10 @@ describe("snapshots of PCI, IRQ, DMA, memtype and timer state", () => {
   });
 
   it("keeps a deferrable timer's pending tick (a busy CPU's kick): it runs at the same tick after restore", async () => {
-    const lazy = () => {
-      let t: TimerList | null = null;
-      return defineDriver({
-        name: "lazy",
-        apiVersion: 1,
-        snapshot: { version: 1, timers: () => (t ? { t } : {}) },
-        init() {
-          t = timerSetup({}, function nap() {}, TIMER_DEFERRABLE);
-          modTimer(t, jiffies() + 5);
-          return 0;
-        },
-      });
-    };
-    const a = await Machine.create({ ramBytes: RAM, drivers: [lazy()] });
+    const a = await Machine.create({ ramBytes: RAM, drivers: [deferrableDriver(5)] });
     a.advanceClock(100_000_000); // due, but the idle CPU does not tick for it
     a.spawn({ name: "busy" }).sys.munmap(0x10000, 4096); // a kernel entry: the busy CPU ticks next jiffy
-    const b = await Machine.restore(a.snapshot(), { drivers: [lazy()] });
+    const b = await Machine.restore(a.snapshot(), { drivers: [deferrableDriver(5)] });
     const hw = (m: Machine) => stateOf(m.snapshot()).hw;
     expect(hw(a).timers.busyTick).toBeGreaterThan(0);
     expect(hw(b)).toEqual(hw(a)); // saved again, the restored machine's state is the original's
@@ -201,22 +203,9 @@ describe("snapshots of PCI, IRQ, DMA, memtype and timer state", () => {
 
   it("a deferrable timer due at the snapshot, the CPU idle, fires at the restored machine's first kernel entry as at the original's", async () => {
     // The restored driver's init arms its timer far off; restore puts back the saved, due expiry.
-    const lazy = (delay: number) => {
-      let t: TimerList | null = null;
-      return defineDriver({
-        name: "lazy",
-        apiVersion: 1,
-        snapshot: { version: 1, timers: () => (t ? { t } : {}) },
-        init() {
-          t = timerSetup({}, function nap() {}, TIMER_DEFERRABLE);
-          modTimer(t, jiffies() + delay);
-          return 0;
-        },
-      });
-    };
-    const a = await Machine.create({ ramBytes: RAM, drivers: [lazy(5)] });
+    const a = await Machine.create({ ramBytes: RAM, drivers: [deferrableDriver(5)] });
     a.advanceClock(100_000_000); // due, but the idle CPU does not tick for it
-    const b = await Machine.restore(a.snapshot(), { drivers: [lazy(1_000_000)] });
+    const b = await Machine.restore(a.snapshot(), { drivers: [deferrableDriver(1_000_000)] });
     const hw = (m: Machine) => stateOf(m.snapshot()).hw;
     expect(hw(a).timers.busyTick).toBeNull();
     for (const m of [a, b]) m.spawn({ name: "busy" }).sys.munmap(0x10000, 4096);
