@@ -447,12 +447,16 @@ export class Simulation<M extends Machine | null = Machine | null> {
         // Another deterministic run on this thread (faultline worker --jobs N, or a library user's
         // Promise.all): neither spinning nor Atomics.wait, which would hold the thread it needs.
         const shared = deterministicRuns > 1;
-        if (shared) await this.block(20, true);
-        else if (!this.spin || now - waitingSince > DETERMINISTIC_SPIN_MS || now - yieldAt > YIELD_EVERY_MS) {
+        if (
+          shared ||
+          !this.spin ||
+          now - waitingSince > DETERMINISTIC_SPIN_MS ||
+          now - yieldAt > YIELD_EVERY_MS
+        ) {
           // Until the next entry, or 20 ms of user code; then, every few ms, the event loop's turn (a
           // worker's exit, the pool's messages, timers) and the watchdog, which sees the runner in the
-          // kernel unless it ran those 20 ms without entering it.
-          await this.block(20, false);
+          // kernel unless it ran those 20 ms without entering it. Shared runs too: their deadline holds.
+          await this.block(20, shared);
           if (performance.now() - yieldAt > YIELD_EVERY_MS) {
             await new Promise<void>((r) => setImmediate(r));
             yieldAt = performance.now();
