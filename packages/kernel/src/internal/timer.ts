@@ -45,7 +45,7 @@
  *   absolute timer whose expiry the new time passed. Another clock id: WARN, and MONOTONIC
  *   (hrtimer_clockid_to_base).
  */
-import type { VirtualClockState, VirtualTimer } from "@faultline/phys";
+import { NANOSECONDS_PER_SECOND, type VirtualClockState, type VirtualTimer } from "@faultline/phys";
 import { warn, warnOnce } from "./bug";
 import { recordClockEvent } from "./clock-events";
 import { CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI } from "./clockid";
@@ -58,7 +58,7 @@ export type { Hrtimer, HrtimerFunc, TimerFunc, TimerList };
 
 /** CONFIG_HZ: timer interrupts per second (Kconfig.hz's default, HZ_250). */
 export const HZ = 250;
-export const NSEC_PER_SEC = 1_000_000_000;
+export const NSEC_PER_SEC = NANOSECONDS_PER_SECOND;
 /** TICK_NSEC: ns per jiffy, (NSEC_PER_SEC + HZ/2) / HZ. */
 export const TICK_NSEC = 4_000_000;
 /** INITIAL_JIFFIES on 64-bit: (unsigned long)(unsigned int)(-300 * HZ). */
@@ -642,10 +642,13 @@ export function restoreKernelTimers(
   }));
   if (new Set(hr.map((h) => h.t)).size !== hr.length || new Set(hr.map((h) => h.slot)).size !== hr.length)
     fail("timers: an hrtimer or a clock timer slot twice");
-  // No timer_list was ever armed (none set up since the restored drivers made no base): the original
-  // had no base either, or one whose clk the first arming forwards anyway (forward_timer_base).
-  // Making one here would save a stale clk, and a TIMER_SOFTIRQ clock timer, that the original has not.
-  const untouched = !bases.has(k) && wheel.length === 0 && seq === 0 && busyTick === null;
+  // No timer_list was ever armed (none set up since the restored drivers made no base) and the saved
+  // softirq is not armed: the original had no base either, or one whose clk the first arming forwards
+  // anyway (forward_timer_base). Making one here would save a stale clk the original has not. Else the
+  // base (and its softirq's clock timer, which the clock's restore arms) exists from here on.
+  const softirqArmed =
+    Array.isArray(clock?.armed) && clock.armed.some((a) => Array.isArray(a) && a[0] === TIMER_SOFTIRQ);
+  const untouched = !bases.has(k) && wheel.length === 0 && seq === 0 && busyTick === null && !softirqArmed;
   const b = untouched ? null : base(k);
   if (b) {
     for (const t of b.pending) timers.get(t)!.pending = false;
@@ -693,9 +696,4 @@ export function checkHrtimersArmed(k: Kernel): void {
         `driver ${s.owner}'s hrtimer ${h.function?.name || "(anonymous)"}: the clock did not arm it for ${h.expires}`,
       );
   }
-}
-
-/** Makes the timer base (and its softirq's virtual timer) if it does not exist yet. */
-export function ensureTimerBase(k: Kernel): void {
-  base(k);
 }

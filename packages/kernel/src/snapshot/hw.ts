@@ -24,14 +24,12 @@ import { pciState } from "../internal/pci-bus";
 import { restoreTimekeeper, saveTimekeeper } from "../internal/timekeeping";
 import {
   checkHrtimersArmed,
-  ensureTimerBase,
   type Hrtimer,
   type KernelTimersState,
   restoreKernelTimers,
   saveKernelTimers,
   type TimerList,
 } from "../internal/timer";
-import { TIMER_SOFTIRQ } from "../internal/timer-pool";
 import { isaDmaChannels } from "../isa-dma";
 import { SnapshotError } from "./container";
 
@@ -216,8 +214,6 @@ export function restoreHw(k: Kernel, hw: HwState): void {
   // Active hrtimers and processes' alarm(2) timers take clock timers of their pools here, and the
   // saved clock's entries for them are moved to those (their expiry and order are the clock's).
   let clock = restoreKernelTimers(k, hw.timers, (owner, name) => named(owner).get(name), hw.clock);
-  // The softirq's virtual timer exists whenever the snapshot's was armed (made at the first timer use).
-  if (hw.clock?.armed?.some?.((a) => Array.isArray(a) && a[0] === TIMER_SOFTIRQ)) ensureTimerBase(k);
   clock = restoreAlarms(k, hw.alarms, clock);
   k.phys.clock.restoreState(clock);
   restoreTimekeeper(k, hw.timekeeper);
