@@ -218,8 +218,9 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
       nf = (nf & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
       break;
   }
-  // 2.6.10's madvise_behavior() split off the range even when its flags stayed the same.
-  if (nf === f && mm.rules.madviseModernAdvice) return 0;
+  // 2.6.10's madvise_behavior() split off the range even when its flags stayed the same (era.ts
+  // lockAdviceMerges: it split and never merged).
+  if (nf === f && mm.rules.lockAdviceMerges) return 0;
   const r = vmaModifyLockOrAdvice(mm, vma, start, end, nf);
   return typeof r === "number" ? r : 0;
 }

@@ -362,7 +362,7 @@ function mmapRegion(
       // ->mmap may have put another file in (mmap_zero → shmem_zero_setup for MAP_SHARED of /dev/zero).
       (v.vmFile ?? file).mapping.vmas.add(v);
       // Today nothing merges after ->mmap (__mmap_region); 2.6.10 merged only now.
-      vma = mm.rules.fileMergeBeforeMmap ? v : mergeAfterMmap(mm, v, file);
+      vma = mm.rules.fileMergeBeforeMmap ? v : mergeAfterMmap(mm, v, file, pgoff);
     } else if (vmFlags & VM_SHARED) {
       // shmem_zero_setup(): shared anonymous memory is a file on an internal tmpfs.
       const shm = new ShmemFile(mm.mem, len);
@@ -388,18 +388,18 @@ function mmapRegion(
 }
 
 /**
- * 2.6.10's do_mmap_pgoff() after a file's ->mmap: vma_merge() with the flags and pgoff the driver left
- * and the file mmap() was given. Only prev and next are asked (is_mergeable_vma refuses one with
+ * 2.6.10's do_mmap_pgoff() after a file's ->mmap: vma_merge() at the start and with the flags the
+ * driver left, and the file and pgoff mmap() was given (its own argument, not a vm_pgoff ->mmap changed). Only prev and next are asked (is_mergeable_vma refuses one with
  * ->close), never the new VMA: if the range merges, the new VMA is freed without its ->close, and the
  * neighbour's vm_ops and vm_private_data cover it. Returns the VMA now covering the range.
  */
-function mergeAfterMmap(mm: MmStruct, v: Vma, file: MmFile): Vma {
+function mergeAfterMmap(mm: MmStruct, v: Vma, file: MmFile, pgoff: number): Vma {
   mm.vmas.remove(v);
   const merged = vmaMergeNewRange(
     newRangeMerge(mm, {
       start: v.vmStart,
       end: v.vmEnd,
-      pgoff: v.vmPgoff,
+      pgoff,
       flags: v.vmFlags,
       pkey: v.vmPkey,
       file,

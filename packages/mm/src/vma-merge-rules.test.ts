@@ -645,6 +645,24 @@ describe("VMA merge and split rules (drivers)", () => {
       mm.exit();
     });
 
+    it("2.6.10: the merge after ->mmap uses the pgoff mmap() was given, not a vm_pgoff ->mmap rewrote", () => {
+      // do_mmap_pgoff() passed its own pgoff argument to vma_merge(): the new range is linear with
+      // prev at pgoff 2 even though this driver's ->mmap moved the new VMA's vm_pgoff to 7.
+      const mm = boot({ era: "2.6.10" });
+      const f = fakeFile({
+        mmap: (vma) => {
+          if (vma.vmPgoff === 2) vma.vmPgoff = 7;
+          vma.vmOps = {};
+          return 0;
+        },
+      });
+      expect(mm.mmap(A, 2 * P, RW, SHF, f, 0)).toBe(A);
+      expect(mm.mmap(at(2), 2 * P, RW, SHF, f, 2 * P)).toBe(at(2));
+      expect(layout(mm)).toEqual(["0-4 pgoff 0"]);
+      mm.checkInvariants();
+      mm.exit();
+    });
+
     it.each([
       ["modern", ["0-1 pgoff 0", "1-2 pgoff 1"]],
       ["2.6.10", ["0-2 pgoff 0"]],
