@@ -33,13 +33,15 @@ export function allowedCpus(status = readStatus()): number[] | null {
   return cpus.length ? cpus : null;
 }
 
-function readStatus(): string | null {
+const readText = (path: string): string | null => {
   try {
-    return readFileSync("/proc/self/status", "utf8");
+    return readFileSync(path, "utf8");
   } catch {
     return null;
   }
-}
+};
+
+const readStatus = (): string | null => readText("/proc/self/status");
 
 /** taskset's path on $PATH, or null. */
 function findTaskset(): string | null {
@@ -121,21 +123,7 @@ export function spreadOverCores(order: readonly number[], core: (cpu: number) =>
   return [...first, ...rest];
 }
 
-const readText = (path: string): string | null => {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return null;
-  }
-};
-
-const readStat = (): string | null => {
-  try {
-    return readFileSync("/proc/stat", "utf8");
-  } catch {
-    return null;
-  }
-};
+const readStat = (): string | null => readText("/proc/stat");
 
 /**
  * How to pin `jobs` children, one per core, or null when they should not be pinned: more children
