@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { type Cmd, cmdArb, runSteps } from "../test/mm-model";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "./constants";
 import { Mm } from "./mm";
-import { Mmu, TLB_OTHER_BANK, tlbTagPage } from "./mmu";
+import { Mmu, TLB_OTHER_BANK, tlbBufferBytes, tlbBufferLayout, tlbTagPage } from "./mmu";
 import { ramOnly } from "./phys-access";
 import { SignalError } from "./signal";
 
@@ -87,6 +87,38 @@ describe("TLB tags", () => {
     expect(mm.munmap(BASE, P)).toBe(0);
     expect(() => mmu.checkTlb()).toThrow(/caches 0x7f1234560000, which the walk does not allow/);
     mmu.flushAll();
+    mmu.checkTlb();
+    mm.exit();
+  });
+
+  it("an Mmu over a shared TLB buffer keeps all of its TLB there, hit-path offsets included", () => {
+    const n = 64;
+    const mem = PhysMemory.create({ ramBytes: 8 * 1024 * 1024 });
+    const mm = new Mm(ramOnly(mem));
+    const at = tlbBufferLayout(n);
+    // The regions follow each other and the buffer size covers the last one.
+    expect([at.rTag, at.wTag, at.tBank, at.tBase, at.hBase]).toEqual([0, 8 * n, 16 * n, 20 * n, 24 * n]);
+    expect(tlbBufferBytes(n)).toBe(at.hBase + 4 * n);
+    expect(() =>
+      Mmu.forMm(mm, undefined, { tlbEntries: n, tlbBuffer: new SharedArrayBuffer(24 * n) }),
+    ).toThrow(/tlbBuffer: 1536 bytes, need 1792/);
+    const buf = new SharedArrayBuffer(tlbBufferBytes(n));
+    const mmu = Mmu.forMm(mm, undefined, { tlbEntries: n, tlbBuffer: buf });
+    mm.mmap(BASE, 3 * P, RW, ANON | MAP_FIXED, null, 0);
+    for (let k = 0; k < 3; k++) mmu.store32(BASE + k * P + 4, 100 + k);
+    const wTag = new Float64Array(buf, at.wTag, n);
+    const tBase = new Int32Array(buf, at.tBase, n);
+    const hBase = new Int32Array(buf, at.hBase, n);
+    for (let k = 0; k < 3; k++) {
+      const slot = (BASE / P + k) % n;
+      expect(wTag[slot]).toBe(BASE + k * P);
+      // A main-view page: the hit path's offset is the page's offset in the bank, read from the buffer.
+      expect(hBase[slot]).toBe(tBase[slot]);
+      expect(hBase[slot]! % P).toBe(0);
+      const walks = mmu.walks;
+      expect(mmu.load32(BASE + k * P + 4)).toBe(100 + k);
+      expect(mmu.walks).toBe(walks);
+    }
     mmu.checkTlb();
     mm.exit();
   });

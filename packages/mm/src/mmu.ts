@@ -41,11 +41,18 @@ export interface MmuOptions {
 /**
  * Byte offsets of a shared TLB of `n` entries: read tags, write tags (Float64: the page's address, plus
  * TLB_OTHER_BANK when the page is not in the main RAM view, NaN = invalid), bank and byte offset of the
- * page (Int32). The kernel side decodes a tag with `tlbTagPage`.
+ * page (Int32), and the hit path's offset into the main RAM view (Int32, the MMU's own: the kernel side
+ * never reads it). The kernel side decodes a tag with `tlbTagPage`.
  */
-export const tlbBufferLayout = (n: number) => ({ rTag: 0, wTag: 8 * n, tBank: 16 * n, tBase: 20 * n });
+export const tlbBufferLayout = (n: number) => ({
+  rTag: 0,
+  wTag: 8 * n,
+  tBank: 16 * n,
+  tBase: 20 * n,
+  hBase: 24 * n,
+});
 /** Bytes of a shared TLB buffer for `n` entries. */
-export const tlbBufferBytes = (n: number): number => 24 * n;
+export const tlbBufferBytes = (n: number): number => 28 * n;
 
 /**
  * Added to the tag of a page that lives outside the main RAM view (device RAM, ROM, RAM beyond the
@@ -102,8 +109,8 @@ export class Mmu implements TlbClient {
   /**
    * Tags: the page address cached for reads / for writes (+ TLB_OTHER_BANK outside the main view,
    * NaN = invalid); the bank and the page's byte offset in it; and `hBase`, the page's byte offset in
-   * the main RAM view, a private copy (a worker's tags live in shared memory for the kernel to clear;
-   * the hit path reads a plain array for the offset).
+   * the main RAM view, written and read only by this MMU (with a shared TLB buffer it lives there
+   * too, beside the tags the kernel clears: see the constructor).
    */
   declare private readonly rTag: Float64Array;
   declare private readonly wTag: Float64Array;
@@ -149,6 +156,13 @@ export class Mmu implements TlbClient {
       this.wTag = new Float64Array(buf, at.wTag, n);
       this.tBank = new Int32Array(buf, at.tBank, n);
       this.tBase = new Int32Array(buf, at.tBase, n);
+      // The hit path's offsets sit in the same buffer as its tags, allocated by the thread that made
+      // the buffer, not by this one. V8 compiles a hit's array reads to an address in the instruction
+      // when the array's memory is in the low 2 GiB (the main thread's C heap, with Node's non-PIE
+      // binary) and to an extra 10-byte constant load when it is not (a worker thread's own C heap):
+      // an hBase of the worker's own made its TLB-hit store32 ~13% slower than the same loop in the
+      // main thread (1.74 vs 1.54 × the raw store; 1.54 in both with this).
+      this.hBase = new Int32Array(buf, at.hBase, n);
     } else {
       // Arrays V8 allocates itself (no user-visible buffer) index faster than views on a given
       // buffer: about a third off every TLB hit (bench/mm.bench.ts).
@@ -156,8 +170,8 @@ export class Mmu implements TlbClient {
       this.wTag = new Float64Array(n);
       this.tBank = new Int32Array(n);
       this.tBase = new Int32Array(n);
+      this.hBase = new Int32Array(n);
     }
-    this.hBase = new Int32Array(n);
     this.tMmio = new Array<MmioPage | null>(n).fill(null);
     this.flushAll();
     this.pkru = target.pkru ?? new Int32Array(1);
