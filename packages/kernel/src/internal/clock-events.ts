@@ -4,7 +4,7 @@
  * them out; the simulator writes them into a deterministic run's trace.
  */
 import type { Kernel } from "./kernel";
-import { HRTIMER, ITIMER_REAL, TIMER_SOFTIRQ } from "./timer-pool";
+import { RECORDED_BY_HOLDER } from "./timer-pool";
 
 /** One thing the clock made happen. */
 export type ClockEvent =
@@ -51,8 +51,7 @@ export function installClock(k: Kernel): void {
   const clock = k.phys.clock;
   clock.onFire = (name, ns) => {
     // The timer softirq records each timer it runs, the pools' timers (timer-pool.ts) their holder.
-    if (name !== TIMER_SOFTIRQ && name !== HRTIMER && name !== ITIMER_REAL)
-      recordClockEvent(k, { ns, kind: "timer", name });
+    if (!RECORDED_BY_HOLDER.has(name)) recordClockEvent(k, { ns, kind: "timer", name });
   };
   clock.onError = (name, e) => {
     k.log.printk(

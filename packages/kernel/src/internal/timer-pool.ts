@@ -26,6 +26,12 @@ export const ITIMER_REAL = "ITIMER_REAL";
 export const HRTIMER = "HRTIMER";
 /** The clock name of the timer wheel's softirq, one per machine (timer.ts). */
 export const TIMER_SOFTIRQ = "TIMER_SOFTIRQ";
+/**
+ * The clock timers whose expiries the kernel records under another name: the softirq each timer it
+ * runs, the pools' timers their holder (clock-events.ts records every other clock timer by its own
+ * name). A new shared clock name goes here.
+ */
+export const RECORDED_BY_HOLDER: ReadonlySet<string> = new Set([ITIMER_REAL, HRTIMER, TIMER_SOFTIRQ]);
 
 /** One clock timer of a pool and the kernel timer holding it, or null. */
 export interface PoolSlot<T> {

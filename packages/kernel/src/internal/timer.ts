@@ -173,18 +173,25 @@ function detach(b: TimerBase, timer: TimerList, s: TimerState): void {
   armSoftirq(b, s.k);
 }
 
-/** The earliest bucket of the pending timers that are (`deferrable`) or are not deferrable. */
-function earliest(b: TimerBase, deferrable: boolean): number {
+/**
+ * One walk of the pending timers: sets `b.deferrableNext` to the earliest bucket of a deferrable one
+ * and returns the earliest bucket of the others (Infinity: none).
+ */
+function earliestBuckets(b: TimerBase): number {
   let next = Number.POSITIVE_INFINITY;
-  for (const t of b.pending)
-    if (((t.flags & TIMER_DEFERRABLE) !== 0) === deferrable) next = Math.min(next, timers.get(t)!.bucket);
+  let deferrable = Number.POSITIVE_INFINITY;
+  for (const t of b.pending) {
+    const bucket = timers.get(t)!.bucket;
+    if (t.flags & TIMER_DEFERRABLE) deferrable = Math.min(deferrable, bucket);
+    else next = Math.min(next, bucket);
+  }
+  b.deferrableNext = deferrable;
   return next;
 }
 
 function armSoftirq(b: TimerBase, k: Kernel): void {
   // Deferrable timers do not wake the idle CPU: only the others arm the tick (kickDeferrable).
-  let next = earliest(b, false);
-  b.deferrableNext = earliest(b, true);
+  let next = earliestBuckets(b);
   if (b.busyTick !== null) next = Math.min(next, b.busyTick);
   if (next === Number.POSITIVE_INFINITY) {
     b.softirq.del();
@@ -665,7 +672,7 @@ export function restoreKernelTimers(
     Object.assign(s, { bucket: w.bucket, level: w.level, seq: w.seq, pending: true });
     b!.pending.add(w.t);
   }
-  if (b) b.deferrableNext = earliest(b, true);
+  if (b) earliestBuckets(b);
   // The hrtimers the restored drivers started give their clock timers back; the saved ones take
   // slots in saved slot order, whoever set them up first.
   const set = activeSet(k);
