@@ -2,7 +2,15 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
-import { allowedCpus, coreOf, cpuOrder, idleTimes, pinning, spreadOverCores } from "./sweep-affinity";
+import {
+  allowedCpus,
+  coreOf,
+  cpuOrder,
+  idleTimes,
+  pinning,
+  spinPays,
+  spreadOverCores,
+} from "./sweep-affinity";
 
 const status = (list: string) =>
   `Name:\tnode\nCpus_allowed:\tff\nCpus_allowed_list:\t${list}\nMems_allowed:\t1\n`;
@@ -88,6 +96,20 @@ describe("which cores", () => {
       const k = coreOf(c);
       if (k !== null) expect(allowedCpus(`Cpus_allowed_list:\t${k}\n`)).toContain(c);
     }
+  });
+});
+
+describe("spinPays", () => {
+  it("lets threads spin only when unpinned and each run has a second core for it (2 x jobs <= cores)", () => {
+    expect(spinPays(1, false, 2)).toBe(true);
+    expect(spinPays(2, false, 4)).toBe(true);
+    expect(spinPays(2, false, 3)).toBe(false);
+    expect(spinPays(2, false, 2)).toBe(false);
+    expect(spinPays(1, false, 1)).toBe(false);
+    // A pinned run has one core: a spinning thread would take it from the thread it waits for.
+    expect(spinPays(1, true, 64)).toBe(false);
+    // By default, the cores this process may use.
+    expect(spinPays(1, false)).toBe(availableParallelism() >= 2);
   });
 });
 

@@ -8,6 +8,7 @@
 // affinity); elsewhere, or when taskset is missing or refuses, the children run unpinned.
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { delimiter, join } from "node:path";
 
 /**
@@ -124,6 +125,16 @@ export function spreadOverCores(order: readonly number[], core: (cpu: number) =>
 }
 
 const readStat = (): string | null => readText("/proc/stat");
+
+/**
+ * Whether the threads of `jobs` runs going on at once should spin before they sleep while they wait
+ * for each other (SimulationOptions.spin). A run keeps one thread busy at a time, two when its threads
+ * spin: spinning pays only while each run has a free core for that second thread (2 × jobs ≤ cores).
+ * A pinned run has one core, where a spinning thread only takes it from the thread it waits for.
+ */
+export function spinPays(jobs: number, pinned: boolean, cores = availableParallelism()): boolean {
+  return !pinned && 2 * jobs <= cores;
+}
 
 /**
  * How to pin `jobs` children, one per core, or null when they should not be pinned: more children

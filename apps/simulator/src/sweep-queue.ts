@@ -8,7 +8,7 @@
 // gives the job to another worker.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, hostname, tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WorkerPool } from "@faultline/sim";
@@ -16,6 +16,7 @@ import { type ConnectionOptions, type Job, Queue, UnrecoverableError, Worker } f
 import { ScenarioError } from "./errors";
 import { resolveFrom } from "./plugins";
 import { parseScenario } from "./scenario";
+import { spinPays } from "./sweep-affinity";
 import { applyCell, type Cell } from "./sweep-matrix";
 import { appendResult, type RunRecord, readResults, runKey, traceName } from "./sweep-results";
 import { type RunJob, runOne } from "./sweep-run";
@@ -270,10 +271,10 @@ export function queueWorker(o: QueueWorkerOptions): { closed: Promise<void>; sto
   const me = `${hostname()}:${process.pid}`;
   // One pool of threads for every job this worker runs (the runtime loaded once per thread).
   const workerPool = o.reuse === false ? undefined : new WorkerPool();
-  // As the local sweep: threads spin while they wait only if a core is free for that (sweep.ts).
+  // As the local sweep's unpinned children: threads spin while they wait only if a core is free for that.
   const runOptions = {
     ...(workerPool ? { workerPool } : {}),
-    ...(2 * o.jobs > availableParallelism() ? { spin: false } : {}),
+    ...(spinPays(o.jobs, false) ? {} : { spin: false }),
   };
   const name = (job: Job<QueueJobData>) => String(job.data?.traceName ?? job.id).replace(/\.trace$/, "");
   const worker = new Worker<QueueJobData, QueueJobResult>(

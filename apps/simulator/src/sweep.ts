@@ -6,12 +6,11 @@
 // same folder skips what is recorded.
 import { type ChildProcess, fork } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import Table from "cli-table3";
 import { DEFAULT_SCENARIO } from "./default-scenario";
 import { loadPlugins, loadScenario, parseScenario } from "./scenario";
-import { pinning } from "./sweep-affinity";
+import { pinning, spinPays } from "./sweep-affinity";
 import { applyCell, type Cell, cellLabel, loadMatrix } from "./sweep-matrix";
 import { runOnQueue } from "./sweep-queue";
 import {
@@ -148,11 +147,9 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
 
   const reuse = o.reuse !== false;
   const n = Math.max(1, Math.min(o.jobs, todo.length));
-  // A run keeps one thread busy at a time (one process or the kernel; deterministic), two when its
-  // threads spin while they wait for each other: spinning only pays while a core is free for it.
   // Pinned, each child has a core of its own (sweep-affinity.ts), where its threads never spin.
   const pin = o.pin === false ? null : await pinning(n);
-  const spin = !pin && 2 * n <= availableParallelism();
+  const spin = spinPays(n, pin !== null);
   const args = [...(reuse ? [] : [FRESH_ARG]), ...(spin ? [] : [NO_SPIN_ARG])];
   const spawnChild = (slot: number): ChildProcess => {
     const child = fork(WORKER, args, {
