@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   allowedCpus,
@@ -124,13 +125,13 @@ describe("pinning", () => {
     expect(await pinning(cpus.length + 1)).toBeNull();
     const p = await pinning(cpus.length);
     // On Linux hosts with util-linux (every CI and dev machine here); else the children run unpinned.
-    if (!p) return void expect(process.platform !== "linux" || !hasTaskset()).toBe(true);
+    if (!p) return void expect(process.platform !== "linux" || !whichTaskset()).toBe(true);
     // Every core used: from the last CPU down, no sampling.
     expect(cpus.map((_, i) => p.cpuOf(i))).toEqual([...cpus].reverse());
     // A process pinned to slot 0's core: its mask says so.
     const child = spawn("sleep", ["30"], { stdio: "ignore" });
     try {
-      expect(p.pin(child.pid!, 0)).toBe(true);
+      expect(await p.pin(child.pid!, 0)).toBe(true);
       expect(allowedCpus(readFileSync(`/proc/${child.pid}/status`, "utf8"))).toEqual([p.cpuOf(0)]);
     } finally {
       child.kill();
@@ -138,15 +139,36 @@ describe("pinning", () => {
     // Fewer children than cores: the idlest core of the moment, one of the allowed.
     expect(cpus).toContain((await pinning(1))?.cpuOf(0));
   });
-});
 
-function hasTaskset(): boolean {
-  return (process.env.PATH ?? "").split(":").some((d) => {
+  it("pins without blocking the event loop (a slow taskset holds up only its own child)", async () => {
+    const real = whichTaskset();
+    if (process.platform !== "linux" || !allowedCpus() || !real) return;
+    const dir = mkdtempSync(join(tmpdir(), "faultline-affinity-"));
+    const slow = join(dir, "taskset");
+    writeFileSync(slow, `#!/bin/sh\nsleep 0.5\nexec ${real} "$@"\n`, { mode: 0o755 });
+    const p = (await pinning(1, slow))!;
+    const child = spawn("sleep", ["30"], { stdio: "ignore" });
     try {
-      readFileSync(`${d}/taskset`);
-      return true;
-    } catch {
-      return false;
+      const t0 = performance.now();
+      const pinned = p.pin(child.pid!, 0);
+      expect(performance.now() - t0).toBeLessThan(250);
+      // The loop runs timers while taskset sleeps.
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 20);
+      expect(await pinned).toBe(true);
+      clearInterval(timer);
+      expect(ticks).toBeGreaterThan(5);
+      expect(allowedCpus(readFileSync(`/proc/${child.pid}/status`, "utf8"))).toEqual([p.cpuOf(0)]);
+    } finally {
+      child.kill();
     }
   });
+});
+
+function whichTaskset(): string | null {
+  for (const d of (process.env.PATH ?? "").split(delimiter)) {
+    const p = join(d, "taskset");
+    if (d && existsSync(p)) return p;
+  }
+  return null;
 }

@@ -6,7 +6,7 @@
 // ~1.75× the runs of one pinned child, two unpinned ones ~1.25× (apps/simulator/bench). Linux only: a
 // child is forked as usual, then pinned with util-linux's `taskset -a -p` (Node cannot set a thread's
 // affinity); elsewhere, or when taskset is missing or refuses, the children run unpinned.
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { accessSync, constants, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { delimiter, join } from "node:path";
@@ -62,10 +62,10 @@ export interface Pinning {
   readonly cpuOf: (slot: number) => number;
   /**
    * Pins process `pid` (every thread it has, and so every thread it starts later) to slot `slot`'s
-   * core: `taskset -a -p -c`. False when taskset refused (a CPU offline, a container's seccomp
-   * filter): the process then runs where the scheduler puts it.
+   * core: `taskset -a -p -c`, run beside the caller's event loop. False when taskset refused (a CPU
+   * offline, a container's seccomp filter): the process then runs where the scheduler puts it.
    */
-  readonly pin: (pid: number, slot: number) => boolean;
+  readonly pin: (pid: number, slot: number) => Promise<boolean>;
 }
 
 /** Each CPU's idle time so far (idle + iowait, in USER_HZ ticks) from /proc/stat, or null. */
@@ -144,11 +144,10 @@ export function spinPays(jobs: number, pinned: boolean, cores = availableParalle
  * fewer children than CPUs, which is decided by how idle each was over the last 100 ms, one child per
  * physical core before any two share one (SMT siblings).
  */
-export async function pinning(jobs: number): Promise<Pinning | null> {
+export async function pinning(jobs: number, taskset = findTaskset()): Promise<Pinning | null> {
   if (process.platform !== "linux" || jobs < 1) return null;
   const cpus = allowedCpus();
   if (!cpus || jobs > cpus.length) return null;
-  const taskset = findTaskset();
   if (!taskset) return null;
   let order = cpuOrder(cpus, null, null);
   if (jobs < cpus.length) {
@@ -157,10 +156,14 @@ export async function pinning(jobs: number): Promise<Pinning | null> {
     order = spreadOverCores(cpuOrder(cpus, before, idleTimes(readStat())), (c) => coreOf(c));
   }
   const cpuOf = (slot: number) => order[slot]!;
+  // taskset takes milliseconds; the bound is for one that hangs. Asynchronous, it holds up only the
+  // child being pinned (whose first run waits for it, and whose modules take longer to load), not the
+  // sweep's event loop feeding the other children.
   const pin = (pid: number, slot: number) =>
-    spawnSync(taskset, ["-a", "-p", "-c", String(cpuOf(slot)), String(pid)], {
-      stdio: "ignore",
-      timeout: 10_000,
-    }).status === 0;
+    new Promise<boolean>((settle) => {
+      execFile(taskset, ["-a", "-p", "-c", String(cpuOf(slot)), String(pid)], { timeout: 10_000 }, (e) =>
+        settle(e === null),
+      );
+    });
   return { cpuOf, pin };
 }

@@ -120,6 +120,8 @@ interface Slot {
   /** Which child this is (0..jobs-1): its core when children are pinned. */
   readonly index: number;
   child: ChildProcess;
+  /** Settles once the child is pinned to its core (or taskset refused, or it is not to be pinned). */
+  placed: Promise<void>;
   job: RunJob | null;
   started: number;
   timer: NodeJS.Timeout | null;
@@ -151,18 +153,28 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
   const pin = o.pin === false ? null : await pinning(n);
   const spin = spinPays(n, pin !== null);
   const args = [...(reuse ? [] : [FRESH_ARG]), ...(spin ? [] : [NO_SPIN_ARG])];
-  const spawnChild = (slot: number): ChildProcess => {
+  // The child is forked, then pinned (`taskset -a -p`: Node cannot start a process with an affinity)
+  // while it loads its modules; its first run is sent once the pin settled (dispatch), so the run's
+  // threads start on its core.
+  const start = (index: number): Pick<Slot, "child" | "placed"> => {
     const child = fork(WORKER, args, {
       serialization: "advanced",
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     });
-    if (pin && child.pid !== undefined) pin.pin(child.pid, slot);
-    return child;
+    const placed =
+      pin && child.pid !== undefined ? pin.pin(child.pid, index).then(() => undefined) : Promise.resolve();
+    return { child, placed };
   };
 
   await new Promise<void>((allDone) => {
     const slots: Slot[] = [];
     let active = 0;
+    const respawn = (slot: Slot) => {
+      const s = start(slot.index);
+      slot.child = s.child;
+      slot.placed = s.placed;
+      attach(slot);
+    };
     const finish = (slot: Slot, r: RunRecord) => {
       if (slot.timer) clearTimeout(slot.timer);
       slot.timer = null;
@@ -175,8 +187,7 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
         // Not reused: this child goes (it exits when disconnected), a new one takes the next run.
         slot.child.removeAllListeners();
         slot.child.disconnect();
-        slot.child = spawnChild(slot.index);
-        attach(slot);
+        respawn(slot);
       }
       dispatch(slot);
     };
@@ -198,8 +209,7 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
           keepRecipe(job, "crashed", error),
           performance.now() - slot.started,
         );
-        slot.child = spawnChild(slot.index);
-        attach(slot);
+        respawn(slot);
         finish(slot, r);
       });
     };
@@ -236,7 +246,11 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
       // The run's own deadline (timeoutMs, inside the simulation) normally ends a hang with its trace;
       // this one is for a child whose event loop no longer answers.
       watch();
-      slot.child.send({ type: "run", job } satisfies ToWorker);
+      const child = slot.child;
+      void slot.placed.then(() => {
+        // Unless the child died meanwhile (its exit recorded the run).
+        if (slot.child === child && slot.job === job) child.send({ type: "run", job } satisfies ToWorker);
+      });
     };
     const giveUp = (slot: Slot, job: RunJob) => {
       const error = `hung: the run's process stopped answering (${Math.round(performance.now() - slot.started)} ms into the run, timeout ${job.timeoutMs} ms)`;
@@ -248,8 +262,7 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
         slot.job = null;
         old.removeAllListeners("exit");
         old.kill("SIGKILL");
-        slot.child = spawnChild(slot.index);
-        attach(slot);
+        respawn(slot);
         const kept = trace ?? keepRecipe(job, "hung", error);
         finish(slot, lostRecord(job, "hung", error, kept, performance.now() - slot.started));
       };
@@ -262,7 +275,7 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
     for (let i = 0; i < n; i++) {
       const slot: Slot = {
         index: i,
-        child: spawnChild(i),
+        ...start(i),
         job: null,
         started: 0,
         timer: null,
