@@ -6,6 +6,8 @@ import {
   VM_DONTCOPY,
   VM_DONTDUMP,
   VM_DONTEXPAND,
+  VM_DROPPABLE,
+  VM_HUGETLB,
   VM_IO,
   VM_MIXEDMAP,
   VM_PFNMAP,
@@ -113,16 +115,19 @@ export const ERA_DIFFERENCES = {
     modern: VM_PFNMAP | VM_MIXEDMAP,
   },
   /**
-   * mlock(), mlockall() and a VM_LOCKED mmap() leave VM_SPECIAL VMAs unlocked and uncounted today
-   * (mlock_fixup(), __mmap_complete()). 2.6.10's mlock_fixup() and do_mmap_pgoff() locked and counted
-   * every VMA. VM_IO memory is not populated (mmPopulate), as 2.6.11's mlock_fixup() had it.
+   * The VMA flags that are never locked: mlock(), mlockall() and a VM_LOCKED mmap() (mlockall
+   * MCL_FUTURE) leave such a VMA unlocked and uncounted. Today mlock_fixup() and __mmap_complete() both
+   * ask vma_supports_mlock() (mm/internal.h): VM_SPECIAL, VM_DROPPABLE and hugetlb memory (DAX,
+   * secretmem and the gate VMA are not modelled). 2.6.10's mlock_fixup() and do_mmap_pgoff() locked and
+   * counted every VMA. VM_IO memory is not populated (mmPopulate), as 2.6.11's mlock_fixup() had it.
    */
-  mlockSkipsSpecial: {
+  mlockNeverLocks: {
     changedIn:
       "v2.6.28: 'mlock: mlocked pages are unevictable' and commit ba470de4 'mmap: handle mlocked pages " +
-      "during map, remap, unmap' (Nick Piggin, Rik van Riel, Lee Schermerhorn)",
-    "2.6.10": false,
-    modern: true,
+      "during map, remap, unmap' (Nick Piggin, Rik van Riel, Lee Schermerhorn); v6.11 VM_DROPPABLE " +
+      "(mlock_fixup), which __mmap_complete() refuses too in 6.18.y (vma_supports_mlock)",
+    "2.6.10": 0,
+    modern: VM_SPECIAL | VM_DROPPABLE | VM_HUGETLB,
   },
   /**
    * MADV_GUARD_INSTALL / MADV_GUARD_REMOVE: guard markers in the page tables (a fault on one is

@@ -4,7 +4,17 @@
 import { expect } from "vitest";
 import { mlock, mmap, munlock, PROT_NONE as NONE, page, pages, rss } from "../test/oracle/script";
 import { A, at, mapAnon, mapRemap, mmTable, P, PF, RW, row, scriptTable } from "../test/syscall-tables";
-import { EINVAL, ENOMEM, PROT_NONE, VM_LOCKED, VM_LOCKONFAULT } from "./index";
+import {
+  EINVAL,
+  ENOMEM,
+  MAP_ANONYMOUS,
+  MAP_DROPPABLE,
+  MAP_FIXED,
+  MCL_FUTURE,
+  PROT_NONE,
+  VM_LOCKED,
+  VM_LOCKONFAULT,
+} from "./index";
 
 // ================================================================================== mlock
 
@@ -102,6 +112,22 @@ mmTable("mlock", [
     },
     expect: 0,
     after: ({ mm }) => expect(mm.lockedVm).toBe(2),
+  },
+  {
+    // __mmap_complete() asks vma_supports_mlock(), as mlock_fixup() does: droppable memory is not locked
+    // nor counted, but do_mmap() still populates it (its own vm_flags had VM_LOCKED). Linux 6.18.44:
+    // VmFlags without "lo", Locked 0 kB, both pages resident.
+    name: "mlockall(MCL_FUTURE), then MAP_DROPPABLE: populated, neither locked nor counted",
+    run: ({ mm }) => {
+      mm.mlockall(MCL_FUTURE);
+      return mm.mmap(A, 2 * P, RW, MAP_DROPPABLE | MAP_ANONYMOUS | MAP_FIXED, null, 0);
+    },
+    expect: A,
+    after: ({ mm }) => {
+      expect(mm.vmaLookup(A)!.vmFlags & VM_LOCKED).toBe(0);
+      expect(mm.lockedVm).toBe(0);
+      expect(mm.rssAnon).toBe(2);
+    },
   },
   { name: "munlock unmapped → ENOMEM", run: ({ mm }) => mm.munlock(A, P), expect: -ENOMEM },
   {

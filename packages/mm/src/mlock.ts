@@ -1,15 +1,6 @@
 // mm/mlock.c: do_mlock / apply_vma_lock_flags / mlock_fixup, munlock, mlockall / munlockall.
 
-import {
-  MCL_CURRENT,
-  MCL_FUTURE,
-  MCL_ONFAULT,
-  VM_DROPPABLE,
-  VM_LOCKED,
-  VM_LOCKED_MASK,
-  VM_LOCKONFAULT,
-  VM_SPECIAL,
-} from "./constants";
+import { MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, VM_LOCKED, VM_LOCKED_MASK, VM_LOCKONFAULT } from "./constants";
 import { EAGAIN, EINVAL, ENOMEM, EPERM } from "./errno";
 import { FAULT_OK, FAULT_OOM } from "./fault";
 import { mmPopulate } from "./gup";
@@ -53,9 +44,9 @@ export function doMlock(
     // drops VM_LOCKONFAULT.
     const newFlags = (old & ~VM_LOCKED_MASK) | (lock ? VM_LOCKED | (onFault ? VM_LOCKONFAULT : 0) : 0);
     let cur = vma;
-    // mlock_fixup(): VM_SPECIAL (not in 2.6.10) and droppable memory are silently neither locked nor
-    // counted.
-    if (newFlags !== old && !(old & neverLocked(mm))) {
+    // mlock_fixup(): memory that cannot be locked is silently neither locked nor counted (era.ts
+    // mlockNeverLocks).
+    if (newFlags !== old && !(old & mm.rules.mlockNeverLocks)) {
       const r = vmaModifyLockOrAdvice(mm, vma, nstart, tmp, newFlags);
       if (typeof r === "number") return r;
       const pages = (tmp - nstart) / PAGE;
@@ -79,16 +70,10 @@ export function doMlock(
   return 0;
 }
 
-/**
- * The VMAs mlock_fixup() leaves alone: droppable memory, and VM_SPECIAL memory except in 2.6.10, whose
- * mlock_fixup() locked every VMA (era.ts mlockSkipsSpecial).
- */
-const neverLocked = (mm: MmStruct): number => VM_DROPPABLE | (mm.rules.mlockSkipsSpecial ? VM_SPECIAL : 0);
-
-/** mlock_fixup() for mlockall: new lock bits on a whole VMA, locked_vm kept; VM_SPECIAL memory is skipped. */
+/** mlock_fixup() for mlockall: new lock bits on a whole VMA, locked_vm kept; era.ts mlockNeverLocks skipped. */
 function mlockFixupWhole(mm: MmStruct, vma: Vma, newFlags: number): void {
   const old = vma.vmFlags;
-  if (newFlags === old || old & neverLocked(mm)) return;
+  if (newFlags === old || old & mm.rules.mlockNeverLocks) return;
   // mlock_fixup() counts the range it was given, not the VMA a merge leaves.
   const pages = (vma.vmEnd - vma.vmStart) / PAGE;
   const r = vmaModifyLockOrAdvice(mm, vma, vma.vmStart, vma.vmEnd, newFlags);

@@ -38,7 +38,6 @@ import {
   VM_SEALED,
   VM_SHARED,
   VM_SOFTDIRTY,
-  VM_SPECIAL,
   VM_SYNC,
   VM_WIPEONFORK,
   VM_WRITE,
@@ -274,7 +273,12 @@ export function doMmap(
   const res = mmapRegion(mm, file, addr, len, vmFlags, pgoff, pkey);
   if (res < 0) return res;
   const vma = mm.vmaLookup(res);
-  if (vma && (vma.vmFlags & VM_LOCKED || (flags & (MAP_POPULATE | MAP_NONBLOCK)) === MAP_POPULATE)) {
+  // do_mmap() populates by the vm_flags it built, so memory __mmap_complete() would not lock is still
+  // faulted in; 2.6.10's do_mmap_pgoff() asked the flags ->mmap left (a driver's VM_LOCKED too).
+  if (
+    vma &&
+    ((vmFlags | vma.vmFlags) & VM_LOCKED || (flags & (MAP_POPULATE | MAP_NONBLOCK)) === MAP_POPULATE)
+  ) {
     mmPopulate(mm, res, res + len);
   }
   return res;
@@ -380,8 +384,9 @@ function mmapRegion(
   if (detached) vmsCompleteMunmapVmas(mm, detached);
   vma.vmFlags |= VM_SOFTDIRTY;
   if (vma.vmFlags & VM_LOCKED) {
-    // __mmap_complete(): VM_SPECIAL memory is not locked today; 2.6.10 locked it (mlockSkipsSpecial).
-    if (vma.vmFlags & VM_SPECIAL && mm.rules.mlockSkipsSpecial) vma.vmFlags &= ~VM_LOCKED_MASK;
+    // __mmap_complete(): memory mlock() may not lock is left unlocked and uncounted, as mlock_fixup()
+    // leaves it (era.ts mlockNeverLocks).
+    if (vma.vmFlags & mm.rules.mlockNeverLocks) vma.vmFlags &= ~VM_LOCKED_MASK;
     else mm.lockedVm += len / PAGE;
   }
   return addr;

@@ -893,7 +893,7 @@ describe("VMA merge and split rules (drivers)", () => {
     });
   }
 
-  describe("VM_SPECIAL and VM_RESERVED as each era had them (era.ts vmSpecial, reservedFlags, mlockSkipsSpecial)", () => {
+  describe("VM_SPECIAL and VM_RESERVED as each era had them (era.ts vmSpecial, reservedFlags, mlockNeverLocks)", () => {
     /** A driver file whose ->mmap ORs `flags` into each VMA and installs ops without ->close. */
     const setting = (flags: number) =>
       fakeFile({
