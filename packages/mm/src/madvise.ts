@@ -52,7 +52,7 @@ import { canMadviseModify } from "./mseal";
 import { PTE_MARKER_GUARD, pteIsGuardMarker, TABLE_OOM } from "./pgtable";
 import { unmapMappingPages, zapPageRange } from "./rmap";
 import { ShmemFile } from "./shmem";
-import { anonVmaPrepare, vmaModifyLockOrAdvice } from "./vma";
+import { anonVmaPrepare, vmaModifyFlags } from "./vma";
 
 /** madvise_behavior_valid() */
 const VALID_ADVICE = new Set([
@@ -218,10 +218,11 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
       nf = (nf & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
       break;
   }
-  // 2.6.10's madvise_behavior() split off the range even when its flags stayed the same (era.ts
-  // lockAdviceMerges: it split and never merged).
-  if (nf === f && mm.rules.lockAdviceMerges) return 0;
-  const r = vmaModifyLockOrAdvice(mm, vma, start, end, nf);
+  // 2.6.10's madvise_behavior() split off the range even when its flags stayed the same, and never
+  // merged (era.ts lockAdviceMerges).
+  const merge = mm.rules.lockAdviceMerges;
+  if (nf === f && merge) return 0;
+  const r = vmaModifyFlags(mm, vma, start, end, nf, { merge });
   return typeof r === "number" ? r : 0;
 }
 

@@ -6,7 +6,7 @@ import { FAULT_OK, FAULT_OOM } from "./fault";
 import { mmPopulate } from "./gup";
 import { PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
-import { vmaModifyLockOrAdvice } from "./vma";
+import { vmaModifyFlags } from "./vma";
 
 /** mlock(2)/mlock2(2) (`onFault`: MLOCK_ONFAULT) and munlock(2) (`lock` false). Returns 0 or -errno. */
 export function doMlock(
@@ -47,7 +47,8 @@ export function doMlock(
     // mlock_fixup(): memory that cannot be locked is silently neither locked nor counted (era.ts
     // mlockNeverLocks).
     if (newFlags !== old && !(old & mm.rules.mlockNeverLocks)) {
-      const r = vmaModifyLockOrAdvice(mm, vma, nstart, tmp, newFlags);
+      // 2.6.10's mlock_fixup() split and never merged (era.ts lockAdviceMerges).
+      const r = vmaModifyFlags(mm, vma, nstart, tmp, newFlags, { merge: mm.rules.lockAdviceMerges });
       if (typeof r === "number") return r;
       const pages = (tmp - nstart) / PAGE;
       if (!(newFlags & VM_LOCKED)) mm.lockedVm -= pages;
@@ -76,7 +77,7 @@ function mlockFixupWhole(mm: MmStruct, vma: Vma, newFlags: number): void {
   if (newFlags === old || old & mm.rules.mlockNeverLocks) return;
   // mlock_fixup() counts the range it was given, not the VMA a merge leaves.
   const pages = (vma.vmEnd - vma.vmStart) / PAGE;
-  const r = vmaModifyLockOrAdvice(mm, vma, vma.vmStart, vma.vmEnd, newFlags);
+  const r = vmaModifyFlags(mm, vma, vma.vmStart, vma.vmEnd, newFlags, { merge: mm.rules.lockAdviceMerges });
   if (typeof r === "number") return; // apply_mlockall_flags() ignores errors
   if (!(newFlags & VM_LOCKED) && old & VM_LOCKED) mm.lockedVm -= pages;
   else if (newFlags & VM_LOCKED && !(old & VM_LOCKED)) mm.lockedVm += pages;

@@ -110,7 +110,7 @@ export function doMprotectPkey(
     }
     let next: Vma | null | undefined;
     if (newFlags !== oldFlags || newPkey !== vma.vmPkey) {
-      const r = vmaModifyFlags(mm, vma, s, tmp, newFlags, newPkey);
+      const r = vmaModifyFlags(mm, vma, s, tmp, newFlags, { pkey: newPkey });
       if (typeof r === "number") {
         error = r;
         break;

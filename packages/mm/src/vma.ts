@@ -308,6 +308,17 @@ function vmaMergeExistingRange(vmg: VmaMerge): Vma | null {
   return null;
 }
 
+/** What vmaModifyFlags() is asked besides the range and its new flags. */
+export interface ModifyFlags {
+  /** The protection key the range takes (pkey_mprotect); default the VMA's own. */
+  readonly pkey?: number;
+  /**
+   * false: split only, never merge, as 2.6.10's mlock_fixup() and madvise_behavior() did (era.ts
+   * lockAdviceMerges; its mprotect_fixup() merged). Default true.
+   */
+  readonly merge?: boolean;
+}
+
 /**
  * vma_modify_flags() for [start, end) inside `vma`: merge with a neighbour if the result is
  * compatible (vma_merge_existing_range), else split off the outside parts. Returns the VMA that
@@ -319,39 +330,27 @@ export function vmaModifyFlags(
   start: number,
   end: number,
   newFlags: number,
-  newPkey: number = vma.vmPkey,
+  opts: ModifyFlags = {},
 ): Vma | number {
-  const merged = vmaMergeExistingRange({
-    mm,
-    prev: mm.vmas.prev(vma) ?? null,
-    middle: vma,
-    next: mm.vmas.next(vma) ?? null,
-    start,
-    end,
-    pgoff: linearPageIndex(vma, start),
-    flags: newFlags,
-    pkey: newPkey,
-    file: vma.vmFile,
-    anonVma: vma.anonVma,
-    copiedFrom: null,
-  });
-  if (merged) return merged;
-  return vmaSplitFlags(mm, vma, start, end, newFlags, newPkey);
-}
-
-/**
- * [start, end) of `vma` takes new flags without merging: the outside parts are split off. 2.6.10's
- * mlock_fixup() and madvise_behavior() did only this (era.ts lockAdviceMerges). Returns the VMA that
- * now covers exactly [start, end), or -errno.
- */
-export function vmaSplitFlags(
-  mm: MmStruct,
-  vma: Vma,
-  start: number,
-  end: number,
-  newFlags: number,
-  newPkey: number = vma.vmPkey,
-): Vma | number {
+  const newPkey = opts.pkey ?? vma.vmPkey;
+  if (opts.merge !== false) {
+    const merged = vmaMergeExistingRange({
+      mm,
+      prev: mm.vmas.prev(vma) ?? null,
+      middle: vma,
+      next: mm.vmas.next(vma) ?? null,
+      start,
+      end,
+      pgoff: linearPageIndex(vma, start),
+      flags: newFlags,
+      pkey: newPkey,
+      file: vma.vmFile,
+      anonVma: vma.anonVma,
+      copiedFrom: null,
+    });
+    if (merged) return merged;
+  }
+  // vma_modify(): no merge, so split off what lies outside the range.
   if (start > vma.vmStart) {
     const r = splitVma(mm, vma, start, true);
     if (typeof r === "number") return r;
@@ -364,19 +363,6 @@ export function vmaSplitFlags(
   target.vmFlags = newFlags;
   target.vmPkey = newPkey;
   return target;
-}
-
-/** mlock_fixup() and madvise_update_vma(): vmaModifyFlags() today, vmaSplitFlags() in 2.6.10. */
-export function vmaModifyLockOrAdvice(
-  mm: MmStruct,
-  vma: Vma,
-  start: number,
-  end: number,
-  newFlags: number,
-): Vma | number {
-  return mm.rules.lockAdviceMerges
-    ? vmaModifyFlags(mm, vma, start, end, newFlags)
-    : vmaSplitFlags(mm, vma, start, end, newFlags);
 }
 
 /**
