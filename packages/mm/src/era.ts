@@ -150,6 +150,18 @@ export const ERA_DIFFERENCES = {
     modern: true,
   },
   /**
+   * A split that fails (vm.max_map_count reached) under mlock(): 2.6.10's mlock_fixup() answered
+   * -EAGAIN (2.6.9 for any split failure, 2.6.11 for -ENOMEM); today's mlock_fixup() passes
+   * vma_modify_flags()'s -ENOMEM on. madvise() says -EAGAIN in both eras (madvise_behavior(),
+   * madvise_vma_behavior()); mprotect() -ENOMEM in both (mprotect_fixup()).
+   */
+  mlockSplitEagain: {
+    changedIn:
+      "v2.6.28: the unevictable-LRU mlock_fixup() ('mlock: mlocked pages are unevictable') drops the conversion",
+    "2.6.10": true,
+    modern: false,
+  },
+  /**
    * Which advice madvise() knows, and when it says -EINVAL for the rest. Today madvise_behavior_valid()
    * refuses an unknown advice before anything else. 2.6.10's madvise_vma() knew MADV_NORMAL, RANDOM,
    * SEQUENTIAL, WILLNEED and DONTNEED only and answered -EINVAL per VMA, inside sys_madvise()'s walk:

@@ -53,6 +53,7 @@ import {
   scriptTable,
 } from "../test/syscall-tables";
 import {
+  EAGAIN,
   EBADF,
   EINVAL,
   ENOMEM,
@@ -555,3 +556,24 @@ mmTable("madvise in 2.6.10", [
     expect: 0,
   },
 ]);
+
+// ====================================================================== a split past vm.max_map_count
+// split_vma() refuses a split at the map count limit (-ENOMEM), and madvise says -EAGAIN for it:
+// madvise_vma_behavior() today, madvise_behavior() in 2.6.9 and 2.6.11 (so 2.6.10). Linux 6.18.44,
+// the map count filled: madvise(MADV_RANDOM) of a VMA's middle page → EAGAIN.
+
+mmTable(
+  "madvise past vm.max_map_count",
+  (["modern", "2.6.10"] as const).map(
+    (era): MmRow => ({
+      name: `${era}: a split at the limit → EAGAIN, the VMA unchanged`,
+      options: { era, maxMapCount: 1 },
+      run: ({ mm }) => {
+        mapAnon(mm, 3 * P);
+        return mm.madvise(at(1), P, MADV_RANDOM);
+      },
+      expect: -EAGAIN,
+      after: ({ mm }) => expect(mm.mapCount).toBe(1),
+    }),
+  ),
+);

@@ -43,7 +43,7 @@ import {
   VM_WIPEONFORK,
   VM_WRITE,
 } from "./constants";
-import { EACCES, EBADF, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM } from "./errno";
+import { EACCES, EAGAIN, EBADF, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM } from "./errno";
 import { FAULT_OOM } from "./fault";
 import { faultinPageRange } from "./gup";
 import { linearPageIndex, PAGE, pageAlign, TWO64, ul } from "./internal";
@@ -223,7 +223,10 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
   const merge = mm.rules.lockAdviceMerges;
   if (nf === f && merge) return 0;
   const r = vmaModifyFlags(mm, vma, start, end, nf, { merge });
-  return typeof r === "number" ? r : 0;
+  // madvise_vma_behavior() (2.6.10's madvise_behavior()): a split that fails for want of resources
+  // (vm.max_map_count) is -EAGAIN, "temporarily unavailable".
+  if (typeof r === "number") return r === -ENOMEM ? -EAGAIN : r;
+  return 0;
 }
 
 /**

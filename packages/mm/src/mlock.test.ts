@@ -3,8 +3,21 @@
 // (test/syscall-tables.ts explains both kinds).
 import { expect } from "vitest";
 import { mlock, mmap, munlock, PROT_NONE as NONE, page, pages, rss } from "../test/oracle/script";
-import { A, at, mapAnon, mapRemap, mmTable, P, PF, RW, row, scriptTable } from "../test/syscall-tables";
 import {
+  A,
+  at,
+  type MmRow,
+  mapAnon,
+  mapRemap,
+  mmTable,
+  P,
+  PF,
+  RW,
+  row,
+  scriptTable,
+} from "../test/syscall-tables";
+import {
+  EAGAIN,
   EINVAL,
   ENOMEM,
   MAP_ANONYMOUS,
@@ -205,3 +218,30 @@ mmTable("mlock", [
     },
   },
 ]);
+
+// A split at vm.max_map_count (split_vma: -ENOMEM). Today's mlock_fixup() passes that on (Linux 6.18.44,
+// the map count filled: mlock of a VMA's middle page → ENOMEM); 2.6.10's answered -EAGAIN (2.6.9 and
+// 2.6.11 alike; era.ts mlockSplitEagain).
+mmTable(
+  "mlock past vm.max_map_count",
+  (
+    [
+      ["modern", -ENOMEM],
+      ["2.6.10", -EAGAIN],
+    ] as const
+  ).map(
+    ([era, errno]): MmRow => ({
+      name: `${era}: a split at the limit → ${errno === -ENOMEM ? "ENOMEM" : "EAGAIN"}, nothing locked`,
+      options: { era, maxMapCount: 1 },
+      run: ({ mm }) => {
+        mapAnon(mm, 3 * P);
+        return mm.mlock(at(1), P);
+      },
+      expect: errno,
+      after: ({ mm }) => {
+        expect(mm.mapCount).toBe(1);
+        expect(mm.lockedVm).toBe(0);
+      },
+    }),
+  ),
+);

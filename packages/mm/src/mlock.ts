@@ -49,7 +49,8 @@ export function doMlock(
     if (newFlags !== old && !(old & mm.rules.mlockNeverLocks)) {
       // 2.6.10's mlock_fixup() split and never merged (era.ts lockAdviceMerges).
       const r = vmaModifyFlags(mm, vma, nstart, tmp, newFlags, { merge: mm.rules.lockAdviceMerges });
-      if (typeof r === "number") return r;
+      // A failed split is -ENOMEM today, -EAGAIN in 2.6.10 (era.ts mlockSplitEagain).
+      if (typeof r === "number") return r === -ENOMEM && mm.rules.mlockSplitEagain ? -EAGAIN : r;
       const pages = (tmp - nstart) / PAGE;
       if (!(newFlags & VM_LOCKED)) mm.lockedVm -= pages;
       else if (!(old & VM_LOCKED)) mm.lockedVm += pages;

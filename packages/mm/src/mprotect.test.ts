@@ -1,6 +1,7 @@
 // Every documented errno of mprotect(2) and pkey_mprotect(2), as a table (reference linux-mm.md §3, §7 and
 // the man pages). Script rows also run on the live kernel; Mm rows follow the kernel source each cites
 // (test/syscall-tables.ts explains both kinds).
+import { expect } from "vitest";
 import {
   load,
   MAP_FIXED,
@@ -18,8 +19,22 @@ import {
   pages,
   store,
 } from "../test/oracle/script";
-import { A, fakeFile, hex, mmTable, P, PF, RW, row, SF, scriptTable } from "../test/syscall-tables";
-import { EACCES, EINVAL, MAP_PRIVATE } from "./index";
+import {
+  A,
+  at,
+  fakeFile,
+  hex,
+  type MmRow,
+  mapAnon,
+  mmTable,
+  P,
+  PF,
+  RW,
+  row,
+  SF,
+  scriptTable,
+} from "../test/syscall-tables";
+import { EACCES, EINVAL, ENOMEM, MAP_PRIVATE, VM_WRITE } from "./index";
 
 // ================================================================================== mprotect
 
@@ -185,3 +200,25 @@ mmTable("mprotect", [
     expect: -EINVAL,
   },
 ]);
+
+// A split at vm.max_map_count: split_vma()'s -ENOMEM is mprotect's answer in both eras
+// (mprotect_fixup(), 2.6.9, 2.6.11 and 6.18 alike). Linux 6.18.44, the map count filled: mprotect of a
+// VMA's middle page → ENOMEM.
+mmTable(
+  "mprotect past vm.max_map_count",
+  (["modern", "2.6.10"] as const).map(
+    (era): MmRow => ({
+      name: `${era}: a split at the limit → ENOMEM, the VMA unchanged`,
+      options: { era, maxMapCount: 1 },
+      run: ({ mm }) => {
+        mapAnon(mm, 3 * P);
+        return mm.mprotect(at(1), P, PROT_READ);
+      },
+      expect: -ENOMEM,
+      after: ({ mm }) => {
+        expect(mm.mapCount).toBe(1);
+        expect(mm.vmaLookup(at(1))!.vmFlags & VM_WRITE).toBe(VM_WRITE);
+      },
+    }),
+  ),
+);

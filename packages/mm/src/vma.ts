@@ -84,6 +84,15 @@ export function splitVma(mm: MmStruct, vma: Vma, addr: number, newBelow: boolean
   return nv;
 }
 
+/**
+ * split_vma(): __split_vma() within vm.max_map_count. A split that would need another map slot is
+ * -ENOMEM (2.6.10's split_vma() and today's alike); munmap's splits check the limit themselves.
+ */
+function splitVmaChecked(mm: MmStruct, vma: Vma, addr: number, newBelow: boolean): Vma | number {
+  if (mm.mapCount >= mm.maxMapCount) return -ENOMEM;
+  return splitVma(mm, vma, addr, newBelow);
+}
+
 // ---- merging ----------------------------------------------------------------------------------
 
 /**
@@ -352,11 +361,11 @@ export function vmaModifyFlags(
   }
   // vma_modify(): no merge, so split off what lies outside the range.
   if (start > vma.vmStart) {
-    const r = splitVma(mm, vma, start, true);
+    const r = splitVmaChecked(mm, vma, start, true);
     if (typeof r === "number") return r;
   }
   if (end < vma.vmEnd) {
-    const r = splitVma(mm, vma, end, false);
+    const r = splitVmaChecked(mm, vma, end, false);
     if (typeof r === "number") return r;
   }
   const target = mm.vmaLookup(start)!;
