@@ -20,6 +20,7 @@ import {
   EAGAIN,
   EINVAL,
   ENOMEM,
+  EPERM,
   MAP_ANONYMOUS,
   MAP_DROPPABLE,
   MAP_FIXED,
@@ -244,4 +245,32 @@ mmTable(
       },
     }),
   ),
+);
+
+// The order of mlock's checks: can_do_mlock() (-EPERM), RLIMIT_MEMLOCK (-ENOMEM), then a wrapping range
+// (-EINVAL, apply_vma_lock_flags) — 6.18's do_mlock() and 2.6.9/2.6.11's sys_mlock() + do_mlock() alike.
+// Linux 6.18.44 without CAP_IPC_LOCK: mlock(addr, -2 pages) is EPERM with RLIMIT_MEMLOCK 0, ENOMEM with
+// one page, and munlock(addr, -2 pages) EINVAL.
+mmTable(
+  "mlock: which check comes first",
+  (["modern", "2.6.10"] as const).flatMap((era): MmRow[] => [
+    {
+      name: `${era}: a wrapping range with RLIMIT_MEMLOCK 0 → EPERM`,
+      options: { era, mlockLimit: 0 },
+      run: ({ mm }) => mm.mlock(mapAnon(mm, 2 * P), -2 * P),
+      expect: -EPERM,
+    },
+    {
+      name: `${era}: a wrapping range past RLIMIT_MEMLOCK → ENOMEM`,
+      options: { era, mlockLimit: P },
+      run: ({ mm }) => mm.mlock(mapAnon(mm, 2 * P), -2 * P),
+      expect: -ENOMEM,
+    },
+    {
+      name: `${era}: munlock of a wrapping range with RLIMIT_MEMLOCK 0 → EINVAL`,
+      options: { era, mlockLimit: 0 },
+      run: ({ mm }) => mm.munlock(mapAnon(mm, 2 * P), -2 * P),
+      expect: -EINVAL,
+    },
+  ]),
 );

@@ -20,7 +20,6 @@ export function doMlock(
   const len = pageAlign(ul(lenIn) + (start0 % PAGE));
   const start = start0 - (start0 % PAGE);
   const end = start + len;
-  if (end >= TWO64) return -EINVAL;
   // can_do_mlock(): a zero RLIMIT_MEMLOCK without CAP_IPC_LOCK may lock nothing.
   if (lock && mm.mlockLimit === 0) return -EPERM;
   if (lock && mm.lockedVm * PAGE + len > mm.mlockLimit) {
@@ -31,6 +30,9 @@ export function doMlock(
     }
     if (mm.lockedVm * PAGE + len - already > mm.mlockLimit) return -ENOMEM;
   }
+  // apply_vma_lock_flags(): a wrapping range is -EINVAL only now, after -EPERM and the RLIMIT_MEMLOCK
+  // -ENOMEM (do_mlock(); 2.6.10's sys_mlock() checked both before its do_mlock() did the same).
+  if (end >= TWO64) return -EINVAL;
   if (end === start) return 0;
   let vma = mm.vmas.find(start);
   if (!vma || vma.vmStart > start) return -ENOMEM;
