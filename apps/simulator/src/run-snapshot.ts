@@ -17,18 +17,37 @@ import { Worker } from "node:worker_threads";
 import {
   decodeSnapshotContainer,
   encodeSnapshotContainer,
+  MACHINE_SNAPSHOT_KIND,
+  MACHINE_SNAPSHOT_OLDEST_FORMAT,
   Machine,
   type RestoreOptions,
   SnapshotError,
 } from "@faultline/kernel";
 import { FAULTLINE_VERSION } from "./report/build";
 import type { ReportModel } from "./report/model";
-import { REPORT_MODEL_KIND } from "./report/snapshot";
+import { REPORT_MODEL_KIND, REPORT_MODEL_OLDEST_FORMAT } from "./report/snapshot";
 import { checkReportModel } from "./report/validate";
 import type { EraRun } from "./run";
 import type { Era } from "./scenario";
 
 export const RUN_SNAPSHOT_KIND = "run";
+/**
+ * The oldest container format a run snapshot is read from: 1, where runs began (e4575d9). Its own
+ * fields (source, eras, model, nextThreadId) and its report model (REPORT_MODEL_VERSION 1, as one frame
+ * record per allocation made it before any run was saved) are as format 1 wrote them, so
+ * `faultline report` draws a run of any format. The machine it holds is a machine snapshot of the
+ * run's format, though, and Machine.restore reads those from MACHINE_SNAPSHOT_OLDEST_FORMAT (3) only:
+ * `--from` refuses an older run when it restores the machine (restoreSavedEra names it), before any
+ * era runs.
+ */
+export const RUN_SNAPSHOT_OLDEST_FORMAT = 1;
+
+/** Per kind, the oldest container format this file's readers take (decodeSnapshotContainer). */
+const OLDEST_FORMAT = {
+  [RUN_SNAPSHOT_KIND]: RUN_SNAPSHOT_OLDEST_FORMAT,
+  [REPORT_MODEL_KIND]: REPORT_MODEL_OLDEST_FORMAT,
+  [MACHINE_SNAPSHOT_KIND]: MACHINE_SNAPSHOT_OLDEST_FORMAT,
+};
 
 /** What `faultline run` was asked to run, enough to load the scenario again. */
 export interface RunSource {
@@ -147,7 +166,10 @@ function checkEraRun(v: unknown, i: number): EraRun {
 
 /** Reads a run snapshot; every problem is a SnapshotError saying what is wrong. */
 export function decodeRunSnapshot(bytes: Uint8Array): RunSnapshot {
-  const c = decodeSnapshotContainer(bytes, [RUN_SNAPSHOT_KIND], { reader: FAULTLINE_VERSION });
+  const c = decodeSnapshotContainer(bytes, [RUN_SNAPSHOT_KIND], {
+    reader: FAULTLINE_VERSION,
+    oldestFormat: OLDEST_FORMAT,
+  });
   const extra = Object.keys(c.fields).filter(
     (k) => !["source", "eras", "machine", "model", "nextThreadId"].includes(k),
   );
@@ -186,8 +208,9 @@ export function decodeRunSnapshot(bytes: Uint8Array): RunSnapshot {
 
 /** The report model inside a snapshot of either kind ("report-model" or "run"), for `faultline report`. */
 export function snapshotKind(bytes: Uint8Array): string {
-  const c = decodeSnapshotContainer(bytes, [REPORT_MODEL_KIND, RUN_SNAPSHOT_KIND, "machine"], {
+  const c = decodeSnapshotContainer(bytes, [REPORT_MODEL_KIND, RUN_SNAPSHOT_KIND, MACHINE_SNAPSHOT_KIND], {
     reader: FAULTLINE_VERSION,
+    oldestFormat: OLDEST_FORMAT,
   });
   return c.kind;
 }
@@ -199,7 +222,15 @@ export function snapshotKind(bytes: Uint8Array): string {
  */
 export async function restoreSavedEra(snap: RunSnapshot, options: RestoreOptions): Promise<EraRun> {
   const last = snap.eras[snap.eras.length - 1]!;
-  const m = await Machine.restore(snap.machine, options);
+  let m: Machine;
+  try {
+    m = await Machine.restore(snap.machine, options);
+  } catch (e) {
+    // Named as the run's machine: the run itself may be readable (a format-2 run, whose report
+    // `faultline report` draws, holds a format-2 machine that no restore reads).
+    if (e instanceof SnapshotError) fail(`its machine: ${e.message}`);
+    throw e;
+  }
   const restored: EraRun = {
     ...last,
     dmesg: m.dmesg(),

@@ -155,7 +155,11 @@ export {
   type SnapshotContainer,
   SnapshotError,
 } from "./snapshot/container";
-export { KERNEL_VERSION } from "./snapshot/machine-snapshot";
+export {
+  KERNEL_VERSION,
+  MACHINE_SNAPSHOT_KIND,
+  MACHINE_SNAPSHOT_OLDEST_FORMAT,
+} from "./snapshot/machine-snapshot";
 export {
   SYS_fallocate,
   SYS_fcntl,

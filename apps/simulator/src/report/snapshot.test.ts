@@ -9,6 +9,7 @@ import {
   decodeSnapshot,
   encodeSnapshot,
   isSnapshot,
+  REPORT_MODEL_OLDEST_FORMAT,
   SNAPSHOT_FORMAT_VERSION,
   SNAPSHOT_MAGIC,
   SnapshotError,
@@ -119,6 +120,25 @@ describe("snapshot files", () => {
     });
     // The same model gives the same bytes (nothing time- or host-dependent in the file).
     expect(encodeSnapshot(back.model)).toEqual(bytes);
+  });
+
+  it("read a format-2 file as it was written: the report model did not change in format 3", () => {
+    // Only the version bytes rewritten: they are outside the checksum, which still holds.
+    const bytes = encodeSnapshot(small);
+    const v2 = bytes.slice();
+    new DataView(v2.buffer).setUint16(8, 2);
+    expect(REPORT_MODEL_OLDEST_FORMAT).toBe(2);
+    expect(decodeSnapshot(v2)).toEqual({ ...decodeSnapshot(bytes), formatVersion: 2 });
+    expect(decodeSnapshot(v2).model).toEqual(small);
+    // Format 1 may hold the model from before one frame record per allocation: refused by its version.
+    const v1 = bytes.slice();
+    new DataView(v1.buffer).setUint16(8, 1);
+    rejects(
+      v1,
+      new RegExp(
+        `^unsupported snapshot format 1 \\(written by faultline "[^"]+"\\): this faultline \\([^)]+\\) reads formats 2 to ${SNAPSHOT_FORMAT_VERSION}$`,
+      ),
+    );
   });
 
   it("compress where it pays: a 64 GiB, 10,000-VMA model is stored deflated, in under half its msgpack size", () => {

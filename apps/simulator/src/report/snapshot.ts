@@ -20,6 +20,13 @@ import { checkReportModel } from "./validate";
 export { isSnapshot, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC, SNAPSHOT_MAX_PAYLOAD, SnapshotError };
 
 export const REPORT_MODEL_KIND = "report-model";
+/**
+ * The oldest container format a report model is read from: 2. Format 3 changed machine snapshots
+ * only; the model is as format 2 wrote it (REPORT_MODEL_VERSION 1, the same checks). Format 1 files are
+ * refused: the model changed meaning while format 1 was written (one frame record per allocation)
+ * without a bump, so a format-1 file may hold either.
+ */
+export const REPORT_MODEL_OLDEST_FORMAT = 2;
 
 export interface Snapshot {
   /** The format version the file carries, and the Faultline version that wrote it. */
@@ -36,6 +43,7 @@ export function encodeSnapshot(model: ReportModel): Uint8Array {
 export function decodeSnapshot(bytes: Uint8Array, options: { readonly maxPayload?: number } = {}): Snapshot {
   const c = decodeSnapshotContainer(bytes, [REPORT_MODEL_KIND], {
     reader: FAULTLINE_VERSION,
+    oldestFormat: { [REPORT_MODEL_KIND]: REPORT_MODEL_OLDEST_FORMAT },
     ...(options.maxPayload === undefined ? {} : { maxPayload: options.maxPayload }),
   });
   const extra = Object.keys(c.fields).filter((k) => k !== "model");

@@ -13,20 +13,30 @@
 //
 // Reading never trusts the file: every length is checked against the bytes there are, the checksum
 // before anything is decoded, the inflated size is bounded, a decoding failure (truncated strings,
-// nesting deep enough to overflow the stack, unknown types) is caught, and the top-level map is checked
-// for its kind and keys. The fields themselves are the caller's to validate. Every failure is a
-// SnapshotError saying what is wrong; nothing else escapes.
+// nesting deep enough to overflow the stack, unknown types) is caught, the top-level map is checked
+// for its kind and keys, and the format version against the oldest the caller reads of that kind. The
+// fields themselves are the caller's to validate. Every failure is a SnapshotError saying what is
+// wrong; nothing else escapes.
 import { crc32, deflateRawSync, inflateRawSync } from "node:zlib";
 import { Packr, Unpackr } from "msgpackr";
 
 export const SNAPSHOT_MAGIC: Uint8Array = Uint8Array.from([0x89, 0x46, 0x4c, 0x53, 0x4e, 0x41, 0x50, 0x0a]);
 /**
- * 1: the first format. 2: a machine's device RAM as touched pages, and its hardware-facing state
- * (clock, timers, PAT memtypes, interrupts, ISA DMA, PCI functions; MachineState.hw). 3: a machine's
- * time state: the wall clock (hw.timekeeper), each task's CPU-time counters (TaskState.cpu), armed
- * alarms by their ITIMER_REAL pool slot (hw.alarms, instead of a clock timer per process) and each
- * active hrtimer's HRTIMER pool slot (hw.timers.hr). A field a reader needs and an older file lacks
- * bumps the version: a reader reads its own format only, and says which one when a file has another.
+ * The format version this build writes, and what each version changed:
+ * - 1: the first format.
+ * - 2: a machine's device RAM as touched pages, and its hardware-facing state (clock, timers, PAT
+ *   memtypes, interrupts, ISA DMA, PCI functions; MachineState.hw).
+ * - 3: a machine's time state: the wall clock (hw.timekeeper), each task's CPU-time counters
+ *   (TaskState.cpu), armed alarms by their ITIMER_REAL pool slot (hw.alarms, instead of a clock timer
+ *   per process) and each active hrtimer's HRTIMER pool slot (hw.timers.hr). Machines only: the
+ *   simulator's report model is as format 2 wrote it.
+ *
+ * The version is the container's, shared by every kind, so a bump for one kind leaves the others'
+ * content as it was. Each reader says, per kind, the oldest version it still reads: the version in
+ * which that kind's content last changed (`DecodeSnapshotOptions.oldestFormat`; a machine's is
+ * MACHINE_SNAPSHOT_OLDEST_FORMAT). A field a reader needs and an older file of that kind lacks bumps
+ * the version and moves that kind's oldest up to it: a reader refuses an old file by its version, it
+ * never half-reads it into a field error.
  */
 export const SNAPSHOT_FORMAT_VERSION = 3;
 /** The largest payload a snapshot may inflate to (a bound on a hostile deflate stream). */
@@ -93,19 +103,38 @@ export function encodeSnapshotContainer(
 export interface DecodeSnapshotOptions {
   /** Bound on the inflated payload (default SNAPSHOT_MAX_PAYLOAD). */
   readonly maxPayload?: number;
-  /** The Faultline version reading, named in the "newer format" message. */
+  /** The Faultline version reading, named in the "newer format" and "unsupported format" messages. */
   readonly reader?: string;
+  /**
+   * Per kind, the oldest format version the caller reads: the version in which that kind's content
+   * last changed. A file of that kind is read from there up to SNAPSHOT_FORMAT_VERSION; a kind not
+   * named here is read at SNAPSHOT_FORMAT_VERSION only.
+   */
+  readonly oldestFormat?: Readonly<Record<string, number>>;
 }
 
 /**
  * Checks and decodes a container. `kinds` lists the payload kinds the caller reads: anything else is
- * a SnapshotError naming the kind found.
+ * a SnapshotError naming the kind found. A format version newer than SNAPSHOT_FORMAT_VERSION is
+ * refused before anything else is read (a newer format may have changed anything after the header);
+ * one older than every listed kind's oldest (`options.oldestFormat`) too, and one older than the kind
+ * found once the payload says which it is.
  */
 export function decodeSnapshotContainer(
   bytes: Uint8Array,
   kinds: readonly string[],
   options: DecodeSnapshotOptions = {},
 ): SnapshotContainer {
+  const oldestOf = (kind: string): number => {
+    const v = options.oldestFormat?.[kind] ?? SNAPSHOT_FORMAT_VERSION;
+    if (!Number.isInteger(v) || v < 1 || v > SNAPSHOT_FORMAT_VERSION)
+      throw new RangeError(
+        `oldestFormat[${JSON.stringify(kind)}]: ${v} is not a format version from 1 to ${SNAPSHOT_FORMAT_VERSION}`,
+      );
+    return v;
+  };
+  // A caller's mistake, whatever the bytes: checked first.
+  const oldestOfAll = Math.min(SNAPSHOT_FORMAT_VERSION, ...kinds.map(oldestOf));
   if (!(bytes instanceof Uint8Array)) throw new SnapshotError("a snapshot is bytes (a Uint8Array)");
   if (!isSnapshot(bytes)) {
     throw new SnapshotError(
@@ -122,17 +151,24 @@ export function decodeSnapshotContainer(
   if (bytes.length < HEADER + n)
     throw new SnapshotError(`truncated: ${bytes.length} bytes end inside the header`);
   const faultline = new TextDecoder("utf-8", { fatal: false }).decode(bytes.subarray(12, 12 + n));
-  if (formatVersion !== SNAPSHOT_FORMAT_VERSION) {
-    const reader = options.reader ? `this faultline (${options.reader})` : "this faultline";
-    const writer = `written by faultline ${JSON.stringify(faultline)}`;
-    // An older format lacks fields this one needs (see SNAPSHOT_FORMAT_VERSION): refused whole, never
-    // half-read into a field error.
+  const reader = options.reader ? `this faultline (${options.reader})` : "this faultline";
+  const writer = `written by faultline ${JSON.stringify(faultline)}`;
+  if (formatVersion > SNAPSHOT_FORMAT_VERSION)
     throw new SnapshotError(
-      formatVersion > SNAPSHOT_FORMAT_VERSION
-        ? `snapshot format ${formatVersion} (${writer}) is newer than ${reader} reads: format ${SNAPSHOT_FORMAT_VERSION}`
-        : `unsupported snapshot format ${formatVersion} (${writer}): ${reader} reads format ${SNAPSHOT_FORMAT_VERSION} only`,
+      `snapshot format ${formatVersion} (${writer}) is newer than ${reader} reads: format ${SNAPSHOT_FORMAT_VERSION}`,
     );
-  }
+  // A kind's file older than its oldest lacks fields its reader needs (see SNAPSHOT_FORMAT_VERSION):
+  // refused whole, never half-read into a field error. Before the payload is decoded when no kind
+  // listed reads this version; after, when only the kind found does not.
+  const tooOld = (oldest: number, what: string): SnapshotError =>
+    new SnapshotError(
+      `unsupported snapshot format ${formatVersion} (${writer}): ${reader} reads ${what}${
+        oldest === SNAPSHOT_FORMAT_VERSION
+          ? `format ${SNAPSHOT_FORMAT_VERSION} only`
+          : `formats ${oldest} to ${SNAPSHOT_FORMAT_VERSION}`
+      }`,
+    );
+  if (formatVersion < oldestOfAll) throw tooOld(oldestOfAll, "");
   if (flags & ~FLAG_DEFLATED) throw new SnapshotError(`unknown header flags 0x${flags.toString(16)}`);
   const crc = view.getUint32(12 + n);
   const length = view.getUint32(16 + n);
@@ -171,5 +207,7 @@ export function decodeSnapshotContainer(
     throw new SnapshotError(
       `unsupported snapshot content ${JSON.stringify(kind) ?? String(kind)} (expected ${kinds.map((k) => JSON.stringify(k)).join(" or ")})`,
     );
+  const oldest = oldestOf(kind);
+  if (formatVersion < oldest) throw tooOld(oldest, `${JSON.stringify(kind)} snapshots of `);
   return { formatVersion, faultline, kind, fields };
 }

@@ -32,6 +32,11 @@ import type { ConfigState, DeviceState, DriverState, MachineState } from "./stat
 /** The version of @faultline/kernel writing machine snapshots. */
 export const KERNEL_VERSION: string = pkg.version;
 export const MACHINE_SNAPSHOT_KIND = "machine";
+/**
+ * The oldest snapshot format a machine snapshot is read from: 3, where a machine's time state was
+ * added (SNAPSHOT_FORMAT_VERSION lists it). A format-2 machine lacks it, and it cannot be made up.
+ */
+export const MACHINE_SNAPSHOT_OLDEST_FORMAT = 3;
 
 /** What Machine.restore takes: the device models and drivers the snapshot's machine had, given again. */
 export interface RestoreOptions {
@@ -109,7 +114,10 @@ export interface DecodedMachine {
 
 /** The snapshot's state, checked at the top level, and the options to boot its machine with. */
 export function decodeMachineSnapshot(bytes: Uint8Array, options: RestoreOptions): DecodedMachine {
-  const c = decodeSnapshotContainer(bytes, [MACHINE_SNAPSHOT_KIND], { reader: KERNEL_VERSION });
+  const c = decodeSnapshotContainer(bytes, [MACHINE_SNAPSHOT_KIND], {
+    reader: KERNEL_VERSION,
+    oldestFormat: { [MACHINE_SNAPSHOT_KIND]: MACHINE_SNAPSHOT_OLDEST_FORMAT },
+  });
   const extra = Object.keys(c.fields).filter((k) => k !== "machine");
   if (extra.length) throw new SnapshotError(`snapshot: unexpected key ${JSON.stringify(extra[0])}`);
   const state = c.fields.machine as MachineState;
