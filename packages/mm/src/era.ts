@@ -150,6 +150,16 @@ export const ERA_DIFFERENCES = {
     modern: true,
   },
   /**
+   * mlock()'s RLIMIT_MEMLOCK check: today do_mlock() subtracts the pages of the range already locked
+   * (count_mm_mlocked_page_nr), so locking locked memory again costs nothing. 2.6.10's sys_mlock()
+   * charged the whole length on top of locked_vm (2.6.9 and 2.6.11 alike).
+   */
+  mlockChargesLockedOnce: {
+    changedIn: "v4.9: 'mm: mlock: check against vma for actual mlock() size' (Simon Guo)",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
    * A split that fails (vm.max_map_count reached) under mlock(): 2.6.10's mlock_fixup() answered
    * -EAGAIN (2.6.9 for any split failure, 2.6.11 for -ENOMEM); today's mlock_fixup() passes
    * vma_modify_flags()'s -ENOMEM on. madvise() says -EAGAIN in both eras (madvise_behavior(),

@@ -274,3 +274,27 @@ mmTable(
     },
   ]),
 );
+
+// RLIMIT_MEMLOCK and memory already locked: today's do_mlock() does not charge it again
+// (count_mm_mlocked_page_nr; Linux 6.18.44 without CAP_IPC_LOCK, limit two pages: a second mlock of the
+// same two pages → 0); 2.6.10's sys_mlock() charged len + locked_vm (era.ts mlockChargesLockedOnce).
+mmTable(
+  "mlock of locked memory against RLIMIT_MEMLOCK",
+  (
+    [
+      ["modern", 0],
+      ["2.6.10", -ENOMEM],
+    ] as const
+  ).map(
+    ([era, result]): MmRow => ({
+      name: `${era}: locking two locked pages again under a two-page limit → ${result ? "ENOMEM" : "0"}`,
+      options: { era, mlockLimit: 2 * P },
+      run: ({ mm }) => {
+        expect(mm.mlock(mapAnon(mm, 2 * P), 2 * P)).toBe(0);
+        return mm.mlock(A, 2 * P);
+      },
+      expect: result,
+      after: ({ mm }) => expect(mm.lockedVm).toBe(2),
+    }),
+  ),
+);

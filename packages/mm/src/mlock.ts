@@ -23,9 +23,10 @@ export function doMlock(
   // can_do_mlock(): a zero RLIMIT_MEMLOCK without CAP_IPC_LOCK may lock nothing.
   if (lock && mm.mlockLimit === 0) return -EPERM;
   if (lock && mm.lockedVm * PAGE + len > mm.mlockLimit) {
-    // count_mm_mlocked_page_nr(): pages of the range already locked are not counted twice.
+    // count_mm_mlocked_page_nr(): pages of the range already locked are not counted twice; 2.6.10
+    // counted them again (era.ts mlockChargesLockedOnce).
     let already = 0;
-    for (const v of mm.vmas.intersecting(start, end)) {
+    for (const v of mm.rules.mlockChargesLockedOnce ? mm.vmas.intersecting(start, end) : []) {
       if (v.vmFlags & VM_LOCKED) already += Math.min(end, v.vmEnd) - Math.max(start, v.vmStart);
     }
     if (mm.lockedVm * PAGE + len - already > mm.mlockLimit) return -ENOMEM;
