@@ -124,14 +124,20 @@ describe("pinning", () => {
     }
     expect(await pinning(cpus.length + 1)).toBeNull();
     const p = await pinning(cpus.length);
-    // On Linux hosts with util-linux (every CI and dev machine here); else the children run unpinned.
-    if (!p) return void expect(process.platform !== "linux" || !whichTaskset()).toBe(true);
+    // On Linux; elsewhere the children run unpinned.
+    if (!p) return void expect(process.platform).not.toBe("linux");
     // Every core used: from the last CPU down, no sampling.
     expect(cpus.map((_, i) => p.cpuOf(i))).toEqual([...cpus].reverse());
     // A process pinned to slot 0's core: its mask says so.
     const child = spawn("sleep", ["30"], { stdio: "ignore" });
     try {
-      expect(await p.pin(child.pid!, 0)).toBe(true);
+      // With util-linux (every CI and dev machine here); without, the reason.
+      if (!whichTaskset())
+        return void expect(await p.pin(child.pid!, 0)).toEqual({
+          pinned: false,
+          why: "taskset: not found (util-linux's taskset, looked for on PATH)",
+        });
+      expect(await p.pin(child.pid!, 0)).toEqual({ pinned: true });
       expect(allowedCpus(readFileSync(`/proc/${child.pid}/status`, "utf8"))).toEqual([p.cpuOf(0)]);
     } finally {
       child.kill();
@@ -155,10 +161,53 @@ describe("pinning", () => {
       // The loop runs timers while taskset sleeps.
       let ticks = 0;
       const timer = setInterval(() => ticks++, 20);
-      expect(await pinned).toBe(true);
+      expect(await pinned).toEqual({ pinned: true });
       clearInterval(timer);
       expect(ticks).toBeGreaterThan(5);
       expect(allowedCpus(readFileSync(`/proc/${child.pid}/status`, "utf8"))).toEqual([p.cpuOf(0)]);
+    } finally {
+      child.kill();
+    }
+  });
+});
+
+describe("a refused pin", () => {
+  // taskset as it answers on a host that refuses: a CPU offline or outside the cgroup's cpuset (EINVAL),
+  // another user's process (EPERM), or no taskset at all.
+  const refuse = (dir: string, said: string) => {
+    const bin = join(dir, "taskset");
+    writeFileSync(bin, `#!/bin/sh\necho "pid $5's current affinity list: 0-1" \n${said}\nexit 1\n`, {
+      mode: 0o755,
+    });
+    return bin;
+  };
+
+  it("says why, in taskset's own words, and leaves the process as it was", async () => {
+    if (process.platform !== "linux" || !allowedCpus()) return;
+    const dir = mkdtempSync(join(tmpdir(), "faultline-affinity-"));
+    const child = spawn("sleep", ["30"], { stdio: "ignore" });
+    const pid = child.pid!;
+    const before = readFileSync(`/proc/${pid}/status`, "utf8");
+    try {
+      const einval = refuse(dir, `echo "taskset: failed to set pid $5's affinity: Invalid argument" >&2`);
+      const p = (await pinning(1, einval))!;
+      expect(await p.pin(pid, 0)).toEqual({
+        pinned: false,
+        why: `${einval} -a -p -c ${p.cpuOf(0)} ${pid}: taskset: failed to set pid ${pid}'s affinity: Invalid argument`,
+      });
+      expect(allowedCpus(readFileSync(`/proc/${pid}/status`, "utf8"))).toEqual(allowedCpus(before));
+      // Nothing said: its exit status.
+      const silent = refuse(mkdtempSync(join(dir, "s")), "");
+      const q = (await pinning(1, silent))!;
+      expect(await q.pin(pid, 0)).toEqual({
+        pinned: false,
+        why: `${silent} -a -p -c ${q.cpuOf(0)} ${pid}: exit 1`,
+      });
+      const missing = join(dir, "no-such-taskset");
+      expect(await (await pinning(1, missing))!.pin(pid, 0)).toEqual({
+        pinned: false,
+        why: `${missing}: not found (util-linux's taskset, looked for on PATH)`,
+      });
     } finally {
       child.kill();
     }

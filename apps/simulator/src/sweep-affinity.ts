@@ -5,11 +5,11 @@
 // hand-offs stay on it and the children do not compete: on this 2-core class, two pinned children run
 // ~1.75× the runs of one pinned child, two unpinned ones ~1.25× (apps/simulator/bench). Linux only: a
 // child is forked as usual, then pinned with util-linux's `taskset -a -p` (Node cannot set a thread's
-// affinity); elsewhere, or when taskset is missing or refuses, the children run unpinned.
-import { execFile } from "node:child_process";
-import { accessSync, constants, readFileSync } from "node:fs";
+// affinity); elsewhere the children run unpinned, and so does a child taskset refuses or that finds
+// no taskset, with the reason handed to the sweep (which says so once).
+import { type ExecFileException, execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { delimiter, join } from "node:path";
 
 /**
  * The CPUs this process may run on, from /proc/self/status's Cpus_allowed_list ("0-3,8,10-11"), or
@@ -44,28 +44,31 @@ const readText = (path: string): string | null => {
 
 const readStatus = (): string | null => readText("/proc/self/status");
 
-/** taskset's path on $PATH, or null. */
-function findTaskset(): string | null {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    if (!dir) continue;
-    const p = join(dir, "taskset");
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {}
-  }
-  return null;
-}
+/** What became of one pin: the process runs on its core, or where the scheduler puts it, and why. */
+export type PinResult = { readonly pinned: true } | { readonly pinned: false; readonly why: string };
 
 export interface Pinning {
   /** The core of child slot i. */
   readonly cpuOf: (slot: number) => number;
   /**
    * Pins process `pid` (every thread it has, and so every thread it starts later) to slot `slot`'s
-   * core: `taskset -a -p -c`, run beside the caller's event loop. False when taskset refused (a CPU
-   * offline, a container's seccomp filter): the process then runs where the scheduler puts it.
+   * core: `taskset -a -p -c`, run beside the caller's event loop. Not pinned when there is no taskset
+   * or it refuses (EPERM, a CPU offline or outside the cgroup's cpuset, a seccomp filter): `why` is
+   * taskset's own message, and the process runs where the scheduler puts it.
    */
-  readonly pin: (pid: number, slot: number) => Promise<boolean>;
+  readonly pin: (pid: number, slot: number) => Promise<PinResult>;
+}
+
+/** Bound on one taskset (it takes milliseconds): a taskset that hangs leaves its child unpinned. */
+const PIN_TIMEOUT_MS = 10_000;
+
+/** Why a taskset run left its process unpinned, in a line: taskset's own message when it gave one. */
+function pinFailure(taskset: string, args: readonly string[], e: ExecFileException, stderr: string): string {
+  if (e.code === "ENOENT") return `${taskset}: not found (util-linux's taskset, looked for on PATH)`;
+  const command = [taskset, ...args].join(" ");
+  if (e.killed) return `${command}: no answer in ${PIN_TIMEOUT_MS / 1000} s`;
+  const said = stderr.trim().split("\n").pop();
+  return `${command}: ${said || (e.signal ? `killed by ${e.signal}` : `exit ${e.code}`)}`;
 }
 
 /** Each CPU's idle time so far (idle + iowait, in USER_HZ ticks) from /proc/stat, or null. */
@@ -137,18 +140,17 @@ export function spinPays(jobs: number, pinned: boolean, cores = availableParalle
 }
 
 /**
- * How to pin `jobs` children, one per core, or null when they should not be pinned: more children
- * than cores (pinned, two would share a core while another sat idle), or no taskset. One
+ * How to pin `jobs` children, one per core, or null when they should not be pinned: not Linux, or
+ * more children than cores (pinned, two would share a core while another sat idle). One
  * child is pinned too: on one core its hand-offs cost less than spinning threads on two save
  * (apps/simulator/bench: a --jobs 1 sweep pinned runs ~15% more runs a second than unpinned). With
  * fewer children than CPUs, which is decided by how idle each was over the last 100 ms, one child per
  * physical core before any two share one (SMT siblings).
  */
-export async function pinning(jobs: number, taskset = findTaskset()): Promise<Pinning | null> {
+export async function pinning(jobs: number, taskset = "taskset"): Promise<Pinning | null> {
   if (process.platform !== "linux" || jobs < 1) return null;
   const cpus = allowedCpus();
   if (!cpus || jobs > cpus.length) return null;
-  if (!taskset) return null;
   let order = cpuOrder(cpus, null, null);
   if (jobs < cpus.length) {
     const before = idleTimes(readStat());
@@ -156,13 +158,14 @@ export async function pinning(jobs: number, taskset = findTaskset()): Promise<Pi
     order = spreadOverCores(cpuOrder(cpus, before, idleTimes(readStat())), (c) => coreOf(c));
   }
   const cpuOf = (slot: number) => order[slot]!;
-  // taskset takes milliseconds; the bound is for one that hangs. Asynchronous, it holds up only the
-  // child being pinned (whose first run waits for it, and whose modules take longer to load), not the
-  // sweep's event loop feeding the other children.
+  // Asynchronous, a slow taskset holds up only the child being pinned (whose first run waits for it,
+  // and whose modules take longer to load), not the sweep's event loop feeding the other children.
+  // Where taskset is looked for on PATH, libuv does it as it starts it: no second look that could differ.
   const pin = (pid: number, slot: number) =>
-    new Promise<boolean>((settle) => {
-      execFile(taskset, ["-a", "-p", "-c", String(cpuOf(slot)), String(pid)], { timeout: 10_000 }, (e) =>
-        settle(e === null),
+    new Promise<PinResult>((settle) => {
+      const args = ["-a", "-p", "-c", String(cpuOf(slot)), String(pid)];
+      execFile(taskset, args, { timeout: PIN_TIMEOUT_MS }, (e, _stdout, stderr) =>
+        settle(e ? { pinned: false, why: pinFailure(taskset, args, e, stderr) } : { pinned: true }),
       );
     });
   return { cpuOf, pin };

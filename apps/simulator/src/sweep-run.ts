@@ -62,12 +62,6 @@ export let current: { sim: Simulation; job: RunJob } | null = null;
 /** The argument that makes a sweep's child start every simulated process on a new thread (sweep-worker.ts). */
 export const FRESH_ARG = "--fresh";
 
-/**
- * The argument that tells a sweep's child its threads must not spin while they wait for each other:
- * the sweep runs as many children as cores or more, and a spinning thread takes a core another run needs.
- */
-export const NO_SPIN_ARG = "--no-spin";
-
 /** How a run starts its processes: on the pool's threads (long-lived sweep processes), or fresh ones. */
 export interface RunOneOptions {
   readonly workerPool?: WorkerPool;

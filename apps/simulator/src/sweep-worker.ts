@@ -4,16 +4,14 @@
 // process gets a new thread (the parent then also starts a new child per run: `sweep --no-reuse`).
 // A crash or a hang here costs the sweep this process (the parent starts another), not the sweep.
 import { WorkerPool } from "@faultline/sim";
-import {
-  FRESH_ARG,
-  keepCurrentTrace,
-  NO_SPIN_ARG,
-  type RunJob,
-  type RunOneOptions,
-  runOne,
-} from "./sweep-run";
+import { FRESH_ARG, keepCurrentTrace, type RunJob, runOne } from "./sweep-run";
 
-export type ToWorker = { type: "run"; job: RunJob } | { type: "timeout"; error: string };
+export type ToWorker =
+  /**
+   * `spin`: whether the run's threads spin before they sleep while they wait for each other, as the
+   * sweep decided once this child was pinned or not (sweep-affinity.ts spinPays).
+   */
+  { type: "run"; job: RunJob; spin: boolean } | { type: "timeout"; error: string };
 export type FromWorker =
   | { type: "done"; record: import("./sweep-results").RunRecord }
   | { type: "failed"; error: string }
@@ -24,10 +22,6 @@ export type FromWorker =
   | { type: "alive" };
 
 const workerPool = process.argv.includes(FRESH_ARG) ? undefined : new WorkerPool();
-const options: RunOneOptions = {
-  ...(workerPool ? { workerPool } : {}),
-  ...(process.argv.includes(NO_SPIN_ARG) ? { spin: false } : {}),
-};
 const send = (m: FromWorker) => process.send?.(m);
 
 process.on("message", (m: ToWorker) => {
@@ -36,7 +30,7 @@ process.on("message", (m: ToWorker) => {
     return;
   }
   const alive = setInterval(() => send({ type: "alive" }), 1000);
-  runOne(m.job, options)
+  runOne(m.job, { ...(workerPool ? { workerPool } : {}), spin: m.spin })
     .finally(() => clearInterval(alive))
     .then(
       (record) => send({ type: "done", record }),

@@ -11,7 +11,7 @@ import { decodeTrace } from "@faultline/sim";
 import { Unpackr } from "msgpackr";
 import { describe, expect, it } from "vitest";
 import { ScenarioError } from "./scenario";
-import { allowedCpus } from "./sweep-affinity";
+import { allowedCpus, spinPays } from "./sweep-affinity";
 import { loadMatrix, parseSeeds } from "./sweep-matrix";
 import { appendResult, RESULTS_FILE, type RunRecord, readResults } from "./sweep-results";
 import type { SweepTrace } from "./sweep-run";
@@ -257,6 +257,66 @@ describe("faultline sweep", () => {
     expect(free.code, free.stderr).toBe(1);
     expect(readFileSync(log, "utf8")).toBe("");
     expect(withoutDuration(records(join(dir, "f")))).toEqual(firstTwo);
+  }, 180_000);
+
+  it("goes on unpinned when taskset refuses or is missing, says so once with taskset's reason, and lets unpinned threads spin when a core is free for it", async () => {
+    const dir = tmp();
+    const bin = join(dir, "bin");
+    mkdirSync(bin);
+    // taskset as a host that refuses answers (a CPU outside the cgroup's cpuset): once per child.
+    writeFileSync(
+      join(bin, "taskset"),
+      `#!/bin/sh\necho x >> ${JSON.stringify(join(dir, "calls"))}\necho "taskset: failed to set pid $5's affinity: Invalid argument" >&2\nexit 1\n`,
+      { mode: 0o755 },
+    );
+    const cpus = allowedCpus();
+    const firstTwo = withoutDuration(records(out)).filter((r) => r.seed <= 2);
+    // Two children refused; and one child on a host without taskset (nothing on PATH).
+    const [refused, missing] = await Promise.all([
+      faultlineWith({ PATH: bin }, "sweep", RACE, "--seeds", "1-2", "--jobs", "2", "-o", join(dir, "r")),
+      faultlineWith(
+        { PATH: join(dir, "empty") },
+        "sweep",
+        RACE,
+        "--seeds",
+        "1-2",
+        "--jobs",
+        "1",
+        "-o",
+        join(dir, "m"),
+      ),
+    ]);
+    for (const [r, folder] of [
+      [refused, "r"],
+      [missing, "m"],
+    ] as const) {
+      expect(r.code, r.stderr).toBe(1);
+      expect(withoutDuration(records(join(dir, folder)))).toEqual(firstTwo);
+      expect(readFileSync(join(dir, folder, "seed-2.trace"))).toEqual(
+        readFileSync(join(out, "seed-2.trace")),
+      );
+    }
+    const notes = (r: { stderr: string }) =>
+      r.stderr.split("\n").filter((l) => l.includes("could not be pinned"));
+    if (!cpus || cpus.length < 2) {
+      // One core: two children are not pinned at all (nothing to refuse); one child is.
+      expect(notes(refused)).toEqual([]);
+    } else {
+      expect(readFileSync(join(dir, "calls"), "utf8")).toBe("x\nx\n");
+      // Unpinned, two children on 2 or 3 cores sleep while they wait; one child spins on a second core.
+      const threads = spinPays(2, false) ? "spinning" : "sleeping";
+      expect(notes(refused)).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^faultline sweep: a child could not be pinned to its core: taskset -a -p -c \\d+ (\\d+): taskset: failed to set pid \\1's affinity: Invalid argument\\. Children not pinned run where the scheduler puts them, their threads ${threads} while they wait \\(--no-pin: do not try to pin\\)\\.$`,
+          ),
+        ),
+      ]);
+    }
+    if (cpus)
+      expect(notes(missing)).toEqual([
+        `faultline sweep: a child could not be pinned to its core: taskset: not found (util-linux's taskset, looked for on PATH). Children not pinned run where the scheduler puts them, their threads ${spinPays(1, false) ? "spinning" : "sleeping"} while they wait (--no-pin: do not try to pin).`,
+      ]);
   }, 180_000);
 
   it("kills a run that hangs past --timeout, records it as hung with its trace, goes on in the same process, and replay follows it to that point", async () => {

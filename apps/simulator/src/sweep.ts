@@ -23,7 +23,7 @@ import {
   runKey,
   traceName,
 } from "./sweep-results";
-import { FRESH_ARG, keepRecipe, lostRecord, NO_SPIN_ARG, type RunJob } from "./sweep-run";
+import { FRESH_ARG, keepRecipe, lostRecord, type RunJob } from "./sweep-run";
 import type { FromWorker, ToWorker } from "./sweep-worker";
 
 export interface SweepOptions {
@@ -120,8 +120,11 @@ interface Slot {
   /** Which child this is (0..jobs-1): its core when children are pinned. */
   readonly index: number;
   child: ChildProcess;
-  /** Settles once the child is pinned to its core (or taskset refused, or it is not to be pinned). */
-  placed: Promise<void>;
+  /**
+   * Settles once the child is pinned to its core, or taskset refused, or it is not to be pinned: with
+   * whether its threads spin (only unpinned ones may).
+   */
+  placed: Promise<boolean>;
   job: RunJob | null;
   started: number;
   timer: NodeJS.Timeout | null;
@@ -149,21 +152,31 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
 
   const reuse = o.reuse !== false;
   const n = Math.max(1, Math.min(o.jobs, todo.length));
-  // Pinned, each child has a core of its own (sweep-affinity.ts), where its threads never spin.
   const pin = o.pin === false ? null : await pinning(n);
-  const spin = spinPays(n, pin !== null);
-  const args = [...(reuse ? [] : [FRESH_ARG]), ...(spin ? [] : [NO_SPIN_ARG])];
+  let toldRefusal = false;
+  // A child taskset does not pin runs where the scheduler puts it, and spins as an unpinned one may.
+  // The user hears of it once a sweep (the first reason), not once per child.
+  const place = async (child: ChildProcess, index: number): Promise<boolean> => {
+    if (!pin || child.pid === undefined) return spinPays(n, false);
+    const r = await pin.pin(child.pid, index);
+    const spin = spinPays(n, r.pinned);
+    if (!r.pinned && !toldRefusal) {
+      toldRefusal = true;
+      process.stderr.write(
+        `${o.progress ? "\r\x1b[K" : ""}faultline sweep: a child could not be pinned to its core: ${r.why}. Children not pinned run where the scheduler puts them, their threads ${spin ? "spinning" : "sleeping"} while they wait (--no-pin: do not try to pin).\n`,
+      );
+    }
+    return spin;
+  };
   // The child is forked, then pinned (`taskset -a -p`: Node cannot start a process with an affinity)
   // while it loads its modules; its first run is sent once the pin settled (dispatch), so the run's
-  // threads start on its core.
+  // threads start on its core and spin or not as its placement allows.
   const start = (index: number): Pick<Slot, "child" | "placed"> => {
-    const child = fork(WORKER, args, {
+    const child = fork(WORKER, reuse ? [] : [FRESH_ARG], {
       serialization: "advanced",
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     });
-    const placed =
-      pin && child.pid !== undefined ? pin.pin(child.pid, index).then(() => undefined) : Promise.resolve();
-    return { child, placed };
+    return { child, placed: place(child, index) };
   };
 
   await new Promise<void>((allDone) => {
@@ -247,9 +260,10 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
       // this one is for a child whose event loop no longer answers.
       watch();
       const child = slot.child;
-      void slot.placed.then(() => {
+      void slot.placed.then((spin) => {
         // Unless the child died meanwhile (its exit recorded the run).
-        if (slot.child === child && slot.job === job) child.send({ type: "run", job } satisfies ToWorker);
+        if (slot.child === child && slot.job === job)
+          child.send({ type: "run", job, spin } satisfies ToWorker);
       });
     };
     const giveUp = (slot: Slot, job: RunJob) => {
