@@ -203,6 +203,14 @@ describe("a refused pin", () => {
         pinned: false,
         why: `${silent} -a -p -c ${q.cpuOf(0)} ${pid}: exit 1`,
       });
+      // Not executable: the errno of its start, not an "exit EACCES".
+      const plain = join(dir, "plain");
+      writeFileSync(plain, "", { mode: 0o644 });
+      const r = (await pinning(1, plain))!;
+      expect(await r.pin(pid, 0)).toEqual({
+        pinned: false,
+        why: `${plain} -a -p -c ${r.cpuOf(0)} ${pid}: spawn ${plain} EACCES`,
+      });
       const missing = join(dir, "no-such-taskset");
       expect(await (await pinning(1, missing))!.pin(pid, 0)).toEqual({
         pinned: false,

@@ -68,7 +68,10 @@ function pinFailure(taskset: string, args: readonly string[], e: ExecFileExcepti
   const command = [taskset, ...args].join(" ");
   if (e.killed) return `${command}: no answer in ${PIN_TIMEOUT_MS / 1000} s`;
   const said = stderr.trim().split("\n").pop();
-  return `${command}: ${said || (e.signal ? `killed by ${e.signal}` : `exit ${e.code}`)}`;
+  if (said) return `${command}: ${said}`;
+  // Not started (EACCES: e.code is the errno name), killed, or an exit status without a word.
+  if (typeof e.code !== "number") return `${command}: ${e.signal ? `killed by ${e.signal}` : e.message}`;
+  return `${command}: exit ${e.code}`;
 }
 
 /** Each CPU's idle time so far (idle + iowait, in USER_HZ ticks) from /proc/stat, or null. */
