@@ -366,7 +366,7 @@ function mmapRegion(
       // ->mmap may have put another file in (mmap_zero → shmem_zero_setup for MAP_SHARED of /dev/zero).
       (v.vmFile ?? file).mapping.vmas.add(v);
       // Today nothing merges after ->mmap (__mmap_region); 2.6.10 merged only now.
-      vma = mm.rules.fileMergeBeforeMmap ? v : mergeAfterMmap(mm, v, file, pgoff);
+      vma = mm.rules.fileMergeBeforeMmap ? v : mergeAfterMmap(mm, v, file);
     } else if (vmFlags & VM_SHARED) {
       // shmem_zero_setup(): shared anonymous memory is a file on an internal tmpfs.
       const shm = new ShmemFile(mm.mem, len);
@@ -393,18 +393,20 @@ function mmapRegion(
 }
 
 /**
- * 2.6.10's do_mmap_pgoff() after a file's ->mmap: vma_merge() at the start and with the flags the
- * driver left, and the file and pgoff mmap() was given (its own argument, not a vm_pgoff ->mmap changed). Only prev and next are asked (is_mergeable_vma refuses one with
- * ->close), never the new VMA: if the range merges, the new VMA is freed without its ->close, and the
- * neighbour's vm_ops and vm_private_data cover it. Returns the VMA now covering the range.
+ * 2.6.10's do_mmap_pgoff() after a file's ->mmap: vma_merge() at the start, with the flags and the
+ * vm_pgoff the driver left (it reads both back from the VMA: "Can addr have changed??", added in
+ * 2.6.10-rc1, in 2.6.11 too) and the file mmap() was given. Only prev and next are asked
+ * (is_mergeable_vma refuses one with ->close), never the new VMA: if the range merges, the new VMA is
+ * freed without its ->close, and the neighbour's vm_ops and vm_private_data cover it. Returns the VMA
+ * now covering the range.
  */
-function mergeAfterMmap(mm: MmStruct, v: Vma, file: MmFile, pgoff: number): Vma {
+function mergeAfterMmap(mm: MmStruct, v: Vma, file: MmFile): Vma {
   mm.vmas.remove(v);
   const merged = vmaMergeNewRange(
     newRangeMerge(mm, {
       start: v.vmStart,
       end: v.vmEnd,
-      pgoff,
+      pgoff: v.vmPgoff,
       flags: v.vmFlags,
       pkey: v.vmPkey,
       file,

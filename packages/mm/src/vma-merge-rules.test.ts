@@ -645,20 +645,23 @@ describe("VMA merge and split rules (drivers)", () => {
       mm.exit();
     });
 
-    it("2.6.10: the merge after ->mmap uses the pgoff mmap() was given, not a vm_pgoff ->mmap rewrote", () => {
-      // do_mmap_pgoff() passed its own pgoff argument to vma_merge(): the new range is linear with
-      // prev at pgoff 2 even though this driver's ->mmap moved the new VMA's vm_pgoff to 7.
+    it("2.6.10: the merge after ->mmap compares the vm_pgoff ->mmap left, not the pgoff mmap() was given", () => {
+      // do_mmap_pgoff() read vm_pgoff back from the VMA after ->mmap (2.6.10-rc1 on; 2.6.11's mm/mmap.c):
+      // a driver that moves it decides whether the new range is linear with prev.
       const mm = boot({ era: "2.6.10" });
       const f = fakeFile({
         mmap: (vma) => {
-          if (vma.vmPgoff === 2) vma.vmPgoff = 7;
+          if (vma.vmPgoff === 2) vma.vmPgoff = 7; // asked for linear with prev, moved off it
+          if (vma.vmPgoff === 20) vma.vmPgoff = 9; // asked for elsewhere, moved to follow prev
           vma.vmOps = {};
           return 0;
         },
       });
       expect(mm.mmap(A, 2 * P, RW, SHF, f, 0)).toBe(A);
       expect(mm.mmap(at(2), 2 * P, RW, SHF, f, 2 * P)).toBe(at(2));
-      expect(layout(mm)).toEqual(["0-4 pgoff 0"]);
+      expect(layout(mm)).toEqual(["0-2 pgoff 0", "2-4 pgoff 7"]);
+      expect(mm.mmap(at(4), 2 * P, RW, SHF, f, 20 * P)).toBe(at(4));
+      expect(layout(mm)).toEqual(["0-2 pgoff 0", "2-6 pgoff 7"]);
       mm.checkInvariants();
       mm.exit();
     });
