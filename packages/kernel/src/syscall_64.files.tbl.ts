@@ -141,6 +141,7 @@ export const FILE_SYSCALLS: readonly SyscallEntry[] = [
     "fallocate",
     [fd, { name: "mode", kind: "int" }, { name: "offset", kind: "off_t" }, { name: "len", kind: "off_t" }],
     sysFallocate,
+    "2.6.23",
   ),
   syscall(
     SYS_memfd_create,
@@ -151,5 +152,6 @@ export const FILE_SYSCALLS: readonly SyscallEntry[] = [
       { name: "flags", kind: "unsigned int", default: 0 },
     ],
     sysMemfdCreate,
+    "3.17",
   ),
 ];

@@ -111,6 +111,7 @@ describe("syscall_64.tbl", () => {
     expect(describeSyscall(SYS_mmap)?.name).toBe("mmap");
     expect(describeSyscall("pkeyAlloc")).toEqual(describeSyscall(SYS_pkey_alloc));
     expect(describeSyscall("waitpid")?.name).toBe("wait4");
+    expect([describeSyscall("mlock2")?.since, describeSyscall(SYS_mmap)?.since]).toEqual(["4.4", null]);
     for (const k of ["constructor", "__proto__", "toString", 7, null, {}])
       expect(describeSyscall(k)).toBeUndefined();
   });
@@ -176,6 +177,58 @@ describe("syscall_64.tbl", () => {
       expect(p.libc.waitpid(child.pid)?.pid).toBe(child.pid);
     }
     m.checkInvariants();
+  });
+
+  it("a 2.6.10 machine has no syscall added after 2.6.10: each is -ENOSYS, entered like any other call", async () => {
+    // The rows that name the release that added them (arch/x86/entry/syscalls/syscall_64.tbl history).
+    const later = SYSCALL_TABLE.filter((e) => e.since !== null).map((e) => `${e.name} ${e.since}`);
+    expect(later).toEqual([
+      "fallocate 2.6.23",
+      "prlimit64 2.6.36",
+      "memfd_create 3.17",
+      "mlock2 4.4",
+      "pkey_mprotect 4.9",
+      "pkey_alloc 4.9",
+      "pkey_free 4.9",
+      "mseal 6.10",
+    ]);
+    const old = await Machine.create({ ramBytes: RAM, era: "2.6.10" });
+    const modern = await Machine.create({ ramBytes: RAM });
+    const p = old.spawn();
+    const q = modern.spawn();
+    const caught: string[] = [];
+    p.sys.sigaction(SIGUSR1, { handler: () => caught.push("USR1") });
+    const a = p.sys.mmap(0, 4096, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    const b = q.sys.mmap(0, 4096, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    const fd = p.sys.open("/dev/zero", 2);
+    const args: Record<string, (x: Process, addr: number) => unknown> = {
+      fallocate: (x) => x.sys.call("fallocate", fd, 0, 0, 4096),
+      prlimit64: (x) => x.sys.call("prlimit64", 0, 7),
+      memfd_create: (x) => x.sys.call("memfd_create", "x", 0),
+      mlock2: (x, addr) => x.sys.call("mlock2", addr, 4096, 0),
+      pkey_mprotect: (x, addr) => x.sys.call("pkey_mprotect", addr, 4096, RW, 0),
+      pkey_alloc: (x) => x.sys.call("pkey_alloc", 0, 0),
+      pkey_free: (x) => x.sys.call("pkey_free", 1),
+      mseal: (x, addr) => x.sys.call("mseal", addr, 4096, 0),
+    };
+    for (const e of SYSCALL_TABLE.filter((r) => r.since !== null)) {
+      const call = args[e.name]!;
+      caught.length = 0;
+      const child = old.process(p.libc.fork())!;
+      child.sys.sigaction(SIGUSR1, { handler: () => caught.push(e.name) });
+      expect(p.sys.kill(child.pid, SIGUSR1)).toBe(0);
+      const cpu0 = child.sys.clockGettime(CLOCK_THREAD_CPUTIME_ID) as number;
+      expect(call(child, a), e.name).toBe(-ENOSYS);
+      // sys_ni_syscall is a syscall too: the pending signal is delivered on its way out, it costs CPU.
+      expect(caught).toEqual([e.name]);
+      expect((child.sys.clockGettime(CLOCK_THREAD_CPUTIME_ID) as number) - cpu0).toBe(2_000);
+      child.sys.exit(0);
+      p.libc.waitpid(child.pid);
+      // The same call on a modern machine reaches its handler.
+      expect(call(q, b), e.name).not.toBe(-ENOSYS);
+    }
+    old.checkInvariants();
+    modern.checkInvariants();
   });
 });
 

@@ -277,6 +277,7 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
       { name: "new_limit", kind: "const struct rlimit *", default: null },
     ],
     sysPrlimit64,
+    "2.6.36",
   ),
   syscall(
     SYS_mlock2,
@@ -284,6 +285,7 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
     "mlock2",
     [addr, { name: "len", kind: "size_t" }, { name: "flags", kind: "int" }],
     sysMlock2,
+    "4.4",
   ),
   syscall(
     SYS_pkey_mprotect,
@@ -296,6 +298,7 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
       { name: "pkey", kind: "int" },
     ],
     sysPkeyMprotect,
+    "4.9",
   ),
   syscall(
     SYS_pkey_alloc,
@@ -306,14 +309,16 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
       { name: "access_rights", kind: "unsigned long" },
     ],
     sysPkeyAlloc,
+    "4.9",
   ),
-  syscall(SYS_pkey_free, "pkey_free", "pkeyFree", [{ name: "pkey", kind: "int" }], sysPkeyFree),
+  syscall(SYS_pkey_free, "pkey_free", "pkeyFree", [{ name: "pkey", kind: "int" }], sysPkeyFree, "4.9"),
   syscall(
     SYS_mseal,
     "mseal",
     "mseal",
     [addr, { name: "len", kind: "size_t" }, { name: "flags", kind: "unsigned long" }],
     sysMseal,
+    "6.10",
   ),
 ];
 
@@ -350,6 +355,8 @@ export interface SyscallDescription {
   readonly name: string;
   readonly method: string;
   readonly params: readonly string[];
+  /** The Linux release that added the call when later than 2.6.10 (a 2.6.10 machine: -ENOSYS), else null. */
+  readonly since: string | null;
 }
 
 const describe = (e: SyscallEntry): SyscallDescription => ({
@@ -357,6 +364,7 @@ const describe = (e: SyscallEntry): SyscallDescription => ({
   name: e.name,
   method: e.method,
   params: e.params.map((p) => `${p.kind} ${p.name}`),
+  since: e.since,
 });
 
 /** The table without its entry points, in number order (what `faultline` tools print). */

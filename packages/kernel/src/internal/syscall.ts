@@ -14,7 +14,7 @@
  * without one it is refused like any other non-integer.
  */
 import { SignalError } from "@faultline/mm";
-import { EFAULT, ESRCH } from "../constants";
+import { EFAULT, ENOSYS, ESRCH } from "../constants";
 import { describeValue } from "../options";
 import { SIG_DFL, SIG_IGN } from "../signal";
 import { enterKernel, leaveKernel } from "./current";
@@ -88,6 +88,12 @@ export interface SyscallEntry<P extends readonly ParamSpec[] = readonly ParamSpe
   /** The parameters' kinds as codes (C_*), for the conversion's hot path. */
   readonly codes: readonly number[];
   readonly handler: (k: Kernel, t: Task, ...args: ArgsOf<P>) => unknown;
+  /**
+   * The Linux release that added the call when it is later than 2.6.10 ("4.4" for mlock2), else null.
+   * On a 2.6.10 machine such a call is sys_ni_syscall: it enters the kernel like any other and
+   * returns -ENOSYS.
+   */
+  readonly since: string | null;
 }
 
 /** A table line, with the handler's parameter types checked against the declared kinds. */
@@ -97,7 +103,11 @@ export function syscall<const P extends readonly ParamSpec[]>(
   method: string,
   params: P,
   handler: (k: Kernel, t: Task, ...args: ArgsOf<P>) => unknown,
+  since: string | null = null,
 ): SyscallEntry {
+  if (since !== null && !laterThan2610(since))
+    throw new Error(`syscall ${name}: since ${since} is not a release after 2.6.10`);
+  const h = handler as SyscallEntry["handler"];
   // One shape for every entry (the entry's fields are read on every call: keep those loads monomorphic).
   const entry: SyscallEntry = {
     nr,
@@ -105,9 +115,18 @@ export function syscall<const P extends readonly ParamSpec[]>(
     method,
     params,
     codes: params.map((p) => CODE[p.kind]),
-    handler: handler as SyscallEntry["handler"],
+    handler: since === null ? h : (k, t, ...args) => (k.era === "2.6.10" ? -ENOSYS : h(k, t, ...args)),
+    since,
   };
   return Object.freeze(entry);
+}
+
+/** Whether a release "a.b[.c]" is later than 2.6.10. */
+function laterThan2610(release: string): boolean {
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?$/.exec(release);
+  if (!m) return false;
+  const [a, b, c] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+  return a > 2 || (a === 2 && (b > 6 || (b === 6 && c > 10)));
 }
 
 /** Kind codes: the integer kinds first (C_INT64 and below), so one compare picks the hot path. */
