@@ -279,7 +279,10 @@ export class Syscalls extends FileSyscalls {
     return doSyscall(this.k, this.t, E.tgkill, [tgid, tid, sig]) as number;
   }
 
-  /** mlock2(2): flags 0 or MLOCK_ONFAULT (lock without populating: pages are locked as they fault in). */
+  /**
+   * mlock2(2): flags 0 or MLOCK_ONFAULT (lock without populating: pages are locked as they fault in).
+   * -ENOSYS on a 2.6.10 machine (added in 4.4).
+   */
   mlock2(addr: number, len: number, flags: number): number {
     return doSyscall(this.k, this.t, E.mlock2, [addr, len, flags]) as number;
   }
@@ -314,22 +317,25 @@ export class Syscalls extends FileSyscalls {
     return doSyscall(this.k, this.t, E.setrlimit, [resource, rlim]) as number;
   }
 
-  /** prlimit(2) (prlimit64): the old limit of `pid`'s resource (0: this process), setting `next` if given. */
+  /**
+   * prlimit(2) (prlimit64): the old limit of `pid`'s resource (0: this process), setting `next` if
+   * given. -ENOSYS on a 2.6.10 machine (added in 2.6.36).
+   */
   prlimit(pid: number, resource: number, next?: Rlimit | null): Rlimit | number {
     return doSyscall(this.k, this.t, E.prlimit, [pid, resource, next]) as Rlimit | number;
   }
 
-  /** pkey_alloc(2): a protection key, or -EINVAL / -ENOSPC (always, on a CPU without PKU). */
+  /** pkey_alloc(2): a protection key, or -EINVAL / -ENOSPC (always, on a CPU without PKU); -ENOSYS on 2.6.10. */
   pkeyAlloc(flags: number, accessRights: number): number {
     return doSyscall(this.k, this.t, E.pkeyAlloc, [flags, accessRights]) as number;
   }
 
-  /** pkey_free(2): 0 or -EINVAL. */
+  /** pkey_free(2): 0 or -EINVAL; -ENOSYS on a 2.6.10 machine. */
   pkeyFree(pkey: number): number {
     return doSyscall(this.k, this.t, E.pkeyFree, [pkey]) as number;
   }
 
-  /** pkey_mprotect(2): mprotect that also tags the range with `pkey` (-1: as mprotect). */
+  /** pkey_mprotect(2): mprotect that also tags the range with `pkey` (-1: as mprotect); -ENOSYS on 2.6.10. */
   pkeyMprotect(addr: number, len: number, prot: number, pkey: number): number {
     return doSyscall(this.k, this.t, E.pkeyMprotect, [addr, len, prot, pkey]) as number;
   }

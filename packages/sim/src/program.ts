@@ -47,11 +47,11 @@ export interface Sys {
   /** The wait status of the last successful waitpid (as Linux encodes it: WIFEXITED/WTERMSIG). */
   readonly lastWaitStatus: number;
   getpid(): number;
-  /** pkey_alloc(2): a protection key, or -EINVAL / -ENOSPC (always, on a CPU without PKU). */
+  /** pkey_alloc(2): a protection key, or -EINVAL / -ENOSPC (always, on a CPU without PKU); -ENOSYS on 2.6.10. */
   pkeyAlloc(flags: number, accessRights: number): number;
-  /** pkey_free(2): 0 or -EINVAL. */
+  /** pkey_free(2): 0 or -EINVAL; -ENOSYS on a 2.6.10 machine. */
   pkeyFree(pkey: number): number;
-  /** pkey_mprotect(2): mprotect that also tags the range with `pkey` (-1: as mprotect). */
+  /** pkey_mprotect(2): mprotect that also tags the range with `pkey` (-1: as mprotect); -ENOSYS on 2.6.10. */
   pkeyMprotect(addr: number, len: number, prot: number, pkey: number): number;
   /** glibc pkey_get(3): this thread's rights for `key`; -EINVAL, or -ENOSYS without PKU. No syscall. */
   pkeyGet(key: number): number;
