@@ -2,6 +2,9 @@
 // test runs against) behave differently, in one table. Each row says what changed and where; code asks
 // `mm.rules.<row>` and never compares the era name itself.
 import {
+  MCL_CURRENT,
+  MCL_FUTURE,
+  MCL_ONFAULT,
   STACK_GUARD_GAP,
   VM_DONTCOPY,
   VM_DONTDUMP,
@@ -128,6 +131,26 @@ export const ERA_DIFFERENCES = {
       "(mlock_fixup), which __mmap_complete() refuses too in 6.18.y (vma_supports_mlock)",
     "2.6.10": 0,
     modern: VM_SPECIAL | VM_DROPPABLE | VM_HUGETLB,
+  },
+  /**
+   * The mapping types mmap() knows besides MAP_SHARED and MAP_PRIVATE: MAP_SHARED_VALIDATE for a file
+   * (v4.15) and MAP_DROPPABLE for anonymous memory (v6.11). 2.6.10's do_mmap_pgoff() switched on
+   * `flags & MAP_TYPE` with those two cases only: anything else -EINVAL, where the switch stands.
+   */
+  modernMapTypes: {
+    changedIn:
+      "v4.15: 'mm: introduce MAP_SHARED_VALIDATE' (Dan Williams); v6.11: MAP_DROPPABLE (Jason A. Donenfeld)",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
+   * The flags mlockall() accepts. MCL_ONFAULT came with mlock2() in v4.4; 2.6.10's sys_mlockall()
+   * refused anything but MCL_CURRENT and MCL_FUTURE with -EINVAL.
+   */
+  mlockallFlags: {
+    changedIn: "v4.4: 'mm: mlock: add mlock flags to enable VM_LOCKONFAULT usage' (Eric B Munson)",
+    "2.6.10": MCL_CURRENT | MCL_FUTURE,
+    modern: MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT,
   },
   /**
    * MADV_GUARD_INSTALL / MADV_GUARD_REMOVE: guard markers in the page tables (a fault on one is

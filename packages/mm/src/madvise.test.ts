@@ -59,11 +59,16 @@ import {
   ENOMEM,
   FAULT_OK,
   FAULT_SEGV_MAPERR,
+  MAP_FIXED as FIXED,
+  MADV_DODUMP,
   MADV_GUARD_INSTALL,
   MADV_GUARD_REMOVE,
+  MAP_ANONYMOUS,
+  MAP_DROPPABLE,
   MAP_POPULATE,
   MAP_PRIVATE,
   type Mm,
+  VM_DONTDUMP,
   VM_IO,
 } from "./index";
 import { pteIsGuardMarker, ptePfn } from "./pgtable";
@@ -271,6 +276,16 @@ scriptTable("madvise", [
 ]);
 
 mmTable("madvise", [
+  {
+    // madvise_vma_behavior(): droppable memory stays out of core dumps (v6.11).
+    name: "MADV_DODUMP on MAP_DROPPABLE memory → EINVAL, still VM_DONTDUMP",
+    run: ({ mm }) => {
+      mm.mmap(A, 2 * P, RW, MAP_DROPPABLE | MAP_ANONYMOUS | FIXED, null, 0);
+      return mm.madvise(A, 2 * P, MADV_DODUMP);
+    },
+    expect: -EINVAL,
+    after: ({ mm }) => expect(mm.vmaLookup(A)!.vmFlags & VM_DONTDUMP).toBe(VM_DONTDUMP),
+  },
   ...(
     [
       ["DONTNEED", MADV_DONTNEED],

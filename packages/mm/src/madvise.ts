@@ -208,7 +208,8 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
       nf |= VM_DONTDUMP;
       break;
     case MADV_DODUMP:
-      if (f & VM_SPECIAL) return -EINVAL;
+      // madvise_vma_behavior(): droppable memory is never dumped (v6.11), nor is VM_SPECIAL memory.
+      if (f & (VM_SPECIAL | VM_DROPPABLE)) return -EINVAL;
       nf &= ~VM_DONTDUMP;
       break;
     case MADV_HUGEPAGE:

@@ -24,7 +24,9 @@ import {
   MAP_ANONYMOUS,
   MAP_DROPPABLE,
   MAP_FIXED,
+  MCL_CURRENT,
   MCL_FUTURE,
+  MCL_ONFAULT,
   PROT_NONE,
   VM_LOCKED,
   VM_LOCKONFAULT,
@@ -141,6 +143,29 @@ mmTable("mlock", [
       expect(mm.vmaLookup(A)!.vmFlags & VM_LOCKED).toBe(0);
       expect(mm.lockedVm).toBe(0);
       expect(mm.rssAnon).toBe(2);
+    },
+  },
+  {
+    // 2.6.10's sys_mlockall() took MCL_CURRENT and MCL_FUTURE only (era.ts mlockallFlags).
+    name: "2.6.10: mlockall(MCL_CURRENT | MCL_ONFAULT) → EINVAL, nothing locked",
+    options: { era: "2.6.10" },
+    run: ({ mm }) => {
+      mapAnon(mm, 2 * P);
+      return mm.mlockall(MCL_CURRENT | MCL_ONFAULT);
+    },
+    expect: -EINVAL,
+    after: ({ mm }) => expect(mm.lockedVm).toBe(0),
+  },
+  {
+    name: "modern: mlockall(MCL_CURRENT | MCL_ONFAULT) locks without populating",
+    run: ({ mm }) => {
+      mapAnon(mm, 2 * P);
+      return mm.mlockall(MCL_CURRENT | MCL_ONFAULT);
+    },
+    expect: 0,
+    after: ({ mm }) => {
+      expect(mm.lockedVm).toBe(2);
+      expect(mm.vmaLookup(A)!.vmFlags & VM_LOCKONFAULT).toBe(VM_LOCKONFAULT);
     },
   },
   { name: "munlock unmapped → ENOMEM", run: ({ mm }) => mm.munlock(A, P), expect: -ENOMEM },

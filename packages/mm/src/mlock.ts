@@ -95,7 +95,8 @@ function mlockFixupWhole(mm: MmStruct, vma: Vma, newFlags: number): void {
  */
 export function doMlockall(mm: MmStruct, flags: number, unlock = false): number {
   if (!unlock) {
-    if (!flags || flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) || flags === MCL_ONFAULT) return -EINVAL;
+    // era.ts mlockallFlags: 2.6.10 knew no MCL_ONFAULT.
+    if (!flags || flags & ~mm.rules.mlockallFlags || flags === MCL_ONFAULT) return -EINVAL;
     if (mm.mlockLimit === 0) return -EPERM;
     if (flags & MCL_CURRENT && mm.mlockLimit !== Number.POSITIVE_INFINITY) {
       let totalVm = 0;

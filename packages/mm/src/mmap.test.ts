@@ -220,6 +220,26 @@ scriptTable("mmap", [
 
 mmTable("mmap", [
   {
+    // 2.6.10's do_mmap_pgoff() knew MAP_SHARED and MAP_PRIVATE only (era.ts modernMapTypes).
+    name: "2.6.10: a file with MAP_SHARED_VALIDATE → EINVAL (today it is MAP_SHARED with checked flags)",
+    options: { era: "2.6.10" },
+    run: ({ mm }) => mm.mmap(0, P, PROT_READ, MAP_SHARED_VALIDATE, fakeFile(), 0),
+    expect: -EINVAL,
+    after: ({ mm }) => expect(mm.mapCount).toBe(0),
+  },
+  {
+    name: "modern: a file with MAP_SHARED_VALIDATE maps",
+    run: ({ mm }) => mm.mmap(0, P, PROT_READ, MAP_SHARED_VALIDATE, fakeFile(), 0),
+    expect: "addr",
+  },
+  {
+    name: "2.6.10: MAP_DROPPABLE anonymous → EINVAL",
+    options: { era: "2.6.10" },
+    run: ({ mm }) => mm.mmap(0, P, RW, MAP_DROPPABLE | MAP_ANONYMOUS, null, 0),
+    expect: -EINVAL,
+    after: ({ mm }) => expect(mm.mapCount).toBe(0),
+  },
+  {
     name: "file: O_WRONLY + MAP_PRIVATE → EACCES (LTP mmap06)",
     run: ({ mm }) => mm.mmap(0, P, PROT_READ, MAP_PRIVATE, fakeFile({ readable: false }), 0),
     expect: -EACCES,

@@ -229,6 +229,7 @@ export function doMmap(
     switch (flags & MAP_TYPE) {
       case MAP_SHARED:
       case MAP_SHARED_VALIDATE: {
+        if ((flags & MAP_TYPE) === MAP_SHARED_VALIDATE && !mm.rules.modernMapTypes) return -EINVAL;
         if ((flags & MAP_TYPE) === MAP_SHARED) flags &= LEGACY_MAP_MASK;
         else if (flags & ~(LEGACY_MAP_MASK | MAP_SYNC | MAP_FIXED_NOREPLACE | MAP_SHARED_VALIDATE))
           return -EOPNOTSUPP;
@@ -256,7 +257,7 @@ export function doMmap(
         break;
       case MAP_DROPPABLE:
         // v6.11: memory the kernel may drop under pressure; never locked, reserved, forked or dumped.
-        if (flags & (MAP_LOCKED | MAP_GROWSDOWN)) return -EINVAL;
+        if (!mm.rules.modernMapTypes || flags & (MAP_LOCKED | MAP_GROWSDOWN)) return -EINVAL;
         vmFlags |= VM_DROPPABLE | VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP;
         pgoff = addr / PAGE;
         break;
