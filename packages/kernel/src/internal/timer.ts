@@ -672,6 +672,8 @@ export function restoreKernelTimers(
     Object.assign(s, { bucket: w.bucket, level: w.level, seq: w.seq, pending: true });
     b!.pending.add(w.t);
   }
+  // Only for b.deferrableNext, which kickDeferrable compares at every syscall entry: the softirq's
+  // own expiry comes back with the saved clock.
   if (b) earliestBuckets(b);
   // The hrtimers the restored drivers started give their clock timers back; the saved ones take
   // slots in saved slot order, whoever set them up first.

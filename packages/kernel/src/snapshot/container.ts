@@ -15,8 +15,9 @@
 // before anything is decoded, the inflated size is bounded, a decoding failure (truncated strings,
 // nesting deep enough to overflow the stack, unknown types) is caught, the top-level map is checked
 // for its kind and keys, and the format version against the oldest the caller reads of that kind. The
-// fields themselves are the caller's to validate. Every failure is a SnapshotError saying what is
-// wrong; nothing else escapes.
+// fields themselves are the caller's to validate. Every failure of the file is a SnapshotError saying
+// what is wrong; nothing else escapes (a caller's bad `oldestFormat` is a RangeError: its bug, not the
+// file's).
 import { crc32, deflateRawSync, inflateRawSync } from "node:zlib";
 import { Packr, Unpackr } from "msgpackr";
 
