@@ -59,12 +59,19 @@ export interface Pinning {
   readonly pin: (pid: number, slot: number) => Promise<PinResult>;
 }
 
-/** Bound on one taskset (it takes milliseconds): a taskset that hangs leaves its child unpinned. */
+/**
+ * Bound on one taskset (it takes milliseconds): a taskset that hangs leaves its child unpinned. At most
+ * sweep.ts's GRACE_MS, whose hang clock runs while a new child's pin is pending.
+ */
 const PIN_TIMEOUT_MS = 10_000;
 
 /** Why a taskset run left its process unpinned, in a line: taskset's own message when it gave one. */
 function pinFailure(taskset: string, args: readonly string[], e: ExecFileException, stderr: string): string {
-  if (e.code === "ENOENT") return `${taskset}: not found (util-linux's taskset, looked for on PATH)`;
+  // A bare name is looked for on PATH; a path names the file (or its script's interpreter) missing.
+  if (e.code === "ENOENT")
+    return taskset.includes("/")
+      ? `${taskset}: not found`
+      : `${taskset}: not found (util-linux's taskset, looked for on PATH)`;
   const command = [taskset, ...args].join(" ");
   if (e.killed) return `${command}: no answer in ${PIN_TIMEOUT_MS / 1000} s`;
   const said = stderr.trim().split("\n").pop();

@@ -60,6 +60,8 @@ const WORKER = new URL(`./sweep-worker.${OWN_EXT}`, import.meta.url);
  * After the run's own deadline, how long the child gets to report before it is killed. The child says
  * it is alive every second while it runs (its loading time does not count toward the run's deadline),
  * so the clock restarts at each sign of life: what is killed is a child that stopped answering.
+ * The clock starts at dispatch, while a new child's pin may still be pending: it must stay at least
+ * sweep-affinity.ts's bound on one taskset (10 s), so a slow pin is never taken for a hang.
  */
 const GRACE_MS = 10_000;
 /** How long a new child may take to load its modules (minutes through tsx on a busy machine). */
@@ -261,9 +263,16 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
       watch();
       const child = slot.child;
       void slot.placed.then((spin) => {
-        // Unless the child died meanwhile (its exit recorded the run).
-        if (slot.child === child && slot.job === job)
-          child.send({ type: "run", job, spin } satisfies ToWorker);
+        // Unless the child died meanwhile: its exit records the run. The pin settles after the child
+        // could have gone (taskset succeeds on a zombie), and its channel closes ('disconnect') a
+        // moment before 'exit' replaces it: a send then would be an 'error' event, so none is made,
+        // and one that fails anyway is left to the exit too.
+        if (slot.child === child && slot.job === job && child.connected)
+          child.send({ type: "run", job, spin } satisfies ToWorker, (e) => {
+            // A send that fails anyway (the channel closing this instant): the exit handler records
+            // the run as crashed, as for any child that dies mid-run.
+            void e;
+          });
       });
     };
     const giveUp = (slot: Slot, job: RunJob) => {
