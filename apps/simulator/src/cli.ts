@@ -3,6 +3,7 @@
 // processes as worker threads, and prints what the kernel did.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { MACHINE_SNAPSHOT_KIND } from "@faultline/kernel";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import ora from "ora";
 import { builtinScenario, isBuiltinScenario } from "./builtin-scenarios";
@@ -280,7 +281,12 @@ program
     if (head && isSnapshot(head)) {
       let snap: ReturnType<typeof decodeSnapshot>;
       try {
-        if (snapshotKind(head) === RUN_SNAPSHOT_KIND) {
+        const kind = snapshotKind(head);
+        if (kind === MACHINE_SNAPSHOT_KIND)
+          throw new SnapshotError(
+            "a machine snapshot (m.snapshot()) holds no memory map: faultline report draws a run saved with faultline run --save",
+          );
+        if (kind === RUN_SNAPSHOT_KIND) {
           const run = decodeRunSnapshot(head);
           if (!run.model) throw new SnapshotError("run snapshot: it holds no memory map");
           snap = { formatVersion: 1, faultline: "", model: run.model };

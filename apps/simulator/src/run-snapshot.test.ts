@@ -136,6 +136,14 @@ describe("faultline run --save / --from", () => {
         withVersion(reportModel, 1),
         `unsupported snapshot format 1 (written by faultline "${FAULTLINE_VERSION}"): this faultline (${FAULTLINE_VERSION}) reads "report-model" snapshots of formats 2 to 3`,
       ],
+      // A machine of any format is named for what it is, not refused for its version.
+      ...[s.machine, withVersion(s.machine, 2)].map(
+        (m) =>
+          [
+            m,
+            "a machine snapshot (m.snapshot()) holds no memory map: faultline report draws a run saved with faultline run --save",
+          ] as const,
+      ),
     ] as const) {
       writeFileSync(v2, file);
       const r = await faultline("report", v2, "-o", html2);

@@ -206,11 +206,15 @@ export function decodeRunSnapshot(bytes: Uint8Array): RunSnapshot {
   };
 }
 
-/** The report model inside a snapshot of either kind ("report-model" or "run"), for `faultline report`. */
+/**
+ * The kind of a snapshot `faultline report` was given ("report-model", "run" or "machine"). A machine
+ * of any format is named as one (the report then says it holds no memory map), not refused for its
+ * version as if a newer machine would do.
+ */
 export function snapshotKind(bytes: Uint8Array): string {
   const c = decodeSnapshotContainer(bytes, [REPORT_MODEL_KIND, RUN_SNAPSHOT_KIND, MACHINE_SNAPSHOT_KIND], {
     reader: FAULTLINE_VERSION,
-    oldestFormat: OLDEST_FORMAT,
+    oldestFormat: { ...OLDEST_FORMAT, [MACHINE_SNAPSHOT_KIND]: 1 },
   });
   return c.kind;
 }

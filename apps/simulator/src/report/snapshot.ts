@@ -22,9 +22,11 @@ export { isSnapshot, SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC, SNAPSHOT_MAX_PAYLO
 export const REPORT_MODEL_KIND = "report-model";
 /**
  * The oldest container format a report model is read from: 2. Format 3 changed machine snapshots
- * only; the model is as format 2 wrote it (REPORT_MODEL_VERSION 1, the same checks). Format 1 files are
+ * only, and the model's checks (REPORT_MODEL_VERSION 1) are those of format 2. Format 1 files are
  * refused: the model changed meaning while format 1 was written (one frame record per allocation)
- * without a bump, so a format-1 file may hold either.
+ * without a bump, so a format-1 file may hold either. `faultline run --save` wrote report models only
+ * in format 1 (it has saved whole runs since), so every report-model file it wrote is refused; a
+ * format-2 or later one comes only from `encodeSnapshot`.
  */
 export const REPORT_MODEL_OLDEST_FORMAT = 2;
 
