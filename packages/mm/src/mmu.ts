@@ -160,8 +160,9 @@ export class Mmu implements TlbClient {
       // the buffer, not by this one. V8 compiles a hit's array reads to an address in the instruction
       // when the array's memory is in the low 2 GiB (the main thread's C heap, with Node's non-PIE
       // binary) and to an extra 10-byte constant load when it is not (a worker thread's own C heap):
-      // an hBase of the worker's own made its TLB-hit store32 ~13% slower than the same loop in the
-      // main thread (1.74 vs 1.54 × the raw store; 1.54 in both with this).
+      // an hBase of the worker's own made a bare worker's TLB-hit loads and stores ~10% slower than the
+      // same loops in the main thread (store32 1.74 vs 1.54 × the raw store, 1.54 in both with this;
+      // the simulator's worker: load32 1.46-1.58 before, 1.41 after).
       this.hBase = new Int32Array(buf, at.hBase, n);
     } else {
       // Arrays V8 allocates itself (no user-visible buffer) index faster than views on a given
