@@ -41,6 +41,20 @@ export const ERA_DIFFERENCES = {
     modern: true,
   },
   /**
+   * munmap's map-count checks. 2.6.10's do_munmap() split both edges with split_vma(), which refuses
+   * any split at vm.max_map_count, so even trimming a VMA's head or tail there was -ENOMEM (the first
+   * split stays when the second fails). Today vms_gather_munmap_vmas() asks only when the range lies
+   * strictly inside one VMA, the one case that leaves more VMAs than before, and splits with
+   * __split_vma(), letting map_count pass the limit for a moment.
+   */
+  munmapSplitsChecked: {
+    changedIn:
+      "v2.6.36: commit 659ace584e7a 'mmap: don't return ENOMEM when mapcount is temporarily exceeded in " +
+      "munmap()' (KOSAKI Motohiro)",
+    "2.6.10": true,
+    modern: false,
+  },
+  /**
    * A shared VMA without a fault handler (a driver whose mmap sets no vm_ops): 2.6.10's
    * do_anonymous_page() gave it anonymous pages; today do_anonymous_page() answers SIGBUS
    * ("File mapping without ->vm_ops ?").

@@ -34,6 +34,7 @@ import {
   fakeFile,
   hex,
   MAP_DROPPABLE,
+  type MmRow,
   mmTable,
   P,
   PF,
@@ -438,6 +439,79 @@ mmTable("munmap", [
     },
     expect: -EINVAL,
   },
+]);
+
+// munmap at vm.max_map_count by era (era.ts munmapSplitsChecked). 2.6.9/2.6.11's do_munmap() split
+// both edges with split_vma(), which is -ENOMEM at the limit; 6.18's vms_gather_munmap_vmas() asks only
+// for a range strictly inside one VMA (Linux 6.18.44 at the limit: munmap of a VMA's head succeeds).
+const threePages = (mm: Mm): void => void mm.mmap(A, 3 * P, RW, PF, null, 0);
+mmTable("munmap at vm.max_map_count, by era", [
+  ...(
+    [
+      ["head", 0, 0, -ENOMEM],
+      ["middle", 1, -ENOMEM, -ENOMEM],
+      ["tail", 2, 0, -ENOMEM],
+    ] as const
+  ).flatMap(([where, n, modern, old]): MmRow[] =>
+    (
+      [
+        ["modern", modern],
+        ["2.6.10", old],
+      ] as const
+    ).map(([era, errno]) => ({
+      name: `${era}: munmap of a VMA's ${where} at the limit → ${errno ? "ENOMEM" : "0"}`,
+      options: { era, maxMapCount: 1 },
+      run: ({ mm }) => {
+        threePages(mm);
+        return mm.munmap(at(n), P);
+      },
+      expect: errno,
+      after: ({ mm }) => expect(mm.vmaLookup(at(n)) === null).toBe(errno === 0),
+    })),
+  ),
+  {
+    name: "2.6.10: the first split fits, the second does not → ENOMEM, the first split stays",
+    options: { era: "2.6.10", maxMapCount: 2 },
+    run: ({ mm }) => {
+      threePages(mm);
+      return mm.munmap(at(1), P);
+    },
+    expect: -ENOMEM,
+    after: ({ mm }) => {
+      expect(mm.mapCount).toBe(2);
+      expect(mm.vmaLookup(at(1))).not.toBeNull();
+    },
+  },
+  {
+    name: "modern: one below the limit, a hole in one VMA → 0 (the end split is not checked)",
+    options: { maxMapCount: 2 },
+    run: ({ mm }) => {
+      threePages(mm);
+      return mm.munmap(at(1), P);
+    },
+    expect: 0,
+    after: ({ mm }) => expect(mm.mapCount).toBe(2),
+  },
+  ...(
+    [
+      ["modern", "addr"],
+      ["2.6.10", -ENOMEM],
+    ] as const
+  ).map(
+    ([era, res]): MmRow => ({
+      // Four VMAs at the limit, MAP_FIXED from the middle of the first to the middle of the last: the
+      // two splits are taken back by the two middle VMAs going away, so the new VMA still fits.
+      name: `${era}: MAP_FIXED over a tail and a head at the limit → ${res === "addr" ? "the address" : "ENOMEM"}`,
+      options: { era, maxMapCount: 4 },
+      run: ({ mm }) => {
+        for (let i = 0; i < 4; i++) mm.mmap(at(2 * i), 2 * P, i % 2 ? PROT_READ : RW, PF, null, 0);
+        return mm.mmap(at(1), 6 * P, RW, PF, null, 0);
+      },
+      expect: res,
+      // The new VMA joins what is left of the first (both read-write).
+      after: ({ mm }) => expect(mm.mapCount).toBe(res === "addr" ? 2 : 4),
+    }),
+  ),
 ]);
 
 describe("mmap file range (file_mmap_ok)", () => {

@@ -454,9 +454,11 @@ export function vmsGatherMunmapVmas(mm: MmStruct, start: number, end: number): V
   if (!first || first.vmStart >= end) return { vmas: [], start, end, clearPtes: true };
   // Which piece of a split is the new VMA differs between the eras (era.ts munmapSplitNewStays).
   const newStays = mm.rules.munmapSplitNewStays;
+  // era.ts munmapSplitsChecked: 2.6.10 checked the map count at each split, today only a split strictly
+  // inside one VMA needs a free slot (munmap04).
+  const checkEach = mm.rules.munmapSplitsChecked;
   if (start > first.vmStart) {
-    // Splitting strictly inside one VMA needs a new map slot (munmap04).
-    if (end < first.vmEnd && mm.mapCount >= mm.maxMapCount) return -ENOMEM;
+    if ((checkEach || end < first.vmEnd) && mm.mapCount >= mm.maxMapCount) return -ENOMEM;
     // A sealed VMA is not split for an unmap that must fail anyway (mm/mseal.c).
     if (first.vmFlags & VM_SEALED) return -EPERM;
     const r = splitVma(mm, first, start, newStays);
@@ -470,11 +472,10 @@ export function vmsGatherMunmapVmas(mm: MmStruct, start: number, end: number): V
     if (v.vmFlags & VM_SEALED) return -EPERM;
     let victim = v;
     if (victim.vmEnd > end) {
+      // Nothing is detached yet, so a failure leaves the VMAs in place (the first split stays).
+      if (checkEach && mm.mapCount >= mm.maxMapCount) return -ENOMEM;
       const r = splitVma(mm, victim, end, !newStays);
-      if (typeof r === "number") {
-        for (const d of vmas) mm.vmas.insert(d);
-        return r;
-      }
+      if (typeof r === "number") return r;
       if (!newStays) victim = r;
     }
     vmas.push(victim);

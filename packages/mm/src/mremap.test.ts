@@ -25,6 +25,7 @@ import {
   at,
   fakeFile,
   hex,
+  type MmRow,
   MOVE,
   mapRemap,
   mmTable,
@@ -310,5 +311,69 @@ mmTable("mremap", [
       expect(mm.vmaLookup(A)).not.toBeNull();
       expect(mm.vmaLookup(at(16))).toBeNull();
     },
+  },
+]);
+
+// The map count under mremap. check_mremap_params() (6.18) counts only for a move to a new address
+// (map_count + 2 >= max_map_count - 3: -ENOMEM); a shrink is do_vmi_munmap(), whose error
+// shrink_vma() returns (2.6.9/2.6.11's do_mremap() returned do_munmap()'s too). Linux 6.18.44: at
+// map_count max_map_count - 1 a shrink leaving a hole in a VMA succeeds, at max_map_count it is
+// ENOMEM; an MREMAP_FIXED move at max_map_count - 5 is ENOMEM, at - 6 it succeeds.
+mmTable("mremap at vm.max_map_count", [
+  ...(
+    [
+      ["modern", 2, 0, 2],
+      ["modern", 1, -ENOMEM, 1],
+      // 2.6.10 checked both splits: the first fits at 2, the second does not, and the first stays.
+      ["2.6.10", 3, 0, 2],
+      ["2.6.10", 2, -ENOMEM, 2],
+    ] as const
+  ).map(
+    ([era, max, errno, count]): MmRow => ({
+      name: `${era}: a shrink leaving a hole in a VMA, max_map_count ${max} → ${errno ? "ENOMEM" : "the address"}`,
+      options: { era, maxMapCount: max },
+      run: ({ mm }) => {
+        mm.mmap(A, 3 * P, RW, PF, null, 0);
+        return mm.mremap(A, 2 * P, P, 0);
+      },
+      expect: errno || A,
+      after: ({ mm }) => expect(mm.mapCount).toBe(count),
+    }),
+  ),
+  ...(
+    [
+      ["modern", A],
+      ["2.6.10", -ENOMEM],
+    ] as const
+  ).map(
+    ([era, res]): MmRow => ({
+      // era.ts munmapSplitsChecked: 2.6.10's do_munmap() checked the split of the VMA's tail too.
+      name: `${era}: shrinking a VMA's tail at the limit → ${res === A ? "the address" : "ENOMEM"}`,
+      options: { era, maxMapCount: 1 },
+      run: ({ mm }) => {
+        mm.mmap(A, 3 * P, RW, PF, null, 0);
+        return mm.mremap(A, 3 * P, 2 * P, 0);
+      },
+      expect: res,
+      after: ({ mm }) => expect(mm.vmaLookup(at(2)) === null).toBe(res === A),
+    }),
+  ),
+  {
+    name: "MREMAP_FIXED at max_map_count - 5 → ENOMEM",
+    options: { maxMapCount: 6 },
+    run: ({ mm }) => {
+      mm.mmap(A, P, RW, PF, null, 0);
+      return mm.mremap(A, P, P, MOVE, at(8));
+    },
+    expect: -ENOMEM,
+  },
+  {
+    name: "MREMAP_FIXED at max_map_count - 6 → the new address",
+    options: { maxMapCount: 7 },
+    run: ({ mm }) => {
+      mm.mmap(A, P, RW, PF, null, 0);
+      return mm.mremap(A, P, P, MOVE, at(8));
+    },
+    expect: at(8),
   },
 ]);

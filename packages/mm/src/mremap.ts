@@ -65,9 +65,11 @@ export function doMremap(
     if (!(flags & MREMAP_MAYMOVE)) return -EINVAL;
     if (flags & MREMAP_DONTUNMAP && oldLen !== newLen) return -EINVAL;
     if (addr + oldLen > newAddr && newAddr + newLen > addr) return -EINVAL;
+    // check_mremap_params(): a move to a new address (only) needs room for both ranges split in
+    // three and move_vma()'s four spare slots. Linux 6.18.44: a shrink in place at map_count
+    // max_map_count - 1 succeeds; an MREMAP_FIXED move at max_map_count - 5 is ENOMEM.
+    if (mm.mapCount + 2 >= mm.maxMapCount - 3) return -ENOMEM;
   }
-  // check_map_count_against_split_early(): room for the worst case of four new VMAs.
-  if (mm.mapCount + 4 > mm.maxMapCount) return -ENOMEM;
   // Since v6.17 a pure MREMAP_FIXED move may span several VMAs (remap_move()).
   if (flags & MREMAP_FIXED && oldLen === newLen)
     return remapMove(mm, { addr, oldLen, newLen, flags, newAddr });
@@ -152,9 +154,11 @@ function mremapAt(mm: MmStruct, r: VmaRemap): number {
   const vma = r.vma!;
   if (r.oldLen === r.newLen) return r.addr;
   if (r.newLen < r.oldLen) {
-    // shrink_vma(): today's mremap answers the address whatever the unmap said.
-    doVmiMunmap(mm, r.addr + r.newLen, r.oldLen - r.newLen);
-    return r.addr;
+    // shrink_vma(): a failed unmap (a split past vm.max_map_count) is the answer; 2.6.10's do_mremap()
+    // returned do_munmap()'s error too. Linux 6.18.44: shrinking a VMA to leave a hole at
+    // max_map_count is ENOMEM.
+    const err = doVmiMunmap(mm, r.addr + r.newLen, r.oldLen - r.newLen);
+    return err || r.addr;
   }
   // expand_vma(): grow in place when the range ends at the VMA's end and the space after is free.
   const delta = r.newLen - r.oldLen;
@@ -205,7 +209,9 @@ function mremapTo(mm: MmStruct, r: VmaRemap): number {
     if (!r.vma) return -EFAULT;
   }
   if (r.newLen < r.oldLen) {
-    doVmiMunmap(mm, r.addr + r.newLen, r.oldLen - r.newLen);
+    // mremap_to(): shrink_vma()'s error is the answer.
+    const err = doVmiMunmap(mm, r.addr + r.newLen, r.oldLen - r.newLen);
+    if (err) return err;
     r.oldLen = r.newLen;
     r.vma = mm.vmaLookup(r.addr);
     if (!r.vma) return -EFAULT;

@@ -86,7 +86,8 @@ export function splitVma(mm: MmStruct, vma: Vma, addr: number, newBelow: boolean
 
 /**
  * split_vma(): __split_vma() within vm.max_map_count. A split that would need another map slot is
- * -ENOMEM (2.6.10's split_vma() and today's alike); munmap's splits check the limit themselves.
+ * -ENOMEM (2.6.10's split_vma() and today's alike). munmap's splits check the limit themselves, as
+ * each era did (era.ts munmapSplitsChecked).
  */
 function splitVmaChecked(mm: MmStruct, vma: Vma, addr: number, newBelow: boolean): Vma | number {
   if (mm.mapCount >= mm.maxMapCount) return -ENOMEM;
