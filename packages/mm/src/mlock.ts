@@ -46,19 +46,8 @@ export function doMlock(
     // apply_vma_lock_flags(): the lock bits are replaced, so mlock() after mlock2(MLOCK_ONFAULT)
     // drops VM_LOCKONFAULT.
     const newFlags = (old & ~VM_LOCKED_MASK) | (lock ? VM_LOCKED | (onFault ? VM_LOCKONFAULT : 0) : 0);
-    let cur = vma;
-    // mlock_fixup(): memory that cannot be locked is silently neither locked nor counted (era.ts
-    // mlockNeverLocks).
-    if (newFlags !== old && !(old & mm.rules.mlockNeverLocks)) {
-      // 2.6.10's mlock_fixup() split and never merged (era.ts lockAdviceMerges).
-      const r = vmaModifyFlags(mm, vma, nstart, tmp, newFlags, { merge: mm.rules.lockAdviceMerges });
-      // A failed split is -ENOMEM today, -EAGAIN in 2.6.10 (era.ts mlockSplitEagain).
-      if (typeof r === "number") return r === -ENOMEM && mm.rules.mlockSplitEagain ? -EAGAIN : r;
-      const pages = (tmp - nstart) / PAGE;
-      if (!(newFlags & VM_LOCKED)) mm.lockedVm -= pages;
-      else if (!(old & VM_LOCKED)) mm.lockedVm += pages;
-      cur = r;
-    }
+    const cur = mlockFixup(mm, vma, nstart, tmp, newFlags);
+    if (typeof cur === "number") return cur;
     tmp = Math.max(tmp, cur.vmEnd);
     nstart = tmp;
     vma = mm.vmas.next(cur);
@@ -75,16 +64,23 @@ export function doMlock(
   return 0;
 }
 
-/** mlock_fixup() for mlockall: new lock bits on a whole VMA, locked_vm kept; era.ts mlockNeverLocks skipped. */
-function mlockFixupWhole(mm: MmStruct, vma: Vma, newFlags: number): void {
+/**
+ * mlock_fixup(): new lock bits on [start, end) of `vma`, split off (and today merged) as needed, with
+ * locked_vm following. Returns the VMA now holding the range, or -errno. Memory that cannot be locked
+ * is silently neither locked nor counted (era.ts mlockNeverLocks).
+ */
+function mlockFixup(mm: MmStruct, vma: Vma, start: number, end: number, newFlags: number): Vma | number {
   const old = vma.vmFlags;
-  if (newFlags === old || old & mm.rules.mlockNeverLocks) return;
-  // mlock_fixup() counts the range it was given, not the VMA a merge leaves.
-  const pages = (vma.vmEnd - vma.vmStart) / PAGE;
-  const r = vmaModifyFlags(mm, vma, vma.vmStart, vma.vmEnd, newFlags, { merge: mm.rules.lockAdviceMerges });
-  if (typeof r === "number") return; // apply_mlockall_flags() ignores errors
-  if (!(newFlags & VM_LOCKED) && old & VM_LOCKED) mm.lockedVm -= pages;
-  else if (newFlags & VM_LOCKED && !(old & VM_LOCKED)) mm.lockedVm += pages;
+  if (newFlags === old || old & mm.rules.mlockNeverLocks) return vma;
+  // 2.6.10's mlock_fixup() split and never merged (era.ts lockAdviceMerges).
+  const r = vmaModifyFlags(mm, vma, start, end, newFlags, { merge: mm.rules.lockAdviceMerges });
+  // A failed split is -ENOMEM today, -EAGAIN in 2.6.10 (era.ts mlockSplitEagain).
+  if (typeof r === "number") return r === -ENOMEM && mm.rules.mlockSplitEagain ? -EAGAIN : r;
+  // The range it was given is counted, not the VMA a merge leaves.
+  const pages = (end - start) / PAGE;
+  if (!(newFlags & VM_LOCKED)) mm.lockedVm -= pages;
+  else if (!(old & VM_LOCKED)) mm.lockedVm += pages;
+  return r;
 }
 
 /**
@@ -113,7 +109,8 @@ export function doMlockall(mm: MmStruct, flags: number, unlock = false): number 
   const toAdd = flags & MCL_CURRENT ? VM_LOCKED | (flags & MCL_ONFAULT ? VM_LOCKONFAULT : 0) : 0;
   for (const v of [...mm.vmas]) {
     const cur = mm.vmaLookup(v.vmStart);
-    if (cur) mlockFixupWhole(mm, cur, (cur.vmFlags & ~VM_LOCKED_MASK) | toAdd);
+    // apply_mlockall_flags() ignores mlock_fixup()'s errors.
+    if (cur) mlockFixup(mm, cur, cur.vmStart, cur.vmEnd, (cur.vmFlags & ~VM_LOCKED_MASK) | toAdd);
   }
   // mm_populate(0, TASK_SIZE): faults are ignored, as __mm_populate ignores them.
   if (flags & MCL_CURRENT) for (const v of [...mm.vmas]) mmPopulate(mm, v.vmStart, v.vmEnd, true);
