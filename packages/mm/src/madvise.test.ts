@@ -70,6 +70,7 @@ import {
   type Mm,
   VM_DONTDUMP,
   VM_IO,
+  VM_RAND_READ,
 } from "./index";
 import { pteIsGuardMarker, ptePfn } from "./pgtable";
 
@@ -589,6 +590,28 @@ mmTable(
       },
       expect: -EAGAIN,
       after: ({ mm }) => expect(mm.mapCount).toBe(1),
+    }),
+  ),
+);
+
+// The first split fits, the second (at the range's end) does not: the first stays, the advice is not
+// applied (vma_modify() in 6.18, madvise_behavior() in 2.6.9/2.6.11 split start then end). Linux
+// 6.18.44, one slot below the limit: madvise(MADV_RANDOM) of a VMA's middle page → EAGAIN.
+mmTable(
+  "madvise: the second split past vm.max_map_count",
+  (["modern", "2.6.10"] as const).map(
+    (era): MmRow => ({
+      name: `${era}: → EAGAIN, the first split stays, the range not advised`,
+      options: { era, maxMapCount: 2 },
+      run: ({ mm }) => {
+        mapAnon(mm, 3 * P);
+        return mm.madvise(at(1), P, MADV_RANDOM);
+      },
+      expect: -EAGAIN,
+      after: ({ mm }) => {
+        expect(mm.mapCount).toBe(2);
+        expect([...mm].some((v) => v.vmFlags & VM_RAND_READ)).toBe(false);
+      },
     }),
   ),
 );

@@ -28,6 +28,7 @@ import {
   MCL_FUTURE,
   MCL_ONFAULT,
   PROT_NONE,
+  PROT_READ,
   VM_LOCKED,
   VM_LOCKONFAULT,
 } from "./index";
@@ -322,4 +323,48 @@ mmTable(
       after: ({ mm }) => expect(mm.lockedVm).toBe(2),
     }),
   ),
+);
+
+// The first split fits, the second does not (Linux 6.18.44, one slot below the limit: mlock of a VMA's
+// middle page → ENOMEM): the first split stays, nothing is locked or counted. Across two VMAs, what
+// apply_vma_lock_flags() locked in the first before the second's split failed stays locked and counted.
+mmTable(
+  "mlock: the second split past vm.max_map_count",
+  (
+    [
+      ["modern", -ENOMEM],
+      ["2.6.10", -EAGAIN],
+    ] as const
+  ).flatMap(([era, errno]): MmRow[] => [
+    {
+      name: `${era}: in one VMA → ${errno === -ENOMEM ? "ENOMEM" : "EAGAIN"}, nothing locked`,
+      options: { era, maxMapCount: 2 },
+      run: ({ mm }) => {
+        mapAnon(mm, 3 * P);
+        return mm.mlock(at(1), P);
+      },
+      expect: errno,
+      after: ({ mm }) => {
+        expect(mm.mapCount).toBe(2);
+        expect(mm.lockedVm).toBe(0);
+        expect([...mm].some((v) => v.vmFlags & VM_LOCKED)).toBe(false);
+      },
+    },
+    {
+      name: `${era}: across two VMAs, the second's split fails → the first's part stays locked`,
+      options: { era, maxMapCount: 3 },
+      run: ({ mm }) => {
+        mm.mmap(A, 2 * P, RW, PF, null, 0);
+        mm.mmap(at(2), 3 * P, PROT_READ, PF, null, 0);
+        return mm.mlock(at(1), 3 * P);
+      },
+      expect: errno,
+      after: ({ mm }) => {
+        expect(mm.mapCount).toBe(3);
+        expect(mm.lockedVm).toBe(1);
+        expect(mm.vmaLookup(at(1))!.vmFlags & VM_LOCKED).toBe(VM_LOCKED);
+        expect(mm.vmaLookup(at(2))!.vmFlags & VM_LOCKED).toBe(0);
+      },
+    },
+  ]),
 );

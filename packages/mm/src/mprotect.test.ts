@@ -222,3 +222,25 @@ mmTable(
     }),
   ),
 );
+
+// The first split fits, the second does not: mprotect_fixup() leaves the first split and the old
+// protection (6.18's vma_modify_flags(), 2.6.9/2.6.11's split_vma() pair alike). Linux 6.18.44, one
+// slot below the limit: mprotect of a VMA's middle page → ENOMEM.
+mmTable(
+  "mprotect: the second split past vm.max_map_count",
+  (["modern", "2.6.10"] as const).map(
+    (era): MmRow => ({
+      name: `${era}: → ENOMEM, the first split stays, the range still writable`,
+      options: { era, maxMapCount: 2 },
+      run: ({ mm }) => {
+        mapAnon(mm, 3 * P);
+        return mm.mprotect(at(1), P, PROT_READ);
+      },
+      expect: -ENOMEM,
+      after: ({ mm }) => {
+        expect(mm.mapCount).toBe(2);
+        for (const v of mm) expect(v.vmFlags & VM_WRITE).toBe(VM_WRITE);
+      },
+    }),
+  ),
+);

@@ -49,6 +49,17 @@ describe("mseal(2)", () => {
     mm.checkInvariants();
   });
 
+  it("the second split past vm.max_map_count: -ENOMEM, the first split stays, nothing sealed", () => {
+    // mseal_apply() passes vma_modify_flags()'s error on; the split at the start is not undone.
+    const mm = new Mm(ramOnly(PhysMemory.create({ ramBytes: 4 << 20 })), { maxMapCount: 2 });
+    mm.mmap(A, 3 * P, RW, PF, null, 0);
+    expect(mm.mseal(A + P, P, 0)).toBe(-ENOMEM);
+    expect(mm.mapCount).toBe(2);
+    expect([...mm].some((v) => v.vmFlags & VM_SEALED)).toBe(false);
+    mm.checkInvariants();
+    mm.exit();
+  });
+
   it("no munmap, mmap(MAP_FIXED), mprotect, mremap or madvise ever changes a sealed range; each that reaches it is -EPERM", () => {
     const mem = PhysMemory.create({ ramBytes: 4 << 20 });
     const page = fc.integer({ min: 0, max: 15 });
