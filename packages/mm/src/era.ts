@@ -209,6 +209,20 @@ export const ERA_DIFFERENCES = {
     modern: false,
   },
   /**
+   * When mlock() faults the locked memory in. 2.6.10's mlock_fixup() called make_pages_present() on
+   * each range it locked (2.6.9 and 2.6.11 alike), so when a later VMA fails (a split past
+   * vm.max_map_count, a hole, a fault) the VMAs locked before it are already populated. Today
+   * do_mlock() populates once apply_vma_lock_flags() has locked the whole range, and not at all when
+   * that fails.
+   */
+  mlockPopulatesEachVma: {
+    changedIn:
+      "v2.6.38: commit fed067da46ad 'mlock: only hold mmap_sem in shared mode when faulting in pages' " +
+      "(Michel Lespinasse)",
+    "2.6.10": true,
+    modern: false,
+  },
+  /**
    * Which advice madvise() knows, and when it says -EINVAL for the rest. Today madvise_behavior_valid()
    * refuses an unknown advice before anything else. 2.6.10's madvise_vma() knew MADV_NORMAL, RANDOM,
    * SEQUENTIAL, WILLNEED and DONTNEED only and answered -EINVAL per VMA, inside sys_madvise()'s walk:

@@ -368,3 +368,45 @@ mmTable(
     },
   ]),
 );
+
+// 2.6.10's mlock_fixup() faulted in each range it locked (make_pages_present(), 2.6.9 and 2.6.11), so a
+// VMA locked before a later failure is populated; 6.18's do_mlock() populates only after
+// apply_vma_lock_flags() has succeeded (era.ts mlockPopulatesEachVma).
+mmTable(
+  "mlock: a failure after the first VMA, and what is populated",
+  (
+    [
+      ["modern", -ENOMEM, 0],
+      ["2.6.10", -EAGAIN, 2],
+    ] as const
+  ).flatMap(([era, splitErrno, rss]): MmRow[] => [
+    {
+      name: `${era}: the second VMA's split fails → the first locked, ${rss ? "populated" : "not populated"}`,
+      options: { era, maxMapCount: 2 },
+      run: ({ mm }) => {
+        mm.mmap(A, 2 * P, RW, PF, null, 0);
+        mm.mmap(at(2), 3 * P, PROT_READ, PF, null, 0);
+        return mm.mlock(A, 3 * P);
+      },
+      expect: splitErrno,
+      after: ({ mm }) => {
+        expect(mm.lockedVm).toBe(2);
+        expect(mm.rssAnon).toBe(rss);
+      },
+    },
+    {
+      name: `${era}: a hole after the first VMA → ENOMEM, the first locked, ${rss ? "populated" : "not populated"}`,
+      options: { era },
+      run: ({ mm }) => {
+        mm.mmap(A, 2 * P, RW, PF, null, 0);
+        mm.mmap(at(3), P, RW, PF, null, 0);
+        return mm.mlock(A, 4 * P);
+      },
+      expect: -ENOMEM,
+      after: ({ mm }) => {
+        expect(mm.lockedVm).toBe(2);
+        expect(mm.rssAnon).toBe(rss);
+      },
+    },
+  ]),
+);

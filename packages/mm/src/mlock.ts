@@ -53,15 +53,21 @@ export function doMlock(
     vma = mm.vmas.next(cur);
   }
   if (tmp < end) return -ENOMEM;
-  if (lock && !onFault) {
-    // __mm_populate(start, len, 0): a fault that fails (PROT_NONE memory, an execute-only key, SIGBUS)
-    // ends the walk and mlock fails, the range staying locked (__mlock_posix_error_return: -EFAULT is
-    // -ENOMEM, -ENOMEM is -EAGAIN).
-    const r = mmPopulate(mm, start, end, false);
-    if (r === FAULT_OOM) return -EAGAIN;
-    if (r !== FAULT_OK) return -ENOMEM;
-  }
+  // __mm_populate(start, len, 0), once everything is locked (2.6.10: in each mlock_fixup(), era.ts
+  // mlockPopulatesEachVma).
+  if (lock && !onFault && !mm.rules.mlockPopulatesEachVma) return populateLocked(mm, start, end);
   return 0;
+}
+
+/**
+ * Faults in locked memory for mlock: a fault that fails (PROT_NONE memory, an execute-only key,
+ * SIGBUS) ends the walk and mlock fails, the range staying locked (__mlock_posix_error_return:
+ * -EFAULT is -ENOMEM, -ENOMEM is -EAGAIN).
+ */
+function populateLocked(mm: MmStruct, start: number, end: number): number {
+  const r = mmPopulate(mm, start, end, false);
+  if (r === FAULT_OOM) return -EAGAIN;
+  return r === FAULT_OK ? 0 : -ENOMEM;
 }
 
 /**
@@ -80,6 +86,12 @@ function mlockFixup(mm: MmStruct, vma: Vma, start: number, end: number, newFlags
   const pages = (end - start) / PAGE;
   if (!(newFlags & VM_LOCKED)) mm.lockedVm -= pages;
   else if (!(old & VM_LOCKED)) mm.lockedVm += pages;
+  // 2.6.10's mlock_fixup() faulted in what it had just locked (make_pages_present()), so a later
+  // failure leaves this part populated (era.ts mlockPopulatesEachVma; 2.6.10 has no MLOCK_ONFAULT).
+  if (mm.rules.mlockPopulatesEachVma && newFlags & VM_LOCKED) {
+    const err = populateLocked(mm, start, end);
+    if (err) return err;
+  }
   return r;
 }
 
