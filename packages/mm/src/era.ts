@@ -322,6 +322,19 @@ export const ERA_DIFFERENCES = {
     modern: true,
   },
   /**
+   * Which flags decide that mmap() faults the new range in (VM_LOCKED). Today do_mmap() asks the
+   * vm_flags it built itself, so a driver that sets VM_LOCKED in ->mmap gets no population and one
+   * that clears it still does. 2.6.10's do_mmap_pgoff() read vm_flags back from the VMA after ->mmap
+   * ("Can addr have changed??", pwanbul/linux-2.6.11 mm/mmap.c; see fileMergeBeforeMmap's commit)
+   * and asked those.
+   */
+  populateByOwnFlags: {
+    changedIn:
+      "v3.9: commit bebeb3d68b24 'mm: introduce mm_populate() for populating new vmas' (Michel Lespinasse)",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
    * Merging next to a VMA whose vm_ops has ->close. 2.6.10's is_mergeable_vma() (mm/mmap.c) refused
    * any prev or next with ->close, and vma_merge() never asked the VMA whose range changed, so a merge
    * into prev could delete that one without ->close. Today only a VMA the merge would delete must have

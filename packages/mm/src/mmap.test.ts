@@ -54,6 +54,7 @@ import {
   EOVERFLOW,
   MAP_PRIVATE,
   MAP_SYNC,
+  VM_FAULT_SIGBUS,
   VM_LOCKED,
   VM_MAYWRITE,
   VM_SHARED,
@@ -440,6 +441,52 @@ mmTable("munmap", [
     expect: -EINVAL,
   },
 ]);
+
+// Whether mmap() faults a file's range in when the driver's ->mmap changes VM_LOCKED. 6.18's do_mmap()
+// asks the vm_flags it built; 2.6.10's do_mmap_pgoff() asked those read back from the VMA after ->mmap
+// (era.ts populateByOwnFlags). The driver's ->fault counts the faults asked of it.
+mmTable(
+  "mmap: populate after a driver's ->mmap changed VM_LOCKED",
+  (
+    [
+      ["modern", "sets", false],
+      ["2.6.10", "sets", true],
+      ["modern", "clears", true],
+      ["2.6.10", "clears", false],
+    ] as const
+  ).map(([era, change, populated]): MmRow => {
+    let calls = 0;
+    return {
+      name: `${era}: a driver that ${change} VM_LOCKED → ${populated ? "populated" : "not populated"}`,
+      options: { era },
+      run: ({ mm }) => {
+        const f = fakeFile({
+          mmap: (vma) => {
+            vma.vmOps = {
+              fault: () => {
+                calls++;
+                return VM_FAULT_SIGBUS;
+              },
+            };
+            vma.vmFlags = change === "sets" ? vma.vmFlags | VM_LOCKED : vma.vmFlags & ~VM_LOCKED;
+            return 0;
+          },
+        });
+        return mm.mmap(
+          A,
+          2 * P,
+          PROT_READ,
+          MAP_SHARED | MAP_FIXED | (change === "sets" ? 0 : MAP_LOCKED),
+          f,
+          0,
+        );
+      },
+      expect: A,
+      // The SIGBUS ends the walk at the first page: one call when populated.
+      after: () => expect(calls).toBe(populated ? 1 : 0),
+    };
+  }),
+);
 
 // munmap at vm.max_map_count by era (era.ts munmapSplitsChecked). 2.6.9/2.6.11's do_munmap() split
 // both edges with split_vma(), which is -ENOMEM at the limit; 6.18's vms_gather_munmap_vmas() asks only

@@ -275,11 +275,10 @@ export function doMmap(
   if (res < 0) return res;
   const vma = mm.vmaLookup(res);
   // do_mmap() populates by the vm_flags it built, so memory __mmap_complete() would not lock is still
-  // faulted in; 2.6.10's do_mmap_pgoff() asked the flags ->mmap left (a driver's VM_LOCKED too).
-  if (
-    vma &&
-    ((vmFlags | vma.vmFlags) & VM_LOCKED || (flags & (MAP_POPULATE | MAP_NONBLOCK)) === MAP_POPULATE)
-  ) {
+  // faulted in and a driver's own VM_LOCKED is not; 2.6.10's do_mmap_pgoff() asked the flags ->mmap
+  // left (era.ts populateByOwnFlags).
+  const lockedFlags = mm.rules.populateByOwnFlags ? vmFlags : (vma?.vmFlags ?? 0);
+  if (vma && (lockedFlags & VM_LOCKED || (flags & (MAP_POPULATE | MAP_NONBLOCK)) === MAP_POPULATE)) {
     mmPopulate(mm, res, res + len);
   }
   return res;
