@@ -49,7 +49,7 @@ export const ERA_DIFFERENCES = {
    */
   munmapSplitsChecked: {
     changedIn:
-      "v2.6.36: commit 659ace584e7a 'mmap: don't return ENOMEM when mapcount is temporarily exceeded in " +
+      "v2.6.36: 'mmap: don't return ENOMEM when mapcount is temporarily exceeded in " +
       "munmap()' (KOSAKI Motohiro)",
     "2.6.10": true,
     modern: false,
@@ -217,8 +217,7 @@ export const ERA_DIFFERENCES = {
    */
   mlockPopulatesEachVma: {
     changedIn:
-      "v2.6.38: commit fed067da46ad 'mlock: only hold mmap_sem in shared mode when faulting in pages' " +
-      "(Michel Lespinasse)",
+      "v2.6.38: 'mlock: only hold mmap_sem in shared mode when faulting in pages' " + "(Michel Lespinasse)",
     "2.6.10": true,
     modern: false,
   },
@@ -329,8 +328,7 @@ export const ERA_DIFFERENCES = {
    * and asked those.
    */
   populateByOwnFlags: {
-    changedIn:
-      "v3.9: commit bebeb3d68b24 'mm: introduce mm_populate() for populating new vmas' (Michel Lespinasse)",
+    changedIn: "v3.9: 'mm: introduce mm_populate() for populating new vmas' (Michel Lespinasse)",
     "2.6.10": false,
     modern: true,
   },
