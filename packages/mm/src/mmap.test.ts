@@ -330,24 +330,42 @@ mmTable("mmap", [
     expect: -EINVAL,
   },
   {
-    name: "map_count at max_map_count → ENOMEM",
+    // do_mmap() refuses only map_count > max: at the limit a mapping that merges with nothing still
+    // goes one past it ("allowed to exceed the limit by one"; Linux 6.18.44 and 2.6.11 alike), and the
+    // next one is refused.
+    name: "map_count at max_map_count: one more VMA, then ENOMEM",
     options: { maxMapCount: 2 },
     run: ({ mm }) => {
       mm.mmap(at(0), P, PROT_READ, PF, null, 0);
       mm.mmap(at(2), P, PROT_READ, PF, null, 0);
-      return mm.mmap(at(4), P, PROT_READ, PF, null, 0);
+      expect(mm.mmap(at(4), P, PROT_READ, PF, null, 0)).toBe(at(4));
+      expect(mm.mapCount).toBe(3);
+      return mm.mmap(at(6), P, PROT_READ, PF, null, 0);
     },
     expect: -ENOMEM,
+    after: ({ mm }) => expect(mm.mapCount).toBe(3),
   },
   {
-    name: "at max_map_count a mapping that merges still needs a free slot (mmap_region checks first)",
+    name: "at max_map_count a mapping that merges both neighbours maps: one VMA left",
     options: { maxMapCount: 2 },
     run: ({ mm }) => {
       mm.mmap(at(0), P, PROT_READ, PF, null, 0);
       mm.mmap(at(2), P, PROT_READ, PF, null, 0);
       return mm.mmap(at(1), P, PROT_READ, PF, null, 0);
     },
-    expect: -ENOMEM,
+    expect: "addr",
+    after: ({ mm }) => expect(mm.mapCount).toBe(1),
+  },
+  {
+    name: "2.6.10: map_count at max_map_count: one more VMA too (do_mmap_pgoff's check is map_count > max)",
+    options: { maxMapCount: 2, era: "2.6.10" },
+    run: ({ mm }) => {
+      mm.mmap(at(0), P, PROT_READ, PF, null, 0);
+      mm.mmap(at(2), P, PROT_READ, PF, null, 0);
+      return mm.mmap(at(4), P, PROT_READ, PF, null, 0);
+    },
+    expect: "addr",
+    after: ({ mm }) => expect(mm.mapCount).toBe(3),
   },
   {
     name: "MAP_LOCKED over RLIMIT_MEMLOCK → EAGAIN",

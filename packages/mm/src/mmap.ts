@@ -305,10 +305,9 @@ function mmapRegion(
   // Detach what we replace, its PTEs kept until the clean-up below so an early failure can put it back.
   const detached = rangeFree(mm, addr, end) ? null : vmsGatherMunmapVmas(mm, addr, end);
   if (typeof detached === "number") return detached;
-  if (mm.mapCount + 1 > mm.maxMapCount) {
-    if (detached) vmsAbortMunmapVmas(mm, detached);
-    return -ENOMEM;
-  }
+  // No map-count check here: do_mmap() refused only map_count > max (above), so a process may go one
+  // VMA past vm.max_map_count when nothing merges ("allowed to exceed ... by one", mm/mmap.c; 2.6.11's
+  // do_mmap_pgoff() checked nothing more either); only splits check map_count >= max.
   // __mmap_setup(): RLIMIT_AS / RLIMIT_DATA, counting what MAP_FIXED replaces as freed.
   if (mm.rlimAs !== Number.POSITIVE_INFINITY || mm.rlimData.cur !== Number.POSITIVE_INFINITY) {
     let replaced = 0;
