@@ -107,7 +107,6 @@ export function syscall<const P extends readonly ParamSpec[]>(
 ): SyscallEntry {
   if (since !== null && !laterThan2610(since))
     throw new Error(`syscall ${name}: since ${since} is not a release after 2.6.10`);
-  const h = handler as SyscallEntry["handler"];
   // One shape for every entry (the entry's fields are read on every call: keep those loads monomorphic).
   const entry: SyscallEntry = {
     nr,
@@ -115,7 +114,7 @@ export function syscall<const P extends readonly ParamSpec[]>(
     method,
     params,
     codes: params.map((p) => CODE[p.kind]),
-    handler: since === null ? h : (k, t, ...args) => (k.era === "2.6.10" ? -ENOSYS : h(k, t, ...args)),
+    handler: handler as SyscallEntry["handler"],
     since,
   };
   return Object.freeze(entry);
@@ -360,7 +359,8 @@ export function doSyscall(k: Kernel, t: Task, e: SyscallEntry, args: unknown[]):
   const prev = enterKernel(k);
   let r: unknown;
   try {
-    r = invoke(h, e.codes.length, k, t, a);
+    // A call added after 2.6.10 is sys_ni_syscall on a 2.6.10 machine: entered like any, -ENOSYS.
+    r = e.since !== null && k.era === "2.6.10" ? -ENOSYS : invoke(h, e.codes.length, k, t, a);
   } catch (err) {
     r = kernelBug(k, e.name, err);
   } finally {
