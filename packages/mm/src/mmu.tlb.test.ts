@@ -91,34 +91,38 @@ describe("TLB tags", () => {
     mm.exit();
   });
 
-  it("an Mmu over a shared TLB buffer keeps all of its TLB there, hit-path offsets included", () => {
+  it("an Mmu over a shared TLB buffer keeps all of its TLB there, and its hits read the buffer's offsets", () => {
     const n = 64;
     const mem = PhysMemory.create({ ramBytes: 8 * 1024 * 1024 });
     const mm = new Mm(ramOnly(mem));
     const at = tlbBufferLayout(n);
     // The regions follow each other and the buffer size covers the last one.
-    expect([at.rTag, at.wTag, at.tBank, at.tBase, at.hBase]).toEqual([0, 8 * n, 16 * n, 20 * n, 24 * n]);
-    expect(tlbBufferBytes(n)).toBe(at.hBase + 4 * n);
+    expect([at.rTag, at.wTag, at.tBank, at.tBase]).toEqual([0, 8 * n, 16 * n, 20 * n]);
+    expect(tlbBufferBytes(n)).toBe(at.tBase + 4 * n);
     expect(() =>
-      Mmu.forMm(mm, undefined, { tlbEntries: n, tlbBuffer: new SharedArrayBuffer(24 * n) }),
-    ).toThrow(/tlbBuffer: 1536 bytes, need 1792/);
+      Mmu.forMm(mm, undefined, { tlbEntries: n, tlbBuffer: new SharedArrayBuffer(20 * n) }),
+    ).toThrow(/tlbBuffer: 1280 bytes, need 1536/);
     const buf = new SharedArrayBuffer(tlbBufferBytes(n));
     const mmu = Mmu.forMm(mm, undefined, { tlbEntries: n, tlbBuffer: buf });
     mm.mmap(BASE, 3 * P, RW, ANON | MAP_FIXED, null, 0);
     for (let k = 0; k < 3; k++) mmu.store32(BASE + k * P + 4, 100 + k);
     const wTag = new Float64Array(buf, at.wTag, n);
     const tBase = new Int32Array(buf, at.tBase, n);
-    const hBase = new Int32Array(buf, at.hBase, n);
+    const slots = [0, 1, 2].map((k) => (BASE / P + k) % n);
     for (let k = 0; k < 3; k++) {
-      const slot = (BASE / P + k) % n;
-      expect(wTag[slot]).toBe(BASE + k * P);
-      // A main-view page: the hit path's offset is the page's offset in the bank, read from the buffer.
-      expect(hBase[slot]).toBe(tBase[slot]);
-      expect(hBase[slot]! % P).toBe(0);
+      expect(wTag[slots[k]!]).toBe(BASE + k * P);
+      expect(tBase[slots[k]!]! % P).toBe(0); // a main-view page's offset in its bank
       const walks = mmu.walks;
       expect(mmu.load32(BASE + k * P + 4)).toBe(100 + k);
       expect(mmu.walks).toBe(walks);
     }
+    // The hit path adds the buffer's own tBase (no private copy): pointing slot 0 at page 2's frame
+    // makes a hit on page 0 read page 2's word. checkTlb sees the lie, and a flush mends it.
+    tBase[slots[0]!] = tBase[slots[2]!]!;
+    expect(mmu.load32(BASE + 4)).toBe(102);
+    expect(() => mmu.checkTlb()).toThrow(/at location/);
+    mmu.flushAll();
+    expect(mmu.load32(BASE + 4)).toBe(100);
     mmu.checkTlb();
     mm.exit();
   });

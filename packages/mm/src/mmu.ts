@@ -41,18 +41,16 @@ export interface MmuOptions {
 /**
  * Byte offsets of a shared TLB of `n` entries: read tags, write tags (Float64: the page's address, plus
  * TLB_OTHER_BANK when the page is not in the main RAM view, NaN = invalid), bank and byte offset of the
- * page (Int32), and the hit path's offset into the main RAM view (Int32, the MMU's own: the kernel side
- * never reads it). The kernel side decodes a tag with `tlbTagPage`.
+ * page (Int32). The kernel side decodes a tag with `tlbTagPage`.
  */
 export const tlbBufferLayout = (n: number) => ({
   rTag: 0,
   wTag: 8 * n,
   tBank: 16 * n,
   tBase: 20 * n,
-  hBase: 24 * n,
 });
 /** Bytes of a shared TLB buffer for `n` entries. */
-export const tlbBufferBytes = (n: number): number => 28 * n;
+export const tlbBufferBytes = (n: number): number => 24 * n;
 
 /**
  * Added to the tag of a page that lives outside the main RAM view (device RAM, ROM, RAM beyond the
@@ -108,15 +106,13 @@ export class Mmu implements TlbClient {
   declare private readonly mask: number;
   /**
    * Tags: the page address cached for reads / for writes (+ TLB_OTHER_BANK outside the main view,
-   * NaN = invalid); the bank and the page's byte offset in it; and `hBase`, the page's byte offset in
-   * the main RAM view, written and read only by this MMU (with a shared TLB buffer it lives there
-   * too, beside the tags the kernel clears: see the constructor).
+   * NaN = invalid); the bank and the page's byte offset in it, which the hit path adds to the offset
+   * in the page (only this MMU writes them; the kernel side reads them to release frames).
    */
   declare private readonly rTag: Float64Array;
   declare private readonly wTag: Float64Array;
   declare private readonly tBank: Int32Array;
   declare private readonly tBase: Int32Array;
-  declare private readonly hBase: Int32Array;
   /** The resolved MMIO page of each entry tagged TLB_MMIO (stale elsewhere: the tags decide). */
   declare private readonly tMmio: Array<MmioPage | null>;
   /**
@@ -155,15 +151,13 @@ export class Mmu implements TlbClient {
       this.rTag = new Float64Array(buf, at.rTag, n);
       this.wTag = new Float64Array(buf, at.wTag, n);
       this.tBank = new Int32Array(buf, at.tBank, n);
+      // The hit path reads tBase here, in the buffer the kernel thread made, not a private copy the
+      // worker allocates: V8 compiles a hit's array reads to an address in the instruction when the
+      // array's memory is in the low 2 GiB (the main thread's C heap, with Node's non-PIE binary) and
+      // to an extra 10-byte constant load when it is not (a worker thread's own C heap). A private
+      // copy made a bare worker's TLB-hit loads and stores ~10% slower than the same loops in the main
+      // thread (store32 1.74 vs 1.54 × the raw store; the simulator's worker load32 1.46-1.58 vs 1.41).
       this.tBase = new Int32Array(buf, at.tBase, n);
-      // The hit path's offsets sit in the same buffer as its tags, allocated by the thread that made
-      // the buffer, not by this one. V8 compiles a hit's array reads to an address in the instruction
-      // when the array's memory is in the low 2 GiB (the main thread's C heap, with Node's non-PIE
-      // binary) and to an extra 10-byte constant load when it is not (a worker thread's own C heap):
-      // an hBase of the worker's own made a bare worker's TLB-hit loads and stores ~10% slower than the
-      // same loops in the main thread (store32 1.74 vs 1.54 × the raw store, 1.54 in both with this;
-      // the simulator's worker: load32 1.46-1.58 before, 1.41 after).
-      this.hBase = new Int32Array(buf, at.hBase, n);
     } else {
       // Arrays V8 allocates itself (no user-visible buffer) index faster than views on a given
       // buffer: about a third off every TLB hit (bench/mm.bench.ts).
@@ -171,7 +165,6 @@ export class Mmu implements TlbClient {
       this.wTag = new Float64Array(n);
       this.tBank = new Int32Array(n);
       this.tBase = new Int32Array(n);
-      this.hBase = new Int32Array(n);
     }
     this.tMmio = new Array<MmioPage | null>(n).fill(null);
     this.flushAll();
@@ -269,8 +262,7 @@ export class Mmu implements TlbClient {
           throw new Error(`${where} at location ${this.tBank[i]}:${this.tBase[i]}, the walk says ${loc}`);
         if (write && !this.target.phys.pageWritable(pfn)) throw new Error(`${where}, a read-only page`);
         const main = this.tBank[i] === this.mainBank;
-        if (main !== (tag === page) || (main && this.hBase[i] !== this.tBase[i]))
-          throw new Error(`${where} with a wrong main-view tag or base`);
+        if (main !== (tag === page)) throw new Error(`${where} with a wrong main-view tag`);
       }
     }
   }
@@ -284,21 +276,21 @@ export class Mmu implements TlbClient {
   load8(addr: number): number {
     const i = (addr >>> 12) & this.mask;
     const off = addr & 4095;
-    if (this.rTag[i] === addr - off) return this.ram8[this.hBase[i]! + off]!;
+    if (this.rTag[i] === addr - off) return this.ram8[this.tBase[i]! + off]!;
     return this.loadSlow(addr, 1);
   }
 
   load16(addr: number): number {
     const i = (addr >>> 12) & this.mask;
     const off = addr & 4094;
-    if (this.rTag[i] === addr - off) return this.ram16[(this.hBase[i]! + off) >>> 1]!;
+    if (this.rTag[i] === addr - off) return this.ram16[(this.tBase[i]! + off) >>> 1]!;
     return this.loadSlow(addr, 2);
   }
 
   load32(addr: number): number {
     const i = (addr >>> 12) & this.mask;
     const off = addr & 4092;
-    if (this.rTag[i] === addr - off) return this.ram32[(this.hBase[i]! + off) >>> 2]!;
+    if (this.rTag[i] === addr - off) return this.ram32[(this.tBase[i]! + off) >>> 2]!;
     return this.loadSlow(addr, 4);
   }
 
@@ -311,21 +303,21 @@ export class Mmu implements TlbClient {
   store8(addr: number, value: number): void {
     const i = (addr >>> 12) & this.mask;
     const off = addr & 4095;
-    if (this.wTag[i] === addr - off) this.ram8[this.hBase[i]! + off] = value;
+    if (this.wTag[i] === addr - off) this.ram8[this.tBase[i]! + off] = value;
     else this.storeSlow(addr, 1, value);
   }
 
   store16(addr: number, value: number): void {
     const i = (addr >>> 12) & this.mask;
     const off = addr & 4094;
-    if (this.wTag[i] === addr - off) this.ram16[(this.hBase[i]! + off) >>> 1] = value;
+    if (this.wTag[i] === addr - off) this.ram16[(this.tBase[i]! + off) >>> 1] = value;
     else this.storeSlow(addr, 2, value);
   }
 
   store32(addr: number, value: number): void {
     const i = (addr >>> 12) & this.mask;
     const off = addr & 4092;
-    if (this.wTag[i] === addr - off) this.ram32[(this.hBase[i]! + off) >>> 2] = value;
+    if (this.wTag[i] === addr - off) this.ram32[(this.tBase[i]! + off) >>> 2] = value;
     else this.storeSlow(addr, 4, value);
   }
 
@@ -617,7 +609,6 @@ export class Mmu implements TlbClient {
         const base = loc % TWO32;
         this.tBank[i] = bank;
         this.tBase[i] = base;
-        this.hBase[i] = base;
         const tag = bank === this.mainBank ? page : page + TLB_OTHER_BANK;
         this.rTag[i] = tag;
         this.wTag[i] = dirtyRw && writable && this.pkeyRights() === 0 ? tag : Number.NaN;
@@ -637,7 +628,6 @@ export class Mmu implements TlbClient {
     this.tMmio[i] = mmio;
     this.tBank[i] = -1;
     this.tBase[i] = 0;
-    this.hBase[i] = 0;
     this.rTag[i] = tag;
     this.wTag[i] = cacheWrites ? tag : Number.NaN;
   }

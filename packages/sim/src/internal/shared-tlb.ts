@@ -5,8 +5,7 @@
  *
  *   bytes [0, 8n)    rTag  (Float64, page address (+ TLB_OTHER_BANK) or NaN)     [8n, 16n)  wTag
  *   bytes [16n, 20n) tBank (Int32)                   [20n, 24n) tBase
- *   bytes [24n, 28n) hBase (Int32, the worker's hit-path offset: the kernel never reads it; it is
- *                    here so the worker's hit path reads memory this thread allocated, see Mmu)
+ *   (the worker's hit path reads tBase from here too: memory the kernel thread allocated, see Mmu)
  *
  * Two races remain and are closed here:
  * 1. A walk in flight: the worker read a PTE, the kernel cleared it and invalidated, then the worker
