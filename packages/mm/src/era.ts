@@ -167,15 +167,6 @@ export const ERA_DIFFERENCES = {
     modern: MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT,
   },
   /**
-   * MADV_GUARD_INSTALL / MADV_GUARD_REMOVE: guard markers in the page tables (a fault on one is
-   * SIGSEGV). 2.6.10 knew neither (madviseModernAdvice).
-   */
-  guardRegions: {
-    changedIn: "v6.13: 'mm: madvise: implement lightweight guard page mechanism' (Lorenzo Stoakes)",
-    "2.6.10": false,
-    modern: true,
-  },
-  /**
    * mlock(), munlock(), mlockall() and madvise() change a range's flags with vma_modify_flags() today,
    * which merges the range with a neighbour that now matches. 2.6.10's mlock_fixup() and
    * madvise_behavior() (mm/mlock.c, mm/madvise.c; 2.6.9 and 2.6.11 alike) only split, and
@@ -231,7 +222,8 @@ export const ERA_DIFFERENCES = {
   madviseModernAdvice: {
     changedIn:
       "after v2.6.11: v2.6.16 added MADV_REMOVE (Badari Pulavarty) and MADV_DONTFORK/DOFORK (Michael S. " +
-      "Tsirkin), the first advice beyond 2.6.10's five; the up-front check and anonymous WILLNEED came later",
+      "Tsirkin), the first advice beyond 2.6.10's five; the up-front check and anonymous WILLNEED came later; " +
+      "v6.13 MADV_GUARD_INSTALL/REMOVE ('mm: madvise: implement lightweight guard page mechanism', Lorenzo Stoakes)",
     "2.6.10": false,
     modern: true,
   },

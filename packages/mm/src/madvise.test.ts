@@ -363,7 +363,7 @@ const guardAt = (mm: Mm, n: number) => pteIsGuardMarker(mm.pgd.getPte(at(n)));
 
 mmTable("madvise guard regions", [
   {
-    name: "2.6.10 knows neither advice → EINVAL (era.ts guardRegions)",
+    name: "2.6.10 knows neither advice → EINVAL (era.ts madviseModernAdvice)",
     options: { era: "2.6.10" },
     run: ({ mm }) => {
       mapAnon(mm, 2 * P);

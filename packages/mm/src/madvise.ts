@@ -78,6 +78,8 @@ const VALID_ADVICE = new Set([
   MADV_PAGEOUT,
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
+  MADV_GUARD_INSTALL, // v6.13
+  MADV_GUARD_REMOVE,
 ]);
 
 /**
@@ -89,10 +91,7 @@ const ADVICE_2_6_10 = new Set([MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_W
 /** do_madvise(): 0, or -ENOMEM if part of the range is unmapped (after advising the rest), or -errno. */
 export function doMadvise(mm: MmStruct, startIn: number, lenIn: number, advice: number): number {
   const start = ul(startIn);
-  const guard = advice === MADV_GUARD_INSTALL || advice === MADV_GUARD_REMOVE;
-  if (mm.rules.madviseModernAdvice && (guard ? !mm.rules.guardRegions : !VALID_ADVICE.has(advice))) {
-    return -EINVAL;
-  }
+  if (mm.rules.madviseModernAdvice && !VALID_ADVICE.has(advice)) return -EINVAL;
   if (start % PAGE !== 0) return -EINVAL;
   const lenU = ul(lenIn);
   const len = pageAlign(lenU);

@@ -124,7 +124,9 @@ export function doMlockall(mm: MmStruct, flags: number, unlock = false): number 
     // apply_mlockall_flags() ignores mlock_fixup()'s errors.
     if (cur) mlockFixup(mm, cur, cur.vmStart, cur.vmEnd, (cur.vmFlags & ~VM_LOCKED_MASK) | toAdd);
   }
-  // mm_populate(0, TASK_SIZE): faults are ignored, as __mm_populate ignores them.
-  if (flags & MCL_CURRENT) for (const v of [...mm.vmas]) mmPopulate(mm, v.vmStart, v.vmEnd, true);
+  // mm_populate(0, TASK_SIZE): faults are ignored, as __mm_populate ignores them. 2.6.10 had no such
+  // pass: its mlock_fixup() faulted in each VMA it locked (mlockPopulatesEachVma), already-locked skipped.
+  if (flags & MCL_CURRENT && !mm.rules.mlockPopulatesEachVma)
+    for (const v of [...mm.vmas]) mmPopulate(mm, v.vmStart, v.vmEnd, true);
   return 0;
 }

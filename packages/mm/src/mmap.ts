@@ -49,7 +49,15 @@ import { type MmFile, type MmStruct, Vma } from "./mm_types";
 import { ZAP_UNMAP, zapPageRange } from "./rmap";
 import { ShmemFile } from "./shmem";
 import { mayExpandVm } from "./vm-account";
-import { newRangeMerge, removeVma, splitVma, vmAreaFree, vmaLink, vmaMergeNewRange } from "./vma";
+import {
+  newRangeMerge,
+  removeVma,
+  splitVma,
+  splitVmaChecked,
+  vmAreaFree,
+  vmaLink,
+  vmaMergeNewRange,
+} from "./vma";
 
 // ---- get_unmapped_area ------------------------------------------------------------------------
 
@@ -471,8 +479,7 @@ export function vmsGatherMunmapVmas(mm: MmStruct, start: number, end: number): V
     let victim = v;
     if (victim.vmEnd > end) {
       // Nothing is detached yet, so a failure leaves the VMAs in place (the first split stays).
-      if (checkEach && mm.mapCount >= mm.maxMapCount) return -ENOMEM;
-      const r = splitVma(mm, victim, end, !newStays);
+      const r = (checkEach ? splitVmaChecked : splitVma)(mm, victim, end, !newStays);
       if (typeof r === "number") return r;
       if (!newStays) victim = r;
     }

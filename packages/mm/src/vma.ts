@@ -89,7 +89,7 @@ export function splitVma(mm: MmStruct, vma: Vma, addr: number, newBelow: boolean
  * -ENOMEM (2.6.10's split_vma() and today's alike). munmap's splits check the limit themselves, as
  * each era did (era.ts munmapSplitsChecked).
  */
-function splitVmaChecked(mm: MmStruct, vma: Vma, addr: number, newBelow: boolean): Vma | number {
+export function splitVmaChecked(mm: MmStruct, vma: Vma, addr: number, newBelow: boolean): Vma | number {
   if (mm.mapCount >= mm.maxMapCount) return -ENOMEM;
   return splitVma(mm, vma, addr, newBelow);
 }
