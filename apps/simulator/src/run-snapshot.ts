@@ -18,7 +18,6 @@ import {
   decodeSnapshotContainer,
   encodeSnapshotContainer,
   MACHINE_SNAPSHOT_KIND,
-  MACHINE_SNAPSHOT_OLDEST_FORMAT,
   Machine,
   type RestoreOptions,
   SnapshotError,
@@ -41,13 +40,6 @@ export const RUN_SNAPSHOT_KIND = "run";
  * era runs.
  */
 export const RUN_SNAPSHOT_OLDEST_FORMAT = 1;
-
-/** Per kind, the oldest container format this file's readers take (decodeSnapshotContainer). */
-const OLDEST_FORMAT = {
-  [RUN_SNAPSHOT_KIND]: RUN_SNAPSHOT_OLDEST_FORMAT,
-  [REPORT_MODEL_KIND]: REPORT_MODEL_OLDEST_FORMAT,
-  [MACHINE_SNAPSHOT_KIND]: MACHINE_SNAPSHOT_OLDEST_FORMAT,
-};
 
 /** What `faultline run` was asked to run, enough to load the scenario again. */
 export interface RunSource {
@@ -168,7 +160,7 @@ function checkEraRun(v: unknown, i: number): EraRun {
 export function decodeRunSnapshot(bytes: Uint8Array): RunSnapshot {
   const c = decodeSnapshotContainer(bytes, [RUN_SNAPSHOT_KIND], {
     reader: FAULTLINE_VERSION,
-    oldestFormat: OLDEST_FORMAT,
+    oldestFormat: { [RUN_SNAPSHOT_KIND]: RUN_SNAPSHOT_OLDEST_FORMAT },
   });
   const extra = Object.keys(c.fields).filter(
     (k) => !["source", "eras", "machine", "model", "nextThreadId"].includes(k),
@@ -214,7 +206,11 @@ export function decodeRunSnapshot(bytes: Uint8Array): RunSnapshot {
 export function snapshotKind(bytes: Uint8Array): string {
   const c = decodeSnapshotContainer(bytes, [REPORT_MODEL_KIND, RUN_SNAPSHOT_KIND, MACHINE_SNAPSHOT_KIND], {
     reader: FAULTLINE_VERSION,
-    oldestFormat: { ...OLDEST_FORMAT, [MACHINE_SNAPSHOT_KIND]: 1 },
+    oldestFormat: {
+      [RUN_SNAPSHOT_KIND]: RUN_SNAPSHOT_OLDEST_FORMAT,
+      [REPORT_MODEL_KIND]: REPORT_MODEL_OLDEST_FORMAT,
+      [MACHINE_SNAPSHOT_KIND]: 1,
+    },
   });
   return c.kind;
 }

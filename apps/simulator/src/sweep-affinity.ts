@@ -60,10 +60,10 @@ export interface Pinning {
 }
 
 /**
- * Bound on one taskset (it takes milliseconds): a taskset that hangs leaves its child unpinned. At most
- * sweep.ts's GRACE_MS, whose hang clock runs while a new child's pin is pending.
+ * Bound on one taskset (it takes milliseconds): a taskset that hangs leaves its child unpinned.
+ * sweep.ts's GRACE_MS is never less (its hang clock runs while a new child's pin is pending).
  */
-const PIN_TIMEOUT_MS = 10_000;
+export const PIN_TIMEOUT_MS = 10_000;
 
 /** Why a taskset run left its process unpinned, in a line: taskset's own message when it gave one. */
 function pinFailure(taskset: string, args: readonly string[], e: ExecFileException, stderr: string): string {

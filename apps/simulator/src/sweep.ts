@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import Table from "cli-table3";
 import { DEFAULT_SCENARIO } from "./default-scenario";
 import { loadPlugins, loadScenario, parseScenario } from "./scenario";
-import { pinning, spinPays } from "./sweep-affinity";
+import { PIN_TIMEOUT_MS, pinning, spinPays } from "./sweep-affinity";
 import { applyCell, type Cell, cellLabel, loadMatrix } from "./sweep-matrix";
 import { runOnQueue } from "./sweep-queue";
 import {
@@ -60,10 +60,10 @@ const WORKER = new URL(`./sweep-worker.${OWN_EXT}`, import.meta.url);
  * After the run's own deadline, how long the child gets to report before it is killed. The child says
  * it is alive every second while it runs (its loading time does not count toward the run's deadline),
  * so the clock restarts at each sign of life: what is killed is a child that stopped answering.
- * The clock starts at dispatch, while a new child's pin may still be pending: it must stay at least
- * sweep-affinity.ts's bound on one taskset (10 s), so a slow pin is never taken for a hang.
+ * The clock starts at dispatch, while a new child's pin may still be pending: never less than the
+ * bound on one taskset, so a slow pin is not taken for a hang.
  */
-const GRACE_MS = 10_000;
+const GRACE_MS = Math.max(10_000, PIN_TIMEOUT_MS);
 /** How long a new child may take to load its modules (minutes through tsx on a busy machine). */
 const CHILD_LOAD_MS = 300_000;
 
@@ -268,11 +268,8 @@ async function runPool(todo: readonly RunJob[], o: SweepOptions): Promise<RunRec
         // moment before 'exit' replaces it: a send then would be an 'error' event, so none is made,
         // and one that fails anyway is left to the exit too.
         if (slot.child === child && slot.job === job && child.connected)
-          child.send({ type: "run", job, spin } satisfies ToWorker, (e) => {
-            // A send that fails anyway (the channel closing this instant): the exit handler records
-            // the run as crashed, as for any child that dies mid-run.
-            void e;
-          });
+          // A send that fails anyway (the channel closing this instant) is left to the exit handler.
+          child.send({ type: "run", job, spin } satisfies ToWorker, () => {});
       });
     };
     const giveUp = (slot: Slot, job: RunJob) => {
