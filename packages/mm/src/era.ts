@@ -325,6 +325,25 @@ export const ERA_DIFFERENCES = {
     modern: true,
   },
   /**
+   * What MAP_POPULATE faults in. 2.6.10's do_mmap_pgoff() passed it to sys_remap_file_pages(addr, len,
+   * 0, pgoff, flags & MAP_NONBLOCK) (mm/mmap.c, mm/fremap.c; 2.6.9 and 2.6.11 alike), which called
+   * vm_ops->populate only for a VM_SHARED VMA (not a MAP_SHARED mapping of a read-only file) whose
+   * vm_ops had one: shmem_populate() (tmpfs, shared anonymous memory) and filemap_populate(), never a
+   * driver's, SysV shm's or private memory. Its error was ignored, its pgoff was the VMA's own (no
+   * VM_NONLINEAR), and shmem_populate() refused the whole range (-EINVAL) unless it lay inside i_size;
+   * MAP_NONBLOCK mapped the pages already cached. VM_LOCKED memory was faulted in by
+   * make_pages_present() first, as today. Today do_mmap() populates every kind of mapping with
+   * mm_populate(), and MAP_NONBLOCK means no population.
+   */
+  populateByRemapFilePages: {
+    changedIn:
+      "v2.6.23: Nick Piggin's fault series ('mm: merge populate and nopage into fault') drops ->populate; " +
+      "do_mmap_pgoff() populates with make_pages_present() unless MAP_NONBLOCK (mmap(2): MAP_POPULATE " +
+      "for private mappings since 2.6.23)",
+    "2.6.10": true,
+    modern: false,
+  },
+  /**
    * Merging next to a VMA whose vm_ops has ->close. 2.6.10's is_mergeable_vma() (mm/mmap.c) refused
    * any prev or next with ->close, and vma_merge() never asked the VMA whose range changed, so a merge
    * into prev could delete that one without ->close. Today only a VMA the merge would delete must have

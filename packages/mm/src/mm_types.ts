@@ -42,6 +42,12 @@ export interface VmOperations {
    * fault (vm_ops->map_pages, filemap_map_pages); non-zero when vmf's own page got mapped.
    */
   mapPages?(vmf: VmFault, startPgoff: number, endPgoff: number): number;
+  /**
+   * 2.6's vm_ops->populate (shmem_populate): maps `len` bytes at `addr` from page `pgoff` on, only the
+   * pages already cached when `nonblock`. Returns 0 or -errno. Only 2.6.10's MAP_POPULATE calls it
+   * (era.ts populateByRemapFilePages); the kernel's wrapper of a driver's vm_ops keeps none.
+   */
+  populate?(vma: Vma, addr: number, len: number, pgoff: number, nonblock: boolean): number;
   /** Name shown in /proc/PID/maps instead of the file's path (vm_ops->name). */
   name?(vma: Vma): string | null;
 }

@@ -44,6 +44,7 @@ import {
   SF,
   scriptTable,
 } from "../test/syscall-tables";
+import { MAP_NONBLOCK, MAP_POPULATE } from "./constants";
 import {
   EACCES,
   EAGAIN,
@@ -63,6 +64,7 @@ import { Mm } from "./mm";
 import { ptePfn } from "./pgtable";
 import { ramOnly } from "./phys-access";
 import { mapsLine } from "./procfs";
+import { ShmemFile, ShmemInode } from "./shmem";
 
 // ================================================================================== mmap
 
@@ -504,6 +506,112 @@ mmTable(
       after: () => expect(calls).toBe(populated ? 1 : 0),
     };
   }),
+);
+
+// What MAP_POPULATE faults in, by era (era.ts populateByRemapFilePages). 6.18's do_mmap() populates
+// any mapping (mm_populate) unless MAP_NONBLOCK; 2.6.9/2.6.11's do_mmap_pgoff() called
+// sys_remap_file_pages(), which ran ->populate only for a VM_SHARED VMA that had one (shmem_populate:
+// the whole range inside i_size; MAP_NONBLOCK maps only the pages already cached).
+type PopulateCase = readonly [
+  what: string,
+  map: (mm: Mm, mem: PhysMemory, counter: { calls: number }) => number,
+  modern: number,
+  old: number,
+];
+const tmpfs = (mem: PhysMemory, pagesCached: number, sizePages = 2, writable = true): ShmemFile => {
+  const f = new ShmemFile(new ShmemInode(mem), 0, "/tmp/f", { writable });
+  if (pagesCached) f.inode.write(0, new Uint8Array(pagesCached * P).fill(1));
+  f.inode.setSize(sizePages * P);
+  return f;
+};
+const populateCases: readonly PopulateCase[] = [
+  ["private anonymous memory", (mm) => mm.mmap(A, 2 * P, RW, PF | MAP_POPULATE, null, 0), 2, 0],
+  ["shared anonymous memory", (mm) => mm.mmap(A, 2 * P, RW, SF | MAP_POPULATE, null, 0), 2, 2],
+  [
+    "a shared tmpfs file",
+    (mm, mem) => mm.mmap(A, 2 * P, RW, MAP_SHARED | MAP_FIXED | MAP_POPULATE, tmpfs(mem, 0), 0),
+    2,
+    2,
+  ],
+  [
+    "a private tmpfs file",
+    (mm, mem) => mm.mmap(A, 2 * P, PROT_READ, MAP_PRIVATE | MAP_FIXED | MAP_POPULATE, tmpfs(mem, 2), 0),
+    2,
+    0,
+  ],
+  [
+    "a shared tmpfs file opened read-only (no VM_SHARED)",
+    (mm, mem) =>
+      mm.mmap(A, 2 * P, PROT_READ, MAP_SHARED | MAP_FIXED | MAP_POPULATE, tmpfs(mem, 2, 2, false), 0),
+    2,
+    0,
+  ],
+  [
+    "a shared tmpfs mapping past EOF (1 page of 2)",
+    (mm, mem) => mm.mmap(A, 2 * P, RW, MAP_SHARED | MAP_FIXED | MAP_POPULATE, tmpfs(mem, 0, 1), 0),
+    1,
+    0,
+  ],
+  [
+    "a shared PROT_NONE tmpfs mapping",
+    (mm, mem) => mm.mmap(A, 2 * P, PROT_NONE, MAP_SHARED | MAP_FIXED | MAP_POPULATE, tmpfs(mem, 0), 0),
+    0,
+    2,
+  ],
+  [
+    "MAP_NONBLOCK with page 0 cached, page 1 a hole",
+    (mm, mem) =>
+      mm.mmap(A, 2 * P, RW, MAP_SHARED | MAP_FIXED | MAP_POPULATE | MAP_NONBLOCK, tmpfs(mem, 1), 0),
+    0,
+    1,
+  ],
+  [
+    "a shared driver mapping with ->fault",
+    (mm, _mem, counter) => {
+      const f = fakeFile({
+        mmap: (vma) => {
+          vma.vmOps = {
+            fault: () => {
+              counter.calls++;
+              return VM_FAULT_SIGBUS;
+            },
+          };
+          return 0;
+        },
+      });
+      return mm.mmap(A, 2 * P, PROT_READ, MAP_SHARED | MAP_FIXED | MAP_POPULATE, f, 0);
+    },
+    1,
+    0,
+  ],
+];
+mmTable(
+  "mmap: what MAP_POPULATE faults in, by era",
+  populateCases.flatMap(([what, map, modern, old]): MmRow[] =>
+    (
+      [
+        ["modern", modern],
+        ["2.6.10", old],
+      ] as const
+    ).map(([era, want]) => {
+      const counter = { calls: 0 };
+      return {
+        name: `${era}: ${what} → ${want} page(s) ${what.includes("driver") ? "asked of ->fault" : "mapped"}`,
+        options: { era },
+        run: ({ mm, mem }) => map(mm, mem, counter),
+        expect: A,
+        after: ({ mm }) => {
+          if (what.includes("driver")) expect(counter.calls).toBe(want);
+          else {
+            expect(mm.rss).toBe(want);
+            let held = 0;
+            for (const a of [A, at(1)]) if (mm.pgd.getPte(a) !== 0) held++;
+            expect(held).toBe(want);
+          }
+        },
+      };
+    }),
+  ),
 );
 
 // munmap at vm.max_map_count by era (era.ts munmapSplitsChecked). 2.6.9/2.6.11's do_munmap() split

@@ -44,7 +44,7 @@ import {
 } from "./constants";
 import { EACCES, EAGAIN, EEXIST, EINVAL, ENODEV, ENOMEM, EOPNOTSUPP, EOVERFLOW, EPERM } from "./errno";
 import { mmPopulate } from "./gup";
-import { PAGE, PMD_SIZE, pageAlign, protToVm, TASK_UNMAPPED_BASE, TWO64 } from "./internal";
+import { linearPageIndex, PAGE, PMD_SIZE, pageAlign, protToVm, TASK_UNMAPPED_BASE, TWO64 } from "./internal";
 import { type MmFile, type MmStruct, Vma } from "./mm_types";
 import { ZAP_UNMAP, zapPageRange } from "./rmap";
 import { ShmemFile } from "./shmem";
@@ -286,10 +286,31 @@ export function doMmap(
   // faulted in and a driver's own VM_LOCKED is not; 2.6.10's do_mmap_pgoff() asked the flags ->mmap
   // left (era.ts populateByOwnFlags).
   const lockedFlags = mm.rules.populateByOwnFlags ? vmFlags : (vma?.vmFlags ?? 0);
-  if (vma && (lockedFlags & VM_LOCKED || (flags & (MAP_POPULATE | MAP_NONBLOCK)) === MAP_POPULATE)) {
+  // 2.6.10 handed MAP_POPULATE to sys_remap_file_pages() instead (era.ts populateByRemapFilePages).
+  const byRemap = mm.rules.populateByRemapFilePages;
+  if (
+    vma &&
+    (lockedFlags & VM_LOCKED || (!byRemap && (flags & (MAP_POPULATE | MAP_NONBLOCK)) === MAP_POPULATE))
+  ) {
     mmPopulate(mm, res, res + len);
   }
+  if (byRemap && flags & MAP_POPULATE) remapFilePagesPopulate(mm, res, len, (flags & MAP_NONBLOCK) !== 0);
   return res;
+}
+
+/**
+ * 2.6.10's do_mmap_pgoff() → sys_remap_file_pages(addr, len, 0, pgoff, flags & MAP_NONBLOCK) (mm/fremap.c),
+ * its result ignored: ->populate of the one VMA holding the whole range, if that VMA is VM_SHARED, has a
+ * ->populate and no vm_private_data (unless VM_RESERVED). The pgoff passed is the VMA's own, read back
+ * after ->mmap, so the VM_NONLINEAR switch never happens here.
+ */
+function remapFilePagesPopulate(mm: MmStruct, start: number, len: number, nonblock: boolean): void {
+  const vma = mm.vmas.find(start);
+  const populate = vma?.vmOps?.populate;
+  if (!vma || !populate || !(vma.vmFlags & VM_SHARED)) return;
+  if (vma.vmPrivateData !== null && !(vma.vmFlags & VM_RESERVED)) return;
+  if (start < vma.vmStart || start + len > vma.vmEnd) return;
+  populate.call(vma.vmOps, vma, start, len, linearPageIndex(vma, start), nonblock);
 }
 
 /**

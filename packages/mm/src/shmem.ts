@@ -15,6 +15,7 @@ import {
   F_SEAL_WRITE,
   FALLOC_FL_KEEP_SIZE,
   FALLOC_FL_PUNCH_HOLE,
+  VM_ACCESS_FLAGS,
   VM_FAULT_OOM,
   VM_FAULT_SIGBUS,
   VM_MAYWRITE,
@@ -24,7 +25,8 @@ import {
 import { EBUSY, EFBIG, EINVAL, ENOMEM, ENOSPC, EOPNOTSUPP, EPERM } from "./errno";
 import { filemapMapPages } from "./filemap";
 import { AddressSpaceMapping, type MmFile, type Vma, type VmFault, type VmOperations } from "./mm_types";
-import { unmapMappingRange } from "./rmap";
+import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, pteClearFlags, pteSetFlags, TABLE_OOM } from "./pgtable";
+import { mapPage, unmapMappingRange } from "./rmap";
 
 const PAGE = PAGE_SIZE;
 /** MAX_LFS_FILESIZE on 64-bit (s_maxbytes of tmpfs). */
@@ -125,6 +127,7 @@ export class ShmemInode {
         filemapMapPages(vmf, start, end, Math.ceil(this.size / PAGE) - 1, (pgoff) =>
           this.notUptodate.has(pgoff) ? -1 : (this.pages.get(pgoff) ?? -1),
         ),
+      populate: (vma, addr, len, pgoff, nonblock) => this.populate(vma, addr, len, pgoff, nonblock),
     };
   }
 
@@ -189,6 +192,39 @@ export class ShmemInode {
     this.notUptodate.delete(vmf.pgoff);
     this.mem.getPage(pfn);
     vmf.page = this.mem.pfnToPage(pfn);
+    return 0;
+  }
+
+  /**
+   * 2.6.10's shmem_populate(): the range must lie inside i_size (-EINVAL, nothing mapped); each page is
+   * taken from the cache, allocated if absent (SGP_CACHE; -ENOSPC/-ENOMEM end the walk) or, when
+   * `nonblock` (SGP_QUICK), only if present, and mapped by install_page() with the VMA's protection:
+   * writable when shared and writable (2.6.10 had no write notification), PAGE_NONE without access.
+   * A page left out stays to fault (install_file_pte() on a linear VMA). Called only by 2.6.10's
+   * MAP_POPULATE (era.ts populateByRemapFilePages).
+   */
+  populate(vma: Vma, addr: number, len: number, pgoff: number, nonblock: boolean): number {
+    const size = Math.ceil(this.size / PAGE);
+    const n = len / PAGE;
+    if (pgoff >= size || pgoff + n > size) return -EINVAL;
+    const mm = vma.vmMm;
+    for (let i = 0; i < n; i++) {
+      const pfn = nonblock ? this.pages.get(pgoff + i) : this.getPage(pgoff + i);
+      if (pfn === undefined) continue;
+      if (pfn < 0) return pfn;
+      this.notUptodate.delete(pgoff + i);
+      const slot = mm.pgd.pteSlot(addr + i * PAGE, true);
+      if (slot === TABLE_OOM) return -ENOMEM;
+      // install_page() replaced whatever was there; a fresh mmap() has at most the same page (VM_LOCKED).
+      if (mm.pgd.readSlot(slot) !== 0) continue;
+      this.mem.getPage(pfn);
+      const writable = (vma.vmFlags & (VM_SHARED | VM_WRITE)) === (VM_SHARED | VM_WRITE);
+      mapPage(mm, vma, slot, pfn, writable ? _PAGE_RW : 0);
+      if (!(vma.vmFlags & VM_ACCESS_FLAGS)) {
+        const pte = mm.pgd.readSlot(slot);
+        mm.pgd.setPte(slot, pteSetFlags(pteClearFlags(pte, _PAGE_PRESENT), _PAGE_PROTNONE), vma.vmPkey);
+      }
+    }
     return 0;
   }
 
