@@ -204,11 +204,17 @@ export const ERA_DIFFERENCES = {
    * each range it locked (2.6.9 and 2.6.11 alike), so when a later VMA fails (a split past
    * vm.max_map_count, a hole, a fault) the VMAs locked before it are already populated. Today
    * do_mlock() populates once apply_vma_lock_flags() has locked the whole range, and not at all when
-   * that fails.
+   * that fails. make_pages_present()'s result was mlock's (the VMA stays locked and counted):
+   * get_user_pages()'s -EFAULT when the first page could not be had (SIGBUS, SIGSEGV, a VMA without
+   * the access asked: it wrote to writable memory, shared or not, and never forced), -1 (EPERM) when
+   * a later one failed, -ENOMEM as -EAGAIN (2.6.11's mlock_fixup(); 2.6.9 left it -ENOMEM); VM_IO
+   * memory was skipped (2.6.11). Today __mlock_posix_error_return() makes -EFAULT -ENOMEM.
    */
   mlockPopulatesEachVma: {
     changedIn:
-      "v2.6.38: 'mlock: only hold mmap_sem in shared mode when faulting in pages' " + "(Michel Lespinasse)",
+      "v2.6.38: 'mlock: only hold mmap_sem in shared mode when faulting in pages' (Michel Lespinasse); " +
+      "before it, make_pages_present() had learned SUS's mlock errors ('SUS require strange return value " +
+      "to mlock')",
     "2.6.10": true,
     modern: false,
   },

@@ -57,6 +57,32 @@ export function mmPopulate(mm: MmStruct, start: number, end: number, ignoreError
 }
 
 /**
+ * 2.6.10's make_pages_present() over [start, end), one VMA (mm/memory.c): get_user_pages() without
+ * FOLL_FORCE, for writing when the VMA is writable (shared or not), so a VMA without the access asked
+ * (PROT_NONE, execute-only) is -EFAULT at once. A page already mapped for that access is counted;
+ * otherwise it is faulted in, and a failure ends the walk: -EFAULT (SIGSEGV, SIGBUS) or -ENOMEM (OOM)
+ * if it was the first page, else -1 (fewer pages than asked; mlock's caller sees EPERM). 0 when all
+ * were done. VM_IO memory is the caller's to skip (2.6.11's mlock_fixup()).
+ */
+export function makePagesPresent(mm: MmStruct, start: number, end: number): number {
+  const vma = mm.vmas.find(start);
+  if (!vma) return -1;
+  const write = (vma.vmFlags & VM_WRITE) !== 0;
+  // get_user_pages(): the VMA must allow the access itself (force 0).
+  if (!(vma.vmFlags & (write ? VM_WRITE : VM_READ))) return -EFAULT;
+  for (let a = start; a < end; a += PAGE) {
+    const pte = mm.pgd.getPte(a);
+    const fl = pteFlags(pte);
+    if (pte !== 0 && fl & _PAGE_PRESENT && (!write || fl & _PAGE_RW)) continue;
+    const r = handleMmFault(mm, a, write);
+    if (r === FAULT_OK) continue;
+    if (a > start) return -1;
+    return r === FAULT_OOM ? -ENOMEM : -EFAULT;
+  }
+  return 0;
+}
+
+/**
  * faultin_page_range() (MADV_POPULATE_READ/WRITE): every VMA, FOLL_WRITE only for `write`
  * (MADV_POPULATE_WRITE): MADV_POPULATE_READ read-faults even a writable private mapping (the zero
  * page where there is one), unlike populate_vma_page_range().

@@ -1,11 +1,13 @@
 // Every documented errno of mlock(2) and munlock(2), as a table (reference linux-mm.md §3, §7 and the man
 // pages). Script rows also run on the live kernel; Mm rows follow the kernel source each cites
 // (test/syscall-tables.ts explains both kinds).
+import type { PhysMemory } from "@faultline/phys";
 import { expect } from "vitest";
 import { mlock, mmap, munlock, PROT_NONE as NONE, page, pages, rss } from "../test/oracle/script";
 import {
   A,
   at,
+  fakeFile,
   type MmRow,
   mapAnon,
   mapRemap,
@@ -18,20 +20,26 @@ import {
 } from "../test/syscall-tables";
 import {
   EAGAIN,
+  EFAULT,
   EINVAL,
   ENOMEM,
   EPERM,
+  errnoName,
   MAP_ANONYMOUS,
   MAP_DROPPABLE,
   MAP_FIXED,
+  MAP_SHARED,
   MCL_CURRENT,
   MCL_FUTURE,
   MCL_ONFAULT,
+  type MmFile,
   PROT_NONE,
   PROT_READ,
+  VM_FAULT_SIGBUS,
   VM_LOCKED,
   VM_LOCKONFAULT,
 } from "./index";
+import { ShmemFile, ShmemInode } from "./shmem";
 
 // ================================================================================== mlock
 
@@ -407,6 +415,66 @@ mmTable(
         expect(mm.lockedVm).toBe(2);
         expect(mm.rssAnon).toBe(rss);
       },
+    },
+  ]),
+);
+
+// What mlock says when faulting the memory in fails. 2.6.9/2.6.11's mlock_fixup() returned
+// make_pages_present()'s result: get_user_pages()'s -EFAULT when the first page fails (a SIGBUS from
+// the driver, a VMA without the access asked such as PROT_NONE), -1 (EPERM) when a later page does;
+// 6.18 answers -ENOMEM for both (__mlock_posix_error_return). The range stays locked in both.
+const sigbusDriver = (): MmFile =>
+  fakeFile({
+    mmap: (vma) => {
+      vma.vmOps = { fault: () => VM_FAULT_SIGBUS };
+      return 0;
+    },
+  });
+const onePageFile = (mem: PhysMemory): ShmemFile => {
+  const f = new ShmemFile(new ShmemInode(mem), 0, "/tmp/f");
+  f.inode.setSize(P);
+  return f;
+};
+mmTable(
+  "mlock: a fault that fails, by era",
+  (
+    [
+      ["modern", -ENOMEM, -ENOMEM, -ENOMEM],
+      ["2.6.10", -EFAULT, -EPERM, -EFAULT],
+    ] as const
+  ).flatMap(([era, first, later, none]): MmRow[] => [
+    {
+      name: `${era}: a driver whose ->fault is SIGBUS → ${errnoName(first)}, the range locked`,
+      options: { era },
+      run: ({ mm }) => {
+        mm.mmap(A, 2 * P, PROT_READ, MAP_SHARED | MAP_FIXED, sigbusDriver(), 0);
+        return mm.mlock(A, 2 * P);
+      },
+      expect: first,
+      after: ({ mm }) => expect(mm.lockedVm).toBe(2),
+    },
+    {
+      name: `${era}: a tmpfs file of one page mapped over two (page 1 SIGBUS) → ${errnoName(later)}, page 0 in`,
+      options: { era },
+      run: ({ mm, mem }) => {
+        mm.mmap(A, 2 * P, RW, MAP_SHARED | MAP_FIXED, onePageFile(mem), 0);
+        return mm.mlock(A, 2 * P);
+      },
+      expect: later,
+      after: ({ mm }) => {
+        expect(mm.lockedVm).toBe(2);
+        expect(mm.rssShmem).toBe(1);
+      },
+    },
+    {
+      name: `${era}: PROT_NONE anonymous memory → ${errnoName(none)}`,
+      options: { era },
+      run: ({ mm }) => {
+        mm.mmap(A, 2 * P, PROT_NONE, PF, null, 0);
+        return mm.mlock(A, 2 * P);
+      },
+      expect: none,
+      after: ({ mm }) => expect(mm.lockedVm).toBe(2),
     },
   ]),
 );

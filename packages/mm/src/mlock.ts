@@ -1,9 +1,18 @@
 // mm/mlock.c: do_mlock / apply_vma_lock_flags / mlock_fixup, munlock, mlockall / munlockall.
 
-import { MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, VM_LOCKED, VM_LOCKED_MASK, VM_LOCKONFAULT } from "./constants";
+import {
+  MCL_CURRENT,
+  MCL_FUTURE,
+  MCL_ONFAULT,
+  VM_IO,
+  VM_LOCKED,
+  VM_LOCKED_MASK,
+  VM_LOCKONFAULT,
+  VM_PFNMAP,
+} from "./constants";
 import { EAGAIN, EINVAL, ENOMEM, EPERM } from "./errno";
 import { FAULT_OK, FAULT_OOM } from "./fault";
-import { mmPopulate } from "./gup";
+import { makePagesPresent, mmPopulate } from "./gup";
 import { PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import { vmaModifyFlags } from "./vma";
@@ -89,8 +98,12 @@ function mlockFixup(mm: MmStruct, vma: Vma, start: number, end: number, newFlags
   // 2.6.10's mlock_fixup() faulted in what it had just locked (make_pages_present()), so a later
   // failure leaves this part populated (era.ts mlockPopulatesEachVma; 2.6.10 has no MLOCK_ONFAULT).
   if (mm.rules.mlockPopulatesEachVma && newFlags & VM_LOCKED) {
-    const err = populateLocked(mm, start, end);
-    if (err) return err;
+    // Its error was mlock's: make_pages_present()'s -EFAULT, or -1 (EPERM) when fewer pages than
+    // asked were done, -ENOMEM turned -EAGAIN at mlock_fixup()'s end (2.6.11); VM_IO was skipped.
+    if (newFlags & (VM_IO | VM_PFNMAP)) return r;
+    const err = makePagesPresent(mm, start, end);
+    if (err === -ENOMEM) return -EAGAIN;
+    if (err) return err === -1 ? -EPERM : err;
   }
   return r;
 }
