@@ -305,6 +305,20 @@ export const ERA_DIFFERENCES = {
     modern: true,
   },
   /**
+   * mremap()'s map-count check before a move to a new address (MREMAP_FIXED): today
+   * check_mremap_params() refuses map_count + 2 >= max_map_count - 3 (-ENOMEM) before anything else,
+   * so both ranges may split in three and move_vma() still has its spare slots. 2.6.10's do_mremap()
+   * had no such check (2.6.9 and 2.6.11 alike): it unmapped new_addr, shrank, looked the VMA up and
+   * checked the limits, and only move_vma() refused map_count >= max_map_count - 3, counting what
+   * the unmap at new_addr had freed. Moves without MREMAP_FIXED were checked by move_vma() alone then
+   * and now.
+   */
+  mremapEarlyMapCount: {
+    changedIn: "v5.4: 'mm,mremap: bail out earlier in mremap_to under map pressure' (Oscar Salvador)",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
    * When mmap() of a file tries to join the new range to a neighbour. 2.6.10's do_mmap_pgoff() merged
    * early only private anonymous memory; a file mapping got its VMA and the driver's ->mmap first, then
    * vma_merge() with the flags and pgoff ->mmap left (the new VMA freed if that merged). Today

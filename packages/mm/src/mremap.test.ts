@@ -377,3 +377,43 @@ mmTable("mremap at vm.max_map_count", [
     expect: at(8),
   },
 ]);
+
+// 2.6.9/2.6.11's do_mremap() had no early map-count check for MREMAP_FIXED: it unmapped new_addr,
+// then move_vma() refused map_count >= max_map_count - 3 (era.ts mremapEarlyMapCount). So a move
+// at max_map_count - 5 succeeded, one at - 3 failed only there, and an unmap at new_addr that freed
+// a slot made room. Growing moves (P → 2P) and same-size ones alike.
+mmTable(
+  "mremap: MREMAP_FIXED near vm.max_map_count, by era",
+  (
+    [
+      ["max_map_count - 5", 6, false, -ENOMEM, at(8)],
+      ["max_map_count - 3", 4, false, -ENOMEM, -ENOMEM],
+      ["max_map_count - 3, a VMA at new_addr", 5, true, -ENOMEM, at(8)],
+    ] as const
+  ).flatMap(([what, max, occupied, modern, old]): MmRow[] =>
+    (
+      [
+        ["modern", modern],
+        ["2.6.10", old],
+      ] as const
+    ).flatMap(([era, res]) =>
+      [P, 2 * P].map(
+        (newLen): MmRow => ({
+          name: `${era}: ${newLen === P ? "a move" : "a growing move"} at ${what} → ${res === -ENOMEM ? "ENOMEM" : "the new address"}`,
+          options: { era, maxMapCount: max },
+          run: ({ mm }) => {
+            mm.mmap(A, P, RW, PF, null, 0);
+            if (occupied) mm.mmap(at(8), P, PROT_READ, PF, null, 0);
+            return mm.mremap(A, P, newLen, MOVE, at(8));
+          },
+          expect: res,
+          after: ({ mm }) => {
+            expect(mm.vmaLookup(A) === null).toBe(res !== -ENOMEM);
+            // Today the check comes first: what lay at new_addr is still there.
+            if (occupied && res === -ENOMEM) expect(mm.vmaLookup(at(8))).not.toBeNull();
+          },
+        }),
+      ),
+    ),
+  ),
+);

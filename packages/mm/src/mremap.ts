@@ -67,8 +67,9 @@ export function doMremap(
     if (addr + oldLen > newAddr && newAddr + newLen > addr) return -EINVAL;
     // check_mremap_params(): a move to a new address (only) needs room for both ranges split in
     // three and move_vma()'s four spare slots. Linux 6.18.44: a shrink in place at map_count
-    // max_map_count - 1 succeeds; an MREMAP_FIXED move at max_map_count - 5 is ENOMEM.
-    if (mm.mapCount + 2 >= mm.maxMapCount - 3) return -ENOMEM;
+    // max_map_count - 1 succeeds; an MREMAP_FIXED move at max_map_count - 5 is ENOMEM. 2.6.10 had
+    // only move_vma()'s check, after the unmap at new_addr (era.ts mremapEarlyMapCount).
+    if (mm.rules.mremapEarlyMapCount && mm.mapCount + 2 >= mm.maxMapCount - 3) return -ENOMEM;
   }
   // Since v6.17 a pure MREMAP_FIXED move may span several VMAs (remap_move()).
   if (flags & MREMAP_FIXED && oldLen === newLen)
