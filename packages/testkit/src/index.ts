@@ -3,7 +3,14 @@
  * (the framework hooks are `@faultline/testkit/vitest` and `@faultline/testkit/node-test`).
  */
 export { type ExpectedSignal, expectSignal } from "./expect-signal";
-export { type MapOptions, mapDevice, tryMapDevice } from "./map-device";
+export {
+  type MapOptions,
+  type MapRange,
+  type MapRangesOptions,
+  mapDevice,
+  mapDeviceRanges,
+  tryMapDevice,
+} from "./map-device";
 export { type SnapshotOptions, snapshot } from "./snapshot";
 export {
   type BadPageExpectation,

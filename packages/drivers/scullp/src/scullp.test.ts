@@ -6,8 +6,6 @@ import {
   EBUSY,
   ENODEV,
   type Era,
-  MAP_ANONYMOUS,
-  MAP_FIXED,
   MAP_PRIVATE,
   MAP_SHARED,
   MREMAP_MAYMOVE,
@@ -16,7 +14,6 @@ import {
   O_TRUNC,
   O_WRONLY,
   PAGE_SIZE,
-  PROT_NONE,
   PROT_READ,
   PROT_WRITE,
   type Process,
@@ -26,7 +23,13 @@ import {
   VM_RESERVED,
   virtToPage,
 } from "@faultline/kernel";
-import { expectSignal, mapDevice, tryMapDevice, useMachine } from "@faultline/testkit/vitest";
+import {
+  expectSignal,
+  mapDevice,
+  mapDeviceRanges,
+  tryMapDevice,
+  useMachine,
+} from "@faultline/testkit/vitest";
 import { describe, expect, it } from "vitest";
 import { SCULLP_IOCQORDER, SCULLP_IOCTORDER, SCULLP_IOCTRIM, scullp } from "./index";
 
@@ -267,13 +270,11 @@ describe("scullp: VM_RESERVED (scullp_mmap)", () => {
       const dev = drv.devices[0]!;
       fill(p, 6);
       // Four pages of address space, then the device's pages 0-1 and 2-3 over its halves, in order.
-      const at = p.libc.mmap(0, 4 * PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      const fd = p.libc.open("/dev/scullp0", O_RDWR);
-      const RW = PROT_READ | PROT_WRITE;
-      expect(p.libc.mmap(at, 2 * PAGE_SIZE, RW, MAP_SHARED | MAP_FIXED, fd, 0)).toBe(at);
-      const hi = at + 2 * PAGE_SIZE;
-      expect(p.libc.mmap(hi, 2 * PAGE_SIZE, RW, MAP_SHARED | MAP_FIXED, fd, 2 * PAGE_SIZE)).toBe(hi);
-      p.libc.close(fd);
+      const [at, hi] = mapDeviceRanges(p, "/dev/scullp0", [
+        { length: 2 * PAGE_SIZE, offset: 0 },
+        { length: 2 * PAGE_SIZE, offset: 2 * PAGE_SIZE },
+      ]);
+      expect(hi).toBe(at + 2 * PAGE_SIZE);
       // Today the second range joins the first before ->mmap would run (same file, flags and offsets),
       // so scullp counts one mapping; 2.6.10 kept the two apart: VM_RESERVED is in its VM_SPECIAL (and
       // its is_mergeable_vma() refused a neighbour with ->close too).

@@ -8,10 +8,7 @@ import {
   defineDriver,
   type Era,
   getPage,
-  MAP_ANONYMOUS,
-  MAP_FIXED,
   MAP_PRIVATE,
-  MAP_SHARED,
   type Machine,
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
@@ -19,9 +16,7 @@ import {
   O_RDWR,
   O_SYNC,
   PAGE_SIZE,
-  PROT_NONE,
   PROT_READ,
-  PROT_WRITE,
   type Process,
   pfnToPage,
   VM_DONTDUMP,
@@ -32,7 +27,7 @@ import {
   type Vma,
   type VmFault,
 } from "@faultline/kernel";
-import { expectSignal, mapDevice, useMachine } from "@faultline/testkit/vitest";
+import { expectSignal, mapDevice, mapDeviceRanges, useMachine } from "@faultline/testkit/vitest";
 import { describe, expect, it } from "vitest";
 import { simple } from "./index";
 
@@ -443,15 +438,11 @@ describe("simple: /dev/simplen's VM_RESERVED and VM_IO (simple_nopage_mmap)", ()
       } = await kit.boot({ era });
       isa.ram[0x3000] = 0x42;
       // Four pages of address space, then the device's pages 0-1 and 2-3 over its halves, in order.
-      const at = p.libc.mmap(0, 4 * PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      const fd = p.libc.open("/dev/simplen", O_RDWR);
-      const RW = PROT_READ | PROT_WRITE;
-      expect(p.libc.mmap(at, 2 * PAGE_SIZE, RW, MAP_SHARED | MAP_FIXED, fd, ISA_BASE)).toBe(at);
-      const hi = at + 2 * PAGE_SIZE;
-      expect(p.libc.mmap(hi, 2 * PAGE_SIZE, RW, MAP_SHARED | MAP_FIXED, fd, ISA_BASE + 2 * PAGE_SIZE)).toBe(
-        hi,
-      );
-      p.libc.close(fd);
+      const [at, hi] = mapDeviceRanges(p, "/dev/simplen", [
+        { length: 2 * PAGE_SIZE, offset: ISA_BASE },
+        { length: 2 * PAGE_SIZE, offset: ISA_BASE + 2 * PAGE_SIZE },
+      ]);
+      expect(hi).toBe(at + 2 * PAGE_SIZE);
       // Today the second range joins the first before ->mmap would run (same file, flags and offsets);
       // 2.6.10 kept the two apart: VM_RESERVED is in its VM_SPECIAL (and its is_mergeable_vma() refused
       // a neighbour with ->close too).
