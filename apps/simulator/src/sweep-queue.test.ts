@@ -91,8 +91,9 @@ async function until(what: string, ok: () => boolean, ms: number): Promise<void>
   }
 }
 
+/** The records in run order, but for how each run went on its host (durationMs, spin). */
 const byRun = (rs: readonly RunRecord[]) =>
-  [...rs].sort((a, b) => a.cell - b.cell || a.seed - b.seed).map(({ durationMs: _, ...r }) => r);
+  [...rs].sort((a, b) => a.cell - b.cell || a.seed - b.seed).map(({ durationMs: _, spin: _s, ...r }) => r);
 
 describe("sweeps on a BullMQ queue (Redis)", () => {
   let redis: ChildProcess | null = null;

@@ -44,6 +44,14 @@ export interface RunRecord {
   /** The trace file's name in the results folder (runs that did not end as expected). */
   readonly trace: string | null;
   readonly durationMs: number;
+  /**
+   * Whether the run's threads spun before they slept while they waited for each other
+   * (SimulationOptions.spin), as the process that ran it set up its simulation: in a local sweep, what
+   * the sweep decided for that child (sweep-affinity.ts spinPays: only unpinned children, with a core
+   * free for it). How the run went on this host, like durationMs: spinning or not, the run's results are
+   * the same. Absent when no run reported (its process died or was killed: the parent made the record).
+   */
+  readonly spin?: boolean;
 }
 
 export const RESULTS_FILE = "results.msgpack";

@@ -80,12 +80,14 @@ export async function runOne(job: RunJob, options: RunOneOptions = {}): Promise<
     pluginCache.set(key, plugins);
   }
   const machine = await bootMachine(s, era, job.file, plugins);
+  // One value for the simulation and the record (RunRecord.spin says what the run did).
+  const spin = options.spin !== false;
   const sim = await Simulation.deterministic({
     machine,
     seed: job.seed,
     deadlineMs: job.timeoutMs,
     ...(options.workerPool ? { workerPool: options.workerPool } : {}),
-    ...(options.spin === false ? { spin: false } : {}),
+    spin,
   });
   current = { sim, job };
   try {
@@ -118,7 +120,7 @@ export async function runOne(job: RunJob, options: RunOneOptions = {}): Promise<
     }
     const trace =
       outcome !== "ok" && job.traceFile ? keepTrace(sim, job, outcome, processes, invariant, error) : null;
-    return record(job, outcome, processes, invariant, error, trace, performance.now() - t0);
+    return record(job, outcome, processes, invariant, error, trace, performance.now() - t0, spin);
   } finally {
     current = null;
   }
@@ -204,6 +206,7 @@ function record(
   error: string | undefined,
   trace: string | null,
   durationMs: number,
+  spin: boolean,
 ): RunRecord {
   return {
     version: 1,
@@ -219,6 +222,7 @@ function record(
     ...(error !== undefined ? { error } : {}),
     trace,
     durationMs: Math.round(durationMs),
+    spin,
   };
 }
 

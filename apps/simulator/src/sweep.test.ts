@@ -52,8 +52,11 @@ const jsonl = (dir: string): RunRecord[] =>
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l) as RunRecord);
-const withoutDuration = (rs: readonly RunRecord[]) =>
-  [...rs].sort((a, b) => a.cell - b.cell || a.seed - b.seed).map(({ durationMs: _, ...r }) => r);
+/** The records in run order, but for how each run went on this host (durationMs, spin): its results. */
+const resultsOnly = (rs: readonly RunRecord[]) =>
+  [...rs].sort((a, b) => a.cell - b.cell || a.seed - b.seed).map(({ durationMs: _, spin: _s, ...r }) => r);
+/** Whether each run's threads spun while they waited, as its child reported in its record. */
+const spins = (rs: readonly RunRecord[]) => rs.map((r) => r.spin);
 const tmp = () => mkdtempSync(join(tmpdir(), "faultline-sweep-"));
 
 // race.json: parent and forked child bump a shared counter across a getpid(); seed 2 loses an update.
@@ -185,13 +188,13 @@ describe("faultline sweep", () => {
       join(dir, "m"),
     );
     expect(m.code).toBe(1);
-    const cells = withoutDuration(records(join(dir, "m")));
+    const cells = resultsOnly(records(join(dir, "m")));
     expect(cells.map((x) => [x.cell, x.params, x.trace])).toEqual([
       [0, { era: "modern", ramBytes: "0x2000000" }, "seed-2-cell-0.trace"],
       [1, { era: "modern", ramBytes: 67108864 }, "seed-2-cell-1.trace"],
     ]);
     // Cell 0 is race.json as it is: the run is the first sweep's seed 2 again, event for event.
-    const { params: _p, trace: _t, ...same } = withoutDuration([first])[0]!;
+    const { params: _p, trace: _t, ...same } = resultsOnly([first])[0]!;
     expect(cells[0]).toMatchObject(same);
     const events = (f: string) => {
       const t = decodeTrace(readFileSync(f));
@@ -207,7 +210,7 @@ describe("faultline sweep", () => {
     const dir = tmp();
     const fresh = await faultline("sweep", RACE, "--seeds", "1-4", "--jobs", "2", "--no-reuse", "-o", dir);
     expect(fresh.code, fresh.stderr).toBe(1);
-    expect(withoutDuration(records(dir))).toEqual(withoutDuration(records(out)));
+    expect(resultsOnly(records(dir))).toEqual(resultsOnly(records(out)));
     expect(readFileSync(join(dir, "seed-2.trace"))).toEqual(readFileSync(join(out, "seed-2.trace")));
   }, 180_000);
 
@@ -227,7 +230,7 @@ describe("faultline sweep", () => {
     const env = { PATH: `${bin}${delimiter}${process.env.PATH ?? ""}` };
     const cpus = allowedCpus();
     // Seeds 1 and 2, one per child, as the first sweep recorded them (seed 2 fails, with a trace).
-    const firstTwo = withoutDuration(records(out)).filter((r) => r.seed <= 2);
+    const firstTwo = resultsOnly(records(out)).filter((r) => r.seed <= 2);
     const sweepTo = (folder: string, ...extra: string[]) =>
       faultlineWith(env, "sweep", RACE, "--seeds", "1-2", "--jobs", "2", ...extra, "-o", join(dir, folder));
     const pinned = await sweepTo("p");
@@ -245,18 +248,25 @@ describe("faultline sweep", () => {
       expect(cores[0]).not.toBe(cores[1]);
       for (const c of cores) expect(cpus).toContain(c);
       if (cpus.length === 2) expect(cores).toEqual([cpus[1], cpus[0]]);
+      // A pinned child's threads do not spin: its one core is the one the thread it waits for needs.
+      // (Unless this host's own taskset refused, which the sweep says: those children are unpinned.)
+      const refusedHere = pinned.stderr.includes("could not be pinned");
+      expect(spins(records(join(dir, "p")))).toEqual(Array(2).fill(spinPays(2, !refusedHere)));
+      if (!refusedHere) expect(spins(records(join(dir, "p")))).toEqual([false, false]);
     } else {
       // One core: two children would share it, so they are not pinned.
       expect(calls).toEqual([]);
+      expect(spins(records(join(dir, "p")))).toEqual(Array(2).fill(spinPays(2, false)));
     }
-    expect(withoutDuration(records(join(dir, "p")))).toEqual(firstTwo);
+    expect(resultsOnly(records(join(dir, "p")))).toEqual(firstTwo);
     expect(readFileSync(join(dir, "p", "seed-2.trace"))).toEqual(readFileSync(join(out, "seed-2.trace")));
 
     writeFileSync(log, "");
     const free = await sweepTo("f", "--no-pin");
     expect(free.code, free.stderr).toBe(1);
     expect(readFileSync(log, "utf8")).toBe("");
-    expect(withoutDuration(records(join(dir, "f")))).toEqual(firstTwo);
+    expect(resultsOnly(records(join(dir, "f")))).toEqual(firstTwo);
+    expect(spins(records(join(dir, "f")))).toEqual(Array(2).fill(spinPays(2, false)));
   }, 180_000);
 
   it("goes on unpinned when taskset refuses or is missing, says so once with taskset's reason, and lets unpinned threads spin when a core is free for it", async () => {
@@ -270,7 +280,7 @@ describe("faultline sweep", () => {
       { mode: 0o755 },
     );
     const cpus = allowedCpus();
-    const firstTwo = withoutDuration(records(out)).filter((r) => r.seed <= 2);
+    const firstTwo = resultsOnly(records(out)).filter((r) => r.seed <= 2);
     // Two children refused; and one child on a host without taskset (nothing on PATH).
     const [refused, missing] = await Promise.all([
       faultlineWith({ PATH: bin }, "sweep", RACE, "--seeds", "1-2", "--jobs", "2", "-o", join(dir, "r")),
@@ -291,11 +301,18 @@ describe("faultline sweep", () => {
       [missing, "m"],
     ] as const) {
       expect(r.code, r.stderr).toBe(1);
-      expect(withoutDuration(records(join(dir, folder)))).toEqual(firstTwo);
+      expect(resultsOnly(records(join(dir, folder)))).toEqual(firstTwo);
       expect(readFileSync(join(dir, folder, "seed-2.trace"))).toEqual(
         readFileSync(join(out, "seed-2.trace")),
       );
     }
+    // What the children did, as each reported in its records: unpinned, their threads spin by the rule
+    // (spinPays): one child with a second core for it spins, two children on 2 or 3 cores sleep. On a
+    // host with two cores or more the lone child must spin, so a child that ignored the sweep's
+    // decision (or a sweep that sent the pinned rule to an unpinned child) fails here.
+    expect(spins(records(join(dir, "r")))).toEqual(Array(2).fill(spinPays(2, false)));
+    expect(spins(records(join(dir, "m")))).toEqual(Array(2).fill(spinPays(1, false)));
+    if (cpus && cpus.length >= 2) expect(spins(records(join(dir, "m")))).toEqual([true, true]);
     const notes = (r: { stderr: string }) =>
       r.stderr.split("\n").filter((l) => l.includes("could not be pinned"));
     if (!cpus || cpus.length < 2) {
@@ -338,7 +355,7 @@ describe("faultline sweep", () => {
     // getpid, so how many calls the deadline lets through depends on the host's speed: the traces
     // follow one schedule, the shorter a prefix of the longer.
     expect(fresh.code).toBe(1);
-    expect(withoutDuration(records(join(dir, "fresh")))).toEqual(withoutDuration(xs));
+    expect(resultsOnly(records(join(dir, "fresh")))).toEqual(resultsOnly(xs));
     for (const t of ["seed-1.trace", "seed-2.trace"]) {
       const [a, b] = [join(dir, "fresh", t), join(dir, t)].map(
         (f) => decodeTrace(readFileSync(f)) as SweepTrace,
