@@ -6,6 +6,7 @@ import {
   MEMTX_ACCESS_ERROR,
   MEMTX_DECODE_ERROR,
   MEMTX_OK,
+  MemoryBanks,
   MemoryRegion,
   type MemTxValue,
   PAGE_SIZE,
@@ -29,6 +30,64 @@ describe("loads and stores", () => {
     as.physWrite32(0xffff, 0xaabbccdd);
     expect(as.physRead8(0xffff)).toBe(0xdd);
     expect(as.physRead(0x100, 2)).toBe(0x0708);
+  });
+
+  it("the most-recent-range fast path reads and writes what the slow path does, at every edge", () => {
+    // One bank holds two RAM ranges at different bank offsets, mapped out of order with holes after
+    // them, so a fast path that used the wrong bank index, or a bound one byte too far, would read the
+    // other range's bytes where the bus has nothing (all-ones) or straddles into a hole.
+    const banks = new MemoryBanks();
+    const bank = banks.allocate(64 * KiB, "ram");
+    const system = MemoryRegion.container("system", 1 << 20);
+    system.addSubregion(0x40000, MemoryRegion.ram("a", banks, bank, 0, 16 * KiB));
+    system.addSubregion(0x10000, MemoryRegion.ram("b", banks, bank, 16 * KiB, 32 * KiB));
+    const as = new AddressSpace("memory", system, banks, { log: new GuestLog(1) });
+    const u8 = banks.u8[bank]!;
+    for (let i = 0; i < u8.length; i++) u8[i] = (i * 7 + 3) & 0xff;
+    const tx: MemTxValue = { value: 0 };
+    const slow = (addr: number, size: 1 | 4 | 8) => {
+      as.physReadTx(addr, size, tx);
+      return tx.value;
+    };
+    const out = new Uint32Array(2);
+    const edges = [0x40000, 0x40000 + 16 * KiB, 0x10000, 0x10000 + 32 * KiB];
+    for (const edge of edges)
+      for (let d = -9; d <= 9; d++) {
+        const a = edge + d;
+        // Make the other range the most recent one, then this one (through a read inside it).
+        as.physRead8(edge === 0x10000 || edge === 0x10000 + 32 * KiB ? 0x40000 : 0x10000);
+        as.physRead8(edge === 0x10000 || edge === 0x10000 + 32 * KiB ? 0x10008 : 0x40008);
+        expect([a, as.physRead8(a)]).toEqual([a, slow(a, 1)]);
+        expect([a, as.physRead32(a)]).toEqual([a, slow(a, 4)]);
+        as.physRead64Split(a, out);
+        const v = slow(a, 8) as bigint;
+        expect([a, out[0], out[1]]).toEqual([a, Number(v & 0xffffffffn), Number(v >> 32n)]);
+      }
+    // Writes: through the fast path where it applies, checked byte by byte in the bank.
+    const bankIndex = (addr: number) =>
+      addr >= 0x40000 && addr < 0x40000 + 16 * KiB
+        ? addr - 0x40000
+        : addr >= 0x10000 && addr < 0x10000 + 32 * KiB
+          ? addr - 0x10000 + 16 * KiB
+          : -1;
+    for (const edge of edges)
+      for (let d = -9; d <= 9; d++) {
+        const a = edge + d;
+        u8.fill(0);
+        as.physWrite8(edge === 0x10000 || edge === 0x10000 + 32 * KiB ? 0x10008 : 0x40008, 0);
+        as.physWrite32(a, 0x44332211);
+        as.physWrite8(a + 4, 0x55);
+        // Every byte of the bank that changed, against the bytes of a+0..a+4 that are RAM (a 32-bit
+        // write that straddles into a hole decodes partly: its RAM bytes are written).
+        const seen: Array<[number, number]> = [];
+        u8.forEach((x, i) => x && seen.push([i, x]));
+        const want: Array<[number, number]> = [];
+        [0x11, 0x22, 0x33, 0x44, 0x55].forEach(
+          (x, k) => bankIndex(a + k) >= 0 && want.push([bankIndex(a + k), x]),
+        );
+        want.sort((x, y) => x[0] - y[0]);
+        expect([a, seen]).toEqual([a, want]);
+      }
   });
 
   it("unassigned reads are all-ones and logged with the address; writes are dropped and logged", () => {

@@ -68,7 +68,7 @@ const PAGE_CACHE_BITS = 12;
 const PAGE_CACHE_SIZE = 1 << PAGE_CACHE_BITS;
 /** A pageTag slot that holds no pfn. */
 const NO_PFN = -1;
-/** An empty MRU range has this last offset, so every offset fails its bounds check. */
+/** The highest index of an empty MRU range (its lowest is 0), so every index fails its bounds check. */
 const MRU_EMPTY = -1;
 const EMPTY_U32 = new Uint32Array(0);
 const EMPTY_U8 = new Uint8Array(0);
@@ -91,16 +91,21 @@ export class AddressSpace {
   generation = 0;
   private view!: FlatView;
   private readonly listeners = new Set<(as: AddressSpace) => void>();
-  // MRU bank-backed range for reads (RAM and ROM) and for writes (RAM and device RAM): its start,
-  // its size minus 1 (last valid byte offset), and the bank offset of its start.
-  private rdBase = 0;
-  private rdLast = MRU_EMPTY;
-  private rdBankOff = 0;
+  // MRU bank-backed range for reads (RAM and ROM) and for writes (RAM and device RAM), as QEMU's TLB
+  // addend: `addr - rdDelta` is the byte's index in the bank, valid from rdLo (the range's first byte)
+  // to rdHi1 / rdHi4 / rdHi8 (the last index where an access of 1 / 4 / 8 bytes still fits). The
+  // bounds are precomputed per size so the hit path is one subtraction, two compares and the load.
+  private rdDelta = 0;
+  private rdLo = 0;
+  private rdHi1 = MRU_EMPTY;
+  private rdHi4 = MRU_EMPTY;
+  private rdHi8 = MRU_EMPTY;
   private rdU32: Uint32Array = EMPTY_U32;
   private rdU8: Uint8Array = EMPTY_U8;
-  private wrBase = 0;
-  private wrLast = MRU_EMPTY;
-  private wrBankOff = 0;
+  private wrDelta = 0;
+  private wrLo = 0;
+  private wrHi1 = MRU_EMPTY;
+  private wrHi4 = MRU_EMPTY;
   private wrU32: Uint32Array = EMPTY_U32;
   private wrU8: Uint8Array = EMPTY_U8;
   private readonly pageTag = new Float64Array(PAGE_CACHE_SIZE).fill(NO_PFN);
@@ -152,7 +157,8 @@ export class AddressSpace {
   /** @internal Renders the tree again; throws (leaving the old view) if it cannot be rendered. */
   rebuild(): void {
     this.view = FlatView.render(this.root);
-    this.rdLast = this.wrLast = MRU_EMPTY;
+    this.rdLo = this.wrLo = 0;
+    this.rdHi1 = this.rdHi4 = this.rdHi8 = this.wrHi1 = this.wrHi4 = MRU_EMPTY;
     this.rdU32 = this.wrU32 = EMPTY_U32;
     this.rdU8 = this.wrU8 = EMPTY_U8;
     this.pageTag.fill(NO_PFN);
@@ -213,8 +219,8 @@ export class AddressSpace {
   // ---- loads and stores -------------------------------------------------------------------------
 
   physRead8(addr: number): number {
-    const off = addr - this.rdBase;
-    if (off >= 0 && off <= this.rdLast) return this.rdU8[off + this.rdBankOff]!;
+    const b = addr - this.rdDelta;
+    if (b >= this.rdLo && b <= this.rdHi1) return this.rdU8[b]!;
     this.dispatchRead(addr, 1, this.loaded);
     return this.loaded.value as number;
   }
@@ -226,10 +232,10 @@ export class AddressSpace {
 
   /** The hot path: one bounds check against the MRU range and one aligned typed-array load. */
   physRead32(addr: number): number {
-    // Offsets, not addresses, so the compares stay small integers; bank offsets are < 2^30.
-    const off = addr - this.rdBase;
-    if (off >= 0 && off <= this.rdLast - 3 && (off & 3) === 0)
-      return this.rdU32[(off + this.rdBankOff) >>> 2]!;
+    // An index in the bank, not an address, so the compares stay small integers (banks are < 2^30
+    // bytes); bank-backed ranges start on page boundaries, so b is aligned when the address is.
+    const b = addr - this.rdDelta;
+    if (b >= this.rdLo && b <= this.rdHi4 && (b & 3) === 0) return this.rdU32[b >>> 2]!;
     this.dispatchRead(addr, 4, this.loaded);
     return this.loaded.value as number;
   }
@@ -241,9 +247,9 @@ export class AddressSpace {
 
   /** A 64-bit load as two u32 halves written into out[0] (low) and out[1] (high): no bigint. */
   physRead64Split(addr: number, out: Uint32Array | number[]): void {
-    const off = addr - this.rdBase;
-    if (off >= 0 && off <= this.rdLast - 7 && (off & 7) === 0) {
-      const i = (off + this.rdBankOff) >>> 2;
+    const b = addr - this.rdDelta;
+    if (b >= this.rdLo && b <= this.rdHi8 && (b & 7) === 0) {
+      const i = b >>> 2;
       out[0] = this.rdU32[i]!;
       out[1] = this.rdU32[i + 1]!;
       return;
@@ -270,9 +276,9 @@ export class AddressSpace {
   }
 
   physWrite8(addr: number, value: number): MemTxResult {
-    const off = addr - this.wrBase;
-    if (off >= 0 && off <= this.wrLast) {
-      this.wrU8[off + this.wrBankOff] = value;
+    const b = addr - this.wrDelta;
+    if (b >= this.wrLo && b <= this.wrHi1) {
+      this.wrU8[b] = value;
       return MEMTX_OK;
     }
     return this.dispatchWrite(addr, 1, maskValue(value, 1));
@@ -283,9 +289,9 @@ export class AddressSpace {
   }
 
   physWrite32(addr: number, value: number): MemTxResult {
-    const off = addr - this.wrBase;
-    if (off >= 0 && off <= this.wrLast - 3 && (off & 3) === 0) {
-      this.wrU32[(off + this.wrBankOff) >>> 2] = value;
+    const b = addr - this.wrDelta;
+    if (b >= this.wrLo && b <= this.wrHi4 && (b & 3) === 0) {
+      this.wrU32[b >>> 2] = value;
       return MEMTX_OK;
     }
     return this.dispatchWrite(addr, 4, maskValue(value, 4));
@@ -436,17 +442,20 @@ export class AddressSpace {
   }
 
   private rememberRead(r: FlatRange): void {
-    this.rdBase = r.start;
-    this.rdLast = r.end - r.start - 1;
-    this.rdBankOff = r.bankOffset;
+    this.rdDelta = r.start - r.bankOffset;
+    this.rdLo = r.bankOffset;
+    this.rdHi1 = r.bankOffset + (r.end - r.start) - 1;
+    this.rdHi4 = this.rdHi1 - 3;
+    this.rdHi8 = this.rdHi1 - 7;
     this.rdU32 = this.banks.u32[r.bank]!;
     this.rdU8 = this.banks.u8[r.bank]!;
   }
 
   private rememberWrite(r: FlatRange): void {
-    this.wrBase = r.start;
-    this.wrLast = r.end - r.start - 1;
-    this.wrBankOff = r.bankOffset;
+    this.wrDelta = r.start - r.bankOffset;
+    this.wrLo = r.bankOffset;
+    this.wrHi1 = r.bankOffset + (r.end - r.start) - 1;
+    this.wrHi4 = this.wrHi1 - 3;
     this.wrU32 = this.banks.u32[r.bank]!;
     this.wrU8 = this.banks.u8[r.bank]!;
   }
