@@ -80,11 +80,10 @@ describe("loads and stores", () => {
         // Every byte of the bank that changed, against the bytes of a+0..a+4 that are RAM (a 32-bit
         // write that straddles into a hole decodes partly: its RAM bytes are written).
         const seen: Array<[number, number]> = [];
-        u8.forEach((x, i) => x && seen.push([i, x]));
+        for (const [i, x] of u8.entries()) if (x) seen.push([i, x]);
         const want: Array<[number, number]> = [];
-        [0x11, 0x22, 0x33, 0x44, 0x55].forEach(
-          (x, k) => bankIndex(a + k) >= 0 && want.push([bankIndex(a + k), x]),
-        );
+        for (const [k, x] of [0x11, 0x22, 0x33, 0x44, 0x55].entries())
+          if (bankIndex(a + k) >= 0) want.push([bankIndex(a + k), x]);
         want.sort((x, y) => x[0] - y[0]);
         expect([a, seen]).toEqual([a, want]);
       }
