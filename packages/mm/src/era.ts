@@ -5,6 +5,9 @@ import {
   MCL_CURRENT,
   MCL_FUTURE,
   MCL_ONFAULT,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
   STACK_GUARD_GAP,
   VM_DONTCOPY,
   VM_DONTDUMP,
@@ -303,6 +306,16 @@ export const ERA_DIFFERENCES = {
     changedIn: "v6.1: commit ca3d76b0aa80 'mm: add merging after mremap resize' (Jakub Matěna)",
     "2.6.10": false,
     modern: true,
+  },
+  /**
+   * The flags mremap() accepts. MREMAP_DONTUNMAP came in v5.7; 2.6.10's do_mremap() refused anything
+   * but MREMAP_FIXED and MREMAP_MAYMOVE with -EINVAL as its first check (2.6.9 and 2.6.11 alike), as
+   * check_mremap_params() still does for unknown flags, so that -EINVAL comes before any other error.
+   */
+  mremapFlags: {
+    changedIn: "v5.7: 'mm/mremap: add MREMAP_DONTUNMAP to mremap()' (Brian Geffon)",
+    "2.6.10": MREMAP_FIXED | MREMAP_MAYMOVE,
+    modern: MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP,
   },
   /**
    * mremap()'s map-count check before a move to a new address (MREMAP_FIXED): today

@@ -417,3 +417,46 @@ mmTable(
     ),
   ),
 );
+
+// MREMAP_DONTUNMAP (v5.7) is an unknown flag to 2.6.10: 2.6.9/2.6.11's do_mremap() refused any flag
+// but MREMAP_FIXED|MREMAP_MAYMOVE with -EINVAL first, before the map-count and VMA checks that give
+// ENOMEM and EFAULT today (era.ts mremapFlags). Modern rows: Linux 6.18 (a DONTUNMAP move of a mapped
+// page succeeds and keeps the source; of an unmapped one is EFAULT).
+const DONTUNMAP_MOVE = MREMAP_MAYMOVE | MREMAP_DONTUNMAP;
+mmTable(
+  "mremap: MREMAP_DONTUNMAP, by era",
+  (
+    [
+      ["a move of a mapped page", 0, 0, DONTUNMAP_MOVE, 0, "addr", -EINVAL],
+      ["with MREMAP_FIXED onto a mapped page", 0, 0, DONTUNMAP_MOVE | MREMAP_FIXED, 0, at(8), -EINVAL],
+      ["of an unmapped range", 0, 4, DONTUNMAP_MOVE, 0, -EFAULT, -EINVAL],
+      ["at max_map_count - 3", 4, 0, DONTUNMAP_MOVE, 0, -ENOMEM, -EINVAL],
+      ["with old_len ≠ new_len", 0, 0, DONTUNMAP_MOVE, P, -EINVAL, -EINVAL],
+      ["without MREMAP_MAYMOVE", 0, 0, MREMAP_DONTUNMAP, 0, -EINVAL, -EINVAL],
+    ] as const
+  ).flatMap(([what, max, from, flags, grow, modern, old]): MmRow[] =>
+    (
+      [
+        ["modern", modern],
+        ["2.6.10", old],
+      ] as const
+    ).map(
+      ([era, res]): MmRow => ({
+        name: `${era}: ${what} → ${res === "addr" || res > 0 ? "moved" : res === -EINVAL ? "EINVAL" : res === -EFAULT ? "EFAULT" : "ENOMEM"}`,
+        options: max ? { era, maxMapCount: max } : { era },
+        run: ({ mm }) => {
+          mm.mmap(A, P, RW, PF, null, 0);
+          mm.mmap(at(8), P, PROT_READ, PF, null, 0);
+          return mm.mremap(at(from), P, P + grow, flags, flags & MREMAP_FIXED ? at(8) : 0);
+        },
+        expect: res,
+        after: ({ mm }) => {
+          // DONTUNMAP keeps the source VMA; a refused call changes nothing.
+          expect(mm.vmaLookup(A)).not.toBeNull();
+          expect(mm.vmaLookup(at(8))).not.toBeNull();
+          expect(mm.mapCount).toBe(res === "addr" ? 3 : 2);
+        },
+      }),
+    ),
+  ),
+);

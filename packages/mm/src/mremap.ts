@@ -54,8 +54,8 @@ export function doMremap(
   const newAddr = ul(newAddrIn);
   const oldLen = pageAlign(ul(oldLenIn));
   const newLen = pageAlign(ul(newLenIn));
-  // check_mremap_params()
-  if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) return -EINVAL;
+  // check_mremap_params(); the flags known are the era's (mremapFlags: no MREMAP_DONTUNMAP in 2.6.10).
+  if (flags & ~mm.rules.mremapFlags) return -EINVAL;
   if (addr % PAGE !== 0) return -EINVAL;
   if (newLen === 0 || newLen > TASK_SIZE) return -EINVAL;
   const impliesNew = (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
