@@ -377,6 +377,20 @@ export const ERA_DIFFERENCES = {
     modern: false,
   },
   /**
+   * How memory that mmap() or mremap() maps VM_LOCKED is faulted in. Today mm_populate()'s
+   * populate_vma_page_range() asks for write access only on private writable memory (to break COW
+   * now), so a shared writable mapping is read-faulted and its pages stay clean. 2.6.10's
+   * do_mmap_pgoff(), do_mremap() and move_vma() called make_pages_present() (2.6.9 and 2.6.11 alike),
+   * whose get_user_pages() wrote whenever the VMA had VM_WRITE, shared or not, dirtying every page,
+   * and refused VM_IO memory; its result was ignored. mlock()/mlockall() went through mlock_fixup()
+   * (mlockPopulatesEachVma).
+   */
+  lockedPopulateWritesShared: {
+    changedIn: "v2.6.38: 'mlock: avoid dirtying pages and triggering writeback' (Michel Lespinasse)",
+    "2.6.10": true,
+    modern: false,
+  },
+  /**
    * Merging next to a VMA whose vm_ops has ->close. 2.6.10's is_mergeable_vma() (mm/mmap.c) refused
    * any prev or next with ->close, and vma_merge() never asked the VMA whose range changed, so a merge
    * into prev could delete that one without ->close. Today only a VMA the merge would delete must have

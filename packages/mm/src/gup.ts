@@ -83,6 +83,22 @@ export function makePagesPresent(mm: MmStruct, start: number, end: number): numb
 }
 
 /**
+ * Faults in [start, end) of memory just mapped or grown VM_LOCKED by mmap() or mremap(), errors ignored:
+ * mm_populate() today; in 2.6.10 make_pages_present() on the one VMA holding the range (write faults
+ * for any writable VMA, shared included; VM_IO refused by get_user_pages()), era.ts
+ * lockedPopulateWritesShared.
+ */
+export function populateLockedMapping(mm: MmStruct, start: number, end: number): void {
+  if (!mm.rules.lockedPopulateWritesShared) {
+    mmPopulate(mm, start, end);
+    return;
+  }
+  const vma = mm.vmas.find(start);
+  if (!vma || vma.vmFlags & (VM_IO | VM_PFNMAP)) return;
+  makePagesPresent(mm, start, Math.min(end, vma.vmEnd));
+}
+
+/**
  * faultin_page_range() (MADV_POPULATE_READ/WRITE): every VMA, FOLL_WRITE only for `write`
  * (MADV_POPULATE_WRITE): MADV_POPULATE_READ read-faults even a writable private mapping (the zero
  * page where there is one), unlike populate_vma_page_range().

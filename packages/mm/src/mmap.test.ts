@@ -44,7 +44,7 @@ import {
   SF,
   scriptTable,
 } from "../test/syscall-tables";
-import { MAP_NONBLOCK, MAP_POPULATE } from "./constants";
+import { MAP_NONBLOCK, MAP_POPULATE, MCL_FUTURE, MREMAP_FIXED, MREMAP_MAYMOVE } from "./constants";
 import {
   EACCES,
   EAGAIN,
@@ -61,7 +61,7 @@ import {
   VM_SHARED,
 } from "./index";
 import { Mm } from "./mm";
-import { ptePfn } from "./pgtable";
+import { _PAGE_DIRTY, pteFlags, ptePfn } from "./pgtable";
 import { ramOnly } from "./phys-access";
 import { mapsLine } from "./procfs";
 import { ShmemFile, ShmemInode } from "./shmem";
@@ -756,3 +756,70 @@ describe("MAP_FIXED over a mapping (vms_clean_up_area)", () => {
     mm.exit();
   });
 });
+
+// Memory mapped VM_LOCKED (MAP_LOCKED, mlockall(MCL_FUTURE)) or grown so by mremap is faulted in at
+// once. Today mm_populate() write-faults only private writable memory: a shared writable mapping is
+// read-faulted, its PTEs clean. 2.6.9/2.6.11's do_mmap_pgoff(), do_mremap() and move_vma() called
+// make_pages_present(), which write-faulted any VM_WRITE VMA, so those PTEs were dirty (era.ts
+// lockedPopulateWritesShared).
+const dirty = (mm: Mm, a: number) => {
+  const pte = mm.pgd.getPte(a);
+  expect(pte).not.toBe(0);
+  return (pteFlags(pte) & _PAGE_DIRTY) !== 0;
+};
+mmTable(
+  "populate of VM_LOCKED memory: write-faulted or not, by era",
+  (
+    [
+      ["MAP_LOCKED, shared writable", A, (mm: Mm) => mm.mmap(A, 2 * P, RW, SF | MAP_LOCKED, null, 0), true],
+      ["MAP_LOCKED, private writable", A, (mm: Mm) => mm.mmap(A, 2 * P, RW, PF | MAP_LOCKED, null, 0), false],
+      [
+        "MAP_LOCKED, shared read-only",
+        A,
+        (mm: Mm) => mm.mmap(A, 2 * P, PROT_READ, SF | MAP_LOCKED, null, 0),
+        false,
+      ],
+      [
+        "mlockall(MCL_FUTURE), shared writable",
+        A,
+        (mm: Mm) => mm.mlockall(MCL_FUTURE) || mm.mmap(A, 2 * P, RW, SF, null, 0),
+        true,
+      ],
+      [
+        "mremap growing a locked shared writable VMA in place",
+        A,
+        (mm: Mm) => {
+          mm.mmap(A, 2 * P, RW, SF | MAP_LOCKED, null, 0);
+          mm.munmap(at(1), P);
+          return mm.mremap(A, P, 2 * P, 0, 0);
+        },
+        true,
+      ],
+      [
+        "mremap moving and growing a locked shared writable VMA",
+        at(8),
+        (mm: Mm) => {
+          mm.mmap(A, 2 * P, RW, SF | MAP_LOCKED, null, 0);
+          mm.munmap(at(1), P);
+          return mm.mremap(A, P, 2 * P, MREMAP_MAYMOVE | MREMAP_FIXED, at(8));
+        },
+        true,
+      ],
+    ] as const
+  ).flatMap(([what, base, run, differs]): MmRow[] =>
+    (["modern", "2.6.10"] as const).map((era): MmRow => {
+      // Private writable memory is write-faulted in both eras; read-only memory in neither.
+      const want = differs ? era === "2.6.10" : what.includes("private");
+      return {
+        name: `${era}: ${what} → ${want ? "dirty" : "clean"} PTEs`,
+        options: { era },
+        run: ({ mm }) => run(mm),
+        expect: base,
+        after: ({ mm }) => {
+          expect(dirty(mm, base + P)).toBe(want);
+          if (!what.startsWith("mremap")) expect(dirty(mm, base)).toBe(want);
+        },
+      };
+    }),
+  ),
+);

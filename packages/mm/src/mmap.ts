@@ -43,7 +43,7 @@ import {
   VM_WRITE,
 } from "./constants";
 import { EACCES, EAGAIN, EEXIST, EINVAL, ENODEV, ENOMEM, EOPNOTSUPP, EOVERFLOW, EPERM } from "./errno";
-import { mmPopulate } from "./gup";
+import { populateLockedMapping } from "./gup";
 import { linearPageIndex, PAGE, PMD_SIZE, pageAlign, protToVm, TASK_UNMAPPED_BASE, TWO64 } from "./internal";
 import { type MmFile, type MmStruct, Vma } from "./mm_types";
 import { ZAP_UNMAP, zapPageRange } from "./rmap";
@@ -292,7 +292,10 @@ export function doMmap(
     vma &&
     (lockedFlags & VM_LOCKED || (!byRemap && (flags & (MAP_POPULATE | MAP_NONBLOCK)) === MAP_POPULATE))
   ) {
-    mmPopulate(mm, res, res + len);
+    // A VM_LOCKED mapping in 2.6.10 was faulted in by make_pages_present(), which write-faults shared
+    // writable memory too (era.ts lockedPopulateWritesShared; 2.6.9/2.6.11 do_mmap_pgoff()). There
+    // MAP_POPULATE is remapFilePagesPopulate()'s, so this is the VM_LOCKED case.
+    populateLockedMapping(mm, res, res + len);
   }
   if (byRemap && flags & MAP_POPULATE) remapFilePagesPopulate(mm, res, len, (flags & MAP_NONBLOCK) !== 0);
   return res;

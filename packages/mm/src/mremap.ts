@@ -18,7 +18,7 @@ import {
   VM_SHARED,
 } from "./constants";
 import { EAGAIN, EFAULT, EINVAL, ENOMEM, EPERM } from "./errno";
-import { mmPopulate } from "./gup";
+import { populateLockedMapping } from "./gup";
 import { linearPageIndex, PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import { doVmiMunmap, getUnmappedArea, rangeFree, vmsCompleteMunmapVmas, vmsGatherMunmapVmas } from "./mmap";
@@ -236,7 +236,8 @@ function expandVmaInPlace(mm: MmStruct, vma: Vma, delta: number): boolean {
   else if (!vmaMergeExtend(mm, vma, delta)) return false;
   if (vma.vmFlags & VM_LOCKED) {
     mm.lockedVm += delta / PAGE;
-    mmPopulate(mm, oldEnd, oldEnd + delta);
+    // 2.6.10: make_pages_present() (era.ts lockedPopulateWritesShared; 2.6.9/2.6.11 do_mremap()).
+    populateLockedMapping(mm, oldEnd, oldEnd + delta);
   }
   return true;
 }
@@ -304,7 +305,8 @@ function moveVma(mm: MmStruct, r: VmaRemap): number {
   if (oldLen > 0) doVmiMunmap(mm, oldAddr, oldLen);
   if (wasLocked) {
     mm.lockedVm += newLen / PAGE;
-    if (newLen > oldLen) mmPopulate(mm, newAddr + oldLen, newAddr + newLen);
+    // 2.6.10: make_pages_present() (era.ts lockedPopulateWritesShared; 2.6.9/2.6.11 move_vma()).
+    if (newLen > oldLen) populateLockedMapping(mm, newAddr + oldLen, newAddr + newLen);
   }
   return newAddr;
 }
