@@ -332,6 +332,22 @@ export const ERA_DIFFERENCES = {
     modern: true,
   },
   /**
+   * When mremap() checks the VMA at the old address. Today check_prep_vma() runs first (-EFAULT for no
+   * VMA or a range past its end, VM_DONTEXPAND, RLIMIT_MEMLOCK's -EAGAIN, RLIMIT_AS's -ENOMEM), and
+   * mremap_to() unmaps the new address and shrinks only then, so a refused call changes nothing.
+   * 2.6.10's do_mremap() (2.6.9 and 2.6.11 alike) checked its arguments, unmapped new_addr
+   * (MREMAP_FIXED), shrank (returning at once unless MREMAP_FIXED, VMA or not: do_munmap() of nothing
+   * succeeds), and only then looked the VMA up and checked it: a failed MREMAP_FIXED call left
+   * new_addr and the shrunk tail unmapped, and a shrink of unmapped memory succeeded.
+   */
+  mremapVmaChecksFirst: {
+    changedIn:
+      "after v6.15: Lorenzo Stoakes's mremap rework moved the VMA checks into check_prep_vma() before " +
+      "mremap_to(); from v2.6.33 to then mremap_to() unmapped new_addr before vma_to_resize()",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
    * When mmap() of a file tries to join the new range to a neighbour. 2.6.10's do_mmap_pgoff() merged
    * early only private anonymous memory; a file mapping got its VMA and the driver's ->mmap first, then
    * vma_merge() with the flags and pgoff ->mmap left (the new VMA freed if that merged). Today

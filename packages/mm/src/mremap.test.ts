@@ -37,6 +37,7 @@ import {
   scriptTable,
 } from "../test/syscall-tables";
 import { EAGAIN, EBUSY, EFAULT, EINVAL, ENOMEM } from "./index";
+import type { Mm } from "./mm";
 
 // ================================================================================== mremap
 
@@ -455,6 +456,73 @@ mmTable(
           expect(mm.vmaLookup(A)).not.toBeNull();
           expect(mm.vmaLookup(at(8))).not.toBeNull();
           expect(mm.mapCount).toBe(res === "addr" ? 3 : 2);
+        },
+      }),
+    ),
+  ),
+);
+
+// 2.6.9/2.6.11's do_mremap() unmapped new_addr (MREMAP_FIXED) and shrank before it looked the VMA up
+// and checked it, so a call failing there left both done, and a shrink of unmapped memory succeeded;
+// today check_prep_vma() comes first and a refused call changes nothing (era.ts
+// mremapVmaChecksFirst). Modern rows: Linux 6.18 (EFAULT, new_addr and the tail still mapped).
+mmTable(
+  "mremap: what a failed call leaves at new_addr and the tail, by era",
+  (
+    [
+      [
+        "MREMAP_FIXED growing a range that is not mapped",
+        0,
+        (mm: Mm) => mm.mremap(at(6), P, 2 * P, MOVE, at(8)),
+        -EFAULT,
+        -EFAULT,
+      ],
+      [
+        "MREMAP_FIXED shrinking a range past its VMA's end",
+        0,
+        (mm: Mm) => mm.mremap(A, 3 * P, 2 * P, MOVE, at(8)),
+        -EFAULT,
+        -EFAULT,
+      ],
+      [
+        "MREMAP_FIXED growing locked memory over RLIMIT_MEMLOCK",
+        2 * P,
+        (mm: Mm) => mm.mremap(A, P, 4 * P, MOVE, at(8)),
+        -EAGAIN,
+        -EAGAIN,
+      ],
+      [
+        "a shrink of a range that is not mapped",
+        0,
+        (mm: Mm) => mm.mremap(at(3), 2 * P, P, 0, 0),
+        -EFAULT,
+        at(3),
+      ],
+    ] as const
+  ).flatMap(([what, limit, call, modern, old]): MmRow[] =>
+    (
+      [
+        ["modern", modern],
+        ["2.6.10", old],
+      ] as const
+    ).map(
+      ([era, res]): MmRow => ({
+        name: `${era}: ${what} → ${res === -EFAULT ? "EFAULT" : res === -EAGAIN ? "EAGAIN" : "done"}, ${era === "modern" ? "nothing unmapped" : "new_addr and the tail unmapped"}`,
+        options: limit ? { era, mlockLimit: limit } : { era },
+        run: ({ mm }) => {
+          mm.mmap(A, P, RW, PF | (limit ? MAP_LOCKED : 0), null, 0);
+          mm.mmap(at(2), P, PROT_READ, PF, null, 0); // the tail of a 3-page range at A
+          mm.mmap(at(4), P, PROT_READ, PF, null, 0); // the tail of a 2-page range at at(3)
+          mm.mmap(at(8), P, PROT_READ, PF, null, 0); // new_addr
+          return call(mm);
+        },
+        expect: res,
+        after: ({ mm }) => {
+          const kept = era === "modern";
+          if (what.startsWith("MREMAP_FIXED")) expect(mm.vmaLookup(at(8)) !== null).toBe(kept);
+          if (what.includes("shrinking")) expect(mm.vmaLookup(at(2)) !== null).toBe(kept);
+          if (what.startsWith("a shrink")) expect(mm.vmaLookup(at(4)) !== null).toBe(kept);
+          expect(mm.vmaLookup(A)).not.toBeNull();
         },
       }),
     ),

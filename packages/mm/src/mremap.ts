@@ -52,7 +52,7 @@ export function doMremap(
 ): number {
   const addr = ul(addrIn);
   const newAddr = ul(newAddrIn);
-  const oldLen = pageAlign(ul(oldLenIn));
+  let oldLen = pageAlign(ul(oldLenIn));
   const newLen = pageAlign(ul(newLenIn));
   // check_mremap_params(); the flags known are the era's (mremapFlags: no MREMAP_DONTUNMAP in 2.6.10).
   if (flags & ~mm.rules.mremapFlags) return -EINVAL;
@@ -74,6 +74,21 @@ export function doMremap(
   // Since v6.17 a pure MREMAP_FIXED move may span several VMAs (remap_move()).
   if (flags & MREMAP_FIXED && oldLen === newLen)
     return remapMove(mm, { addr, oldLen, newLen, flags, newAddr });
+  if (!mm.rules.mremapVmaChecksFirst) {
+    // 2.6.10's do_mremap() unmapped new_addr and shrank before it looked at the VMA, so a call that
+    // fails after this leaves both done (era.ts mremapVmaChecksFirst). A shrink without MREMAP_FIXED
+    // is done here, whatever was mapped at addr; do_munmap()'s -EINVAL for a zero length is ignored.
+    if (flags & MREMAP_FIXED) {
+      const err = doVmiMunmap(mm, newAddr, newLen);
+      if (err) return err;
+    }
+    if (oldLen >= newLen) {
+      const err = doVmiMunmap(mm, addr + newLen, oldLen - newLen);
+      if (err && oldLen !== newLen) return err;
+      if (!(flags & MREMAP_FIXED)) return addr;
+      oldLen = newLen;
+    }
+  }
   const vma = mm.vmaLookup(addr);
   // A same-size mremap in place is a no-op once something is mapped at addr (what 6.18 answers,
   // whatever lies past the VMA's end), unless the VMA is sealed.
