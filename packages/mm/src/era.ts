@@ -348,6 +348,26 @@ export const ERA_DIFFERENCES = {
     modern: true,
   },
   /**
+   * Where an MREMAP_FIXED call goes once it is checked. Today mremap_to() asks get_unmapped_area()
+   * with MAP_FIXED (a driver's own f_op->get_unmapped_area is called and may refuse or answer another
+   * address), the limits are checked only when the range grows, and a same-size move may span
+   * several VMAs (remap_move()). 2.6.10's do_mremap() (2.6.9 and 2.6.11 alike) had one path: after
+   * the unmap at new_addr and the shrink it looked up the one VMA at addr (-EFAULT when the old range
+   * runs past it), checked VM_DONTEXPAND on growth, then RLIMIT_MEMLOCK (-EAGAIN) and RLIMIT_AS
+   * (-ENOMEM) whatever the sizes, and called move_vma() at new_addr itself. A row of its own, not
+   * mremapVmaChecksFirst: that one is about when the checks run, this one about which checks and
+   * what moves, and the pieces changed at other times (see changedIn).
+   */
+  mremapFixedViaMremapTo: {
+    changedIn:
+      "v2.6.33: Al Viro's 'untangling do_mremap()' series split out mremap_to(), which asks " +
+      "get_unmapped_area(MAP_FIXED); later releases skip the limit checks when the length does not " +
+      "grow (vma_to_resize(), then check_prep_vma()); v6.17: remap_move() for same-size moves over " +
+      "several VMAs (Lorenzo Stoakes)",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
    * When mmap() of a file tries to join the new range to a neighbour. 2.6.10's do_mmap_pgoff() merged
    * early only private anonymous memory; a file mapping got its VMA and the driver's ->mmap first, then
    * vma_merge() with the flags and pgoff ->mmap left (the new VMA freed if that merged). Today

@@ -38,6 +38,7 @@ import {
 } from "../test/syscall-tables";
 import { EAGAIN, EBUSY, EFAULT, EINVAL, ENOMEM } from "./index";
 import type { Mm } from "./mm";
+import type { MmFile } from "./mm_types";
 
 // ================================================================================== mremap
 
@@ -523,6 +524,114 @@ mmTable(
           if (what.includes("shrinking")) expect(mm.vmaLookup(at(2)) !== null).toBe(kept);
           if (what.startsWith("a shrink")) expect(mm.vmaLookup(at(4)) !== null).toBe(kept);
           expect(mm.vmaLookup(A)).not.toBeNull();
+        },
+      }),
+    ),
+  ),
+);
+
+// An MREMAP_FIXED call in 2.6.9/2.6.11's do_mremap(): after the unmap at new_addr and the shrink, the
+// one VMA at addr (-EFAULT when the old range runs past it), VM_DONTEXPAND on growth, RLIMIT_MEMLOCK
+// (-EAGAIN) and RLIMIT_AS (-ENOMEM) whatever the sizes, then move_vma() at new_addr with no
+// get_unmapped_area(). Today a same-size move walks every VMA in the range (remap_move(), v6.17),
+// the limits apply only to growth, and mremap_to() asks the driver's get_unmapped_area (era.ts
+// mremapFixedViaMremapTo). Modern rows: Linux 6.18 (a same-size MREMAP_FIXED move of locked memory
+// succeeds with RLIMIT_AS far below the address space's size).
+const placeOnce = (): MmFile => {
+  let calls = 0;
+  // Places the mapping at mmap() time, then refuses: 2.6.10 never asks it again.
+  return { ...fakeFile(), getUnmappedArea: (addr) => (calls++ === 0 ? addr : -ENOMEM) };
+};
+mmTable(
+  "mremap: where an MREMAP_FIXED call goes, by era",
+  (
+    [
+      [
+        "a same-size move of a range over two VMAs",
+        (mm: Mm) => {
+          mm.mmap(at(1), P, PROT_READ, PF, null, 0);
+          return mm.mremap(A, 2 * P, 2 * P, MOVE, at(8));
+        },
+        at(8),
+        -EFAULT,
+      ],
+      [
+        "a same-size move of locked memory under a lowered RLIMIT_MEMLOCK",
+        (mm: Mm) => {
+          mm.mlock(A, P);
+          mm.mlockLimit = 0;
+          return mm.mremap(A, P, P, MOVE, at(8));
+        },
+        at(8),
+        -EAGAIN,
+      ],
+      [
+        "a shrinking move of locked memory under a lowered RLIMIT_MEMLOCK",
+        (mm: Mm) => {
+          mm.mmap(A, 2 * P, RW, PF | MAP_LOCKED, null, 0);
+          mm.mlockLimit = 0;
+          return mm.mremap(A, 2 * P, P, MOVE, at(8));
+        },
+        at(8),
+        -EAGAIN,
+      ],
+      [
+        "a same-size move under a lowered RLIMIT_AS",
+        (mm: Mm) => {
+          mm.mmap(at(4), P, PROT_READ, PF, null, 0); // two pages in use, new_addr's aside
+          mm.rlimAs = P;
+          return mm.mremap(A, P, P, MOVE, at(8));
+        },
+        at(8),
+        -ENOMEM,
+      ],
+      [
+        "a shrinking move under a lowered RLIMIT_AS",
+        (mm: Mm) => {
+          mm.mmap(A, 3 * P, RW, PF, null, 0);
+          mm.mmap(at(4), P, PROT_READ, PF, null, 0); // two pages in use after the shrink
+          mm.rlimAs = P;
+          return mm.mremap(A, 3 * P, P, MOVE, at(8));
+        },
+        at(8),
+        -ENOMEM,
+      ],
+      ...([P, P / 2, 2 * P] as const).map(
+        (newLen) =>
+          [
+            `a ${newLen === P ? "same-size" : newLen < P ? "shrinking" : "growing"} move of a driver mapping whose get_unmapped_area refuses`,
+            (mm: Mm) => {
+              mm.munmap(A, P);
+              mm.mmap(A, 2 * P, RW, MAP_SHARED | MAP_FIXED, placeOnce(), 0);
+              return mm.mremap(A, newLen === P / 2 ? 2 * P : P, newLen === P / 2 ? P : newLen, MOVE, at(8));
+            },
+            -ENOMEM,
+            at(8),
+          ] as const,
+      ),
+    ] as const
+  ).flatMap(([what, call, modern, old]): MmRow[] =>
+    (
+      [
+        ["modern", modern],
+        ["2.6.10", old],
+      ] as const
+    ).map(
+      ([era, res]): MmRow => ({
+        name: `${era}: ${what} → ${res === at(8) ? "moved" : res === -EFAULT ? "EFAULT" : res === -EAGAIN ? "EAGAIN" : "ENOMEM"}`,
+        options: { era },
+        run: ({ mm }) => {
+          mm.mmap(A, P, RW, PF, null, 0);
+          mm.mmap(at(8), P, PROT_READ, PF, null, 0); // new_addr
+          return call(mm);
+        },
+        expect: res,
+        after: ({ mm }) => {
+          // A move leaves nothing at A. 2.6.10 unmapped new_addr before it failed; today a refused
+          // call changes nothing, but mremap_to() unmaps new_addr before it asks the driver.
+          expect(mm.vmaLookup(A) === null).toBe(res === at(8));
+          const kept = era === "modern" && !what.includes("driver");
+          expect(mm.vmaLookup(at(8)) !== null).toBe(res === at(8) || kept);
         },
       }),
     ),

@@ -71,9 +71,6 @@ export function doMremap(
     // only move_vma()'s check, after the unmap at new_addr (era.ts mremapEarlyMapCount).
     if (mm.rules.mremapEarlyMapCount && mm.mapCount + 2 >= mm.maxMapCount - 3) return -ENOMEM;
   }
-  // Since v6.17 a pure MREMAP_FIXED move may span several VMAs (remap_move()).
-  if (flags & MREMAP_FIXED && oldLen === newLen)
-    return remapMove(mm, { addr, oldLen, newLen, flags, newAddr });
   if (!mm.rules.mremapVmaChecksFirst) {
     // 2.6.10's do_mremap() unmapped new_addr and shrank before it looked at the VMA, so a call that
     // fails after this leaves both done (era.ts mremapVmaChecksFirst). A shrink without MREMAP_FIXED
@@ -88,7 +85,16 @@ export function doMremap(
       if (!(flags & MREMAP_FIXED)) return addr;
       oldLen = newLen;
     }
+    if (flags & MREMAP_FIXED && !mm.rules.mremapFixedViaMremapTo) {
+      // 2.6.10's do_mremap(): the one VMA at addr, its checks (the limits even when nothing grows),
+      // then move_vma() at new_addr, no get_unmapped_area() (era.ts mremapFixedViaMremapTo).
+      const vrm: VmaRemap = { addr, oldLen, newLen, flags, newAddr, vma: mm.vmaLookup(addr) };
+      return checkPrepVma(mm, vrm) || moveVma(mm, vrm);
+    }
   }
+  // Since v6.17 a pure MREMAP_FIXED move may span several VMAs (remap_move()).
+  if (flags & MREMAP_FIXED && oldLen === newLen)
+    return remapMove(mm, { addr, oldLen, newLen, flags, newAddr });
   const vma = mm.vmaLookup(addr);
   // A same-size mremap in place is a no-op once something is mapped at addr (what 6.18 answers,
   // whatever lies past the VMA's end), unless the VMA is sealed.
@@ -112,11 +118,16 @@ function checkPrepVma(mm: MmStruct, r: VmaRemap): number {
   const impliesNew = (r.flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
   const len = r.newLen < r.oldLen ? (impliesNew ? r.newLen : 0) : r.oldLen;
   if (len > vma.vmEnd - r.addr) return -EFAULT;
-  if (r.newLen <= r.oldLen) return 0;
-  if (linearPageIndex(vma, r.addr) + r.newLen / PAGE >= TWO64) return -EINVAL;
-  // Every remap_pfn_range VMA is VM_DONTEXPAND|VM_PFNMAP today: it may shrink or move, never grow.
-  // 2.6.10's do_mremap() asked VM_DONTEXPAND only, so its VM_IO|VM_RESERVED ones grew.
-  if (vma.vmFlags & (VM_DONTEXPAND | VM_PFNMAP)) return -EFAULT;
+  const grows = r.newLen > r.oldLen;
+  // 2.6.10's do_mremap() checked the limits below on every call that got here, growing or not
+  // (era.ts mremapFixedViaMremapTo): a move of locked memory failed once RLIMIT_MEMLOCK was lowered.
+  if (!grows && mm.rules.mremapFixedViaMremapTo) return 0;
+  if (grows) {
+    if (linearPageIndex(vma, r.addr) + r.newLen / PAGE >= TWO64) return -EINVAL;
+    // Every remap_pfn_range VMA is VM_DONTEXPAND|VM_PFNMAP today: it may shrink or move, never grow.
+    // 2.6.10's do_mremap() asked VM_DONTEXPAND only, so its VM_IO|VM_RESERVED ones grew.
+    if (vma.vmFlags & (VM_DONTEXPAND | VM_PFNMAP)) return -EFAULT;
+  }
   if (vma.vmFlags & VM_LOCKED && mm.lockedVm * PAGE + r.newLen - r.oldLen > mm.mlockLimit) return -EAGAIN;
   if (!mayExpandVm(mm, vma.vmFlags, (r.newLen - r.oldLen) / PAGE)) return -ENOMEM;
   return 0;
