@@ -368,6 +368,21 @@ export const ERA_DIFFERENCES = {
     modern: true,
   },
   /**
+   * Whether mremap() refuses new_len > TASK_SIZE on every call. Today check_mremap_params() does
+   * (-EINVAL) before anything else. 2.6.10's do_mremap() (2.6.9 and 2.6.11 alike) compared new_len
+   * with TASK_SIZE only under MREMAP_FIXED; any other call went on: with old_len == new_len it
+   * returned addr after the shrink step (do_munmap() of nothing), a growth met find_vma()'s -EFAULT,
+   * RLIMIT_MEMLOCK's -EAGAIN, RLIMIT_AS's -ENOMEM, and at last -ENOMEM from the in-place test (no
+   * room up to TASK_SIZE) or from get_unmapped_area() (len > TASK_SIZE).
+   */
+  mremapNewLenChecked: {
+    changedIn:
+      "v6.17: 'mm/mremap: refactor initial parameter sanity checks' (Lorenzo Stoakes) moved mremap_to()'s " +
+      "new_len > TASK_SIZE check into check_mremap_params(), for every call",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
    * When mmap() of a file tries to join the new range to a neighbour. 2.6.10's do_mmap_pgoff() merged
    * early only private anonymous memory; a file mapping got its VMA and the driver's ->mmap first, then
    * vma_merge() with the flags and pgoff ->mmap left (the new VMA freed if that merged). Today

@@ -36,6 +36,7 @@ import {
   SF,
   scriptTable,
 } from "../test/syscall-tables";
+import { TASK_SIZE } from "./constants";
 import { EAGAIN, EBUSY, EFAULT, EINVAL, ENOMEM } from "./index";
 import type { Mm } from "./mm";
 import type { MmFile } from "./mm_types";
@@ -632,6 +633,45 @@ mmTable(
           expect(mm.vmaLookup(A) === null).toBe(res === at(8));
           const kept = era === "modern" && !what.includes("driver");
           expect(mm.vmaLookup(at(8)) !== null).toBe(res === at(8) || kept);
+        },
+      }),
+    ),
+  ),
+);
+
+// new_len > TASK_SIZE without MREMAP_FIXED. Today check_mremap_params() says -EINVAL first (Linux
+// 6.18). 2.6.9/2.6.11's do_mremap() checked it only under MREMAP_FIXED, so the call went on: the
+// shrink step returned addr when old_len == new_len, a growth met find_vma() (-EFAULT), RLIMIT_MEMLOCK
+// (-EAGAIN), then -ENOMEM from the in-place test or get_unmapped_area() (era.ts mremapNewLenChecked).
+const HUGE = TASK_SIZE + P;
+mmTable(
+  "mremap: new_len above TASK_SIZE without MREMAP_FIXED, by era",
+  (
+    [
+      ["growing a mapped page, MREMAP_MAYMOVE", A, P, MREMAP_MAYMOVE, false, -ENOMEM],
+      ["growing a mapped page in place", A, P, 0, false, -ENOMEM],
+      ["growing a range that is not mapped", at(4), P, MREMAP_MAYMOVE, false, -EFAULT],
+      ["growing locked memory past RLIMIT_MEMLOCK", A, P, MREMAP_MAYMOVE, true, -EAGAIN],
+      ["with old_len == new_len", A, HUGE, MREMAP_MAYMOVE, false, A],
+    ] as const
+  ).flatMap(([what, addr, oldLen, flags, locked, old]): MmRow[] =>
+    (
+      [
+        ["modern", -EINVAL],
+        ["2.6.10", old],
+      ] as const
+    ).map(
+      ([era, res]): MmRow => ({
+        name: `${era}: ${what} → ${res === A ? "addr" : res === -EINVAL ? "EINVAL" : res === -EFAULT ? "EFAULT" : res === -EAGAIN ? "EAGAIN" : "ENOMEM"}`,
+        options: locked ? { era, mlockLimit: 2 * P } : { era },
+        run: ({ mm }) => {
+          mm.mmap(A, P, RW, PF | (locked ? MAP_LOCKED : 0), null, 0);
+          return mm.mremap(addr, oldLen, HUGE, flags, 0);
+        },
+        expect: res,
+        after: ({ mm }) => {
+          expect(mm.vmaLookup(A)).not.toBeNull();
+          expect(mm.mapCount).toBe(1);
         },
       }),
     ),

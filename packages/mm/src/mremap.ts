@@ -57,8 +57,11 @@ export function doMremap(
   // check_mremap_params(); the flags known are the era's (mremapFlags: no MREMAP_DONTUNMAP in 2.6.10).
   if (flags & ~mm.rules.mremapFlags) return -EINVAL;
   if (addr % PAGE !== 0) return -EINVAL;
-  if (newLen === 0 || newLen > TASK_SIZE) return -EINVAL;
+  if (newLen === 0) return -EINVAL;
   const impliesNew = (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
+  // 2.6.10's do_mremap() compared new_len with TASK_SIZE only for MREMAP_FIXED; other calls fail
+  // later, mostly with -ENOMEM (era.ts mremapNewLenChecked).
+  if (newLen > TASK_SIZE && (impliesNew || mm.rules.mremapNewLenChecked)) return -EINVAL;
   if (impliesNew) {
     if (newAddr > TASK_SIZE - newLen) return -EINVAL;
     if (newAddr % PAGE !== 0) return -EINVAL;
