@@ -383,6 +383,21 @@ export const ERA_DIFFERENCES = {
     modern: true,
   },
   /**
+   * Whether may_expand_vm() bounds private writable mappings by RLIMIT_DATA. 2.6.10 had no
+   * may_expand_vm(): do_mmap_pgoff(), do_brk(), acct_stack_growth() and do_mremap() each compared
+   * total_vm with RLIMIT_AS alone, mprotect_fixup() checked no limit, and RLIMIT_DATA bounded only
+   * the heap, in sys_brk() (2.6.9 and 2.6.11 alike; brk.ts keeps that check in both eras). Today
+   * may_expand_vm() also counts data_vm against RLIMIT_DATA, for mmap(), mremap() growth and
+   * mprotect() making memory private and writable.
+   */
+  mayExpandVmData: {
+    changedIn:
+      "v4.5: commit 84638335900f 'mm: rework virtual memory accounting' (Konstantin Khlebnikov), " +
+      "enforced by default since v4.7 ('mm: enable RLIMIT_DATA by default with workaround for valgrind')",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
    * When mmap() of a file tries to join the new range to a neighbour. 2.6.10's do_mmap_pgoff() merged
    * early only private anonymous memory; a file mapping got its VMA and the driver's ->mmap first, then
    * vma_merge() with the flags and pgoff ->mmap left (the new VMA freed if that merged). Today

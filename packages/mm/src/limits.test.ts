@@ -153,3 +153,41 @@ describe("may_expand_vm: RLIMIT_AS and RLIMIT_DATA", () => {
     mm.checkInvariants();
   });
 });
+
+// 2.6.9/2.6.11 compared total_vm with RLIMIT_AS alone in do_mmap_pgoff(), do_mremap() (growth) and
+// do_brk(), and mprotect_fixup() checked no limit: RLIMIT_DATA bounded only sys_brk()'s heap. Today
+// may_expand_vm() counts private writable memory against RLIMIT_DATA too (era.ts mayExpandVmData).
+describe("may_expand_vm: RLIMIT_DATA, by era", () => {
+  const cases = [
+    ["mmap of three private writable pages", (mm: Mm) => mm.mmap(A, 3 * P, RW, PF, null, 0), A],
+    [
+      "mremap growing two private writable pages to three",
+      (mm: Mm) => {
+        mm.mmap(A, 2 * P, RW, PF, null, 0);
+        return mm.mremap(A, 2 * P, 3 * P, MREMAP_MAYMOVE);
+      },
+      A,
+    ],
+    [
+      "mprotect making three private pages writable",
+      (mm: Mm) => {
+        mm.mmap(A, 3 * P, PROT_READ, PF, null, 0);
+        return mm.mprotect(A, 3 * P, RW);
+      },
+      0,
+    ],
+  ] as const;
+  it.each(
+    cases.flatMap(([what, call, ok]) =>
+      (["modern", "2.6.10"] as const).map(
+        (era) => [`${era}: ${what} over RLIMIT_DATA`, era, call, ok] as const,
+      ),
+    ),
+  )("%s", (_name, era, call, ok) => {
+    const mem = PhysMemory.create({ ramBytes: 16 * 1024 * 1024 });
+    const mm = new Mm(ramOnly(mem), { era });
+    mm.rlimData = { cur: 2 * P, max: Number.POSITIVE_INFINITY };
+    expect(call(mm)).toBe(era === "modern" ? -ENOMEM : ok);
+    mm.checkInvariants();
+  });
+});

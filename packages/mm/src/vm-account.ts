@@ -23,12 +23,14 @@ export function vmCounts(mm: MmStruct): { total: number; data: number } {
 /**
  * may_expand_vm(): may the address space grow by `npages` of a mapping with `flags`? RLIMIT_AS bounds
  * every mapping, RLIMIT_DATA the data mappings (with Linux's Valgrind exception: a zero soft limit
- * lets data grow up to the hard limit). Linux's ignore_rlimit_data is off.
+ * lets data grow up to the hard limit). Linux's ignore_rlimit_data is off. 2.6.10 had RLIMIT_AS only.
  */
 export function mayExpandVm(mm: MmStruct, flags: number, npages: number): boolean {
   const as = mm.rlimAs;
   const data = mm.rlimData;
-  const dataApplies = isDataMapping(flags) && data.cur !== Number.POSITIVE_INFINITY;
+  // 2.6.10 compared total_vm with RLIMIT_AS alone (era.ts mayExpandVmData).
+  const dataApplies =
+    mm.rules.mayExpandVmData && isDataMapping(flags) && data.cur !== Number.POSITIVE_INFINITY;
   if (as === Number.POSITIVE_INFINITY && !dataApplies) return true;
   const c = vmCounts(mm);
   if (c.total + npages > Math.floor(as / PAGE)) return false;
