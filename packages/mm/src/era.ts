@@ -398,6 +398,22 @@ export const ERA_DIFFERENCES = {
     modern: true,
   },
   /**
+   * Whether mremap() with old_len == 0 (the "duplicate a shared mapping" case) is refused on private
+   * memory (-EINVAL). 2.6.10's do_mremap() (2.6.9 and 2.6.11 alike) allowed old_len == 0 on any
+   * mapping: it went to move_vma(), whose copy_vma() made a new VMA of new_len at the new address (a
+   * fresh, unrelated private mapping: nothing moves, so anonymous memory reads zeros and a file its
+   * pages) and left the original in place. move_vma() hid VM_ACCOUNT on the original and put it back
+   * only if do_munmap() of the old range succeeded; of length 0 it fails (-EINVAL), so a private
+   * writable original lost VM_ACCOUNT (and its commit charge, not modelled here).
+   */
+  mremapZeroOldLenSharedOnly: {
+    changedIn:
+      "v4.14: commit dba58d3b8c50 'mm/mremap: fail map duplication attempts for private mappings' " +
+      "(Mike Kravetz)",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
    * When mmap() of a file tries to join the new range to a neighbour. 2.6.10's do_mmap_pgoff() merged
    * early only private anonymous memory; a file mapping got its VMA and the driver's ->mmap first, then
    * vma_merge() with the flags and pgoff ->mmap left (the new VMA freed if that merged). Today

@@ -36,8 +36,8 @@ import {
   SF,
   scriptTable,
 } from "../test/syscall-tables";
-import { TASK_SIZE } from "./constants";
-import { EAGAIN, EBUSY, EFAULT, EINVAL, ENOMEM } from "./index";
+import { TASK_SIZE, VM_ACCOUNT } from "./constants";
+import { EAGAIN, EBUSY, EFAULT, EINVAL, ENOMEM, Mmu } from "./index";
 import type { Mm } from "./mm";
 import type { MmFile } from "./mm_types";
 
@@ -672,6 +672,61 @@ mmTable(
         after: ({ mm }) => {
           expect(mm.vmaLookup(A)).not.toBeNull();
           expect(mm.mapCount).toBe(1);
+        },
+      }),
+    ),
+  ),
+);
+
+// old_len == 0 on private memory. Today -EINVAL (v4.14; Linux 6.18: EINVAL). 2.6.9/2.6.11's
+// do_mremap() had no such check: move_vma() made a new VMA of new_len elsewhere, an unrelated fresh
+// private mapping (nothing moves: anonymous memory reads zeros there), and left the original, which
+// lost VM_ACCOUNT because do_munmap() of length 0 failed (era.ts mremapZeroOldLenSharedOnly).
+mmTable(
+  "mremap: old_len == 0 on a private mapping, by era",
+  (
+    [
+      ["private writable anonymous memory, MREMAP_MAYMOVE", RW, MREMAP_MAYMOVE, "addr"],
+      ["private read-only anonymous memory, MREMAP_MAYMOVE", PROT_READ, MREMAP_MAYMOVE, "addr"],
+      ["private writable memory, MREMAP_FIXED onto a mapped page", RW, MOVE, at(8)],
+      ["private writable memory without MREMAP_MAYMOVE", RW, 0, -ENOMEM],
+    ] as const
+  ).flatMap(([what, prot, flags, old]): MmRow[] =>
+    (
+      [
+        ["modern", -EINVAL],
+        ["2.6.10", old],
+      ] as const
+    ).map(
+      ([era, res]): MmRow => ({
+        name: `${era}: ${what} → ${res === -EINVAL ? "EINVAL" : res === -ENOMEM ? "ENOMEM" : "a new mapping"}`,
+        options: { era },
+        run: ({ mm }) => {
+          mm.mmap(A, 2 * P, prot, PF, null, 0);
+          mm.mmap(at(8), P, PROT_READ, PF, null, 0);
+          if (prot === RW) Mmu.forMm(mm).store8(A, 7);
+          return mm.mremap(A, 0, P, flags, flags & MREMAP_FIXED ? at(8) : 0);
+        },
+        expect: res,
+        after: ({ mm }) => {
+          // The original stays whole with its data.
+          const orig = mm.vmaLookup(A)!;
+          expect([orig.vmStart, orig.vmEnd]).toEqual([A, at(2)]);
+          if (prot === RW) expect(Mmu.forMm(mm).load8(A)).toBe(7);
+          const made = res === "addr" || res === at(8);
+          // MREMAP_FIXED replaces the page at new_addr.
+          expect(mm.mapCount).toBe(res === "addr" ? 3 : 2);
+          if (!made) return;
+          // The new one: one page, same flags, not a copy of the data; the original lost VM_ACCOUNT.
+          const nv =
+            res === at(8)
+              ? mm.vmaLookup(at(8))!
+              : [...mm.vmas].find((v) => v !== orig && v.vmStart !== at(8))!;
+          expect(nv.vmEnd - nv.vmStart).toBe(P);
+          expect(nv.vmFlags & ~VM_ACCOUNT).toBe(orig.vmFlags & ~VM_ACCOUNT);
+          expect(Mmu.forMm(mm).load8(nv.vmStart)).toBe(0);
+          expect(orig.vmFlags & VM_ACCOUNT).toBe(0);
+          expect(nv.vmFlags & VM_ACCOUNT).toBe(prot === RW ? VM_ACCOUNT : 0);
         },
       }),
     ),

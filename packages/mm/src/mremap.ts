@@ -9,6 +9,7 @@ import {
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
   TASK_SIZE,
+  VM_ACCOUNT,
   VM_DONTEXPAND,
   VM_LOCKED,
   VM_LOCKED_MASK,
@@ -114,7 +115,9 @@ function checkPrepVma(mm: MmStruct, r: VmaRemap): number {
   if (!vma) return -EFAULT;
   // mseal(2): a sealed VMA is neither moved, shrunk nor grown.
   if (vma.vmFlags & VM_SEALED) return -EPERM;
-  if (r.oldLen === 0 && !(vma.vmFlags & (VM_SHARED | VM_MAYSHARE))) return -EINVAL;
+  // 2.6.10 duplicated private mappings too (era.ts mremapZeroOldLenSharedOnly).
+  if (r.oldLen === 0 && mm.rules.mremapZeroOldLenSharedOnly && !(vma.vmFlags & (VM_SHARED | VM_MAYSHARE)))
+    return -EINVAL;
   if (r.flags & MREMAP_DONTUNMAP && vma.vmFlags & (VM_DONTEXPAND | VM_PFNMAP)) return -EINVAL;
   // A shrink unmaps the tail wherever it lies (shrink_vma() uses do_vmi_munmap); what moves or
   // grows must lie inside this VMA.
@@ -332,6 +335,10 @@ function moveVma(mm: MmStruct, r: VmaRemap): number {
   // move_vma() ignores a failure to unmap the old range (and an old_len of 0 unmaps nothing:
   // that is the "duplicate a shared mapping" case).
   if (oldLen > 0) doVmiMunmap(mm, oldAddr, oldLen);
+  // 2.6.10's move_vma() hid VM_ACCOUNT before do_munmap() and restored it only when that succeeded,
+  // which of length 0 it does not: a duplicated private writable VMA lost VM_ACCOUNT (era.ts
+  // mremapZeroOldLenSharedOnly). Today only shared VMAs, never VM_ACCOUNT, get here with old_len 0.
+  else vma.vmFlags &= ~VM_ACCOUNT;
   if (wasLocked) {
     mm.lockedVm += newLen / PAGE;
     // 2.6.10: make_pages_present() (era.ts lockedPopulateWritesShared; 2.6.9/2.6.11 move_vma()).
