@@ -414,6 +414,21 @@ export const ERA_DIFFERENCES = {
     modern: true,
   },
   /**
+   * mremap()'s overlap test for a move to new_addr when old_len == 0. Today one symmetric test
+   * (addr + old_len > new_addr && new_addr + new_len > addr) finds that an empty old range overlaps
+   * nothing, so MREMAP_FIXED with new_addr == addr goes on: it unmaps [addr, addr + new_len) and then
+   * finds no VMA at addr (-EFAULT). 2.6.10's do_mremap() (2.6.9 and 2.6.11 alike) had two one-sided
+   * tests, the first of which (new_addr <= addr and new_addr + new_len > addr) refused
+   * new_addr == addr whatever old_len was (-EINVAL, nothing unmapped).
+   */
+  mremapEmptyOldOverlapsNothing: {
+    changedIn:
+      "not pinned: v2.6.33's mremap_to() still had 2.6.10's two one-sided tests; the symmetric one is " +
+      "in mremap_to() by v5.x (next to v5.4's early map-count check)",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
    * When mmap() of a file tries to join the new range to a neighbour. 2.6.10's do_mmap_pgoff() merged
    * early only private anonymous memory; a file mapping got its VMA and the driver's ->mmap first, then
    * vma_merge() with the flags and pgoff ->mmap left (the new VMA freed if that merged). Today

@@ -732,3 +732,31 @@ mmTable(
     ),
   ),
 );
+
+// MREMAP_FIXED with old_len == 0 and new_addr == addr on shared memory. Today the symmetric overlap
+// test lets it through: mremap_to() unmaps new_addr's range, then finds no VMA at addr (Linux 6.18:
+// EFAULT, the first page gone). 2.6.9/2.6.11's do_mremap() refused new_addr <= addr < new_addr +
+// new_len before anything (-EINVAL, nothing unmapped) (era.ts mremapEmptyOldOverlapsNothing).
+mmTable(
+  "mremap: MREMAP_FIXED onto its own address with old_len == 0, by era",
+  (
+    [
+      ["modern", -EFAULT],
+      ["2.6.10", -EINVAL],
+    ] as const
+  ).map(
+    ([era, res]): MmRow => ({
+      name: `${era}: a shared mapping → ${res === -EFAULT ? "EFAULT, its first page unmapped" : "EINVAL, nothing unmapped"}`,
+      options: { era },
+      run: ({ mm }) => {
+        mm.mmap(A, 2 * P, RW, SF, null, 0);
+        return mm.mremap(A, 0, P, MOVE, A);
+      },
+      expect: res,
+      after: ({ mm }) => {
+        expect(mm.vmaLookup(A) === null).toBe(res === -EFAULT);
+        expect(mm.vmaLookup(at(1))).not.toBeNull();
+      },
+    }),
+  ),
+);

@@ -69,6 +69,9 @@ export function doMremap(
     if (!(flags & MREMAP_MAYMOVE)) return -EINVAL;
     if (flags & MREMAP_DONTUNMAP && oldLen !== newLen) return -EINVAL;
     if (addr + oldLen > newAddr && newAddr + newLen > addr) return -EINVAL;
+    // 2.6.10's do_mremap() tested each side separately: new_addr == addr overlapped even with
+    // old_len == 0 (era.ts mremapEmptyOldOverlapsNothing).
+    if (newAddr === addr && !mm.rules.mremapEmptyOldOverlapsNothing) return -EINVAL;
     // check_mremap_params(): a move to a new address (only) needs room for both ranges split in
     // three and move_vma()'s four spare slots. Linux 6.18.44: a shrink in place at map_count
     // max_map_count - 1 succeeds; an MREMAP_FIXED move at max_map_count - 5 is ENOMEM. 2.6.10 had
