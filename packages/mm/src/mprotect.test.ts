@@ -34,7 +34,7 @@ import {
   SF,
   scriptTable,
 } from "../test/syscall-tables";
-import { EACCES, EINVAL, ENOMEM, MAP_PRIVATE, VM_WRITE } from "./index";
+import { EACCES, EINVAL, ENOMEM, MAP_LOCKED, MAP_PRIVATE, VM_WRITE } from "./index";
 
 // ================================================================================== mprotect
 
@@ -240,6 +240,36 @@ mmTable(
       after: ({ mm }) => {
         expect(mm.mapCount).toBe(2);
         for (const v of mm) expect(v.vmFlags & VM_WRITE).toBe(VM_WRITE);
+      },
+    }),
+  ),
+);
+
+// Locked memory made writable: 6.18's mprotect_fixup() write-faults it in only when it is private
+// (populate_vma_page_range() when (oldflags & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED), to
+// break COW now; shared memory is left to fault. Linux 6.18.44: MAP_SHARED|MAP_ANONYMOUS|MAP_LOCKED
+// PROT_NONE, then mprotect(PROT_READ|PROT_WRITE): RSS unchanged; the private one is resident. Before
+// v2.6.38 (2.6.9/2.6.11's mprotect_fixup()) nothing was populated (era.ts lockedPopulateWritesShared).
+mmTable(
+  "mprotect of locked memory to writable: populated or not, by era",
+  (
+    [
+      ["private", PF, "modern", true],
+      ["shared", SF, "modern", false],
+      ["private", PF, "2.6.10", false],
+      ["shared", SF, "2.6.10", false],
+    ] as const
+  ).map(
+    ([kind, flags, era, populated]): MmRow => ({
+      name: `${era}: ${kind} MAP_LOCKED PROT_NONE → RW: ${populated ? "both pages resident" : "nothing resident"}`,
+      options: { era },
+      run: ({ mm }) => {
+        expect(mm.mmap(A, 2 * P, PROT_NONE, flags | MAP_LOCKED, null, 0)).toBe(A);
+        return mm.mprotect(A, 2 * P, RW);
+      },
+      expect: 0,
+      after: ({ mm }) => {
+        expect([mm.pgd.getPte(A) !== 0, mm.pgd.getPte(at(1)) !== 0]).toEqual([populated, populated]);
       },
     }),
   ),

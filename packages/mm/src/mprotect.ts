@@ -116,9 +116,17 @@ export function doMprotectPkey(
         break;
       }
       changeProtection(mm, r, s, tmp);
-      // mprotect_fixup(): locked memory becoming writable is populated with write faults now
-      // (populate_vma_page_range), so it never takes a COW fault later.
-      if (newFlags & VM_LOCKED && newFlags & VM_WRITE && !(oldFlags & VM_WRITE)) mmPopulate(mm, s, tmp);
+      // mprotect_fixup(): private locked memory becoming writable is populated with write faults now
+      // (populate_vma_page_range), so it never takes a COW fault later; shared memory is not (it has
+      // no COW to break). That came with v2.6.38's 'mlock: avoid dirtying pages and triggering
+      // writeback', the change that also stopped locked populates write-faulting shared memory
+      // (era.ts lockedPopulateWritesShared); 2.6.9/2.6.11's mprotect_fixup() populated nothing.
+      if (
+        !mm.rules.lockedPopulateWritesShared &&
+        (oldFlags & (VM_WRITE | VM_SHARED | VM_LOCKED)) === VM_LOCKED &&
+        newFlags & VM_WRITE
+      )
+        mmPopulate(mm, s, tmp);
       // Carry on after the VMA that now covers the range: a merge may have extended it past tmp.
       tmp = Math.max(tmp, r.vmEnd);
       next = mm.vmas.next(r);
