@@ -429,6 +429,19 @@ export const ERA_DIFFERENCES = {
     modern: true,
   },
   /**
+   * The file offset mremap() gives get_unmapped_area() when it moves a range without MREMAP_FIXED.
+   * Today it is the offset of addr itself (vma->vm_pgoff plus addr's distance from vm_start), so a
+   * driver placing its own mappings sees the page that moves. 2.6.10's do_mremap() (2.6.9 and 2.6.11
+   * alike) passed vma->vm_pgoff, the offset of the VMA's start, wherever addr lay in it.
+   */
+  mremapAreaPgoffAtAddr: {
+    changedIn:
+      "not pinned: v2.6.33's mremap_to() already passes addr's offset for MREMAP_FIXED; today's " +
+      "vrm_set_new_addr() does for every move",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
    * When mmap() of a file tries to join the new range to a neighbour. 2.6.10's do_mmap_pgoff() merged
    * early only private anonymous memory; a file mapping got its VMA and the driver's ->mmap first, then
    * vma_merge() with the flags and pgoff ->mmap left (the new VMA freed if that merged). Today

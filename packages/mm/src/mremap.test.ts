@@ -760,3 +760,37 @@ mmTable(
     }),
   ),
 );
+
+// The offset a driver's get_unmapped_area is given when mremap() moves part of its mapping without
+// MREMAP_FIXED: today addr's own (vrm_set_new_addr()), in 2.6.9/2.6.11's do_mremap() the VMA's
+// vm_pgoff (era.ts mremapAreaPgoffAtAddr).
+mmTable(
+  "mremap: the pgoff a driver's get_unmapped_area gets for a move, by era",
+  (
+    [
+      ["modern", 5 + 2],
+      ["2.6.10", 5],
+    ] as const
+  ).map(
+    ([era, want]): MmRow => ({
+      name: `${era}: moving the third page of a mapping at offset 5 → pgoff ${want}`,
+      options: { era },
+      run: ({ mm }) => {
+        const seen: number[] = [];
+        const f: MmFile = {
+          ...fakeFile(),
+          getUnmappedArea: (addr, _len, pgoff) => {
+            seen.push(pgoff);
+            return addr || at(16);
+          },
+        };
+        mm.mmap(A, 3 * P, RW, MAP_SHARED | MAP_FIXED, f, 5 * P);
+        mm.mmap(at(3), P, PROT_READ, PF, null, 0); // no room to grow in place
+        const r = mm.mremap(at(2), P, 2 * P, MREMAP_MAYMOVE);
+        expect(seen.slice(1)).toEqual([want]);
+        return r;
+      },
+      expect: at(16),
+    }),
+  ),
+);

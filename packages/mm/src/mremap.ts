@@ -206,14 +206,9 @@ function mremapAt(mm: MmStruct, r: VmaRemap): number {
     return expandVmaInPlace(mm, vma, delta) ? r.addr : -ENOMEM;
   }
   if (!(r.flags & MREMAP_MAYMOVE)) return -ENOMEM;
-  const a = getUnmappedArea(
-    mm,
-    vma.vmFile,
-    0,
-    r.newLen,
-    linearPageIndex(vma, r.addr),
-    vma.vmFlags & VM_MAYSHARE ? MAP_SHARED : 0,
-  );
+  // 2.6.10's do_mremap() passed the VMA's own vm_pgoff (era.ts mremapAreaPgoffAtAddr).
+  const pgoff = mm.rules.mremapAreaPgoffAtAddr ? linearPageIndex(vma, r.addr) : vma.vmPgoff;
+  const a = getUnmappedArea(mm, vma.vmFile, 0, r.newLen, pgoff, vma.vmFlags & VM_MAYSHARE ? MAP_SHARED : 0);
   if (a < 0) return a;
   r.newAddr = checkNewRange(mm, vma, a, r.newLen);
   return moveVma(mm, r);
