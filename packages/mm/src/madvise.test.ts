@@ -274,6 +274,20 @@ scriptTable("madvise", [
     madvise(page(0), pages(2), MADV_POPULATE_READ),
     "-ENOMEM",
   ),
+  // madvise_populate() walks on its own and stops at the first hole, before the VMAs after it: not
+  // madvise_walk_vmas(), which would reach the read-only VMA and say EINVAL (Linux 6.18.44).
+  row(
+    "POPULATE_WRITE of a hole, then a read-only mapping → ENOMEM (it stops at the hole)",
+    [mmap(page(1), pages(1), PROT_READ, PF)],
+    madvise(page(0), pages(2), MADV_POPULATE_WRITE),
+    "-ENOMEM",
+  ),
+  row(
+    "POPULATE_WRITE of a mapping, a hole, then a read-only mapping → ENOMEM",
+    [mmap(page(0), pages(1), RW, PF), mmap(page(2), pages(1), PROT_READ, PF)],
+    madvise(page(0), pages(3), MADV_POPULATE_WRITE),
+    "-ENOMEM",
+  ),
 ]);
 
 mmTable("madvise", [

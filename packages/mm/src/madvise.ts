@@ -99,6 +99,8 @@ export function doMadvise(mm: MmStruct, startIn: number, lenIn: number, advice: 
   const end = start + len;
   if (end < start || end > TWO64) return -EINVAL;
   if (end === start) return 0;
+  if (mm.rules.madviseModernAdvice && (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE))
+    return madvisePopulate(mm, start, end, advice);
   let unmapped = 0;
   if (!mm.vmas.find(start)) return -ENOMEM;
   let pos = start;
@@ -114,6 +116,25 @@ export function doMadvise(mm: MmStruct, startIn: number, lenIn: number, advice: 
   }
   if (pos < end) unmapped = -ENOMEM;
   return unmapped;
+}
+
+/**
+ * madvise_populate(): MADV_POPULATE_(READ|WRITE) walk on their own, in address order, and stop at the
+ * first address no VMA holds (-ENOMEM: __get_user_pages() with FOLL_MADV_POPULATE looks the VMA up with
+ * vma_lookup()) or the first VMA they cannot fault in, leaving what came before populated. The other
+ * advice goes through madvise_walk_vmas(), which skips holes and says -ENOMEM only at the end.
+ */
+function madvisePopulate(mm: MmStruct, start: number, end: number, advice: number): number {
+  let pos = start;
+  while (pos < end) {
+    const vma = mm.vmas.find(pos);
+    if (!vma || vma.vmStart > pos) return -ENOMEM;
+    const e = Math.min(end, vma.vmEnd);
+    const r = madviseVma(mm, vma, pos, e, advice);
+    if (r < 0) return r;
+    pos = e;
+  }
+  return 0;
 }
 
 /** madvise_vma_behavior(): one advice on [start, end) of one VMA. */
