@@ -58,4 +58,29 @@ describe("fault-around", () => {
     mm.checkInvariants();
     mm.exit();
   });
+
+  it("maps pages fallocated twice: the second fallocate makes them up to date (modern)", () => {
+    // Linux 6.18.44, a memfd: fallocate pages 2..5, fallocate 2..3 again, pwrite over 4..6, map pages
+    // 3..4 and read page 4: fault-around maps page 3 as well (RSS 8 kB); without the second fallocate
+    // it maps page 4 alone (shmem_get_folio_gfp: SGP_FALLOC on a folio fallocated earlier clears it).
+    const mem = PhysMemory.create({ ramBytes: 16 * 1024 * 1024 });
+    const mm = new Mm(ramOnly(mem), { era: "modern" });
+    const mmu = Mmu.forMm(mm);
+    const inode = new ShmemInode(mem);
+    inode.setSize(6 * PAGE);
+    expect(inode.fallocate(0, 2 * PAGE, 4 * PAGE)).toBe(0);
+    expect(inode.fallocate(0, 2 * PAGE, 2 * PAGE)).toBe(0);
+    expect([inode.notUptodate.has(2), inode.notUptodate.has(3), inode.notUptodate.has(5)]).toEqual([
+      false,
+      false,
+      true,
+    ]);
+    inode.write(0x44a8, new Uint8Array(0x2174).fill(0x55));
+    const a = mm.mmap(0, 2 * PAGE, PROT_READ, MAP_PRIVATE, new ShmemFile(inode, 0, "/f"), 3 * PAGE);
+    expect(mmu.load8(a + 0x1bef)).toBe(0x55);
+    expect(mm.rssShmem).toBe(2);
+    expect(mmu.load8(a)).toBe(0);
+    mm.checkInvariants();
+    mm.exit();
+  });
 });

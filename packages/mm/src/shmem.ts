@@ -380,7 +380,13 @@ export class ShmemInode {
     if (end - start > this.mem.nrFreePages + this.pages.size) return -ENOMEM;
     const added: number[] = [];
     for (let i = start; i < end; i++) {
-      if (this.pages.has(i)) continue;
+      if (this.pages.has(i)) {
+        // shmem_get_folio_gfp(SGP_FALLOC) on a folio fallocated earlier clears it and marks it up to
+        // date ("lest undo on failure cancel our earlier guarantee"): a second fallocate makes the
+        // page one fault-around maps. Pages not up to date hold only zeros here.
+        this.notUptodate.delete(i);
+        continue;
+      }
       const pfn = this.getPage(i);
       if (pfn < 0) {
         // shmem_undo_range() of what this call allocated.
