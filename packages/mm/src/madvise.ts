@@ -50,7 +50,7 @@ import { linearPageIndex, PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import { canMadviseModify } from "./mseal";
 import { PTE_MARKER_GUARD, pteIsGuardMarker, TABLE_OOM } from "./pgtable";
-import { unmapMappingPages, zapPageRange } from "./rmap";
+import { pageoutRange, unmapMappingPages, zapPageRange } from "./rmap";
 import { ShmemFile } from "./shmem";
 import { anonVmaPrepare, vmaModifyFlags } from "./vma";
 
@@ -159,7 +159,10 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
       return privateAnon && !(f & (VM_LOCKED | VM_PFNMAP)) ? 0 : -EINVAL;
     case MADV_COLD:
     case MADV_PAGEOUT:
-      return f & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB) ? -EINVAL : 0;
+      // can_madv_lru_vma(); COLD only moves pages between LRU lists, which Faultline does not keep.
+      if (f & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB)) return -EINVAL;
+      if (advice === MADV_PAGEOUT) pageoutRange(mm, vma, start, end);
+      return 0;
     case MADV_POPULATE_READ:
     case MADV_POPULATE_WRITE: {
       if (f & (VM_IO | VM_PFNMAP)) return -EINVAL;

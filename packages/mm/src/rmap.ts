@@ -146,6 +146,28 @@ export function zapPageRange(
 }
 
 /**
+ * MADV_PAGEOUT's reclaim of one VMA's range with no swap (madvise_cold_or_pageout_pte_range(), then
+ * reclaim_pages() → shrink_folio_list()): a page of the page cache (shmem: the only cache here) that
+ * this PTE alone maps is unmapped (try_to_unmap()); shmem_writeout() then finds no swap and keeps it in
+ * the cache, dirty, so the next access faults the same page back in. Anonymous pages stay mapped
+ * (add_to_swap() fails), as do pages mapped more than once ("do not interfere with other mappings"),
+ * the zero page and pages off the LRU (a driver's own). The process may page out its files'
+ * pages (can_do_file_pageout(): Faultline keeps no file owners, so every process is the owner).
+ */
+export function pageoutRange(mm: MmStruct, vma: Vma, start: number, end: number): void {
+  const s = Math.max(start, vma.vmStart);
+  const e = Math.min(end, vma.vmEnd);
+  if (e <= s || !vma.vmFile?.mapping.swapBacked) return;
+  mm.pgd.forEach(s, e, (_addr, slot, pte) => {
+    const pfn = vmNormalPfn(mm, pte);
+    if (pfn < 0 || Atomics.load(mm.mem.flags, pfn) & PG_anon) return;
+    if (Atomics.load(mm.mem.mapcount, pfn) !== 1) return;
+    zapPte(mm, vma, slot, pte);
+  });
+  tlbFinishMmu(mm, s, e);
+}
+
+/**
  * unmap_mapping_range() (mm/memory.c): removes, in every process, the PTEs that map bytes
  * [holeBegin, holeBegin + holeLen) of the object behind `mapping` (holeLen 0: to the end of the object).
  * The next access faults and asks the driver again. Private COW copies stay unless `evenCows`
