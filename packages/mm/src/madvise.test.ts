@@ -73,11 +73,13 @@ import {
   MAP_PRIVATE,
   MAP_SHARED,
   type Mm,
+  Mmu,
   VM_DONTDUMP,
   VM_IO,
   VM_RAND_READ,
 } from "./index";
 import { pteIsGuardMarker, ptePfn } from "./pgtable";
+import { ShmemFile, ShmemInode } from "./shmem";
 
 // ================================================================================== madvise
 
@@ -248,17 +250,17 @@ scriptTable("madvise", [
     "rss 8 anon 0",
   ),
   row(
-    "PAGEOUT of a private memfd mapping: the file page goes, the COW copy stays (RSS 4 kB, anon 4 kB)",
+    "PAGEOUT of a private memfd mapping read, not written: its file pages go (RSS 0)",
     [
       memfd(pages(2)),
       pwrite(0, 0n, 7, pages(2)),
       mmapfd(page(0), pages(2), RW, MAP_PRIVATE | MAP_FIXED, 0),
       load(8, page(0)),
-      store(8, page(1), 9n),
+      load(8, page(1)),
       madvise(page(0), pages(2), MADV_PAGEOUT),
     ],
     rss,
-    "rss 4 anon 4",
+    "rss 0 anon 0",
   ),
   row(
     "COLD on VM_LOCKED → EINVAL",
@@ -343,6 +345,27 @@ scriptTable("madvise", [
 ]);
 
 mmTable("madvise", [
+  {
+    // Faultline has no swap: MADV_PAGEOUT leaves anonymous pages mapped (add_to_swap() fails), the
+    // COW copies in a private file mapping too, so no data is lost; its file pages go (script rows).
+    name: "MADV_PAGEOUT of a private shmem mapping: the written page (a COW copy) stays, the read one goes",
+    run: ({ mm, mem }) => {
+      const inode = new ShmemInode(mem);
+      inode.write(0, new Uint8Array(2 * P).fill(7));
+      mm.mmap(A, 2 * P, RW, MAP_PRIVATE | FIXED, new ShmemFile(inode, 0, "/f"), 0);
+      const mmu = Mmu.forMm(mm);
+      mmu.store32(A, 0x1234);
+      expect(mmu.load8(at(1))).toBe(7);
+      return mm.madvise(A, 2 * P, MADV_PAGEOUT);
+    },
+    expect: 0,
+    after: ({ mm }) => {
+      expect([mm.pgd.getPte(A) !== 0, mm.pgd.getPte(at(1)) !== 0]).toEqual([true, false]);
+      expect([mm.rssAnon, mm.rssShmem]).toEqual([1, 0]);
+      const mmu = Mmu.forMm(mm);
+      expect([mmu.load32(A), mmu.load8(at(1))]).toEqual([0x1234, 7]);
+    },
+  },
   {
     // madvise_vma_behavior(): droppable memory stays out of core dumps (v6.11).
     name: "MADV_DODUMP on MAP_DROPPABLE memory → EINVAL, still VM_DONTDUMP",
