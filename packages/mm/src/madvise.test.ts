@@ -3,6 +3,7 @@
 // tables.ts explains both kinds).
 import { expect } from "vitest";
 import {
+  fallocate,
   load,
   MADV_BAD,
   MADV_DOFORK,
@@ -234,6 +235,44 @@ scriptTable("madvise", [
     [mmap(page(0), pages(1), RW, SF), store(32, page(0), 0x1234n), madvise(page(0), pages(1), MADV_PAGEOUT)],
     load(32, page(0)),
     "0x1234",
+  ),
+  // A clean page (read, never written) leaves the cache on PAGEOUT (__remove_mapping()); a dirty one
+  // stays. Seen through fault-around: a read of the next page maps the cached one too.
+  row(
+    "PAGEOUT of a shared page only read: it leaves the cache (a read of the next page maps one page)",
+    [
+      mmap(page(0), pages(2), RW, SF),
+      load(32, page(0)),
+      madvise(page(0), pages(1), MADV_PAGEOUT),
+      load(32, page(1)),
+    ],
+    rss,
+    "rss 4 anon 0",
+  ),
+  row(
+    "PAGEOUT of a shared page written: it stays cached (a read of the next page maps both)",
+    [
+      mmap(page(0), pages(2), RW, SF),
+      store(32, page(0), 1n),
+      madvise(page(0), pages(1), MADV_PAGEOUT),
+      load(32, page(1)),
+    ],
+    rss,
+    "rss 8 anon 0",
+  ),
+  row(
+    "PAGEOUT of a fallocated memfd page only read: fallocate made it dirty, it stays cached",
+    [
+      memfd(pages(2)),
+      fallocate(0, 0, 0n, pages(1)),
+      mmapfd(page(0), pages(2), PROT_READ, MAP_SHARED | MAP_FIXED, 0),
+      load(32, page(0)),
+      madvise(page(0), pages(1), MADV_PAGEOUT),
+      pwrite(0, pages(1), 7, 1n),
+      load(32, page(1)),
+    ],
+    rss,
+    "rss 8 anon 0",
   ),
   row(
     "PAGEOUT of a memfd page mapped twice: both mappings keep it (RSS 8 kB)",

@@ -79,6 +79,12 @@ export class AddressSpaceMapping {
   /** A shmem inode's mapping (folio_test_swapbacked): its mapped pages count as MM_SHMEMPAGES. */
   readonly swapBacked: boolean = false;
   constructor(readonly name: string) {}
+  /**
+   * Reclaim of a page MADV_PAGEOUT unmapped (shrink_folio_list() → __remove_mapping()): the cache lets
+   * go of page `pgoff` if it is still `pfn`, clean, mapped nowhere and held by nothing else. Objects
+   * without a page cache keep their pages.
+   */
+  reclaimClean(_pgoff: number, _pfn: number): void {}
 }
 
 /**

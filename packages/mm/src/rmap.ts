@@ -158,13 +158,18 @@ export function pageoutRange(mm: MmStruct, vma: Vma, start: number, end: number)
   const s = Math.max(start, vma.vmStart);
   const e = Math.min(end, vma.vmEnd);
   if (e <= s || !vma.vmFile?.mapping.swapBacked) return;
-  mm.pgd.forEach(s, e, (_addr, slot, pte) => {
+  const out: number[] = [];
+  mm.pgd.forEach(s, e, (addr, slot, pte) => {
     const pfn = vmNormalPfn(mm, pte);
     if (pfn < 0 || Atomics.load(mm.mem.flags, pfn) & PG_anon) return;
     if (Atomics.load(mm.mem.mapcount, pfn) !== 1) return;
     zapPte(mm, vma, slot, pte);
+    out.push(vma.vmPgoff + (addr - vma.vmStart) / PAGE, pfn);
   });
   tlbFinishMmu(mm, s, e);
+  // The cache frees what is clean (never written) once the PTEs' references are gone.
+  const mapping = vma.vmFile.mapping;
+  for (let i = 0; i < out.length; i += 2) mapping.reclaimClean(out[i]!, out[i + 1]!);
 }
 
 /**

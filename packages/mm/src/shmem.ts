@@ -77,6 +77,9 @@ export class ShmemMapping extends AddressSpaceMapping {
     super(name);
   }
   override readonly swapBacked = true;
+  override reclaimClean(pgoff: number, pfn: number): void {
+    this.inode.reclaimClean(pgoff, pfn);
+  }
 }
 
 /** Is `mapping` a shmem inode's (folio_test_swapbacked: its pages count as MM_SHMEMPAGES)? */
@@ -323,6 +326,18 @@ export class ShmemInode {
     for (const pgoff of drop) this.dropPage(pgoff);
   }
 
+  /**
+   * MADV_PAGEOUT's reclaim with no swap, after the page was unmapped: a clean page (never written: all
+   * zeros) leaves the cache as __remove_mapping() frees it, if nothing else holds it; a dirty one stays
+   * (shmem_writeout() finds no swap and redirties it). The next access then allocates a new zero page,
+   * and fault-around no longer finds this one.
+   */
+  reclaimClean(pgoff: number, pfn: number): void {
+    if (this.pages.get(pgoff) !== pfn || Atomics.load(this.mem.flags, pfn) & PG_dirty) return;
+    if (Atomics.load(this.mem.mapcount, pfn) !== 0 || Atomics.load(this.mem.refcount, pfn) !== 1) return;
+    this.dropPage(pgoff);
+  }
+
   private dropPage(pgoff: number): void {
     const pfn = this.pages.get(pgoff);
     if (pfn === undefined) return;
@@ -383,8 +398,10 @@ export class ShmemInode {
       if (this.pages.has(i)) {
         // shmem_get_folio_gfp(SGP_FALLOC) on a folio fallocated earlier clears it and marks it up to
         // date ("lest undo on failure cancel our earlier guarantee"): a second fallocate makes the
-        // page one fault-around maps. Pages not up to date hold only zeros here.
+        // page one fault-around maps. Pages not up to date hold only zeros here. shmem_fallocate()
+        // marks every folio of the range dirty, so reclaim keeps them (reclaimClean).
         this.notUptodate.delete(i);
+        Atomics.or(this.mem.flags, this.pages.get(i)!, PG_dirty);
         continue;
       }
       const pfn = this.getPage(i);
@@ -394,6 +411,7 @@ export class ShmemInode {
         return pfn;
       }
       this.notUptodate.add(i);
+      Atomics.or(this.mem.flags, pfn, PG_dirty);
       added.push(i);
     }
     if (!(mode & FALLOC_FL_KEEP_SIZE) && offset + len > this.size) this.size = offset + len;
