@@ -385,8 +385,8 @@ export class ShmemInode {
       this.version++;
       return 0;
     }
-    // shmem_fallocate(): F_SEAL_GROW refuses a size change.
-    if (!(mode & FALLOC_FL_KEEP_SIZE) && this.seals & F_SEAL_GROW && offset + len > this.size) return -EPERM;
+    // shmem_fallocate(): F_SEAL_GROW refuses any range past the size, FALLOC_FL_KEEP_SIZE or not.
+    if (this.seals & F_SEAL_GROW && offset + len > this.size) return -EPERM;
     const start = Math.floor(offset / PAGE);
     const end = Math.ceil((offset + len) / PAGE);
     // shmem_fallocate(): a range larger than the whole mount is -ENOSPC at once; one larger than all
