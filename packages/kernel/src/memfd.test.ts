@@ -18,6 +18,7 @@ import {
   F_SETFD,
   FALLOC_FL_KEEP_SIZE,
   FD_CLOEXEC,
+  MAP_FIXED,
   MAP_PRIVATE,
   MAP_SHARED,
   Machine,
@@ -144,6 +145,10 @@ describe("seals (F_ADD_SEALS / F_GET_SEALS)", () => {
     expect(p.sys.fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE)).toBe(0);
     expect(p.sys.write(fd, "x")).toBe(-EPERM);
     expect(p.sys.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)).toBe(-EPERM);
+    // do_mmap() checks the seals before it unmaps anything (memfd_check_seals_mmap(), v6.13): a
+    // MAP_FIXED over the private mapping fails and leaves it (Linux 6.18.44).
+    expect(p.sys.mmap(priv, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0)).toBe(-EPERM);
+    expect(p.mm.vmaLookup(priv)?.vmStart).toBe(priv);
     const ro = p.libc.mmap(0, PAGE, PROT_READ, MAP_SHARED, fd, 0);
     expect(p.sys.mprotect(ro, PAGE, PROT_READ | PROT_WRITE)).toBe(-EACCES);
     // A private mapping still copies on write.

@@ -2,6 +2,8 @@
 // arch/x86/kernel/sys_x86_64.c's placement), and do_vmi_munmap with the detach/complete steps that
 // MAP_FIXED and mremap share.
 import {
+  F_SEAL_FUTURE_WRITE,
+  F_SEAL_WRITE,
   LEGACY_MAP_MASK,
   MAP_32BIT,
   MAP_DROPPABLE,
@@ -47,7 +49,7 @@ import { populateLockedMapping } from "./gup";
 import { linearPageIndex, PAGE, PMD_SIZE, pageAlign, protToVm, TASK_UNMAPPED_BASE, TWO64 } from "./internal";
 import { type MmFile, type MmStruct, Vma } from "./mm_types";
 import { ZAP_UNMAP, zapPageRange } from "./rmap";
-import { ShmemFile } from "./shmem";
+import { ShmemFile, shmemInodeOf } from "./shmem";
 import { mayExpandVm } from "./vm-account";
 import {
   newRangeMerge,
@@ -256,6 +258,14 @@ export function doMmap(
     }
     if (!file.mmap) return -ENODEV;
     if (vmFlags & VM_GROWSDOWN) return -EINVAL;
+    // memfd_check_seals_mmap() (v6.13: do_mmap(), before anything is unmapped; it was in shmem_mmap()):
+    // a write-sealed file refuses a shared writable mapping and keeps a shared read-only one from
+    // ever becoming writable. A MAP_FIXED over other mappings therefore leaves them in place.
+    const seals = shmemInodeOf(file.mapping)?.seals ?? 0;
+    if (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) && vmFlags & VM_SHARED) {
+      if (vmFlags & VM_WRITE) return -EPERM;
+      vmFlags &= ~VM_MAYWRITE;
+    }
   } else {
     switch (flags & MAP_TYPE) {
       case MAP_SHARED:

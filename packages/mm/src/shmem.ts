@@ -451,14 +451,10 @@ export class ShmemInode {
   }
 
   /**
-   * shmem_mmap() with memfd_check_seals_mmap(): a shared writable mapping of a write-sealed file is
-   * -EPERM; a shared read-only one loses VM_MAYWRITE, so mprotect cannot make it writable later.
+   * shmem_mmap(): the VMA gets the inode's vm_ops. The write seals are do_mmap()'s to check, before
+   * anything is unmapped (mmap.ts, memfd_check_seals_mmap()).
    */
   mmap(vma: Vma): number {
-    if (this.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) && vma.vmFlags & VM_SHARED) {
-      if (vma.vmFlags & VM_WRITE) return -EPERM;
-      vma.vmFlags &= ~VM_MAYWRITE;
-    }
     vma.vmOps = this.vmOps;
     return 0;
   }
