@@ -1,6 +1,8 @@
 // mm/madvise.c: madvise_behavior_valid, the walk over the range, and each advice.
 
 import {
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
   MADV_COLD,
   MADV_DODUMP,
   MADV_DOFORK,
@@ -50,8 +52,8 @@ import { linearPageIndex, PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import { canMadviseModify } from "./mseal";
 import { PTE_MARKER_GUARD, pteIsGuardMarker, TABLE_OOM } from "./pgtable";
-import { pageoutRange, unmapMappingPages, zapPageRange } from "./rmap";
-import { ShmemFile } from "./shmem";
+import { pageoutRange, zapPageRange } from "./rmap";
+import { shmemInodeOf } from "./shmem";
 import { anonVmaPrepare, vmaModifyFlags } from "./vma";
 
 /** madvise_behavior_valid() */
@@ -181,14 +183,17 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
       const file = vma.vmFile;
       if (!file) return -EINVAL;
       if (!(f & VM_SHARED) || !(f & VM_MAYWRITE)) return -EACCES;
-      if (!(file instanceof ShmemFile)) return -ENODEV;
-      // shmem_fallocate(PUNCH_HOLE): the pages leave the file, and every mapping of them in every
-      // process is zapped first (unmap_mapping_range), not only this VMA's.
-      const first = linearPageIndex(vma, start);
-      const count = (end - start) / PAGE;
-      unmapMappingPages(file.mapping, first, first + count, false);
-      file.punchHole(first, count);
-      return 0;
+      // Any open file of a shmem inode (memfd, tmpfs, SysV shm, shared anonymous memory) can.
+      const inode = shmemInodeOf(file.mapping);
+      if (!inode) return -ENODEV;
+      // vfs_fallocate(PUNCH_HOLE | KEEP_SIZE) → shmem_fallocate(): refused (-EPERM) under a write
+      // seal, else the pages leave the file, and every mapping of them in every process is zapped
+      // first (unmap_mapping_range), not only this VMA's.
+      return inode.fallocate(
+        FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+        linearPageIndex(vma, start) * PAGE,
+        end - start,
+      );
     }
     case MADV_GUARD_INSTALL:
       return madviseGuardInstall(mm, vma, start, end);
