@@ -3,7 +3,7 @@ import { CASES, unmetExpectations } from "./cases";
 import { compareWithExpected, FIXTURE_SETS, LIVE_SCRIPT_STEPS, RECORDED_LIVE_SEEDS } from "./expected";
 import { runLikeHost, runOnFaultline } from "./faultline";
 import { describeHost, hostFeatures, liveKernelMismatch, runOnLinux } from "./linux";
-import { randomScript } from "./script";
+import { randomScript, randomScriptWithFiles } from "./script";
 import { diffTranscripts } from "./transcript";
 
 const live = liveKernelMismatch();
@@ -43,6 +43,28 @@ describe("Faultline (modern era) prints the kernel's transcript", () => {
       const failures: string[] = [];
       for (let seed = FIRST_SEED; seed < FIRST_SEED + RANDOM_SCRIPTS && failures.length < 3; seed++) {
         const script = randomScript(seed, LIVE_SCRIPT_STEPS);
+        const diff = diffTranscripts(runOnLinux(script), runLikeHost(script), {
+          labels: ["linux", "faultline"],
+        });
+        if (diff) failures.push(`seed ${seed}:\n${diff.report}`);
+      }
+      expect(failures.join("\n\n")).toBe("");
+    },
+    240_000,
+  );
+
+  // A wider mix (memfd files, seals, mlock, more madvise advice: script.ts randomScriptWithFiles) on
+  // seeds of its own, live only: its operations found eight rules Faultline had wrong (MADV_PAGEOUT,
+  // MADV_POPULATE_*'s walk, memfd seals before MAP_FIXED, fallocate and fault-around, ...).
+  const FILE_SCRIPTS = Number(process.env.FAULTLINE_ORACLE_FILE_SCRIPTS ?? 150);
+  it.skipIf(live !== null)(
+    `matches the live kernel on ${FILE_SCRIPTS} random scripts with memfd files, seals, mlock and more madvise (seeds 400000–${400000 + FILE_SCRIPTS - 1})${
+      live === null ? "" : ` [SKIPPED: ${live}]`
+    }`,
+    () => {
+      const failures: string[] = [];
+      for (let seed = 400000; seed < 400000 + FILE_SCRIPTS && failures.length < 3; seed++) {
+        const script = randomScriptWithFiles(seed, 2 * LIVE_SCRIPT_STEPS);
         const diff = diffTranscripts(runOnLinux(script), runLikeHost(script), {
           labels: ["linux", "faultline"],
         });

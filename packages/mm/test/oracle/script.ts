@@ -795,6 +795,102 @@ export function randomScript(seed: number, steps: number, options: RandomScriptO
 }
 
 /**
+ * randomScript() with more kinds of operations mixed in after its top-level ops: mlock/munlock, rss,
+ * more madvise advice (FREE, WILLNEED, SEQUENTIAL, RANDOM, KEEPONFORK, COLD, PAGEOUT, POPULATE_*,
+ * HUGEPAGE, NOHUGEPAGE, DONTDUMP, DODUMP, REMOVE), memfd files (create, map shared or private with
+ * MAP_POPULATE or MAP_LOCKED, ftruncate, pwrite, pread, fallocate, punch holes, seals), mremap of any
+ * of them, and MAP_LOCKED / MAP_POPULATE / MAP_NORESERVE anonymous maps. A separate generator, so
+ * the recorded transcripts of randomScript() stay valid; its scripts are compared live only.
+ */
+export function randomScriptWithFiles(seed: number, steps: number): Script {
+  const rand = rng(seed * 7919 + 1);
+  const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const W = 24;
+  const range = (max = 6): [bigint, bigint] => {
+    const p = int(0, W - 1);
+    return [page(p), pages(Math.min(int(1, max), W - p))];
+  };
+  const advice = [
+    MADV_FREE,
+    MADV_WILLNEED,
+    MADV_SEQUENTIAL,
+    MADV_RANDOM,
+    MADV_KEEPONFORK,
+    14,
+    15,
+    16,
+    17,
+    20,
+    21,
+    22,
+    23,
+  ];
+  let slots = 0;
+  const slot = () => int(0, slots - 1);
+  const out: Op[] = [];
+  for (const op of randomScript(seed, steps)) {
+    out.push(op);
+    if (op.kind === "fork" || rand() >= 0.25) continue;
+    const k = int(0, 15);
+    if (k <= 1) out.push(mlock(...range()));
+    else if (k === 2) out.push(munlock(...range()));
+    else if (k === 3) out.push(rss);
+    else if (k === 4) out.push(madvise(...range(), pick(advice)));
+    else if (k === 5 && slots < 4) {
+      out.push(memfd(BigInt(int(0, 6) * 4096 + pick([0, 0, 100]))));
+      slots++;
+    } else if (k === 6 && slots > 0) {
+      const [a, l] = range(4);
+      const type = pick([MAP_SHARED, MAP_PRIVATE]) | MAP_FIXED | pick([0, 0, MAP_POPULATE]);
+      out.push(
+        mmapfd(
+          a,
+          l,
+          pick([PROT_READ | PROT_WRITE, PROT_READ, PROT_NONE]),
+          type,
+          slot(),
+          BigInt(int(0, 3) * 4096),
+        ),
+      );
+    } else if (k === 7 && slots > 0) out.push(ftruncate(slot(), BigInt(int(0, 8) * 2048)));
+    else if (k === 8 && slots > 0)
+      out.push(pwrite(slot(), BigInt(int(0, 30000)), int(1, 255), BigInt(int(1, 9000))));
+    else if (k === 9 && slots > 0) out.push(pread(slot(), BigInt(int(0, 30000))));
+    else if (k === 10 && slots > 0)
+      out.push(fallocate(slot(), pick([0, 1, 3]), BigInt(int(0, 6) * 4096), pages(int(1, 4))));
+    else if (k === 11) {
+      const extra = pick([MAP_LOCKED, MAP_POPULATE, MAP_NORESERVE]);
+      out.push(
+        mmap(
+          ...range(),
+          pick([PROT_READ | PROT_WRITE, PROT_READ, PROT_NONE]),
+          PRIVATE_ANON | MAP_FIXED | extra,
+        ),
+      );
+    } else if (k === 12 && slots > 0) out.push(seal(slot(), pick([1, 2, 4, 8, 16, 6])));
+    else if (k === 13) out.push(madvise(...range(), pick([MADV_REMOVE, MADV_DONTNEED, MADV_FREE, 21])));
+    else if (k === 14 && slots > 0) {
+      const [a, l] = range(4);
+      out.push(mremap(a, l, pages(int(1, 5)), MREMAP_MAYMOVE | MREMAP_FIXED, page(int(0, 20))));
+    } else if (k === 15 && slots > 0) {
+      const [a, l] = range(3);
+      out.push(
+        mmapfd(
+          a,
+          l,
+          pick([PROT_READ | PROT_WRITE, PROT_READ]),
+          MAP_SHARED | MAP_FIXED | MAP_LOCKED,
+          slot(),
+          BigInt(int(0, 2) * 4096),
+        ),
+      );
+    }
+  }
+  return out;
+}
+
+/**
  * Whether a script locks memory (mlock, MAP_LOCKED, mlockall), in a fork child too: its expectations
  * assume a process with CAP_IPC_LOCK or no RLIMIT_MEMLOCK.
  */
