@@ -72,6 +72,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <malloc.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -1026,6 +1027,16 @@ int main(void) {
   /* Before anything allocates: malloc never moves the break, so the heap is the script's, and
    * start_brk is where the break still is. */
   mallopt(M_MMAP_THRESHOLD, 0);
+  /* One CPU for the whole script (fork children inherit it): a page a fault adds waits in that CPU's
+   * LRU batch until lru_add_drain(), which MADV_PAGEOUT runs on its own CPU only, so a script that
+   * moved between the fault and the madvise would see the page kept or paged out by chance. */
+  cpu_set_t one;
+  int cpu = sched_getcpu();
+  CPU_ZERO(&one);
+  if (cpu >= 0) {
+    CPU_SET(cpu, &one);
+    sched_setaffinity(0, sizeof one, &one); /* a cpuset that refuses leaves the script as it was */
+  }
   start_brk = read_start_brk();
   if (!start_brk || (uint64_t)syscall(SYS_brk, 0UL) != start_brk) {
     fprintf(stderr, "oracle: the heap is in use before the script starts\n");
