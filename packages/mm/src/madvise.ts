@@ -157,7 +157,8 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
       mm.pgd.freeEmpty(start, end);
       return 0;
     case MADV_FREE:
-      // Lazy free: without memory pressure nothing is reclaimed, so contents stay.
+      // Lazy free: without memory pressure nothing is reclaimed, so contents stay. Faultline keeps no
+      // lazy-free state, so a later MADV_PAGEOUT keeps these pages where Linux drops the clean ones.
       return privateAnon && !(f & (VM_LOCKED | VM_PFNMAP)) ? 0 : -EINVAL;
     case MADV_COLD:
     case MADV_PAGEOUT:

@@ -153,6 +153,8 @@ export function zapPageRange(
  * (add_to_swap() fails), as do pages mapped more than once ("do not interfere with other mappings"),
  * the zero page and pages off the LRU (a driver's own). The process may page out its files'
  * pages (can_do_file_pageout(): Faultline keeps no file owners, so every process is the owner).
+ * Unlike Linux, pages given MADV_FREE stay too: Linux discards the clean ones (a lazy-free folio,
+ * !swapbacked, freed by shrink_folio_list()), but Faultline keeps no lazy-free state (madvise.ts).
  */
 export function pageoutRange(mm: MmStruct, vma: Vma, start: number, end: number): void {
   const s = Math.max(start, vma.vmStart);

@@ -511,7 +511,10 @@ export class ShmemFile implements MmFile {
     return Math.ceil(this.inode.size / PAGE);
   }
 
-  /** MADV_REMOVE: frees the backing of [pgoff, pgoff + n). */
+  /**
+   * Frees the backing of [pgoff, pgoff + n), without the seal checks of a punch hole through
+   * `inode.fallocate` (which MADV_REMOVE and fallocate(2) use).
+   */
   punchHole(pgoff: number, n: number): void {
     this.inode.punchHole(pgoff, n);
   }
