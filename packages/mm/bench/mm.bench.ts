@@ -1,9 +1,9 @@
 // Hot paths of Mm/Mmu against raw baselines measured in the same run (STYLE.md: ratios, not times).
 //   cd packages/mm && npx tsx --conditions=@faultline/source bench/mm.bench.ts
 // Goals: TLB-hit load32 ≤ 1.5 × a raw Uint32Array read indexed from the same 47-bit address;
-// bulk read ≥ 0.8 × the speed of Uint8Array.set; anonymous write and zero-page read faults ≤ 1 ×
-// native Linux on this machine (bench/native-fault.c); an mmap+munmap pair with 100,000 VMAs ≤ 2 ×
-// the same with 100.
+// bulk read ≥ 0.8 × the speed of Uint8Array.set, and read-use-recycle ≤ 1.5 × readInto (issue 14);
+// anonymous write and zero-page read faults ≤ 1 × native Linux on this machine
+// (bench/native-fault.c); an mmap+munmap pair with 100,000 VMAs ≤ 2 × the same with 100.
 import { PhysMemory } from "@faultline/phys";
 import { nativeFaults, nativeNote } from "../../../bench/native.ts";
 import { cpuNs, measureSideBySide, recordResults } from "../../../bench/record.ts";
@@ -69,7 +69,7 @@ if (wants("read")) {
   // Emulated RAM is a SharedArrayBuffer, and V8 copies out of shared memory with relaxed-atomic word
   // moves rather than memcpy: the same copy from a SharedArrayBuffer is the floor for any emulator.
   const minorFaults = () => process.resourceUsage().minorPageFault;
-  const faults = { read: 0, reads: 0, readInto: 0, readIntos: 0 };
+  const faults = { read: 0, reads: 0, recycled: 0, recycles: 0, readInto: 0, readIntos: 0 };
   const sharedSrc = new Uint8Array(new SharedArrayBuffer(MIB));
   sharedSrc.set(src);
   const ns = measureSideBySide(
@@ -80,6 +80,20 @@ if (wants("read")) {
         for (let i = 0; i < n; i++) s += mmu.read(BASE, MIB)[i & 0xfff]!;
         faults.read += minorFaults() - f0;
         faults.reads += n;
+        return s;
+      },
+      // The loop the pool is for: read, use, give back (mmu.recycle); the next read takes the
+      // same memory from the pool.
+      mmuReadRecycle: (n) => {
+        let s = 0;
+        const f0 = minorFaults();
+        for (let i = 0; i < n; i++) {
+          const b = mmu.read(BASE, MIB);
+          s += b[i & 0xfff]!;
+          mmu.recycle(b);
+        }
+        faults.recycled += minorFaults() - f0;
+        faults.recycles += n;
         return s;
       },
       mmuReadInto: (n) => {
@@ -114,17 +128,20 @@ if (wants("read")) {
     { iterations: 50, rounds: 15, clock: "cpu" },
   );
   recordResults("mm: bulk read of 1 MiB", {
-    "ratio mmu.read / mmu.readInto (goal ≤ 1.5)": ns.mmuRead! / ns.mmuReadInto!,
+    "ratio mmu.read, recycled / mmu.readInto (goal ≤ 1.5)": ns.mmuReadRecycle! / ns.mmuReadInto!,
+    "ratio mmu.read, never given back / mmu.readInto": ns.mmuRead! / ns.mmuReadInto!,
     "ratio mmu.read / a fresh buffer filled out of a SharedArrayBuffer (the allocation floor)":
       ns.mmuRead! / ns.freshSharedCopy!,
     "µs/fresh 1 MiB buffer filled out of a SharedArrayBuffer": ns.freshSharedCopy! / 1000,
     "ratio mmu.readInto / set out of a SharedArrayBuffer (goal ≤ 1.05)": ns.mmuReadInto! / ns.sharedSet!,
     "µs/mmu.read 1 MiB": ns.mmuRead! / 1000,
+    "µs/mmu.read 1 MiB + mmu.recycle": ns.mmuReadRecycle! / 1000,
     "µs/mmu.readInto 1 MiB": ns.mmuReadInto! / 1000,
     // Why `read` costs what it does: each call's buffer is new memory, and on a host that has taken
     // freed pages back (the C heap trimmed after a GC frees many buffers at once, a VM's free-page
     // reporting) every 4 KiB of it is a host page fault on first touch; readInto touches none.
     "host minor page faults per mmu.read call": faults.read / faults.reads,
+    "host minor page faults per mmu.read + recycle": faults.recycled / faults.recycles,
     "host minor page faults per mmu.readInto call": faults.readInto / faults.readIntos,
     "µs/Uint8Array.set 1 MiB": ns.rawSet! / 1000,
     "speed mmu.read / Uint8Array.set (goal ≥ 0.8)": ns.rawSet! / ns.mmuRead!,

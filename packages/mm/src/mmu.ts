@@ -334,13 +334,45 @@ export class Mmu implements TlbClient {
 
   // ---- bulk ---------------------------------------------------------------------------------
 
-  /** Reads `len` bytes starting at `addr` (crossing pages; faults as the loads would). */
+  /**
+   * Reads `len` bytes starting at `addr` (crossing pages; faults as the loads would) into a new
+   * array the caller owns. Give it back with `recycle` when done and the next `read` of the same
+   * length reuses its memory (see `recycle`); one that is never given back is simply collected.
+   */
   read(addr: number, len: number): Uint8Array {
     if (!Number.isSafeInteger(len) || len < 0)
       throw new TypeError(`mmu.read: length must be a non-negative integer, got ${argText(len)}`);
-    const out = len >= UNZEROED_MIN ? unzeroedBytes(len) : new Uint8Array(len);
-    this.readInto(addr, out);
+    const out = readResult(len);
+    try {
+      this.readInto(addr, out);
+    } catch (e) {
+      // Nobody saw it: back to the pool as it is (the next read overwrites every byte).
+      recycleBytes(out);
+      throw e;
+    }
     return out;
+  }
+
+  /**
+   * Gives back an array `read` returned, once the caller is done with it: its memory goes to a small
+   * pool that later `read`s of the same length take from, so a loop of read-use-recycle touches
+   * the same host memory each time instead of new pages (a fresh megabyte costs a host page fault
+   * per 4 KiB wherever the C heap gave freed memory back; see UNZEROED_MIN). The array is detached
+   * (length 0, as after a transfer), together with every other view of its buffer, so a use after
+   * `recycle` reads nothing and writes nowhere: it can never see or change what a later `read`
+   * returns. Throws a TypeError for anything that is not a live result of `read` (recycled
+   * already, transferred away, or not read's).
+   */
+  recycle(bytes: Uint8Array): void {
+    const len = issued.get(bytes as object);
+    if (len === undefined)
+      throw new TypeError(
+        `mmu.recycle: not a live result of mmu.read (recycled already, or not read's): ${argText(bytes)}`,
+      );
+    issued.delete(bytes);
+    if (bytes.length !== len)
+      throw new TypeError("mmu.recycle: this result of mmu.read was detached (transferred?) before recycle");
+    recycleBytes(bytes);
   }
 
   /**
@@ -669,7 +701,8 @@ export function faultSignal(code: number, addr: number, detail?: string): Signal
  * free pages back to its host, ~30 µs a page). So `read` of 1 MiB costs 2× `readInto` while the heap
  * keeps its memory and up to ~100× while it does not, with ~250 faults a call (bench/mm.bench.ts
  * records faults per call beside the times). A result the caller owns has to be memory nobody else
- * holds, and only the caller knows when it is done with it: use readInto in loops.
+ * holds, and only the caller knows when it is done with it: in loops, `recycle` each result (the
+ * next read reuses its memory) or use readInto.
  */
 const UNZEROED_MIN = 64 * 1024;
 const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(n: number): Uint8Array } }).Buffer;
@@ -678,6 +711,62 @@ function unzeroedBytes(len: number): Uint8Array {
   // A plain Uint8Array over the Buffer's memory (allocUnsafeSlow: its own ArrayBuffer, offset 0).
   const b = NodeBuffer.allocUnsafeSlow(len);
   return new Uint8Array(b.buffer, b.byteOffset, len);
+}
+
+// ---- the pool behind read/recycle ----------------------------------------------------------------
+// One per thread (module state, shared by every Mmu of the thread: a result is plain memory, and
+// read overwrites every byte before it hands one out). Only results of UNZEROED_MIN bytes and more
+// are kept, at most READ_POOL_BYTES in all; the rest are dropped for the collector.
+
+/** Every result of `read` not yet given back, with its length (a detached one reads length 0). */
+const issued = new WeakMap<object, number>();
+/** Pooled buffers by byte length, each an ArrayBuffer nobody else holds (a transfer's result). */
+const readPool = new Map<number, ArrayBuffer[]>();
+let readPoolBytes = 0;
+const READ_POOL_BYTES = 16 * 1024 * 1024;
+
+function readResult(len: number): Uint8Array {
+  let out: Uint8Array;
+  const pooled = len >= UNZEROED_MIN ? readPool.get(len)?.pop() : undefined;
+  if (pooled) {
+    readPoolBytes -= len;
+    out = new Uint8Array(pooled);
+  } else out = len >= UNZEROED_MIN ? unzeroedBytes(len) : new Uint8Array(len);
+  issued.set(out, len);
+  return out;
+}
+
+/**
+ * Takes the memory of `bytes` (a whole-buffer view that only read made) away from every view of it:
+ * the buffer is transferred, which detaches them all, and the transferred buffer, the same memory,
+ * joins the pool if there is room.
+ */
+function recycleBytes(bytes: Uint8Array): void {
+  issued.delete(bytes);
+  const len = bytes.length;
+  const moved = detach(bytes.buffer as ArrayBuffer);
+  if (moved === null || len < UNZEROED_MIN || readPoolBytes + len > READ_POOL_BYTES) return;
+  const list = readPool.get(len);
+  if (list) list.push(moved);
+  else readPool.set(len, [moved]);
+  readPoolBytes += len;
+}
+
+/** What the pool holds now (for tests: not in the package's index). */
+export function readPoolStats(): { bytes: number; buffers: number } {
+  let buffers = 0;
+  for (const list of readPool.values()) buffers += list.length;
+  return { bytes: readPoolBytes, buffers };
+}
+
+/** `buf`'s memory in a new ArrayBuffer, `buf` detached; null where the host can do neither. */
+function detach(buf: ArrayBuffer): ArrayBuffer | null {
+  const withTransfer = buf as ArrayBuffer & { transfer?: () => ArrayBuffer };
+  // ES2024 ArrayBuffer.prototype.transfer (Node 22 and later); structuredClone's transfer list
+  // before it (Node 20): both move the backing store without copying it.
+  if (typeof withTransfer.transfer === "function") return withTransfer.transfer();
+  if (typeof structuredClone === "function") return structuredClone(buf, { transfer: [buf] });
+  return null;
 }
 
 /** A short text of an argument for a TypeError. */

@@ -124,6 +124,7 @@ export type ProgramMmu = Pick<
   | "store32"
   | "store64"
   | "read"
+  | "recycle"
   | "readInto"
   | "write"
 >;

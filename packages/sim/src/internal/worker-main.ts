@@ -275,6 +275,8 @@ async function runProcess(
         return signalled(e);
       }
     },
+    // No fault possible: a TypeError for a wrong argument goes to the program as it is.
+    recycle: (bytes: Uint8Array) => mmu.recycle(bytes),
     readInto: (addr: number, dst: Uint8Array) => {
       try {
         mmu.readInto(addr, dst);

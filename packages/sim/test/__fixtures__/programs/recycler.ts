@@ -1,0 +1,39 @@
+// Reads a megabyte in a loop, giving each result back with mmu.recycle (issue 14), and checks what a
+// program sees: every result whole and current, a recycled one detached, misuse refused.
+import { defineProgram } from "@faultline/sim";
+
+const MIB = 1 << 20;
+
+export default defineProgram((sys, mmu) => {
+  const a = sys.mmap(0, MIB, 3, 0x22, -1, 0);
+  const b = new Uint8Array(MIB);
+  for (let round = 0; round < 8; round++) {
+    for (let i = 0; i < MIB; i++) b[i] = (i * 13 + round) & 0xff;
+    mmu.write(a, b);
+    const r = mmu.read(a, MIB);
+    if (r.length !== MIB) return 10;
+    for (let i = 0; i < MIB; i++) if (r[i] !== b[i]) return 11;
+    const words = new Uint32Array(r.buffer);
+    mmu.recycle(r);
+    if (r.length !== 0 || words.length !== 0) return 12;
+  }
+  const refused = [
+    () => mmu.recycle(new Uint8Array(MIB)),
+    () => mmu.recycle(null as never),
+    () => {
+      const r = mmu.read(a, 4096);
+      mmu.recycle(r);
+      mmu.recycle(r);
+    },
+  ];
+  for (const [i, fn] of refused.entries()) {
+    try {
+      fn();
+      return 20 + i;
+    } catch (e) {
+      if (!(e instanceof TypeError) || !/^mmu\.recycle: not a live result of mmu\.read/.test(e.message))
+        return 30 + i;
+    }
+  }
+  return 0;
+});
