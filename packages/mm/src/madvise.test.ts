@@ -4,6 +4,7 @@
 import { expect } from "vitest";
 import {
   fallocate,
+  fork,
   load,
   MADV_BAD,
   MADV_DOFORK,
@@ -19,6 +20,8 @@ import {
   MADV_WIPEONFORK,
   MAP_FIXED,
   MAP_LOCKED,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
   madvise,
   memfd,
   mlock,
@@ -79,7 +82,7 @@ import {
   VM_IO,
   VM_RAND_READ,
 } from "./index";
-import { pteIsGuardMarker, ptePfn } from "./pgtable";
+import { _PAGE_DIRTY, pteFlags, pteIsGuardMarker, ptePfn } from "./pgtable";
 import { ShmemFile, ShmemInode } from "./shmem";
 
 // ================================================================================== madvise
@@ -301,6 +304,127 @@ scriptTable("madvise", [
     rss,
     "rss 0 anon 0",
   ),
+  // MADV_FREE makes each page clean and lazy-free; reclaim (PAGEOUT here) then discards the ones not
+  // written since and keeps the rest (try_to_unmap_one()). Linux 6.18.44, no swap: the same with swap.
+  row(
+    "FREE then PAGEOUT: the pages are discarded (RSS 0)",
+    [
+      mmap(page(0), pages(2), RW, PF),
+      store(32, page(0), 1n),
+      store(32, page(1), 2n),
+      madvise(page(0), pages(2), MADV_FREE),
+      madvise(page(0), pages(2), MADV_PAGEOUT),
+    ],
+    rss,
+    "rss 0 anon 0",
+  ),
+  row(
+    "FREE then PAGEOUT, then a load: a fresh zero page",
+    [
+      mmap(page(0), pages(1), RW, PF),
+      store(32, page(0), 0x1234n),
+      madvise(page(0), pages(1), MADV_FREE),
+      madvise(page(0), pages(1), MADV_PAGEOUT),
+    ],
+    load(32, page(0)),
+    "0x0",
+  ),
+  row(
+    "FREE, a store, a load, PAGEOUT: the page written since stays, the one only read goes",
+    [
+      mmap(page(0), pages(2), RW, PF),
+      store(32, page(0), 1n),
+      store(32, page(1), 2n),
+      madvise(page(0), pages(2), MADV_FREE),
+      store(32, page(0), 3n),
+      load(32, page(1)),
+      madvise(page(0), pages(2), MADV_PAGEOUT),
+    ],
+    rss,
+    "rss 4 anon 4",
+  ),
+  row(
+    "FREE, a store, PAGEOUT keeps the page and it is ordinary again: a second FREE and PAGEOUT discard it",
+    [
+      mmap(page(0), pages(1), RW, PF),
+      store(32, page(0), 1n),
+      madvise(page(0), pages(1), MADV_FREE),
+      store(32, page(0), 2n),
+      madvise(page(0), pages(1), MADV_PAGEOUT),
+      load(32, page(0)),
+      madvise(page(0), pages(1), MADV_FREE),
+      madvise(page(0), pages(1), MADV_PAGEOUT),
+    ],
+    load(32, page(0)),
+    "0x0",
+  ),
+  row(
+    "FREE, a store, PAGEOUT, PAGEOUT again: the page written since stays both times",
+    [
+      mmap(page(0), pages(1), RW, PF),
+      store(32, page(0), 1n),
+      madvise(page(0), pages(1), MADV_FREE),
+      store(32, page(0), 2n),
+      madvise(page(0), pages(1), MADV_PAGEOUT),
+      madvise(page(0), pages(1), MADV_PAGEOUT),
+    ],
+    load(32, page(0)),
+    "0x2",
+  ),
+  row(
+    "FREE, fork, the child writes its copy and exits: the parent's PAGEOUT discards its page",
+    [
+      mmap(page(0), pages(1), RW, PF),
+      store(32, page(0), 9n),
+      madvise(page(0), pages(1), MADV_FREE),
+      fork([store(32, page(0), 10n)]),
+      madvise(page(0), pages(1), MADV_PAGEOUT),
+    ],
+    load(32, page(0)),
+    "0x0",
+  ),
+  row(
+    "a child's FREE and PAGEOUT of a page its parent maps too: kept (RSS 4 kB after)",
+    [
+      mmap(page(0), pages(1), RW, PF),
+      store(32, page(0), 9n),
+      fork([
+        madvise(page(0), pages(1), MADV_FREE),
+        madvise(page(0), pages(1), MADV_PAGEOUT),
+        load(32, page(0)),
+      ]),
+      madvise(page(0), pages(1), MADV_PAGEOUT),
+    ],
+    load(32, page(0)),
+    "0x9",
+  ),
+  row(
+    "FREE, mremap to elsewhere, mprotect read-only, PAGEOUT: the moved pages are still lazy-free",
+    [
+      mmap(page(0), pages(2), RW, PF),
+      store(32, page(0), 1n),
+      store(32, page(1), 2n),
+      madvise(page(0), pages(2), MADV_FREE),
+      mremap(page(0), pages(2), pages(2), MREMAP_MAYMOVE | MREMAP_FIXED, page(8)),
+      mprotect(page(8), pages(2), PROT_READ),
+      madvise(page(8), pages(2), MADV_PAGEOUT),
+    ],
+    rss,
+    "rss 0 anon 0",
+  ),
+  row(
+    "FREE of PROT_NONE memory, PAGEOUT, then readable again: the pages are gone",
+    [
+      mmap(page(0), pages(2), RW, PF),
+      store(32, page(0), 1n),
+      mprotect(page(0), pages(2), PROT_NONE),
+      madvise(page(0), pages(2), MADV_FREE),
+      madvise(page(0), pages(2), MADV_PAGEOUT),
+      mprotect(page(0), pages(2), PROT_READ),
+    ],
+    load(32, page(0)),
+    "0x0",
+  ),
   row(
     "COLD on VM_LOCKED → EINVAL",
     [mmap(page(0), pages(1), RW, PF | MAP_LOCKED)],
@@ -403,6 +527,53 @@ mmTable("madvise", [
       expect([mm.rssAnon, mm.rssShmem]).toEqual([1, 0]);
       const mmu = Mmu.forMm(mm);
       expect([mmu.load32(A), mmu.load8(at(1))]).toEqual([0x1234, 7]);
+    },
+  },
+  {
+    // Linux 6.18.44, a C program (a fork child alive while the parent runs): the parent's MADV_FREE
+    // of a page shared with the child cleans the parent's PTE and makes the page lazy-free; the
+    // child's exit zaps its own dirty PTE without dirtying the anonymous page (zap_present_folio_ptes()
+    // marks file pages only), so the parent's PAGEOUT discards it (a read after gives 0).
+    name: "MADV_FREE of a page a fork child maps too; the child exits: the parent's PAGEOUT discards it",
+    run: ({ mm }) => {
+      mapAnon(mm, P);
+      Mmu.forMm(mm).store32(A, 7);
+      const child = mm.fork();
+      if (typeof child === "number") return child;
+      expect(pteFlags(child.pgd.getPte(A)) & _PAGE_DIRTY).toBe(_PAGE_DIRTY);
+      expect(mm.madvise(A, P, MADV_FREE)).toBe(0);
+      expect(pteFlags(mm.pgd.getPte(A)) & _PAGE_DIRTY).toBe(0);
+      expect(mm.madvise(A, P, MADV_PAGEOUT)).toBe(0); // shared: kept
+      expect(mm.rssAnon).toBe(1);
+      child.exit();
+      return mm.madvise(A, P, MADV_PAGEOUT);
+    },
+    expect: 0,
+    after: ({ mm }) => {
+      expect(mm.pgd.getPte(A)).toBe(0);
+      expect(mm.rssAnon).toBe(0);
+      expect(Mmu.forMm(mm).load32(A)).toBe(0);
+    },
+  },
+  {
+    // try_to_unmap_one(): a lazy-free page someone else holds (ref_count != 1 + map_count: a pin) is
+    // not discarded but put back as an ordinary anonymous page, so a later PAGEOUT keeps it too.
+    name: "MADV_FREE then PAGEOUT of a pinned page: kept, and no longer lazy-free once the pin is gone",
+    run: ({ mm, mem }) => {
+      mapAnon(mm, P);
+      Mmu.forMm(mm).store32(A, 7);
+      const pfn = ptePfn(mm.pgd.getPte(A));
+      mem.getPage(pfn);
+      expect(mm.madvise(A, P, MADV_FREE)).toBe(0);
+      expect(mm.madvise(A, P, MADV_PAGEOUT)).toBe(0);
+      expect(mm.rssAnon).toBe(1);
+      mem.putPage(pfn);
+      return mm.madvise(A, P, MADV_PAGEOUT);
+    },
+    expect: 0,
+    after: ({ mm }) => {
+      expect(mm.rssAnon).toBe(1);
+      expect(Mmu.forMm(mm).load32(A)).toBe(7);
     },
   },
   {

@@ -1,5 +1,6 @@
 // mm/madvise.c: madvise_behavior_valid, the walk over the range, and each advice.
 
+import { PG_anon, PG_dirty, PG_lazyfree } from "@faultline/phys";
 import {
   FALLOC_FL_KEEP_SIZE,
   FALLOC_FL_PUNCH_HOLE,
@@ -51,8 +52,18 @@ import { faultinPageRange } from "./gup";
 import { linearPageIndex, PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import { canMadviseModify } from "./mseal";
-import { PTE_MARKER_GUARD, pteIsGuardMarker, TABLE_OOM } from "./pgtable";
-import { pageoutRange, zapPageRange } from "./rmap";
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_PRESENT,
+  _PAGE_PROTNONE,
+  PTE_MARKER_GUARD,
+  pteClearFlags,
+  pteFlags,
+  pteIsGuardMarker,
+  TABLE_OOM,
+} from "./pgtable";
+import { pageoutRange, vmNormalPfn, zapPageRange } from "./rmap";
 import { shmemInodeOf } from "./shmem";
 import { anonVmaPrepare, vmaModifyFlags } from "./vma";
 
@@ -139,6 +150,38 @@ function madvisePopulate(mm: MmStruct, start: number, end: number, advice: numbe
   return 0;
 }
 
+/**
+ * madvise_free_pte_range(): each anonymous page mapped in [start, end) is made clean and old in its
+ * PTE (the TLB forgets it, so the next store dirties the PTE again) and lazy-free. A page marked dirty
+ * itself keeps its flag when others map it too ("we mustn't clear the folio's dirty flag" while
+ * shared) and loses it otherwise. The zero page and pages that are not anonymous are left alone.
+ * Linux queues the lazy-free marking in a per-CPU batch that reclaim drains first (lru_add_drain()),
+ * so reclaim sees it as Faultline does at once; /proc's LazyFree only counts it after such a drain,
+ * which Faultline does not model (smaps keeps LazyFree at 0).
+ */
+function madviseFreeRange(mm: MmStruct, vma: Vma, start: number, end: number): void {
+  const s = Math.max(start, vma.vmStart);
+  const e = Math.min(end, vma.vmEnd);
+  if (e <= s) return;
+  const flags = mm.mem.flags;
+  mm.pgd.forEach(s, e, (_addr, slot, pte) => {
+    const fl = pteFlags(pte);
+    if (!(fl & (_PAGE_PRESENT | _PAGE_PROTNONE))) return;
+    const pfn = vmNormalPfn(mm, pte);
+    if (pfn < 0) return;
+    const pf = Atomics.load(flags, pfn);
+    if (!(pf & PG_anon)) return;
+    if (pf & PG_dirty) {
+      if (Atomics.load(mm.mem.mapcount, pfn) !== 1) return;
+      Atomics.and(flags, pfn, ~PG_dirty);
+    }
+    if (fl & (_PAGE_ACCESSED | _PAGE_DIRTY))
+      mm.pgd.setPte(slot, pteClearFlags(pte, _PAGE_ACCESSED | _PAGE_DIRTY), vma.vmPkey);
+    Atomics.or(flags, pfn, PG_lazyfree);
+  });
+  mm.flushTlbRange(s, e);
+}
+
 /** madvise_vma_behavior(): one advice on [start, end) of one VMA. */
 function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: number): number {
   if (!mm.rules.madviseModernAdvice) {
@@ -157,9 +200,11 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
       mm.pgd.freeEmpty(start, end);
       return 0;
     case MADV_FREE:
-      // Lazy free: without memory pressure nothing is reclaimed, so contents stay. Faultline keeps no
-      // lazy-free state, so a later MADV_PAGEOUT keeps these pages where Linux drops the clean ones.
-      return privateAnon && !(f & (VM_LOCKED | VM_PFNMAP)) ? 0 : -EINVAL;
+      // Lazy free: without memory pressure nothing is reclaimed, so contents stay until reclaim
+      // (MADV_PAGEOUT here) discards the pages not written since (rmap.ts pageoutRange).
+      if (!privateAnon || f & (VM_LOCKED | VM_PFNMAP)) return -EINVAL;
+      madviseFreeRange(mm, vma, start, end);
+      return 0;
     case MADV_COLD:
     case MADV_PAGEOUT:
       // can_madv_lru_vma(); COLD only moves pages between LRU lists, which Faultline does not keep.

@@ -181,6 +181,8 @@ export function renderSmaps(mm: Mm, options: { thp?: "always" | "madvise" | "nev
     out += kb("Referenced", c.referenced);
     out += kb("Anonymous", c.anonymous);
     out += kb("KSM", 0);
+    // Linux counts a lazy-free page here only once its CPU's batch has drained (lru_lazyfree_fn()),
+    // which depends on batch sizes and on what else ran on that CPU; Faultline keeps no such batches.
     out += kb("LazyFree", 0);
     out += kb("AnonHugePages", 0);
     out += kb("ShmemPmdMapped", 0);

@@ -1,7 +1,7 @@
 // Mapping and unmapping pages: the rmap counters (mm/rmap.c), the mm counters (add_mm_counter), zapping
 // PTEs (mm/memory.c zap_page_range_single, unmap_mapping_range) and the mmu_gather (mm/mmu_gather.c)
 // that frees what a zap removed only after the TLB flush.
-import { PG_anon, PG_dirty, PhysError, type PhysMemory } from "@faultline/phys";
+import { PG_anon, PG_dirty, PG_lazyfree, PhysError, type PhysMemory } from "@faultline/phys";
 import { PAGE } from "./internal";
 import type { AddressSpaceMapping, MmStruct, Vma } from "./mm_types";
 import { pgprotCacheBits } from "./pgprot";
@@ -54,7 +54,10 @@ function zapPte(mm: MmStruct, vma: Vma, slot: number, pte: number): void {
   mm.pgd.setPte(slot, 0);
   const pfn = vmNormalPfn(mm, pte);
   if (pfn < 0) return;
-  if (pteFlags(pte) & _PAGE_DIRTY) Atomics.or(mm.mem.flags, pfn, PG_dirty);
+  // zap_present_folio_ptes(): a dirty PTE dirties a file page (its data must reach the file); an
+  // anonymous page is not marked (a lazy-free one another process still maps stays clean).
+  if (pteFlags(pte) & _PAGE_DIRTY && !(Atomics.load(mm.mem.flags, pfn) & PG_anon))
+    Atomics.or(mm.mem.flags, pfn, PG_dirty);
   Atomics.sub(mm.mem.mapcount, pfn, 1);
   rssAdd(mm, vma, pfn, -1);
   mm.gather.push(pfn);
@@ -147,30 +150,46 @@ export function zapPageRange(
 
 /**
  * MADV_PAGEOUT's reclaim of one VMA's range with no swap (madvise_cold_or_pageout_pte_range(), then
- * reclaim_pages() → shrink_folio_list()): a page of the page cache (shmem: the only cache here) that
- * this PTE alone maps is unmapped (try_to_unmap()); shmem_writeout() then finds no swap and keeps it in
- * the cache, dirty, so the next access faults the same page back in. Anonymous pages stay mapped
- * (add_to_swap() fails), as do pages mapped more than once ("do not interfere with other mappings"),
- * the zero page and pages off the LRU (a driver's own). The process may page out its files'
- * pages (can_do_file_pageout(): Faultline keeps no file owners, so every process is the owner).
- * Unlike Linux, pages given MADV_FREE stay too: Linux discards the clean ones (a lazy-free folio,
- * !swapbacked, freed by shrink_folio_list()), but Faultline keeps no lazy-free state (madvise.ts).
+ * reclaim_pages() → shrink_folio_list()), for pages only this PTE maps ("do not interfere with other
+ * mappings"); the zero page and pages off the LRU (a driver's own) stay.
+ * - A page of the page cache (shmem: the only cache here) is unmapped (try_to_unmap()); shmem_writeout()
+ *   then finds no swap and keeps it in the cache, dirty, so the next access faults the same page back
+ *   in. The process may page out its files' pages (can_do_file_pageout(): Faultline keeps no file
+ *   owners, so every process is the owner).
+ * - An anonymous page stays mapped (add_to_swap() fails), unless MADV_FREE made it lazy-free: then
+ *   try_to_unmap_one() discards it when it is clean and nothing else holds it (the next access sees a
+ *   fresh page); one written since (dirty PTE or page) or pinned stays and is an ordinary anonymous
+ *   page again (folio_set_swapbacked()). Accessed bits are ignored (reclaim_pages()).
  */
 export function pageoutRange(mm: MmStruct, vma: Vma, start: number, end: number): void {
   const s = Math.max(start, vma.vmStart);
   const e = Math.min(end, vma.vmEnd);
-  if (e <= s || !vma.vmFile?.mapping.swapBacked) return;
+  if (e <= s) return;
+  const mem = mm.mem;
+  const cache = vma.vmFile?.mapping.swapBacked === true;
   const out: number[] = [];
   mm.pgd.forEach(s, e, (addr, slot, pte) => {
     const pfn = vmNormalPfn(mm, pte);
-    if (pfn < 0 || Atomics.load(mm.mem.flags, pfn) & PG_anon) return;
-    if (Atomics.load(mm.mem.mapcount, pfn) !== 1) return;
+    if (pfn < 0 || Atomics.load(mem.mapcount, pfn) !== 1) return;
+    const pf = Atomics.load(mem.flags, pfn);
+    if (pf & PG_anon) {
+      if (!(pf & PG_lazyfree)) return;
+      // try_to_unmap_one(): the PTE's dirty bit goes to the page, then a clean page only the PTE
+      // holds is discarded; one written since, or held by someone else (a pin), is put back.
+      const dirty = (pteFlags(pte) & _PAGE_DIRTY) !== 0;
+      if (dirty) Atomics.or(mem.flags, pfn, PG_dirty);
+      if (!dirty && !(pf & PG_dirty) && Atomics.load(mem.refcount, pfn) === 1) zapPte(mm, vma, slot, pte);
+      else Atomics.and(mem.flags, pfn, ~PG_lazyfree);
+      return;
+    }
+    if (!cache) return;
     zapPte(mm, vma, slot, pte);
     out.push(vma.vmPgoff + (addr - vma.vmStart) / PAGE, pfn);
   });
   tlbFinishMmu(mm, s, e);
+  if (!cache || out.length === 0) return;
   // The cache frees what is clean (never written) once the PTEs' references are gone.
-  const mapping = vma.vmFile.mapping;
+  const mapping = vma.vmFile!.mapping;
   for (let i = 0; i < out.length; i += 2) mapping.reclaimClean(out[i]!, out[i + 1]!);
 }
 

@@ -36,6 +36,11 @@ export const PG_anon_exclusive = 1 << 9;
  * failure marks it PG_hwpoison): never on a free list again, counted by `nrQuarantinedPages`.
  */
 export const PG_quarantined = 1 << 10;
+/**
+ * An anonymous page MADV_FREE made lazy-free (the kernel clears PG_swapbacked, folio_mark_lazyfree()):
+ * reclaim may discard it instead of keeping it, unless it was written again since.
+ */
+export const PG_lazyfree = 1 << 11;
 
 /** GFP flags (include/linux/gfp_types.h); only the ones with an effect here. */
 /** Zone modifiers: the highest zone an allocation may come from (gfp_zone()). */

@@ -2,7 +2,7 @@
  * The global audit (mm/debug.c's spirit): every frame's refcount equals the references that exist.
  */
 import { ShmemFile, type ShmemInode } from "@faultline/mm";
-import { PG_anon, PG_buddy, PG_quarantined, PG_reserved, PG_table } from "@faultline/phys";
+import { PG_anon, PG_buddy, PG_lazyfree, PG_quarantined, PG_reserved, PG_table } from "@faultline/phys";
 import { checkGupInvariants } from "../gup";
 import { OpenFile } from "./file";
 import { sysvShmHolds } from "./ipc-shm-state";
@@ -103,6 +103,9 @@ export function checkInvariants(k: Kernel): void {
     if (rc === 0 && expected === undefined) continue;
     if (!mem.pfnValid(pfn)) continue;
     const flags = Atomics.load(mem.flags, pfn);
+    // MADV_FREE marks anonymous pages only (madvise_free_pte_range()).
+    if (flags & PG_lazyfree && !(flags & PG_anon))
+      throw new Error(`pfn 0x${hex(pfn)} is lazy-free but not anonymous`);
     // A quarantined frame's count froze when it was found bad: a bad page report explains it.
     if (flags & PG_quarantined) continue;
     const base = flags & PG_reserved ? 1 : 0;
