@@ -18,6 +18,16 @@ describe("handled signals in workers", () => {
     sim.machine!.checkInvariants();
   });
 
+  it("a fault part-way through read, readInto, write, load64 and store64 is caught once each", async () => {
+    const sim = await Simulation.create({ machine: { ramBytes: 16 * 1024 * 1024 }, deadlineMs: 60_000 });
+    sim.spawn(program, ["bulk"]);
+    const [r] = await sim.run();
+    expect(r!.exit, r!.error).toEqual({ code: 0 });
+    expect(r!.handledSignalCount).toBe(5);
+    expect(sim.machine!.oopses()).toEqual([]);
+    sim.machine!.checkInvariants();
+  });
+
   it("SA_RESETHAND, a blocked SIGSEGV, kill to itself and to a child end as Linux ends them", async () => {
     const sim = await Simulation.create({ machine: { ramBytes: 16 * 1024 * 1024 }, deadlineMs: 60_000 });
     const pids = ["resethand", "blocked", "kill-self", "kill-child"].map((s) => sim.spawn(program, [s]));

@@ -19,8 +19,10 @@
  *    the quiescent state. A worker waiting in the kernel cannot have an access in flight.
  */
 import {
+  faultSignal,
   Mmu,
   type MmuTarget,
+  type SignalError,
   type TlbClient,
   tlbBufferBytes,
   tlbBufferLayout,
@@ -73,6 +75,18 @@ export class WorkerMmu extends Mmu {
     // invalidate entries directly.
     super(target, { tlbEntries, tlbBuffer: tlb });
     this.gen = channel;
+  }
+
+  /**
+   * What a fault signal goes through before it is thrown: the program's signal delivery (worker-main's
+   * signalled(), which runs a handler and throws a handled SignalError, or throws the signal as it is).
+   */
+  raise: (e: SignalError) => never = (e) => {
+    throw e;
+  };
+
+  protected override deliver(addr: number, code: number, detail?: string): never {
+    return this.raise(faultSignal(code, addr, detail));
   }
 
   override translate(addr: number, write: boolean): number {

@@ -52,6 +52,24 @@ export default defineProgram(
         if (!Array.isArray(mask) || mask.length !== 0) return 18;
         return 0;
       }
+      case "bulk": {
+        // Faults part-way through every accessor but the plain ones: read, readInto, write, a
+        // load64/store64 across a page end, each caught once, the memory before the hole intact.
+        const a = sys.mmap(0, 0x2000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        mmu.store32(a + 0xffc, 0x5678);
+        sys.mprotect(a + 0x1000, 0x1000, PROT_NONE);
+        sys.sigaction(SIGSEGV, { handler: (i) => seen.push(i) });
+        const hole = a + 0x1000;
+        if (!handledFault(() => mmu.read(a + 0xff0, 0x20))) return 60;
+        if (!handledFault(() => mmu.readInto(a + 0xff0, new Uint8Array(0x20)))) return 61;
+        if (!handledFault(() => mmu.write(a + 0xff0, new Uint8Array(0x20)))) return 62;
+        if (!handledFault(() => mmu.load64(a + 0xffc))) return 63;
+        if (!handledFault(() => mmu.store64(a + 0xffc, 1n))) return 64;
+        if (seen.length !== 5 || seen.some((i) => i.code !== SEGV_ACCERR || i.addr !== hole)) return 65;
+        // write() stores the bytes before the hole (as a copy_to_user would); store64 stores nothing.
+        if (mmu.load32(a + 0xffc) !== 0) return 66;
+        return 0;
+      }
       case "resethand": {
         // SA_RESETHAND: the first fault is caught, the second kills (SIGSEGV).
         sys.sigaction(SIGSEGV, { handler: (i) => seen.push(i), flags: SA_RESETHAND });
