@@ -4,8 +4,8 @@
 // than the run's own noise. Never fails on timing (benchmarks are not tests): the exit code is 0.
 //
 // Which way is worse: ratios are costs (Faultline ÷ baseline: higher is worse) unless the name says
-// speed, throughput, loads/s or fraction (higher is better). The noise of a section is the largest
-// relative gap between a figure and its "medians: …" twin recorded beside it (the bench's fastest
+// speed, throughput, loads/s, fraction or scaling (higher is better). The noise of a section is the
+// largest relative gap between a figure and its "medians: …" twin recorded beside it (the bench's fastest
 // round against its median round); sections without twins use --noise=<fraction> (default 0.15).
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -24,7 +24,7 @@ function load(path) {
 
 /** True when a bigger value of this figure is better. */
 export function higherIsBetter(name) {
-  return /speed|throughput|loads\/s|fraction/i.test(name);
+  return /speed|throughput|loads\/s|fraction|scaling/i.test(name);
 }
 
 /** Ratio figures are the ones compared across runs; absolute times only move with the machine. */

@@ -143,7 +143,12 @@ if (wants("scaling")) {
   // last end; the overlap (both loops running) must cover nearly all of it for the figure to mean
   // anything, and is recorded beside it. The raw typed-array loop runs the same way in the same
   // threads: what the host gives two busy threads at this moment (on a loaded machine, far from 2).
+  // A pair's window is ~0.1 s, and a 2-vCPU guest does not always get both vCPUs at once: several
+  // rounds, MMU and raw alternating. The goal figures take the fastest pair over the fastest single
+  // worker of the same loop (the least-disturbed of each, as the TLB loops' fastest of 41); the
+  // medians of the same rounds are beside them, and the pair's overlap proves it ran side by side.
   const N = "50000000";
+  const ROUNDS = 5;
   const rate = (r: Record<string, number>) => r.loads! / ((r.end! - r.start!) / 1e9);
   const pairOf = (r: Record<string, number>) => {
     const first = Math.min(r.start0!, r.start1!);
@@ -151,22 +156,46 @@ if (wants("scaling")) {
     const overlap = Math.max(0, Math.min(r.end0!, r.end1!) - Math.max(r.start0!, r.start1!));
     return { rate: r.loads! / ((last - first) / 1e9), overlap: overlap / (last - first) };
   };
-  const [one] = await runProbe([["throughput", N, "single", "mmu"]]);
-  const [pair] = await runProbe([["throughput", N, "pair", "mmu"]]);
-  const [rawOne] = await runProbe([["throughput", N, "single", "raw"]]);
-  const [rawPair] = await runProbe([["throughput", N, "pair", "raw"]]);
-  const mmu = { one: rate(one!), ...pairOf(pair!) };
-  const raw = { one: rate(rawOne!), ...pairOf(rawPair!) };
+  type Rounds = { ones: number[]; pairs: Array<{ rate: number; overlap: number }> };
+  const rounds: Record<"mmu" | "raw", Rounds> = {
+    mmu: { ones: [], pairs: [] },
+    raw: { ones: [], pairs: [] },
+  };
+  for (let k = 0; k < ROUNDS; k++)
+    for (const kind of ["mmu", "raw"] as const) {
+      const [one] = await runProbe([["throughput", N, "single", kind]]);
+      const [pair] = await runProbe([["throughput", N, "pair", kind]]);
+      rounds[kind].ones.push(rate(one!));
+      rounds[kind].pairs.push(pairOf(pair!));
+    }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const summary = ({ ones, pairs }: Rounds) => {
+    const pair = pairs.reduce((a, b) => (b.rate > a.rate ? b : a));
+    const one = Math.max(...ones);
+    return {
+      one,
+      ...pair,
+      scaling: pair.rate / one,
+      medianScaling: median(pairs.map((p) => p.rate)) / median(ones),
+      overlaps: pairs.map((p) => p.overlap.toFixed(2)).join(" "),
+    };
+  };
+  const mmu = summary(rounds.mmu);
+  const raw = summary(rounds.raw);
   recordResults("sim: N-worker scaling", {
     "1 worker TLB-hit loads/s (wall clock)": mmu.one,
     "2 workers TLB-hit loads/s (total work / wall clock)": mmu.rate,
     "2 workers: fraction of the window both ran": mmu.overlap,
-    "2 workers / 1 worker throughput (goal >= 1.8)": mmu.rate / mmu.one,
+    "2 workers / 1 worker throughput (goal >= 1.8)": mmu.scaling,
+    "medians: 2 workers / 1 worker throughput": mmu.medianScaling,
     "1 worker raw Uint32Array loads/s (same loop as the baselines, wall clock)": raw.one,
     "2 workers raw loads/s (total work / wall clock)": raw.rate,
     "2 workers raw: fraction of the window both ran": raw.overlap,
-    "2 workers / 1 worker throughput, raw loop (what the host scales to now)": raw.rate / raw.one,
-    "TLB-hit scaling / raw-loop scaling": mmu.rate / mmu.one / (raw.rate / raw.one),
-    method: `${N} loads per worker, timed after both are ready (a shared page), process-wide monotonic clock`,
+    "2 workers / 1 worker throughput, raw loop (what the host scales to now)": raw.scaling,
+    "medians: 2 workers / 1 worker throughput, raw loop": raw.medianScaling,
+    "TLB-hit scaling / raw-loop scaling": mmu.scaling / raw.scaling,
+    "each round's fraction both ran, TLB-hit pair": mmu.overlaps,
+    "each round's fraction both ran, raw pair": raw.overlaps,
+    method: `${N} loads per worker, timed after both are ready (a shared page), process-wide monotonic clock; fastest pair / fastest single worker of ${ROUNDS} rounds, MMU and raw alternating`,
   });
 }
