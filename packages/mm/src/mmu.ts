@@ -360,7 +360,7 @@ export class Mmu implements TlbClient {
    * per 4 KiB wherever the C heap gave freed memory back; see UNZEROED_MIN). The array is detached
    * (length 0, as after a transfer), together with every other view of its buffer, so a use after
    * `recycle` reads nothing and writes nowhere: it can never see or change what a later `read`
-   * returns. Throws a TypeError for anything that is not a live result of `read` (recycled
+   * returns. (A host that cannot transfer an ArrayBuffer leaves it attached and pools nothing.) Throws a TypeError for anything that is not a live result of `read` (recycled
    * already, transferred away, or not read's).
    */
   recycle(bytes: Uint8Array): void {
@@ -769,8 +769,12 @@ function detach(buf: ArrayBuffer): ArrayBuffer | null {
   const withTransfer = buf as ArrayBuffer & { transfer?: () => ArrayBuffer };
   // ES2024 ArrayBuffer.prototype.transfer (Node 22 and later); structuredClone's transfer list
   // before it (Node 20): both move the backing store without copying it.
-  if (typeof withTransfer.transfer === "function") return withTransfer.transfer();
-  if (typeof structuredClone === "function") return structuredClone(buf, { transfer: [buf] });
+  try {
+    if (typeof withTransfer.transfer === "function") return withTransfer.transfer();
+    if (typeof structuredClone === "function") return structuredClone(buf, { transfer: [buf] });
+  } catch {
+    // A buffer the host will not detach: it stays with its views and is not pooled.
+  }
   return null;
 }
 
