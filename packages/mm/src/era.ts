@@ -77,6 +77,17 @@ export const ERA_DIFFERENCES = {
     modern: true,
   },
   /**
+   * A write fault on a private file mapping gives the VMA its anon_vma before asking ->fault:
+   * do_cow_fault() (vmf_anon_prepare()) prepares it first, so a fault that ends in SIGBUS (past EOF)
+   * still leaves the VMA with one, and it no longer merges with a neighbour that has another. 2.6.10's
+   * do_no_page() called ->nopage first and anon_vma_prepare() only for a page it got.
+   */
+  cowFaultPreparesAnonVmaFirst: {
+    changedIn: "v3.15: do_cow_fault() split out of do_fault() ('mm: introduce do_cow_fault()')",
+    "2.6.10": false,
+    modern: true,
+  },
+  /**
    * The flags remap_pfn_range() sets. 2.6.10: VM_IO | VM_RESERVED (mm/memory.c), so such a VMA could
    * still grow (do_mremap() asked VM_DONTEXPAND only) and its new pages faulted like any VMA without a
    * handler. VM_PFNMAP came with v2.6.15; v3.7 replaced VM_RESERVED by VM_DONTEXPAND | VM_DONTDUMP.

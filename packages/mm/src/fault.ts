@@ -264,6 +264,8 @@ function callFault(
 
 /** do_cow_fault(): a write to a private driver mapping gets a private copy of the driver's page. */
 function doCowFault(mm: MmStruct, vma: Vma, slot: number, address: number, real: number): number {
+  // vmf_anon_prepare() before ->fault (era.ts cowFaultPreparesAnonVmaFirst).
+  if (mm.rules.cowFaultPreparesAnonVmaFirst && !vma.anonVma) anonVmaPrepare(mm, vma);
   const vmf = callFault(mm, vma, address, real, true);
   if (typeof vmf === "number") return vmf;
   if (vmf.ret & VM_FAULT_NOPAGE) return vmf.ret & ~VM_FAULT_NOPAGE;

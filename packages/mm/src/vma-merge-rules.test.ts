@@ -62,9 +62,11 @@ import {
   MADV_RANDOM,
   MAP_LOCKED,
   Mm,
+  Mmu,
   VM_DONTCOPY,
   VM_DONTDUMP,
   VM_DONTEXPAND,
+  VM_FAULT_SIGBUS,
   VM_IO,
   VM_LOCKED,
   VM_MIXEDMAP,
@@ -433,6 +435,23 @@ const CASES: readonly Case[] = [
     maps: ["0-1 rw-p 0", "1-2 rw-p 0"],
   },
   {
+    // do_cow_fault() prepares the anon_vma before it asks ->fault (vmf_anon_prepare()): a write past
+    // the end of a private file mapping is a SIGBUS yet leaves the VMA an anon_vma. Page 0's mlock
+    // write-faults it (SIGBUS: its populate fails) and gets anon_vma A; page 1's store gets another,
+    // since page 0 is VM_LOCKED; once mlock makes the flags equal, the two pieces stay apart. (2.6.10
+    // asked ->nopage first: era.ts cowFaultPreparesAnonVmaFirst.) Found by a live-kernel hunt.
+    name: "a write fault past EOF that ends in SIGBUS still gives the VMA its anon_vma",
+    script: [
+      memfd(0n),
+      mmapfd(page(0), pages(2), RW, MAP_PRIVATE | MAP_FIXED, 0, 0n),
+      mlock(page(0), pages(1)),
+      store(8, page(1), 1n),
+      mlock(page(1), pages(1)),
+      maps,
+    ],
+    maps: ["0-1 rw-p 0", "1-2 rw-p 1"],
+  },
+  {
     // anon_vma_compatible() also wants the same vm_file: anonymous pages 0 and 2 fault next to a
     // private mapping of a memfd whose offset lines up with both, yet each gets an anon_vma of its
     // own, so once the file is gone and page 1 is anonymous memory again, pages 0 and 2 (different
@@ -621,6 +640,29 @@ describe("VMA merge and split rules (drivers)", () => {
     mm.checkInvariants();
     mm.exit();
   });
+  it.each([
+    ["modern", true],
+    ["2.6.10", false],
+  ] as const)(
+    "a private write fault whose ->fault says SIGBUS leaves the VMA an anon_vma (%s: %s)",
+    (era, has) => {
+      // era.ts cowFaultPreparesAnonVmaFirst: do_cow_fault() prepares it before ->fault; 2.6.10's
+      // do_no_page() asked ->nopage first and prepared it only for a page it got.
+      const mm = boot({ era });
+      const f = fakeFile({
+        mmap: (vma) => {
+          vma.vmOps = { fault: () => VM_FAULT_SIGBUS };
+          return 0;
+        },
+      });
+      expect(mm.mmap(A, P, RW, MAP_PRIVATE | MAP_FIXED, f, 0)).toBe(A);
+      expect(() => Mmu.forMm(mm).store8(A, 1)).toThrow(/SIGBUS/);
+      expect(mm.vmaLookup(A)!.anonVma !== null).toBe(has);
+      mm.checkInvariants();
+      mm.exit();
+    },
+  );
+
   describe("when mmap() of a file merges: before ->mmap today, after it in 2.6.10 (era.ts fileMergeBeforeMmap)", () => {
     it.each([
       ["modern", ["mmap 0-2 pgoff 0"]],
