@@ -20,6 +20,7 @@ import {
   MADV_WIPEONFORK,
   MAP_FIXED,
   MAP_LOCKED,
+  MREMAP_DONTUNMAP,
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
   madvise,
@@ -424,6 +425,30 @@ scriptTable("madvise", [
     ],
     load(32, page(0)),
     "0x0",
+  ),
+  // MREMAP_DONTUNMAP clears the old VMA's VM_LOCKED without munlocking its pages (dontunmap_complete()):
+  // they stay unevictable, so reclaim skips them although the VMA is no longer locked.
+  row(
+    "PAGEOUT of shared memory whose VMA lost VM_LOCKED to MREMAP_DONTUNMAP: the pages stay (mlocked)",
+    [
+      memfd(pages(3)),
+      mmapfd(page(0), pages(3), RW, MAP_SHARED | MAP_FIXED | MAP_LOCKED, 0),
+      mremap(page(2), pages(1), pages(1), MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, page(10)),
+      madvise(page(0), pages(2), MADV_PAGEOUT),
+    ],
+    rss,
+    "rss 12 anon 0",
+  ),
+  row(
+    "FREE and PAGEOUT of anonymous memory whose VMA lost VM_LOCKED to MREMAP_DONTUNMAP: the pages stay",
+    [
+      mmap(page(0), pages(3), RW, PF | MAP_LOCKED),
+      mremap(page(2), pages(1), pages(1), MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, page(10)),
+      madvise(page(0), pages(2), MADV_FREE),
+      madvise(page(0), pages(2), MADV_PAGEOUT),
+    ],
+    rss,
+    "rss 12 anon 12",
   ),
   row(
     "COLD on VM_LOCKED → EINVAL",

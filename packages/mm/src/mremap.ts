@@ -2,6 +2,7 @@
 // check_prep_vma, remap_move (multi-VMA MREMAP_FIXED moves since 6.17), mremap_at, mremap_to and
 // move_vma.
 
+import { PG_mlocked } from "@faultline/phys";
 import {
   MAP_FIXED,
   MAP_SHARED,
@@ -325,6 +326,9 @@ function moveVma(mm: MmStruct, r: VmaRemap): number {
   if (flags & MREMAP_DONTUNMAP) {
     // The old VMA stays, empty: private anon reads zeros after this, shared memory the same data.
     // It loses VM_LOCKED but keeps VM_ACCOUNT (move_vma() only conceals it when it unmaps).
+    // dontunmap_complete() only clears the flag: the pages still mapped there stay mlocked
+    // (unevictable), so reclaim (MADV_PAGEOUT) keeps skipping them.
+    if (vma.vmFlags & VM_LOCKED) markMlocked(mm, vma);
     vma.vmFlags &= ~VM_LOCKED_MASK;
     if (vma.vmStart === oldAddr && vma.vmEnd === oldAddr + oldLen && nv !== vma) vma.anonVma = null;
     return newAddr;
@@ -386,4 +390,12 @@ function movePageTables(
   mm.flushTlbRange(oldAddr, oldAddr + len);
   mm.pgd.freeEmpty(oldAddr, oldAddr + len);
   return 0;
+}
+
+/** PG_mlocked on every page `vma` maps (its pages stay mlocked when it loses VM_LOCKED unmunlocked). */
+function markMlocked(mm: MmStruct, vma: Vma): void {
+  mm.pgd.forEach(vma.vmStart, vma.vmEnd, (_addr, _slot, pte) => {
+    const pfn = vmNormalPfn(mm, pte);
+    if (pfn >= 0) Atomics.or(mm.mem.flags, pfn, PG_mlocked);
+  });
 }

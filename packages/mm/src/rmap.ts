@@ -1,7 +1,7 @@
 // Mapping and unmapping pages: the rmap counters (mm/rmap.c), the mm counters (add_mm_counter), zapping
 // PTEs (mm/memory.c zap_page_range_single, unmap_mapping_range) and the mmu_gather (mm/mmu_gather.c)
 // that frees what a zap removed only after the TLB flush.
-import { PG_anon, PG_dirty, PG_lazyfree, PhysError, type PhysMemory } from "@faultline/phys";
+import { PG_anon, PG_dirty, PG_lazyfree, PG_mlocked, PhysError, type PhysMemory } from "@faultline/phys";
 import { PAGE } from "./internal";
 import type { AddressSpaceMapping, MmStruct, Vma } from "./mm_types";
 import { pgprotCacheBits } from "./pgprot";
@@ -151,7 +151,7 @@ export function zapPageRange(
 /**
  * MADV_PAGEOUT's reclaim of one VMA's range with no swap (madvise_cold_or_pageout_pte_range(), then
  * reclaim_pages() → shrink_folio_list()), for pages only this PTE maps ("do not interfere with other
- * mappings"); the zero page and pages off the LRU (a driver's own) stay.
+ * mappings"); the zero page, pages off the LRU (a driver's own) and mlocked ones stay.
  * - A page of the page cache (shmem: the only cache here) is unmapped (try_to_unmap()); shmem_writeout()
  *   then finds no swap and keeps it in the cache, dirty, so the next access faults the same page back
  *   in. The process may page out its files' pages (can_do_file_pageout(): Faultline keeps no file
@@ -172,6 +172,8 @@ export function pageoutRange(mm: MmStruct, vma: Vma, start: number, end: number)
     const pfn = vmNormalPfn(mm, pte);
     if (pfn < 0 || Atomics.load(mem.mapcount, pfn) !== 1) return;
     const pf = Atomics.load(mem.flags, pfn);
+    // An unevictable (mlocked) page goes back to its LRU list untouched (folio_isolate_lru()).
+    if (pf & PG_mlocked) return;
     if (pf & PG_anon) {
       if (!(pf & PG_lazyfree)) return;
       // try_to_unmap_one(): the PTE's dirty bit goes to the page, then a clean page only the PTE

@@ -41,6 +41,12 @@ export const PG_quarantined = 1 << 10;
  * reclaim may discard it instead of keeping it, unless it was written again since.
  */
 export const PG_lazyfree = 1 << 11;
+/**
+ * A page mlock left unevictable after its VMA lost VM_LOCKED without munlocking it (MREMAP_DONTUNMAP
+ * clears the old VMA's VM_LOCKED and nothing else: the folio keeps PG_mlocked and its mlock_count).
+ * Reclaim skips it until it is freed. Pages inside VM_LOCKED VMAs need no mark: reclaim never reaches them.
+ */
+export const PG_mlocked = 1 << 12;
 
 /** GFP flags (include/linux/gfp_types.h); only the ones with an effect here. */
 /** Zone modifiers: the highest zone an allocation may come from (gfp_zone()). */
