@@ -4,12 +4,14 @@
 import { expect } from "vitest";
 import {
   load,
+  MADV_DONTNEED,
   MAP_FIXED,
   MAP_LOCKED,
   MAP_SHARED,
   MREMAP_DONTUNMAP,
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
+  madvise,
   mmap,
   mremap,
   PROT_NONE,
@@ -227,6 +229,18 @@ scriptTable("mremap", [
     [mmap(page(13), pages(2), PROT_NONE, PF)],
     mremap(page(14), pages(1), pages(1), MOVE | MREMAP_DONTUNMAP, page(15)),
     hex(page(15)),
+  ),
+  // copy_vma(): a never-faulted source moved next to itself merges with its new place (its pgoff
+  // reset to line up) and stays the move's source ("*vmap = vma = new_vma"), so MREMAP_DONTUNMAP
+  // takes VM_LOCKED from the whole merged VMA: MADV_DONTNEED, -EINVAL on VM_LOCKED, then works.
+  row(
+    "FIXED|DONTUNMAP of an unfaulted locked VMA onto itself: the merged VMA is no longer locked",
+    [
+      mmap(page(12), pages(6), PROT_NONE, PF | MAP_LOCKED),
+      mremap(page(15), pages(2), pages(2), MOVE | MREMAP_DONTUNMAP, page(13)),
+    ],
+    madvise(page(12), pages(6), MADV_DONTNEED),
+    "0",
   ),
   row(
     "growing shared anonymous memory past its object: new pages → SIGBUS",

@@ -275,7 +275,7 @@ function expandVmaInPlace(mm: MmStruct, vma: Vma, delta: number): boolean {
 
 /** move_vma(): copy_vma at r.newAddr, move the page tables, unmap the old range. */
 function moveVma(mm: MmStruct, r: VmaRemap): number {
-  const vma = r.vma!;
+  let vma = r.vma!;
   const { addr: oldAddr, oldLen, newAddr, newLen, flags } = r;
   if (mm.mapCount >= mm.maxMapCount - 3) return -ENOMEM;
   if (vma.vmOps?.maySplit) {
@@ -288,6 +288,7 @@ function moveVma(mm: MmStruct, r: VmaRemap): number {
   const pgoff = vma.anonymous && !vma.anonVma ? newAddr / PAGE : linearPageIndex(vma, oldAddr);
   const moveLen = Math.min(oldLen, newLen);
   // copy_vma(): merge into a neighbour at the destination if possible, else a new VMA with ->open.
+  const vmaStart = vma.vmStart;
   let nv = vmaMergeNewRange(
     newRangeMerge(mm, {
       start: newAddr,
@@ -300,6 +301,9 @@ function moveVma(mm: MmStruct, r: VmaRemap): number {
       copiedFrom: vma,
     }),
   );
+  // copy_vma(): a never-faulted source can merge with its own new place (its pgoff was reset to
+  // line up); the merged VMA is then the source for the rest of the move ("*vmap = vma = new_vma").
+  if (nv && vmaStart >= nv.vmStart && vmaStart < nv.vmEnd) vma = nv;
   let opened = false;
   if (!nv) {
     nv = vmAreaDup(vma, mm);
