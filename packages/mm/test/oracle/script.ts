@@ -891,6 +891,63 @@ export function randomScriptWithFiles(seed: number, steps: number): Script {
 }
 
 /**
+ * randomScriptWithFiles() with operations mixed in at every level, fork children included (the
+ * generators above add their extras at the top level only): MADV_FREE, PAGEOUT, COLD, DONTNEED and
+ * POPULATE_*, loads and stores anywhere, mlock/munlock, mremap (FIXED, DONTUNMAP), mprotect, munmap,
+ * rss, MADV_FREE then PAGEOUT of one range (a store between or not), and short extra children that
+ * store, advise and report RSS while their parent waits with the same pages mapped. Compared live
+ * only. Scripts of this kind found what MADV_FREE, mlock, MREMAP_DONTUNMAP and a SIGBUS COW fault did
+ * wrong (see the madvise, mremap and vma-merge-rules tables, which pin each rule).
+ */
+export function randomScriptWithForks(seed: number, steps: number): Script {
+  const rand = rng(seed * 31 + 7);
+  const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const W = 24;
+  const range = (): [bigint, bigint] => {
+    const p = int(0, W - 1);
+    return [page(p), pages(Math.min(int(1, 6), W - p))];
+  };
+  const word = () => page(int(0, W - 1)) + BigInt(int(0, 1023) * 4);
+  const mix = (script: Script, depth: number): Script => {
+    const out: Op[] = [];
+    for (const op of script) {
+      out.push(op.kind === "fork" ? fork(mix(op.child, depth + 1)) : op);
+      if (rand() >= 0.3) continue;
+      const k = int(0, 14);
+      if (k <= 3) out.push(madvise(...range(), pick([MADV_FREE, MADV_FREE, 21, 21, 20, MADV_DONTNEED])));
+      else if (k === 14) {
+        // Reclaim right after MADV_FREE, a store or not in between: what lazy-free pages are for.
+        const [a, l] = range();
+        out.push(madvise(a, l, MADV_FREE));
+        if (rand() < 0.5) out.push(store(32, a + BigInt(int(0, 1023) * 4), BigInt(int(1, 1000))));
+        out.push(madvise(a, l, 21), rss);
+      } else if (k === 4) out.push(rss);
+      else if (k === 5) out.push(store(32, word(), BigInt(int(0, 1000))));
+      else if (k === 6) out.push(load(32, word()));
+      else if (k === 7 && depth < 2 && rand() < 0.5)
+        out.push(fork([store(32, page(int(0, W - 1)), 5n), madvise(...range(), pick([MADV_FREE, 21])), rss]));
+      else if (k === 8) out.push(mlock(...range()));
+      else if (k === 9) out.push(munlock(...range()));
+      else if (k === 10)
+        out.push(
+          mremap(
+            ...range(),
+            pages(int(1, 4)),
+            pick([MREMAP_MAYMOVE | MREMAP_FIXED, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP]),
+            page(int(0, 20)),
+          ),
+        );
+      else if (k === 11) out.push(mprotect(...range(), pick([PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE])));
+      else if (k === 12) out.push(madvise(...range(), pick([MADV_DONTNEED, 22, 23, 20, MADV_FREE, 21])));
+      else out.push(munmap(...range()));
+    }
+    return out;
+  };
+  return mix(randomScriptWithFiles(seed, steps), 0);
+}
+
+/**
  * Whether a script locks memory (mlock, MAP_LOCKED, mlockall), in a fork child too: its expectations
  * assume a process with CAP_IPC_LOCK or no RLIMIT_MEMLOCK.
  */
