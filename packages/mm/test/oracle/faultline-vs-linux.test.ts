@@ -3,7 +3,7 @@ import { CASES, unmetExpectations } from "./cases";
 import { compareWithExpected, FIXTURE_SETS, LIVE_SCRIPT_STEPS, RECORDED_LIVE_SEEDS } from "./expected";
 import { runLikeHost, runOnFaultline } from "./faultline";
 import { describeHost, hostFeatures, liveKernelMismatch, runOnLinux } from "./linux";
-import { randomScript, randomScriptWithFiles, randomScriptWithForks } from "./script";
+import { randomScript, randomScriptWithFiles, randomScriptWithForks, type Script } from "./script";
 import { diffTranscripts } from "./transcript";
 
 const live = liveKernelMismatch();
@@ -35,65 +35,50 @@ describe("Faultline (modern era) prints the kernel's transcript", () => {
     }
   }
 
-  it.skipIf(live !== null)(
-    `matches the live kernel on ${RANDOM_SCRIPTS} random seeded scripts (seeds ${FIRST_SEED}–${FIRST_SEED + RANDOM_SCRIPTS - 1}, after the recorded ones)${
-      live === null ? ` (configured like this host: ${describeHost(hostFeatures())})` : ` [SKIPPED: ${live}]`
-    }`,
-    () => {
-      const failures: string[] = [];
-      for (let seed = FIRST_SEED; seed < FIRST_SEED + RANDOM_SCRIPTS && failures.length < 3; seed++) {
-        const script = randomScript(seed, LIVE_SCRIPT_STEPS);
-        const diff = diffTranscripts(runOnLinux(script), runLikeHost(script), {
-          labels: ["linux", "faultline"],
-        });
-        if (diff) failures.push(`seed ${seed}:\n${diff.report}`);
-      }
-      expect(failures.join("\n\n")).toBe("");
-    },
-    240_000,
+  /** The scripts `make(seed)` for `count` seeds from `first`, each run on the live kernel and here. */
+  const liveRandom = (title: string, first: number, count: number, make: (seed: number) => Script) =>
+    it.skipIf(live !== null)(
+      `matches the live kernel on ${count} ${title} (seeds ${first}–${first + count - 1})${
+        live === null
+          ? ` (configured like this host: ${describeHost(hostFeatures())})`
+          : ` [SKIPPED: ${live}]`
+      }`,
+      () => {
+        const failures: string[] = [];
+        for (let seed = first; seed < first + count && failures.length < 3; seed++) {
+          const script = make(seed);
+          const diff = diffTranscripts(runOnLinux(script), runLikeHost(script), {
+            labels: ["linux", "faultline"],
+          });
+          if (diff) failures.push(`seed ${seed}:\n${diff.report}`);
+        }
+        expect(failures.join("\n\n")).toBe("");
+      },
+      240_000,
+    );
+
+  // After the recorded seeds.
+  liveRandom("random seeded scripts", FIRST_SEED, RANDOM_SCRIPTS, (seed) =>
+    randomScript(seed, LIVE_SCRIPT_STEPS),
   );
 
   // A wider mix (memfd files, seals, mlock, more madvise advice: script.ts randomScriptWithFiles) on
   // seeds of its own, live only: its operations found eight rules Faultline had wrong (MADV_PAGEOUT,
   // MADV_POPULATE_*'s walk, memfd seals before MAP_FIXED, fallocate and fault-around, ...).
-  const FILE_SCRIPTS = Number(process.env.FAULTLINE_ORACLE_FILE_SCRIPTS ?? 150);
-  it.skipIf(live !== null)(
-    `matches the live kernel on ${FILE_SCRIPTS} random scripts with memfd files, seals, mlock and more madvise (seeds 400000–${400000 + FILE_SCRIPTS - 1})${
-      live === null ? "" : ` [SKIPPED: ${live}]`
-    }`,
-    () => {
-      const failures: string[] = [];
-      for (let seed = 400000; seed < 400000 + FILE_SCRIPTS && failures.length < 3; seed++) {
-        const script = randomScriptWithFiles(seed, 2 * LIVE_SCRIPT_STEPS);
-        const diff = diffTranscripts(runOnLinux(script), runLikeHost(script), {
-          labels: ["linux", "faultline"],
-        });
-        if (diff) failures.push(`seed ${seed}:\n${diff.report}`);
-      }
-      expect(failures.join("\n\n")).toBe("");
-    },
-    240_000,
+  liveRandom(
+    "random scripts with memfd files, seals, mlock and more madvise",
+    400000,
+    Number(process.env.FAULTLINE_ORACLE_FILE_SCRIPTS ?? 150),
+    (seed) => randomScriptWithFiles(seed, 2 * LIVE_SCRIPT_STEPS),
   );
 
   // The same mix with operations inside fork children too (script.ts randomScriptWithForks): lazy-free
   // and mlocked pages shared with a child, MREMAP_DONTUNMAP of locked memory, pages a child's exit
   // leaves behind. 13 of these 60 seeds fail when MADV_FREE marks nothing lazy-free.
-  const FORK_SCRIPTS = Number(process.env.FAULTLINE_ORACLE_FORK_SCRIPTS ?? 60);
-  it.skipIf(live !== null)(
-    `matches the live kernel on ${FORK_SCRIPTS} random scripts with operations in fork children too (seeds 500000–${500000 + FORK_SCRIPTS - 1})${
-      live === null ? "" : ` [SKIPPED: ${live}]`
-    }`,
-    () => {
-      const failures: string[] = [];
-      for (let seed = 500000; seed < 500000 + FORK_SCRIPTS && failures.length < 3; seed++) {
-        const script = randomScriptWithForks(seed, 2 * LIVE_SCRIPT_STEPS);
-        const diff = diffTranscripts(runOnLinux(script), runLikeHost(script), {
-          labels: ["linux", "faultline"],
-        });
-        if (diff) failures.push(`seed ${seed}:\n${diff.report}`);
-      }
-      expect(failures.join("\n\n")).toBe("");
-    },
-    240_000,
+  liveRandom(
+    "random scripts with operations in fork children too",
+    500000,
+    Number(process.env.FAULTLINE_ORACLE_FORK_SCRIPTS ?? 60),
+    (seed) => randomScriptWithForks(seed, 2 * LIVE_SCRIPT_STEPS),
   );
 });
