@@ -512,11 +512,14 @@ export class ShmemFile implements MmFile {
   }
 
   /**
-   * Frees the backing of [pgoff, pgoff + n), without the seal checks of a punch hole through
-   * `inode.fallocate` (which MADV_REMOVE and fallocate(2) use).
+   * Punches pages [pgoff, pgoff + n) out of the file, as fallocate(FALLOC_FL_PUNCH_HOLE |
+   * FALLOC_FL_KEEP_SIZE) does: every mapping of them is zapped first, a write seal refuses it
+   * (-EPERM), and the next access reads zeros. Returns 0 or -errno (-EINVAL for n < 1 or a negative
+   * or non-integer page). The inode's own punchHole only drops cache pages whose mappings are gone.
    */
-  punchHole(pgoff: number, n: number): void {
-    this.inode.punchHole(pgoff, n);
+  punchHole(pgoff: number, n: number): number {
+    if (!Number.isSafeInteger(pgoff) || !Number.isSafeInteger(n) || pgoff < 0 || n < 1) return -EINVAL;
+    return this.inode.fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, pgoff * PAGE, n * PAGE);
   }
 
   get(): void {
