@@ -578,6 +578,20 @@ export function rng(seed: number): () => number {
   };
 }
 
+/**
+ * The draws every generator makes from `rand`: an integer in [lo, hi], one of `xs`, and a range of
+ * 1..max whole pages starting in the arena's first `w` pages (clipped to them).
+ */
+function draws(rand: () => number, w: number) {
+  const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const range = (max = 6): [bigint, bigint] => {
+    const p = int(0, w - 1);
+    return [page(p), pages(Math.min(int(1, max), w - p))];
+  };
+  return { int, pick, range };
+}
+
 export interface RandomScriptOptions {
   /** Pages of the arena the generator plays in (small, so ops overlap a lot). Default 24. */
   readonly windowPages?: number;
@@ -595,9 +609,8 @@ export function randomScript(seed: number, steps: number, options: RandomScriptO
   const rand = rng(seed);
   const W = options.windowPages ?? 24;
   const withForks = options.forks ?? true;
-  const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+  const { int, pick } = draws(rand, W);
   const chance = (p: number) => rand() < p;
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const stored: { addr: bigint; width: Width }[] = [];
   // rough model of which window pages are mapped, only used to aim accesses at mapped pages
   const mapped = new Set<number>();
@@ -804,13 +817,7 @@ export function randomScript(seed: number, steps: number, options: RandomScriptO
  */
 export function randomScriptWithFiles(seed: number, steps: number): Script {
   const rand = rng(seed * 7919 + 1);
-  const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-  const W = 24;
-  const range = (max = 6): [bigint, bigint] => {
-    const p = int(0, W - 1);
-    return [page(p), pages(Math.min(int(1, max), W - p))];
-  };
+  const { int, pick, range } = draws(rand, 24);
   const advice = [
     MADV_FREE,
     MADV_WILLNEED,
@@ -901,13 +908,8 @@ export function randomScriptWithFiles(seed: number, steps: number): Script {
  */
 export function randomScriptWithForks(seed: number, steps: number): Script {
   const rand = rng(seed * 31 + 7);
-  const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const W = 24;
-  const range = (): [bigint, bigint] => {
-    const p = int(0, W - 1);
-    return [page(p), pages(Math.min(int(1, 6), W - p))];
-  };
+  const { int, pick, range } = draws(rand, W);
   const word = () => page(int(0, W - 1)) + BigInt(int(0, 1023) * 4);
   const mix = (script: Script, depth: number): Script => {
     const out: Op[] = [];
