@@ -55,8 +55,6 @@ import { canMadviseModify } from "./mseal";
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
-  _PAGE_PRESENT,
-  _PAGE_PROTNONE,
   PTE_MARKER_GUARD,
   pteClearFlags,
   pteFlags,
@@ -165,8 +163,7 @@ function madviseFreeRange(mm: MmStruct, vma: Vma, start: number, end: number): v
   if (e <= s) return;
   const flags = mm.mem.flags;
   mm.pgd.forEach(s, e, (_addr, slot, pte) => {
-    const fl = pteFlags(pte);
-    if (!(fl & (_PAGE_PRESENT | _PAGE_PROTNONE))) return;
+    // Present or PROT_NONE entries of a normal page (pte_present(), vm_normal_folio()).
     const pfn = vmNormalPfn(mm, pte);
     if (pfn < 0) return;
     const pf = Atomics.load(flags, pfn);
@@ -175,7 +172,7 @@ function madviseFreeRange(mm: MmStruct, vma: Vma, start: number, end: number): v
       if (Atomics.load(mm.mem.mapcount, pfn) !== 1) return;
       Atomics.and(flags, pfn, ~PG_dirty);
     }
-    if (fl & (_PAGE_ACCESSED | _PAGE_DIRTY))
+    if (pteFlags(pte) & (_PAGE_ACCESSED | _PAGE_DIRTY))
       mm.pgd.setPte(slot, pteClearFlags(pte, _PAGE_ACCESSED | _PAGE_DIRTY), vma.vmPkey);
     Atomics.or(flags, pfn, PG_lazyfree);
   });

@@ -360,8 +360,9 @@ export class Mmu implements TlbClient {
    * per 4 KiB wherever the C heap gave freed memory back; see UNZEROED_MIN). The array is detached
    * (length 0, as after a transfer), together with every other view of its buffer, so a use after
    * `recycle` reads nothing and writes nowhere: it can never see or change what a later `read`
-   * returns. (A host that cannot transfer an ArrayBuffer leaves it attached and pools nothing.) Throws a TypeError for anything that is not a live result of `read` (recycled
-   * already, transferred away, or not read's).
+   * returns (a host that cannot transfer an ArrayBuffer leaves it attached and pools nothing).
+   * Throws a TypeError for anything that is not a live result of `read` (recycled already,
+   * transferred away, or not read's).
    */
   recycle(bytes: Uint8Array): void {
     const len = issued.get(bytes as object);
@@ -369,9 +370,10 @@ export class Mmu implements TlbClient {
       throw new TypeError(
         `mmu.recycle: not a live result of mmu.read (recycled already, or not read's): ${argText(bytes)}`,
       );
-    issued.delete(bytes);
-    if (bytes.length !== len)
+    if (bytes.length !== len) {
+      issued.delete(bytes);
       throw new TypeError("mmu.recycle: this result of mmu.read was detached (transferred?) before recycle");
+    }
     recycleBytes(bytes);
   }
 
@@ -732,11 +734,12 @@ const READ_POOL_BYTES = 16 * 1024 * 1024;
 
 function readResult(len: number): Uint8Array {
   let out: Uint8Array;
-  const pooled = len >= UNZEROED_MIN ? readPool.get(len)?.pop() : undefined;
-  if (pooled) {
-    readPoolBytes -= len;
-    out = new Uint8Array(pooled);
-  } else out = len >= UNZEROED_MIN ? unzeroedBytes(len) : new Uint8Array(len);
+  if (len < UNZEROED_MIN) out = new Uint8Array(len);
+  else {
+    const pooled = readPool.get(len)?.pop();
+    if (pooled) readPoolBytes -= len;
+    out = pooled ? new Uint8Array(pooled) : unzeroedBytes(len);
+  }
   issued.set(out, len);
   return out;
 }
