@@ -4,6 +4,7 @@
 // bulk read ≥ 0.8 × the speed of Uint8Array.set, and read-use-recycle ≤ 1.5 × readInto (issue 14);
 // anonymous write and zero-page read faults ≤ 1 × native Linux on this machine
 // (bench/native-fault.c); an mmap+munmap pair with 100,000 VMAs ≤ 2 × the same with 100.
+import { execFileSync } from "node:child_process";
 import { PhysMemory } from "@faultline/phys";
 import { nativeFaults, nativeNote } from "../../../bench/native.ts";
 import { cpuNs, measureSideBySide, recordResults } from "../../../bench/record.ts";
@@ -19,19 +20,27 @@ const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
 const BASE = 0x1000_0000_0000;
 
 const mem = PhysMemory.create({ ramBytes: 512 * 1024 * 1024 });
-// `pnpm --filter @faultline/mm bench [tlb] [read] [faults] [mmap]`: only the named sections of this
-// file (default all): TLB-hit load32/store32, bulk read of 1 MiB, faults against native, mmap+munmap.
+// `pnpm --filter @faultline/mm bench [tlb] [read] [faults] [mmap] [detached]`: only the named sections of this
+// file (default all): TLB-hit load32/store32, bulk read of 1 MiB, faults against native, mmap+munmap,
+// and the TLB-hit loops again after an ArrayBuffer detach (detached).
 const only = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const wants = (section: string) => only.length === 0 || only.includes(section);
 
 // ---- 1. TLB-hit load32 and store32 ------------------------------------------------------------------------
-if (wants("tlb")) {
+function tlbFigures(): Record<string, number | string> {
   const mm = new Mm(ramOnly(mem));
   const mmu = Mmu.forMm(mm);
   const PAGES = 64; // well inside the 256-entry TLB
   const bytes = PAGES * P;
   mm.mmap(BASE, bytes, RW, ANON | MAP_FIXED, null, 0);
+  // Both miss paths run before the loops are compiled, as in any real program: a slow path that
+  // never ran is compiled as a deoptimization, which spares the loop a call (and its register
+  // spills) that real code has.
   for (let a = BASE; a < BASE + bytes; a += 4) mmu.store32(a, a & 0xffff);
+  for (let k = 0; k < 3; k++) {
+    mmu.flushAll();
+    for (let a = BASE; a < BASE + bytes; a += P) mmu.load32(a);
+  }
   const raw = new Uint32Array(bytes / 4);
   for (let i = 0; i < raw.length; i++) raw[i] = (i * 4) & 0xffff;
   // The same loops the worker bench runs (packages/sim/bench): identical address arithmetic. The
@@ -40,7 +49,8 @@ if (wants("tlb")) {
   const loops = tlbLoops(mmu, raw, BASE, bytes);
   const min = measureSideBySide(loops, { iterations: 250_000, rounds: 41, statistic: "min" });
   const med = measureSideBySide(loops, { iterations: 250_000, rounds: 41 });
-  recordResults("mm: TLB-hit load32", {
+  mm.exit();
+  return {
     "ns/load32 (Mmu, TLB hit)": min.mmuLoad32!,
     "ns/read raw Uint32Array, index from the 47-bit address": min.rawFromAddress!,
     "ns/read raw Uint32Array, precomputed index": min.rawPrecomputed!,
@@ -52,9 +62,9 @@ if (wants("tlb")) {
     "medians: ratio load32 / raw from address": med.mmuLoad32! / med.rawFromAddress!,
     "medians: ratio store32 / raw write from address": med.mmuStore32! / med.rawStoreFromAddress!,
     statistic: "fastest of 41 rounds of 250,000 (medians of the same number of rounds beside)",
-  });
-  mm.exit();
+  };
 }
+if (wants("tlb")) recordResults("mm: TLB-hit load32", tlbFigures());
 
 // ---- 2. bulk read of 1 MiB ------------------------------------------------------------------
 if (wants("read")) {
@@ -281,4 +291,31 @@ if (wants("mmap")) {
   });
   small.mm.exit();
   big.mm.exit();
+}
+
+// ---- 5. the TLB-hit loops in a thread where an ArrayBuffer was detached -----------------------------
+// The first detach of any ArrayBuffer in a thread turns off V8's ArrayBufferDetaching protector, and
+// from then on every typed-array access checks its buffer: this is why mmu.recycle detaches nothing
+// (and why a program should not transfer buffers). Measured in a fresh process (the same command with
+// the section "tlb-after-detach"), so that section 1's figures are its control.
+if (process.argv.includes("tlb-after-detach")) {
+  const b = new ArrayBuffer(8);
+  structuredClone(b, { transfer: [b] });
+  console.log(`FIGURES ${JSON.stringify(tlbFigures())}`);
+} else if (wants("detached")) {
+  const out = execFileSync(process.execPath, [...process.execArgv, process.argv[1]!, "tlb-after-detach"], {
+    encoding: "utf8",
+  });
+  const line = out.split("\n").find((l) => l.startsWith("FIGURES "));
+  if (!line) throw new Error(`the tlb-after-detach run printed no figures:\n${out}`);
+  const f = JSON.parse(line.slice("FIGURES ".length)) as Record<string, number | string>;
+  recordResults("mm: TLB-hit load32 after an ArrayBuffer detach", {
+    "ratio load32 / raw from address": f["ratio load32 / raw from address (goal ≤ 1.5)"]!,
+    "ratio store32 / raw write from address": f["ratio store32 / raw write from address (goal ≤ 1.5)"]!,
+    "ns/load32 (Mmu, TLB hit)": f["ns/load32 (Mmu, TLB hit)"]!,
+    "ns/store32 (Mmu, TLB hit)": f["ns/store32 (Mmu, TLB hit)"]!,
+    "ns/read raw Uint32Array, index from the 47-bit address":
+      f["ns/read raw Uint32Array, index from the 47-bit address"]!,
+    statistic: `${f.statistic}, in a fresh process after one ArrayBuffer detach`,
+  });
 }

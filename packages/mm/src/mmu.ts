@@ -357,12 +357,14 @@ export class Mmu implements TlbClient {
    * Gives back an array `read` returned, once the caller is done with it: its memory goes to a small
    * pool that later `read`s of the same length take from, so a loop of read-use-recycle touches
    * the same host memory each time instead of new pages (a fresh megabyte costs a host page fault
-   * per 4 KiB wherever the C heap gave freed memory back; see UNZEROED_MIN). The array is detached
-   * (length 0, as after a transfer), together with every other view of its buffer, so a use after
-   * `recycle` reads nothing and writes nowhere: it can never see or change what a later `read`
-   * returns (a host that cannot transfer an ArrayBuffer leaves it attached and pools nothing).
-   * Throws a TypeError for anything that is not a live result of `read` (recycled already,
-   * transferred away, or not read's).
+   * per 4 KiB wherever the C heap gave freed memory back; see UNZEROED_MIN). As with `free`, the
+   * array is no longer the caller's: a later `read` of that length refills its memory and hands it to
+   * someone else, so keep no view of it. It is not detached: detaching any ArrayBuffer turns off V8's
+   * ArrayBufferDetaching protector for the whole thread, after which every typed-array access checks
+   * its buffer, and a TLB-hit load32 takes ~40% longer (2.0× a raw read instead of 1.5×:
+   * bench/mm.bench.ts, section "detached").
+   * Throws a TypeError for anything that is not a live result of `read` (recycled already, or not
+   * read's) and for one the caller detached (transferred away).
    */
   recycle(bytes: Uint8Array): void {
     const len = issued.get(bytes as object);
@@ -727,7 +729,7 @@ function unzeroedBytes(len: number): Uint8Array {
 
 /** Every result of `read` not yet given back, with its length (a detached one reads length 0). */
 const issued = new WeakMap<object, number>();
-/** Pooled buffers by byte length, each an ArrayBuffer nobody else holds (a transfer's result). */
+/** Pooled buffers by byte length: each the buffer of a result its caller gave back. */
 const readPool = new Map<number, ArrayBuffer[]>();
 let readPoolBytes = 0;
 const READ_POOL_BYTES = 16 * 1024 * 1024;
@@ -745,18 +747,17 @@ function readResult(len: number): Uint8Array {
 }
 
 /**
- * Takes the memory of `bytes` (a whole-buffer view that only read made) away from every view of it:
- * the buffer is transferred, which detaches them all, and the transferred buffer, the same memory,
- * joins the pool if there is room.
+ * `bytes` (a whole-buffer view that only read made) is no longer a live result; its buffer joins the
+ * pool if it is large enough and there is room. Nothing is detached (see `Mmu.recycle`).
  */
 function recycleBytes(bytes: Uint8Array): void {
   issued.delete(bytes);
   const len = bytes.length;
-  const moved = detach(bytes.buffer as ArrayBuffer);
-  if (moved === null || len < UNZEROED_MIN || readPoolBytes + len > READ_POOL_BYTES) return;
+  if (len < UNZEROED_MIN || readPoolBytes + len > READ_POOL_BYTES) return;
+  const buf = bytes.buffer as ArrayBuffer;
   const list = readPool.get(len);
-  if (list) list.push(moved);
-  else readPool.set(len, [moved]);
+  if (list) list.push(buf);
+  else readPool.set(len, [buf]);
   readPoolBytes += len;
 }
 
@@ -765,20 +766,6 @@ export function readPoolStats(): { bytes: number; buffers: number } {
   let buffers = 0;
   for (const list of readPool.values()) buffers += list.length;
   return { bytes: readPoolBytes, buffers };
-}
-
-/** `buf`'s memory in a new ArrayBuffer, `buf` detached; null where the host can do neither. */
-function detach(buf: ArrayBuffer): ArrayBuffer | null {
-  const withTransfer = buf as ArrayBuffer & { transfer?: () => ArrayBuffer };
-  // ES2024 ArrayBuffer.prototype.transfer (Node 22 and later); structuredClone's transfer list
-  // before it (Node 20): both move the backing store without copying it.
-  try {
-    if (typeof withTransfer.transfer === "function") return withTransfer.transfer();
-    if (typeof structuredClone === "function") return structuredClone(buf, { transfer: [buf] });
-  } catch {
-    // A buffer the host will not detach: it stays with its views and is not pooled.
-  }
-  return null;
 }
 
 /** A short text of an argument for a TypeError. */

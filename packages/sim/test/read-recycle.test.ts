@@ -1,6 +1,6 @@
 // A program's MMU facade gives `read` results back with `recycle` (issue 14): in a worker, results
-// stay whole and current across recycles, a recycled one is detached, and misuse is a TypeError in
-// the program, nothing else.
+// stay whole and current across recycles, each read takes the memory the last one gave back, and
+// misuse is a TypeError in the program, nothing else.
 import { describe, expect, it } from "vitest";
 import { Simulation } from "../src/index";
 

@@ -46,6 +46,11 @@ export default defineProgram(
     }
     const base = sys.mmap(0, BYTES, 3, MAP_PRIVATE_ANON, -1, 0);
     for (let o = 0; o < BYTES; o += 4) mmu.store32(base + o, o & 0xffff);
+    // The load's miss path runs too before the loops are compiled, as in any real program (a slow
+    // path that never ran compiles to a deoptimization and spares the loop a call): read faults on
+    // the pages of another mapping.
+    const other = sys.mmap(0, BYTES, 1, MAP_PRIVATE_ANON, -1, 0);
+    for (let o = 0; o < BYTES; o += 4096) mmu.load32(other + o);
     const raw = new Uint32Array(BYTES / 4);
     for (let i = 0; i < raw.length; i++) raw[i] = (i * 4) & 0xffff;
     const loops = tlbLoops(mmu, raw, base, BYTES);
