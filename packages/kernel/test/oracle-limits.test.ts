@@ -163,6 +163,40 @@ mmap ${at(4)} 0x2000 0x3 0x32
 mincore ${at(4)} 0x2000
 `;
 
+// The 64-bit values a syscall is given, read exactly: 2^64 - 1 (-1) is not page-aligned although the
+// nearest double, 2^64, is; a length of 2^64 - 4095 rounds up (PAGE_ALIGN) to 0; and __get_unmapped_area()
+// hands a MAP_FIXED address in the top 4095 back as an errno (IS_ERR_VALUE).
+CASES[
+  "64-bit arguments: alignment and PAGE_ALIGN of the exact value in msync, mincore, mseal, mprotect, madvise, mremap, mlock and mmap"
+] = `
+mmap ${at(0)} 0x4000 0x3 0x32
+msync 0xffffffffffffffff 0x1000 0x4
+msync 0xfffffffffffff001 0x0 0x4
+msync ${at(0)} 0xffffffffffffffff 0x4
+msync ${at(0)} 0xfffffffffffff001 0x1
+msync 0xfffffffffffff000 0x1000 0x4
+mincore 0xffffffffffffffff 0x1000
+mincore 0xfffffffffffff001 0x0
+mseal 0xffffffffffffffff 0x1000 0x0
+mseal 0xfffffffffffff001 0x0 0x0
+mseal ${at(0)} 0xfffffffffffff001 0x0
+mprotect 0xffffffffffffffff 0x0 0x1
+mprotect 0xfffffffffffff001 0x1000 0x1
+madvise 0xfffffffffffff001 0x1000 0x4
+madvise ${at(0)} 0xfffffffffffff001 0x4
+madvise 0xfffffffffffff000 0x1000 0x0
+mremap 0xffffffffffffffff 0x1000 0x2000 0x1
+mremap ${at(8)} 0xffffffffffffffff 0x2000 0x1
+mlock ${at(0) + 0xfff} 0xffffffffffffffff
+vmflags ${at(0)}
+munlock ${at(0)} 0xfffffffffffff001
+mlock 0xfffffffffffff001 0x0
+mmap 0xffffffffffffffff 0x1000 0x3 0x32
+mmap 0xfffffffffffff001 0x1000 0x3 0x32
+mmap 0xfffffffffffff000 0x1000 0x3 0x32
+maps
+`;
+
 const FIXTURE = new URL("./__fixtures__/oracle-limits.json", import.meta.url);
 const oracle = compileOracle();
 const SKIP = oracle ? "" : ` [SKIPPED: ${oracleUnavailableReason}]`;

@@ -18,16 +18,28 @@ export const PMD_SIZE = 2 * 1024 * 1024;
 /** mmap_legacy_base(): TASK_UNMAPPED_BASE for the bottom-up fallback. */
 export const TASK_UNMAPPED_BASE = Math.ceil(TASK_SIZE / 3 / PAGE) * PAGE;
 
-/** The kernel's unsigned long view of a JS number argument: negative values are huge. */
+/**
+ * The kernel's unsigned long view of a JS number argument: negative values are huge. Only as exact as
+ * a double near 2^64 is (2^64 + x rounds to a multiple of 2048: ul(-1) is 2^64), so the low bits of an
+ * argument are read from the argument itself (offsetInPage, pageAlign), never from ul()'s result.
+ */
 export const ul = (x: number): number => (x < 0 ? TWO64 + x : x);
 
-/** PAGE_ALIGN() on an unsigned long: a value that wraps past 2^64 becomes 0. */
+/**
+ * PAGE_ALIGN() on an unsigned long given as the syscall's argument (negative: 2^64 + x, exactly): a
+ * value that wraps past 2^64 becomes 0, as 0xfffffffffffff001 does.
+ */
 export const pageAlign = (x: number): number => {
+  if (x < 0) return x > -PAGE ? 0 : TWO64 + Math.ceil(x / PAGE) * PAGE;
   const r = Math.ceil(x / PAGE) * PAGE;
   return r >= TWO64 ? 0 : r;
 };
 
-export const offsetInPage = (x: number): number => ul(x) % PAGE;
+/** offset_in_page() of an unsigned long given as the syscall's argument (negative: 2^64 + x). */
+export const offsetInPage = (x: number): number => {
+  const r = x % PAGE;
+  return r < 0 ? r + PAGE : r;
+};
 
 /** calc_vm_prot_bits() (include/linux/mman.h) */
 export const protToVm = (prot: number): number =>

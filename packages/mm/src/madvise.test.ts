@@ -121,6 +121,21 @@ scriptTable("madvise", [
     madvise(page(0), 0xffff_ffff_ffff_ffffn, MADV_NORMAL),
     "-EINVAL",
   ),
+  row(
+    "len 2^64 - 4095 rounds up to 0 → EINVAL",
+    [mmap(page(0), pages(1), RW, PF)],
+    madvise(page(0), 0xffff_ffff_ffff_f001n, MADV_NORMAL),
+    "-EINVAL",
+  ),
+  // PAGE_ALIGNED(start) on the exact value (madvise_should_skip()): 2^64 - 4095 is not aligned.
+  row("start 2^64 - 4095 → EINVAL", [], madvise(0xffff_ffff_ffff_f001n, pages(1), MADV_DONTNEED), "-EINVAL"),
+  row("start 2^64 - 1, len 0 → EINVAL", [], madvise(0xffff_ffff_ffff_ffffn, 0n, MADV_DONTNEED), "-EINVAL"),
+  row(
+    "the last page: end wraps to 0 → EINVAL",
+    [],
+    madvise(0xffff_ffff_ffff_f000n, pages(1), MADV_NORMAL),
+    "-EINVAL",
+  ),
   row("unmapped → ENOMEM", [], madvise(page(0), pages(1), MADV_NORMAL), "-ENOMEM"),
   row(
     "partly unmapped → ENOMEM",

@@ -49,7 +49,7 @@ import {
 import { EACCES, EAGAIN, EBADF, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM } from "./errno";
 import { FAULT_OOM } from "./fault";
 import { faultinPageRange } from "./gup";
-import { linearPageIndex, PAGE, pageAlign, TWO64, ul } from "./internal";
+import { linearPageIndex, offsetInPage, PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import { canMadviseModify } from "./mseal";
 import {
@@ -101,14 +101,14 @@ const ADVICE_2_6_10 = new Set([MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_W
 
 /** do_madvise(): 0, or -ENOMEM if part of the range is unmapped (after advising the rest), or -errno. */
 export function doMadvise(mm: MmStruct, startIn: number, lenIn: number, advice: number): number {
-  const start = ul(startIn);
   if (mm.rules.madviseModernAdvice && !VALID_ADVICE.has(advice)) return -EINVAL;
-  if (start % PAGE !== 0) return -EINVAL;
-  const lenU = ul(lenIn);
-  const len = pageAlign(lenU);
-  if (lenU && !len) return -EINVAL;
+  if (offsetInPage(startIn) !== 0) return -EINVAL;
+  const start = ul(startIn);
+  const len = pageAlign(lenIn);
+  if (lenIn && !len) return -EINVAL;
   const end = start + len;
-  if (end < start || end > TWO64) return -EINVAL;
+  // end < start on unsigned longs: the sum wrapped (2^64 itself is 0).
+  if (end >= TWO64) return -EINVAL;
   if (end === start) return 0;
   if (mm.rules.madviseModernAdvice && (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE))
     return madvisePopulate(mm, start, end, advice);

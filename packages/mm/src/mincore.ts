@@ -3,7 +3,7 @@
 
 import { TASK_SIZE } from "./constants";
 import { EFAULT, EINVAL, ENOMEM } from "./errno";
-import { PAGE, ul } from "./internal";
+import { offsetInPage, PAGE, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import { pteHoldsPage } from "./pgtable";
 
@@ -14,9 +14,9 @@ import { pteHoldsPage } from "./pgtable";
  * goes), -EFAULT when vec is shorter than the range's pages.
  */
 export function doMincore(mm: MmStruct, startIn: number, lenIn: number, vec: Uint8Array): number {
+  if (offsetInPage(startIn) !== 0) return -EINVAL;
   const start = ul(startIn);
   const len = ul(lenIn);
-  if (start % PAGE) return -EINVAL;
   if (len > TASK_SIZE || start > TASK_SIZE - len) return -ENOMEM;
   const pages = Math.ceil(len / PAGE);
   if (vec.length < pages) return -EFAULT;

@@ -75,6 +75,33 @@ scriptTable("mlock", [
     "0",
   ),
   row("a hole → ENOMEM", [mmap(page(0), pages(1), RW, PF)], mlock(page(0), pages(2)), "-ENOMEM"),
+  // len + offset_in_page(start) and PAGE_ALIGN() wrap as unsigned longs do (do_mlock()), on the exact
+  // 64-bit values.
+  row(
+    "len 2^64 - 4095 rounds up to 0 → 0",
+    [mmap(page(0), pages(1), RW, PF)],
+    mlock(page(0), 0xffff_ffff_ffff_f001n),
+    "0",
+  ),
+  row(
+    "len -1 from an offset of 0xfff wraps to one page",
+    [mmap(page(0), pages(1), RW, PF)],
+    mlock(page(0, 0xfff), 0xffff_ffff_ffff_ffffn),
+    "0",
+  ),
+  row(
+    "len -1 from an offset of 0xfff: that page unmapped → ENOMEM",
+    [],
+    mlock(page(0, 0xfff), 0xffff_ffff_ffff_ffffn),
+    "-ENOMEM",
+  ),
+  row(
+    "start 2^64 - 4095, len 0: the last page, whose end wraps → EINVAL",
+    [],
+    mlock(0xffff_ffff_ffff_f001n, 0n),
+    "-EINVAL",
+  ),
+  row("munlock: len 2^64 - 4095 rounds up to 0 → 0", [], munlock(page(0), 0xffff_ffff_ffff_f001n), "0"),
 ]);
 
 mmTable("mlock", [

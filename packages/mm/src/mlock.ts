@@ -13,7 +13,7 @@ import {
 import { EAGAIN, EINVAL, ENOMEM, EPERM } from "./errno";
 import { FAULT_OK, FAULT_OOM } from "./fault";
 import { makePagesPresent, mmPopulate } from "./gup";
-import { PAGE, pageAlign, TWO64, ul } from "./internal";
+import { offsetInPage, PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import { vmaModifyFlags } from "./vma";
 
@@ -25,9 +25,10 @@ export function doMlock(
   lock: boolean,
   onFault: boolean,
 ): number {
-  const start0 = ul(startIn);
-  const len = pageAlign(ul(lenIn) + (start0 % PAGE));
-  const start = start0 - (start0 % PAGE);
+  // len + offset_in_page(start) on unsigned longs: exact on the signed arguments (-1 + 1 is 0).
+  const inPage = offsetInPage(startIn);
+  const len = pageAlign(lenIn + inPage);
+  const start = ul(startIn - inPage);
   const end = start + len;
   // can_do_mlock(): a zero RLIMIT_MEMLOCK without CAP_IPC_LOCK may lock nothing.
   if (lock && mm.mlockLimit === 0) return -EPERM;

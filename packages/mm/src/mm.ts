@@ -68,7 +68,7 @@ export class Mm extends MmStruct {
     file: MmFile | null,
     pgoff: number,
   ): number {
-    return doMmap(this, ul(addr), ul(len), prot, flags, file, pgoff);
+    return doMmap(this, addr, len, prot, flags, file, pgoff);
   }
 
   /** munmap(2) (do_vmi_munmap) */

@@ -86,6 +86,22 @@ scriptTable("mmap", [
   ),
   row("PAGE_ALIGN(len) wraps → ENOMEM", [], mmap(page(0), 0xffff_ffff_ffff_f001n, RW, PF), "-ENOMEM"),
   row("len -1 → ENOMEM", [], mmap(page(0), 0xffff_ffff_ffff_ffffn, RW, PRIVATE_ANON), "-ENOMEM"),
+  // __get_unmapped_area() returns a MAP_FIXED address as it is, and IS_ERR_VALUE() reads the top 4095
+  // as an errno: 0xffffffffffffffff is -EPERM, 2^64 - 4095 is -4095; 2^64 - 4096 is an address.
+  row(
+    "MAP_FIXED at 0xffffffffffffffff → EPERM",
+    [],
+    mmap(0xffff_ffff_ffff_ffffn, pages(1), RW, PF),
+    "-EPERM",
+  ),
+  row("MAP_FIXED at 2^64 - 4095 → errno 4095", [], mmap(0xffff_ffff_ffff_f001n, pages(1), RW, PF), "-E4095"),
+  row("MAP_FIXED at 2^64 - 4096 → ENOMEM", [], mmap(0xffff_ffff_ffff_f000n, pages(1), RW, PF), "-ENOMEM"),
+  row(
+    "MAP_FIXED at 0xffffffffffffffff with len > TASK_SIZE → ENOMEM first",
+    [],
+    mmap(0xffff_ffff_ffff_ffffn, 0x8000_0000_0000n, RW, PF),
+    "-ENOMEM",
+  ),
   row("len > TASK_SIZE → ENOMEM", [], mmap(0n, 0x8000_0000_0000_0000n, RW, PRIVATE_ANON), "-ENOMEM"),
   // do_mmap's EOVERFLOW test is a 64-bit wrap of pgoff + pages, which offset >> 12 can never reach.
   row(

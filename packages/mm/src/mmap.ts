@@ -44,9 +44,18 @@ import {
   VM_WIPEONFORK,
   VM_WRITE,
 } from "./constants";
-import { EACCES, EAGAIN, EEXIST, EINVAL, ENODEV, ENOMEM, EOPNOTSUPP, EOVERFLOW, EPERM } from "./errno";
+import { EACCES, EAGAIN, EEXIST, EINVAL, ENODEV, ENOMEM, EOPNOTSUPP, EOVERFLOW, EPERM, isErr } from "./errno";
 import { populateLockedMapping } from "./gup";
-import { linearPageIndex, PAGE, PMD_SIZE, pageAlign, protToVm, TASK_UNMAPPED_BASE, TWO64 } from "./internal";
+import {
+  linearPageIndex,
+  PAGE,
+  PMD_SIZE,
+  pageAlign,
+  protToVm,
+  TASK_UNMAPPED_BASE,
+  TWO64,
+  ul,
+} from "./internal";
 import { type MmFile, type MmStruct, Vma } from "./mm_types";
 import { ZAP_UNMAP, zapPageRange } from "./rmap";
 import { ShmemFile, shmemInodeOf } from "./shmem";
@@ -185,27 +194,30 @@ export function rangeFree(mm: MmStruct, start: number, end: number): boolean {
 
 // ---- do_mmap ----------------------------------------------------------------------------------
 
-/** do_mmap() (mm/mmap.c) on unsigned long arguments, mmap_region() included; populates after. */
+/**
+ * do_mmap() (mm/mmap.c), mmap_region() included; populates after. `addrIn` and `lenIn` are unsigned
+ * longs as the syscall passes them (negative: 2^64 + x).
+ */
 export function doMmap(
   mm: MmStruct,
   addrIn: number,
-  lenU: number,
+  lenIn: number,
   prot: number,
   flagsIn: number,
   file: MmFile | null,
   pgoffIn: number,
 ): number {
-  let addr = addrIn;
+  let addr = ul(addrIn);
   let flags = flagsIn;
   let pgoff = pgoffIn;
-  if (lenU === 0) return -EINVAL;
+  if (lenIn === 0) return -EINVAL;
   if (flags & MAP_FIXED_NOREPLACE) flags |= MAP_FIXED;
   if (!(flags & MAP_FIXED)) {
     // round_hint_to_min()
     addr -= addr % PAGE;
     if (addr && addr < MMAP_MIN_ADDR) addr = MMAP_MIN_ADDR;
   }
-  const len = pageAlign(lenU);
+  const len = pageAlign(lenIn);
   if (len === 0) return -ENOMEM;
   // (pgoff + pages) wrapping an unsigned long: impossible for offsets a 64-bit mmap can pass.
   if (pgoff + len / PAGE >= TWO64) return -EOVERFLOW;
@@ -214,6 +226,9 @@ export function doMmap(
   // here (before the address is chosen, so even a failing mmap allocates it).
   let pkey = 0;
   if (prot === PROT_EXEC) pkey = Math.max(0, mm.pkeys.executeOnly());
+  // __get_unmapped_area() hands a MAP_FIXED address back as it is, and IS_ERR_VALUE() then takes one
+  // of the top 4095 for an error: MAP_FIXED at 0xffffffffffffffff is -EPERM.
+  if (flags & MAP_FIXED && len <= TASK_SIZE && isErr(addrIn)) return addrIn;
   const area = getUnmappedArea(mm, file, addr, len, pgoff, flags);
   if (area < 0) return area;
   addr = area;

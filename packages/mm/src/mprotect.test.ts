@@ -59,6 +59,21 @@ scriptTable("mprotect", [
     mprotect(page(0), 0xffff_ffff_ffff_f000n, PROT_READ),
     "-ENOMEM",
   ),
+  // The alignment test reads the exact 64-bit value: 2^64 - 1 is no multiple of the page size even
+  // though the nearest double (2^64) is (do_mprotect_pkey(): start & ~PAGE_MASK).
+  row(
+    "start 0xffffffffffffffff → EINVAL",
+    [],
+    mprotect(0xffff_ffff_ffff_ffffn, pages(1), PROT_READ),
+    "-EINVAL",
+  ),
+  row("start 2^64 - 4095 → EINVAL", [], mprotect(0xffff_ffff_ffff_f001n, pages(1), PROT_READ), "-EINVAL"),
+  row(
+    "start 0xffffffffffffffff, len 0 → EINVAL (before len)",
+    [],
+    mprotect(0xffff_ffff_ffff_ffffn, 0n, PROT_READ),
+    "-EINVAL",
+  ),
   row(
     "unknown prot bit → EINVAL",
     [mmap(page(0), pages(1), RW, PF)],

@@ -21,7 +21,7 @@ import {
 } from "./constants";
 import { EACCES, EINVAL, ENOMEM, EPERM } from "./errno";
 import { mmPopulate } from "./gup";
-import { PAGE, pageAlign, protToVm, TWO64, ul, vmaWantsWritenotify } from "./internal";
+import { offsetInPage, PAGE, pageAlign, protToVm, TWO64, ul, vmaWantsWritenotify } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import {
   _PAGE_DIRTY,
@@ -46,13 +46,13 @@ export function doMprotectPkey(
   let prot = protIn;
   // The int argument as C sees it (a non-integer names no key).
   const pkey = Number.isInteger(pkeyIn) ? pkeyIn | 0 : -2;
-  const start = ul(startIn);
   const grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
   prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP);
   if (grows === (PROT_GROWSDOWN | PROT_GROWSUP)) return -EINVAL;
-  if (start % PAGE !== 0) return -EINVAL;
+  if (offsetInPage(startIn) !== 0) return -EINVAL;
+  const start = ul(startIn);
   if (!lenIn) return 0;
-  const len = pageAlign(ul(lenIn));
+  const len = pageAlign(lenIn);
   const end = start + len;
   if (len === 0 || end <= start || end >= TWO64) return -ENOMEM;
   if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) return -EINVAL;

@@ -58,6 +58,25 @@ scriptTable("mremap", [
     mremap(page(0, 1), pages(1), pages(1), 0),
     "-EINVAL",
   ),
+  // offset_in_page() and PAGE_ALIGN() of the exact 64-bit values (check_mremap_params()).
+  row(
+    "old_address 0xffffffffffffffff → EINVAL",
+    [],
+    mremap(0xffff_ffff_ffff_ffffn, pages(1), pages(2), MREMAP_MAYMOVE),
+    "-EINVAL",
+  ),
+  row(
+    "old_address 2^64 - 4095 → EINVAL",
+    [],
+    mremap(0xffff_ffff_ffff_f001n, pages(1), pages(2), MREMAP_MAYMOVE),
+    "-EINVAL",
+  ),
+  row(
+    "old_len -1 rounds up to 0; nothing mapped there → EFAULT",
+    [],
+    mremap(page(0), 0xffff_ffff_ffff_ffffn, pages(2), MREMAP_MAYMOVE),
+    "-EFAULT",
+  ),
   row(
     "PAGE_ALIGN(new_len) == 0 → EINVAL",
     [mmap(page(0), pages(1), RW, PF)],

@@ -21,7 +21,7 @@ import {
 } from "./constants";
 import { EAGAIN, EFAULT, EINVAL, ENOMEM, EPERM } from "./errno";
 import { populateLockedMapping } from "./gup";
-import { linearPageIndex, PAGE, pageAlign, TWO64, ul } from "./internal";
+import { linearPageIndex, offsetInPage, PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import { doVmiMunmap, getUnmappedArea, rangeFree, vmsCompleteMunmapVmas, vmsGatherMunmapVmas } from "./mmap";
 import { TABLE_OOM } from "./pgtable";
@@ -54,11 +54,11 @@ export function doMremap(
 ): number {
   const addr = ul(addrIn);
   const newAddr = ul(newAddrIn);
-  let oldLen = pageAlign(ul(oldLenIn));
-  const newLen = pageAlign(ul(newLenIn));
+  let oldLen = pageAlign(oldLenIn);
+  const newLen = pageAlign(newLenIn);
   // check_mremap_params(); the flags known are the era's (mremapFlags: no MREMAP_DONTUNMAP in 2.6.10).
   if (flags & ~mm.rules.mremapFlags) return -EINVAL;
-  if (addr % PAGE !== 0) return -EINVAL;
+  if (offsetInPage(addrIn) !== 0) return -EINVAL;
   if (newLen === 0) return -EINVAL;
   const impliesNew = (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
   // 2.6.10's do_mremap() compared new_len with TASK_SIZE only for MREMAP_FIXED; other calls fail
@@ -66,7 +66,7 @@ export function doMremap(
   if (newLen > TASK_SIZE && (impliesNew || mm.rules.mremapNewLenChecked)) return -EINVAL;
   if (impliesNew) {
     if (newAddr > TASK_SIZE - newLen) return -EINVAL;
-    if (newAddr % PAGE !== 0) return -EINVAL;
+    if (offsetInPage(newAddrIn) !== 0) return -EINVAL;
     if (!(flags & MREMAP_MAYMOVE)) return -EINVAL;
     if (flags & MREMAP_DONTUNMAP && oldLen !== newLen) return -EINVAL;
     if (addr + oldLen > newAddr && newAddr + newLen > addr) return -EINVAL;

@@ -13,7 +13,7 @@ import {
   VM_WRITE,
 } from "./constants";
 import { EINVAL, ENOMEM, ENOSYS } from "./errno";
-import { PAGE, pageAlign, TWO64, ul } from "./internal";
+import { offsetInPage, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import { vmaModifyFlags } from "./vma";
 
@@ -28,12 +28,11 @@ export const vmaIsSealed = (vma: Vma): boolean => (vma.vmFlags & VM_SEALED) !== 
 export function doMseal(mm: MmStruct, startIn: number, lenIn: number, flags: number): number {
   if (!mm.rules.mseal) return -ENOSYS;
   if (flags !== 0) return -EINVAL;
+  if (offsetInPage(startIn) !== 0) return -EINVAL;
   const start = ul(startIn);
-  if (start % PAGE !== 0) return -EINVAL;
-  const lenU = ul(lenIn);
-  const len = pageAlign(lenU);
+  const len = pageAlign(lenIn);
   // A length that rounds up from just below 2^64 to zero is a bad length, not an empty one.
-  if (lenU && !len) return -EINVAL;
+  if (lenIn && !len) return -EINVAL;
   const end = start + len;
   if (end >= TWO64) return -EINVAL;
   if (end === start) return 0;

@@ -2,18 +2,19 @@
 
 import { MS_ASYNC, MS_INVALIDATE, MS_SYNC, VM_LOCKED } from "./constants";
 import { EBUSY, EINVAL, ENOMEM } from "./errno";
-import { PAGE, pageAlign, ul } from "./internal";
+import { offsetInPage, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct } from "./mm_types";
 
 /** msync(2): nothing is file-backed on a disk, so it only validates and walks. */
 export function doMsync(mm: MmStruct, startIn: number, lenIn: number, flags: number): number {
-  const start = ul(startIn);
   if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) return -EINVAL;
-  if (start % PAGE !== 0) return -EINVAL;
+  if (offsetInPage(startIn) !== 0) return -EINVAL;
   if (flags & MS_ASYNC && flags & MS_SYNC) return -EINVAL;
-  const len = pageAlign(ul(lenIn));
+  const start = ul(startIn);
+  // A length that rounds up past 2^64 is 0 here: nothing to sync, not an error (unlike madvise).
+  const len = pageAlign(lenIn);
   const end = start + len;
-  if (end < start || (ul(lenIn) && !len)) return -ENOMEM;
+  if (end >= TWO64) return -ENOMEM;
   if (end === start) return 0;
   let unmapped = 0;
   let pos = start;

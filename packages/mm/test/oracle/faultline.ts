@@ -51,6 +51,11 @@ function access(fn: () => bigint | undefined): OpResult {
 
 /** A C int argument from its 64-bit script value. */
 const cInt = (b: bigint) => Number(BigInt.asIntN(32, b));
+/**
+ * A 64-bit argument as the kernel's syscall layer passes one: its two's-complement value (2^64 - 1 is
+ * -1, exact, where Number() would round it to 2^64).
+ */
+const s64 = (b: bigint) => Number(BigInt.asIntN(64, b));
 
 /** A process's memfd slots (oracle.c's fds): the file of each, null once closed. */
 type Slots = (ShmemFile | null)[];
@@ -60,7 +65,6 @@ function fileOp(mm: Mm, op: Op, slots: Slots): OpResult | null {
   const errno = (e: number): OpResult => ({ type: "errno", errno: errnoName(e) });
   const count = (r: number): OpResult =>
     isErr(r) ? errno(r) : r === 0 ? { type: "ok" } : { type: "value", value: BigInt(r) };
-  const s64 = (b: bigint) => Number(BigInt.asIntN(64, b));
   const file = (slot: number) => slots[slot] ?? null;
   switch (op.kind) {
     case "memfd": {
@@ -127,25 +131,28 @@ function runOps(mm: Mm, mmu: Mmu, script: Script, prefix: string, out: string[],
     let r: OpResult;
     switch (op.kind) {
       case "mmap":
-        r = sys(mm.mmap(n(op.addr), n(op.len), op.prot, op.flags, null, n(op.offset ?? 0n)), true);
+        r = sys(mm.mmap(s64(op.addr), s64(op.len), op.prot, op.flags, null, s64(op.offset ?? 0n)), true);
         break;
       case "munmap":
-        r = sys(mm.munmap(n(op.addr), n(op.len)), false);
+        r = sys(mm.munmap(s64(op.addr), s64(op.len)), false);
         break;
       case "mremap":
-        r = sys(mm.mremap(n(op.old), n(op.oldLen), n(op.newLen), op.flags, n(op.newAddr ?? 0n)), true);
+        r = sys(
+          mm.mremap(s64(op.old), s64(op.oldLen), s64(op.newLen), op.flags, s64(op.newAddr ?? 0n)),
+          true,
+        );
         break;
       case "mprotect":
-        r = sys(mm.mprotect(n(op.addr), n(op.len), op.prot), false);
+        r = sys(mm.mprotect(s64(op.addr), s64(op.len), op.prot), false);
         break;
       case "madvise":
-        r = sys(mm.madvise(n(op.addr), n(op.len), op.advice), false);
+        r = sys(mm.madvise(s64(op.addr), s64(op.len), op.advice), false);
         break;
       case "mlock":
-        r = sys(mm.mlock(n(op.addr), n(op.len)), false);
+        r = sys(mm.mlock(s64(op.addr), s64(op.len)), false);
         break;
       case "munlock":
-        r = sys(mm.munlock(n(op.addr), n(op.len)), false);
+        r = sys(mm.munlock(s64(op.addr), s64(op.len)), false);
         break;
       case "load":
         r = access(() => {
