@@ -17,7 +17,7 @@ import { mmPopulate } from "./gup";
 import { PAGE, pageAlign, ul } from "./internal";
 import { type MmStruct, Vma } from "./mm_types";
 import { doVmiMunmap, getUnmappedArea, vmStartGap } from "./mmap";
-import { mayExpandVm } from "./vm-account";
+import { mayExpandVm, vmEnoughMemory } from "./vm-account";
 import { newRangeMerge, vmaMergeNewRange } from "./vma";
 
 /** VM_DATA_DEFAULT_FLAGS on x86-64 without READ_IMPLIES_EXEC: what a heap VMA gets. */
@@ -72,12 +72,13 @@ export function doBrk(mm: MmStruct, brkIn: number): number {
 /**
  * do_brk_flags(): [addr, addr + len) becomes heap: the heap's last VMA (one ending at addr above
  * start_brk, vma_prev_limit()) grows over it when the flags allow, else a new anonymous VMA. 0 or
- * -ENOMEM (RLIMIT_AS / RLIMIT_DATA by may_expand_vm(), the map count).
+ * -ENOMEM (RLIMIT_AS / RLIMIT_DATA by may_expand_vm(), the map count, the commit charge).
  */
 function doBrkFlags(mm: MmStruct, addr: number, len: number): number {
   const flags = VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT | mm.defFlags;
   if (!mayExpandVm(mm, flags, len / PAGE)) return -1;
   if (mm.mapCount > mm.maxMapCount) return -1;
+  if (vmEnoughMemory(mm, len / PAGE)) return -1;
   const range = newRangeMerge(mm, {
     start: addr,
     end: addr + len,

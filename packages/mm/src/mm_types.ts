@@ -203,6 +203,12 @@ export interface MmOptions {
    * fault allocates a zeroed private page as a write fault would, writable and dirty if VM_WRITE.
    */
   readonly zeroPage?: boolean;
+  /**
+   * totalram_pages() + total_swap_pages as the overcommit heuristic sees them (vm.overcommit_memory = 0,
+   * __vm_enough_memory()): one request to commit more pages is -ENOMEM. Default: the pages of RAM in
+   * the physical memory (no swap). Infinity models vm.overcommit_memory = 1.
+   */
+  readonly overcommitPages?: number;
 }
 
 /** Someone caching translations of this mm: an MMU's TLB, or a worker's. */
@@ -259,6 +265,8 @@ export abstract class MmStruct {
   readonly pkeys: MmPkeys;
   /** Read faults on anonymous memory may map the zero page (MmOptions.zeroPage). */
   readonly zeroPage: boolean;
+  /** The most pages one request may commit (MmOptions.overcommitPages; vm-account.ts). */
+  readonly overcommitPages: number;
   /**
    * @internal Pages whose PTE references await the TLB flush (struct mmu_gather; rmap.ts). One array
    * per mm, reused, so a zap allocates nothing.
@@ -280,6 +288,7 @@ export abstract class MmStruct {
     this.stackLimit = options.stackLimit ?? DEFAULT_STACK_LIMIT;
     this.pkeys = new MmPkeys(options.pku ?? false, () => this.flushTlbAll());
     this.zeroPage = options.zeroPage ?? true;
+    this.overcommitPages = options.overcommitPages ?? phys.mem.totalRamPages;
   }
 
   /** The PKRU register of the process's thread (one Int32 in shared memory; MMUs read it on walks). */

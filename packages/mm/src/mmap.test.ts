@@ -11,6 +11,7 @@ import {
   MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN,
   MAP_LOCKED,
+  MAP_NORESERVE,
   MAP_SHARED,
   MAP_SHARED_VALIDATE,
   mmap,
@@ -120,6 +121,29 @@ scriptTable("mmap", [
   row("MAP_FIXED with an unaligned addr → EINVAL", [], mmap(page(0, 0x10), pages(1), RW, PF), "-EINVAL"),
   row("an unaligned hint is rounded down", [], mmap(page(0, 0x10), pages(1), RW, PRIVATE_ANON), hex(page(0))),
   row("a free hint is used", [], mmap(page(3), pages(2), RW, PRIVATE_ANON), hex(page(3))),
+  // The commit charge's overcommit heuristic (__vm_enough_memory(), vm.overcommit_memory = 0): one
+  // request for more than RAM and swap is ENOMEM. 64 TiB is more than any host's; the Faultline side
+  // compares it with its machine's RAM (MmOptions.overcommitPages).
+  row("private writable 64 TiB → ENOMEM (overcommit)", [], mmap(0n, 1n << 46n, RW, PRIVATE_ANON), "-ENOMEM"),
+  row("private read-only 64 TiB is not charged", [], mmap(0n, 1n << 46n, PROT_READ, PRIVATE_ANON), ANY_ADDR),
+  row(
+    "private writable 64 TiB with MAP_NORESERVE is not charged",
+    [],
+    mmap(0n, 1n << 46n, RW, PRIVATE_ANON | MAP_NORESERVE),
+    ANY_ADDR,
+  ),
+  row(
+    "shared anonymous 64 TiB → ENOMEM (shmem_acct_size)",
+    [],
+    mmap(0n, 1n << 46n, PROT_READ, MAP_SHARED | MAP_ANONYMOUS),
+    "-ENOMEM",
+  ),
+  row(
+    "shared anonymous 64 TiB with MAP_NORESERVE is not charged",
+    [],
+    mmap(0n, 1n << 46n, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE),
+    ANY_ADDR,
+  ),
   row(
     "an occupied hint is ignored",
     [mmap(page(3), pages(2), RW, PF)],

@@ -59,7 +59,7 @@ import {
 import { type MmFile, type MmStruct, Vma } from "./mm_types";
 import { ZAP_UNMAP, zapPageRange } from "./rmap";
 import { ShmemFile, shmemInodeOf } from "./shmem";
-import { mayExpandVm } from "./vm-account";
+import { mayExpandVm, vmEnoughMemory } from "./vm-account";
 import {
   newRangeMerge,
   removeVma,
@@ -374,8 +374,19 @@ function mmapRegion(
       return -ENOMEM;
     }
   }
-  // accountable_mapping(): private writable memory is charged to the commit limit.
-  if (!(vmFlags & VM_NORESERVE) && (vmFlags & (VM_SHARED | VM_WRITE)) === VM_WRITE) vmFlags |= VM_ACCOUNT;
+  // accountable_mapping(): private writable memory is charged to the commit limit, less what a
+  // MAP_FIXED replaces that was charged already; shared anonymous memory is charged whole by
+  // shmem_zero_setup() (shmem_acct_size()), unless MAP_NORESERVE.
+  let charged = 0;
+  if (!(vmFlags & VM_NORESERVE) && (vmFlags & (VM_SHARED | VM_WRITE)) === VM_WRITE) {
+    charged = len / PAGE;
+    for (const v of detached?.vmas ?? []) if (v.vmFlags & VM_ACCOUNT) charged -= (v.vmEnd - v.vmStart) / PAGE;
+    vmFlags |= VM_ACCOUNT;
+  } else if (!file && vmFlags & VM_SHARED && !(vmFlags & VM_NORESERVE)) charged = len / PAGE;
+  if (vmEnoughMemory(mm, charged)) {
+    if (detached) vmsAbortMunmapVmas(mm, detached);
+    return -ENOMEM;
+  }
   if (detached) vmsCleanUpArea(mm, detached);
 
   let vma: Vma | null = null;

@@ -32,7 +32,7 @@ import {
   pteIsGuardMarker,
   pteModify,
 } from "./pgtable";
-import { mayExpandVm } from "./vm-account";
+import { mayExpandVm, vmEnoughMemory } from "./vm-account";
 import { vmaModifyFlags } from "./vma";
 
 /** do_mprotect_pkey(): `pkeyIn` -1 is plain mprotect (the VMA keeps its key, or gets the execute-only one). */
@@ -102,8 +102,13 @@ export function doMprotectPkey(
           error = -ENOMEM;
           break;
         }
-        if (!(oldFlags & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE)))
+        if (!(oldFlags & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE))) {
+          if (vmEnoughMemory(mm, nrpages)) {
+            error = -ENOMEM;
+            break;
+          }
           newFlags |= VM_ACCOUNT;
+        }
       } else if (oldFlags & VM_ACCOUNT && vma.anonymous && !vma.anonVma) {
         newFlags &= ~VM_ACCOUNT;
       }

@@ -78,6 +78,12 @@ scriptTable("mremap", [
     "-EFAULT",
   ),
   row(
+    "growing accounted memory to 64 TiB → ENOMEM (overcommit, vrm_charge())",
+    [mmap(page(0), pages(1), RW, PF)],
+    mremap(page(0), pages(1), 1n << 46n, MREMAP_MAYMOVE),
+    "-ENOMEM",
+  ),
+  row(
     "PAGE_ALIGN(new_len) == 0 → EINVAL",
     [mmap(page(0), pages(1), RW, PF)],
     mremap(page(0), pages(1), 0n, 0),

@@ -27,7 +27,7 @@ import { doVmiMunmap, getUnmappedArea, rangeFree, vmsCompleteMunmapVmas, vmsGath
 import { TABLE_OOM } from "./pgtable";
 import { rssAdd, vmNormalPfn, ZAP_UNMAP, zapPageRange } from "./rmap";
 import { ShmemFile } from "./shmem";
-import { mayExpandVm } from "./vm-account";
+import { mayExpandVm, vmEnoughMemory } from "./vm-account";
 import { newRangeMerge, removeVma, vmAreaDup, vmaLink, vmaMergeExtend, vmaMergeNewRange } from "./vma";
 
 /** struct vma_remap_struct: one mremap request as it moves through the steps. */
@@ -263,6 +263,7 @@ function mremapTo(mm: MmStruct, r: VmaRemap): number {
  */
 function expandVmaInPlace(mm: MmStruct, vma: Vma, delta: number): boolean {
   const oldEnd = vma.vmEnd;
+  if (vma.vmFlags & VM_ACCOUNT && vmEnoughMemory(mm, delta / PAGE)) return false;
   if (!mm.rules.mremapGrowMerges) mm.vmas.updateBounds(vma, vma.vmStart, oldEnd + delta);
   else if (!vmaMergeExtend(mm, vma, delta)) return false;
   if (vma.vmFlags & VM_LOCKED) {
@@ -284,6 +285,10 @@ function moveVma(mm: MmStruct, r: VmaRemap): number {
     if (!err && vma.vmEnd !== oldAddr + oldLen) err = vma.vmOps.maySplit(vma, oldAddr + oldLen);
     if (err) return err;
   }
+  // vrm_charge(): accounted memory is charged what the move adds (all of new_len when the old range
+  // stays, MREMAP_DONTUNMAP).
+  const charge = (flags & MREMAP_DONTUNMAP ? newLen : Math.abs(newLen - oldLen)) / PAGE;
+  if (vma.vmFlags & VM_ACCOUNT && vmEnoughMemory(mm, charge)) return -ENOMEM;
   // copy_vma(): an anonymous VMA never faulted takes the pgoff of its new place, so it can merge there.
   const pgoff = vma.anonymous && !vma.anonVma ? newAddr / PAGE : linearPageIndex(vma, oldAddr);
   const moveLen = Math.min(oldLen, newLen);

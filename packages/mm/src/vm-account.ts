@@ -1,6 +1,8 @@
 // mm/mmap.c: may_expand_vm() and the counters it reads (mm->total_vm, mm->data_vm), computed from the
-// VMAs when a limit is set (no counter is kept: an address space without limits pays nothing).
+// VMAs when a limit is set (no counter is kept: an address space without limits pays nothing); and
+// mm/util.c's __vm_enough_memory(), the commit charge's overcommit heuristic.
 import { VM_GROWSDOWN, VM_SHARED, VM_WRITE } from "./constants";
+import { ENOMEM } from "./errno";
 import { PAGE } from "./internal";
 import type { MmStruct } from "./mm_types";
 
@@ -39,4 +41,15 @@ export function mayExpandVm(mm: MmStruct, flags: number, npages: number): boolea
     return false;
   }
   return true;
+}
+
+/**
+ * __vm_enough_memory() (mm/util.c) under vm.overcommit_memory = 0 (OVERCOMMIT_GUESS, Linux's default):
+ * one request to commit more pages than RAM and swap together is -ENOMEM; anything smaller passes (this
+ * mode keeps no running total to compare). Asked by mmap of private writable memory (less what a
+ * MAP_FIXED replaces) and of shared anonymous memory (shmem_acct_size), brk, mremap growth of accounted
+ * memory (vrm_charge()) and mprotect making private memory writable; MAP_NORESERVE asks nothing.
+ */
+export function vmEnoughMemory(mm: MmStruct, pages: number): number {
+  return pages > mm.overcommitPages ? -ENOMEM : 0;
 }

@@ -6,7 +6,7 @@ import { MMAP_MIN_ADDR, VM_ACCESS_FLAGS, VM_GROWSDOWN, VM_LOCKED, VM_SOFTDIRTY }
 import { EFAULT, ENOMEM, EPERM } from "./errno";
 import { linearPageIndex, PAGE, vmaPages } from "./internal";
 import { AnonVma, type MmFile, type MmStruct, Vma } from "./mm_types";
-import { mayExpandVm } from "./vm-account";
+import { mayExpandVm, vmEnoughMemory } from "./vm-account";
 
 // ---- the VMA set ------------------------------------------------------------------------------
 
@@ -431,9 +431,8 @@ export function anonVmaPrepare(mm: MmStruct, vma: Vma): void {
  *   gap in 2.6.10, era.ts stackGuardGap);
  * - anon_vma_prepare() comes before the growth (and stays if the growth then fails);
  * - growing more pages than vm_pgoff is -ENOMEM; acct_stack_growth(): the new size must not pass
- *   RLIMIT_STACK, nor a VM_LOCKED vma's growth RLIMIT_MEMLOCK (mlock_future_ok()). RLIMIT_AS and the
- *   commit charge (security_vm_enough_memory_mm(), made even without VM_ACCOUNT) are not modelled:
- *   Faultline keeps no total_vm nor committed counter.
+ *   RLIMIT_STACK, nor a VM_LOCKED vma's growth RLIMIT_MEMLOCK (mlock_future_ok()), and the growth is
+ *   charged (security_vm_enough_memory_mm(), made even without VM_ACCOUNT: the overcommit heuristic).
  * Then locked_vm grows with a VM_LOCKED vma, vm_start moves down and vm_pgoff with it.
  */
 export function expandDownwards(mm: MmStruct, vma: Vma, address: number): number {
@@ -456,6 +455,8 @@ export function expandDownwards(mm: MmStruct, vma: Vma, address: number): number
   if (!mayExpandVm(mm, vma.vmFlags, grow)) return -ENOMEM;
   if (size > mm.stackLimit) return -ENOMEM;
   if (vma.vmFlags & VM_LOCKED && (mm.lockedVm + grow) * PAGE > mm.mlockLimit) return -ENOMEM;
+  // acct_stack_growth(): the growth is charged even without VM_ACCOUNT.
+  if (vmEnoughMemory(mm, grow)) return -ENOMEM;
   if (vma.vmFlags & VM_LOCKED) mm.lockedVm += grow;
   mm.vmas.updateBounds(vma, addr, vma.vmEnd);
   vma.vmPgoff -= grow;
