@@ -197,6 +197,61 @@ mmap 0xfffffffffffff000 0x1000 0x3 0x32
 maps
 `;
 
+// GUP for writing touches what is mapped (follow_page_pte() with FOLL_TOUCH | FOLL_WRITE): a shmem page
+// mapped clean is marked dirty by MADV_POPULATE_WRITE, so MADV_PAGEOUT keeps it (mincore 1) and drops
+// its clean neighbour; a lazy-free page so touched keeps its data.
+CASES[
+  "mincore after MADV_POPULATE_WRITE and MADV_PAGEOUT: the populate dirtied a clean shared page, which stays"
+] = `
+mmap ${at(0)} 0x2000 0x3 0x31
+load8 ${at(0)}
+load8 ${at(1)}
+madvise ${at(0)} 0x1000 0x17
+madvise ${at(0)} 0x2000 0x15
+mincore ${at(0)} 0x2000
+mmap ${at(16)} 0x1000 0x3 0x32
+store8 ${at(16)} 0x22
+madvise ${at(16)} 0x1000 0x8
+madvise ${at(16)} 0x1000 0x17
+madvise ${at(16)} 0x1000 0x15
+load8 ${at(16)}
+`;
+
+// mremap(MREMAP_DONTUNMAP) of locked memory charges the new VMA to locked_vm (vrm_stat_account()) and
+// gives nothing back for the old one, which only loses VM_LOCKED (dontunmap_complete()): the charge
+// stays after munlock, munlockall and munmap.
+CASES["RLIMIT_MEMLOCK after mremap(MREMAP_DONTUNMAP) of locked memory: the locked pages count twice"] = `
+unprivileged
+setrlimit 0x8 0x4000 0x4000
+mmap ${at(0)} 0x2000 0x3 0x32
+mmap ${at(16)} 0x1000 0x3 0x32
+mlock ${at(0)} 0x2000
+mremap ${at(0)} 0x2000 0x2000 0x7 ${at(32)}
+mlock ${at(16)} 0x1000
+munlock ${at(32)} 0x2000
+mlock ${at(16)} 0x1000
+munlockall
+setrlimit 0x8 0x2000 0x2000
+mmap ${at(48)} 0x1000 0x3 0x2032
+munmap ${at(0)} 0x2000
+mmap ${at(48)} 0x1000 0x3 0x2032
+`;
+
+// VmFlags of anonymous memory: MAP_SYNC is VM_SYNC ("sf", calc_vm_flag_bits()), which keeps a private
+// mapping from merging with a neighbour without it; MAP_DROPPABLE shows "dp", before mseal's "sl".
+CASES["VmFlags: sf for MAP_SYNC on anonymous memory (no merge without it), dp for MAP_DROPPABLE, then sl"] = `
+mmap ${at(0)} 0x1000 0x3 0x80032
+vmflags ${at(0)}
+mmap ${at(1)} 0x1000 0x3 0x32
+maps
+mmap ${at(4)} 0x1000 0x3 0x80031
+vmflags ${at(4)}
+mmap ${at(8)} 0x1000 0x3 0x28
+vmflags ${at(8)}
+mseal ${at(8)} 0x1000 0x0
+vmflags ${at(8)}
+`;
+
 const FIXTURE = new URL("./__fixtures__/oracle-limits.json", import.meta.url);
 const oracle = compileOracle();
 const SKIP = oracle ? "" : ` [SKIPPED: ${oracleUnavailableReason}]`;

@@ -106,7 +106,7 @@ export const VM_SEALED = 0x200;
 export const VM_PFNMAP = 0x400;
 /**
  * MAP_DROPPABLE memory (v6.11). Linux's VM_DROPPABLE is a high bit of a 64-bit vm_flags; our flags stay
- * within 31 bits, so it takes bit 11, which no mapping uses today. Not shown in smaps' VmFlags.
+ * within 31 bits, so it takes bit 11, which no mapping uses today. smaps shows it as "dp".
  */
 export const VM_DROPPABLE = 0x800;
 /** No userfaultfd here, so nothing sets VM_UFFD_WP: its bit (12) holds VM_RESERVED. */

@@ -1,10 +1,23 @@
 // mm/gup.c: faulting a range in as get_user_pages would (MAP_POPULATE, mlock, MADV_POPULATE_*).
+import { PG_dirty } from "@faultline/phys";
 import { VM_IO, VM_LOCKONFAULT, VM_MAYREAD, VM_PFNMAP, VM_READ, VM_SHARED, VM_WRITE } from "./constants";
 import { EFAULT, ENOMEM } from "./errno";
 import { FAULT_OK, FAULT_OOM, handleMmFault } from "./fault";
 import { isCowMapping, PAGE } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
-import { _PAGE_PRESENT, _PAGE_RW, pteFlags, ptePfn } from "./pgtable";
+import { _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW, pteFlags, ptePfn } from "./pgtable";
+import { vmNormalPfn } from "./rmap";
+
+/**
+ * follow_page_pte() under FOLL_TOUCH | FOLL_WRITE (every population for writing, and get_user_pages):
+ * a page its PTE maps clean is marked dirty (folio_mark_dirty()), so a lazy-free page is no longer
+ * discardable and a shmem page not clean for MADV_PAGEOUT. 2.6.10's follow_page() did the same.
+ */
+function touchForWrite(mm: MmStruct, pte: number): void {
+  if (pteFlags(pte) & _PAGE_DIRTY) return;
+  const pfn = vmNormalPfn(mm, pte);
+  if (pfn >= 0) Atomics.or(mm.mem.flags, pfn, PG_dirty);
+}
 
 /**
  * The walk both population paths share: over every VMA of [start, end), fault in what is not mapped
@@ -33,7 +46,10 @@ function populateRange(
     for (let a = s; a < e; a += PAGE) {
       const pte = mm.pgd.getPte(a);
       const fl = pteFlags(pte);
-      if (pte !== 0 && fl & _PAGE_PRESENT && (!write || fl & _PAGE_RW)) continue;
+      if (pte !== 0 && fl & _PAGE_PRESENT && (!write || fl & _PAGE_RW)) {
+        if (write) touchForWrite(mm, pte);
+        continue;
+      }
       // check_vma_flags(): GUP's read of a VMA without VM_READ is allowed (FOLL_FORCE) only if the VMA
       // is accessible at all, and the protection key is checked (arch_vma_access_permitted): the
       // fault handler's own checks say the same.
@@ -73,7 +89,10 @@ export function makePagesPresent(mm: MmStruct, start: number, end: number): numb
   for (let a = start; a < end; a += PAGE) {
     const pte = mm.pgd.getPte(a);
     const fl = pteFlags(pte);
-    if (pte !== 0 && fl & _PAGE_PRESENT && (!write || fl & _PAGE_RW)) continue;
+    if (pte !== 0 && fl & _PAGE_PRESENT && (!write || fl & _PAGE_RW)) {
+      if (write) touchForWrite(mm, pte);
+      continue;
+    }
     const r = handleMmFault(mm, a, write);
     if (r === FAULT_OK) continue;
     if (a > start) return -1;
@@ -191,6 +210,7 @@ export function getUserPagesWalk(
         if (pfn >= 0 && Atomics.load(mm.mem.mapcount, pfn) > 1 && vma.vmFlags & VM_WRITE) needFault = true;
       }
       if (!needFault) {
+        if (write) touchForWrite(mm, pte);
         const pfn = normalPfn(pte);
         // A special PTE (VM_MIXEDMAP pfn, no struct page) cannot be handed out, except the zero page.
         if (pfn < 0 && !(pte !== 0 && ptePfn(pte) === mm.mem.zeroPfn)) return fail(-EFAULT);

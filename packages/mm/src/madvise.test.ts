@@ -30,6 +30,7 @@ import {
   mmapfd,
   mprotect,
   mremap,
+  munlock,
   PROT_EXEC,
   PROT_NONE,
   PROT_READ,
@@ -333,6 +334,45 @@ scriptTable("madvise", [
     ],
     rss,
     "rss 0 anon 0",
+  ),
+  // GUP for writing touches what is mapped already (follow_page_pte() with FOLL_TOUCH | FOLL_WRITE):
+  // a page its PTE maps clean is marked dirty, so a lazy-free one is no longer discardable.
+  row(
+    "FREE, POPULATE_WRITE, PAGEOUT: the populate dirtied the page, its data stays",
+    [
+      mmap(page(0), pages(1), RW, PF),
+      store(8, page(0), 0x22n),
+      madvise(page(0), pages(1), MADV_FREE),
+      madvise(page(0), pages(1), MADV_POPULATE_WRITE),
+      madvise(page(0), pages(1), MADV_PAGEOUT),
+    ],
+    load(8, page(0)),
+    "0x22",
+  ),
+  row(
+    "FREE, mlock, munlock, PAGEOUT: mlock's population dirtied the page, its data stays",
+    [
+      mmap(page(0), pages(1), RW, PF),
+      store(8, page(0), 0x33n),
+      madvise(page(0), pages(1), MADV_FREE),
+      mlock(page(0), pages(1)),
+      munlock(page(0), pages(1)),
+      madvise(page(0), pages(1), MADV_PAGEOUT),
+    ],
+    load(8, page(0)),
+    "0x33",
+  ),
+  row(
+    "FREE, POPULATE_READ, PAGEOUT: reading touches nothing, the page is discarded",
+    [
+      mmap(page(0), pages(1), RW, PF),
+      store(8, page(0), 0x22n),
+      madvise(page(0), pages(1), MADV_FREE),
+      madvise(page(0), pages(1), MADV_POPULATE_READ),
+      madvise(page(0), pages(1), MADV_PAGEOUT),
+    ],
+    load(8, page(0)),
+    "0x0",
   ),
   row(
     "FREE then PAGEOUT, then a load: a fresh zero page",

@@ -302,7 +302,9 @@ export function doMmap(
     }
   }
   if (flags & MAP_NORESERVE) vmFlags |= VM_NORESERVE;
-  if (flags & MAP_SYNC && !(vmFlags & VM_SHARED)) vmFlags &= ~VM_SYNC;
+  // calc_vm_flag_bits(): MAP_SYNC is VM_SYNC ("sf" in VmFlags) on anonymous memory too, private or
+  // shared, where it changes nothing else (Linux 6.18.44; a file without DAX refused it above).
+  if (!file && flags & MAP_SYNC) vmFlags |= VM_SYNC;
 
   const res = mmapRegion(mm, file, addr, len, vmFlags, pgoff, pkey);
   if (res < 0) return res;

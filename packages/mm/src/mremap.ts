@@ -336,8 +336,13 @@ function moveVma(mm: MmStruct, r: VmaRemap): number {
     // The old VMA stays, empty: private anon reads zeros after this, shared memory the same data.
     // It loses VM_LOCKED but keeps VM_ACCOUNT (move_vma() only conceals it when it unmaps).
     // dontunmap_complete() only clears the flag: the pages still mapped there stay mlocked
-    // (unevictable), so reclaim (MADV_PAGEOUT) keeps skipping them.
-    if (vma.vmFlags & VM_LOCKED) markMlocked(mm, vma);
+    // (unevictable), so reclaim (MADV_PAGEOUT) keeps skipping them. The new VMA is charged to
+    // locked_vm (vrm_stat_account()) and the old one's charge is not given back: Linux counts the
+    // locked memory twice from here on, even after munlockall().
+    if (vma.vmFlags & VM_LOCKED) {
+      markMlocked(mm, vma);
+      mm.lockedVm += newLen / PAGE;
+    }
     vma.vmFlags &= ~VM_LOCKED_MASK;
     if (vma.vmStart === oldAddr && vma.vmEnd === oldAddr + oldLen && nv !== vma) vma.anonVma = null;
     return newAddr;

@@ -1,5 +1,6 @@
 import { PAGE_SIZE, PG_anon, PG_dirty, PG_referenced } from "@faultline/phys";
 import {
+  VM_DROPPABLE,
   VM_EXEC,
   VM_HUGEPAGE,
   VM_LOCKED,
@@ -88,7 +89,8 @@ const MNEMONICS: Array<[number, string]> = [
 export function vmFlagsString(flags: number): string {
   let s = "";
   for (const [bit, name] of MNEMONICS) if (flags & (1 << bit)) s += `${name} `;
-  // VM_SEALED is bit 42 in Linux, so "sl" comes after every mnemonic above.
+  // VM_DROPPABLE and VM_SEALED are high bits in Linux, so "dp" and "sl" come after every mnemonic above.
+  if (flags & VM_DROPPABLE) s += "dp ";
   if (flags & VM_SEALED) s += "sl ";
   return s;
 }
