@@ -313,6 +313,17 @@ describe("/dev/zero", () => {
     expect(c.sys.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0)).toBe(-13);
     m.checkInvariants();
   });
+
+  it("MAP_SHARED of more than RAM is ENOMEM (shmem_zero_setup charges it), MAP_PRIVATE read-only is not charged", async () => {
+    const { m, p } = await boot();
+    const fd = p.libc.open("/dev/zero", O_RDWR);
+    const big = (m.mem.totalRamPages + 1) * PAGE;
+    const before = p.procMaps();
+    expect(p.sys.mmap(0, big, PROT_READ, MAP_SHARED, fd, 0)).toBe(-ENOMEM);
+    expect(p.procMaps()).toBe(before);
+    expect(p.sys.mmap(0, big, PROT_READ, MAP_PRIVATE, fd, 0)).toBeGreaterThan(0);
+    m.checkInvariants();
+  });
 });
 
 describe("tmpfs size limit", () => {

@@ -13,10 +13,8 @@ import { vmNormalPfn } from "./rmap";
  * a page its PTE maps clean is marked dirty (folio_mark_dirty()), so a lazy-free page is no longer
  * discardable and a shmem page not clean for MADV_PAGEOUT. 2.6.10's follow_page() did the same.
  */
-function touchForWrite(mm: MmStruct, pte: number): void {
-  if (pteFlags(pte) & _PAGE_DIRTY) return;
-  const pfn = vmNormalPfn(mm, pte);
-  if (pfn >= 0) Atomics.or(mm.mem.flags, pfn, PG_dirty);
+function touchForWrite(mm: MmStruct, pte: number, pfn: number): void {
+  if (pfn >= 0 && !(pteFlags(pte) & _PAGE_DIRTY)) Atomics.or(mm.mem.flags, pfn, PG_dirty);
 }
 
 /**
@@ -47,7 +45,7 @@ function populateRange(
       const pte = mm.pgd.getPte(a);
       const fl = pteFlags(pte);
       if (pte !== 0 && fl & _PAGE_PRESENT && (!write || fl & _PAGE_RW)) {
-        if (write) touchForWrite(mm, pte);
+        if (write) touchForWrite(mm, pte, vmNormalPfn(mm, pte));
         continue;
       }
       // check_vma_flags(): GUP's read of a VMA without VM_READ is allowed (FOLL_FORCE) only if the VMA
@@ -90,7 +88,7 @@ export function makePagesPresent(mm: MmStruct, start: number, end: number): numb
     const pte = mm.pgd.getPte(a);
     const fl = pteFlags(pte);
     if (pte !== 0 && fl & _PAGE_PRESENT && (!write || fl & _PAGE_RW)) {
-      if (write) touchForWrite(mm, pte);
+      if (write) touchForWrite(mm, pte, vmNormalPfn(mm, pte));
       continue;
     }
     const r = handleMmFault(mm, a, write);
@@ -210,8 +208,8 @@ export function getUserPagesWalk(
         if (pfn >= 0 && Atomics.load(mm.mem.mapcount, pfn) > 1 && vma.vmFlags & VM_WRITE) needFault = true;
       }
       if (!needFault) {
-        if (write) touchForWrite(mm, pte);
         const pfn = normalPfn(pte);
+        if (write) touchForWrite(mm, pte, pfn);
         // A special PTE (VM_MIXEDMAP pfn, no struct page) cannot be handed out, except the zero page.
         if (pfn < 0 && !(pte !== 0 && ptePfn(pte) === mm.mem.zeroPfn)) return fail(-EFAULT);
         out.push(pfn < 0 ? ptePfn(pte) : pfn);

@@ -134,6 +134,7 @@ export {
   shmemInoCounter,
   shmemInodeOf,
   shmemNextIno,
+  shmemZeroSetup,
 } from "./shmem";
 export {
   restoreShmemFile,

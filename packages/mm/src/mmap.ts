@@ -58,7 +58,7 @@ import {
 } from "./internal";
 import { type MmFile, type MmStruct, Vma } from "./mm_types";
 import { ZAP_UNMAP, zapPageRange } from "./rmap";
-import { ShmemFile, shmemInodeOf } from "./shmem";
+import { shmemInodeOf, shmemZeroSetup } from "./shmem";
 import { mayExpandVm, vmEnoughMemory } from "./vm-account";
 import {
   newRangeMerge,
@@ -303,7 +303,9 @@ export function doMmap(
   }
   if (flags & MAP_NORESERVE) vmFlags |= VM_NORESERVE;
   // calc_vm_flag_bits(): MAP_SYNC is VM_SYNC ("sf" in VmFlags) on anonymous memory too, private or
-  // shared, where it changes nothing else (Linux 6.18.44; a file without DAX refused it above).
+  // shared, where it changes nothing else (Linux 6.18.44). Files: MAP_SHARED_VALIDATE|MAP_SYNC was
+  // refused above (no DAX device); whether a private or legacy MAP_SHARED file mapping shows "sf" is
+  // not checked against a live kernel yet, so files get no VM_SYNC.
   if (!file && flags & MAP_SYNC) vmFlags |= VM_SYNC;
 
   const res = mmapRegion(mm, file, addr, len, vmFlags, pgoff, pkey);
@@ -377,17 +379,15 @@ function mmapRegion(
     }
   }
   // accountable_mapping(): private writable memory is charged to the commit limit, less what a
-  // MAP_FIXED replaces that was charged already; shared anonymous memory is charged whole by
-  // shmem_zero_setup() (shmem_acct_size()), unless MAP_NORESERVE.
-  let charged = 0;
+  // MAP_FIXED replaces that was charged already (shared anonymous memory: shmemZeroSetup below).
   if (!(vmFlags & VM_NORESERVE) && (vmFlags & (VM_SHARED | VM_WRITE)) === VM_WRITE) {
-    charged = len / PAGE;
+    let charged = len / PAGE;
     for (const v of detached?.vmas ?? []) if (v.vmFlags & VM_ACCOUNT) charged -= (v.vmEnd - v.vmStart) / PAGE;
+    if (vmEnoughMemory(mm, charged)) {
+      if (detached) vmsAbortMunmapVmas(mm, detached);
+      return -ENOMEM;
+    }
     vmFlags |= VM_ACCOUNT;
-  } else if (!file && vmFlags & VM_SHARED && !(vmFlags & VM_NORESERVE)) charged = len / PAGE;
-  if (vmEnoughMemory(mm, charged)) {
-    if (detached) vmsAbortMunmapVmas(mm, detached);
-    return -ENOMEM;
   }
   if (detached) vmsCleanUpArea(mm, detached);
 
@@ -437,11 +437,13 @@ function mmapRegion(
       // Today nothing merges after ->mmap (__mmap_region); 2.6.10 merged only now.
       vma = mm.rules.fileMergeBeforeMmap ? v : mergeAfterMmap(mm, v, file);
     } else if (vmFlags & VM_SHARED) {
-      // shmem_zero_setup(): shared anonymous memory is a file on an internal tmpfs.
-      const shm = new ShmemFile(mm.mem, len);
-      v.vmFile = shm;
-      shm.get();
-      v.vmOps = shm.vmOps;
+      // Shared anonymous memory is a file on an internal tmpfs.
+      const err = shmemZeroSetup(v);
+      if (err) {
+        vmAreaFree(v);
+        if (detached) vmsAbortMunmapVmas(mm, detached);
+        return err;
+      }
       vmaLink(mm, v);
       vma = v;
     } else {

@@ -19,6 +19,7 @@ import {
   VM_FAULT_OOM,
   VM_FAULT_SIGBUS,
   VM_MAYWRITE,
+  VM_NORESERVE,
   VM_SHARED,
   VM_WRITE,
 } from "./constants";
@@ -27,6 +28,7 @@ import { filemapMapPages } from "./filemap";
 import { AddressSpaceMapping, type MmFile, type Vma, type VmFault, type VmOperations } from "./mm_types";
 import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, pteClearFlags, pteSetFlags, TABLE_OOM } from "./pgtable";
 import { mapPage, unmapMappingRange } from "./rmap";
+import { vmEnoughMemory } from "./vm-account";
 
 const PAGE = PAGE_SIZE;
 /** MAX_LFS_FILESIZE on 64-bit (s_maxbytes of tmpfs). */
@@ -463,6 +465,22 @@ export class ShmemInode {
   heldPages(): Iterable<number> {
     return this.pages.values();
   }
+}
+
+/**
+ * shmem_zero_setup() (mm/shmem.c): a shared anonymous VMA (MAP_SHARED|MAP_ANONYMOUS, or /dev/zero mapped
+ * shared) gets a new shmem file of its size as its vm_file and vm_ops. The size is charged to the
+ * commit limit unless VM_NORESERVE (shmem_acct_size(), the overcommit heuristic). 0 or -ENOMEM.
+ */
+export function shmemZeroSetup(vma: Vma): number {
+  const size = vma.vmEnd - vma.vmStart;
+  if (!(vma.vmFlags & VM_NORESERVE) && vmEnoughMemory(vma.vmMm, size / PAGE_SIZE)) return -ENOMEM;
+  const shm = new ShmemFile(vma.vmMm.mem, size);
+  vma.vmFile?.put();
+  vma.vmFile = shm;
+  shm.get();
+  vma.vmOps = shm.vmOps;
+  return 0;
 }
 
 /**

@@ -145,7 +145,7 @@ export function openFile(
   if (path === "/dev/zero" && !k.chrdev.nodes.has(path)) {
     if (flags & O_CREAT && flags & O_EXCL) return -EEXIST;
     if (flags & O_DIRECTORY) return -ENOTDIR;
-    return newFile(k, zeroNode(k), zeroFops(k), KERNEL, flags);
+    return newFile(k, zeroNode(k), zeroFops(), KERNEL, flags);
   }
   const node = path === "/dev/console" ? null : k.chrdev.nodes.get(path);
   const exists = path === "/dev/console" || node !== undefined;

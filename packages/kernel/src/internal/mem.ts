@@ -4,7 +4,7 @@
  * "/dev/zero (deleted)" file on shm_mnt, sized to the mapping, the VMA keeping its offset), MAP_PRIVATE
  * anonymous memory (the VMA keeps /dev/zero as its file: maps shows it).
  */
-import { AddressSpaceMapping, ShmemFile, VM_SHARED } from "@faultline/mm";
+import { AddressSpaceMapping, shmemZeroSetup, VM_SHARED } from "@faultline/mm";
 import type { FileOperations } from "../driver-types";
 import { DEVTMPFS_DEV } from "./chrdev";
 import type { FileNode } from "./file";
@@ -30,7 +30,7 @@ export function zeroNode(k: Kernel): FileNode {
 }
 
 /** zero_fops. */
-export function zeroFops(k: Kernel): FileOperations {
+export function zeroFops(): FileOperations {
   return {
     read: (_f, buf) => {
       buf.fill(0);
@@ -42,14 +42,7 @@ export function zeroFops(k: Kernel): FileOperations {
       return 0;
     },
     mmap: (_f, vma) => {
-      if (vma.vmFlags & VM_SHARED) {
-        const shm = new ShmemFile(k.mem, vma.vmEnd - vma.vmStart);
-        vma.vmFile?.put();
-        vma.vmFile = shm;
-        shm.get();
-        vma.vmOps = shm.vmOps;
-        return 0;
-      }
+      if (vma.vmFlags & VM_SHARED) return shmemZeroSetup(vma);
       // vma_set_anonymous()
       vma.vmOps = null;
       vma.anonymous = true;

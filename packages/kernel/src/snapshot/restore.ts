@@ -236,7 +236,7 @@ function restoreFile(k: Kernel, f: FileState, i: number, t: Tables): MmFile {
       file = openConsole(k, flags);
       break;
     case "zero":
-      file = newFile(k, zeroNode(k), zeroFops(k), KERNEL, flags);
+      file = newFile(k, zeroNode(k), zeroFops(), KERNEL, flags);
       break;
     case "dev": {
       const dev =
