@@ -78,3 +78,38 @@ export const cpuNs = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) * 1000;
 };
+
+/**
+ * The ratio of `a`'s cost to `b`'s measured in pairs: each round times `iterations` calls of one and
+ * then of the other (the order alternating), and the figure is the median of the rounds' ratios. For
+ * a goal a few percent from its floor: a pair lies close in time, so a slow phase of a shared host
+ * slows both sides of it, where medians or minima taken of each side apart still differ by more
+ * than the goal's margin from run to run.
+ */
+export function measurePairedRatio(
+  a: (iterations: number) => number,
+  b: (iterations: number) => number,
+  {
+    iterations = 10,
+    rounds = 101,
+    clock = "wall",
+  }: { iterations?: number; rounds?: number; clock?: "wall" | "cpu" } = {},
+): number {
+  const now = clock === "cpu" ? cpuNs : wallNs;
+  const ratios: number[] = [];
+  let sink = 0;
+  for (let r = 0; r < rounds + 4; r++) {
+    let ta = 0;
+    let tb = 0;
+    for (const first of r & 1 ? [true, false] : [false, true]) {
+      const t0 = now();
+      sink += first ? a(iterations) : b(iterations);
+      if (first) ta = now() - t0;
+      else tb = now() - t0;
+    }
+    if (r >= 4) ratios.push(ta / tb); // the first rounds warm the JIT
+  }
+  if (sink === Number.MIN_VALUE) console.log(sink);
+  ratios.sort((x, y) => x - y);
+  return ratios[Math.floor(ratios.length / 2)]!;
+}

@@ -84,7 +84,18 @@ export type Cmd =
       readonly width: number;
       readonly value: number;
     }
-  | { readonly k: "check"; readonly proc: number; readonly page: number };
+  | { readonly k: "check"; readonly proc: number; readonly page: number }
+  | {
+      // mmu.readInto / mmu.write of `len` bytes from `off` in `page`: up to 6 pages, so that the bulk
+      // copy's runs cross TLB slots, wrap small TLBs and stop at a page that is elsewhere or faults.
+      readonly k: "span";
+      readonly proc: number;
+      readonly page: number;
+      readonly off: number;
+      readonly len: number;
+      readonly write: boolean;
+      readonly seed: number;
+    };
 
 const proc = fc.nat(MAX_PROCS - 1);
 const pg = fc.nat(ARENA + 3);
@@ -150,6 +161,18 @@ export const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
     weight: 25,
   },
   { arbitrary: fc.record({ k: fc.constant("check" as const), proc, page: pg }), weight: 5 },
+  {
+    arbitrary: fc.record({
+      k: fc.constant("span" as const),
+      proc,
+      page: pg,
+      off,
+      len: fc.oneof(fc.integer({ min: 1, max: 6 * P }), fc.constantFrom(P, 2 * P, 4 * P, 6 * P)),
+      write: fc.boolean(),
+      seed: fc.nat(255),
+    }),
+    weight: 6,
+  },
 );
 
 // ------------------------------------------------------------------------------ the model
@@ -499,6 +522,26 @@ export function runSteps(cmds: readonly Cmd[], opts: RunOptions = {}): number {
                 `${what}: p${procs.indexOf(q)} then reads ${qsig ? fmt(qsig) : `0x${seen!.toString(16)}`} there, its model 0x${theirs.toString(16)}`,
               );
           }
+        }
+        break;
+      }
+      case "span": {
+        const addr = pageAddr(p, c.page) + c.off;
+        const what = `p${pi} ${c.write ? "write" : "readInto"}(0x${addr.toString(16)}, ${c.len} bytes)`;
+        trace.push(what);
+        const want = accessOutcome(m, addr, c.len, c.write);
+        const buf = new Uint8Array(c.len);
+        if (c.write) for (let i = 0; i < c.len; i++) buf[i] = (c.seed + i * 13) & 0xff;
+        const sig = catchSignal(() => (c.write ? p.mmu.write(addr, buf) : p.mmu.readInto(addr, buf)));
+        if (!sameSignal(sig, want, addr, c.len)) fail(`${what}: Faultline ${fmt(sig)}, model ${fmt(want)}`);
+        // A write that faults part-way has written the pages before the one that faulted.
+        const done = want ? want.addr - addr : c.len;
+        for (let i = 0; i < done; i++) {
+          if (c.write) modelStore(m, addr + i, 1, BigInt(buf[i]!));
+          else if (BigInt(buf[i]!) !== modelLoad(m, addr + i, 1))
+            fail(
+              `${what}: byte at 0x${(addr + i).toString(16)} is 0x${buf[i]!.toString(16)}, model 0x${modelLoad(m, addr + i, 1).toString(16)}`,
+            );
         }
         break;
       }
