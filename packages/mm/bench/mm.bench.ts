@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { PhysMemory } from "@faultline/phys";
 import { nativeFaults, nativeNote } from "../../../bench/native.ts";
 import { cpuNs, measurePairedRatio, measureSideBySide, recordResults } from "../../../bench/record.ts";
-import { tlbLoops } from "../../../bench/tlb-loops.ts";
+import { tlbLoops, tlbPlainLoops } from "../../../bench/tlb-loops.ts";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../src/constants.ts";
 import { Mm } from "../src/mm.ts";
 import { Mmu } from "../src/mmu.ts";
@@ -49,6 +49,11 @@ function tlbFigures(): Record<string, number | string> {
   const loops = tlbLoops(mmu, raw, BASE, bytes);
   const min = measureSideBySide(loops, { iterations: 250_000, rounds: 41, statistic: "min" });
   const med = measureSideBySide(loops, { iterations: 250_000, rounds: 41 });
+  const plain = measureSideBySide(tlbPlainLoops(mmu, raw, BASE, bytes), {
+    iterations: 250_000,
+    rounds: 41,
+    statistic: "min",
+  });
   mm.exit();
   return {
     "ns/load32 (Mmu, TLB hit)": min.mmuLoad32!,
@@ -61,6 +66,12 @@ function tlbFigures(): Record<string, number | string> {
     "ratio store32 / raw write from address (goal ≤ 1.5)": min.mmuStore32! / min.rawStoreFromAddress!,
     "medians: ratio load32 / raw from address": med.mmuLoad32! / med.rawFromAddress!,
     "medians: ratio store32 / raw write from address": med.mmuStore32! / med.rawStoreFromAddress!,
+    // The same loops as plain functions taking the MMU as an argument (bench/tlb-loops.ts
+    // tlbPlainLoops): what most programs' loops get on Node 20; the goal loops above get constants.
+    "plain functions: ratio load32 / raw from address": plain.mmuLoad32! / plain.rawFromAddress!,
+    "plain functions: ratio store32 / raw write from address": plain.mmuStore32! / plain.rawStoreFromAddress!,
+    "plain functions: ns/load32": plain.mmuLoad32!,
+    "plain functions: ns/store32": plain.mmuStore32!,
     statistic: "fastest of 41 rounds of 250,000 (medians of the same number of rounds beside)",
   };
 }
@@ -147,10 +158,14 @@ if (wants("read")) {
   // readInto's goal is a few percent from its floor, closer than this shared host's drift between
   // runs (medians of 15 rounds: 1.01-1.09 for the same code): the goal ratio is measured in pairs.
   // (readInto without the fault counter: its getrusage calls would be billed to the copy)
-  const pairedCopy = measurePairedRatio((n) => {
-    for (let i = 0; i < n; i++) mmu.readInto(BASE, dst);
-    return dst[7]!;
-  }, candidates.sharedSet!, { rounds: 301 });
+  const pairedCopy = measurePairedRatio(
+    (n) => {
+      for (let i = 0; i < n; i++) mmu.readInto(BASE, dst);
+      return dst[7]!;
+    },
+    candidates.sharedSet!,
+    { rounds: 301 },
+  );
   const pooled = group(["mmuReadRecycle", "mmuReadInto"]);
   const fresh = group(["mmuRead", "freshSharedCopy", "mmuReadInto"]);
   recordResults("mm: bulk read of 1 MiB", {
