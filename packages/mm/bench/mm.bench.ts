@@ -20,8 +20,8 @@ const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
 const BASE = 0x1000_0000_0000;
 
 const mem = PhysMemory.create({ ramBytes: 512 * 1024 * 1024 });
-// `pnpm --filter @faultline/mm bench [tlb] [read] [faults] [mmap] [detached]`: only the named sections of this
-// file (default all): TLB-hit load32/store32, bulk read of 1 MiB, faults against native, mmap+munmap,
+// `pnpm --filter @faultline/mm bench [tlb] [read] [write] [faults] [mmap] [detached]`: only the named sections
+// of this file (default all): TLB-hit load32/store32, bulk read and write of 1 MiB, faults against native, mmap+munmap,
 // and the TLB-hit loops again after an ArrayBuffer detach (detached).
 const only = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const wants = (section: string) => only.length === 0 || only.includes(section);
@@ -192,6 +192,41 @@ if (wants("read")) {
     "speed mmu.readInto / set out of a SharedArrayBuffer": copy.sharedSet! / copy.mmuReadInto!,
     clock:
       "CPU time, medians of 15 rounds of 50 copies, each ratio from one group run side by side (readInto with the set floors; read-recycle with readInto; read with a fresh copy and readInto); the readInto goal ratio: median of 301 paired rounds of 10 copies each, wall clock",
+  });
+  mm.exit();
+}
+
+// ---- 2b. bulk write of 1 MiB ----------------------------------------------------------------------
+// mmu.write (the writeFrom of issue 14) against the same copy into a SharedArrayBuffer, measured in
+// pairs like readInto: writing emulated RAM is a copy into shared memory at least.
+if (wants("write")) {
+  const mm = new Mm(ramOnly(mem));
+  const mmu = Mmu.forMm(mm);
+  const MIB = 1 << 20;
+  mm.mmap(BASE, MIB, RW, ANON | MAP_FIXED, null, 0);
+  const src = new Uint8Array(MIB);
+  for (let i = 0; i < MIB; i++) src[i] = (i * 7) & 0xff;
+  mmu.write(BASE, src); // every page present, dirty and in the TLB for writing
+  const sharedDst = new Uint8Array(new SharedArrayBuffer(MIB));
+  const mmuWrite = (n: number) => {
+    for (let i = 0; i < n; i++) mmu.write(BASE, src);
+    return n;
+  };
+  const sharedSet = (n: number) => {
+    for (let i = 0; i < n; i++) sharedDst.set(src);
+    return sharedDst[7]!;
+  };
+  const paired = measurePairedRatio(mmuWrite, sharedSet, { rounds: 301 });
+  const ns = measureSideBySide({ mmuWrite, sharedSet }, { iterations: 50, rounds: 15, clock: "cpu" });
+  const back = mmu.read(BASE, MIB);
+  if (Buffer.compare(back, src) !== 0) throw new Error("bench: mmu.write did not write what it was given");
+  recordResults("mm: bulk write of 1 MiB", {
+    "ratio mmu.write / set into a SharedArrayBuffer (goal ≤ 1.05)": paired,
+    "medians: ratio mmu.write / set into a SharedArrayBuffer": ns.mmuWrite! / ns.sharedSet!,
+    "µs/mmu.write 1 MiB": ns.mmuWrite! / 1000,
+    "µs/Uint8Array.set 1 MiB into a SharedArrayBuffer": ns.sharedSet! / 1000,
+    clock:
+      "goal ratio: median of 301 paired rounds of 10 copies each, wall clock; medians: CPU time, 15 rounds of 50",
   });
   mm.exit();
 }
