@@ -45,9 +45,11 @@ import {
   MREMAP_MAYMOVE,
   madvise,
   maps,
+  mlock,
   mmap,
   mprotect,
   mremap,
+  munlock,
   munmap,
   type Op,
   PAGE_SIZE,
@@ -158,7 +160,7 @@ type Want =
     };
 
 /** Collects ops and their expected results, numbering them as the transcript does. */
-class B {
+export class B {
   readonly ops: Op[] = [];
   readonly expect: Record<string, string> = {};
   readonly maps: Record<string, string[]> = {};
@@ -1555,6 +1557,8 @@ const SELFTESTS_MREMAP: PeerCase[] = [
  * selftests/mm/merge.c: a 30-page PROT_NONE carve-out at page C, mappings placed over it, and the
  * merge checked with PROCMAP_QUERY (here: the maps line of the VMA must span exactly the range).
  * "Further away" offsets of 1000 / 2000 pages become 300 / 600 to stay inside the arena.
+ * Not ported: ksm_merge (PR_SET_MEMORY_MERGE makes VMAs VM_MERGEABLE: KSM, which neither the oracle nor
+ * Faultline has) and handle_uprobe_upon_merged_vma (a perf uprobe on a real file).
  */
 const C = 100;
 const FAR1 = 300;
@@ -1807,6 +1811,66 @@ const SELFTESTS_MERGE: PeerCase[] = [
       vmaIs(b, 1, 10);
     },
   ),
+  // merge_with_fork (forked variant): the four MREMAP_DONTUNMAP tests above are its unforked variant;
+  // forked, the parent forks once the faulted VMA exists and the child does the rest, and a VMA the
+  // child inherited with an anon_vma (vma_is_fork_child) must not lend it to an unfaulted neighbour.
+  merge(
+    "merge_with_fork.forked.mremap_faulted_to_unfaulted_prev",
+    "a faulted VMA inherited by fork, moved away and back with MREMAP_DONTUNMAP right after an unfaulted one, does not merge with it in the child",
+    (b) => {
+      b.map(cv(4), N(3), RW, PF);
+      b.do(store(8, cv(4), 0x78n), "0");
+      b.fork((c) => {
+        c.do(mremap(cv(4), N(3), N(3), MOVE, cv(20)), hex(cv(20)));
+        c.map(cv(1), N(3), RW, PF);
+        c.do(mremap(cv(20), N(3), N(3), MOVE | MREMAP_DONTUNMAP, cv(4)), hex(cv(4)));
+        c.showMaps(undefined, [anonLine(C + 1, C + 4, "rw-p"), anonLine(C + 4, C + 7, "rw-p")]);
+      });
+    },
+  ),
+  merge(
+    "merge_with_fork.forked.mremap_faulted_to_unfaulted_next",
+    "a faulted VMA inherited by fork, moved with MREMAP_DONTUNMAP right before an unfaulted one, does not merge with it in the child",
+    (b) => {
+      b.map(cv(1), N(3), RW, PF);
+      b.do(store(8, cv(1), 0x78n), "0");
+      b.fork((c) => {
+        c.do(mremap(cv(1), N(3), N(3), MOVE, cv(20)), hex(cv(20)));
+        c.map(cv(4), N(3), RW, PF);
+        c.do(mremap(cv(20), N(3), N(3), MOVE | MREMAP_DONTUNMAP, cv(1)), hex(cv(1)));
+        c.showMaps(undefined, [anonLine(C + 1, C + 4, "rw-p"), anonLine(C + 4, C + 7, "rw-p")]);
+      });
+    },
+  ),
+  merge(
+    "merge_with_fork.forked.mremap_faulted_to_unfaulted_prev_unfaulted_next",
+    "a faulted VMA inherited by fork, moved with MREMAP_DONTUNMAP between two unfaulted ones, merges with neither in the child",
+    (b) => {
+      b.map(cv(4), N(3), RW, PF);
+      b.do(store(8, cv(4), 0x78n), "0");
+      b.fork((c) => {
+        c.do(mremap(cv(4), N(3), N(3), MOVE, cv(20)), hex(cv(20)));
+        c.map(cv(1), N(3), RW, PF);
+        c.map(cv(7), N(3), RW, PF);
+        c.do(mremap(cv(20), N(3), N(3), MOVE | MREMAP_DONTUNMAP, cv(4)), hex(cv(4)));
+        c.showMaps(undefined, [anonLine(C + 1, C + 4, "rw-p"), anonLine(C + 4, C + 7, "rw-p")]);
+      });
+    },
+  ),
+  merge(
+    "merge_with_fork.forked.mremap_faulted_to_unfaulted_prev_faulted_next",
+    "in the child, the first half of an inherited faulted VMA moved away and back with MREMAP_DONTUNMAP merges with its other half (same anon_vma) but not with the unfaulted VMA before it",
+    (b) => {
+      b.map(cv(4), N(6), RW, PF);
+      b.do(store(8, cv(4), 0x78n), "0");
+      b.fork((c) => {
+        c.do(mremap(cv(4), N(3), N(3), MOVE, cv(20)), hex(cv(20)));
+        c.map(cv(1), N(3), RW, PF);
+        c.do(mremap(cv(20), N(3), N(3), MOVE | MREMAP_DONTUNMAP, cv(4)), hex(cv(4)));
+        c.showMaps(undefined, [anonLine(C + 1, C + 4, "rw-p"), anonLine(C + 4, C + 10, "rw-p")]);
+      });
+    },
+  ),
 ];
 
 const SELFTESTS_GUARD: PeerCase[] = [
@@ -1866,7 +1930,12 @@ const SELFTESTS_GUARD: PeerCase[] = [
   ),
 ];
 
-/** A test of selftests/mm/guard-regions.c, on anonymous memory. */
+/**
+ * A test of selftests/mm/guard-regions.c, on anonymous memory (the shmem variant is in
+ * peer-cases-files.ts). Not ported: process_madvise (no process_madvise op: pidfd, iovec batches),
+ * uffd (userfaultfd), collapse (THP), pagemap and pagemap_scan (/proc/self/pagemap bits); the
+ * file-only tests are skipped on anonymous memory by the original too.
+ */
 const guard = (name: string, doc: string, build: (b: B) => void): PeerCase =>
   peer("selftests/mm", `selftests/mm/guard-regions: guard_regions.${name} (anon)`, doc, build);
 const GI = (b: B, at: number, n: number, want = "0") => b.do(madvise(P(at), N(n), MADV_GUARD_INSTALL), want);
@@ -2047,6 +2116,40 @@ SELFTESTS_GUARD.push(
     b.do(madvise(P(0), N(10), MADV_POPULATE_READ), "-EFAULT");
     b.do(madvise(P(0), N(10), MADV_POPULATE_WRITE), "-EFAULT");
   }),
+  guard(
+    "mlock",
+    "guards cannot be installed over mlocked pages (EINVAL); after munlock they can; mlocking the unguarded rest is fine and removing guards from an mlocked range is allowed",
+    (b) => {
+      b.map(P(0), N(10), RW, PRIVATE_ANON);
+      for (let i = 0; i < 10; i++) b.do(store(8, P(i), 0x79n), "0");
+      b.do(mlock(P(0), N(10)), "0");
+      GI(b, 0, 10, "-EINVAL");
+      b.do(munlock(P(0), N(10)), "0");
+      GI(b, 0, 5);
+      for (let i = 0; i < 10; i++) {
+        if (i < 5) b.noAccess(P(i));
+        else b.readWrite(P(i)).do(load(8, P(i)), "0x78");
+      }
+      b.do(mlock(P(5), N(5)), "0");
+      GR(b, 0, 10);
+      for (let i = 0; i < 10; i++) b.readWrite(P(i));
+    },
+  ),
+  guard(
+    "anon_zeropage",
+    "guards in a read-only private mapping (zero page reads): every other page guarded, then all removed, the range reads zero",
+    (b) => {
+      b.map(P(0), N(10), PROT_READ, PRIVATE_ANON);
+      for (let i = 0; i < 10; i += 2) GI(b, i, 1);
+      for (let i = 0; i < 10; i++) {
+        if (i % 2 === 0) noRead(b, i);
+        else b.do(load(8, P(i)), "0x0");
+      }
+      GR(b, 0, 10);
+      for (let i = 0; i < 10; i++) b.do(load(8, P(i)), "0x0");
+      for (let i = 0; i < 10; i++) b.check(P(i), 0);
+    },
+  ),
   guard("cold_pageout", "MADV_COLD and MADV_PAGEOUT leave the guard markers in place", (b) => {
     b.map(P(0), N(10), RW, PRIVATE_ANON);
     GI(b, 0, 10);
@@ -2256,6 +2359,27 @@ const SELFTESTS_COW: PeerCase[] = [false, true].map((mprotectFirst) =>
         c.fill(P(0), 0xff).check(P(0), 0xff);
       });
       b.check(P(0), 1);
+    },
+  ),
+);
+
+/*
+ * selftests/mm/cow.c, the rest: only its base-page runs are expressible. Not ported: the swapped-out
+ * base page runs (need swap and /proc/self/pagemap to confirm MADV_PAGEOUT swapped the page; without
+ * swap the original skips them), the vmsplice() tests (pipe pins), the io_uring fixed-buffer and
+ * R/O GUP pin tests (io_uring, gup_test), and every THP, huge-zeropage and hugetlb run. The non-anon
+ * "Basic COW" with memfd is in peer-cases-files.ts; with tmpfile it would be the memfd script again.
+ */
+SELFTESTS_COW.push(
+  peer(
+    "selftests/mm",
+    "selftests/mm/cow: Basic COW (shared zeropage)",
+    "a private writable and a private read-only anonymous page both read (the shared zero page where the host maps it); writing 0xff to the first leaves the other reading zero",
+    (b) => {
+      b.map(P(0), N(1), RW, PF).map(P(2), N(1), PROT_READ, PF);
+      b.do(load(8, P(0)), "0x0").do(load(8, P(2)), "0x0");
+      b.fill(P(0), 0xff);
+      b.check(P(2), 0);
     },
   ),
 );
