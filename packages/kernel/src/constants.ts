@@ -228,6 +228,8 @@ export const WIFEXITED = (status: number): boolean => (status & 0x7f) === 0;
 export const WEXITSTATUS = (status: number): number => (status >> 8) & 0xff;
 export const WIFSIGNALED = (status: number): boolean => (status & 0x7f) !== 0 && (status & 0x7f) !== 0x7f;
 export const WTERMSIG = (status: number): number => status & 0x7f;
+/** The child dumped core (glibc's WCOREDUMP: the 0x80 bit of a signal's status). */
+export const WCOREDUMP = (status: number): boolean => (status & 0x80) !== 0;
 
 /**
  * printk levels (include/linux/kern_levels.h): KERN_SOH ("\x01") and a digit, prepended to the format

@@ -94,6 +94,7 @@ export {
   CLONE_THREAD,
   CLONE_VFORK,
   CLONE_VM,
+  CSIGNAL,
 } from "./internal/clone";
 export { MLOCK_ONFAULT } from "./internal/mlock";
 export { LOG_BUF_LEN, LOG_BUF_RECORDS, type LogRecord } from "./internal/printk";

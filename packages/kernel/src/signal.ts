@@ -68,18 +68,33 @@ export const SI_USER = 0;
 export const SI_KERNEL = 0x80;
 export const SI_TKILL = -6;
 
+/** si_code of SIGCHLD (include/uapi/asm-generic/siginfo.h): how the child changed state. */
+export const CLD_EXITED = 1;
+export const CLD_KILLED = 2;
+export const CLD_DUMPED = 3;
+export const CLD_TRAPPED = 4;
+export const CLD_STOPPED = 5;
+export const CLD_CONTINUED = 6;
+
 /** What a handler receives (siginfo_t, the fields Faultline fills). */
 export interface SigInfo {
   /** si_signo */
   readonly signo: number;
-  /** si_code: SEGV_MAPERR, SEGV_ACCERR, SEGV_PKUERR, BUS_ADRERR, BUS_OBJERR…, or SI_USER/SI_TKILL for kill/tgkill. */
+  /**
+   * si_code: SEGV_MAPERR, SEGV_ACCERR, SEGV_PKUERR, BUS_ADRERR, BUS_OBJERR…, SI_USER/SI_TKILL for
+   * kill/tgkill, CLD_EXITED/CLD_KILLED/CLD_DUMPED for a child's SIGCHLD.
+   */
   readonly code: number;
   /** si_addr: the faulting address (0 for a signal a process sent). */
   readonly addr: number;
   /** si_pkey (SEGV_PKUERR only). */
   readonly pkey?: number;
-  /** si_pid: the sender (kill, tgkill). */
+  /** si_pid: the sender (kill, tgkill), or the child that exited (SIGCHLD). */
   readonly pid?: number;
+  /** si_uid: the child's real uid (SIGCHLD); every process here runs as root (0). */
+  readonly uid?: number;
+  /** si_status (SIGCHLD): the exit code (CLD_EXITED) or the signal number (CLD_KILLED, CLD_DUMPED). */
+  readonly status?: number;
 }
 
 /** A signal handler: runs with `mask` (and the signal itself unless SA_NODEFER) blocked. */
@@ -103,9 +118,12 @@ export interface SigActionResult {
   readonly mask: readonly number[];
 }
 
+/** SIGCHLD's si_code by name (a child's exit; stops and continues are not modelled). */
+export type CldCodeName = "CLD_EXITED" | "CLD_KILLED" | "CLD_DUMPED";
+
 /** One signal a handler caught (the simulator's report lists them per process). */
 export interface HandledSignal {
   readonly signal: SignalName;
-  readonly code: SiCodeName;
+  readonly code: SiCodeName | CldCodeName;
   readonly addr: number;
 }

@@ -1,11 +1,14 @@
 // The kernel side of the kernel-level rows of the differential test: runs an oracle script (the text
 // oracle.c reads, packages/mm/test/oracle) on a Faultline process and prints the transcript oracle.c
 // prints on Linux. The ops: mmap, munmap, mprotect, mlock, munlock, loads and stores, maps, fork …
-// end, sigaction, sigprocmask, kill, mincore, mlock2, mlockall, munlockall, getrlimit, setrlimit,
+// end, exit, sigaction, sigprocmask, kill, mincore, mlock2, mlockall, munlockall, getrlimit, setrlimit,
 // unprivileged, madvise, mremap, brk, mseal, msync, vmflags. Numbers written "H+<n>" / "H-<n>" are
 // relative to the heap's start (start_brk), and so are the break and heap maps lines printed (oracle.c
 // says how). Like oracle.c, the process starts with a handler on SIGSEGV and SIGBUS (a fault
-// prints its signal and the script goes on).
+// prints its signal and the script goes on). A fork's line says how waitpid found the child (exit,
+// killed, -ECHILD when it was reaped at exit) and what the parent caught meanwhile (a SIGCHLD with
+// its siginfo); a top-level process a signal kills ends the transcript with "killed <SIG>", as
+// linux.ts reports oracle.c's death.
 import { errnoName, isErr, signalName } from "@faultline/mm";
 import {
   Machine,
@@ -98,18 +101,52 @@ export function parseOracleScript(text: string): Op[] {
 class Died extends Error {}
 const ARENA = 0x1000_0000_0000;
 
+/** What oracle.c keeps per process: the last child it forked (a SIGCHLD's si_pid prints as "child"). */
+interface ProcState {
+  lastChild: number;
+}
+
+const CLD_NAMES = ["CLD_EXITED", "CLD_KILLED", "CLD_DUMPED", "CLD_TRAPPED", "CLD_STOPPED", "CLD_CONTINUED"];
+
+/** oracle.c's print_caught(): " caught SIGUSR1,SIGCHLD{CLD_EXITED status=0 pid=child uid=self}". */
+function caughtText(caught: readonly SigInfo[], st: ProcState): string {
+  if (!caught.length) return "";
+  const one = (i: SigInfo) => {
+    const cld = i.signo === 17 ? CLD_NAMES[i.code - 1] : undefined;
+    if (!cld) return sigText(i.signo);
+    // Faultline's processes all run as root: uid 0 is the caller's own (oracle.c compares with getuid()).
+    const uid = i.uid === 0 ? "self" : String(i.uid);
+    return `SIGCHLD{${cld} status=${i.status} pid=${i.pid === st.lastChild ? "child" : "other"} uid=${uid}}`;
+  };
+  return ` caught ${caught.map(one).join(",")}`;
+}
+
+/** How the machine is configured: like the host whose kernel the transcript is compared with. */
+export interface SignalScriptOptions {
+  /** Anonymous read faults map the zero page (hostFeatures().zeroPage; the default, as Faultline's). */
+  readonly zeroPage?: boolean;
+}
+
 /** Runs a script on a fresh machine; returns the transcript lines (oracle.c's format). */
-export async function runSignalScript(text: string): Promise<string[]> {
-  const m = await Machine.create({ ramBytes: 32 * 1024 * 1024 });
+export async function runSignalScript(text: string, options: SignalScriptOptions = {}): Promise<string[]> {
+  const m = await Machine.create({
+    ramBytes: 32 * 1024 * 1024,
+    ...(options.zeroPage === undefined ? {} : { zeroPage: options.zeroPage }),
+  });
   const p = m.spawn({ name: "oracle" });
   const out: string[] = [];
-  const caught: number[] = [];
+  const caught: SigInfo[] = [];
   // oracle.c's on_fault: a fault siglongjmps (SignalError handled), any other signal is noted.
   const handler = (i: SigInfo) => {
-    if (i.signo !== 11 && i.signo !== 7) caught.push(i.signo);
+    if (i.signo !== 11 && i.signo !== 7) caught.push(i);
   };
   for (const s of [11, 7]) p.libc.sigaction(s, { handler });
-  runOps(m, p, parseOracleScript(text), "", out, handler, caught);
+  try {
+    runOps(m, p, parseOracleScript(text), "", out, handler, caught, { lastChild: 0 });
+  } catch (e) {
+    if (!(e instanceof Died)) throw e;
+    out.push(`killed ${signalName(p.waitStatus! & 0x7f)}`);
+  }
   m.checkInvariants();
   return out;
 }
@@ -121,7 +158,8 @@ function runOps(
   prefix: string,
   out: string[],
   handler: (i: SigInfo) => void,
-  caught: number[],
+  caught: SigInfo[],
+  st: ProcState,
 ): void {
   ops.forEach((op, i) => {
     const idx = `${prefix}${i}`;
@@ -138,15 +176,29 @@ function runOps(
       const pid = p.libc.fork();
       const c = m.process(pid)!;
       try {
-        runOps(m, c, op.child, `${idx}.`, out, handler, caught);
+        runOps(m, c, op.child, `${idx}.`, out, handler, caught, { lastChild: st.lastChild });
         if (c.alive) c.libc.exit(0);
       } catch (e) {
         if (!(e instanceof Died)) throw e;
       }
-      const w = p.libc.waitpid(pid)!;
-      const sig = w.status & 0x7f;
-      out.push(`${idx} ${text} = ${sig ? `killed ${sigText(sig)}` : `exit ${(w.status >> 8) & 0xff}`}`);
+      st.lastChild = pid;
+      // The child's ops shared `caught` (one handler function here, one per process in oracle.c): what
+      // the parent catches is what its waitpid's return delivers (a SIGCHLD, when it has a handler).
+      caught.length = 0;
+      const w = p.sys.waitpid(pid);
+      const res =
+        typeof w === "number"
+          ? errText(w)
+          : w.status & 0x7f
+            ? `killed ${sigText(w.status & 0x7f)}`
+            : `exit ${(w.status >> 8) & 0xff}`;
+      out.push(`${idx} ${text} = ${res}${caughtText(caught, st)}`);
       return;
+    }
+    if (op.name === "exit") {
+      // exit_group(2) prints nothing: the process is gone (its parent's fork line says how).
+      p.libc.exitGroup(a[0]!);
+      throw new Died();
     }
     let r: string;
     caught.length = 0;
@@ -156,7 +208,7 @@ function runOps(
       if (SignalError.is(e) && !p.alive) throw new Died();
       throw e;
     }
-    if (caught.length) r += ` caught ${caught.map(sigText).join(",")}`;
+    r += caughtText(caught, st);
     out.push(...`${idx} ${text} = ${r}`.split("\n"));
   });
 }

@@ -6,17 +6,20 @@
  *
  * Supported: a thread (CLONE_VM | CLONE_SIGHAND | CLONE_THREAD, with or without CLONE_FILES; CLONE_FS,
  * CLONE_SYSVSEM, CLONE_SETTLS, CLONE_*TID, CLONE_VFORK, CLONE_IO and namespace flags change nothing
- * here), and a process (no CLONE_VM, CLONE_FILES, CLONE_SIGHAND: fork). Sharing an mm or an fd table
+ * here), and a process (no CLONE_VM, CLONE_FILES, CLONE_SIGHAND: fork, with the exit signal of the
+ * flags' low byte, CSIGNAL; CLONE_PARENT is not modelled: the child is the caller's). Sharing an mm or an fd table
  * between two processes (CLONE_VM or CLONE_FILES without CLONE_THREAD) is not modelled: -EINVAL.
  */
 import { EINVAL, ESRCH } from "../constants";
 import { SI_TKILL, type SigInfo } from "../signal";
 import { doExit } from "./exit";
 import { copyCloseOnExec } from "./fdtable";
-import { newTask, sysFork } from "./fork";
+import { forkProcess, newTask } from "./fork";
 import type { Kernel, Task } from "./kernel";
 import { sendSignal } from "./signal";
 
+/** The low byte of clone's flags: the signal the child's exit sends its parent (exit_signal). */
+export const CSIGNAL = 0x000000ff;
 export const CLONE_VM = 0x00000100;
 export const CLONE_FS = 0x00000200;
 export const CLONE_FILES = 0x00000400;
@@ -71,7 +74,9 @@ export function sysClone(k: Kernel, t: Task, flags: number): number {
   if (f & CLONE_THREAD && f & (CLONE_NEWUSER | CLONE_NEWPID)) return -EINVAL;
   if (f & CLONE_THREAD) return cloneThread(k, t, f).pid;
   if (f & (CLONE_VM | CLONE_FILES)) return -EINVAL;
-  return sysFork(k, t);
+  // The legacy clone(2) takes the exit signal unchecked (only clone3 refuses a bad one): 0 or a
+  // number past 64 sends nothing (do_notify_parent's valid_signal), and only __WCLONE/__WALL wait for it.
+  return forkProcess(k, t, f & CSIGNAL);
 }
 
 /** gettid(2) */

@@ -1,10 +1,20 @@
-/** kernel/exit.c: do_exit, release_task (reap), wait4; and the fatal-signal path that ends in do_exit. */
-import { type SignalError, type SignalName, signalNumber } from "@faultline/mm";
+/**
+ * kernel/exit.c: do_exit, exit_notify (the parent's SIGCHLD, via kernel/signal.c's do_notify_parent),
+ * release_task (reap), wait4; and the fatal-signal path that ends in do_exit.
+ *
+ * Not modelled: init and subreapers (an orphan's parent becomes null, and an orphan that exits stays a
+ * zombie: no init reaps it), stopped and continued children (job control: CLD_STOPPED, CLD_CONTINUED,
+ * WUNTRACED and WCONTINUED find nothing), ptrace, pdeath_signal, and si_utime/si_stime.
+ */
+import { NSIG, type SignalError, type SignalName, signalNumber } from "@faultline/mm";
 import { __WALL, __WCLONE, __WNOTHREAD, ECHILD, EINVAL, WCONTINUED, WNOHANG, WUNTRACED } from "../constants";
+import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SIG_IGN, SIGCHLD, type SigInfo } from "../signal";
 import { enterKernel, leaveKernel } from "./current";
 import { exitItimers } from "./itimer-state";
 import type { Kernel, Task } from "./kernel";
 import { accountExitedThread } from "./posix-cpu-timers";
+import { RLIMIT_CORE } from "./resource";
+import { DEFAULT_COREDUMP, sendSignal, sigmask } from "./signal";
 
 /**
  * How a task ends: exit(code) (that thread only), exit_group(code) (`group`: every thread), or a
@@ -32,7 +42,7 @@ function exitTask(k: Kernel, t: Task, how: ExitHow): void {
     const signo = signalNumber(how.signal);
     t.exitSignal = how.signal;
     t.exitCode = 128 + signo;
-    t.waitStatus = signo;
+    t.waitStatus = signo | (dumpsCore(t, signo) ? WCOREFLAG : 0);
   } else {
     const code = (how.code ?? 0) & 0xff;
     t.exitSignal = null;
@@ -60,14 +70,74 @@ function exitTask(k: Kernel, t: Task, how: ExitHow): void {
     leaveKernel(prev);
     k.current = prevT;
   }
-  // forget_original_parent(): children go to another thread of the group, or to nobody.
-  for (const c of k.tasks.values()) if (c.parent === t) c.parent = heir;
+  // forget_original_parent(): children go to another thread of the group, or to nobody (init is not
+  // modelled); reparent_leader() makes an orphan's exit signal SIGCHLD again.
+  for (const c of k.tasks.values()) {
+    if (c.parent !== t) continue;
+    c.parent = heir;
+    if (!heir && c.pid === c.tgid) c.exitNotifySignal = SIGCHLD;
+  }
   // A thread that is not the leader is reaped at once (release_task from exit_notify).
   if (t.pid !== t.tgid) {
     accountExitedThread(t);
     t.group.delete(t);
     releaseTask(k, t);
   }
+  // exit_notify() for a leader that exits last, release_task() for the last thread after its leader:
+  // the parent hears of the process once its whole thread group is gone, never of a single thread.
+  if (!heir) {
+    const leader = k.tasks.get(t.tgid);
+    if (leader?.state === "zombie" && doNotifyParent(k, leader)) releaseTask(k, leader);
+  }
+}
+
+/** WCOREDUMP's bit of a wait status (coredump_finish sets it in the group's exit code). */
+const WCOREFLAG = 0x80;
+/** binfmt_elf's min_coredump: a core limit below a page writes nothing (do_coredump). */
+const MIN_COREDUMP = 4096;
+
+/**
+ * Whether dying of `signo` dumps core: a signal whose default action is "core" (sig_kernel_coredump)
+ * and an RLIMIT_CORE soft limit of at least a page. Faultline models the kernel's default core_pattern
+ * ("core", a file in the working directory, which it takes to be writable) without writing the file;
+ * a pipe core_pattern, which ignores the limit, and the dumpable flag are not modelled.
+ */
+function dumpsCore(t: Task, signo: number): boolean {
+  if (!(DEFAULT_COREDUMP & sigmask(signo))) return false;
+  const cur = t.rlim[RLIMIT_CORE]!.cur;
+  return cur === -1 || cur >= MIN_COREDUMP;
+}
+
+/**
+ * kernel/signal.c: do_notify_parent() for leader `p`, whose thread group is gone: the parent is sent
+ * p's exit signal with si_code CLD_EXITED (si_status the exit code), CLD_KILLED or CLD_DUMPED
+ * (si_status the signal). Returns whether p is reaped at once: its exit signal is SIGCHLD and the
+ * parent's SIGCHLD action is SIG_IGN (then nothing is sent) or has SA_NOCLDWAIT (then the signal is
+ * still sent: Linux's choice, which POSIX leaves open; sigaction(2)). A parent's wait4 then finds no
+ * such child (-ECHILD).
+ */
+function doNotifyParent(k: Kernel, p: Task): boolean {
+  const parent = p.parent;
+  if (!parent) return false;
+  const ws = p.waitStatus ?? 0;
+  const termsig = ws & 0x7f;
+  let sig = p.exitNotifySignal;
+  const info: SigInfo = Object.freeze({
+    signo: sig,
+    code: ws & WCOREFLAG ? CLD_DUMPED : termsig ? CLD_KILLED : CLD_EXITED,
+    addr: 0,
+    pid: p.tgid,
+    uid: 0,
+    status: termsig || (ws >> 8) & 0xff,
+  });
+  const act = parent.sighand.action[SIGCHLD]!;
+  let autoreap = false;
+  if (sig === SIGCHLD && (act.handler === SIG_IGN || act.flags & SA_NOCLDWAIT)) {
+    autoreap = true;
+    if (act.handler === SIG_IGN) sig = 0;
+  }
+  if (sig >= 1 && sig <= NSIG) sendSignal(k, parent, sig, info);
+  return autoreap;
 }
 
 /** The thread group still has a running thread (a zombie leader cannot be reaped yet: delay_group_leader). */
@@ -110,7 +180,9 @@ export interface WaitResult {
 /**
  * wait4(2) as waitpid (pid -1: any child). Never blocks: a zombie child is reaped and returned as
  * { pid, status }; with only running children the answer is 0 (as with WNOHANG); no such child
- * is -ECHILD.
+ * is -ECHILD (a child reaped at once, its parent ignoring SIGCHLD, is no child any more). Which
+ * children count (eligible_child): by default those whose exit signal is SIGCHLD, with __WCLONE the
+ * others, with __WALL all; with __WNOTHREAD only the caller's own, not its threads'.
  */
 export function sysWait4(k: Kernel, t: Task, pid: number, options: number): WaitResult | number {
   // kernel_wait4(): unknown option bits are -EINVAL. Every process here is in one process group,
@@ -118,8 +190,14 @@ export function sysWait4(k: Kernel, t: Task, pid: number, options: number): Wait
   if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE)) return -EINVAL;
   const any = pid <= 0;
   // Children of any thread of the group; threads themselves are nobody's children to wait for.
+  const clone = (options & __WCLONE) !== 0;
   const kids = [...k.tasks.values()].filter(
-    (c) => c.parent !== null && c.parent.group === t.group && c.pid === c.tgid && (any || c.pid === pid),
+    (c) =>
+      c.parent !== null &&
+      (options & __WNOTHREAD ? c.parent === t : c.parent.group === t.group) &&
+      c.pid === c.tgid &&
+      (any || c.pid === pid) &&
+      (options & __WALL || (c.exitNotifySignal !== SIGCHLD) === clone),
   );
   if (!kids.length) return -ECHILD;
   // Blocking is impossible in a synchronous model: a wait without WNOHANG answers as if it had it.

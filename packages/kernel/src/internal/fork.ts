@@ -5,6 +5,7 @@
  */
 import { Mm, Mmu, type MmuTarget, SignalError } from "@faultline/mm";
 import { EFAULT } from "../constants";
+import { SIGCHLD } from "../signal";
 import { fatalSignal } from "./exit";
 import { pageFault } from "./fault";
 import { copyCloseOnExec } from "./fdtable";
@@ -85,6 +86,8 @@ export function newTask(k: Kernel, mm: Mm, parent: Task | null, comm: string, th
     exitCode: null,
     exitSignal: null,
     waitStatus: null,
+    // copy_process(): -1 for a thread; fork's SIGCHLD (clone.ts sets its own).
+    exitNotifySignal: thread ? -1 : SIGCHLD,
     killPending: false,
     fds: thread ? thread.fds : new Map(),
     sighand: thread ? thread.sighand : parent ? new SigHand(parent.sighand) : new SigHand(),
@@ -127,6 +130,11 @@ export function copyProcess(k: Kernel, parent: Task, mm: Mm): Task {
  * table). -ENOMEM when memory runs out.
  */
 export function sysFork(k: Kernel, t: Task): number {
+  return forkProcess(k, t, SIGCHLD);
+}
+
+/** fork(2) and clone(2) without CLONE_VM: the child's pid; `exitSignal` is what its exit sends to t. */
+export function forkProcess(k: Kernel, t: Task, exitSignal: number): number {
   const child = t.mm.fork();
   if (typeof child === "number") return child;
   if (t.killPending) {
@@ -134,7 +142,9 @@ export function sysFork(k: Kernel, t: Task): number {
     child.exit();
     return -EFAULT;
   }
-  return copyProcess(k, t, child).pid;
+  const c = copyProcess(k, t, child);
+  c.exitNotifySignal = exitSignal;
+  return c.pid;
 }
 
 /** getpid(2) */

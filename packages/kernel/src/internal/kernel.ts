@@ -50,6 +50,11 @@ export interface Task {
   exitSignal: SignalName | null;
   /** The raw wait status (what waitpid reports). */
   waitStatus: number | null;
+  /**
+   * task_struct->exit_signal: what the parent is sent when this process ends (exit_notify): SIGCHLD
+   * after fork, clone's CSIGNAL byte (0: nothing), -1 for a thread (CLONE_THREAD: never notifies).
+   */
+  exitNotifySignal: number;
   /** An oops happened on this task's behalf: it dies when the kernel returns to it. */
   killPending: boolean;
   /** fd → struct file */

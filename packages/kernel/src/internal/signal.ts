@@ -12,6 +12,10 @@
 import { NSIG, type SiCodeName, type SignalError, signalName } from "@faultline/mm";
 import { EINVAL, ESRCH } from "../constants";
 import {
+  CLD_DUMPED,
+  CLD_EXITED,
+  CLD_KILLED,
+  type CldCodeName,
   type HandledSignal,
   SA_EXPOSE_TAGBITS,
   SA_NOCLDSTOP,
@@ -250,7 +254,9 @@ function dequeueSignal(t: Task): SigInfo | null {
   return info;
 }
 
-function codeName(info: SigInfo): SiCodeName {
+function codeName(info: SigInfo): SiCodeName | CldCodeName {
+  if (info.signo === SIGCHLD && info.code >= CLD_EXITED && info.code <= CLD_DUMPED)
+    return info.code === CLD_EXITED ? "CLD_EXITED" : info.code === CLD_KILLED ? "CLD_KILLED" : "CLD_DUMPED";
   if (info.signo === SIGSEGV)
     return info.code === 2 ? "SEGV_ACCERR" : info.code === 4 ? "SEGV_PKUERR" : "SEGV_MAPERR";
   if (info.signo === SIGBUS && info.code > 0)

@@ -374,6 +374,8 @@ function restoreTasks(k: Kernel, s: KernelState, mms: readonly Mm[], files: read
     t.exitSignal = st.exitSignal === null ? null : (str(st.exitSignal, `${what} exitSignal`) as SignalName);
     t.waitStatus =
       st.waitStatus === null ? null : int(st.waitStatus, `${what} waitStatus`, -(2 ** 31), 2 ** 32);
+    if (st.exitNotifySignal !== undefined)
+      t.exitNotifySignal = int(st.exitNotifySignal, `${what} exitNotifySignal`, -1, 255);
     t.killPending = st.killPending === true;
     t.capIpcLock = st.capIpcLock !== false;
     t.capSysTime = st.capSysTime !== false;

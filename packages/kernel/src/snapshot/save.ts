@@ -235,6 +235,7 @@ class Saver {
       exitCode: t.exitCode,
       exitSignal: t.exitSignal,
       waitStatus: t.waitStatus,
+      exitNotifySignal: t.exitNotifySignal,
       killPending: t.killPending,
       fds,
       sighand,

@@ -132,6 +132,8 @@ export interface TaskState {
   readonly exitCode: number | null;
   readonly exitSignal: string | null;
   readonly waitStatus: number | null;
+  /** exit_signal (absent in snapshots from before it was kept: SIGCHLD, -1 for a thread). */
+  readonly exitNotifySignal?: number;
   readonly killPending: boolean;
   /** fd, file index, close-on-exec (0/1) triples. */
   readonly fds: readonly number[];

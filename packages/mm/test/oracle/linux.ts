@@ -53,16 +53,27 @@ export function compileOracle(): string | null {
   return bin;
 }
 
-/** Runs script text (as produced by serializeScript) and returns the transcript lines. */
+/**
+ * Runs script text (as produced by serializeScript) and returns the transcript lines. A script whose
+ * top-level process a signal kills (kill 15 with SIGTERM's default action) ends with "killed <SIG>"
+ * after the lines it printed (oracle.c flushes each op of a script with signal ops).
+ */
 export function runTextOnLinux(text: string): string[] {
   const bin = compileOracle();
   if (bin === null) throw new Error(`Linux oracle unavailable: ${oracleUnavailableReason}`);
-  const out = execFileSync(bin, [], {
-    input: text,
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-    stdio: ["pipe", "pipe", "pipe"],
-  });
+  let out: string;
+  try {
+    out = execFileSync(bin, [], {
+      input: text,
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+  } catch (e) {
+    const died = e as { signal?: string | null; stdout?: string };
+    if (!died.signal || typeof died.stdout !== "string") throw e;
+    out = `${died.stdout}killed ${died.signal}\n`;
+  }
   const lines = out.split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
   return lines;
@@ -160,6 +171,25 @@ function readIfExists(path: string): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Why this host's kernel may dump core where Faultline does not, or null: a child killed by SIGSEGV,
+ * SIGABRT… reports CLD_DUMPED and WCOREDUMP when a core is written. Faultline's processes start with
+ * RLIMIT_CORE 0 and model the kernel's default core_pattern ("core": no dump below a page of limit);
+ * a host whose processes start with a larger limit, or whose core_pattern is a pipe (which ignores the
+ * limit), dumps.
+ */
+export function coreDumpMismatch(
+  pattern = readIfExists("/proc/sys/kernel/core_pattern"),
+  limits = readIfExists("/proc/self/limits"),
+): string | null {
+  if (pattern?.startsWith("|"))
+    return `core_pattern is a pipe (${pattern.trim()}): every fatal fault dumps core`;
+  const soft = /^Max core file size\s+(\S+)/m.exec(limits ?? "")?.[1];
+  if (soft !== undefined && soft !== "0")
+    return `RLIMIT_CORE is ${soft} here (Faultline's processes start with 0): a fatal fault dumps core`;
+  return null;
 }
 
 /** The kernel series whose rules Faultline's modern era reproduces (mm/mremap.c, mm/vma.c of 6.18). */

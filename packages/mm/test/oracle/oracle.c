@@ -23,7 +23,10 @@
  *   pkey_set <key> <rights>              glibc pkey_set (WRPKRU); -ENOSYS without OSPKE
  *   mlock <addr> <len>                   mlock(2)
  *   munlock <addr> <len>                 munlock(2)
- *   fork ... end                         child runs the enclosed ops, then exits
+ *   fork ... end                         child runs the enclosed ops, then exits; the parent's
+ *                                        waitpid prints "exit <code>", "killed <SIG>", "-ECHILD"
+ *                                        (reaped at exit: SIGCHLD ignored, SA_NOCLDWAIT) or
+ *                                        "stopped <SIG>" (then the child is killed)
  *   memfd <size>                         memfd_create("oracle", MFD_ALLOW_SEALING) + ftruncate:
  *                                        the file's slot (0, 1, ...; fds are inherited by fork)
  *   mmapfd <addr> <len> <prot> <flags> <slot> <offset>   mmap of a memfd
@@ -49,6 +52,8 @@
  *   brk <addr>                           brk(2); prints the break it returns
  *   mseal <addr> <len> <flags>           mseal(2) (Linux 6.10+)
  *   msync <addr> <len> <flags>           msync(2)
+ *   exit <code>                          exit_group(2) (in a fork child: its parent's waitpid prints
+ *                                        "exit <code>"); prints nothing
  *   vmflags <addr>                       the VmFlags of the VMA holding addr in /proc/self/smaps
  *                                        ("rd wr mr …", or "none")
  * Heap-relative numbers: an argument "H+<n>" or "H-<n>" is start_brk plus or minus n (start_brk from
@@ -57,7 +62,10 @@
  * ("H+0x0-H+0x2000 rw-p 00000000 00:00 0 [heap]"). malloc() is told to use mmap only, so the heap is
  * the script's alone.
  * Signals the oracle's handler caught during an op (not faults) follow its result as
- * " caught SIGUSR1,SIGTERM".
+ * " caught SIGUSR1,SIGTERM"; a SIGCHLD the kernel sent shows its siginfo, as
+ * "SIGCHLD{CLD_EXITED status=3 pid=child uid=self}" (pid=child: the last child this process forked).
+ * A script with signal ops flushes after every op, so a top-level process killed by a signal keeps its
+ * transcript (linux.ts then adds "killed <SIG>").
  *
  * Transcript: "<index> <op text> = <result>", maps entries follow their op line as
  * "  <line exactly as in /proc/self/maps>". Ops whose range could touch memory outside
@@ -129,6 +137,7 @@ enum kind {
   K_MSEAL,
   K_VMFLAGS,
   K_MSYNC,
+  K_EXIT,
 };
 
 struct op {
@@ -185,6 +194,7 @@ static const char *errno_name(int e) {
   case EOVERFLOW: return "EOVERFLOW";
   case EOPNOTSUPP: return "EOPNOTSUPP";
   case EHWPOISON: return "EHWPOISON";
+  case ECHILD: return "ECHILD";
   default: return NULL;
   }
 }
@@ -337,14 +347,26 @@ static volatile sig_atomic_t fault_armed;
 static volatile int fault_sig, fault_code;
 static volatile uint64_t fault_addr;
 
-/* Signals caught outside a guarded access (kill, an unblocked pending signal), in order. */
+/* Signals caught outside a guarded access (kill, an unblocked pending signal), in order; for a
+ * SIGCHLD the kernel sent (si_code CLD_*), its siginfo too (printed by print_caught). */
 static volatile int caught[64];
+static volatile int caught_code[64], caught_status[64];
+static volatile pid_t caught_pid[64];
+static volatile uid_t caught_uid[64];
 static volatile int ncaught;
+/* The last child this process forked: a SIGCHLD's si_pid prints as "child" when it is that one. */
+static pid_t last_child;
 
 static void on_fault(int sig, siginfo_t *si, void *uc) {
   (void)uc;
   if (!fault_armed && sig != SIGSEGV && sig != SIGBUS) {
-    if (ncaught < 64) caught[ncaught++] = sig;
+    if (ncaught < 64) {
+      caught_code[ncaught] = si->si_code;
+      caught_status[ncaught] = si->si_status;
+      caught_pid[ncaught] = si->si_pid;
+      caught_uid[ncaught] = si->si_uid;
+      caught[ncaught++] = sig;
+    }
     return;
   }
   if (!fault_armed) {
@@ -602,6 +624,36 @@ static void do_sigaction(const struct op *o) {
          (unsigned long long)old.mask);
 }
 
+static const char *cld_code_name(int code) {
+  static const char *const names[] = {"CLD_EXITED",  "CLD_KILLED",  "CLD_DUMPED",
+                                      "CLD_TRAPPED", "CLD_STOPPED", "CLD_CONTINUED"};
+  return code >= 1 && code <= 6 ? names[code - 1] : NULL;
+}
+
+/* " caught SIGUSR1,SIGCHLD{CLD_EXITED status=3 pid=child uid=self}" (nothing when none was). */
+static void print_caught(void) {
+  for (int k = 0; k < ncaught; k++) {
+    const char *sn = signal_name(caught[k]);
+    printf(k ? "," : " caught ");
+    if (sn)
+      printf("%s", sn);
+    else
+      printf("SIG%d", caught[k]);
+    const char *cn = caught[k] == SIGCHLD ? cld_code_name(caught_code[k]) : NULL;
+    if (cn) {
+      printf("{%s status=%d pid=", cn, caught_status[k]);
+      if (caught_pid[k] == last_child)
+        printf("child");
+      else
+        printf("other");
+      if (caught_uid[k] == getuid())
+        printf(" uid=self}");
+      else
+        printf(" uid=%u}", (unsigned)caught_uid[k]);
+    }
+  }
+}
+
 static void do_sigprocmask(const struct op *o) {
   uint64_t set = o->a[1], old = 0;
   long r = syscall(SYS_rt_sigprocmask, (int)o->a[0], &set, &old, 8);
@@ -772,12 +824,15 @@ static void do_vmflags(const struct op *o) {
 /* ---------------------------------------------------------------- execution */
 
 static void run_range(size_t from, size_t to, const char *prefix);
+/* The script has signal ops: the top-level process may die of one too (see run_range). */
+static int flush_each_op;
 
 static void run_op(size_t i, const char *idx) {
   const struct op *o = &ops[i];
   long r;
   if (o->kind == K_FORK) {
     fflush(stdout);
+    ncaught = 0;
     pid_t pid = fork();
     if (pid < 0) {
       print_prefix(idx, o);
@@ -789,23 +844,47 @@ static void run_op(size_t i, const char *idx) {
       fflush(stdout);
       _exit(0);
     }
+    last_child = pid;
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    long w;
+    /* WUNTRACED: a child that stops (kill SIGSTOP) would otherwise be waited for forever. */
+    while ((w = waitpid(pid, &status, WUNTRACED)) < 0 && errno == EINTR) {
     }
+    int err = errno;
     print_prefix(idx, o);
-    if (WIFEXITED(status))
-      printf("exit %d\n", WEXITSTATUS(status));
+    if (w < 0) {
+      /* The parent ignores SIGCHLD or set SA_NOCLDWAIT: the child was reaped at exit (ECHILD). */
+      print_errno_name(err);
+    } else if (WIFSTOPPED(status)) {
+      const char *sn = signal_name(WSTOPSIG(status));
+      if (sn)
+        printf("stopped %s", sn);
+      else
+        printf("stopped SIG%d", WSTOPSIG(status));
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+    } else if (WIFEXITED(status))
+      printf("exit %d", WEXITSTATUS(status));
     else if (WIFSIGNALED(status)) {
       const char *sn = signal_name(WTERMSIG(status));
       if (sn)
-        printf("killed %s\n", sn);
+        printf("killed %s", sn);
       else
-        printf("killed SIG%d\n", WTERMSIG(status));
+        printf("killed SIG%d", WTERMSIG(status));
     } else
-      printf("status 0x%x\n", status);
+      printf("status 0x%x", status);
+    /* A SIGCHLD handler runs as waitpid returns (the signal was sent before the child was reapable). */
+    print_caught();
+    printf("\n");
     return;
   }
 
+  if (o->kind == K_EXIT) {
+    /* No line: the process is gone (its parent's fork line says how). */
+    fflush(stdout);
+    syscall(SYS_exit_group, (int)o->a[0]);
+  }
   print_prefix(idx, o);
   if (!op_safe(o)) {
     printf("REFUSED\n");
@@ -922,14 +1001,7 @@ static void run_op(size_t i, const char *idx) {
       else
         printf("0");
     }
-    for (int k = 0; k < ncaught; k++) {
-      const char *sn = signal_name(caught[k]);
-      printf(k ? "," : " caught ");
-      if (sn)
-        printf("%s", sn);
-      else
-        printf("SIG%d", caught[k]);
-    }
+    print_caught();
     printf("\n");
     break;
   case K_MEMFD:
@@ -964,6 +1036,7 @@ static void run_op(size_t i, const char *idx) {
     print_zero_result(r);
     break;
   case K_FORK:
+  case K_EXIT:
     break;
   }
 }
@@ -977,8 +1050,9 @@ static void run_range(size_t from, size_t to, const char *prefix) {
     else
       snprintf(idx, sizeof idx, "%zu", n);
     run_op(i, idx);
-    /* A child may die of a signal at its next op: what it printed so far must not die with it. */
-    if (prefix) fflush(stdout);
+    /* A child may die of a signal at its next op: what it printed so far must not die with it; so may
+     * the top-level process of a script that touches signals (its runner reports how it died). */
+    if (prefix || flush_each_op) fflush(stdout);
     i = ops[i].kind == K_FORK ? ops[i].child_end : i + 1;
   }
 }
@@ -1118,11 +1192,11 @@ int main(void) {
     } else if (strcmp(name, "munlock") == 0) {
       o->kind = K_MUNLOCK, min = max = 2;
     } else if (strcmp(name, "sigaction") == 0) {
-      o->kind = K_SIGACTION, min = 2, max = 4;
+      o->kind = K_SIGACTION, min = 2, max = 4, flush_each_op = 1;
     } else if (strcmp(name, "sigprocmask") == 0) {
-      o->kind = K_SIGPROCMASK, min = max = 2;
+      o->kind = K_SIGPROCMASK, min = max = 2, flush_each_op = 1;
     } else if (strcmp(name, "kill") == 0) {
-      o->kind = K_KILL, min = max = 1;
+      o->kind = K_KILL, min = max = 1, flush_each_op = 1;
     } else if (strcmp(name, "mincore") == 0) {
       o->kind = K_MINCORE, min = max = 2;
     } else if (strcmp(name, "mlock2") == 0) {
@@ -1161,6 +1235,8 @@ int main(void) {
       o->kind = K_SEAL, min = max = 2;
     } else if (strcmp(name, "close") == 0) {
       o->kind = K_CLOSE, min = max = 1;
+    } else if (strcmp(name, "exit") == 0) {
+      o->kind = K_EXIT, min = max = 1;
     } else if (strcmp(name, "fork") == 0) {
       o->kind = K_FORK;
       if (depth == 64) die("forks nested too deeply", lineno);
