@@ -810,7 +810,7 @@ export function randomScript(seed: number, steps: number, options: RandomScriptO
 /**
  * randomScript() with more kinds of operations mixed in after its top-level ops: mlock/munlock, rss,
  * more madvise advice (FREE, WILLNEED, SEQUENTIAL, RANDOM, KEEPONFORK, COLD, PAGEOUT, POPULATE_*,
- * HUGEPAGE, NOHUGEPAGE, DONTDUMP, DODUMP, REMOVE), memfd files (create, map shared or private with
+ * HUGEPAGE, NOHUGEPAGE, DONTDUMP, DODUMP, REMOVE, GUARD_INSTALL, GUARD_REMOVE), memfd files (create, map shared or private with
  * MAP_POPULATE or MAP_LOCKED, ftruncate, pwrite, pread, fallocate, punch holes, seals), mremap of any
  * of them, and MAP_LOCKED / MAP_POPULATE / MAP_NORESERVE anonymous maps. A separate generator, so
  * the recorded transcripts of randomScript() stay valid; its scripts are compared live only.
@@ -832,6 +832,8 @@ export function randomScriptWithFiles(seed: number, steps: number): Script {
     21,
     22,
     23,
+    102, // MADV_GUARD_INSTALL
+    103, // MADV_GUARD_REMOVE
   ];
   let slots = 0;
   const slot = () => int(0, slots - 1);
