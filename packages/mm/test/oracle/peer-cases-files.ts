@@ -1,5 +1,6 @@
 // Peer-suite tests that need a file and its page cache (issue 12 §2), ported onto the oracle's memfd
-// ops: gVisor's MMapFileTest (test/syscalls/linux/mmap.cc), LTP's mmap13 and memfd_create01. The
+// ops: gVisor's MMapFileTest (test/syscalls/linux/mmap.cc), LTP's mmap13 and memfd_create01, the
+// shmem variant of selftests/mm/guard-regions.c and cow.c's non-anonymous "Basic COW" with memfd. The
 // original's file (a tmpfs or disk file) is a memfd here: the assertions are about the page cache,
 // EOF and seals, which shmem has as any file does. Expectations are the originals' assertions written
 // as the exact answers Linux 6.18 gives; the live kernel checks them (peer-suites.test.ts).
