@@ -6,15 +6,15 @@
  * zombie: no init reaps it), stopped and continued children (job control: CLD_STOPPED, CLD_CONTINUED,
  * WUNTRACED and WCONTINUED find nothing), ptrace, pdeath_signal, and si_utime/si_stime.
  */
-import { NSIG, type SignalError, type SignalName, signalNumber } from "@faultline/mm";
+import { type SignalError, type SignalName, signalNumber } from "@faultline/mm";
 import { __WALL, __WCLONE, __WNOTHREAD, ECHILD, EINVAL, WCONTINUED, WNOHANG, WUNTRACED } from "../constants";
-import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, SIG_IGN, SIGCHLD, type SigInfo } from "../signal";
+import { SIGCHLD } from "../signal";
 import { enterKernel, leaveKernel } from "./current";
 import { exitItimers } from "./itimer-state";
 import type { Kernel, Task } from "./kernel";
 import { accountExitedThread } from "./posix-cpu-timers";
 import { RLIMIT_CORE } from "./resource";
-import { DEFAULT_COREDUMP, sendSignal, sigmask } from "./signal";
+import { DEFAULT_COREDUMP, sigmask } from "./sighand";
 
 /**
  * How a task ends: exit(code) (that thread only), exit_group(code) (`group`: every thread), or a
@@ -92,7 +92,8 @@ function exitTask(k: Kernel, t: Task, how: ExitHow): void {
 }
 
 /** WCOREDUMP's bit of a wait status (coredump_finish sets it in the group's exit code). */
-const WCOREFLAG = 0x80;
+/** The core-dumped bit of a wait status (WCOREFLAG). */
+export const WCOREFLAG = 0x80;
 /** binfmt_elf's min_coredump: a core limit below a page writes nothing (do_coredump). */
 const MIN_COREDUMP = 4096;
 
@@ -109,35 +110,20 @@ function dumpsCore(t: Task, signo: number): boolean {
 }
 
 /**
- * kernel/signal.c: do_notify_parent() for leader `p`, whose thread group is gone: the parent is sent
- * p's exit signal with si_code CLD_EXITED (si_status the exit code), CLD_KILLED or CLD_DUMPED
- * (si_status the signal). Returns whether p is reaped at once: its exit signal is SIGCHLD and the
- * parent's SIGCHLD action is SIG_IGN (then nothing is sent) or has SA_NOCLDWAIT (then the signal is
- * still sent: Linux's choice, which POSIX leaves open; sigaction(2)). A parent's wait4 then finds no
- * such child (-ECHILD).
+ * kernel/signal.c's do_notify_parent() (internal/signal.ts doNotifyParent), which signal.ts installs
+ * here when it loads: signal.ts already calls this file's doExit for a default action that kills, and
+ * the import goes one way only.
  */
+let notifyParent: ((k: Kernel, p: Task) => boolean) | null = null;
+
+export function setNotifyParent(f: (k: Kernel, p: Task) => boolean): void {
+  notifyParent = f;
+}
+
 function doNotifyParent(k: Kernel, p: Task): boolean {
-  const parent = p.parent;
-  if (!parent) return false;
-  const ws = p.waitStatus ?? 0;
-  const termsig = ws & 0x7f;
-  let sig = p.exitNotifySignal;
-  const info: SigInfo = Object.freeze({
-    signo: sig,
-    code: ws & WCOREFLAG ? CLD_DUMPED : termsig ? CLD_KILLED : CLD_EXITED,
-    addr: 0,
-    pid: p.tgid,
-    uid: 0,
-    status: termsig || (ws >> 8) & 0xff,
-  });
-  const act = parent.sighand.action[SIGCHLD]!;
-  let autoreap = false;
-  if (sig === SIGCHLD && (act.handler === SIG_IGN || act.flags & SA_NOCLDWAIT)) {
-    autoreap = true;
-    if (act.handler === SIG_IGN) sig = 0;
-  }
-  if (sig >= 1 && sig <= NSIG) sendSignal(k, parent, sig, info);
-  return autoreap;
+  if (!notifyParent)
+    throw new Error("kernel: internal/signal.ts was not loaded (it installs do_notify_parent)");
+  return notifyParent(k, p);
 }
 
 /** The thread group still has a running thread (a zombie leader cannot be reaped yet: delay_group_leader). */

@@ -6,7 +6,42 @@
  * Sets are bigints, bit (signo - 1) for each signal, as sigset_t's words.
  */
 import { NSIG } from "@faultline/mm";
-import { type HandledSignal, SIG_DFL, type SigHandler, type SigInfo } from "../signal";
+import {
+  type HandledSignal,
+  SIG_DFL,
+  SIGABRT,
+  SIGFPE,
+  SIGILL,
+  SIGQUIT,
+  SIGSYS,
+  SIGTRAP,
+  SIGXCPU,
+  SIGXFSZ,
+  type SigHandler,
+  type SigInfo,
+} from "../signal";
+
+/** The set bit of signal `sig`. */
+export const sigmask = (sig: number): bigint => 1n << BigInt(sig - 1);
+/** The set of signals `sigs`. */
+export const setOf = (sigs: readonly number[]): bigint => {
+  let s = 0n;
+  for (const n of sigs) s |= sigmask(n);
+  return s;
+};
+/** Default action "core" (sig_kernel_coredump): exit.ts decides from RLIMIT_CORE whether a core is dumped. */
+export const DEFAULT_COREDUMP = setOf([
+  SIGQUIT,
+  SIGILL,
+  SIGTRAP,
+  SIGABRT,
+  7, // SIGBUS
+  SIGFPE,
+  11, // SIGSEGV
+  SIGXCPU,
+  SIGXFSZ,
+  SIGSYS,
+]);
 
 /** struct k_sigaction, with the mask as a set. */
 export interface KSigAction {

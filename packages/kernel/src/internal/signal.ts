@@ -32,12 +32,10 @@ import {
   SIG_IGN,
   SIG_SETMASK,
   SIG_UNBLOCK,
-  SIGABRT,
   SIGCHLD,
   SIGCONT,
   SIGFPE,
   SIGILL,
-  SIGQUIT,
   SIGSTOP,
   SIGSYS,
   SIGTRAP,
@@ -46,28 +44,26 @@ import {
   SIGTTOU,
   SIGURG,
   SIGWINCH,
-  SIGXCPU,
-  SIGXFSZ,
   type SigActionResult,
   type SigHandler,
   type SigInfo,
 } from "../signal";
-import { doExit } from "./exit";
+import { doExit, setNotifyParent, WCOREFLAG } from "./exit";
 import type { Kernel, Task } from "./kernel";
 import { interruptSleep } from "./nanosleep";
-import { DEFAULT_ACTION, HANDLED_RECORDS, type KSigAction, type SignalFrame } from "./sighand";
+import {
+  DEFAULT_ACTION,
+  HANDLED_RECORDS,
+  type KSigAction,
+  type SignalFrame,
+  setOf,
+  sigmask,
+} from "./sighand";
 
 const SIGKILL = 9;
 const SIGBUS = 7;
 const SIGSEGV = 11;
 
-/** The set bit of signal `sig`. */
-export const sigmask = (sig: number): bigint => 1n << BigInt(sig - 1);
-const setOf = (sigs: readonly number[]): bigint => {
-  let s = 0n;
-  for (const n of sigs) s |= sigmask(n);
-  return s;
-};
 /** The signals of a set, in number order. */
 export function sigsetToArray(set: bigint): number[] {
   const out: number[] = [];
@@ -83,19 +79,6 @@ const SYNCHRONOUS = setOf([SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGSYS]);
 /** Default action "ignore" (sig_kernel_ignore), and the stop signals (not modelled: discarded). */
 const DEFAULT_IGNORE = setOf([SIGCONT, SIGCHLD, SIGWINCH, SIGURG]);
 const DEFAULT_STOP = setOf([SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU]);
-/** Default action "core" (sig_kernel_coredump); RLIMIT_CORE is 0, so no core and no WCOREDUMP bit. */
-export const DEFAULT_COREDUMP = setOf([
-  SIGQUIT,
-  SIGILL,
-  SIGTRAP,
-  SIGABRT,
-  SIGBUS,
-  SIGFPE,
-  SIGSEGV,
-  SIGXCPU,
-  SIGXFSZ,
-  SIGSYS,
-]);
 /** The flags rt_sigaction keeps and reports (UAPI_SA_FLAGS, since 5.11 unknown bits are cleared). */
 const UAPI_SA_FLAGS =
   SA_NOCLDSTOP |
@@ -239,6 +222,39 @@ export function sendSignal(k: Kernel, target: Task, sig: number, info: SigInfo, 
   // signal_wake_up(): a sleep (nanosleep.ts) ends, and the handler that runs makes it -EINTR.
   else interruptSleep(t);
 }
+
+/**
+ * kernel/signal.c: do_notify_parent() for leader `p`, whose thread group is gone: the parent is sent
+ * p's exit signal with si_code CLD_EXITED (si_status the exit code), CLD_KILLED or CLD_DUMPED
+ * (si_status the signal). Returns whether p is reaped at once: its exit signal is SIGCHLD and the
+ * parent's SIGCHLD action is SIG_IGN (then nothing is sent) or has SA_NOCLDWAIT (then the signal is
+ * still sent: Linux's choice, which POSIX leaves open; sigaction(2)). A parent's wait4 then finds no
+ * such child (-ECHILD).
+ */
+export function doNotifyParent(k: Kernel, p: Task): boolean {
+  const parent = p.parent;
+  if (!parent) return false;
+  const ws = p.waitStatus ?? 0;
+  const termsig = ws & 0x7f;
+  let sig = p.exitNotifySignal;
+  const info: SigInfo = Object.freeze({
+    signo: sig,
+    code: ws & WCOREFLAG ? CLD_DUMPED : termsig ? CLD_KILLED : CLD_EXITED,
+    addr: 0,
+    pid: p.tgid,
+    uid: 0,
+    status: termsig || (ws >> 8) & 0xff,
+  });
+  const act = parent.sighand.action[SIGCHLD]!;
+  let autoreap = false;
+  if (sig === SIGCHLD && (act.handler === SIG_IGN || act.flags & SA_NOCLDWAIT)) {
+    autoreap = true;
+    if (act.handler === SIG_IGN) sig = 0;
+  }
+  if (sig >= 1 && sig <= NSIG) sendSignal(k, parent, sig, info);
+  return autoreap;
+}
+setNotifyParent(doNotifyParent);
 
 /** The next deliverable signal (synchronous ones first, then the lowest number), dequeued; or null. */
 function dequeueSignal(t: Task): SigInfo | null {
