@@ -22,6 +22,7 @@ import {
   type Process,
   SEGV_ACCERR,
   SEGV_MAPERR,
+  SI_USER,
   SIG_BLOCK,
   SIGUSR1,
   type SigInfo,
@@ -63,6 +64,19 @@ describe("threads share the mm", () => {
     expect(u.mmu.load32(a)).toBe(0x1234);
     expect(m.procText(`/proc/${p.pid}/task`)).toBe(`${p.pid}\n${t.pid}\n${tid}\n`);
     expect(p.threads().map((x) => x.pid)).toEqual([p.pid, t.pid, tid]);
+    m.checkInvariants();
+  });
+
+  it("kill from a thread: si_pid is the sender's process id (tgid), not its thread id", async () => {
+    const { m, p } = await boot();
+    const t = m.spawnThread(p);
+    const q = m.spawn({ name: "target" });
+    const seen: SigInfo[] = [];
+    q.libc.sigaction(SIGUSR1, { handler: (i) => seen.push(i) });
+    expect(t.sys.kill(q.pid, SIGUSR1)).toBe(0);
+    q.sys.getpid(); // delivered on q's way back to user mode
+    expect(seen.map((i) => [i.code, i.pid])).toEqual([[SI_USER, p.pid]]);
+    expect(t.pid).not.toBe(p.pid);
     m.checkInvariants();
   });
 

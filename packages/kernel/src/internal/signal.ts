@@ -178,7 +178,8 @@ export function sysRtSigpending(_k: Kernel, t: Task): number[] {
  */
 export function sysKill(k: Kernel, t: Task, pid: number, sig: number): number {
   if (sig < 0 || sig > NSIG) return -EINVAL;
-  const info: SigInfo = Object.freeze({ signo: sig, code: SI_USER, addr: 0, pid: t.pid });
+  // si_pid is the sender's process id (task_tgid_vnr in prepare_kill_siginfo), not its thread id.
+  const info: SigInfo = Object.freeze({ signo: sig, code: SI_USER, addr: 0, pid: t.tgid });
   if (pid > 0) {
     const target = k.tasks.get(pid);
     if (!target) return -ESRCH;
