@@ -87,7 +87,10 @@ export const MCL_FUTURE = 2;
 export const MCL_ONFAULT = 4;
 export const MLOCK_ONFAULT = 1;
 
-/** vm_flags (include/linux/mm.h). Bit 31 (VM_MERGEABLE) is left out: flags stay positive int32. */
+/**
+ * vm_flags (include/linux/mm.h), an int32: bit 31 (VM_MERGEABLE) is its sign bit, so test flags with
+ * `& VM_X` (never `> 0`) and print them with `>>> 0`.
+ */
 export const VM_NONE = 0;
 export const VM_READ = 0x1;
 export const VM_WRITE = 0x2;
@@ -129,6 +132,8 @@ export const VM_SOFTDIRTY = 0x8000000;
 export const VM_MIXEDMAP = 0x10000000;
 export const VM_HUGEPAGE = 0x20000000;
 export const VM_NOHUGEPAGE = 0x40000000;
+/** KSM may merge this VMA's pages (MADV_MERGEABLE, v2.6.32): the int32's sign bit (1 << 31). */
+export const VM_MERGEABLE = 1 << 31;
 /**
  * VM_RESERVED, the flag LDD3's drivers set in ->mmap (and 2.6.10's remap_pfn_range()). Linux 2.6.10 had
  * it at 0x00080000, VM_LOCKONFAULT's bit today; our flags stay within 31 bits, so it takes bit 12,

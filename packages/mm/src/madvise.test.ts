@@ -2,6 +2,7 @@
 // Script rows also run on the live kernel; Mm rows follow the kernel source each cites (test/syscall-
 // tables.ts explains both kinds).
 import { expect } from "vitest";
+import { ksmMismatch } from "../test/oracle/linux";
 import {
   fallocate,
   fork,
@@ -24,6 +25,7 @@ import {
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
   madvise,
+  maps,
   memfd,
   mlock,
   mmap,
@@ -73,6 +75,8 @@ import {
   MADV_DODUMP,
   MADV_GUARD_INSTALL,
   MADV_GUARD_REMOVE,
+  MADV_MERGEABLE,
+  MADV_UNMERGEABLE,
   MAP_ANONYMOUS,
   MAP_DROPPABLE,
   MAP_POPULATE,
@@ -586,6 +590,66 @@ scriptTable("madvise", [
     "-ENOMEM",
   ),
 ]);
+
+// KSM (v2.6.32): MADV_MERGEABLE only sets VM_MERGEABLE where KSM could merge (ksm_madvise(),
+// vma_ksm_compatible()), a flag change that splits and merges like any other; MADV_UNMERGEABLE clears
+// it. Faultline models a kernel built with KSM; a host without it answers -EINVAL and is not compared.
+scriptTable(
+  "madvise KSM",
+  [
+    row(
+      "MERGEABLE on one page of two private anonymous: VM_MERGEABLE splits the VMA",
+      [mmap(page(0), pages(2), RW, PF), madvise(page(0), pages(1), MADV_MERGEABLE)],
+      maps,
+      "2",
+    ),
+    row(
+      "MERGEABLE then UNMERGEABLE: one VMA again",
+      [
+        mmap(page(0), pages(2), RW, PF),
+        madvise(page(0), pages(1), MADV_MERGEABLE),
+        madvise(page(0), pages(1), MADV_UNMERGEABLE),
+      ],
+      maps,
+      "1",
+    ),
+    row(
+      "MERGEABLE page by page: the marked pages merge into one VMA",
+      [
+        mmap(page(0), pages(3), RW, PF),
+        madvise(page(0), pages(1), MADV_MERGEABLE),
+        madvise(page(2), pages(1), MADV_MERGEABLE),
+        madvise(page(1), pages(1), MADV_MERGEABLE),
+      ],
+      maps,
+      "1",
+    ),
+    row(
+      "MERGEABLE on shared memory: 0, and nothing marked (no split)",
+      [mmap(page(0), pages(2), RW, SF), madvise(page(0), pages(1), MADV_MERGEABLE)],
+      maps,
+      "1",
+    ),
+    row(
+      "mprotect inside a MERGEABLE VMA and back: still one VMA (the flag follows the pieces)",
+      [
+        mmap(page(0), pages(2), RW, PF),
+        madvise(page(0), pages(2), MADV_MERGEABLE),
+        mprotect(page(1), pages(1), PROT_READ),
+        mprotect(page(1), pages(1), RW),
+      ],
+      maps,
+      "1",
+    ),
+    row(
+      "UNMERGEABLE on memory never marked → 0",
+      [mmap(page(0), pages(1), RW, PF)],
+      madvise(page(0), pages(1), MADV_UNMERGEABLE),
+      "0",
+    ),
+  ],
+  ksmMismatch,
+);
 
 mmTable("madvise", [
   {

@@ -30,12 +30,16 @@ import {
   MADV_WIPEONFORK,
   VM_DONTCOPY,
   VM_DONTDUMP,
+  VM_DONTEXPAND,
   VM_DROPPABLE,
   VM_HUGEPAGE,
   VM_HUGETLB,
   VM_IO,
   VM_LOCKED,
+  VM_MAYSHARE,
   VM_MAYWRITE,
+  VM_MERGEABLE,
+  VM_MIXEDMAP,
   VM_NOHUGEPAGE,
   VM_PFNMAP,
   VM_RAND_READ,
@@ -243,8 +247,6 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
     case MADV_GUARD_REMOVE:
       return madviseGuardRemove(mm, vma, start, end);
     case MADV_WILLNEED:
-    case MADV_MERGEABLE:
-    case MADV_UNMERGEABLE:
       return 0;
     default:
       break;
@@ -289,6 +291,15 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
     case MADV_NOHUGEPAGE:
       nf = (nf & ~VM_HUGEPAGE) | VM_NOHUGEPAGE;
       break;
+    case MADV_MERGEABLE:
+      // ksm_madvise(): KSM (built in, as distributions build it) marks what it can merge, and
+      // silently leaves the rest (vma_ksm_compatible()). No page is ever merged here: only the flag,
+      // which splits the VMA from unmarked neighbours and shows as "mg" in smaps.
+      if (ksmCompatible(f)) nf |= VM_MERGEABLE;
+      break;
+    case MADV_UNMERGEABLE:
+      nf &= ~VM_MERGEABLE;
+      break;
   }
   // 2.6.10's madvise_behavior() split off the range even when its flags stayed the same, and never
   // merged (era.ts lockAdviceMerges).
@@ -299,6 +310,13 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
   // (vm.max_map_count) is -EAGAIN, "temporarily unavailable".
   if (typeof r === "number") return r === -ENOMEM ? -EAGAIN : r;
   return 0;
+}
+
+/** vma_ksm_compatible() (mm/ksm.c): the mappings KSM never merges. */
+function ksmCompatible(f: number): boolean {
+  const never =
+    VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_HUGETLB | VM_MIXEDMAP | VM_DROPPABLE;
+  return (f & never) === 0;
 }
 
 /**

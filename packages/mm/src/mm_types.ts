@@ -179,7 +179,7 @@ export class Vma {
   }
 
   toString(): string {
-    return `vma ${this.vmStart.toString(16)}-${this.vmEnd.toString(16)} flags ${this.vmFlags.toString(16)}`;
+    return `vma ${this.vmStart.toString(16)}-${this.vmEnd.toString(16)} flags ${(this.vmFlags >>> 0).toString(16)}`;
   }
 }
 

@@ -83,6 +83,7 @@ const MNEMONICS: Array<[number, string]> = [
   [28, "mm"],
   [29, "hg"],
   [30, "nh"],
+  [31, "mg"],
 ];
 
 /** The VmFlags line of /proc/PID/smaps for these VM_* flags (rd wr sh mr mw me …). */

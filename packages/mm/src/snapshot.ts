@@ -180,6 +180,12 @@ const num = (v: unknown, what: string, min = -(2 ** 53), max = 2 ** 53): number 
   if (typeof v !== "number" || Number.isNaN(v) || v < min || v > max) throw new Error(`${what}: bad number`);
   return v;
 };
+/** vm_flags: an int32 (VM_MERGEABLE is its sign bit). */
+const int32 = (v: unknown, what: string): number => {
+  const n = num(v, what, -(2 ** 31), 2 ** 31 - 1);
+  if ((n | 0) !== n) throw new Error(`${what}: bad number`);
+  return n;
+};
 const limit = (v: unknown, what: string): number =>
   v === Number.POSITIVE_INFINITY ? v : num(v, what, 0, 2 ** 64);
 
@@ -230,7 +236,7 @@ export function restoreMm(phys: PhysAccess, s: MmState, anon: AnonVmaTable, refs
       mm,
       start,
       end,
-      num(vs.flags, `${what} flags`, 0, 2 ** 31),
+      int32(vs.flags, `${what} flags`),
       num(vs.pgoff, `${what} pgoff`, 0, 2 ** 53),
     );
     v.vmPkey = num(vs.pkey, `${what} pkey`, 0, 15);

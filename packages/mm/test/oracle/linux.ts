@@ -208,6 +208,17 @@ export function liveKernelMismatch(): string | null {
   return null;
 }
 
+/**
+ * Why this kernel's MADV_MERGEABLE / MADV_UNMERGEABLE cannot be compared with Faultline's, or null when
+ * it can: Faultline models a kernel built with KSM, as distributions build it; without CONFIG_KSM
+ * (no /sys/kernel/mm/ksm) both are -EINVAL (madvise_behavior_valid()).
+ */
+export function ksmMismatch(): string | null {
+  return existsSync("/sys/kernel/mm/ksm")
+    ? null
+    : "this kernel has no KSM (CONFIG_KSM): MADV_MERGEABLE is -EINVAL";
+}
+
 /** Two pkey_alloc(0, 0) calls: on a CPU without PKU, the answers the kernel's version gives. */
 export const PKEY_ALLOC_PROBE = "arena 0x100000000000 0x400000\npkey_alloc 0x0 0x0\npkey_alloc 0x0 0x0\n";
 
