@@ -6,12 +6,16 @@ import {
   EBADF,
   EEXIST,
   EFAULT,
+  ECHILD,
   EINVAL,
+  ENOMEM,
   ENOTDIR,
   ENOTTY,
   ESPIPE,
   FIOCLEX,
   MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_NORESERVE,
   MAP_PRIVATE,
   Machine,
   O_CREAT,
@@ -21,6 +25,7 @@ import {
   O_RDONLY,
   O_RDWR,
   PROT_READ,
+  PROT_WRITE,
   SEEK_DATA,
   SEEK_END,
   SEEK_SET,
@@ -89,6 +94,24 @@ describe("read, lseek, ioctl, waitpid, getppid and the console", () => {
     m.process(child)!.sys.exit(3);
     expect(p.sys.waitpid(0, 0x100)).toBe(-EINVAL);
     expect(p.sys.waitpid(0, WNOHANG)).toEqual({ pid: child, status: 3 << 8 });
+  });
+
+  it("fork is -ENOMEM when a private writable VMA is larger than RAM (dup_mmap's commit charge); no child is left", async () => {
+    const m = await Machine.create({ ramBytes: 32 * 1024 * 1024 });
+    const p = m.spawn();
+    const MiB = 1024 * 1024;
+    const a = p.sys.mmap(0, 40 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    expect(a).toBeGreaterThan(0);
+    // Without MAP_NORESERVE, two halves that merge: each mmap passes, the fork does not.
+    expect(p.sys.mmap(a, 20 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)).toBe(a);
+    const b = a + 20 * MiB;
+    expect(p.sys.mmap(b, 20 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)).toBe(b);
+    expect(p.mm.vmaLookup(a)?.vmEnd).toBe(a + 40 * MiB);
+    const before = m.processes().length;
+    expect(p.sys.fork()).toBe(-ENOMEM);
+    expect(m.processes().length).toBe(before);
+    expect(p.sys.waitpid(-1, WNOHANG)).toBe(-ECHILD);
+    m.checkInvariants();
   });
 
   it("fds 0-2 are one /dev/console opened read-write", async () => {

@@ -237,6 +237,21 @@ munmap ${at(0)} 0x2000
 mmap ${at(48)} 0x1000 0x3 0x2032
 `;
 
+// mremap_to(): MREMAP_DONTUNMAP keeps the old range, so the address space grows by all of it, which
+// may_expand_vm() checks against RLIMIT_DATA for private writable memory (the oracle's own data, a few
+// pages of libc, counts too: the sizes leave it room either way).
+CASES["RLIMIT_DATA bounds mremap(MREMAP_DONTUNMAP): 13 MiB moved under a 24 MiB limit is ENOMEM, 6 MiB is not"] = `
+arena ${h(A)} 0x8000000
+setrlimit 0x2 0x1800000 0x1800000
+mmap ${at(0)} 0xd00000 0x3 0x32
+mremap ${at(0)} 0xd00000 0xd00000 0x7 ${at(0x4000)}
+maps
+munmap ${at(0)} 0xd00000
+mmap ${at(0)} 0x600000 0x3 0x32
+mremap ${at(0)} 0x600000 0x600000 0x7 ${at(0x4000)}
+maps
+`;
+
 // VmFlags of anonymous memory: MAP_SYNC is VM_SYNC ("sf", calc_vm_flag_bits()), which keeps a private
 // mapping from merging with a neighbour without it; MAP_DROPPABLE shows "dp", before mseal's "sl".
 CASES["VmFlags: sf for MAP_SYNC on anonymous memory (no merge without it), dp for MAP_DROPPABLE, then sl"] = `
@@ -257,7 +272,9 @@ const oracle = compileOracle();
 const SKIP = oracle ? "" : ` [SKIPPED: ${oracleUnavailableReason}]`;
 
 const RECORD = "FAULTLINE_RECORD_LIMITS";
-const SCRIPTS = Object.fromEntries(Object.entries(CASES).map(([n, b]) => [n, HEAD + b.trimStart()]));
+// A case that needs a larger arena starts with its own arena line.
+const script = (body: string) => (body.trimStart().startsWith("arena ") ? "" : HEAD) + body.trimStart();
+const SCRIPTS = Object.fromEntries(Object.entries(CASES).map(([n, b]) => [n, script(b)]));
 const recorded = recordedTranscripts(FIXTURE, RECORD, SCRIPTS);
 
 describe("limits and introspection: Faultline against Linux", () => {
@@ -266,7 +283,7 @@ describe("limits and introspection: Faultline against Linux", () => {
   });
 
   for (const [name, body] of Object.entries(CASES)) {
-    const text = HEAD + body.trimStart();
+    const text = script(body);
     it(`${name}: Faultline prints the recorded kernel's transcript`, async () => {
       expect(await runSignalScript(text)).toEqual(recorded!.cases[name]!.transcript);
     });

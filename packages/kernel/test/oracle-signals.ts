@@ -72,6 +72,12 @@ const HEAP_WINDOW = 64 * 1024 * 1024;
 const heapText = (v: number, startBrk: number): string =>
   v >= startBrk ? `H+0x${(v - startBrk).toString(16)}` : `H-0x${(startBrk - v).toString(16)}`;
 
+/** The script's `arena <base> <size>` header (oracle.c requires one; 4 MiB at ARENA if absent). */
+function scriptArena(text: string): { base: number; size: number } {
+  const m = /^\s*arena\s+(\S+)\s+(\S+)/m.exec(text);
+  return m ? { base: Number(BigInt(m[1]!)), size: Number(BigInt(m[2]!)) } : { base: ARENA, size: 0x400000 };
+}
+
 /** The ops of a script (arena line dropped; fork … end nested). */
 export function parseOracleScript(text: string): Op[] {
   const root: Op[] = [];
@@ -104,6 +110,8 @@ const ARENA = 0x1000_0000_0000;
 /** What oracle.c keeps per process: the last child it forked (a SIGCHLD's si_pid prints as "child"). */
 interface ProcState {
   lastChild: number;
+  /** The script's arena (its header line): `maps` prints the VMAs that start in it, as oracle.c. */
+  readonly arena: { readonly base: number; readonly size: number };
 }
 
 const CLD_NAMES = ["CLD_EXITED", "CLD_KILLED", "CLD_DUMPED", "CLD_TRAPPED", "CLD_STOPPED", "CLD_CONTINUED"];
@@ -142,7 +150,10 @@ export async function runSignalScript(text: string, options: SignalScriptOptions
   };
   for (const s of [11, 7]) p.libc.sigaction(s, { handler });
   try {
-    runOps(m, p, parseOracleScript(text), "", out, handler, caught, { lastChild: 0 });
+    runOps(m, p, parseOracleScript(text), "", out, handler, caught, {
+      lastChild: 0,
+      arena: scriptArena(text),
+    });
   } catch (e) {
     if (!(e instanceof Died)) throw e;
     out.push(`killed ${signalName(p.waitStatus! & 0x7f)}`);
@@ -176,7 +187,10 @@ function runOps(
       const pid = p.libc.fork();
       const c = m.process(pid)!;
       try {
-        runOps(m, c, op.child, `${idx}.`, out, handler, caught, { lastChild: st.lastChild });
+        runOps(m, c, op.child, `${idx}.`, out, handler, caught, {
+          lastChild: st.lastChild,
+          arena: st.arena,
+        });
         if (c.alive) c.libc.exit(0);
       } catch (e) {
         if (!(e instanceof Died)) throw e;
@@ -203,7 +217,7 @@ function runOps(
     let r: string;
     caught.length = 0;
     try {
-      r = runOp(p, op.name, a, big, handler);
+      r = runOp(p, op.name, a, big, handler, st.arena);
     } catch (e) {
       if (SignalError.is(e) && !p.alive) throw new Died();
       throw e;
@@ -228,6 +242,7 @@ function runOp(
   a: number[],
   big: readonly bigint[],
   handler: (i: SigInfo) => void,
+  arena: ProcState["arena"],
 ): string {
   const zero = (r: number) => (isErr(r) ? errText(r) : r === 0 ? "0" : hex(r));
   switch (name) {
@@ -319,7 +334,7 @@ function runOp(
       for (const l of p.procMaps().split("\n")) {
         if (!l) continue;
         const start = Number.parseInt(l, 16);
-        if (start >= ARENA && start < ARENA + 0x400000) lines.push(l);
+        if (start >= arena.base && start < arena.base + arena.size) lines.push(l);
         else if (start >= startBrk && start < startBrk + HEAP_WINDOW) {
           // oracle.c's heap lines: addresses from start_brk, blanks collapsed.
           const [range, ...rest] = l.trim().split(/\s+/);

@@ -1,4 +1,5 @@
 // fork (dup_mmap): COW of private memory, sharing of shared memory, and what the child sees.
+import { PhysMemory } from "@faultline/phys";
 import { describe, expect, it } from "vitest";
 import {
   A,
@@ -14,6 +15,7 @@ import {
   setup,
   world,
 } from "../test/fault-world";
+import { ENOMEM, MADV_DONTFORK, MAP_NORESERVE, Mm, PROT_READ, ramOnly } from "./index";
 
 auditEachTest();
 
@@ -127,5 +129,61 @@ describe("fork and COW", () => {
     expect(mmu.load8(A)).toBe(0);
     expect(mem.refcount[mem.zeroPfn]).toBe(refs);
     check();
+  });
+});
+
+// dup_mmap() charges the child's copy of each VM_ACCOUNT VMA to the commit (security_vm_enough_memory_mm),
+// one VMA at a time: under the overcommit heuristic a VMA larger than RAM fails the fork although each
+// mmap that built it passed. Linux 6.18.44 (two merged private writable maps of 60% of RAM + swap): fork
+// returns -ENOMEM.
+describe("fork and the commit charge", () => {
+  const MiB = 1024 * 1024;
+
+  it("an accounted VMA larger than RAM (built by two mmaps that merged) fails the fork with -ENOMEM; the parent is intact", () => {
+    const { mem, mm, mmu } = setup();
+    expect(mm.mmap(A, 20 * MiB, RW, PRIV, null, 0)).toBe(A);
+    expect(mm.mmap(A + 20 * MiB, 20 * MiB, RW, PRIV, null, 0)).toBe(A + 20 * MiB);
+    expect(mm.vmas.size).toBe(1);
+    mmu.store32(A, 5);
+    const free = mem.nrFreePages;
+    expect(mm.fork()).toBe(-ENOMEM);
+    // Nothing of the half-built child is left: no frame, no reference, the parent's PTE still writable.
+    expect(mem.nrFreePages).toBe(free);
+    mmu.store32(A, 6);
+    expect(mmu.load32(A)).toBe(6);
+    check();
+    // Split in two (the read-only half stays accounted), each fits the heuristic: the fork goes through.
+    expect(mm.mprotect(A + 20 * MiB, 20 * MiB, PROT_READ)).toBe(0);
+    expect(mm.vmas.size).toBe(2);
+    const child = forkOf(mm);
+    expect(child.mmu.load32(A)).toBe(6);
+    check();
+  });
+
+  it("what is not accounted is not charged: MAP_NORESERVE, read-only, shared, MADV_DONTFORK; the machine's overcommit option reaches the child", () => {
+    const { mm } = setup();
+    expect(mm.mmap(A, 40 * MiB, RW, PRIV | MAP_NORESERVE, null, 0)).toBe(A);
+    expect(mm.mmap(at(0x4000), 40 * MiB, PROT_READ, PRIV, null, 0)).toBe(at(0x4000));
+    const c1 = forkOf(mm);
+    expect(c1.mm.vmas.size).toBe(2);
+    expect(mm.mmap(at(0x8000), 20 * MiB, RW, PRIV, null, 0)).toBe(at(0x8000));
+    expect(mm.mmap(at(0x8000) + 20 * MiB, 20 * MiB, RW, PRIV, null, 0)).toBe(at(0x8000) + 20 * MiB);
+    expect(mm.fork()).toBe(-ENOMEM);
+    expect(mm.madvise(at(0x8000), 40 * MiB, MADV_DONTFORK)).toBe(0);
+    expect(forkOf(mm).mm.vmas.size).toBe(2);
+    check();
+
+    const mem = PhysMemory.create({ ramBytes: 32 * 1024 * 1024 });
+    const big = new Mm(ramOnly(mem), { overcommitPages: Number.POSITIVE_INFINITY });
+    expect(big.mmap(A, 20 * MiB, RW, PRIV, null, 0)).toBe(A);
+    expect(big.mmap(A + 20 * MiB, 20 * MiB, RW, PRIV, null, 0)).toBe(A + 20 * MiB);
+    const child = big.fork();
+    expect(child).toBeInstanceOf(Mm);
+    const grandchild = (child as Mm).fork();
+    expect(grandchild).toBeInstanceOf(Mm);
+    (grandchild as Mm).exit();
+    (child as Mm).exit();
+    big.exit();
+    mem.checkInvariants();
   });
 });

@@ -1,18 +1,15 @@
 // kernel/fork.c dup_mmap() with mm/memory.c copy_page_range(), and mm/mmap.c exit_mmap().
 import { PAGE_SIZE, PG_anon, PG_anon_exclusive } from "@faultline/phys";
-import { VM_DONTCOPY, VM_LOCKED_MASK, VM_WIPEONFORK } from "./constants";
+import { VM_ACCOUNT, VM_DONTCOPY, VM_LOCKED_MASK, VM_WIPEONFORK } from "./constants";
 import { ENOMEM } from "./errno";
 import { GUP_PIN_COUNTING_BIAS } from "./gup";
-import { isCowMapping } from "./internal";
+import { isCowMapping, PAGE } from "./internal";
 import { AnonVma, type MmStruct } from "./mm_types";
 import { _PAGE_RW, pteClearFlags, pteFlags, TABLE_OOM } from "./pgtable";
 import { rssAdd, vmNormalPfn, ZAP_UNMAP, zapPageRange } from "./rmap";
+import { vmEnoughMemory } from "./vm-account";
 import { removeVma, vmAreaDup, vmaLink } from "./vma";
 
-/**
- * dup_mmap(): fills the fresh `mm` of a fork child from `oldmm`, COW for private memory. Returns 0,
- * or -ENOMEM after tearing the child down again.
- */
 /** page_maybe_dma_pinned() for an anonymous page: GUP_PIN_COUNTING_BIAS references or more. */
 function pageMaybeDmaPinned(mm: MmStruct, pfn: number): boolean {
   return (
@@ -21,10 +18,20 @@ function pageMaybeDmaPinned(mm: MmStruct, pfn: number): boolean {
   );
 }
 
+/**
+ * dup_mmap(): fills the fresh `mm` of a fork child from `oldmm`, COW for private memory. Returns 0,
+ * or -ENOMEM after tearing the child down again.
+ */
 export function dupMmap(mm: MmStruct, oldmm: MmStruct): number {
   mm.pkeys.inherit(oldmm.pkeys);
   for (const vma of oldmm.vmas) {
     if (vma.vmFlags & VM_DONTCOPY) continue;
+    // dup_mmap(): the child commits its own copy of every accounted VMA (security_vm_enough_memory_mm),
+    // VMA by VMA: one larger than the overcommit heuristic allows fails the fork.
+    if (vma.vmFlags & VM_ACCOUNT && vmEnoughMemory(oldmm, (vma.vmEnd - vma.vmStart) / PAGE)) {
+      exitMmap(mm);
+      return -ENOMEM;
+    }
     const v = vmAreaDup(vma, mm);
     v.vmFlags &= ~VM_LOCKED_MASK;
     if (vma.anonVma) {

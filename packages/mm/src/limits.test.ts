@@ -18,6 +18,8 @@ import {
   MCL_ONFAULT,
   Mm,
   Mmu,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
   MREMAP_MAYMOVE,
   PROT_NONE,
   PROT_READ,
@@ -136,6 +138,34 @@ describe("may_expand_vm: RLIMIT_AS and RLIMIT_DATA", () => {
     expect(mm.mmap(A + 16 * P, 4 * P, RW, PF | MAP_GROWSDOWN, null, 0)).toBe(A + 16 * P);
     expect(() => mmu.store8(A + 15 * P, 1)).toThrow(/SIGSEGV/);
     mm.checkInvariants();
+  });
+
+  it("RLIMIT_AS and RLIMIT_DATA bound mremap(MREMAP_DONTUNMAP), which keeps the old range: checked after the unmap at new_addr", () => {
+    const { mm } = fresh();
+    const DU = MREMAP_MAYMOVE | MREMAP_DONTUNMAP;
+    mm.rlimAs = 4 * P;
+    expect(mm.mmap(A, 2 * P, RW, PF, null, 0)).toBe(A);
+    expect(mm.mmap(A + 8 * P, P, RW, PF, null, 0)).toBe(A + 8 * P);
+    // 3 pages mapped: moving 2 more would make 5.
+    expect(mm.mremap(A, 2 * P, 2 * P, DU, A + 16 * P)).toBe(-ENOMEM);
+    expect(mm.mremap(A, 2 * P, 2 * P, DU | MREMAP_FIXED, A + 16 * P)).toBe(-ENOMEM);
+    expect(mm.vmas.size).toBe(2);
+    // mremap_to() unmaps new_addr first: over the page at 8 the total is 2 + 2.
+    expect(mm.mremap(A, 2 * P, 2 * P, DU | MREMAP_FIXED, A + 7 * P)).toBe(A + 7 * P);
+    expect([...mm.vmas].map((v) => [v.vmStart - A, v.vmEnd - A])).toEqual([
+      [0, 2 * P],
+      [7 * P, 9 * P],
+    ]);
+    mm.checkInvariants();
+
+    const d = fresh().mm;
+    d.rlimData = { cur: 3 * P, max: 3 * P };
+    expect(d.mmap(A, 2 * P, RW, PF, null, 0)).toBe(A);
+    expect(d.mremap(A, 2 * P, 2 * P, DU, 0)).toBe(-ENOMEM);
+    // A read-only mapping is not data.
+    expect(d.mprotect(A, 2 * P, PROT_READ)).toBe(0);
+    expect(d.mremap(A, 2 * P, 2 * P, DU, 0)).toBeGreaterThan(0);
+    d.checkInvariants();
   });
 
   it("RLIMIT_DATA bounds private writable mappings only (not shared, read-only or stacks); 0 falls back to the hard limit", () => {

@@ -221,6 +221,7 @@ export class Mm extends MmStruct {
         stackLimit: this.stackLimit,
         pku: this.pkeys.enabled,
         zeroPage: this.zeroPage,
+        overcommitPages: this.overcommitPages,
       });
     } catch {
       return -ENOMEM;

@@ -55,7 +55,8 @@ export function doMprotectPkey(
   const len = pageAlign(lenIn);
   const end = start + len;
   if (len === 0 || end <= start || end >= TWO64) return -ENOMEM;
-  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM)) return -EINVAL;
+  // arch_validate_prot() on the unsigned long: a bit above 31 (or a negative value) is unknown too.
+  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) || protIn !== protIn >>> 0) return -EINVAL;
   // A key userspace did not allocate cannot be used (the execute-only key counts as not allocated).
   if (pkey !== -1 && !mm.pkeys.isAllocated(pkey)) return -EINVAL;
   let vma = mm.vmas.find(start);

@@ -57,7 +57,8 @@ export function doMremap(
   let oldLen = pageAlign(oldLenIn);
   const newLen = pageAlign(newLenIn);
   // check_mremap_params(); the flags known are the era's (mremapFlags: no MREMAP_DONTUNMAP in 2.6.10).
-  if (flags & ~mm.rules.mremapFlags) return -EINVAL;
+  // flags is an unsigned long: a bit above 31 (or a negative value) is unknown too.
+  if (flags & ~mm.rules.mremapFlags || flags !== flags >>> 0) return -EINVAL;
   if (offsetInPage(addrIn) !== 0) return -EINVAL;
   if (newLen === 0) return -EINVAL;
   const impliesNew = (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
@@ -249,6 +250,9 @@ function mremapTo(mm: MmStruct, r: VmaRemap): number {
     if (!r.vma) return -EFAULT;
   }
   const vma = r.vma!;
+  // mremap_to(): MREMAP_DONTUNMAP keeps the old range, so the address space grows by all of it
+  // (RLIMIT_AS, and RLIMIT_DATA for a data mapping), checked after the unmap at new_addr.
+  if (r.flags & MREMAP_DONTUNMAP && !mayExpandVm(mm, vma.vmFlags, r.oldLen / PAGE)) return -ENOMEM;
   const mapFlags = (r.flags & MREMAP_FIXED ? MAP_FIXED : 0) | (vma.vmFlags & VM_MAYSHARE ? MAP_SHARED : 0);
   const a = getUnmappedArea(mm, vma.vmFile, r.newAddr, r.newLen, linearPageIndex(vma, r.addr), mapFlags);
   if (a < 0) return a;
