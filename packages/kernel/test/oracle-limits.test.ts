@@ -197,6 +197,23 @@ mmap 0xfffffffffffff000 0x1000 0x3 0x32
 maps
 `;
 
+// prot and flags are unsigned longs: arch_validate_prot() and check_mremap_params() see a bit above 31
+// (or bit 63) as unknown, -EINVAL; mmap ignores unknown prot bits, madvise, msync and mlock2 take an int.
+CASES["unsigned long prot and flags: a bit above 31 is unknown to mprotect, mremap and mseal, ignored by mmap's prot"] = `
+mmap ${at(0)} 0x4000 0x3 0x32
+mprotect ${at(0)} 0x1000 0x100000001
+mprotect ${at(0)} 0x1000 0x8000000000000001
+mprotect ${at(0)} 0x0 0x100000001
+mremap ${at(0)} 0x1000 0x2000 0x100000001
+mremap ${at(0)} 0x1000 0x1000 0x8000000000000000
+mseal ${at(0)} 0x1000 0x100000000
+mmap ${at(16)} 0x1000 0x100000001 0x32
+madvise ${at(0)} 0x1000 0x100000004
+msync ${at(0)} 0x1000 0x100000004
+mlock2 ${at(0)} 0x1000 0x100000001
+maps
+`;
+
 // GUP for writing touches what is mapped (follow_page_pte() with FOLL_TOUCH | FOLL_WRITE): a shmem page
 // mapped clean is marked dirty by MADV_POPULATE_WRITE, so MADV_PAGEOUT keeps it (mincore 1) and drops
 // its clean neighbour; a lazy-free page so touched keeps its data.
