@@ -12,10 +12,12 @@ import {
   ENOMEM,
   ENOSPC,
   ENOSYS,
+  EOPNOTSUPP,
   ESRCH,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   Machine,
+  O_RDWR,
   PROT_READ,
   PROT_WRITE,
   type Process,
@@ -33,7 +35,7 @@ import {
   SYS_pkey_mprotect,
   syscallNames,
 } from "./index";
-import type { ArgKind } from "./internal/syscall";
+import { type ArgKind, convertArgs, syscall } from "./internal/syscall";
 import { SYSCALL_TABLE } from "./syscall_64.tbl";
 
 const RAM = 16 * 1024 * 1024;
@@ -49,6 +51,7 @@ const VALID: Record<ArgKind, unknown> = {
   long: 0,
   off_t: 0,
   "unsigned long": 0,
+  "unsigned long flags": 0,
   size_t: 0,
   "const char *path": "/dev/console",
   "const char *buf": new Uint8Array(1),
@@ -324,16 +327,9 @@ describe("arguments are converted as the C ABI would, or refused before the kern
   it("integers and bigints take the parameter's C type: int modulo 2^32, a negative size_t is huge", async () => {
     const { m, p, a } = await boot();
     // BigInts are integers too.
-    const b = p.sys.mmap(
-      0n as never,
-      4096n as never,
-      BigInt(RW) as never,
-      BigInt(ANON) as never,
-      -1n as never,
-      0n as never,
-    );
+    const b = p.sys.mmap(0n, 4096n, BigInt(RW), BigInt(ANON), -1n as never, 0n);
     expect(b).toBeGreaterThan(0);
-    expect(p.sys.munmap(BigInt(b) as never, 4096n as never)).toBe(0);
+    expect(p.sys.munmap(BigInt(b), 4096n)).toBe(0);
     // A negative length is a huge size_t: munmap's range check and mmap's PAGE_ALIGN answer as Linux.
     expect(p.sys.munmap(a, -4096)).toBe(-EINVAL);
     expect(p.sys.mmap(0, -4096, RW, ANON, -1, 0)).toBe(-ENOMEM);
@@ -347,6 +343,60 @@ describe("arguments are converted as the C ABI would, or refused before the kern
     expect(p.sys.exit((2n ** 64n + 7n) as never)).toBe(0);
     expect(p.exitCode).toBe(7);
     m.checkInvariants();
+  });
+
+  it("mmap flags are an unsigned long: MAP_SHARED_VALIDATE refuses a bit above 31 (-EOPNOTSUPP), MAP_SHARED ignores it", async () => {
+    // Linux 6.18.44, a memfd and /dev/zero alike: flags 0x100000003 and 0x80000003 are EOPNOTSUPP,
+    // 0x100000001 maps (do_mmap(): MAP_SHARED masks with LEGACY_MAP_MASK, MAP_SHARED_VALIDATE checks).
+    const { m, p } = await boot();
+    const fd = p.sys.open("/dev/zero", O_RDWR);
+    expect(fd).toBeGreaterThanOrEqual(0);
+    expect(p.sys.mmap(0, 4096, RW, 0x100000003n, fd, 0)).toBe(-EOPNOTSUPP);
+    expect(p.sys.mmap(0, 4096, RW, 0x100000003, fd, 0)).toBe(-EOPNOTSUPP);
+    expect(p.sys.mmap(0, 4096, RW, 0x80000003, fd, 0)).toBe(-EOPNOTSUPP);
+    // MAP_FIXED_NOREPLACE folds MAP_FIXED into the flags first: the high bit is still seen.
+    expect(p.sys.mmap(0x1000_0000_0000, 4096, RW, 0x100100003n, fd, 0)).toBe(-EOPNOTSUPP);
+    expect(p.sys.mmap(0, 4096, RW, 0x100000001n, fd, 0)).toBeGreaterThan(0);
+    expect(p.sys.mmap(0, 4096, RW, 0x3, fd, 0)).toBeGreaterThan(0);
+    m.checkInvariants();
+  });
+
+  it("property: a 64-bit value a double cannot hold arrives as a stand-in with its sign, page offset and order; flags keep their low 32 bits", () => {
+    const ulong = syscall(999, "ulong", "ulong", [{ name: "x", kind: "unsigned long" }], () => 0);
+    const flags = syscall(999, "flags", "flags", [{ name: "x", kind: "unsigned long flags" }], () => 0);
+    const conv = (v: bigint) => convertArgs(ulong, [v])[0] as number;
+    const TWO52 = 2n ** 52n;
+    const s64 = fc.oneof(
+      fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+      fc.bigInt({ min: TWO52 - 2n ** 24n, max: TWO52 + 2n ** 24n }),
+      fc.bigInt({ min: -TWO52 - 2n ** 24n, max: -TWO52 + 2n ** 24n }),
+    );
+    fc.assert(
+      fc.property(s64, s64, (s, t) => {
+        const r = conv(s);
+        expect(Number.isSafeInteger(r)).toBe(true);
+        if (s < TWO52 && s > -TWO52) expect(r).toBe(Number(s));
+        else {
+          expect(Math.sign(r)).toBe(s < 0n ? -1 : 1);
+          expect(Math.abs(r)).toBeGreaterThanOrEqual(2 ** 52);
+          // The same page offset in two's complement (what offset_in_page() reads).
+          expect((BigInt(r) - s) % 4096n).toBe(0n);
+        }
+        // The same order for values at least 8 MiB apart (and never reversed across 2^52).
+        const [lo, hi] = s < t ? [s, t] : [t, s];
+        if (hi - lo >= 2n ** 23n) expect(conv(lo)).toBeLessThan(conv(hi));
+        // A bigint, a number and the same value modulo 2^64 agree.
+        expect(conv(s + 2n ** 64n)).toBe(r);
+        const f = convertArgs(flags, [s])[0] as number;
+        expect(f >>> 0).toBe(Number(BigInt.asUintN(32, s)));
+        expect(f === f >>> 0).toBe(BigInt.asUintN(64, s) < 2n ** 32n);
+      }),
+      { numRuns: 2000 },
+    );
+    // A number beyond 2^53 is read as the integer it is.
+    expect(conv(2n ** 60n)).toBe(convertArgs(ulong, [2 ** 60])[0]);
+    expect(convertArgs(flags, [2 ** 32 + 0x22])[0]).toBe(2 ** 32 + 0x22);
+    expect(convertArgs(flags, [-1])[0]).toBe(2 ** 32 + 0xffffffff);
   });
 
   it("property: arbitrary JS values never oops the machine, never kill the process, invariants hold", async () => {

@@ -115,8 +115,8 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
     [
       addr,
       { name: "length", kind: "unsigned long" },
-      { name: "prot", kind: "unsigned long" },
-      { name: "flags", kind: "unsigned long" },
+      { name: "prot", kind: "unsigned long flags" },
+      { name: "flags", kind: "unsigned long flags" },
       { name: "fd", kind: "unsigned long" },
       { name: "offset", kind: "unsigned long" },
     ],
@@ -126,7 +126,7 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
     SYS_mprotect,
     "mprotect",
     "mprotect",
-    [addr, { name: "len", kind: "size_t" }, { name: "prot", kind: "unsigned long" }],
+    [addr, { name: "len", kind: "size_t" }, { name: "prot", kind: "unsigned long flags" }],
     sysMprotect,
   ),
   syscall(SYS_munmap, "munmap", "munmap", [addr, { name: "length", kind: "size_t" }], sysMunmap),
@@ -170,7 +170,7 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
       { name: "old_address", kind: "unsigned long" },
       { name: "old_size", kind: "unsigned long" },
       { name: "new_size", kind: "unsigned long" },
-      { name: "flags", kind: "unsigned long" },
+      { name: "flags", kind: "unsigned long flags" },
       { name: "new_address", kind: "unsigned long", default: 0 },
     ],
     sysMremap,
@@ -199,7 +199,7 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
   syscall(SYS_dup, "dup", "dup", [{ name: "oldfd", kind: "unsigned int" }], sysDup),
   syscall(SYS_getpid, "getpid", "getpid", [], sysGetpid),
   // clone(flags, stack, parent_tid, child_tid, tls): the flags decide; the rest are user-space pointers.
-  syscall(SYS_clone, "clone", "clone", [{ name: "flags", kind: "unsigned long" }], sysClone),
+  syscall(SYS_clone, "clone", "clone", [{ name: "flags", kind: "unsigned long flags" }], sysClone),
   syscall(SYS_fork, "fork", "fork", [], sysFork),
   syscall(SYS_exit, "exit", "exit", [{ name: "status", kind: "int", default: 0 }], sysExit),
   // glibc's waitpid(pid, &status, options) is wait4(pid, &status, options, NULL); the status comes
@@ -294,7 +294,7 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
     [
       addr,
       { name: "len", kind: "size_t" },
-      { name: "prot", kind: "unsigned long" },
+      { name: "prot", kind: "unsigned long flags" },
       { name: "pkey", kind: "int" },
     ],
     sysPkeyMprotect,
@@ -305,8 +305,8 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
     "pkey_alloc",
     "pkeyAlloc",
     [
-      { name: "flags", kind: "unsigned long" },
-      { name: "access_rights", kind: "unsigned long" },
+      { name: "flags", kind: "unsigned long flags" },
+      { name: "access_rights", kind: "unsigned long flags" },
     ],
     sysPkeyAlloc,
     "4.9",
@@ -316,7 +316,7 @@ const CORE_SYSCALLS: readonly SyscallEntry[] = [
     SYS_mseal,
     "mseal",
     "mseal",
-    [addr, { name: "len", kind: "size_t" }, { name: "flags", kind: "unsigned long" }],
+    [addr, { name: "len", kind: "size_t" }, { name: "flags", kind: "unsigned long flags" }],
     sysMseal,
     "6.10",
   ),
@@ -363,7 +363,9 @@ const describe = (e: SyscallEntry): SyscallDescription => ({
   nr: e.nr,
   name: e.name,
   method: e.method,
-  params: e.params.map((p) => `${p.kind} ${p.name}`),
+  // The C declaration: a flags argument is an unsigned long like any other (its kind only says how
+  // a value beyond a double's 53 bits is read).
+  params: e.params.map((p) => `${p.kind === "unsigned long flags" ? "unsigned long" : p.kind} ${p.name}`),
   since: e.since,
 });
 

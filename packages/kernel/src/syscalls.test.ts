@@ -4,9 +4,9 @@ import {
   DRIVER_API_VERSION,
   defineDriver,
   EBADF,
+  ECHILD,
   EEXIST,
   EFAULT,
-  ECHILD,
   EINVAL,
   ENOMEM,
   ENOTDIR,
@@ -100,12 +100,23 @@ describe("read, lseek, ioctl, waitpid, getppid and the console", () => {
     const m = await Machine.create({ ramBytes: 32 * 1024 * 1024 });
     const p = m.spawn();
     const MiB = 1024 * 1024;
-    const a = p.sys.mmap(0, 40 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    const a = p.sys.mmap(
+      0,
+      40 * MiB,
+      PROT_READ | PROT_WRITE,
+      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+      -1,
+      0,
+    );
     expect(a).toBeGreaterThan(0);
     // Without MAP_NORESERVE, two halves that merge: each mmap passes, the fork does not.
-    expect(p.sys.mmap(a, 20 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)).toBe(a);
+    expect(
+      p.sys.mmap(a, 20 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+    ).toBe(a);
     const b = a + 20 * MiB;
-    expect(p.sys.mmap(b, 20 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)).toBe(b);
+    expect(
+      p.sys.mmap(b, 20 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+    ).toBe(b);
     expect(p.mm.vmaLookup(a)?.vmEnd).toBe(a + 40 * MiB);
     const before = m.processes().length;
     expect(p.sys.fork()).toBe(-ENOMEM);

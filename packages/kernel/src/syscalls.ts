@@ -1,6 +1,8 @@
 /**
  * p.sys: the raw system calls of one process, each through its syscall_64.tbl entry (arguments
  * converted to their C types, a TypeError for one C could not pass, before the kernel is entered).
+ * The mm calls' 64-bit arguments (addresses, lengths, offsets, prot, flags) also take bigints: a
+ * value beyond 2^53 is then read exactly where Linux looks (internal/syscall.ts, "Conversion").
  */
 import { ENOSYS, ESRCH } from "./constants";
 import type { WaitResult } from "./internal/exit";
@@ -205,23 +207,36 @@ export class Syscalls extends FileSyscalls {
    * mmap(2), x86-64: `offset` in bytes. -EINVAL for an unaligned offset comes first, then -EBADF for a
    * bad fd (unless MAP_ANONYMOUS, whose fd is ignored), then mm's checks and the driver's ->mmap.
    */
-  mmap(addr: number, len: number, prot: number, flags: number, fd: number, offset: number): number {
+  mmap(
+    addr: number | bigint,
+    len: number | bigint,
+    prot: number | bigint,
+    flags: number | bigint,
+    fd: number,
+    offset: number | bigint,
+  ): number {
     return doSyscall(this.k, this.t, E.mmap, [addr, len, prot, flags, fd, offset]) as number;
   }
 
-  munmap(addr: number, len: number): number {
+  munmap(addr: number | bigint, len: number | bigint): number {
     return doSyscall(this.k, this.t, E.munmap, [addr, len]) as number;
   }
 
-  mremap(oldAddr: number, oldLen: number, newLen: number, flags: number, newAddr?: number): number {
+  mremap(
+    oldAddr: number | bigint,
+    oldLen: number | bigint,
+    newLen: number | bigint,
+    flags: number | bigint,
+    newAddr?: number | bigint,
+  ): number {
     return doSyscall(this.k, this.t, E.mremap, [oldAddr, oldLen, newLen, flags, newAddr]) as number;
   }
 
-  mprotect(addr: number, len: number, prot: number): number {
+  mprotect(addr: number | bigint, len: number | bigint, prot: number | bigint): number {
     return doSyscall(this.k, this.t, E.mprotect, [addr, len, prot]) as number;
   }
 
-  madvise(addr: number, len: number, advice: number): number {
+  madvise(addr: number | bigint, len: number | bigint, advice: number): number {
     return doSyscall(this.k, this.t, E.madvise, [addr, len, advice]) as number;
   }
 
@@ -230,7 +245,7 @@ export class Syscalls extends FileSyscalls {
    * break, or the old one when it cannot (below the heap's start, RLIMIT_DATA, no room, sealed);
    * brk(0) asks for the break. Never -errno (libc.sbrk() makes ENOMEM of a refusal).
    */
-  brk(brk: number): number {
+  brk(brk: number | bigint): number {
     return doSyscall(this.k, this.t, E.brk, [brk]) as number;
   }
 
@@ -239,19 +254,19 @@ export class Syscalls extends FileSyscalls {
    * discarding madvise of read-only anonymous memory fail with -EPERM. 0, -EINVAL (flags, alignment,
    * wrap), -ENOMEM (a hole); -ENOSYS on a 2.6.10 machine.
    */
-  mseal(addr: number, len: number, flags = 0): number {
+  mseal(addr: number | bigint, len: number | bigint, flags: number | bigint = 0): number {
     return doSyscall(this.k, this.t, E.mseal, [addr, len, flags]) as number;
   }
 
-  msync(addr: number, len: number, flags: number): number {
+  msync(addr: number | bigint, len: number | bigint, flags: number): number {
     return doSyscall(this.k, this.t, E.msync, [addr, len, flags]) as number;
   }
 
-  mlock(addr: number, len: number): number {
+  mlock(addr: number | bigint, len: number | bigint): number {
     return doSyscall(this.k, this.t, E.mlock, [addr, len]) as number;
   }
 
-  munlock(addr: number, len: number): number {
+  munlock(addr: number | bigint, len: number | bigint): number {
     return doSyscall(this.k, this.t, E.munlock, [addr, len]) as number;
   }
 
@@ -283,7 +298,7 @@ export class Syscalls extends FileSyscalls {
    * mlock2(2): flags 0 or MLOCK_ONFAULT (lock without populating: pages are locked as they fault in).
    * -ENOSYS on a 2.6.10 machine (added in 4.4).
    */
-  mlock2(addr: number, len: number, flags: number): number {
+  mlock2(addr: number | bigint, len: number | bigint, flags: number): number {
     return doSyscall(this.k, this.t, E.mlock2, [addr, len, flags]) as number;
   }
 
@@ -301,9 +316,9 @@ export class Syscalls extends FileSyscalls {
    * mincore(2): with a vector, fills it (1 = resident) and returns 0; with a count, returns a new vector
    * of that many bytes; -EINVAL (unaligned), -ENOMEM (a hole, or beyond user space), -EFAULT (too short).
    */
-  mincore(addr: number, len: number, vec: Uint8Array): number;
-  mincore(addr: number, len: number, count: number): Uint8Array | number;
-  mincore(addr: number, len: number, vec: Uint8Array | number): Uint8Array | number {
+  mincore(addr: number | bigint, len: number | bigint, vec: Uint8Array): number;
+  mincore(addr: number | bigint, len: number | bigint, count: number): Uint8Array | number;
+  mincore(addr: number | bigint, len: number | bigint, vec: Uint8Array | number): Uint8Array | number {
     return doSyscall(this.k, this.t, E.mincore, [addr, len, vec]) as Uint8Array | number;
   }
 
@@ -336,7 +351,7 @@ export class Syscalls extends FileSyscalls {
   }
 
   /** pkey_mprotect(2): mprotect that also tags the range with `pkey` (-1: as mprotect); -ENOSYS on 2.6.10. */
-  pkeyMprotect(addr: number, len: number, prot: number, pkey: number): number {
+  pkeyMprotect(addr: number | bigint, len: number | bigint, prot: number | bigint, pkey: number): number {
     return doSyscall(this.k, this.t, E.pkeyMprotect, [addr, len, prot, pkey]) as number;
   }
 

@@ -197,9 +197,37 @@ mmap 0xfffffffffffff000 0x1000 0x3 0x32
 maps
 `;
 
+// Values a double cannot hold (2^53 + 1 and beyond) reach the kernel exactly as bigints; the syscall
+// entry hands mm a stand-in with the same page offset, sign and order (internal/syscall.ts standIn),
+// and prot keeps its low 32 bits: each answer is the one Linux gives the exact value.
+CASES[
+  "64-bit arguments beyond 2^53: the page offset of a huge offset, address or length and the low bits of prot are kept"
+] = `
+mmap ${at(0)} 0x4000 0x3 0x32
+mmap ${at(16)} 0x1000 0x3 0x32 0x20000000000001
+mmap ${at(16)} 0x1000 0x3 0x32 0x20000000001000
+mmap ${at(17)} 0x1000 0x20000000000001 0x32
+mmap ${at(32)} 0x20000000000001 0x3 0x32
+mprotect 0x20000000000001 0x1000 0x1
+mprotect 0x8000000000000801 0x1000 0x1
+mprotect 0x20000000001000 0x1000 0x1
+madvise 0x20000000000001 0x1000 0x4
+mincore 0x20000000000001 0x1000
+msync 0x4000000000000801 0x1000 0x4
+mseal 0x20000000000001 0x1000 0x0
+mremap 0x20000000000001 0x1000 0x2000 0x1
+mremap ${at(0)} 0x1000 0x20000000000001 0x1
+mlock 0x20000000000001 0x1000
+brk 0x20000000000001
+setrlimit 0x8 0x20000000000001 0x20000000000000
+maps
+`;
+
 // prot and flags are unsigned longs: arch_validate_prot() and check_mremap_params() see a bit above 31
 // (or bit 63) as unknown, -EINVAL; mmap ignores unknown prot bits, madvise, msync and mlock2 take an int.
-CASES["unsigned long prot and flags: a bit above 31 is unknown to mprotect, mremap and mseal, ignored by mmap's prot"] = `
+CASES[
+  "unsigned long prot and flags: a bit above 31 is unknown to mprotect, mremap and mseal, ignored by mmap's prot"
+] = `
 mmap ${at(0)} 0x4000 0x3 0x32
 mprotect ${at(0)} 0x1000 0x100000001
 mprotect ${at(0)} 0x1000 0x8000000000000001
@@ -257,7 +285,9 @@ mmap ${at(48)} 0x1000 0x3 0x2032
 // mremap_to(): MREMAP_DONTUNMAP keeps the old range, so the address space grows by all of it, which
 // may_expand_vm() checks against RLIMIT_DATA for private writable memory (the oracle's own data, a few
 // pages of libc, counts too: the sizes leave it room either way).
-CASES["RLIMIT_DATA bounds mremap(MREMAP_DONTUNMAP): 13 MiB moved under a 24 MiB limit is ENOMEM, 6 MiB is not"] = `
+CASES[
+  "RLIMIT_DATA bounds mremap(MREMAP_DONTUNMAP): 13 MiB moved under a 24 MiB limit is ENOMEM, 6 MiB is not"
+] = `
 arena ${h(A)} 0x8000000
 setrlimit 0x2 0x1800000 0x1800000
 mmap ${at(0)} 0xd00000 0x3 0x32

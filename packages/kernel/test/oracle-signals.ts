@@ -244,16 +244,21 @@ function runOp(
   handler: (i: SigInfo) => void,
   arena: ProcState["arena"],
 ): string {
+  // The 64-bit arguments as C passes them: exact, as a bigint where a double cannot hold the value.
+  const x = big.map((v) => {
+    const s = BigInt.asIntN(64, v);
+    return s < 2n ** 52n && s > -(2n ** 52n) ? Number(s) : s;
+  });
   const zero = (r: number) => (isErr(r) ? errText(r) : r === 0 ? "0" : hex(r));
   switch (name) {
     case "mmap": {
-      const r = p.sys.mmap(a[0]!, a[1]!, a[2]!, a[3]!, -1, a[4] ?? 0);
+      const r = p.sys.mmap(x[0]!, x[1]!, x[2]!, x[3]!, -1, x[4] ?? 0);
       return isErr(r) ? errText(r) : addrText(p, r);
     }
     case "munmap":
-      return zero(p.sys.munmap(a[0]!, a[1]!));
+      return zero(p.sys.munmap(x[0]!, x[1]!));
     case "mprotect":
-      return zero(p.sys.mprotect(a[0]!, a[1]!, a[2]!));
+      return zero(p.sys.mprotect(x[0]!, x[1]!, x[2]!));
     case "load8":
     case "load16":
     case "load32":
@@ -279,11 +284,11 @@ function runOp(
     case "kill":
       return zero(p.sys.kill(p.pid, a[0]!));
     case "mlock":
-      return zero(p.sys.mlock(a[0]!, a[1]!));
+      return zero(p.sys.mlock(x[0]!, x[1]!));
     case "munlock":
-      return zero(p.sys.munlock(a[0]!, a[1]!));
+      return zero(p.sys.munlock(x[0]!, x[1]!));
     case "mlock2":
-      return zero(p.sys.mlock2(a[0]!, a[1]!, a[2]!));
+      return zero(p.sys.mlock2(x[0]!, x[1]!, a[2]!));
     case "mlockall":
       return zero(p.sys.mlockall(a[0]!));
     case "munlockall":
@@ -291,7 +296,7 @@ function runOp(
     case "mincore": {
       const pages = Math.ceil(Number(BigInt.asUintN(64, big[1]!)) / 4096);
       const v = new Uint8Array(Math.min(pages, 4096));
-      const r = p.sys.mincore(a[0]!, a[1]!, v);
+      const r = p.sys.mincore(x[0]!, x[1]!, v);
       return r < 0 ? errText(r) : `0 ${[...v.subarray(0, pages)].map((x) => x & 1).join("")}`;
     }
     case "getrlimit": {
@@ -307,17 +312,17 @@ function runOp(
       dropCapIpcLock(p.task);
       return "0";
     case "madvise":
-      return zero(p.sys.madvise(a[0]!, a[1]!, a[2]!));
+      return zero(p.sys.madvise(x[0]!, x[1]!, a[2]!));
     case "mremap": {
-      const r = p.sys.mremap(a[0]!, a[1]!, a[2]!, a[3]!, a[4] ?? 0);
+      const r = p.sys.mremap(x[0]!, x[1]!, x[2]!, x[3]!, x[4] ?? 0);
       return isErr(r) ? errText(r) : addrText(p, r);
     }
     case "brk":
-      return heapText(p.sys.brk(a[0]!), p.mm.startBrk);
+      return heapText(p.sys.brk(x[0]!), p.mm.startBrk);
     case "mseal":
-      return zero(p.sys.mseal(a[0]!, a[1]!, a[2]!));
+      return zero(p.sys.mseal(x[0]!, x[1]!, x[2]!));
     case "msync":
-      return zero(p.sys.msync(a[0]!, a[1]!, a[2]!));
+      return zero(p.sys.msync(x[0]!, x[1]!, a[2]!));
     case "vmflags": {
       let inVma = false;
       for (const l of p.procSmaps().split("\n")) {

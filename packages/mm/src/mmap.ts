@@ -256,7 +256,11 @@ export function doMmap(
       case MAP_SHARED_VALIDATE: {
         if ((flags & MAP_TYPE) === MAP_SHARED_VALIDATE && !mm.rules.modernMapTypes) return -EINVAL;
         if ((flags & MAP_TYPE) === MAP_SHARED) flags &= LEGACY_MAP_MASK;
-        else if (flags & ~(LEGACY_MAP_MASK | MAP_SYNC | MAP_FIXED_NOREPLACE | MAP_SHARED_VALIDATE))
+        // flags is an unsigned long: a bit above 31 (the syscall entry's 2^32) is unknown too.
+        else if (
+          flags & ~(LEGACY_MAP_MASK | MAP_SYNC | MAP_FIXED_NOREPLACE | MAP_SHARED_VALIDATE) ||
+          flagsIn !== flagsIn >>> 0
+        )
           return -EOPNOTSUPP;
         if (flags & MAP_SYNC) return -EOPNOTSUPP; // no DAX device here
         if (prot & PROT_WRITE && !file.writable) return -EACCES;

@@ -6,7 +6,11 @@
  *  - integers (numbers or bigints) become the parameter's C type: 32-bit types modulo 2^32 (int
  *    and pid_t signed, unsigned int unsigned), 64-bit types modulo 2^64, handed over as their
  *    two's-complement value (a size_t of 2^64 - 1 arrives as -1: mm's `ul()` and the handlers read
- *    unsigned types unsigned, as the kernel does, so a negative length is a huge size_t);
+ *    unsigned types unsigned, as the kernel does, so a negative length is a huge size_t). A 64-bit
+ *    value of magnitude 2^52 or more arrives as a stand-in below 2^53 (standIn: same sign, same page
+ *    offset, same order but for values 8 MiB apart), and a flags or prot argument ("unsigned long
+ *    flags") as its low 32 bits plus 2^32 when any higher bit is set: what Linux checks of such a
+ *    value reads the same. Give values that large as bigints: a number has already lost its low bits;
  *  - anything else (NaN, ±Infinity, a fraction, a string where a number is expected, null, an
  *    object, a number where a path is expected) throws a TypeError naming the syscall and the
  *    argument, before the kernel is entered: nothing changes and the process goes on.
@@ -35,6 +39,11 @@ export interface ArgKinds {
   long: number;
   off_t: number;
   "unsigned long": number;
+  /**
+   * An unsigned long read bit by bit (prot, flags): its low 32 bits exactly, plus 2^32 when any higher
+   * bit is set (no such call knows a bit above 31; each refuses or ignores them as Linux does).
+   */
+  "unsigned long flags": number;
   size_t: number;
   /** `const char __user *` naming a path: a string. */
   "const char *path": string;
@@ -128,18 +137,19 @@ function laterThan2610(release: string): boolean {
   return a > 2 || (a === 2 && (b > 6 || (b === 6 && c > 10)));
 }
 
-/** Kind codes: the integer kinds first (C_INT64 and below), so one compare picks the hot path. */
+/** Kind codes: the integer kinds first (C_FLAGS64 and below), so one compare picks the hot path. */
 const C_INT32 = 0;
 const C_UINT32 = 1;
 const C_INT64 = 2;
-const C_PATH = 3;
-const C_INBUF = 4;
-const C_OUTBUF = 5;
-const C_SIGACTION = 6;
-const C_SIGSET = 7;
-const C_RLIMIT = 8;
-const C_SHMID_DS = 9;
-const C_TIMESPEC_OUT = 10;
+const C_FLAGS64 = 3;
+const C_PATH = 4;
+const C_INBUF = 5;
+const C_OUTBUF = 6;
+const C_SIGACTION = 7;
+const C_SIGSET = 8;
+const C_RLIMIT = 9;
+const C_SHMID_DS = 10;
+const C_TIMESPEC_OUT = 11;
 const CODE: Record<ArgKind, number> = {
   int: C_INT32,
   pid_t: C_INT32,
@@ -148,6 +158,7 @@ const CODE: Record<ArgKind, number> = {
   long: C_INT64,
   off_t: C_INT64,
   "unsigned long": C_INT64,
+  "unsigned long flags": C_FLAGS64,
   size_t: C_INT64,
   "const char *path": C_PATH,
   "const char *buf": C_INBUF,
@@ -159,18 +170,38 @@ const CODE: Record<ArgKind, number> = {
   "struct timespec *": C_TIMESPEC_OUT,
 };
 
-/** An integer number as C type `code` (C_INT32, C_UINT32 or C_INT64). */
+/** An integer number as C type `code` (C_INT32, C_UINT32, C_INT64 or C_FLAGS64). */
 function fromNumber(code: number, v: number): number {
   if (code === C_INT32) return v | 0;
   if (code === C_UINT32) return v >>> 0;
-  // 64-bit: a safe integer already is its two's-complement value; beyond, reduce exactly.
-  return Number.isSafeInteger(v) ? v : Number(BigInt.asIntN(64, BigInt(v)));
+  // 64-bit: a small integer already is its two's-complement value; beyond, reduce exactly.
+  if (code === C_FLAGS64) return v === v >>> 0 ? v : fromBigInt(code, BigInt(v));
+  return v < 2 ** 52 && v > -(2 ** 52) ? v : fromBigInt(code, BigInt(v));
 }
+
+const TWO52 = 2n ** 52n;
 
 function fromBigInt(code: number, v: bigint): number {
   if (code === C_INT32) return Number(BigInt.asIntN(32, v));
   if (code === C_UINT32) return Number(BigInt.asUintN(32, v));
-  return Number(BigInt.asIntN(64, v));
+  const s = BigInt.asIntN(64, v);
+  if (code === C_FLAGS64)
+    return s === BigInt.asUintN(32, s) ? Number(s) : Number(BigInt.asUintN(32, s)) + 2 ** 32;
+  if (s < TWO52 && s > -TWO52) return Number(s);
+  return standIn(s);
+}
+
+/**
+ * A 64-bit value of magnitude 2^52 or more, which a double cannot always hold, as a stand-in below
+ * 2^53: the same sign, the same page offset (low 12 bits, in two's complement), and its magnitude
+ * above 2^52 scaled down by 2^11 in whole pages, so that stand-ins keep the values' order (up to
+ * values 8 MiB apart) and stay far outside user space (TASK_SIZE is 2^47), where Linux's checks
+ * (alignment, sign, the range, which of two lengths is larger) answer the same.
+ */
+function standIn(s: bigint): number {
+  const m = s < 0n ? -s : s;
+  const r = 2 ** 52 + Number((((m - TWO52) >> 11n) & ~0xfffn) | (m & 0xfffn));
+  return s < 0n ? -r : r;
 }
 
 function refuse(e: SyscallEntry, i: number, what: string, v: unknown): never {
@@ -274,7 +305,7 @@ export function convertArgs(e: SyscallEntry, args: unknown[]): unknown[] {
     const v = args[i];
     const code = codes[i]!;
     args[i] =
-      typeof v === "number" && code <= C_INT64 && Number.isInteger(v)
+      typeof v === "number" && code <= C_FLAGS64 && Number.isInteger(v)
         ? fromNumber(code, v)
         : convertSlow(e, i, v);
   }
