@@ -1,7 +1,10 @@
 import type { Mmu } from "@faultline/mm";
 
-/** What a syscall argument may be: numbers, strings, byte buffers (copied back after the call). */
-export type SyscallArg = number | string | boolean | null | Uint8Array;
+/**
+ * What a syscall argument may be: numbers, bigints (a 64-bit value exactly: a register holds it modulo
+ * 2^64), strings, byte buffers (copied back after the call).
+ */
+export type SyscallArg = number | bigint | string | boolean | null | Uint8Array;
 
 /**
  * The raw syscall surface a process program sees: the same calls as an in-thread process's
@@ -18,12 +21,26 @@ export interface Sys {
   read(fd: number, ...args: SyscallArg[]): number;
   write(fd: number, ...args: SyscallArg[]): number;
   ioctl(fd: number, cmd: number, arg?: number): number;
-  mmap(addr: number, len: number, prot: number, flags: number, fd: number, offset: number): number;
-  munmap(addr: number, len: number): number;
-  mremap(addr: number, oldLen: number, newLen: number, flags: number, newAddr?: number): number;
-  mprotect(addr: number, len: number, prot: number): number;
-  madvise(addr: number, len: number, advice: number): number;
-  msync(addr: number, len: number, flags: number): number;
+  /** The mm calls take bigints for their 64-bit arguments, as `p.sys` does. */
+  mmap(
+    addr: number | bigint,
+    len: number | bigint,
+    prot: number | bigint,
+    flags: number | bigint,
+    fd: number,
+    offset: number | bigint,
+  ): number;
+  munmap(addr: number | bigint, len: number | bigint): number;
+  mremap(
+    addr: number | bigint,
+    oldLen: number | bigint,
+    newLen: number | bigint,
+    flags: number | bigint,
+    newAddr?: number | bigint,
+  ): number;
+  mprotect(addr: number | bigint, len: number | bigint, prot: number | bigint): number;
+  madvise(addr: number | bigint, len: number | bigint, advice: number): number;
+  msync(addr: number | bigint, len: number | bigint, flags: number): number;
   /**
    * Returns the child's pid in the parent, -errno on failure. The child is a new worker whose address
    * space is the copy-on-write copy of the parent's at this point; JavaScript cannot copy a running
@@ -52,7 +69,7 @@ export interface Sys {
   /** pkey_free(2): 0 or -EINVAL; -ENOSYS on a 2.6.10 machine. */
   pkeyFree(pkey: number): number;
   /** pkey_mprotect(2): mprotect that also tags the range with `pkey` (-1: as mprotect); -ENOSYS on 2.6.10. */
-  pkeyMprotect(addr: number, len: number, prot: number, pkey: number): number;
+  pkeyMprotect(addr: number | bigint, len: number | bigint, prot: number | bigint, pkey: number): number;
   /** glibc pkey_get(3): this thread's rights for `key`; -EINVAL, or -ENOSYS without PKU. No syscall. */
   pkeyGet(key: number): number;
   /** glibc pkey_set(3) (WRPKRU): 0, -EINVAL, or -ENOSYS without PKU. No syscall. */

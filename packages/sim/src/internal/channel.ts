@@ -157,6 +157,18 @@ export class ProcessKilled extends Error {
   }
 }
 
+/**
+ * A register holds 64 bits: a larger bigint (an argument, or a field of a struct such as an rlimit's
+ * cur) reaches the kernel modulo 2^64, as in-thread, where msgpack's int64 could not carry it.
+ */
+function wireArg(a: unknown): unknown {
+  if (typeof a === "bigint") return BigInt.asIntN(64, a);
+  if (a === null || typeof a !== "object" || Object.getPrototypeOf(a) !== Object.prototype) return a;
+  const o = a as Record<string, unknown>;
+  if (!Object.values(o).some((v) => typeof v === "bigint")) return a;
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, wireArg(v)]));
+}
+
 /** The worker's end. */
 export class WorkerChannel {
   readonly i32: Int32Array;
@@ -287,7 +299,7 @@ export class WorkerChannel {
       if (this.i32[RESP_KIND] === KIND_TYPE_ERROR) throw new TypeError(this.unpackText());
       return this.replyOf().ret;
     }
-    this.writePayload({ call, args } satisfies SyscallRequest);
+    this.writePayload({ call, args: args.map(wireArg) } satisfies SyscallRequest);
     const value = this.roundTrip(OP_SYSCALL);
     if (this.i32[RESP_KIND] === 0) return value;
     if (this.i32[RESP_KIND] === KIND_TYPE_ERROR) throw new TypeError(this.unpackText());

@@ -57,6 +57,17 @@ export default defineProgram((sys, mmu) => {
     const e = typeErrorOf(fn);
     if (!e || !message.test(e.message)) return 30 + i;
   }
+  // 64-bit values as bigints, read as in-thread: exactly beyond 2^53 (an offset 2^53 + 1 is not
+  // page-aligned: -EINVAL), and modulo 2^64 beyond 64 bits (a register holds no more: munmap(2^70)
+  // is munmap(0), which unmaps nothing), in an rlimit's fields too (-1 is RLIM_INFINITY).
+  const EINVAL = -22;
+  if (sys.mmap(0, 4096n, RW, MAP_PRIVATE_ANON, -1, 2n ** 53n + 1n) !== EINVAL) return 60;
+  if (sys.mprotect(2n ** 53n + 1n, 4096, 1) !== EINVAL) return 61;
+  if (sys.mprotect(a, 4096, 2n ** 32n + 3n) !== EINVAL) return 62;
+  if (sys.munmap(2n ** 70n, 4096n) !== 0) return 63;
+  if (typeof sys.call("prlimit64", 0, 8, { cur: 2n ** 64n - 1n + 2n ** 70n, max: -1n }) !== "object")
+    return 64;
+  if ((sys.call("getrlimit", 8) as { cur: number }).cur !== -1) return 65;
   // Nothing changed: the page is mapped, writable and holds what it held.
   if (mmu.load32(a) !== 7) return 50;
   mmu.store32(a, 8);
