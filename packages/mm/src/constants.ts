@@ -17,6 +17,8 @@ export const MAP_FIXED = 0x10;
 export const MAP_ANONYMOUS = 0x20;
 export const MAP_ANON = MAP_ANONYMOUS;
 export const MAP_32BIT = 0x40;
+/** x86: place the mapping above 4 GiB (v6.4); only MAP_SHARED_VALIDATE's mask knows it here. */
+export const MAP_ABOVE4G = 0x80;
 export const MAP_GROWSDOWN = 0x0100;
 export const MAP_DENYWRITE = 0x0800;
 export const MAP_EXECUTABLE = 0x1000;
@@ -29,7 +31,20 @@ export const MAP_HUGETLB = 0x40000;
 export const MAP_SYNC = 0x80000;
 export const MAP_FIXED_NOREPLACE = 0x100000;
 export const MAP_UNINITIALIZED = 0x4000000;
-/** Flags MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK | MAP_SYNC), include/linux/mman.h. */
+/**
+ * MAP_HUGETLB's page size (include/uapi/asm-generic/hugetlb_encode.h): log2 of it in bits 26..31,
+ * 0 for the default hstate (v3.8). MAP_UNINITIALIZED shares bit 26, which only matters without
+ * MAP_HUGETLB.
+ */
+export const MAP_HUGE_SHIFT = 26;
+export const MAP_HUGE_MASK = 0x3f;
+export const MAP_HUGE_2MB = 21 << MAP_HUGE_SHIFT;
+export const MAP_HUGE_1GB = 30 << MAP_HUGE_SHIFT;
+/**
+ * Flags MAP_SHARED_VALIDATE accepts besides MAP_SYNC (include/linux/mman.h): the historical ones, with
+ * x86's MAP_32BIT and MAP_ABOVE4G and the bits of MAP_HUGE_2MB and MAP_HUGE_1GB (26..30, not 31: a
+ * memfd mapped MAP_SHARED_VALIDATE with bit 30 is fine, with bit 31 -EOPNOTSUPP, Linux 6.18.44).
+ */
 export const LEGACY_MAP_MASK =
   MAP_SHARED |
   MAP_PRIVATE |
@@ -44,7 +59,11 @@ export const LEGACY_MAP_MASK =
   MAP_POPULATE |
   MAP_NONBLOCK |
   MAP_STACK |
-  MAP_HUGETLB;
+  MAP_HUGETLB |
+  MAP_32BIT |
+  MAP_ABOVE4G |
+  MAP_HUGE_2MB |
+  MAP_HUGE_1GB;
 export const MAP_FAILED = -1;
 
 export const MREMAP_MAYMOVE = 1;

@@ -539,6 +539,20 @@ export const ERA_DIFFERENCES = {
     "2.6.10": false,
     modern: true,
   },
+  /**
+   * MAP_HUGETLB: anonymous memory backed by huge pages, through a file of the internal hugetlbfs mount
+   * (ksys_mmap_pgoff(), hugetlb.ts), and -EINVAL with any other file. 2.6.10's do_mmap_pgoff() knew no
+   * such flag and ignored bit 0x40000: the mapping is plain anonymous memory (huge pages then came only
+   * from a file on a mounted hugetlbfs, or SysV SHM_HUGETLB). The page size bits (MAP_HUGE_SHIFT) came
+   * with v3.8; between the two they were ignored too.
+   */
+  mapHugetlb: {
+    changedIn:
+      "v2.6.32: 'hugetlb: add MAP_HUGETLB for mmaping pseudo-anonymous huge page regions' (Eric B Munson); " +
+      "v3.8: 'mm: support more pagesizes for MAP_HUGETLB/SHM_HUGETLB' (Andi Kleen)",
+    "2.6.10": false,
+    modern: true,
+  },
 } as const satisfies Record<string, Difference<boolean | number>>;
 
 type Rows = typeof ERA_DIFFERENCES;

@@ -21,6 +21,7 @@ export {
   GUP_PIN_COUNTING_BIAS,
   getUserPagesWalk,
 } from "./gup";
+export { HPAGE_SIZE, HUGETLB_VM_OPS, HugetlbFile, isFileHugepages } from "./hugetlb";
 export { isCowMapping } from "./internal";
 export {
   isNewMemtypeAllowed,

@@ -53,6 +53,7 @@ import {
 import { EACCES, EAGAIN, EBADF, EFAULT, EINVAL, ENODEV, ENOMEM, EPERM } from "./errno";
 import { FAULT_OOM } from "./fault";
 import { faultinPageRange } from "./gup";
+import { hstateVma, isFileHugepages } from "./hugetlb";
 import { linearPageIndex, offsetInPage, PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import { canMadviseModify } from "./mseal";
@@ -196,7 +197,12 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
   switch (advice) {
     case MADV_DONTNEED:
     case MADV_DONTNEED_LOCKED:
-      if (f & (VM_PFNMAP | VM_HUGETLB) || (advice === MADV_DONTNEED && f & VM_LOCKED)) return -EINVAL;
+      // madvise_dontneed_free_valid_vma(): on hugetlb the start must be huge page aligned; the end is
+      // rounded down to whole huge pages ("avoid unexpected data loss"), which with an empty pool
+      // (nothing is ever mapped there) frees nothing either way, so a page-sized call succeeds.
+      if (f & VM_HUGETLB) {
+        if (start % hstateVma(vma) !== 0) return -EINVAL;
+      } else if (f & VM_PFNMAP || (advice === MADV_DONTNEED && f & VM_LOCKED)) return -EINVAL;
       zapPageRange(mm, vma, start, end);
       mm.pgd.freeEmpty(start, end);
       return 0;
@@ -230,6 +236,9 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
       const file = vma.vmFile;
       if (!file) return -EINVAL;
       if (!(f & VM_SHARED) || !(f & VM_MAYWRITE)) return -EACCES;
+      // hugetlbfs_fallocate() punches whole huge pages out of the range and zaps their mappings: with
+      // no pool, nothing is there to free.
+      if (isFileHugepages(file)) return 0;
       // Any open file of a shmem inode (memfd, tmpfs, SysV shm, shared anonymous memory) can.
       const inode = shmemInodeOf(file.mapping);
       if (!inode) return -ENODEV;
@@ -281,8 +290,9 @@ function madviseVma(mm: MmStruct, vma: Vma, start: number, end: number, advice: 
       nf |= VM_DONTDUMP;
       break;
     case MADV_DODUMP:
-      // madvise_vma_behavior(): droppable memory is never dumped (v6.11), nor is VM_SPECIAL memory.
-      if (f & (VM_SPECIAL | VM_DROPPABLE)) return -EINVAL;
+      // madvise_vma_behavior(): droppable memory is never dumped (v6.11), nor is VM_SPECIAL memory,
+      // except hugetlb's (VM_DONTEXPAND: 'mm: madvise(MADV_DODUMP): allow hugetlbfs pages'; 6.18.44).
+      if ((f & VM_SPECIAL && !(f & VM_HUGETLB)) || f & VM_DROPPABLE) return -EINVAL;
       nf &= ~VM_DONTDUMP;
       break;
     case MADV_HUGEPAGE:

@@ -64,8 +64,10 @@ export function doMlock(
   }
   if (tmp < end) return -ENOMEM;
   // __mm_populate(start, len, 0), once everything is locked (2.6.10: in each mlock_fixup(), era.ts
-  // mlockPopulatesEachVma).
-  if (lock && !onFault && !mm.rules.mlockPopulatesEachVma) return populateLocked(mm, start, end);
+  // mlockPopulatesEachVma). MLOCK_ONFAULT too: populate_vma_page_range() skips the VMAs now
+  // VM_LOCKONFAULT, but memory mlock may not lock never got the flag and is faulted in (a droppable
+  // mapping's pages; hugetlb's fault, SIGBUS, makes mlock2() -ENOMEM; Linux 6.18.44).
+  if (lock && !mm.rules.mlockPopulatesEachVma) return populateLocked(mm, start, end);
   return 0;
 }
 

@@ -14,7 +14,7 @@ import { doMadvise } from "./madvise";
 import { doMincore } from "./mincore";
 import { doMlock, doMlockall } from "./mlock";
 import { type MmFile, MmStruct, type Vma } from "./mm_types";
-import { doMmap, doVmiMunmap } from "./mmap";
+import { doMmap, doVmiMunmap, ksysMmapPgoff } from "./mmap";
 import { doMprotectPkey } from "./mprotect";
 import { doMremap } from "./mremap";
 import { doMseal } from "./mseal";
@@ -52,11 +52,12 @@ export class Mm extends MmStruct {
 
   /**
    * The x86-64 mmap syscall once the fd is resolved: `offset` in bytes (checked first, as
-   * sys_mmap does), `file` null for MAP_ANONYMOUS. Returns the address or -errno.
+   * sys_mmap does), `file` null for MAP_ANONYMOUS; then ksys_mmap_pgoff() (MAP_HUGETLB) and do_mmap().
+   * Returns the address or -errno.
    */
   mmap(addr: number, len: number, prot: number, flags: number, file: MmFile | null, offset: number): number {
     if (offsetInPage(offset) !== 0) return -EINVAL;
-    return this.mmapPgoff(addr, len, prot, flags, file, Math.floor(ul(offset) / PAGE));
+    return ksysMmapPgoff(this, addr, len, prot, flags, file, Math.floor(ul(offset) / PAGE));
   }
 
   /** do_mmap() (mm/mmap.c), including mmap_region(). */

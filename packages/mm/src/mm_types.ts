@@ -50,6 +50,11 @@ export interface VmOperations {
   populate?(vma: Vma, addr: number, len: number, pgoff: number, nonblock: boolean): number;
   /** Name shown in /proc/PID/maps instead of the file's path (vm_ops->name). */
   name?(vma: Vma): string | null;
+  /**
+   * The size of the pages backing the VMA (vm_ops->pagesize, vma_kernel_pagesize()): smaps'
+   * KernelPageSize and MMUPageSize. Absent: PAGE_SIZE. hugetlb's gives its hstate's.
+   */
+  pagesize?(vma: Vma): number;
 }
 
 /** The 2.6 nopage return for "out of memory" ((struct page *)-1 then). */

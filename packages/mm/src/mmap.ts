@@ -10,6 +10,9 @@ import {
   MAP_FIXED,
   MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN,
+  MAP_HUGE_MASK,
+  MAP_HUGE_SHIFT,
+  MAP_HUGETLB,
   MAP_LOCKED,
   MAP_NONBLOCK,
   MAP_NORESERVE,
@@ -46,6 +49,7 @@ import {
 } from "./constants";
 import { EACCES, EAGAIN, EEXIST, EINVAL, ENODEV, ENOMEM, EOPNOTSUPP, EOVERFLOW, EPERM, isErr } from "./errno";
 import { populateLockedMapping } from "./gup";
+import { type HugetlbFile, hstateSizelog, hugeAlign, hugetlbFileSetup, isFileHugepages } from "./hugetlb";
 import {
   linearPageIndex,
   PAGE,
@@ -83,7 +87,9 @@ export function getUnmappedArea(
 ): number {
   if (len > TASK_SIZE) return -ENOMEM;
   let result: number;
-  if (file?.getUnmappedArea) {
+  if (isFileHugepages(file)) {
+    result = hugetlbGetUnmappedArea(mm, file, addr, len, pgoff, flags);
+  } else if (file?.getUnmappedArea) {
     result = file.getUnmappedArea(addr, len, pgoff, flags);
   } else {
     let alignMask = 0;
@@ -98,7 +104,33 @@ export function getUnmappedArea(
   return result;
 }
 
-/** arch/x86/kernel/sys_x86_64.c arch_get_unmapped_area_topdown() */
+/**
+ * hugetlb_get_unmapped_area() (fs/hugetlbfs/inode.c), hugetlbfs's f_op->get_unmapped_area: the length
+ * must be whole huge pages, and so must a MAP_FIXED address (-EINVAL, before anything is unmapped); a
+ * hint is rounded up to a huge page boundary (0x100000001000 asks for 0x100000200000), and the search
+ * returns one (x86's get_align_mask(): huge_page_mask_align(), a search padded by the huge page less a
+ * page). Here rather than in hugetlb.ts because it is the arch search below with the hstate's alignment.
+ */
+function hugetlbGetUnmappedArea(
+  mm: MmStruct,
+  file: HugetlbFile,
+  addr: number,
+  len: number,
+  pgoff: number,
+  flags: number,
+): number {
+  const size = file.hpageSize;
+  if (len % size !== 0) return -EINVAL;
+  if (flags & MAP_FIXED && addr % size !== 0) return -EINVAL;
+  const hint = addr ? hugeAlign(addr, size) : 0;
+  return archGetUnmappedAreaTopdown(mm, hint, len, pgoff, flags, size - 1, size - PAGE);
+}
+
+/**
+ * arch/x86/kernel/sys_x86_64.c arch_get_unmapped_area_topdown(): the result is congruent to pgoff's
+ * offset modulo alignMask + 1 (a power of two), searched for in gaps of len + pad (the kernel's
+ * align_mask; pad defaults to alignMask, our approximation of the THP alignment).
+ */
 function archGetUnmappedAreaTopdown(
   mm: MmStruct,
   addr0: number,
@@ -106,11 +138,12 @@ function archGetUnmappedAreaTopdown(
   pgoff: number,
   flags: number,
   alignMask: number,
+  pad = alignMask,
 ): number {
   if (len > TASK_SIZE) return -ENOMEM;
   if (flags & MAP_FIXED) return addr0;
   // For MAP_32BIT mappings the kernel forces the legacy (bottom-up) layout.
-  if (flags & MAP_32BIT) return bottomUp(mm, addr0, len, pgoff, flags, alignMask);
+  if (flags & MAP_32BIT) return bottomUp(mm, addr0, len, pgoff, flags, alignMask, pad);
   if (addr0) {
     const addr = addr0 - (addr0 % PAGE);
     // mmap_address_hint_valid(): the hint and its end stay below TASK_SIZE.
@@ -127,17 +160,17 @@ function archGetUnmappedAreaTopdown(
   const off = (pgoff * PAGE) % (alignMask + 1);
   let high = mm.mmapBase;
   for (;;) {
-    const g = mm.vmas.findGapTopDown(len + alignMask, PAGE, high);
+    const g = mm.vmas.findGapTopDown(len + pad, PAGE, high);
     if (g < 0) break;
     const next = mm.vmas.find(g);
-    if (next && vmStartGap(mm, next) < g + len + alignMask) {
+    if (next && vmStartGap(mm, next) < g + len + pad) {
       high = vmStartGap(mm, next);
       continue;
     }
-    const a = g + alignMask;
+    const a = g + pad;
     return a - ((((a - off) % (alignMask + 1)) + (alignMask + 1)) % (alignMask + 1));
   }
-  return bottomUp(mm, 0, len, pgoff, flags, alignMask);
+  return bottomUp(mm, 0, len, pgoff, flags, alignMask, pad);
 }
 
 /**
@@ -156,6 +189,7 @@ function bottomUp(
   pgoff: number,
   flags: number,
   alignMask: number,
+  pad: number,
 ): number {
   const begin = flags & MAP_32BIT ? MAP_32BIT_BEGIN : TASK_UNMAPPED_BASE;
   const end = flags & MAP_32BIT ? MAP_32BIT_END : TASK_SIZE;
@@ -169,10 +203,10 @@ function bottomUp(
   const off = (pgoff * PAGE) % (alignMask + 1);
   let low = begin;
   for (;;) {
-    const g = mm.vmas.findGapBottomUp(len + alignMask, low, end);
+    const g = mm.vmas.findGapBottomUp(len + pad, low, end);
     if (g < 0) return -ENOMEM;
     const next = mm.vmas.find(g);
-    if (next && vmStartGap(mm, next) < g + len + alignMask) {
+    if (next && vmStartGap(mm, next) < g + len + pad) {
       low = next.vmEnd;
       continue;
     }
@@ -193,6 +227,43 @@ export function rangeFree(mm: MmStruct, start: number, end: number): boolean {
 }
 
 // ---- do_mmap ----------------------------------------------------------------------------------
+
+/**
+ * ksys_mmap_pgoff() (mm/mmap.c) once the fd is resolved (`file` null for MAP_ANONYMOUS), then do_mmap().
+ * MAP_HUGETLB asks for huge pages: a file must then be hugetlbfs's (no other is, and Faultline opens
+ * none: -EINVAL); anonymous memory names an hstate in bits 26..31 (-EINVAL for one that does not exist)
+ * and is mapped through a new file of the internal hugetlbfs mount, its length rounded up to whole huge
+ * pages (hugetlb.ts). 2.6.10 knew no MAP_HUGETLB and ignores the bit (era.ts mapHugetlb).
+ */
+export function ksysMmapPgoff(
+  mm: MmStruct,
+  addr: number,
+  len: number,
+  prot: number,
+  flags: number,
+  file: MmFile | null,
+  pgoff: number,
+): number {
+  if (!mm.rules.mapHugetlb) return doMmap(mm, addr, len, prot, flags, file, pgoff);
+  if (file) {
+    if (isFileHugepages(file))
+      return doMmap(mm, addr, hugeAlign(len, file.hpageSize), prot, flags, file, pgoff);
+    if (flags & MAP_HUGETLB) return -EINVAL;
+    return doMmap(mm, addr, len, prot, flags, file, pgoff);
+  }
+  if (!(flags & MAP_HUGETLB)) return doMmap(mm, addr, len, prot, flags, null, pgoff);
+  // (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK: bits above 31 of the unsigned long shift out of the mask.
+  const size = hstateSizelog((flags >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK);
+  if (!size) return -EINVAL;
+  const hlen = hugeAlign(len, size);
+  const hfile = hugetlbFileSetup(mm.mem, hlen, size);
+  hfile.get();
+  try {
+    return doMmap(mm, addr, hlen, prot, flags, hfile, pgoff);
+  } finally {
+    hfile.put();
+  }
+}
 
 /**
  * do_mmap() (mm/mmap.c), mmap_region() included; populates after. `addrIn` and `lenIn` are unsigned
@@ -227,15 +298,18 @@ export function doMmap(
   let pkey = 0;
   if (prot === PROT_EXEC) pkey = Math.max(0, mm.pkeys.executeOnly());
   // __get_unmapped_area() hands a MAP_FIXED address back as it is, and IS_ERR_VALUE() then takes one
-  // of the top 4095 for an error: MAP_FIXED at 0xffffffffffffffff is -EPERM.
-  if (flags & MAP_FIXED && len <= TASK_SIZE && isErr(addrIn)) return addrIn;
+  // of the top 4095 for an error: MAP_FIXED at 0xffffffffffffffff is -EPERM. hugetlbfs's own refuses
+  // such an address first: never huge page aligned (-EINVAL; ul() cannot tell, 2^64 - 1 is 2^64).
+  if (flags & MAP_FIXED && len <= TASK_SIZE && isErr(addrIn)) return isFileHugepages(file) ? -EINVAL : addrIn;
   const area = getUnmappedArea(mm, file, addr, len, pgoff, flags);
   if (area < 0) return area;
   addr = area;
   if (flags & MAP_FIXED_NOREPLACE && !rangeFree(mm, addr, addr + len)) return -EEXIST;
   // file_mmap_ok() (after the address is chosen: a length no gap can hold is -ENOMEM first): a file
-  // without FMODE_UNSIGNED_OFFSET ends at MAX_LFS_FILESIZE.
-  if (file && !file.unsignedOffset && (len > 2 ** 63 - 1 || pgoff > Math.floor((2 ** 63 - len) / PAGE)))
+  // without FMODE_UNSIGNED_OFFSET ends at MAX_LFS_FILESIZE, 2^63 - 1: pgoff > (2^63 - 1 - len) >>
+  // PAGE_SHIFT, which for whole pages is pgoff >= (2^63 - len) / PAGE (a memfd mapped at offset
+  // 0x7ffffffffffff000 for a page is -EOVERFLOW, Linux 6.18.44).
+  if (file && !file.unsignedOffset && (len > 2 ** 63 - 1 || pgoff >= (2 ** 63 - len) / PAGE))
     return -EOVERFLOW;
 
   let vmFlags = protToVm(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
@@ -384,7 +458,12 @@ function mmapRegion(
   }
   // accountable_mapping(): private writable memory is charged to the commit limit, less what a
   // MAP_FIXED replaces that was charged already (shared anonymous memory: shmemZeroSetup below).
-  if (!(vmFlags & VM_NORESERVE) && (vmFlags & (VM_SHARED | VM_WRITE)) === VM_WRITE) {
+  // hugetlb keeps its own account (hugetlbfs_file_mmap() reserves huge pages).
+  if (
+    !(vmFlags & VM_NORESERVE) &&
+    (vmFlags & (VM_SHARED | VM_WRITE)) === VM_WRITE &&
+    !isFileHugepages(file)
+  ) {
     let charged = len / PAGE;
     for (const v of detached?.vmas ?? []) if (v.vmFlags & VM_ACCOUNT) charged -= (v.vmEnd - v.vmStart) / PAGE;
     if (vmEnoughMemory(mm, charged)) {

@@ -12,6 +12,7 @@ import {
   TASK_SIZE,
   VM_ACCOUNT,
   VM_DONTEXPAND,
+  VM_HUGETLB,
   VM_LOCKED,
   VM_LOCKED_MASK,
   VM_MAYSHARE,
@@ -21,6 +22,7 @@ import {
 } from "./constants";
 import { EAGAIN, EFAULT, EINVAL, ENOMEM, EPERM } from "./errno";
 import { populateLockedMapping } from "./gup";
+import { hstateVma, hugeAlign } from "./hugetlb";
 import { linearPageIndex, offsetInPage, PAGE, pageAlign, TWO64, ul } from "./internal";
 import type { MmStruct, Vma } from "./mm_types";
 import { doVmiMunmap, getUnmappedArea, rangeFree, vmsCompleteMunmapVmas, vmsGatherMunmapVmas } from "./mmap";
@@ -33,9 +35,10 @@ import { newRangeMerge, removeVma, vmAreaDup, vmaLink, vmaMergeExtend, vmaMergeN
 /** struct vma_remap_struct: one mremap request as it moves through the steps. */
 export interface VmaRemap {
   readonly addr: number;
-  /** Page aligned; mremap_to() shortens it when it shrinks before moving. */
+  /** Page aligned (huge page aligned for hugetlb); mremap_to() shortens it when it shrinks before moving. */
   oldLen: number;
-  readonly newLen: number;
+  /** Page aligned; align_hugetlb() rounds both lengths up to whole huge pages. */
+  newLen: number;
   readonly flags: number;
   /** The requested address (MREMAP_FIXED), then the one chosen for the move. */
   newAddr: number;
@@ -70,7 +73,10 @@ export function doMremap(
     if (offsetInPage(newAddrIn) !== 0) return -EINVAL;
     if (!(flags & MREMAP_MAYMOVE)) return -EINVAL;
     if (flags & MREMAP_DONTUNMAP && oldLen !== newLen) return -EINVAL;
-    if (addr + oldLen > newAddr && newAddr + newLen > addr) return -EINVAL;
+    // vrm_overlaps(): end_old is addr + old_len in an unsigned long, so an old_len near 2^64 wraps below
+    // addr and overlaps nothing; the call goes on to unmap new_addr (6.18.44: EFAULT or EINVAL after).
+    const endOld = Number(BigInt.asUintN(64, BigInt(addr) + BigInt(oldLen)));
+    if (endOld > newAddr && newAddr + newLen > addr) return -EINVAL;
     // 2.6.10's do_mremap() tested each side separately: new_addr == addr overlapped even with
     // old_len == 0 (era.ts mremapEmptyOldOverlapsNothing).
     if (newAddr === addr && !mm.rules.mremapEmptyOldOverlapsNothing) return -EINVAL;
@@ -106,8 +112,10 @@ export function doMremap(
     return remapMove(mm, { addr, oldLen, newLen, flags, newAddr });
   const vma = mm.vmaLookup(addr);
   // A same-size mremap in place is a no-op once something is mapped at addr (what 6.18 answers,
-  // whatever lies past the VMA's end), unless the VMA is sealed.
-  if (vma && oldLen === newLen && !impliesNew) return vma.vmFlags & VM_SEALED ? -EPERM : addr;
+  // whatever lies past the VMA's end), unless the VMA is sealed or hugetlb (check_prep_vma() asks
+  // align_hugetlb() first).
+  if (vma && oldLen === newLen && !impliesNew && !(vma.vmFlags & VM_HUGETLB))
+    return vma.vmFlags & VM_SEALED ? -EPERM : addr;
   const vrm: VmaRemap = { addr, oldLen, newLen, flags, newAddr, vma };
   const err = checkPrepVma(mm, vrm);
   if (err) return err;
@@ -120,13 +128,19 @@ function checkPrepVma(mm: MmStruct, r: VmaRemap): number {
   if (!vma) return -EFAULT;
   // mseal(2): a sealed VMA is neither moved, shrunk nor grown.
   if (vma.vmFlags & VM_SEALED) return -EPERM;
+  const impliesNew = (r.flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
+  if (vma.vmFlags & VM_HUGETLB) {
+    if (!alignHugetlb(r, hstateVma(vma))) return -EINVAL;
+    // vrm_will_map_new(): with both lengths whole huge pages, a call that keeps the size in place is
+    // a no-op (mremap_at()), whatever lies past the VMA.
+    if (r.oldLen === r.newLen && !impliesNew) return 0;
+  }
   // 2.6.10 duplicated private mappings too (era.ts mremapZeroOldLenSharedOnly).
   if (r.oldLen === 0 && mm.rules.mremapZeroOldLenSharedOnly && !(vma.vmFlags & (VM_SHARED | VM_MAYSHARE)))
     return -EINVAL;
   if (r.flags & MREMAP_DONTUNMAP && vma.vmFlags & (VM_DONTEXPAND | VM_PFNMAP)) return -EINVAL;
   // A shrink unmaps the tail wherever it lies (shrink_vma() uses do_vmi_munmap); what moves or
   // grows must lie inside this VMA.
-  const impliesNew = (r.flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
   const len = r.newLen < r.oldLen ? (impliesNew ? r.newLen : 0) : r.oldLen;
   if (len > vma.vmEnd - r.addr) return -EFAULT;
   const grows = r.newLen > r.oldLen;
@@ -142,6 +156,19 @@ function checkPrepVma(mm: MmStruct, r: VmaRemap): number {
   if (vma.vmFlags & VM_LOCKED && mm.lockedVm * PAGE + r.newLen - r.oldLen > mm.mlockLimit) return -EAGAIN;
   if (!mayExpandVm(mm, vma.vmFlags, (r.newLen - r.oldLen) / PAGE)) return -ENOMEM;
   return 0;
+}
+
+/**
+ * align_hugetlb(): both lengths are rounded up to whole huge pages, both addresses must be huge page
+ * aligned (new_addr as the syscall gave it, even without MREMAP_FIXED: 6.18.44 refuses a same-size
+ * mremap in place whose fifth argument is 0x1000), and the mapping may not grow ("the underlying hugetlb
+ * reservation is not yet capable to handle split reservation"). False: -EINVAL.
+ */
+function alignHugetlb(r: VmaRemap, size: number): boolean {
+  r.oldLen = hugeAlign(r.oldLen, size);
+  r.newLen = hugeAlign(r.newLen, size);
+  if (r.addr % size !== 0 || r.newAddr % size !== 0) return false;
+  return r.newLen <= r.oldLen;
 }
 
 /** remap_move(): a same-size MREMAP_FIXED move of every VMA in the range, keeping the gaps. */

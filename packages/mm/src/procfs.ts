@@ -172,8 +172,10 @@ export function renderSmaps(mm: Mm, options: { thp?: "always" | "madvise" | "nev
         : 0;
     out += `${mapsLine(v)}\n`;
     out += kb("Size", v.vmEnd - v.vmStart);
-    out += kb("KernelPageSize", PAGE_SIZE);
-    out += kb("MMUPageSize", PAGE_SIZE);
+    // vma_kernel_pagesize() and vma_mmu_pagesize() (the same on x86): vm_ops->pagesize (hugetlb's hstate).
+    const pagesize = v.vmOps?.pagesize?.(v) ?? PAGE_SIZE;
+    out += kb("KernelPageSize", pagesize);
+    out += kb("MMUPageSize", pagesize);
     out += kb("Rss", c.rss);
     out += kb("Pss", c.pss);
     out += kb("Pss_Dirty", c.pssDirty);

@@ -13,7 +13,8 @@ const pageOffset = (x: number) => ((x % PAGE) + PAGE) % PAGE;
 
 /**
  * mmap(2), x86-64: `offset` in bytes. -EINVAL for an unaligned offset comes first, then -EBADF for a
- * bad fd (unless MAP_ANONYMOUS, whose fd is ignored), then mm's checks and the driver's ->mmap.
+ * bad fd (unless MAP_ANONYMOUS, whose fd is ignored), then mm's checks (ksys_mmap_pgoff()'s first:
+ * MAP_HUGETLB with a file, none of which is hugetlbfs's here, is -EINVAL) and the driver's ->mmap.
  */
 export function sysMmap(
   _k: Kernel,

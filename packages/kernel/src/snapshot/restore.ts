@@ -9,6 +9,9 @@
 import {
   AnonVmaTable,
   adoptPageTables,
+  HPAGE_SIZE,
+  HUGETLB_VM_OPS,
+  HugetlbFile,
   type Mm,
   type MmFile,
   type MmState,
@@ -220,6 +223,17 @@ function restoreFile(k: Kernel, f: FileState, i: number, t: Tables): MmFile {
   const what = `file ${i}`;
   if (typeof f !== "object" || f === null) fail(`${what}: not a map`);
   if (f.k === "shmem") return restoreShmemFile(at(t.inodes, f.inode, `${what} inode`), f);
+  if (f.k === "hugetlb") {
+    if (f.hpage !== HPAGE_SIZE) fail(`${what}: no hstate of ${String(f.hpage)} bytes`);
+    const file = new HugetlbFile(
+      k.mem,
+      int(f.size, `${what} size`, 0, 2 ** 64),
+      HPAGE_SIZE,
+      int(f.ino, `${what} ino`, 0, 2 ** 32),
+    );
+    file.refs = int(f.refs, `${what} refs`, 0, 2 ** 31);
+    return file;
+  }
   if (f.k === "shm") {
     const seg = at(t.segs, f.seg, `${what} segment`);
     const file = new ShmAttachFile(seg, shmVmOps(k, shmIds(k), seg), f.writable === true);
@@ -322,6 +336,11 @@ function restoreOps(k: Kernel, vma: Vma, saved: unknown): VmOperations {
     const f = vma.vmFile;
     const inode = f instanceof ShmemFile ? f.inode : f ? shmemOf(f as OpenFile) : null;
     return inode?.vmOps ?? fail(`${vma}: shmem vm_ops on a file that is not shmem`);
+  }
+  if (o?.k === "hugetlb") {
+    if (!(vma.vmFile instanceof HugetlbFile))
+      return fail(`${vma}: hugetlb vm_ops on a file that is not hugetlbfs's`);
+    return HUGETLB_VM_OPS;
   }
   if (o?.k === "shm") {
     const f = vma.vmFile;

@@ -9,6 +9,8 @@
  */
 import {
   AnonVmaTable,
+  HUGETLB_VM_OPS,
+  HugetlbFile,
   type Mm,
   type MmFile,
   ShmemFile,
@@ -283,6 +285,7 @@ class Saver {
           ? (f.node as Partial<ShmemFileNode>).shmem
           : undefined;
     if (inode && ops === inode.vmOps) return { k: "shmem" };
+    if (ops === HUGETLB_VM_OPS) return { k: "hugetlb" };
     if (f instanceof ShmAttachFile) return { k: "shm" };
     const d = this.driverOps.get(ops);
     if (d) return { k: "drv", d: d.driver, n: d.name };
@@ -371,6 +374,10 @@ class Saver {
     }
     if (f instanceof ShmAttachFile) {
       this.fileStates.push({ k: "shm", seg: this.seg(f.seg), writable: f.writable, refs: f.refs });
+      return id;
+    }
+    if (f instanceof HugetlbFile) {
+      this.fileStates.push({ k: "hugetlb", ino: f.ino, size: f.size, hpage: f.hpageSize, refs: f.refs });
       return id;
     }
     if (!(f instanceof OpenFile))

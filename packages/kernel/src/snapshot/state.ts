@@ -99,6 +99,17 @@ export type FileState =
       readonly priv: unknown;
     }
   | ({ readonly k: "shmem" } & ShmemFileState)
+  /**
+   * A file mm made on the internal hugetlbfs mount for MAP_HUGETLB (HugetlbFile): its inode number,
+   * i_size, huge page size and the VMAs holding it. No page: the pool is empty.
+   */
+  | {
+      readonly k: "hugetlb";
+      readonly ino: number;
+      readonly size: number;
+      readonly hpage: number;
+      readonly refs: number;
+    }
   /** A SysV attach (shm_file_data): its segment (index in KernelState.shm.segs), mode, VMAs holding it. */
   | { readonly k: "shm"; readonly seg: number; readonly writable: boolean; readonly refs: number };
 

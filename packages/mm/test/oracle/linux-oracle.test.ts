@@ -14,6 +14,7 @@ import {
   type HostMmFeatures,
   hostFeatures,
   hostMlockLimit,
+  hugetlbMismatch,
   kernelRelease,
   oracleUnavailableReason,
   pkeyAllocDifference,
@@ -25,6 +26,7 @@ import {
   load,
   locksMemory,
   MAP_FIXED,
+  MAP_HUGETLB,
   maps,
   mmap,
   mprotect,
@@ -111,6 +113,19 @@ describe("oracle script format", () => {
     // ranges the kernel rejects outright are allowed
     expect(opIsSafe(mprotect(page(0), 0xffff_ffff_ffff_0000n, PROT_READ))).toBe(true);
     expect(opIsSafe(mmap(1n << 47n, pages(1), PROT_READ, PRIVATE_ANON | MAP_FIXED))).toBe(true);
+  });
+
+  it("counts a MAP_HUGETLB mmap's length in whole huge pages, as the kernel maps it", () => {
+    const huge = PRIVATE_ANON | MAP_FIXED | MAP_HUGETLB;
+    // The arena's last page: 4 KiB fits, the 2 MiB the kernel would map do not.
+    const last = page(Number(ARENA.size / 0x1000n) - 1);
+    expect(opIsSafe(mmap(last, pages(1), PROT_READ, PRIVATE_ANON | MAP_FIXED))).toBe(true);
+    expect(opIsSafe(mmap(page(0), pages(1), PROT_READ, huge))).toBe(true);
+    expect(opIsSafe(mmap(page(512), pages(1), PROT_READ, huge))).toBe(true);
+    expect(opIsSafe(mmap(page(513), pages(1), PROT_READ, huge))).toBe(false);
+    // MAP_HUGE_1GB: a gigabyte; a size no x86-64 hstate has (log 40) maps nothing.
+    expect(opIsSafe(mmap(page(0), pages(1), PROT_READ, huge | (30 << 26)))).toBe(false);
+    expect(opIsSafe(mmap(page(0), pages(1), PROT_READ, huge | (40 << 26)))).toBe(true);
   });
 });
 
@@ -227,6 +242,31 @@ describe(`linux oracle (kernel ${kernelRelease()}, ${describeHost(HOST)})${SKIP}
       pkeyAllocDifference(["0 pkey_alloc 0x0 0x0 = -ENOSPC", "1 pkey_alloc 0x0 0x0 = -ENOSPC"], modelled),
     ).toBe(
       "without PKU this kernel answers pkey_alloc with -ENOSPC, -ENOSPC; Faultline models 6.18.44's -EINVAL, -ENOSPC (before upstream dee87e09b0dd)",
+    );
+  });
+
+  it("compares hugetlb only with a host whose 2 MiB pool is empty and which has no other hstate", () => {
+    const files: Record<string, string> = {
+      "/proc/filesystems": "nodev\tproc\nnodev\thugetlbfs\n",
+      "/proc/meminfo": "HugePages_Total:       0\nHugepagesize:       2048 kB\n",
+      "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages": "0\n",
+      "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages": "0\n",
+      "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_overcommit_hugepages": "0\n",
+    };
+    const host = (over: Record<string, string | null>, gb = false) =>
+      hugetlbMismatch(
+        (p) => (p in over ? over[p]! : (files[p] ?? null)),
+        (p) => gb && p.endsWith("hugepages-1048576kB"),
+      );
+    expect(host({})).toBeNull();
+    expect(host({ "/proc/filesystems": "nodev\tproc\n" })).toBe("this kernel has no hugetlbfs");
+    expect(host({ "/proc/meminfo": "Hugepagesize:    1048576 kB\n" })).toMatch(/1048576 kB here/);
+    expect(host({}, true)).toMatch(/1 GiB hstate/);
+    expect(host({ "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages": "4\n" })).toBe(
+      "nr_hugepages is 4 here: Faultline's huge page pool is empty",
+    );
+    expect(host({ "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_overcommit_hugepages": "1\n" })).toMatch(
+      /nr_overcommit_hugepages is 1/,
     );
   });
 

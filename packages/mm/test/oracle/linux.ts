@@ -219,6 +219,30 @@ export function ksmMismatch(): string | null {
     : "this kernel has no KSM (CONFIG_KSM): MADV_MERGEABLE is -EINVAL";
 }
 
+/**
+ * Why this host's hugetlb cannot be compared with Faultline's, or null when it can. Every Faultline
+ * machine has an empty huge page pool and only the 2 MiB hstate (hugetlb.ts); a host with hugetlbfs
+ * (CONFIG_HUGETLBFS), 2 MiB default pages, no 1 GiB hstate (a CPU without gbpages, pdpe1gb) and no
+ * pages in its 2 MiB pool, free or surplus, answers MAP_HUGETLB the same way.
+ */
+export function hugetlbMismatch(
+  read: (path: string) => string | null = readIfExists,
+  exists: (path: string) => boolean = existsSync,
+): string | null {
+  if (!/\bhugetlbfs\b/.test(read("/proc/filesystems") ?? "")) return "this kernel has no hugetlbfs";
+  const size = /^Hugepagesize:\s+(\d+) kB/m.exec(read("/proc/meminfo") ?? "")?.[1];
+  if (size !== "2048")
+    return `the default huge page size is ${size ?? "unknown"} kB here, Faultline's 2048 kB`;
+  if (exists("/sys/kernel/mm/hugepages/hugepages-1048576kB"))
+    return "this host has a 1 GiB hstate (gbpages); Faultline models a CPU without one";
+  const dir = "/sys/kernel/mm/hugepages/hugepages-2048kB";
+  for (const f of ["nr_hugepages", "free_hugepages", "nr_overcommit_hugepages"]) {
+    const v = read(`${dir}/${f}`)?.trim();
+    if (v !== "0") return `${f} is ${v ?? "unreadable"} here: Faultline's huge page pool is empty`;
+  }
+  return null;
+}
+
 /** Two pkey_alloc(0, 0) calls: on a CPU without PKU, the answers the kernel's version gives. */
 export const PKEY_ALLOC_PROBE = "arena 0x100000000000 0x400000\npkey_alloc 0x0 0x0\npkey_alloc 0x0 0x0\n";
 

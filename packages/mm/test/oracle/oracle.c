@@ -303,12 +303,24 @@ static int beyond_task_size(uint64_t addr, uint64_t len) {
   return len > TASK_SIZE || addr > TASK_SIZE - len;
 }
 
+/* The length an anonymous MAP_HUGETLB mmap maps: rounded up to its huge page size (bits 26..31 name
+ * its log2, 0 the default 2 MiB); 0 when that wraps or names a size above 1 GiB, which no x86-64
+ * hstate has (the kernel then refuses the call). */
+static uint64_t mmap_len(uint64_t flags, uint64_t len) {
+  if (!(flags & 0x40000ULL)) return len;
+  unsigned log = (flags >> 26) & 0x3f;
+  if (log > 30) return 0;
+  uint64_t size = log ? 1ULL << log : 2ULL << 20;
+  if (len > UINT64_MAX - (size - 1)) return 0;
+  return (len + size - 1) & ~(size - 1);
+}
+
 static int op_safe(const struct op *o) {
   switch (o->kind) {
   case K_MMAP:
     /* Without MAP_FIXED the kernel picks free space (or uses the hint only if free). */
     if (!(o->a[3] & MAP_FIXED_FLAG)) return 1;
-    return range_ok(o->a[0], o->a[1]) || beyond_task_size(o->a[0], o->a[1]);
+    return range_ok(o->a[0], mmap_len(o->a[3], o->a[1])) || beyond_task_size(o->a[0], o->a[1]);
   case K_MUNMAP:
     return range_ok(o->a[0], o->a[1]) || beyond_task_size(o->a[0], o->a[1]);
   case K_MPROTECT:

@@ -527,11 +527,27 @@ function beyondTaskSize(addr: bigint, len: bigint): boolean {
   return addr + len > TASK_SIZE;
 }
 
+/**
+ * The length an anonymous MAP_HUGETLB mmap maps: rounded up to its huge page size (bits 26..31 name its
+ * log2, 0 the default 2 MiB); 0 when that wraps or names a size above 1 GiB, which no x86-64 hstate
+ * has (the kernel then refuses the call). As oracle.c's.
+ */
+function mmapLen(flags: number, len: bigint): bigint {
+  if (!(flags & MAP_HUGETLB)) return len;
+  const log = BigInt((flags >>> 26) & 0x3f);
+  if (log > 30n) return 0n;
+  const size = log ? 1n << log : 2n << 20n;
+  if (len > U64 - (size - 1n)) return 0n;
+  return (len + size - 1n) & ~(size - 1n);
+}
+
 export function opIsSafe(op: Op, arena: Arena = ARENA): boolean {
   switch (op.kind) {
     case "mmap":
       return (
-        (op.flags & MAP_FIXED) === 0 || rangeIsSafe(op.addr, op.len, arena) || beyondTaskSize(op.addr, op.len)
+        (op.flags & MAP_FIXED) === 0 ||
+        rangeIsSafe(op.addr, mmapLen(op.flags, op.len), arena) ||
+        beyondTaskSize(op.addr, op.len)
       );
     case "munmap":
       return rangeIsSafe(op.addr, op.len, arena) || beyondTaskSize(op.addr, op.len);
