@@ -2,9 +2,18 @@ import type { Mmu } from "@faultline/mm";
 
 /**
  * What a syscall argument may be: numbers, bigints (a 64-bit value exactly: a register holds it modulo
- * 2^64), strings, byte buffers (copied back after the call).
+ * 2^64), strings, byte buffers (copied back after the call), and the structs the table's calls take
+ * by pointer, as objects (an rlimit's `{ cur, max }`, a shmid_ds's `{ shmPerm }`): the kernel checks
+ * each argument against the call's parameter.
  */
-export type SyscallArg = number | bigint | string | boolean | null | Uint8Array;
+export type SyscallArg =
+  | number
+  | bigint
+  | string
+  | boolean
+  | null
+  | Uint8Array
+  | { readonly [field: string]: unknown };
 
 /**
  * The raw syscall surface a process program sees: the same calls as an in-thread process's
