@@ -361,15 +361,15 @@ describe("arguments are converted as the C ABI would, or refused before the kern
     m.checkInvariants();
   });
 
-  it("property: a 64-bit value a double cannot hold arrives as a stand-in with its sign, page offset and order; flags keep their low 32 bits", () => {
+  it("property: a 64-bit value a double cannot hold arrives as a stand-in with its sign, huge page offset and order; flags keep their low 32 bits", () => {
     const ulong = syscall(999, "ulong", "ulong", [{ name: "x", kind: "unsigned long" }], () => 0);
     const flags = syscall(999, "flags", "flags", [{ name: "x", kind: "unsigned long flags" }], () => 0);
     const conv = (v: bigint) => convertArgs(ulong, [v])[0] as number;
     const TWO52 = 2n ** 52n;
     const s64 = fc.oneof(
       fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
-      fc.bigInt({ min: TWO52 - 2n ** 24n, max: TWO52 + 2n ** 24n }),
-      fc.bigInt({ min: -TWO52 - 2n ** 24n, max: -TWO52 + 2n ** 24n }),
+      fc.bigInt({ min: TWO52 - 2n ** 34n, max: TWO52 + 2n ** 34n }),
+      fc.bigInt({ min: -TWO52 - 2n ** 34n, max: -TWO52 + 2n ** 34n }),
     );
     fc.assert(
       fc.property(s64, s64, (s, t) => {
@@ -379,12 +379,13 @@ describe("arguments are converted as the C ABI would, or refused before the kern
         else {
           expect(Math.sign(r)).toBe(s < 0n ? -1 : 1);
           expect(Math.abs(r)).toBeGreaterThanOrEqual(2 ** 52);
-          // The same page offset in two's complement (what offset_in_page() reads).
-          expect((BigInt(r) - s) % 4096n).toBe(0n);
+          // The same offset in a 2 MiB huge page, so in a page, in two's complement (what
+          // offset_in_page() and the hugetlb alignment checks read).
+          expect((BigInt(r) - s) % 2n ** 21n).toBe(0n);
         }
-        // The same order for values at least 8 MiB apart (and never reversed across 2^52).
+        // The same order for values at least 4 GiB apart (and never reversed across 2^52).
         const [lo, hi] = s < t ? [s, t] : [t, s];
-        if (hi - lo >= 2n ** 23n) expect(conv(lo)).toBeLessThan(conv(hi));
+        if (hi - lo >= 2n ** 32n) expect(conv(lo)).toBeLessThan(conv(hi));
         // A bigint, a number and the same value modulo 2^64 agree.
         expect(conv(s + 2n ** 64n)).toBe(r);
         const f = convertArgs(flags, [s])[0] as number;

@@ -188,6 +188,15 @@ maps
 mremap ${hp(8)} 0x800000 0x800000 0x3 ${hp(24)}
 maps
 `,
+  // Offsets beyond 2^52 reach mm as stand-ins that keep their offset in a huge page
+  // (internal/syscall.ts standIn): a 2 MiB-aligned one maps, a 4 KiB-aligned one is EINVAL.
+  "hugetlb offsets beyond 2^52: huge page alignment read from the exact 64-bit value": `
+mmap ${hp(0)} 0x200000 0x3 0x44032 0x20000000000000
+mmap ${hp(2)} 0x200000 0x3 0x44032 0x20000000001000
+mmap ${hp(4)} 0x200000 0x3 0x44032 0x40000000000000
+mmap ${hp(6)} 0x200000 0x3 0x44032 0x20000000100000
+vmflags ${hp(0)}
+`,
   "mlock2(MLOCK_ONFAULT) of droppable memory faults it in: mlock never locks it, so it gets no VM_LOCKONFAULT": `
 mmap ${hp(0)} 0x4000 0x3 0x38
 mlock2 ${hp(0)} 0x4000 0x1

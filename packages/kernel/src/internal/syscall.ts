@@ -8,7 +8,7 @@
  *    two's-complement value (a size_t of 2^64 - 1 arrives as -1: mm's `ul()` and the handlers read
  *    unsigned types unsigned, as the kernel does, so a negative length is a huge size_t). A 64-bit
  *    value of magnitude 2^52 or more arrives as a stand-in below 2^53 (standIn: same sign, same page
- *    offset, same order but for values 8 MiB apart), and a flags or prot argument ("unsigned long
+ *    and huge page offset, same order but for values 4 GiB apart), and a flags or prot argument ("unsigned long
  *    flags") as its low 32 bits plus 2^32 when any higher bit is set: what Linux checks of such a
  *    value reads the same. Give values that large as bigints: a number has already lost its low bits;
  *  - anything else (NaN, ±Infinity, a fraction, a string where a number is expected, null, an
@@ -180,6 +180,8 @@ function fromNumber(code: number, v: number): number {
 }
 
 const TWO52 = 2n ** 52n;
+/** The offset in a 2 MiB huge page (x86-64's PMD_SIZE). */
+const HPAGE_MASK = 2n ** 21n - 1n;
 
 function fromBigInt(code: number, v: bigint): number {
   if (code === C_INT32) return Number(BigInt.asIntN(32, v));
@@ -193,14 +195,15 @@ function fromBigInt(code: number, v: bigint): number {
 
 /**
  * A 64-bit value of magnitude 2^52 or more, which a double cannot always hold, as a stand-in below
- * 2^53: the same sign, the same page offset (low 12 bits, in two's complement), and its magnitude
- * above 2^52 scaled down by 2^11 in whole pages, so that stand-ins keep the values' order (up to
- * values 8 MiB apart) and stay far outside user space (TASK_SIZE is 2^47), where Linux's checks
- * (alignment, sign, the range, which of two lengths is larger) answer the same.
+ * 2^53: the same sign, the same offset in a 2 MiB huge page (low 21 bits, in two's complement: so
+ * the 4 KiB page offset too), and its magnitude above 2^52 scaled down by 2^11 in whole huge pages,
+ * so that stand-ins keep the values' order (up to values 4 GiB apart) and stay far outside user
+ * space (TASK_SIZE is 2^47), where Linux's checks (alignment, sign, the range, which of two lengths
+ * is larger) answer the same.
  */
 function standIn(s: bigint): number {
   const m = s < 0n ? -s : s;
-  const r = 2 ** 52 + Number((((m - TWO52) >> 11n) & ~0xfffn) | (m & 0xfffn));
+  const r = 2 ** 52 + Number((((m - TWO52) >> 11n) & ~HPAGE_MASK) | (m & HPAGE_MASK));
   return s < 0n ? -r : r;
 }
 
