@@ -223,6 +223,22 @@ setrlimit 0x8 0x20000000000001 0x20000000000000
 maps
 `;
 
+// vrm_overlaps() (check_mremap_params()) adds old_len to addr in an unsigned long: an old_len near 2^64
+// wraps below addr, so the ranges overlap nothing and mremap_to() unmaps new_addr before the call fails
+// (EFAULT when that took addr's VMA, else EINVAL from shrink_vma()'s do_vmi_munmap()). A new range that
+// does reach past the wrapped end still overlaps: EINVAL, nothing unmapped.
+CASES[
+  "mremap(MREMAP_FIXED) with an old_len that wraps past 2^64: no overlap, new_addr is unmapped before it fails"
+] = `
+mmap ${at(0)} 0x4000 0x3 0x32
+mremap ${at(2)} 0xfffffffffffff000 0x1000 0x3 ${at(2)}
+maps
+mmap ${at(8)} 0x8000 0x1 0x32
+mremap ${at(9)} 0xfffffffffffff000 0x4000 0x3 ${at(6)}
+mremap ${at(9)} 0xfffffffffffff000 0x2000 0x3 ${at(12)}
+maps
+`;
+
 // prot and flags are unsigned longs: arch_validate_prot() and check_mremap_params() see a bit above 31
 // (or bit 63) as unknown, -EINVAL; mmap ignores unknown prot bits, madvise, msync and mlock2 take an int.
 CASES[
