@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { hugetlbMismatch } from "../../mm/test/oracle/linux.ts";
 import { PAGES_REVOKE, pagesControl, pagesDriver, simple } from "./__fixtures__/test-drivers";
 import {
   type DeviceModel,
@@ -34,6 +36,24 @@ const RAM = 16 * 1024 * 1024;
 const VGA = 0xa0000;
 
 describe("Machine basics", () => {
+  it("/proc/meminfo ends with hugetlb_report_meminfo(): an empty pool of 2 MiB pages, as this host's when its pool is empty", async () => {
+    const m = await Machine.create({ ramBytes: RAM });
+    const HUGETLB = [
+      "HugePages_Total:       0",
+      "HugePages_Free:        0",
+      "HugePages_Rsvd:        0",
+      "HugePages_Surp:        0",
+      "Hugepagesize:       2048 kB",
+      "Hugetlb:               0 kB",
+    ];
+    expect(m.procText("/proc/meminfo").split("\n").slice(-7, -1)).toEqual(HUGETLB);
+    // The same lines as the live kernel's, byte for byte, on a host Faultline's hugetlb matches.
+    if (hugetlbMismatch() === null) {
+      const host = readFileSync("/proc/meminfo", "utf8").split("\n");
+      expect(host.filter((l) => /^Huge(Pages_|pagesize|tlb)/.test(l))).toEqual(HUGETLB);
+    }
+  });
+
   it("boots, spawns, reports /proc files", async () => {
     const m = await Machine.create({ ramBytes: RAM });
     const p = m.spawn();

@@ -2,7 +2,14 @@
  * fs/proc: the /proc files, built at read time as seq_file does: iomem, ioports, meminfo, buddyinfo,
  * devices, version, and PID/maps, PID/smaps.
  */
-import { AddressSpaceMapping, memtypesOf, renderMaps, renderPtdumpUser, renderSmaps } from "@faultline/mm";
+import {
+  AddressSpaceMapping,
+  HPAGE_SIZE,
+  memtypesOf,
+  renderMaps,
+  renderPtdumpUser,
+  renderSmaps,
+} from "@faultline/mm";
 import { EINVAL, SEEK_CUR, SEEK_SET } from "../constants";
 import type { FileOperations } from "../driver-types";
 import { renderProcDma } from "../isa-dma";
@@ -96,18 +103,36 @@ function meminfo(k: Kernel): string {
   const { anon, mapped, shmem: shmemPages, tables } = userPageCensus(k);
   const shmem = shmemPages.size;
   const free = k.mem.nrFreePages * 4;
-  return k.mem.renderMeminfo([
-    ["MemAvailable", free],
-    ["Buffers", 0],
-    ["Cached", shmem * 4],
-    ["SwapCached", 0],
-    ["SwapTotal", 0],
-    ["SwapFree", 0],
-    ["AnonPages", anon.size * 4],
-    ["Mapped", mapped.size * 4],
-    ["Shmem", shmem * 4],
-    ["PageTables", tables * 4],
-  ]);
+  return (
+    k.mem.renderMeminfo([
+      ["MemAvailable", free],
+      ["Buffers", 0],
+      ["Cached", shmem * 4],
+      ["SwapCached", 0],
+      ["SwapTotal", 0],
+      ["SwapFree", 0],
+      ["AnonPages", anon.size * 4],
+      ["Mapped", mapped.size * 4],
+      ["Shmem", shmem * 4],
+      ["PageTables", tables * 4],
+    ]) + hugetlbReportMeminfo()
+  );
+}
+
+/**
+ * hugetlb_report_meminfo(): the default hstate's pool, in pages, then all hstates' memory. The pool
+ * is empty on every Faultline machine (packages/mm/src/hugetlb.ts); its page size is 2 MiB.
+ */
+function hugetlbReportMeminfo(): string {
+  const pages = (k: string) => `${`${k}:`.padEnd(19)}${"0".padStart(5)}\n`;
+  return (
+    pages("HugePages_Total") +
+    pages("HugePages_Free") +
+    pages("HugePages_Rsvd") +
+    pages("HugePages_Surp") +
+    `Hugepagesize:   ${String(HPAGE_SIZE / 1024).padStart(8)} kB\n` +
+    `Hugetlb:        ${"0".padStart(8)} kB\n`
+  );
 }
 
 /** A procfs inode number for `path`: handed out in order of first use, per machine. */
