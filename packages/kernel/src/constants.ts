@@ -316,6 +316,13 @@ export const IPC_RMID = 0;
 export const IPC_SET = 1;
 export const IPC_STAT = 2;
 export const IPC_INFO = 3;
+/** shmget flags: huge pages (the size in bits 26..31, as MAP_HUGETLB's), no reservation. */
+export const SHM_HUGETLB = 0o4000;
+export const SHM_NORESERVE = 0o10000;
+export const SHM_HUGE_SHIFT = 26;
+export const SHM_HUGE_MASK = 0x3f;
+export const SHM_HUGE_2MB = 21 << SHM_HUGE_SHIFT;
+export const SHM_HUGE_1GB = 30 << SHM_HUGE_SHIFT;
 export const SHM_RDONLY = 0o10000;
 export const SHM_RND = 0o20000;
 export const SHM_REMAP = 0o40000;

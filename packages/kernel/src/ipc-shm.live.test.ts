@@ -4,6 +4,7 @@
 // key/id/perms/size/nattch/rss columns of /proc/sysvipc/shm). Skipped, with the reason in its title,
 // where there is no C compiler, no Linux x86-64, or no private IPC namespace.
 import { describe, expect, it } from "vitest";
+import { hugetlbMismatch } from "../../mm/test/oracle/linux.ts";
 import { compileSysvOracle, runSysvOnFaultline, runSysvOnLinux } from "./__fixtures__/sysv-runner";
 
 const ARENA = 0x2000_0000_0000;
@@ -65,7 +66,37 @@ const SCRIPT = [
   "proc",
 ];
 
+// SHM_HUGETLB (the machine's huge page pool is empty, as the live host's must be: hugetlbMismatch()):
+// a bad page size is EINVAL, the reservation ENOMEM unless SHM_NORESERVE; a NORESERVE segment attaches
+// as whole 2 MiB pages at a huge page boundary (EINVAL at a 4 KiB one), on hugetlbfs (00:11), and every
+// touch is SIGBUS; it splits only at huge pages (an unaligned shmdt is EINVAL). SHM_NORESERVE lets a
+// shmem segment larger than RAM be made (no commit charge); without it, ENOMEM.
+const SHM_HUGETLB = 0o4000;
+const SHM_NORESERVE = 0o10000;
+const HUGE_SCRIPT = [
+  `get 0 4096 ${SHM_HUGETLB | 0o600}`,
+  `get 0 4096 ${SHM_HUGETLB | SHM_NORESERVE | (30 << 26) | 0o600}`,
+  `get 0 0 ${SHM_HUGETLB | SHM_NORESERVE | 0o600}`,
+  `get 0 ${3 * 4096} ${SHM_HUGETLB | SHM_NORESERVE | (21 << 26) | 0o600}`,
+  `at 3 ${at(1)} 0`,
+  `at 3 ${at(512)} 0`,
+  `r ${at(512)}`,
+  `w ${at(513, 8)} 7`,
+  `r ${at(1023)}`,
+  "maps",
+  "st 3",
+  "proc",
+  `dt ${at(513)}`,
+  `dt ${at(512)}`,
+  "st 3",
+  `get 0 ${2 ** 46} ${SHM_NORESERVE | 0o600}`,
+  `get 0 ${2 ** 46} ${0o600}`,
+  "rm 3",
+  "rm 4",
+];
+
 const { bin, why } = compileSysvOracle();
+const hugeSkip = bin === null ? why : hugetlbMismatch();
 
 describe("SysV shm: Faultline prints what the live kernel prints", () => {
   it.skipIf(bin === null)(`the script's transcript matches${bin ? "" : ` [SKIPPED: ${why}]`}`, async () => {
@@ -74,4 +105,16 @@ describe("SysV shm: Faultline prints what the live kernel prints", () => {
     const trim = (ls: readonly string[]) => ls.map((l) => l.trimEnd()).join("\n");
     expect(trim(faultline)).toBe(trim(linux));
   });
+});
+
+describe("SysV shm with SHM_HUGETLB and SHM_NORESERVE: Faultline prints what the live kernel prints", () => {
+  it.skipIf(hugeSkip !== null)(
+    `the script's transcript matches${hugeSkip ? ` [SKIPPED: ${hugeSkip}]` : ""}`,
+    async () => {
+      const linux = runSysvOnLinux(bin!, HUGE_SCRIPT);
+      const faultline = await runSysvOnFaultline(HUGE_SCRIPT);
+      const trim = (ls: readonly string[]) => ls.map((l) => l.trimEnd()).join("\n");
+      expect(trim(faultline)).toBe(trim(linux));
+    },
+  );
 });

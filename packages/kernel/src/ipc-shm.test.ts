@@ -8,6 +8,8 @@ import {
   EINVAL,
   ENOENT,
   ENOMEM,
+  ENOSPC,
+  EPERM,
   IPC_CREAT,
   IPC_EXCL,
   IPC_PRIVATE,
@@ -16,11 +18,15 @@ import {
   IPC_STAT,
   Machine,
   O_RDONLY,
+  SHM_HUGETLB,
+  SHM_NORESERVE,
   SHM_RDONLY,
   SHM_REMAP,
   SHM_RND,
   type ShmidDs,
 } from "./index";
+import { shmIds } from "./internal/ipc-shm-state";
+import { dropCapIpcLock } from "./internal/resource";
 
 const PAGE = 4096;
 const KEY = 0x7e57ab;
@@ -33,6 +39,24 @@ async function boot() {
 const stat = (r: unknown) => r as ShmidDs;
 
 describe("shmget", () => {
+  it("SHM_HUGETLB: -EPERM without CAP_IPC_LOCK (can_do_hugetlb_shm), before the empty pool's -ENOMEM; a bad size -EINVAL first; SHMMNI is checked after the file (ENOMEM before ENOSPC)", async () => {
+    const { m, p } = await boot();
+    dropCapIpcLock(p.task);
+    expect(p.sys.shmget(IPC_PRIVATE, PAGE, SHM_HUGETLB | (30 << 26) | 0o600)).toBe(-EINVAL);
+    expect(p.sys.shmget(IPC_PRIVATE, PAGE, SHM_HUGETLB | 0o600)).toBe(-EPERM);
+    expect(p.sys.shmget(IPC_PRIVATE, PAGE, SHM_HUGETLB | SHM_NORESERVE | 0o600)).toBe(-EPERM);
+    // Plain shmem does not ask for the capability.
+    expect(p.sys.shmget(IPC_PRIVATE, PAGE, 0o600)).toBeGreaterThanOrEqual(0);
+    const q = m.spawn({ name: "root" });
+    q.sys.shmctl(0, IPC_RMID);
+    // A namespace at SHMMNI: the huge segment's reservation fails first (ipc_addid() comes after).
+    shmIds(m.kernel).shmmni = 0;
+    expect(q.sys.shmget(IPC_PRIVATE, PAGE, SHM_HUGETLB | 0o600)).toBe(-ENOMEM);
+    expect(q.sys.shmget(IPC_PRIVATE, 2 ** 62, 0o600)).toBe(-ENOMEM);
+    expect(q.sys.shmget(IPC_PRIVATE, PAGE, SHM_HUGETLB | SHM_NORESERVE | 0o600)).toBe(-ENOSPC);
+    m.checkInvariants();
+  });
+
   it("ids, keys and errors as the live kernel gave them", async () => {
     const { m, p } = await boot();
     const ids = [0, 1, 2].map(() => p.libc.shmget(IPC_PRIVATE, PAGE, 0o600));

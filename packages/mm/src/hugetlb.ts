@@ -54,14 +54,19 @@ export function hugeAlign(x: number, size: number): number {
   return r >= TWO64 ? 0 : r;
 }
 
-/** is_file_hugepages(): a file of hugetlbfs. */
-export function isFileHugepages(file: MmFile | null | undefined): file is HugetlbFile {
-  return file instanceof HugetlbFile;
+/**
+ * is_file_hugepages(): a file of hugetlbfs (MmFile.hugetlbPageSize): a MAP_HUGETLB file, or a SysV
+ * attach of a SHM_HUGETLB segment (is_file_shm_hugepages()).
+ */
+export function isFileHugepages(
+  file: MmFile | null | undefined,
+): file is MmFile & { readonly hugetlbPageSize: number } {
+  return (file?.hugetlbPageSize ?? 0) > 0;
 }
 
 /** hstate_vma(): the huge page size of a hugetlb VMA (its file's hstate). */
 export function hstateVma(vma: Vma): number {
-  return isFileHugepages(vma.vmFile) ? vma.vmFile.hpageSize : HPAGE_SIZE;
+  return isFileHugepages(vma.vmFile) ? vma.vmFile.hugetlbPageSize : HPAGE_SIZE;
 }
 
 /** hugetlb_vm_ops: what every hugetlb VMA has as vm_ops. */
@@ -96,6 +101,8 @@ export class HugetlbFile implements MmFile {
   readonly mmap: (vma: Vma) => number;
   /** i_size in bytes: the mapping's length. */
   size: number;
+  /** MmFile.hugetlbPageSize: the hstate's page size. */
+  readonly hugetlbPageSize: number;
   /** References (fget/fput): the VMAs mapping the file, and the mmap call making it. */
   refs = 0;
 
@@ -108,6 +115,7 @@ export class HugetlbFile implements MmFile {
   ) {
     this.ino = ino;
     this.size = size;
+    this.hugetlbPageSize = hpageSize;
     this.mmap = (vma) => hugetlbfsFileMmap(this, vma);
   }
 

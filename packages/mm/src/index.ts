@@ -21,7 +21,15 @@ export {
   GUP_PIN_COUNTING_BIAS,
   getUserPagesWalk,
 } from "./gup";
-export { HPAGE_SIZE, HUGETLB_VM_OPS, HugetlbFile, isFileHugepages } from "./hugetlb";
+export {
+  HPAGE_SIZE,
+  HUGETLB_VM_OPS,
+  HUGETLBFS_DEV_MINOR,
+  HugetlbFile,
+  hstateSizelog,
+  hugeAlign,
+  isFileHugepages,
+} from "./hugetlb";
 export { isCowMapping } from "./internal";
 export {
   isNewMemtypeAllowed,

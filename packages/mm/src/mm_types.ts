@@ -110,6 +110,11 @@ export interface MmFile {
   readonly unsignedOffset?: boolean;
   /** f_op->mmap; undefined means the device cannot be mapped (-ENODEV). Returns 0 or -errno. */
   readonly mmap?: ((vma: Vma) => number) | undefined;
+  /**
+   * The huge page size when the file is one of hugetlbfs (is_file_hugepages(): a MAP_HUGETLB file, or
+   * a SysV attach of a SHM_HUGETLB segment); absent otherwise.
+   */
+  readonly hugetlbPageSize?: number;
   /** f_op->get_unmapped_area, if the driver places its own mappings. */
   readonly getUnmappedArea?:
     | ((addr: number, len: number, pgoff: number, flags: number) => number)

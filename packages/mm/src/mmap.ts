@@ -49,7 +49,7 @@ import {
 } from "./constants";
 import { EACCES, EAGAIN, EEXIST, EINVAL, ENODEV, ENOMEM, EOPNOTSUPP, EOVERFLOW, EPERM, isErr } from "./errno";
 import { populateLockedMapping } from "./gup";
-import { type HugetlbFile, hstateSizelog, hugeAlign, hugetlbFileSetup, isFileHugepages } from "./hugetlb";
+import { hstateSizelog, hugeAlign, hugetlbFileSetup, isFileHugepages } from "./hugetlb";
 import {
   linearPageIndex,
   PAGE,
@@ -113,13 +113,13 @@ export function getUnmappedArea(
  */
 function hugetlbGetUnmappedArea(
   mm: MmStruct,
-  file: HugetlbFile,
+  file: MmFile & { readonly hugetlbPageSize: number },
   addr: number,
   len: number,
   pgoff: number,
   flags: number,
 ): number {
-  const size = file.hpageSize;
+  const size = file.hugetlbPageSize;
   if (len % size !== 0) return -EINVAL;
   if (flags & MAP_FIXED && addr % size !== 0) return -EINVAL;
   const hint = addr ? hugeAlign(addr, size) : 0;
@@ -247,7 +247,7 @@ export function ksysMmapPgoff(
   if (!mm.rules.mapHugetlb) return doMmap(mm, addr, len, prot, flags, file, pgoff);
   if (file) {
     if (isFileHugepages(file))
-      return doMmap(mm, addr, hugeAlign(len, file.hpageSize), prot, flags, file, pgoff);
+      return doMmap(mm, addr, hugeAlign(len, file.hugetlbPageSize), prot, flags, file, pgoff);
     if (flags & MAP_HUGETLB) return -EINVAL;
     return doMmap(mm, addr, len, prot, flags, file, pgoff);
   }

@@ -32,6 +32,11 @@ export class ShmSegment {
   dtime = 0;
   ctime = 0;
   destroyed = false;
+  /**
+   * The huge page size of a SHM_HUGETLB segment (its file is hugetlbfs's: attaches are hugetlb VMAs of
+   * whole huge pages, and with the machine's empty pool every fault is SIGBUS); 0 for shmem.
+   */
+  hugetlbPageSize = 0;
 
   constructor(
     readonly id: number,

@@ -6,8 +6,14 @@
  */
 import {
   type AddressSpaceMapping,
+  HUGETLB_VM_OPS,
+  HUGETLBFS_DEV_MINOR,
+  hstateSizelog,
+  hugeAlign,
   type MmFile,
   ShmemInode,
+  VM_DONTEXPAND,
+  VM_HUGETLB,
   type Vma,
   type VmOperations,
 } from "@faultline/mm";
@@ -18,6 +24,7 @@ import {
   ENOENT,
   ENOMEM,
   ENOSPC,
+  EPERM,
   IPC_CREAT,
   IPC_EXCL,
   IPC_INFO,
@@ -32,7 +39,11 @@ import {
   PROT_WRITE,
   SHM_DEST,
   SHM_EXEC,
+  SHM_HUGE_MASK,
+  SHM_HUGE_SHIFT,
+  SHM_HUGETLB,
   SHM_INFO,
+  SHM_NORESERVE,
   SHM_RDONLY,
   SHM_REMAP,
   SHM_RND,
@@ -89,11 +100,14 @@ function shmDestroy(ns: ShmIds, seg: ShmSegment): void {
   seg.inode.iput();
 }
 
-/** shm_vm_ops: open/close count attaches (shm_open, shm_close), faults go to shmem. */
+/**
+ * shm_vm_ops: open/close count attaches (shm_open, shm_close); faults, splits and the page size are
+ * the segment file's (shm_fault, shm_may_split, shm_pagesize): shmem's, or hugetlbfs's for SHM_HUGETLB.
+ */
 export function shmVmOps(k: Kernel, ns: ShmIds, seg: ShmSegment): VmOperations {
   let ops = segOps.get(seg);
   if (!ops) {
-    ops = {
+    const counts = {
       open: () => {
         seg.nattch++;
         seg.atime = ++ns.clock;
@@ -106,8 +120,10 @@ export function shmVmOps(k: Kernel, ns: ShmIds, seg: ShmSegment): VmOperations {
         // shm_may_destroy(): marked with IPC_RMID and no attach left.
         if (seg.nattch === 0 && seg.mode & SHM_DEST) shmDestroy(ns, seg);
       },
-      fault: (vmf) => seg.inode.fault(vmf),
     };
+    ops = seg.hugetlbPageSize
+      ? { ...HUGETLB_VM_OPS, ...counts }
+      : { ...counts, fault: (vmf) => seg.inode.fault(vmf) };
     segOps.set(seg, ops);
   }
   return ops;
@@ -117,8 +133,11 @@ export function shmVmOps(k: Kernel, ns: ShmIds, seg: ShmSegment): VmOperations {
 export class ShmAttachFile implements MmFile {
   readonly path: string;
   readonly devMajor = 0;
-  readonly devMinor = 1;
+  /** shm_mnt's 00:01, or the hugetlbfs mount's for a SHM_HUGETLB segment. */
+  readonly devMinor: number;
   readonly ino: number;
+  /** is_file_shm_hugepages(): a SHM_HUGETLB segment's attach is a hugetlbfs file to mm. */
+  readonly hugetlbPageSize?: number;
   readonly mapping: AddressSpaceMapping;
   readonly readable = true;
   readonly writable: boolean;
@@ -135,8 +154,12 @@ export class ShmAttachFile implements MmFile {
     this.ino = seg.inode.ino;
     this.mapping = seg.inode.mapping;
     this.writable = writable;
-    // shm_mmap(): the shmem mmap, then shm_open() counts the attach.
+    this.devMinor = seg.hugetlbPageSize ? HUGETLBFS_DEV_MINOR : 1;
+    if (seg.hugetlbPageSize) this.hugetlbPageSize = seg.hugetlbPageSize;
+    // shm_mmap(): the segment file's mmap (hugetlbfs_file_mmap() makes the VMA VM_HUGETLB |
+    // VM_DONTEXPAND and reserves nothing: shmget did, S_PRIVATE), then shm_open() counts the attach.
     this.mmap = (vma) => {
+      if (seg.hugetlbPageSize) vma.vmFlags |= VM_HUGETLB | VM_DONTEXPAND;
       vma.vmOps = ops;
       ops.open?.(vma);
       return 0;
@@ -172,10 +195,22 @@ export function sysShmget(k: Kernel, t: Task, key: number, size: number, shmflg:
   if (sz < SHMMIN || sz > ns.shmmax) return -EINVAL;
   const pages = Math.ceil(sz / PAGE);
   if (ns.totPages + pages < ns.totPages || ns.totPages + pages > ns.shmall) return -ENOSPC;
+  let hugetlbPageSize = 0;
+  if (shmflg & SHM_HUGETLB) {
+    // hstate_sizelog() (-EINVAL for a size with no hstate), then hugetlb_file_setup(HUGETLB_SHMFS_INODE):
+    // can_do_hugetlb_shm() (CAP_IPC_LOCK; -EPERM), and hugetlb_reserve_pages() for ALIGN(size, huge
+    // page), which the machine's empty pool refuses (-ENOMEM) unless SHM_NORESERVE.
+    hugetlbPageSize = hstateSizelog((shmflg >>> SHM_HUGE_SHIFT) & SHM_HUGE_MASK);
+    if (!hugetlbPageSize) return -EINVAL;
+    if (!t.capIpcLock) return -EPERM;
+    if (!(shmflg & SHM_NORESERVE)) return -ENOMEM;
+  } else if (!(shmflg & SHM_NORESERVE) && pages > k.mem.totalRamPages) {
+    // shmem_kernel_file_setup() charges the pages unless SHM_NORESERVE: the heuristic overcommit check
+    // refuses one larger than all of RAM (__vm_enough_memory, no swap).
+    return -ENOMEM;
+  }
+  // ipc_addid(), after the file is made: SHMMNI segments at most.
   if (ns.byIndex.size >= ns.shmmni) return -ENOSPC;
-  // shmem_kernel_file_setup() charges the pages (no SHM_NORESERVE here): the heuristic overcommit
-  // check refuses one larger than all of RAM (__vm_enough_memory, no swap).
-  if (pages > k.mem.totalRamPages) return -ENOMEM;
   // ipc_idr_alloc(): idr_alloc_cyclic() below max(in_use * 3/2, 64) (capped at SHMMNI); the sequence
   // number moves on when the index wraps around.
   const maxIdx = Math.min(Math.max(Math.floor((ns.byIndex.size * 3) / 2), IPC_MIN_CYCLE), ns.shmmni);
@@ -200,6 +235,7 @@ export function sysShmget(k: Kernel, t: Task, key: number, size: number, shmflg:
   inode.iget();
   sb.inodes.add(inode);
   const seg = new ShmSegment(id, key, seq, sz, inode, t.pid, shmflg & 0o777);
+  seg.hugetlbPageSize = hugetlbPageSize;
   seg.ctime = ++ns.clock;
   ns.byIndex.set(index, seg);
   ns.totPages += pages;
@@ -229,7 +265,8 @@ export function sysShmat(k: Kernel, t: Task, shmid: number, shmaddr: number, shm
   const ns = shmIds(k);
   const seg = ns.lookup(shmid);
   if (!seg) return -EINVAL;
-  const size = seg.segsz;
+  // do_shmat() maps the file's i_size: a SHM_HUGETLB segment's is whole huge pages.
+  const size = seg.hugetlbPageSize ? hugeAlign(seg.segsz, seg.hugetlbPageSize) : seg.segsz;
   if (addr && !(shmflg & SHM_REMAP)) {
     const v = t.mm.vmas.find(addr);
     if (v && v.vmStart < addr + Math.ceil(size / PAGE) * PAGE) return -EINVAL;

@@ -203,6 +203,10 @@ function restoreShm(k: Kernel, s: KernelState, inodes: readonly ShmemInode[]): S
       number,
     ];
     seg.destroyed = g.destroyed === true;
+    if (g.hugetlbPageSize !== undefined) {
+      if (g.hugetlbPageSize !== HPAGE_SIZE) fail(`${what}: no hstate of ${String(g.hugetlbPageSize)} bytes`);
+      seg.hugetlbPageSize = HPAGE_SIZE;
+    }
     if (!seg.destroyed) {
       if (ns.byIndex.has(seg.index)) fail(`${what}: index ${seg.index} taken twice`);
       ns.byIndex.set(seg.index, seg);

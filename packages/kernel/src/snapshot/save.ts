@@ -162,6 +162,7 @@ class Saver {
       cpid: s.cpid,
       fields: [s.key, s.mode, s.uid, s.gid, s.nattch, s.lpid, s.atime, s.dtime, s.ctime],
       destroyed: s.destroyed,
+      ...(s.hugetlbPageSize ? { hugetlbPageSize: s.hugetlbPageSize } : {}),
     });
     return id;
   }

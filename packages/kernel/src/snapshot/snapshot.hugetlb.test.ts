@@ -12,6 +12,8 @@ import {
   Machine,
   PROT_READ,
   PROT_WRITE,
+  SHM_HUGETLB,
+  SHM_NORESERVE,
 } from "../index";
 
 const P = 4096;
@@ -39,5 +41,28 @@ describe("snapshots and hugetlb", () => {
     expect(() => q.mmu.load8(shared + 5)).toThrow(/SIGBUS/);
     b.checkInvariants();
     a.checkInvariants();
+  });
+
+  it("a SHM_HUGETLB segment and its attach come back: the huge page size, 00:11, SIGBUS, the split rule", async () => {
+    const a = await Machine.create({ ramBytes: 16 * 1024 * 1024 });
+    const p = a.spawn({ name: "sysv" });
+    const id = p.sys.shmget(0, 3 * P, SHM_HUGETLB | SHM_NORESERVE | 0o600);
+    expect(id).toBeGreaterThanOrEqual(0);
+    const at = p.sys.shmat(id, 0, 0) as number;
+    expect(at % HUGE).toBe(0);
+    const b = await Machine.restore(a.snapshot());
+    const q = b.process(p.pid)!;
+    expect(q.procMaps()).toBe(p.procMaps());
+    expect(q.procMaps()).toMatch(/ 00:11 \d+ +\/SYSV00000000 \(deleted\)\n/);
+    expect(q.procSmaps()).toMatch(/KernelPageSize: +2048 kB/);
+    expect(q.sys.shmdt(at + P)).toBe(-EINVAL);
+    // A new attach of the restored segment is hugetlb too.
+    const again = q.sys.shmat(id, 0, 0) as number;
+    expect(again % HUGE).toBe(0);
+    expect(q.sys.munmap(again, P)).toBe(-EINVAL);
+    expect(q.sys.shmdt(again)).toBe(0);
+    // The touch kills the process (no handler).
+    expect(() => q.mmu.load8(at + 5)).toThrow(/SIGBUS/);
+    b.checkInvariants();
   });
 });

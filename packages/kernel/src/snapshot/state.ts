@@ -124,6 +124,8 @@ export interface SegState {
   /** key, mode, uid, gid, nattch, lpid, atime, dtime, ctime. */
   readonly fields: readonly number[];
   readonly destroyed: boolean;
+  /** A SHM_HUGETLB segment's huge page size (absent for shmem, and in snapshots older than it). */
+  readonly hugetlbPageSize?: number;
 }
 
 /** The IPC namespace's shm side. */
