@@ -315,6 +315,22 @@ mremap ${at(0)} 0x600000 0x600000 0x7 ${at(0x4000)}
 maps
 `;
 
+// __mmap_setup(): may_expand_vm(pglen - nr_pages) while total_vm and data_vm still count what MAP_FIXED
+// replaces: a 28 MiB data mapping over an 8 MiB data one needs 28 MiB of RLIMIT_DATA, over an 8 MiB
+// read-only one only 20 (every replaced page is freed from both counts, data or not). The last mmap
+// leaves data_vm above the limit, where oracle.c's own malloc would fail: nothing follows it.
+CASES["RLIMIT_DATA and MAP_FIXED over a mapping: what it replaces is freed once, data or not"] = `
+arena ${h(A)} 0x8000000
+setrlimit 0x2 0x1800000 0x1800000
+mmap ${at(0)} 0x800000 0x3 0x32
+mmap ${at(0)} 0x1c00000 0x3 0x32
+mmap ${at(0)} 0x1000000 0x3 0x32
+maps
+munmap ${at(0)} 0x1000000
+mmap ${at(0)} 0x800000 0x1 0x32
+mmap ${at(0)} 0x1c00000 0x3 0x32
+`;
+
 // VmFlags of anonymous memory: MAP_SYNC is VM_SYNC ("sf", calc_vm_flag_bits()), which keeps a private
 // mapping from merging with a neighbour without it; MAP_DROPPABLE shows "dp", before mseal's "sl".
 CASES["VmFlags: sf for MAP_SYNC on anonymous memory (no merge without it), dp for MAP_DROPPABLE, then sl"] = `

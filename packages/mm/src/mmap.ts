@@ -63,7 +63,7 @@ import {
 import { type MmFile, type MmStruct, Vma } from "./mm_types";
 import { ZAP_UNMAP, zapPageRange } from "./rmap";
 import { shmemInodeOf, shmemZeroSetup } from "./shmem";
-import { mayExpandVm, vmEnoughMemory } from "./vm-account";
+import { isDataMapping, mayExpandVm, vmEnoughMemory } from "./vm-account";
 import {
   newRangeMerge,
   removeVma,
@@ -447,11 +447,17 @@ function mmapRegion(
   // No map-count check here: do_mmap() refused only map_count > max (above), so a process may go one
   // VMA past vm.max_map_count when nothing merges ("allowed to exceed ... by one", mm/mmap.c; 2.6.11's
   // do_mmap_pgoff() checked nothing more either); only splits check map_count >= max.
-  // __mmap_setup(): RLIMIT_AS / RLIMIT_DATA, counting what MAP_FIXED replaces as freed.
+  // __mmap_setup(): may_expand_vm(pglen - vms->nr_pages) while total_vm and data_vm still count what
+  // MAP_FIXED replaces (detached from the tree here): every replaced page is freed for both limits,
+  // data or not.
   if (mm.rlimAs !== Number.POSITIVE_INFINITY || mm.rlimData.cur !== Number.POSITIVE_INFINITY) {
-    let replaced = 0;
-    for (const v of detached?.vmas ?? []) replaced += (v.vmEnd - v.vmStart) / PAGE;
-    if (!mayExpandVm(mm, vmFlags, len / PAGE - replaced)) {
+    const old = { total: 0, data: 0 };
+    for (const v of detached?.vmas ?? []) {
+      const n = (v.vmEnd - v.vmStart) / PAGE;
+      old.total += n;
+      if (isDataMapping(v.vmFlags)) old.data += n;
+    }
+    if (!mayExpandVm(mm, vmFlags, len / PAGE - old.total, old)) {
       if (detached) vmsAbortMunmapVmas(mm, detached);
       return -ENOMEM;
     }

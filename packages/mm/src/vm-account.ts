@@ -10,6 +10,8 @@ import type { MmStruct } from "./mm_types";
 export const isDataMapping = (flags: number): boolean =>
   (flags & (VM_WRITE | VM_SHARED | VM_GROWSDOWN)) === VM_WRITE;
 
+const NONE_DETACHED = { total: 0, data: 0 } as const;
+
 /** mm->total_vm and mm->data_vm, in pages. */
 export function vmCounts(mm: MmStruct): { total: number; data: number } {
   let total = 0;
@@ -27,14 +29,21 @@ export function vmCounts(mm: MmStruct): { total: number; data: number } {
  * every mapping, RLIMIT_DATA the data mappings (with Linux's Valgrind exception: a zero soft limit
  * lets data grow up to the hard limit). Linux's ignore_rlimit_data is off. 2.6.10 had RLIMIT_AS only.
  */
-export function mayExpandVm(mm: MmStruct, flags: number, npages: number): boolean {
+export function mayExpandVm(
+  mm: MmStruct,
+  flags: number,
+  npages: number,
+  /** VMAs taken out of the tree that total_vm and data_vm still count (a MAP_FIXED's, being replaced). */
+  detached: { readonly total: number; readonly data: number } = NONE_DETACHED,
+): boolean {
   const as = mm.rlimAs;
   const data = mm.rlimData;
   // 2.6.10 compared total_vm with RLIMIT_AS alone (era.ts mayExpandVmData).
   const dataApplies =
     mm.rules.mayExpandVmData && isDataMapping(flags) && data.cur !== Number.POSITIVE_INFINITY;
   if (as === Number.POSITIVE_INFINITY && !dataApplies) return true;
-  const c = vmCounts(mm);
+  const counted = vmCounts(mm);
+  const c = { total: counted.total + detached.total, data: counted.data + detached.data };
   if (c.total + npages > Math.floor(as / PAGE)) return false;
   if (dataApplies && c.data + npages > Math.floor(data.cur / PAGE)) {
     if (data.cur === 0 && c.data + npages <= Math.floor(data.max / PAGE)) return true;
