@@ -45,9 +45,9 @@ export function dupMmap(mm: MmStruct, oldmm: MmStruct): number {
     vmaLink(mm, v);
     v.vmOps?.open?.(v);
     if (v.vmFlags & VM_WIPEONFORK) continue;
-    // vma_needs_copy(): PFNMAP/MIXEDMAP entries and anything with anon pages are copied; plain
-    // driver mappings are left to fault in the child (era.ts forkCopiesPtesOf).
-    if (!(vma.vmFlags & oldmm.rules.forkCopiesPtesOf) && !vma.anonVma) continue;
+    // vma_needs_copy(): PFNMAP/MIXEDMAP entries, guard markers (VM_MAYBE_GUARD) and anything with anon
+    // pages are copied; plain driver mappings are left to fault in the child (era.ts forkCopiesPtesOf).
+    if (!(vma.vmFlags & oldmm.rules.forkCopiesPtesOf) && !vma.anonVma && !vma.maybeGuard) continue;
     const cow = isCowMapping(vma.vmFlags);
     let wrprotected = false;
     let oom = false;

@@ -339,13 +339,15 @@ export function isValidGuardVma(vma: Vma, allowLocked: boolean): boolean {
 }
 
 /**
- * madvise_guard_install(): every page of [start, end) becomes a guard marker. The VMA gets an anon_vma
- * (page tables now hold something, so fork must copy them); pages mapped there are zapped first
- * (zap_page_range_single keeps markers already present), their contents gone.
+ * madvise_guard_install(): every page of [start, end) becomes a guard marker. The whole VMA is marked
+ * VM_MAYBE_GUARD (no split: page tables now hold markers, so fork copies them) and an anonymous one
+ * gets an anon_vma; pages mapped there are zapped first (zap_page_range_single keeps markers already
+ * present), their contents gone.
  */
 function madviseGuardInstall(mm: MmStruct, vma: Vma, start: number, end: number): number {
   if (!isValidGuardVma(vma, false)) return -EINVAL;
-  anonVmaPrepare(mm, vma);
+  vma.maybeGuard = true;
+  if (vma.anonymous) anonVmaPrepare(mm, vma);
   let populated = false;
   mm.pgd.forEach(start, end, (_a, _slot, pte) => {
     if (!pteIsGuardMarker(pte)) populated = true;

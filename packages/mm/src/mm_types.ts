@@ -149,6 +149,13 @@ export class Vma {
    * stay within 31 bits). Part of the flags for every merge decision, as it is in Linux. 0 without PKU.
    */
   vmPkey = 0;
+  /**
+   * VM_MAYBE_GUARD (bit 11 of a 64-bit vm_flags, "gu" in smaps; kept apart because every bit of our
+   * int32 vmFlags is taken): MADV_GUARD_INSTALL was used on the VMA, so its page tables may hold guard
+   * markers and fork copies them. A sticky flag (VM_STICKY): merges ignore it and the merged VMA keeps
+   * it if any part had it; splits and copies keep it; MADV_GUARD_REMOVE does not clear it.
+   */
+  maybeGuard = false;
   /** The cache bits of vm_page_prot (pgprot.ts's form), which a driver sets through `vmPageProt`. */
   private vmPageCache = 0;
   /**

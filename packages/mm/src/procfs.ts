@@ -86,10 +86,21 @@ const MNEMONICS: Array<[number, string]> = [
   [31, "mg"],
 ];
 
-/** The VmFlags line of /proc/PID/smaps for these VM_* flags (rd wr sh mr mw me …). */
-export function vmFlagsString(flags: number): string {
+/**
+ * The VmFlags line of /proc/PID/smaps for these VM_* flags (rd wr sh mr mw me …), with "gu" in bit 11's
+ * place for a VMA marked VM_MAYBE_GUARD (Vma.maybeGuard).
+ */
+export function vmFlagsString(flags: number, maybeGuard = false): string {
   let s = "";
-  for (const [bit, name] of MNEMONICS) if (flags & (1 << bit)) s += `${name} `;
+  let guard = maybeGuard;
+  for (const [bit, name] of MNEMONICS) {
+    if (guard && bit > 11) {
+      s += "gu ";
+      guard = false;
+    }
+    if (flags & (1 << bit)) s += `${name} `;
+  }
+  if (guard) s += "gu ";
   // VM_DROPPABLE and VM_SEALED are high bits in Linux, so "dp" and "sl" come after every mnemonic above.
   if (flags & VM_DROPPABLE) s += "dp ";
   if (flags & VM_SEALED) s += "sl ";
@@ -200,7 +211,7 @@ export function renderSmaps(mm: Mm, options: { thp?: "always" | "madvise" | "nev
     out += `${"THPeligible:".padEnd(16)}${String(eligible).padStart(8)}\n`;
     // show_smap(): only when the CPU has protection keys (arch_pkeys_enabled()).
     if (mm.pkeys.enabled) out += `${"ProtectionKey:".padEnd(16)}${String(v.vmPkey).padStart(8)}\n`;
-    out += `VmFlags: ${vmFlagsString(v.vmFlags)}\n`;
+    out += `VmFlags: ${vmFlagsString(v.vmFlags, v.maybeGuard)}\n`;
   }
   return out;
 }

@@ -40,6 +40,8 @@ export interface VmaState {
    * made from one remap_pfn_range); absent: none.
    */
   readonly track?: readonly [number, number, number];
+  /** VM_MAYBE_GUARD (Vma.maybeGuard); absent: not set. */
+  readonly guard?: boolean;
 }
 
 /** One mm as saved. */
@@ -172,6 +174,7 @@ export function saveMm(mm: Mm, anon: AnonVmaTable, refs: SaveRefs): MmState {
       priv: v.vmPrivateData === null || v.vmPrivateData === undefined ? null : refs.priv(v, v.vmPrivateData),
       ...(v.vmPageProt & PGPROT_CACHE_MASK ? { cache: v.vmPageProt & PGPROT_CACHE_MASK } : {}),
       ...(v.pfnmapTrackCtx ? { track: anon.trackOf(v.pfnmapTrackCtx) } : {}),
+      ...(v.maybeGuard ? { guard: true } : {}),
     })),
   };
 }
@@ -243,6 +246,7 @@ export function restoreMm(phys: PhysAccess, s: MmState, anon: AnonVmaTable, refs
     v.anonVma = anon.objectOf(num(vs.anonVma, `${what} anon_vma`, -1, 2 ** 24));
     v.anonVmaChainSingular = vs.chainSingular !== false;
     v.anonymous = vs.anonymous === true;
+    v.maybeGuard = vs.guard === true;
     const fileId = num(vs.file, `${what} file`, -1, 2 ** 31);
     v.vmFile = fileId === -1 ? null : refs.file(fileId);
     v.vmOps = vs.ops === null ? null : refs.ops(v, vs.ops);

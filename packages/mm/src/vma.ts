@@ -46,6 +46,7 @@ export function vmAreaDup(vma: Vma, mm: MmStruct = vma.vmMm): Vma {
   v.anonVmaChainSingular = vma.anonVmaChainSingular;
   v.anonymous = vma.anonymous;
   v.vmPkey = vma.vmPkey;
+  v.maybeGuard = vma.maybeGuard;
   v.vmPageProt = vma.vmPageProt;
   v.pfnmapTrackCtx = vma.pfnmapTrackCtx;
   v.pfnmapTrackCtx?.get();
@@ -232,6 +233,7 @@ export function vmaMergeNewRange(vmg: VmaMerge): Vma | null {
   if (left && right && prev && next && canRemove(mm, next) && anonVmasCompatible(prev, next)) {
     const nextEnd = next.vmEnd;
     if (!prev.anonVma) prev.anonVma = next.anonVma;
+    stick(prev, next, vmg.copiedFrom);
     unlinkMerged(mm, next);
     mm.vmas.updateBounds(prev, prev.vmStart, nextEnd);
     return prev;
@@ -239,15 +241,22 @@ export function vmaMergeNewRange(vmg: VmaMerge): Vma | null {
   if (left && prev) {
     mm.vmas.updateBounds(prev, prev.vmStart, vmg.end);
     if (!prev.anonVma) prev.anonVma = vmg.anonVma;
+    stick(prev, vmg.copiedFrom);
     return prev;
   }
   if (right && next) {
     mm.vmas.updateBounds(next, vmg.start, next.vmEnd);
     next.vmPgoff = vmg.pgoff;
     if (!next.anonVma) next.anonVma = vmg.anonVma;
+    stick(next, vmg.copiedFrom);
     return next;
   }
   return null;
+}
+
+/** The sticky flags (VM_STICKY: VM_MAYBE_GUARD) of every VMA a merge takes in stay on the one it keeps. */
+function stick(target: Vma, ...merged: ReadonlyArray<Vma | null | undefined>): void {
+  for (const v of merged) if (v?.maybeGuard) target.maybeGuard = true;
 }
 
 /**
@@ -274,6 +283,7 @@ function vmaMergeExistingRange(vmg: VmaMerge): Vma | null {
   ) {
     const nextEnd = next.vmEnd;
     if (!prev.anonVma) prev.anonVma = vma.anonVma ?? next.anonVma;
+    stick(prev, vma, next);
     unlinkMerged(mm, vma);
     unlinkMerged(mm, next);
     mm.vmas.updateBounds(prev, prev.vmStart, nextEnd);
@@ -281,6 +291,7 @@ function vmaMergeExistingRange(vmg: VmaMerge): Vma | null {
   }
   if (mergeLeft && prev && (!whole || canRemove(mm, vma))) {
     if (!prev.anonVma) prev.anonVma = vma.anonVma;
+    stick(prev, vma);
     if (whole) {
       unlinkMerged(mm, vma);
       mm.vmas.updateBounds(prev, prev.vmStart, end);
@@ -298,6 +309,7 @@ function vmaMergeExistingRange(vmg: VmaMerge): Vma | null {
       // vm_ops and private data; mprotect_fixup() gave it the new flags.
       const nextEnd = next.vmEnd;
       if (!vma.anonVma) vma.anonVma = next.anonVma;
+      stick(vma, next);
       unlinkMerged(mm, next);
       mm.vmas.updateBounds(vma, start, nextEnd);
       vma.vmFlags = vmg.flags;
@@ -305,6 +317,7 @@ function vmaMergeExistingRange(vmg: VmaMerge): Vma | null {
       return vma;
     }
     if (!next.anonVma) next.anonVma = vma.anonVma;
+    stick(next, vma);
     if (whole) {
       unlinkMerged(mm, vma);
       mm.vmas.updateBounds(next, start, next.vmEnd);

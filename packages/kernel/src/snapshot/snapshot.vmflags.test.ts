@@ -2,9 +2,11 @@
 // file whose flags are not an int32 is refused.
 import { describe, expect, it } from "vitest";
 import {
+  MADV_GUARD_INSTALL,
   MADV_MERGEABLE,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
+  MAP_SHARED,
   Machine,
   PROT_READ,
   PROT_WRITE,
@@ -32,5 +34,20 @@ describe("snapshots and VM_MERGEABLE", () => {
     expect(q.mmu.load32(addr)).toBe(0x1234);
     b.checkInvariants();
     a.checkInvariants();
+  });
+
+  it("a VMA marked VM_MAYBE_GUARD (MADV_GUARD_INSTALL) keeps its mark: VmFlags gu, and fork still copies its markers", async () => {
+    const a = await Machine.create({ ramBytes: 16 * 1024 * 1024 });
+    const p = a.spawn({ name: "guard" });
+    const addr = p.libc.mmap(0, 3 * P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    expect(p.libc.madvise(addr + P, P, MADV_GUARD_INSTALL)).toBe(0);
+    expect(p.procSmaps()).toMatch(/VmFlags: rd wr sh mr mw me ms gu /);
+    const b = await Machine.restore(a.snapshot());
+    const q = b.process(p.pid)!;
+    expect(q.procSmaps()).toBe(p.procSmaps());
+    expect(q.mm.vmas.find(addr)!.maybeGuard).toBe(true);
+    const child = b.process(q.libc.fork())!;
+    expect(() => child.mmu.load8(addr + P)).toThrow(/SIGSEGV/);
+    b.checkInvariants();
   });
 });
