@@ -1,7 +1,9 @@
 // Hot paths of Mm/Mmu against raw baselines measured in the same run (STYLE.md: ratios, not times).
 //   cd packages/mm && npx tsx --conditions=@faultline/source bench/mm.bench.ts
 // Goals: TLB-hit load32 ≤ 1.5 × a raw Uint32Array read indexed from the same 47-bit address;
-// bulk read ≥ 0.8 × the speed of Uint8Array.set, and read-use-recycle ≤ 1.5 × readInto (issue 14);
+// readInto and write ≤ 1.05 × a copy out of / into a SharedArrayBuffer (the floor for RAM that is shared
+// memory), and read-use-recycle ≤ 1.5 × readInto (issue 14; it replaced wave 1's "read ≥ 0.8 × the
+// speed of Uint8Array.set", which no copy out of shared memory meets: that set is 0.55 × here);
 // anonymous write and zero-page read faults ≤ 1 × native Linux on this machine
 // (bench/native-fault.c); an mmap+munmap pair with 100,000 VMAs ≤ 2 × the same with 100.
 import { execFileSync } from "node:child_process";
@@ -186,7 +188,8 @@ if (wants("read")) {
     "host minor page faults per mmu.read + recycle": faults.recycled / faults.recycles,
     "host minor page faults per mmu.readInto call": faults.readInto / faults.readIntos,
     "µs/Uint8Array.set 1 MiB": copy.rawSet! / 1000,
-    "speed mmu.read / Uint8Array.set (goal ≥ 0.8)": copy.rawSet! / fresh.mmuRead!,
+    // Wave 1's figure; its goal (≥ 0.8) is replaced by issue 14's against the shared-memory floor.
+    "speed mmu.read / Uint8Array.set": copy.rawSet! / fresh.mmuRead!,
     "speed mmu.readInto / Uint8Array.set": copy.rawSet! / copy.mmuReadInto!,
     "µs/Uint8Array.set 1 MiB out of a SharedArrayBuffer": copy.sharedSet! / 1000,
     "speed mmu.readInto / set out of a SharedArrayBuffer": copy.sharedSet! / copy.mmuReadInto!,
