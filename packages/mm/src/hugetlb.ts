@@ -106,13 +106,7 @@ export class HugetlbFile implements MmFile {
   /** References (fget/fput): the VMAs mapping the file, and the mmap call making it. */
   refs = 0;
 
-  constructor(
-    mem: PhysMemory,
-    size: number,
-    /** The hstate's page size. */
-    readonly hpageSize = HPAGE_SIZE,
-    ino = shmemNextIno(mem),
-  ) {
+  constructor(mem: PhysMemory, size: number, hpageSize = HPAGE_SIZE, ino = shmemNextIno(mem)) {
     this.ino = ino;
     this.size = size;
     this.hugetlbPageSize = hpageSize;
@@ -157,9 +151,17 @@ export function hugetlbReservePages(vmFlags: number): boolean {
  * is never read, and stays the mapping's length.)
  */
 function hugetlbfsFileMmap(file: HugetlbFile, vma: Vma): number {
-  vma.vmFlags |= VM_HUGETLB | VM_DONTEXPAND;
+  markHugetlbVma(vma);
   vma.vmOps = HUGETLB_VM_OPS;
-  if (vma.vmPgoff % (file.hpageSize / PAGE) !== 0) return -EINVAL;
+  if (vma.vmPgoff % (file.hugetlbPageSize / PAGE) !== 0) return -EINVAL;
   if (!hugetlbReservePages(vma.vmFlags)) return -ENOMEM;
   return 0;
+}
+
+/**
+ * What hugetlbfs_file_mmap() makes of every VMA of a hugetlbfs file, a SysV SHM_HUGETLB attach's
+ * too: VM_HUGETLB | VM_DONTEXPAND (never merged, never grown by mremap).
+ */
+export function markHugetlbVma(vma: Vma): void {
+  vma.vmFlags |= VM_HUGETLB | VM_DONTEXPAND;
 }

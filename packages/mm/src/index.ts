@@ -29,6 +29,7 @@ export {
   hstateSizelog,
   hugeAlign,
   isFileHugepages,
+  markHugetlbVma,
 } from "./hugetlb";
 export { isCowMapping } from "./internal";
 export {

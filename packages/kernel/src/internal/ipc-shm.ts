@@ -11,9 +11,8 @@ import {
   hstateSizelog,
   hugeAlign,
   type MmFile,
+  markHugetlbVma,
   ShmemInode,
-  VM_DONTEXPAND,
-  VM_HUGETLB,
   type Vma,
   type VmOperations,
 } from "@faultline/mm";
@@ -159,7 +158,7 @@ export class ShmAttachFile implements MmFile {
     // shm_mmap(): the segment file's mmap (hugetlbfs_file_mmap() makes the VMA VM_HUGETLB |
     // VM_DONTEXPAND and reserves nothing: shmget did, S_PRIVATE), then shm_open() counts the attach.
     this.mmap = (vma) => {
-      if (seg.hugetlbPageSize) vma.vmFlags |= VM_HUGETLB | VM_DONTEXPAND;
+      if (seg.hugetlbPageSize) markHugetlbVma(vma);
       vma.vmOps = ops;
       ops.open?.(vma);
       return 0;

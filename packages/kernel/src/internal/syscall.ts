@@ -199,7 +199,10 @@ function fromBigInt(code: number, v: bigint): number {
  * the 4 KiB page offset too), and its magnitude above 2^52 scaled down by 2^11 in whole huge pages,
  * so that stand-ins keep the values' order (up to values 4 GiB apart) and stay far outside user
  * space (TASK_SIZE is 2^47), where Linux's checks (alignment, sign, the range, which of two lengths
- * is larger) answer the same.
+ * is larger) answer the same. Where it differs from Linux: two values closer than 4 GiB may compare
+ * the wrong way; an offset within 2^52 of MAX_LFS_FILESIZE (2^63 - 1) is not compared with it exactly
+ * (a 2 MiB mapping at 2^63 - 2 MiB maps, Linux says -EOVERFLOW); an rlimit set that high is kept, and
+ * read back by getrlimit, as its stand-in.
  */
 function standIn(s: bigint): number {
   const m = s < 0n ? -s : s;
@@ -240,7 +243,8 @@ function convertSlow(e: SyscallEntry, i: number, value: unknown): unknown {
       const ok = (x: unknown) => (typeof x === "number" && Number.isInteger(x)) || typeof x === "bigint";
       if (typeof v !== "object" || !ok(r.cur) || !ok(r.max))
         return refuse(e, i, "null or { cur, max } with integer limits (RLIM_INFINITY is -1)", v);
-      // rlim_t is an unsigned long: as the other 64-bit arguments, two's complement (~0UL is -1).
+      // rlim_t is an unsigned long: as the other 64-bit arguments, two's complement (~0UL is -1); a
+      // limit of 2^52 or more is kept as its stand-in (see standIn: getrlimit reads that back).
       const u = (x: unknown) =>
         typeof x === "bigint" ? fromBigInt(C_INT64, x) : fromNumber(C_INT64, x as number);
       return { cur: u(r.cur), max: u(r.max) };

@@ -378,7 +378,13 @@ class Saver {
       return id;
     }
     if (f instanceof HugetlbFile) {
-      this.fileStates.push({ k: "hugetlb", ino: f.ino, size: f.size, hpage: f.hpageSize, refs: f.refs });
+      this.fileStates.push({
+        k: "hugetlb",
+        ino: f.ino,
+        size: f.size,
+        hpage: f.hugetlbPageSize,
+        refs: f.refs,
+      });
       return id;
     }
     if (!(f instanceof OpenFile))
