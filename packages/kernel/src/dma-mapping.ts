@@ -23,6 +23,8 @@
  * share one per-device table (what dma-debug checks every call against and reports at unbind), as
  * kernel/dma/debug.c keeps them in one hash.
  */
+
+import type { Vma } from "@faultline/mm";
 import {
   __GFP_DMA,
   __GFP_DMA32,
@@ -32,7 +34,8 @@ import {
   type PciFunction,
   PHYS_ADDR_LIMIT,
 } from "@faultline/phys";
-import { __GFP_ZERO, EIO, ENOMEM } from "./constants";
+import { __GFP_ZERO, EINVAL, EIO, ENOMEM, ENXIO } from "./constants";
+import { warn } from "./internal/bug";
 import { currentKernel } from "./internal/current";
 import { setDmaStateReader } from "./internal/dma-snapshot";
 import { IOMMU_READ, IOMMU_WRITE, iommuOf } from "./internal/iommu";
@@ -326,6 +329,116 @@ export function dmaFreeCoherent(dev: PciDev, size: number, vaddr: number, dmaHan
 }
 
 const addr64 = (a: number) => `0x${a.toString(16).padStart(16, "0")}`;
+
+// ---- mapping coherent buffers to user space -------------------------------------------------------
+
+/**
+ * DMA_ATTR_WRITE_COMBINE: asks dma_pgprot() for a write-combining user mapping. Only architectures with
+ * CONFIG_ARCH_HAS_DMA_WRITE_COMBINE and a non-coherent device honour it; x86 DMA is cache-coherent,
+ * so here (as on a real x86) the mapping keeps the VMA's cache mode.
+ */
+export const DMA_ATTR_WRITE_COMBINE = 1 << 2;
+/**
+ * DMA_ATTR_FORCE_CONTIGUOUS: physically contiguous pages even behind an IOMMU. Faultline's coherent
+ * buffers always are (see dmaMmapAttrs), so it changes nothing here.
+ */
+export const DMA_ATTR_FORCE_CONTIGUOUS = 1 << 6;
+
+/**
+ * dma_can_mmap(): whether dma_mmap_attrs() can map the device's coherent buffers. dma-direct:
+ * dma_direct_can_mmap() is true for a cache-coherent device (every x86 device); iommu-dma: always true.
+ */
+export function dmaCanMmap(dev: PciDev): boolean {
+  state(dev, "dmaCanMmap");
+  return true;
+}
+
+/** dma_mmap_coherent(dev, vma, cpu_addr, dma_addr, size): dma_mmap_attrs() with no attributes. */
+export function dmaMmapCoherent(
+  dev: PciDev,
+  vma: Vma,
+  cpuAddr: number,
+  dmaAddr: number,
+  size: number,
+): number {
+  return mmapAttrs("dmaMmapCoherent", dev, vma, cpuAddr, dmaAddr, size, 0);
+}
+
+/**
+ * dma_mmap_attrs(dev, vma, cpu_addr, dma_addr, size, attrs): maps a coherent buffer from
+ * dmaAllocCoherent into a user VMA from ->mmap, vm_pgoff pages into the buffer, with remap_pfn_range
+ * (VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP; no page references taken).
+ *
+ * - vm_page_prot becomes dma_pgprot(): unchanged for a cache-coherent device, so x86 ignores
+ *   DMA_ATTR_WRITE_COMBINE.
+ * - -ENXIO when vm_pgoff >= PAGE_ALIGN(size) / PAGE_SIZE or the VMA has more pages than are left past
+ *   vm_pgoff (dma_direct_mmap, iommu_dma_mmap); else remap_pfn_range()'s result.
+ * - dma-direct maps from the pfn of `dmaAddr` (the bus address is the physical one), iommu-dma from the
+ *   page behind `cpuAddr` (virt_to_page). Faultline's coherent buffers are physically contiguous in
+ *   the direct map under an IOMMU too (iommu_dma_alloc's contiguous path, as for GFP_ATOMIC or
+ *   DMA_ATTR_FORCE_CONTIGUOUS), so both paths remap_pfn_range the one block. Linux's usual blocking
+ *   allocation behind an IOMMU (iommu_dma_alloc_remap: scattered pages behind a vmalloc address) is
+ *   mapped with vm_map_pages instead (VM_MIXEDMAP, referenced pages); Faultline never makes one.
+ *
+ * Hardening (Linux maps whatever lies at those addresses): a cpuAddr/dmaAddr pair that is not a live
+ * coherent buffer of `dev`, or a size beyond the buffer's pages, is a WARNING and -ENXIO, the error
+ * dma_mmap_attrs() itself gives when there is no such object to map (its bounds check, a missing
+ * ->mmap); arguments that are not non-negative integers are a WARNING and -EINVAL, as the driver API's
+ * other argument checks answer.
+ */
+export function dmaMmapAttrs(
+  dev: PciDev,
+  vma: Vma,
+  cpuAddr: number,
+  dmaAddr: number,
+  size: number,
+  attrs: number,
+): number {
+  return mmapAttrs("dmaMmapAttrs", dev, vma, cpuAddr, dmaAddr, size, attrs);
+}
+
+const isUint = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
+
+function mmapAttrs(
+  what: string,
+  dev: PciDev,
+  vma: Vma,
+  cpuAddr: number,
+  dmaAddr: number,
+  size: number,
+  attrs: number,
+): number {
+  const { k, s } = state(dev, what);
+  const site = "dma_mmap_attrs (kernel/dma/mapping.c)";
+  const bad = ([cpuAddr, dmaAddr, size, attrs] as unknown[]).findIndex((n) => !isUint(n));
+  if (bad >= 0) {
+    const name = ["cpuAddr", "dmaAddr", "size", "attrs"][bad]!;
+    warn(
+      k,
+      site,
+      `${what}: ${name} ${String([cpuAddr, dmaAddr, size, attrs][bad])} is not a non-negative integer`,
+    );
+    return -EINVAL;
+  }
+  const a = s.coherent.find((x) => x.dmaHandle === dmaAddr);
+  const pages = (n: number) => Math.ceil(n / PAGE_SIZE);
+  let why: string | null = null;
+  if (!a || a.vaddr !== cpuAddr)
+    why = `cpu_addr 0x${cpuAddr.toString(16)} / dma_addr ${addr64(dmaAddr)} is not a coherent buffer of ${dev.name}${a ? ` (that dma_addr's buffer is at 0x${a.vaddr.toString(16)})` : ""}`;
+  else if (pages(size) > pages(a.size))
+    why = `size ${size} is larger than the ${a.size}-byte buffer at ${addr64(dmaAddr)}`;
+  if (why !== null || !a) {
+    warn(k, site, `${what}: ${why}`);
+    return -ENXIO;
+  }
+  // dma_pgprot(): a cache-coherent device keeps vm_page_prot (the attrs matter only to non-coherent ones).
+  const count = pages(size);
+  const userCount = (vma.vmEnd - vma.vmStart) / PAGE_SIZE;
+  if (vma.vmPgoff >= count || userCount > count - vma.vmPgoff) return -ENXIO;
+  // dma_direct_mmap: PHYS_PFN(dma_to_phys(dma_addr)); iommu_dma_mmap: page_to_pfn(virt_to_page(cpu_addr)).
+  const pfn = a.iommuFn ? (cpuAddr - PAGE_OFFSET) / PAGE_SIZE : dmaAddr / PAGE_SIZE;
+  return vma.vmMm.remapPfnRange(vma, vma.vmStart, pfn + vma.vmPgoff, userCount * PAGE_SIZE, vma.vmPageProt);
+}
 
 /** err_printk() of kernel/dma/debug.c. */
 function debugErr(k: Kernel, d: PciDevState, msg: string): void {

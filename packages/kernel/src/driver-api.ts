@@ -247,6 +247,122 @@ export function vmInsertPage(vma: Vma, addr: number, page: Page): number {
   return vma.vmMm.vmInsertPage(vma, addr, page);
 }
 
+/**
+ * vmf_insert_pfn_prot(): vmfInsertPfn with the protection of `pgprot` (e.g. a read-only entry in a
+ * writable VMA: `vma.vmPageProt & ~VM_WRITE`) instead of vm_page_prot's. The cache bits are not
+ * `pgprot`'s: the PAT memtype in force for the pfn decides them (pfnmap_setup_cachemode_pfn), as for
+ * vmfInsertPfn. VM_FAULT_NOPAGE, VM_FAULT_SIGBUS (address outside the VMA) or VM_FAULT_OOM. A pfn
+ * no machine has, a pgprot or address that is not a non-negative integer: WARNING and VM_FAULT_SIGBUS.
+ */
+export function vmfInsertPfnProt(vma: Vma, addr: number, pfn: number, pgprot: number): number {
+  let why = badPfnReason(pfn);
+  if (why === null && !isUint(pgprot, 2 ** 31)) why = `pgprot ${String(pgprot)} is not a pgprot`;
+  if (why === null && !isUint(addr)) why = `addr ${String(addr)} is not an address`;
+  if (why !== null) {
+    warn(
+      currentKernelOrNull("vmfInsertPfnProt"),
+      "vmf_insert_pfn_prot (mm/memory.c)",
+      `vmfInsertPfnProt: ${why}`,
+    );
+    return VM_FAULT_SIGBUS;
+  }
+  return vma.vmMm.vmfInsertPfnProt(vma, addr, pfn, pgprot);
+}
+
+/** A non-negative safe integer below `limit`. */
+const isUint = (n: unknown, limit = Number.MAX_SAFE_INTEGER + 1): n is number =>
+  typeof n === "number" && Number.isSafeInteger(n) && n >= 0 && n < limit;
+
+/**
+ * What is wrong with `pages` and a count of them, as a driver can get it wrong (not an array, a
+ * count that is not a non-negative integer or exceeds the array, an entry that is not a page of this
+ * machine's memory), or null. Linux would read past the array or dereference garbage.
+ */
+function badPagesReason(
+  k: { mem: { pfnValid(pfn: number): boolean } },
+  pages: unknown,
+  num: unknown,
+): string | null {
+  if (!Array.isArray(pages)) return `pages ${String(pages)} is not an array of pages`;
+  if (!isUint(num)) return `num ${String(num)} is not a count of pages`;
+  if (num > pages.length) return `num ${num} is larger than the array of ${pages.length} pages`;
+  for (let i = 0; i < num; i++) {
+    const p: unknown = pages[i];
+    const pfn = (p as { pfn?: unknown } | null)?.pfn;
+    if (
+      typeof p !== "object" ||
+      p === null ||
+      (p as { mem?: unknown }).mem !== k.mem ||
+      !isUint(pfn) ||
+      !k.mem.pfnValid(pfn)
+    )
+      return `pages[${i}] (${String(p)}) is not a page of this machine`;
+  }
+  return null;
+}
+
+/**
+ * vm_map_pages(vma, pages, num): maps pages[vm_pgoff ..] over the whole VMA with vm_insert_page()
+ * (VM_MIXEDMAP; each PTE holds a reference, dropped at munmap or exit), for a driver's ->mmap of a
+ * buffer of `num` pages (default: the array's length). -ENXIO when vm_pgoff >= num or the VMA is
+ * larger than the num - vm_pgoff pages left; else 0 or the first vm_insert_page error (-EINVAL for a
+ * page nobody holds or an anonymous one, -EBUSY, -ENOMEM), the pages before it staying mapped. Bad
+ * arguments (see badPagesReason): WARNING and -EINVAL.
+ */
+export function vmMapPages(vma: Vma, pages: readonly Page[], num: number = pages?.length): number {
+  return mapPagesChecked("vmMapPages", "vm_map_pages", vma, pages, num, vma.vmPgoff);
+}
+
+/** vm_map_pages_zero(vma, pages, num): vmMapPages from pages[0], whatever vm_pgoff says. */
+export function vmMapPagesZero(vma: Vma, pages: readonly Page[], num: number = pages?.length): number {
+  return mapPagesChecked("vmMapPagesZero", "vm_map_pages_zero", vma, pages, num, 0);
+}
+
+function mapPagesChecked(
+  what: string,
+  fn: string,
+  vma: Vma,
+  pages: readonly Page[],
+  num: number,
+  offset: number,
+): number {
+  const k = currentKernel(what);
+  const why = badPagesReason(k, pages, num);
+  if (why !== null) {
+    warn(k, `${fn} (mm/memory.c)`, `${what}: ${why}`);
+    return -EINVAL;
+  }
+  return vma.vmMm.vmMapPages(vma, pages, num, offset);
+}
+
+/**
+ * vm_insert_pages(vma, addr, pages, num): pages[0 .. num.value) at addr, addr + PAGE_SIZE, … as
+ * vm_insert_page() maps each (VM_MIXEDMAP, a reference per PTE), in one call. `num` is C's
+ * `unsigned long *num`, a box: it goes in as the count and comes back as the number of pages NOT
+ * inserted (0 when all were). Returns 0 or -errno: -EFAULT when [addr, addr + num pages) is not inside
+ * the VMA (num untouched), else the first page's error (-EINVAL, -EBUSY, -ENOMEM), the pages before
+ * it left mapped (the caller's to undo, as in Linux), so `count - num.value` pages are in place. Bad
+ * arguments (a non-integer addr, see badPagesReason for the rest): WARNING and -EINVAL, num untouched.
+ */
+export function vmInsertPages(
+  vma: Vma,
+  addr: number,
+  pages: readonly Page[],
+  num: { value: number },
+): number {
+  const k = currentKernel("vmInsertPages");
+  let why =
+    typeof num !== "object" || num === null
+      ? `num ${String(num)} is not a { value } box`
+      : badPagesReason(k, pages, num.value);
+  if (why === null && !isUint(addr)) why = `addr ${String(addr)} is not an address`;
+  if (why !== null) {
+    warn(k, "vm_insert_pages (mm/memory.c)", `vmInsertPages: ${why}`);
+    return -EINVAL;
+  }
+  return vma.vmMm.vmInsertPages(vma, addr, pages, num);
+}
+
 /** zap_vma_ptes(): removes PTEs of a VM_PFNMAP VMA, with TLB shootdown. */
 export function zapVmaPtes(vma: Vma, addr: number, size: number): void {
   vma.vmMm.zapVmaPtes(vma, addr, size);

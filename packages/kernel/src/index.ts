@@ -59,8 +59,12 @@ export {
   virtToPhys,
   vmfInsertMixed,
   vmfInsertPfn,
+  vmfInsertPfnProt,
   vmInsertPage,
+  vmInsertPages,
   vmIomapMemory,
+  vmMapPages,
+  vmMapPagesZero,
   zapVmaPtes,
 } from "./driver-api";
 export {
@@ -241,16 +245,3 @@ export { Syscalls, type WaitResult } from "./syscalls";
 export type { Dirent, IpcPerm, ShmInfo, ShmidDs, Stat } from "./syscalls-files";
 export * from "./timer";
 export * from "./vm-flags";
-export {
-  isVmallocAddr,
-  remapVmallocRange,
-  remapVmallocRangePartial,
-  VMALLOC_END,
-  VMALLOC_START,
-  vfree,
-  vmalloc,
-  vmallocToPage,
-  vmallocToPfn,
-  vmallocUser,
-  vzalloc,
-} from "./vmalloc";

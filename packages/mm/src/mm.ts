@@ -23,8 +23,11 @@ import {
   remapPfnRange,
   vmfInsertMixed,
   vmfInsertPfn,
+  vmfInsertPfnProt,
   vmInsertPage,
+  vmInsertPages,
   vmIomapMemory,
+  vmMapPages,
   zapVmaPtes,
 } from "./pfnmap";
 import { vmNormalPfn, zapPageRange } from "./rmap";
@@ -118,6 +121,14 @@ export class Mm extends MmStruct {
     return vmfInsertPfn(this, vma, addr, pfn);
   }
 
+  /**
+   * vmf_insert_pfn_prot(): vmfInsertPfn with `pgprot`'s protection (pgprot.ts's form) instead of
+   * vm_page_prot's; the cache bits stay those of the memtype in force. VM_FAULT_* code.
+   */
+  vmfInsertPfnProt(vma: Vma, addr: number, pfn: number, pgprot: number): number {
+    return vmfInsertPfnProt(this, vma, addr, pfn, pgprot);
+  }
+
   /** vmf_insert_mixed(): one pfn into a VM_MIXEDMAP VMA from a fault handler (special PTE). VM_FAULT_* code. */
   vmfInsertMixed(vma: Vma, addr: number, pfn: number): number {
     return vmfInsertMixed(this, vma, addr, pfn);
@@ -131,6 +142,23 @@ export class Mm extends MmStruct {
   /** vm_insert_page(): maps a driver's page (a normal, refcounted mapping). Returns 0 or -errno. */
   vmInsertPage(vma: Vma, addr: number, page: Page): number {
     return vmInsertPage(this, vma, addr, page);
+  }
+
+  /**
+   * __vm_map_pages() (vm_map_pages with `offset` vm_pgoff, vm_map_pages_zero with 0): pages[offset ..]
+   * over the whole VMA by vm_insert_page. 0, -ENXIO (offset >= num, or the VMA larger than num -
+   * offset pages), or the first vm_insert_page error (the pages before it stay mapped).
+   */
+  vmMapPages(vma: Vma, pages: readonly Page[], num: number, offset: number): number {
+    return vmMapPages(this, vma, pages, num, offset);
+  }
+
+  /**
+   * vm_insert_pages(): pages[0 .. num.value) from addr on. 0 or -errno; num.value becomes the number
+   * of pages not inserted (untouched on -EFAULT: the range does not fit in the VMA).
+   */
+  vmInsertPages(vma: Vma, addr: number, pages: readonly Page[], num: { value: number }): number {
+    return vmInsertPages(this, vma, addr, pages, num);
   }
 
   /** zap_vma_ptes(): a driver removes PTEs of a VM_PFNMAP VMA. */

@@ -371,7 +371,10 @@ export abstract class MmStruct {
   abstract populate(start: number, end: number, forceWrite: boolean): number;
   abstract remapPfnRange(vma: Vma, addr: number, pfn: number, size: number, prot?: number): number;
   abstract vmfInsertPfn(vma: Vma, addr: number, pfn: number): number;
+  abstract vmfInsertPfnProt(vma: Vma, addr: number, pfn: number, pgprot: number): number;
   abstract vmInsertPage(vma: Vma, addr: number, page: Page): number;
+  abstract vmMapPages(vma: Vma, pages: readonly Page[], num: number, offset: number): number;
+  abstract vmInsertPages(vma: Vma, addr: number, pages: readonly Page[], num: { value: number }): number;
   abstract zapVmaPtes(vma: Vma, address: number, size: number): void;
   abstract mremap(addr: number, oldLen: number, newLen: number, flags: number, newAddr?: number): number;
   abstract mprotect(start: number, len: number, prot: number): number;

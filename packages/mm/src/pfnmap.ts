@@ -1,5 +1,6 @@
 // What drivers call to map memory themselves (mm/memory.c): remap_pfn_range from ->mmap,
-// vmf_insert_pfn and vm_insert_page from ->fault or ->mmap, zap_vma_ptes to take PTEs back.
+// vmf_insert_pfn(_prot) and vm_insert_page(s) / vm_map_pages from ->fault or ->mmap, zap_vma_ptes to
+// take PTEs back.
 import { type Page, PG_anon, PG_reserved } from "@faultline/phys";
 import {
   VM_EXEC,
@@ -14,8 +15,8 @@ import {
   VM_SHARED,
   VM_WRITE,
 } from "./constants";
-import { EBUSY, EFAULT, EINVAL, ENOMEM } from "./errno";
-import { isCowMapping, PAGE, pageAlign, vmaWantsWritenotify } from "./internal";
+import { EBUSY, EFAULT, EINVAL, ENOMEM, ENXIO } from "./errno";
+import { isCowMapping, PAGE, pageAlign, vmaPages, vmaWantsWritenotify } from "./internal";
 import { memtypesOf, PfnmapTrackCtx } from "./memtype";
 import type { MmStruct, Vma } from "./mm_types";
 import { cachemode2protval, pgprotCacheBits } from "./pgprot";
@@ -106,8 +107,22 @@ export function remapPfnRange(
   return 0;
 }
 
-/** vmf_insert_pfn(): installs one special PTE from a fault handler. Returns VM_FAULT_NOPAGE or an error code. */
+/** vmf_insert_pfn(): vmf_insert_pfn_prot() with vm_page_prot. VM_FAULT_NOPAGE or an error code. */
 export function vmfInsertPfn(mm: MmStruct, vma: Vma, addr: number, pfn: number): number {
+  return vmfInsertPfnProt(mm, vma, addr, pfn, vma.vmPageProt);
+}
+
+/**
+ * vmf_insert_pfn_prot(): installs one special PTE from a fault handler with the protection of
+ * `pgprot` (pgprot.ts's form: VM_READ | VM_WRITE | VM_EXEC | VM_SHARED and cache bits) instead of
+ * vm_page_prot's, e.g. a read-only entry in a writable VMA. Its cache bits do not count in the modern
+ * era: pfnmap_setup_cachemode_pfn() replaces them with the memtype in force for the pfn. The entry is
+ * writable only if `pgprot` is shared and writable and the VMA wants no write notification (Linux's
+ * vm_page_prot is already write-protected then; Faultline's pgprot numbers do not carry that).
+ * Returns VM_FAULT_NOPAGE (also when a PTE is already there), VM_FAULT_SIGBUS outside the VMA,
+ * VM_FAULT_OOM. The BUG_ONs on the VMA's flags are thrown.
+ */
+export function vmfInsertPfnProt(mm: MmStruct, vma: Vma, addr: number, pfn: number, pgprot: number): number {
   const pfnmap = (vma.vmFlags & VM_PFNMAP) !== 0;
   const mixed = (vma.vmFlags & VM_MIXEDMAP) !== 0;
   if (pfnmap === mixed)
@@ -119,19 +134,21 @@ export function vmfInsertPfn(mm: MmStruct, vma: Vma, addr: number, pfn: number):
   const slot = mm.pgd.pteSlot(a, true);
   if (slot === TABLE_OOM) return VM_FAULT_OOM;
   if (mm.pgd.readSlot(slot) !== 0) return VM_FAULT_NOPAGE;
-  // insert_pfn() with vma->vm_page_prot: read-only when the driver wants write notification (pfn_mkwrite).
-  const rw = vma.vmFlags & VM_SHARED && vma.vmFlags & VM_WRITE && !vmaWantsWritenotify(vma) ? _PAGE_RW : 0;
+  // insert_pfn(): pte_mkspecial(pfn_pte(pfn, prot)); a PROT_NONE pgprot is PAGE_NONE (not present to
+  // the MMU), as remap_pfn_range's entries are.
+  const rw = pgprot & VM_SHARED && pgprot & VM_WRITE && !vmaWantsWritenotify(vma) ? _PAGE_RW : 0;
+  const present = pgprot & (VM_READ | VM_WRITE | VM_EXEC) ? _PAGE_PRESENT : _PAGE_PROTNONE;
   mm.pgd.setPte(
     slot,
     pfnPte(
       pfn,
-      _PAGE_PRESENT |
+      present |
         _PAGE_USER |
         _PAGE_ACCESSED |
         _PAGE_SPECIAL |
         _PAGE_PFNMAP |
         rw |
-        insertCacheBits(mm, vma, pfn),
+        insertCacheBits(mm, pgprot, pfn),
     ),
     vma.vmPkey,
   );
@@ -143,8 +160,8 @@ export function vmfInsertPfn(mm: MmStruct, vma: Vma, addr: number, pfn: number):
  * memtype already in force for the page (lookup_memtype), so a driver wanting write-combining must
  * have reserved it (ioremapWc, archIoReserveMemtypeWc) or gets uncached-minus. 2.6.10 had no PAT.
  */
-function insertCacheBits(mm: MmStruct, vma: Vma, pfn: number): number {
-  if (mm.era !== "modern") return pgprotCacheBits(vma.vmPageProt);
+function insertCacheBits(mm: MmStruct, pgprot: number, pfn: number): number {
+  if (mm.era !== "modern") return pgprotCacheBits(pgprot);
   return cachemode2protval(memtypesOf(mm.mem).lookup(pfn * PAGE));
 }
 
@@ -168,7 +185,12 @@ export function vmfInsertMixed(mm: MmStruct, vma: Vma, addr: number, pfn: number
     slot,
     pfnPte(
       pfn,
-      _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SPECIAL | rw | insertCacheBits(mm, vma, pfn),
+      _PAGE_PRESENT |
+        _PAGE_USER |
+        _PAGE_ACCESSED |
+        _PAGE_SPECIAL |
+        rw |
+        insertCacheBits(mm, vma.vmPageProt, pfn),
     ),
     vma.vmPkey,
   );
@@ -207,21 +229,121 @@ export function vmIomapMemory(mm: MmStruct, vma: Vma, start: number, len: number
   return remapPfnRange(mm, vma, vma.vmStart, pfn, vmLen, vma.vmPageProt);
 }
 
-/** vm_insert_page(): maps a driver's page (a normal, refcounted mapping). Returns 0 or -errno. */
+/**
+ * vm_insert_page(): maps a driver's page at `addr` (a normal, refcounted mapping: the PTE takes a
+ * reference and a mapcount, dropped at munmap/exit). Sets VM_MIXEDMAP first, as Linux does before it
+ * looks at the page. 0, -EFAULT (addr outside the VMA), -EINVAL (the page may not be inserted),
+ * -ENOMEM (no page table), -EBUSY (a PTE is already there).
+ */
 export function vmInsertPage(mm: MmStruct, vma: Vma, addr: number, page: Page): number {
   if (addr < vma.vmStart || addr >= vma.vmEnd) return -EFAULT;
-  if (Atomics.load(mm.mem.flags, page.pfn) & PG_anon) return -EINVAL;
-  if (!(vma.vmFlags & VM_MIXEDMAP)) {
-    if (vma.vmFlags & VM_PFNMAP) throw new Error("vmInsertPage: VM_PFNMAP VMA (kernel BUG)");
-    vma.vmFlags |= VM_MIXEDMAP;
-  }
+  setMixedmap(vma, "vmInsertPage");
+  // insert_page(): the page is checked before the page table is allocated.
+  const bad = validatePageBeforeInsert(mm, vma, page.pfn);
+  if (bad) return bad;
   const slot = mm.pgd.pteSlot(addr - (addr % PAGE), true);
   if (slot === TABLE_OOM) return -ENOMEM;
-  if (mm.pgd.readSlot(slot) !== 0) return -EBUSY;
-  mm.mem.getPage(page.pfn);
-  const rw = vma.vmFlags & VM_SHARED && vma.vmFlags & VM_WRITE ? _PAGE_RW : 0;
-  mapPage(mm, vma, slot, page.pfn, rw);
+  return insertPageIntoPte(mm, vma, slot, page.pfn);
+}
+
+/** vm_insert_page()'s and vm_insert_pages()'s BUG_ON(VM_PFNMAP), then vm_flags_set(VM_MIXEDMAP). */
+function setMixedmap(vma: Vma, what: string): void {
+  if (vma.vmFlags & VM_MIXEDMAP) return;
+  if (vma.vmFlags & VM_PFNMAP) throw new Error(`${what}: VM_PFNMAP VMA (kernel BUG)`);
+  vma.vmFlags |= VM_MIXEDMAP;
+}
+
+/**
+ * validate_page_before_insert(): -EINVAL for a page nobody holds (refcount 0: free, or a tail page of
+ * a higher-order block that was not split), for the zero page where vm_mixed_zeropage_allowed()
+ * says no, and for an anonymous page (slab and typed pages are not modelled).
+ */
+function validatePageBeforeInsert(mm: MmStruct, vma: Vma, pfn: number): number {
+  if (mm.mem.pageCount(pfn) === 0) return -EINVAL;
+  if (pfn === mm.mem.zeroPfn) return vmMixedZeropageAllowed(mm, vma) ? 0 : -EINVAL;
+  if (Atomics.load(mm.mem.flags, pfn) & PG_anon) return -EINVAL;
   return 0;
+}
+
+/**
+ * insert_page_into_pte_locked() (mkwrite false): -EBUSY when the slot is taken; the zero page as a
+ * special read-only entry (no reference); any other page with a reference and a mapcount.
+ */
+function insertPageIntoPte(mm: MmStruct, vma: Vma, slot: number, pfn: number): number {
+  if (mm.pgd.readSlot(slot) !== 0) return -EBUSY;
+  if (pfn === mm.mem.zeroPfn) {
+    mm.pgd.setPte(
+      slot,
+      pfnPte(
+        pfn,
+        _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SPECIAL | pgprotCacheBits(vma.vmPageProt),
+      ),
+      vma.vmPkey,
+    );
+    return 0;
+  }
+  mm.mem.getPage(pfn);
+  const rw = vma.vmFlags & VM_SHARED && vma.vmFlags & VM_WRITE ? _PAGE_RW : 0;
+  mapPage(mm, vma, slot, pfn, rw);
+  return 0;
+}
+
+/**
+ * __vm_map_pages(): maps pages[offset ..] over the whole VMA with vm_insert_page(), one page per page
+ * of the VMA. -ENXIO when `offset` is at or past `num` or the VMA is larger than the num - offset
+ * pages left; else the first error vm_insert_page() returns, the pages before it staying mapped (the
+ * caller's munmap or exit takes them back). vm_map_pages() passes vm_pgoff, vm_map_pages_zero() 0.
+ */
+export function vmMapPages(
+  mm: MmStruct,
+  vma: Vma,
+  pages: readonly Page[],
+  num: number,
+  offset: number,
+): number {
+  const count = vmaPages(vma);
+  if (offset >= num) return -ENXIO;
+  if (count > num - offset) return -ENXIO;
+  for (let i = 0, uaddr = vma.vmStart; i < count; i++, uaddr += PAGE) {
+    const ret = vmInsertPage(mm, vma, uaddr, pages[offset + i]!);
+    if (ret < 0) return ret;
+  }
+  return 0;
+}
+
+/**
+ * vm_insert_pages(): pages[0 .. num.value) at addr, addr + PAGE_SIZE, … as vm_insert_page() would map
+ * each. -EFAULT (and num.value untouched) when the range does not fit in the VMA; otherwise
+ * num.value becomes the number of pages NOT inserted (0 on success) and the result is 0 or the error
+ * of the first page that failed (-EINVAL, -EBUSY, -ENOMEM). The pages before it stay mapped
+ * (insert_pages() does not undo them: "it is the caller's responsibility").
+ */
+export function vmInsertPages(
+  mm: MmStruct,
+  vma: Vma,
+  addr: number,
+  pages: readonly Page[],
+  num: { value: number },
+): number {
+  const endAddr = addr + num.value * PAGE - 1;
+  if (addr < vma.vmStart || endAddr >= vma.vmEnd) return -EFAULT;
+  setMixedmap(vma, "vmInsertPages");
+  let remaining = num.value;
+  let ret = 0;
+  for (let i = 0, a = addr - (addr % PAGE); remaining > 0; i++, a += PAGE) {
+    // insert_pages() allocates each page table before it looks at the pages that go in it.
+    const slot = mm.pgd.pteSlot(a, true);
+    if (slot === TABLE_OOM) {
+      ret = -ENOMEM;
+      break;
+    }
+    const pfn = pages[i]!.pfn;
+    ret = validatePageBeforeInsert(mm, vma, pfn) || insertPageIntoPte(mm, vma, slot, pfn);
+    if (ret) break;
+    remaining--;
+  }
+  num.value = remaining;
+  return ret;
 }
 
 /** zap_vma_ptes(): a driver removes PTEs of a VM_PFNMAP VMA. */

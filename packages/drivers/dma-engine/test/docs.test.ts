@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { mmapCoherent } from "./mmap-coherent";
 import { main } from "./story";
 
 const root = resolve(import.meta.dirname, "../../../..");
@@ -25,7 +26,7 @@ describe(DOC, () => {
   it("shows only code that lives in the repo, verbatim", () => {
     const doc = readFileSync(resolve(root, DOC), "utf8");
     const blocks = [...doc.matchAll(BLOCK)].filter((b) => b[2] === "ts");
-    expect(blocks.length).toBe(3);
+    expect(blocks.length).toBe(4);
     for (const b of blocks) {
       expect(b[1], `a ts block without a file marker:\n${b[3]}`).toBeDefined();
       expect(b[3]).toBe(readFileSync(resolve(root, b[1]!), "utf8"));
@@ -39,6 +40,14 @@ describe(DOC, () => {
     expect(r.copied).toBe(r.expected);
     expect(r.completions).toBe(1);
     expect(r.interrupts).toMatch(/ 24: {10}1 {3}PCI-MSI \d+-edge {6}fl_dma\n/);
+    r.machine.checkInvariants();
+  });
+
+  it.each([false, true])("runs the dma_mmap_coherent example (iommu %s)", async (iommu) => {
+    const r = await mmapCoherent(iommu);
+    expect(r.text).toBe("page 1 of the ring");
+    expect(r.tooFar).toBe(-6); // -ENXIO
+    expect(r.smaps).toMatch(/^VmFlags: rd sh mr mw me ms pf io de dd sd $/m);
     r.machine.checkInvariants();
   });
 });

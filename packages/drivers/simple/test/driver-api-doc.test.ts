@@ -11,6 +11,7 @@ import { Machine } from "@faultline/kernel";
 import { describe, expect, it, vi } from "vitest";
 import { myDriver } from "./docs/declare-driver";
 import { oopsExcerpt, warningExcerpt } from "./docs/driver-api-outputs";
+import { mapPages } from "./docs/map-pages";
 
 const root = resolve(import.meta.dirname, "../../../..");
 const DOC = "docs/driver-api.md";
@@ -33,10 +34,11 @@ describe(DOC, () => {
     code: m[4]!,
   }));
 
-  it("marks every block: 2 example files shown verbatim, 2 kernel-log outputs", () => {
+  it("marks every block: 3 example files shown verbatim, 2 kernel-log outputs", () => {
     expect(blocks.map((b) => `${b.kind}:${b.ref}`)).toEqual([
       "file:packages/drivers/simple/test/docs/driver-api-intro.ts",
       "file:packages/drivers/simple/test/docs/declare-driver.ts",
+      "file:packages/drivers/simple/test/docs/map-pages.ts",
       "output:warning",
       "output:oops",
     ]);
@@ -66,6 +68,14 @@ describe(DOC, () => {
     } finally {
       log.mockRestore();
     }
+  });
+
+  it("runs the vm_map_pages example: pages 2 and 3 at vm_pgoff 2, -ENXIO past the fourth, VM_MIXEDMAP", async () => {
+    const r = await mapPages();
+    expect(r.seen).toBe("cd");
+    expect(r.tooFar).toBe(-6); // -ENXIO
+    expect(r.smaps).toMatch(/^VmFlags: rd sh mr mw me ms sd mm $/m);
+    r.machine.checkInvariants();
   });
 
   it("the declared driver loads, takes a major, and unloads", async () => {
