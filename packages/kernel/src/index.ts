@@ -245,3 +245,16 @@ export { Syscalls, type WaitResult } from "./syscalls";
 export type { Dirent, IpcPerm, ShmInfo, ShmidDs, Stat } from "./syscalls-files";
 export * from "./timer";
 export * from "./vm-flags";
+export {
+  isVmallocAddr,
+  remapVmallocRange,
+  remapVmallocRangePartial,
+  VMALLOC_END,
+  VMALLOC_START,
+  vfree,
+  vmalloc,
+  vmallocToPage,
+  vmallocToPfn,
+  vmallocUser,
+  vzalloc,
+} from "./vmalloc";

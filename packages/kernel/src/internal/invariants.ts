@@ -8,15 +8,17 @@ import { OpenFile } from "./file";
 import { sysvShmHolds } from "./ipc-shm-state";
 import type { Kernel } from "./kernel";
 import { shmemOf } from "./shmem-file";
+import { checkVmallocInvariants } from "./vmalloc";
 
 const hex = (n: number) => n.toString(16);
 
 /**
  * phys invariants, every live mm's invariants, every running thread's TLB (Mmu.checkTlb), and the
  * global ones: every frame's refcount equals the references that exist (PTEs of every mm, shmem page
- * caches, page tables, driver-held references taken through the driver API, the kernel's own, and the
- * boot reference of reserved frames); no free frame referenced; every open file's count equals the
- * fds and VMAs naming it; a dead process holds nothing. Throws an Error naming the first violation.
+ * caches, page tables, driver-held references taken through the driver API, the kernel's own, the
+ * pages of vmalloc areas, and the boot reference of reserved frames); no free frame referenced; every
+ * open file's count equals the fds and VMAs naming it; a dead process holds nothing. Throws an Error
+ * naming the first violation.
  */
 export function checkInvariants(k: Kernel): void {
   k.phys.checkInvariants();
@@ -91,6 +93,8 @@ export function checkInvariants(k: Kernel): void {
     add(pfn, n, "driver");
   }
   for (const [pfn, n] of k.kernelRefs) add(pfn, n, "kernel");
+  // vmalloc areas: well formed, not overlapping, each page theirs alone and held once (vm_struct.pages).
+  checkVmallocInvariants(k, add);
   const mem = k.mem;
   for (const pfn of want.keys()) {
     if (!mem.pfnValid(pfn)) throw new Error(`reference to pfn 0x${hex(pfn)} without a struct page`);

@@ -1,6 +1,6 @@
 /**
  * fs/proc: the /proc files, built at read time as seq_file does: iomem, ioports, meminfo, buddyinfo,
- * devices, version, and PID/maps, PID/smaps.
+ * devices, version, vmallocinfo, and PID/maps, PID/smaps.
  */
 import {
   AddressSpaceMapping,
@@ -17,6 +17,7 @@ import { procSysvipcShm } from "./ipc-shm";
 import { renderInterrupts } from "./irq";
 import { type Kernel, RELEASE, type Task } from "./kernel";
 import { renderProcBusPciDevices } from "./pci-bus";
+import { renderVmallocinfo, VMALLOC_TOTAL, vmallocOf } from "./vmalloc";
 import { userPageCensus } from "./vmstat";
 import { procZoneinfo } from "./zoneinfo";
 
@@ -45,6 +46,8 @@ export function procText(k: Kernel, path: string, self: Task | null): string | n
       return procSysvipcShm(k);
     case "/proc/interrupts":
       return renderInterrupts(k);
+    case "/proc/vmallocinfo":
+      return renderVmallocinfo(k);
     case "/proc/dma":
       return renderProcDma(k);
     case "/proc/bus/pci/devices":
@@ -115,6 +118,10 @@ function meminfo(k: Kernel): string {
       ["Mapped", mapped.size * 4],
       ["Shmem", shmem * 4],
       ["PageTables", tables * 4],
+      // VMALLOC_TOTAL >> 10; vmalloc_nr_pages() in kB; VmallocChunk has been 0 since v5.3.
+      ["VmallocTotal", Math.floor(VMALLOC_TOTAL / 1024)],
+      ["VmallocUsed", vmallocOf(k).nrPages * 4],
+      ["VmallocChunk", 0],
     ]) + hugetlbReportMeminfo()
   );
 }

@@ -43,7 +43,8 @@ import { procFops, procIno, procMapping, procText } from "../internal/proc";
 import { anonShmemNode, DIR_FOPS, dirNode, regNode, SHMEM_FOPS, shmemOf } from "../internal/shmem-file";
 import { TmpfsDir, TmpfsReg, type TmpfsSb } from "../internal/tmpfs";
 import { adoptVma } from "../internal/vm-ops";
-import type { DirState, FileState, KernelState, NodeRef, SegState, TaskState } from "./state";
+import { badVmAreas, setVmAreas, VMALLOC_END, VMALLOC_START, type VmStruct } from "../internal/vmalloc";
+import type { DirState, FileState, KernelState, NodeRef, SegState, TaskState, VmAreaState } from "./state";
 
 const fail = (msg: string): never => {
   throw new Error(msg);
@@ -154,7 +155,35 @@ export function restoreKernel(k: Kernel, s: KernelState): { mms: Mm[]; states: M
     mm.rlimData = { cur: dcur!, max: dmax! };
   });
   setShmemInoCounter(k.mem, int(s.shmemIno, "shmemIno", 0, 2 ** 32));
+  restoreVmalloc(k, s.vmalloc);
   return { mms, states: mmStates };
+}
+
+/**
+ * The vmalloc areas, at the addresses they had (a driver's saved state names its buffers by them).
+ * They replace the ones the drivers' init made on the fresh machine, whose pages physical memory's
+ * restore takes back. Whether each page is allocated and held once is checked with the invariants,
+ * once physical memory is restored.
+ */
+function restoreVmalloc(k: Kernel, saved: KernelState["vmalloc"]): void {
+  const areas = list<VmAreaState>(saved ?? [], "vmalloc").map((a, i): VmStruct => {
+    const what = `vmalloc area ${i}`;
+    if (typeof a !== "object" || a === null) fail(`${what}: not a map`);
+    const pages = list<number>(a.pages, `${what} pages`).map((pfn, j) => {
+      const p = int(pfn, `${what} page ${j}`, 0, k.mem.maxPfn - 1);
+      if (!k.mem.pfnValid(p)) fail(`${what} page ${j}: pfn 0x${p.toString(16)} has no struct page`);
+      return p;
+    });
+    return {
+      addr: int(a.addr, `${what} addr`, VMALLOC_START, VMALLOC_END),
+      size: int(a.size, `${what} size`, 1, VMALLOC_END - VMALLOC_START + 1),
+      flags: int(a.flags, `${what} flags`, 0, 2 ** 31),
+      pages,
+    };
+  });
+  const bad = badVmAreas(areas);
+  if (bad) fail(bad);
+  setVmAreas(k, areas);
 }
 
 /** Once physical memory is restored: each mm's page tables. */

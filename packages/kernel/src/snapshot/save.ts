@@ -34,6 +34,7 @@ import { KERNEL, withKernel } from "../internal/oops";
 import { saveCputime } from "../internal/posix-cpu-timers";
 import type { ShmemFileNode, TmpfsDirNode } from "../internal/shmem-file";
 import type { TmpfsDir, TmpfsReg, TmpfsSb } from "../internal/tmpfs";
+import { vmallocOf } from "../internal/vmalloc";
 import { SnapshotError } from "./container";
 import type {
   DirState,
@@ -128,6 +129,12 @@ class Saver {
       driverRefs: [...k.driverRefs].flat(),
       pins: [...gupPins(k)].flat(),
       kernelRefs: [...k.kernelRefs].flat(),
+      vmalloc: vmallocOf(k).areas.map((a) => ({
+        addr: a.addr,
+        size: a.size,
+        flags: a.flags,
+        pages: [...a.pages],
+      })),
       unreferencedFaultPages: [...k.unreferencedFaultPages].map(
         ([pfn, v]) => [pfn, v.driver, v.callback] as const,
       ),

@@ -171,6 +171,17 @@ export interface TaskState {
   readonly cpu: readonly [number, number];
 }
 
+/**
+ * A vmalloc area (vm_struct): its kernel virtual address, its size with the guard page, its vm_struct
+ * flags (VM_ALLOC, VM_USERMAP, VM_NO_GUARD, …) and the pfn behind each page, in address order.
+ */
+export interface VmAreaState {
+  readonly addr: number;
+  readonly size: number;
+  readonly flags: number;
+  readonly pages: readonly number[];
+}
+
 export interface KernelState {
   readonly nextPid: number;
   readonly consoleText: string;
@@ -186,6 +197,8 @@ export interface KernelState {
   /** FOLL_PIN pins (pfn, count pairs). */
   readonly pins: readonly number[];
   readonly kernelRefs: readonly number[];
+  /** The vmalloc areas by address (absent in snapshots from before vmalloc: none). */
+  readonly vmalloc?: readonly VmAreaState[];
   readonly unreferencedFaultPages: ReadonlyArray<readonly [number, string, string]>;
   /** path, ino pairs. */
   readonly procInos: ReadonlyArray<string | number>;
