@@ -16,6 +16,7 @@ import { nopage } from "@faultline/driver-nopage";
 import { pciFb } from "@faultline/driver-pci-fb";
 import { regionRemap } from "@faultline/driver-region-remap";
 import { scullp } from "@faultline/driver-scullp";
+import { scullv } from "@faultline/driver-scullv";
 import { simple } from "@faultline/driver-simple";
 import type { DriverDefinition, MachineOptions } from "@faultline/kernel";
 import { offsetInPage, PAGE_SIZE } from "@faultline/phys";
@@ -44,6 +45,7 @@ export type DriverSpec =
   | { readonly type: "regionRemap"; readonly start: number; readonly size: number }
   | { readonly type: "mem" }
   | { readonly type: "scullp" }
+  | { readonly type: "scullv" }
   | { readonly type: "pciFb" }
   | { readonly type: "dmaEngine" }
   | { readonly type: "plugin"; readonly plugin: PluginRef };
@@ -229,6 +231,7 @@ export function parseScenario(json: unknown, file: string): Scenario {
       nopage: ["type"],
       mem: ["type"],
       scullp: ["type"],
+      scullv: ["type"],
       regionRemap: ["type", "start", "size"],
       pciFb: ["type"],
       dmaEngine: ["type"],
@@ -242,6 +245,7 @@ export function parseScenario(json: unknown, file: string): Scenario {
       case "nopage":
       case "mem":
       case "scullp":
+      case "scullv":
       case "pciFb":
       case "dmaEngine":
         return { type: o.type };
@@ -250,7 +254,7 @@ export function parseScenario(json: unknown, file: string): Scenario {
       default:
         return err(
           `${f}.type`,
-          '"simple", "nopage", "regionRemap", "mem", "scullp", "pciFb" or "dmaEngine" (or { "module": … } for a plugin)',
+          '"simple", "nopage", "regionRemap", "mem", "scullp", "scullv", "pciFb" or "dmaEngine" (or { "module": … } for a plugin)',
           o.type,
         );
     }
@@ -418,6 +422,8 @@ export function machineOptions(s: Scenario, era: Era, plugins: Plugins = new Map
           return mem();
         case "scullp":
           return scullp();
+        case "scullv":
+          return scullv();
         case "pciFb":
           return pciFb();
         case "dmaEngine":

@@ -1,0 +1,3 @@
+import { faultlineBuild } from "../../../tsup.shared.ts";
+
+export default faultlineBuild();

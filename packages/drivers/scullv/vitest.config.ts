@@ -1,0 +1,3 @@
+import { faultlineProject } from "../../../vitest.shared.ts";
+
+export default faultlineProject("driver-scullv");
