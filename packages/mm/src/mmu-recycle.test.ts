@@ -2,13 +2,10 @@
 // length reuses the memory, nothing is ever detached (that would slow every typed-array access of the
 // thread), a live result never changes under its owner, and anything that is not a live result is
 // refused.
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { PhysMemory } from "@faultline/phys";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { runOnDist } from "../test/dist-probe";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "./constants";
 import { Mm } from "./mm";
 import { Mmu, readPoolStats } from "./mmu";
@@ -81,26 +78,17 @@ describe("mmu.recycle", () => {
   it("leaves V8's ArrayBufferDetaching protector intact (a detach slows every TLB hit of the thread)", () => {
     // Plain Node on the built package, as a user runs it: tsx's loader thread detaches buffers of
     // its own. The trace flag prints a line when any isolate gives the protector up.
-    const dist = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "index.js");
-    if (!existsSync(dist)) throw new Error(`${dist} is missing: run pnpm --filter @faultline/mm build`);
-    const script = `
-      const { Mm, Mmu, ramOnly, MAP_PRIVATE, MAP_ANONYMOUS, MAP_FIXED, PROT_READ, PROT_WRITE } =
-        await import(${JSON.stringify(pathToFileURL(dist).href)});
-      const { PhysMemory } = await import("@faultline/phys");
-      const mm = new Mm(ramOnly(PhysMemory.create({ ramBytes: 8 << 20 })));
-      const mmu = Mmu.forMm(mm);
-      mm.mmap(${BASE}, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, null, 0);
-      for (let k = 0; k < 4; k++) mmu.recycle(mmu.read(${BASE}, ${BIG} << (k & 1)));
-      mmu.recycle(mmu.read(${BASE}, 100));
-      try { mmu.read(${BASE} + (1 << 20) - 4096, 8192); } catch {}
-      if (process.argv[1] === "detach") { const b = new ArrayBuffer(8); structuredClone(b, { transfer: [b] }); }
-      console.log("done");
-    `;
     const run = (arg: string) =>
-      execFileSync(
-        process.execPath,
-        ["--trace-protector-invalidation", "--input-type=module", "-e", script, arg],
-        { cwd: dirname(dist), encoding: "utf8" },
+      runOnDist(
+        ["--trace-protector-invalidation"],
+        `
+        mm.mmap(${BASE}, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, null, 0);
+        for (let k = 0; k < 4; k++) mmu.recycle(mmu.read(${BASE}, ${BIG} << (k & 1)));
+        mmu.recycle(mmu.read(${BASE}, 100));
+        try { mmu.read(${BASE} + (1 << 20) - 4096, 8192); } catch {}
+        if (process.argv[1] === "detach") { const b = new ArrayBuffer(8); structuredClone(b, { transfer: [b] }); }
+        `,
+        arg,
       );
     const out = run("keep");
     expect(out).toContain("done");

@@ -2,13 +2,10 @@
 // alignment, pages outside the main RAM view are tagged TLB_OTHER_BANK and served through the bank
 // list, and no cached entry ever outlives the translation it copied (Mmu.checkTlb). The property runs
 // mm's reference model with small TLBs and both hit paths, each access compared with a walk.
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { PhysMemory } from "@faultline/phys";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { runOnDist } from "../test/dist-probe";
 import { type Cmd, cmdArb, runSteps } from "../test/mm-model";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "./constants";
 import { Mm } from "./mm";
@@ -177,27 +174,13 @@ describe("the store miss path's shape for V8", () => {
     // Plain Node on the built package, as a user runs it; V8 says why it leaves a callee out of line.
     // Inlined (or called with three arguments), the miss path's call makes TurboFan keep the
     // caller's loop counter in memory: store32 1.53-1.99x the raw store instead of 1.37x (mmu.ts).
-    const dist = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "index.js");
-    if (!existsSync(dist)) throw new Error(`${dist} is missing: run pnpm --filter @faultline/mm build`);
-    const script = `
-      const { Mm, Mmu, ramOnly, MAP_PRIVATE, MAP_ANONYMOUS, MAP_FIXED, PROT_READ, PROT_WRITE } =
-        await import(${JSON.stringify(pathToFileURL(dist).href)});
-      const { PhysMemory } = await import("@faultline/phys");
-      const mm = new Mm(ramOnly(PhysMemory.create({ ramBytes: 8 << 20 })));
-      const mmu = Mmu.forMm(mm);
+    const out = runOnDist(
+      ["--trace-turbo-inlining"],
+      `
       mm.mmap(${BASE}, 1 << 18, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, null, 0);
       const loop = (n) => { for (let i = 0; i < n; i++) mmu.store32(${BASE} + ((i * 4) & 0x3ffff), i); };
       for (let k = 0; k < 200; k++) { mmu.flushAll(); loop(1 << 14); }
-      console.log("done");
-    `;
-    const out = execFileSync(
-      process.execPath,
-      ["--trace-turbo-inlining", "--input-type=module", "-e", script],
-      {
-        cwd: dirname(dist),
-        encoding: "utf8",
-        maxBuffer: 64 << 20,
-      },
+      `,
     );
     expect(out).toContain("done");
     // The probe sees the loop's inlining decisions: store32 goes in, storeSlow is refused.
