@@ -208,14 +208,27 @@ export function scullv(options: ScullvOptions = {}): ScullvDriver {
         throw new TypeError(`scullv state: ${what}`);
       return v;
     };
-    const quantumAddr = (v: unknown): number | null => {
+    const seen = new Set<number>();
+    /**
+     * The kernel's areas are back before the drivers' state: a quantum must be the start of one of
+     * them (the page before it unbacked: every area ends with a guard page), backed over its whole
+     * PAGE_SIZE << order bytes, and no other quantum's (trim vfree()s each once).
+     */
+    const quantumAddr = (v: unknown, order: number): number | null => {
       const addr = int(v, "quantum address");
       if (addr === 0) return null;
-      if (!isVmallocAddr(addr))
-        throw new TypeError(`scullv state: 0x${addr.toString(16)} is not a vmalloc address`);
-      // The kernel's areas are back before the drivers' state: a quantum must be one of them.
-      if (!vmallocToPage(addr))
-        throw new TypeError(`scullv state: no vmalloc area at 0x${addr.toString(16)}`);
+      const at = `0x${addr.toString(16)}`;
+      if (!isVmallocAddr(addr) || addr % PAGE_SIZE !== 0)
+        throw new TypeError(`scullv state: ${at} is not a page-aligned vmalloc address`);
+      if (isVmallocAddr(addr - PAGE_SIZE) && vmallocToPage(addr - PAGE_SIZE))
+        throw new TypeError(`scullv state: ${at} is inside a vmalloc area, not at its start`);
+      for (let off = 0; off < PAGE_SIZE * 2 ** order; off += PAGE_SIZE)
+        if (!isVmallocAddr(addr + off) || !vmallocToPage(addr + off))
+          throw new TypeError(
+            `scullv state: no vmalloc memory at ${at} + ${off} (a quantum of order ${order} is ${PAGE_SIZE * 2 ** order} bytes)`,
+          );
+      if (seen.has(addr)) throw new TypeError(`scullv state: quantum ${at} appears twice`);
+      seen.add(addr);
       return addr;
     };
     if (!s || !Array.isArray(s.devs) || s.devs.length !== devs.length)
@@ -233,7 +246,7 @@ export function scullv(options: ScullvOptions = {}): ScullvDriver {
       let tail: Qset | null = null;
       for (const set of d.sets) {
         if (set !== null && !Array.isArray(set)) throw new TypeError("scullv state: a quantum set");
-        const q: Qset = { data: set === null ? null : set.map(quantumAddr), next: null };
+        const q: Qset = { data: set === null ? null : set.map((a) => quantumAddr(a, dev.order)), next: null };
         if (tail) tail.next = q;
         else head = q;
         tail = q;

@@ -22,6 +22,8 @@ import {
   type Process,
   SEEK_SET,
   VM_RESERVED,
+  vfree,
+  vmalloc,
   vmallocToPage,
 } from "@faultline/kernel";
 import { expectSignal, mapDevice, useMachine } from "@faultline/testkit/vitest";
@@ -369,6 +371,34 @@ describe.each(["modern", "2.6.10"] as const)("scullv (%s)", (era: Era) => {
     expect(q.sys.ioctl(fd, SCULLV_IOCTRIM)).toBe(0);
     expect(b.mem.nrFreePages).toBeGreaterThanOrEqual(free + 2 * QPAGES);
     b.checkInvariants();
+  });
+});
+
+describe("scullv: a saved state that names the wrong vmalloc memory is refused", () => {
+  it("refuses a quantum inside an area, shorter than a quantum, or named twice, before any read can oops", async () => {
+    const {
+      m,
+      p,
+      drivers: [drv],
+    } = await kit.boot();
+    fill(p, 2 * QPAGES);
+    const saved = drv.snapshot!.save!() as { devs: Array<{ sets: Array<number[] | null> }> };
+    const [q0, q1] = saved.devs[0]!.sets[0]!;
+    const small = m.withKernel(() => vmalloc(PAGE_SIZE));
+    const tampered = (addr: number) => {
+      const s = structuredClone(saved);
+      s.devs[0]!.sets[0]![0] = addr;
+      return s;
+    };
+    const restore = (state: unknown) => m.withKernel(() => scullv().snapshot!.restore!(state));
+    expect(() => restore(tampered(q0! + PAGE_SIZE))).toThrow(/is inside a vmalloc area, not at its start/);
+    expect(() => restore(tampered(small))).toThrow(/no vmalloc memory at 0x[0-9a-f]+ \+ 4096/);
+    expect(() => restore(tampered(q1!))).toThrow(/appears twice/);
+    expect(() => restore(tampered(q0! + 1))).toThrow(/not a page-aligned vmalloc address/);
+    // The state as saved is taken.
+    expect(() => restore(saved)).not.toThrow();
+    m.withKernel(() => vfree(small));
+    m.checkInvariants();
   });
 });
 
