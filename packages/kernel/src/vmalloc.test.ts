@@ -20,6 +20,8 @@ import {
   SnapshotError,
   type Vma,
 } from "./index";
+import { currentKernel } from "./internal/current";
+import { vmallocOf } from "./internal/vmalloc";
 import {
   isVmallocAddr,
   remapVmallocRange,
@@ -108,28 +110,83 @@ describe("vmalloc / vfree", () => {
     m.withKernel(() => vfree(a));
     expect(m.mem.nrFreePages).toBe(free);
     expect(used()).toBe(0);
-    expect(m.procText("/proc/vmallocinfo")).toBe("");
+    // The address range (guard page included) waits on the lazy list for a purge.
+    expect(m.procText("/proc/vmallocinfo")).toBe(
+      `0x${a.toString(16).padStart(16, "0")}-0x${(a + 6 * PAGE).toString(16).padStart(16, "0")}   24576 unpurged vm_area\n`,
+    );
     expect(m.dmesg().filter((l) => l.includes("WARNING"))).toEqual([]);
     m.checkInvariants();
   });
 
-  it("hands out the lowest address that fits, each area followed by its guard page", async () => {
+  it("hands out the lowest free address that fits, each area followed by its guard page; a freed range waits for a purge", async () => {
     const m = await Machine.create({ ramBytes: RAM });
+    const p = (n: number) => `0x${n.toString(16).padStart(16, "0")}`;
     m.withKernel(() => {
       const a = vmalloc(3 * PAGE);
       const b = vmalloc(PAGE);
       const c = vmalloc(2 * PAGE);
       expect([a, b - a, c - b]).toEqual([VMALLOC_START, 4 * PAGE, 2 * PAGE]);
       vfree(a);
-      // The 4-page hole takes a 2-page area (3 with its guard); the page left cannot take a 1-page one.
+      // a's 4 pages are on the lazy list, not free: the next area goes after c.
       const d = vmalloc(2 * PAGE);
-      expect(d).toBe(VMALLOC_START);
-      const e = vmalloc(PAGE);
-      expect(e).toBe(c + 3 * PAGE);
+      expect(d).toBe(c + 3 * PAGE);
       vfree(b);
-      const f = vmalloc(PAGE);
-      expect(f).toBe(d + 3 * PAGE);
+      const e = vmalloc(PAGE);
+      expect(e).toBe(d + 3 * PAGE);
+      // The busy areas by address, then the unpurged ones (show_purge_info runs last), by address.
+      expect(m.procText("/proc/vmallocinfo")).toBe(
+        [
+          `${p(c)}-${p(c + 3 * PAGE)}   12288 pages=2 vmalloc N0=2`,
+          `${p(d)}-${p(d + 3 * PAGE)}   12288 pages=2 vmalloc N0=2`,
+          `${p(e)}-${p(e + 2 * PAGE)}    8192 pages=1 vmalloc N0=1`,
+          `${p(a)}-${p(a + 4 * PAGE)}   16384 unpurged vm_area`,
+          `${p(b)}-${p(b + 2 * PAGE)}    8192 unpurged vm_area`,
+          "",
+        ].join("\n"),
+      );
+      // A freed address is no area: vfree of it again WARNs, vmallocToPage finds no page.
+      expect(vmallocToPage(a)).toBeNull();
     });
+    m.checkInvariants();
+  });
+
+  it("purges the lazy list once it holds more than lazy_max_pages (8192 on one CPU); then the ranges are reused", async () => {
+    const m = await Machine.create({ ramBytes: RAM });
+    const free = m.mem.nrFreePages;
+    // 255 pages + the guard page: 256 pages of address space each, so 32 frees make exactly 8192.
+    const got: number[] = [];
+    m.withKernel(() => {
+      for (let i = 0; i < 33; i++) {
+        const a = vmalloc(255 * PAGE);
+        got.push(a);
+        vfree(a);
+        if (i === 31) {
+          // 8192 lazy pages is not more than lazy_max_pages: nothing purged yet.
+          expect(m.procText("/proc/vmallocinfo").split("\n").filter(Boolean)).toHaveLength(32);
+          m.checkInvariants();
+        }
+      }
+    });
+    expect(got).toEqual(got.map((_, i) => VMALLOC_START + i * 256 * PAGE));
+    // The 33rd free took it to 8448 > 8192: all purged, the lowest address is free again.
+    expect(m.procText("/proc/vmallocinfo")).toBe("");
+    expect(m.withKernel(() => vmalloc(PAGE))).toBe(VMALLOC_START);
+    expect(m.mem.nrFreePages).toBe(free - 1);
+    m.checkInvariants();
+  });
+
+  it("an allocation that finds no room purges the lazy list and tries once more", async () => {
+    const m = await Machine.create({ ramBytes: RAM });
+    m.withKernel(() => {
+      const a = vmalloc(PAGE);
+      // Unreachable through vfree alone (lazy_max_pages purges far earlier): the rest of the vmalloc
+      // range lazily freed, bar one page.
+      const k = currentKernel("test");
+      vmallocOf(k).lazy.push({ addr: a + 2 * PAGE, size: VMALLOC_END + 1 - PAGE - (a + 2 * PAGE) });
+      expect(vmalloc(2 * PAGE)).toBe(a + 2 * PAGE);
+      expect(m.procText("/proc/vmallocinfo")).not.toContain("unpurged");
+    });
+    expect(m.dmesg().some((l) => l.includes("vmalloc error"))).toBe(false);
     m.checkInvariants();
   });
 
@@ -180,7 +237,10 @@ describe("vmalloc / vfree", () => {
     const a = m.withKernel(() => vmalloc(64 * PAGE));
     expect(a).toBe(0);
     expect(m.mem.nrFreePages).toBe(free);
-    expect(m.procText("/proc/vmallocinfo")).toBe("");
+    // The failure path is vfree(): the area's range (65 pages with its guard) is lazily freed.
+    expect(m.procText("/proc/vmallocinfo")).toBe(
+      `0x${VMALLOC_START.toString(16).padStart(16, "0")}-0x${(VMALLOC_START + 65 * PAGE).toString(16).padStart(16, "0")}  266240 unpurged vm_area\n`,
+    );
     expect(m.procText("/proc/meminfo")).toMatch(/^VmallocUsed: +0 kB$/m);
     const report = m.dmesg().find((l) => l.includes("failed to allocate pages"))!;
     expect(report).toMatch(
@@ -193,6 +253,93 @@ describe("vmalloc / vfree", () => {
       for (const p of held) freePages(p, 0);
     });
     m.checkInvariants();
+  });
+
+  it("more than 512 pages: the pages[] array is a vmalloc area of its own, after the data area, shown as vpages", async () => {
+    const m = await Machine.create({ ramBytes: RAM });
+    const p = (n: number) => `0x${n.toString(16).padStart(16, "0")}`;
+    const used = () => Number(/^VmallocUsed: +(\d+) kB$/m.exec(m.procText("/proc/meminfo"))![1]);
+    const free = m.mem.nrFreePages;
+    // 512 pages: 4096 bytes of struct page pointers, not more than PAGE_SIZE: kmalloc'd, no area.
+    const small = m.withKernel(() => vmalloc(512 * PAGE));
+    expect(m.procText("/proc/vmallocinfo")).toBe(
+      `${p(small)}-${p(small + 513 * PAGE)} ${513 * PAGE} pages=512 vmalloc N0=512\n`,
+    );
+    m.withKernel(() => vfree(small));
+    // 513 pages: a 4104-byte array, vmalloc'd (2 pages) at the next free address after the data area.
+    const a = m.withKernel(() => vmalloc(513 * PAGE));
+    const arr = a + 514 * PAGE;
+    expect(a).toBe(small + 513 * PAGE);
+    expect(m.procText("/proc/vmallocinfo")).toBe(
+      [
+        `${p(a)}-${p(arr)} ${514 * PAGE} pages=513 vmalloc vpages N0=513`,
+        `${p(arr)}-${p(arr + 3 * PAGE)}   12288 pages=2 vmalloc N0=2`,
+        `${p(small)}-${p(small + 513 * PAGE)} ${513 * PAGE} unpurged vm_area`,
+        "",
+      ].join("\n"),
+    );
+    expect(m.mem.nrFreePages).toBe(free - 515);
+    expect(used()).toBe(515 * 4);
+    m.checkInvariants();
+    // The array is a driver's to leave alone: vfree of it is a use after free in Linux.
+    expect(() => m.withKernel(() => vfree(arr))).toThrow(
+      /0x[0-9a-f]+ is the pages\[\] array of the vmalloc area at/,
+    );
+    // vfree of the data area frees the array area with it, both lazily.
+    m.withKernel(() => vfree(a));
+    expect(m.mem.nrFreePages).toBe(free);
+    expect(used()).toBe(0);
+    expect(m.procText("/proc/vmallocinfo")).toBe(
+      [
+        `${p(small)}-${p(small + 513 * PAGE)} ${513 * PAGE} unpurged vm_area`,
+        `${p(a)}-${p(arr)} ${514 * PAGE} unpurged vm_area`,
+        `${p(arr)}-${p(arr + 3 * PAGE)}   12288 unpurged vm_area`,
+        "",
+      ].join("\n"),
+    );
+    m.checkInvariants();
+  });
+
+  it("a large area out of memory: the page array's area and the data area are both freed lazily", async () => {
+    const m = await Machine.create({ ramBytes: RAM });
+    const p = (n: number) => `0x${n.toString(16).padStart(16, "0")}`;
+    const held: Page[] = [];
+    m.withKernel(() => {
+      for (let q = allocPages(0); q; q = allocPages(0)) held.push(q);
+      for (const q of held.splice(0, 10)) freePages(q, 0);
+    });
+    const free = m.mem.nrFreePages;
+    // The array (600 * 8 bytes: 2 pages) fits; the data pages do not.
+    expect(m.withKernel(() => vmalloc(600 * PAGE))).toBe(0);
+    expect(m.mem.nrFreePages).toBe(free);
+    const a = VMALLOC_START;
+    expect(m.procText("/proc/vmallocinfo")).toBe(
+      `${p(a)}-${p(a + 601 * PAGE)} ${601 * PAGE} unpurged vm_area\n${p(a + 601 * PAGE)}-${p(a + 604 * PAGE)}   12288 unpurged vm_area\n`,
+    );
+    m.checkInvariants();
+    // The array itself does not fit: the nested vmalloc's report, then the page array's.
+    m.withKernel(() => {
+      for (const q of held.splice(0, 1)) freePages(q, 0);
+      for (let q = allocPages(0); q; q = allocPages(0)) held.push(q);
+      freePages(held.pop()!, 0);
+    });
+    const free2 = m.mem.nrFreePages;
+    expect(m.withKernel(() => vmalloc(600 * PAGE))).toBe(0);
+    const log = m.dmesg();
+    expect(
+      log.some((l) =>
+        l.startsWith("insmod: vmalloc error: size 4096, failed to allocate pages, mode:0xdc0("),
+      ),
+    ).toBe(true);
+    expect(log).toContain(
+      `insmod: vmalloc error: size ${600 * PAGE}, failed to allocated page array size 4800, mode:0xcc0(GFP_KERNEL), nodemask=(null),cpuset=/,mems_allowed=0`,
+    );
+    expect(m.mem.nrFreePages).toBe(free2);
+    expect(m.procText("/proc/vmallocinfo").match(/unpurged/g)).toHaveLength(4);
+    m.checkInvariants();
+    m.withKernel(() => {
+      for (const q of held) freePages(q, 0);
+    });
   });
 
   it("vfree: NULL does nothing; an unaligned address or one in no area WARNs and changes nothing", async () => {
@@ -227,7 +374,7 @@ describe("vmalloc / vfree", () => {
     // area frees all of it.
     m.withKernel(() => vfree(a + PAGE));
     expect(m.mem.nrFreePages).toBe(free + 2);
-    expect(m.procText("/proc/vmallocinfo")).toBe("");
+    expect(m.procText("/proc/vmallocinfo")).toMatch(/^0x\S+ +12288 unpurged vm_area\n$/);
     m.checkInvariants();
   });
 
@@ -437,18 +584,51 @@ describe("vmalloc areas in a machine snapshot", () => {
   });
 });
 
+describe("a machine snapshot keeps the lazy list and the page arrays", () => {
+  it("the unpurged ranges stay unusable after a restore; a large area's array area is freed with it", async () => {
+    const a = await Machine.create({ ramBytes: RAM });
+    const big = a.withKernel(() => {
+      const x = vmalloc(PAGE);
+      const b = vmalloc(600 * PAGE);
+      vfree(x);
+      return b;
+    });
+    const info = a.procText("/proc/vmallocinfo");
+    expect(info).toMatch(/vpages N0=600\n.* pages=2 vmalloc N0=2\n.* 8192 unpurged vm_area\n$/);
+    const b = await Machine.restore(a.snapshot());
+    expect(b.procText("/proc/vmallocinfo")).toBe(info);
+    b.checkInvariants();
+    // Both machines hand out the same next address: not the unpurged one.
+    const next = a.withKernel(() => vmalloc(PAGE));
+    expect(b.withKernel(() => vmalloc(PAGE))).toBe(next);
+    expect(next).not.toBe(VMALLOC_START);
+    const free = b.mem.nrFreePages;
+    b.withKernel(() => vfree(big));
+    expect(b.mem.nrFreePages).toBe(free + 602);
+    expect(b.procText("/proc/vmallocinfo").match(/unpurged/g)).toHaveLength(3);
+    b.checkInvariants();
+  });
+});
+
 describe("a machine snapshot's vmalloc areas are checked", () => {
-  type Area = { addr: number; size: number; flags: number; pages: number[] };
-  async function sample() {
+  type Area = { addr: number; size: number; flags: number; pages: number[]; pagesArea?: number };
+  type Range = { addr: number; size: number };
+  /** vbuf's 2 pages, one page, a lazily freed page, and (big) a 513-page area and its array's area. */
+  async function sample(big: boolean) {
     const ctl: VbufCtl = { pages: 2, user: true, addr: 0 };
     const m = await Machine.create({ ramBytes: RAM, drivers: [vbuf(ctl)] });
-    m.withKernel(() => vmalloc(PAGE));
+    m.withKernel(() => {
+      vmalloc(PAGE);
+      vfree(vmalloc(PAGE));
+      if (big) vmalloc(513 * PAGE);
+    });
     return stateOf(m.snapshot());
   }
-  async function restore(tamper: (areas: Area[]) => void): Promise<string> {
-    const s = await sample();
-    const k = s.kernel as unknown as { vmalloc: Area[] };
-    tamper(k.vmalloc);
+  async function restore(tamper: (areas: Area[], lazy: Range[]) => void, big = false): Promise<string> {
+    const s = await sample(big);
+    const k = s.kernel as unknown as { vmalloc: Area[]; vmallocLazy?: Range[] };
+    tamper(k.vmalloc, k.vmallocLazy!);
+    if (k.vmallocLazy === undefined) delete k.vmallocLazy;
     try {
       const m = await Machine.restore(bytesOf(s), { drivers: [vbuf({ pages: 2, user: true, addr: 0 })] });
       m.checkInvariants();
@@ -487,6 +667,48 @@ describe("a machine snapshot's vmalloc areas are checked", () => {
     ];
     for (const [tamper, want] of cases) expect(await restore(tamper)).toMatch(want);
   });
+
+  it("a malformed lazy list or page array area is refused with a message saying what is wrong", async () => {
+    expect(await restore(() => {}, true)).toBe("ok");
+    const lazy: Array<[(a: Area[], l: Range[]) => void, RegExp]> = [
+      [
+        (a, l) => (l[0]!.addr = a[1]!.addr),
+        /lazily freed vmalloc range 0 at 0x[0-9a-f]+: overlaps the vmalloc area at/,
+      ],
+      [(_, l) => (l[0]!.addr += 8), /lazily freed vmalloc range 0 .*: not a page-aligned address/],
+      [(_, l) => (l[0]!.size = 100), /size 100 is not a whole number of pages/],
+      [(_, l) => l.push({ ...l[0]! }), /range 1 .*: overlaps the range before it/],
+      [(_, l) => (l[0]!.size = 9000 * PAGE), /hold 9000 pages, more than lazy_max_pages \(8192\)/],
+      [(_, l) => ((l as unknown[])[0] = 7), /lazily freed vmalloc range 0: not a map/],
+      [(_, l) => (l[0]!.addr = PAGE_OFFSET), /lazily freed vmalloc range 0 addr: expected an integer/],
+    ];
+    for (const [tamper, want] of lazy) expect(await restore(tamper)).toMatch(want);
+    // A snapshot from before the lazy list: none.
+    expect(
+      await restore((_, l) => {
+        l.length = 0;
+      }),
+    ).toBe("ok");
+    const arrays: Array<[(a: Area[]) => void, RegExp]> = [
+      [
+        (a) => delete a[2]!.pagesArea,
+        /vmalloc area 2 .*: 513 pages but no vmalloc area holds its pages\[\] array/,
+      ],
+      [
+        (a) => (a[2]!.pagesArea = a[2]!.addr),
+        /vmalloc area 2 .*: its pages\[\] array area 0x[0-9a-f]+ is no other/,
+      ],
+      [(a) => (a[2]!.pagesArea = a[1]!.addr), /is not a plain vmalloc area of 2 page\(s\)/],
+      [(a) => (a[3]!.flags = 0x2 | 0x8), /is not a plain vmalloc area of 2 page\(s\)/],
+      [
+        (a) => (a[1]!.pagesArea = a[3]!.addr),
+        /vmalloc area 1 .*: 1 page\(s\) keep their pages\[\] array in kmalloc/,
+      ],
+      [(a) => a.pop(), /vmalloc area 2 .*: its pages\[\] array area 0x[0-9a-f]+ is no other vmalloc area/],
+      [(a) => (a[2]!.pagesArea = 1.5), /vmalloc area 2 pagesArea: expected an integer/],
+    ];
+    for (const [tamper, want] of arrays) expect(await restore(tamper, true)).toMatch(want);
+  });
 });
 
 describe("vmalloc against a reference model", () => {
@@ -507,32 +729,48 @@ describe("vmalloc against a reference model", () => {
     { weight: 1, arbitrary: fc.record({ k: fc.constant("bad" as const), i: fc.nat(20) }) },
   );
 
-  it("addresses are the lowest fit, areas and guard pages never overlap, every page is accounted for", async () => {
+  it("addresses are the lowest fit outside live and unpurged ranges, which no live area ever overlaps; every page is accounted for", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { maxLength: 30 }), async (ops) => {
         const m = await Machine.create({ ramBytes: RAM });
         const free0 = m.mem.nrFreePages;
-        // The model: areas by address, each n pages plus a guard page.
+        // The model: live areas by address, each n pages plus a guard page; the freed ranges not yet
+        // purged (lazy_max_pages is 8192 pages, far more than these ops free, so they all stay).
         const model: { addr: number; n: number }[] = [];
+        const lazy: { addr: number; n: number }[] = [];
+        const byAddr = (x: { addr: number }, y: { addr: number }) => x.addr - y.addr;
+        const end = (a: { addr: number; n: number }) => a.addr + (a.n + 1) * PAGE;
         for (const op of ops) {
           if (op.k === "alloc") {
-            let want = VMALLOC_START;
-            for (const a of model) {
-              if (want + (op.pages + 1) * PAGE <= a.addr) break;
-              want = a.addr + (a.n + 1) * PAGE;
-            }
             const got = m.withKernel(() =>
               op.user ? vmallocUser(op.pages * PAGE) : vmalloc(op.pages * PAGE - 1),
             );
-            expect(got).toBe(want);
-            model.push({ addr: got, n: op.pages });
-            model.sort((x, y) => x.addr - y.addr);
+            const mine = { addr: got, n: op.pages };
+            // Independent of how the address is found: page aligned, in range, clear of every live
+            // and every unpurged range...
+            expect(got % PAGE).toBe(0);
+            expect(got).toBeGreaterThanOrEqual(VMALLOC_START);
+            for (const r of [...model, ...lazy])
+              expect(
+                got >= end(r) || end(mine) <= r.addr,
+                `0x${got.toString(16)} overlaps 0x${r.addr.toString(16)}`,
+              ).toBe(true);
+            // ...and no lower address would do.
+            for (const cand of [VMALLOC_START, ...model.map(end), ...lazy.map(end)])
+              if (cand < got)
+                expect(
+                  [...model, ...lazy].some((r) => cand < end(r) && cand + (op.pages + 1) * PAGE > r.addr),
+                ).toBe(true);
+            model.push(mine);
+            model.sort(byAddr);
           } else if (model.length) {
             const i = op.i % model.length;
             const a = model[i]!;
             if (op.k === "free") {
               m.withKernel(() => vfree(a.addr + (op.page % a.n) * PAGE));
               model.splice(i, 1);
+              lazy.push(a);
+              lazy.sort(byAddr);
             } else {
               m.withKernel(() => vfree(a.addr + 1));
             }
@@ -549,8 +787,10 @@ describe("vmalloc against a reference model", () => {
                 .split("-")
                 .map((x) => Number.parseInt(x, 16)),
             );
-          expect(info).toEqual(model.map((a) => [a.addr, a.addr + (a.n + 1) * PAGE]));
-          for (let j = 1; j < info.length; j++) expect(info[j]![0]).toBeGreaterThanOrEqual(info[j - 1]![1]!);
+          // The live areas by address, then the unpurged ranges by address.
+          expect(info).toEqual([...model, ...lazy].map((a) => [a.addr, end(a)]));
+          const unpurged = m.procText("/proc/vmallocinfo").match(/ unpurged vm_area\n/g) ?? [];
+          expect(unpurged).toHaveLength(lazy.length);
           expect(m.procText("/proc/meminfo")).toContain(`VmallocUsed:    ${String(held * 4).padStart(8)} kB`);
           m.checkInvariants();
         }

@@ -21,10 +21,13 @@ import { currentKernel } from "./internal/current";
 import type { Kernel } from "./internal/kernel";
 import {
   allocVmapArea,
+  arrayOwner,
+  countVmallocPages,
   findVmArea,
   getVmAreaSize,
   insertVmArea,
   isVmallocAddress,
+  pagesArrayPages,
   unlinkVmArea,
   VM_ALLOC,
   VM_DMA_COHERENT,
@@ -74,7 +77,17 @@ function vmallocNodeRange(what: string, size: number, zero: boolean, vmFlags: nu
     warnAlloc(k, zero, `vmalloc error: size ${ulong(size)}, exceeds total pages`);
     return 0;
   }
-  const nrPages = Math.ceil(size / PAGE_SIZE);
+  return vmallocPages(k, size, Math.ceil(size / PAGE_SIZE), zero, vmFlags);
+}
+
+/**
+ * The allocation once the size is checked: __get_vm_area_node() takes the address range (and links the
+ * area), then __vmalloc_area_node() makes the pages[] array (for more than 512 pages a vmalloc area of
+ * its own, __vmalloc_node(array_size, ...), zeroed: at the next free address, after the data area's)
+ * and allocates the pages. A failure after the area is linked undoes it through vfree(), as Linux's
+ * fail path: the address range goes on the lazy list.
+ */
+function vmallocPages(k: Kernel, size: number, nrPages: number, zero: boolean, vmFlags: number): number {
   // __get_vm_area_node(): the guard page is address space only, no page behind it.
   const span = (nrPages + (vmFlags & VM_NO_GUARD ? 0 : 1)) * PAGE_SIZE;
   const addr = allocVmapArea(k, span);
@@ -86,28 +99,56 @@ function vmallocNodeRange(what: string, size: number, zero: boolean, vmFlags: nu
     warnAlloc(k, zero, `vmalloc error: size ${size}, vm_struct allocation failed`);
     return 0;
   }
-  // vm_area_alloc_pages(): order-0 pages until one fails. Linux links the area first and undoes a
-  // failure through vfree(); nothing else runs in between here, so the area is linked once it is whole.
   const pages: number[] = [];
+  const area: { addr: number; size: number; flags: number; pages: number[]; pagesArea?: number } = {
+    addr,
+    size: span,
+    flags: VM_ALLOC | vmFlags,
+    pages,
+  };
+  insertVmArea(k, area);
+  const arrayPages = pagesArrayPages(nrPages);
+  if (arrayPages) {
+    // nested_gfp = (gfp_mask & GFP_RECLAIM_MASK) | __GFP_ZERO; the array area's flags are VM_ALLOC only.
+    const arr = vmallocPages(k, nrPages * 8, arrayPages, true, 0);
+    if (!arr) {
+      warnAlloc(
+        k,
+        zero,
+        `vmalloc error: size ${nrPages * PAGE_SIZE}, failed to allocated page array size ${nrPages * 8}`,
+      );
+      freeArea(k, area);
+      return 0;
+    }
+    area.pagesArea = arr;
+  }
+  // vm_area_alloc_pages(): order-0 pages until one fails; then nr_vmalloc_pages += what was obtained.
   for (let i = 0; i < nrPages; i++) {
     const page = k.mem.allocPages(0, zero ? __GFP_ZERO : 0);
     if (!page) break;
     pages.push(page.pfn);
   }
+  countVmallocPages(k, pages.length);
   if (pages.length !== nrPages) {
     warnAlloc(k, zero, `vmalloc error: size ${pages.length * PAGE_SIZE}, failed to allocate pages`);
-    for (const pfn of pages) k.mem.freePages(pfn, 0);
+    freeArea(k, area);
     return 0;
   }
-  insertVmArea(k, { addr, size: span, flags: VM_ALLOC | vmFlags, pages });
   return addr;
 }
 
-/** vfree()'s work once the area is found: the area goes, each page's allocation reference is dropped. */
+/**
+ * vfree()'s work once the area is found: remove_vm_area (the address range goes on the lazy list), each
+ * page's allocation reference dropped, then kvfree(vm->pages): a vmalloc'd pages[] array is vfree'd.
+ */
 function freeArea(k: Kernel, area: VmStruct): void {
   unlinkVmArea(k, area);
   // __free_page(): a page a process still maps (remap_vmalloc_range) lives on until it is unmapped.
   for (const pfn of area.pages) k.mem.freePages(pfn, 0);
+  if (area.pagesArea !== undefined) {
+    const arr = findVmArea(k, area.pagesArea);
+    if (arr) freeArea(k, arr);
+  }
 }
 
 /**
@@ -139,7 +180,10 @@ export function vmallocUser(size: number): number {
  * not page aligned is refused with the two WARNINGs Linux gives ("Trying to vfree() bad address",
  * then "Trying to vfree() nonexistent vm area"), one in no area with the second only; nothing changes.
  * As in Linux (remove_vm_area looks the area up by containment), a page-aligned address inside an
- * area, its guard page included, frees that whole area.
+ * area, its guard page included, frees that whole area. The freed address range (guard page included)
+ * is not handed out again until the lazy list is purged: when it holds more than lazy_max_pages, or
+ * when an allocation finds no room. An address in the vmalloc'd pages[] array of another area is a
+ * driver bug (a use after free in Linux): an oops, nothing freed.
  */
 export function vfree(addr: number): void {
   if (addr === 0) return;
@@ -152,6 +196,11 @@ export function vfree(addr: number): void {
     warn(k, "vfree (mm/vmalloc.c)", `Trying to vfree() nonexistent vm area (${shown})`);
     return;
   }
+  const owner = arrayOwner(k, area.addr);
+  if (owner)
+    throw new Error(
+      `vfree: 0x${area.addr.toString(16)} is the pages[] array of the vmalloc area at 0x${owner.addr.toString(16)} (a use after free in Linux)`,
+    );
   freeArea(k, area);
 }
 

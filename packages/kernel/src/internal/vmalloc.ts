@@ -44,6 +44,18 @@ export interface VmStruct {
   readonly flags: number;
   /** The pfn behind each page of the area, in address order (vm_struct.pages). */
   readonly pages: readonly number[];
+  /**
+   * The address of the vmalloc area holding the pages[] array itself, for an area of more than
+   * PAGE_SIZE / sizeof(struct page *) = 512 pages (__vmalloc_area_node vmallocs the array; smaller
+   * ones are kmalloc'd and have none). /proc/vmallocinfo marks such an area " vpages".
+   */
+  readonly pagesArea?: number;
+}
+
+/** A lazily freed vmap_area (on the purge list): its address range, guard page included. */
+export interface VmapRange {
+  readonly addr: number;
+  readonly size: number;
 }
 
 interface VmallocState {
@@ -51,6 +63,11 @@ interface VmallocState {
   readonly areas: VmStruct[];
   /** nr_vmalloc_pages. */
   nrPages: number;
+  /**
+   * The lazily freed ranges (vmap_node.lazy, sorted by address as its list is): address space vfree
+   * gave up that no allocation may take until purge_vmap_area_lazy returns it to the free space.
+   */
+  readonly lazy: VmapRange[];
 }
 
 const states = new WeakMap<Kernel, VmallocState>();
@@ -59,7 +76,7 @@ const states = new WeakMap<Kernel, VmallocState>();
 export function vmallocOf(k: Kernel): VmallocState {
   let s = states.get(k);
   if (!s) {
-    s = { areas: [], nrPages: 0 };
+    s = { areas: [], nrPages: 0, lazy: [] };
     states.set(k, s);
   }
   return s;
@@ -72,16 +89,84 @@ export const getVmAreaSize = (a: VmStruct): number => (a.flags & VM_NO_GUARD ? a
 export const isVmallocAddress = (addr: number): boolean => addr >= VMALLOC_START && addr < VMALLOC_END;
 
 /**
- * alloc_vmap_area(): the lowest address in [VMALLOC_START, VMALLOC_END] where `size` bytes fit between
- * the busy areas (the free-space tree's lowest match), or -1 when none does (addr + size > vend fails).
+ * num_online_cpus(): Faultline's machine has one CPU (@faultline/phys's mmzone.ts sizes the per-cpu
+ * lists for ONLINE_CPUS = 1, which it does not export; nothing in the kernel package counts CPUs).
  */
-export function allocVmapArea(k: Kernel, size: number): number {
+const ONLINE_CPUS = 1;
+
+/** fls(): the 1-based index of the highest set bit, 0 for 0. */
+const fls = (x: number): number => (x <= 0 ? 0 : Math.floor(Math.log2(x)) + 1);
+
+/**
+ * lazy_max_pages(): fls(num_online_cpus()) * (32 MiB / PAGE_SIZE) pages of lazily freed address space
+ * may build up; free_vmap_area_noflush purges once vmap_lazy_nr exceeds it (8192 pages on one CPU).
+ */
+export const LAZY_MAX_PAGES = fls(ONLINE_CPUS) * ((32 * 1024 * 1024) / PAGE_SIZE);
+
+/** vmap_lazy_nr: the pages of the lazily freed ranges. */
+const lazyPages = (lazy: readonly VmapRange[]): number => lazy.reduce((n, r) => n + r.size / PAGE_SIZE, 0);
+
+/** The lowest address where `size` bytes fit between the busy areas and the lazily freed ranges, or -1. */
+function lowestFit(s: VmallocState, size: number): number {
   let addr = VMALLOC_START;
-  for (const a of vmallocOf(k).areas) {
-    if (addr + size <= a.addr) break;
-    addr = Math.max(addr, a.addr + a.size);
+  let i = 0;
+  let j = 0;
+  // Both lists are sorted by address; walk them merged.
+  while (i < s.areas.length || j < s.lazy.length) {
+    const a = s.areas[i];
+    const l = s.lazy[j];
+    let r: VmapRange;
+    if (l && (!a || l.addr < a.addr)) {
+      r = l;
+      j++;
+    } else {
+      r = a!;
+      i++;
+    }
+    if (addr + size <= r.addr) break;
+    addr = Math.max(addr, r.addr + r.size);
   }
   return addr + size > VMALLOC_END ? -1 : addr;
+}
+
+/**
+ * purge_vmap_area_lazy() (reclaim_and_purge_vmap_areas): every lazily freed range goes back to the
+ * free space. Faultline has no kernel page table, so there is no TLB to flush.
+ */
+export function purgeVmapAreaLazy(k: Kernel): void {
+  vmallocOf(k).lazy.length = 0;
+}
+
+/**
+ * alloc_vmap_area(): the lowest address in [VMALLOC_START, VMALLOC_END] where `size` bytes fit in the
+ * free space (the free-space tree's lowest match: busy areas and lazily freed ranges are not in it).
+ * When none does, the lazily freed ranges are purged and the search runs once more (the overflow
+ * label's `if (!purged)` retry); -1 when that fails too.
+ */
+export function allocVmapArea(k: Kernel, size: number): number {
+  const s = vmallocOf(k);
+  const addr = lowestFit(s, size);
+  if (addr >= 0 || s.lazy.length === 0) return addr;
+  purgeVmapAreaLazy(k);
+  return lowestFit(s, size);
+}
+
+/**
+ * free_vmap_area_noflush(): the range goes on the lazy list (sorted by address) and its pages are
+ * added to vmap_lazy_nr; past lazy_max_pages the drain work purges (Linux schedules it; it runs here
+ * at once).
+ */
+function freeVmapAreaNoflush(k: Kernel, range: VmapRange): void {
+  const lazy = vmallocOf(k).lazy;
+  let i = lazy.length;
+  while (i > 0 && lazy[i - 1]!.addr > range.addr) i--;
+  lazy.splice(i, 0, { addr: range.addr, size: range.size });
+  if (lazyPages(lazy) > LAZY_MAX_PAGES) purgeVmapAreaLazy(k);
+}
+
+/** Adds `n` pages to nr_vmalloc_pages (an area's pages, allocated once it is linked). */
+export function countVmallocPages(k: Kernel, n: number): void {
+  vmallocOf(k).nrPages += n;
 }
 
 /** Links a new area into the sorted list and counts its pages (nr_vmalloc_pages). */
@@ -111,24 +196,40 @@ export function findVmArea(k: Kernel, addr: number): VmStruct | null {
   return null;
 }
 
-/** Unlinks `area` (remove_vm_area) and uncounts its pages; the pages are the caller's to free. */
+/**
+ * Unlinks `area` (remove_vm_area), uncounts its pages and puts its address range, guard page included,
+ * on the lazy list (free_vmap_area_noflush); the pages are the caller's to free.
+ */
 export function unlinkVmArea(k: Kernel, area: VmStruct): void {
   const s = vmallocOf(k);
   const i = s.areas.indexOf(area);
   if (i < 0) throw new Error("unlinkVmArea: not a live vmalloc area (kernel BUG)");
   s.areas.splice(i, 1);
   s.nrPages -= area.pages.length;
+  freeVmapAreaNoflush(k, area);
+}
+
+/** The number of pages of the vmalloc'd pages[] array of an area of `nrPages` pages, 0 for a kmalloc'd one. */
+export const pagesArrayPages = (nrPages: number): number =>
+  nrPages * 8 > PAGE_SIZE ? Math.ceil((nrPages * 8) / PAGE_SIZE) : 0;
+
+/** The area whose pages[] array is the area at `addr`, or null. */
+export function arrayOwner(k: Kernel, addr: number): VmStruct | null {
+  return vmallocOf(k).areas.find((a) => a.pagesArea === addr) ?? null;
 }
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
 /**
- * What is wrong with `areas` as a machine's vmalloc areas, or null: each page aligned inside the
- * vmalloc range, with known flags including VM_ALLOC, at least one page and a size that is its pages
- * plus the guard page (unless VM_NO_GUARD); sorted and not overlapping (guard pages included); no pfn
- * in two places. Both checkInvariants and a snapshot's restore ask it.
+ * What is wrong with `areas` and `lazy` as a machine's vmalloc areas and lazily freed ranges, or null:
+ * each area page aligned inside the vmalloc range, with known flags including VM_ALLOC, at least one
+ * page and a size that is its pages plus the guard page (unless VM_NO_GUARD); sorted and not
+ * overlapping (guard pages included); no pfn in two places; an area of more than 512 pages names the
+ * area holding its pages[] array (VM_ALLOC only, its size, no other area's), a smaller one none. The
+ * lazy ranges: page aligned in the vmalloc range, sorted, overlapping neither each other nor an area,
+ * at most lazy_max_pages in all. Both checkInvariants and a snapshot's restore ask it.
  */
-export function badVmAreas(areas: readonly VmStruct[]): string | null {
+export function badVmAreas(areas: readonly VmStruct[], lazy: readonly VmapRange[] = []): string | null {
   const seen = new Map<number, number>();
   let prevEnd = VMALLOC_START;
   for (const [i, a] of areas.entries()) {
@@ -153,6 +254,44 @@ export function badVmAreas(areas: readonly VmStruct[]): string | null {
     }
     prevEnd = a.addr + a.size;
   }
+  const byAddr = new Map(areas.map((a) => [a.addr, a]));
+  const arrays = new Set<number>();
+  for (const [i, a] of areas.entries()) {
+    const what = `vmalloc area ${i} at ${hex(a.addr)}`;
+    const want = pagesArrayPages(a.pages.length);
+    if (!want) {
+      if (a.pagesArea !== undefined)
+        return `${what}: ${a.pages.length} page(s) keep their pages[] array in kmalloc memory, not in a vmalloc area`;
+      continue;
+    }
+    if (a.pagesArea === undefined)
+      return `${what}: ${a.pages.length} pages but no vmalloc area holds its pages[] array`;
+    const arr = byAddr.get(a.pagesArea);
+    if (!arr || arr === a)
+      return `${what}: its pages[] array area ${hex(a.pagesArea)} is no other vmalloc area`;
+    if (arr.flags !== VM_ALLOC || arr.pages.length !== want)
+      return `${what}: its pages[] array area ${hex(arr.addr)} is not a plain vmalloc area of ${want} page(s)`;
+    if (arrays.has(arr.addr)) return `${what}: its pages[] array area ${hex(arr.addr)} is another area's too`;
+    arrays.add(arr.addr);
+  }
+  let lazyEnd = VMALLOC_START;
+  let ai = 0;
+  for (const [i, r] of lazy.entries()) {
+    const what = `lazily freed vmalloc range ${i} at ${hex(r.addr)}`;
+    if (!Number.isInteger(r.addr) || r.addr % PAGE_SIZE !== 0 || !isVmallocAddress(r.addr))
+      return `${what}: not a page-aligned address in the vmalloc range`;
+    if (!Number.isInteger(r.size) || r.size <= 0 || r.size % PAGE_SIZE !== 0 || r.addr + r.size > VMALLOC_END)
+      return `${what}: size ${String(r.size)} is not a whole number of pages inside the vmalloc range`;
+    if (r.addr < lazyEnd)
+      return `${what}: overlaps the range before it (or the ranges are not sorted by address)`;
+    while (ai < areas.length && areas[ai]!.addr + areas[ai]!.size <= r.addr) ai++;
+    const a = areas[ai];
+    if (a && a.addr < r.addr + r.size) return `${what}: overlaps the vmalloc area at ${hex(a.addr)}`;
+    lazyEnd = r.addr + r.size;
+  }
+  const nLazy = lazyPages(lazy);
+  if (nLazy > LAZY_MAX_PAGES)
+    return `the lazily freed vmalloc ranges hold ${nLazy} pages, more than lazy_max_pages (${LAZY_MAX_PAGES}) lets build up`;
   return null;
 }
 
@@ -162,7 +301,7 @@ export function badVmAreas(areas: readonly VmStruct[]): string | null {
  */
 export function checkVmallocInvariants(k: Kernel, add: (pfn: number, n: number, what: string) => void): void {
   const s = vmallocOf(k);
-  const bad = badVmAreas(s.areas);
+  const bad = badVmAreas(s.areas, s.lazy);
   if (bad) throw new Error(bad);
   const n = s.areas.reduce((sum, a) => sum + a.pages.length, 0);
   if (n !== s.nrPages)
@@ -170,25 +309,34 @@ export function checkVmallocInvariants(k: Kernel, add: (pfn: number, n: number, 
   for (const a of s.areas) for (const pfn of a.pages) add(pfn, 1, `vmalloc area ${hex(a.addr)}`);
 }
 
-/** Replaces the machine's vmalloc areas with `areas` (a snapshot's, checked with badVmAreas first). */
-export function setVmAreas(k: Kernel, areas: readonly VmStruct[]): void {
+/**
+ * Replaces the machine's vmalloc areas and lazily freed ranges (a snapshot's, checked with badVmAreas
+ * first).
+ */
+export function setVmAreas(k: Kernel, areas: readonly VmStruct[], lazy: readonly VmapRange[]): void {
   const s = vmallocOf(k);
   s.areas.splice(0, s.areas.length, ...areas);
+  s.lazy.splice(0, s.lazy.length, ...lazy);
   s.nrPages = areas.reduce((sum, a) => sum + a.pages.length, 0);
 }
 
 /**
- * /proc/vmallocinfo (s_show in mm/vmalloc.c), for the vmalloc areas only (Linux also lists ioremap and
- * vmap areas, which Faultline does not put in this range): start-end, size with the guard page, pages,
- * the kind, and N0= (one NUMA node). The caller (%pS) is not known here and is left out; Linux shows
- * the file to root only (mode 0400), Faultline's /proc files have no owner.
+ * /proc/vmallocinfo (vmalloc_info_show in mm/vmalloc.c), for the vmalloc areas only (Linux also lists
+ * ioremap and vmap areas, which Faultline does not put in this range): start-end, size with the guard
+ * page, pages, the kind, " vpages" when the pages[] array is itself vmalloc'd, and N0= (one NUMA node).
+ * Then, after every busy area, show_purge_info's line for each lazily freed range ("unpurged vm_area").
+ * The caller (%pS) is not known here and is left out (a pages[] array area's is its owner's caller in
+ * Linux); Linux shows the file to root only (mode 0400), Faultline's /proc files have no owner.
  */
 export function renderVmallocinfo(k: Kernel): string {
   const p = (n: number) => `0x${n.toString(16).padStart(16, "0")}`;
-  return vmallocOf(k)
-    .areas.map((a) => {
-      const kind = `${a.flags & VM_ALLOC ? " vmalloc" : ""}${a.flags & VM_USERMAP ? " user" : ""}${a.flags & VM_DMA_COHERENT ? " dma-coherent" : ""}`;
-      return `${p(a.addr)}-${p(a.addr + a.size)} ${String(a.size).padStart(7)} pages=${a.pages.length}${kind} N0=${a.pages.length}\n`;
-    })
-    .join("");
+  const s = vmallocOf(k);
+  const busy = s.areas.map((a) => {
+    const kind = `${a.flags & VM_ALLOC ? " vmalloc" : ""}${a.flags & VM_USERMAP ? " user" : ""}${a.flags & VM_DMA_COHERENT ? " dma-coherent" : ""}${a.pagesArea !== undefined ? " vpages" : ""}`;
+    return `${p(a.addr)}-${p(a.addr + a.size)} ${String(a.size).padStart(7)} pages=${a.pages.length}${kind} N0=${a.pages.length}\n`;
+  });
+  const unpurged = s.lazy.map(
+    (r) => `${p(r.addr)}-${p(r.addr + r.size)} ${String(r.size).padStart(7)} unpurged vm_area\n`,
+  );
+  return [...busy, ...unpurged].join("");
 }

@@ -43,8 +43,24 @@ import { procFops, procIno, procMapping, procText } from "../internal/proc";
 import { anonShmemNode, DIR_FOPS, dirNode, regNode, SHMEM_FOPS, shmemOf } from "../internal/shmem-file";
 import { TmpfsDir, TmpfsReg, type TmpfsSb } from "../internal/tmpfs";
 import { adoptVma } from "../internal/vm-ops";
-import { badVmAreas, setVmAreas, VMALLOC_END, VMALLOC_START, type VmStruct } from "../internal/vmalloc";
-import type { DirState, FileState, KernelState, NodeRef, SegState, TaskState, VmAreaState } from "./state";
+import {
+  badVmAreas,
+  setVmAreas,
+  VMALLOC_END,
+  VMALLOC_START,
+  type VmapRange,
+  type VmStruct,
+} from "../internal/vmalloc";
+import type {
+  DirState,
+  FileState,
+  KernelState,
+  NodeRef,
+  SegState,
+  TaskState,
+  VmAreaState,
+  VmapRangeState,
+} from "./state";
 
 const fail = (msg: string): never => {
   throw new Error(msg);
@@ -155,17 +171,22 @@ export function restoreKernel(k: Kernel, s: KernelState): { mms: Mm[]; states: M
     mm.rlimData = { cur: dcur!, max: dmax! };
   });
   setShmemInoCounter(k.mem, int(s.shmemIno, "shmemIno", 0, 2 ** 32));
-  restoreVmalloc(k, s.vmalloc);
+  restoreVmalloc(k, s.vmalloc, s.vmallocLazy);
   return { mms, states: mmStates };
 }
 
 /**
- * The vmalloc areas, at the addresses they had (a driver's saved state names its buffers by them).
+ * The vmalloc areas, at the addresses they had (a driver's saved state names its buffers by them),
+ * and the lazily freed ranges not yet purged (absent: none).
  * They replace the ones the drivers' init made on the fresh machine, whose pages physical memory's
  * restore takes back. Whether each page is allocated and held once is checked with the invariants,
  * once physical memory is restored.
  */
-function restoreVmalloc(k: Kernel, saved: KernelState["vmalloc"]): void {
+function restoreVmalloc(
+  k: Kernel,
+  saved: KernelState["vmalloc"],
+  savedLazy: KernelState["vmallocLazy"],
+): void {
   const areas = list<VmAreaState>(saved ?? [], "vmalloc").map((a, i): VmStruct => {
     const what = `vmalloc area ${i}`;
     if (typeof a !== "object" || a === null) fail(`${what}: not a map`);
@@ -179,11 +200,22 @@ function restoreVmalloc(k: Kernel, saved: KernelState["vmalloc"]): void {
       size: int(a.size, `${what} size`, 1, VMALLOC_END - VMALLOC_START + 1),
       flags: int(a.flags, `${what} flags`, 0, 2 ** 31),
       pages,
+      ...(a.pagesArea !== undefined
+        ? { pagesArea: int(a.pagesArea, `${what} pagesArea`, VMALLOC_START, VMALLOC_END) }
+        : {}),
     };
   });
-  const bad = badVmAreas(areas);
+  const lazy = list<VmapRangeState>(savedLazy ?? [], "vmallocLazy").map((r, i): VmapRange => {
+    const what = `lazily freed vmalloc range ${i}`;
+    if (typeof r !== "object" || r === null) fail(`${what}: not a map`);
+    return {
+      addr: int(r.addr, `${what} addr`, VMALLOC_START, VMALLOC_END),
+      size: int(r.size, `${what} size`, 1, VMALLOC_END - VMALLOC_START + 1),
+    };
+  });
+  const bad = badVmAreas(areas, lazy);
   if (bad) fail(bad);
-  setVmAreas(k, areas);
+  setVmAreas(k, areas, lazy);
 }
 
 /** Once physical memory is restored: each mm's page tables. */

@@ -134,7 +134,9 @@ class Saver {
         size: a.size,
         flags: a.flags,
         pages: [...a.pages],
+        ...(a.pagesArea !== undefined ? { pagesArea: a.pagesArea } : {}),
       })),
+      vmallocLazy: vmallocOf(k).lazy.map((r) => ({ addr: r.addr, size: r.size })),
       unreferencedFaultPages: [...k.unreferencedFaultPages].map(
         ([pfn, v]) => [pfn, v.driver, v.callback] as const,
       ),

@@ -180,6 +180,14 @@ export interface VmAreaState {
   readonly size: number;
   readonly flags: number;
   readonly pages: readonly number[];
+  /** The address of the vmalloc area holding its pages[] array (more than 512 pages), else absent. */
+  readonly pagesArea?: number;
+}
+
+/** A lazily freed vmap area (on the purge list): its address range, guard page included. */
+export interface VmapRangeState {
+  readonly addr: number;
+  readonly size: number;
 }
 
 export interface KernelState {
@@ -199,6 +207,8 @@ export interface KernelState {
   readonly kernelRefs: readonly number[];
   /** The vmalloc areas by address (absent in snapshots from before vmalloc: none). */
   readonly vmalloc?: readonly VmAreaState[];
+  /** The lazily freed vmalloc ranges not yet purged, by address (absent in older snapshots: none). */
+  readonly vmallocLazy?: readonly VmapRangeState[];
   readonly unreferencedFaultPages: ReadonlyArray<readonly [number, string, string]>;
   /** path, ino pairs. */
   readonly procInos: ReadonlyArray<string | number>;
