@@ -291,11 +291,30 @@ describe("the BUG_ONs of vmf_insert_pfn and vm_insert_page", () => {
         return 0;
       });
       expect(() => mm.vmfInsertPfn(vma!, A, BAR)).toThrow(
-        "vmfInsertPfn: VM_PFNMAP on a private writable mapping (kernel BUG)",
+        "vmfInsertPfnProt: VM_PFNMAP on a private writable mapping (kernel BUG)",
       );
       expect(mm.pgd.getPte(A)).toBe(0);
       mm.exit();
     }
+  });
+
+  it("vmf_insert_pfn of a pfn with a struct page into a VM_MIXEDMAP VMA is a kernel BUG; device pfns go in", () => {
+    const { mem, mm, mmu } = boot();
+    const page = mem.allocPfn(0);
+    const { vma } = mapWith(mm, A, 2 * P, PROT_READ, SH, (v) => {
+      v.vmFlags |= VM_MIXEDMAP;
+      return 0;
+    });
+    expect(() => mm.vmfInsertPfn(vma!, A, page)).toThrow(
+      `vmfInsertPfnProt: pfn 0x${page.toString(16)} has a struct page in a VM_MIXEDMAP VMA (kernel BUG)`,
+    );
+    expect(mm.pgd.getPte(A)).toBe(0);
+    expect(mem.pageCount(page)).toBe(1);
+    // A pfn without a struct page (device memory) is what the call is for.
+    expect(mm.vmfInsertPfn(vma!, A + P, BAR)).toBe(VM_FAULT_NOPAGE);
+    expect(mmu.load8(A + P)).toBe(0xff);
+    mm.exit();
+    mem.putPage(page);
   });
 
   it("vmf_insert_pfn over a present PTE leaves the entry as it was", () => {

@@ -126,9 +126,15 @@ export function vmfInsertPfnProt(mm: MmStruct, vma: Vma, addr: number, pfn: numb
   const pfnmap = (vma.vmFlags & VM_PFNMAP) !== 0;
   const mixed = (vma.vmFlags & VM_MIXEDMAP) !== 0;
   if (pfnmap === mixed)
-    throw new Error("vmfInsertPfn: the VMA needs exactly one of VM_PFNMAP and VM_MIXEDMAP (kernel BUG)");
+    throw new Error("vmfInsertPfnProt: the VMA needs exactly one of VM_PFNMAP and VM_MIXEDMAP (kernel BUG)");
   if (pfnmap && isCowMapping(vma.vmFlags))
-    throw new Error("vmfInsertPfn: VM_PFNMAP on a private writable mapping (kernel BUG)");
+    throw new Error("vmfInsertPfnProt: VM_PFNMAP on a private writable mapping (kernel BUG)");
+  // A page with a struct page in a VM_MIXEDMAP VMA goes in through vm_insert_page or
+  // vmf_insert_mixed (which take the reference or decide), never as a bare special PTE.
+  if (mixed && mm.mem.pfnValid(pfn))
+    throw new Error(
+      `vmfInsertPfnProt: pfn 0x${pfn.toString(16)} has a struct page in a VM_MIXEDMAP VMA (kernel BUG)`,
+    );
   if (addr < vma.vmStart || addr >= vma.vmEnd) return VM_FAULT_SIGBUS;
   const a = addr - (addr % PAGE);
   const slot = mm.pgd.pteSlot(a, true);
