@@ -35,9 +35,10 @@ import {
   PHYS_ADDR_LIMIT,
 } from "@faultline/phys";
 import { __GFP_ZERO, EINVAL, EIO, ENOMEM, ENXIO } from "./constants";
-import { warn } from "./internal/bug";
+import { isUint, warn } from "./internal/bug";
 import { currentKernel } from "./internal/current";
 import { setDmaStateReader } from "./internal/dma-snapshot";
+import { hex16 } from "./internal/format";
 import { IOMMU_READ, IOMMU_WRITE, iommuOf } from "./internal/iommu";
 import type { Kernel } from "./internal/kernel";
 import { devState, onPciInstall, type PciDev, type PciDevState } from "./internal/pci-bus";
@@ -328,7 +329,7 @@ export function dmaFreeCoherent(dev: PciDev, size: number, vaddr: number, dmaHan
   freeAlloc(k, a);
 }
 
-const addr64 = (a: number) => `0x${a.toString(16).padStart(16, "0")}`;
+const addr64 = (a: number) => `0x${hex16(a)}`;
 
 // ---- mapping coherent buffers to user space -------------------------------------------------------
 
@@ -396,8 +397,6 @@ export function dmaMmapAttrs(
 ): number {
   return mmapAttrs("dmaMmapAttrs", dev, vma, cpuAddr, dmaAddr, size, attrs);
 }
-
-const isUint = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
 
 function mmapAttrs(
   what: string,
@@ -477,7 +476,7 @@ function mapPhys(
   if (phys + size - 1 > d.dmaMask) {
     k.log.printk(
       4,
-      `${dev.driverName ?? "pci"} ${dev.name}: DMA addr 0x${phys.toString(16).padStart(16, "0")}+${size} overflow (mask ${d.dmaMask.toString(16)}, bus limit 0).`,
+      `${dev.driverName ?? "pci"} ${dev.name}: DMA addr 0x${hex16(phys)}+${size} overflow (mask ${d.dmaMask.toString(16)}, bus limit 0).`,
     );
     return DMA_MAPPING_ERROR;
   }

@@ -28,7 +28,7 @@ import {
   type DriverSnapshot,
   type File,
 } from "./driver-types";
-import { badPfnReason, badPhysReason, PFN_LIMIT, warn } from "./internal/bug";
+import { badPfnReason, badPhysReason, isUint, PFN_LIMIT, warn } from "./internal/bug";
 import { COPY_BRAND, currentKernel, currentKernelOrNull, THIS_COPY } from "./internal/current";
 import { OpenFile } from "./internal/file";
 import { ioremapReserve, ioremapTrack, iounmapRelease } from "./internal/ioremap";
@@ -268,10 +268,6 @@ export function vmfInsertPfnProt(vma: Vma, addr: number, pfn: number, pgprot: nu
   }
   return vma.vmMm.vmfInsertPfnProt(vma, addr, pfn, pgprot);
 }
-
-/** A non-negative safe integer below `limit`. */
-const isUint = (n: unknown, limit = Number.MAX_SAFE_INTEGER + 1): n is number =>
-  typeof n === "number" && Number.isSafeInteger(n) && n >= 0 && n < limit;
 
 /**
  * What is wrong with `pages` and a count of them, as a driver can get it wrong (not an array, a

@@ -20,6 +20,7 @@ import {
 import { EBUSY, EINVAL, ENOSPC } from "./constants";
 import type { IoMem } from "./driver-api";
 import { currentKernel, currentKernelOrNull } from "./internal/current";
+import { hex16 } from "./internal/format";
 import { ioremapReserve, ioremapTrack, iounmapRelease } from "./internal/ioremap";
 import {
   allocMsiIrqs,
@@ -222,7 +223,7 @@ export function requestMemRegion(start: number, n: number, name: string): Claime
 export function releaseMemRegion(start: number, n: number): void {
   const k = currentKernel("releaseMemRegion");
   if (!k.phys.releaseMemRegion(start, n)) {
-    k.log.printk(4, `Trying to free nonexistent resource <${hexw(start)}-${hexw(start + n - 1)}>`);
+    k.log.printk(4, `Trying to free nonexistent resource <${hex16(start)}-${hex16(start + n - 1)}>`);
   }
 }
 
@@ -236,11 +237,10 @@ export function requestRegion(start: number, n: number, name: string): ClaimedRe
 export function releaseRegion(start: number, n: number): void {
   const k = currentKernel("releaseRegion");
   if (!k.phys.releaseRegion(start, n)) {
-    k.log.printk(4, `Trying to free nonexistent resource <${hexw(start)}-${hexw(start + n - 1)}>`);
+    k.log.printk(4, `Trying to free nonexistent resource <${hex16(start)}-${hex16(start + n - 1)}>`);
   }
 }
 
-const hexw = (n: number) => n.toString(16).padStart(16, "0");
 const pr = (start: number, end: number, flags: number) =>
   `[${flags & IORESOURCE_IO ? "io" : "mem"} 0x${start.toString(16).padStart(flags & IORESOURCE_IO ? 4 : 8, "0")}-0x${end.toString(16).padStart(flags & IORESOURCE_IO ? 4 : 8, "0")}${flags & 0x100000 ? " 64bit" : ""}${flags & 0x2000 ? " pref" : ""}]`;
 

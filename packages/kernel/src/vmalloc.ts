@@ -18,6 +18,7 @@ import { EINVAL } from "./constants";
 import { vmInsertPage } from "./driver-api";
 import { warn, warnOnce } from "./internal/bug";
 import { currentKernel } from "./internal/current";
+import { hex16 } from "./internal/format";
 import type { Kernel } from "./internal/kernel";
 import {
   allocVmapArea,
@@ -43,9 +44,6 @@ export { VMALLOC_END, VMALLOC_START };
 
 /** GFP_KERNEL's value as warn_alloc prints it (mode:0xcc0), and with __GFP_ZERO (0xdc0). */
 const gfpMode = (zero: boolean) => (zero ? "0xdc0(GFP_KERNEL|__GFP_ZERO)" : "0xcc0(GFP_KERNEL)");
-
-/** %p of an address: 16 hex digits (Linux hashes it; the real value is more use here). */
-const ptr = (a: number) => a.toString(16).padStart(16, "0");
 
 /** size as C's unsigned long shows it (a negative size is 2^64 + size). */
 const ulong = (n: number) => (n < 0 ? (2n ** 64n + BigInt(n)).toString() : String(n));
@@ -189,7 +187,8 @@ export function vfree(addr: number): void {
   if (addr === 0) return;
   const k = currentKernel("vfree");
   const aligned = typeof addr === "number" && Number.isInteger(addr) && addr % PAGE_SIZE === 0;
-  const shown = typeof addr === "number" && Number.isInteger(addr) && addr >= 0 ? ptr(addr) : String(addr);
+  // %p as %px (Linux hashes it; the real address is more use here, as kformat prints %p).
+  const shown = typeof addr === "number" && Number.isInteger(addr) && addr >= 0 ? hex16(addr) : String(addr);
   if (!aligned) warn(k, "remove_vm_area (mm/vmalloc.c)", `Trying to vfree() bad address (${shown})`);
   const area = aligned ? findVmArea(k, addr) : null;
   if (!area) {

@@ -45,6 +45,10 @@ export function warnOnce(k: Kernel | null, fn: string, msg: string): void {
   warn(k, fn, msg);
 }
 
+/** A non-negative safe integer below `limit`: what the driver API's size, address and count arguments must be. */
+export const isUint = (n: unknown, limit = Number.MAX_SAFE_INTEGER + 1): n is number =>
+  typeof n === "number" && Number.isSafeInteger(n) && n >= 0 && n < limit;
+
 /** hex of a number, with its sign in front (-0x80000). */
 const hex = (n: number) => (n < 0 ? `-0x${(-n).toString(16)}` : `0x${n.toString(16)}`);
 

@@ -87,3 +87,6 @@ export function kformat(fmt: string, args: readonly unknown[]): string {
     return (sign + body).padStart(width);
   });
 }
+
+/** A 64-bit value as %016lx / %px print it: 16 hex digits, zero-padded (no 0x). */
+export const hex16 = (n: number): string => n.toString(16).padStart(16, "0");

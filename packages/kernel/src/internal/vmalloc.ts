@@ -8,6 +8,7 @@
  * order-0 allocations of the buddy allocator, one reference each, owned by the area until vfree.
  */
 import { PAGE_OFFSET, PAGE_SIZE } from "@faultline/phys";
+import { hex16 } from "./format";
 import type { Kernel } from "./kernel";
 
 /** vm_struct flags (include/linux/vmalloc.h). */
@@ -329,7 +330,7 @@ export function setVmAreas(k: Kernel, areas: readonly VmStruct[], lazy: readonly
  * Linux); Linux shows the file to root only (mode 0400), Faultline's /proc files have no owner.
  */
 export function renderVmallocinfo(k: Kernel): string {
-  const p = (n: number) => `0x${n.toString(16).padStart(16, "0")}`;
+  const p = (n: number) => `0x${hex16(n)}`;
   const s = vmallocOf(k);
   const busy = s.areas.map((a) => {
     const kind = `${a.flags & VM_ALLOC ? " vmalloc" : ""}${a.flags & VM_USERMAP ? " user" : ""}${a.flags & VM_DMA_COHERENT ? " dma-coherent" : ""}${a.pagesArea !== undefined ? " vpages" : ""}`;
